@@ -1,0 +1,178 @@
+"""AUTHENTICATION ISSUES (flowchart section: 407 Proxy Authentication Required)."""
+
+STEPS = {
+    "auth.credentials": {
+        "number": 1,
+        "title": "Verify credentials",
+        "question": "Are username and password correct?",
+        "check": 'curl -x "http://username:password@proxy:8080" https://api.anthropic.com',
+        "findings": {
+            "rejected": {
+                "text": "The proxy {proxy} answered {status} to CONNECT {target} with {credentials} "
+                        "(from {source}). Proxy-Authenticate: {challenge}. {squid_error}",
+                "solution": "contact_it",
+            },
+            "required": {
+                "text": "The proxy {proxy} requires authentication ({status}, Proxy-Authenticate: "
+                        "{challenge}) but {source} carries no credentials.",
+                "solution": "add_credentials",
+            },
+            "loop": {
+                "text": "The proxy {proxy} answered 407 again after the credentials were sent: {detail}",
+                "solution": "contact_it",
+            },
+        },
+        "solutions": {
+            "contact_it": {"any": (
+                "Contact IT for correct credentials: the proxy rejects user {username!s}.\n"
+                "Test new credentials before you export them (the password is asked, not typed on the line):\n"
+                "  curl -x {proxy_noauth} --proxy-user {username} -I {target_url}\n"
+                "Then put them, URL-encoded, into HTTPS_PROXY:\n"
+                "  export HTTPS_PROXY=\"{proxy_placeholder}\"")},
+            "add_credentials": {"any": (
+                "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
+                "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
+                "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
+        },
+    },
+    "auth.special_chars": {
+        "number": 2,
+        "title": "Check special characters",
+        "question": "Does the password contain special characters (@, :, /, ?, #, etc.)?",
+        "findings": {
+            "unencoded": {
+                "text": "The proxy URL from {source} has credentials with unencoded special characters "
+                        "({chars}). Clients split it differently: {client_reading}.",
+                "solution": "encode",
+            },
+            "invalid_percent": {
+                "text": "The proxy URL from {source} has a '%' in the credentials that is not a valid %XX escape.",
+                "solution": "encode",
+            },
+        },
+        "solutions": {
+            "encode": {"any": (
+                "URL-encode the user name and password. The encoded URL (password masked) is:\n"
+                "  {encoded_url}\n"
+                "Produce it yourself without typing the password on the command line:\n"
+                "  python3 -c 'import getpass, urllib.parse as u; print(\"{scheme}://\" + u.quote(input(\"user: \"), safe=\"\") + \":\" + u.quote(getpass.getpass(), safe=\"\") + \"@{hostport}\")'\n"
+                "Copy the output to HTTPS_PROXY:\n"
+                "  export HTTPS_PROXY=\"<the printed URL>\"")},
+        },
+    },
+    "auth.env_exported": {
+        "number": 3,
+        "title": "Verify environment variable",
+        "question": "Is HTTPS_PROXY correctly exported?",
+        "check": "echo $HTTPS_PROXY && claude /status",
+        "findings": {
+            "missing": {
+                "text": "No proxy variable is set in this process; the proxy under diagnosis came from "
+                        "{source}. {where}",
+                "solution": "export",
+            },
+            "case_mismatch": {
+                "text": "Upper and lower case disagree: {detail}. curl and Python read the lower-case one, "
+                        "Go reads the upper-case one first.",
+                "solution": "export",
+            },
+            "http_only": {
+                "text": "Only HTTP_PROXY is set ({detail}); curl and Python requests send https traffic "
+                        "direct, while Claude Code uses HTTP_PROXY for it.",
+                "solution": "export",
+            },
+            "profile_only": {
+                "text": "The proxy is set in {where} but not in this shell.",
+                "solution": "export",
+            },
+        },
+        "solutions": {
+            "export": {"any": (
+                "Export the proxy in the shell (and profile) where Claude Code runs.\n"
+                "Add to {profile}:\n"
+                "{export_lines}\n"
+                "Reload it: source {profile}   (or open a new terminal)\n"
+                "Verify: echo $HTTPS_PROXY && claude /status")},
+        },
+    },
+    "auth.netrc": {
+        "number": 4,
+        "title": "Test .netrc method",
+        "question": "Using .netrc for credentials?",
+        "check": "ls -la ~/.netrc  # should show -rw------- (600)",
+        "findings": {
+            "mode": {
+                "text": "{path} has mode {mode}; curl and requests ignore or refuse a .netrc readable by others "
+                        "(it holds a password).",
+                "solution": "chmod",
+            },
+            "malformed": {
+                "text": "{path} cannot be parsed: {detail}",
+                "solution": "format",
+            },
+            "unreadable": {
+                "text": "{path} cannot be read: {detail}",
+                "solution": "format",
+            },
+            "rejected": {
+                "text": "The login in {path} for {host} is rejected by the proxy ({status}).",
+                "solution": "rejected",
+            },
+            "no_entry": {
+                "text": "{path} has no machine entry for the proxy host {host}; proxy credentials are not "
+                        "taken from it. {detail}",
+                "solution": "format",
+            },
+        },
+        "solutions": {
+            "chmod": {"any": "Fix the permissions:\n  chmod 600 {path}\n  ls -la {path}   # -rw-------"},
+            "format": {"any": (
+                "Write the entry on separate lines, exact spacing:\n"
+                "  machine {host}\n  login <user>\n  password <password>\n"
+                "and chmod 600 {path}. Some HTTP libraries (Node, Claude Code) do not read .netrc at all: "
+                "use inline credentials in HTTPS_PROXY or a secret manager.")},
+            "rejected": {"any": (
+                "The proxy rejects the login stored in {path}. Contact IT for correct credentials, update the "
+                "entry, and keep chmod 600 {path}. Some HTTP libraries do not read .netrc: use inline "
+                "credentials in HTTPS_PROXY instead.")},
+        },
+    },
+    "auth.scheme": {
+        "number": 5,
+        "title": "Check proxy type",
+        "question": "Does the proxy use NTLM or Kerberos authentication?",
+        "check": 'curl -v -x proxy:8080 https://api.anthropic.com 2>&1 | grep -i "Proxy-Authenticate"',
+        "findings": {
+            "ntlm_or_negotiate": {
+                "text": "The proxy {proxy} offers only {schemes} (Proxy-Authenticate: {challenge}). "
+                        "Claude Code, Node and Python requests/httpx cannot speak it; curl can with --proxy-ntlm "
+                        "or --proxy-negotiate.",
+                "solution": "cntlm",
+            },
+            "unsupported": {
+                "text": "The proxy {proxy} offers {schemes}, which none of the common clients speak.",
+                "solution": "contact_it",
+            },
+        },
+        "solutions": {
+            "cntlm": {
+                "any": (
+                    "Use cntlm (NTLM) or a Kerberos ticket, and point the clients at a local proxy that speaks "
+                    "Basic or no auth.\n"
+                    "For NTLM:\n"
+                    "  cat > ~/.cntlm.conf << EOF\n  Username    youruser\n  Domain      COMPANY\n"
+                    "  Password    yourpassword\n  Proxy       {proxy_hostport}\n  Listen      3128\n  EOF\n"
+                    "  chmod 600 ~/.cntlm.conf\n  cntlm -c ~/.cntlm.conf &\n"
+                    "  export HTTPS_PROXY=\"http://localhost:3128\"\n"
+                    "For Kerberos (Negotiate):\n  kinit youruser@COMPANY.COM\n  klist\n"
+                    "  export HTTPS_PROXY=\"{proxy_noauth}\"   # only clients with SPNEGO (curl) use the ticket"),
+                "macos": "Install cntlm: brew install cntlm",
+                "debian": "Install cntlm: sudo apt-get install cntlm",
+                "rhel": "Install cntlm: sudo dnf install cntlm (EPEL)",
+                "windows": "Install cntlm (or Px: pip install px-proxy, which uses your Windows login).",
+            },
+            "contact_it": {"any": "Check with IT: ask for a proxy endpoint with Basic authentication or none."},
+            "default": {"any": "Check with IT: the proxy uses Basic authentication, so this may be an account issue."},
+        },
+    },
+}

@@ -1,0 +1,110 @@
+"""CONNECTIVITY ISSUES (flowchart section: connection refused or connection timeout)."""
+
+_NETWORK_STEPS = (
+    "Diagnostic steps:\n"
+    "  1. Verify the proxy host name resolves:  nslookup {host}   (or: dig {host})\n"
+    "  2. Check the route to the proxy:         traceroute {host}\n"
+    "  3. Check firewall rules; contact IT if the proxy is unreachable.\n"
+    "  4. Verify you are on the corporate network: VPN connected? Correct network segment?\n"
+    "Retest: nc -zv {host} {port}")
+
+STEPS = {
+    "connectivity.proxy_reachable": {
+        "number": 1,
+        "title": "Verify proxy is reachable",
+        "question": "Can a TCP connection to the proxy be opened?",
+        "check": "nc -zv proxy.company.com 8080",
+        "findings": {
+            "refused": {"text": "Connection to the proxy {hostport} ({address}) was refused: nothing listens "
+                                "there. {detail}", "solution": "network"},
+            "timeout": {"text": "Connection to the proxy {hostport} ({address}) timed out after {timeout}s: "
+                                "packets are dropped (firewall, VPN, wrong network). {detail}",
+                        "solution": "network"},
+            "unresolvable": {"text": "The proxy host name {host} does not resolve: {detail}",
+                             "solution": "network"},
+            "unreachable": {"text": "The proxy {hostport} is unreachable: {detail}", "solution": "network"},
+            "invalid_url": {"text": "The proxy setting cannot be used: {detail}", "solution": "fix_url"},
+        },
+        "solutions": {
+            "network": {"any": "Network/firewall issue.\n" + _NETWORK_STEPS},
+            "fix_url": {"any": (
+                "Correct the proxy URL in {source}. It must look like http://HOST:PORT "
+                "(or http://USER:PASSWORD@HOST:PORT with URL-encoded credentials), for example:\n"
+                "  export HTTPS_PROXY=\"http://proxy.company.com:8080\"")},
+        },
+    },
+    "connectivity.proxy_port": {
+        "number": 2,
+        "title": "Check proxy port",
+        "question": "Is the proxy port correct?",
+        "check": "for port in 8080 3128 8888 8443; do nc -zv proxy.company.com $port; done",
+        "findings": {
+            "other_port": {"text": "Port {port} on {host} is closed, but {found} answer like a proxy.",
+                           "solution": "use_port"},
+            "none_open": {"text": "Port {port} on {host} is closed and none of {tried} answers like a proxy.",
+                          "solution": "contact_it"},
+        },
+        "solutions": {
+            "use_port": {"any": "Update HTTPS_PROXY with the port that answers:\n"
+                                "  export HTTPS_PROXY=\"{suggested}\"\n"
+                                "  export HTTP_PROXY=\"$HTTPS_PROXY\""},
+            "contact_it": {"any": "Contact IT for the correct proxy endpoint (host and port), or the proxy "
+                                  "auto-config (PAC) URL that names it."},
+        },
+    },
+    "connectivity.proxy_works": {
+        "number": 3,
+        "title": "Test basic proxy functionality",
+        "question": "Do an HTTP request and an HTTPS CONNECT through the proxy work?",
+        "check": 'curl -v -x "http://proxy:8080" https://api.anthropic.com',
+        "findings": {
+            "connect_failed": {"text": "CONNECT {target} through {proxy} failed: {detail}", "solution": "contact_it"},
+            "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
+                                  "{timeout}s: {detail}", "solution": "contact_it"},
+            "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
+                        "solution": "not_a_proxy"},
+            "tls_mismatch": {"text": "{detail}", "solution": "scheme"},
+        },
+        "solutions": {
+            "contact_it": {"any": "The proxy is not working for {target}. Contact IT with this evidence:\n"
+                                  "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
+                                   "there). Check the host and port with IT; the PAC file names the right one."},
+            "scheme": {"any": "Use the scheme the proxy speaks: most corporate proxies are plain HTTP even for "
+                              "https traffic:\n  export HTTPS_PROXY=\"{suggested}\""},
+        },
+    },
+    "connectivity.no_proxy": {
+        "number": 4,
+        "title": "Check NO_PROXY settings",
+        "question": "Could NO_PROXY be interfering?",
+        "check": 'echo $NO_PROXY | grep -i "anthropic\\|amazonaws\\|googleapis"',
+        "findings": {
+            "provider_excluded": {"text": "{host} matches the entry {entry!s} of {source} ({value}); "
+                                          "{clients} send it direct, not through the proxy.",
+                                  "solution": "remove"},
+        },
+        "solutions": {
+            "remove": {"any": "Remove the provider from NO_PROXY, keep only internal hosts:\n"
+                              "  export NO_PROXY=\"{corrected}\"\n  export no_proxy=\"$NO_PROXY\""},
+        },
+    },
+    "connectivity.gateway": {
+        "number": 5,
+        "title": "Verify gateway is running (if using LiteLLM)",
+        "question": "Does the gateway answer its health check?",
+        "check": "curl http://localhost:4000/health",
+        "findings": {
+            "unreachable": {"text": "The gateway {gateway} (from {source}) does not answer: {detail}",
+                            "solution": "start"},
+            "unhealthy": {"text": "The gateway {gateway} answers {path} with {status}: {detail}",
+                          "solution": "logs"},
+        },
+        "solutions": {
+            "start": {"any": "Start the gateway:\n  litellm --config config.yaml\n"
+                             "then retest: curl {gateway}/health/liveliness"},
+            "logs": {"any": "The gateway runs but reports errors: check its logs for proxy connection errors "
+                            "(start it with LITELLM_LOG=DEBUG), and that HTTPS_PROXY is set where it starts."},
+        },
+    },
+}

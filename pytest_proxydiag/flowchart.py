@@ -1,0 +1,69 @@
+"""The flowchart's shape: branches, step ids, and the order that decides the root cause.
+
+The texts (titles, questions, findings, solutions) are data in
+:mod:`pytest_proxydiag.catalog`; this module only says how the steps relate.
+"""
+
+from __future__ import annotations
+
+#: Branches in the order the flowchart lists them; each is also a marker.
+BRANCHES: dict[str, str] = {
+    "auth": "407 Proxy Authentication Required",
+    "connectivity": "Connection refused or connection timeout",
+    "certificate": "SSL certificate verification failed",
+    "policy": "403 Forbidden or 502 Bad Gateway",
+    "application": "Works with curl, fails with Claude Code",
+    "performance": "Slow performance / timeouts",
+    "bypass": "No error, but requests don't route through the proxy",
+}
+
+#: Dependency order: the first failed step in this list is the root cause.
+#: Reachability comes before authentication (a 407 cannot be judged through a
+#: proxy that does not answer), authentication before routing and policy, and
+#: the specific findings (a blocked domain, an untrusted interception CA)
+#: before the generic "the proxy does not work" they also cause.
+ROOT_CAUSE_ORDER: tuple[str, ...] = (
+    "connectivity.proxy_reachable",
+    "connectivity.proxy_port",
+    "auth.special_chars",
+    "auth.env_exported",
+    "auth.scheme",
+    "auth.credentials",
+    "auth.netrc",
+    "connectivity.no_proxy",
+    "bypass.no_proxy",
+    "bypass.traffic_via_proxy",
+    "bypass.system_proxy",
+    "bypass.app_settings",
+    "policy.domain_allowed",
+    "policy.url_filtering",
+    "certificate.interception",
+    "certificate.python_ssl",
+    "certificate.verification_disabled",
+    "connectivity.proxy_works",
+    "policy.payload_size",
+    "policy.proxy_logs",
+    "application.env_in_shell",
+    "application.python_requests",
+    "application.litellm_config",
+    "application.debug_logging",
+    "connectivity.gateway",
+    "performance.rate_limit",
+    "performance.latency",
+    "performance.proxy_health",
+    "performance.timeouts",
+)
+
+STEP_IDS: frozenset[str] = frozenset(ROOT_CAUSE_ORDER)
+
+
+def branch_of(step_id: str) -> str:
+    return step_id.partition(".")[0]
+
+
+def order_key(step_id: str) -> tuple[int, str]:
+    """Sort key: flowchart steps in dependency order, site steps after them."""
+    try:
+        return (ROOT_CAUSE_ORDER.index(step_id), step_id)
+    except ValueError:
+        return (len(ROOT_CAUSE_ORDER), step_id)

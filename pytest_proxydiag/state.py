@@ -1,0 +1,67 @@
+"""Per-run state, kept in ``config.stash`` (never in module globals)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .config import Settings, resolve_settings
+from .probes import Probes
+from .redact import Redactor
+from .results import StepResult
+
+
+@dataclass
+class RunState:
+    settings: Settings
+    redactor: Redactor
+    probes: Probes
+    active: bool
+    started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)
+    results: list[StepResult] = field(default_factory=list)
+    #: Anything a feature wants to show at the top of reports (symptom triage, comparison).
+    notes: dict[str, Any] = field(default_factory=dict)
+    #: Files written next to the report (extracted CA, bundles), for the escalation bundle.
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def deadline_passed(self) -> bool:
+        return time.monotonic() - self.started > float(self.settings["deadline"])
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+def build_state(config, active: bool) -> RunState:
+    settings = resolve_settings(config)
+    redactor = Redactor()
+    redactor.add_env(settings.env)
+    p = settings.proxy.url
+    if p is not None:
+        redactor.add_credentials_pair(p.username, p.password)
+    raw = settings.proxy.raw
+    if raw and "@" in raw:
+        # An unparseable URL can still hold a password: mask everything before the last '@'.
+        userinfo = raw.split("://", 1)[-1].rpartition("@")[0]
+        if ":" in userinfo:
+            redactor.add(userinfo.partition(":")[2])
+    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        value = settings.env.get(name)
+        if value and "@" in value:
+            userinfo = value.split("://", 1)[-1].rpartition("@")[0]
+            if ":" in userinfo:
+                redactor.add(userinfo.partition(":")[2])
+    return RunState(settings=settings, redactor=redactor, probes=Probes(settings, redactor.redact), active=active)
+
+
+def get_state(config) -> RunState:
+    """The run state; created on first use (site tests may run without --proxydiag)."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        state = build_state(config, active=False)
+        config.stash[STATE_KEY] = state
+    return state

@@ -1,0 +1,197 @@
+"""What a step test holds: :class:`StepContext`, the ``proxydiag_step`` fixture.
+
+A bundled or site test asks the probes, judges, and then ends in one of
+three ways — it returns (passed, optionally with :meth:`StepContext.passed`
+for a one-line summary), :meth:`StepContext.fail` with a catalog finding key
+and the measured values, or :meth:`StepContext.skip` /
+:meth:`StepContext.blocked` with the reason.  It never formats a solution:
+the catalog does that.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
+
+from . import catalog
+from .config import Target
+from .probes import Cause, TunnelResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .state import RunState
+
+__all__ = ["StepContext", "Finding"]
+
+
+class Finding(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """Raised by :meth:`StepContext.fail`: a diagnosed problem, not a crash."""
+
+
+class StepContext:
+    """The step a test implements, with its evidence and outcome."""
+
+    def __init__(self, state: "RunState", step_id: str, nodeid: str, target: Target | None = None) -> None:
+        self.state = state
+        self.step_id = step_id
+        self.entry = catalog.entry(step_id)
+        self.nodeid = nodeid
+        self.target = target
+        self.evidence: dict[str, Any] = {}
+        self.rendered: catalog.RenderedFinding | None = None
+        self.summary: str | None = None
+        self.blocked_by: str | None = None
+        self.skip_reason: str | None = None
+        self.fix: dict[str, Any] | None = None
+
+    # -- conveniences -------------------------------------------------------
+    @property
+    def settings(self):
+        return self.state.settings
+
+    @property
+    def probes(self):
+        return self.state.probes
+
+    def add_evidence(self, **items: Any) -> None:
+        """Record evidence (status lines, headers, timings) shown with the step in every report."""
+        for k, v in items.items():
+            self.evidence[k] = self.state.redactor.redact_obj(_plain(v))
+
+    def values(self, **extra: Any) -> dict[str, Any]:
+        """The values every template may use, plus *extra*."""
+        s = self.state.settings
+        p = s.proxy.url
+        vals: dict[str, Any] = {
+            "proxy": p.redacted() if p else (s.proxy.raw or "(none)"),
+            "source": s.proxy.source,
+            "proxy_noauth": p.without_credentials() if p else "http://proxy.company.com:8080",
+            "proxy_hostport": p.hostport if p else "proxy.company.com:8080",
+            "proxy_placeholder": (p.encoded(password_placeholder="<URL-ENCODED-PASSWORD>") if p and p.username
+                                  else (p.encoded() if p else "http://proxy.company.com:8080")),
+            "username": (p.username if p and p.username else "<user>"),
+            "scheme": p.scheme if p else "http",
+            "hostport": p.hostport if p else "proxy.company.com:8080",
+            "timeout": s.timeout,
+            "shell": os.path.basename(os.environ.get("SHELL", "") or "sh"),
+            "profile": shell_profile(),
+        }
+        if self.target is not None:
+            vals.update(target=self.target.hostport, target_url=self.target.url, target_host=self.target.host)
+        else:
+            t = s.targets[0]
+            vals.update(target=t.hostport, target_url=t.url, target_host=t.host)
+        vals.update(extra)
+        return vals
+
+    # -- outcomes -------------------------------------------------------------
+    def passed(self, summary: str, **evidence: Any) -> None:
+        """Record a one-line summary of the healthy state (the test then returns)."""
+        self.summary = self.state.redactor.redact(summary)
+        if evidence:
+            self.add_evidence(**evidence)
+
+    def fail(self, key: str, **values: Any) -> NoReturn:
+        """Fail the step with the catalog finding *key*, filled with *values*."""
+        __tracebackhide__ = True
+        self.rendered = catalog.render(self.step_id, key, self.values(**values), redact=self.state.redactor.redact)
+        raise Finding(f"[{self.step_id}] {self.rendered.text}", pytrace=False)
+
+    def skip(self, reason: str) -> NoReturn:
+        """Skip: the step does not apply here (say why)."""
+        __tracebackhide__ = True
+        self.skip_reason = self.state.redactor.redact(reason)
+        pytest.skip(self.skip_reason)
+
+    def blocked(self, by_step: str, detail: str) -> NoReturn:
+        """Skip: the step cannot be assessed because *by_step* failed."""
+        __tracebackhide__ = True
+        self.blocked_by = by_step
+        self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
+        pytest.skip(self.skip_reason)
+
+    def set_fix(self, **fix: Any) -> None:
+        """Attach a concrete fix (``env``, ``unset``, ``files``) to the finding."""
+        self.fix = self.state.redactor.redact_obj(fix)
+
+    # -- shared gates -----------------------------------------------------------
+    def require_proxy(self):
+        """The proxy URL, or skip: not configured (n/a) or unusable (blocked)."""
+        __tracebackhide__ = True
+        s = self.state.settings
+        if not s.proxy.configured:
+            self.skip("no proxy is configured (set HTTPS_PROXY or pass --proxydiag-proxy URL)")
+        if s.proxy.url is None:
+            self.blocked("connectivity.proxy_reachable", f"the proxy URL is invalid: {s.proxy.error}")
+        bad = self.state.probes.proxy_unusable()
+        if bad is not None:
+            self.blocked("connectivity.proxy_reachable", bad.detail)
+        return s.proxy.url
+
+    def require_http_proxy(self):
+        __tracebackhide__ = True
+        p = self.require_proxy()
+        if p.is_socks:
+            self.skip(f"the proxy is {p.scheme}:// (SOCKS); this step checks HTTP proxies")
+        return p
+
+    def require_tunnel(self, target: Target | None = None) -> TunnelResult:
+        """A working CONNECT to *target*, or skip naming the step that explains why not."""
+        __tracebackhide__ = True
+        target = target or self.target or self.state.settings.targets[0]
+        self.require_http_proxy()
+        res = self.state.probes.tunnel_to(target)
+        if res.ok:
+            return res
+        self.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+
+
+def blocking_step_for(res: TunnelResult) -> str:
+    """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity."""
+    if res.cause == Cause.PROXY_STATUS and res.reply is not None:
+        if res.reply.status == 407:
+            offered = " ".join(res.reply.proxy_authenticate).lower()
+            if offered and "basic" not in offered:
+                return "auth.scheme"
+            return "auth.credentials"
+        if res.reply.status in (403, 451):
+            return "policy.domain_allowed"
+    if res.cause in (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE):
+        return "connectivity.proxy_reachable"
+    return "connectivity.proxy_works"
+
+
+def shell_profile() -> str:
+    """The startup file of the user's shell ($SHELL), for export lines."""
+    shell = os.path.basename(os.environ.get("SHELL", "") or "")
+    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
+            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+
+
+def export_lines(assignments: dict[str, str], shell: str | None = None) -> str:
+    """Lines that set *assignments* in the user's shell."""
+    shell = shell or os.path.basename(os.environ.get("SHELL", "") or "sh")
+    out = []
+    for k, v in assignments.items():
+        if shell == "fish":
+            out.append(f"set -gx {k} \"{v}\"")
+        elif shell in ("pwsh", "powershell"):
+            out.append(f"$env:{k} = \"{v}\"")
+        else:
+            out.append(f"export {k}=\"{v}\"")
+    return "\n".join("  " + line for line in out)
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "as_dict"):
+        return v.as_dict()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
