@@ -68,3 +68,107 @@ def require_squid() -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; under CI=true this is an error, not a skip")
     pytest.skip(message)
+
+
+# -- running a real diagnosis --------------------------------------------------
+import json  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+#: Every variable the plugin or a client reads for proxy and trust decisions.
+CONFIG_VARS = (
+    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
+    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+    "NODE_TLS_REJECT_UNAUTHORIZED", "PYTHONHTTPSVERIFY", "NETRC", "LITELLM_CONFIG", "ANTHROPIC_BASE_URL",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "CLOUD_ML_REGION", "API_TIMEOUT_MS", "ANTHROPIC_TIMEOUT",
+    "NODE_USE_ENV_PROXY", "AIOHTTP_TRUST_ENV", "PYTEST_ADDOPTS",
+)
+
+
+@dataclass
+class DiagRun:
+    """One in-process ``pytest --proxydiag`` run and its JSON report."""
+
+    result: "pytest.RunResult"
+    doc: dict
+    json_path: Path
+
+    @property
+    def steps(self) -> list[dict]:
+        return self.doc["steps"]
+
+    def step(self, step_id: str, **params) -> dict:
+        """The one result of *step_id* (with matching params); fails if not exactly one."""
+        found = [s for s in self.steps if s["id"] == step_id and all(s["params"].get(k) == v
+                                                                       for k, v in params.items())]
+        assert len(found) == 1, f"{step_id}: {len(found)} results in {[s['id'] for s in self.steps]}"
+        return found[0]
+
+    def outcomes(self) -> dict[str, str]:
+        return {s["id"] + ("[" + ",".join(map(str, s["params"].values())) + "]" if s["params"] else ""):
+                s["outcome"] for s in self.steps}
+
+    def failed(self) -> set[str]:
+        return {s["id"] for s in self.steps if s["outcome"] == "failed"}
+
+    @property
+    def root_cause(self):
+        return self.doc["root_cause"]
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
+
+
+@pytest.fixture
+def diag_home(tmp_path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def run_diag(pytester, monkeypatch, diag_home):
+    """Run the real plugin in-process: ``run_diag(*pytest_args, env={...})`` -> DiagRun.
+
+    The process environment is cleared of every proxy/CA variable and HOME
+    points at an empty temporary directory, so the user's own configuration
+    never leaks into a test; *env* then sets exactly what the scenario needs.
+    """
+    def run(*args: str, env: dict | None = None, lab=None) -> DiagRun:
+        for name in CONFIG_VARS:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HOME", str(diag_home))
+        merged = dict(lab.env) if lab is not None else {}
+        merged.update(env or {})
+        for k, v in merged.items():
+            monkeypatch.setenv(k, v)
+        json_path = pytester.path / f"diag-{len(list(pytester.path.glob('diag-*.json')))}.json"
+        all_args = ["--proxydiag", "-p", "no:cacheprovider", "--proxydiag-json", str(json_path)]
+        if lab is not None:
+            all_args += list(lab.pytest_args)
+        result = pytester.runpytest_inprocess(*all_args, *args)
+        assert json_path.exists(), result.stdout.str()[-3000:]
+        return DiagRun(result, json.loads(json_path.read_text()), json_path)
+
+    return run
+
+
+@pytest.fixture
+def lab_factory():
+    """Start lab scenarios (``lab_factory("healthy")``), all stopped at teardown; squid required."""
+    from pytest_proxydiag.lab import Lab
+
+    started = []
+
+    def start(name: str, **kwargs):
+        if kwargs.get("backend", "squid") == "squid":
+            require_squid()
+        lab = Lab(name, **kwargs)
+        lab.__enter__()
+        started.append(lab)
+        return lab
+
+    yield start
+    for lab in started:
+        lab.stop()
