@@ -151,11 +151,10 @@ def _judge_reply(step, reply, cause, detail, target, via_header=False):
 
 @pytest.mark.proxydiag_step("connectivity.no_proxy")
 def test_no_proxy(proxydiag_step, proxydiag_config, proxydiag_target):
-    from pytest_proxydiag import routing
-
     step, target = proxydiag_step, proxydiag_target
     if not proxydiag_config.proxy.configured:
         step.skip("no proxy is configured, so NO_PROXY has no effect")
+    from pytest_proxydiag import routing
     env = proxydiag_config.env
     matches = {}
     values = {}

@@ -1,0 +1,151 @@
+"""The plugin's wiring: dormancy, markers, collection of the bundled steps, configuration sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_proxydiag import catalog, flowchart
+
+ALL_STEP_IDS = set(flowchart.ROOT_CAUSE_ORDER)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    from conftest import CONFIG_VARS
+
+    for name in CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+def test_dormant_without_the_flag_collects_only_the_users_tests(pytester):
+    pytester.makepyfile(test_one="def test_a(): pass\ndef test_b(): pass")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["test_one.py::test_a", "test_one.py::test_b", "2 tests collected*"])
+    assert "proxy diagnosis" not in result.stdout.str()
+
+
+def test_branch_markers_are_registered_even_when_dormant(pytester):
+    pytester.makepyfile(test_m="import pytest\n@pytest.mark.certificate\ndef test_a(): pass")
+    result = pytester.runpytest_inprocess("--strict-markers", "-m", "certificate", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_inprocess("--markers", "-p", "no:cacheprovider")
+    for branch in flowchart.BRANCHES:
+        result.stdout.fnmatch_lines([f"@pytest.mark.{branch}: proxydiag branch*"])
+
+
+def test_proxydiag_collects_every_bundled_step_from_any_directory(pytester):
+    result = pytester.runpytest_inprocess("--proxydiag", "--collect-only", "-q", "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert "test_auth.py::test_credentials" in out and "test_connectivity.py::test_proxy_reachable" in out
+    assert (pytester.path / ".pytest_cache").exists() is False  # cacheprovider disabled; nothing else written
+
+
+def test_user_python_files_setting_does_not_hide_bundled_steps(pytester):
+    pytester.makeini("[pytest]\npython_files = check_*.py\npython_functions = check_*\n")
+    result = pytester.runpytest_inprocess("--proxydiag", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                          "-m", "auth")
+    assert "test_auth.py::test_credentials" in result.stdout.str()
+
+
+def test_path_arguments_add_site_tests_to_the_bundled_ones(pytester):
+    pytester.makepyfile(test_site="""
+        import pytest
+        @pytest.mark.proxydiag_step("site.vpn", title="VPN connected", solution="Connect the VPN: {detail}")
+        def test_vpn(proxydiag_step):
+            proxydiag_step.fail("default", detail="vpn0 is down")
+    """)
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "test_site.py", "-p", "no:cacheprovider",
+                                          "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    site = [s for s in doc["steps"] if s["id"] == "site.vpn"][0]
+    assert site["outcome"] == "failed" and site["finding"] == "vpn0 is down"
+    assert site["solution"] == "Connect the VPN: vpn0 is down" and site["site"] is True
+    assert {s["id"] for s in doc["steps"]} >= {"connectivity.proxy_reachable", "auth.credentials"}
+    assert "Connect the VPN: vpn0 is down" in result.stdout.str()
+
+
+def test_marker_selection_runs_one_branch(pytester):
+    json_path = pytester.path / "r.json"
+    pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider", "--strict-markers",
+                                 "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    assert {s["branch"] for s in doc["steps"]} == {"auth"}
+
+
+def test_no_proxy_configured_skips_with_reason_and_fails_nothing(pytester):
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "auth or connectivity", "-p", "no:cacheprovider",
+                                          "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    assert doc["root_cause"] is None
+    reachable = [s for s in doc["steps"] if s["id"] == "connectivity.proxy_reachable"][0]
+    assert reachable["outcome"] == "skipped" and "no proxy is configured" in reachable["skip_reason"]
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("http://:3128", "has no host"),
+    ("http://proxy.invalid:99999", "outside 1-65535"),
+    ("gopher://proxy:70", "unknown scheme 'gopher'"),
+])
+def test_malformed_proxy_is_a_finding_not_a_traceback(pytester, monkeypatch, value, expected):
+    monkeypatch.setenv("HTTPS_PROXY", value)
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "connectivity or auth", "-p", "no:cacheprovider",
+                                          "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    step = [s for s in doc["steps"] if s["id"] == "connectivity.proxy_reachable"][0]
+    assert step["outcome"] == "failed" and expected in step["finding"]
+    assert "env:HTTPS_PROXY" in step["finding"] and "http://HOST:PORT" in step["solution"]
+    assert doc["root_cause"] == "connectivity.proxy_reachable"
+    assert "Traceback" not in result.stdout.str()
+    assert not [s for s in doc["steps"] if s["outcome"] == "error"]
+
+
+def test_config_sources_are_reported(pytester, monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://u:topsecret@127.0.0.1:9")
+    pytester.makeini("[pytest]\nproxydiag_timeout = 1.5\nproxydiag_target =\n    https://api.anthropic.com\n")
+    json_path = pytester.path / "r.json"
+    pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider",
+                                 "--proxydiag-json", str(json_path), "--proxydiag-deadline", "30")
+    text = json_path.read_text()
+    doc = json.loads(text)
+    cfg = doc["config"]
+    assert cfg["proxy"] == {"value": "http://u:***@127.0.0.1:9", "source": "env:https_proxy"}
+    assert cfg["timeout"] == {"value": 1.5, "source": "ini"}
+    assert cfg["deadline"] == {"value": 30.0, "source": "cli"}
+    assert cfg["targets"] == [{"value": "https://api.anthropic.com", "source": "ini"}]
+    assert "topsecret" not in text
+
+
+def test_bad_option_value_names_its_source(pytester):
+    pytester.makeini("[pytest]\nproxydiag_timeout = soon\n")
+    json_path = pytester.path / "r.json"
+    pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider",
+                                 "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    assert any("proxydiag-timeout value 'soon' from ini" in p for p in doc["config"]["problems"])
+    assert doc["config"]["timeout"] == {"value": 5.0, "source": "default"}
+
+
+def test_catalog_has_every_step_with_title_and_solution():
+    assert set(catalog.CATALOG) >= ALL_STEP_IDS
+    for step_id in ALL_STEP_IDS:
+        e = catalog.entry(step_id)
+        assert e.title and e.number >= 1 and e.findings, step_id
+        for key, f in e.findings.items():
+            assert f.get("solution", "default") in e.solutions, f"{step_id}.{key}"
+
+
+def test_render_puts_this_platform_first_and_redacts_values():
+    r = catalog.render("certificate.interception", "intercepted", {"detail": "x", "ca_path": "/tmp/ca.pem"},
+                       platform_name="rhel")
+    assert r.solution_platform == "rhel" and "update-ca-trust" in r.solution
+    assert "update-ca-certificates" in r.other_solutions["debian"]
+    r2 = catalog.render("auth.credentials", "rejected", {"proxy": "http://u:pw123@h:1"},
+                        redact=lambda s: s.replace("pw123", "***"))
+    assert "pw123" not in r2.text
