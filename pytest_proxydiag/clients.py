@@ -210,13 +210,11 @@ class _Chain:
 # --------------------------------------------------------------------------- discovery
 
 
-def _run_quiet(cmd: Sequence[str], timeout: float = 5.0, env: Mapping[str, str] | None = None) -> str | None:
-    try:
-        proc = subprocess.run(list(cmd), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              env=dict(env) if env is not None else None, start_new_session=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+def _run_quiet(cmd: Sequence[str], timeout: float = 3.0, env: Mapping[str, str] | None = None) -> str | None:
+    """stdout of a version query, or None; bounded like a client run (group killed after *timeout*)."""
+    with tempfile.TemporaryDirectory(prefix="proxydiag-version-") as workdir:
+        proc = _spawn(cmd, dict(os.environ) if env is None else env, workdir, timeout)
+    return proc.stdout if proc.rc == 0 and not proc.timed_out else None
 
 
 def _curl_info() -> ClientInfo:
