@@ -11,21 +11,11 @@ gets those pins through a private /etc/hosts in a mount namespace.
 
 from __future__ import annotations
 
-import glob
-import http.server
 import json
 import os
-import pwd
 import re
-import shutil
 import signal
-import socket
-import ssl
-import subprocess
-import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -33,8 +23,6 @@ import pytest
 from pytest_proxydiag import clients
 from pytest_proxydiag.clients import (CLIENT_NAMES, DUMMY_API_KEY, ClientRun, client_env, describe, discover,
                                       run_client, run_clients)
-
-from conftest import require_squid  # tests/ is on sys.path (rootdir conftest)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CLAUDE = "/opt/proxydiag-claude/node_modules/.bin/claude"
@@ -50,215 +38,47 @@ def _pinned_claude_version() -> str:
     return re.search(r'CLAUDE_CODE_VERSION="([^"]+)"', text).group(1)
 
 
-# ----------------------------------------------------------------------------- private lab
-# TODO(lab): replace with pytest_proxydiag.lab.Lab once it lands (one harness for the project).
-
-class _Origin:
-    """HTTPS look-alike of the provider: 401 to any POST, records what it saw."""
-
-    def __init__(self, ca) -> None:
-        self.seen: list[tuple[str, str, dict, bytes]] = []
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert(PROVIDER, "localhost", "127.0.0.1").configure_cert(ctx)
-        origin = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 10
-
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, code: int, obj: dict) -> None:
-                body = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                data = self.rfile.read(int(self.headers.get("content-length") or 0))
-                origin.seen.append(("POST", self.path, dict(self.headers), data))
-                self._answer(401, {"type": "error", "error": {"type": "authentication_error",
-                                                               "message": "invalid x-api-key"}})
-
-            def do_GET(self):
-                origin.seen.append(("GET", self.path, dict(self.headers), b""))
-                if self.path.startswith("/api/claude_code/policy_limits"):
-                    self._answer(200, {"restrictions": {}})
-                else:
-                    self._answer(404, {"type": "error", "error": {"type": "not_found_error", "message": "no"}})
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+# ----------------------------------------------------------------------------- the lab
 
 
-class _Squid:
-    """A private Squid on loopback (optionally ssl-bump), per the notes in real-proxies.md."""
-
-    def __init__(self, workdir: Path, origin_ca_pem: Path, bump_ca=None) -> None:
-        squid = require_squid()
-        self.name = "pdxclients" + uuid.uuid4().hex[:8]
-        self.dir = workdir / "squid"
-        self.dir.mkdir()
-        d = self.dir
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        (d / "hosts").write_text(f"127.0.0.1 {PROVIDER}\n")
-        http_port = f"http_port 127.0.0.1:{self.port}"
-        bump = ""
-        if bump_ca is not None:
-            bump_ca.cert_pem.write_to_path(str(d / "bump.pem"))
-            bump_ca.private_key_pem.write_to_path(str(d / "bump.key"))
-            subprocess.run(["/usr/lib/squid/security_file_certgen", "-c", "-s", str(d / "ssl_db"), "-M", "4MB"],
-                           check=True, capture_output=True, timeout=30)
-            http_port += (f" ssl-bump tls-cert={d}/bump.pem tls-key={d}/bump.key "
-                          "generate-host-certificates=on dynamic_cert_mem_cache_size=4MB")
-            bump = (f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {d}/ssl_db -M 4MB\n"
-                    "sslcrtd_children 2 startup=1 idle=1\n"
-                    f"tls_outgoing_options cafile={origin_ca_pem}\n"
-                    "acl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all\n")
-        (d / "squid.conf").write_text(f"""{http_port}
-pid_filename {d}/squid.pid
-cache_log {d}/cache.log
-access_log stdio:{d}/access.log squid
-cache_store_log none
-cache deny all
-cache_mem 8 MB
-hosts_file {d}/hosts
-dns_nameservers 127.0.0.1
-pinger_enable off
-netdb_filename none
-icp_port 0
-htcp_port 0
-shutdown_lifetime 0 seconds
-{bump}http_access allow localhost
-http_access deny all
-""")
-        proxy_user = pwd.getpwnam("proxy")
-        for root, _dirs, files in os.walk(d):
-            os.chown(root, proxy_user.pw_uid, proxy_user.pw_gid)
-            for f in files:
-                os.chown(os.path.join(root, f), proxy_user.pw_uid, proxy_user.pw_gid)
-        self.proc = subprocess.Popen([squid, "-N", "-n", self.name, "-f", str(d / "squid.conf")],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(d / "stderr", "wb"), start_new_session=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("squid did not start: " + (d / "stderr").read_text(errors="replace"))
-                time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def access_log(self) -> str:
-        try:
-            return (self.dir / "access.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        for f in glob.glob(f"/dev/shm/{self.name}-*"):
-            try:
-                os.unlink(f)
-            except OSError:
-                pass
+def _pins(lab) -> dict[tuple[str, int], str]:
+    """Names a client resolves itself go nowhere: the direct path is closed, as on a corporate network."""
+    return {(PROVIDER, lab.origin_port): CLOSED_ADDR}
 
 
-class _Lab:
-    """Origin + Squid + CA files; ``env`` is a healthy client environment for the scenario."""
+def _user_env(lab, tmp_path: Path, **changes: str | None) -> dict[str, str]:
+    """The user's environment in *lab*: its proxy/CA variables over a clean base.
 
-    def __init__(self, scenario: str, workdir: Path) -> None:
-        import trustme
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        self.scenario = scenario
-        public_ca, corporate_ca = trustme.CA(), trustme.CA()
-        self.public_roots = workdir / "public-roots.pem"
-        public_ca.cert_pem.write_to_path(str(self.public_roots))
-        self.interception_ca_path = workdir / "corporate-ca.pem"
-        corporate_ca.cert_pem.write_to_path(str(self.interception_ca_path))
-        self.interception_ca_der = workdir / "corporate-ca.der"
-        self.interception_ca_der.write_bytes(
-            x509.load_pem_x509_certificate(corporate_ca.cert_pem.bytes()).public_bytes(Encoding.DER))
-        self.combined = workdir / "combined.pem"
-        self.combined.write_bytes(public_ca.cert_pem.bytes() + corporate_ca.cert_pem.bytes())
-        self.origin = _Origin(public_ca)
-        try:
-            self.squid = _Squid(workdir, self.public_roots,
-                                corporate_ca if scenario.startswith("ssl-bump") or scenario == "der-ca" else None)
-        except BaseException:
-            self.origin.stop()
-            raise
-        self.proxy_url = self.squid.url
-        self.target_url = f"https://{PROVIDER}:{self.origin.port}"
-        # Names clients resolve themselves go nowhere: the direct path is closed.
-        self.pins = {(PROVIDER, self.origin.port): CLOSED_ADDR}
-        home = workdir / "home"
-        home.mkdir()
-        public = str(self.public_roots)
-        # The user's machine: its trust stores know the (fake) public roots, like certifi does.
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
-                    "HTTPS_PROXY": self.proxy_url, "REQUESTS_CA_BUNDLE": public, "SSL_CERT_FILE": public,
-                    "CURL_CA_BUNDLE": public, "NODE_EXTRA_CA_CERTS": public}
-        if scenario == "ssl-bump-trusted":
-            self.env.update(self.fix_env())
-        elif scenario == "der-ca":
-            self.env["NODE_EXTRA_CA_CERTS"] = str(self.interception_ca_der)
-        elif scenario == "no-proxy-provider":
-            self.env["NO_PROXY"] = PROVIDER
-
-    def fix_env(self) -> dict[str, str]:
-        """What issue #11 prescribes for interception: replacing stores get the combined bundle."""
-        combined = str(self.combined)
-        return {"REQUESTS_CA_BUNDLE": combined, "SSL_CERT_FILE": combined, "CURL_CA_BUNDLE": combined,
-                "NODE_EXTRA_CA_CERTS": str(self.interception_ca_path)}
-
-    def stop(self) -> None:
-        self.squid.stop()
-        self.origin.stop()
+    The machine's trust stores know the lab's fake public roots (as certifi and
+    the OS store know the real ones); the lab's own CA variables, where the
+    scenario sets them, replace that.  A value of None in *changes* unsets.
+    """
+    home = tmp_path / "user-home"
+    home.mkdir(exist_ok=True)
+    public = lab.public_roots
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
+           "REQUESTS_CA_BUNDLE": public, "SSL_CERT_FILE": public, "CURL_CA_BUNDLE": public,
+           "NODE_EXTRA_CA_CERTS": public}
+    env.update(lab.env)
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
-@pytest.fixture
-def lab():
-    started: list[tuple[_Lab, Path]] = []
+def _fix_env(lab, tmp_path: Path) -> dict[str, str]:
+    """What issue #11 prescribes for interception: replacing stores get public roots + corporate CA,
+    NODE_EXTRA_CA_CERTS (which extends) gets the corporate CA alone, in PEM."""
+    bundle = tmp_path / "fix-bundle.pem"
+    bundle.write_bytes(Path(lab.public_roots).read_bytes() + lab.interception_ca_pem)
+    return {"REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle), "CURL_CA_BUNDLE": str(bundle),
+            "NODE_EXTRA_CA_CERTS": lab.interception_ca_path}
 
-    def start(scenario: str) -> _Lab:
-        # Not tmp_path: Squid runs as user proxy, which cannot enter pytest's 0700 directories.
-        workdir = Path(tempfile.mkdtemp(prefix="proxydiag-clients-lab-"))
-        workdir.chmod(0o755)
-        try:
-            lab = _Lab(scenario, workdir)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        started.append((lab, workdir))
-        return lab
 
-    yield start
-    for one, workdir in started:
-        one.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+def _proxied(lab, method: str = "CONNECT"):
+    return [r for r in lab.proxy_requests() if r.method == method and PROVIDER in r.url]
 
 
 # ----------------------------------------------------------------------------- which clients
@@ -430,40 +250,38 @@ def test_a_hanging_client_is_killed_with_its_children(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- through a real Squid
 
 
-def test_healthy_proxy_every_client_reaches_the_provider(lab, available, record_property):
-    lab = lab("healthy")
-    runs = _by_client(run_clients(available, lab.target_url, lab.env, TIMEOUT, resolve=lab.pins))
+def test_healthy_proxy_every_client_reaches_the_provider(lab_factory, available, tmp_path, record_property):
+    lab = lab_factory("healthy")
+    runs = _by_client(run_clients(available, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
     timings = {name: round(run.elapsed, 3) for name, run in runs.items()}
     record_property("client_seconds", json.dumps(timings))
     print("client wall time (healthy, parallel):", timings)
-    for name, run in runs.items():
-        if name == "node":
-            continue
+    proxy_aware = [n for n in runs if n != "node"]
+    for name in proxy_aware:
+        run = runs[name]
         assert (run.reached, run.status, run.error) == (True, 401, None), describe(run)
         assert describe(run) == f"{name} {run.version}: reached (401)"
     # One CONNECT per proxy-aware client: each went through Squid, none around it.
-    assert len(_connects(lab.squid.access_log())) == len([n for n in runs if n != "node"])
+    assert len(_proxied(lab)) == len(proxy_aware)
     if "node" in runs:
         # A plain Node program ignores HTTPS_PROXY: it goes direct, and the direct path is closed.
         node = runs["node"]
         assert (node.reached, node.error_code) == (False, "ECONNREFUSED"), describe(node)
         assert "does not read HTTPS_PROXY" in node.note
-    keys = [headers.get("x-api-key") or headers.get("X-Api-Key") for _m, _p, headers, _b in lab.origin.seen]
-    assert keys and set(keys) == {DUMMY_API_KEY}
 
 
-def test_node_client_reaches_when_the_direct_path_is_open(lab):
+def test_node_client_reaches_when_the_direct_path_is_open(lab_factory, tmp_path):
     if not discover("node")[0].available:
         pytest.skip("node is not installed")
-    lab = lab("healthy")
-    env = {k: v for k, v in lab.env.items() if k != "HTTPS_PROXY"}
-    run = run_client("node", lab.target_url, env, TIMEOUT, resolve={(PROVIDER, lab.origin.port): "127.0.0.1"})
+    lab = lab_factory("healthy")
+    env = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=None)
+    run = run_client("node", lab.target_url, env, TIMEOUT, resolve={(PROVIDER, lab.origin_port): "127.0.0.1"})
     assert (run.reached, run.status, run.note) == (True, 401, None), describe(run)
 
 
-def test_untrusted_interception_each_client_says_it_in_its_own_words(lab, available):
-    lab = lab("ssl-bump-untrusted")
-    runs = _by_client(run_clients(available, lab.target_url, lab.env, TIMEOUT, resolve=lab.pins))
+def test_untrusted_interception_each_client_says_it_in_its_own_words(lab_factory, available, tmp_path):
+    lab = lab_factory("ssl-bump-untrusted")
+    runs = _by_client(run_clients(available, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
     expected = {
         "curl": ("60", "SSL certificate problem: self-signed certificate in certificate chain"),
         "requests": ("SSLError", "self-signed certificate in certificate chain"),
@@ -471,59 +289,65 @@ def test_untrusted_interception_each_client_says_it_in_its_own_words(lab, availa
         "claude": ("SELF_SIGNED_CERT_IN_CHAIN", "Self-signed certificate detected"),
     }
     for name, (code, text) in expected.items():
-        if name not in runs:
-            continue
         run = runs[name]
         assert not run.reached and run.error_code == code and text in run.error, describe(run)
-    assert describe(runs["curl"]).startswith("curl 7") and ": exit 60: SSL certificate problem" in describe(runs["curl"])
+    assert ": exit 60: SSL certificate problem" in describe(runs["curl"])
+    assert len(_proxied(lab)) == len(expected)  # each failed at Squid's certificate, not before
 
 
-def test_interception_with_the_fix_env_every_client_reaches(lab, available):
-    lab = lab("ssl-bump-untrusted")
-    env = {**lab.env, **lab.fix_env()}
+def test_interception_with_the_fix_env_every_client_reaches(lab_factory, available, tmp_path):
+    lab = lab_factory("ssl-bump-untrusted")
+    env = _user_env(lab, tmp_path, **_fix_env(lab, tmp_path))
     proxy_aware = [n for n in available if n != "node"]
-    runs = run_clients(proxy_aware, lab.target_url, env, TIMEOUT, resolve=lab.pins)
+    runs = run_clients(proxy_aware, lab.target_url, env, TIMEOUT, resolve=_pins(lab))
     for run in runs:
-        assert (run.reached, run.status) == (True, 401), describe(run)
-    # Bumped: Squid saw (and logged) each decrypted request and the provider's 401.
-    posts = [line for line in lab.squid.access_log().splitlines() if "POST https://api.anthropic.com" in line]
-    assert len(posts) == len(proxy_aware) and all("/401 " in line for line in posts)
+        assert (run.reached, run.status, run.note) == (True, 401, None), describe(run)
+    # Bumped: Squid decrypted and logged each request, with the provider's 401.
+    posts = _proxied(lab, "POST")
+    assert len(posts) == len(proxy_aware) and {r.status for r in posts} == {401}
 
 
-def test_der_node_extra_ca_certs_claude_fails_and_says_invalid_ca(lab, claude):
-    lab = lab("der-ca")
-    # Everything else is fixed: only the DER file stands between Claude Code and the provider.
-    env = {**lab.env, **lab.fix_env(), "NODE_EXTRA_CA_CERTS": str(lab.interception_ca_der)}
-    env["SSL_CERT_FILE"] = str(lab.public_roots)
-    run = run_client("claude", lab.target_url, env, TIMEOUT, resolve=lab.pins)
+def test_der_node_extra_ca_certs_is_ignored_by_claude_with_invalid_ca(lab_factory, claude, tmp_path):
+    lab = lab_factory("der-ca")
+    der = lab.env["NODE_EXTRA_CA_CERTS"]
+    # Only Node's variable carries the corporate CA, and it is DER: Claude Code cannot use it.
+    env = _user_env(lab, tmp_path, REQUESTS_CA_BUNDLE=lab.public_roots, SSL_CERT_FILE=lab.public_roots,
+                    CURL_CA_BUNDLE=lab.public_roots)
+    run = run_client("claude", lab.target_url, env, TIMEOUT, resolve=_pins(lab))
     assert not run.reached, describe(run)
+    # 2.1.197 said "ConnectionRefused" here; 2.1.332 names the certificate error.
     assert run.error_code in ("SELF_SIGNED_CERT_IN_CHAIN", "ConnectionRefused"), describe(run)
     assert "Invalid CA" in run.note, describe(run)
-    fixed = run_client("claude", lab.target_url, {**env, "NODE_EXTRA_CA_CERTS": str(lab.interception_ca_path)},
-                       TIMEOUT, resolve=lab.pins)
+    # The same CA in PEM is the fix.
+    fixed = run_client("claude", lab.target_url, {**env, "NODE_EXTRA_CA_CERTS": lab.interception_ca_path},
+                       TIMEOUT, resolve=_pins(lab))
     assert (fixed.reached, fixed.status, fixed.note) == (True, 401, None), describe(fixed)
+    # The lab's scenario also has SSL_CERT_FILE holding the corporate CA: Claude Code 2.1.332 then
+    # reaches despite the DER file (2.1.197 did not), and still says it ignored the file.
+    as_lab = run_client("claude", lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab))
+    assert (as_lab.reached, as_lab.status) == (True, 401), describe(as_lab)
+    assert "Invalid CA" in as_lab.note and der.endswith(".cer")
 
 
-def test_only_http_proxy_claude_uses_it_curl_and_python_go_direct(lab, available):
-    lab = lab("healthy")
-    env = {k: v for k, v in lab.env.items() if k != "HTTPS_PROXY"}
-    env["HTTP_PROXY"] = lab.proxy_url
-    runs = _by_client(run_clients(available, lab.target_url, env, TIMEOUT, resolve=lab.pins))
+def test_only_http_proxy_claude_uses_it_curl_and_python_go_direct(lab_factory, available, tmp_path):
+    lab = lab_factory("healthy")
+    env = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=lab.proxy_url)
+    runs = _by_client(run_clients(available, lab.target_url, env, TIMEOUT, resolve=_pins(lab)))
     claude_run = runs["claude"]
     assert (claude_run.reached, claude_run.status) == (True, 401), describe(claude_run)
-    assert len(_connects(lab.squid.access_log())) == 1  # Claude Code's, and only Claude Code's
+    assert len(_proxied(lab)) == 1  # Claude Code's, and only Claude Code's
     for name, code in {"curl": "7", "requests": "ConnectionError", "httpx": "ConnectError",
                        "node": "ECONNREFUSED"}.items():
         if name in runs:
             run = runs[name]
             assert not run.reached and run.error_code == code, describe(run)
-            assert "refused" in run.error.lower() or "couldn't connect" in run.error.lower(), describe(run)
+            assert re.search(r"(?i)refused|couldn't connect", run.error), describe(run)
 
 
-def test_no_proxy_containing_the_provider_sends_every_client_direct(lab, available):
-    lab = lab("no-proxy-provider")
-    runs = _by_client(run_clients(available, lab.target_url, lab.env, TIMEOUT, resolve=lab.pins))
-    assert _connects(lab.squid.access_log()) == []
+def test_no_proxy_containing_the_provider_sends_every_client_direct(lab_factory, available, tmp_path):
+    lab = lab_factory("no-proxy-provider")
+    runs = _by_client(run_clients(available, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
+    assert _proxied(lab) == []
     expected = {"curl": "7", "requests": "ConnectionError", "httpx": "ConnectError", "node": "ECONNREFUSED",
                 "claude": "ECONNREFUSED"}
     for name, run in runs.items():
@@ -532,15 +356,23 @@ def test_no_proxy_containing_the_provider_sends_every_client_direct(lab, availab
         assert re.search(r"(?i)refused|couldn't connect", run.error), describe(run)
 
 
-def test_canary_key_never_reaches_a_client_the_origin_or_the_output(lab, available):
-    lab = lab("healthy")
-    env = {**lab.env, "ANTHROPIC_API_KEY": CANARY_KEY, "ANTHROPIC_AUTH_TOKEN": CANARY_TOKEN,
-           "HTTPS_PROXY": lab.proxy_url.replace("http://", "http://alice:pr0xy-s3cret@")}
-    runs = run_clients(available, lab.target_url, env, TIMEOUT, resolve=lab.pins)
+def test_canary_key_never_reaches_a_client_the_origin_or_the_output(lab_factory, available, tmp_path,
+                                                                     monkeypatch):
+    from pytest_proxydiag import lab_servers
+
+    # Let the origin record key headers verbatim, to see exactly which key arrived.
+    monkeypatch.setattr(lab_servers, "SECRET_HEADERS", frozenset())
+    lab = lab_factory("basic-auth")
+    env = _user_env(lab, tmp_path, ANTHROPIC_API_KEY=CANARY_KEY, ANTHROPIC_AUTH_TOKEN=CANARY_TOKEN,
+                    CLAUDE_CODE_OAUTH_TOKEN=CANARY_TOKEN)
+    password = lab.proxy_url.split(":")[2].split("@")[0]
+    runs = run_clients(available, lab.target_url, env, TIMEOUT, resolve=_pins(lab))
     for run in runs:
         text = repr(run)
-        assert CANARY_KEY not in text and CANARY_TOKEN not in text and "pr0xy-s3cret" not in text
-        assert run.client == "node" or run.reached, describe(run)  # Squid ignores unrequested credentials
-    for _method, _path, headers, body in lab.origin.seen:
-        seen = json.dumps(headers) + body.decode(errors="replace")
-        assert CANARY_KEY not in seen and CANARY_TOKEN not in seen
+        assert CANARY_KEY not in text and CANARY_TOKEN not in text and password not in text, text
+        assert run.client == "node" or (run.reached, run.status) == (True, 401), describe(run)
+    seen = lab.origin_requests()
+    assert len(seen) == len([r for r in runs if r.reached])
+    for req in seen:
+        assert req.headers.get("x-api-key") == DUMMY_API_KEY, req.headers
+        assert "authorization" not in req.headers
