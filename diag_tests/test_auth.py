@@ -77,7 +77,7 @@ def test_special_chars(proxydiag_step, proxydiag_config, proxydiag_probes):
     # The intended credentials, sent correctly encoded, are what the fix would give the clients.
     if not url.is_socks:
         accepted = proxydiag_probes.connect_tunnel(*_first_target(proxydiag_config))
-        step.add_evidence(encoded_credentials=("accepted by the proxy" if accepted.ok else accepted.detail))
+        step.add_evidence(proxy_accepts_encoded_url=("accepted by the proxy" if accepted.ok else accepted.detail))
     step.set_fix(env={"HTTPS_PROXY": url.encoded(password_placeholder=PLACEHOLDER),
                       "HTTP_PROXY": url.encoded(password_placeholder=PLACEHOLDER)},
                  secret_placeholder=PLACEHOLDER,
@@ -187,6 +187,10 @@ def test_netrc(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.skip(f"{shown} has no machine entry for the proxy host {host} (entries: {machines})")
     login, _account, password = entry
     step.state.redactor.add_credentials_pair(login, password)
+    if not login or not password:
+        # Python's parser accepts a truncated entry; curl and requests then send nothing useful.
+        missing = " and ".join(w for w, v in (("login", login), ("password", password)) if not v)
+        step.fail("malformed", path=shown, detail=f"the entry for {host} has no {missing}", host=host)
     mode = stat.S_IMODE(path.stat().st_mode)
     step.add_evidence(netrc={"path": shown, "mode": oct(mode), "login": login})
     if mode & 0o077:

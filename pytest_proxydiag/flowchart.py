@@ -18,13 +18,15 @@ BRANCHES: dict[str, str] = {
 }
 
 #: Dependency order: the first failed step in this list is the root cause.
+#: The port step leads: it fails only when the configured port refuses, and
+#: then it is the more specific finding ("3128 answers, 8080 is closed").
 #: Reachability comes before authentication (a 407 cannot be judged through a
 #: proxy that does not answer), authentication before routing and policy, and
 #: the specific findings (a blocked domain, an untrusted interception CA)
 #: before the generic "the proxy does not work" they also cause.
 ROOT_CAUSE_ORDER: tuple[str, ...] = (
-    "connectivity.proxy_reachable",
     "connectivity.proxy_port",
+    "connectivity.proxy_reachable",
     "auth.special_chars",
     "auth.env_exported",
     "auth.scheme",

@@ -24,6 +24,7 @@ from .state import STATE_KEY, RunState, build_state, get_state
 from .step import Finding, StepContext
 
 CTX_KEY = pytest.StashKey[StepContext]()
+XDIST_IGNORED = pytest.StashKey[int]()
 STEP_MARKER = "proxydiag_step"
 SITE_ENTRY_POINT = "proxydiag.site_tests"
 
@@ -49,6 +50,26 @@ def pytest_addoption(parser) -> None:
     addoptions(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the diagnosis in one process even when ``-n`` is given.
+
+    The steps share one cached probe layer and are judged in dependency order
+    (a CONNECT probed once serves every step; a silent proxy costs one
+    timeout).  Spread over xdist workers, each worker would probe again and
+    see only part of the results, so ``-n`` is set aside, and the report says
+    so: the diagnosis and the JSON are the serial ones.
+    """
+    if config.getoption("proxydiag", False) and getattr(config.option, "numprocesses", None):
+        config.stash[XDIST_IGNORED] = config.option.numprocesses
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+        config.option.tx = []
+        if hasattr(config.option, "distload"):
+            config.option.distload = False
+    return None
+
+
 def pytest_configure(config) -> None:
     for branch, description in flowchart.BRANCHES.items():
         config.addinivalue_line("markers", f"{branch}: proxydiag branch: {description}")
@@ -59,6 +80,10 @@ def pytest_configure(config) -> None:
         return
     state = build_state(config, active=True)
     config.stash[STATE_KEY] = state
+    if config.stash.get(XDIST_IGNORED, None):
+        state.notes["xdist"] = {"headline": f"-n {config.stash[XDIST_IGNORED]} ignored: the diagnosis runs its "
+                                            "steps in order in one process (shared probes, one timeout per "
+                                            "dead proxy)"}
     if hasattr(config, "workerinput"):
         # xdist workers collect what the controller passes them.
         return

@@ -14,6 +14,20 @@ import socket
 
 import pytest
 
+# pytester's in-process runs drop the modules first imported inside them; modules
+# with native bindings (cryptography) must not be imported twice, or their classes
+# stop matching ("curve must be an EllipticCurve instance").  Import them here, once.
+import cryptography.hazmat.primitives.asymmetric.ec  # noqa: E402,F401
+import cryptography.hazmat.primitives.asymmetric.rsa  # noqa: E402,F401
+import cryptography.x509  # noqa: E402,F401
+import cryptography.x509.verification  # noqa: E402,F401
+import trustme  # noqa: E402,F401
+
+try:
+    import OpenSSL.SSL  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

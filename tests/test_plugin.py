@@ -149,3 +149,18 @@ def test_render_puts_this_platform_first_and_redacts_values():
     r2 = catalog.render("auth.credentials", "rejected", {"proxy": "http://u:pw123@h:1"},
                         redact=lambda s: s.replace("pw123", "***"))
     assert "pw123" not in r2.text
+
+
+def test_xdist_is_set_aside_and_the_diagnosis_runs_serially(pytester, monkeypatch):
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    serial, parallel = pytester.path / "serial.json", pytester.path / "parallel.json"
+    pytester.runpytest_inprocess("--proxydiag", "-m", "auth or connectivity", "-p", "no:cacheprovider",
+                                 "--proxydiag-json", str(serial), "--proxydiag-port-candidates", "9")
+    result = pytester.runpytest_subprocess("--proxydiag", "-n", "2", "-m", "auth or connectivity", "-p",
+                                           "no:cacheprovider", "--proxydiag-json", str(parallel),
+                                           "--proxydiag-port-candidates", "9")
+    result.stdout.fnmatch_lines(["*-n 2 ignored: the diagnosis runs its steps in order in one process*"])
+    a, b = json.loads(serial.read_text()), json.loads(parallel.read_text())
+    assert [(s["id"], s["outcome"]) for s in a["steps"]] == [(s["id"], s["outcome"]) for s in b["steps"]]
+    assert a["root_cause"] == b["root_cause"] == "connectivity.proxy_port"
