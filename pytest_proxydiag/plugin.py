@@ -79,6 +79,8 @@ def pytest_configure(config) -> None:
     if not config.getoption("proxydiag", False):
         return
     state = build_state(config, active=True)
+    # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
+    state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
     config.stash[STATE_KEY] = state
     if config.stash.get(XDIST_IGNORED, None):
         state.notes["xdist"] = {"headline": f"-n {config.stash[XDIST_IGNORED]} ignored: the diagnosis runs its "
@@ -255,13 +257,10 @@ def pytest_runtest_makereport(item, call):
 
 
 def _redact_report(report, state: RunState) -> None:
-    red = state.redactor.redact
-    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-        report.longrepr = red(str(report.longrepr))
-    elif isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
-        path, lineno, msg = report.longrepr
-        report.longrepr = (path, lineno, red(msg))
-    report.sections = [(name, red(content)) for name, content in report.sections]
+    from .redact_outputs import redact_report
+
+    # In place, keeping the traceback's structure (colours, the short summary's reason line).
+    redact_report(report, state.redactor)
 
 
 def _step_result(item, call, report, state: RunState) -> StepResult:

@@ -15,12 +15,16 @@ Two nets, because either alone leaks:
 from __future__ import annotations
 
 import base64
+import html
+import json
+import os
 import re
 import threading
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
-__all__ = ["Redactor", "MASK", "is_secret_name", "redactor"]
+__all__ = ["Redactor", "MASK", "is_secret_name", "redactor", "local_secrets"]
 
 MASK = "***"
 
@@ -44,6 +48,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # KEY=value assignments of secret-looking variables (env dumps, shell profiles).
     (re.compile(r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY)[A-Z0-9_]*)"
                 r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s\"',}]+)"), r"\1\2" + MASK),
+    # The same in JSON and Python reprs: "ANTHROPIC_AUTH_TOKEN": "value" (settings.json env blocks).
+    (re.compile(r"(?i)([\"'][A-Z0-9_-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|API-KEY|ACCESS_KEY)"
+                r"[A-Z0-9_-]*[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')"), r"\1" + '"' + MASK + '"'),
     # .netrc "password X"
     (re.compile(r"(?im)((?:^\s*|\blogin\s+\S+\s+)password\s+)(\S+)"), r"\1" + MASK),
 )
@@ -73,11 +80,14 @@ class Redactor:
                 if not s or not isinstance(s, str) or len(s) < 3:
                     # Two-character "secrets" would mask half the report.
                     continue
-                forms = {s, quote(s, safe=""), quote_plus(s), quote(s)}
-                try:
-                    forms.add(base64.b64encode(s.encode()).decode())
-                except Exception:  # pragma: no cover
-                    pass
+                forms = {s, quote(s, safe=""), quote_plus(s), quote(s), quote(s, safe="@:"),
+                         # As the secret appears inside HTML (pytest-html's data-jsonblob), JSON and reprs.
+                         html.escape(s), html.escape(html.escape(s)), json.dumps(s)[1:-1],
+                         html.escape(json.dumps(s)[1:-1]), repr(s)[1:-1]}
+                raw = s.encode()
+                b64 = base64.b64encode(raw).decode()
+                # Padding differs with what precedes the secret in a header, so mask the stable core too.
+                forms.update({b64, b64.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")})
                 self._secrets.update(f for f in forms if len(f) >= 3)
             self._compiled = None
 
@@ -91,6 +101,22 @@ class Redactor:
             self.add(password)
             if user is not None:
                 self.add(f"{user}:{password}")
+
+    def add_local_secrets(self, env: Mapping[str, str], *, litellm_config: str | None = None,
+                          cwd: str | os.PathLike | None = None) -> None:
+        """Remember the secrets of files the diagnosis reads (see :func:`local_secrets`)."""
+        self.add(*local_secrets(env, litellm_config=litellm_config, cwd=cwd))
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Every remembered form (for final scrubbing of files other plugins wrote)."""
+        with self._lock:
+            return frozenset(self._secrets)
+
+    def redact_known(self, text: str) -> str:
+        """Mask only remembered secrets: safe on structured text (HTML, XML) the patterns could reshape."""
+        pat = self._pattern()
+        return pat.sub(MASK, text) if pat is not None and text else text
 
     def _pattern(self) -> re.Pattern[str] | None:
         with self._lock:
@@ -130,6 +156,71 @@ class Redactor:
         if isinstance(obj, (list, tuple)):
             return [self.redact_obj(v) for v in obj]
         return obj
+
+
+_MAX_READ = 1024 * 1024
+_YAML_SECRET = re.compile(r"(?im)^\s*-?\s*[\"']?([A-Za-z0-9_-]*(?:api_key|apikey|api-key|secret|token|password|passwd)"
+                          r"[A-Za-z0-9_-]*)[\"']?\s*[:=]\s*(.+?)\s*$")
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.is_file() and path.stat().st_size <= _MAX_READ:
+            return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        pass
+    return ""
+
+
+def _secret_values_in_json(obj: Any, out: list[str], key: str = "") -> None:
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _secret_values_in_json(v, out, str(k))
+    elif isinstance(obj, list):
+        for v in obj:
+            _secret_values_in_json(v, out, key)
+    elif isinstance(obj, str) and key and (is_secret_name(key) or key in ("apiKeyHelper", "primaryApiKey")):
+        out.append(obj)
+
+
+def local_secrets(env: Mapping[str, str], *, litellm_config: str | None = None,
+                  cwd: str | os.PathLike | None = None) -> list[str]:
+    """Secret values in the files the diagnosis (or a client it runs) reads.
+
+    ``.netrc`` passwords, the ``env`` and key fields of Claude Code's
+    settings files, API keys in a LiteLLM config and in ``~/.aws/credentials``.
+    Read only, bounded, never raises: a file that cannot be read has no
+    secrets to hide.
+    """
+    found: list[str] = []
+    home = Path(env.get("HOME") or os.path.expanduser("~"))
+    here = Path(cwd) if cwd else Path.cwd()
+    netrcs = [Path(env["NETRC"]).expanduser()] if env.get("NETRC") else []
+    netrcs += [home / ".netrc", home / "_netrc"]
+    for path in netrcs:
+        tokens = _read(path).split()
+        for i, tok in enumerate(tokens[:-1]):
+            if tok in ("password", "account"):
+                found.append(tokens[i + 1])
+    for path in (home / ".claude" / "settings.json", home / ".claude" / "settings.local.json",
+                 home / ".claude.json", here / ".claude" / "settings.json",
+                 here / ".claude" / "settings.local.json"):
+        text = _read(path)
+        if not text:
+            continue
+        try:
+            _secret_values_in_json(json.loads(text), found)
+        except ValueError:
+            found.extend(m.group(2).strip("\"',") for m in _YAML_SECRET.finditer(text))
+    configs = [Path(p).expanduser() for p in (litellm_config, env.get("LITELLM_CONFIG")) if p]
+    configs += [here / "config.yaml", home / ".aws" / "credentials"]
+    for path in configs:
+        for m in _YAML_SECRET.finditer(_read(path)):
+            value = m.group(2).split(" #", 1)[0].strip().strip("\"'")
+            # "os.environ/ANTHROPIC_API_KEY" names a variable; the variable itself is masked by name.
+            if value and not value.startswith("os.environ/"):
+                found.append(value)
+    return [v for v in dict.fromkeys(found) if v and len(v) >= 3]
 
 
 #: Process-wide fallback used by code that runs outside a pytest session.

@@ -1,156 +1,40 @@
-"""Reporters: the terminal "proxy diagnosis" section, the JSON file, pytest-html extras.
+"""Reporters: terminal section, JSON, pytest-html, JUnit properties, comparison, bundle.
 
-All of them render the same :class:`~pytest_proxydiag.results.StepResult`
-list, and every string in it has already been through the redaction layer;
-the JSON document is redacted once more as a whole before it is written.
+All of them render one redacted JSON document (:func:`build_document`), built
+once at the end of the session from the :class:`~pytest_proxydiag.results.StepResult`
+list.  The modules behind this facade:
+
+* :mod:`.report_json` — the document (schema 1) and its JSON Schema;
+* :mod:`.report_text` — terminal section and ``summary.txt``;
+* :mod:`.report_html` — pytest-html hooks, per-step extras, standalone page;
+* :mod:`.svg` — the flowchart picture; :mod:`.report_facts` — decision path, "for IT" facts;
+* :mod:`.report_compare` — ``--proxydiag-compare``; :mod:`.bundle` — ``--proxydiag-bundle``;
+* :mod:`.redact_outputs` — the redaction layer wired into pytest's own outputs.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import socket
-import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
-from . import __version__, catalog, flowchart
-from .results import StepResult, counts, ordered, root_cause
+from .bundle import write_bundle
+from .redact_outputs import guard_logging, guard_terminal, redact_metadata, redact_report, scrub_file
+from .report_html import HtmlHooks, attach_html_extras
+from .report_json import JSON_SCHEMA_VERSION, build_document, write_json
+from .report_text import render_lines
+from .results import StepResult
 from .state import RunState
 
-JSON_SCHEMA_VERSION = 1
+__all__ = ["Reporter", "attach_html_extras", "build_document", "render_terminal", "write_json",
+           "JSON_SCHEMA_VERSION"]
 
 
-def build_document(state: RunState, exitstatus: int | None = None) -> dict[str, Any]:
-    """The JSON document (schema 1): tool, config with sources, steps, root cause."""
-    results = ordered(state.results)
-    rc = root_cause(results)
-    red = state.redactor
-    doc = {
-        "schema": JSON_SCHEMA_VERSION,
-        "tool": {"name": "pytest-proxydiag", "version": __version__},
-        "run": {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_wall)),
-            "duration_s": round(time.monotonic() - state.started, 3),
-            "host": {"os": platform.platform(), "platform": catalog.platform_key(),
-                     "hostname": socket.gethostname(), "python": sys.version.split()[0],
-                     "shell": os.path.basename(os.environ.get("SHELL", "") or "")},
-            "exitstatus": exitstatus,
-            "requests_sent": state.probes.requests_sent,
-        },
-        "config": state.settings.as_report(red.redact),
-        "notes": state.notes,
-        "steps": [r.to_json() for r in results],
-        "counts": dict(counts(results)),
-        "root_cause": rc.step_id if rc else None,
-        "artifacts": state.artifacts,
-    }
-    return red.redact_obj(doc)
-
-
-def write_json(path: str | os.PathLike, doc: dict[str, Any]) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, p)
-    return p
-
-
-def _indent(text: str, prefix: str = "    ") -> str:
-    return "\n".join(prefix + line if line else line for line in text.splitlines())
-
-
-def _label(r: StepResult) -> str:
-    params = ", ".join(str(v) for v in r.params.values())
-    return f"{r.step_id}" + (f" [{params}]" if params else "")
-
-
-def render_terminal(state: RunState) -> list[tuple[str, dict[str, bool]]]:
-    """Lines of the terminal section with their markup (root cause first)."""
-    results = ordered(state.results)
-    rc = root_cause(results)
-    s = state.settings
-    lines: list[tuple[str, dict[str, bool]]] = []
-    add = lambda text, **markup: lines.append((text, markup))
-    add(f"proxy:   {s.proxy.display() if s.proxy.url else (state.redactor.redact(s.proxy.raw) or '(none)')}"
-        f"  (from {s.proxy.source})")
-    add("targets: " + ", ".join(t.url for t in s.targets))
-    for key, note in state.notes.items():
-        if isinstance(note, dict) and note.get("headline"):
-            add(f"{key}: {note['headline']}")
-    failed = [r for r in results if r.outcome == "failed"]
-    errors = [r for r in results if r.outcome == "error"]
-    if rc is not None:
-        add("")
-        add(f"ROOT CAUSE  {_label(rc)}: {rc.branch.upper()} step {rc.number}, {rc.title}", red=True, bold=True)
-        add(_indent(rc.finding or "", "  "))
-        add(f"  SOLUTION ({catalog.PLATFORM_LABELS.get(rc.solution_platform or 'any', 'All systems')}):", bold=True)
-        add(_indent(rc.solution or "", "    "))
-        if rc.fix:
-            add(_indent(_fix_text(rc.fix), "  "))
-    elif not errors:
-        add("")
-        add("No finding: every step that ran passed.", green=True, bold=True)
-    others = [r for r in failed if r is not rc]
-    if others:
-        add("")
-        add("OTHER FINDINGS", bold=True)
-        for r in others:
-            add(f"  {_label(r)}: {r.branch.upper()} step {r.number}, {r.title}", red=True)
-            add(_indent(r.finding or "", "    "))
-            add("    SOLUTION:")
-            add(_indent(r.solution or "", "      "))
-            if r.fix:
-                add(_indent(_fix_text(r.fix), "    "))
-    if errors:
-        add("")
-        add("ERRORS IN THE DIAGNOSIS ITSELF", red=True, bold=True)
-        for r in errors:
-            add(f"  {_label(r)}: {r.finding}")
-    blocked = [r for r in results if r.outcome == "skipped" and r.blocked_by]
-    if blocked:
-        add("")
-        add("NOT ASSESSABLE (blocked by an earlier finding)", yellow=True)
-        for r in blocked:
-            add(f"  {_label(r)}: {r.skip_reason}")
-    passed = [r for r in results if r.outcome == "passed" and r.summary]
-    if passed:
-        add("")
-        add("HEALTHY", green=True)
-        for r in passed:
-            add(f"  {_label(r)}: {r.summary}")
-    c = counts(results)
-    add("")
-    add(f"{c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped, {c['error']} errors "
-        f"({state.probes.requests_sent} requests sent)")
-    return [(state.redactor.redact(t), m) for t, m in lines]
-
-
-def _fix_text(fix: dict[str, Any]) -> str:
-    out = []
-    verified = fix.get("verified")
-    verdict = {True: "verified on this machine", False: "tried here and it did NOT work",
-               None: "not verifiable on this machine"}.get(verified, "")
-    if fix.get("verified_with"):
-        verdict += " with " + ", ".join(fix["verified_with"])
-    out.append(f"FIX ({verdict}):")
-    for k, v in (fix.get("env") or {}).items():
-        out.append(f"  export {k}=\"{v}\"")
-    for k in fix.get("unset") or []:
-        out.append(f"  unset {k}")
-    for f in fix.get("files") or []:
-        out.append(f"  {f.get('path')}: {f.get('change')}")
-    if fix.get("evidence"):
-        out.append(f"  evidence: {fix['evidence']}")
-    return "\n".join(out)
+def render_terminal(state: RunState, doc: dict[str, Any] | None = None) -> list[tuple[str, dict[str, bool]]]:
+    """Lines of the terminal section with their markup (comparison, then root cause first)."""
+    doc = doc if doc is not None else build_document(state)
+    return [(state.redactor.redact(t), m) for t, m in render_lines(doc)]
 
 
 class Reporter:
@@ -159,50 +43,103 @@ class Reporter:
     def __init__(self, config, state: RunState) -> None:
         self.config = config
         self.state = state
+        self._doc: dict[str, Any] | None = None
+        self._undo: list[Callable[[], None]] = []
+        self.bundle_path: Path | None = None
+        self.bundle_error: str | None = None
+        self._files_done = False
+        if config.pluginmanager.hasplugin("html"):
+            config.pluginmanager.register(HtmlHooks(self), "proxydiag-html")
+
+    # -- the shared document -----------------------------------------------------
+    def document(self, exitstatus: int | None = None) -> dict[str, Any]:
+        if self._doc is None or (exitstatus is not None and self._doc["run"].get("exitstatus") is None):
+            self._doc = build_document(self.state, exitstatus)
+        return self._doc
+
+    def result_for(self, nodeid: str) -> StepResult | None:
+        for r in reversed(self.state.results):
+            if r.nodeid == nodeid:
+                return r
+        return None
+
+    # -- redaction of pytest's own outputs ----------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session) -> None:
+        red = self.state.redactor
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            self._undo.append(guard_terminal(tr, red))
+        self._undo.append(guard_logging(self.config, red))
+        # Before pytest-html (trylast) copies the metadata into its Environment table.
+        redact_metadata(self.config, red)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        redact_report(report, self.state.redactor)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector):
+        report = yield
+        redact_report(report, self.state.redactor)
+        return report
+
+    # -- writing ---------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus) -> None:
+        doc = self.document(int(exitstatus))
+        path = self.state.settings["json"]
+        if path:
+            write_json(path, doc)
+
+    def _after_files(self) -> None:
+        """pytest-html and junitxml have written their files: scrub them, then bundle."""
+        if self._files_done:
+            return
+        self._files_done = True
+        red = self.state.redactor
+        html_path = getattr(self.config.option, "htmlpath", None)
+        junit_path = getattr(self.config.option, "xmlpath", None)
+        for p in (html_path, junit_path):
+            scrub_file(p, red)
+        bundle = self.state.settings["bundle"]
+        if bundle:
+            try:
+                self.bundle_path, _ = write_bundle(bundle, self.document(), red, html_path=html_path,
+                                                   junit_path=junit_path, artifacts=self.state.artifacts)
+            except OSError as exc:
+                self.bundle_error = red(f"cannot write {bundle}: {exc}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config) -> None:
-        if not self.state.results:
-            terminalreporter.write_sep("=", "proxy diagnosis")
-            terminalreporter.write_line("no diagnostic step ran (check -m / -k selection)")
-            return
-        terminalreporter.write_sep("=", "proxy diagnosis", bold=True)
-        for text, markup in render_terminal(self.state):
-            terminalreporter.write_line(text, **markup)
-        path = self.state.settings["json"]
-        if path:
-            terminalreporter.write_line(f"JSON report: {Path(path).resolve()}")
+        # TerminalReporter runs the summary after every pytest_sessionfinish implementation,
+        # so pytest-html's and junitxml's files exist now.
+        self._after_files()
+        _write_section(self, terminalreporter)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session, exitstatus) -> None:
-        path = self.state.settings["json"]
-        if path:
-            write_json(path, build_document(self.state, int(exitstatus)))
+    def pytest_unconfigure(self, config) -> None:
+        if not self._files_done:  # no terminal (-p no:terminal): still scrub and bundle
+            self._after_files()
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
 
 
-def attach_html_extras(config, report, result: StepResult) -> None:
-    """Add the finding, solution and evidence to the pytest-html row of a step."""
-    if not config.pluginmanager.hasplugin("html"):
+def _write_section(reporter: Reporter, terminalreporter) -> None:
+    state = reporter.state
+    if not state.results:
+        terminalreporter.write_sep("=", "proxy diagnosis")
+        terminalreporter.write_line("no diagnostic step ran (check -m / -k selection)")
         return
-    try:
-        from pytest_html import extras
-    except ImportError:  # pragma: no cover
-        return
-    from html import escape
-
-    parts = [f"<div class='proxydiag'><p><b>{escape(result.step_id)}</b> "
-             f"({escape(result.branch)} step {result.number}: {escape(result.title)}) "
-             f"&mdash; <b>{escape(result.outcome)}</b></p>"]
-    if result.finding:
-        parts.append(f"<p><b>Finding:</b> {escape(result.finding)}</p>")
-    if result.solution:
-        parts.append(f"<p><b>Solution:</b></p><pre>{escape(result.solution)}</pre>")
-    if result.skip_reason:
-        parts.append(f"<p><b>Skipped:</b> {escape(result.skip_reason)}</p>")
-    if result.summary:
-        parts.append(f"<p>{escape(result.summary)}</p>")
-    if result.evidence:
-        parts.append("<details><summary>Evidence</summary><pre>"
-                     f"{escape(json.dumps(result.evidence, indent=2, default=str))}</pre></details>")
-    parts.append("</div>")
-    report.extras = list(getattr(report, "extras", [])) + [extras.html("".join(parts))]
+    terminalreporter.write_sep("=", "proxy diagnosis", bold=True)
+    for text, markup in render_terminal(state, reporter.document()):
+        terminalreporter.write_line(text, **markup)
+    path = state.settings["json"]
+    if path:
+        terminalreporter.write_line(f"JSON report: {Path(path).resolve()}")
+    if reporter.bundle_path is not None:
+        terminalreporter.write_line(f"Escalation bundle: {reporter.bundle_path.resolve()}")
+    elif reporter.bundle_error:
+        terminalreporter.write_line(f"Escalation bundle NOT written: {reporter.bundle_error}", red=True)

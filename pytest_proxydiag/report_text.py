@@ -1,0 +1,151 @@
+"""Plain-text renderings: the terminal "proxy diagnosis" section and the bundle's summary.txt.
+
+Both render the finished JSON document (already redacted), so what the
+terminal shows is exactly what the files say.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import catalog
+from .report_facts import it_text
+
+__all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines"]
+
+Line = tuple[str, dict[str, bool]]
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in str(text).splitlines())
+
+
+def step_label(step: Mapping[str, Any]) -> str:
+    params = ", ".join(str(v) for v in (step.get("params") or {}).values())
+    return f"{step.get('id')}" + (f" [{params}]" if params else "")
+
+
+def fix_text(fix: Mapping[str, Any]) -> str:
+    out = []
+    verified = fix.get("verified")
+    verdict = {True: "verified on this machine", False: "tried here and it did NOT work",
+               None: "not verifiable on this machine"}.get(verified, "")
+    if fix.get("verified_with"):
+        verdict += " with " + ", ".join(map(str, fix["verified_with"]))
+    out.append(f"FIX ({verdict}):")
+    for k, v in (fix.get("env") or {}).items():
+        out.append(f"  export {k}=\"{v}\"")
+    for k in fix.get("unset") or []:
+        out.append(f"  unset {k}")
+    for f in fix.get("files") or []:
+        if isinstance(f, Mapping):
+            out.append(f"  {f.get('path')}: {f.get('change')}")
+    if fix.get("evidence"):
+        out.append(f"  evidence: {fix['evidence']}")
+    return "\n".join(out)
+
+
+def comparison_lines(doc: Mapping[str, Any]) -> list[Line]:
+    comp = doc.get("comparison")
+    lines: list[Line] = []
+    if not comp:
+        return lines
+    add = lambda text, **markup: lines.append((text, markup))
+    if comp.get("error"):
+        add(f"COMPARISON with {comp.get('source')}: not possible: {comp['error']}", yellow=True)
+        return lines
+    prev = comp.get("previous") or {}
+    add(f"CHANGES SINCE {comp.get('source')} (run {prev.get('started')} on {prev.get('hostname')})", bold=True)
+    if comp.get("root_cause_before") != comp.get("root_cause_after"):
+        add(f"  root cause: {comp.get('root_cause_before') or 'none'} -> {comp.get('root_cause_after') or 'none'}",
+            bold=True)
+    for c in comp.get("changed") or []:
+        add(f"  {c['step']}: {c['before']} -> {c['after']}  ({c.get('title')})",
+            red=c["after"] == "failed", green=c["after"] == "passed")
+    for c in comp.get("config") or []:
+        add(f"  config {c['field']}: {_short(c['before'])} -> {_short(c['after'])}")
+    for e in comp.get("evidence") or []:
+        add(f"  {e['step']} {e['field']}: {_short(e['before'])} -> {_short(e['after'])}")
+    if not (comp.get("changed") or comp.get("config") or comp.get("evidence")):
+        add("  no step changed outcome and no compared evidence differs")
+    return lines
+
+
+def _short(value: Any, limit: int = 90) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_lines(doc: Mapping[str, Any]) -> list[Line]:
+    """Lines of the terminal section with their markup (comparison, then root cause first)."""
+    steps = doc.get("steps") or []
+    cfg = doc.get("config") or {}
+    proxy = cfg.get("proxy") or {}
+    lines: list[Line] = []
+    add = lambda text, **markup: lines.append((text, markup))
+    add(f"proxy:   {proxy.get('value') or '(none)'}  (from {proxy.get('source')})")
+    add("targets: " + ", ".join(str(t.get("value")) for t in cfg.get("targets") or []))
+    for key, note in (doc.get("notes") or {}).items():
+        if isinstance(note, Mapping) and note.get("headline"):
+            add(f"{key}: {note['headline']}")
+    comp = comparison_lines(doc)
+    if comp:
+        add("")
+        lines.extend(comp)
+    rc_id = doc.get("root_cause")
+    failed = [s for s in steps if s.get("outcome") == "failed"]
+    errors = [s for s in steps if s.get("outcome") == "error"]
+    rc = next((s for s in failed if s.get("id") == rc_id), None)
+    if rc is not None:
+        add("")
+        add(f"ROOT CAUSE  {step_label(rc)}: {str(rc.get('branch')).upper()} step {rc.get('number')}, "
+            f"{rc.get('title')}", red=True, bold=True)
+        add(_indent(rc.get("finding") or "", "  "))
+        platform = catalog.PLATFORM_LABELS.get(rc.get("solution_platform") or "any", "All systems")
+        add(f"  SOLUTION ({platform}):", bold=True)
+        add(_indent(rc.get("solution") or "", "    "))
+        if rc.get("fix"):
+            add(_indent(fix_text(rc["fix"]), "  "))
+    elif not errors:
+        add("")
+        add("No finding: every step that ran passed.", green=True, bold=True)
+    others = [s for s in failed if s is not rc]
+    if others:
+        add("")
+        add("OTHER FINDINGS", bold=True)
+        for s in others:
+            add(f"  {step_label(s)}: {str(s.get('branch')).upper()} step {s.get('number')}, {s.get('title')}",
+                red=True)
+            add(_indent(s.get("finding") or "", "    "))
+            add("    SOLUTION:")
+            add(_indent(s.get("solution") or "", "      "))
+            if s.get("fix"):
+                add(_indent(fix_text(s["fix"]), "    "))
+    if errors:
+        add("")
+        add("ERRORS IN THE DIAGNOSIS ITSELF", red=True, bold=True)
+        for s in errors:
+            add(f"  {step_label(s)}: {s.get('finding')}")
+    blocked = [s for s in steps if s.get("outcome") == "skipped" and s.get("blocked_by")]
+    if blocked:
+        add("")
+        add("NOT ASSESSABLE (blocked by an earlier finding)", yellow=True)
+        for s in blocked:
+            add(f"  {step_label(s)}: {s.get('skip_reason')}")
+    passed = [s for s in steps if s.get("outcome") == "passed" and s.get("summary")]
+    if passed:
+        add("")
+        add("HEALTHY", green=True)
+        for s in passed:
+            add(f"  {step_label(s)}: {s.get('summary')}")
+    c = doc.get("counts") or {}
+    add("")
+    add(f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('skipped', 0)} skipped, "
+        f"{c.get('error', 0)} errors ({(doc.get('run') or {}).get('requests_sent', 0)} requests sent)")
+    return lines
+
+
+def summary_text(doc: Mapping[str, Any]) -> str:
+    """summary.txt of the escalation bundle: the terminal section, then the block for IT."""
+    body = "\n".join(text for text, _ in render_lines(doc))
+    return ("pytest-proxydiag summary\n" + "=" * 24 + "\n" + body + "\n\n" + "-" * 72 + "\n" + it_text(doc))
