@@ -1,0 +1,455 @@
+"""How fast the path through the proxy is: latency split, proxy health, streaming, timeouts, rate limits.
+
+Measurements build on :class:`~pytest_proxydiag.probes.Probes` (its
+:class:`~pytest_proxydiag.probes.Timings` are cumulative from the start of the
+exchange) and are cached per run, so the steps that share them measure once.
+
+Phases, like ``curl -w`` / httpstat:
+
+* **proxy connect** — TCP (and TLS for an ``https://`` proxy) to the proxy;
+* **CONNECT reply** — from the CONNECT request to the proxy's ``200``: the
+  proxy's own work, including its DNS lookup and TCP connect to the provider;
+* **TLS** — the handshake with the provider through the tunnel;
+* **first byte** — from the end of the handshake to the first byte of the
+  answer: sending the request plus the provider's (or, for plain HTTP, the
+  proxy's upstream) time to answer.
+
+Request budget — the tool never hammers.  Per target, the PERFORMANCE branch
+sends at most: 1 request through the proxy for the latency split (shared with
+the other branches' ``GET /``), 1 direct request (only without
+``--proxydiag-no-direct``), 1 streaming request, and ``health_samples`` CONNECTs
+(default 10, at most 50, and never more than fit in :data:`HEALTH_BUDGET_FACTOR`
+network timeouts).  The rate-limit step sends nothing new: it reads the
+headers every probe of the run recorded.  The APPLICATION branch adds one
+request per client (requests, httpx, curl) and one per SDK.  See
+:func:`request_budget`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import ssl
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from .config import Settings, Target
+from .probes import Cause, HttpResult, Probes, _Deadline, read_head
+
+__all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_health", "StreamCheck",
+           "stream_check", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout", "client_timeouts",
+           "request_budget", "fmt_ms", "SSE_EVENTS", "SSE_INTERVAL"]
+
+#: The streaming check asks the origin for this many events, this many seconds apart.
+SSE_EVENTS = 4
+SSE_INTERVAL = 0.25
+#: Proxy-health sampling stops after this many network timeouts of wall time.
+HEALTH_BUDGET_FACTOR = 3
+#: A client timeout must leave at least this much time for the model's own answer (seconds).
+MODEL_TIME_BUDGET = 60.0
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 10:
+        return f"{seconds:.1f} s"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.0f} ms"
+
+
+# ============================================================ latency split
+@dataclass(frozen=True)
+class LatencySplit:
+    """One request's phases (seconds, None when the phase did not happen)."""
+
+    url: str
+    via_proxy: bool
+    ok: bool
+    status: int | None
+    detail: str
+    proxy_connect: float | None = None
+    connect_reply: float | None = None
+    tls: float | None = None
+    first_byte: float | None = None
+    total: float | None = None
+
+    def phases(self) -> dict[str, float]:
+        names = (("proxy connect" if self.via_proxy else "connect", self.proxy_connect),
+                 ("CONNECT reply", self.connect_reply), ("TLS handshake", self.tls),
+                 ("time to first byte", self.first_byte))
+        return {k: v for k, v in names if v is not None}
+
+    def slowest(self) -> tuple[str, float] | None:
+        ph = self.phases()
+        if not ph:
+            return None
+        k = max(ph, key=lambda n: ph[n])
+        return k, ph[k]
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"url": self.url, "via_proxy": self.via_proxy, "ok": self.ok, "status": self.status}
+        d.update({k: round(v, 4) for k, v in self.phases().items()})
+        if self.total is not None:
+            d["total"] = round(self.total, 4)
+        if not self.ok:
+            d["detail"] = self.detail
+        return d
+
+    def line(self) -> str:
+        parts = [f"{k} {fmt_ms(v)}" for k, v in self.phases().items()]
+        return ", ".join(parts) + f" = total {fmt_ms(self.total)}"
+
+
+def split_of(res: HttpResult) -> LatencySplit:
+    """The phases of an :class:`HttpResult` (its Timings are cumulative from the start)."""
+    t = res.timings
+    connect = t.connect
+    reply = (t.proxy_reply - t.connect) if (t.proxy_reply is not None and t.connect is not None) else None
+    start_tls = t.proxy_reply if t.proxy_reply is not None else t.connect
+    tls = t.tls
+    first = None
+    if t.first_byte is not None:
+        first = t.first_byte - (start_tls or 0.0) - (tls or 0.0)
+        first = max(first, 0.0)
+    return LatencySplit(res.url, res.via_proxy, res.ok, res.status, res.detail, connect,
+                        max(reply, 0.0) if reply is not None else None, tls, first, t.total)
+
+
+def measure_latency(probes: Probes, target: Target, *, via_proxy: bool = True) -> LatencySplit:
+    """One ``GET /`` to *target* (shared with the other branches' probe of the same request)."""
+    res = probes.request(target, "GET", "/", via_proxy=via_proxy)
+    return split_of(res)
+
+
+# ============================================================ proxy health
+@dataclass
+class HealthStats:
+    samples: list[float]
+    failures: list[str]
+    requested: int
+    stopped_early: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    def stats(self) -> dict[str, float]:
+        s = sorted(self.samples)
+        if not s:
+            return {}
+        return {"min": s[0], "median": statistics.median(s), "mean": statistics.fmean(s),
+                "p95": _percentile(s, 95), "max": s[-1]}
+
+    def line(self) -> str:
+        st = self.stats()
+        head = (f"{self.count} of {self.requested} samples" + (f", {len(self.failures)} failed" if self.failures
+                                                               else ""))
+        if not st:
+            return head
+        return head + ": " + ", ".join(f"{k} {fmt_ms(v)}" for k, v in st.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requested": self.requested, "succeeded": self.count, "failed": len(self.failures),
+                "seconds": {k: round(v, 4) for k, v in self.stats().items()},
+                "failures": self.failures[:10], **({"stopped_early": self.stopped_early} if self.stopped_early
+                                                   else {})}
+
+
+def _percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (what a human computes from ten numbers)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def proxy_health(probes: Probes, target: Target, samples: int) -> HealthStats:
+    """*samples* fresh CONNECTs to *target* through the proxy: the time until the proxy's 200.
+
+    A CONNECT round trip is the proxy's own work (accepting, authenticating,
+    resolving and connecting to the provider) without the provider's
+    processing time, so a slow provider does not read as a slow proxy.
+    Sampling stops early when the wall time would pass
+    ``HEALTH_BUDGET_FACTOR`` network timeouts.  Cached per run.
+    """
+    def compute() -> HealthStats:
+        times: list[float] = []
+        failures: list[str] = []
+        budget = probes.timeout * HEALTH_BUDGET_FACTOR
+        start = time.monotonic()
+        stopped = None
+        for i in range(samples):
+            if i and time.monotonic() - start > budget:
+                stopped = f"stopped after {i} samples: the {budget:g}s sampling budget was used"
+                break
+            if target.scheme == "http":
+                res = probes.request(target, "HEAD", "/", cache=False)
+                if res.ok:
+                    times.append(res.timings.first_byte or res.timings.total or 0.0)
+                else:
+                    failures.append(res.detail)
+                continue
+            sock, tunnel = probes.open_tunnel(target.host, target.port)
+            if sock is not None:
+                sock.close()
+            if tunnel.ok and tunnel.timings.proxy_reply is not None:
+                times.append(tunnel.timings.proxy_reply)
+            else:
+                failures.append(tunnel.detail)
+                if tunnel.cause in (Cause.BLOCKED, Cause.NO_PROXY, Cause.INVALID_PROXY, Cause.UNSUPPORTED):
+                    stopped = f"stopped: {tunnel.detail}"
+                    break
+        return HealthStats(times, failures, samples, stopped)
+    return probes.cached(("perf-health", target.host, target.port, samples), compute)
+
+
+# ============================================================ streaming (SSE)
+@dataclass
+class StreamCheck:
+    """Arrival of server-sent events through the proxy, against the interval the origin sends them at."""
+
+    url: str
+    ok: bool
+    detail: str
+    events_expected: int = SSE_EVENTS
+    interval: float = SSE_INTERVAL
+    arrivals: list[float] = field(default_factory=list)   # seconds after the request was sent
+    status: int | None = None
+    available: bool = True     # False: the target has no test stream endpoint (a real provider)
+
+    @property
+    def first_event(self) -> float | None:
+        return self.arrivals[0] if self.arrivals else None
+
+    @property
+    def gaps(self) -> list[float]:
+        return [b - a for a, b in zip(self.arrivals, self.arrivals[1:])]
+
+    @property
+    def buffered(self) -> bool:
+        """All events arrived together although the origin spaced them: the proxy held the stream back."""
+        if len(self.arrivals) < 2:
+            return False
+        spread = self.arrivals[-1] - self.arrivals[0]
+        expected = (len(self.arrivals) - 1) * self.interval
+        return spread < expected * 0.4
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "ok": self.ok, "status": self.status, "events": len(self.arrivals),
+                "expected_events": self.events_expected, "sent_every": self.interval,
+                "first_event": round(self.first_event, 4) if self.first_event is not None else None,
+                "gaps": [round(g, 4) for g in self.gaps], "buffered": self.buffered,
+                **({"detail": self.detail} if self.detail else {})}
+
+
+def stream_check(probes: Probes, target: Target, events: int = SSE_EVENTS,
+                 interval: float = SSE_INTERVAL) -> StreamCheck:
+    """GET /v1/sse?events=N&interval=S through the proxy; time each event's arrival (cached per run)."""
+    def compute() -> StreamCheck:
+        path = f"/v1/sse?events={events}&interval={interval:g}"
+        url = target.origin + path
+        expect = (events - 1) * interval
+        deadline = _Deadline(probes.timeout * 2 + expect)
+        sock = None
+        try:
+            if target.scheme == "https":
+                sock, tunnel = probes.open_tunnel(target.host, target.port, deadline=deadline)
+                if sock is None:
+                    return StreamCheck(url, False, f"no tunnel: {tunnel.detail}", events, interval)
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE   # the path is measured here; the certificate branch judges trust
+                sock.settimeout(max(min(probes.timeout, deadline.remaining()), 0.001))
+                sock = ctx.wrap_socket(sock, server_hostname=target.host)
+                request_target = path
+            else:
+                p = probes.proxy
+                if p is None:
+                    return StreamCheck(url, False, "no proxy", events, interval)
+                sock = socket.create_connection((p.host, p.port), timeout=probes.timeout)
+                request_target = url
+            host = target.host + (f":{target.port}" if target.port not in (80, 443) else "")
+            req = (f"GET {request_target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pytest-proxydiag\r\n"
+                   "Accept: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
+            t_send = time.monotonic()
+            sock.sendall(req.encode("latin-1"))
+            probes.requests_sent += 1
+            reply, rest = read_head(sock, _Deadline(max(min(probes.timeout + expect, deadline.remaining()), 0.001)),
+                                    f"GET {url}")
+            ctype = (reply.header("Content-Type") or "").lower()
+            if reply.status != 200 or "text/event-stream" not in ctype:
+                return StreamCheck(url, True, f"the target has no test stream endpoint ({reply.status_line}, "
+                                              f"{ctype or 'no content type'}): streaming not measured",
+                                   events, interval, status=reply.status, available=False)
+            arrivals: list[float] = []
+            buf = rest
+            arrivals += [time.monotonic() - t_send] * _count_events(buf)
+            buf = buf.rsplit(b"\n\n", 1)[-1] if b"\n\n" in buf else buf
+            while len(arrivals) < events:
+                remaining = deadline.remaining()
+                if remaining <= 0:
+                    break
+                sock.settimeout(remaining)
+                try:
+                    chunk = sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    break
+                if not chunk:
+                    break
+                now = time.monotonic() - t_send
+                buf += chunk
+                n = _count_events(buf)
+                if n:
+                    arrivals += [now] * n
+                    buf = buf.rsplit(b"\n\n", 1)[-1]
+            detail = "" if len(arrivals) >= events else (f"only {len(arrivals)} of {events} events arrived "
+                                                          f"within {deadline.seconds:g}s")
+            return StreamCheck(url, len(arrivals) >= events, detail, events, interval, arrivals, reply.status)
+        except (OSError, ssl.SSLError) as exc:
+            return StreamCheck(url, False, f"{type(exc).__name__}: {exc}", events, interval)
+        except Exception as exc:  # ProbeError and friends: report, never crash
+            return StreamCheck(url, False, str(getattr(exc, "detail", exc)), events, interval)
+        finally:
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+    return probes.cached(("perf-sse", target.url, events, interval), compute)
+
+
+def _count_events(buf: bytes) -> int:
+    return buf.replace(b"\r\n", b"\n").count(b"\n\n")
+
+
+# ============================================================ rate limits
+_RL_HEADER = re.compile(r"^(retry-after|anthropic-ratelimit-.*|x-ratelimit-.*|ratelimit-.*)$", re.I)
+_PROVIDER_HEADER = re.compile(r"^(request-id|x-request-id|anthropic-.*|x-amzn-requestid|x-goog-.*|cf-ray)$", re.I)
+
+
+@dataclass(frozen=True)
+class RateLimitSighting:
+    where: str            # the probe: "CONNECT host:port" or "GET https://..."
+    status: int | None
+    headers: tuple[tuple[str, str], ...]
+    sender: str           # "proxy" | "provider"
+    why: str              # how the sender was told
+
+    @property
+    def limited(self) -> bool:
+        """A 429, or a remaining count of 0 (the next request will be limited)."""
+        if self.status == 429:
+            return True
+        for k, v in self.headers:
+            if k.lower().endswith("-remaining") and v.strip() == "0":
+                return True
+        return False
+
+    def line(self) -> str:
+        hs = "; ".join(f"{k}: {v}" for k, v in self.headers)
+        return f"{self.where} -> {self.status} from the {self.sender} ({self.why})" + (f"; {hs}" if hs else "")
+
+
+def rate_limit_sightings(log: Iterable[Mapping[str, Any]]) -> list[RateLimitSighting]:
+    """429s and rate-limit headers in every probe of the run, each attributed to proxy or provider."""
+    out = []
+    for e in log:
+        if e.get("kind") not in ("http", "connect"):
+            continue
+        headers = [(str(k), str(v)) for k, v in (e.get("headers") or [])]
+        status = e.get("status")
+        rl = tuple((k, v) for k, v in headers if _RL_HEADER.match(k))
+        if status != 429 and not rl:
+            continue
+        names = {k.lower(): v for k, v in headers}
+        if e["kind"] == "connect":
+            where, sender, why = f"CONNECT {e.get('target')}", "proxy", "it answered the CONNECT request itself"
+        else:
+            where = f"{e.get('method', 'GET')} {e.get('url')}"
+            if "x-squid-error" in names:
+                sender, why = "proxy", f"X-Squid-Error: {names['x-squid-error']}"
+            elif any(_PROVIDER_HEADER.match(k) for k in names):
+                k = next(k for k in names if _PROVIDER_HEADER.match(k))
+                sender, why = "provider", f"the answer carries the provider's {k} header"
+            elif "proxy" in names.get("server", "").lower() or "squid" in names.get("server", "").lower():
+                sender, why = "proxy", f"Server: {names['server']}"
+            elif str(e.get("url", "")).startswith("https://") and e.get("via_proxy", True):
+                sender, why = "provider", "it came through the TLS tunnel, which only the provider can answer in"
+            else:
+                sender, why = "provider", "no proxy error marker on the answer"
+        out.append(RateLimitSighting(where, status, rl, sender, why))
+    return out
+
+
+# ============================================================ client timeouts
+@dataclass(frozen=True)
+class ClientTimeout:
+    client: str
+    setting: str
+    seconds: float | None       # None: no limit
+    source: str                 # where the value comes from ("default", "env:API_TIMEOUT_MS", file path)
+    note: str = ""
+
+    def line(self) -> str:
+        value = "no limit" if self.seconds is None else fmt_ms(self.seconds)
+        return f"{self.client}: {self.setting} = {value} ({self.source})" + (f" - {self.note}" if self.note else "")
+
+
+def client_timeouts(env: Mapping[str, str], claude_env: Mapping[str, str] | None = None,
+                    litellm: Any = None) -> tuple[list[ClientTimeout], list[str]]:
+    """The timeouts that apply to the user's clients, and problems reading them."""
+    out: list[ClientTimeout] = []
+    problems: list[str] = []
+    claude_env = claude_env or {}
+    raw, src = (claude_env.get("API_TIMEOUT_MS"), "~/.claude/settings.json env") if claude_env.get("API_TIMEOUT_MS") \
+        else (env.get("API_TIMEOUT_MS"), "env:API_TIMEOUT_MS")
+    if raw:
+        try:
+            out.append(ClientTimeout("Claude Code", "API_TIMEOUT_MS", float(raw) / 1000.0, src))
+        except ValueError:
+            problems.append(f"API_TIMEOUT_MS={raw!r} ({src}) is not a number of milliseconds")
+    else:
+        out.append(ClientTimeout("Claude Code", "API_TIMEOUT_MS", 600.0, "default"))
+    if env.get("ANTHROPIC_TIMEOUT"):
+        out.append(ClientTimeout("(none)", "ANTHROPIC_TIMEOUT", _float(env["ANTHROPIC_TIMEOUT"]),
+                                 "env:ANTHROPIC_TIMEOUT",
+                                 "neither Claude Code nor the Anthropic SDKs read this variable; Claude Code "
+                                 "reads API_TIMEOUT_MS (milliseconds), the SDK takes timeout= in code"))
+    out.append(ClientTimeout("Anthropic Python SDK", "timeout", 600.0, "default",
+                             "set in code: Anthropic(timeout=...)"))
+    if litellm is not None and getattr(litellm, "error", None) is None:
+        path = getattr(litellm, "path", "LiteLLM config")
+        if litellm.request_timeout is not None:
+            out.append(ClientTimeout("LiteLLM", "litellm_settings.request_timeout", litellm.request_timeout, path))
+        if litellm.router_timeout is not None:
+            out.append(ClientTimeout("LiteLLM", "router_settings.timeout", litellm.router_timeout, path))
+        for where, secs in litellm.timeouts.items():
+            if where not in ("litellm_settings.request_timeout", "router_settings.timeout"):
+                out.append(ClientTimeout("LiteLLM", where, secs, path))
+    out.append(ClientTimeout("Python requests", "timeout", None, "default",
+                             "no limit unless the program passes timeout="))
+    out.append(ClientTimeout("httpx", "timeout", 5.0, "default", "5 s per operation unless the program sets it"))
+    out.append(ClientTimeout("Node fetch (undici)", "headersTimeout", 300.0, "default"))
+    return out, problems
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def request_budget(settings: Settings) -> dict[str, int]:
+    """The most requests one run of the APPLICATION and PERFORMANCE branches can send, per kind."""
+    n = len(settings.targets)
+    direct = 0 if settings["no_direct"] else n
+    return {"latency (shared GET /)": n, "direct GET /": direct, "streaming GET": n,
+            "proxy-health CONNECTs": n * int(settings["health_samples"]), "rate limit": 0,
+            "client runs (requests, httpx, curl)": 3 * n, "SDK requests (anthropic, litellm)": 2,
+            "total at most": n * (1 + 1 + int(settings["health_samples"]) + 3) + direct + 2}
