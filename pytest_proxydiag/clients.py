@@ -547,7 +547,7 @@ def _run_node(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict
     proxy_var = _proxy_configured(req.env, req.scheme)
     if proxy_var and not req.env.get("NODE_USE_ENV_PROXY"):
         result["note"] = (f"Node's {req.scheme} module does not read {proxy_var}: a plain Node program "
-                          "goes direct (Node 24+/22.21+ honour it with NODE_USE_ENV_PROXY=1)")
+                          "goes direct (recent Node releases honour it with NODE_USE_ENV_PROXY=1)")
     return display, proc, result
 
 
@@ -571,19 +571,45 @@ def _claude_env(req: "_Request", home: str) -> dict[str, str]:
     return env
 
 
+_MOUNT_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
+
+
+@functools.lru_cache(maxsize=1)
+def _mount_namespace_prefix() -> tuple[tuple[str, ...] | None, str | None]:
+    """``unshare -m`` (root) or ``unshare -r -m`` (a user namespace), whichever can bind-mount here."""
+    unshare = shutil.which("unshare")
+    if not unshare or not sys.platform.startswith("linux") or not os.path.exists("/etc/hosts"):
+        return None, "unshare (Linux) is not available"
+    candidates = [(unshare, "-m", "--")] if os.geteuid() == 0 else []
+    candidates.append((unshare, "-r", "-m", "--"))
+    last = ""
+    for prefix in candidates:
+        try:
+            probe = subprocess.run([*prefix, "sh", "-c", _MOUNT_HOSTS, "/etc/hosts", "true"],
+                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=5, start_new_session=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            last = str(exc)
+            continue
+        if probe.returncode == 0:
+            return prefix, None
+        last = _first_line(probe.stderr.decode("utf-8", "replace")) or f"exit {probe.returncode}"
+    return None, f"a private mount namespace is not permitted here ({last})"
+
+
 def _hosts_wrapper(req: "_Request") -> tuple[list[str], str | None]:
     """A command prefix that gives the client a private /etc/hosts holding the pins.
 
     Claude Code has no resolve option, so pins are applied the way its resolver
-    sees them: a mount namespace (root and ``unshare`` needed) with the pins
-    bind-mounted over /etc/hosts.  Returns ``([], reason)`` when impossible.
+    sees them: a mount namespace (``unshare -m`` as root, else ``unshare -r -m``)
+    with the pins bind-mounted over /etc/hosts.  Returns ``([], reason)`` when
+    that is impossible: the caller then refuses to run rather than let the
+    client resolve a pinned name for real.
     """
     if not req.resolve:
         return [], None
-    unshare = shutil.which("unshare")
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not unshare or not os.path.exists("/etc/hosts"):
-        return [], ("cannot apply the resolve pins to Claude Code: it has no resolve option, and a private "
-                    "/etc/hosts needs root and unshare")
+    prefix, why_not = _mount_namespace_prefix()
+    if prefix is None:
+        return [], f"cannot apply the resolve pins to Claude Code (it has no resolve option): {why_not}"
     lines = [f"{addr} {host}" for (host, _port), addr in req.resolve.items()]
     try:
         with open("/etc/hosts", encoding="utf-8", errors="replace") as f:
@@ -595,19 +621,25 @@ def _hosts_wrapper(req: "_Request") -> tuple[list[str], str | None]:
         # Pins first: the files resolver takes the first match.
         f.write("\n".join(lines) + "\n" + system)
     os.chmod(hosts, 0o644)
-    return [unshare, "-m", "--", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts], None
+    return [*prefix, "sh", "-c", _MOUNT_HOSTS, hosts], None
 
 
 def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict]:
     home = os.path.join(req.workdir, "home")
     os.makedirs(home, exist_ok=True)
     debug = os.path.join(req.workdir, "claude-debug.log")
-    cmd = [info.path or "claude", "-p", CLAUDE_PROMPT, "--output-format", "json", "--debug-file", debug]
+    # --bare: API-key auth only (OAuth tokens and the keychain are never read) and no background
+    # prefetches -- the dummy key is the only credential, and the one request is the check.
+    cmd = [info.path or "claude", "-p", CLAUDE_PROMPT, "--output-format", "json", "--bare", "--debug-file", debug]
     wrapper, why_not = _hosts_wrapper(req)
     if why_not:
         return cmd, _Proc(None, "", "", 0.0, False, start_error=why_not), {}
     env = _claude_env(req, home)
     proc = _spawn(wrapper + cmd, env, req.workdir, req.timeout + KILL_GRACE)
+    if proc.rc and "unknown option '--bare'" in proc.stderr:
+        # Older releases: a private HOME and CLAUDE_CONFIG_DIR already keep the user's login out.
+        cmd.remove("--bare")
+        proc = _spawn(wrapper + cmd, env, req.workdir, req.timeout + KILL_GRACE)
     data = _last_json_line(proc.stdout) or {}
     log = _read_bounded(debug) if os.path.exists(debug) else ""
     result: dict = {}

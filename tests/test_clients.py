@@ -215,9 +215,41 @@ def test_no_client_process_sees_the_users_credentials_or_home(tmp_path, monkeypa
                        "CLAUDE_CODE_MAX_RETRIES": "0"}.items():
         assert claude_env[key] == value
     argv = (dump / "claude.argv").read_text().splitlines()
-    assert argv[:4] == ["-p", "hello", "--output-format", "json"] and "--debug-file" in argv
+    assert argv[:5] == ["-p", "hello", "--output-format", "json", "--bare"] and "--debug-file" in argv
     curl_argv = (dump / "curl.argv").read_text().splitlines()
     assert f"x-api-key: {DUMMY_API_KEY}" in curl_argv and curl_argv[-1] == "https://api.anthropic.com/v1/messages"
+
+
+def test_client_output_is_redacted_with_the_envs_and_the_callers_secrets(tmp_path, monkeypatch):
+    from pytest_proxydiag.redact import Redactor
+
+    fake = tmp_path / "curl"
+    # A client that echoes everything it should not: the proxy password, a key, a caller-known secret.
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && exec echo "curl 0.0-echo"\n'
+                    'echo "curl: (56) via $HTTPS_PROXY pw=pr0xy-pw x-api-key: sk-ant-api03-leakleakleak '
+                    'site=corp-secret-42" >&2\nexit 56\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    env = {"PATH": os.environ["PATH"], "HTTPS_PROXY": "http://alice:pr0xy-pw@127.0.0.1:9"}
+    run = run_client("curl", "https://api.anthropic.com", env, 5, redactor=Redactor(["corp-secret-42"]))
+    assert run.error_code == "56" and run.error.startswith("via http://alice:***@127.0.0.1:9")
+    for secret in ("pr0xy-pw", "sk-ant-api03-leakleakleak", "corp-secret-42"):
+        assert secret not in repr(run)
+
+
+_BARELESS_CLAUDE = """#!/bin/sh
+for a in "$@"; do [ "$a" = --bare ] && { echo "error: unknown option '--bare'" >&2; exit 1; }; done
+echo '{"type":"result","is_error":true,"api_error_status":401,"result":"Invalid API key"}'
+"""
+
+
+def test_claude_without_bare_is_run_again_without_it(tmp_path, monkeypatch):
+    fake = tmp_path / "claude"
+    fake.write_text(_BARELESS_CLAUDE)
+    fake.chmod(0o755)
+    monkeypatch.setenv(clients.CLAUDE_ENV, str(fake))
+    run = run_client("claude", "https://api.anthropic.com", {"PATH": os.environ["PATH"]}, 5)
+    assert (run.reached, run.status) == (True, 401) and "--bare" not in run.command, run
 
 
 def test_a_hanging_client_is_killed_with_its_children(tmp_path, monkeypatch):
