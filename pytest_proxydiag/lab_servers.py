@@ -1,0 +1,839 @@
+"""Local servers of the proxy lab: certificates, a provider look-alike, hostile proxies.
+
+These are the building blocks :mod:`pytest_proxydiag.lab` composes into
+scenarios; tests may also use them directly to build unusual setups.
+
+* :class:`LabCA` — a throw-away certificate authority (trustme when it is
+  installed, a small built-in one on top of ``cryptography`` otherwise).  The
+  lab makes two: the fake *public root* that signs the provider look-alike,
+  and the fake *corporate* CA a TLS-inspecting proxy re-signs with.
+* :class:`HttpsOrigin` — a threaded HTTPS + plain-HTTP server on loopback that
+  answers like the providers do without a key (``POST /v1/messages`` → 401
+  ``authentication_error``), can be slowed down or rate limited, and records
+  every request it saw (secrets masked).
+* :class:`ScriptedProxy` — a "proxy" that misbehaves on purpose (silence,
+  garbage, banners, slowloris, resets, loops...), one behaviour per
+  instance, see :data:`HOSTILE_BEHAVIOURS`.
+* :class:`Blackhole` — a port whose SYNs are dropped, without root: a
+  ``listen(0)`` socket that never accepts and whose queue is already full.
+* :class:`ClosedPort` — a port that is guaranteed to refuse connections for as
+  long as the object lives (a bound socket that does not listen).
+
+Every server binds loopback only, runs its threads as daemons, gives every
+socket a timeout and closes everything in :meth:`stop`, which is idempotent
+and returns at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import ipaddress
+import json
+import os
+import random
+import socket
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = [
+    "PROVIDER_HOSTS",
+    "ORIGIN_HOSTS",
+    "HOSTILE_BEHAVIOURS",
+    "LabCA",
+    "OriginRequest",
+    "HttpsOrigin",
+    "ScriptedProxy",
+    "Blackhole",
+    "ClosedPort",
+    "free_port",
+]
+
+#: The provider names the lab maps to loopback (in Squid's ``hosts_file`` and
+#: in the diagnosis' ``--proxydiag-resolve`` pins).  Nothing ever resolves them.
+PROVIDER_HOSTS: tuple[str, ...] = (
+    "api.anthropic.com",
+    "bedrock-runtime.us-east-1.amazonaws.com",
+    "us-central1-aiplatform.googleapis.com",
+)
+#: Names (and addresses) on the origin's certificate.
+ORIGIN_HOSTS: tuple[str, ...] = PROVIDER_HOSTS + ("localhost", "127.0.0.1")
+
+#: Largest request body the origin drains (the providers accept 32 MiB).
+MAX_BODY = 32 * 1024 * 1024
+#: Headers whose values the origin never records.
+SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie",
+                            "x-goog-api-key"})
+#: Socket timeout of every accepted connection: nothing in the lab waits forever.
+CONN_TIMEOUT = 30.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (the kernel's choice for port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+# -- certificates ------------------------------------------------------------
+class LabCA:
+    """A throw-away CA with PEM accessors; issues leaf certificates for names.
+
+    Uses trustme when it is importable (the same certificates the project's
+    tests know), else an equivalent built-in CA made with ``cryptography``,
+    so ``proxydiag demo`` works from a plain ``pip install``.
+    """
+
+    def __init__(self, organization: str, unit: str, *, use_trustme: bool | None = None) -> None:
+        self.organization = organization
+        self.unit = unit
+        self._trustme = None
+        if use_trustme is not False:
+            try:
+                import trustme
+            except ImportError:
+                if use_trustme:
+                    raise
+            else:
+                self._trustme = trustme.CA(organization_name=organization, organization_unit_name=unit)
+        if self._trustme is not None:
+            self.cert_pem: bytes = self._trustme.cert_pem.bytes()
+            self.key_pem: bytes = self._trustme.private_key_pem.bytes()
+        else:
+            self.cert_pem, self.key_pem, self._cert, self._key = _builtin_ca(organization, unit)
+
+    @property
+    def backend(self) -> str:
+        return "trustme" if self._trustme is not None else "builtin"
+
+    @property
+    def cert_der(self) -> bytes:
+        return ssl.PEM_cert_to_DER_cert(self.cert_pem.decode("ascii"))
+
+    def issue(self, *names: str) -> tuple[bytes, bytes]:
+        """A leaf for ``names``: (certificate chain PEM — leaf then CA, private key PEM)."""
+        if self._trustme is not None:
+            leaf = self._trustme.issue_cert(*names)
+            chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+            return chain, leaf.private_key_pem.bytes()
+        return _builtin_leaf(self._cert, self._key, names)
+
+
+def _builtin_ca(organization: str, unit: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"{organization} {unit}"),
+    ])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=9), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    return cert_pem, key_pem, cert, key
+
+
+def _builtin_leaf(ca_cert, ca_key, names: Iterable[str]) -> tuple[bytes, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    names = list(names)
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for n in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            sans.append(x509.DNSName(n))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    chain = cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    return chain, key_pem
+
+
+def server_context(chain_pem: bytes, key_pem: bytes, directory: Path) -> ssl.SSLContext:
+    """A server-side TLS context from PEM bytes (files written under ``directory``, mode 600)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = uuid.uuid4().hex[:8]
+    cert_file, key_file = directory / f"{stem}-chain.pem", directory / f"{stem}-key.pem"
+    for path, data in ((cert_file, chain_pem), (key_file, key_pem)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+# -- a small threaded TCP server --------------------------------------------------
+class _TcpServer:
+    """Accept loop on loopback calling ``handler(conn)`` in a daemon thread per connection.
+
+    Every accepted socket is tracked so :meth:`stop` can close them all: a
+    handler blocked in ``recv`` returns at once with an error.
+    """
+
+    def __init__(self, handler: Callable[[socket.socket], None], host: str = "127.0.0.1", port: int = 0,
+                 *, name: str = "lab-server") -> None:
+        self.host = host
+        self._requested_port = port
+        self._handler = handler
+        self._name = name
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    def start(self) -> "_TcpServer":
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        sock.listen(64)
+        # A short accept timeout bounds how long the loop outlives stop().
+        sock.settimeout(0.05)
+        self._listener = sock
+        self.port = int(sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._accept_loop, name=f"{self._name}:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._stopping
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(CONN_TIMEOUT)
+            with self._lock:
+                if self._stopping.is_set():
+                    conn.close()
+                    return
+                self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), name=f"{self._name}-conn", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._handler(conn)
+        except (OSError, ssl.SSLError, ValueError):
+            pass  # a client that went away, or stop() closed the socket
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            _close_quietly(conn)
+
+    def track(self, sock: socket.socket) -> None:
+        """Have stop() close ``sock`` too (e.g. the TLS wrapper or an upstream socket)."""
+        with self._lock:
+            if self._stopping.is_set():
+                _close_quietly(sock)
+                raise OSError("server stopping")
+            self._conns.add(sock)
+
+    def untrack(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._conns.discard(sock)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._listener is not None:
+            _close_quietly(self._listener)
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            _close_quietly(conn)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(0.5)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST instead of FIN (SO_LINGER 0)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    _close_quietly(sock)
+
+
+def _read_head(conn: socket.socket, limit: int = 65536) -> bytes:
+    """Bytes up to and including the blank line ending an HTTP head ('' on EOF)."""
+    data = b""
+    while b"\r\n\r\n" not in data and b"\n\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > limit:
+            break
+    return data
+
+
+# -- the provider look-alike ---------------------------------------------------------
+@dataclass(frozen=True)
+class OriginRequest:
+    """One request the origin saw.  Secret header values are replaced by ``<redacted>``."""
+
+    scheme: str
+    method: str
+    path: str
+    host: str
+    headers: Mapping[str, str]
+    body_size: int
+    time: float
+
+
+@dataclass
+class _OriginOptions:
+    delay: float = 0.0
+    status: int | None = None
+    status_headers: dict[str, str] = field(default_factory=dict)
+
+
+class HttpsOrigin:
+    """A local stand-in for the providers' API, over HTTPS and plain HTTP.
+
+    ``HttpsOrigin(ca, workdir)`` issues a leaf from ``ca`` (the lab's fake
+    public root) for :data:`ORIGIN_HOSTS`.  After :meth:`start`,
+    :attr:`port` speaks HTTPS and :attr:`http_port` plain HTTP, both on
+    127.0.0.1.  It answers like the provider does to a caller without a key:
+
+    * ``POST /v1/messages`` → 401 ``authentication_error`` (the body, up to
+      32 MiB, is drained first)
+    * ``GET /api/claude_code/policy_limits`` → ``{"restrictions":{}}``
+    * ``GET /health`` → 200, ``GET /`` and anything else → 404 JSON
+    * ``GET /v1/sse?events=N&interval=S`` → ``text/event-stream``, N events S seconds apart
+
+    ``delay`` holds every response back; ``status`` (with ``status_headers``)
+    replaces every answer but ``/health`` — e.g. 429 with ``retry-after``.
+    Both can be changed while running (:meth:`configure`).
+    """
+
+    def __init__(self, ca: LabCA, workdir: Path | str, *, delay: float = 0.0, status: int | None = None,
+                 status_headers: Mapping[str, str] | None = None, hosts: Iterable[str] = ORIGIN_HOSTS) -> None:
+        chain, key = ca.issue(*hosts)
+        self._ctx = server_context(chain, key, Path(workdir))
+        self.options = _OriginOptions(delay=delay, status=status, status_headers=dict(status_headers or {}))
+        self._requests: list[OriginRequest] = []
+        self._lock = threading.Lock()
+        self._https = _TcpServer(self._serve_tls, name="origin-https")
+        self._http = _TcpServer(self._serve_plain, name="origin-http")
+        self.port = 0
+        self.http_port = 0
+
+    def start(self) -> "HttpsOrigin":
+        self._https.start()
+        self._http.start()
+        self.port, self.http_port = self._https.port, self._http.port
+        return self
+
+    def stop(self) -> None:
+        self._https.stop()
+        self._http.stop()
+
+    def __enter__(self) -> "HttpsOrigin":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def configure(self, *, delay: float | None = None, status: int | None = None,
+                  status_headers: Mapping[str, str] | None = None) -> None:
+        if delay is not None:
+            self.options.delay = delay
+        if status is not None:
+            self.options.status = status or None
+        if status_headers is not None:
+            self.options.status_headers = dict(status_headers)
+
+    @property
+    def requests(self) -> list[OriginRequest]:
+        """Every request seen so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def _record(self, req: OriginRequest) -> None:
+        with self._lock:
+            self._requests.append(req)
+
+    def _serve_tls(self, conn: socket.socket) -> None:
+        tls = self._ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        self._https.track(tls)
+        try:
+            tls.do_handshake()
+            self._serve_http(tls, "https")
+        finally:
+            self._https.untrack(tls)
+            _close_quietly(tls)
+
+    def _serve_plain(self, conn: socket.socket) -> None:
+        self._serve_http(conn, "http")
+
+    def _serve_http(self, conn: socket.socket, scheme: str) -> None:
+        origin = self
+        server = self._https if scheme == "https" else self._http
+
+        class Handler(_OriginHandler):
+            pass
+
+        Handler.origin = origin
+        Handler.scheme = scheme
+        Handler.stopping = server.stopping
+        Handler(conn, ("127.0.0.1", 0), None)
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "proxydiag-lab-origin"
+    sys_version = ""
+    origin: HttpsOrigin
+    scheme: str
+    stopping: threading.Event
+    timeout = CONN_TIMEOUT
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass  # quiet: the lab never writes to the terminal
+
+    def _drain_body(self) -> int:
+        size = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                line = self.rfile.readline(1024)
+                n = int(line.split(b";")[0].strip() or b"0", 16)
+                if n == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return size
+                size += self._discard(n)
+                self.rfile.readline(16)
+                if size > MAX_BODY:
+                    return size
+        length = int(self.headers.get("Content-Length") or 0)
+        return self._discard(min(length, MAX_BODY + 1))
+
+    def _discard(self, n: int) -> int:
+        got = 0
+        while got < n:
+            chunk = self.rfile.read(min(65536, n - got))
+            if not chunk:
+                break
+            got += len(chunk)
+        return got
+
+    def _handle(self) -> None:
+        body_size = self._drain_body()
+        headers = {k.lower(): ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
+        parts = urlsplit(self.path)
+        self.origin._record(OriginRequest(self.scheme, self.command, self.path, self.headers.get("Host", ""),
+                                          headers, body_size, time.time()))
+        opts = self.origin.options
+        if opts.delay and self.stopping.wait(opts.delay):
+            self.close_connection = True
+            return
+        path = parts.path
+        if body_size > MAX_BODY:
+            return self._json(413, {"type": "error", "error": {"type": "request_too_large",
+                                                               "message": "Request exceeds the maximum size"}})
+        if path == "/health":
+            return self._json(200, {"status": "ok"})
+        if opts.status:
+            return self._json(opts.status, _error_body(opts.status), opts.status_headers)
+        if path == "/v1/messages" and self.command == "POST":
+            return self._json(401, {"type": "error", "error": {"type": "authentication_error",
+                                                               "message": "invalid x-api-key"}})
+        if path == "/api/claude_code/policy_limits" and self.command == "GET":
+            return self._json(200, {"restrictions": {}})
+        if path == "/v1/sse" and self.command == "GET":
+            return self._sse(parse_qs(parts.query))
+        return self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": "Not found"}})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
+
+    def do_HEAD(self) -> None:
+        self._drain_body()
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _json(self, status: int, doc: object, extra: Mapping[str, str] | None = None) -> None:
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("request-id", "req_lab_" + uuid.uuid4().hex[:20])
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _sse(self, query: Mapping[str, list[str]]) -> None:
+        try:
+            events = max(0, min(1000, int(query.get("events", ["5"])[0])))
+            interval = max(0.0, min(30.0, float(query.get("interval", ["0.2"])[0])))
+        except ValueError:
+            return self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                               "message": "events and interval must be numbers"}})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for i in range(events):
+            if i and self.stopping.wait(interval):
+                return
+            self.wfile.write(f"event: ping\ndata: {{\"n\": {i}, \"t\": {time.time():.3f}}}\n\n".encode())
+            self.wfile.flush()
+
+
+def _error_body(status: int) -> dict:
+    kind = {429: "rate_limit_error", 529: "overloaded_error", 500: "api_error", 403: "permission_error",
+            401: "authentication_error", 413: "request_too_large"}.get(status, "api_error")
+    return {"type": "error", "error": {"type": kind, "message": f"lab origin answers {status}"}}
+
+
+# -- ports that refuse or drop ---------------------------------------------------------
+class ClosedPort:
+    """A loopback port that refuses connections (ECONNREFUSED) while this object lives.
+
+    A bound socket that never listens keeps the port out of everyone else's
+    hands, so "closed" stays true for the whole scenario.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.host = host
+        self.port = int(self._sock.getsockname()[1])
+
+    def stop(self) -> None:
+        _close_quietly(self._sock)
+
+
+class Blackhole:
+    """A loopback port where connects time out, without root or firewall rules.
+
+    The listener calls ``listen(0)`` and never accepts; a few non-blocking
+    connects fill its queue, after which the kernel silently drops further
+    SYNs, so a client's ``connect()`` waits for exactly its own timeout.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self._listener.listen(0)
+        self.port = int(self._listener.getsockname()[1])
+        self._fillers: list[socket.socket] = []
+
+    def start(self) -> "Blackhole":
+        for _ in range(16):
+            if self._drops_syns():
+                return self
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            err = filler.connect_ex((self.host, self.port))
+            if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+                filler.close()
+                continue
+            self._fillers.append(filler)
+        if not self._drops_syns():
+            self.stop()
+            raise OSError("could not fill the listen queue: this kernel does not drop SYNs to a full queue")
+        return self
+
+    def _drops_syns(self) -> bool:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        probe.settimeout(0.15)
+        try:
+            probe.connect((self.host, self.port))
+            return False
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        for s in self._fillers:
+            _close_quietly(s)
+        self._fillers = []
+        _close_quietly(self._listener)
+
+
+# -- hostile proxies -------------------------------------------------------------------
+#: Behaviour name → what the scripted proxy does.
+HOSTILE_BEHAVIOURS: dict[str, str] = {
+    "silent": "accepts the connection and never answers",
+    "garbage": "answers the request with random bytes",
+    "ssh-banner": "greets with an SSH banner, like an SSH server on the proxy port",
+    "smtp-banner": "greets with an SMTP banner and rejects every line",
+    "http09": "answers a body without a status line (HTTP/0.9 style)",
+    "slowloris": "sends a status line, then one header byte every 0.5 s, forever",
+    "huge-header": "answers 200 with a 1 MiB header line",
+    "close": "closes the connection right after accepting it",
+    "tls-reset": "answers 200 to CONNECT, then resets during the TLS handshake",
+    "plaintext-tunnel": "answers 200 to CONNECT, then speaks plaintext HTTP instead of TLS",
+    "407-loop": "answers 407 to every request, with or without credentials",
+    "redirect": "answers CONNECT with a 302 redirect",
+    "tls-proxy": "a proxy port speaking TLS (an https:// proxy) that relays CONNECT once TLS is up",
+    "relay": "a working CONNECT proxy to loopback (the reference for the others)",
+}
+
+
+class ScriptedProxy:
+    """A loopback "proxy" with one scripted (mis)behaviour from :data:`HOSTILE_BEHAVIOURS`.
+
+    ``relay`` and ``tls-proxy`` forward CONNECT to 127.0.0.1 (the lab maps
+    every name there) so a correctly configured client can still get through;
+    ``tls_context`` is the server context ``tls-proxy`` speaks.
+    """
+
+    def __init__(self, behaviour: str, *, tls_context: ssl.SSLContext | None = None,
+                 host: str = "127.0.0.1", seed: int = 9) -> None:
+        if behaviour not in HOSTILE_BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}; choose from {', '.join(HOSTILE_BEHAVIOURS)}")
+        if behaviour == "tls-proxy" and tls_context is None:
+            raise ValueError("the tls-proxy behaviour needs a tls_context")
+        self.behaviour = behaviour
+        self._tls = tls_context
+        self._random = random.Random(seed)
+        self._server = _TcpServer(self._dispatch, host=host, name=f"hostile-{behaviour}")
+        self.connections = 0
+        self.host = host
+        self.port = 0
+
+    def start(self) -> "ScriptedProxy":
+        self._server.start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> "ScriptedProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when stop() was called."""
+        return self._server.stopping.wait(seconds)
+
+    def _dispatch(self, conn: socket.socket) -> None:
+        self.connections += 1
+        getattr(self, "_do_" + self.behaviour.replace("-", "_").replace("407", "auth"))(conn)
+
+    def _do_silent(self, conn: socket.socket) -> None:
+        conn.settimeout(0.5)
+        while not self._server.stopping.is_set():
+            try:
+                if not conn.recv(65536):
+                    return
+            except socket.timeout:
+                continue
+
+    def _do_garbage(self, conn: socket.socket) -> None:
+        _read_head(conn)
+        conn.sendall(bytes(self._random.getrandbits(8) for _ in range(2048)))
+        self._wait(0.2)
+
+    def _do_ssh_banner(self, conn: socket.socket) -> None:
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+        if conn.recv(4096):
+            conn.sendall(b"Invalid SSH identification string.\r\n")
+
+    def _do_smtp_banner(self, conn: socket.socket) -> None:
+        conn.sendall(b"220 mail.corp.example ESMTP Postfix (Debian/GNU)\r\n")
+        data = _read_head(conn)
+        for line in data.splitlines()[:10]:
+            if line.strip():
+                conn.sendall(b"502 5.5.2 Error: command not recognized\r\n")
+        conn.sendall(b"221 2.7.0 Error: I can break rules, too. Goodbye.\r\n")
+
+    def _do_http09(self, conn: socket.socket) -> None:
+        _read_head(conn)
+        conn.sendall(b"<html><body>Welcome to the corporate network</body></html>\n")
+
+    def _do_slowloris(self, conn: socket.socket) -> None:
+        _read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while not self._wait(0.5):
+            conn.sendall(b"a")
+
+    def _do_huge_header(self, conn: socket.socket) -> None:
+        _read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\nX-Huge: " + b"a" * (1024 * 1024) + b"\r\n\r\n")
+        self._wait(1.0)
+
+    def _do_close(self, conn: socket.socket) -> None:
+        conn.close()
+
+    def _do_tls_reset(self, conn: socket.socket) -> None:
+        if _read_head(conn):
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            conn.recv(4096)  # the client's ClientHello
+        _reset(conn)
+
+    def _do_plaintext_tunnel(self, conn: socket.socket) -> None:
+        if not _read_head(conn):
+            return
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if conn.recv(4096):
+            body = b"<html><body>Plain text where TLS was expected</body></html>\n"
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+
+    def _do_auth_loop(self, conn: socket.socket) -> None:
+        body = b"<html><body>Proxy authentication required</body></html>\n"
+        for _ in range(50):
+            if not _read_head(conn):
+                return
+            conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Proxy-Authenticate: Basic realm=\"proxydiag lab\"\r\n"
+                         b"Content-Type: text/html\r\nContent-Length: " + str(len(body)).encode()
+                         + b"\r\n\r\n" + body)
+
+    def _do_redirect(self, conn: socket.socket) -> None:
+        if not _read_head(conn):
+            return
+        # The Location stays on loopback: a client that (wrongly) follows it goes nowhere else.
+        location = f"http://127.0.0.1:{self.port}/captive-portal/login"
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: " + location.encode()
+                     + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def _do_tls_proxy(self, conn: socket.socket) -> None:
+        assert self._tls is not None
+        tls = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        self._server.track(tls)
+        try:
+            try:
+                tls.do_handshake()
+            except (ssl.SSLError, OSError):
+                return  # a client that speaks plain HTTP to this TLS port
+            self._relay_connect(tls)
+        finally:
+            self._server.untrack(tls)
+            _close_quietly(tls)
+
+    def _do_relay(self, conn: socket.socket) -> None:
+        self._relay_connect(conn)
+
+    def _relay_connect(self, conn: socket.socket) -> None:
+        head = _read_head(conn)
+        first = head.split(b"\r\n", 1)[0].split()
+        if len(first) < 2 or first[0] != b"CONNECT":
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        hostport = first[1].decode("latin-1")
+        host, _, port = hostport.rpartition(":")
+        if host.strip("[]") not in ORIGIN_HOSTS + ("::1",) or not port.isdigit():
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        except OSError:
+            conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        self._server.track(upstream)
+        try:
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _pipe(conn, upstream, self._server.stopping)
+        finally:
+            self._server.untrack(upstream)
+            _close_quietly(upstream)
+
+
+def _pipe(a: socket.socket, b: socket.socket, stopping: threading.Event) -> None:
+    """Copy bytes both ways until either side closes (bounded by the sockets' timeouts)."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    try:
+        for s in (a, b):
+            s.setblocking(True)
+            sel.register(s, selectors.EVENT_READ)
+        idle_since = time.monotonic()
+        while not stopping.is_set():
+            events = sel.select(0.2)
+            if not events:
+                if time.monotonic() - idle_since > CONN_TIMEOUT:
+                    return
+                continue
+            idle_since = time.monotonic()
+            for key, _ in events:
+                src = key.fileobj
+                dst = b if src is a else a
+                data = src.recv(65536)  # type: ignore[union-attr]
+                if not data:
+                    return
+                dst.sendall(data)
+    finally:
+        sel.close()
