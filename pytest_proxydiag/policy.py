@@ -418,9 +418,10 @@ def provider_of(host: str) -> str:
 def _regions(values: Iterable[str] | None) -> list[str]:
     out: list[str] = []
     for v in values or ():
-        for part in re.split(r"[,\s]+", str(v)):
+        for part in re.split(r"[,;\s]+", str(v)):
             part = part.strip().lower()
-            if part and re.fullmatch(r"[a-z0-9-]{2,40}", part) and part not in out:
+            # us-east-1, eu-central-2, us-gov-west-1, us-central1, europe-west4, global
+            if re.fullmatch(r"global|[a-z]{2,12}(?:-[a-z0-9]{1,12}){1,3}", part) and part not in out:
                 out.append(part)
     return out
 
@@ -539,3 +540,127 @@ class PayloadResult:
         hi = size_label(self.failed_size)
         return (f"passes {lo}, fails {hi} with {self.failure}" if lo else f"fails already at {hi} with "
                                                                            f"{self.failure}")
+
+
+# -- measurements on top of the probes (the steps stay thin) -----------------------------------------
+API_HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+SMALL_BODY_SIZE = 512
+#: The slowest upload rate the payload ladder allows for before it calls an upload stuck (bytes/s).
+MIN_UPLOAD_RATE = 1024 * 1024
+
+
+def reply_parts(reply) -> tuple[int | None, tuple[tuple[str, str], ...], bytes]:
+    if reply is None:
+        return None, (), b""
+    return reply.status, tuple(reply.headers), reply.body or b""
+
+
+def connect_domain(probes, host: str, port: int, *, is_target: bool):
+    """CONNECT host:port through the configured proxy (cached).
+
+    Targets share the probes' own cache entry.  Extra provider domains (a
+    Bedrock region nobody else probes) go through ``open_tunnel(via=...)``, so
+    a slow answer for one of them does not mark the whole proxy as silent.
+    """
+    if is_target:
+        return probes.connect_tunnel(host, port)
+
+    def compute():
+        sock, res = probes.open_tunnel(host, port, via=probes.proxy)
+        if sock is not None:
+            sock.close()
+        return res
+    return probes.cached(("policy-connect", host.lower(), port), compute)
+
+
+def api_request(probes, target):
+    """The request the clients send, without a key: POST /v1/messages with a small body (cached)."""
+    return probes.request(target, "POST", "/v1/messages", body=json_probe_body(SMALL_BODY_SIZE),
+                          headers=API_HEADERS)
+
+
+def payload_key(target, sizes: Sequence[int]) -> tuple:
+    return ("policy-payload", target.url, tuple(sizes))
+
+
+def measure_payload(probes, target, sizes: Sequence[int], budget: float) -> PayloadResult:
+    """POST growing bodies to *target*'s messages endpoint through the proxy; stop at the first failure.
+
+    A reply that did not come from the proxy (the provider's 401 without a
+    key) proves the body got through.  The whole ladder stays within
+    *budget* seconds: sizes that no longer fit are reported as untested.
+    """
+    out = PayloadResult()
+    start = time.monotonic()
+    for i, size in enumerate(sorted(set(sizes))):
+        remaining = budget - (time.monotonic() - start)
+        wanted = max(float(probes.timeout), size / MIN_UPLOAD_RATE)
+        if remaining < min(wanted, 2.0) or remaining <= 0:
+            out.untested = sorted(set(sizes))[i:]
+            break
+        per_op = max(0.5, min(wanted, remaining / 3))
+        t0 = time.time()
+        res = probes.request(target, "POST", "/v1/messages", body=json_probe_body(size), headers=API_HEADERS,
+                             cache=False, timeout=per_op, read_limit=64 * 1024)
+        status, headers, body = reply_parts(res.reply)
+        verdict = read_reply(status, headers, body, stage="tunnel" if target.scheme == "https" else "plain")
+        out.attempts.append({"size": size, "status": status, "sender": verdict.sender, "kind": verdict.kind,
+                             "detail": res.detail, "seconds": round(res.timings.total or 0.0, 3)})
+        if res.reply is None:
+            out.failed_size, out.when = size, t0
+            out.failure = {"reset": "the connection reset", "closed": "the connection closed",
+                           "no_answer": "no answer"}.get(res.cause.value, "the connection cut")
+            out.untested = [s for s in sorted(set(sizes)) if s > size]
+            # A proxy that refuses a body by its declared size answers 413 and closes while the body is
+            # still being sent, so the upload sees only a reset.  Ask again with the size declared and
+            # no body: such a proxy answers at once; others just wait (bounded, short).
+            declared = probes.request(target, "POST", "/v1/messages", body=None, cache=False,
+                                      headers={**API_HEADERS, "Content-Length": str(size)},
+                                      timeout=min(float(probes.timeout), 3.0), read_limit=64 * 1024)
+            d_status, d_headers, d_body = reply_parts(declared.reply)
+            d_verdict = read_reply(d_status, d_headers, d_body, stage="tunnel" if target.scheme == "https"
+                                   else "plain")
+            out.attempts.append({"size": size, "declared_only": True, "status": d_status,
+                                 "sender": d_verdict.sender, "kind": d_verdict.kind, "detail": declared.detail})
+            if d_verdict.from_proxy and d_verdict.kind != "ok":
+                out.verdict = d_verdict
+                out.failure = f"{d_status}" + (f" {d_verdict.error_code}" if d_verdict.error_code else
+                                               (f" ({d_verdict.vendor})" if d_verdict.vendor else ""))
+            break
+        if verdict.sender in ("provider", "provider_edge") and status == 413:
+            out.provider_limit = size
+            out.untested = [s for s in sorted(set(sizes)) if s > size]
+            break
+        if verdict.from_proxy and verdict.kind != "ok":
+            out.failed_size, out.verdict, out.when = size, verdict, t0
+            out.failure = f"{status}" + (f" {verdict.error_code}" if verdict.error_code else
+                                         (f" ({verdict.vendor})" if verdict.vendor else ""))
+            out.untested = [s for s in sorted(set(sizes)) if s > size]
+            break
+        out.passed.append(size)
+    out.elapsed = time.monotonic() - start
+    return out
+
+
+def peek(probes, key):
+    """A cached probe value if some step computed it, else None (never computes)."""
+    lock = getattr(probes, "_lock", None)
+    cache = getattr(probes, "_cache", {})
+    if lock is None:
+        return cache.get(key)
+    with lock:
+        return cache.get(key)
+
+
+def when_of(probes, *, target: str | None = None, url: str | None = None) -> float | None:
+    """The wall-clock time of the last probe of *target* (host:port) or *url*, from the probe log."""
+    found = None
+    for entry in probes.iter_log():
+        if (target and entry.get("target") == target) or (url and entry.get("url") == url):
+            found = entry.get("time", found)
+    return found
+
+
+#: Which verdicts proxy_logs reports first when several replies need IT's attention.
+LOG_PRIORITY = ("upstream", "rate_limited", "dlp", "content_type", "too_large", "category", "block_page",
+                "denied", "other")

@@ -1,0 +1,175 @@
+"""The POLICY branch: recorded vendor block pages (unit) and real Squid policies (lab)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_proxydiag import policy
+from pytest_proxydiag.config import Target
+
+BLOCKPAGES = Path(__file__).parent / "data" / "blockpages"
+EXPECTED = json.loads((BLOCKPAGES / "expected.json").read_text())
+
+
+def parse_recorded(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    raw = raw.replace(b"\r\n", b"\n")
+    head, _, body = raw.partition(b"\n\n")
+    lines = head.decode("latin-1").split("\n")
+    status = int(lines[0].split()[1])
+    headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)]
+    return status, headers, body
+
+
+# -- recorded pages --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recorded_page_names_vendor_category_and_sender(name):
+    want = EXPECTED[name]
+    status, headers, body = parse_recorded((BLOCKPAGES / name).read_bytes())
+    v = policy.read_reply(status, headers, body, stage=want["stage"])
+    assert (v.vendor, v.kind, v.sender) == (want["vendor"], want["kind"], want["sender"])
+    if "category" in want:
+        assert v.category == want["category"]
+    if "error_code" in want:
+        assert v.error_code == want["error_code"]
+
+
+def test_every_required_vendor_has_a_recorded_page():
+    vendors = {e["vendor"] for e in EXPECTED.values()}
+    for required in ("Squid", "Zscaler", "Netskope", "Blue Coat / Symantec ProxySG", "Palo Alto Networks",
+                     "Fortinet FortiGate", "Cisco Umbrella", "Forcepoint (Websense)"):
+        assert required in vendors
+
+
+def test_the_same_status_is_blamed_on_whoever_sent_it():
+    # 413: JSON request_too_large from the API vs Squid's HTML ERR_TOO_BIG.
+    provider = policy.read_reply(*parse_recorded((BLOCKPAGES / "provider-413.http").read_bytes()))
+    squid = policy.read_reply(*parse_recorded((BLOCKPAGES / "squid-too-big.http").read_bytes()))
+    assert (provider.sender, provider.kind) == ("provider", "provider_error")
+    assert (squid.sender, squid.kind) == ("proxy", "too_large")
+    # 502: Cloudflare at the provider's edge vs the proxy's ERR_CONNECT_FAIL.
+    edge = policy.read_reply(*parse_recorded((BLOCKPAGES / "cloudflare-502.http").read_bytes()))
+    assert edge.sender == "provider_edge" and not edge.from_proxy
+    proxy_503 = policy.read_reply(*parse_recorded((BLOCKPAGES / "squid-connect-fail.http").read_bytes()),
+                                  stage="connect")
+    assert (proxy_503.kind, proxy_503.error_code) == ("upstream", "ERR_CONNECT_FAIL")
+
+
+def test_rate_limit_from_proxy_keeps_retry_after_and_provider_429_is_not_the_proxy():
+    v = policy.read_reply(429, [("Content-Type", "text/html"), ("Retry-After", "120"), ("Via", "1.1 proxy (squid/5.7)")],
+                          b"<html><title>Too Many Requests</title></html>")
+    assert (v.sender, v.kind, v.retry_after, v.vendor) == ("proxy", "rate_limited", "120", "Squid")
+    p = policy.read_reply(429, [("request-id", "req_1"), ("retry-after", "30"), ("Content-Type", "application/json")],
+                          b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}')
+    assert (p.sender, p.kind) == ("provider", "rate_limited")
+
+
+def test_provider_json_answer_is_not_a_block():
+    v = policy.read_reply(401, [("Content-Type", "application/json"), ("request-id", "req_x")],
+                          b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}')
+    assert (v.sender, v.kind, v.is_block) == ("provider", "ok", False)
+
+
+def test_provider_domains_follow_regions_and_usage_flags_only():
+    t = (Target("https://api.anthropic.com", "default"),)
+    assert [d.host for d in policy.provider_domains(t)] == ["api.anthropic.com"]
+    ds = policy.provider_domains(t, ["us-east-1, eu-west-1"], ["us-central1"], {})
+    assert [d.host for d in ds] == ["api.anthropic.com", "bedrock-runtime.us-east-1.amazonaws.com",
+                                    "bedrock-runtime.eu-west-1.amazonaws.com", "us-central1-aiplatform.googleapis.com"]
+    ds = policy.provider_domains(t, None, None, {"CLAUDE_CODE_USE_VERTEX": "1"})
+    assert ds[-1].host == "aiplatform.googleapis.com"
+    lines = policy.allowlist_lines(ds)
+    assert "api.anthropic.com  (HTTPS, port 443; Anthropic)" in lines
+    assert "*.aiplatform.googleapis.com" in policy.wildcard_lines(ds)
+    # Junk in a region variable never becomes a host name.
+    assert [d.host for d in policy.provider_domains(t, ["us-east-1; rm -rf /"])][1:] == [
+        "bedrock-runtime.us-east-1.amazonaws.com"]
+
+
+def test_log_query_is_utc_and_names_request_answer_and_where_to_look():
+    v = policy.read_reply(*parse_recorded((BLOCKPAGES / "squid-access-denied.http").read_bytes()), stage="connect")
+    text = policy.log_query(v, "CONNECT api.anthropic.com:443", when=0.0, proxy="http://proxy:3128")
+    assert "1970-01-01T00:00:00Z" in text and "CONNECT api.anthropic.com:443" in text
+    assert "ERR_ACCESS_DENIED" in text and "access.log" in text
+
+
+def test_json_probe_body_has_the_exact_size_and_is_json():
+    for size in (200, 16 * 1024, 1024 * 1024):
+        body = policy.json_probe_body(size)
+        assert len(body) == size
+        json.loads(body)
+
+
+# -- real Squid through the lab ------------------------------------------------------------------
+def _policy(run_diag, lab, *extra, env=None):
+    return run_diag("-m", "policy", *extra, lab=lab, env=env)
+
+
+def test_blocked_domain_fails_domain_allowed_with_the_ticket_list(run_diag, lab_factory):
+    lab = lab_factory("blocked-domain")
+    run = _policy(run_diag, lab, "--proxydiag-aws-region", "us-east-1")
+    s = run.step("policy.domain_allowed")
+    assert s["outcome"] == "failed", s
+    assert f"api.anthropic.com:{lab.origin_port} (403 ERR_ACCESS_DENIED)" in s["finding"]
+    assert "Squid" in s["finding"]
+    sol = s["solution"]
+    assert "Request IT to whitelist these domains" in sol
+    assert f"  api.anthropic.com  (HTTPS, port {lab.origin_port}; Anthropic)" in sol
+    assert "  bedrock-runtime.us-east-1.amazonaws.com  (HTTPS, port 443; AWS Bedrock)" in sol
+    assert "bedrock-runtime.*.amazonaws.com" in sol
+    # A plain ACL denial shows no category: url_filtering defers to domain_allowed.
+    uf = run.step("policy.url_filtering")
+    assert uf["outcome"] == "skipped" and "policy.domain_allowed" in uf["skip_reason"]
+    logs = run.step("policy.proxy_logs")
+    assert logs["outcome"] == "failed" and "ERR_ACCESS_DENIED" in logs["finding"]
+    assert "TCP_DENIED/403" in logs["solution"] and "time (UTC):" in logs["solution"]
+
+
+def test_block_page_after_interception_names_squid(run_diag, lab_factory):
+    lab = lab_factory("block-page")
+    run = _policy(run_diag, lab)
+    assert run.step("policy.domain_allowed")["outcome"] == "passed"
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "failed", s
+    assert "Squid" in s["finding"] and "inside the TLS tunnel" in s["finding"]
+    assert "X-Squid-Error: ERR_ACCESS_DENIED" in s["finding"]
+    assert "Request an exemption or policy change from IT" in s["solution"]
+    assert "Squid access.log" in s["solution"]
+
+
+def test_body_limit_fails_payload_size_with_the_measured_bracket(run_diag, lab_factory):
+    lab = lab_factory("body-limit")
+    run = _policy(run_diag, lab)
+    s = run.step("policy.payload_size")
+    assert s["outcome"] == "failed", s
+    assert "passes 1 MiB, fails 4 MiB with 413 ERR_TOO_BIG" in s["finding"]
+    assert "between 1 MiB and 4 MiB" in s["finding"]
+    assert "Streaming does not help here" in s["solution"] and "request_body_max_size" in s["solution"]
+    uploads = [a["size"] for a in s["evidence"]["attempts"] if not a.get("declared_only")]
+    assert uploads == [16384, 262144, 1048576, 4194304]  # stops at the first failure
+    assert run.step("policy.url_filtering", target=lab.target_url)["outcome"] == "passed"
+    logs = run.step("policy.proxy_logs")
+    assert logs["outcome"] == "failed" and "ERR_TOO_BIG" in logs["finding"]
+
+
+def test_upstream_down_is_explained_by_proxy_logs_not_as_a_policy_refusal(run_diag, lab_factory):
+    lab = lab_factory("upstream-down")
+    run = _policy(run_diag, lab)
+    assert run.step("policy.domain_allowed")["outcome"] == "passed"
+    s = run.step("policy.proxy_logs")
+    assert s["outcome"] == "failed", s
+    assert s["finding_key"] == "upstream" if "finding_key" in s else True
+    assert "HTTP 503" in s["finding"] and "ERR_CONNECT_FAIL" in s["finding"]
+    assert "not a policy refusal" in s["finding"]
+    assert "could not reach the provider" in s["solution"] and "time (UTC):" in s["solution"]
+    assert run.step("policy.payload_size")["outcome"] == "skipped"
+
+
+def test_healthy_proxy_fails_nothing_in_policy(run_diag, lab_factory):
+    lab = lab_factory("healthy")
+    run = _policy(run_diag, lab, "--proxydiag-payload-sizes", "16K,1M")
+    outcomes = {s["id"]: s["outcome"] for s in run.steps}
+    assert outcomes == {"policy.domain_allowed": "passed", "policy.url_filtering": "passed",
+                        "policy.payload_size": "passed", "policy.proxy_logs": "passed"}, run.output[-3000:]
