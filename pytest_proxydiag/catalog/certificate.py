@@ -1,4 +1,28 @@
-"""CERTIFICATE ISSUES (flowchart section: SSL certificate verification failed)."""
+"""CERTIFICATE ISSUES (flowchart section: SSL certificate verification failed).
+
+Placeholders the tests fill (besides the common ones of ``StepContext.values``):
+``ca_path`` (the saved interception CA), ``bundle_path`` (public roots + CA +
+the user's CAs), ``node_ca_path``, ``ca_name`` (CN of the CA), ``vendor_text``,
+``export_lines`` (the per-client variables, in the user's shell syntax),
+``untrusted`` / ``matrix`` (the per-client verdicts), ``issuer``, ``path``,
+``var``, ``good_path``.
+"""
+
+_INSTALL_INTRO = (
+    "Install the proxy's CA certificate ({ca_name}) into the system trust store, then point every client "
+    "at a bundle that contains it. The CA was saved to:\n"
+    "  {ca_path}\n"
+    "Compare its fingerprint with the one IT publishes before you trust it:\n"
+    "  openssl x509 -in {ca_path} -noout -subject -fingerprint -sha256")
+
+_PER_CLIENT = (
+    "\n\nThen, for the clients that do not read the system store (Python requests/httpx use certifi, Node "
+    "uses its own roots), add to {profile}:\n"
+    "{export_lines}\n"
+    "({bundle_path} = public roots + the proxy CA + the CAs your current bundles hold; your own files are "
+    "not changed.)\n"
+    "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
+    "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
 STEPS = {
     "certificate.interception": {
@@ -7,18 +31,115 @@ STEPS = {
         "question": "Does the corporate proxy perform SSL inspection?",
         "check": 'curl -v https://api.anthropic.com 2>&1 | grep -i "issuer"',
         "findings": {
-            "intercepted": {"text": "{detail}", "solution": "install_ca"},
+            "intercepted": {
+                "text": "The proxy intercepts TLS to {target}{vendor_text}: the certificate for {target_host} is "
+                        "issued by '{issuer}', not a public CA ({reference_verdict}). The interception CA "
+                        "'{ca_name}' was saved to {ca_path}. Not trusted by: {untrusted}.{extra}",
+                "solution": "install_ca",
+            },
+            "leaf_only": {
+                "text": "The proxy intercepts TLS to {target}{vendor_text} but sends only its certificate for "
+                        "{target_host}, issued by '{issuer}', without the CA: it cannot be extracted from the "
+                        "connection. Not trusted by: {untrusted}.{extra}",
+                "solution": "ask_it",
+            },
+            "der_trap": {
+                "text": "{var} points at {path}, a DER (binary .cer) certificate where PEM text is required: "
+                        "{consequence}. A PEM copy holding {ca_name} was written to {node_ca_path}.{extra}",
+                "solution": "der",
+            },
+            "interceptor_expired": {
+                "text": "The certificate the intercepting proxy presents for {target_host} (issued by "
+                        "'{issuer}'{vendor_text}) is {validity}. Every client rejects it, whatever CA it trusts.",
+                "solution": "interceptor_cert",
+            },
+            "interceptor_wrong_host": {
+                "text": "The certificate the proxy presents for {target} is not valid for {target_host}: it names "
+                        "{names} (issued by '{issuer}'{vendor_text}). Clients reject it as a host name mismatch.",
+                "solution": "interceptor_cert",
+            },
+            "target_cert": {
+                "text": "{target} presents a certificate that is {problem} (issued by '{issuer}'), without "
+                        "interception.",
+                "solution": "target_cert",
+            },
+            "incomplete_chain": {
+                "text": "{target} presents '{leaf}' issued by '{issuer}' without the intermediate certificate: "
+                        "{reason}. Browsers fetch missing intermediates, Python, curl and Node do not.",
+                "solution": "incomplete",
+            },
+            "bc_not_critical": {
+                "text": "The interception CA '{ca_name}' is trusted here, but Python 3.13+ rejects it under its "
+                        "strict X.509 default: {strict}. Clients running Python {python_hint} fail with "
+                        "'CERTIFICATE_VERIFY_FAILED ... {first_strict}'.",
+                "solution": "strict",
+            },
+            "proxy_cert": {
+                "text": "The proxy is spoken to over TLS ({proxy_hostport}, an https:// proxy URL) and its own "
+                        "certificate is not valid for it: {detail}",
+                "solution": "proxy_cert",
+            },
         },
         "solutions": {
             "install_ca": {
-                "any": "Install the proxy CA certificate ({ca_path}).",
+                "any": _INSTALL_INTRO,
                 "macos": ("sudo security add-trusted-cert -d -r trustRoot \\\n"
                           "  -k /Library/Keychains/System.keychain {ca_path}\n"
-                          "security find-certificate -c \"{ca_name}\" -a"),
+                          "security find-certificate -c \"{ca_name}\" -a" + _PER_CLIENT),
                 "debian": ("sudo cp {ca_path} /usr/local/share/ca-certificates/proxy-ca.crt\n"
-                           "sudo update-ca-certificates\nls /etc/ssl/certs/ | grep proxy"),
-                "rhel": ("sudo cp {ca_path} /etc/pki/ca-trust/source/anchors/\n"
-                         "sudo update-ca-trust\ntrust list | grep -i \"{ca_name}\""),
+                           "sudo update-ca-certificates\n"
+                           "ls /etc/ssl/certs/ | grep proxy" + _PER_CLIENT),
+                "rhel": ("sudo cp {ca_path} /etc/pki/ca-trust/source/anchors/proxy-ca.crt\n"
+                         "sudo update-ca-trust\n"
+                         "trust list | grep -i \"{ca_name}\"" + _PER_CLIENT),
+                "windows": ("certutil -addstore -f Root {ca_path}   (in an administrator prompt)" + _PER_CLIENT),
+            },
+            "ask_it": {
+                "any": ("Ask IT for the root CA certificate named '{issuer}' (the TLS inspection CA{vendor_text}) "
+                        "as a PEM file. Once you have it as proxy-ca.crt, install it:"),
+                "macos": ("sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain "
+                          "proxy-ca.crt\nexport NODE_EXTRA_CA_CERTS=\"$PWD/proxy-ca.crt\""),
+                "debian": ("sudo cp proxy-ca.crt /usr/local/share/ca-certificates/\nsudo update-ca-certificates\n"
+                           "export REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\n"
+                           "export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\n"
+                           "export NODE_EXTRA_CA_CERTS=\"$PWD/proxy-ca.crt\""),
+                "rhel": ("sudo cp proxy-ca.crt /etc/pki/ca-trust/source/anchors/\nsudo update-ca-trust\n"
+                         "export REQUESTS_CA_BUNDLE=/etc/pki/tls/certs/ca-bundle.crt\n"
+                         "export SSL_CERT_FILE=/etc/pki/tls/certs/ca-bundle.crt\n"
+                         "export NODE_EXTRA_CA_CERTS=\"$PWD/proxy-ca.crt\""),
+            },
+            "der": {
+                "any": ("Point {var} at the PEM copy (the DER file stays as it is):\n"
+                        "{export_lines}\n"
+                        "Convert such files yourself with:\n"
+                        "  openssl x509 -inform DER -in {path} -out {node_ca_path}"),
+            },
+            "interceptor_cert": {
+                "any": ("This is the proxy's fault, not your trust store's: report it to IT with this evidence "
+                        "(the proxy re-signs {target_host} with a certificate that is {problem}). If only this "
+                        "machine is affected, check its clock (date -u)."),
+            },
+            "target_cert": {
+                "any": "The server's certificate is {problem}. Tell its operator; nothing on this machine fixes it.",
+            },
+            "incomplete": {
+                "any": ("The server (or a gateway in front of it) must send its intermediate certificate. As a "
+                        "stop-gap, add the intermediate '{issuer}' to a combined bundle and point "
+                        "REQUESTS_CA_BUNDLE / SSL_CERT_FILE at it."),
+            },
+            "strict": {
+                "any": ("Ask IT to reissue the inspection CA with Basic Constraints marked critical (and Key Usage, "
+                        "Subject/Authority Key Identifiers), as RFC 5280 requires. Until then, Python 3.13+ "
+                        "clients can use the OS trust store through truststore:\n"
+                        "  pip install truststore\n"
+                        "  python -c 'import truststore; truststore.inject_into_ssl()'   # at the start of the "
+                        "program\nDo not disable verification."),
+            },
+            "proxy_cert": {
+                "any": ("The https:// proxy's certificate must name the proxy host ({proxy_host}), not the "
+                        "provider, and chain to a CA the clients trust. Ask IT for the right proxy URL (many "
+                        "proxies speak plain http:// even for https traffic):\n"
+                        "  curl -v --proxy {proxy_noauth} -I {target_url}"),
             },
         },
     },
@@ -27,26 +148,63 @@ STEPS = {
         "title": "Certificate validation disabled?",
         "question": "Is certificate verification turned off anywhere the clients read it?",
         "findings": {
-            "disabled": {"text": "{detail}", "solution": "enable"},
+            "disabled": {
+                "text": "Certificate verification is switched off: {where}. {effects}. {experiment}",
+                "solution": "enable",
+            },
         },
         "solutions": {
-            "enable": {"any": "Turn verification back on and install the proper CA certificate instead "
-                              "(see certificate.interception):\n{unset_lines}"},
+            "enable": {"any": ("Turn verification back on; it protects your API key and your code from anyone "
+                               "on the path. Remove these settings (and from {profile}):\n"
+                               "{unset_lines}\n"
+                               "{trust_advice}")},
         },
     },
     "certificate.python_ssl": {
         "number": 3,
         "title": "Check Python SSL configuration",
         "question": "Does Python verify TLS through the proxy with its CA configuration?",
+        "check": "python3 -c \"import ssl; print(ssl.get_default_verify_paths())\"",
         "findings": {
-            "bad_bundle": {"text": "{detail}", "solution": "point"},
+            "missing": {"text": "{var}={path} does not exist ({detail}). {consequence}", "solution": "point"},
+            "empty": {"text": "{var}={path} holds no certificate ({detail}). {consequence}", "solution": "point"},
+            "not_pem": {"text": "{var}={path} is not a PEM certificate bundle: {detail}. {consequence}",
+                        "solution": "point"},
+            "der": {"text": "{var}={path} is a DER (binary .cer) certificate, where Python needs PEM text. "
+                            "{consequence} A PEM copy was written to {converted}.",
+                    "solution": "point_converted"},
+            "wrong_kind": {"text": "{var}={path}: {detail}. {consequence}", "solution": "point"},
+            "unreadable": {"text": "{var}={path} cannot be read: {detail}. {consequence}", "solution": "point"},
+            "not_hashed": {"text": "{var}={path} holds certificates but no hash links, so OpenSSL finds none "
+                                   "of them. {consequence}", "solution": "rehash"},
+            "corporate_only": {
+                "text": "{var}={path} holds only {count} certificate(s) ({names}) and none of the public roots: "
+                        "it replaces the whole trust store, so {users} reject every host the proxy does not "
+                        "intercept (bypassed or spliced sites, the direct route).",
+                "solution": "point",
+            },
+            "verify_failed": {
+                "text": "A verified TLS connection to {target} through the proxy fails with {via}: {detail}",
+                "solution": "point",
+            },
         },
         "solutions": {
             "point": {
-                "any": "Point Python to a CA bundle that exists and holds the roots it needs:",
-                "debian": "export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-                "rhel": "export SSL_CERT_FILE=/etc/pki/tls/certs/ca-bundle.crt",
-                "macos": "export SSL_CERT_FILE=/etc/ssl/cert.pem",
+                "any": ("Point {var_or_python} at a bundle that exists and holds the roots it needs:\n"
+                        "{export_lines}"),
+                "debian": "(On this system the OS bundle is /etc/ssl/certs/ca-certificates.crt; "
+                          "after update-ca-certificates it also holds installed corporate CAs.)",
+                "rhel": "(On this system the OS bundle is /etc/pki/tls/certs/ca-bundle.crt; "
+                        "after update-ca-trust it also holds installed corporate CAs.)",
+                "macos": "(On macOS the OS bundle file is /etc/ssl/cert.pem; the Keychain is not a file.)",
+            },
+            "point_converted": {
+                "any": ("Point {var} at the PEM copy (the DER file stays as it is):\n{export_lines}\n"
+                        "Convert such files yourself with:\n  openssl x509 -inform DER -in {path} -out {converted}"),
+            },
+            "rehash": {
+                "any": ("Create the hash links OpenSSL looks for, or point SSL_CERT_FILE at a bundle file:\n"
+                        "  openssl rehash {path}\n{export_lines}"),
             },
         },
     },
