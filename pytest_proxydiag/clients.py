@@ -42,7 +42,7 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import functools
 import json
 import os
@@ -53,13 +53,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
+from .proxyurl import parse_proxy_url
 from .redact import Redactor, is_secret_name
 
 __all__ = [
@@ -182,17 +182,30 @@ def _redactor_for(env: Mapping[str, str], extra: Redactor | None) -> Redactor:
         value = env.get(name)
         if not value:
             continue
+        # The password as typed (maybe unencoded, "p@ss:w/rd#1?"), and as the parser decodes it.
+        rest = value.split("://", 1)[-1]
+        if "@" in rest:
+            userinfo = rest[:rest.rindex("@")]
+            if ":" in userinfo:
+                user, password = userinfo.split(":", 1)
+                _add_proxy_credentials(red, user, password)
+                _add_proxy_credentials(red, unquote(user), unquote(password))
         try:
-            parts = urlsplit(value if "://" in value else "http://" + value)
-            if parts.password:
-                red.add_credentials_pair(unquote(parts.username or ""), unquote(parts.password))
-                red.add(parts.password)
+            parsed = parse_proxy_url(value, source=f"env:{name}")
+            _add_proxy_credentials(red, parsed.username or "", parsed.password)
         except ValueError:
             pass
     if extra is not None:
-        # Apply the caller's redactor first (it knows secrets we do not), then ours.
-        return _Chain(extra, red)  # type: ignore[return-value]
+        # Ours first: a generic URL pattern applied earlier would cut an unencoded password
+        # ("p@ss:w/rd") at its first "@" and leave the rest for no one to recognise.
+        return _Chain(red, extra)  # type: ignore[return-value]
     return red
+
+
+def _add_proxy_credentials(red: Redactor, user: str, password: str | None) -> None:
+    # The password, and the Basic header a client would send; the user name stays readable.
+    if password:
+        red.add(password, base64.b64encode(f"{user}:{password}".encode()).decode())
 
 
 class _Chain:

@@ -220,20 +220,21 @@ def test_no_client_process_sees_the_users_credentials_or_home(tmp_path, monkeypa
     assert f"x-api-key: {DUMMY_API_KEY}" in curl_argv and curl_argv[-1] == "https://api.anthropic.com/v1/messages"
 
 
-def test_client_output_is_redacted_with_the_envs_and_the_callers_secrets(tmp_path, monkeypatch):
+@pytest.mark.parametrize("password", ["pr0xy-pw", "p@ss:w/rd#1?"])
+def test_client_output_is_redacted_with_the_envs_and_the_callers_secrets(tmp_path, monkeypatch, password):
     from pytest_proxydiag.redact import Redactor
 
     fake = tmp_path / "curl"
     # A client that echoes everything it should not: the proxy password, a key, a caller-known secret.
     fake.write_text('#!/bin/sh\n[ "$1" = --version ] && exec echo "curl 0.0-echo"\n'
-                    'echo "curl: (56) via $HTTPS_PROXY pw=pr0xy-pw x-api-key: sk-ant-api03-leakleakleak '
+                    'echo "curl: (56) via $HTTPS_PROXY pw=$PW x-api-key: sk-ant-api03-leakleakleak '
                     'site=corp-secret-42" >&2\nexit 56\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    env = {"PATH": os.environ["PATH"], "HTTPS_PROXY": "http://alice:pr0xy-pw@127.0.0.1:9"}
+    env = {"PATH": os.environ["PATH"], "HTTPS_PROXY": f"http://alice:{password}@127.0.0.1:9", "PW": password}
     run = run_client("curl", "https://api.anthropic.com", env, 5, redactor=Redactor(["corp-secret-42"]))
     assert run.error_code == "56" and run.error.startswith("via http://alice:***@127.0.0.1:9")
-    for secret in ("pr0xy-pw", "sk-ant-api03-leakleakleak", "corp-secret-42"):
+    for secret in (password, "sk-ant-api03-leakleakleak", "corp-secret-42"):
         assert secret not in repr(run)
 
 
