@@ -579,7 +579,9 @@ class ProxyPyProxy:
                 return "127.0.0.1", None
 
         args = ["--hostname", "127.0.0.1", "--port", "0", "--num-acceptors", "1", "--num-workers", "1",
-                "--threaded", "--log-level", "CRITICAL", "--pid-file", str(self.directory / "proxypy.pid")]
+                "--threaded", "--log-level", "CRITICAL", "--pid-file", str(self.directory / "proxypy.pid"),
+                # proxy.py otherwise creates ~/.proxy: the lab never writes to the user's home.
+                "--data-dir", str(self.directory / "proxypy"), "--cache-dir", str(self.directory / "proxypy-cache")]
         plugins: list[Any] = [LoopbackResolver]
         if self.basic_auth:
             args += ["--basic-auth", self.basic_auth]
