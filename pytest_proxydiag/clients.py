@@ -453,6 +453,9 @@ def _run_curl(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict
         cmd += ["--resolve", f"{host}:{port}:{addr}"]
     cmd.append(req.full_url)
     proc = _spawn(cmd, req.env, req.workdir, req.timeout + KILL_GRACE)
+    # For the report: the same request, ready to paste (no private temp paths).
+    display = [c for c in cmd if c != "-D" and c != head_path]
+    display[display.index(body_path)] = "/dev/null"
     result: dict = {}
     code = (proc.stdout.strip() or "000")[-3:]
     headers = _parse_header_block(_read_bounded(head_path))
@@ -463,7 +466,7 @@ def _run_curl(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict
         line = _first_line(proc.stderr)
         result["error"] = re.sub(r"^curl: \(\d+\)\s*", "", line) or f"curl exited with {proc.rc}"
         result["error_code"] = str(proc.rc)
-    return cmd, proc, result
+    return display, proc, result
 
 
 def _parse_header_block(text: str) -> dict[str, str]:
@@ -676,7 +679,10 @@ def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, di
         result["error_code"] = f"exit {proc.rc}"
     if notes:
         result["note"] = "; ".join(notes)
-    return cmd, proc, result
+    display = [part for part in cmd if part not in ("--debug-file", debug)]
+    if "ANTHROPIC_BASE_URL" in env:
+        display = ["env", f"ANTHROPIC_BASE_URL={env['ANTHROPIC_BASE_URL']}"] + display
+    return display, proc, result
 
 
 _RUNNERS = {"curl": _run_curl, "requests": _run_python, "httpx": _run_python, "node": _run_node,

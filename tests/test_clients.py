@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -294,6 +295,8 @@ def test_healthy_proxy_every_client_reaches_the_provider(lab_factory, available,
         run = runs[name]
         assert (run.reached, run.status, run.error) == (True, 401, None), describe(run)
         assert describe(run) == f"{name} {run.version}: reached (401)"
+        # A command to paste: the target, and no private temporary path that is gone already.
+        assert lab.target_url in run.command and tempfile.gettempdir() + "/proxydiag-" not in run.command, run
     # One CONNECT per proxy-aware client: each went through Squid, none around it.
     assert len(_proxied(lab)) == len(proxy_aware)
     if "node" in runs:
