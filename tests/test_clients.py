@@ -412,3 +412,19 @@ def test_canary_key_never_reaches_a_client_the_origin_or_the_output(lab_factory,
     for req in seen:
         assert req.headers.get("x-api-key") == DUMMY_API_KEY, req.headers
         assert "authorization" not in req.headers
+
+
+def test_curl_ignores_uppercase_http_proxy_where_requests_uses_it(lab_factory, tmp_path):
+    from urllib.parse import urlsplit
+
+    lab = lab_factory("healthy")
+    http_port = urlsplit(lab.http_target_url).port
+    pins = {(PROVIDER, http_port): CLOSED_ADDR}
+    upper = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=lab.proxy_url)
+    curl, requests_run = run_clients(["curl", "requests"], lab.http_target_url, upper, TIMEOUT, resolve=pins)
+    # curl reads only lowercase http_proxy (httpoxy): it went direct, into the closed network.
+    assert (curl.reached, curl.error_code) == (False, "7"), describe(curl)
+    assert (requests_run.reached, requests_run.status) == (True, 401), describe(requests_run)
+    lower = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=None, http_proxy=lab.proxy_url)
+    curl = run_client("curl", lab.http_target_url, lower, TIMEOUT, resolve=pins)
+    assert (curl.reached, curl.status) == (True, 401), describe(curl)
