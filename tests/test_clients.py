@@ -428,3 +428,18 @@ def test_curl_ignores_uppercase_http_proxy_where_requests_uses_it(lab_factory, t
     lower = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=None, http_proxy=lab.proxy_url)
     curl = run_client("curl", lab.http_target_url, lower, TIMEOUT, resolve=pins)
     assert (curl.reached, curl.status) == (True, 401), describe(curl)
+
+
+def test_a_blackholed_proxy_costs_one_timeout_not_a_hang(lab_factory, available, tmp_path):
+    lab = lab_factory("proxy-blackholed")
+    timeout = 2.0
+    start = time.monotonic()
+    runs = _by_client(run_clients(available, lab.target_url, _user_env(lab, tmp_path), timeout, resolve=_pins(lab)))
+    took = time.monotonic() - start
+    # In parallel, bounded together: one timeout plus the kill grace (and slack for a busy machine).
+    assert took < timeout + clients.KILL_GRACE + 1.5, took
+    expected = {"curl": "28", "requests": "ProxyError", "httpx": "ConnectTimeout",
+                "claude": "timeout"}  # Claude Code waits past 90 s on its own: the runner kills it
+    for name, code in expected.items():
+        assert not runs[name].reached and runs[name].error_code == code, describe(runs[name])
+    assert "timed out" in runs["curl"].error and "killed" in runs["claude"].error
