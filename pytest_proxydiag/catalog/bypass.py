@@ -1,39 +1,99 @@
-"""BYPASS ISSUES (flowchart section: requests don't go through the proxy)."""
+"""BYPASS ISSUES (flowchart section: requests don't go through the proxy).
+
+Values the steps fill in:
+
+* traffic_via_proxy — ``direct`` (client: rule lines), ``clients``, ``witness``, ``arrival``;
+* no_proxy — ``problems`` (lines), ``matrix`` (lines), ``value``, ``source``, ``corrected``;
+* system_proxy — ``conflicts`` (lines), ``who_uses`` (lines), ``env_proxy``;
+* app_settings — ``path``, ``key``, ``value``, ``problem``, ``change``, ``others``.
+"""
 
 STEPS = {
     "bypass.traffic_via_proxy": {
         "number": 1,
         "title": "Verify proxy is being used",
         "question": "Do the clients' requests to the provider go through the proxy?",
-        "check": "sudo tcpdump -i any -n host proxy.company.com",
-        "findings": {"direct": {"text": "{detail}", "solution": "route"}},
-        "solutions": {"route": {"any": "Make the client use the proxy: {detail}"}},
+        "check": "sudo tcpdump -i any -n host proxy.company.com   # then: curl https://api.anthropic.com",
+        "findings": {
+            "direct": {"text": "{clients} would send {target} direct, skipping the proxy:\n{direct}",
+                       "solution": "route"},
+            "unobserved": {"text": "By its rules {witness} should use the proxy for {target}, but its request "
+                                   "never arrived at the proxy: {arrival}", "solution": "route"},
+        },
+        "solutions": {"route": {"any": (
+            "Make every client use the proxy for the provider:\n"
+            "  1. Set both spellings, so no client falls back to another variable:\n"
+            "{export_lines}\n"
+            "  2. Remove the provider from NO_PROXY/no_proxy (see bypass.no_proxy for a value that works for "
+            "every client).\n"
+            "  3. Run the client from the shell where these are set (a service or IDE may not inherit them).\n"
+            "Verify: curl -v {target_url} 2>&1 | grep -i 'connect to\\|proxy'   (it must say it connects to "
+            "{proxy_hostport})")}},
     },
     "bypass.no_proxy": {
         "number": 2,
         "title": "Check NO_PROXY configuration",
-        "question": "Does NO_PROXY send the provider direct for any client?",
-        "findings": {"bypassed": {"text": "{detail}", "solution": "remove"}},
-        "solutions": {"remove": {"any": "Keep only internal domains:\n  export NO_PROXY=\"{corrected}\""}},
+        "question": "Does NO_PROXY send the provider direct (or a local gateway through the proxy) for any client?",
+        "check": "echo $NO_PROXY | grep -i \"anthropic\\|amazonaws\\|googleapis\"",
+        "findings": {
+            "bypassed": {"text": "NO_PROXY ({source}: \"{value}\") routes differently than intended:\n{problems}\n"
+                                 "Per client:\n{matrix}", "solution": "remove"},
+            "invalid": {"text": "NO_PROXY ({source}: \"{value}\") cannot be used by every client:\n{problems}",
+                        "solution": "remove"},
+        },
+        "solutions": {"remove": {"any": (
+            "Keep only internal domains in NO_PROXY, and set both spellings to the same value (clients "
+            "disagree on which one wins):\n"
+            "  export NO_PROXY=\"{corrected}\"\n"
+            "  export no_proxy=\"$NO_PROXY\"\n"
+            "This value was checked against the rules of curl, requests, urllib, httpx, Node, Claude Code and "
+            "Go: it keeps {keep} direct and sends {must} through the proxy. Avoid \"*\", \"*.domain\" (not "
+            "understood by every client) and bare suffixes like \"anthropic.com\" (requests also matches "
+            "\"notanthropic.com\").")}},
     },
     "bypass.system_proxy": {
         "number": 3,
         "title": "Check system-wide proxy settings",
         "question": "Do system-wide proxy settings disagree with the environment?",
-        "findings": {"conflict": {"text": "{detail}", "solution": "align"}},
+        "check": "cat /etc/environment | grep -i proxy; gsettings get org.gnome.system.proxy mode",
+        "findings": {
+            "conflict": {"text": "Proxy settings outside this shell disagree with the environment ({env_proxy}):"
+                                 "\n{conflicts}\nWhich one each client uses:\n{who_uses}",
+                         "solution": "align"},
+        },
         "solutions": {
-            "align": {"any": "Make the system settings and the environment name the same proxy.",
-                      "macos": "Check System Settings > Network > Proxies (scutil --proxy); it may override "
-                               "environment variables.",
-                      "debian": "Check /etc/environment and gsettings get org.gnome.system.proxy mode."},
+            "align": {
+                "any": ("Make every place name the same proxy ({env_proxy}), or remove the ones you do not "
+                        "need:\n{fixes}"),
+                "macos": ("Check System Settings > Network > (your network) > Details > Proxies; "
+                          "`scutil --proxy` shows what is active. Python requests/urllib use it when no proxy "
+                          "variable is set, so a shell without HTTPS_PROXY goes through that proxy instead."),
+                "debian": ("Check /etc/environment (read at login by PAM: log out and in after editing) and "
+                           "GNOME's setting: gsettings get org.gnome.system.proxy mode "
+                           "(gsettings set org.gnome.system.proxy mode 'none' to turn it off, or set its "
+                           "https host/port to the same proxy)."),
+                "rhel": ("Check /etc/environment and /etc/profile.d/*.sh (read at login: log out and in after "
+                         "editing), and dnf/yum's proxy= in /etc/dnf/dnf.conf."),
+                "windows": ("Check Settings > Network & Internet > Proxy, and `netsh winhttp show proxy`; "
+                            "Python requests/urllib read the Internet Settings registry when no proxy variable "
+                            "is set."),
+            },
         },
     },
     "bypass.app_settings": {
         "number": 4,
         "title": "Check application-specific bypass",
         "question": "Do application settings override the environment?",
-        "check": "cat ~/.claude/settings.json | grep -i proxy",
-        "findings": {"override": {"text": "{detail}", "solution": "edit"}},
-        "solutions": {"edit": {"any": "Edit {path}: {change}"}},
+        "check": "cat ~/.claude/settings.json | grep -i proxy; grep -i proxy litellm-config.yaml",
+        "findings": {
+            "override": {"text": "{path} sets {key} = \"{value}\": {problem}.{others}", "solution": "edit"},
+            "unreadable": {"text": "{path} cannot be read by {app}: {problem}. Its proxy settings (if any) are "
+                                   "ignored or break the app.", "solution": "edit"},
+        },
+        "solutions": {"edit": {"any": (
+            "Edit {path}: {change}\n"
+            "Settings in this file override the shell environment for {app} only, so the shell and the app "
+            "disagree until they match. Claude Code reads, from lowest to highest precedence: "
+            "~/.claude/settings.json, .claude/settings.json, .claude/settings.local.json, managed settings.")}},
     },
 }
