@@ -675,8 +675,10 @@ def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, di
         result["error_code"] = (m.group(1) if m else m2.group(1) if m2
                                 else str(data.get("api_error_type") or data.get("terminal_reason") or "error"))
     elif not proc.timed_out and proc.rc is not None:
+        # No JSON: Claude Code stopped before the request (e.g. a proxy URL it cannot parse).
         result["error"] = _first_line(proc.stderr) or _first_line(proc.stdout) or f"claude exited with {proc.rc}"
-        result["error_code"] = f"exit {proc.rc}"
+        result["error_code"] = ("InvalidProxyURL" if re.search(r"(?i)invalid proxy url", result["error"])
+                                else f"exit {proc.rc}")
     if notes:
         result["note"] = "; ".join(notes)
     display = [part for part in cmd if part not in ("--debug-file", debug)]

@@ -443,3 +443,22 @@ def test_a_blackholed_proxy_costs_one_timeout_not_a_hang(lab_factory, available,
     for name, code in expected.items():
         assert not runs[name].reached and runs[name].error_code == code, describe(runs[name])
     assert "timed out" in runs["curl"].error and "killed" in runs["claude"].error
+
+
+def test_unencoded_special_characters_break_every_client_encoded_they_all_reach(lab_factory, available, tmp_path):
+    lab = lab_factory("special-chars-password")
+    password = lab.proxy_url.split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
+    proxy_aware = [n for n in available if n != "node"]
+    raw = _by_client(run_clients(proxy_aware, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
+    expected = {"curl": ("5", "Unsupported proxy syntax"), "requests": ("InvalidURL", "Failed to parse"),
+                "httpx": ("InvalidURL", ""), "claude": ("InvalidProxyURL", "cannot be parsed")}
+    for name, (code, text) in expected.items():
+        run = raw[name]
+        assert not run.reached and run.error_code == code and text in run.error, describe(run)
+    assert _proxied(lab) == []  # none of them got as far as the proxy
+    encoded = _user_env(lab, tmp_path, HTTPS_PROXY=lab.correct_proxy_url, HTTP_PROXY=lab.correct_proxy_url)
+    runs = run_clients(proxy_aware, lab.target_url, encoded, TIMEOUT, resolve=_pins(lab))
+    for run in list(raw.values()) + runs:
+        assert password not in repr(run) and password.replace("@", "%40") not in repr(run)
+    for run in runs:
+        assert (run.reached, run.status) == (True, 401), describe(run)
