@@ -36,7 +36,8 @@ from .redact import Redactor
 
 __all__ = [
     "BRANCHES", "Evidence", "Rule", "RULES", "Triage", "SymptomInputError", "MAX_SYMPTOM_BYTES",
-    "classify", "read_symptom", "triage_from_config", "select_items",
+    "classify", "read_symptom", "read_symptom_from_config", "triage_from_config", "select_items",
+    "configure_triage", "apply_triage", "get_triage", "report_header_lines", "WORKERINPUT_KEY",
 ]
 
 #: The flowchart's symptom branches, in the flowchart's order (also the tie-break order).
@@ -378,6 +379,16 @@ class Triage:
             return f"'{_shorten(self.text_excerpt, 80)}' -> no known proxy error: running every branch"
         return f"'{_shorten(self.text_excerpt, 80)}' -> {', '.join(self.branches)}"
 
+    def header_lines(self) -> list[str]:
+        """Lines for the top of the terminal report: the symptom, the branches run, and why."""
+        if self.ambiguous:
+            runs = "every branch (no known proxy error in the text)"
+        else:
+            runs = f"{', '.join(self.branches)}  (as -m \"{self.marker_expression()}\")"
+        return [f"proxydiag symptom: '{_shorten(self.text_excerpt, 100)}'",
+                f"proxydiag branches: {runs}",
+                f"proxydiag why: {self.explanation}"]
+
     def as_note(self) -> dict[str, Any]:
         """The JSON-ready note for ``RunState.notes["symptom"]`` (``headline`` is shown in the terminal)."""
         return {
@@ -560,29 +571,93 @@ def read_symptom(text: str | None, path: str | None, stdin: IO[Any] | None = Non
 
 
 # -- plugin wiring --------------------------------------------------------------
-def triage_from_config(config, redactor: Redactor | None = None) -> Triage | None:
-    """Read the symptom options of *config* and classify them (``None`` when none was given).
+#: Key of the run's :class:`Triage` in ``config.stash`` (set by :func:`configure_triage`).
+WORKERINPUT_KEY = "proxydiag_symptom_text"
 
-    Standard input is read with pytest's capture suspended (pytest points fd 0
-    at /dev/null while capturing).  An unreadable file is a usage error.
+
+def _stash_key():
+    import pytest
+
+    global _TRIAGE_KEY
+    if _TRIAGE_KEY is None:
+        _TRIAGE_KEY = pytest.StashKey[Triage]()
+    return _TRIAGE_KEY
+
+
+_TRIAGE_KEY = None
+
+
+def _option(config, settings, name: str) -> str | None:
+    if settings is not None:
+        try:
+            return settings[name] or None
+        except KeyError:
+            pass
+    return config.getoption("proxydiag_" + name, None) or config.getini("proxydiag_" + name) or None
+
+
+def read_symptom_from_config(config, settings=None) -> str | None:
+    """The symptom text the options name, read once (``None`` when no symptom was given).
+
+    On an xdist worker the controller's text arrives in ``workerinput`` (a worker
+    cannot read the controller's stdin).  Standard input is read with pytest's
+    capture suspended: while capturing, pytest points fd 0 at /dev/null.  An
+    unreadable file is a :class:`pytest.UsageError` naming it.
     """
     import pytest
 
-    text = config.getoption("proxydiag_symptom", None) or config.getini("proxydiag_symptom") or None
-    path = config.getoption("proxydiag_symptom_file", None) or config.getini("proxydiag_symptom_file") or None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT_KEY in workerinput:
+        return workerinput[WORKERINPUT_KEY]
+    text, path = _option(config, settings, "symptom"), _option(config, settings, "symptom_file")
     if not text and not path:
         return None
     capman = config.pluginmanager.getplugin("capturemanager") if path == "-" else None
     if capman is not None:
         capman.suspend_global_capture(in_=True)
     try:
-        symptom = read_symptom(text, path)
+        return read_symptom(text, path)
     except SymptomInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     finally:
         if capman is not None:
             capman.resume_global_capture()
-    return classify(symptom, redactor)
+
+
+def triage_from_config(config, redactor: Redactor | None = None, settings=None) -> Triage | None:
+    """Classify the symptom the options name (``None`` when none was given)."""
+    symptom = read_symptom_from_config(config, settings)
+    return None if symptom is None else classify(symptom, redactor)
+
+
+def configure_triage(config, state) -> Triage | None:
+    """``pytest_configure``: classify the symptom, remember it, and put it at the top of the reports.
+
+    *state* is the run's ``RunState`` (its settings, redactor and ``notes``).
+    """
+    triage = triage_from_config(config, state.redactor, state.settings)
+    if triage is not None:
+        config.stash[_stash_key()] = triage
+        state.notes["symptom"] = triage.as_note()
+    return triage
+
+
+def get_triage(config) -> Triage | None:
+    return config.stash.get(_stash_key(), None)
+
+
+def apply_triage(config, items: list) -> None:
+    """``pytest_collection_modifyitems`` (after branch markers are set): deselect the other branches."""
+    kept, dropped = select_items(items, get_triage(config))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def report_header_lines(config) -> list[str]:
+    """``pytest_report_header``: the symptom and the chosen branches, first thing the user sees."""
+    triage = get_triage(config)
+    return [] if triage is None else triage.header_lines()
 
 
 def _branch_of_item(item) -> str | None:

@@ -227,24 +227,22 @@ def _noise(kind: str, size: int) -> str | bytes:
     rnd = random.Random(kind)
     if kind == "bytes":
         return bytes(rnd.getrandbits(8) for _ in range(size))
-    if kind == "printable":
-        return "".join(rnd.choices(string.printable, k=size))
     if kind == "words":
         return " ".join("".join(rnd.choices(string.ascii_lowercase, k=rnd.randint(2, 9)))
                         for _ in range(size // 6))[:size]
     # Near-misses: long runs of what the patterns' prefixes look for, the shape that makes
     # a backtracking regex explode.
     unit = {"near-miss": "connection works not going through tunnel 40 proxy-auth time ",
-            "one-char": "a", "digits": "4", "breaks": "x\n", "spaces": " \n"}[kind]
+            "digits": "4", "breaks": "x\n"}[kind]
     return (unit * (size // len(unit) + 1))[:size]
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kind", ["bytes", "printable", "words", "near-miss", "one-char", "digits", "breaks", "spaces"])
+@pytest.mark.parametrize("kind", ["bytes", "words", "near-miss", "digits", "breaks"])
 def test_a_mebibyte_of_noise_is_classified_in_bounded_time(kind):
     """No catastrophic backtracking: every pattern is linear (the timeout is a safety net, not a target)."""
     result = classify(_noise(kind, MAX_SYMPTOM_BYTES))
-    assert len(result.branches) in (MAX_SELECTED, len(BRANCHES)) or len(result.branches) >= 1
+    assert result.branches == BRANCHES if result.ambiguous else 1 <= len(result.branches) <= MAX_SELECTED
     assert len(result.text_excerpt) <= 200
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", result.text_excerpt + result.explanation)
 
@@ -403,3 +401,71 @@ def test_unreadable_symptom_file_is_a_usage_error_not_a_traceback(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--proxydiag-symptom-file 'missing.log' cannot be read: No such file*"])
     assert "Traceback" not in result.stderr.str()
+
+
+WIRING_CONFTEST = """
+import pytest
+from pytest_proxydiag import triage
+from pytest_proxydiag.state import get_state
+
+def pytest_configure(config):
+    triage.configure_triage(config, get_state(config))
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    triage.apply_triage(config, items)
+
+def pytest_report_header(config):
+    return triage.report_header_lines(config)
+
+def pytest_unconfigure(config):
+    import json
+    with open("notes.json", "w", encoding="utf-8") as f:
+        json.dump(get_state(config).notes, f)
+"""
+
+BRANCH_TESTS = """
+import pytest
+
+@pytest.mark.auth
+def test_auth(): pass
+
+@pytest.mark.connectivity
+def test_connectivity(): pass
+
+@pytest.mark.certificate
+def test_certificate(): pass
+
+@pytest.mark.policy
+def test_policy(): pass
+
+def test_unbranched(): pass
+"""
+
+
+def test_wiring_selects_branches_reports_them_and_keeps_secrets_out(pytester, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", f"http://jdoe:{CANARY}@127.0.0.1:9")
+    pytester.makeconftest(WIRING_CONFTEST)
+    pytester.makepyfile(BRANCH_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-v", "--proxydiag-symptom",
+        f"HTTPS_PROXY=http://jdoe:{CANARY}@127.0.0.1:9\nProxyError('Unable to connect to proxy', "
+        "SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol')))")
+    result.assert_outcomes(passed=3, deselected=2)
+    result.stdout.fnmatch_lines([
+        "proxydiag symptom: 'HTTPS_PROXY=http://****@127.0.0.1:9 ProxyError*",
+        'proxydiag branches: connectivity, certificate  (as -m "connectivity or certificate")',
+        "proxydiag why: *-> connectivity (most likely)*-> certificate (also plausible)*",
+        "*test_connectivity PASSED*", "*test_certificate PASSED*", "*test_unbranched PASSED*",
+    ])
+    notes = json.loads((pytester.path / "notes.json").read_text(encoding="utf-8"))
+    assert notes["symptom"]["branches"] == ["connectivity", "certificate"]
+    assert CANARY not in result.stdout.str() + result.stderr.str() + json.dumps(notes)
+
+
+def test_wiring_runs_everything_for_unknown_text(pytester):
+    pytester.makeconftest(WIRING_CONFTEST)
+    pytester.makepyfile(BRANCH_TESTS)
+    result = pytester.runpytest_subprocess("--proxydiag-symptom", "it just does not work")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["proxydiag branches: every branch (no known proxy error in the text)"])
