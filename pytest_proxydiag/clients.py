@@ -718,9 +718,13 @@ def _build_request(url: str, env: Mapping[str, str], timeout: float, method: str
         raise ValueError(f"not an http(s) URL: {url!r}")
     port = parts.port or (443 if scheme == "https" else 80)
     base_path = parts.path.rstrip("/")
+    path = ("/" + path.lstrip("/")).rstrip("/") if path else ""
+    if path and base_path.endswith(path):
+        # Given the full endpoint ("https://gw/anthropic/v1/messages"): its base is what precedes it.
+        base_path = base_path[:-len(path)]
     netloc = parts.netloc.rsplit("@", 1)[-1]
     base_url = f"{scheme}://{netloc}{base_path}"
-    full = base_url + (path if path.startswith("/") else "/" + path) if path else base_url
+    full = base_url + path
     pins = {(str(h).lower().strip("[]"), int(p)): str(a) for (h, p), a in dict(resolve or {}).items()}
     return _Request(full, base_url, base_path, scheme, parts.hostname.lower(), port, method.upper(),
                     client_env(env), float(timeout), pins)

@@ -161,6 +161,18 @@ def test_client_env_removes_every_credential_but_keeps_the_proxy():
                    "NO_PROXY": "localhost"}
 
 
+@pytest.mark.parametrize("url,path,full,base", [
+    ("https://api.anthropic.com", "/v1/messages", "https://api.anthropic.com/v1/messages", "https://api.anthropic.com"),
+    ("https://gw.corp/anthropic/", "/v1/messages", "https://gw.corp/anthropic/v1/messages", "https://gw.corp/anthropic"),
+    ("https://gw.corp/anthropic/v1/messages", "/v1/messages", "https://gw.corp/anthropic/v1/messages",
+     "https://gw.corp/anthropic"),
+    ("http://user:pw@h:1/x", "v1/messages", "http://h:1/x/v1/messages", "http://h:1/x"),
+])
+def test_request_url_and_claude_base_url(url, path, full, base):
+    req = clients._build_request(url, {}, 1, "POST", path, {})
+    assert (req.full_url, req.base_url) == (full, base)
+
+
 def test_bad_input_gives_a_result_not_an_exception():
     run = run_client("curl", "ftp://example.invalid/", {"PATH": os.environ["PATH"]}, 1)
     assert (run.reached, run.error_code) == (False, "invalid-url")
