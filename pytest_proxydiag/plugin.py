@@ -246,10 +246,12 @@ def pytest_runtest_makereport(item, call):
         return report
     result = _step_result(item, call, report, state)
     state.results.append(result)
-    report.user_properties = list(report.user_properties) + [
-        ("step_id", result.step_id), ("branch", result.branch), ("outcome", result.outcome)]
+    props = [("step_id", result.step_id), ("branch", result.branch), ("outcome", result.outcome)]
     if result.finding:
-        report.user_properties.append(("finding", result.finding))
+        props.append(("finding", result.finding))
+    report.user_properties = list(report.user_properties) + props
+    # junitxml writes the properties of the teardown report, which copies the item's.
+    item.user_properties.extend(props)
     from .reporting import attach_html_extras
 
     attach_html_extras(item.config, report, result)

@@ -56,6 +56,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def is_secret_name(name: str) -> bool:
     """True when an environment variable or key named *name* holds a secret."""
     upper = name.upper()
@@ -131,6 +134,9 @@ class Redactor:
             return self.redact(text.decode("utf-8", "replace"))
         if not isinstance(text, str) or not text:
             return text
+        if _SURROGATE.search(text):
+            # Non-UTF-8 bytes from the environment (surrogate escapes) cannot be written to any report.
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         pat = self._pattern()
         if pat is not None:
             text = pat.sub(MASK, text)
@@ -199,9 +205,15 @@ def local_secrets(env: Mapping[str, str], *, litellm_config: str | None = None,
     netrcs += [home / ".netrc", home / "_netrc"]
     for path in netrcs:
         tokens = _read(path).split()
+        login = None
         for i, tok in enumerate(tokens[:-1]):
-            if tok in ("password", "account"):
+            if tok == "login":
+                login = tokens[i + 1]
+            elif tok in ("password", "account"):
                 found.append(tokens[i + 1])
+                if login is not None:
+                    # What a Basic header built from this entry carries, base64-encoded.
+                    found.append(f"{login}:{tokens[i + 1]}")
     for path in (home / ".claude" / "settings.json", home / ".claude" / "settings.local.json",
                  home / ".claude.json", here / ".claude" / "settings.json",
                  here / ".claude" / "settings.local.json"):

@@ -55,6 +55,8 @@ _SUBJECT_KEY = re.compile(r"^(subject|leaf_subject|cert_subject)$", re.I)
 _DOMAIN_KEY = re.compile(r"(domain|hosts?_to_allow|blocked_hosts?|allow(list)?)", re.I)
 _LIMIT_KEY = re.compile(r"(limit|max_?body|max_?size|largest|payload|ratelimit|retry.?after|idle|"
                         r"mean_latency|latency|added_seconds|overhead)", re.I)
+#: What the provider answers a keyless probe: it was reached, nothing for IT to look at.
+_EXPECTED_FROM_PROVIDER = {400, 401, 404, 405}
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?$", re.I)
 _INTERESTING_HEADERS = ("x-squid-error", "server", "via", "retry-after", "x-cache", "proxy-authenticate",
                         "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-limit",
@@ -129,6 +131,8 @@ def it_facts(results: list[StepResult], probe_log: list[Mapping[str, Any]], targ
                 d["seen"] = f"CONNECT -> {status}"
             elif entry.get("cause"):
                 d["seen"] = f"CONNECT failed: {entry.get('cause')}"
+        if kind == "http" and status in _EXPECTED_FROM_PROVIDER:
+            continue
         failed = (isinstance(status, int) and status >= 400) or (status is None and entry.get("cause")
                                                                   and entry.get("cause") != "ok")
         if not failed or kind not in ("connect", "http", "tcp", "tls"):

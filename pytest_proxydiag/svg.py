@@ -26,7 +26,7 @@ COLOURS: dict[str, tuple[str, str, str, str, str]] = {
     "notrun": ("#c8c8c8", "#ffffff", "#9a9a9a", "", "not run"),
 }
 
-LABEL_W, BOX_W, BOX_H, GAP_X, ROW_H, TOP = 250, 178, 50, 26, 66, 34
+LABEL_W, BOX_W, BOX_H, GAP_X, ROW_H, TOP = 250, 178, 50, 26, 66, 46
 PATH_COLOUR = "#1565c0"
 
 
@@ -77,8 +77,8 @@ def flowchart_svg(outcomes: Mapping[str, str], path: list[str], root_cause: str 
            f'<defs><marker id="pd-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9e9e9e"/>'
            f'</marker></defs>',
-           f'<text x="8" y="20" font-size="13" font-weight="bold" fill="#333">Branch (symptom)</text>',
-           f'<text x="{LABEL_W}" y="20" font-size="13" font-weight="bold" fill="#333">'
+           f'<text x="8" y="18" font-size="13" font-weight="bold" fill="#333">Branch (symptom)</text>',
+           f'<text x="{LABEL_W}" y="18" font-size="13" font-weight="bold" fill="#333">'
            f'Steps in flowchart order \u2192</text>']
     for i, (branch, symptom, steps) in enumerate(rows):
         y = TOP + i * ROW_H
