@@ -128,7 +128,7 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
     ca_name = certs.common_name(a.ca.subject) if a.ca is not None else issuer
     step.add_evidence(ca_saved=saved.as_dict(), ca_source=a.ca_source, ca_name=ca_name)
     strict_text = "; ".join(a.strict)
-    bc = [p for p in a.strict if "Basic Constraints" in p]
+    bc = [p for p in a.strict if "basicConstraints" in p]
     extra = ""
     if bc:
         extra += f" Also, Python 3.13+ will reject this CA: {'; '.join(bc)}."

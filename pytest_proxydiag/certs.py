@@ -507,7 +507,11 @@ def validity_problem(cert: x509.Certificate, now: datetime.datetime | None = Non
 def strict_problems(path: Sequence[x509.Certificate]) -> list[str]:
     """What Python 3.13+'s strict X.509 default (``VERIFY_X509_STRICT``) rejects in a path.
 
-    The messages are OpenSSL's, which is what users see in the traceback.
+    The messages follow OpenSSL's, which is what users see in the traceback
+    ("Basic Constraints of CA cert not marked critical"), spelled with the
+    extension's name (``basicConstraints``) so that report redaction, which
+    masks anything shaped like an HTTP ``Basic <token>`` header, leaves them
+    readable.
     """
     problems: list[str] = []
     for i, cert in enumerate(path):
@@ -518,9 +522,9 @@ def strict_problems(path: Sequence[x509.Certificate]) -> list[str]:
             continue
         bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
         if bc is None:
-            problems.append(f"{who}: Basic Constraints missing from a CA certificate")
+            problems.append(f"{who}: basicConstraints missing from a CA certificate")
         elif bc.value.ca and not bc.critical:
-            problems.append(f"{who}: Basic Constraints of CA cert not marked critical")
+            problems.append(f"{who}: basicConstraints of CA cert not marked critical")
         if _ext(cert, ExtensionOID.KEY_USAGE) is None and bc is not None and bc.value.ca:
             problems.append(f"{who}: CA cert does not include key usage extension")
         if _ext(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER) is None and bc is not None and bc.value.ca:

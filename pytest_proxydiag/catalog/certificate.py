@@ -128,7 +128,7 @@ STEPS = {
                         "REQUESTS_CA_BUNDLE / SSL_CERT_FILE at it."),
             },
             "strict": {
-                "any": ("Ask IT to reissue the inspection CA with Basic Constraints marked critical (and Key Usage, "
+                "any": ("Ask IT to reissue the inspection CA with basicConstraints marked critical (and keyUsage, "
                         "Subject/Authority Key Identifiers), as RFC 5280 requires. Until then, Python 3.13+ "
                         "clients can use the OS trust store through truststore:\n"
                         "  pip install truststore\n"

@@ -1,0 +1,314 @@
+"""The CERTIFICATE branch against a real Squid ssl-bump (and a healthy Squid): every finding provoked for real."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import require_squid
+
+BRANCH = ("-m", "certificate")
+
+
+def _der(pem: bytes) -> list[bytes]:
+    return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
+
+
+@pytest.fixture(scope="module")
+def bump():
+    require_squid()
+    from pytest_proxydiag.lab import Lab
+
+    with Lab("ssl-bump-untrusted") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def healthy():
+    require_squid()
+    from pytest_proxydiag.lab import Lab
+
+    with Lab("healthy") as lab:
+        yield lab
+
+
+def _branch(run) -> dict[str, str]:
+    return {s["id"]: s["outcome"] for s in run.steps if s["id"].startswith("certificate.")}
+
+
+# -- interception ---------------------------------------------------------------------------------
+def test_untrusted_interception_saves_the_proxy_ca_and_tells_every_client(run_diag, bump):
+    run = run_diag(*BRANCH, lab=bump)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted"
+    assert run.root_cause == "certificate.interception"
+    assert "issued by 'Example Corp'" in step["finding"]
+    saved = step["evidence"]["ca_saved"]["ca_path"]
+    # The CA written for the user is the lab's corporate CA, byte for byte.
+    assert _der(Path(saved).read_bytes()) == _der(bump.interception_ca_pem)
+    assert stat.S_IMODE(os.stat(saved).st_mode) == 0o600
+    assert run.doc["artifacts"]["interception_ca"] == saved
+    bundle = step["evidence"]["ca_saved"]["bundle_path"]
+    bundle_der = _der(Path(bundle).read_bytes())
+    assert _der(bump.interception_ca_pem)[0] in bundle_der
+    assert _der(Path(bump.public_roots).read_bytes())[0] in bundle_der
+    # Every client says no, and the fix points each one at an absolute path of the files written.
+    assert not any(row["trusted"] for row in step["evidence"]["trust"].values())
+    assert step["fix"]["env"] == {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle, "CURL_CA_BUNDLE": bundle,
+                                  "NODE_EXTRA_CA_CERTS": saved}
+    assert step["fix"]["verified"] is None
+    assert f"sudo cp {saved} /usr/local/share/ca-certificates/proxy-ca.crt" in step["solution"]
+    assert "update-ca-certificates" in step["solution"]
+    assert f'export NODE_EXTRA_CA_CERTS="{saved}"' in step["solution"]
+    assert "update-ca-trust" in step["other_solutions"]["rhel"]
+    assert "add-trusted-cert" in step["other_solutions"]["macos"]
+    chain = step["evidence"]["chain"]
+    assert chain[0]["issuer"].endswith("O=Example Corp") and len(chain[0]["sha256"]) == 95
+    # No Python CA variable is set: Python's failure is the interception's, not a second finding.
+    py = run.step("certificate.python_ssl")
+    assert py["outcome"] == "skipped" and py["blocked_by"] == "certificate.interception"
+    # The flowchart's experiment ran inside the tool and never turned anything off for the user.
+    vd = run.step("certificate.verification_disabled")
+    assert vd["outcome"] == "passed" and "certificate problem confirmed" in vd["summary"]
+    assert "Example Corp" in run.output and saved in run.output
+
+
+def test_trusted_by_requests_only_node_row_says_node_extra_ca_certs_is_missing(run_diag, bump, tmp_path):
+    bundle = tmp_path / "my-bundle.pem"
+    bundle.write_bytes(Path(bump.public_roots).read_bytes() + bump.interception_ca_pem)
+    run = run_diag(*BRANCH, lab=bump, env={"REQUESTS_CA_BUNDLE": str(bundle)})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted"
+    trust = step["evidence"]["trust"]
+    assert trust["requests"]["trusted"] is True and trust["requests"]["via"] == f"REQUESTS_CA_BUNDLE={bundle}"
+    assert trust["node"]["trusted"] is False and "NODE_EXTRA_CA_CERTS is not set" in trust["node"]["why"]
+    assert trust["claude-code"]["trusted"] is False
+    assert "Node.js" in step["finding"] and "requests (" not in step["finding"].split("Not trusted by:")[1]
+    # The CA is still extracted from the connection; the user's bundle is left alone and carried over.
+    assert bundle.read_bytes() == Path(bump.public_roots).read_bytes() + bump.interception_ca_pem
+    assert "NODE_EXTRA_CA_CERTS" in step["fix"]["env"]
+
+
+def test_trusted_interception_fails_nothing_in_the_branch(run_diag, lab_factory):
+    lab = lab_factory("ssl-bump-trusted")
+    run = run_diag(*BRANCH, lab=lab)
+    assert set(_branch(run).values()) == {"passed"}, run.output[-3000:]
+    step = run.step("certificate.interception")
+    assert step["summary"].startswith("intercepted") and "trusted by every client" in step["summary"]
+    assert run.root_cause is None
+
+
+def test_healthy_proxy_is_not_intercepted_and_shows_the_issuer(run_diag, healthy):
+    run = run_diag(*BRANCH, lab=healthy)
+    assert set(_branch(run).values()) == {"passed"}, run.output[-3000:]
+    step = run.step("certificate.interception")
+    assert "not intercepted" in step["summary"] and "issued by 'Proxydiag Lab Public Roots'" in step["summary"]
+    assert step["evidence"]["intercepted"] is False
+    assert "interception_ca" not in run.doc["artifacts"]
+
+
+def test_der_in_node_extra_ca_certs_is_the_trap_with_a_converted_pem(run_diag, lab_factory):
+    lab = lab_factory("der-ca")
+    run = run_diag(*BRANCH, lab=lab)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "der_trap"
+    pem = step["fix"]["env"]["NODE_EXTRA_CA_CERTS"]
+    assert "DER (binary .cer)" in step["finding"] and pem in step["finding"]
+    assert _der(Path(pem).read_bytes()) == _der(lab.interception_ca_pem)
+    assert f"openssl x509 -inform DER -in {lab.env['NODE_EXTRA_CA_CERTS']}" in step["solution"]
+    assert f'export NODE_EXTRA_CA_CERTS="{pem}"' in step["solution"]
+    assert _branch(run)["certificate.python_ssl"] == "passed"
+
+
+# -- verification switched off ----------------------------------------------------------------
+def test_verification_switched_off_is_a_finding_with_the_experiment(run_diag, bump):
+    run = run_diag(*BRANCH, lab=bump, env={"REQUESTS_CA_BUNDLE": "", "NODE_TLS_REJECT_UNAUTHORIZED": "0"})
+    step = run.step("certificate.verification_disabled")
+    assert step["outcome"] == "failed" and step["finding_key"] == "disabled"
+    assert 'REQUESTS_CA_BUNDLE=""' in step["finding"] and "NODE_TLS_REJECT_UNAUTHORIZED=0" in step["finding"]
+    assert "certificate problem confirmed" in step["finding"]
+    assert "unset NODE_TLS_REJECT_UNAUTHORIZED" in step["solution"]
+    assert "NODE_TLS_REJECT_UNAUTHORIZED" in step["fix"]["unset"]
+    # The fix trusts the CA instead; it never keeps verification off.
+    assert step["fix"]["env"]["REQUESTS_CA_BUNDLE"].endswith("ca-bundle.pem")
+    assert "=0" not in step["solution"].replace("NODE_TLS_REJECT_UNAUTHORIZED=0, ", "")
+    trust = run.step("certificate.interception")["evidence"]["trust"]
+    assert trust["node"]["verification_disabled"] == "NODE_TLS_REJECT_UNAUTHORIZED=0"
+
+
+def test_verification_off_in_claude_settings_and_litellm_config(run_diag, healthy, diag_home, tmp_path):
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text('{"env": {"NODE_TLS_REJECT_UNAUTHORIZED": "0"}}')
+    config = tmp_path / "litellm.yaml"
+    config.write_text("litellm_settings:\n  ssl_verify: false\n")
+    run = run_diag(*BRANCH, lab=healthy, env={"LITELLM_CONFIG": str(config)})
+    step = run.step("certificate.verification_disabled")
+    assert step["outcome"] == "failed"
+    assert "settings.json" in step["finding"] and "ssl_verify: false" in step["finding"]
+    assert {f["path"] for f in step["fix"]["files"]} == {str(diag_home / ".claude" / "settings.json"), str(config)}
+
+
+# -- Python's CA files ------------------------------------------------------------------------------
+def test_ssl_cert_file_missing_names_the_path_to_use(run_diag, healthy, tmp_path):
+    missing = tmp_path / "nowhere" / "ca.pem"
+    run = run_diag(*BRANCH, lab=healthy, env={"SSL_CERT_FILE": str(missing)})
+    step = run.step("certificate.python_ssl")
+    assert step["outcome"] == "failed" and step["finding_key"] == "missing"
+    assert f"SSL_CERT_FILE={missing} does not exist" in step["finding"]
+    good = os.path.abspath(healthy.public_roots)
+    assert f'export SSL_CERT_FILE="{good}"' in step["solution"]
+    assert step["fix"]["env"] == {"SSL_CERT_FILE": good}
+    assert "/etc/ssl/certs/ca-certificates.crt" in step["solution"]  # the OS bundle on Debian
+
+
+def test_ssl_cert_file_not_pem(run_diag, healthy, tmp_path):
+    junk = tmp_path / "ca.pem"
+    junk.write_text("this is not a certificate\n")
+    run = run_diag(*BRANCH, lab=healthy, env={"SSL_CERT_FILE": str(junk)})
+    step = run.step("certificate.python_ssl")
+    assert step["outcome"] == "failed" and step["finding_key"] == "not_pem"
+    assert f"SSL_CERT_FILE={junk} is not a PEM certificate bundle" in step["finding"]
+    assert "export SSL_CERT_FILE=" in step["solution"]
+
+
+def test_requests_bundle_in_der_gets_a_pem_copy(run_diag, healthy, tmp_path):
+    der = tmp_path / "corp.cer"
+    der.write_bytes(_der(Path(healthy.public_roots).read_bytes())[0])
+    run = run_diag(*BRANCH, lab=healthy, env={"REQUESTS_CA_BUNDLE": str(der)})
+    step = run.step("certificate.python_ssl")
+    assert step["outcome"] == "failed" and step["finding_key"] == "der"
+    converted = step["fix"]["env"]["REQUESTS_CA_BUNDLE"]
+    assert converted != str(der) and _der(Path(converted).read_bytes()) == [der.read_bytes()]
+    assert "openssl x509 -inform DER" in step["solution"]
+
+
+def test_bundle_with_only_the_corporate_ca_breaks_other_hosts(run_diag, bump):
+    run = run_diag(*BRANCH, lab=bump, env={"REQUESTS_CA_BUNDLE": bump.interception_ca_path})
+    step = run.step("certificate.python_ssl")
+    assert step["outcome"] == "failed" and step["finding_key"] == "corporate_only"
+    assert "none of the public roots" in step["finding"] and "Example Corp" in step["finding"]
+    fixed = step["fix"]["env"]["REQUESTS_CA_BUNDLE"]
+    fixed_der = _der(Path(fixed).read_bytes())
+    assert _der(bump.interception_ca_pem)[0] in fixed_der and _der(Path(bump.public_roots).read_bytes())[0] in fixed_der
+    # requests trusts the intercepted target with it: the interception step sees that.
+    assert run.step("certificate.interception")["evidence"]["trust"]["requests"]["trusted"] is True
+
+
+def test_bundle_without_the_interception_ca_fails_the_verified_connection(run_diag, bump):
+    run = run_diag(*BRANCH, lab=bump, env={"SSL_CERT_FILE": bump.public_roots})
+    step = run.step("certificate.python_ssl")
+    assert step["outcome"] == "failed" and step["finding_key"] == "verify_failed"
+    assert "certificate verify failed" in step["finding"]
+    assert step["fix"]["env"]["SSL_CERT_FILE"].endswith("ca-bundle.pem")
+
+
+# -- a CA without critical Basic Constraints, through a real Squid ------------------------------------
+def _ca_without_critical_bc() -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lax Corp"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "Lax Corp Inspection CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=False)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()))
+
+
+class _BumpSquid:
+    """A Squid that bumps (or splices) with a CA of the test's choosing, in front of the lab's origin."""
+
+    def __init__(self, name: str, ca_pem: bytes | None, ca_key: bytes | None, mode: str = "bump") -> None:
+        from pytest_proxydiag import lab as labmod
+        from pytest_proxydiag.lab_servers import HttpsOrigin, LabCA, PROVIDER_HOSTS, free_port
+
+        # Not under pytest's tmp_path: Squid drops to its own user, which must be able to enter the directory.
+        workdir = self.workdir = Path(tempfile.mkdtemp(prefix=f"proxydiag-certtest-{name}-"))
+        self.public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+        self.public_roots = workdir / "public-roots.pem"
+        self.public_roots.write_bytes(self.public.cert_pem)
+        self.origin = HttpsOrigin(self.public, workdir / "origin").start()
+        sq = workdir / "squid"
+        sq.mkdir()
+        hosts = sq / "hosts"
+        hosts.write_text("".join(f"127.0.0.1 {h}\n" for h in PROVIDER_HOSTS))
+        certgen = labmod.squid_helper("security_file_certgen")
+        port_options, rules = "", []
+        if mode in ("bump", "splice"):
+            (sq / "ca.pem").write_bytes(ca_pem)
+            (sq / "ca.key").write_bytes(ca_key)
+            subprocess.run([certgen, "-c", "-s", str(sq / "ssl_db"), "-M", "4MB"], check=True, capture_output=True,
+                           timeout=10)
+            port_options = (f"ssl-bump tls-cert={sq / 'ca.pem'} tls-key={sq / 'ca.key'} "
+                            "generate-host-certificates=on dynamic_cert_mem_cache_size=4MB")
+            rules = [f"sslcrtd_program {certgen} -s {sq / 'ssl_db'} -M 4MB", "sslcrtd_children 2 startup=1 idle=1",
+                     f"tls_outgoing_options cafile={self.public_roots}", "acl step1 at_step SslBump1",
+                     "ssl_bump peek step1", f"ssl_bump {mode} all"]
+        labmod._give_to_squid_user(workdir)
+        port = free_port()
+        lines = labmod.squid_config(sq, port, port_options=port_options, rules=rules, hosts_file=hosts)
+        self.squid = labmod.Squid(lines, sq, port).start()
+        self.proxy_url = f"http://127.0.0.1:{port}"
+        self.env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
+        target = f"https://api.anthropic.com:{self.origin.port}"
+        self.pytest_args = ["--proxydiag-target", target, "--proxydiag-resolve",
+                            f"api.anthropic.com:{self.origin.port}:127.0.0.1",
+                            "--proxydiag-public-roots", str(self.public_roots), "--proxydiag-no-direct"]
+
+    def stop(self) -> None:
+        self.squid.stop()
+        self.origin.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def test_ca_without_critical_basic_constraints_is_a_finding_even_when_trusted(run_diag, tmp_path):
+    require_squid()
+    ca_pem, ca_key = _ca_without_critical_bc()
+    lab = _BumpSquid("lax", ca_pem, ca_key)
+    try:
+        bundle = tmp_path / "bundle.pem"
+        bundle.write_bytes(lab.public.cert_pem + ca_pem)
+        node = tmp_path / "corp.pem"
+        node.write_bytes(ca_pem)
+        env = {"REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle), "CURL_CA_BUNDLE": str(bundle),
+               "NODE_EXTRA_CA_CERTS": str(node)}
+        run = run_diag(*BRANCH, lab=lab, env=env)
+    finally:
+        lab.stop()
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "bc_not_critical", run.output[-3000:]
+    assert "basicConstraints of CA cert not marked critical" in step["finding"]
+    assert "Lax Corp Inspection CA" in step["finding"]
+    assert "truststore" in step["solution"] and "marked critical" in step["solution"]
+
+
+def test_spliced_tls_is_not_interception(run_diag, tmp_path):
+    require_squid()
+    from pytest_proxydiag.lab_servers import LabCA
+
+    corp = LabCA("Example Corp", "Splicing proxy CA")
+    lab = _BumpSquid("splice", corp.cert_pem, corp.key_pem, mode="splice")
+    try:
+        run = run_diag(*BRANCH, lab=lab)
+    finally:
+        lab.stop()
+    assert set(_branch(run).values()) == {"passed"}, run.output[-3000:]
+    assert "not intercepted" in run.step("certificate.interception")["summary"]
