@@ -31,8 +31,11 @@ CLEAN = {k: v for k, v in os.environ.items()
 def run_pytest(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=cwd, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    return time.perf_counter() - start, proc.returncode
+                          capture_output=True, text=True, timeout=300)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"pytest {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return elapsed, proc.returncode
 
 
 def diagnosis(scenario: str, rounds: int, markers: str, home: Path, work: Path) -> list[float]:

@@ -118,32 +118,41 @@ def test_proxy_works(proxydiag_step, proxydiag_probes, proxydiag_target):
 
 def _judge_reply(step, reply, cause, detail, target, via_header=False):
     """Fail with the most specific finding for a failed exchange with the proxy."""
-    if reply is not None and cause == Cause.PROXY_STATUS or (reply is not None and reply.status >= 500):
+    if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         if reply.status == 407:
             step.blocked("auth.credentials", f"the proxy wants authentication ({reply.status_line})")
         if reply.status in (403, 451):
             step.blocked("policy.domain_allowed", f"the proxy refuses {target.hostport} ({reply.status_line})")
-        if reply.status >= 400:
-            evidence = reply.status_line + (f", X-Squid-Error: {reply.squid_error}" if reply.squid_error else "")
-            step.fail("connect_failed", detail=f"{reply.status_line}: the proxy could not forward the request"
-                      + (f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""), evidence=evidence)
-        return
+        squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
+        if 300 <= reply.status < 400:
+            # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
+            why = (f"{reply.status_line} to {reply.header('Location') or 'nowhere'}: a proxy must not redirect "
+                   "CONNECT; this is a captive portal, a login page or a web server on the proxy port "
+                   "(the redirect was not followed)")
+        elif reply.status >= 500:
+            why = f"{reply.status_line}{squid}: the proxy could not forward the request"
+        else:
+            why = f"{reply.status_line}{squid}: the proxy refused to open the tunnel"
+        step.fail("connect_failed", detail=why, evidence=reply.status_line + squid)
     if cause == Cause.OK:
         return
-    if cause in (Cause.NO_ANSWER,):
+    if cause == Cause.NO_ANSWER:
         step.fail("no_answer", detail=detail)
     if cause in (Cause.GARBAGE, Cause.HEADER_TOO_LARGE):
         step.fail("garbage", detail=detail, hostport=step.settings.proxy.url.hostport)
+    proxy = step.settings.proxy.url
+    placeholder = "<URL-ENCODED-PASSWORD>" if proxy.password else None
     if cause == Cause.TLS_SPOKEN:
-        p = step.settings.proxy.url
-        suggested = dataclasses.replace(p, scheme="https").encoded(password_placeholder="<URL-ENCODED-PASSWORD>"
-                                                                   if p.password else None)
+        suggested = dataclasses.replace(proxy, scheme="https").encoded(password_placeholder=placeholder)
         step.fail("tls_mismatch", detail=detail, suggested=suggested)
-    if cause == Cause.TLS_ERROR and step.settings.proxy.url.scheme == "https":
-        p = step.settings.proxy.url
-        suggested = dataclasses.replace(p, scheme="http").encoded(password_placeholder="<URL-ENCODED-PASSWORD>"
-                                                                  if p.password else None)
-        step.fail("tls_mismatch", detail=detail, suggested=suggested)
+    if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and step.probes.proxy_speaks_tls():
+        suggested = dataclasses.replace(proxy, scheme="https").encoded(password_placeholder=placeholder)
+        step.fail("tls_mismatch", detail=f"{detail} — the proxy port speaks TLS, but the proxy URL says http://",
+                  suggested=suggested)
+    if cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and proxy.scheme == "https":
+        suggested = dataclasses.replace(proxy, scheme="http").encoded(password_placeholder=placeholder)
+        step.fail("tls_mismatch", detail=detail + " — the proxy URL says https:// but the proxy port does not "
+                  "speak TLS", suggested=suggested)
     if cause in (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE):
         step.blocked("connectivity.proxy_reachable", detail)
     step.fail("connect_failed", detail=detail, evidence=detail)

@@ -631,6 +631,34 @@ class Probes:
     def tunnel_to(self, target: Target) -> TunnelResult:
         return self.connect_tunnel(target.host, target.port)
 
+    def proxy_speaks_tls(self) -> bool:
+        """True when the proxy port completes a TLS handshake (cached).
+
+        Asked only after a plain-HTTP exchange was reset or closed: a TLS
+        proxy behind an ``http://`` URL often just drops the plaintext.
+        """
+        def compute() -> bool:
+            p = self.proxy
+            if p is None:
+                return False
+            deadline = _Deadline(self.timeout)
+            try:
+                sock, _addr, _r, _c = self._connect(p.host, p.port, deadline)
+            except ProbeError:
+                return False
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            try:
+                sock.settimeout(max(deadline.remaining(), 0.001))
+                ctx.wrap_socket(sock, server_hostname=p.host).close()
+                return True
+            except (OSError, ssl.SSLError):
+                return False
+            finally:
+                sock.close()
+        return self.cached(("proxy-speaks-tls",), compute)
+
     def connect_via(self, proxy: ProxyURL, host: str, port: int) -> TunnelResult:
         """CONNECT host:port through another proxy address (e.g. a candidate port); cached."""
         def compute() -> TunnelResult:
