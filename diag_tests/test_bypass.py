@@ -250,7 +250,7 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     problems = []  # (entry, problem, change)
     for e in sorted(entries, key=lambda x: -x.precedence):
         if e.error:
-            step.fail("unreadable", path=e.path, app=e.app, problem=e.error, key=e.key, value="",
+            step.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
                       change="fix the syntax (it must be valid " + ("JSON" if e.path.endswith(".json") else "YAML")
                              + ")", others="")
         name = e.key.split(".")[-1]
@@ -281,5 +281,5 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     if len(problems) > 1:
         others = " Also: " + "; ".join(f"{o.path} {o.key}: {p}" for o, p, _c in problems[1:4]) + "."
     step.set_fix(files=[{"path": e.path, "change": change}])
-    step.fail("override", path=e.path, key=e.key, value=e.value, problem=problem, change=change, app=e.app,
+    step.fail("override", path=e.path, setting=e.key, value=e.value, problem=problem, change=change, app=e.app,
               others=others)

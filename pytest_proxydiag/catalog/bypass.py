@@ -5,7 +5,7 @@ Values the steps fill in:
 * traffic_via_proxy — ``direct`` (client: rule lines), ``clients``, ``witness``, ``arrival``;
 * no_proxy — ``problems`` (lines), ``matrix`` (lines), ``value``, ``source``, ``corrected``;
 * system_proxy — ``conflicts`` (lines), ``who_uses`` (lines), ``env_proxy``;
-* app_settings — ``path``, ``key``, ``value``, ``problem``, ``change``, ``others``.
+* app_settings — ``path``, ``setting``, ``value``, ``problem``, ``change``, ``others``.
 """
 
 STEPS = {
@@ -86,7 +86,7 @@ STEPS = {
         "question": "Do application settings override the environment?",
         "check": "cat ~/.claude/settings.json | grep -i proxy; grep -i proxy litellm-config.yaml",
         "findings": {
-            "override": {"text": "{path} sets {key} = \"{value}\": {problem}.{others}", "solution": "edit"},
+            "override": {"text": "{path} sets {setting} = \"{value}\": {problem}.{others}", "solution": "edit"},
             "unreadable": {"text": "{path} cannot be read by {app}: {problem}. Its proxy settings (if any) are "
                                    "ignored or break the app.", "solution": "edit"},
         },
