@@ -22,7 +22,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 __all__ = ["Redactor", "MASK", "is_secret_name", "redactor", "local_secrets"]
 
@@ -187,6 +187,19 @@ def _secret_values_in_json(obj: Any, out: list[str], key: str = "") -> None:
             _secret_values_in_json(v, out, key)
     elif isinstance(obj, str) and key and (is_secret_name(key) or key in ("apiKeyHelper", "primaryApiKey")):
         out.append(obj)
+    elif isinstance(obj, str):
+        out.extend(_url_passwords(obj))
+
+
+_URL_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^\s:/?#@\"'<>]*):([^\s@\"'<>]+)@")
+
+
+def _url_passwords(text: str) -> list[str]:
+    """Passwords of ``scheme://user:password@host`` URLs in *text*, and their ``user:password`` pairs."""
+    out = []
+    for user, password in _URL_USERINFO.findall(text):
+        out += [password, f"{user}:{password}", unquote(password), f"{unquote(user)}:{unquote(password)}"]
+    return out
 
 
 def local_secrets(env: Mapping[str, str], *, litellm_config: str | None = None,
@@ -227,7 +240,9 @@ def local_secrets(env: Mapping[str, str], *, litellm_config: str | None = None,
     configs = [Path(p).expanduser() for p in (litellm_config, env.get("LITELLM_CONFIG")) if p]
     configs += [here / "config.yaml", home / ".aws" / "credentials"]
     for path in configs:
-        for m in _YAML_SECRET.finditer(_read(path)):
+        text = _read(path)
+        found.extend(_url_passwords(text))
+        for m in _YAML_SECRET.finditer(text):
             value = m.group(2).split(" #", 1)[0].strip().strip("\"'")
             # "os.environ/ANTHROPIC_API_KEY" names a variable; the variable itself is masked by name.
             if value and not value.startswith("os.environ/"):
