@@ -73,6 +73,7 @@ def pytest_cmdline_main(config):
 def pytest_configure(config) -> None:
     for branch, description in flowchart.BRANCHES.items():
         config.addinivalue_line("markers", f"{branch}: proxydiag branch: {description}")
+    config.addinivalue_line("markers", "site: proxydiag site steps (step ids starting with 'site.')")
     config.addinivalue_line(
         "markers", f"{STEP_MARKER}(step_id, title=None, solution=None, finding=None): the flowchart (or site) "
                    "step this test implements; its failure renders the step's solution")
@@ -175,7 +176,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
                              question=marker.kwargs.get("question", ""),
                              finding=marker.kwargs.get("finding", "{detail}"))
         branch = flowchart.branch_of(step_id)
-        if branch in flowchart.BRANCHES and item.get_closest_marker(branch) is None:
+        if (branch in flowchart.BRANCHES or branch == "site") and item.get_closest_marker(branch) is None:
             item.add_marker(getattr(pytest.mark, branch))
         if item.get_closest_marker("timeout") is None and _active(config):
             state = get_state(config)
