@@ -1,0 +1,158 @@
+"""Measurement accuracy of performance.latency (issue #6): reported vs injected delay, side by side.
+
+    python bench/bench_latency_accuracy.py [--rounds N]
+
+A known delay is injected in the path, then the latency split is measured
+with the same code the diagnosis uses (``perf.measure_latency`` on a fresh
+``Probes``):
+
+* at the origin (the lab's real Squid in front of an ``HttpsOrigin`` whose
+  answers are held back by ``delay``): the "time to first byte" phase must
+  match the delay;
+* at the proxy (a CONNECT relay that waits before its ``200``, in front of
+  the same origin): the "CONNECT reply" phase must match it.
+
+Target: every reported value within 10% of the injected delay or 20 ms,
+whichever is larger (the median of N rounds).  Nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import sys
+import threading
+
+from pytest_proxydiag import perf
+from pytest_proxydiag.config import resolve_settings
+from pytest_proxydiag.lab import Lab
+from pytest_proxydiag.probes import Probes
+
+DELAYS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _Config:
+    """The part of a pytest config that resolve_settings reads: these options, nothing from ini."""
+
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        self.inicfg: dict = {}
+
+    def getoption(self, name, default=None):
+        return self.options.get(name, default)
+
+    def getini(self, name):
+        return None
+
+
+def probes_for(lab: Lab, proxy_url: str) -> Probes:
+    cfg = _Config({"proxydiag_target": [lab.target_url],
+                   "proxydiag_resolve": [f"api.anthropic.com:{lab.origin_port}:127.0.0.1"],
+                   "proxydiag_no_direct": True, "proxydiag_timeout": "10"})
+    return Probes(resolve_settings(cfg, env={"HTTPS_PROXY": proxy_url}))
+
+
+class ConnectDelayRelay:
+    """CONNECT relay that holds its 200 back by ``delay`` seconds (a slow proxy), then pipes both ways."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stopping = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c: socket.socket) -> None:
+        try:
+            c.settimeout(15)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            port = int(head.split(b" ")[1].rsplit(b":", 1)[1])
+            up = socket.create_connection(("127.0.0.1", port), timeout=15)
+            self.stopping.wait(self.delay)
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=_pipe, args=(up, c), daemon=True).start()
+            _pipe(c, up)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def measure(lab: Lab, proxy_url: str, phase: str, rounds: int) -> float:
+    values = []
+    for _ in range(rounds):
+        split = perf.measure_latency(probes_for(lab, proxy_url), _target(lab))
+        if not split.ok:
+            raise SystemExit(f"measurement failed: {split.detail}")
+        values.append(split.phases()[phase])
+    return statistics.median(values)
+
+
+def _target(lab: Lab):
+    from pytest_proxydiag.config import Target
+    return Target(lab.target_url, "bench")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    ok = True
+    print(f"{'injected at':<12} {'injected':>9} {'reported':>9} {'error':>8} {'allowed':>8}  phase")
+    with Lab("healthy") as lab:
+        assert lab.origin is not None
+        relay = ConnectDelayRelay()
+        try:
+            rows = []
+            for delay in DELAYS:
+                lab.origin.configure(delay=delay)
+                rows.append(("origin", delay, measure(lab, lab.proxy_url, "time to first byte", args.rounds),
+                             "time to first byte"))
+            lab.origin.configure(delay=0)
+            for delay in DELAYS:
+                relay.delay = delay
+                rows.append(("proxy", delay, measure(lab, relay.url, "CONNECT reply", args.rounds), "CONNECT reply"))
+        finally:
+            relay.stop()
+    for where, injected, reported, phase in rows:
+        allowed = max(0.10 * injected, 0.020)
+        err = reported - injected
+        good = abs(err) <= allowed
+        ok &= good
+        print(f"{where:<12} {injected * 1000:>7.0f}ms {reported * 1000:>7.1f}ms {err * 1000:>+6.1f}ms "
+              f"{allowed * 1000:>6.0f}ms  {phase} {'ok' if good else 'OUT OF BOUNDS'}")
+    print("all within max(10%, 20 ms)" if ok else "SOME MEASUREMENTS OUT OF BOUNDS")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
