@@ -112,8 +112,11 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("tunnel", r"Tunnel connection failed|unsuccessful tunnel|ERR_TUNNEL_CONNECTION_FAILED|CONNECT tunnel failed",
      "the proxy refused or failed the CONNECT tunnel", {"connectivity": 2, "policy": 1, "auth": 1}),
     ("tunnel-status", r"(?:tunnel connection failed|connect tunnel failed,? response|statuscode=|received http code)"
-     r":? ?[1-5]\d\d\b", "the proxy answered the CONNECT with a status: it is reachable, and said no",
+     r":? ?4\d\d\b", "the proxy answered the CONNECT with a 4xx status: it is reachable, and said no",
      {"connectivity": -2}),
+    ("proxy-tunnel", r"ERR_PROXY_TUNNEL|couldn't connect through your proxy|the proxy refused the tunnel",
+     "Claude Code: the proxy refused the CONNECT tunnel (credentials, or a host it does not allow)",
+     {"auth": 3, "policy": 2.5, "connectivity": 1.5}),
     ("tunnel", r"from proxy after CONNECT", "the proxy answered the CONNECT with an error status",
      {"connectivity": 2, "policy": 1, "auth": 1}),
     ("hangup", r"socket hang up", "the proxy closed the connection (often an unanswered auth challenge)",
@@ -136,7 +139,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "the client could not use the proxy (ProxyError)", {"connectivity": 2, "auth": 1}),
     ("unreachable", r"Network is unreachable|ENETUNREACH|EHOSTUNREACH|No route to host|Errno 101\b|Errno 113\b",
      "no route to the address", {"connectivity": 4}),
-    ("reset", r"connection reset|ECONNRESET|ConnectionResetError|Errno 104\b|WinError 10054|Recv failure|"
+    ("reset", r"connection reset|connection dropped|ECONNRESET|ConnectionResetError|Errno 104\b|WinError 10054|Recv failure|"
      r"Verbindung (?:wurde )?(?:vom Peer )?zurückgesetzt|接続がリセット",
      "the connection was reset (proxy down, a policy reset, or TLS refused)",
      {"connectivity": 3, "policy": 1.5, "certificate": 1}),
@@ -161,8 +164,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
 
     # ---- timeouts: connect timeouts point to connectivity, read/stream timeouts to performance
     ("timeout", r"ConnectTimeout|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|connect ETIMEDOUT|"
-     r"Connection timed out|Errno 110\b|WinError 10060|ERR_SOCKET_CONNECTION_TIMEOUT|curl: ?\(28\)",
+     r"Connection timed out|Errno 110\b|WinError 10060|ERR_SOCKET_CONNECTION_TIMEOUT",
      "connecting timed out (a silent proxy or a dropped route)", {"connectivity": 3, "performance": 1.5}),
+    ("timeout", r"curl: ?\(28\)", "curl exit 28: a timeout (connecting, or waiting for the answer)",
+     {"connectivity": 2, "performance": 2}),
     ("timeout", r"ETIMEDOUT", "Node: the operation timed out", {"connectivity": 2, "performance": 1}),
     ("timeout", r"ReadTimeout|Read timed out|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|Request timed out|"
      r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after",
@@ -205,7 +210,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"WRONG_VERSION_NUMBER|wrong version number|unknown protocol|\bEPROTO\b|packet length too long|"
      r"record layer failure|http request on an https|ERR_SSL_PROTOCOL_ERROR",
      "TLS spoken to something that is not TLS: often an https:// proxy URL on a plain-HTTP proxy port",
-     {"certificate": 2, "connectivity": 2}),
+     {"connectivity": 3, "certificate": 2}),
+    ("proxy-scheme", r"your proxy appears to only use HTTP and not HTTPS",
+     "urllib3: the proxy URL says https:// but the proxy speaks plain HTTP", {"connectivity": 4}),
 
     # ---- policy: the proxy answered, and refused
     ("deny", _status(403), "HTTP 403: forbidden by the proxy (or the provider)", {"policy": 3}),
@@ -288,6 +295,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"Connection to [\w.-]+ timed out",
      "a direct connection to the provider's port 443: the client did not use the proxy", {"bypass": 3}),
     ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|"
+     r"ERR_PROXY_TUNNEL|through your proxy|"
      r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
 )
 

@@ -469,3 +469,79 @@ def test_wiring_runs_everything_for_unknown_text(pytester):
     result = pytester.runpytest_subprocess("--proxydiag-symptom", "it just does not work")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["proxydiag branches: every branch (no known proxy error in the text)"])
+
+
+# -- real clients through the lab: today's wording, not remembered wording ------------------------
+# Each lab scenario is a real misconfigured Squid on loopback; each client's own message (what the
+# terminal shows) must select the branch the scenario breaks.  Run without -f/raise, as users do.
+REAL_CLIENT_CASES = {
+    # scenario: (branch ranked first, {client: branch that must at least be selected})
+    "wrong-password": ("auth", {}),
+    "ntlm-only": ("auth", {}),
+    "proxy-down": ("connectivity", {}),
+    "proxy-blackholed": ("connectivity", {}),
+    "blocked-domain": ("policy", {"claude": "policy"}),
+    "ssl-bump-untrusted": ("certificate", {}),
+    "upstream-down": ("connectivity", {"claude": "connectivity"}),
+    "hostile-plain-for-https": ("connectivity", {}),
+}
+CLAUDE_BINARY = os.environ.get("PROXYDIAG_CLAUDE", "/opt/proxydiag-claude/node_modules/.bin/claude")
+
+
+def _what_curl_prints(lab) -> str:
+    import subprocess
+
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", **lab.env}
+    proc = subprocess.run(["curl", "-sS", "--max-time", "3", lab.target_url + "/v1/messages"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    return (proc.stderr + proc.stdout).strip()
+
+
+def _what_python_prints(lab, client: str) -> str:
+    try:
+        if client == "requests":
+            import requests
+
+            requests.get(lab.target_url + "/v1/messages", proxies={"https": lab.proxy_url}, timeout=3)
+        else:
+            import httpx
+
+            with httpx.Client(proxy=lab.proxy_url, timeout=3, trust_env=False) as c:
+                c.get(lab.target_url + "/v1/messages")
+    except Exception as exc:  # the message is the subject under test
+        return f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
+    return "no error"
+
+
+def _what_claude_prints(lab, monkeypatch) -> str | None:
+    """Claude Code's own message (``result`` of ``claude -p``), run keyless by the clients module."""
+    from pytest_proxydiag.clients import CLAUDE_ENV, client_env, run_client
+
+    if not os.access(CLAUDE_BINARY, os.X_OK) or lab.name == "proxy-blackholed":  # that one hangs past 90 s
+        return None
+    monkeypatch.setenv(CLAUDE_ENV, CLAUDE_BINARY)
+    env = client_env({"PATH": os.environ.get("PATH", ""), CLAUDE_ENV: CLAUDE_BINARY, **lab.env})
+    run = run_client("claude", lab.target_url, env, 15,
+                     resolve={("api.anthropic.com", lab.origin_port): "127.0.0.1"})
+    return None if run.error_code == "unavailable" else run.error
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("scenario", list(REAL_CLIENT_CASES))
+def test_real_client_messages_select_the_broken_branch(scenario, lab_factory, monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+                 "no_proxy", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    first, at_least = REAL_CLIENT_CASES[scenario]
+    lab = lab_factory(scenario)
+    messages = {"curl": _what_curl_prints(lab), "requests": _what_python_prints(lab, "requests"),
+                "httpx": _what_python_prints(lab, "httpx"), "claude": _what_claude_prints(lab, monkeypatch)}
+    for client, message in messages.items():
+        if message is None:
+            continue
+        result = classify(message)
+        print(f"{scenario} {client}: {result.branches} <- {message[:160]!r}")
+        if client in at_least:
+            assert at_least[client] in result.branches, (client, message, result.scores)
+        else:
+            assert result.branches[0] == first, (client, message, result.scores)
