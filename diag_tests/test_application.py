@@ -60,8 +60,17 @@ def test_env_in_shell(proxydiag_step, proxydiag_config):
         if not (cmp.process or cmp.new_shell or cmp.claude):
             step.skip("no proxy or CA variable is set in this process, the startup files of "
                       f"{cmp.shell}, or ~/.claude/settings.json")
-        step.passed(f"this process, a new {cmp.shell} shell and Claude Code agree: "
-                    + ", ".join(sorted(cmp.process)) if cmp.process else "no proxy variable in any view")
+        # Set here but in no startup file: fine for this terminal, gone in the next one - unless an IDE,
+        # /etc/environment, launchd or direnv sets it, which files alone cannot tell.  Evidence, not a finding.
+        transient = sorted(n for n in cmp.process if n in appcheck.PROXY_VARS and n not in cmp.new_shell)
+        if transient:
+            step.add_evidence(not_in_any_startup_file=transient,
+                              persistence=f"a new {cmp.shell} terminal gets these only if something other than "
+                                          f"its startup files sets them; to make them persistent add them to "
+                                          f"{cmp.startup_file}")
+        step.passed("no disagreement between this process, a new " + cmp.shell + " shell and Claude Code ("
+                    + ", ".join(sorted(cmp.process)) + ")"
+                    + (f"; {', '.join(transient)} not in any startup file" if transient else ""))
         return
     issue = cmp.issues[0]
     fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": _proxy_value(cfg) or

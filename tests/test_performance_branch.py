@@ -260,3 +260,18 @@ def test_requests_per_run_stay_within_the_documented_budget(run_diag, lab_factor
     budget = run.step("performance.proxy_health")["evidence"]["request_budget"]
     seen = len(lab.proxy_requests())
     assert seen <= budget["total at most"], (seen, budget)
+
+
+def test_proxy_adding_time_against_the_direct_path(run_diag, lab_factory, relay):
+    lab = lab_factory("healthy")
+    r = relay(connect_delay=2.2)
+    # Direct allowed: the target name is pinned to 127.0.0.1 (--proxydiag-resolve), so "direct" stays on loopback.
+    args = [a for a in lab.pytest_args if a != "--proxydiag-no-direct"]
+    run = run_diag("-m", "performance", "-k", "latency", "--proxydiag-timeout", "4", *args,
+                   env={"HTTPS_PROXY": r.url, "SHELL": "/bin/bash"})
+    step = run.step("performance.latency")
+    assert step["outcome"] == "failed", step
+    assert step["finding"].startswith("The proxy adds 2.2") and "direct proxy" not in step["finding"]
+    assert "CONNECT reply 2.2" in step["finding"] and "; direct connect" in step["finding"]
+    assert "contact IT" not in step["solution"] and "send IT these timings" in step["solution"]
+    assert 2.1 <= step["evidence"]["proxy_adds"] <= 2.45
