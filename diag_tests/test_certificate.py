@@ -141,8 +141,9 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
         if der is not None and all(k in ("node", "claude-code") for k in untrusted):
             _fail_der(step, probes, cfg, a, der, base)
         if not a.ca_certs:
-            step.set_fix(env={}, unset=fix["unset"], verified=None, needs=f"the CA certificate '{issuer}' from IT")
-            step.fail("leaf_only", **values)
+            if fix["unset"]:
+                step.set_fix(unset=fix["unset"], verified=None)
+            step.fail("leaf_only", issuer_dn=a.missing_issuer or leaf.issuer, **values)
         step.set_fix(env=fix["env"], unset=fix["unset"], files=_fix_files(saved), verified=None)
         step.fail("intercepted", export_lines=_lines(fix["env"]), **values)
     if bc:

@@ -100,6 +100,16 @@ def test_trusted_by_requests_only_node_row_says_node_extra_ca_certs_is_missing(r
     assert "NODE_EXTRA_CA_CERTS" in step["fix"]["env"]
 
 
+def test_leaf_only_interceptor_names_the_issuer_to_ask_it_for(run_diag, lab_factory):
+    lab = lab_factory("ssl-bump-untrusted", backend="proxy.py")  # proxy.py sends only its leaf
+    run = run_diag(*BRANCH, lab=lab)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "leaf_only"
+    assert "sends only its certificate" in step["finding"] and "O=Example Corp" in step["finding"]
+    assert "Ask IT for the root CA certificate named 'Example Corp'" in step["solution"]
+    assert "interception_ca" not in run.doc["artifacts"]
+
+
 def test_trusted_interception_fails_nothing_in_the_branch(run_diag, lab_factory):
     lab = lab_factory("ssl-bump-trusted")
     run = run_diag(*BRANCH, lab=lab)

@@ -39,8 +39,8 @@ STEPS = {
             },
             "leaf_only": {
                 "text": "The proxy intercepts TLS to {target}{vendor_text} but sends only its certificate for "
-                        "{target_host}, issued by '{issuer}', without the CA: it cannot be extracted from the "
-                        "connection. Not trusted by: {untrusted}.{extra}",
+                        "{target_host}, issued by '{issuer}' ({issuer_dn}), without the CA: the CA cannot be "
+                        "extracted from the connection. Not trusted by: {untrusted}.{extra}",
                 "solution": "ask_it",
             },
             "der_trap": {
@@ -95,8 +95,8 @@ STEPS = {
                 "windows": ("certutil -addstore -f Root {ca_path}   (in an administrator prompt)" + _PER_CLIENT),
             },
             "ask_it": {
-                "any": ("Ask IT for the root CA certificate named '{issuer}' (the TLS inspection CA{vendor_text}) "
-                        "as a PEM file. Once you have it as proxy-ca.crt, install it:"),
+                "any": ("Ask IT for the root CA certificate named '{issuer}' ({issuer_dn}), the TLS inspection "
+                        "CA{vendor_text}, as a PEM file. Once you have it as proxy-ca.crt, install it:"),
                 "macos": ("sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain "
                           "proxy-ca.crt\nexport NODE_EXTRA_CA_CERTS=\"$PWD/proxy-ca.crt\""),
                 "debian": ("sudo cp proxy-ca.crt /usr/local/share/ca-certificates/\nsudo update-ca-certificates\n"
