@@ -560,11 +560,34 @@ def _run_node(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict
     proc = _spawn(cmd, req.env, req.workdir, req.timeout + KILL_GRACE)
     display = [info.path or "node", "-e", f"<https.request {req.method} script>", req.full_url]
     result = _last_json_line(proc.stdout) or {}
+    notes = []
     proxy_var = _proxy_configured(req.env, req.scheme)
     if proxy_var and not req.env.get("NODE_USE_ENV_PROXY"):
-        result["note"] = (f"Node's {req.scheme} module does not read {proxy_var}: a plain Node program "
-                          "goes direct (recent Node releases honour it with NODE_USE_ENV_PROXY=1)")
+        notes.append(f"Node's {req.scheme} module does not read {proxy_var}: a plain Node program "
+                     "goes direct (recent Node releases honour it with NODE_USE_ENV_PROXY=1)")
+    extra_ca = _node_extra_ca_problem(req.env)
+    if extra_ca:
+        notes.append(f"Node ignores NODE_EXTRA_CA_CERTS: {extra_ca}")
+    if notes:
+        result["note"] = "; ".join(notes)
     return display, proc, result
+
+
+def _node_extra_ca_problem(env: Mapping[str, str]) -> str | None:
+    """Why the NODE_EXTRA_CA_CERTS file cannot work (Node and Claude Code read PEM only), or None."""
+    path = env.get("NODE_EXTRA_CA_CERTS")
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(OUTPUT_LIMIT)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or exc})"
+    if b"-----BEGIN CERTIFICATE-----" in head:
+        return None
+    if head[:1] == b"\x30":
+        return f"{path} is DER, not PEM"
+    return f"{path} holds no PEM certificate"
 
 
 _CLAUDE_CODE_RE = re.compile(r"Connection error details: code=([A-Za-z0-9_]+)")
@@ -660,9 +683,11 @@ def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, di
     log = _read_bounded(debug) if os.path.exists(debug) else ""
     result: dict = {}
     notes = []
-    if re.search(r"Invalid CA|Ignoring extra certs|ignored all of the NODE_EXTRA_CA_CERTS", log + proc.stderr):
-        notes.append("Claude Code could not load NODE_EXTRA_CA_CERTS (Invalid CA: the file must be PEM) "
-                     "and ignored it")
+    extra_ca = _node_extra_ca_problem(req.env)
+    if extra_ca or re.search(r"Invalid CA|Ignoring extra certs|ignored all of the NODE_EXTRA_CA_CERTS",
+                             log + proc.stderr):
+        notes.append("Claude Code could not load NODE_EXTRA_CA_CERTS (Invalid CA"
+                     + (f": {extra_ca}" if extra_ca else ": the file must be PEM") + ")")
     status = data.get("api_error_status")
     if isinstance(status, int):
         result["status"] = status

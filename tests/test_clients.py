@@ -371,10 +371,12 @@ def test_der_node_extra_ca_certs_is_ignored_by_claude_with_invalid_ca(lab_factor
                        TIMEOUT, resolve=_pins(lab))
     assert (fixed.reached, fixed.status, fixed.note) == (True, 401, None), describe(fixed)
     # The lab's scenario also has SSL_CERT_FILE holding the corporate CA: Claude Code 2.1.332 then
-    # reaches despite the DER file (2.1.197 did not), and still says it ignored the file.
+    # reaches despite the DER file and says it ignored the file; 2.1.197 failed with "ConnectionRefused"
+    # (measured) -- the bad file was harmful there, it is only useless now.
     as_lab = run_client("claude", lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab))
-    assert (as_lab.reached, as_lab.status) == (True, 401), describe(as_lab)
-    assert "Invalid CA" in as_lab.note and der.endswith(".cer")
+    assert "is DER, not PEM" in as_lab.note and der.endswith(".cer")
+    if claude.version == _pinned_claude_version():
+        assert (as_lab.reached, as_lab.status) == (True, 401), describe(as_lab)
 
 
 def test_only_http_proxy_claude_uses_it_curl_and_python_go_direct(lab_factory, available, tmp_path):
@@ -396,11 +398,11 @@ def test_no_proxy_containing_the_provider_sends_every_client_direct(lab_factory,
     lab = lab_factory("no-proxy-provider")
     runs = _by_client(run_clients(available, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
     assert _proxied(lab) == []
-    expected = {"curl": "7", "requests": "ConnectionError", "httpx": "ConnectError", "node": "ECONNREFUSED",
-                "claude": "ECONNREFUSED"}
+    expected = {"curl": {"7"}, "requests": {"ConnectionError"}, "httpx": {"ConnectError"}, "node": {"ECONNREFUSED"},
+                "claude": {"ECONNREFUSED", "ConnectionRefused"}}  # 2.1.332, 2.1.197
     for name, run in runs.items():
         # Refused, not a name-lookup failure: the pins (a private /etc/hosts for Claude Code) held.
-        assert not run.reached and run.error_code == expected[name], describe(run)
+        assert not run.reached and run.error_code in expected[name], describe(run)
         assert re.search(r"(?i)refused|couldn't connect", run.error), describe(run)
 
 
