@@ -76,7 +76,7 @@ def test_traffic_via_proxy(proxydiag_step, proxydiag_config):
                     + " (no client could run to prove it)")
         return
     step.passed(f"every client uses the proxy by its rules; proved with {proof['client']}: its request "
-                f"{proof['arrival']} arrived at the proxy (answer {proof['status']})")
+                f"{proof['arrival']} was sent to the proxy (seen by a relay in front of it; {proof['proxy_answer']})")
 
 
 def _witness(step, cfg, matrix):
@@ -118,7 +118,9 @@ def _witness(step, cfg, matrix):
     first = arrivals[0] if arrivals else None
     proof = {"client": label, "target": target.hostport, "outcome": outcome, "observed": bool(arrivals),
              "arrival": f"{first.method} {first.target}" if first else None,
-             "status": first.upstream_status if first else None}
+             "status": first.upstream_status if first else None,
+             "proxy_answer": (f"the proxy answered {first.upstream_status}" if first and first.upstream_status
+                              else (first.upstream_error if first else None))}
     step.add_evidence(witness=proof)
     return proof
 

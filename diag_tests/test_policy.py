@@ -19,6 +19,10 @@ def _domains(config):
     return policy.provider_domains(config.targets, config["aws_region"], config["vertex_region"], config.env)
 
 
+def _said(request: str, detail: str) -> str:
+    return detail if detail.startswith(request) else f"{request}: {detail}"
+
+
 def _target_verdict(probes, target):
     """The first reply that carries the proxy's verdict for *target*: CONNECT's, or the one inside the tunnel."""
     if target.scheme == "https":
@@ -42,6 +46,8 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
             res = policy.connect_domain(proxydiag_probes, d.host, d.port, is_target=(d.host, d.port) in target_hosts)
             verdict = read_reply(*reply_parts(res.reply), stage="connect")
             detail = res.detail if not res.ok else f"{res.detail} (allowed)"
+            if verdict.kind == "upstream":
+                detail += " (allowed by policy, but the proxy could not reach it: see policy.proxy_logs)"
         else:
             target = next(t for t in cfg.targets if t.host.lower() == d.host)
             res = proxydiag_probes.request(target, "GET", "/")
@@ -94,12 +100,13 @@ def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
         if verdict.kind == "category":
             step.fail("category", **values)
         if verdict.status == 407:
-            step.blocked("auth.credentials", f"{request}: {res.detail}")
+            step.blocked("auth.credentials", _said(request, res.detail))
         if verdict.status in (403, 451) or verdict.is_block:
-            step.blocked("policy.domain_allowed", f"{request}: {res.detail} (an access rule, no category shown)")
+            step.blocked("policy.domain_allowed",
+                         _said(request, res.detail) + " (an access rule, no category shown)")
         if verdict.kind == "upstream":
-            step.blocked("policy.proxy_logs", f"{request}: {res.detail}")
-        step.blocked(blocking_step_for(res), f"{request}: {res.detail}")
+            step.blocked("policy.proxy_logs", _said(request, res.detail))
+        step.blocked(blocking_step_for(res), _said(request, res.detail))
     if res.reply is None:
         step.blocked("connectivity.proxy_works", f"{request}: no reply ({res.detail})")
     if verdict.kind in ("category", "block_page", "dlp", "content_type", "denied") and verdict.from_proxy:
@@ -117,7 +124,7 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
         if not tunnel.ok:
             verdict = read_reply(*reply_parts(tunnel.reply), stage="connect")
             by = "policy.proxy_logs" if verdict.kind == "upstream" else blocking_step_for(tunnel)
-            step.blocked(by, f"CONNECT {target.hostport}: {tunnel.detail}")
+            step.blocked(by, _said(f"CONNECT {target.hostport}", tunnel.detail))
     sizes = sorted(set(cfg["payload_sizes"] or [16 * 1024]))
     budget = max(20.0, cfg.timeout * 8)
     result = proxydiag_probes.cached(policy.payload_key(target, sizes),
@@ -178,6 +185,8 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
             found.append((verdict, line, entry.get("time")))
     def needs_it(items):
         return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
+    found = list({(v.status, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
+    primary = min(primary, len(found))
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
     step.add_evidence(replies=[{"request": r, **v.as_dict()} for v, r, _w in found])
     if not relevant:

@@ -570,23 +570,27 @@ class ObservedRelay:
             first = buf.split(b"\r\n", 1)[0].decode("latin-1", "replace").split()
             method, target = (first[0], first[1]) if len(first) >= 2 else ("?", "?")
             creds = b"\r\nproxy-authorization:" in buf.lower()
+            # Recorded at once: a proxy that never answers must not hide that the client came here.
+            index = self._add(Arrival(method, target, time.time(), None, "no answer from the proxy yet", creds))
             try:
                 up = self._connect(self.upstream[0], self.upstream[1], self.io_timeout)
                 if self.upstream_tls:
                     up = ssl.create_default_context().wrap_socket(up, server_hostname=self.upstream[0])
             except OSError as exc:
-                self._add(Arrival(method, target, time.time(), None, f"relay could not reach the proxy: {exc}",
-                                  creds))
+                self._update(index, upstream_error=f"the relay could not reach the proxy: {exc}")
                 return
             self._track(up)
             up.settimeout(self.io_timeout)
             up.sendall(buf)
-            reply = up.recv(65536)
-            status = None
+            try:
+                reply = up.recv(65536)
+            except OSError as exc:
+                self._update(index, upstream_error=f"the proxy did not answer: {exc}")
+                return
             m = re.match(rb"HTTP/\d(?:\.\d)?\s+(\d{3})", reply or b"")
-            if m:
-                status = int(m.group(1))
-            self._add(Arrival(method, target, time.time(), status, None if reply else "no answer", creds))
+            self._update(index, upstream_status=int(m.group(1)) if m else None,
+                         upstream_error=None if m else ("the proxy closed the connection" if not reply
+                                                        else "the proxy's answer is not HTTP"))
             if reply:
                 conn.sendall(reply)
             self._pump(conn, up)
@@ -600,9 +604,16 @@ class ObservedRelay:
                     except OSError:
                         pass
 
-    def _add(self, a: Arrival) -> None:
+    def _add(self, a: Arrival) -> int:
         with self._lock:
             self.arrivals.append(a)
+            return len(self.arrivals) - 1
+
+    def _update(self, index: int, **changes: Any) -> None:
+        import dataclasses
+
+        with self._lock:
+            self.arrivals[index] = dataclasses.replace(self.arrivals[index], **changes)
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         import selectors

@@ -476,7 +476,9 @@ def log_query(verdict: Verdict, request_line: str, *, when: float | None = None,
               client: str | None = None) -> str:
     """What IT needs to find the entry: time (UTC), client, request, answer, where the product logs it."""
     client = client or _client_name()
-    answer = f"{verdict.status}" + (f" {verdict.title}" if verdict.title else "")
+    # Squid's page title is the same for every error: the code says more.
+    generic = not verdict.title or verdict.title.upper().startswith("ERROR") or verdict.vendor == "Squid"
+    answer = f"{verdict.status}" + ("" if generic else f" ({verdict.title})")
     lines = [f"    time (UTC):  {utc(when)} (within a minute)",
              f"    client:      {client}",
              f"    proxy:       {proxy}" if proxy else "",
