@@ -695,6 +695,36 @@ class Probes:
                 sock.close()
         return self.cached(("tls", target.host, target.port), compute)
 
+    def tls_to_proxy(self) -> TlsResult:
+        """An https:// proxy: handshake with the proxy itself without verifying; keep its chain (cached).
+
+        The certificate branch judges it (it must be valid for the proxy's
+        host name, not the target's); the other probes verify it as clients do.
+        """
+        def compute() -> TlsResult:
+            p = self.proxy
+            if p is None or p.scheme != "https":
+                return TlsResult("", False, Cause.UNSUPPORTED, "the proxy URL is not https://")
+            deadline = _Deadline(self.timeout * 2)
+            t0 = time.monotonic()
+            try:
+                sock, _addr, r_el, c_el = self._connect(p.host, p.port, deadline)
+            except ProbeError as exc:
+                return TlsResult(p.hostport, False, exc.cause, exc.detail)
+            try:
+                t1 = time.monotonic()
+                chain, version, cipher = fetch_chain(sock, p.host, deadline)
+                self._record("tls-proxy", target=p.hostport, ok=True)
+                return TlsResult(p.hostport, True, Cause.OK, "", tuple(chain), version, cipher,
+                                 Timings(resolve=r_el, connect=c_el, tls=time.monotonic() - t1,
+                                         total=time.monotonic() - t0))
+            except ProbeError as exc:
+                self._record("tls-proxy", target=p.hostport, ok=False, detail=exc.detail)
+                return TlsResult(p.hostport, False, exc.cause, exc.detail)
+            finally:
+                sock.close()
+        return self.cached(("tls-proxy",), compute)
+
     # -- HTTP ---------------------------------------------------------------
     def request(self, target: Target, method: str = "GET", path: str = "/", *, body: bytes | None = None,
                 headers: Mapping[str, str] | None = None, via_proxy: bool = True,

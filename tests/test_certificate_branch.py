@@ -322,3 +322,28 @@ def test_spliced_tls_is_not_interception(run_diag, tmp_path):
         lab.stop()
     assert set(_branch(run).values()) == {"passed"}, run.output[-3000:]
     assert "not intercepted" in run.step("certificate.interception")["summary"]
+
+
+def test_https_proxy_whose_certificate_names_the_target_not_the_proxy(run_diag, tmp_path):
+    from pytest_proxydiag.lab_servers import HttpsOrigin, LabCA, ScriptedProxy, server_context
+
+    public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(public.cert_pem)
+    origin = HttpsOrigin(public, tmp_path / "origin").start()
+    # The proxy's own certificate is for the provider's name: the known "wrong certificate on the proxy" bug class.
+    chain, key = public.issue("api.anthropic.com")
+    proxy = ScriptedProxy("tls-proxy", tls_context=server_context(chain, key, tmp_path / "tls")).start()
+    try:
+        run = run_diag(*BRANCH, "--proxydiag-target", f"https://api.anthropic.com:{origin.port}",
+                       "--proxydiag-resolve", f"api.anthropic.com:{origin.port}:127.0.0.1",
+                       "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct",
+                       env={"HTTPS_PROXY": f"https://127.0.0.1:{proxy.port}"})
+    finally:
+        proxy.stop()
+        origin.stop()
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "proxy_cert", run.output[-3000:]
+    assert "issued for api.anthropic.com" in step["finding"] and "not for 127.0.0.1" in step["finding"]
+    assert "must name the proxy host (127.0.0.1)" in step["solution"]
+    assert step["evidence"]["proxy_certificate"]["san"] == ["api.anthropic.com"]
