@@ -22,6 +22,18 @@ What the rules encode (see ``/work/shared/notes/what-users-paste.md``):
 Every pattern is linear (literals, bounded repeats, no nested quantifiers), so
 a 1 MiB log is classified in bounded time.  All text that leaves this module
 (excerpt, explanation, matched evidence) goes through the redactor first.
+
+Use::
+
+    from pytest_proxydiag.triage import classify
+    t = classify("curl: (56) CONNECT tunnel failed, response 407")
+    t.branches               # ('auth',)
+    t.marker_expression()    # 'auth'  (what -m would take)
+    t.explanation            # "'CONNECT tunnel failed, response 407' -> auth (most likely): HTTP 407: ..."
+
+The plugin wires it with :func:`configure_triage` (``pytest_configure``),
+:func:`apply_triage` (``pytest_collection_modifyitems``, after the branch
+markers are set) and :func:`report_header_lines` (``pytest_report_header``).
 """
 
 from __future__ import annotations
@@ -331,6 +343,18 @@ _ANY_SPACE = re.compile(r"\s+")
 _LINE_BREAK = re.compile(r"\r?\n|\r")
 
 
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (argv holds them for undecodable bytes) would break every UTF-8 report writer."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def _bounded(text: str, limit: int = MAX_SYMPTOM_BYTES) -> str:
     """Keep the head and the tail of an oversized text: errors sit at the end of logs."""
     if len(text) <= limit:
@@ -437,7 +461,7 @@ def classify(text: str | bytes | None, redactor: Redactor | None = None) -> Tria
     red = redactor or Redactor()
     if isinstance(text, bytes):
         text = _decode(text)
-    text = _bounded(text or "")
+    text = _valid_unicode(_bounded(text or ""))
     collapsed, joined = _variants(text)
 
     contributions: dict[tuple[str, str], float] = {}

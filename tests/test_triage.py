@@ -247,6 +247,13 @@ def test_a_mebibyte_of_noise_is_classified_in_bounded_time(kind):
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", result.text_excerpt + result.explanation)
 
 
+def test_undecodable_argv_bytes_cannot_break_a_utf8_report():
+    # Python hands undecodable command-line bytes over as lone surrogates.
+    result = classify("curl: (7) Failed to connect \udcff\udcfe to proxy")
+    assert result.branches == ("connectivity",)
+    json.dumps(result.as_note(), ensure_ascii=False).encode("utf-8")
+
+
 def test_oversized_text_keeps_head_and_tail():
     text = "curl: (56) CONNECT tunnel failed, response 407\n" + "x" * (3 * MAX_SYMPTOM_BYTES) + "\nECONNREFUSED"
     result = classify(text)
