@@ -272,3 +272,17 @@ def test_system_settings_that_agree_pass(run_diag, lab_factory, diag_home, syste
     s = run.step("bypass.system_proxy")
     assert s["outcome"] == "passed", s
     assert "/etc/environment" in s["summary"] and "~/.bashrc" in s["summary"]
+
+
+def test_pac_file_naming_another_proxy_for_the_provider_is_a_conflict(run_diag, lab_factory, tmp_path):
+    pytest.importorskip("pypac")
+    pac = tmp_path / "corp.pac"
+    pac.write_text('function FindProxyForURL(url, host) {\n'
+                   '  if (dnsDomainIs(host, ".anthropic.com")) return "PROXY pac-proxy.corp:8080; DIRECT";\n'
+                   '  return "DIRECT";\n}\n')
+    run = _bypass(run_diag, lab_factory("healthy"), "--proxydiag-pac-url", str(pac))
+    s = run.step("bypass.system_proxy")
+    assert s["outcome"] == "failed", s
+    assert f"PAC {pac}: FindProxyForURL(https://api.anthropic.com:" in s["finding"]
+    assert "= pac-proxy.corp:8080" in s["finding"]
+    assert "ask IT which proxy applies to the provider" in s["solution"]
