@@ -130,7 +130,9 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
     result = proxydiag_probes.cached(policy.payload_key(target, sizes),
                                      lambda: policy.measure_payload(proxydiag_probes, target, sizes, budget))
     step.add_evidence(attempts=result.attempts, seconds=round(result.elapsed, 2),
-                      untested=[policy.size_label(s) for s in result.untested])
+                      untested=[policy.size_label(s) for s in result.untested],
+                      largest_passed=result.largest_passed, first_failed_size=result.failed_size,
+                      payload_limit=result.bracket() or None, provider_limit=result.provider_limit)
     if result.failed_size is not None:
         if not result.passed and result.verdict is not None and result.verdict.kind not in ("too_large",):
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.
