@@ -210,7 +210,7 @@ def demo(argv: Sequence[str]) -> int:
     with _sigterm_as_interrupt():
         try:
             with Lab(args.scenario, backend=args.backend) as lab, \
-                    tempfile.TemporaryDirectory(prefix="proxydiag-demo-") as scratch:
+                    tempfile.TemporaryDirectory(prefix=f"proxydiag-demo-{os.getpid()}-") as scratch:
                 print(f"proxydiag demo: {lab.name} — {info.description}")
                 print(f"  lab: {lab.info.backend} proxy at {lab.actual_proxy_url or '(nothing listening)'}, "
                       f"provider look-alike at {lab.target_url} (loopback), up in {lab.startup_seconds or 0:.2f} s")

@@ -57,7 +57,6 @@ import ctypes
 import hashlib
 import itertools
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -278,17 +277,26 @@ def squid_helper(name: str, squid: str | None = None) -> str:
     raise LabUnavailable(f"the Squid helper {name} is not installed next to {squid}")
 
 
-def squid_install_hint() -> str:
-    """The command that installs Squid (with TLS inspection support) on this OS."""
-    if sys.platform == "darwin":
+def squid_install_hint(platform_name: str | None = None, os_release: str | None = None) -> str:
+    """The command that installs Squid (with TLS inspection support) on this OS.
+
+    ``platform_name`` (default ``sys.platform``) and ``os_release`` (default
+    the text of ``/etc/os-release``) exist for tests.
+    """
+    platform_name = platform_name or sys.platform
+    if platform_name == "darwin":
         return "brew install squid"
-    if sys.platform.startswith("win"):
+    if platform_name.startswith("win"):
         return "Squid is not packaged for Windows; run the lab in WSL (sudo apt-get install squid-openssl)"
+    if os_release is None:
+        try:
+            os_release = Path("/etc/os-release").read_text()
+        except OSError:
+            os_release = ""
     ids = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith(("ID=", "ID_LIKE=")):
-                ids += " " + line.partition("=")[2].strip('"').lower()
+    for line in os_release.splitlines():
+        if line.startswith(("ID=", "ID_LIKE=")):
+            ids += " " + line.partition("=")[2].strip('"').lower()
     if any(x in ids for x in ("debian", "ubuntu")):
         return "sudo apt-get install squid-openssl"
     if any(x in ids for x in ("fedora", "rhel", "centos", "rocky", "alma")):
@@ -434,6 +442,9 @@ class Squid:
         return "\n".join(out[-lines:])
 
     def start(self, timeout: float = 5.0) -> "Squid":
+        if not _reachable_by_squid(self.directory):
+            raise LabError(f"Squid drops to its own user, which cannot enter {self.directory} (a parent "
+                           "directory is private); use a directory under the system temp dir")
         conf = self.directory / "squid.conf"
         conf.write_text("\n".join(self.lines) + "\n")
         _give_to_squid_user(self.directory)
@@ -445,21 +456,22 @@ class Squid:
                 env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"},
                 start_new_session=True, preexec_fn=_pdeathsig(), close_fds=True,
             )
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # Ready = Squid logged that it accepts on the port.  Polling the log, not the port, keeps
+        # the access log free of our probe connections ("error:transaction-end-before-headers").
         while True:
-            if self.proc.poll() is not None:
+            status = self.proc.poll()
+            if status is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise LabError(f"squid exited with status {self.proc.returncode} at start:\n{tail}")
-            with socket.socket(family, socket.SOCK_STREAM) as probe:
-                probe.settimeout(0.2)
-                if probe.connect_ex((self.host, self.port)) == 0:
+                raise LabError(f"squid exited with status {status} at start:\n{tail}")
+            with contextlib.suppress(OSError):
+                if "Socket connections at" in self.cache_log.read_text(errors="replace"):
                     break
             if time.monotonic() - t0 > timeout:
                 tail = self.log_tail()
                 self.stop()
                 raise LabError(f"squid did not accept on {self.host}:{self.port} within {timeout:g} s:\n{tail}")
-            time.sleep(0.01)
+            time.sleep(0.005)
         self.startup_seconds = time.monotonic() - t0
         return self
 
@@ -489,25 +501,48 @@ def _remove_shm(name: str) -> None:
                 p.unlink()
 
 
-def _give_to_squid_user(directory: Path) -> None:
-    """As root, Squid drops to the ``proxy`` (or ``squid``) user: it must own its directory."""
+def _squid_user() -> tuple[int, int] | None:
+    """(uid, gid) Squid drops to when started as root; None when not root (it keeps our user)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return
+        return None
     import pwd
 
     for user in ("proxy", "squid", "nobody"):
         try:
             pw = pwd.getpwnam(user)
-            break
+            return pw.pw_uid, pw.pw_gid
         except KeyError:
             continue
-    else:  # pragma: no cover - exotic system
+    return None  # pragma: no cover - exotic system
+
+
+def _give_to_squid_user(directory: Path) -> None:
+    """As root, Squid drops to the ``proxy`` (or ``squid``) user: it must own its directory."""
+    ids = _squid_user()
+    if ids is None:
         return
     for root, dirs, files in os.walk(directory):
-        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chown(root, *ids)
         for f in files:
             with contextlib.suppress(OSError):
-                os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+                os.chown(os.path.join(root, f), *ids, follow_symlinks=False)
+
+
+def _reachable_by_squid(directory: Path) -> bool:
+    """Can Squid's user traverse every parent of ``directory``?  (pytest's tmp dirs are mode 700.)"""
+    ids = _squid_user()
+    if ids is None:
+        return True
+    uid, gid = ids
+    for parent in Path(directory).resolve().parents:
+        try:
+            st = parent.stat()
+        except OSError:
+            return False
+        if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)
+                or (st.st_gid == gid and st.st_mode & 0o010)):
+            return False
+    return True
 
 
 def _pid_alive(pid: int) -> bool:
@@ -520,10 +555,43 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale() -> list[str]:
-    """Remove shared memory and temp dirs left by lab processes that no longer exist."""
-    removed: list[str] = []
-    shm = Path("/dev/shm")
+def _kill_orphaned_squids() -> list[str]:
+    """SIGKILL lab Squids whose lab process is gone (Linux /proc).
+
+    A lab Squid is named ``proxydiaglab<pid>n<k>`` after the process that
+    started it, which is also its parent; when its parent pid differs, that
+    process died without stopping it (SIGKILL, crash).  As root Squid changes
+    user, which clears ``PR_SET_PDEATHSIG``, so this sweep is what catches it.
+    """
+    killed: list[str] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return killed
+    marker = f"-n{chr(0)}{_NAME_PREFIX}"
+    for entry in proc.glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_text(errors="replace")
+            if marker not in cmdline:
+                continue
+            name = cmdline.split(marker, 1)[1].split(chr(0), 1)[0]
+            owner = name.partition("n")[0]
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if owner.isdigit() and ppid != int(owner):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(f"pid {entry.name} ({_NAME_PREFIX}{name})")
+    if killed:
+        time.sleep(0.05)  # let the kernel reap them before their segments are removed
+    return killed
+
+
+def sweep_stale(shm_dir: Path | str = "/dev/shm", tmp_dir: Path | str | None = None) -> list[str]:
+    """Remove shared memory and temp dirs left by lab processes that no longer exist (killed outright)."""
+    removed: list[str] = _kill_orphaned_squids()
+    shm = Path(shm_dir)
     if shm.is_dir():
         for p in shm.glob(f"{_NAME_PREFIX}*"):
             pid = p.name[len(_NAME_PREFIX):].partition("n")[0]
@@ -531,7 +599,7 @@ def sweep_stale() -> list[str]:
                 with contextlib.suppress(OSError):
                     p.unlink()
                     removed.append(str(p))
-    for p in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*"):
+    for p in Path(tmp_dir or tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*"):
         pid = p.name[len(_TMP_PREFIX):].partition("-")[0]
         if pid.isdigit() and not _pid_alive(int(pid)) and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -669,6 +737,7 @@ class Lab:
         self.squid: Squid | None = None
         self.startup_seconds: float | None = None
         self._parts: list[Any] = []
+        self._extra_dirs: list[Path] = []
         self._started = False
         self._stopped = False
         self._lock = threading.Lock()
@@ -740,8 +809,9 @@ class Lab:
             with contextlib.suppress(Exception):
                 part.stop()
         self._parts = []
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        for d in [self.workdir, *self._extra_dirs]:
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
         with _LIVE_LOCK:
             _LIVE.discard(self)
 
@@ -868,8 +938,15 @@ class Lab:
         wd = self.workdir
         assert wd is not None
         name = self.name
-        sq_dir = wd / "squid"
-        sq_dir.mkdir(mode=0o700)
+        if _reachable_by_squid(wd):
+            sq_dir = wd / "squid"
+            sq_dir.mkdir(mode=0o700)
+        else:
+            # Squid's user cannot enter the workdir (e.g. under pytest's mode-700 tmp dirs):
+            # give it a private directory of its own in the system temp dir.
+            sq_dir = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-{name}-squid-"))
+            self._extra_dirs.append(sq_dir)
+        origin_ca = _write(sq_dir / "origin-ca.pem", Path(self.public_roots).read_bytes(), 0o644)
         hosts = _write(sq_dir / "hosts", "".join(f"127.0.0.1 {h}\n" for h in PROVIDER_HOSTS), 0o644)
         rules: list[str] = []
         access: list[str] = []
@@ -914,14 +991,18 @@ class Lab:
                             "dynamic_cert_mem_cache_size=4MB")
             rules += [f"sslcrtd_program {certgen} -s {ssl_db} -M 4MB",
                       "sslcrtd_children 2 startup=1 idle=1",
-                      f"tls_outgoing_options cafile={self.public_roots}",
+                      f"tls_outgoing_options cafile={origin_ca}",
                       "acl step1 at_step SslBump1",
                       "ssl_bump peek step1",
                       "ssl_bump bump all"]
         access += ["http_access allow localhost", "http_access deny all"]
         host = "::1" if name == "ipv6-proxy" else "127.0.0.1"
-        # Squid drops to its own user: it must be able to enter the workdir and read the public roots.
-        _give_to_squid_user(wd)
+        # Squid drops to its own user: it must own its directory (and enter the workdir it lives in).
+        _give_to_squid_user(sq_dir)
+        if sq_dir.parent == wd:
+            ids = _squid_user()
+            if ids:
+                os.chown(wd, *ids)
         last_error: LabError | None = None
         for _attempt in range(3):
             port = free_port(host)
