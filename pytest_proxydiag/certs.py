@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import functools
 import hashlib
 import ipaddress
 import json
@@ -416,13 +417,24 @@ class PathResult:
         return self.path[-1] if self.path else None
 
 
+@functools.lru_cache(maxsize=8192)
+def _fp(cert: x509.Certificate) -> bytes:
+    """SHA-256 of a certificate, computed once per certificate (stores are checked many times per run)."""
+    return cert.fingerprint(_SHA256)
+
+
+@functools.lru_cache(maxsize=8192)
+def _subject_key(cert: x509.Certificate) -> bytes:
+    return cert.subject.public_bytes()
+
+
 class _Roots:
     def __init__(self, roots: Iterable[x509.Certificate]) -> None:
         self.by_subject: dict[bytes, list[x509.Certificate]] = {}
         self.fps: set[bytes] = set()
         for r in roots:
-            self.fps.add(r.fingerprint(_SHA256))
-            self.by_subject.setdefault(r.subject.public_bytes(), []).append(r)
+            self.fps.add(_fp(r))
+            self.by_subject.setdefault(_subject_key(r), []).append(r)
 
 
 def build_path(chain: Sequence[x509.Certificate], roots: Iterable[x509.Certificate]) -> PathResult:
@@ -439,7 +451,7 @@ def build_path(chain: Sequence[x509.Certificate], roots: Iterable[x509.Certifica
     path = [current]
     pool = list(chain[1:])
     for _ in range(12):
-        if current.fingerprint(_SHA256) in r.fps:
+        if _fp(current) in r.fps:
             return PathResult(True, tuple(path), current)
         for candidate in r.by_subject.get(current.issuer.public_bytes(), []):
             if _signed_by(current, candidate):
