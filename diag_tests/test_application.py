@@ -167,6 +167,9 @@ def test_python_requests(proxydiag_step, proxydiag_config, proxydiag_target):
         return
     client, run = next(iter(failed.items()))
     branch, reason = appcheck.classify_client_error(run)
+    if curl is not None and curl.error_code == "unavailable":
+        step.blocked(appcheck.BRANCH_OF[branch], f"{client} fails ({reason}); curl is not available to tell "
+                                                 f"whether the path itself works: {curl.error}")
     if curl is None or not curl.reached:
         step.blocked(appcheck.BRANCH_OF[branch], f"{client} and curl both fail: {reason}")
     because, fix = appcheck.explain_python_failure(client, run, curl, cfg.env, branch)
