@@ -207,7 +207,8 @@ def test_proxy_only_in_profile(run_diag, lab_factory, diag_home):
     run = run_diag("-m", "application", "-k", "env_in_shell", "--proxydiag-proxy", lab.proxy_url, lab=lab,
                    env={"HTTPS_PROXY": "", "HTTP_PROXY": "", "SHELL": "/bin/bash"})
     step = run.step("application.env_in_shell")
-    assert step["outcome"] == "failed" and step["finding_key"] == "profile_only" if "finding_key" in step else True
+    assert step["outcome"] == "failed"
+    assert step.get("finding_key", "profile_only") == "profile_only"
     assert "set only in" in step["finding"] and ".bashrc:1 (read by bash)" in step["finding"]
     assert "~/.bashrc" in step["solution"] and "source ~/.bashrc" in step["solution"]
 
@@ -285,7 +286,6 @@ def test_debug_logging_shows_the_sdk_going_through_the_proxy(run_diag, lab_facto
     sdk = step["evidence"]["sdk_runs"]["anthropic"]
     assert sdk["status"] == 401 and sdk["used_proxy"] is True
     assert str(lab.proxy_port) in " ".join(sdk["log_lines"])
-    assert "proxydiag-dummy-key" not in json.dumps(step) or True  # the dummy key is no secret; the user's is never sent
     versions = step["evidence"]["versions"]
     assert {"claude", "litellm", "node", "python", "requests", "httpx", "anthropic", "openssl", "curl",
             "os"} <= set(versions)
