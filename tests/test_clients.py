@@ -85,27 +85,38 @@ def _proxied(lab, method: str = "CONNECT"):
 # ----------------------------------------------------------------------------- which clients
 
 
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
 @pytest.fixture
-def claude(monkeypatch):
-    """Claude Code's path; skipped when absent, an error under CI=true."""
+def claude_default(monkeypatch):
+    """Point PROXYDIAG_CLAUDE at .ci/install-claude.sh's default install when nothing else is set."""
     if not os.environ.get(clients.CLAUDE_ENV) and os.access(DEFAULT_CLAUDE, os.X_OK):
         monkeypatch.setenv(clients.CLAUDE_ENV, DEFAULT_CLAUDE)
+
+
+@pytest.fixture
+def claude(claude_default):
+    """Claude Code's ClientInfo, for tests about Claude Code; skipped when absent, an error under CI=true."""
     (info,) = discover("claude")
     if not info.available:
         message = f"Claude Code unavailable: {info.why_not} (install it with .ci/install-claude.sh)"
-        if os.environ.get("CI", "").lower() == "true":
+        if _under_ci():
             pytest.fail(message + "; under CI=true this is an error, not a skip")
         pytest.skip(message)
     return info
 
 
 @pytest.fixture
-def available(claude):
-    """Names of every client installed here (Claude Code included: the claude fixture ensures it)."""
+def available(claude_default):
+    """Names of the clients installed here; under CI=true every one of them must be."""
     infos = discover("auto")
     missing = [i for i in infos if not i.available]
-    if missing and os.environ.get("CI", "").lower() == "true":
+    if missing and _under_ci():
         pytest.fail("clients missing under CI=true: " + "; ".join(f"{i.name}: {i.why_not}" for i in missing))
+    if not any(i.available for i in infos if i.name != "node"):
+        pytest.skip("no proxy-aware client is installed")
     return [i.name for i in infos if i.available]
 
 
@@ -336,11 +347,12 @@ def test_untrusted_interception_each_client_says_it_in_its_own_words(lab_factory
         "httpx": ("ConnectError", "self-signed certificate in certificate chain"),
         "claude": ("SELF_SIGNED_CERT_IN_CHAIN", "Self-signed certificate detected"),
     }
-    for name, (code, text) in expected.items():
+    present = [name for name in expected if name in runs]
+    for name in present:
+        code, text = expected[name]
         run = runs[name]
         assert not run.reached and run.error_code == code and text in run.error, describe(run)
-    assert ": exit 60: SSL certificate problem" in describe(runs["curl"])
-    assert len(_proxied(lab)) == len(expected)  # each failed at Squid's certificate, not before
+    assert len(_proxied(lab)) == len(present)  # each failed at Squid's certificate, not before
 
 
 def test_interception_with_the_fix_env_every_client_reaches(lab_factory, available, tmp_path):
@@ -379,7 +391,7 @@ def test_der_node_extra_ca_certs_is_ignored_by_claude_with_invalid_ca(lab_factor
         assert (as_lab.reached, as_lab.status) == (True, 401), describe(as_lab)
 
 
-def test_only_http_proxy_claude_uses_it_curl_and_python_go_direct(lab_factory, available, tmp_path):
+def test_only_http_proxy_claude_uses_it_curl_and_python_go_direct(lab_factory, available, claude, tmp_path):
     lab = lab_factory("healthy")
     env = _user_env(lab, tmp_path, HTTPS_PROXY=None, HTTP_PROXY=lab.proxy_url)
     runs = _by_client(run_clients(available, lab.target_url, env, TIMEOUT, resolve=_pins(lab)))
@@ -455,8 +467,9 @@ def test_a_blackholed_proxy_costs_one_timeout_not_a_hang(lab_factory, available,
     expected = {"curl": "28", "requests": "ProxyError", "httpx": "ConnectTimeout",
                 "claude": "timeout"}  # Claude Code waits past 90 s on its own: the runner kills it
     for name, code in expected.items():
-        assert not runs[name].reached and runs[name].error_code == code, describe(runs[name])
-    assert "timed out" in runs["curl"].error and "killed" in runs["claude"].error
+        if name in runs:
+            assert not runs[name].reached and runs[name].error_code == code, describe(runs[name])
+            assert ("killed" if name == "claude" else "timed out") in runs[name].error, describe(runs[name])
 
 
 def test_unencoded_special_characters_break_every_client_encoded_they_all_reach(lab_factory, available, tmp_path):
@@ -466,7 +479,8 @@ def test_unencoded_special_characters_break_every_client_encoded_they_all_reach(
     raw = _by_client(run_clients(proxy_aware, lab.target_url, _user_env(lab, tmp_path), TIMEOUT, resolve=_pins(lab)))
     expected = {"curl": ("5", "Unsupported proxy syntax"), "requests": ("InvalidURL", "Failed to parse"),
                 "httpx": ("InvalidURL", ""), "claude": ("InvalidProxyURL", "cannot be parsed")}
-    for name, (code, text) in expected.items():
+    for name in raw:
+        code, text = expected[name]
         run = raw[name]
         assert not run.reached and run.error_code == code and text in run.error, describe(run)
     assert _proxied(lab) == []  # none of them got as far as the proxy
