@@ -60,7 +60,7 @@ def pytest_cmdline_main(config):
     see only part of the results, so ``-n`` is set aside, and the report says
     so: the diagnosis and the JSON are the serial ones.
     """
-    if config.getoption("proxydiag", False) and getattr(config.option, "numprocesses", None):
+    if _wants_diagnosis(config) and getattr(config.option, "numprocesses", None):
         config.stash[XDIST_IGNORED] = config.option.numprocesses
         config.option.numprocesses = 0
         config.option.dist = "no"
@@ -77,12 +77,15 @@ def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers", f"{STEP_MARKER}(step_id, title=None, solution=None, finding=None): the flowchart (or site) "
                    "step this test implements; its failure renders the step's solution")
-    if not config.getoption("proxydiag", False):
+    if not _wants_diagnosis(config):
         return
     state = build_state(config, active=True)
     # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
     state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
     config.stash[STATE_KEY] = state
+    from .triage import configure_triage
+
+    configure_triage(config, state)
     if config.stash.get(XDIST_IGNORED, None):
         state.notes["xdist"] = {"headline": f"-n {config.stash[XDIST_IGNORED]} ignored: the diagnosis runs its "
                                             "steps in order in one process (shared probes, one timeout per "
@@ -98,6 +101,20 @@ def pytest_configure(config) -> None:
     from .reporting import Reporter
 
     config.pluginmanager.register(Reporter(config, state), "proxydiag-reporter")
+
+
+def _wants_diagnosis(config) -> bool:
+    """``--proxydiag``, or a symptom to triage (which implies it)."""
+    return bool(config.getoption("proxydiag", False) or config.getoption("proxydiag_symptom", None)
+                or config.getoption("proxydiag_symptom_file", None))
+
+
+def pytest_report_header(config):
+    if _active(config):
+        from .triage import report_header_lines
+
+        return report_header_lines(config)
+    return None
 
 
 def site_pack_dirs() -> list[str]:
@@ -186,6 +203,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if _active(config):
         steps.sort(key=lambda it: flowchart.order_key(_step_id(it)))
     items[:] = steps + others
+    if _active(config):
+        from .triage import apply_triage
+
+        apply_triage(config, items)
 
 
 def _step_id(item) -> str:

@@ -164,3 +164,13 @@ def test_xdist_is_set_aside_and_the_diagnosis_runs_serially(pytester, monkeypatc
     a, b = json.loads(serial.read_text()), json.loads(parallel.read_text())
     assert [(s["id"], s["outcome"]) for s in a["steps"]] == [(s["id"], s["outcome"]) for s in b["steps"]]
     assert a["root_cause"] == b["root_cause"] == "connectivity.proxy_port"
+
+
+def test_symptom_selects_branches_and_implies_proxydiag(pytester):
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag-symptom", "curl: (56) CONNECT tunnel failed, response 407",
+                                          "-p", "no:cacheprovider", "--proxydiag-json", str(json_path))
+    result.stdout.fnmatch_lines(["proxydiag branches: auth*"])
+    doc = json.loads(json_path.read_text())
+    assert {s["branch"] for s in doc["steps"]} == {"auth"}
+    assert "407" in json.dumps(doc["notes"]["symptom"])
