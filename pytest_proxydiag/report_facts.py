@@ -57,6 +57,7 @@ _LIMIT_KEY = re.compile(r"(limit|max_?body|max_?size|largest|payload|ratelimit|r
                         r"mean_latency|latency|added_seconds|overhead)", re.I)
 #: What the provider answers a keyless probe: it was reached, nothing for IT to look at.
 _EXPECTED_FROM_PROVIDER = {400, 401, 404, 405}
+_NOT_A_LIMIT = re.compile(r"(budget|threshold|config|setting)", re.I)
 _HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?$", re.I)
 _INTERESTING_HEADERS = ("x-squid-error", "server", "via", "retry-after", "x-cache", "proxy-authenticate",
                         "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-limit",
@@ -165,7 +166,8 @@ def it_facts(results: list[StepResult], probe_log: list[Mapping[str, Any]], targ
                     if isinstance(v, str) and _HOSTNAME.match(v.strip()):
                         domains.setdefault(v.strip(), {"host": v.strip(), "why": f"named by {r.step_id}",
                                                        "seen": None})
-            if _LIMIT_KEY.search(".".join(path)) and isinstance(value, (int, float, str)) \
+            if _LIMIT_KEY.search(".".join(path)) and not _NOT_A_LIMIT.search(".".join(path)) \
+                    and isinstance(value, (int, float, str)) \
                     and not isinstance(value, bool):
                 limits.append({"step": r.step_id, "name": ".".join(path), "value": _short(value, 120)})
     for entry in responses:

@@ -159,6 +159,9 @@ def header_html(doc: Mapping[str, Any]) -> str:
     npx = cfg.get("no_proxy") or {}
     rows.append(("NO_PROXY", f"{npx.get('value') if npx.get('value') is not None else '(unset)'} "
                              f"(from {npx.get('source')})"))
+    for key, note in (doc.get("notes") or {}).items():
+        if isinstance(note, Mapping) and note.get("headline"):
+            rows.append((str(key).replace("_", " ").capitalize(), note["headline"]))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     cfg_rows = []
     for name, item in cfg.items():
@@ -274,8 +277,10 @@ def path_html(doc: Mapping[str, Any], results: list[StepResult] | None = None) -
     chain = " \u2192 ".join(f"{k + 1}. {_e(titles.get(sid, sid))}" + (" \u2717" if sid == doc.get("root_cause")
                                                                       else " \u2713")
                             for k, sid in enumerate(path))
+    if not doc.get("root_cause"):
+        chain = ""  # all green: the picture says it, a list of every passed step would not
     return ("<h2>Decision path</h2>"
-            + (f"<p class='pd-path'>{chain}</p>" if chain else "")
+            + (f"<p class='pd-path'>Checked on the way to the root cause: {chain}</p>" if chain else "")
             + flowchart_svg(outcomes, path, doc.get("root_cause"), reasons))
 
 

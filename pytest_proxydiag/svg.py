@@ -76,7 +76,8 @@ def flowchart_svg(outcomes: Mapping[str, str], path: list[str], root_cause: str 
            "<title>Decision path of the proxy diagnosis</title>",
            f'<defs><marker id="pd-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9e9e9e"/>'
-           f'</marker></defs>',
+           f'</marker><marker id="pd-arrow-path" viewBox="0 0 10 10" refX="7" refY="5" markerWidth="4" '
+           f'markerHeight="4" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{PATH_COLOUR}"/></marker></defs>',
            f'<text x="8" y="18" font-size="13" font-weight="bold" fill="#333">Branch (symptom)</text>',
            f'<text x="{LABEL_W}" y="18" font-size="13" font-weight="bold" fill="#333">'
            f'Steps in flowchart order \u2192</text>']
@@ -94,12 +95,13 @@ def flowchart_svg(outcomes: Mapping[str, str], path: list[str], root_cause: str 
             if j:
                 out.append(f'<line x1="{x - GAP_X + 2}" y1="{y + BOX_H / 2}" x2="{x - 3}" y2="{y + BOX_H / 2}" '
                            f'stroke="#9e9e9e" stroke-width="1.5" marker-end="url(#pd-arrow)"/>')
-    # The path to the root cause, under the boxes.
-    pts = [(pos[s][0] + BOX_W / 2, pos[s][1] + BOX_H / 2) for s in path if s in pos]
-    if len(pts) > 1:
-        d = " ".join(f"{'M' if k == 0 else 'L'}{x:.0f},{y:.0f}" for k, (x, y) in enumerate(pts))
-        out.append(f'<path d="{d}" fill="none" stroke="{PATH_COLOUR}" stroke-width="5" stroke-opacity="0.45" '
-                   f'stroke-linejoin="round"/>')
+    # The path to the root cause: numbered badges on its steps, and the arrows between consecutive
+    # path steps of one branch drawn in blue.  Lines across branches would cross the grid and hide it.
+    for a, b in zip(path, path[1:]):
+        if a in pos and b in pos and pos[a][1] == pos[b][1] and 0 < pos[b][0] - pos[a][0] <= BOX_W + GAP_X:
+            x, y = pos[b]
+            out.append(f'<line x1="{x - GAP_X + 2}" y1="{y + BOX_H / 2}" x2="{x - 3}" y2="{y + BOX_H / 2}" '
+                       f'stroke="{PATH_COLOUR}" stroke-width="4" marker-end="url(#pd-arrow-path)"/>')
     order = {s: k + 1 for k, s in enumerate(path)}
     for branch, _symptom, steps in rows:
         for sid, num, title in steps:
@@ -138,8 +140,9 @@ def flowchart_svg(outcomes: Mapping[str, str], path: list[str], root_cause: str 
                    f' stroke-width="1.5"{dash}/><text x="{lx + 22}" y="{legend_y + 12}" font-size="12" '
                    f'fill="#333">{escape(mark + " " if mark else "")}{escape(label)}</text>')
         lx += 42 + 7 * len(label)
-    out.append(f'<line x1="{lx}" y1="{legend_y + 7}" x2="{lx + 26}" y2="{legend_y + 7}" stroke="{PATH_COLOUR}" '
-               f'stroke-width="5" stroke-opacity="0.45"/><text x="{lx + 32}" y="{legend_y + 12}" font-size="12" '
-               f'fill="#333">checks cleared on the way to the root cause (in order)</text>')
+    out.append(f'<circle cx="{lx + 8}" cy="{legend_y + 7}" r="8" fill="{PATH_COLOUR}"/><text x="{lx + 8}" '
+               f'y="{legend_y + 11}" font-size="10" font-weight="bold" fill="#fff" text-anchor="middle">1</text>'
+               f'<text x="{lx + 22}" y="{legend_y + 12}" font-size="12" fill="#333">order of the checks cleared '
+               f'on the way to the root cause</text>')
     out.append("</svg>")
     return "\n".join(out)
