@@ -156,10 +156,23 @@ def test_healthy_report_says_no_problem_and_validates(run_diag, lab_factory, pyt
     assert run.doc["decision_path"] and run.doc["for_it"]["proxy_responses"] == []
 
 
-def test_ssl_bump_untrusted_report_validates_against_the_schema(run_diag, lab_factory):
-    run = run_diag(lab=lab_factory("ssl-bump-untrusted"))
+def test_intercepting_proxy_report_names_the_issuer_and_bundles_the_ca(run_diag, lab_factory, pytester):
+    run = run_diag("--html", "bump.html", "--self-contained-html", "--proxydiag-bundle", "bump.zip",
+                   lab=lab_factory("ssl-bump-untrusted"))
     assert_valid(run.doc)
-    assert run.doc["counts"]["passed"] > 0
+    assert run.root_cause == "certificate.interception"
+    issuers = [c["issuer"] for c in run.doc["for_it"]["certificates"]]
+    assert any("Example Corp" in i for i in issuers), issuers
+    page = (pytester.path / "bump.html").read_text()
+    verdict = page[page.index("Root cause"):]
+    assert "Identify SSL interception" in verdict[:400] and "Other systems:" in verdict
+    it_block = re.search(r"<div class='pd-it'>.*?<pre>(.*?)</pre>", page, re.S).group(1)
+    assert "TLS certificate issuer" in it_block and "Example Corp" in it_block
+    with zipfile.ZipFile(pytester.path / "bump.zip") as zf:
+        cas = [n for n in zf.namelist() if n.startswith("artifacts/interception_ca")]
+        assert cas, zf.namelist()
+        pem = zf.read(cas[0])
+        assert b"-----BEGIN CERTIFICATE-----" in pem and b"PRIVATE KEY" not in pem
 
 
 def test_compare_shows_changed_steps_first(run_diag, lab_factory, pytester):
