@@ -153,11 +153,15 @@ def _print_list() -> None:
         print(f"\nsquid is not installed: {squid_install_hint()}")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so the lab is stopped the same way as on Ctrl-C."""
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so the lab is stopped either way (main thread only)."""
     def raise_interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise _Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, raise_interrupt)
@@ -170,16 +174,23 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _stop_child(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(3)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(3)
+def _stop_child(proc: subprocess.Popen[bytes], already_signalled: bool) -> None:
+    """Let the diagnosis end on its own interrupt, then insist: SIGINT once, SIGKILL last.
+
+    On Ctrl-C the terminal has already sent SIGINT to the whole foreground
+    group, the diagnosis included; a second SIGINT would hit pytest while it
+    handles the first.
+    """
+    steps = ([None] if already_signalled else []) + [signal.SIGINT, signal.SIGKILL]
+    for sig in steps:
+        if sig is not None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+        try:
+            proc.wait(3)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def demo(argv: Sequence[str]) -> int:
@@ -233,10 +244,13 @@ def demo(argv: Sequence[str]) -> int:
                        *_report_args(pytest_extra, html, json_path), *pytest_extra]
                 started = time.time()
                 proc = subprocess.Popen(cmd, env=env, cwd=scratch, stdin=subprocess.DEVNULL)
-                code = proc.wait()
+                try:
+                    code = proc.wait()
+                except KeyboardInterrupt as exc:
+                    # Still inside the with-block: the lab and the child's cwd outlive the child.
+                    _stop_child(proc, already_signalled=not isinstance(exc, _Terminated))
+                    raise
         except KeyboardInterrupt:
-            if proc is not None:
-                _stop_child(proc)
             print("\nproxydiag demo: interrupted; the lab is stopped and its files removed.", file=sys.stderr)
             return 130
         except LabUnavailable as exc:

@@ -683,7 +683,10 @@ def test_stop_is_idempotent_and_leaves_nothing(squid_lab):
         assert not workdir.exists()
         if name == "hostile-silent":
             stuck.settimeout(2)
-            assert stuck.recv(10) == b""
+            try:
+                assert stuck.recv(10) == b""  # closed (FIN) ...
+            except ConnectionResetError:
+                pass  # ... or reset: either way, not left hanging
             stuck.close()
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and {t.name for t in threading.enumerate()} - threads_before:
