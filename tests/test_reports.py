@@ -198,3 +198,16 @@ def test_compare_with_an_unreadable_file_is_a_note_not_a_crash(run_diag, lab_fac
     run = run_diag("--proxydiag-compare", str(bad), lab=lab_factory("healthy"))
     assert "not a pytest-proxydiag JSON report" in run.doc["comparison"]["error"]
     assert "COMPARISON with" in run.output
+
+
+def test_without_pytest_html_the_bundle_still_has_a_standalone_page_and_junit(run_diag, lab_factory, pytester):
+    run = run_diag("-p", "no:html", "--proxydiag-bundle", "down.zip", lab=lab_factory("proxy-down"))
+    assert run.root_cause in ("connectivity.proxy_reachable", "connectivity.proxy_port")
+    assert "INTERNALERROR" not in run.output
+    with zipfile.ZipFile(pytester.path / "down.zip") as zf:
+        assert "pytest-html-report.html" not in zf.namelist()
+        page = zf.read("proxydiag-report.html").decode()
+        assert "Root cause" in page and "<svg" in page
+        tree = ET.fromstring(zf.read("junit.xml"))
+        props = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in tree.iter("testcase")]
+        assert any(p.get("step_id") == run.root_cause and p.get("outcome") == "failed" for p in props)
