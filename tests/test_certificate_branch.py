@@ -275,7 +275,12 @@ class _BumpSquid:
         labmod._give_to_squid_user(workdir)
         port = free_port()
         lines = labmod.squid_config(sq, port, port_options=port_options, rules=rules, hosts_file=hosts)
-        self.squid = labmod.Squid(lines, sq, port).start()
+        try:
+            self.squid = labmod.Squid(lines, sq, port).start()
+        except BaseException:
+            self.origin.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         self.proxy_url = f"http://127.0.0.1:{port}"
         self.env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
         target = f"https://api.anthropic.com:{self.origin.port}"
