@@ -60,7 +60,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -105,7 +104,10 @@ __all__ = [
     "LabCA",
     "EXPECTED_ROOT_CAUSE",
     "PROVIDER_HOSTS",
+    "ORIGIN_HOSTS",
     "HOSTILE_BEHAVIOURS",
+    "PROXYPY_SCENARIOS",
+    "sweep_stale",
 ]
 
 

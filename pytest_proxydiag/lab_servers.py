@@ -822,16 +822,18 @@ def _pipe(a: socket.socket, b: socket.socket, stopping: threading.Event) -> None
             sel.register(s, selectors.EVENT_READ)
         idle_since = time.monotonic()
         while not stopping.is_set():
-            events = sel.select(0.2)
-            if not events:
+            # A TLS socket may hold decrypted bytes that select() cannot see.
+            ready = [s for s in (a, b) if isinstance(s, ssl.SSLSocket) and s.pending()]
+            if not ready:
+                ready = [key.fileobj for key, _ in sel.select(0.2)]  # type: ignore[misc]
+            if not ready:
                 if time.monotonic() - idle_since > CONN_TIMEOUT:
                     return
                 continue
             idle_since = time.monotonic()
-            for key, _ in events:
-                src = key.fileobj
+            for src in ready:
                 dst = b if src is a else a
-                data = src.recv(65536)  # type: ignore[union-attr]
+                data = src.recv(65536)
                 if not data:
                     return
                 dst.sendall(data)
