@@ -107,8 +107,18 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
         if rc.get("fix"):
             add(_indent(fix_text(rc["fix"]), "  "))
     elif not errors:
+        ran = {s.get("id") for s in steps}
+        unselected = sorted({s.get("blocked_by") for s in steps
+                             if s.get("blocked_by") and s.get("blocked_by") not in ran})
         add("")
-        add("No finding: every step that ran passed.", green=True, bold=True)
+        if unselected:
+            # A step blocked by one this run did not select: "no finding" would be false comfort.
+            markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
+            add(f"No finding among the steps that ran, but some could not be assessed: they are blocked by "
+                f"{', '.join(unselected)}, which this run did not select. Run it too: pytest --proxydiag "
+                f"-m \"{markers}\"", yellow=True, bold=True)
+        else:
+            add("No finding: every step that ran passed.", green=True, bold=True)
     others = [s for s in failed if s is not rc]
     if others:
         add("")

@@ -174,3 +174,12 @@ def test_symptom_selects_branches_and_implies_proxydiag(pytester):
     doc = json.loads(json_path.read_text())
     assert {s["branch"] for s in doc["steps"]} == {"auth"}
     assert "407" in json.dumps(doc["notes"]["symptom"])
+
+
+def test_a_branch_blocked_by_an_unselected_step_says_so(pytester, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")   # nothing listens on the discard port
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert "No finding: every step that ran passed" not in out
+    assert "blocked by connectivity.proxy_reachable, which this run did not select" in out
+    assert 'pytest --proxydiag -m "connectivity"' in out
