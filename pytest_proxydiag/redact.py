@@ -42,7 +42,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Header lines and JSON/Python repr forms of sensitive headers.
     (re.compile(r"(?i)\b((?:proxy-)?authorization|x-api-key|api-key|x-goog-api-key|cookie|set-cookie)"
                 r"(\s*[:=]\s*|\"\s*:\s*\"|'\s*:\s*')([^\r\n\"']+)"), r"\1\2" + MASK),
-    (re.compile(r"(?i)\b(bearer|basic|ntlm|negotiate|digest)\s+[A-Za-z0-9+/=._~-]{8,}"), r"\1 " + MASK),
+    # A token, not a word: it holds a digit, + / =, or a lower-upper case change ("Basic Constraints" stays).
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9+/=._~-]{8,}"), r"\1 " + MASK),
+    (re.compile(r"\b([Bb]asic|BASIC|NTLM|[Nn]egotiate|[Dd]igest)\s+"
+                r"(?=[A-Za-z0-9+/=._~-]*(?:[0-9+/=]|[a-z][A-Z]))[A-Za-z0-9+/=._~-]{8,}"), r"\1 " + MASK),
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{8,}"), MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
     # KEY=value assignments of secret-looking variables (env dumps, shell profiles).
