@@ -290,6 +290,11 @@ class _TcpServer:
     def stop(self) -> None:
         self._stopping.set()
         if self._listener is not None:
+            try:
+                # Wakes a thread blocked in accept() at once on Linux (no wait for the poll timeout).
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             _close_quietly(self._listener)
         with self._lock:
             conns, self._conns = list(self._conns), set()
