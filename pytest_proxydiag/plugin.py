@@ -267,6 +267,11 @@ def pytest_runtest_makereport(item, call):
     if not record:
         return report
     result = _step_result(item, call, report, state)
+    if result.outcome == "failed" and result.fix:
+        from . import fixes
+
+        # Proven fixes (issue 11): try the fix with the real clients before it is shown.
+        fixes.prove(item.config, state, result)
     state.results.append(result)
     props = [("step_id", result.step_id), ("branch", result.branch), ("outcome", result.outcome)]
     if result.finding:
@@ -347,3 +352,15 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     return str(v)
+
+
+def pytest_sessionfinish(session) -> None:
+    """Write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
+    if not _active(session.config):
+        return
+    state = get_state(session.config)
+    path = state.settings["fix_script"]
+    if path:
+        from . import fixscript
+
+        fixscript.write_safely(path, state)

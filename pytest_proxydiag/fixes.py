@@ -1,0 +1,422 @@
+"""Proven fixes: every fix a failed step prescribes is tried with the real clients before it is shown.
+
+A failed step may carry a ``fix`` (see :meth:`StepContext.set_fix`)::
+
+    {"env": {"NODE_EXTRA_CA_CERTS": "/abs/proxydiag-ca/node-extra-ca-certs.pem"},
+     "unset": ["NODE_TLS_REJECT_UNAUTHORIZED"],
+     "files": [{"path": "/home/u/.claude/settings.json", "change": "remove env.NO_PROXY"}]}
+
+:func:`prove` applies it to a *child* environment only -- the user's environment
+(``settings.env``) plus ``fix.env`` minus ``fix.unset`` -- never to the user's
+shell or files, runs the selected real clients (``--proxydiag-clients``, see
+:mod:`pytest_proxydiag.clients`) against the step's target with that
+environment, and runs them once more with the user's environment unchanged (once
+per client and target per session) to say which clients were broken before.  It
+then fills in
+
+* ``verified``: ``True`` when every client that ran reaches the provider (through
+  the proxy, when one is configured) with the fix; ``False`` when one still fails
+  (``evidence`` quotes that client's own error); ``None`` when nothing on this
+  machine can prove it (no client available, a change only IT can make, a
+  provider the proxy refuses by policy);
+* ``verified_with``: ``["curl 7.88.1", "requests 2.34.2", "claude 2.1.332"]``;
+* ``evidence``: one sentence; ``clients``: per client, before and after, with seconds;
+* ``placeholders``: for a value that would hold a secret (the proxy password),
+  the placeholder shown in ``env`` and the one-line command that produces the value.
+
+Secrets: a placeholder (``<URL-ENCODED-PASSWORD>``) is replaced by the real,
+percent-encoded proxy password *in memory*, in the environment handed to the
+client process; the fix object, the reports and the fix script only ever hold
+the placeholder.  Clients never see the user's API keys (:func:`clients.client_env`).
+
+Cost: the "before" and "after" runs of all clients happen in parallel, each
+bounded by ``--proxydiag-timeout`` (one timeout per failed step at most); nothing
+runs when no step fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+from . import clients as clients_mod
+from .clients import ClientInfo, ClientRun
+
+__all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
+           "verify_fix", "baseline_trust", "STEP_WITNESSES"]
+
+#: What a fix shows in place of the proxy password (URL-encoded).
+PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
+#: One line that produces the value of :data:`PLACEHOLDER` without echoing or storing it.
+PRODUCE_PASSWORD = ("python3 -c 'import getpass, urllib.parse as u; "
+                    "print(u.quote(getpass.getpass(\"proxy password: \"), safe=\"\"))'")
+#: With ``--proxydiag-no-direct`` a client that goes direct must not reach the target: the
+#: pinned names resolve to this loopback address, where nothing listens (refused at once,
+#: like a corporate firewall that drops direct traffic -- and never a real DNS lookup).
+NO_DIRECT_ADDRESS = "127.255.255.254"
+
+_PROXY_VARS = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+_CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("all_proxy", "ALL_PROXY"),
+               ("no_proxy", "NO_PROXY"))
+#: Steps whose fix is meant for some clients only: the others are not asked to prove it
+#: (a Python CA variable does not fix Claude Code, which another step covers).
+STEP_WITNESSES: dict[str, tuple[str, ...]] = {
+    "certificate.python_ssl": ("requests", "httpx"),
+    "application.python_only": ("requests", "httpx"),
+}
+#: The proxy refused the provider by policy: only IT can change that.
+_POLICY_CODES = {"proxy-403", "proxy-451"}
+_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- building the child env
+
+
+def child_env(user_env: Mapping[str, str], fix: Mapping[str, Any],
+              secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a fresh shell would have after applying *fix*: user env + fix.env - fix.unset.
+
+    Placeholders in fix.env values are replaced by *secrets* (placeholder -> real value)
+    here, in memory; the caller must never write the result anywhere.
+    """
+    env = {k: v for k, v in user_env.items() if isinstance(k, str) and isinstance(v, str)}
+    for name in fix.get("unset") or []:
+        env.pop(str(name), None)
+    for name, value in (fix.get("env") or {}).items():
+        value = str(value)
+        for placeholder, real in (secrets or {}).items():
+            value = value.replace(placeholder, real)
+        env[str(name)] = value
+    return env
+
+
+def normalize_fix(fix: dict, user_env: Mapping[str, str]) -> list[str]:
+    """Make *fix* work in a fresh shell as written; returns notes on what was added.
+
+    * a variable whose other-case twin is set to a different value in the user's
+      environment gets the twin too (curl and requests read ``https_proxy`` before
+      ``HTTPS_PROXY``: fixing only one leaves them on the old value);
+    * ``~`` in a value becomes the user's home (values are pasted as they are).
+    """
+    notes: list[str] = []
+    env = fix.get("env")
+    if not isinstance(env, dict):
+        return notes
+    unset = list(fix.get("unset") or [])
+    home = user_env.get("HOME") or os.path.expanduser("~")
+    for name, value in list(env.items()):
+        if isinstance(value, str) and (value == "~" or value.startswith("~/")):
+            env[name] = os.path.join(home, value[2:]) if value != "~" else home
+    for lower, upper in _CASE_PAIRS:
+        for have, twin in ((lower, upper), (upper, lower)):
+            if have in env and twin not in env and twin not in unset and user_env.get(twin) is not None \
+                    and user_env.get(twin) != env[have]:
+                env[twin] = env[have]
+                notes.append(f"{twin} is set too: your environment has it with another value, and some "
+                             f"clients read it before {have}")
+    return notes
+
+
+# --------------------------------------------------------------------------- judging one client run
+
+
+def _label(run_or_info) -> str:
+    name = getattr(run_or_info, "client", None) or getattr(run_or_info, "name")
+    version = getattr(run_or_info, "version", None)
+    return f"{name} {version}" if version else name
+
+
+def _proxy_expected(env: Mapping[str, str]) -> bool:
+    return any((env.get(n) or "").strip() for n in _PROXY_VARS)
+
+
+def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expected: bool) -> tuple[bool | None, str]:
+    """(reached the provider the right way?, one-line description).  None: the client could not run."""
+    if run.error_code == "unavailable":
+        return None, clients_mod.describe(run)
+    if not run.reached:
+        return False, clients_mod.describe(run)
+    if proxy_expected and run.client in _ROUTED:
+        from . import routing
+
+        try:
+            r = routing.route(target_url, env, run.client)
+        except Exception:  # noqa: BLE001 - the routing model must never stop a verdict
+            r = None
+        if r is not None and r.direct:
+            return False, f"{_label(run)}: went direct, not through the proxy ({r.reason})"
+    return True, clients_mod.describe(run)
+
+
+#: Clients whose route the routing model knows (node here is Node's https module, which
+#: ignores proxy variables altogether: it proves nothing about a proxy fix).
+_ROUTED = ("curl", "requests", "httpx", "claude")
+
+
+def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool) -> tuple[list[str], list[str]]:
+    """(client names that can prove the fix, notes on those left out)."""
+    names, left_out = [], []
+    only = STEP_WITNESSES.get(step_id or "")
+    for info in infos:
+        if not info.available:
+            left_out.append(f"{info.name}: {info.why_not}")
+            continue
+        if only and info.name not in only:
+            continue
+        if info.name == "node" and proxy_expected:
+            left_out.append(f"{_label(info)}: not a witness for a proxy fix (Node's https module ignores "
+                            "HTTPS_PROXY and goes direct)")
+            continue
+        names.append(info.name)
+    return names, left_out
+
+
+# --------------------------------------------------------------------------- verification
+
+
+class _RunCache:
+    """Client runs kept for the session: the "before" run per (client, target), "after" per env."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple, ClientRun] = {}
+        self.lock = threading.Lock()
+
+
+def _env_key(env: Mapping[str, str]) -> str:
+    # A digest, so no secret is kept in a key (the runs themselves are redacted).
+    h = hashlib.sha256()
+    for k in sorted(env):
+        h.update(k.encode("utf-8", "replace") + b"\0" + env[k].encode("utf-8", "replace") + b"\0")
+    return h.hexdigest()
+
+
+def _pins(resolve: Mapping[tuple[str, int], str], no_direct: bool, target_url: str) -> dict[tuple[str, int], str]:
+    pins = dict(resolve or {})
+    if no_direct:
+        parts = urlsplit(target_url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        pins = {k: NO_DIRECT_ADDRESS for k in pins}
+        if host:
+            pins[(host, port)] = NO_DIRECT_ADDRESS
+    return pins
+
+
+def _needs_it(fix: Mapping[str, Any]) -> str | None:
+    """Why only a person can apply *fix* (nothing for the clients to try), or None."""
+    if fix.get("env") or fix.get("unset") or fix.get("app_env"):
+        return None
+    if fix.get("ticket_domains"):
+        return ("the proxy team must allow " + ", ".join(map(str, fix["ticket_domains"]))
+                + "; nothing on this machine can prove that")
+    if fix.get("files"):
+        paths = ", ".join(str(f.get("path")) for f in fix["files"] if isinstance(f, Mapping))
+        return f"it changes files ({paths}), which this tool never edits; apply it and run the diagnosis again"
+    return "it names no concrete change this tool could try"
+
+
+def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: str | Sequence[str] = "auto",
+               timeout: float = 5.0, resolve: Mapping[tuple[str, int], str] | None = None,
+               no_direct: bool = False, secrets: Mapping[str, str] | None = None, redactor=None,
+               step_id: str | None = None, cache: _RunCache | None = None,
+               baseline: Mapping[str, str] | None = None) -> dict:
+    """Try *fix* with the real clients and record the verdict in it (returned, changed in place).
+
+    *env* is the user's environment; the clients get :func:`child_env` of it.
+    *clients* is ``"auto"``, ``"none"``, a comma list or a sequence of names.
+    *baseline* holds variables every client process gets where neither the user
+    nor the fix sets them (see :func:`baseline_trust`), before and after alike.
+    """
+    started = time.monotonic()
+    red = redactor.redact if redactor is not None else (lambda s: s)
+    fix.setdefault("env", {})
+    fix.setdefault("unset", [])
+    fix.setdefault("files", [])
+    notes = normalize_fix(fix, env)
+    if notes:
+        fix["notes"] = list(dict.fromkeys([*(fix.get("notes") or []), *notes]))
+    used = sorted({p for p in (secrets or {}) if any(p in str(v) for v in fix["env"].values())})
+    if any(PLACEHOLDER in str(v) for v in fix["env"].values()):
+        fix["placeholders"] = {PLACEHOLDER: {"means": "your proxy password, URL-encoded",
+                                             "produce": PRODUCE_PASSWORD}}
+    fix["verified_with"] = []
+    fix["clients"] = []
+
+    def done(verdict: bool | None, evidence: str) -> dict:
+        fix["verified"] = verdict
+        fix["evidence"] = red(evidence)
+        fix["seconds"] = round(time.monotonic() - started, 3)
+        return fix
+
+    why_not = _needs_it(fix)
+    if why_not:
+        return done(None, f"Not verified: {why_not}.")
+    if any(PLACEHOLDER in str(v) for v in fix["env"].values()) and PLACEHOLDER not in used:
+        return done(None, "Not verified: the fix needs the proxy password, which this run does not know.")
+    after_env = child_env(env, fix, secrets)
+    app_env = fix.get("app_env") if isinstance(fix.get("app_env"), Mapping) else None
+    proxy_expected = _proxy_expected(after_env)
+    selection = clients if isinstance(clients, str) else ",".join(clients)
+    infos = clients_mod.discover(selection)
+    names, left_out = _witnesses(infos, step_id, proxy_expected)
+    if not names:
+        why = "; ".join(left_out) or ("--proxydiag-clients none" if selection.strip().lower() == "none"
+                                      else f"no client selected ({selection})")
+        return done(None, f"Not verified: no client could try it ({why}).")
+    pins = _pins(resolve or {}, no_direct, target_url)
+    cache = cache or _RunCache()
+
+    def envs_for(name: str) -> tuple[dict[str, str], dict[str, str]]:
+        before, after = dict(env), dict(after_env)
+        for k, v in (baseline or {}).items():
+            before.setdefault(k, v)
+            after.setdefault(k, v)
+        if app_env and name in (app_env.get("clients") or ()):
+            # The application's own settings apply on top of the shell (Claude Code's settings.json
+            # "env"): before = with the setting, after = without it (the proposed change).
+            before = child_env(before, {"env": app_env.get("before") or {}})
+            after = child_env(after, {"env": app_env.get("after") or {},
+                                      "unset": app_env.get("after_unset") or []})
+        return before, after
+
+    jobs: dict[tuple, tuple[str, dict[str, str]]] = {}
+    keys: dict[str, tuple[tuple, tuple]] = {}
+    for name in names:
+        before, after = envs_for(name)
+        kb = ("before", name, target_url, _env_key(before))
+        ka = ("after", name, target_url, _env_key(after))
+        keys[name] = (kb, ka)
+        for k, e in ((kb, before), (ka, after)):
+            with cache.lock:
+                if k not in cache.runs and k not in jobs:
+                    jobs[k] = (name, e)
+    if jobs:
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="proxydiag-fix") as pool:
+            futures = {k: pool.submit(clients_mod.run_client, n, target_url, e, timeout, resolve=pins,
+                                      redactor=redactor) for k, (n, e) in jobs.items()}
+            for k, fut in futures.items():
+                with cache.lock:
+                    cache.runs[k] = fut.result()
+
+    rows, ok, failing, missing = [], [], [], []
+    broken_before = []
+    for name in names:
+        kb, ka = keys[name]
+        b_run, a_run = cache.runs[kb], cache.runs[ka]
+        before_env, after_env_c = envs_for(name)
+        b_ok, b_text = _judge(b_run, before_env, target_url, proxy_expected)
+        a_ok, a_text = _judge(a_run, after_env_c, target_url, proxy_expected)
+        rows.append({"client": _label(a_run), "before": red(b_text), "after": red(a_text),
+                     "before_seconds": round(b_run.elapsed, 3), "after_seconds": round(a_run.elapsed, 3),
+                     "command": red(a_run.command)})
+        if a_ok is None:
+            missing.append(a_text)
+        elif a_ok:
+            ok.append(a_run)
+        else:
+            failing.append((a_run, a_text))
+        if b_ok is False:
+            broken_before.append(_label(b_run))
+    fix["clients"] = rows
+    if left_out:
+        fix["not_run"] = [red(x) for x in left_out]
+    fix["verified_with"] = [_label(r) for r in ok]
+    if not broken_before:
+        before_text = "; without it they already worked"
+    elif len(broken_before) == len(names) and len(names) > 1:
+        before_text = "; without it every one of them failed"
+    else:
+        before_text = f"; without it {_join(broken_before)} failed"
+    if not ok and not failing:
+        return done(None, "Not verified: no client could run (" + "; ".join(missing) + ").")
+    if failing:
+        if all(r.error_code in _POLICY_CODES for r, _ in failing):
+            r = failing[0][0]
+            return done(None, f"Not verified: the proxy refuses {urlsplit(target_url).hostname} by policy "
+                              f"({r.error}); only the proxy team can change that.")
+        run, text = failing[0]
+        return done(False, f"The fix does not work on this machine: {text}"
+                           + (f" (while {_join([_label(r) for r in ok])} reached the provider)" if ok else ""))
+    statuses = sorted({r.status for r in ok if r.status is not None})
+    via = _via(after_env) if proxy_expected else "directly"
+    answered = (f"the provider answered {'/'.join(map(str, statuses))}"
+                + (" to a dummy key" if 401 in statuses else "")) if statuses else "the provider answered"
+    host = urlsplit(target_url).hostname
+    each = "each " if len(ok) > 1 else ""
+    return done(True, f"{_join(fix['verified_with'])} {each}reached {host} {via} with this fix "
+                      f"({answered}){before_text}.")
+
+
+def _via(env: Mapping[str, str]) -> str:
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
+        value = (env.get(name) or "").strip()
+        if value:
+            netloc = urlsplit(value if "://" in value else "http://" + value).netloc.rpartition("@")[2]
+            return f"through {netloc}"
+    return "through the proxy"
+
+
+def _join(items: Iterable[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def baseline_trust(public_roots: str | None) -> dict[str, str]:
+    """Where ``--proxydiag-public-roots`` was given, it stands in for the machine's own trust store.
+
+    The provider's certificate chains to those roots (a private test origin, an
+    air-gapped mirror), so a client that trusts "the usual public roots" must
+    trust them: every trust variable the user and the fix leave unset points at
+    them in the client processes.  Without the option the clients keep their
+    own stores (certifi, the OS bundle) and this is empty.
+    """
+    if not public_roots:
+        return {}
+    path = os.path.abspath(os.path.expanduser(public_roots))
+    return {name: path for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")}
+
+
+# --------------------------------------------------------------------------- the plugin's entry point
+
+_CACHE_KEY = ("fixes-run-cache",)
+
+
+def prove(config, state, result) -> None:
+    """Verify ``result.fix`` of a failed step (the plugin calls this); never raises."""
+    fix = result.fix
+    if result.outcome != "failed" or not isinstance(fix, dict):
+        return
+    try:
+        _prove(state, result, fix)
+    except Exception as exc:  # noqa: BLE001 - a verification problem must never stop the diagnosis
+        fix["verified"] = None
+        fix["evidence"] = state.redactor.redact(f"Not verified: the verification itself failed "
+                                                f"({type(exc).__name__}: {exc}).")
+    result.fix = state.redactor.redact_obj(fix)
+
+
+def _prove(state, result, fix: dict) -> None:
+    settings = state.settings
+    if state.deadline_passed:
+        fix.update(verified=None, verified_with=[], evidence="Not verified: the diagnosis deadline "
+                   "(--proxydiag-deadline) had passed.")
+        return
+    target_url = result.params.get("target") if isinstance(result.params.get("target"), str) else None
+    target_url = target_url or settings.targets[0].url
+    secrets: dict[str, str] = {}
+    p = settings.proxy.url
+    if p is not None and p.password:
+        secrets[PLACEHOLDER] = quote(p.password, safe="")
+    cache = state.probes.cached(_CACHE_KEY, _RunCache)
+    verify_fix(fix, env=settings.env, target_url=target_url, clients=settings["clients"] or "auto",
+               timeout=float(settings.timeout), resolve=settings.resolve, no_direct=bool(settings["no_direct"]),
+               secrets=secrets, redactor=state.redactor, step_id=result.step_id, cache=cache,
+               baseline=baseline_trust(settings["public_roots"] if settings.source("public_roots") != "default"
+                                       else None))
