@@ -131,7 +131,7 @@ def test_env_exported(proxydiag_step, proxydiag_config):
     lines = export_lines({"HTTPS_PROXY": proxy_value, "HTTP_PROXY": proxy_value,
                           "https_proxy": proxy_value, "http_proxy": proxy_value})
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))
-    common = dict(profile=shell_profile(), export_lines=lines)
+    common = dict(profile=shell_profile(env), export_lines=lines)
     if not present:
         if not cfg.proxy.configured:
             if in_profiles:

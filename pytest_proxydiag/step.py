@@ -74,8 +74,8 @@ class StepContext:
             "scheme": p.scheme if p else "http",
             "hostport": p.hostport if p else "proxy.company.com:8080",
             "timeout": s.timeout,
-            "shell": os.path.basename(os.environ.get("SHELL", "") or "sh"),
-            "profile": shell_profile(),
+            "shell": os.path.basename(s.env.get("SHELL", "") or "sh"),
+            "profile": shell_profile(s.env),
         }
         if self.target is not None:
             vals.update(target=self.target.hostport, target_url=self.target.url, target_host=self.target.host)
@@ -162,9 +162,9 @@ def blocking_step_for(res: TunnelResult) -> str:
     return "connectivity.proxy_works"
 
 
-def shell_profile() -> str:
+def shell_profile(env=None) -> str:
     """The startup file of the user's shell ($SHELL), for export lines."""
-    shell = os.path.basename(os.environ.get("SHELL", "") or "")
+    shell = os.path.basename((os.environ if env is None else env).get("SHELL", "") or "")
     return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
             "ksh": "~/.kshrc"}.get(shell, "~/.profile")
 
