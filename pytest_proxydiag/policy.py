@@ -646,12 +646,7 @@ def measure_payload(probes, target, sizes: Sequence[int], budget: float) -> Payl
 
 def peek(probes, key):
     """A cached probe value if some step computed it, else None (never computes)."""
-    lock = getattr(probes, "_lock", None)
-    cache = getattr(probes, "_cache", {})
-    if lock is None:
-        return cache.get(key)
-    with lock:
-        return cache.get(key)
+    return probes.peek(key)
 
 
 def when_of(probes, *, target: str | None = None, url: str | None = None) -> float | None:

@@ -390,6 +390,21 @@ class Probes:
         self.requests_sent = 0
 
     # -- caching ---------------------------------------------------------
+    def _early_reply(self, sock: socket.socket, what: str) -> tuple[HttpReply, bytes] | None:
+        try:
+            return read_head(sock, _Deadline(min(1.0, self.timeout)), what)
+        except (ProbeError, OSError):
+            return None
+
+    def peek(self, key: Any, default: Any = None) -> Any:
+        """The cached value for *key*, or *default*; never computes."""
+        with self._lock:
+            return self._cache.get(key, default)
+
+    def record(self, kind: str, **data: Any) -> None:
+        """Add an entry to :attr:`log` (for probes made outside this class, e.g. a stream check)."""
+        self._record(kind, **data)
+
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Return the cached value for *key*, computing it once per session."""
         with self._lock:
@@ -811,11 +826,25 @@ class Probes:
                     if deadline.remaining() <= 0:
                         raise ProbeError(Cause.NO_ANSWER, f"sending {len(body)} bytes did not finish in time")
                     sock.settimeout(max(min(per_op, deadline.remaining()), 0.001))
-                    n = sock.send(view[sent - len(data):sent - len(data) + 65536])
+                    try:
+                        n = sock.send(view[sent - len(data):sent - len(data) + 65536])
+                    except OSError as exc:
+                        # A proxy that refuses a body (413) answers and closes while it is still
+                        # being sent: its reply may be waiting in the buffer, read it before giving up.
+                        early = self._early_reply(sock, f"{method} {url}")
+                        if early is None:
+                            raise
+                        reply, rest = early
+                        break
                     sent += n
+                else:
+                    reply = None
+            else:
+                reply = None
             self.requests_sent += 1
             head_deadline = _Deadline(max(min(per_op, deadline.remaining()), 0.001))
-            reply, rest = read_head(sock, head_deadline, f"{method} {url}")
+            if reply is None:
+                reply, rest = read_head(sock, head_deadline, f"{method} {url}")
             first_byte = time.monotonic() - t0
             ttfb_from_send = time.monotonic() - t_send
             rbody, trunc = read_body(sock, reply, rest, _Deadline(max(min(per_op, deadline.remaining()), 0.001)),

@@ -93,7 +93,10 @@ class StepContext:
             self.add_evidence(**evidence)
 
     def fail(self, key: str, **values: Any) -> NoReturn:
-        """Fail the step with the catalog finding *key*, filled with *values*."""
+        """Fail the step with the catalog finding *key*, filled with *values*.
+
+        (*key* is this method's own argument, so a template cannot use ``{key}``.)
+        """
         __tracebackhide__ = True
         self.rendered = catalog.render(self.step_id, key, self.values(**values), redact=self.state.redactor.redact)
         raise Finding(f"[{self.step_id}] {self.rendered.text}", pytrace=False)
