@@ -613,8 +613,8 @@ def sweep_stale(shm_dir: Path | str = "/dev/shm", tmp_dir: Path | str | None = N
 class ProxyPyProxy:
     """proxy.py in this process, kept on loopback: every upstream name resolves to 127.0.0.1.
 
-    ``blocked`` hosts get proxy.py's filter answer (418, where Squid says
-    403); ``intercept`` = (CA cert, CA key, upstream CA file) turns on TLS
+    ``blocked`` hosts get 403 and a block page (no ``X-Squid-Error``);
+    ``intercept`` = (CA cert, CA key, upstream CA file) turns on TLS
     interception, where proxy.py sends only the leaf, so clients report
     "unable to get local issuer certificate" (Squid sends the chain: "self-signed
     certificate in certificate chain").
@@ -656,10 +656,25 @@ class ProxyPyProxy:
         if self.basic_auth:
             args += ["--basic-auth", self.basic_auth]
         if self.blocked:
-            from proxy.plugin import FilterByUpstreamHostPlugin
+            from proxy.http.exception import HttpRequestRejected
 
-            args += ["--filtered-upstream-hosts", ",".join(self.blocked)]
-            plugins.append(FilterByUpstreamHostPlugin)
+            blocked = {h.lower() for h in self.blocked}
+
+            class BlockHosts(HttpProxyBasePlugin):  # type: ignore[misc, valid-type]
+                """Refuse CONNECT to blocked hosts with 403 and a block page, as corporate proxies do
+                (proxy.py's own FilterByUpstreamHostPlugin answers 418)."""
+
+                def before_upstream_connection(self, request: Any) -> Any:
+                    host = (request.host or b"").decode("latin-1").lower()
+                    if host in blocked:
+                        raise HttpRequestRejected(
+                            status_code=403, reason=b"Forbidden",
+                            headers={b"Content-Type": b"text/html"},
+                            body=b"<html><body><h1>Access denied</h1>"
+                                 b"<p>Blocked by the proxy's policy (proxydiag lab).</p></body></html>\n")
+                    return request
+
+            plugins.append(BlockHosts)
         if self.intercept:
             cert, key, upstream_ca = self.intercept
             cert_dir = self.directory / "proxypy-certs"

@@ -111,6 +111,16 @@ def test_demo_root_cause_matches_the_lab_table(tmp_path, scenario):
     assert result.returncode == 0
 
 
+@pytest.mark.parametrize("scenario", ["ssl-bump-untrusted", "blocked-domain", "wrong-password"])
+def test_demo_on_the_proxypy_fallback(tmp_path, scenario):
+    pytest.importorskip("proxy")
+    result = run_cli(["demo", scenario, "--backend", "proxy.py", "--out", str(tmp_path / "r")], cwd=tmp_path)
+    assert "proxy.py proxy at" in result.stdout
+    doc = json.loads((tmp_path / "r" / "proxydiag-report.json").read_text())
+    assert doc["root_cause"] == Lab.scenario(scenario).expected_root_cause, result.stdout[-3000:]
+    assert result.returncode == 0
+
+
 def _start_demo(tmp_path: Path, scenario: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "pytest_proxydiag.cli", "demo", scenario, "--out",
                              str(tmp_path / "r")], cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,

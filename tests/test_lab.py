@@ -636,7 +636,7 @@ def test_proxypy_backend(name):
             with pytest.raises(requests.exceptions.SSLError, match="unable to get local issuer certificate"):
                 post(lab)
         elif name == "blocked-domain":
-            with pytest.raises(requests.exceptions.ProxyError, match="418"):
+            with pytest.raises(requests.exceptions.ProxyError, match="403"):
                 post(lab)
         elif name == "upstream-down":
             with pytest.raises(requests.exceptions.ProxyError, match="502"):
