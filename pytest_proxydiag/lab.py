@@ -547,6 +547,17 @@ def _reachable_by_squid(directory: Path) -> bool:
     return True
 
 
+def _ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -601,11 +612,13 @@ def sweep_stale(shm_dir: Path | str = "/dev/shm", tmp_dir: Path | str | None = N
                 with contextlib.suppress(OSError):
                     p.unlink()
                     removed.append(str(p))
-    for p in Path(tmp_dir or tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*"):
-        pid = p.name[len(_TMP_PREFIX):].partition("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)) and p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(str(p))
+    # proxydiag-demo-<pid>-*: the scratch directory of a `proxydiag demo` killed outright.
+    for prefix in (_TMP_PREFIX, "proxydiag-demo-"):
+        for p in Path(tmp_dir or tempfile.gettempdir()).glob(f"{prefix}*"):
+            pid = p.name[len(prefix):].partition("-")[0]
+            if pid.isdigit() and not _pid_alive(int(pid)) and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(str(p))
     return removed
 
 
@@ -955,13 +968,21 @@ class Lab:
         wd = self.workdir
         assert wd is not None
         name = self.name
+        if name == "ipv6-proxy" and not _ipv6_loopback():
+            raise LabUnavailable("scenario 'ipv6-proxy' needs the IPv6 loopback address ::1, "
+                                 "which this machine (or container) does not have")
         if _reachable_by_squid(wd):
             sq_dir = wd / "squid"
             sq_dir.mkdir(mode=0o700)
         else:
             # Squid's user cannot enter the workdir (e.g. under pytest's mode-700 tmp dirs):
-            # give it a private directory of its own in the system temp dir.
-            sq_dir = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-{name}-squid-"))
+            # give it a private directory of its own in a temp dir it can reach.
+            parents = [p for p in dict.fromkeys([tempfile.gettempdir(), "/tmp", "/var/tmp"])
+                       if os.path.isdir(p) and _reachable_by_squid(Path(p) / "x")]
+            if not parents:
+                raise LabError("Squid drops to its own user, which can enter neither the lab's directory nor "
+                               "/tmp; pass Lab(..., workdir=<a directory that user can reach>)")
+            sq_dir = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-{name}-squid-", dir=parents[0]))
             self._extra_dirs.append(sq_dir)
         origin_ca = _write(sq_dir / "origin-ca.pem", Path(self.public_roots).read_bytes(), 0o644)
         hosts = _write(sq_dir / "hosts", "".join(f"127.0.0.1 {h}\n" for h in PROVIDER_HOSTS), 0o644)

@@ -754,7 +754,8 @@ def test_sweep_removes_only_what_dead_processes_left(tmp_path):
     shm, tmp = tmp_path / "shm", tmp_path / "tmp"
     shm.mkdir()
     tmp.mkdir()
-    stale = [shm / f"proxydiaglab{dead.pid}n1-cf__queues.shm", tmp / f"proxydiag-lab-{dead.pid}-healthy-x"]
+    stale = [shm / f"proxydiaglab{dead.pid}n1-cf__queues.shm", tmp / f"proxydiag-lab-{dead.pid}-healthy-x",
+             tmp / f"proxydiag-demo-{dead.pid}-abc"]
     alive = [shm / f"proxydiaglab{os.getpid()}n1-cf__queues.shm", tmp / f"proxydiag-lab-{os.getpid()}-healthy-y",
              shm / "squid-cf__queues.shm"]
     for p in stale + alive:
