@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +54,7 @@ __all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "NO_DIRECT_ADDRESS", "child_env", 
 #: What a fix shows in place of the proxy password (URL-encoded).
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 #: One line that produces the value of :data:`PLACEHOLDER` without echoing or storing it.
-PRODUCE_PASSWORD = ("python3 -c 'import getpass, urllib.parse as u; "
-                    "print(u.quote(getpass.getpass(\"proxy password: \"), safe=\"\"))'")
+PRODUCE_PASSWORD = "python3 -c 'import getpass, urllib.parse as u; print(u.quote(getpass.getpass(), safe=\"\"))'"
 #: With ``--proxydiag-no-direct`` a client that goes direct must not reach the target: the
 #: pinned names resolve to this loopback address, where nothing listens (refused at once,
 #: like a corporate firewall that drops direct traffic -- and never a real DNS lookup).
@@ -71,6 +71,9 @@ STEP_WITNESSES: dict[str, tuple[str, ...]] = {
 }
 #: The proxy refused the provider by policy: only IT can change that.
 _POLICY_CODES = {"proxy-403", "proxy-451"}
+_POLICY_TEXT = re.compile(r"(?i)(?:tunnel|proxy|connect)\D{0,40}\b(?:403|451)\b|\b(?:403|451)\b\D{0,40}"
+                          r"(?:forbidden|access denied|unavailable for legal)|ERR_ACCESS_DENIED")
+_NOT_THE_PROVIDER = {403, 407, 451}
 _LOCK = threading.Lock()
 
 
@@ -141,6 +144,10 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
         return None, clients_mod.describe(run)
     if not run.reached:
         return False, clients_mod.describe(run)
+    if run.status in _NOT_THE_PROVIDER:
+        # Claude Code reports the proxy's refusal as an API status: with a dummy key the
+        # provider answers 401, so a 403/407/451 proves nothing about the path.
+        return False, f"{clients_mod.describe(run)} (a refusal, likely the proxy's: not proof of the path)"
     if proxy_expected and run.client in _ROUTED:
         from . import routing
 
@@ -335,10 +342,13 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     if not ok and not failing:
         return done(None, "Not verified: no client could run (" + "; ".join(missing) + ").")
     if failing:
-        if all(r.error_code in _POLICY_CODES for r, _ in failing):
-            r = failing[0][0]
+        policy = [r for r, _ in failing if _refused_by_policy(r)]
+        # Claude Code names no status for a refused tunnel (ERR_PROXY_TUNNEL): it agrees with
+        # the others' 403 but cannot tell it alone.
+        if policy and all(r in policy or _tunnel_refused(r) for r, _ in failing):
+            r = policy[0]
             return done(None, f"Not verified: the proxy refuses {urlsplit(target_url).hostname} by policy "
-                              f"({r.error}); only the proxy team can change that.")
+                              f"({_label(r)}: {r.error or r.status}); only the proxy team can change that.")
         run, text = failing[0]
         return done(False, f"The fix does not work on this machine: {text}"
                            + (f" (while {_join([_label(r) for r in ok])} reached the provider)" if ok else ""))
@@ -350,6 +360,15 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     each = "each " if len(ok) > 1 else ""
     return done(True, f"{_join(fix['verified_with'])} {each}reached {host} {via} with this fix "
                       f"({answered}){before_text}.")
+
+
+def _refused_by_policy(run: ClientRun) -> bool:
+    return (run.error_code in _POLICY_CODES or run.status in (403, 451)
+            or bool(run.error and _POLICY_TEXT.search(run.error)))
+
+
+def _tunnel_refused(run: ClientRun) -> bool:
+    return run.error_code == "ERR_PROXY_TUNNEL" or bool(run.error and re.search(r"(?i)refused the tunnel", run.error))
 
 
 def _via(env: Mapping[str, str]) -> str:
