@@ -282,6 +282,10 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     others = ""
     if len(problems) > 1:
         others = " Also: " + "; ".join(f"{o.path} {o.key}: {p}" for o, p, _c in problems[1:4]) + "."
-    step.set_fix(files=[{"path": e.path, "change": change}])
+    # Claude Code applies settings.json "env" over the shell: the fix is proven by running it with
+    # that value (before) and without it (after the change).
+    app_env = ({"clients": ["claude"], "before": {e.key.split(".", 1)[1]: e.value}}
+               if e.app == "Claude Code" and e.key.startswith("env.") else None)
+    step.set_fix(files=[{"path": e.path, "change": change}], **({"app_env": app_env} if app_env else {}))
     step.fail("override", path=e.path, setting=e.key, value=e.value, problem=problem, change=change, app=e.app,
               others=others)

@@ -67,7 +67,9 @@ _CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("a
 #: (a Python CA variable does not fix Claude Code, which another step covers).
 STEP_WITNESSES: dict[str, tuple[str, ...]] = {
     "certificate.python_ssl": ("requests", "httpx"),
-    "application.python_only": ("requests", "httpx"),
+    "application.python_requests": ("requests", "httpx"),
+    # API_TIMEOUT_MS is Claude Code's own variable.
+    "performance.timeouts": ("claude",),
 }
 #: The proxy refused the provider by policy: only IT can change that.
 _POLICY_CODES = {"proxy-403", "proxy-451"}
@@ -271,6 +273,9 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
     names, left_out = _witnesses(infos, step_id, proxy_expected)
+    if app_env and app_env.get("clients"):
+        # An application's own settings change only that application.
+        names = [n for n in names if n in app_env["clients"]]
     if not names:
         why = "; ".join(left_out) or ("--proxydiag-clients none" if selection.strip().lower() == "none"
                                       else f"no client selected ({selection})")
@@ -287,8 +292,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
             # The application's own settings apply on top of the shell (Claude Code's settings.json
             # "env"): before = with the setting, after = without it (the proposed change).
             before = child_env(before, {"env": app_env.get("before") or {}})
-            after = child_env(after, {"env": app_env.get("after") or {},
-                                      "unset": app_env.get("after_unset") or []})
+            after = child_env(after, {"env": app_env.get("after") or {}})
         return before, after
 
     jobs: dict[tuple, tuple[str, dict[str, str]]] = {}

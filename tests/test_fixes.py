@@ -230,6 +230,38 @@ def test_ssl_bump_node_file_keeps_the_users_other_ca(lab_factory, run_diag, monk
     assert Path(lab.public_roots).read_text().strip() in bundle and lab.interception_ca_pem.decode().strip() in bundle
 
 
+def test_claude_settings_change_is_proven_with_the_env_claude_would_have(lab_factory, run_diag, monkeypatch,
+                                                                         witnesses, diag_home):
+    _claude_or_skip(witnesses)
+    lab = lab_factory("healthy")
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"env": {"NO_PROXY": "*"}}))
+    run = _diagnose(run_diag, monkeypatch, lab, dict(lab.env, **_machine_trust(lab)), "-m", "bypass")
+    step = run.step("bypass.app_settings")
+    assert step["outcome"] == "failed", run.outcomes()
+    fix = step["fix"]
+    assert fix["app_env"] == {"clients": ["claude"], "before": {"NO_PROXY": "*"}}
+    assert fix["verified"] is True, json.dumps(fix, indent=1)
+    assert [v.split(" ")[0] for v in fix["verified_with"]] == ["claude"]
+    (row,) = fix["clients"]
+    assert "reached (401)" not in row["before"] and row["after"].endswith("reached (401)"), row
+
+
+def test_timeout_fix_is_proven_with_claude_code(lab_factory, run_diag, monkeypatch, witnesses):
+    _claude_or_skip(witnesses)
+    lab = lab_factory("healthy")
+    env = dict(lab.env, API_TIMEOUT_MS="1", **_machine_trust(lab))
+    run = _diagnose(run_diag, monkeypatch, lab, env, "-m", "performance")
+    step = run.step("performance.timeouts")
+    assert step["outcome"] == "failed", run.outcomes()
+    fix = step["fix"]
+    assert fix["env"] == {"API_TIMEOUT_MS": "600000"}
+    assert fix["verified"] is True, json.dumps(fix, indent=1)
+    (row,) = fix["clients"]
+    assert "reached" not in row["before"] and row["after"].endswith("reached (401)"), row
+
+
 # ----------------------------------------------------------------------------- verdicts other than true
 
 
