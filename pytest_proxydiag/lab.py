@@ -34,9 +34,11 @@ How it stays safe:
 * :meth:`Lab.stop` is instant and idempotent: SIGKILL to Squid's process
   group, removal of its ``/dev/shm/<name>-*`` segments and of the temporary
   directory.  Labs still running at interpreter exit are stopped by an
-  ``atexit`` hook, Ctrl-C unwinds through the ``with`` block, Squid dies
-  with its parent (``PR_SET_PDEATHSIG`` on Linux), and leftovers of a
-  process that was killed outright are swept when the next lab starts.
+  ``atexit`` hook and Ctrl-C unwinds through the ``with`` block.  A process
+  killed outright (SIGKILL) cannot clean up: the next lab that starts kills
+  the orphaned Squid (its parent pid no longer matches the pid in its
+  service name — as root, Squid's change of user clears ``PR_SET_PDEATHSIG``)
+  and removes its shared memory and temp dirs (:func:`sweep_stale`).
 
 Where Squid is missing, scenarios that proxy.py can play (open, Basic auth,
 TLS interception, a blocked domain, upstream down) fall back to an in-process
