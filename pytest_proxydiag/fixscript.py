@@ -130,6 +130,7 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
         out.append("")
         out.append(f"{c} {sid}: {header}")
         placeholders = fix.get("placeholders") or {}
+        explained = False
         for name in fix.get("unset") or []:
             if name in unset_done or name in assigned:
                 continue
@@ -145,11 +146,14 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                     out.append(f"{c} {sid} also suggests {name}={_quote(shell, value)}; kept the value above")
                 continue
             if PLACEHOLDER in value or _ANY_PLACEHOLDER.search(value):
-                produce = (placeholders.get(PLACEHOLDER) or {}).get("produce") if isinstance(
-                    placeholders.get(PLACEHOLDER), Mapping) else None
-                out.append(f"{c} {name} holds a secret: replace {PLACEHOLDER} with the output of")
-                out.append(f"{c}   {produce or PRODUCE_PASSWORD}")
-                out.append(f"{c} then remove the leading '# ' of the next line ({sid}: {short})")
+                if not explained:
+                    produce = (placeholders.get(PLACEHOLDER) or {}).get("produce") if isinstance(
+                        placeholders.get(PLACEHOLDER), Mapping) else None
+                    out.append(f"{c} the commented lines below need your proxy password (URL-encoded) where they "
+                               f"say {PLACEHOLDER}; print it with:")
+                    out.append(f"{c}   {produce or PRODUCE_PASSWORD}")
+                    out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
+                    explained = True
                 out.append(f"{c} " + _set_line(shell, name, value) + tag)
                 assigned[name] = value
                 continue

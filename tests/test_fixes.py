@@ -349,6 +349,9 @@ def test_no_secret_in_fix_script_or_output_and_the_api_key_never_reaches_a_clien
         for s in secrets:
             assert s not in text, f"secret {s[:6]}... in {where}"
     assert stat.S_IMODE(script.stat().st_mode) == 0o600
+    # The instructions survive redaction intact (no "***" where a word was), placeholder lines stay comments.
+    assert "***" not in texts["script"] and fixes.PRODUCE_PASSWORD in texts["script"]
+    assert all(ln.startswith("#") for ln in texts["script"].splitlines() if fixes.PLACEHOLDER in ln)
     seen = lab.origin_requests()
     assert seen, "no client reached the origin"
     for req in seen:
