@@ -18,15 +18,17 @@ BRANCHES: dict[str, str] = {
 }
 
 #: Dependency order: the first failed step in this list is the root cause.
-#: The port step leads: it fails only when the configured port refuses, and
-#: then it is the more specific finding ("3128 answers, 8080 is closed").
+#: An entry ``step:finding`` ranks that one finding of a step on its own: the
+#: port step's "another port answers" is more specific than "connection
+#: refused", while "no port answers" is the proxy being down or elsewhere.
 #: Reachability comes before authentication (a 407 cannot be judged through a
 #: proxy that does not answer), authentication before routing and policy, and
 #: the specific findings (a blocked domain, an untrusted interception CA)
 #: before the generic "the proxy does not work" they also cause.
 ROOT_CAUSE_ORDER: tuple[str, ...] = (
-    "connectivity.proxy_port",
+    "connectivity.proxy_port:other_port",
     "connectivity.proxy_reachable",
+    "connectivity.proxy_port",
     "auth.special_chars",
     "auth.env_exported",
     "auth.scheme",
@@ -56,16 +58,18 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "performance.timeouts",
 )
 
-STEP_IDS: frozenset[str] = frozenset(ROOT_CAUSE_ORDER)
+STEP_IDS: frozenset[str] = frozenset(s for s in ROOT_CAUSE_ORDER if ":" not in s)
 
 
 def branch_of(step_id: str) -> str:
     return step_id.partition(".")[0]
 
 
-def order_key(step_id: str) -> tuple[int, str]:
+_POSITION = {s: i for i, s in enumerate(ROOT_CAUSE_ORDER)}
+
+
+def order_key(step_id: str, finding_key: str | None = None) -> tuple[int, str]:
     """Sort key: flowchart steps in dependency order, site steps after them."""
-    try:
-        return (ROOT_CAUSE_ORDER.index(step_id), step_id)
-    except ValueError:
-        return (len(ROOT_CAUSE_ORDER), step_id)
+    if finding_key is not None and f"{step_id}:{finding_key}" in _POSITION:
+        return (_POSITION[f"{step_id}:{finding_key}"], step_id)
+    return (_POSITION.get(step_id, len(ROOT_CAUSE_ORDER)), step_id)

@@ -39,7 +39,8 @@ def decision_path(results: Iterable[StepResult], root_cause_id: str | None) -> l
     """
     outcomes = step_outcomes(results)
     path: list[str] = []
-    order = list(flowchart.ROOT_CAUSE_ORDER) + sorted(s for s in outcomes if s not in flowchart.STEP_IDS)
+    steps_in_order = list(dict.fromkeys(s.partition(":")[0] for s in flowchart.ROOT_CAUSE_ORDER))
+    order = steps_in_order + sorted(s for s in outcomes if s not in flowchart.STEP_IDS)
     for step_id in order:
         if step_id == root_cause_id:
             path.append(step_id)

@@ -44,7 +44,7 @@ def root_cause(results: Iterable[StepResult]) -> StepResult | None:
     failed = [r for r in results if r.outcome in ("failed",)]
     if not failed:
         return None
-    return min(enumerate(failed), key=lambda ir: (flowchart.order_key(ir[1].step_id), ir[0]))[1]
+    return min(enumerate(failed), key=lambda ir: (flowchart.order_key(ir[1].step_id, ir[1].finding_key), ir[0]))[1]
 
 
 def ordered(results: Iterable[StepResult]) -> list[StepResult]:

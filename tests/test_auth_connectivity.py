@@ -223,6 +223,8 @@ def test_closed_port_with_nothing_else_open(run_diag, lab_factory):
     step = run.step("connectivity.proxy_port")
     assert step["outcome"] == "failed" and step["finding_key"] == "none_open"
     assert "Contact IT for the correct proxy endpoint" in step["solution"]
+    # Nothing answers anywhere: the proxy is down (or elsewhere), which reachability says first.
+    assert run.root_cause == "connectivity.proxy_reachable"
 
 
 def test_upstream_down_is_a_proxy_works_finding(run_diag, lab_factory):

@@ -98,10 +98,7 @@ def test_default_demo_diagnoses_the_interception_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("scenario", [
-    "healthy", "wrong-password", "blocked-domain", "ssl-bump-trusted", "upstream-down",
-    # The lab table says proxy_reachable (nothing listens anywhere: the proxy is down); the port step
-    # also fails ("none of 8080, 3128, ... answers") and leads ROOT_CAUSE_ORDER. Reported to the lead.
-    pytest.param("proxy-down", marks=pytest.mark.xfail(reason="port step outranks reachability", strict=False)),
+    "healthy", "wrong-password", "blocked-domain", "ssl-bump-trusted", "upstream-down", "proxy-down", "wrong-port",
 ])
 def test_demo_root_cause_matches_the_lab_table(tmp_path, scenario):
     require_squid()

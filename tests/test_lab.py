@@ -149,7 +149,7 @@ def test_every_scenario_has_a_description_and_a_known_expected_root_cause():
         if info.expected_root_cause is None:
             assert info.expected_failed == frozenset()
         else:
-            assert info.expected_root_cause in flowchart.ROOT_CAUSE_ORDER, name
+            assert info.expected_root_cause in flowchart.STEP_IDS, name
             assert info.expected_root_cause in info.expected_failed
     for required in ("healthy", "basic-auth", "wrong-password", "special-chars-password", "ntlm-only", "proxy-down",
                      "proxy-blackholed", "wrong-port", "blocked-domain", "block-page", "ssl-bump-untrusted",

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_proxydiag import catalog, flowchart
 
-ALL_STEP_IDS = set(flowchart.ROOT_CAUSE_ORDER)
+ALL_STEP_IDS = set(flowchart.STEP_IDS)
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +163,7 @@ def test_xdist_is_set_aside_and_the_diagnosis_runs_serially(pytester, monkeypatc
     result.stdout.fnmatch_lines(["*-n 2 ignored: the diagnosis runs its steps in order in one process*"])
     a, b = json.loads(serial.read_text()), json.loads(parallel.read_text())
     assert [(s["id"], s["outcome"]) for s in a["steps"]] == [(s["id"], s["outcome"]) for s in b["steps"]]
-    assert a["root_cause"] == b["root_cause"] == "connectivity.proxy_port"
+    assert a["root_cause"] == b["root_cause"] == "connectivity.proxy_reachable"
 
 
 def test_symptom_selects_branches_and_implies_proxydiag(pytester):
