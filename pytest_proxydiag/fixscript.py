@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping
 from . import flowchart
 from .fixes import PLACEHOLDER, PRODUCE_PASSWORD
 
-__all__ = ["render", "write", "write_safely", "shell_for", "disables_verification"]
+__all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
 
 #: (variable, predicate on the value): a value that switches certificate checks off.
 _INSECURE = {
@@ -88,6 +88,19 @@ def _unset_line(shell: str, name: str) -> str:
     if shell == "ps1":
         return f"Remove-Item Env:{name} -ErrorAction SilentlyContinue"
     return f"unset {name}"
+
+
+def paste_lines(fix: Mapping[str, Any], shell: str = "sh") -> list[str]:
+    """The lines a user pastes for *fix* in *shell* (``sh``, ``fish``, ``ps1``), for the reports.
+
+    Same rules as the script: placeholders stay visible (never a secret), values that would
+    switch verification off are left out.
+    """
+    lines = [_unset_line(shell, str(n)) for n in fix.get("unset") or []]
+    for name, value in (fix.get("env") or {}).items():
+        if not disables_verification(str(name), str(value)):
+            lines.append(_set_line(shell, str(name), str(value)))
+    return lines
 
 
 def _verdict(fix: Mapping[str, Any]) -> tuple[str, str]:

@@ -104,7 +104,8 @@ def _diagnose(run_diag, monkeypatch, lab, user_env: dict[str, str], *args: str):
     """run_diag with exactly *user_env* as the scenario's variables (None-free)."""
     for name in CONFIG_VARS:
         monkeypatch.delenv(name, raising=False)
-    return run_diag(*lab.pytest_args, *args, env=user_env)
+    # A generous bound for every client run: two cores shared with Squid and four clients at once.
+    return run_diag(*lab.pytest_args, "--proxydiag-timeout", "10", *args, env=user_env)
 
 
 def _fresh_shell(lab, user_env: dict[str, str], fix: dict, home: Path, password: str | None = None) -> dict[str, str]:
@@ -259,6 +260,19 @@ def test_timeout_fix_is_proven_with_claude_code(lab_factory, run_diag, monkeypat
     assert fix["env"] == {"API_TIMEOUT_MS": "600000"}
     assert fix["verified"] is True, json.dumps(fix, indent=1)
     (row,) = fix["clients"]
+    assert "reached" not in row["before"] and row["after"].endswith("reached (401)"), row
+
+
+def test_python_ca_variable_fix_is_proven_by_the_python_clients_only(lab_factory, run_diag, monkeypatch,
+                                                                     witnesses):
+    lab = lab_factory("ssl-bump-trusted")
+    run = _diagnose(run_diag, monkeypatch, lab, dict(lab.env, REQUESTS_CA_BUNDLE="/nonexistent/ca.pem"),
+                    "-m", "certificate")
+    fix = run.step("certificate.python_ssl")["fix"]
+    assert fix["verified"] is True, json.dumps(fix, indent=1)
+    assert {v.split(" ")[0] for v in fix["verified_with"]} <= {"requests", "httpx"}
+    assert any(v.startswith("requests ") for v in fix["verified_with"])
+    row = next(r for r in fix["clients"] if r["client"].startswith("requests "))
     assert "reached" not in row["before"] and row["after"].endswith("reached (401)"), row
 
 
@@ -481,3 +495,11 @@ def test_placeholder_without_a_known_password_is_null(monkeypatch):
 
 def test_require_squid_for_lab_tests():
     require_squid()
+
+
+def test_paste_lines_for_each_shell():
+    fix = {"env": {"NO_PROXY": "localhost", "NODE_TLS_REJECT_UNAUTHORIZED": "0"}, "unset": ["no_proxy"]}
+    assert fixscript.paste_lines(fix, "sh") == ["unset no_proxy", "export NO_PROXY='localhost'"]
+    assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", "set -gx NO_PROXY 'localhost'"]
+    assert fixscript.paste_lines(fix, "ps1") == ["Remove-Item Env:no_proxy -ErrorAction SilentlyContinue",
+                                                 "$env:NO_PROXY = 'localhost'"]
