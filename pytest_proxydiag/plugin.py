@@ -16,14 +16,20 @@ from typing import Any
 
 import pytest
 
-from . import catalog, flowchart
-from .config import Settings, Target, addoptions
-from .probes import Probes
-from .results import StepResult
-from .state import STATE_KEY, RunState, build_state, get_state
-from .step import Finding, StepContext
+from typing import TYPE_CHECKING
 
-CTX_KEY = pytest.StashKey[StepContext]()
+from . import flowchart
+from .config import addoptions
+from .state import STATE_KEY, build_state, get_state
+
+if TYPE_CHECKING:  # pragma: no cover - the heavy modules load only when the diagnosis runs
+    from .config import Settings
+    from .probes import Probes
+    from .results import StepResult
+    from .state import RunState
+    from .step import StepContext
+
+CTX_KEY = pytest.StashKey["StepContext"]()
 XDIST_IGNORED = pytest.StashKey[int]()
 STEP_MARKER = "proxydiag_step"
 SITE_ENTRY_POINT = "proxydiag.site_tests"
@@ -179,12 +185,15 @@ def pytest_generate_tests(metafunc) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
     steps, others = [], []
+    catalog = None
     for item in items:
         marker = item.get_closest_marker(STEP_MARKER)
         if marker is None:
             others.append(item)
             continue
         step_id = marker.args[0] if marker.args else marker.kwargs.get("step_id")
+        if catalog is None:
+            from . import catalog
         if step_id not in catalog.CATALOG:
             if "title" not in marker.kwargs:
                 raise pytest.UsageError(f"{item.nodeid}: proxydiag_step({step_id!r}) is not a flowchart step; "
@@ -240,6 +249,8 @@ def proxydiag_step(request) -> StepContext:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses proxydiag_step but has no "
                                 f"@pytest.mark.{STEP_MARKER}(...) marker")
+    from .step import StepContext
+
     target = request.getfixturevalue("proxydiag_target") if "proxydiag_target" in request.fixturenames else None
     ctx = StepContext(get_state(request.config), _step_id(request.node), request.node.nodeid, target)
     request.node.stash[CTX_KEY] = ctx
@@ -260,6 +271,9 @@ def pytest_runtest_makereport(item, call):
     report = yield
     marker = item.get_closest_marker(STEP_MARKER)
     if marker is None:
+        if _active(item.config):
+            # A site test without a step marker still runs with the user's secrets in reach.
+            _redact_report(report, get_state(item.config))
         return report
     state = get_state(item.config)
     _redact_report(report, state)
@@ -293,6 +307,11 @@ def _redact_report(report, state: RunState) -> None:
 
 
 def _step_result(item, call, report, state: RunState) -> StepResult:
+    from . import catalog
+    from .config import Target
+    from .results import StepResult
+    from .step import Finding
+
     step_id = _step_id(item)
     entry = catalog.entry(step_id)
     ctx: StepContext | None = item.stash.get(CTX_KEY, None)

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
-from .config import Settings, resolve_settings
-from .probes import Probes
-from .redact import Redactor
-from .results import StepResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - imported in build_state: a dormant plugin loads none of them
+    from .config import Settings
+    from .probes import Probes
+    from .redact import Redactor
+    from .results import StepResult
 
 
 @dataclass
@@ -37,6 +40,10 @@ STATE_KEY = pytest.StashKey[RunState]()
 
 
 def build_state(config, active: bool) -> RunState:
+    from .config import resolve_settings
+    from .probes import Probes
+    from .redact import Redactor
+
     settings = resolve_settings(config)
     redactor = Redactor()
     redactor.add_env(settings.env)
