@@ -19,6 +19,8 @@ attribute and builds the table with JavaScript; the summary blocks added by
 
 from __future__ import annotations
 
+import os
+
 import json
 import socket
 from html import escape
@@ -94,7 +96,9 @@ def _solution_html(step: Mapping[str, Any], heading: str = "What to change") -> 
         out.append(f"<h3>{_e(heading)} ({_e(catalog.PLATFORM_LABELS.get(platform, platform))})</h3>"
                    f'<pre class="pd-solution">{_e(step["solution"])}</pre>')
     if step.get("fix"):
-        out.append(f"<pre>{_e(fix_text(step['fix']))}</pre>")
+        # Rendered where the diagnosis ran: the user's own shell comes first.
+        shell = os.path.basename(os.environ.get("SHELL", "") or "")
+        out.append(f"<pre>{_e(fix_text(step['fix'], shell))}</pre>")
     others = step.get("other_solutions") or {}
     if others:
         names = ", ".join(catalog.PLATFORM_LABELS.get(p, p) for p in others)

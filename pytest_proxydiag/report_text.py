@@ -25,7 +25,13 @@ def step_label(step: Mapping[str, Any]) -> str:
     return f"{step.get('id')}" + (f" [{params}]" if params else "")
 
 
-def fix_text(fix: Mapping[str, Any]) -> str:
+_SHELLS = (("sh", "bash/zsh"), ("fish", "fish"), ("ps1", "PowerShell"))
+
+
+def fix_text(fix: Mapping[str, Any], shell: str = "") -> str:
+    """The fix as lines to paste (the user's shell first), its verdict and the clients that proved it."""
+    from .fixscript import paste_lines
+
     out = []
     verified = fix.get("verified")
     verdict = {True: "verified on this machine", False: "tried here and it did NOT work",
@@ -33,13 +39,23 @@ def fix_text(fix: Mapping[str, Any]) -> str:
     if fix.get("verified_with"):
         verdict += " with " + ", ".join(map(str, fix["verified_with"]))
     out.append(f"FIX ({verdict}):")
-    for k, v in (fix.get("env") or {}).items():
-        out.append(f"  export {k}=\"{v}\"")
-    for k in fix.get("unset") or []:
-        out.append(f"  unset {k}")
+    first = {"fish": "fish", "pwsh": "ps1", "powershell": "ps1"}.get(shell, "sh")
+    for kind, label in sorted(_SHELLS, key=lambda kl: kl[0] != first):
+        lines = paste_lines(fix, kind)
+        if lines:
+            out.append(f"  {label}:")
+            out.extend("    " + line for line in lines)
     for f in fix.get("files") or []:
         if isinstance(f, Mapping):
             out.append(f"  {f.get('path')}: {f.get('change')}")
+    for placeholder, info in (fix.get("placeholders") or {}).items():
+        if isinstance(info, Mapping):
+            out.append(f"  {placeholder} is {info.get('means')}; produce it with: {info.get('produce')}")
+    for row in fix.get("clients") or []:
+        if isinstance(row, Mapping):
+            out.append(f"  {row.get('client')}: before: {row.get('before')}; with the fix: {row.get('after')}")
+    for why in fix.get("not_run") or []:
+        out.append(f"  not run: {why}")
     if fix.get("evidence"):
         out.append(f"  evidence: {fix['evidence']}")
     return "\n".join(out)
@@ -82,6 +98,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     cfg = doc.get("config") or {}
     proxy = cfg.get("proxy") or {}
     lines: list[Line] = []
+    shell = str(((doc.get("run") or {}).get("host") or {}).get("shell") or "")
     add = lambda text, **markup: lines.append((text, markup))
     add(f"proxy:   {proxy.get('value') or '(none)'}  (from {proxy.get('source')})")
     add("targets: " + ", ".join(str(t.get("value")) for t in cfg.get("targets") or []))
@@ -105,7 +122,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
         add(f"  SOLUTION ({platform}):", bold=True)
         add(_indent(rc.get("solution") or "", "    "))
         if rc.get("fix"):
-            add(_indent(fix_text(rc["fix"]), "  "))
+            add(_indent(fix_text(rc["fix"], shell), "  "))
     elif not errors:
         ran = {s.get("id") for s in steps}
         unselected = sorted({s.get("blocked_by") for s in steps
@@ -130,7 +147,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
             add("    SOLUTION:")
             add(_indent(s.get("solution") or "", "      "))
             if s.get("fix"):
-                add(_indent(fix_text(s["fix"]), "    "))
+                add(_indent(fix_text(s["fix"], shell), "    "))
     if errors:
         add("")
         add("ERRORS IN THE DIAGNOSIS ITSELF", red=True, bold=True)

@@ -55,13 +55,13 @@ def build_state(config, active: bool) -> RunState:
         # An unparseable URL can still hold a password: mask everything before the last '@'.
         userinfo = raw.split("://", 1)[-1].rpartition("@")[0]
         if ":" in userinfo:
-            redactor.add(userinfo.partition(":")[2])
+            redactor.add_credentials_pair(userinfo.partition(":")[0], userinfo.partition(":")[2])
     for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         value = settings.env.get(name)
         if value and "@" in value:
             userinfo = value.split("://", 1)[-1].rpartition("@")[0]
             if ":" in userinfo:
-                redactor.add(userinfo.partition(":")[2])
+                redactor.add_credentials_pair(userinfo.partition(":")[0], userinfo.partition(":")[2])
     return RunState(settings=settings, redactor=redactor, probes=Probes(settings, redactor.redact), active=active)
 
 

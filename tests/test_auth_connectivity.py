@@ -268,3 +268,13 @@ def test_gateway_absent_is_skipped_with_reason(run_diag, lab_factory):
     run = run_diag(*AUTH_CONN, lab=lab_factory("healthy"))
     step = run.step("connectivity.gateway")
     assert step["outcome"] == "skipped" and "no gateway configured" in step["skip_reason"]
+
+
+def test_pieces_of_an_unencoded_password_that_clients_quote_are_masked(run_diag, lab_factory):
+    lab = lab_factory("healthy")
+    # httpx reads "Summer2024" as the port and says so in its error; nothing may show it.
+    proxy = f"http://bob:abc:Summer2024/x@127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth or connectivity or application", *lab.pytest_args,
+                   env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    assert run.step("auth.special_chars")["outcome"] == "failed"
+    assert "Summer2024" not in run.output + run.json_path.read_text()
