@@ -19,14 +19,13 @@ whichever is larger (the median of N rounds).  Nothing leaves loopback.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
-import threading
 
 from pytest_proxydiag import perf
 from pytest_proxydiag.config import resolve_settings
 from pytest_proxydiag.lab import Lab
+from pytest_proxydiag.lab_servers import SlowRelay
 from pytest_proxydiag.probes import Probes
 
 DELAYS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -53,60 +52,6 @@ def probes_for(lab: Lab, proxy_url: str) -> Probes:
     return Probes(resolve_settings(cfg, env={"HTTPS_PROXY": proxy_url}))
 
 
-class ConnectDelayRelay:
-    """CONNECT relay that holds its 200 back by ``delay`` seconds (a slow proxy), then pipes both ways."""
-
-    def __init__(self) -> None:
-        self.delay = 0.0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.stopping = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self.stopping.is_set():
-            try:
-                c, _ = self.listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c: socket.socket) -> None:
-        try:
-            c.settimeout(15)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = c.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            port = int(head.split(b" ")[1].rsplit(b":", 1)[1])
-            up = socket.create_connection(("127.0.0.1", port), timeout=15)
-            self.stopping.wait(self.delay)
-            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            threading.Thread(target=_pipe, args=(up, c), daemon=True).start()
-            _pipe(c, up)
-        except OSError:
-            pass
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.listener.close()
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-        dst.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-
-
 def measure(lab: Lab, proxy_url: str, phase: str, rounds: int) -> float:
     values = []
     for _ in range(rounds):
@@ -130,7 +75,7 @@ def main() -> int:
     print(f"{'injected at':<12} {'injected':>9} {'reported':>9} {'error':>8} {'allowed':>8}  phase")
     with Lab("healthy") as lab:
         assert lab.origin is not None
-        relay = ConnectDelayRelay()
+        relay = SlowRelay()
         try:
             rows = []
             for delay in DELAYS:
@@ -139,7 +84,7 @@ def main() -> int:
                              "time to first byte"))
             lab.origin.configure(delay=0)
             for delay in DELAYS:
-                relay.delay = delay
+                relay.connect_delay = delay
                 rows.append(("proxy", delay, measure(lab, relay.url, "CONNECT reply", args.rounds), "CONNECT reply"))
         finally:
             relay.stop()

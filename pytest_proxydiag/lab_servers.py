@@ -51,6 +51,7 @@ __all__ = [
     "OriginRequest",
     "HttpsOrigin",
     "ScriptedProxy",
+    "SlowRelay",
     "Blackhole",
     "ClosedPort",
     "free_port",
@@ -844,3 +845,91 @@ def _pipe(a: socket.socket, b: socket.socket, stopping: threading.Event) -> None
                 dst.sendall(data)
     finally:
         sel.close()
+
+
+class SlowRelay:
+    """A slow or buffering proxy: a CONNECT relay to 127.0.0.1:<port of the CONNECT line>.
+
+    ``connect_delay`` holds the 200 back (a slow proxy, for the latency and health steps and the
+    measurement-accuracy benchmark); ``buffer`` holds the answer until the origin has been quiet
+    for HOLD_QUIET seconds (a proxy that buffers server-sent events).  Real proxies do not do
+    this on demand, so it is scripted like the hostile servers.
+    """
+
+    HOLD_QUIET = 0.5
+
+    def __init__(self, connect_delay: float = 0.0, buffer: bool = False) -> None:
+        self.connect_delay, self.buffer = connect_delay, buffer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stopping = threading.Event()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c: socket.socket):
+        try:
+            c.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            port = int(head.split(b" ")[1].rsplit(b":", 1)[1])
+            if self.stopping.wait(self.connect_delay):
+                return
+            up = socket.create_connection(("127.0.0.1", port), timeout=10)
+            self.conns.append(up)
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self._pipe, args=(c, up, False), daemon=True).start()
+            self._pipe(up, c, self.buffer)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _pipe(self, src, dst, hold):
+        # Holding back: pass data on only after the sender was quiet for HOLD_QUIET seconds (or closed).  The
+        # TLS handshake is one burst and goes through late; SSE events 0.25 s apart pile up until the end.
+        held = b""
+        try:
+            if hold:
+                src.settimeout(self.HOLD_QUIET)
+            while True:
+                try:
+                    data = src.recv(65536)
+                except socket.timeout:
+                    if held:
+                        dst.sendall(held)
+                        held = b""
+                    continue
+                if not data:
+                    break
+                if hold:
+                    held += data
+                else:
+                    dst.sendall(data)
+            if held:
+                dst.sendall(held)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopping.set()
+        for s in [self.listener, *self.conns]:
+            try:
+                s.close()
+            except OSError:
+                pass
