@@ -52,6 +52,7 @@ __all__ = [
     "HttpsOrigin",
     "ScriptedProxy",
     "SlowRelay",
+    "EchoProxy",
     "Blackhole",
     "ClosedPort",
     "free_port",
@@ -933,3 +934,64 @@ class SlowRelay:
                 s.close()
             except OSError:
                 pass
+
+
+class EchoProxy:
+    """A hostile proxy: answers 407 and echoes every request header back, in headers and body.
+
+    For the redaction canary: whatever credentials the tool sends come back in the challenge, an
+    error header and the page, exactly where the reports quote a proxy's answer.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(32)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(3)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+            except OSError:
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            echoed = [line for line in lines[1:] if ":" in line]
+            body = ("<html><body><h1>Access denied</h1><p>You sent:</p><pre>"
+                    + "\n".join(echoed) + "</pre></body></html>").encode()
+            sent = next((line.split(":", 1)[1].strip() for line in echoed
+                         if line.lower().startswith("proxy-authorization:")), "nothing")
+            # Echoed where the tool reports it: the challenge (in the finding) and the error header.
+            reply = ["HTTP/1.1 407 Proxy Authentication Required",
+                     f'Proxy-Authenticate: Basic realm="you sent {sent}"',
+                     f"X-Squid-Error: ERR_CACHE_ACCESS_DENIED {sent}",
+                     "Content-Type: text/html", f"Content-Length: {len(body)}", "Connection: close"]
+            reply += [f"X-Echo-{line.split(':', 1)[0].strip()}: {line.split(':', 1)[1].strip()}"
+                      for line in echoed]
+            try:
+                conn.sendall(("\r\n".join(reply) + "\r\n\r\n").encode("latin-1") + body)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.sock.close()
+        self.thread.join(timeout=2)
