@@ -186,3 +186,32 @@ def lab_factory():
     yield start
     for lab in started:
         lab.stop()
+
+
+# -- nothing left behind ---------------------------------------------------------
+def _lab_leftovers(pid: int) -> list[str]:
+    """Squid processes, shared-memory segments and temp dirs of labs started by this process."""
+    import glob
+    import tempfile
+
+    marker = f"proxydiaglab{pid}n"
+    found = [p for p in glob.glob(f"/dev/shm/{marker}*")]
+    found += [p for p in glob.glob(os.path.join(tempfile.gettempdir(), f"proxydiag-lab-{pid}-*"))]
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(cmdline.split("/")[2] + " (squid)")
+        except OSError:
+            continue
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every lab the tests started is gone: no Squid, no /dev/shm segment, no temp dir (issue #12)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    left = _lab_leftovers(os.getpid())
+    if left:
+        session.config.get_terminal_writer().line(f"lab leftovers after the test run: {left}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
