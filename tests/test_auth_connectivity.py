@@ -278,3 +278,26 @@ def test_pieces_of_an_unencoded_password_that_clients_quote_are_masked(run_diag,
                    env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
     assert run.step("auth.special_chars")["outcome"] == "failed"
     assert "Summer2024" not in run.output + run.json_path.read_text()
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary", "huge", "macdef-default-comments"])
+def test_odd_netrc_files_never_crash(run_diag, netrc_lab, diag_home, kind):
+    path = diag_home / ".netrc"
+    user, password = _lab_credentials(netrc_lab)
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 8)
+    elif kind == "huge":
+        path.write_text("machine other.example login x password y\n" * 40000)
+    else:
+        path.write_text(f"# the corporate proxy\nmacdef init\ncd /pub\n\nmachine 127.0.0.1\n  login {user}\n"
+                        f"  password {password}\ndefault login anonymous password guest\n")
+    os.chmod(path, 0o600) if path.is_file() else None
+    run = run_diag("-m", "auth", lab=netrc_lab)
+    step = run.step("auth.netrc")
+    expected = {"directory": ("failed", "not a regular file"), "binary": ("failed", ""),
+                "huge": ("failed", "bytes, not a .netrc"), "macdef-default-comments": ("passed", "")}[kind]
+    assert step["outcome"] == expected[0], step
+    assert expected[1] in (step["finding"] or "")
+    assert not [s for s in run.steps if s["outcome"] == "error"] and "Traceback" not in run.output
