@@ -111,7 +111,8 @@ def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
         step.blocked("connectivity.proxy_works", f"{request}: no reply ({res.detail})")
     if verdict.kind in ("category", "block_page", "dlp", "content_type", "denied") and verdict.from_proxy:
         step.fail({"denied": "block_page"}.get(verdict.kind, verdict.kind), **values)
-    step.passed(f"{request}: {res.detail}, from the {verdict.sender}: no filtering verdict")
+    who = {"unknown": "", "provider_edge": ", from the provider's edge"}.get(verdict.sender, f", from the {verdict.sender}")
+    step.passed(f"{request}: {res.detail}{who}: no filtering verdict")
 
 
 @pytest.mark.proxydiag_step("policy.payload_size")

@@ -378,7 +378,7 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     if 200 <= status < 300 and stage == "connect":
         return Verdict(kind="ok", meaning="the proxy opened the tunnel", **base)
     if status >= 400:
-        return Verdict(kind="other", meaning=f"the {sender} answered {status}", **base)
+        return Verdict(kind="other", meaning=(f"the {sender} answered {status}" if sender != "unknown" else f"answered {status}"), **base)
     return Verdict(kind="ok", meaning="no filtering verdict", **base)
 
 
