@@ -128,7 +128,13 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
         unselected = sorted({s.get("blocked_by") for s in steps
                              if s.get("blocked_by") and s.get("blocked_by") not in ran})
         add("")
-        if unselected:
+        if not proxy.get("value") and not proxy.get("error"):
+            # Nothing to diagnose is not "healthy": say what is missing and how to go on.
+            add("No proxy is configured here (no https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy or "
+                "HTTP_PROXY, no --proxydiag-proxy or proxydiag_proxy ini key), so the proxy steps did not apply. "
+                "Behind a corporate proxy, ask IT for its address (or the PAC file) and run: "
+                "pytest --proxydiag --proxydiag-proxy http://HOST:PORT", yellow=True, bold=True)
+        elif unselected:
             # A step blocked by one this run did not select: "no finding" would be false comfort.
             markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
             add(f"No finding among the steps that ran, but some could not be assessed: they are blocked by "

@@ -183,3 +183,10 @@ def test_a_branch_blocked_by_an_unselected_step_says_so(pytester, monkeypatch):
     assert "No finding: every step that ran passed" not in out
     assert "blocked by connectivity.proxy_reachable, which this run did not select" in out
     assert 'pytest --proxydiag -m "connectivity"' in out
+
+
+def test_no_proxy_anywhere_is_said_plainly_not_reported_healthy(pytester):
+    result = pytester.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-m", "auth or connectivity")
+    out = result.stdout.str()
+    assert "No proxy is configured here" in out and "--proxydiag-proxy http://HOST:PORT" in out
+    assert "No finding: every step that ran passed" not in out
