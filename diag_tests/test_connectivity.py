@@ -145,6 +145,8 @@ def _judge_reply(step, reply, cause, detail, target, via_header=False):
     if cause == Cause.TLS_SPOKEN:
         suggested = dataclasses.replace(proxy, scheme="https").encoded(password_placeholder=placeholder)
         step.fail("tls_mismatch", detail=detail, suggested=suggested)
+    if cause == Cause.PROXY_TLS_UNTRUSTED:
+        step.fail("proxy_tls_untrusted", detail=detail)
     if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and step.probes.proxy_speaks_tls():
         suggested = dataclasses.replace(proxy, scheme="https").encoded(password_placeholder=placeholder)
         step.fail("tls_mismatch", detail=f"{detail} — the proxy port speaks TLS, but the proxy URL says http://",

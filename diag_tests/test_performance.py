@@ -9,7 +9,6 @@ import pytest
 
 from pytest_proxydiag import appcheck, perf
 from pytest_proxydiag.perf import fmt_ms
-from pytest_proxydiag.probes import Cause
 from pytest_proxydiag.step import export_lines
 
 pytestmark = pytest.mark.performance

@@ -6,7 +6,6 @@ import pytest
 
 from pytest_proxydiag import policy
 from pytest_proxydiag.policy import read_reply, reply_parts
-from pytest_proxydiag.probes import Cause
 from pytest_proxydiag.step import blocking_step_for
 
 pytestmark = pytest.mark.policy

@@ -21,7 +21,6 @@ tests never touch the real ``/etc`` or home directory.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
@@ -32,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit

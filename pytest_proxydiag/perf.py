@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from .config import Settings, Target
-from .probes import Cause, HttpResult, Probes, _Deadline, read_head
+from .probes import Cause, HttpResult, Probes, _Deadline, read_head, wrap_tls
 
 __all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_health", "StreamCheck",
            "stream_check", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout", "client_timeouts",
@@ -265,7 +265,7 @@ def stream_check(probes: Probes, target: Target, events: int = SSE_EVENTS,
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE   # the path is measured here; the certificate branch judges trust
                 sock.settimeout(max(min(probes.timeout, deadline.remaining()), 0.001))
-                sock = ctx.wrap_socket(sock, server_hostname=target.host)
+                sock = wrap_tls(sock, ctx, target.host)
                 request_target = path
             else:
                 p = probes.proxy

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
-import os
-import time
 from pathlib import Path
 from typing import Any
 

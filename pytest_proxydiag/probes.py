@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 from .config import Settings, Target
 from .proxyurl import ProxyURL
@@ -61,6 +61,7 @@ class Cause(str, Enum):
     HEADER_TOO_LARGE = "header_too_large"  # reply head without end
     PROXY_STATUS = "proxy_status"          # the proxy answered, with a non-2xx status
     TLS_ERROR = "tls_error"                # TLS handshake failed
+    PROXY_TLS_UNTRUSTED = "proxy_tls_untrusted"  # an https:// proxy whose own certificate is not trusted
     TLS_PLAINTEXT = "tls_plaintext"        # plaintext where TLS was expected
     UNSUPPORTED = "unsupported"            # e.g. a SOCKS proxy for an HTTP probe
     BLOCKED = "blocked"                    # not attempted: an earlier probe failed
@@ -543,19 +544,35 @@ class Probes:
             return ProbeError(Cause.UNSUPPORTED, f"the proxy is {p.scheme}://; this probe speaks HTTP CONNECT")
         return None
 
+    def _proxy_tls_context(self) -> ssl.SSLContext:
+        """How clients verify an https:// proxy: the system store plus the CA files they are pointed at."""
+        def compute() -> ssl.SSLContext:
+            ctx = ssl.create_default_context()
+            env = self.settings.env
+            for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+                path = env.get(name)
+                if path:
+                    try:
+                        ctx.load_verify_locations(cafile=path)
+                    except (OSError, ssl.SSLError, ValueError):
+                        pass  # a bad CA file is the certificate branch's finding, not a reason to crash here
+            return ctx
+        return self.cached(("proxy-tls-context",), compute)
+
     def _open_to_proxy(self, deadline: _Deadline, proxy: ProxyURL | None = None) -> tuple[socket.socket, float, float]:
         p = proxy or self.proxy
         assert p is not None
         sock, addr, r_el, c_el = self._connect(p.host, p.port, deadline)
         if p.scheme == "https":
-            ctx = ssl.create_default_context()
+            ctx = self._proxy_tls_context()
             try:
                 sock.settimeout(max(deadline.remaining(), 0.001))
                 sock = ctx.wrap_socket(sock, server_hostname=p.host)
             except ssl.SSLCertVerificationError as exc:
                 sock.close()
-                raise ProbeError(Cause.TLS_ERROR, f"TLS to the proxy {p.hostport} (https:// proxy URL): "
-                                                  f"{exc.verify_message or exc.reason}")
+                raise ProbeError(Cause.PROXY_TLS_UNTRUSTED, f"TLS to the proxy {p.hostport} (https:// proxy URL): "
+                                                            f"certificate verify failed: "
+                                                            f"{exc.verify_message or exc.reason}")
             except ssl.SSLError as exc:
                 sock.close()
                 hint = " (the proxy port speaks plain HTTP: use http:// in the proxy URL)" \
@@ -796,7 +813,7 @@ class Probes:
                     ctx.verify_mode = ssl.CERT_NONE
                 sock.settimeout(max(min(per_op, deadline.remaining()), 0.001))
                 try:
-                    sock = ctx.wrap_socket(sock, server_hostname=target.host)
+                    sock = wrap_tls(sock, ctx, target.host)
                 except ssl.SSLCertVerificationError as exc:
                     raise ProbeError(Cause.TLS_ERROR, f"TLS with {target.hostport}: certificate verify failed: "
                                                       f"{exc.verify_message}")
@@ -828,7 +845,7 @@ class Probes:
                     sock.settimeout(max(min(per_op, deadline.remaining()), 0.001))
                     try:
                         n = sock.send(view[sent - len(data):sent - len(data) + 65536])
-                    except OSError as exc:
+                    except OSError:
                         # A proxy that refuses a body (413) answers and closes while it is still
                         # being sent: its reply may be waiting in the buffer, read it before giving up.
                         early = self._early_reply(sock, f"{method} {url}")
@@ -892,12 +909,27 @@ def _tls_error(exc: ssl.SSLError, where: str) -> ProbeError:
     return ProbeError(Cause.TLS_ERROR, f"TLS with {where}: {exc.reason or text}")
 
 
+def wrap_tls(sock, ctx: ssl.SSLContext, server_name: str):
+    """TLS with the target over *sock*; over an https:// proxy that is TLS inside TLS.
+
+    ``SSLContext.wrap_socket`` cannot nest: inside the proxy's TLS the inner
+    handshake must run over memory buffers (urllib3's ``SSLTransport``).
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        from urllib3.util.ssltransport import SSLTransport
+
+        return SSLTransport(sock, ctx, server_hostname=server_name)
+    return ctx.wrap_socket(sock, server_hostname=server_name)
+
+
 def fetch_chain(sock: socket.socket, server_name: str, deadline: _Deadline) -> tuple[list[bytes], str | None, str | None]:
     """TLS handshake over *sock* without verification; return the presented chain (DER, leaf first).
 
     Python 3.13+ exposes the presented chain in :mod:`ssl`; older versions
     use pyOpenSSL's ``get_peer_cert_chain()``.
     """
+    if isinstance(sock, ssl.SSLSocket):
+        return _fetch_chain_nested(sock, server_name, deadline)
     if sys.version_info >= (3, 13):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -959,3 +991,66 @@ def _fetch_chain_pyopenssl(sock: socket.socket, server_name: str, deadline: _Dea
         return chain, conn.get_protocol_version_name(), conn.get_cipher_name()
     finally:
         sock.setblocking(True)
+
+
+def _fetch_chain_nested(outer: ssl.SSLSocket, server_name: str, deadline: _Deadline):
+    """The presented chain through an https:// proxy: pyOpenSSL over memory BIOs, pumped through *outer*."""
+    if sys.version_info >= (3, 13):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        outer.settimeout(max(deadline.remaining(), 0.001))
+        try:
+            tls = wrap_tls(outer, ctx, server_name)
+        except ssl.SSLError as exc:
+            raise _tls_error(exc, server_name)
+        except OSError as exc:
+            raise classify_oserror(exc, f"TLS with {server_name}")
+        chain = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in tls.sslobj.get_unverified_chain()]
+        return chain, tls.version(), (tls.cipher() or (None,))[0]
+    from OpenSSL import SSL, crypto
+
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
+    conn = SSL.Connection(ctx, None)
+    try:
+        conn.set_tlsext_host_name(server_name.encode("idna"))
+    except Exception:
+        pass
+    conn.set_connect_state()
+
+    def flush() -> None:
+        while True:
+            try:
+                data = conn.bio_read(65536)
+            except SSL.WantReadError:
+                return
+            outer.settimeout(max(deadline.remaining(), 0.001))
+            outer.sendall(data)
+
+    try:
+        while True:
+            try:
+                conn.do_handshake()
+                flush()
+                break
+            except SSL.WantReadError:
+                flush()
+                if deadline.remaining() <= 0:
+                    raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish "
+                                                      f"within {deadline.seconds:g}s")
+                outer.settimeout(max(deadline.remaining(), 0.001))
+                data = outer.recv(65536)
+                if not data:
+                    raise ProbeError(Cause.RESET, f"TLS with {server_name}: the connection was closed during "
+                                                  "the handshake")
+                conn.bio_write(data)
+    except (socket.timeout, TimeoutError):
+        raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish in time")
+    except SSL.Error as exc:
+        raise ProbeError(Cause.TLS_ERROR, f"TLS with {server_name}: {exc}")
+    except OSError as exc:
+        raise classify_oserror(exc, f"TLS with {server_name}")
+    certs = conn.get_peer_cert_chain() or []
+    chain = [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in certs]
+    return chain, conn.get_protocol_version_name(), conn.get_cipher_name()

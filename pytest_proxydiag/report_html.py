@@ -26,10 +26,9 @@ import socket
 from html import escape
 from typing import Any, Mapping
 
-import pytest
 
 from . import catalog, flowchart
-from .report_facts import decision_path, it_text, step_outcomes
+from .report_facts import it_text
 from .report_text import fix_text
 from .results import StepResult
 from .svg import COLOURS, flowchart_svg

@@ -78,7 +78,7 @@ def flowchart_svg(outcomes: Mapping[str, str], path: list[str], root_cause: str 
            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#9e9e9e"/>'
            f'</marker><marker id="pd-arrow-path" viewBox="0 0 10 10" refX="7" refY="5" markerWidth="4" '
            f'markerHeight="4" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{PATH_COLOUR}"/></marker></defs>',
-           f'<text x="8" y="18" font-size="13" font-weight="bold" fill="#333">Branch (symptom)</text>',
+           '<text x="8" y="18" font-size="13" font-weight="bold" fill="#333">Branch (symptom)</text>',
            f'<text x="{LABEL_W}" y="18" font-size="13" font-weight="bold" fill="#333">'
            f'Steps in flowchart order \u2192</text>']
     for i, (branch, symptom, steps) in enumerate(rows):

@@ -83,3 +83,34 @@ def test_thousands_of_no_proxy_entries(run_diag, lab_factory):
     run = run_diag("-m", "connectivity", lab=lab, env={"NO_PROXY": entries + ",.anthropic.com"})
     assert time.monotonic() - start < 30
     assert run.step("connectivity.no_proxy", target=lab.target_url)["outcome"] == "failed"
+
+
+def test_https_proxy_with_an_untrusted_certificate(run_diag, lab_factory):
+    lab = lab_factory("hostile-tls-proxy")
+    url = lab.actual_proxy_url.replace("http://", "https://")
+    run = run_diag("-m", "auth or connectivity", *lab.pytest_args, env={"HTTPS_PROXY": url})
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "proxy_tls_untrusted", step
+    assert "certificate verify failed" in step["finding"]
+    assert "must name the proxy host 127.0.0.1" in step["solution"]
+    assert run.root_cause == "connectivity.proxy_works"
+
+
+def test_https_proxy_trusted_through_the_clients_ca_file_works(run_diag, lab_factory):
+    lab = lab_factory("hostile-tls-proxy")
+    url = lab.actual_proxy_url.replace("http://", "https://")
+    run = run_diag("-m", "auth or connectivity", *lab.pytest_args,
+                   env={"HTTPS_PROXY": url, "SSL_CERT_FILE": lab.public_roots})
+    assert run.failed() == set(), run.output[-3000:]
+    assert run.step("connectivity.proxy_works", target=lab.target_url)["outcome"] == "passed"
+
+
+def test_every_branch_works_through_a_trusted_https_proxy(run_diag, lab_factory):
+    """TLS inside TLS: the certificate, policy and performance probes tunnel through an https:// proxy too."""
+    lab = lab_factory("hostile-tls-proxy")
+    url = lab.actual_proxy_url.replace("http://", "https://")
+    run = run_diag(*lab.pytest_args, "--proxydiag-clients", "none",
+                   env={"HTTPS_PROXY": url, "SSL_CERT_FILE": lab.public_roots})
+    assert not [s for s in run.steps if s["outcome"] == "error"], run.output[-3000:]
+    assert run.step("certificate.interception", target=lab.target_url)["outcome"] == "passed", run.output[-3000:]
+    assert run.step("performance.latency", target=lab.target_url)["outcome"] == "passed"

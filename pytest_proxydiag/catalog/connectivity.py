@@ -64,12 +64,20 @@ STEPS = {
             "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
                         "solution": "not_a_proxy"},
             "tls_mismatch": {"text": "{detail}", "solution": "scheme"},
+            "proxy_tls_untrusted": {"text": "The proxy {proxy} is spoken to over TLS (https:// proxy URL) and its "
+                                            "own certificate is not trusted: {detail}",
+                                    "solution": "trust_proxy_ca"},
         },
         "solutions": {
             "contact_it": {"any": "The proxy is not working for {target}. Contact IT with this evidence:\n"
                                   "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
                                    "there). Check the host and port with IT; the PAC file names the right one."},
+            "trust_proxy_ca": {"any": (
+                "Ask IT for the CA that signed the proxy's own certificate and trust it the way an interception "
+                "CA is trusted (see certificate.interception: system store, then SSL_CERT_FILE / "
+                "REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS). The certificate must name the proxy host "
+                "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
             "scheme": {"any": "Use the scheme the proxy speaks: most corporate proxies are plain HTTP even for "
                               "https traffic:\n  export HTTPS_PROXY=\"{suggested}\""},
         },
