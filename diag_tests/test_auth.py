@@ -130,6 +130,14 @@ def test_env_exported(proxydiag_step, proxydiag_config):
                           "https_proxy": proxy_value, "http_proxy": proxy_value})
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))
     common = dict(profile=shell_profile(env), export_lines=lines)
+    setting = cfg.proxy
+    if url is not None and setting.source.startswith("env:"):
+        # Quotes or blanks pasted into the variable: this tool reads past them, the clients do not.
+        pasted = [p for p in url.problems if "quotes" in p or "whitespace" in p]
+        if pasted:
+            var = setting.source.partition(":")[2]
+            step.set_fix(env={var: proxy_value})
+            step.fail("malformed_value", var=var, detail="; ".join(pasted), **common)
     if not present:
         if not cfg.proxy.configured:
             if in_profiles:

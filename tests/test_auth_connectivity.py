@@ -301,3 +301,15 @@ def test_odd_netrc_files_never_crash(run_diag, netrc_lab, diag_home, kind):
     assert step["outcome"] == expected[0], step
     assert expected[1] in (step["finding"] or "")
     assert not [s for s in run.steps if s["outcome"] == "error"] and "Traceback" not in run.output
+
+
+@pytest.mark.parametrize("value", ['"{url}"', "'{url}'", " {url}", "{url} "])
+def test_quotes_or_blanks_pasted_into_the_variable(run_diag, lab_factory, value):
+    lab = lab_factory("healthy")
+    pasted = value.format(url=lab.env["HTTPS_PROXY"])
+    run = run_diag(*AUTH_CONN, *lab.pytest_args, env={"HTTPS_PROXY": pasted})
+    step = run.step("auth.env_exported")
+    assert step["outcome"] == "failed" and step["finding_key"] == "malformed_value", step
+    assert "HTTPS_PROXY holds the proxy URL with" in step["finding"]
+    assert step["fix"]["env"]["HTTPS_PROXY"] == lab.env["HTTPS_PROXY"]
+    assert run.root_cause == "auth.env_exported"

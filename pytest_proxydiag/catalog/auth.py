@@ -85,6 +85,11 @@ STEPS = {
                 "text": "The proxy is set in {where} but not in this shell.",
                 "solution": "export",
             },
+            "malformed_value": {
+                "text": "{var} holds the proxy URL with {detail}. Clients take the value as it is: requests and "
+                        "the Anthropic SDK fail to parse it ('Unknown scheme', 'Failed to parse').",
+                "solution": "export",
+            },
         },
         "solutions": {
             "export": {"any": (
