@@ -425,6 +425,53 @@ def prove(config, state, result) -> None:
     result.fix = state.redactor.redact_obj(fix)
 
 
+def prove_together(state) -> None:
+    """Second pass, at the end of the run: a fix that did not work alone is tried with the others.
+
+    Two problems at once (a wrong port *and* an untrusted interception CA) make
+    each fix fail alone: the client gets past the first problem and stops at
+    the second.  Each such fix is tried again with every other concrete fix of
+    the run applied too; when that works it is ``verified`` — *together with*
+    the steps named in ``together_with`` — and its evidence says so.  Never
+    raises; costs nothing when fewer than two fixes exist or none failed.
+    """
+    try:
+        failed = [r for r in state.results if r.outcome == "failed" and isinstance(r.fix, dict)]
+        concrete = [r for r in failed if r.fix.get("env") or r.fix.get("unset")]
+        if len(concrete) < 2 or not any(r.fix.get("verified") is False for r in concrete):
+            return
+        order = {id(r): i for i, r in enumerate(results_in_order(concrete))}
+        for r in concrete:
+            if r.fix.get("verified") is not False:
+                continue
+            others = sorted((o for o in concrete if o is not r), key=lambda o: order[id(o)])
+            env: dict[str, str] = {}
+            unset: list[str] = []
+            for o in others:
+                env.update(o.fix.get("env") or {})
+                unset += [u for u in o.fix.get("unset") or [] if u not in unset]
+            env.update(r.fix.get("env") or {})
+            unset = [u for u in unset + list(r.fix.get("unset") or []) if u not in env]
+            trial = {"env": env, "unset": list(dict.fromkeys(unset)), "files": []}
+            _prove(state, r, trial)
+            if trial.get("verified") is True:
+                names = [o.step_id for o in others]
+                r.fix.update(verified=True, verified_with=trial.get("verified_with", []),
+                             together_with=names, clients=trial.get("clients", r.fix.get("clients")),
+                             evidence=state.redactor.redact(
+                                 f"Works together with the fixes of {', '.join(names)} (alone it did not: "
+                                 f"{r.fix.get('evidence')}). {trial.get('evidence', '')}"))
+                r.fix = state.redactor.redact_obj(r.fix)
+    except Exception:  # noqa: BLE001 - a verification problem must never stop the reports
+        return
+
+
+def results_in_order(results):
+    from .results import ordered
+
+    return ordered(results)
+
+
 def _prove(state, result, fix: dict) -> None:
     settings = state.settings
     if state.deadline_passed:

@@ -371,13 +371,16 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-def pytest_sessionfinish(session) -> None:
-    """Write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
-    if not _active(session.config):
-        return
-    state = get_state(session.config)
-    path = state.settings["fix_script"]
-    if path:
-        from . import fixscript
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Before any report is written: prove again, together, the fixes that failed only because another
+    problem remained; then write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
+    if _active(session.config):
+        from . import fixes, fixscript
 
-        fixscript.write_safely(path, state)
+        state = get_state(session.config)
+        fixes.prove_together(state)
+        path = state.settings["fix_script"]
+        if path:
+            fixscript.write_safely(path, state)
+    return (yield)

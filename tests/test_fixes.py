@@ -503,3 +503,17 @@ def test_paste_lines_for_each_shell():
     assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", "set -gx NO_PROXY 'localhost'"]
     assert fixscript.paste_lines(fix, "ps1") == ["Remove-Item Env:no_proxy -ErrorAction SilentlyContinue",
                                                  "$env:NO_PROXY = 'localhost'"]
+
+
+def test_two_problems_at_once_are_proven_together(run_diag, lab_factory):
+    """Only HTTP_PROXY set *and* an untrusted interception CA: each fix fails alone, both work together."""
+    lab = lab_factory("ssl-bump-untrusted")
+    run = run_diag(*lab.pytest_args, "-m", "auth or certificate", env={"HTTP_PROXY": lab.env["HTTP_PROXY"]})
+    exported = run.step("auth.env_exported")
+    intercepted = run.step("certificate.interception", target=lab.target_url)
+    assert exported["finding_key"] == "http_only" and intercepted["outcome"] == "failed"
+    for step, other in ((exported, "certificate.interception"), (intercepted, "auth.env_exported")):
+        assert step["fix"]["verified"] is True, step["fix"]
+        assert step["fix"]["together_with"] == [other]
+        assert "Works together with the fixes of " + other in step["fix"]["evidence"]
+        assert any(w.startswith("curl ") for w in step["fix"]["verified_with"])
