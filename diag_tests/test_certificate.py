@@ -51,7 +51,7 @@ def _saved(step, probes, cfg, analysis: certs.Analysis | None, extra_ca=()) -> c
                       if "NODE_EXTRA_CA_CERTS" not in (f.var or "")]
         node = next((f for f in certs.ca_var_files(cfg.env, home=_home(cfg))
                      if "NODE_EXTRA_CA_CERTS" in (f.var or "")), None)
-        out = certs.output_paths(cfg["ca_out"], cfg["json"])
+        out = certs.output_paths(cfg["ca_out"], cfg["json"], cwd=str(step.state.output_dir()))
         saved = certs.save_trust_files(ca, out, public_roots=reference, user_files=user_files, node_extra=node)
         if saved.ca_path:
             step.state.artifacts.setdefault("interception_ca", saved.ca_path)

@@ -981,7 +981,11 @@ class SavedFiles:
 
 
 def output_paths(ca_out: str | None, json_path: str | None, cwd: str | None = None) -> Path:
-    """Where the interception CA goes: ``--proxydiag-ca-out``, else next to the JSON report, else ./proxydiag-ca/."""
+    """Where the interception CA goes: ``--proxydiag-ca-out``, else next to the JSON report, else under *cwd*.
+
+    The plugin passes as *cwd* the HTML report's directory or pytest's temporary directory, so
+    nothing is written where the user named no path.
+    """
     if ca_out:
         p = Path(ca_out).expanduser()
         if p.is_dir() or str(ca_out).endswith(os.sep):

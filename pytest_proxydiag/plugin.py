@@ -90,6 +90,7 @@ def pytest_configure(config) -> None:
     from .triage import configure_triage
 
     configure_triage(config, state)
+    state.output_fallback = lambda: _default_output_dir(config)
     if config.stash.get(XDIST_IGNORED, None):
         state.notes["xdist"] = {"headline": f"-n {config.stash[XDIST_IGNORED]} ignored: the diagnosis runs its "
                                             "steps in order in one process (shared probes, one timeout per "
@@ -105,6 +106,18 @@ def pytest_configure(config) -> None:
     from .reporting import Reporter
 
     config.pluginmanager.register(Reporter(config, state), "proxydiag-reporter")
+
+
+def _default_output_dir(config) -> Path:
+    """Where side files (an extracted CA) go when no path was named for them: next to the HTML
+    report if one was asked for, else pytest's own temporary directory (issue #9: no write elsewhere)."""
+    html = config.getoption("htmlpath", None)
+    if html:
+        return Path(html).expanduser().resolve().parent
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:
+        return factory.getbasetemp()
+    return Path.cwd()
 
 
 def _wants_diagnosis(config) -> bool:

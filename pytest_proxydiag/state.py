@@ -30,6 +30,20 @@ class RunState:
     notes: dict[str, Any] = field(default_factory=dict)
     #: Files written next to the report (extracted CA, bundles), for the escalation bundle.
     artifacts: dict[str, str] = field(default_factory=dict)
+    #: Where files go when the user named no path for them (see :meth:`output_dir`).
+    output_fallback: Any = None
+
+    def output_dir(self):
+        """Next to a named report (HTML), else pytest's temporary directory: never a path nobody named."""
+        import os
+        from pathlib import Path
+
+        if self.output_fallback is not None:
+            try:
+                return Path(self.output_fallback())
+            except Exception:  # noqa: BLE001 - fall back to the working directory below
+                pass
+        return Path(os.getcwd())
 
     @property
     def deadline_passed(self) -> bool:

@@ -354,3 +354,26 @@ def test_https_proxy_whose_certificate_names_the_target_not_the_proxy(run_diag, 
     assert "issued for api.anthropic.com" in step["finding"] and "not for 127.0.0.1" in step["finding"]
     assert "must name the proxy host (127.0.0.1)" in step["solution"]
     assert step["evidence"]["proxy_certificate"]["san"] == ["api.anthropic.com"]
+
+
+def test_without_a_named_report_path_nothing_is_written_in_the_working_directory(pytester, lab_factory, monkeypatch,
+                                                                              tmp_path):
+    """Issue #9: no write outside the paths the user named and pytest's temporary directories."""
+    from conftest import CONFIG_VARS
+
+    lab = lab_factory("ssl-bump-untrusted")
+    for name in CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for k, v in lab.env.items():
+        monkeypatch.setenv(k, v)
+    before = set(os.listdir(pytester.path))
+    # (-p no:benchmark: pytest-benchmark, where installed, writes .benchmarks/ itself)
+    result = pytester.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-p", "no:benchmark", "-m", "certificate",
+                                          "--proxydiag-clients", "none", "--basetemp", str(tmp_path / "bt"),
+                                          *lab.pytest_args)
+    assert "certificate.interception" in result.stdout.str()
+    assert set(os.listdir(pytester.path)) == before, "the diagnosis wrote into the working directory"
+    saved = tmp_path / "bt" / "proxydiag-ca" / "proxy-ca.pem"
+    assert saved.exists() and stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert str(saved) in result.stdout.str()
