@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import errno
-import select
 import socket
 import ssl
 import sys
@@ -925,26 +924,29 @@ def wrap_tls(sock, ctx: ssl.SSLContext, server_name: str):
 def fetch_chain(sock: socket.socket, server_name: str, deadline: _Deadline) -> tuple[list[bytes], str | None, str | None]:
     """TLS handshake over *sock* without verification; return the presented chain (DER, leaf first).
 
-    Python 3.13+ exposes the presented chain in :mod:`ssl`; older versions
-    use pyOpenSSL's ``get_peer_cert_chain()``.
+    *sock* is a tunnel through the proxy; through an https:// proxy it is
+    itself a TLS socket, so the handshake runs over memory buffers pumped
+    through it.  Python 3.13+ exposes the presented chain in :mod:`ssl`;
+    older versions use pyOpenSSL's ``get_peer_cert_chain()``.
     """
-    if isinstance(sock, ssl.SSLSocket):
-        return _fetch_chain_nested(sock, server_name, deadline)
     if sys.version_info >= (3, 13):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         sock.settimeout(max(deadline.remaining(), 0.001))
         try:
-            tls = ctx.wrap_socket(sock, server_hostname=server_name)
+            tls = wrap_tls(sock, ctx, server_name)
         except ssl.SSLError as exc:
             raise _tls_error(exc, server_name)
         except OSError as exc:
             raise classify_oserror(exc, f"TLS with {server_name}")
-        chain = [c.public_bytes(ssl._ssl.ENCODING_DER) if hasattr(c, "public_bytes") else c
-                 for c in tls.get_unverified_chain()]
+        sslobj = tls.sslobj if hasattr(tls, "sslobj") else tls
+        chain = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in sslobj.get_unverified_chain()]
         return chain, tls.version(), (tls.cipher() or (None,))[0]
     return _fetch_chain_pyopenssl(sock, server_name, deadline)
+
+
+_PLAINTEXT_MARKS = ("wrong version number", "WRONG_VERSION_NUMBER", "packet length too long", "record layer failure")
 
 
 def _fetch_chain_pyopenssl(sock: socket.socket, server_name: str, deadline: _Deadline):
@@ -952,67 +954,7 @@ def _fetch_chain_pyopenssl(sock: socket.socket, server_name: str, deadline: _Dea
 
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
-    conn = SSL.Connection(ctx, sock)
-    try:
-        conn.set_tlsext_host_name(server_name.encode("idna"))
-    except Exception:
-        pass
-    conn.set_connect_state()
-    sock.setblocking(False)
-    try:
-        while True:
-            try:
-                conn.do_handshake()
-                break
-            except SSL.WantReadError:
-                r, _, _ = select.select([sock], [], [], deadline.remaining())
-                if not r:
-                    raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish "
-                                                      f"within {deadline.seconds:g}s")
-            except SSL.WantWriteError:
-                _, w, _ = select.select([], [sock], [], deadline.remaining())
-                if not w:
-                    raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake stalled")
-            except SSL.SysCallError as exc:
-                code = exc.args[0] if exc.args else None
-                if code == -1 or code == 0:
-                    raise ProbeError(Cause.RESET, f"TLS with {server_name}: the connection was closed during "
-                                                  "the handshake")
-                raise ProbeError(Cause.RESET, f"TLS with {server_name}: {exc.args[1] if len(exc.args) > 1 else exc}")
-            except SSL.Error as exc:
-                text = str(exc)
-                if "wrong version number" in text or "WRONG_VERSION_NUMBER" in text or "packet length too long" in text \
-                        or "record layer failure" in text:
-                    raise ProbeError(Cause.TLS_PLAINTEXT, f"TLS with {server_name}: the other side answered in "
-                                                          "plaintext, not TLS")
-                raise ProbeError(Cause.TLS_ERROR, f"TLS with {server_name}: {text}")
-        certs = conn.get_peer_cert_chain() or []
-        chain = [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in certs]
-        return chain, conn.get_protocol_version_name(), conn.get_cipher_name()
-    finally:
-        sock.setblocking(True)
-
-
-def _fetch_chain_nested(outer: ssl.SSLSocket, server_name: str, deadline: _Deadline):
-    """The presented chain through an https:// proxy: pyOpenSSL over memory BIOs, pumped through *outer*."""
-    if sys.version_info >= (3, 13):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        outer.settimeout(max(deadline.remaining(), 0.001))
-        try:
-            tls = wrap_tls(outer, ctx, server_name)
-        except ssl.SSLError as exc:
-            raise _tls_error(exc, server_name)
-        except OSError as exc:
-            raise classify_oserror(exc, f"TLS with {server_name}")
-        chain = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in tls.sslobj.get_unverified_chain()]
-        return chain, tls.version(), (tls.cipher() or (None,))[0]
-    from OpenSSL import SSL, crypto
-
-    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
-    conn = SSL.Connection(ctx, None)
+    conn = SSL.Connection(ctx, None)  # memory BIOs: works over a plain tunnel and inside an https:// proxy
     try:
         conn.set_tlsext_host_name(server_name.encode("idna"))
     except Exception:
@@ -1025,8 +967,8 @@ def _fetch_chain_nested(outer: ssl.SSLSocket, server_name: str, deadline: _Deadl
                 data = conn.bio_read(65536)
             except SSL.WantReadError:
                 return
-            outer.settimeout(max(deadline.remaining(), 0.001))
-            outer.sendall(data)
+            sock.settimeout(max(deadline.remaining(), 0.001))
+            sock.sendall(data)
 
     try:
         while True:
@@ -1039,16 +981,21 @@ def _fetch_chain_nested(outer: ssl.SSLSocket, server_name: str, deadline: _Deadl
                 if deadline.remaining() <= 0:
                     raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish "
                                                       f"within {deadline.seconds:g}s")
-                outer.settimeout(max(deadline.remaining(), 0.001))
-                data = outer.recv(65536)
+                sock.settimeout(max(deadline.remaining(), 0.001))
+                data = sock.recv(65536)
                 if not data:
                     raise ProbeError(Cause.RESET, f"TLS with {server_name}: the connection was closed during "
                                                   "the handshake")
                 conn.bio_write(data)
     except (socket.timeout, TimeoutError):
-        raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish in time")
+        raise ProbeError(Cause.NO_ANSWER, f"TLS with {server_name}: handshake did not finish "
+                                          f"within {deadline.seconds:g}s")
     except SSL.Error as exc:
-        raise ProbeError(Cause.TLS_ERROR, f"TLS with {server_name}: {exc}")
+        text = str(exc)
+        if any(mark in text for mark in _PLAINTEXT_MARKS):
+            raise ProbeError(Cause.TLS_PLAINTEXT, f"TLS with {server_name}: the other side answered in "
+                                                  "plaintext, not TLS")
+        raise ProbeError(Cause.TLS_ERROR, f"TLS with {server_name}: {text}")
     except OSError as exc:
         raise classify_oserror(exc, f"TLS with {server_name}")
     certs = conn.get_peer_cert_chain() or []
