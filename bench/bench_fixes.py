@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from pytest_proxydiag.fixes import baseline_trust
+from pytest_proxydiag.proof.fixes import baseline_trust
 from pytest_proxydiag.lab import Lab
 
 DEFAULT_CLAUDE = "/opt/proxydiag-claude/node_modules/.bin/claude"

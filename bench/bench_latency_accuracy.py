@@ -22,11 +22,11 @@ import argparse
 import statistics
 import sys
 
-from pytest_proxydiag import perf
-from pytest_proxydiag.config import resolve_settings
+from pytest_proxydiag.branches import performance as perf
+from pytest_proxydiag.core.config import resolve_settings
 from pytest_proxydiag.lab import Lab
-from pytest_proxydiag.lab_servers import SlowRelay
-from pytest_proxydiag.probes import Probes
+from pytest_proxydiag.lab.servers import SlowRelay
+from pytest_proxydiag.net.probes import Probes
 
 DELAYS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -63,7 +63,7 @@ def measure(lab: Lab, proxy_url: str, phase: str, rounds: int) -> float:
 
 
 def _target(lab: Lab):
-    from pytest_proxydiag.config import Target
+    from pytest_proxydiag.core.config import Target
     return Target(lab.target_url, "bench")
 
 

@@ -7,8 +7,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from pytest_proxydiag import appcheck
-from pytest_proxydiag.step import export_lines
+from pytest_proxydiag.branches import application as appcheck
+from pytest_proxydiag.core.step import export_lines
 
 pytestmark = pytest.mark.application
 
@@ -151,7 +151,7 @@ def test_python_requests(proxydiag_step, proxydiag_config, proxydiag_target):
     cmp = step.probes.cached(("app-clients", target.url), lambda: appcheck.python_vs_curl(
         url, cfg.env, cfg.timeout, clients=clients, public_roots=_public_roots(cfg), no_direct=cfg["no_direct"],
         resolve=cfg.resolve, redactor=step.state.redactor))
-    from pytest_proxydiag.clients import describe
+    from pytest_proxydiag.proof.clients import describe
 
     step.add_evidence(clients={c: describe(r) for c, r in cmp.runs.items()},
                       routes={c: (p or "direct") + f" ({why})" for c, (p, why) in cmp.routes.items()},

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_proxydiag import shellenv
-from pytest_proxydiag.config import PROXY_ENV_ORDER
-from pytest_proxydiag.step import blocking_step_for, export_lines, shell_profile
+from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.core.config import PROXY_ENV_ORDER
+from pytest_proxydiag.core.step import blocking_step_for, export_lines, shell_profile
 
 pytestmark = pytest.mark.auth
 

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_proxydiag import bypass, policy
-from pytest_proxydiag.config import proxy_from_env
-from pytest_proxydiag.step import export_lines
+from pytest_proxydiag.branches import bypass
+
+from pytest_proxydiag.branches import policy
+from pytest_proxydiag.core.config import proxy_from_env
+from pytest_proxydiag.core.step import export_lines
 
 pytestmark = pytest.mark.bypass
 
@@ -21,7 +23,7 @@ WITNESS_ORDER = ("claude", "curl", "requests", "httpx")
 
 
 def _routing():
-    from pytest_proxydiag import routing
+    from pytest_proxydiag.net import routing
 
     return routing
 
@@ -85,7 +87,7 @@ def _witness(step, cfg, matrix):
     proxy = cfg.proxy.url
     if proxy is None or proxy.is_socks or cfg["clients"] == "none":
         return None
-    from pytest_proxydiag import clients
+    from pytest_proxydiag.proof import clients
 
     try:
         available = {c.name for c in clients.discover(cfg["clients"]) if c.available}

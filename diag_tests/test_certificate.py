@@ -7,9 +7,9 @@ import ssl
 
 import pytest
 
-from pytest_proxydiag import certs
-from pytest_proxydiag.probes import Cause
-from pytest_proxydiag.step import blocking_step_for, export_lines
+from pytest_proxydiag.branches import certificate as certs
+from pytest_proxydiag.net.probes import Cause
+from pytest_proxydiag.core.step import blocking_step_for, export_lines
 
 pytestmark = pytest.mark.certificate
 

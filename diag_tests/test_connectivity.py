@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from pytest_proxydiag.config import Target
-from pytest_proxydiag.probes import Cause
+from pytest_proxydiag.core.config import Target
+from pytest_proxydiag.net.probes import Cause
 
 pytestmark = pytest.mark.connectivity
 
@@ -165,7 +165,7 @@ def test_no_proxy(proxydiag_step, proxydiag_config, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
     if not proxydiag_config.proxy.configured:
         step.skip("no proxy is configured, so NO_PROXY has no effect")
-    from pytest_proxydiag import routing
+    from pytest_proxydiag.net import routing
     env = proxydiag_config.env
     matches = {}
     values = {}
@@ -226,7 +226,7 @@ def _is_local(host: str) -> bool:
 
 
 def _excluded(config, target: Target) -> bool:
-    from pytest_proxydiag import routing
+    from pytest_proxydiag.net import routing
 
     value, _ = routing.no_proxy_value(config.env, "requests")
     return bool(value) and routing.matches_no_proxy(target.host, target.port, value, "requests") is not None

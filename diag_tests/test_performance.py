@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from pytest_proxydiag import appcheck, perf
-from pytest_proxydiag.perf import fmt_ms
-from pytest_proxydiag.step import export_lines
+from pytest_proxydiag.branches import application as appcheck
+
+from pytest_proxydiag.branches import performance as perf
+from pytest_proxydiag.branches.performance import fmt_ms
+from pytest_proxydiag.core.step import export_lines
 
 pytestmark = pytest.mark.performance
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxydiag import policy
-from pytest_proxydiag.policy import read_reply, reply_parts
-from pytest_proxydiag.step import blocking_step_for
+from pytest_proxydiag.branches import policy
+from pytest_proxydiag.branches.policy import read_reply, reply_parts
+from pytest_proxydiag.core.step import blocking_step_for
 
 pytestmark = pytest.mark.policy
 

@@ -133,7 +133,7 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 
 def _print_list() -> None:
-    from .lab import Lab, PROXYPY_SCENARIOS, find_squid
+    from pytest_proxydiag.lab import Lab, PROXYPY_SCENARIOS, find_squid
 
     squid = find_squid()
     rows = []
@@ -148,7 +148,7 @@ def _print_list() -> None:
     for name, backend, root, description in rows:
         print(f"{name:{w0}}  {backend:{w1}}  {root:{w2}}  {description}")
     if not squid:
-        from .lab import squid_install_hint
+        from pytest_proxydiag.lab import squid_install_hint
 
         print(f"\nsquid is not installed: {squid_install_hint()}")
 
@@ -204,7 +204,7 @@ def demo(argv: Sequence[str]) -> int:
     if args.list:
         _print_list()
         return 0
-    from .lab import Lab, LabError, LabUnavailable
+    from pytest_proxydiag.lab import Lab, LabError, LabUnavailable
 
     if args.scenario not in Lab.scenarios():
         print(f"proxydiag demo: unknown scenario {args.scenario!r}; `proxydiag demo --list` shows them",

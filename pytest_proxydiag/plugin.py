@@ -16,16 +16,16 @@ import pytest
 
 from typing import TYPE_CHECKING
 
-from . import flowchart
-from .config import addoptions
-from .state import STATE_KEY, build_state, get_state
+from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.core.config import addoptions
+from pytest_proxydiag.core.state import STATE_KEY, build_state, get_state
 
 if TYPE_CHECKING:  # pragma: no cover - the heavy modules load only when the diagnosis runs
-    from .config import Settings
-    from .probes import Probes
-    from .results import StepResult
-    from .state import RunState
-    from .step import StepContext
+    from pytest_proxydiag.core.config import Settings
+    from pytest_proxydiag.net.probes import Probes
+    from pytest_proxydiag.core.results import StepResult
+    from pytest_proxydiag.core.state import RunState
+    from pytest_proxydiag.core.step import StepContext
 
 CTX_KEY = pytest.StashKey["StepContext"]()
 XDIST_IGNORED = pytest.StashKey[int]()
@@ -87,7 +87,7 @@ def pytest_configure(config) -> None:
     # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
     state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
     config.stash[STATE_KEY] = state
-    from .triage import configure_triage
+    from pytest_proxydiag.triage import configure_triage
 
     configure_triage(config, state)
     state.output_fallback = lambda: _default_output_dir(config)
@@ -103,7 +103,7 @@ def pytest_configure(config) -> None:
         config.args = list(config.args) + extra
     else:
         config.args = extra
-    from .reporting import Reporter
+    from pytest_proxydiag.reports.reporters import Reporter
 
     config.pluginmanager.register(Reporter(config, state), "proxydiag-reporter")
 
@@ -128,7 +128,7 @@ def _wants_diagnosis(config) -> bool:
 
 def pytest_report_header(config):
     if _active(config):
-        from .triage import report_header_lines
+        from pytest_proxydiag.triage import report_header_lines
 
         return report_header_lines(config)
     return None
@@ -204,7 +204,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             continue
         step_id = marker.args[0] if marker.args else marker.kwargs.get("step_id")
         if catalog is None:
-            from . import catalog
+            from pytest_proxydiag import catalog
         if step_id not in catalog.CATALOG:
             if "title" not in marker.kwargs:
                 raise pytest.UsageError(f"{item.nodeid}: proxydiag_step({step_id!r}) is not a flowchart step; "
@@ -224,7 +224,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         steps.sort(key=lambda it: flowchart.order_key(_step_id(it)))
     items[:] = steps + others
     if _active(config):
-        from .triage import apply_triage
+        from pytest_proxydiag.triage import apply_triage
 
         apply_triage(config, items)
 
@@ -260,7 +260,7 @@ def proxydiag_step(request) -> StepContext:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses proxydiag_step but has no "
                                 f"@pytest.mark.{STEP_MARKER}(...) marker")
-    from .step import StepContext
+    from pytest_proxydiag.core.step import StepContext
 
     target = request.getfixturevalue("proxydiag_target") if "proxydiag_target" in request.fixturenames else None
     ctx = StepContext(get_state(request.config), _step_id(request.node), request.node.nodeid, target)
@@ -293,7 +293,7 @@ def pytest_runtest_makereport(item, call):
         return report
     result = _step_result(item, call, report, state)
     if result.outcome == "failed" and result.fix:
-        from . import fixes
+        from pytest_proxydiag.proof import fixes
 
         # Proven fixes (issue 11): try the fix with the real clients before it is shown.
         fixes.prove(item.config, state, result)
@@ -304,24 +304,24 @@ def pytest_runtest_makereport(item, call):
     report.user_properties = list(report.user_properties) + props
     # junitxml writes the properties of the teardown report, which copies the item's.
     item.user_properties.extend(props)
-    from .reporting import attach_html_extras
+    from pytest_proxydiag.reports.reporters import attach_html_extras
 
     attach_html_extras(item.config, report, result)
     return report
 
 
 def _redact_report(report, state: RunState) -> None:
-    from .redact_outputs import redact_report
+    from pytest_proxydiag.reports.redaction import redact_report
 
     # In place, keeping the traceback's structure (colours, the short summary's reason line).
     redact_report(report, state.redactor)
 
 
 def _step_result(item, call, report, state: RunState) -> StepResult:
-    from . import catalog
-    from .config import Target
-    from .results import StepResult
-    from .step import Finding
+    from pytest_proxydiag import catalog
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.core.results import StepResult
+    from pytest_proxydiag.core.step import Finding
 
     step_id = _step_id(item)
     entry = catalog.entry(step_id)
@@ -389,7 +389,8 @@ def pytest_sessionfinish(session, exitstatus):
     """Before any report is written: prove again, together, the fixes that failed only because another
     problem remained; then write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
     if _active(session.config):
-        from . import fixes, fixscript
+        from pytest_proxydiag.proof import fixes
+        from pytest_proxydiag.proof import fixscript
 
         state = get_state(session.config)
         fixes.prove_together(state)

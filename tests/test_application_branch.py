@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag import appcheck
-from pytest_proxydiag.clients import ClientRun
+from pytest_proxydiag.branches import application as appcheck
+from pytest_proxydiag.proof.clients import ClientRun
 
 
 # ------------------------------------------------------------------ environment views (no network)

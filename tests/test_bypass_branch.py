@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag import bypass
+from pytest_proxydiag.branches import bypass
 
 
 @pytest.fixture(autouse=True)

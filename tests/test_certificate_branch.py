@@ -250,7 +250,7 @@ class _BumpSquid:
 
     def __init__(self, name: str, ca_pem: bytes | None, ca_key: bytes | None, mode: str = "bump") -> None:
         from pytest_proxydiag import lab as labmod
-        from pytest_proxydiag.lab_servers import HttpsOrigin, LabCA, PROVIDER_HOSTS, free_port
+        from pytest_proxydiag.lab.servers import HttpsOrigin, LabCA, PROVIDER_HOSTS, free_port
 
         # Not under pytest's tmp_path: Squid drops to its own user, which must be able to enter the directory.
         workdir = self.workdir = Path(tempfile.mkdtemp(prefix=f"proxydiag-certtest-{name}-"))
@@ -319,7 +319,7 @@ def test_ca_without_critical_basic_constraints_is_a_finding_even_when_trusted(ru
 
 def test_spliced_tls_is_not_interception(run_diag, tmp_path):
     require_squid()
-    from pytest_proxydiag.lab_servers import LabCA
+    from pytest_proxydiag.lab.servers import LabCA
 
     corp = LabCA("Example Corp", "Splicing proxy CA")
     lab = _BumpSquid("splice", corp.cert_pem, corp.key_pem, mode="splice")
@@ -332,7 +332,7 @@ def test_spliced_tls_is_not_interception(run_diag, tmp_path):
 
 
 def test_https_proxy_whose_certificate_names_the_target_not_the_proxy(run_diag, tmp_path):
-    from pytest_proxydiag.lab_servers import HttpsOrigin, LabCA, ScriptedProxy, server_context
+    from pytest_proxydiag.lab.servers import HttpsOrigin, LabCA, ScriptedProxy, server_context
 
     public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
     roots = tmp_path / "roots.pem"

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from pytest_proxydiag import certs
+from pytest_proxydiag.branches import certificate as certs
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 

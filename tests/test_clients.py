@@ -1,4 +1,4 @@
-"""The real-client runner (pytest_proxydiag.clients) against a real Squid.
+"""The real-client runner (pytest_proxydiag.proof.clients) against a real Squid.
 
 Every client here is the real program: curl, requests and httpx in a child
 interpreter, node, and Claude Code (installed by .ci/install-claude.sh; found
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag import clients
-from pytest_proxydiag.clients import (CLIENT_NAMES, DUMMY_API_KEY, ClientRun, client_env, describe, discover,
+from pytest_proxydiag.proof import clients
+from pytest_proxydiag.proof.clients import (CLIENT_NAMES, DUMMY_API_KEY, ClientRun, client_env, describe, discover,
                                       run_client, run_clients)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,7 +246,7 @@ def test_no_client_process_sees_the_users_credentials_or_home(tmp_path, monkeypa
 
 @pytest.mark.parametrize("password", ["pr0xy-pw", "p@ss:w/rd#1?"])
 def test_client_output_is_redacted_with_the_envs_and_the_callers_secrets(tmp_path, monkeypatch, password):
-    from pytest_proxydiag.redact import Redactor
+    from pytest_proxydiag.core.redact import Redactor
 
     fake = tmp_path / "curl"
     # A client that echoes everything it should not: the proxy password, a key, a caller-known secret.
@@ -420,7 +420,7 @@ def test_no_proxy_containing_the_provider_sends_every_client_direct(lab_factory,
 
 def test_canary_key_never_reaches_a_client_the_origin_or_the_output(lab_factory, available, tmp_path,
                                                                      monkeypatch):
-    from pytest_proxydiag import lab_servers
+    from pytest_proxydiag.lab import servers as lab_servers
 
     # Let the origin record key headers verbatim, to see exactly which key arrived.
     monkeypatch.setattr(lab_servers, "SECRET_HEADERS", frozenset())

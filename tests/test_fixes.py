@@ -31,8 +31,12 @@ from urllib.parse import quote
 
 import pytest
 
-from pytest_proxydiag import clients, fixes, fixscript
-from pytest_proxydiag.clients import describe, discover, run_clients
+from pytest_proxydiag.proof import clients
+
+from pytest_proxydiag.proof import fixes
+
+from pytest_proxydiag.proof import fixscript
+from pytest_proxydiag.proof.clients import describe, discover, run_clients
 from pytest_proxydiag.lab import SPECIAL_PASSWORD
 
 from conftest import CONFIG_VARS, require_squid
@@ -346,7 +350,7 @@ def test_nothing_runs_when_every_step_passes(lab_factory, run_diag, monkeypatch)
 
 def test_no_secret_in_fix_script_or_output_and_the_api_key_never_reaches_a_client(
         lab_factory, run_diag, monkeypatch, witnesses, tmp_path):
-    from pytest_proxydiag import lab_servers
+    from pytest_proxydiag.lab import servers as lab_servers
 
     # The origin records raw credentials for this test: the dummy key is the only one it may see.
     monkeypatch.setattr(lab_servers, "SECRET_HEADERS", frozenset())

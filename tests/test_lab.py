@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from conftest import require_squid
-from pytest_proxydiag import flowchart
+from pytest_proxydiag.core import flowchart
 from pytest_proxydiag import lab as lab_module
 from pytest_proxydiag.lab import (
     EXPECTED_ROOT_CAUSE,
@@ -242,7 +242,7 @@ def test_closed_port_refuses_and_blackhole_times_out():
 
 def test_squid_building_block_with_custom_config(tmp_path):
     squid_bin = require_squid()
-    from pytest_proxydiag.lab_servers import free_port
+    from pytest_proxydiag.lab.servers import free_port
 
     d = Path(tempfile.mkdtemp(prefix="proxydiag-lab-test-"))  # Squid's user must reach it (tmp_path is 700)
     port = free_port()
@@ -259,7 +259,7 @@ def test_squid_building_block_with_custom_config(tmp_path):
 
 def test_squid_that_cannot_start_reports_its_log(tmp_path):
     require_squid()
-    from pytest_proxydiag.lab_servers import free_port
+    from pytest_proxydiag.lab.servers import free_port
 
     d = Path(tempfile.mkdtemp(prefix="proxydiag-lab-test-"))
     port = free_port()

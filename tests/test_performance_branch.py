@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxydiag.lab_servers import SlowRelay
+from pytest_proxydiag.lab.servers import SlowRelay
 
-from pytest_proxydiag import perf
-from pytest_proxydiag.probes import Cause, HttpResult, Timings
+from pytest_proxydiag.branches import performance as perf
+from pytest_proxydiag.net.probes import Cause, HttpResult, Timings
 
 
 # ------------------------------------------------------------------ helpers (no network)

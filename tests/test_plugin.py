@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from pytest_proxydiag import catalog, flowchart
+from pytest_proxydiag import catalog
+
+from pytest_proxydiag.core import flowchart
 
 ALL_STEP_IDS = set(flowchart.STEP_IDS)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag import policy
-from pytest_proxydiag.config import Target
+from pytest_proxydiag.branches import policy
+from pytest_proxydiag.core.config import Target
 
 BLOCKPAGES = Path(__file__).parent / "data" / "blockpages"
 EXPECTED = json.loads((BLOCKPAGES / "expected.json").read_text())

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from pytest_proxydiag.probes import ProbeError, parse_head
-from pytest_proxydiag.proxyurl import ProxyURLError, parse_proxy_url
-from pytest_proxydiag.redact import MASK, Redactor
+from pytest_proxydiag.net.probes import ProbeError, parse_head
+from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
+from pytest_proxydiag.core.redact import MASK, Redactor
 
 SECRET = st.text(alphabet=string.ascii_letters + string.digits + "!@#$%^&*()_+-=[]{};:,./?~", min_size=6,
                  max_size=24)

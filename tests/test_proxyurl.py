@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pytest_proxydiag.proxyurl import ProxyURLError, parse_proxy_url
+from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
 
 
 def test_plain_url():

@@ -22,7 +22,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_proxydiag.lab_servers import EchoProxy
+from pytest_proxydiag.lab.servers import EchoProxy
 
 PROXY_USER = "canaryuser"
 PROXY_PASSWORD = "Cnry!pw$91f3"

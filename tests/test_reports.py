@@ -15,11 +15,11 @@ import jsonschema
 import pytest
 
 from pytest_proxydiag.lab import PASSWORD, WRONG_PASSWORD
-from pytest_proxydiag.report_compare import compare
-from pytest_proxydiag.report_facts import decision_path, it_facts, it_text
-from pytest_proxydiag.report_json import schema
-from pytest_proxydiag.results import StepResult
-from pytest_proxydiag.svg import flowchart_svg
+from pytest_proxydiag.reports.compare import compare
+from pytest_proxydiag.reports.facts import decision_path, it_facts, it_text
+from pytest_proxydiag.reports.json_report import schema
+from pytest_proxydiag.core.results import StepResult
+from pytest_proxydiag.reports.svg import flowchart_svg
 
 VALIDATOR = jsonschema.Draft202012Validator(schema())
 

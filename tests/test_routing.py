@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_proxydiag import routing
-from pytest_proxydiag.routing import (CLIENTS, corrected_no_proxy, matches_no_proxy, no_proxy_value, route,
+from pytest_proxydiag.net import routing
+from pytest_proxydiag.net.routing import (CLIENTS, corrected_no_proxy, matches_no_proxy, no_proxy_value, route,
                                       route_matrix, verify_no_proxy)
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from pytest_proxydiag.routing import (CLIENTS, corrected_no_proxy, matches_no_proxy, no_proxy_error, route,
+from pytest_proxydiag.net.routing import (CLIENTS, corrected_no_proxy, matches_no_proxy, no_proxy_error, route,
                                       verify_no_proxy)
 
 httpx = pytest.importorskip("httpx")

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_proxydiag.redact import Redactor
+from pytest_proxydiag.core.redact import Redactor
 from pytest_proxydiag.triage import (
     BRANCHES, MAX_SELECTED, MAX_SYMPTOM_BYTES, RULES, SymptomInputError, Triage, classify, read_symptom,
     select_items,
@@ -417,7 +417,7 @@ def test_unreadable_symptom_file_is_a_usage_error_not_a_traceback(pytester):
 
 NOTES_CONFTEST = """
 import json
-from pytest_proxydiag.state import get_state
+from pytest_proxydiag.core.state import get_state
 
 def pytest_unconfigure(config):
     with open("notes.json", "w", encoding="utf-8") as f:
@@ -522,7 +522,7 @@ def _what_python_prints(lab, client: str) -> str:
 
 def _what_claude_prints(lab, monkeypatch) -> str | None:
     """Claude Code's own message (``result`` of ``claude -p``), run keyless by the clients module."""
-    from pytest_proxydiag.clients import CLAUDE_ENV, client_env, run_client
+    from pytest_proxydiag.proof.clients import CLAUDE_ENV, client_env, run_client
 
     if not os.access(CLAUDE_BINARY, os.X_OK) or lab.name == "proxy-blackholed":  # that one hangs past 90 s
         return None

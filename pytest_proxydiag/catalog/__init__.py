@@ -33,7 +33,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .. import flowchart
+from pytest_proxydiag.core import flowchart
 from . import application, auth, bypass, certificate, connectivity, performance, policy
 
 __all__ = ["CATALOG", "Entry", "RenderedFinding", "entry", "register", "render", "platform_key",

@@ -21,7 +21,7 @@ Every run is
   :func:`client_env`); requests carry ``x-api-key: proxydiag-dummy-key``.
   Proxy credentials inside ``HTTPS_PROXY`` stay, because the proxy needs them;
 * **redacted** -- every text in a :class:`ClientRun` went through
-  :class:`~pytest_proxydiag.redact.Redactor`, fed with the environment's
+  :class:`~pytest_proxydiag.core.redact.Redactor`, fed with the environment's
   secrets and proxy passwords.
 
 Claude Code (``claude``) is found on ``PATH`` or through the ``PROXYDIAG_CLAUDE``
@@ -42,7 +42,7 @@ Measured on loopback (Squid, 2 cores): curl 0.07 s, requests 0.2 s, httpx
 
 Example::
 
-    from pytest_proxydiag.clients import discover, run_clients, describe
+    from pytest_proxydiag.proof.clients import discover, run_clients, describe
     names = [c.name for c in discover("auto") if c.available]
     for run in run_clients(names, "https://api.anthropic.com", env, timeout=10):
         print(describe(run))   # "curl 7.88.1: reached (401)"
@@ -67,8 +67,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
-from .proxyurl import parse_proxy_url
-from .redact import Redactor, is_secret_name
+from pytest_proxydiag.core.proxyurl import parse_proxy_url
+from pytest_proxydiag.core.redact import Redactor, is_secret_name
 
 __all__ = [
     "CLIENT_NAMES", "ClientInfo", "ClientRun", "DUMMY_API_KEY", "STRIPPED_VARIABLES",
@@ -158,7 +158,7 @@ def client_env(env: Mapping[str, str]) -> dict[str, str]:
     """*env* without anything that holds a credential other than a proxy's.
 
     Removes :data:`STRIPPED_VARIABLES`, every name matching ``*_API_KEY``,
-    ``*TOKEN*``, ``*SECRET*`` or :func:`~pytest_proxydiag.redact.is_secret_name`,
+    ``*TOKEN*``, ``*SECRET*`` or :func:`~pytest_proxydiag.core.redact.is_secret_name`,
     and every variable whose value contains a removed value or an Anthropic
     key (``sk-ant-...``).  Proxy variables keep their credentials.
     """

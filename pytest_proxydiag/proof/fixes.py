@@ -9,7 +9,7 @@ A failed step may carry a ``fix`` (see :meth:`StepContext.set_fix`)::
 :func:`prove` applies it to a *child* environment only -- the user's environment
 (``settings.env``) plus ``fix.env`` minus ``fix.unset`` -- never to the user's
 shell or files, runs the selected real clients (``--proxydiag-clients``, see
-:mod:`pytest_proxydiag.clients`) against the step's target with that
+:mod:`pytest_proxydiag.proof.clients`) against the step's target with that
 environment, and runs them once more with the user's environment unchanged (once
 per client and target per session) to say which clients were broken before.  It
 then fills in
@@ -45,8 +45,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from . import clients as clients_mod
-from .clients import ClientInfo, ClientRun
+from pytest_proxydiag.proof import clients as clients_mod
+from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 
 __all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
            "verify_fix", "baseline_trust", "STEP_WITNESSES"]
@@ -151,7 +151,7 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
         # provider answers 401, so a 403/407/451 proves nothing about the path.
         return False, f"{clients_mod.describe(run)} (a refusal, likely the proxy's: not proof of the path)"
     if proxy_expected and run.client in _ROUTED:
-        from . import routing
+        from pytest_proxydiag.net import routing
 
         try:
             r = routing.route(target_url, env, run.client)
@@ -467,7 +467,7 @@ def prove_together(state) -> None:
 
 
 def results_in_order(results):
-    from .results import ordered
+    from pytest_proxydiag.core.results import ordered
 
     return ordered(results)
 

@@ -27,11 +27,14 @@ from html import escape
 from typing import Any, Mapping
 
 
-from . import catalog, flowchart
-from .report_facts import it_text
-from .report_text import fix_text
-from .results import StepResult
-from .svg import COLOURS, flowchart_svg
+from pytest_proxydiag import catalog
+
+
+from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.reports.facts import it_text
+from pytest_proxydiag.reports.text import fix_text
+from pytest_proxydiag.core.results import StepResult
+from pytest_proxydiag.reports.svg import COLOURS, flowchart_svg
 
 __all__ = ["HtmlHooks", "attach_html_extras", "summary_blocks", "standalone_html", "step_detail_html", "CSS"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-from . import flowchart
+from pytest_proxydiag.core import flowchart
 
 OUTCOMES = ("passed", "failed", "skipped", "error")
 

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__, catalog
-from .report_compare import compare, load_previous
-from .report_facts import decision_path, it_facts
-from .results import counts, ordered, root_cause
-from .state import RunState
+from pytest_proxydiag import __version__, catalog
+from pytest_proxydiag.reports.compare import compare, load_previous
+from pytest_proxydiag.reports.facts import decision_path, it_facts
+from pytest_proxydiag.core.results import counts, ordered, root_cause
+from pytest_proxydiag.core.state import RunState
 
 __all__ = ["JSON_SCHEMA_VERSION", "build_document", "write_json", "schema", "SCHEMA_PATH"]
 

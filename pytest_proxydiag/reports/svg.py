@@ -12,7 +12,9 @@ from __future__ import annotations
 from html import escape
 from typing import Iterable, Mapping
 
-from . import catalog, flowchart
+from pytest_proxydiag import catalog
+
+from pytest_proxydiag.core import flowchart
 
 __all__ = ["flowchart_svg", "COLOURS"]
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, Mapping
 
-from .config import Settings, Target
-from .proxyurl import ProxyURL
+from pytest_proxydiag.core.config import Settings, Target
+from pytest_proxydiag.core.proxyurl import ProxyURL
 
 __all__ = ["Cause", "Probes", "TcpResult", "HttpReply", "TunnelResult", "TlsResult", "HttpResult",
            "Timings", "USER_AGENT"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import catalog
-from .report_facts import it_text
+from pytest_proxydiag import catalog
+from pytest_proxydiag.reports.facts import it_text
 
 __all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines"]
 
@@ -30,7 +30,7 @@ _SHELLS = (("sh", "bash/zsh"), ("fish", "fish"), ("ps1", "PowerShell"))
 
 def fix_text(fix: Mapping[str, Any], shell: str = "") -> str:
     """The fix as lines to paste (the user's shell first), its verdict and the clients that proved it."""
-    from .fixscript import paste_lines
+    from pytest_proxydiag.proof.fixscript import paste_lines
 
     out = []
     verified = fix.get("verified")

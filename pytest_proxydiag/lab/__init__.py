@@ -72,7 +72,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import quote
 
-from .lab_servers import (
+from pytest_proxydiag.lab.servers import (
     HOSTILE_BEHAVIOURS,
     ORIGIN_HOSTS,
     PROVIDER_HOSTS,

@@ -44,7 +44,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Mapping
 
-from .redact import Redactor
+from pytest_proxydiag.core.redact import Redactor
 
 __all__ = [
     "BRANCHES", "Evidence", "Rule", "RULES", "Triage", "SymptomInputError", "MAX_SYMPTOM_BYTES",

@@ -13,8 +13,8 @@ import re
 import time
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import flowchart
-from .results import StepResult
+from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.core.results import StepResult
 
 __all__ = ["step_outcomes", "decision_path", "it_facts", "it_text"]
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from . import catalog
-from .config import Target
-from .probes import Cause, TunnelResult
+from pytest_proxydiag import catalog
+from pytest_proxydiag.core.config import Target
+from pytest_proxydiag.net.probes import Cause, TunnelResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .state import RunState
+    from pytest_proxydiag.core.state import RunState
 
 __all__ = ["StepContext", "Finding"]
 

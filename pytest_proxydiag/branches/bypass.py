@@ -2,7 +2,7 @@
 
 * :func:`system_sources` — every place outside the process environment that
   names a proxy: ``/etc/environment`` and shell profiles (read by
-  :func:`pytest_proxydiag.shellenv.scan`, never executed), GNOME ``gsettings``
+  :func:`pytest_proxydiag.machine.shellenv.scan`, never executed), GNOME ``gsettings``
   and macOS ``scutil --proxy`` (bounded subprocesses, only when installed),
   apt, pip, npm and git configuration, and a PAC/WPAD file (evaluated with
   ``pypac`` when it is installed).  Each :class:`ProxySource` says which
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from . import shellenv
+from pytest_proxydiag.machine import shellenv
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "app_settings",
            "normalize_proxy", "same_proxy", "relay_env", "SYSTEM_ROOT", "run_bounded", "urllib_witness"]

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .redact import Redactor
+from pytest_proxydiag.core.redact import Redactor
 
 __all__ = ["redact_report", "guard_terminal", "guard_logging", "redact_metadata", "scrub_file"]
 

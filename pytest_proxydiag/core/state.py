@@ -11,10 +11,10 @@ import pytest
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - imported in build_state: a dormant plugin loads none of them
-    from .config import Settings
-    from .probes import Probes
-    from .redact import Redactor
-    from .results import StepResult
+    from pytest_proxydiag.core.config import Settings
+    from pytest_proxydiag.net.probes import Probes
+    from pytest_proxydiag.core.redact import Redactor
+    from pytest_proxydiag.core.results import StepResult
 
 
 @dataclass
@@ -54,9 +54,9 @@ STATE_KEY = pytest.StashKey[RunState]()
 
 
 def build_state(config, active: bool) -> RunState:
-    from .config import resolve_settings
-    from .probes import Probes
-    from .redact import Redactor
+    from pytest_proxydiag.core.config import resolve_settings
+    from pytest_proxydiag.net.probes import Probes
+    from pytest_proxydiag.core.redact import Redactor
 
     settings = resolve_settings(config)
     redactor = Redactor()

@@ -22,7 +22,7 @@ this module reads each of them without judging (the bundled tests judge):
   references whose variable is unset, ``ssl_verify: false``, timeouts.
 
 Nothing here sends the user's API key: every subprocess gets
-:func:`pytest_proxydiag.clients.client_env` (secrets removed) and a dummy key.
+:func:`pytest_proxydiag.proof.clients.client_env` (secrets removed) and a dummy key.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from . import shellenv
-from .clients import DUMMY_API_KEY, ClientRun, client_env, run_client
+from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
 
 __all__ = [
     "EnvIssue", "EnvComparison", "compare_env", "claude_settings_env", "shell_startup_file", "loaded_files",
@@ -336,7 +336,7 @@ def _os_version() -> str:
 
 def tool_versions(env: Mapping[str, str], python: str | None = None) -> dict[str, ToolVersion]:
     """Versions of the tools on a request's path, each from a bounded subprocess; missing ones say why."""
-    from .clients import discover
+    from pytest_proxydiag.proof.clients import discover
 
     safe_env = client_env(env)
     python = python or sys.executable
@@ -393,11 +393,11 @@ _PROXY_FOR = {"https": ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),
 def client_route(url: str, env: Mapping[str, str], client: str) -> tuple[str | None, str]:
     """(proxy URL or None for direct, why) for *client* sending to *url* with *env*.
 
-    Uses :mod:`pytest_proxydiag.routing` (each client's own rules) when it is
+    Uses :mod:`pytest_proxydiag.net.routing` (each client's own rules) when it is
     available; otherwise the rules curl and Python share.
     """
     try:
-        from . import routing  # type: ignore[attr-defined]
+        from pytest_proxydiag.net import routing  # type: ignore[attr-defined]
 
         r = routing.route(url, env, client)
         return r.proxy, r.reason

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Mapping
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
-from .redact import Redactor
-from .report_html import standalone_html
-from .report_json import write_json  # noqa: F401 - re-exported for callers building bundles by hand
-from .report_text import summary_text
+from pytest_proxydiag.core.redact import Redactor
+from pytest_proxydiag.reports.html_report import standalone_html
+from pytest_proxydiag.reports.json_report import write_json  # noqa: F401 - re-exported for callers building bundles by hand
+from pytest_proxydiag.reports.text import summary_text
 
 __all__ = ["write_bundle", "junit_from_document"]
 

@@ -1,7 +1,7 @@
 """How fast the path through the proxy is: latency split, proxy health, streaming, timeouts, rate limits.
 
-Measurements build on :class:`~pytest_proxydiag.probes.Probes` (its
-:class:`~pytest_proxydiag.probes.Timings` are cumulative from the start of the
+Measurements build on :class:`~pytest_proxydiag.net.probes.Probes` (its
+:class:`~pytest_proxydiag.net.probes.Timings` are cumulative from the start of the
 exchange) and are cached per run, so the steps that share them measure once.
 
 Phases, like ``curl -w`` / httpstat:
@@ -36,8 +36,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from .config import Settings, Target
-from .probes import Cause, HttpResult, Probes, _Deadline, read_head, wrap_tls
+from pytest_proxydiag.core.config import Settings, Target
+from pytest_proxydiag.net.probes import Cause, HttpResult, Probes, _Deadline, read_head, wrap_tls
 
 __all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_health", "StreamCheck",
            "stream_check", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout", "client_timeouts",

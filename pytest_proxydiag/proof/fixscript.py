@@ -31,8 +31,8 @@ import re
 import warnings
 from typing import Any, Iterable, Mapping
 
-from . import flowchart
-from .fixes import PLACEHOLDER, PRODUCE_PASSWORD
+from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.proof.fixes import PLACEHOLDER, PRODUCE_PASSWORD
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
 

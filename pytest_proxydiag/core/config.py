@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - parsed only when the diagnosis runs
-    from .proxyurl import ProxyURL
+    from pytest_proxydiag.core.proxyurl import ProxyURL
 
 T = TypeVar("T")
 
@@ -375,7 +375,7 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
     raw_proxy, proxy_source = values["proxy"].value, values["proxy"].source
     if raw_proxy is None:
         raw_proxy, proxy_source = proxy_from_env(env)
-    from .proxyurl import ProxyURLError, parse_proxy_url
+    from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
 
     proxy = ProxySetting(raw=raw_proxy, source=proxy_source)
     if raw_proxy is not None:

@@ -1,7 +1,7 @@
 """Reporters: terminal section, JSON, pytest-html, JUnit properties, comparison, bundle.
 
 All of them render one redacted JSON document (:func:`build_document`), built
-once at the end of the session from the :class:`~pytest_proxydiag.results.StepResult`
+once at the end of the session from the :class:`~pytest_proxydiag.core.results.StepResult`
 list.  The modules behind this facade:
 
 * :mod:`.report_json` — the document (schema 1) and its JSON Schema;
@@ -19,13 +19,13 @@ from typing import Any, Callable
 
 import pytest
 
-from .bundle import write_bundle
-from .redact_outputs import guard_logging, guard_terminal, redact_metadata, redact_report, scrub_file
-from .report_html import HtmlHooks, attach_html_extras
-from .report_json import JSON_SCHEMA_VERSION, build_document, write_json
-from .report_text import render_lines
-from .results import StepResult
-from .state import RunState
+from pytest_proxydiag.reports.bundle import write_bundle
+from pytest_proxydiag.reports.redaction import guard_logging, guard_terminal, redact_metadata, redact_report, scrub_file
+from pytest_proxydiag.reports.html_report import HtmlHooks, attach_html_extras
+from pytest_proxydiag.reports.json_report import JSON_SCHEMA_VERSION, build_document, write_json
+from pytest_proxydiag.reports.text import render_lines
+from pytest_proxydiag.core.results import StepResult
+from pytest_proxydiag.core.state import RunState
 
 __all__ = ["Reporter", "attach_html_extras", "build_document", "render_terminal", "write_json",
            "JSON_SCHEMA_VERSION"]

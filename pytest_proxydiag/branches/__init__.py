@@ -1,0 +1,1 @@
+"""One module per flowchart branch: what the evidence means."""

@@ -1,0 +1,1 @@
+"""What this machine holds outside the process: shell profiles and other configuration files."""
