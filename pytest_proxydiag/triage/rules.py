@@ -103,6 +103,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("refused", r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt|接続が拒否されました|接続を拒否|"
      r"Connexion refus[ée]e|conexi[óo]n (?:rehusada|rechazada)|连接被拒绝|拒绝连接",
      "connection refused (localized)", {"connectivity": 4}),
+    # Windows' WSAECONNREFUSED (10061) text as localized Windows prints it (zh, de, fr, es, ja).
+    ("refused", r"目标计算机积极拒绝|Zielcomputer die Verbindung verweigerte|l.ordinateur cible l.a express[ée]ment refus[ée]e|"
+     r"equipo de destino deneg[óo] expresamente|対象のコンピューターによって拒否された",
+     "connection refused (Windows, localized)", {"connectivity": 4}),
     ("refused", r"(?:curl: ?)?\(7\) Failed to connect", "curl exit 7: could not connect", {"connectivity": 4}),
     ("generic", r"Failed to connect to|接続できませんでした|Verbindung (?:konnte nicht|fehlgeschlagen)",
      "the client could not connect", {"connectivity": 2}),
@@ -145,6 +149,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("timeout", r"ReadTimeout|Read timed out|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|Request timed out|"
      r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after",
      "the answer took too long (read/request timeout)", {"performance": 3, "connectivity": 1}),
+    ("timeout", r"连接方在一段时间后没有正确答复|Gegenstelle nach einer bestimmten Zeitspanne nicht|"
+     r"le parti connect[ée] n.a pas r[ée]pondu|la parte conectada no respondi[óo]|一定の時間を過ぎても正しく応答しなかった",
+     "connecting timed out (Windows, localized)", {"connectivity": 3, "performance": 1.5}),
     ("timeout", r"time[d ]?[ -]?out|Zeitüberschreitung|Zeitlimit|タイムアウト|超时|d[ée]lai d'attente",
      "a timeout: a silent proxy or a slow path", {"connectivity": 1.5, "performance": 1.5}),
 
@@ -166,7 +173,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("cert", r"Self-signed certificate detected|corporate SSL certificates",
      "Claude Code's self-signed certificate message", {"certificate": 4}),
     ("cert", r"CERT_HAS_EXPIRED|certificate has expired|ERR_TLS_CERT_ALTNAME_INVALID|Hostname/IP does not match|"
-     r"hostname mismatch|CERT_NOT_YET_VALID", "the certificate is expired or for another name",
+     r"hostname mismatch|CERT_NOT_YET_VALID|doesn.t match either of|does not match either of",
+     "the certificate is expired or for another name",
      {"certificate": 3}),
     ("cert", r"証明書|Zertifikat|证书|certificado", "a certificate problem (localized)", {"certificate": 3}),
     ("cert", r"certificat", "a certificate is mentioned", {"certificate": 1}),
@@ -184,6 +192,11 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"record layer failure|http request on an https|ERR_SSL_PROTOCOL_ERROR",
      "TLS spoken to something that is not TLS: often an https:// proxy URL on a plain-HTTP proxy port",
      {"connectivity": 3, "certificate": 2}),
+    ("proxy-url", r"ProxySchemeUnknown|Not supported proxy scheme",
+     "the proxy URL has no (or an unknown) scheme: write it as http://host:port", {"connectivity": 4}),
+    ("tunnel-400", r"(?:tunnel connection failed|connect tunnel failed,? response|received http code|statuscode=):? ?400\b",
+     "the proxy answered the CONNECT with 400 Bad Request: a request form it does not take, an https:// "
+     "proxy URL on a plain port, or a port that is not a forward proxy", {"connectivity": 5}),
     ("proxy-scheme", r"your proxy appears to only use HTTP and not HTTPS",
      "urllib3: the proxy URL says https:// but the proxy speaks plain HTTP", {"connectivity": 4}),
 
@@ -224,6 +237,12 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "another client works on the same machine", {"application": 4, "bypass": 2}),
     ("works-elsewhere", r"\b(?:fails?|broken|does ?n[o']t work)\b[^\n]{0,30}?\b(?:only )?(?:in|with|from)\s+"
      r"(?:claude|node|the extension)", "only one application fails", {"application": 3, "bypass": 1}),
+    ("works-elsewhere", r"\bno(?:t any)? problems? with (?:the )?(?:desktop app|browser|claude\.ai|curl|other tools)|"
+     r"\bonly (?:with|in|from) (?:claude(?: code)?|the (?:cli|extension|sdk)|node)\b",
+     "only one application fails", {"application": 3, "bypass": 1}),
+    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme",
+     "this client (its libcurl) cannot use an https:// proxy URL: use http://host:port, or a newer client",
+     {"application": 4, "connectivity": 1.5}),
     ("provider-413", r"request_too_large|Request exceeds the maximum size|Request too large \(max",
      "the provider's own 413 (JSON request_too_large): the proxy passed it; the request itself is too big",
      {"application": 4, "policy": -3}),
@@ -259,14 +278,28 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"ignor(?:es|ing|ed) (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:does ?n[o']t|does not|not) (?:respect|honou?r)(?:ing)? (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:not|nothing) (?:show(?:s|ing)? up )?in the (?:proxy|squid) (?:access )?log|goes? direct(?:ly)?\b|"
+     r"(?:https?_proxy|proxy settings?|proxy env(?:ironment)? variables?) (?:is |are )?(?:not working|"
+     r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
      r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
      "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
     ("no-proxy", r"\bno_proxy\b", "NO_PROXY decides which hosts skip the proxy", {"bypass": 3, "connectivity": 1}),
     ("system-proxy", r"system proxy|WinHTTP|networksetup|gsettings|Internet Options|scutil --proxy",
      "a system-wide proxy setting is involved", {"bypass": 2}),
-    ("direct-443", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH) \[?[0-9a-f.:]{7,39}\]?:443\b|"
-     r"Connection to [\w.-]+ timed out",
+    # An error naming the destination's port 443/80 (not a proxy port) means the client connected
+    # directly: it did not use the proxy.  The connection error itself then says nothing about the proxy.
+    ("direct-dest", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH) \[?[0-9a-f.:]{7,39}\]?:443\b|"
+     r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
+     r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
+     r"\b443 is not reachable",
+     "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
+     "the proxy", {"bypass": 5, "connectivity": -2}),
+    ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
+     "HTTP proxy", {"bypass": 5}),
+    ("direct-443", r"Connection to [\w.-]+ timed out",
      "a direct connection to the provider's port 443: the client did not use the proxy", {"bypass": 3}),
+    ("node-connect-timeout", r"UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error",
+     "undici's connect timeout: Node's fetch ignores HTTPS_PROXY (unless NODE_USE_ENV_PROXY=1), so it tried the "
+     "destination directly", {"bypass": 5, "connectivity": -1, "application": 1.5}),
     ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|"
      r"ERR_PROXY_TUNNEL|through your proxy|"
      r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
