@@ -215,3 +215,23 @@ def pytest_sessionfinish(session, exitstatus):
     if left:
         session.config.get_terminal_writer().line(f"lab leftovers after the test run: {left}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- figures the tests measured ----------------------------------------------------
+#: ``record_property`` names whose values are shown at the end of the run (and land in JUnit XML).
+_SUMMARY_PROPERTIES = ("triage accuracy", "triage held-out miss")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the measured figures (triage accuracy on the tuning and held-out parts) in the test output."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            lines += [f"{name}: {value}" if name != "triage accuracy" else str(value)
+                      for name, value in getattr(report, "user_properties", ()) if name in _SUMMARY_PROPERTIES]
+    if lines:
+        terminalreporter.section("measured figures")
+        for line in lines:
+            terminalreporter.line(line)
