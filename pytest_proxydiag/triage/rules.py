@@ -194,6 +194,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"connectivity": 3, "certificate": 2}),
     ("proxy-url", r"ProxySchemeUnknown|Not supported proxy scheme",
      "the proxy URL has no (or an unknown) scheme: write it as http://host:port", {"connectivity": 4}),
+    ("tunnel-400", r"\b400 bad request\b[^\n]{0,40}\bproxy\b|\bproxy\b[^\n]{0,40}\b400 bad request\b",
+     "a 400 Bad Request from or through the proxy: the request form or the proxy URL's scheme",
+     {"connectivity": 4}),
     ("tunnel-400", r"(?:tunnel connection failed|connect tunnel failed,? response|received http code|statuscode=):? ?400\b",
      "the proxy answered the CONNECT with 400 Bad Request: a request form it does not take, an https:// "
      "proxy URL on a plain port, or a port that is not a forward proxy", {"connectivity": 5}),
@@ -278,6 +281,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"ignor(?:es|ing|ed) (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:does ?n[o']t|does not|not) (?:respect|honou?r)(?:ing)? (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:not|nothing) (?:show(?:s|ing)? up )?in the (?:proxy|squid) (?:access )?log|goes? direct(?:ly)?\b|"
+     r"(?:does ?n[o']t|does not|never) (?:call|read|use|pick up|apply)(?: the)? (?:HTTPS?_PROXY|proxy)|"
      r"(?:https?_proxy|proxy settings?|proxy env(?:ironment)? variables?) (?:is |are )?(?:not working|"
      r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
      r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
@@ -293,6 +297,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\b443 is not reachable",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
      "the proxy", {"bypass": 5, "connectivity": -2}),
+    ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
+     "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
+     {"bypass": 5, "connectivity": -4}),
     ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
      "HTTP proxy", {"bypass": 5}),
     ("direct-443", r"Connection to [\w.-]+ timed out",
