@@ -253,6 +253,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"not_found_error|invalid_request_error",
      "the provider answered (an API error): the path through the proxy works",
      {"application": 3, "connectivity": -1, "certificate": -1, "policy": -1}),
+    ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
+     "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
+     "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),
     ("app-config", r"ANTHROPIC_BASE_URL|settings\.json|\.claude/|claude doctor|VS ?Code extension|\bWSL\b",
      "application configuration is involved", {"application": 1}),
     ("pac", r"\bPAC\b|AutoConfigURL|proxy auto-?config|\bwpad\b", "a PAC/auto-config proxy, which many clients "
@@ -281,7 +284,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"ignor(?:es|ing|ed) (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:does ?n[o']t|does not|not) (?:respect|honou?r)(?:ing)? (?:the )?(?:HTTPS?_PROXY|proxy)|"
      r"(?:not|nothing) (?:show(?:s|ing)? up )?in the (?:proxy|squid) (?:access )?log|goes? direct(?:ly)?\b|"
-     r"(?:does ?n[o']t|does not|never) (?:call|read|use|pick up|apply)(?: the)? (?:HTTPS?_PROXY|proxy)|"
+     r"(?:does ?n[o']t|does not|do not|never) (?:call|read|use|pick up|apply|inherit|(?:automatically )?handle)"
+     r"(?: the)? (?:HTTPS?_PROXY|(?:https? )?proxy)|"
      r"(?:https?_proxy|proxy settings?|proxy env(?:ironment)? variables?) (?:is |are )?(?:not working|"
      r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
      r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
