@@ -107,6 +107,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("refused", r"目标计算机积极拒绝|Zielcomputer die Verbindung verweigerte|l.ordinateur cible l.a express[ée]ment refus[ée]e|"
      r"equipo de destino deneg[óo] expresamente|対象のコンピューターによって拒否された",
      "connection refused (Windows, localized)", {"connectivity": 4}),
+    ("refused", r"proxy server is refusing connections|ERR_PROXY_CONNECTION_FAILED",
+     "the browser's words: nothing accepts connections at the proxy's address and port", {"connectivity": 4}),
     ("refused", r"(?:curl: ?)?\(7\) Failed to connect", "curl exit 7: could not connect", {"connectivity": 4}),
     ("generic", r"Failed to connect to|接続できませんでした|Verbindung (?:konnte nicht|fehlgeschlagen)",
      "the client could not connect", {"connectivity": 2}),
@@ -304,6 +306,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
      "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
      {"bypass": 5, "connectivity": -4}),
+    ("loopback-via-proxy", r"(?:localhost|127\.0\.0\.1):\d{1,5}/[^\s\"]{0,200}\"? \"?http/1\.[01] 50[234]\b",
+     "a local server (localhost) answered 502/504 through a proxy: NO_PROXY does not list localhost/127.0.0.1, so "
+     "the request went to the proxy", {"bypass": 5, "policy": -2}),
     ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
      "HTTP proxy", {"bypass": 5}),
     ("direct-443", r"Connection to [\w.-]+ timed out",
