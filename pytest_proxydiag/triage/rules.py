@@ -114,6 +114,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "the client could not connect", {"connectivity": 2}),
     ("resolve-proxy", r"Could not resolve proxy", "the proxy's host name does not resolve (curl exit 5)",
      {"connectivity": 4}),
+    ("socks", r"SOCKS[45]h? (?:read |write |connect(?:ion)? )?(?:error|failure|failed)|Error connecting to SOCKS[45]? proxy|"
+     r"SOCKS[45]? (?:proxy )?(?:server )?(?:refused|unreachable)|general SOCKS server failure",
+     "the SOCKS proxy did not complete the handshake (down, wrong port, or it refused the destination)",
+     {"connectivity": 3, "policy": 1}),
     ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
      "the client could not use the proxy (ProxyError)", {"connectivity": 2, "auth": 1}),
     ("unreachable", r"Network is unreachable|ENETUNREACH|EHOSTUNREACH|No route to host|Errno 101\b|Errno 113\b",
