@@ -85,9 +85,13 @@ def missing_tool(message: str):
     pytest.skip(message)
 
 
+def squid_binary() -> str | None:
+    return shutil.which("squid") or (os.path.exists("/usr/sbin/squid") and "/usr/sbin/squid") or None
+
+
 def require_squid() -> str:
     """The squid binary, or skip (an error under CI=true, where .ci/run installs it)."""
-    path = shutil.which("squid") or (os.path.exists("/usr/sbin/squid") and "/usr/sbin/squid") or None
+    path = squid_binary()
     if path:
         return path
     missing_tool("squid is not installed (Debian: apt-get install squid-openssl)")
