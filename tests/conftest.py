@@ -118,10 +118,12 @@ def require_offline_build() -> None:
                  "(pip install 'setuptools>=70.1', or pip install -e '.[test]')")
 
 
-def pip_offline(*args: str) -> list[str]:
-    """A pip command that never contacts the package index (every package it needs is given or present)."""
-    return [sys.executable, "-m", "pip", *args[:1], "--no-index", "--no-build-isolation", "--disable-pip-version-check",
-            "-q", *args[1:]]
+def pip_offline(command: str, *args: str, python: Path | None = None) -> list[str]:
+    """A pip command that never contacts the package index (every package it needs is given or present);
+    *python*: the environment to install into (this one's pip does the work)."""
+    target = ["--python", str(python)] if python is not None else []
+    return [sys.executable, "-m", "pip", *target, command, "--no-index", "--no-build-isolation",
+            "--disable-pip-version-check", "-q", *args]
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_wheel_contains_the_bundled_steps_and_entry_points(wheel):
 def test_installed_wheel_runs_the_diagnosis_from_any_directory(wheel, tmp_path, child_venv):
     # A fresh venv that sees this environment's packages for the dependencies only; the wheel installed
     # into it takes precedence over any editable checkout (PYTHONPATH, which would shadow it, is dropped).
-    subprocess.run(pip_offline("install", "--python", str(child_venv), "--no-deps", str(wheel)), check=True,
+    subprocess.run(pip_offline("install", "--no-deps", str(wheel), python=child_venv), check=True,
                    timeout=300)
     env_dir = child_venv.parent.parent
     py = child_venv

@@ -42,7 +42,7 @@ def test_installed_site_pack_is_collected_without_a_path(tmp_path, child_venv):
     # Installed into a fresh venv that sees this environment's packages (the plugin among them), with
     # pip never contacting the package index: the site pack is built by this environment's setuptools.
     require_offline_build()
-    subprocess.run(pip_offline("install", "--python", str(child_venv), "--no-deps", str(EXAMPLES / "acme-proxydiag")),
+    subprocess.run(pip_offline("install", "--no-deps", str(EXAMPLES / "acme-proxydiag"), python=child_venv),
                    check=True, timeout=300)
     work = tmp_path / "work"
     work.mkdir()
