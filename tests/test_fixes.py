@@ -497,8 +497,20 @@ def test_placeholder_without_a_known_password_is_null(monkeypatch):
     assert fix["verified"] is None and "password" in fix["evidence"]
 
 
-def test_require_squid_for_lab_tests():
-    require_squid()
+def test_require_squid_for_lab_tests(monkeypatch):
+    """The lab tests' guard: squid's path when installed; a skip naming the package when not; under
+    CI=true (where .ci/run installs squid) a failure, never a silent skip."""
+    import conftest
+
+    if conftest.squid_binary():
+        assert os.access(require_squid(), os.X_OK)
+    monkeypatch.setattr(conftest, "squid_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install squid-openssl"):
+        require_squid()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"squid is not installed .* under CI=true this is an error"):
+        require_squid()
 
 
 def test_paste_lines_for_each_shell():
