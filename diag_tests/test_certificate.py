@@ -35,8 +35,16 @@ def _analysis(probes, cfg, target) -> certs.Analysis | None:
         if not tls.ok or not tls.chain:
             return None
         return certs.analyze(tls.chain, target.host, env=cfg.env, home=_home(cfg), public_roots=cfg["public_roots"],
-                             litellm_config=cfg["litellm_config"], gateway=cfg.gateway.value, target=target.hostport)
+                             litellm_config=cfg["litellm_config"], gateway=cfg.gateway.value, target=target.hostport,
+                             cwd=os.getcwd(), claude_install=_claude_install(probes, cfg))
     return probes.cached(("certificate-analysis", target.url), compute)
+
+
+def _claude_install(probes, cfg):
+    """The Claude Code installed here (native or a Node script), looked up once per run."""
+    from pytest_proxydiag.machine.claude_install import find_claude
+
+    return probes.cached(("claude-install",), lambda: find_claude(cfg.env))
 
 
 def _saved(step, probes, cfg, analysis: certs.Analysis | None, extra_ca=()) -> certs.SavedFiles:
@@ -135,6 +143,8 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
                   bundle_path=saved.bundle_path or "(not available)", node_ca_path=saved.node_ca_path or "",
                   reference_verdict=a.public.reason or "not a public CA",
                   untrusted=_matrix_text(a.trust, untrusted) or "none", extra=extra)
+    if "claude-code" in untrusted and a.claude_would_trust_os_store():
+        _fail_claude_cert_store(step, a, untrusted, fix, saved, values)
     if untrusted:
         der = _node_der_trap(a)
         if der is not None and all(k in ("node", "claude-code") for k in untrusted):
@@ -151,6 +161,23 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
     step.passed(f"intercepted{vendor_text}: '{base['leaf']}' is issued by '{issuer}'; the CA '{ca_name}' is "
                 f"trusted by every client ({', '.join(t.label for t in a.trust.values() if t.trusted and t.relevant)}); saved to "
                 f"{saved.ca_path}")
+
+
+def _fail_claude_cert_store(step, a: certs.Analysis, untrusted, fix, saved, values):
+    """Claude Code was told (CLAUDE_CODE_CERT_STORE) not to read the OS store that holds the CA."""
+    __tracebackhide__ = True
+    from pytest_proxydiag.branches.certificate.stores import ct_text
+
+    trust = a.stores["claude-code"].claude
+    value, where = trust.cert_store
+    others = {k: t for k, t in untrusted.items() if k != "claude-code"}
+    env = fix["env"] if any(k not in ("node",) for k in others) else {"NODE_EXTRA_CA_CERTS": saved.ca_path}
+    step.set_fix(env=env, files=_fix_files(saved), verified=None)
+    trusted_by = ", ".join(t.label for t in a.trust.values() if t.trusted and t.relevant) or ct_text("nobody", {})
+    step.fail("claude_cert_store", **dict(values, trusted_by=trusted_by, where=where,
+              why=ct_text("cert_store_bundled", {"value": value, "where": where}),
+              claude_stores=a.stores["claude-code"].via, export_lines=_lines(env),
+              also=ct_text("also_untrusted", {"untrusted": _matrix_text(a.trust, others)}) if others else ""))
 
 
 def _fix_files(saved: certs.SavedFiles) -> list[dict]:

@@ -24,6 +24,21 @@ _PER_CLIENT = (
     "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
     "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
+#: Why the installed Claude Code reads the stores it reads (branches.certificate.claude_trust reason keys).
+CLAUDE_TRUST = {
+    "native_reads_os_store": "the native build reads its bundled roots and the OS store",
+    "node_reads_os_store": "run by Node {node}, which has tls.getCACertificates: it reads the OS store",
+    "node_use_system_ca": "NODE_USE_SYSTEM_CA=1 ({where}) makes Node {node} read the OS store",
+    "node_flag_use_system_ca": "--use-system-ca in NODE_OPTIONS ({where}) makes Node {node} read the OS store",
+    "node_too_old": ("run by Node {node}: the OS store is not read (it needs Node 22.15 or newer, "
+                     "NODE_USE_SYSTEM_CA=1 on 22.19+/24.6+, or NODE_EXTRA_CA_CERTS)"),
+    "cert_store_bundled": "CLAUDE_CODE_CERT_STORE={value} in {where}: the OS store is not read",
+    "cert_store_system": "CLAUDE_CODE_CERT_STORE={value} in {where}: its bundled roots are not read",
+    "cert_store_unknown": "CLAUDE_CODE_CERT_STORE={value} in {where} is neither 'bundled' nor 'system'",
+    "also_untrusted": " Also not trusted by: {untrusted}.",
+    "nobody": "the OS store's readers",
+}
+
 STEPS = {
     "certificate.interception": {
         "number": 1,
@@ -73,6 +88,11 @@ STEPS = {
                         "strict X.509 default: {strict}. Clients running Python {python_hint} fail with "
                         "'CERTIFICATE_VERIFY_FAILED ... {first_strict}'.",
                 "solution": "strict",
+            },
+            "claude_cert_store": {
+                "text": "Claude Code does not trust the proxy's CA '{ca_name}' although {trusted_by} do: {why}. "
+                        "Claude Code's stores here: {claude_stores}.{also}",
+                "solution": "claude_cert_store",
             },
             "proxy_cert": {
                 "text": "The proxy is spoken to over TLS ({proxy_hostport}, an https:// proxy URL) and its own "
@@ -134,6 +154,11 @@ STEPS = {
                         "  pip install truststore\n"
                         "  python -c 'import truststore; truststore.inject_into_ssl()'   # at the start of the "
                         "program\nDo not disable verification."),
+            },
+            "claude_cert_store": {
+                "any": ("Remove CLAUDE_CODE_CERT_STORE from {where} (the default reads the bundled roots and the OS "
+                        "store), or keep it and give Claude Code the CA itself, in the same file's \"env\" block "
+                        "or in {profile}:\n{export_lines}"),
             },
             "proxy_cert": {
                 "any": ("The https:// proxy's certificate must name the proxy host ({proxy_host}), not the "

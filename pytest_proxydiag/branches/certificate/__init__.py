@@ -106,6 +106,7 @@ class Analysis:
     stores: dict[str, StoreSpec]
     trust: dict[str, ClientTrust]
     strict: list[str]
+    claude_install: Any = None
 
     @property
     def leaf(self) -> CertInfo | None:
@@ -123,6 +124,30 @@ class Analysis:
             groups.setdefault(t.why, []).append(t.label)
         return "; ".join(f"{', '.join(labels)} ({why})" for why, labels in groups.items())
 
+    def claude_evidence(self) -> dict[str, Any]:
+        """Which stores the installed Claude Code reads here, and why (for the report)."""
+        from .stores import ct_text
+
+        spec = self.stores["claude-code"]
+        trust = spec.claude
+        out: dict[str, Any] = {"reads": spec.via, "stores": trust.stores(),
+                               "why": [ct_text(k, v) for k, v in trust.reasons]}
+        if self.claude_install is not None:
+            out["install"] = self.claude_install.as_dict()
+        if trust.cert_store:
+            out["CLAUDE_CODE_CERT_STORE"] = {"value": trust.cert_store[0], "where": trust.cert_store[1]}
+        return out
+
+    def claude_would_trust_os_store(self, files: _FileCache | None = None) -> bool:
+        """The OS store Claude Code was told not to read holds a CA this chain leads to."""
+        files = files or FILES
+        trust = self.stores["claude-code"].claude if "claude-code" in self.stores else None
+        if trust is None or not trust.dropped_sources or not self.chain:
+            return False
+        roots = [c for label, path in trust.dropped_sources
+                 for c in files.get(label, path, "dir" if label.startswith("SSL_CERT_DIR") else "file").certs]
+        return build_path([c.cert for c in self.chain], roots).trusted
+
     def untrusted(self, relevant_only: bool = True) -> dict[str, ClientTrust]:
         return {k: t for k, t in self.trust.items() if not t.trusted and (t.relevant or not relevant_only)}
 
@@ -136,6 +161,7 @@ class Analysis:
             "intercepted": self.intercepted,
             "vendor": self.vendor,
             "trust": {k: t.as_dict() for k, t in self.trust.items()},
+            **({"claude_code": self.claude_evidence()} if "claude-code" in self.stores else {}),
             **({"strict_x509": self.strict} if self.strict else {}),
             **({"chain_parse_errors": self.parse_errors} if self.parse_errors else {}),
             **({"reference_problem": self.reference_problem} if self.reference_problem else {}),
@@ -144,7 +170,8 @@ class Analysis:
 
 def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], home: str | None = None,
             public_roots: str | None = None, litellm_config: str | None = None, gateway: str | None = None,
-            now: datetime.datetime | None = None, files: _FileCache | None = None, target: str = "") -> Analysis:
+            now: datetime.datetime | None = None, files: _FileCache | None = None, target: str = "",
+            cwd: str | None = None, claude_install: Any = None) -> Analysis:
     """Judge a presented chain: interception, the CA to trust, and every client's verdict on it."""
     files = files or FILES
     certs, errors = load_der_chain(chain_der)
@@ -157,7 +184,8 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
     leaf = certs[0] if certs else None
     leaf_validity = validity_problem(leaf, now) if leaf is not None else None
     host_ok = hostname_matches(leaf, host) if leaf is not None else False
-    stores = client_stores(env, home=home, litellm_config=litellm_config, gateway=gateway)
+    stores = client_stores(env, home=home, litellm_config=litellm_config, gateway=gateway, cwd=cwd,
+                           claude_install=claude_install)
     trust = trust_matrix(certs, stores, files, reference) if certs else {}
 
     # The CA a client must trust: the root the proxy sends, else one a client already has, else the
@@ -205,7 +233,7 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
                     reference_problem=ref_problem, public=public, vendor=vendor, intercepted=intercepted,
                     leaf_validity=leaf_validity, leaf_host_ok=host_ok, ca_certs=ca_certs, ca_source=ca_source,
                     missing_issuer=missing_issuer, incomplete_hint=incomplete_hint, stores=stores, trust=trust,
-                    strict=strict)
+                    strict=strict, claude_install=claude_install)
 
 
 def is_public(cert: x509.Certificate, reference: Sequence[x509.Certificate], files: _FileCache | None = None) -> bool:

@@ -93,10 +93,12 @@ class StoreSpec:
     builtin: str | None = None          # the built-in roots the extra sources add to
     fatal_if_bad: bool = False          # a bad source breaks the client entirely (Claude Code)
     note: str = ""
+    claude: Any = field(default=None, compare=False)   # claude_trust.ClaudeTrust: why Claude Code reads what it reads
 
 
 def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_config: str | None = None,
-                  gateway: str | None = None) -> dict[str, StoreSpec]:
+                  gateway: str | None = None, cwd: str | None = None,
+                  claude_install: Any = None) -> dict[str, StoreSpec]:
     """The trust store of every client in *env* (what it would read, in its own order)."""
     def val(name: str) -> str | None:
         v = env.get(name)
@@ -156,30 +158,10 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
                                disabled=node_disabled, extra=True, builtin=certifi_path,
                                note="" if extra else "NODE_EXTRA_CA_CERTS is not set")
 
-    # Claude Code: bundled roots + the OS store + NODE_EXTRA_CA_CERTS (environment, or the env block of
-    # ~/.claude/settings.json) + SSL_CERT_FILE (measured); a DER file in NODE_EXTRA_CA_CERTS breaks it.
-    settings_env, settings_path, _err = claude_settings_env(home or env.get("HOME"))
-    cc_sources: list[tuple[str, str, str]] = []
-    cc_extra = extra
-    if cc_extra is None and settings_env.get("NODE_EXTRA_CA_CERTS"):
-        cc_extra = (f"{settings_path} env NODE_EXTRA_CA_CERTS", settings_env["NODE_EXTRA_CA_CERTS"], "file")
-    if cc_extra:
-        cc_sources.append(cc_extra)
-    ssl_file = val("SSL_CERT_FILE") or settings_env.get("SSL_CERT_FILE") or None
-    if ssl_file:
-        cc_sources.append(("SSL_CERT_FILE", ssl_file, "file"))
-    if sys_path:
-        cc_sources.append(("system", sys_path, "file"))
-    cc_disabled = None
-    if node_disabled:
-        cc_disabled = node_disabled
-    elif settings_env.get("NODE_TLS_REJECT_UNAUTHORIZED", "").strip() == "0":
-        cc_disabled = f"NODE_TLS_REJECT_UNAUTHORIZED=0 in {settings_path}"
-    stores["claude-code"] = StoreSpec("claude-code", "Claude Code", tuple(cc_sources),
-                                      " + ".join(_via(s) for s in cc_sources) + " + bundled roots",
-                                      disabled=cc_disabled, extra=True, builtin=certifi_path, fatal_if_bad=True,
-                                      note="" if cc_extra else "NODE_EXTRA_CA_CERTS is not set (environment or "
-                                                                "~/.claude/settings.json)")
+    # Claude Code: what its build, its settings scopes and CLAUDE_CODE_CERT_STORE make it read (claude_trust);
+    # a DER file in NODE_EXTRA_CA_CERTS breaks it.
+    stores["claude-code"] = claude_store(env, home=home, cwd=cwd, certifi_path=certifi_path, sys_path=sys_path,
+                                         install=claude_install)
 
     # LiteLLM: ssl_verify (false, or a CA path) from its config or SSL_VERIFY, else like httpx.
     lite = litellm_ssl_settings(litellm_config, env)
@@ -194,6 +176,44 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     else:
         stores["litellm"] = StoreSpec("litellm", "LiteLLM", (hsrc,), _via(hsrc), relevant=relevant)
     return stores
+
+
+def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, certifi_path: str | None,
+                 sys_path: str | None, install: Any = None) -> StoreSpec:
+    """Claude Code's store from :func:`claude_trust.claude_trust`; *install* from :func:`find_claude`."""
+    from . import claude_trust as ct
+
+    layers = ct.settings_layers(home or env.get("HOME"), cwd, env)
+    trust = ct.claude_trust(env, layers, build=getattr(install, "build", "native"),
+                            node_version=getattr(install, "node_version", None), system_bundle=sys_path)
+    sources: list[tuple[str, str, str]] = []
+    if trust.extra:
+        sources.append((trust.extra[0], trust.extra[1], "file"))
+    for label, path in trust.system_sources:
+        sources.append((label, path, "dir" if label.startswith("SSL_CERT_DIR") else "file"))
+    via = " + ".join(_via(s) for s in sources)
+    if trust.bundled:
+        via = (via + " + " if via else "") + "bundled roots"
+    notes = [ct_text(key, values) for key, values in trust.reasons if key in NARROWING_REASONS]
+    if not trust.extra:
+        notes.append("NODE_EXTRA_CA_CERTS is not set (environment or ~/.claude/settings.json)")
+    disabled = None
+    if trust.disabled:
+        disabled = trust.disabled[0] + ("" if trust.disabled[1] == "environment" else f" in {trust.disabled[1]}")
+    return StoreSpec("claude-code", "Claude Code", tuple(sources), via or "no store", disabled=disabled, extra=True,
+                     builtin=certifi_path if trust.bundled else None, fatal_if_bad=True, note="; ".join(notes),
+                     claude=trust)
+
+
+#: Reasons that take a store away from Claude Code: each is said in its trust row.
+NARROWING_REASONS = ("cert_store_bundled", "cert_store_system", "node_too_old")
+
+
+def ct_text(key: str, values: Mapping[str, Any]) -> str:
+    """One sentence of the catalog's ``CLAUDE_TRUST`` texts, filled."""
+    from pytest_proxydiag.catalog.certificate import CLAUDE_TRUST
+
+    return CLAUDE_TRUST[key].format(**values)
 
 
 def _via(src: tuple[str, str, str] | None) -> str:
