@@ -8,6 +8,7 @@ import ssl
 import pytest
 
 from pytest_proxydiag.branches import certificate as certs
+from pytest_proxydiag.branches.certificate import claude_trust, mtls
 from pytest_proxydiag.net.probes import Cause
 from pytest_proxydiag.core.step import blocking_step_for, export_lines
 
@@ -447,3 +448,54 @@ def _consequence(f: certs.CAFile) -> str:
     if var == "CURL_CA_BUNDLE":
         return "curl fails every https request, and so does requests, which reads it too."
     return "The clients that read it cannot verify anything with it."
+
+
+# -- step 4 ---------------------------------------------------------------------------------
+@pytest.mark.proxydiag_step("certificate.client_cert")
+def test_client_cert(proxydiag_step, proxydiag_probes, proxydiag_config):
+    step, probes, cfg = proxydiag_step, proxydiag_probes, proxydiag_config
+    layers = claude_trust.settings_layers(_home(cfg), os.getcwd(), cfg.env)
+    identity = mtls.check_identity(cfg.env, layers)
+    step.add_evidence(client_certificate=identity.as_dict())
+    if identity.problem:
+        step.fail(identity.problem, **identity.values)
+    endpoints = _tls_endpoints(cfg)
+    if not endpoints and not identity.configured:
+        step.skip("no client certificate configured (CLAUDE_CODE_CLIENT_CERT) and no https:// gateway or proxy")
+    results = {}
+    for name, url in endpoints:
+        without = _client_auth(probes, cfg, url, None)
+        results[name] = {"without_certificate": without.as_dict()}
+        if without.outcome == "required" and not identity.configured:
+            step.add_evidence(client_auth=results)
+            step.fail("required_not_configured", endpoint=without.endpoint, endpoint_url=url, detail=without.alert)
+        if identity.usable and without.outcome in ("required", "answered"):
+            used = _client_auth(probes, cfg, url, identity,
+                                claude_trust.effective("CLAUDE_CODE_CLIENT_KEY_PASSPHRASE", cfg.env, layers)[0])
+            results[name]["with_certificate"] = used.as_dict()
+            if used.outcome == "rejected":
+                step.add_evidence(client_auth=results)
+                step.fail("rejected", endpoint=used.endpoint, detail=used.alert or used.detail, **identity.values,
+                          subject=identity.subject, issuer=identity.issuer, cert_path=identity.cert_path)
+    step.add_evidence(client_auth=results)
+    step.passed(mtls.summary(identity, results))
+
+
+def _tls_endpoints(cfg) -> list[tuple[str, str]]:
+    """The https:// gateway and https:// proxy: the TLS servers a client certificate would be shown to."""
+    out = []
+    if cfg.gateway.value and cfg.gateway.value.lower().startswith("https://") and not cfg["no_direct"]:
+        out.append(("gateway", cfg.gateway.value))
+    proxy = cfg.proxy.url
+    if proxy is not None and proxy.scheme == "https":
+        out.append(("proxy", f"https://{proxy.hostport}"))
+    return out
+
+
+def _client_auth(probes, cfg, url: str, identity, passphrase: str | None = None):
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.net.mtls import probe_client_auth
+
+    target = Target(url, "gateway")
+    key = ("client-auth", target.hostport, identity.cert_path if identity else None)
+    return probes.cached(key, lambda: probe_client_auth(probes, target.host, target.port, identity, passphrase))

@@ -39,6 +39,16 @@ CLAUDE_TRUST = {
     "nobody": "the OS store's readers",
 }
 
+#: The certificate.client_cert step's summary when it passes.
+CLIENT_CERT_SUMMARY = {
+    "usable": "client certificate '{subject}' ({cert_path}) is valid and matches its key",
+    "none": "no client certificate configured",
+    "accepted": "the {what} {endpoint} accepts it",
+    "required": "the {what} {endpoint} asks for one",
+    "not_required": "the {what} {endpoint} does not require one",
+    "not_asked": "the {what} {endpoint} could not be asked ({detail})",
+}
+
 STEPS = {
     "certificate.interception": {
         "number": 1,
@@ -231,6 +241,70 @@ STEPS = {
                 "any": ("Create the hash links OpenSSL looks for, or point SSL_CERT_FILE at a bundle file:\n"
                         "  openssl rehash {path}\n{export_lines}"),
             },
+        },
+    },
+    "certificate.client_cert": {
+        "number": 4,
+        "title": "Client certificate (mTLS)",
+        "question": "Does a gateway or proxy ask for a client certificate, and is the one configured usable and accepted?",
+        "check": "curl -v --cert \"$CLAUDE_CODE_CLIENT_CERT\" --key \"$CLAUDE_CODE_CLIENT_KEY\" \"$ANTHROPIC_BASE_URL\"",
+        "findings": {
+            "required_not_configured": {
+                "text": "{endpoint} asks for a client certificate ({detail}) and none is configured: "
+                        "CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY are not set (environment or a Claude Code "
+                        "settings file).",
+                "solution": "configure",
+            },
+            "rejected": {
+                "text": "{endpoint} refuses the client certificate '{subject}' (issued by '{issuer}', from "
+                        "{cert_path}): {detail}",
+                "solution": "ask_it",
+            },
+            "cert_expired": {"text": "The client certificate {cert_path} ('{subject}', issued by '{issuer}') is "
+                                     "{validity}: every gateway that checks it refuses the handshake.",
+                             "solution": "renew"},
+            "cert_not_yet_valid": {"text": "The client certificate {cert_path} ('{subject}') is {validity}.",
+                                   "solution": "renew"},
+            "not_for_clients": {"text": "The certificate {cert_path} ('{subject}') is not meant for TLS clients: "
+                                        "its extendedKeyUsage lacks clientAuth.", "solution": "renew"},
+            "key_mismatch": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is not the private key of the certificate "
+                                     "{cert_path} ('{subject}'): TLS clients refuse the pair before any handshake.",
+                             "solution": "match_key"},
+            "passphrase_needed": {"text": "The client key {key_path} is encrypted and "
+                                          "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE is not set.",
+                                  "solution": "passphrase"},
+            "passphrase_wrong": {"text": "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE does not decrypt the client key "
+                                         "{key_path}.", "solution": "passphrase"},
+            "cert_unreadable": {"text": "{var}={path} cannot be read ({detail}).", "solution": "point"},
+            "cert_not_pem": {"text": "{var}={path} is not a PEM certificate.", "solution": "point"},
+            "key_unreadable": {"text": "{var}={path} cannot be read ({detail}).", "solution": "point"},
+            "key_not_pem": {"text": "{path} holds no PEM private key Claude Code can read.", "solution": "point"},
+            "key_missing": {"text": "CLAUDE_CODE_CLIENT_KEY is not set and {path} holds no private key.",
+                            "solution": "point"},
+            "key_without_cert": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is set but CLAUDE_CODE_CLIENT_CERT is "
+                                         "not.", "solution": "point"},
+        },
+        "solutions": {
+            "configure": {"any": ("Ask IT for your client certificate and key (PEM) for {endpoint}, then add to "
+                                  "{profile} (or the \"env\" block of ~/.claude/settings.json):\n"
+                                  "  export CLAUDE_CODE_CLIENT_CERT=\"<path to your certificate .pem>\"\n"
+                                  "  export CLAUDE_CODE_CLIENT_KEY=\"<path to its private key .pem>\"\n"
+                                  "Check the pair with: curl -v --cert <certificate> --key <key> {endpoint_url}")},
+            "ask_it": {"any": ("The gateway does not accept this certificate: ask IT which CA it trusts for client "
+                               "certificates and for a certificate from it. See what yours is with:\n"
+                               "  openssl x509 -in {cert_path} -noout -subject -issuer -enddate")},
+            "renew": {"any": ("Ask IT for a new client certificate (this one's details: openssl x509 -in {cert_path} "
+                              "-noout -subject -issuer -dates -ext extendedKeyUsage), then point "
+                              "CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at the new files.")},
+            "match_key": {"any": ("Point CLAUDE_CODE_CLIENT_KEY at the key that belongs to {cert_path}. The two "
+                                  "lines below print the same digest for a matching pair:\n"
+                                  "  openssl x509 -in {cert_path} -noout -pubkey | openssl sha256\n"
+                                  "  openssl pkey -in <key file> -pubout | openssl sha256")},
+            "passphrase": {"any": ("Set CLAUDE_CODE_CLIENT_KEY_PASSPHRASE to the key's passphrase (your own value; "
+                                   "check it with: openssl pkey -in {key_path} -noout), in the \"env\" block of "
+                                   "~/.claude/settings.json or in {profile}.")},
+            "point": {"any": ("Point CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at your PEM certificate and "
+                              "its key (convert a .p12 with: openssl pkcs12 -in <file.p12> -out client.pem -nodes).")},
         },
     },
 }
