@@ -41,6 +41,13 @@ def _analysis(probes, cfg, target) -> certs.Analysis | None:
     return probes.cached(("certificate-analysis", target.url), compute)
 
 
+def _machine(probes):
+    """The OS's own stores and proxy settings (Keychain, Windows store, WSL), read once per run."""
+    from pytest_proxydiag.machine.platform_stores import read_machine
+
+    return probes.cached(("machine",), read_machine)
+
+
 def _claude_install(probes, cfg):
     """The Claude Code installed here (native or a Node script), looked up once per run."""
     from pytest_proxydiag.machine.claude_install import find_claude
@@ -140,6 +147,9 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
     extra = ""
     if bc:
         extra += f" Also, Python 3.13+ will reject this CA: {'; '.join(bc)}."
+    machine = _machine(probes)
+    step.add_evidence(machine=machine.as_dict())
+    extra += certs.machine_note(machine, a.ca, ca_name)
     values = dict(base, ca_name=ca_name, ca_path=saved.ca_path or "(not available)",
                   bundle_path=saved.bundle_path or "(not available)", node_ca_path=saved.node_ca_path or "",
                   reference_verdict=a.public.reason or "not a public CA",

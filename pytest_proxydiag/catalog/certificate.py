@@ -39,6 +39,25 @@ CLAUDE_TRUST = {
     "nobody": "the OS store's readers",
 }
 
+#: What the machine the diagnosis runs on means for the interception CA (appended to the finding).
+MACHINE_NOTES = {
+    "wsl": (" This is WSL{version} ({kernel}): Linux programs here see neither the Windows certificate store nor "
+            "the Windows proxy settings, so a CA Windows trusts must be exported into WSL:\n"
+            "  powershell.exe -NoProfile -Command \"Get-ChildItem Cert:\\LocalMachine\\Root,Cert:\\CurrentUser\\Root "
+            "| Where-Object Subject -like '*{ca_name}*' | ForEach-Object {{ '-----BEGIN CERTIFICATE-----'; "
+            "[Convert]::ToBase64String(\\$_.RawData, 'InsertLineBreaks'); '-----END CERTIFICATE-----' }}\" "
+            "| tr -d '\\r' > corp-ca.crt\n"
+            "  sudo cp corp-ca.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates\n"
+            "then set the variables the solution lists. The proxy too must be set inside WSL (HTTPS_PROXY); {network}"),
+    "wsl_nat": ("with NAT networking a proxy on the Windows host is at {nameserver} (the nameserver in "
+                "/etc/resolv.conf), not 127.0.0.1."),
+    "wsl_mirrored": "with mirrored networking 127.0.0.1 reaches a proxy listening on Windows.",
+    "wsl_unknown": ("a proxy on the Windows host is at the nameserver address in /etc/resolv.conf with NAT "
+                    "networking, at 127.0.0.1 with networkingMode=mirrored (%UserProfile%\\.wslconfig)."),
+    "os_store_has_ca": (" The CA is already in this machine's {store_kind} ({stores}): the browser and Claude "
+                        "Code's native build trust it there, but Python, curl and Node read their own files."),
+}
+
 #: The certificate.client_cert step's summary when it passes.
 CLIENT_CERT_SUMMARY = {
     "usable": "client certificate '{subject}' ({cert_path}) is valid and matches its key",

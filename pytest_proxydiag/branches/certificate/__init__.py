@@ -236,6 +236,24 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
                     strict=strict, claude_install=claude_install)
 
 
+def machine_note(facts: Any, ca: x509.Certificate | None, ca_name: str) -> str:
+    """The catalog's note on what this machine (WSL, a Keychain or Windows store holding the CA) means."""
+    from pytest_proxydiag.catalog.certificate import MACHINE_NOTES as notes
+
+    if facts is None:
+        return ""
+    if facts.os == "wsl" and facts.wsl is not None:
+        info = facts.wsl
+        network = notes[{"nat": "wsl_nat", "mirrored": "wsl_mirrored"}.get(info.networking or "", "wsl_unknown")]
+        network = network.format(nameserver=info.nameserver or "the nameserver address")
+        return notes["wsl"].format(version=info.version or 2, kernel=info.kernel, ca_name=ca_name, network=network)
+    holding = facts.holds(ca) if ca is not None else []
+    if holding:
+        kind = {"macos": "Keychain", "windows": "Windows certificate store"}.get(facts.os, "OS store")
+        return notes["os_store_has_ca"].format(store_kind=kind, stores=", ".join(holding))
+    return ""
+
+
 def is_public(cert: x509.Certificate, reference: Sequence[x509.Certificate], files: _FileCache | None = None) -> bool:
     """Whether *cert* is one of the public roots (reference, certifi or the system bundle)."""
     files = files or FILES
