@@ -142,3 +142,21 @@ def test_fix_proven_with_claude_code(gateway, identities, tmp_path):
     fixed = _claude(gateway, tmp_path, {"CLAUDE_CODE_CLIENT_CERT": cert, "CLAUDE_CODE_CLIENT_KEY": key,
                                         "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE": LAB_PASSPHRASE})
     assert fixed.get("api_error_status") == 401, fixed
+
+
+def test_the_passphrase_never_reaches_a_report(run_diag, gateway, identities, pytester):
+    """Rule 4: CLAUDE_CODE_CLIENT_KEY_PASSPHRASE is a secret like a password, in every output (a site test that
+    prints the environment included)."""
+    secret = "Pr0xyDiag-canary-passphrase"
+    pytester.makepyfile(test_site_env="""
+        import os
+        def test_dump_env():
+            assert False, "ENV " + " ".join(k + "=" + v for k, v in sorted(os.environ.items()) if "CLIENT" in k)
+    """)
+    cert, key = identities.pairs["encrypted"]
+    run = run_diag("-m", "certificate or not certificate", "-k", "client_cert or dump_env", "--proxydiag-clients",
+                   "none", "--proxydiag-gateway", gateway.url, str(pytester.path / "test_site_env.py"), env={
+        "CLAUDE_CODE_CLIENT_CERT": cert, "CLAUDE_CODE_CLIENT_KEY": key, "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE": secret})
+    assert run.step("certificate.client_cert")["finding_key"] == "passphrase_wrong"
+    assert "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE=***" in run.output + run.json_path.read_text()
+    assert secret not in run.output and secret not in run.json_path.read_text()

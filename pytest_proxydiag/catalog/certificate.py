@@ -24,6 +24,97 @@ _PER_CLIENT = (
     "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
     "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
+#: Facts the certificate branch states (CA files, paths, stores, switches): sentence pieces inside findings.
+FACTS = {
+    'file_empty': 'the file is empty',
+    'pem_none_readable': '{bad} PEM block(s), none of them a readable certificate',
+    'pkcs7_pem': 'a PKCS#7 (.p7b) bundle, not PEM certificates',
+    'pkcs7_unreadable': 'a PKCS#7 block that cannot be read',
+    'der_one': 'one DER (binary .cer/.der) certificate, not PEM text',
+    'pkcs7_der': 'a binary PKCS#7 (.p7b) bundle, not PEM certificates',
+    'pem_other': 'PEM, but no certificate in it (holds: {kinds})',
+    'not_pem_or_der': 'neither PEM certificates nor a DER certificate',
+    'symlink_loop': 'a symlink loop',
+    'dangling': 'a symlink to {dest}, which does not exist',
+    'no_such_file': 'no such file',
+    'permission_denied': 'permission denied ({error})',
+    'parent_not_dir': 'a parent of the path is not a directory',
+    'dir_not_file': 'a directory, where a file is required',
+    'file_not_dir': 'a file, where a directory is required',
+    'not_regular': 'not a regular file (a FIFO or device); not opened',
+    'too_large': '{size} bytes; a CA bundle is well under {limit} MiB',
+    'dir_empty': 'no certificate files in the directory',
+    'not_hashed': ('{files} certificate file(s) but no hash links: OpenSSL finds nothing here until `openssl'
+                   ' rehash` (c_rehash) runs'),
+    'dir_files': '{files} certificate file(s)',
+    'chain_unparseable': 'certificate {i} of the chain cannot be parsed: {error}',
+    'not_for_purpose': "'{name}' is not for {purpose} (extendedKeyUsage)",
+    'purpose_server': 'TLS servers',
+    'purpose_client': 'TLS clients',
+    'path_unvalidated': 'the path cannot be validated ({error})',
+    'cert_problem': "'{name}' is {problem}",
+    'path_invalid': 'the path does not validate',
+    'no_cert_presented': 'no certificate was presented',
+    'untrusted_root': "the chain ends in the self-signed root '{name}', which is not among the trusted roots",
+    'issuer_missing': "no certificate of the issuer '{name}' was sent or is trusted",
+    'chain_too_long': 'the chain is longer than 12 certificates',
+    'expired_on': 'expired on {when} UTC',
+    'not_before': "not valid before {when} UTC (check this machine's clock too)",
+    'strict_no_aki': '{who}: Missing Authority Key Identifier',
+    'strict_no_bc': '{who}: basicConstraints missing from a CA certificate',
+    'strict_bc_not_critical': '{who}: basicConstraints of CA cert not marked critical',
+    'strict_no_ku': '{who}: CA cert does not include key usage extension',
+    'strict_no_ski': '{who}: Missing Subject Key Identifier',
+    'settings_odd_file': 'not a regular file of reasonable size',
+    'settings_not_json': 'cannot be read as JSON: {error}',
+    'litellm_too_large': 'the config file is larger than 4 MiB',
+    'litellm_unparsable': 'cannot be parsed: {error}',
+    'no_ca_file': 'no CA file',
+    'extra_not_set': 'NODE_EXTRA_CA_CERTS is not set',
+    'extra_not_set_claude': 'NODE_EXTRA_CA_CERTS is not set (environment or ~/.claude/settings.json)',
+    'litellm_ssl_off': 'ssl_verify=false ({source})',
+    'litellm_ssl_off_where': 'ssl_verify: false ({source})',
+    'bundled_roots': 'bundled roots',
+    'no_store': 'no store',
+    'in_file': ' in {path}',
+    'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
+    'claude_bad_extra': ("{label} is {problem}: Claude Code fails every request (its debug log says 'Invalid CA'),"
+                         ' even for hosts it would otherwise trust'),
+    'chains_to': "chains to '{name}' from {via}",
+    'file_is': '{label} is {problem}',
+    'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "
+                   'then has no bundle to verify with; {requests})'),
+    'empty_requests': "set but empty: meant to switch requests' verification off ({requests})",
+    'empty_ssl_cert_file': ("set but empty: meant to switch verification off; Python's ssl and curl are left with no "
+                            'CA file'),
+    'node_reject_off': 'Node.js and Claude Code accept any certificate',
+    'pythonhttpsverify_off': 'Python builds that honour PEP 493 (RHEL/CentOS) skip verification in urllib',
+    'claude_reject_off': 'Claude Code accepts any certificate',
+    'litellm_accepts_any': 'LiteLLM accepts any certificate upstream',
+    'requests_ignores_empty': ('requests {version} ignores the empty value and verifies with certifi; requests before '
+                               '2.32 turned verification off'),
+    'requests_turns_off': 'requests {version} turns verification off',
+    'requests_uses': 'requests {version} uses {verify!r}',
+    'requests_old': 'requests before 2.32 turned verification off',
+    'roots_option': '--proxydiag-public-roots {path}',
+    'roots_problem': '{path} is {problem}',
+    'roots_certifi': 'certifi ({path})',
+    'roots_system': 'system bundle ({path})',
+    'roots_none': 'no public roots',
+    'roots_none_why': 'neither certifi nor a system bundle is available',
+    'public_chains_to': "chains to '{name}'",
+    'ca_sent': 'sent by the proxy',
+    'ca_found_in': "found in {label}'s store ({via})",
+    'ca_topmost': 'the topmost certificate the proxy sends (an intermediate)',
+    'the_nameserver': 'the nameserver address',
+}
+
+
+def say_fact(key: str, **values) -> str:
+    """One :data:`FACTS` sentence, filled (the branch modules state facts only through here)."""
+    return FACTS[key].format(**values)
+
+
 #: Why the installed Claude Code reads the stores it reads (branches.certificate.claude_trust reason keys).
 CLAUDE_TRUST = {
     "native_reads_os_store": "the native build reads its bundled roots and the OS store",
@@ -56,6 +147,66 @@ MACHINE_NOTES = {
                     "networking, at 127.0.0.1 with networkingMode=mirrored (%UserProfile%\\.wslconfig)."),
     "os_store_has_ca": (" The CA is already in this machine's {store_kind} ({stores}): the browser and Claude "
                         "Code's native build trust it there, but Python, curl and Node read their own files."),
+}
+
+#: Sentences the certificate steps say outside a finding (summaries, skip and blocked reasons, parts of findings).
+TEXT = {
+    "plain_http": "{url} is plain http: no certificate to check",
+    "no_handshake": "no TLS handshake with {target} through the proxy: {detail}",
+    "no_certificate": "{target} presented no certificate",
+    "aia_hint": "its issuer can be downloaded from {urls}, a sign of a server chain missing its intermediate",
+    "not_valid_for": "not valid for {host} (names: {names})",
+    "not_valid_for_it_names": "not valid for {host} (it names {names})",
+    "not_intercepted": ("not intercepted: {target} presents '{leaf}' issued by '{issuer}', which chains to the "
+                        "public root '{root}'"),
+    "intercepted_trusted": ("intercepted{vendor_text}: '{leaf}' is issued by '{issuer}'; the CA '{ca_name}' is "
+                            "trusted by every client ({trusted}); saved to {ca_path}"),
+    "python313_rejects": " Also, Python 3.13+ will reject this CA: {problems}.",
+    "python_hint": "3.13 or newer",
+    "not_available": "(not available)",
+    "not_public": "not a public CA",
+    "none": "none",
+    "the_ca": "the CA",
+    "der_consequence": ("Node ignores it, and Claude Code fails every request with 'Unable to connect to API "
+                        "(ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts"),
+    "proxy_cert_for": "it is issued for {names}, not for {host}",
+    "proxy_cert_validity": "it is {validity}",
+    "proxy_cert_untrusted": "it does not chain to a CA that {clients} trust ({why})",
+    "file_ca": "written: the interception CA (PEM, mode 600)",
+    "file_bundle": "written: public roots + the CA + your existing CAs",
+    "file_node": "written: the CA + what NODE_EXTRA_CA_CERTS held",
+    "file_converted": "written: PEM copy of the DER file in {var}",
+    "file_remove": "remove {where}",
+    "experiment_confirmed": ("{target} answers with verification off ({unverified}) but fails with it on "
+                             "({verified}): certificate problem confirmed"),
+    "experiment_intro": "Measured safely inside this tool: {results}. Fix the trust, not the verification.",
+    "verdict_confirmed": "certificate problem confirmed",
+    "verdict_works": "verification works: no certificate problem",
+    "verdict_either": "fails either way: not (only) a certificate problem",
+    "verification_on": "verification is on everywhere the clients read it",
+    "trust_see_interception": "Then make the clients trust the proxy's CA (see certificate.interception).",
+    "trust_instead": "Then trust the proxy's CA instead:\n{export_lines}",
+    "unset_line": "  unset {var}",
+    "unset_none": "  (edit the files named above)",
+    "remove_line": "\n  remove {where}",
+    "not_written": "(not written)",
+    "python_no_tls": "CA variables: {files}; {url} uses no TLS",
+    "none_set": "none set",
+    "python_verifies": "Python verifies {target} through the proxy with {via}",
+    "context_raises": "building the TLS context raises {error}: {detail}",
+    "python_blocked_intercepted": "the proxy intercepts TLS and no Python CA variable is set: {detail}",
+    "users_SSL_CERT_FILE": "Python ssl, httpx, the Anthropic SDK, curl and Claude Code",
+    "users_REQUESTS_CA_BUNDLE": "Python requests",
+    "users_CURL_CA_BUNDLE": "curl and Python requests",
+    "consequence_SSL_CERT_FILE": ("httpx and the Anthropic SDK raise an error when they start; urllib and Python's "
+                                  "ssl trust nothing from it and fail every verified connection."),
+    "consequence_SSL_CERT_DIR": "Python's ssl, httpx and curl find no CA in it.",
+    "consequence_REQUESTS_CA_BUNDLE": ("requests fails every https request ('Could not find a suitable TLS CA "
+                                       "certificate bundle')."),
+    "consequence_CURL_CA_BUNDLE": "curl fails every https request, and so does requests, which reads it too.",
+    "consequence_other": "The clients that read it cannot verify anything with it.",
+    "no_client_cert_anywhere": ("no client certificate configured (CLAUDE_CODE_CLIENT_CERT) and no https:// "
+                                "gateway or proxy"),
 }
 
 #: The certificate.client_cert step's summary when it passes.

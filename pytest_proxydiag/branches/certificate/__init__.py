@@ -31,6 +31,8 @@ from typing import Any, Mapping, Sequence
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from pytest_proxydiag.catalog.certificate import say_fact as _t
+
 from .cafiles import (FILES, WRITTEN_MARKER, CAFile, _FileCache, certifi_bundle, read_ca_file, read_ca_source,
                       system_bundle)
 from .chains import (_SHA256, VENDORS, CertInfo, PathResult, _ext, build_path, common_name, describe,
@@ -60,18 +62,19 @@ def reference_roots(public_roots: str | None, files: _FileCache | None = None) -
     if public_roots:
         f = files.get("--proxydiag-public-roots", public_roots, "any")
         if f.ok:
-            return list(f.certs), f"--proxydiag-public-roots {public_roots}", None
-        return [], f"--proxydiag-public-roots {public_roots}", f"{public_roots} is {f.detail or f.status}"
+            return list(f.certs), _t("roots_option", path=public_roots), None
+        return [], _t("roots_option", path=public_roots), _t("roots_problem", path=public_roots,
+                                                              problem=f.detail or f.status)
     path = certifi_bundle()
     if path:
         f = files.get("certifi", path, "file")
         if f.ok:
-            return list(f.certs), f"certifi ({path})", None
+            return list(f.certs), _t("roots_certifi", path=path), None
     sys_path, _ = system_bundle()
     if sys_path:
         f = files.get("system", sys_path, "file")
-        return list(f.certs), f"system bundle ({sys_path})", None if f.ok else f.detail
-    return [], "no public roots", "neither certifi nor a system bundle is available"
+        return list(f.certs), _t("roots_system", path=sys_path), None if f.ok else f.detail
+    return [], _t("roots_none"), _t("roots_none_why")
 
 
 def _aia_ca_issuers(cert: x509.Certificate) -> list[str]:
@@ -156,7 +159,7 @@ class Analysis:
             "chain": [c.as_dict() for c in self.chain],
             "reference_roots": self.reference_label,
             "chains_to_public_root": self.public.trusted,
-            "public_verdict": (f"chains to '{common_name(self.public.anchor.subject)}'" if self.public.trusted
+            "public_verdict": (_t("public_chains_to", name=common_name(self.public.anchor.subject)) if self.public.trusted
                                else self.public.reason),
             "intercepted": self.intercepted,
             "vendor": self.vendor,
@@ -196,7 +199,7 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
     incomplete_hint: list[str] = []
     if intercepted and certs:
         if public.untrusted_root is not None:
-            ca_certs, ca_source = [public.untrusted_root], "sent by the proxy"
+            ca_certs, ca_source = [public.untrusted_root], _t("ca_sent")
         else:
             anchor = None
             for name, spec in stores.items():
@@ -209,13 +212,13 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
                 res = build_path(certs, roots)
                 if res.anchor is not None:
                     anchor = res.anchor
-                    ca_source = f"found in {spec.label}'s store ({spec.via})"
+                    ca_source = _t("ca_found_in", label=spec.label, via=spec.via)
                     break
             top = public.top or certs[-1]
             if anchor is not None:
                 ca_certs = [anchor]
             elif top is not certs[0] or len(certs) > 1:
-                ca_certs, ca_source = [top], "the topmost certificate the proxy sends (an intermediate)"
+                ca_certs, ca_source = [top], _t("ca_topmost")
                 missing_issuer = public.missing_issuer
             else:
                 missing_issuer = public.missing_issuer
@@ -245,7 +248,7 @@ def machine_note(facts: Any, ca: x509.Certificate | None, ca_name: str) -> str:
     if facts.os == "wsl" and facts.wsl is not None:
         info = facts.wsl
         network = notes[{"nat": "wsl_nat", "mirrored": "wsl_mirrored"}.get(info.networking or "", "wsl_unknown")]
-        network = network.format(nameserver=info.nameserver or "the nameserver address")
+        network = network.format(nameserver=info.nameserver or _t("the_nameserver"))
         return notes["wsl"].format(version=info.version or 2, kernel=info.kernel, ca_name=ca_name, network=network)
     holding = facts.holds(ca) if ca is not None else []
     if holding:

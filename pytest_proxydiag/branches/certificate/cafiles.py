@@ -11,6 +11,8 @@ from typing import Any
 
 from cryptography import x509
 
+from pytest_proxydiag.catalog.certificate import say_fact as _t
+
 from .chains import _SHA256
 
 #: A CA file larger than this is not read (certifi is about 0.3 MB).
@@ -93,7 +95,7 @@ def _parse_bytes(data: bytes) -> tuple[str, list[x509.Certificate], int, str]:
 
 def _parse_bytes_inner(data: bytes) -> tuple[str, list[x509.Certificate], int, str]:
     if not data.strip():
-        return "empty", [], 0, "the file is empty"
+        return "empty", [], 0, _t("file_empty")
     blocks = _PEM_BLOCK.findall(data)
     if blocks:
         certs, bad = [], 0
@@ -107,31 +109,31 @@ def _parse_bytes_inner(data: bytes) -> tuple[str, list[x509.Certificate], int, s
                 bad += 1
         if certs:
             return "ok", certs, bad, ""
-        return "not_pem", [], bad, f"{bad} PEM block(s), none of them a readable certificate"
+        return "not_pem", [], bad, _t("pem_none_readable", bad=bad)
     if b"-----BEGIN PKCS7-----" in data:
         try:
             from cryptography.hazmat.primitives.serialization import pkcs7
 
-            return "pkcs7", pkcs7.load_pem_pkcs7_certificates(data), 0, "a PKCS#7 (.p7b) bundle, not PEM certificates"
+            return "pkcs7", pkcs7.load_pem_pkcs7_certificates(data), 0, _t("pkcs7_pem")
         except Exception:  # noqa: BLE001
-            return "not_pem", [], 0, "a PKCS#7 block that cannot be read"
+            return "not_pem", [], 0, _t("pkcs7_unreadable")
     if data[:1] == b"\x30":
         try:
             return "der", [x509.load_der_x509_certificate(data)], 0, \
-                "one DER (binary .cer/.der) certificate, not PEM text"
+                _t("der_one")
         except Exception:  # noqa: BLE001
             pass
         try:
             from cryptography.hazmat.primitives.serialization import pkcs7
 
             certs = pkcs7.load_der_pkcs7_certificates(data)
-            return "pkcs7", certs, 0, "a binary PKCS#7 (.p7b) bundle, not PEM certificates"
+            return "pkcs7", certs, 0, _t("pkcs7_der")
         except Exception:  # noqa: BLE001
             pass
     if b"-----BEGIN" in data:
         kinds = sorted(set(m.decode("ascii", "replace") for m in re.findall(rb"-----BEGIN ([A-Z0-9 ]+)-----", data)))
-        return "not_pem", [], 0, "PEM, but no certificate in it (holds: " + ", ".join(kinds) + ")"
-    return "not_pem", [], 0, "neither PEM certificates nor a DER certificate"
+        return "not_pem", [], 0, _t("pem_other", kinds=", ".join(kinds))
+    return "not_pem", [], 0, _t("not_pem_or_der")
 
 
 def read_ca_file(path: str | os.PathLike, *, var: str | None = None, expect: str = "file",
@@ -143,32 +145,32 @@ def read_ca_file(path: str | os.PathLike, *, var: str | None = None, expect: str
         st = os.stat(p)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            return CAFile(shown, "loop", detail="a symlink loop", var=var, kind=expect)
+            return CAFile(shown, "loop", detail=_t("symlink_loop"), var=var, kind=expect)
         if exc.errno == errno.ENOENT:
             if os.path.islink(p):
                 try:
                     dest = os.readlink(p)
                 except OSError:
                     dest = "?"
-                return CAFile(shown, "dangling", detail=f"a symlink to {dest}, which does not exist", var=var,
+                return CAFile(shown, "dangling", detail=_t("dangling", dest=dest), var=var,
                               kind=expect)
-            return CAFile(shown, "missing", detail="no such file", var=var, kind=expect)
+            return CAFile(shown, "missing", detail=_t("no_such_file"), var=var, kind=expect)
         if exc.errno in (errno.EACCES, errno.EPERM):
-            return CAFile(shown, "unreadable", detail=f"permission denied ({exc.strerror})", var=var, kind=expect)
+            return CAFile(shown, "unreadable", detail=_t("permission_denied", error=exc.strerror), var=var, kind=expect)
         if exc.errno == errno.ENOTDIR:
-            return CAFile(shown, "missing", detail="a parent of the path is not a directory", var=var, kind=expect)
+            return CAFile(shown, "missing", detail=_t("parent_not_dir"), var=var, kind=expect)
         return CAFile(shown, "unreadable", detail=str(exc.strerror or exc), var=var, kind=expect)
     if stat.S_ISDIR(st.st_mode):
         if expect != "dir":
-            return CAFile(shown, "directory", detail="a directory, where a file is required", var=var, kind=expect)
+            return CAFile(shown, "directory", detail=_t("dir_not_file"), var=var, kind=expect)
         return _read_ca_dir(p, var)
     if expect == "dir":
-        return CAFile(shown, "not_directory", detail="a file, where a directory is required", var=var, kind=expect)
+        return CAFile(shown, "not_directory", detail=_t("file_not_dir"), var=var, kind=expect)
     if not stat.S_ISREG(st.st_mode):
-        return CAFile(shown, "not_regular", detail="not a regular file (a FIFO or device); not opened", var=var)
+        return CAFile(shown, "not_regular", detail=_t("not_regular"), var=var)
     if st.st_size > max_bytes:
-        return CAFile(shown, "too_large", detail=f"{st.st_size} bytes; a CA bundle is well under "
-                                                 f"{max_bytes // (1024 * 1024)} MiB", var=var)
+        return CAFile(shown, "too_large", detail=_t("too_large", size=st.st_size,
+                                                                     limit=max_bytes // (1024 * 1024)), var=var)
     try:
         with open(p, "rb") as f:
             data = f.read(max_bytes + 1)
@@ -202,11 +204,10 @@ def _read_ca_dir(path: str, var: str | None) -> CAFile:
                 seen.add(fp)
                 certs.append(c)
     if not certs:
-        return CAFile(path, "empty", detail="no certificate files in the directory", var=var, kind="dir")
+        return CAFile(path, "empty", detail=_t("dir_empty"), var=var, kind="dir")
     if not hashed:
-        return CAFile(path, "not_hashed", tuple(certs), f"{files} certificate file(s) but no hash links: OpenSSL "
-                      "finds nothing here until `openssl rehash` (c_rehash) runs", var, kind="dir")
-    return CAFile(path, "ok", tuple(certs), f"{files} certificate file(s)", var, kind="dir")
+        return CAFile(path, "not_hashed", tuple(certs), _t("not_hashed", files=files), var, kind="dir")
+    return CAFile(path, "ok", tuple(certs), _t("dir_files", files=files), var, kind="dir")
 
 
 

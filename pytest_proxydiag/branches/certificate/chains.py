@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
+from pytest_proxydiag.catalog.certificate import say_fact as _t
+
 _SHA256 = hashes.SHA256()
 
 #: Interception products by the words their CA names carry (issuer/subject O, OU, CN), most specific first.
@@ -155,7 +157,7 @@ def load_der_chain(ders: Iterable[bytes]) -> tuple[list[x509.Certificate], list[
                 warnings.simplefilter("ignore")
                 certs.append(x509.load_der_x509_certificate(bytes(der)))
         except Exception as exc:  # noqa: BLE001
-            errors.append(f"certificate {i} of the chain cannot be parsed: {exc}")
+            errors.append(_t("chain_unparseable", i=i, error=exc))
     return certs, errors
 
 
@@ -196,13 +198,13 @@ def _validated(path: tuple[x509.Certificate, ...], anchor: x509.Certificate, pur
 def _eku_validator(wanted: x509.ObjectIdentifier):
     def check(_policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None) -> None:
         if eku is not None and wanted not in eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku:
-            raise ValueError(f"'{common_name(cert.subject)}' is not for {_PURPOSE_NAMES[wanted]} "
-                             "(extendedKeyUsage)")
+            raise ValueError(_t("not_for_purpose", name=common_name(cert.subject),
+                                purpose=_t(_PURPOSE_NAMES[wanted])))
     return check
 
 
 _PURPOSE_OIDS = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
-_PURPOSE_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "TLS servers", ExtendedKeyUsageOID.CLIENT_AUTH: "TLS clients"}
+_PURPOSE_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "purpose_server", ExtendedKeyUsageOID.CLIENT_AUTH: "purpose_client"}
 
 
 def path_problem(path: Sequence[x509.Certificate], *, purpose: str = "server",
@@ -232,7 +234,7 @@ def path_problem(path: Sequence[x509.Certificate], *, purpose: str = "server",
     except xv.VerificationError as exc:
         return _verification_reason(str(exc), path, now)
     except (ValueError, TypeError) as exc:  # an unsupported key or signature algorithm
-        return f"the path cannot be validated ({exc})"
+        return _t("path_unvalidated", error=exc)
     return None
 
 
@@ -241,10 +243,10 @@ def _verification_reason(message: str, path: Sequence[x509.Certificate], now) ->
     for cert in path:
         problem = validity_problem(cert, now)
         if problem:
-            return f"'{common_name(cert.subject)}' is {problem}"
+            return _t("cert_problem", name=common_name(cert.subject), problem=problem)
     text = message.removeprefix("validation failed: ").removeprefix("candidates exhausted: ")
     text = text.split(" (encountered processing", 1)[0]
-    return text.strip() or "the path does not validate"
+    return text.strip() or _t("path_invalid")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -278,7 +280,7 @@ def build_path(chain: Sequence[x509.Certificate], roots: Iterable[x509.Certifica
     that fails the result keeps the anchor but is not ``trusted``.
     """
     if not chain:
-        return PathResult(False, reason="no certificate was presented")
+        return PathResult(False, reason=_t("no_cert_presented"))
     r = roots if isinstance(roots, _Roots) else _Roots(roots)
     current = chain[0]
     path = [current]
@@ -291,18 +293,16 @@ def build_path(chain: Sequence[x509.Certificate], roots: Iterable[x509.Certifica
                 path.append(candidate)
                 return _validated(tuple(path), candidate, purpose, now)
         if is_self_issued(current):
-            return PathResult(False, tuple(path), reason=f"the chain ends in the self-signed root "
-                              f"'{common_name(current.subject)}', which is not among the trusted roots",
+            return PathResult(False, tuple(path), reason=_t("untrusted_root", name=common_name(current.subject)),
                               untrusted_root=current)
         nxt = next((c for c in pool if c.subject == current.issuer and _signed_by(current, c)), None)
         if nxt is None:
-            return PathResult(False, tuple(path), reason=f"no certificate of the issuer "
-                              f"'{common_name(current.issuer)}' was sent or is trusted",
+            return PathResult(False, tuple(path), reason=_t("issuer_missing", name=common_name(current.issuer)),
                               missing_issuer=name_text(current.issuer))
         pool.remove(nxt)
         path.append(nxt)
         current = nxt
-    return PathResult(False, tuple(path), reason="the chain is longer than 12 certificates")
+    return PathResult(False, tuple(path), reason=_t("chain_too_long"))
 
 
 def _matches_dns(pattern: str, host: str) -> bool:
@@ -343,9 +343,9 @@ def validity_problem(cert: x509.Certificate, now: datetime.datetime | None = Non
     now = now or datetime.datetime.now(datetime.timezone.utc)
     nb, na = _not_before(cert), _not_after(cert)
     if now > na:
-        return f"expired on {na:%Y-%m-%d %H:%M} UTC"
+        return _t("expired_on", when=f"{na:%Y-%m-%d %H:%M}")
     if now < nb:
-        return f"not valid before {nb:%Y-%m-%d %H:%M} UTC (check this machine's clock too)"
+        return _t("not_before", when=f"{nb:%Y-%m-%d %H:%M}")
     return None
 
 
@@ -363,17 +363,17 @@ def strict_problems(path: Sequence[x509.Certificate]) -> list[str]:
         who = f"'{common_name(cert.subject)}'"
         if i == 0 and len(path) > 1:
             if _ext(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER) is None:
-                problems.append(f"{who}: Missing Authority Key Identifier")
+                problems.append(_t("strict_no_aki", who=who))
             continue
         bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
         if bc is None:
-            problems.append(f"{who}: basicConstraints missing from a CA certificate")
+            problems.append(_t("strict_no_bc", who=who))
         elif bc.value.ca and not bc.critical:
-            problems.append(f"{who}: basicConstraints of CA cert not marked critical")
+            problems.append(_t("strict_bc_not_critical", who=who))
         if _ext(cert, ExtensionOID.KEY_USAGE) is None and bc is not None and bc.value.ca:
-            problems.append(f"{who}: CA cert does not include key usage extension")
+            problems.append(_t("strict_no_ku", who=who))
         if _ext(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER) is None and bc is not None and bc.value.ca:
-            problems.append(f"{who}: Missing Subject Key Identifier")
+            problems.append(_t("strict_no_ski", who=who))
     return problems
 
 

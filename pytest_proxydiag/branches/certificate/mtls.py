@@ -135,6 +135,25 @@ def check_identity(env: Mapping[str, str], layers: list[ct.SettingsLayer] = (),
     return identity
 
 
+def judge(identity: ClientIdentity, asked: Mapping[str, Mapping[str, Any]], urls: Mapping[str, str]):
+    """The certificate.client_cert verdict from the identity and what each endpoint answered (net.mtls)."""
+    from .judge import fail, passed
+
+    if identity.problem:
+        return fail(identity.problem, **identity.values)
+    results = {name: {k: r.as_dict() for k, r in answers.items()} for name, answers in asked.items()}
+    evidence = {"client_auth": results}
+    for name, answers in asked.items():
+        without, used = answers["without_certificate"], answers.get("with_certificate")
+        if without.outcome == "required" and not identity.configured:
+            return fail("required_not_configured", evidence=evidence, endpoint=without.endpoint,
+                        endpoint_url=urls[name], detail=without.alert)
+        if used is not None and used.outcome == "rejected":
+            return fail("rejected", evidence=evidence, endpoint=used.endpoint, detail=used.alert or used.detail,
+                        subject=identity.subject, issuer=identity.issuer, cert_path=identity.cert_path)
+    return passed(summary(identity, results), evidence=evidence)
+
+
 def summary(identity: ClientIdentity, results: Mapping[str, Mapping[str, Any]]) -> str:
     """The passed step's one line, from the catalog's ``CLIENT_CERT_SUMMARY`` templates."""
     from pytest_proxydiag.catalog.certificate import CLIENT_CERT_SUMMARY as text

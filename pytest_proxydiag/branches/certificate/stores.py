@@ -14,6 +14,8 @@ from typing import Any, Mapping, Sequence
 
 from cryptography import x509
 
+from pytest_proxydiag.catalog.certificate import say_fact as _t
+
 from .cafiles import FILES, CAFile, _FileCache, certifi_bundle, system_bundle
 from .chains import build_path, common_name
 
@@ -27,12 +29,12 @@ def claude_settings_env(home: str | None) -> tuple[dict[str, str], str | None, s
     except OSError:
         return {}, None, None
     if not stat.S_ISREG(st.st_mode) or st.st_size > 1024 * 1024:
-        return {}, path, "not a regular file of reasonable size"
+        return {}, path, _t("settings_odd_file")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError) as exc:
-        return {}, path, f"cannot be read as JSON: {exc}"
+        return {}, path, _t("settings_not_json", error=exc)
     env = data.get("env") if isinstance(data, dict) else None
     if not isinstance(env, dict):
         return {}, path, None
@@ -52,14 +54,14 @@ def litellm_ssl_settings(config_path: str | None, env: Mapping[str, str]) -> dic
         out["config"] = cand
         try:
             if os.path.getsize(cand) > 4 * 1024 * 1024:
-                out["error"] = "the config file is larger than 4 MiB"
+                out["error"] = _t("litellm_too_large")
                 break
             import yaml
 
             with open(cand, encoding="utf-8") as f:
                 data = yaml.safe_load(f)
         except Exception as exc:  # noqa: BLE001 - a broken config is evidence, not a crash
-            out["error"] = f"cannot be parsed: {type(exc).__name__}"
+            out["error"] = _t("litellm_unparsable", error=type(exc).__name__)
             break
         if isinstance(data, dict):
             for section in ("litellm_settings", "general_settings"):
@@ -128,7 +130,7 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
         ("default", dvp.openssl_capath, "dir")
     py_sources = tuple(s for s in (f_src, d_src) if s[1] and (s[0] != "default" or os.path.exists(s[1])))
     stores["python-ssl"] = StoreSpec("python-ssl", "Python ssl/urllib",
-                                     py_sources, " + ".join(_via(s) for s in py_sources) or "no CA file")
+                                     py_sources, " + ".join(_via(s) for s in py_sources) or _t("no_ca_file"))
 
     # httpx (and the Anthropic SDK, which uses it): SSL_CERT_FILE, else SSL_CERT_DIR, else certifi.
     if val("SSL_CERT_FILE"):
@@ -156,7 +158,7 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     stores["node"] = StoreSpec("node", "Node.js", (extra,) if extra else (),
                                (_via(extra) + " + " if extra else "") + "Node's bundled roots",
                                disabled=node_disabled, extra=True, builtin=certifi_path,
-                               note="" if extra else "NODE_EXTRA_CA_CERTS is not set")
+                               note="" if extra else _t("extra_not_set"))
 
     # Claude Code: what its build, its settings scopes and CLAUDE_CODE_CERT_STORE make it read (claude_trust);
     # a DER file in NODE_EXTRA_CA_CERTS breaks it.
@@ -168,8 +170,8 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     relevant = bool(lite["config"] or gateway)
     sv = lite["ssl_verify"]
     if sv is not None and _falsy(sv):
-        stores["litellm"] = StoreSpec("litellm", "LiteLLM", (), f"ssl_verify=false ({lite['source']})",
-                                      relevant=relevant, disabled=f"ssl_verify: false ({lite['source']})")
+        stores["litellm"] = StoreSpec("litellm", "LiteLLM", (), _t("litellm_ssl_off", source=lite["source"]),
+                                      relevant=relevant, disabled=_t("litellm_ssl_off_where", source=lite["source"]))
     elif isinstance(sv, str) and sv.strip() and sv.strip().lower() not in ("true", "1", "yes", "on"):
         lsrc = (lite["source"] or "ssl_verify", sv.strip(), "any")
         stores["litellm"] = StoreSpec("litellm", "LiteLLM", (lsrc,), _via(lsrc), relevant=relevant)
@@ -193,14 +195,14 @@ def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, c
         sources.append((label, path, "dir" if label.startswith("SSL_CERT_DIR") else "file"))
     via = " + ".join(_via(s) for s in sources)
     if trust.bundled:
-        via = (via + " + " if via else "") + "bundled roots"
+        via = (via + " + " if via else "") + _t("bundled_roots")
     notes = [ct_text(key, values) for key, values in trust.reasons if key in NARROWING_REASONS]
     if not trust.extra:
-        notes.append("NODE_EXTRA_CA_CERTS is not set (environment or ~/.claude/settings.json)")
+        notes.append(_t("extra_not_set_claude"))
     disabled = None
     if trust.disabled:
-        disabled = trust.disabled[0] + ("" if trust.disabled[1] == "environment" else f" in {trust.disabled[1]}")
-    return StoreSpec("claude-code", "Claude Code", tuple(sources), via or "no store", disabled=disabled, extra=True,
+        disabled = trust.disabled[0] + ("" if trust.disabled[1] == "environment" else _t("in_file", path=trust.disabled[1]))
+    return StoreSpec("claude-code", "Claude Code", tuple(sources), via or _t("no_store"), disabled=disabled, extra=True,
                      builtin=certifi_path if trust.bundled else None, fatal_if_bad=True, note="; ".join(notes),
                      claude=trust)
 
@@ -282,24 +284,22 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
         if spec.extra and spec.builtin:
             roots += files.get("certifi", spec.builtin, "file").certs
         if spec.disabled:
-            out[name] = ClientTrust(name, spec.label, True, spec.via, f"verification is turned off "
-                                    f"({spec.disabled}): it accepts any certificate, including an attacker's",
+            out[name] = ClientTrust(name, spec.label, True, spec.via, _t("verification_off", how=spec.disabled),
                                     spec.relevant, spec.disabled, bad)
             continue
         fatal = [f for f in bad if spec.fatal_if_bad and f.var and "NODE_EXTRA_CA_CERTS" in f.var]
         res = build_path(chain, roots)
         if fatal:
             f = fatal[0]
-            why = (f"{f.label} is {f.detail or f.status}: Claude Code fails every request "
-                   "(its debug log says 'Invalid CA'), even for hosts it would otherwise trust")
+            why = _t("claude_bad_extra", label=f.label, problem=f.detail or f.status)
             out[name] = ClientTrust(name, spec.label, False, spec.via, why, spec.relevant, None, bad)
             continue
         if res.trusted:
-            why = f"chains to '{common_name(res.anchor.subject)}' from {spec.via}"
+            why = _t("chains_to", name=common_name(res.anchor.subject), via=spec.via)
         else:
             parts = [res.reason]
             if bad:
-                parts.append("; ".join(f"{f.label} is {f.detail or f.status}" for f in bad))
+                parts.append("; ".join(_t("file_is", label=f.label, problem=f.detail or f.status) for f in bad))
             if spec.note:
                 parts.append(spec.note)
             why = "; ".join(p for p in parts if p)
@@ -342,30 +342,28 @@ def disabled_verification(env: Mapping[str, str], *, home: str | None = None,
     found: list[dict[str, str]] = []
     req_effect = _requests_empty_effect()
     for var, effect in (
-        ("CURL_CA_BUNDLE", "set but empty: the flowchart's 'temporary workaround' to switch verification off "
-                           "(curl then has no bundle to verify with; " + req_effect + ")"),
-        ("REQUESTS_CA_BUNDLE", "set but empty: meant to switch requests' verification off (" + req_effect + ")"),
-        ("SSL_CERT_FILE", "set but empty: meant to switch verification off; Python's ssl and curl are left "
-                          "with no CA file"),
+        ("CURL_CA_BUNDLE", _t("empty_curl", requests=req_effect)),
+        ("REQUESTS_CA_BUNDLE", _t("empty_requests", requests=req_effect)),
+        ("SSL_CERT_FILE", _t("empty_ssl_cert_file")),
     ):
         if var in env and env[var].strip() == "":
             found.append({"where": f"{var}=\"\"", "var": var, "effect": effect})
     if env.get("NODE_TLS_REJECT_UNAUTHORIZED", "").strip() == "0":
         found.append({"where": "NODE_TLS_REJECT_UNAUTHORIZED=0", "var": "NODE_TLS_REJECT_UNAUTHORIZED",
-                      "effect": "Node.js and Claude Code accept any certificate"})
+                      "effect": _t("node_reject_off")})
     if env.get("PYTHONHTTPSVERIFY", "").strip() == "0":
         found.append({"where": "PYTHONHTTPSVERIFY=0", "var": "PYTHONHTTPSVERIFY",
-                      "effect": "Python builds that honour PEP 493 (RHEL/CentOS) skip verification in urllib"})
+                      "effect": _t("pythonhttpsverify_off")})
     settings_env, settings_path, _ = claude_settings_env(home or env.get("HOME"))
     if settings_env.get("NODE_TLS_REJECT_UNAUTHORIZED", "").strip() == "0":
         found.append({"where": f"NODE_TLS_REJECT_UNAUTHORIZED=0 in {settings_path} (env)",
                       "var": "NODE_TLS_REJECT_UNAUTHORIZED", "file": settings_path or "",
-                      "effect": "Claude Code accepts any certificate"})
+                      "effect": _t("claude_reject_off")})
     lite = litellm_ssl_settings(litellm_config, env)
     if lite["ssl_verify"] is not None and _falsy(lite["ssl_verify"]):
         found.append({"where": f"ssl_verify: false ({lite['source']})", "var": "SSL_VERIFY"
                       if lite["source"] == "env:SSL_VERIFY" else "ssl_verify",
-                      "file": lite["config"] or "", "effect": "LiteLLM accepts any certificate upstream"})
+                      "file": lite["config"] or "", "effect": _t("litellm_accepts_any")})
     return found
 
 
@@ -388,13 +386,12 @@ def _requests_empty_effect() -> str:
                 else:
                     os.environ[k] = v
         if verify is True:
-            return f"requests {requests.__version__} ignores the empty value and verifies with certifi; " \
-                   "requests before 2.32 turned verification off"
+            return _t("requests_ignores_empty", version=requests.__version__)
         if not verify:
-            return f"requests {requests.__version__} turns verification off"
-        return f"requests {requests.__version__} uses {verify!r}"
+            return _t("requests_turns_off", version=requests.__version__)
+        return _t("requests_uses", version=requests.__version__, verify=verify)
     except Exception:  # noqa: BLE001
-        return "requests before 2.32 turned verification off"
+        return _t("requests_old")
 
 
 
