@@ -129,7 +129,8 @@ def _analysis(probes, cfg, target) -> certs.Analysis | None:
             return None
         return certs.analyze(tls.chain, target.host, env=cfg.env, home=_home(cfg), public_roots=cfg["public_roots"],
                              litellm_config=cfg["litellm_config"], gateway=cfg.gateway.value, target=target.hostport,
-                             cwd=os.getcwd(), claude_install=_claude_install(probes, cfg))
+                             cwd=os.getcwd(), claude_install=_claude_install(probes, cfg),
+                             node_version=_node_version(probes, cfg))
     return probes.cached(("certificate-analysis", target.url), compute)
 
 
@@ -138,6 +139,15 @@ def _machine(probes):
     from pytest_proxydiag.machine.platform_stores import read_machine
 
     return probes.cached(("machine",), read_machine)
+
+
+def _node_version(probes, cfg) -> str | None:
+    """The version of the node on PATH (NODE_USE_SYSTEM_CA and --use-system-ca depend on it)."""
+    import shutil
+
+    from pytest_proxydiag.machine.claude_install import node_version
+
+    return probes.cached(("node-version",), lambda: node_version(shutil.which("node", path=cfg.env.get("PATH"))))
 
 
 def _claude_install(probes, cfg):

@@ -181,3 +181,19 @@ def test_diagnosis_names_the_setting_and_the_file(run_diag, bump, diag_home, tmp
     assert step["fix"]["env"] == {"NODE_EXTRA_CA_CERTS": step["evidence"]["ca_saved"]["ca_path"]}
     claude = step["evidence"]["claude_code"]
     assert claude["stores"] == ["bundled"] and claude["CLAUDE_CODE_CERT_STORE"]["where"] == str(settings)
+
+
+@pytest.mark.parametrize("node, env, reads", [
+    ("24.6.0", {"NODE_USE_SYSTEM_CA": "1"}, True),
+    ("22.19.0", {"NODE_USE_SYSTEM_CA": "1"}, True),
+    ("20.20.2", {"NODE_USE_SYSTEM_CA": "1"}, False),
+    ("23.9.0", {"NODE_OPTIONS": "--use-system-ca"}, True),
+    ("22.12.0", {"NODE_OPTIONS": "--use-system-ca"}, False),
+    ("24.6.0", {}, False),
+])
+def test_plain_node_reads_the_os_store_only_when_told_and_able(node, env, reads):
+    from pytest_proxydiag.branches import certificate as certs
+
+    spec = certs.client_stores(env, home="/nonexistent", node_version=node)["node"]
+    assert any(var == "system" for var, _p, _k in spec.sources) is reads, spec
+    assert ("system + " in spec.via) is reads

@@ -75,6 +75,7 @@ FACTS = {
     'litellm_ssl_off': 'ssl_verify=false ({source})',
     'litellm_ssl_off_where': 'ssl_verify: false ({source})',
     'bundled_roots': 'bundled roots',
+    'node_bundled_roots': "Node's bundled roots",
     'no_store': 'no store',
     'in_file': ' in {path}',
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",

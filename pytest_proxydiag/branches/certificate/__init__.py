@@ -174,7 +174,7 @@ class Analysis:
 def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], home: str | None = None,
             public_roots: str | None = None, litellm_config: str | None = None, gateway: str | None = None,
             now: datetime.datetime | None = None, files: _FileCache | None = None, target: str = "",
-            cwd: str | None = None, claude_install: Any = None) -> Analysis:
+            cwd: str | None = None, claude_install: Any = None, node_version: str | None = None) -> Analysis:
     """Judge a presented chain: interception, the CA to trust, and every client's verdict on it."""
     files = files or FILES
     certs, errors = load_der_chain(chain_der)
@@ -188,7 +188,7 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
     leaf_validity = validity_problem(leaf, now) if leaf is not None else None
     host_ok = hostname_matches(leaf, host) if leaf is not None else False
     stores = client_stores(env, home=home, litellm_config=litellm_config, gateway=gateway, cwd=cwd,
-                           claude_install=claude_install)
+                           claude_install=claude_install, node_version=node_version)
     trust = trust_matrix(certs, stores, files, reference) if certs else {}
 
     # The CA a client must trust: the root the proxy sends, else one a client already has, else the

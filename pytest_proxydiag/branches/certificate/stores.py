@@ -100,7 +100,7 @@ class StoreSpec:
 
 def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_config: str | None = None,
                   gateway: str | None = None, cwd: str | None = None,
-                  claude_install: Any = None) -> dict[str, StoreSpec]:
+                  claude_install: Any = None, node_version: str | None = None) -> dict[str, StoreSpec]:
     """The trust store of every client in *env* (what it would read, in its own order)."""
     def val(name: str) -> str | None:
         v = env.get(name)
@@ -155,8 +155,14 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     extra = ("NODE_EXTRA_CA_CERTS", env["NODE_EXTRA_CA_CERTS"], "file") if val("NODE_EXTRA_CA_CERTS") else None
     node_disabled = "NODE_TLS_REJECT_UNAUTHORIZED=0" if env.get("NODE_TLS_REJECT_UNAUTHORIZED", "").strip() == "0" \
         else None
-    stores["node"] = StoreSpec("node", "Node.js", (extra,) if extra else (),
-                               (_via(extra) + " + " if extra else "") + "Node's bundled roots",
+    # NODE_USE_SYSTEM_CA=1 / --use-system-ca add the OS store where this Node has them (claude_trust's gates).
+    node_sources = (extra,) if extra else ()
+    node_system = _node_reads_os_store(env, node_version)
+    if node_system and sys_path:
+        node_sources += (("system", sys_path, "file"),)
+    stores["node"] = StoreSpec("node", "Node.js", node_sources,
+                               (_via(extra) + " + " if extra else "") + ("system + " if node_system else "")
+                               + _t("node_bundled_roots"),
                                disabled=node_disabled, extra=True, builtin=certifi_path,
                                note="" if extra else _t("extra_not_set"))
 
@@ -178,6 +184,16 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     else:
         stores["litellm"] = StoreSpec("litellm", "LiteLLM", (hsrc,), _via(hsrc), relevant=relevant)
     return stores
+
+
+def _node_reads_os_store(env: Mapping[str, str], node_version: str | None) -> bool:
+    """Plain Node reads the OS store only when told to and able to (NODE_USE_SYSTEM_CA, --use-system-ca)."""
+    from . import claude_trust as ct
+
+    version = ct._version_tuple(node_version)
+    if env.get("NODE_USE_SYSTEM_CA") == "1" and ct._at_least(version, ct.NODE_USE_SYSTEM_CA):
+        return True
+    return "--use-system-ca" in env.get("NODE_OPTIONS", "") and ct._at_least(version, ct.NODE_FLAG_USE_SYSTEM_CA)
 
 
 def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, certifi_path: str | None,
