@@ -109,6 +109,8 @@ def _apply(step, v: judge.Verdict) -> None:
         step.fail(v.key, **v.values)
     if v.outcome == "blocked":
         step.blocked(v.key, v.summary)
+    if v.outcome == "skipped":
+        step.skip(v.summary)
     step.passed(v.summary)
 
 

@@ -137,7 +137,7 @@ def check_identity(env: Mapping[str, str], layers: list[ct.SettingsLayer] = (),
 
 def judge(identity: ClientIdentity, asked: Mapping[str, Mapping[str, Any]], urls: Mapping[str, str]):
     """The certificate.client_cert verdict from the identity and what each endpoint answered (net.mtls)."""
-    from .judge import fail, passed
+    from .judge import Verdict, fail, passed
 
     if identity.problem:
         return fail(identity.problem, **identity.values)
@@ -151,6 +151,10 @@ def judge(identity: ClientIdentity, asked: Mapping[str, Mapping[str, Any]], urls
         if used is not None and used.outcome == "rejected":
             return fail("rejected", evidence=evidence, endpoint=used.endpoint, detail=used.alert or used.detail,
                         subject=identity.subject, issuer=identity.issuer, cert_path=identity.cert_path)
+    if not identity.configured and not any(a["without_certificate"].outcome in ("required", "answered")
+                                           for a in asked.values()):
+        # Nothing configured and no endpoint could be asked: the connectivity steps say why; nothing to judge here.
+        return Verdict("skipped", summary=summary(identity, results), evidence=evidence)
     return passed(summary(identity, results), evidence=evidence)
 
 
