@@ -64,11 +64,17 @@ def client_auth(host: str, port: int, *, timeout: float, server_hostname: str | 
     try:
         with ctx.wrap_socket(raw, server_hostname=server_hostname or host) as tls:
             version = tls.version()
+            early = _early_alert(tls, timeout)
+            if early is not None:
+                return _refused(endpoint, early, sent)
             tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {server_hostname or host}\r\nConnection: close\r\n\r\n".encode())
             head = tls.recv(64)
     except ssl.SSLError as exc:
         return _refused(endpoint, exc, sent)
-    except (OSError, socket.timeout) as exc:
+    except ConnectionResetError as exc:
+        # The server closed right after the handshake: it did not accept this connection's certificate (or none).
+        return ClientAuthResult(endpoint, "rejected" if sent else "required", str(exc))
+    except OSError as exc:
         return ClientAuthResult(endpoint, "tls_error", str(exc))
     finally:
         raw.close()
@@ -77,6 +83,25 @@ def client_auth(host: str, port: int, *, timeout: float, server_hostname: str | 
         return ClientAuthResult(endpoint, "rejected" if sent else "required", "the connection was closed",
                                 tls_version=version)
     return ClientAuthResult(endpoint, "answered", head.split(b"\r\n", 1)[0].decode("latin-1"), tls_version=version)
+
+
+def _early_alert(tls: ssl.SSLSocket, timeout: float) -> ssl.SSLError | None:
+    """A TLS 1.3 server refuses a client certificate after the handshake: read its alert before sending anything
+    (writing first races the server's close and turns the alert into a connection reset)."""
+    if tls.version() != "TLSv1.3":
+        return None
+    tls.settimeout(min(timeout, 0.5))
+    try:
+        tls.recv(1)  # a server that accepted the client sends nothing before the request (session tickets aside)
+    except ssl.SSLError as exc:
+        if isinstance(exc, ssl.SSLWantReadError):
+            return None
+        return exc
+    except (socket.timeout, BlockingIOError):
+        return None
+    finally:
+        tls.settimeout(timeout)
+    return None
 
 
 def _refused(endpoint: str, exc: ssl.SSLError, sent: bool) -> ClientAuthResult:
