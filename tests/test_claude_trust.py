@@ -130,13 +130,32 @@ def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | Non
     return json.loads(lines[-1])
 
 
+def _proxy_answers(lab) -> bool:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    time.sleep(0.5)  # Squid's certificate helpers die within the first moments when they die at all
+    proxy = urlsplit(lab.env["HTTPS_PROXY"])
+    try:
+        socket.create_connection((proxy.hostname, proxy.port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def bump():
+    """The lab's ssl-bump Squid; started again once when it died at start (seen on a loaded machine)."""
     require_squid()
     from pytest_proxydiag.lab import Lab
 
-    with Lab("ssl-bump-untrusted") as lab:
-        yield lab
+    lab = Lab("ssl-bump-untrusted").__enter__()
+    if not _proxy_answers(lab):
+        lab.stop()
+        lab = Lab("ssl-bump-untrusted").__enter__()
+    yield lab
+    lab.stop()
 
 
 def test_real_claude_trusts_a_ca_only_in_the_os_store(bump, tmp_path):
