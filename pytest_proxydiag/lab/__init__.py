@@ -68,6 +68,7 @@ from urllib.parse import quote
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, ipv6_loopback
 from pytest_proxydiag.lab.base import write_private as _write
+from pytest_proxydiag.lab.products import PRODUCTS, RealProxy
 from pytest_proxydiag.lab.proxypy import ProxyPyProxy
 from pytest_proxydiag.lab.scenarios import (
     _BUMP,
@@ -77,6 +78,7 @@ from pytest_proxydiag.lab.scenarios import (
     EXPECTED_ALSO_FAILED,
     EXPECTED_ROOT_CAUSE,
     PASSWORD,
+    PRODUCT_SCENARIOS,
     PROXYPY_SCENARIOS,
     SLOW_ORIGIN_DELAY,
     SPECIAL_PASSWORD,
@@ -138,6 +140,9 @@ __all__ = [
     "HOSTILE_BEHAVIOURS",
     "PROXYPY_SCENARIOS",
     "sweep_stale",
+    "RealProxy",
+    "PRODUCTS",
+    "PRODUCT_SCENARIOS",
 ]
 
 
@@ -191,6 +196,8 @@ class Lab:
         self.access_log: Path | None = None
         self.origin: HttpsOrigin | None = None
         self.squid: Squid | None = None
+        #: The real product (tinyproxy, Apache, Privoxy, Dante, mitmproxy) of a product scenario.
+        self.real_proxy: RealProxy | None = None
         self.startup_seconds: float | None = None
         self._parts: list[Any] = []
         self._extra_dirs: list[Path] = []
@@ -307,7 +314,8 @@ class Lab:
                                                          "anthropic-ratelimit-requests-remaining": "0"})
         self.origin = self._own(origin.start())
         self.origin_port = origin.port
-        if name == "upstream-down":
+        product, case = PRODUCT_SCENARIOS.get(name, (None, None))
+        if name == "upstream-down" or case == "upstream-down":
             self.origin_port = self._own(ClosedPort()).port
         self.target_url = f"https://api.anthropic.com:{self.origin_port}"
         self.http_target_url = f"http://api.anthropic.com:{origin.http_port}"
@@ -335,6 +343,17 @@ class Lab:
             self._own(pp)
             pp.start()
             listen_url, port = pp.url, pp.port
+        elif product is not None:
+            real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
+                                                                                          "no-credentials") else None,
+                                       blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
+                                       intercept=case == "intercept", upstream_ca=self.public_roots))
+            self.real_proxy = real.start()
+            listen_url, port, proxy_host = real.url, real.port, real.host
+            self.access_log = real.log_path
+            if case == "intercept":
+                self.interception_ca_pem = real.ca_path.read_bytes()
+                self.interception_ca_path = str(_write(wd / "corporate-ca.pem", self.interception_ca_pem, 0o644))
         elif name == "proxy-down":
             port = self._own(ClosedPort()).port
             listen_url = None
@@ -354,8 +373,10 @@ class Lab:
             extras += ["--proxydiag-timeout", "2"]
         self.actual_proxy_url = listen_url
 
-        scheme = "http"
-        if name in ("basic-auth",):
+        scheme = PRODUCTS[product].scheme if product else "http"
+        if case == "wrong-password":
+            user, password = USER, WRONG_PASSWORD
+        elif name in ("basic-auth",):
             user, password = USER, PASSWORD
         elif name in ("wrong-password",):
             user, password = USER, WRONG_PASSWORD
@@ -433,6 +454,9 @@ class Lab:
                       "auth_param ntlm children 1 startup=1 idle=1",
                       "acl authed proxy_auth REQUIRED"]
             access.append("http_access deny !authed")
+        if name == "reset-domain":
+            rules += ["acl provider dstdomain api.anthropic.com", "deny_info TCP_RESET provider"]
+            access.append("http_access deny provider")
         if name in ("blocked-domain", "block-page"):
             rules.append("acl provider dstdomain api.anthropic.com")
             # blocked-domain refuses the CONNECT; block-page lets the tunnel through and denies

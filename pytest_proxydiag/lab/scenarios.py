@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytest_proxydiag.lab.products import PRODUCTS
 from pytest_proxydiag.lab.servers import HOSTILE_BEHAVIOURS
 
 # -- the scenarios -------------------------------------------------------------------------
@@ -19,6 +20,7 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "proxy-blackholed": "connectivity.proxy_reachable",
     "wrong-port": "connectivity.proxy_port",
     "blocked-domain": "policy.domain_allowed",
+    "reset-domain": "policy.domain_allowed",
     "block-page": "policy.url_filtering",
     "ssl-bump-untrusted": "certificate.interception",
     "ssl-bump-trusted": None,
@@ -58,6 +60,7 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
     "proxy-blackholed": ("scripted", "HTTPS_PROXY points at a port that drops SYNs: connect times out"),
     "wrong-port": ("squid", "Squid listens on one port, HTTPS_PROXY names another"),
     "blocked-domain": ("squid", "Squid denies CONNECT to api.anthropic.com (403 ERR_ACCESS_DENIED)"),
+    "reset-domain": ("squid", "Squid resets CONNECT to api.anthropic.com without an answer (deny_info TCP_RESET)"),
     "block-page": ("squid", "TLS inspection (CA trusted) with a URL filter: Squid's 403 block page inside TLS"),
     "ssl-bump-untrusted": ("squid", "TLS inspection by Squid; its corporate CA is not trusted by the clients"),
     "ssl-bump-trusted": ("squid", "TLS inspection with the corporate CA in every client's CA variable"),
@@ -104,3 +107,51 @@ def _scenario(name: str) -> Scenario:
     root = EXPECTED_ROOT_CAUSE.get(name)
     failed = EXPECTED_ALSO_FAILED.get(name, frozenset()) | ({root} if root else set())
     return Scenario(name, description, backend, root, frozenset(failed))
+
+
+# -- real products other than Squid (lab/products.py) --------------------------------------------
+#: case -> (description template, expected root cause).  Every product plays the cases it supports:
+#: the same misconfiguration must give the same diagnosis whatever the product.
+PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
+    "healthy": ("an open {name} that forwards everything: no finding expected", None),
+    "wrong-password": ("{name} with Basic auth; HTTPS_PROXY carries a wrong password", "auth.credentials"),
+    "no-credentials": ("{name} with Basic auth; HTTPS_PROXY carries no credentials", "auth.credentials"),
+    "blocked-domain": ("{name} refuses api.anthropic.com with its own filter", "policy.domain_allowed"),
+    "upstream-down": ("{name} works but the provider's port is closed", "connectivity.proxy_works"),
+    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code cannot use SOCKS at all",
+              "application.debug_logging"),
+    "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
+                  "certificate.interception"),
+}
+
+
+def _product_cases(key: str) -> list[str]:
+    spec = PRODUCTS[key]
+    if spec.scheme.startswith("socks"):
+        return ["socks"]  # the diagnosis' probes speak HTTP to proxies; SOCKS is judged per client
+    cases = ["healthy", "blocked-domain", "upstream-down"]
+    if spec.supports_auth:
+        cases[1:1] = ["wrong-password", "no-credentials"]
+    if not spec.supports_blocking:
+        cases.remove("blocked-domain")
+    if key == "mitmproxy":
+        cases.append("intercept")
+    return cases
+
+
+def _add_product_scenarios() -> dict[str, tuple[str, str]]:
+    added: dict[str, tuple[str, str]] = {}
+    for key, spec in PRODUCTS.items():
+        for case in _product_cases(key):
+            text, root = PRODUCT_CASES[case]
+            name = f"{key}-{case}"
+            added[name] = (key, text.format(name=spec.name))
+            EXPECTED_ROOT_CAUSE[name] = root
+    return added
+
+
+#: Scenario name -> (product key, case) for the real-product scenarios.
+PRODUCT_SCENARIOS: dict[str, tuple[str, str]] = {}
+for _name, _entry in _add_product_scenarios().items():
+    _SCENARIO_TABLE[_name] = _entry
+    PRODUCT_SCENARIOS[_name] = (_entry[0], _name.partition("-")[2])
