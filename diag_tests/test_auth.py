@@ -57,8 +57,8 @@ def test_credentials(proxydiag_step, proxydiag_probes, proxydiag_target):
     if offered and "Basic" not in offered:
         step.blocked("auth.scheme", f"the proxy offers only {', '.join(offered)}; Basic credentials cannot work")
     values = dict(status=res.reply.status_line, challenge="; ".join(challenges) or "(none)",
-                  squid_error=f"X-Squid-Error: {res.reply.squid_error}." if res.reply.squid_error else "",
-                  credentials=who)
+                  squid_error=f"X-Squid-Error: {res.reply.squid_error}. " if res.reply.squid_error else "",
+                  credentials=who, product=products.describe(products.identify(reply.headers, reply.body)))
     if not res.credentials_sent:
         step.fail("required", **values)
     step.fail("rejected", **values)

@@ -8,6 +8,7 @@ import ssl
 import pytest
 
 from pytest_proxydiag.branches import certificate as certs
+from pytest_proxydiag.branches import products
 from pytest_proxydiag.net.probes import Cause
 from pytest_proxydiag.core.step import blocking_step_for, export_lines
 
@@ -142,7 +143,9 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
         if not a.ca_certs:
             if fix["unset"]:
                 step.set_fix(unset=fix["unset"], verified=None)
-            step.fail("leaf_only", issuer_dn=a.missing_issuer or leaf.issuer, **values)
+            issuer_dn = a.missing_issuer or leaf.issuer
+            step.fail("leaf_only", issuer_dn=issuer_dn, **dict(values, extra=values["extra"] + products.ca_hint(
+                f"{issuer_dn} {issuer}")))
         step.set_fix(env=fix["env"], unset=fix["unset"], files=_fix_files(saved), verified=None)
         step.fail("intercepted", export_lines=_lines(fix["env"]), **values)
     if bc:

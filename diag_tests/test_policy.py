@@ -39,7 +39,7 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     proxy = step.require_http_proxy()
     domains = _domains(cfg)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
-    refused, answers, verdicts = [], {}, []
+    refused, answers, verdicts, replies = [], {}, [], {}
     for d in domains:
         if d.scheme == "https":
             res = policy.connect_domain(proxydiag_probes, d.host, d.port, is_target=(d.host, d.port) in target_hosts)
@@ -55,14 +55,15 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
         answers[d.hostport] = detail
         if verdict.status in (403, 451) or verdict.is_block:
             refused.append((d, verdict))
+            replies.setdefault("first", res.reply)
         verdicts.append(verdict)
     step.add_evidence(domains={h: a for h, a in answers.items()})
     if refused:
         first = refused[0][1]
-        vendor_note = ""
-        if first.vendor or first.error_code:
-            vendor_note = f" The answer comes from {first.vendor or 'the proxy'}" + (
-                f" (X-Squid-Error: {first.error_code})" if first.error_code else "") + "."
+        reply = replies.get("first")
+        vendor_note = (" " + products.describe(products.identify(reply.headers, reply.body))) if reply else ""
+        if first.error_code:
+            vendor_note += f" X-Squid-Error: {first.error_code}."
         if first.category:
             vendor_note += f" Category shown: {first.category}."
         blocked = ", ".join(f"{d.hostport} ({v.status}" + (f" {v.error_code}" if v.error_code else "") + ")"

@@ -287,8 +287,11 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
             kind = "block_page"
             meaning = "after intercepting TLS, " + meaning
         return Verdict(kind=kind, meaning=meaning, **base)
-    if status == 407:
+    shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
+    if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning="the proxy wants authentication", **base)
+    if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
+        return Verdict(kind="upstream", meaning="the proxy could not reach the provider", **base)
     if status == 413:
         return Verdict(kind="too_large", meaning="a device in the path refuses the body as too large", **base)
     if status == 429:

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "all_products", "header", "REFUSAL_SHAPES"]
+           "product_from_entry", "site_products", "ca_hint", "all_products", "header", "REFUSAL_SHAPES"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -40,6 +40,7 @@ class Product:
     issuers: tuple[str, ...] = ()
     refusal: str = ""
     logs: str = ""
+    ca_source: str = ""
 
 
 def product_from_entry(entry: Mapping[str, Any]) -> Product:
@@ -52,7 +53,7 @@ def product_from_entry(entry: Mapping[str, Any]) -> Product:
         re.compile(pattern)  # a bad regex is reported where the entry is loaded, not on every reply
     return Product(name, tuple((str(k), str(v)) for k, v in dict(entry.get("headers", {})).items()),
                    tuple(map(str, entry.get("body", ()))), tuple(map(str, entry.get("issuers", ()))),
-                   str(entry.get("refusal", "")), str(entry.get("logs", "")))
+                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")))
 
 
 PRODUCTS: tuple[Product, ...] = tuple(product_from_entry(e) for e in FINGERPRINTS)
@@ -179,8 +180,10 @@ REFUSAL_SHAPES: Mapping[str, str] = {
     "other": "the proxy refused the request",
 }
 
-_PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|\blog ?in\b|\bsign ?in\b|captive portal|"
-                     r"authenticat(?:e|ion) (?:required|page)|single sign-on|\bSSO\b|\bSAML\b")
+# A login form or a portal's own words; a block page's "log in" link alone is not a portal.
+_PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
+                     r"(?:log|sign) ?in (?:to|before) (?:continue|continuing|access|browse|browsing|use)|"
+                     r"authentication (?:is )?required to (?:access|browse)|SAMLRequest")
 
 
 def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
@@ -206,6 +209,16 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     if status in (403, 451):
         return "denied"
     return "other"
+
+
+def ca_hint(issuer: str | None) -> str:
+    """Where to get an intercepting product's CA, from the issuer of its leaf ("" when unknown)."""
+    if not issuer:
+        return ""
+    for product in all_products():
+        if product.ca_source and any(re.search(p, issuer, re.IGNORECASE) for p in product.issuers):
+            return SENTENCES["ca_source"].format(product=product.name, where=product.ca_source)
+    return ""
 
 
 def describe(match: ProductMatch | None, *, with_logs: bool = True) -> str:

@@ -9,7 +9,7 @@ STEPS = {
         "findings": {
             "rejected": {
                 "text": "The proxy {proxy} answered {status} to CONNECT {target} with {credentials} "
-                        "(from {source}). Proxy-Authenticate: {challenge}. {squid_error}",
+                        "(from {source}). Proxy-Authenticate: {challenge}. {squid_error}{product}",
                 "solution": "contact_it",
             },
             # Refusal shapes other than a 407 (branches/products.py refusal_shape).
@@ -27,7 +27,7 @@ STEPS = {
             },
             "required": {
                 "text": "The proxy {proxy} requires authentication ({status}, Proxy-Authenticate: "
-                        "{challenge}) but {source} carries no credentials.",
+                        "{challenge}) but {source} carries no credentials. {product}",
                 "solution": "add_credentials",
             },
             "loop": {

@@ -8,7 +8,8 @@ Plain data, read by :mod:`pytest_proxydiag.branches.products`.  One entry per pr
   (a page may quote another product);
 * ``issuers`` — regexes on the issuer of a certificate the product re-signs with (TLS interception);
 * ``refusal`` — what this product's refusals look like (status, reason, page), for the people reading the report;
-* ``logs`` — where IT reads the entry for a request.
+* ``logs`` — where IT reads the entry for a request;
+* ``ca_source`` (optional) — where to get the product's interception CA when it sends only the leaf.
 
 A site adds its own product with an entry point (group ``pytest_proxydiag.products``) whose object is a list
 of entries of this same shape; see the README ("Proxy products").  Site entries are tried before these.
@@ -57,12 +58,15 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "http://config.privoxy.org/show-url-info through the proxy shows the matching actions"},
     {"name": "mitmproxy",
      "headers": {"Proxy-Authenticate": r'realm="mitmproxy"', "Server": r"mitmproxy"},
-     "body": [r"mitmproxy", r"mitm\.it"],
+     "body": [r"mitmproxy", r"mitm\.it", r"consider setting `connection_strategy` to `lazy`"],
      "issuers": [r"\bmitmproxy\b"],
      "refusal": "407 realm mitmproxy; 502 Bad Gateway when the provider is unreachable; re-signs TLS with "
                 "CN=mitmproxy and sends only the leaf",
      "logs": "mitmproxy's console or mitmdump output on the proxy host (its event log); "
-             "the CA is ~/.mitmproxy/mitmproxy-ca-cert.pem there"},
+             "the CA is ~/.mitmproxy/mitmproxy-ca-cert.pem there",
+     "ca_source": "~/.mitmproxy/mitmproxy-ca-cert.pem on the proxy host (the user that runs mitmproxy), or "
+                  "http://mitm.it opened through the proxy (curl -x \"$HTTPS_PROXY\" http://mitm.it/cert/pem "
+                  "-o mitmproxy-ca.pem)"},
     {"name": "Apache Traffic Server",
      "headers": {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
      "body": [r"ATS/[\d.]+", r"Apache Traffic Server"],
@@ -196,4 +200,5 @@ SENTENCES: dict[str, str] = {
     "unknown_no_headers": "The product that answered is not known to pytest-proxydiag (no Server or Via header).",
     "page": "Its page reads: {page}.",
     "logs": "IT finds the entry in: {logs}.",
+    "ca_source": " {product} does not send its CA; get it from {where}.",
 }

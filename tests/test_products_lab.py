@@ -1,0 +1,89 @@
+"""The same misconfiguration gives the same diagnosis whatever the proxy product: real tinyproxy, Apache httpd,
+Privoxy, Dante and mitmproxy from their packages, on loopback, against the real plugin.
+
+A product that is not installed is skipped with the command that installs it (under CI=true, where
+``.ci/run`` installs them all, that is an error).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytest_proxydiag.lab import EXPECTED_ROOT_CAUSE, PRODUCT_SCENARIOS, PRODUCTS, Lab
+from pytest_proxydiag.lab.products import NSS_WRAPPER_INSTALL, find_nss_wrapper, find_product
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def require_product(key: str) -> None:
+    missing = []
+    if not find_product(key):
+        missing.append(f"{PRODUCTS[key].name} is not installed ({PRODUCTS[key].install})")
+    if not find_nss_wrapper():
+        missing.append(f"nss_wrapper is not installed ({NSS_WRAPPER_INSTALL})")
+    if missing:
+        message = "; ".join(missing)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}; under CI=true this is an error, not a skip")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def product_lab():
+    started: list[Lab] = []
+
+    def start(name: str) -> Lab:
+        require_product(PRODUCT_SCENARIOS[name][0])
+        lab = Lab(name).start()
+        started.append(lab)
+        return lab
+
+    yield start
+    for lab in started:
+        lab.stop()
+
+
+#: The finding of the root cause names the product for every answer the proxy itself wrote.
+NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
+def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_lab, run_diag):
+    key, case = PRODUCT_SCENARIOS[name]
+    lab = product_lab(name)
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == EXPECTED_ROOT_CAUSE[name], run.output[-4000:]
+    if case == "healthy":
+        assert not run.failed(), run.failed()
+        return
+    root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
+    if case in NAMES_PRODUCT:
+        assert PRODUCTS[key].name in root["finding"], root["finding"]
+        assert "IT finds the entry in:" in root["finding"]
+    if case == "wrong-password":
+        assert root["finding_key"] in ("rejected", "rejected_401")
+        assert "not-the-password" not in run.output + run.json_path.read_text()
+    if case == "no-credentials":
+        assert root["finding_key"] == "required"
+    if case == "blocked-domain":
+        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"]
+    if case == "intercept":
+        assert root["finding_key"] == "leaf_only"
+        assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
+    if case == "socks":
+        assert "SOCKS" in root["finding"]
+
+
+def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_finding(product_lab, run_diag):
+    """tinyproxy answers 401 Unauthorized (HTTP/1.0), not 407: still the credentials, never connectivity."""
+    lab = product_lab("tinyproxy-wrong-password")
+    run = run_diag("-m", "auth or connectivity", "--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == "auth.credentials"
+    found = [s for s in run.steps if s["id"] == "auth.credentials"][0]
+    assert found["outcome"] == "failed" and found["finding_key"] == "rejected_401"
+    assert "HTTP/1.0 401 Unauthorized (not 407)" in found["finding"] and "tinyproxy" in found["finding"]
+    assert "Contact IT for correct credentials" in found["solution"]
+    works = [s for s in run.steps if s["id"] == "connectivity.proxy_works"][0]
+    assert works["outcome"] == "skipped" and works["blocked_by"] == "auth.credentials"
