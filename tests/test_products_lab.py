@@ -87,3 +87,32 @@ def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_findin
     assert "Contact IT for correct credentials" in found["solution"]
     works = [s for s in run.steps if s["id"] == "connectivity.proxy_works"][0]
     assert works["outcome"] == "skipped" and works["blocked_by"] == "auth.credentials"
+
+
+def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):
+    """Squid's deny_info TCP_RESET: -m policy still judges the domain, with a control CONNECT to another name."""
+    lab = lab_factory("reset-domain")
+    run = run_diag("-m", "policy", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "reset", run.output[-3000:]
+    assert f"resets the connection, without an answer, when asked to CONNECT api.anthropic.com:{lab.origin_port}" \
+        in step["finding"]
+    assert f"control CONNECT to bedrock-runtime.us-east-1.amazonaws.com:{lab.origin_port}" in step["finding"]
+    assert "Please allow outbound HTTPS through the web proxy to:" in step["solution"]
+    assert run.root_cause == "policy.domain_allowed"
+    assert "did not select" not in run.output
+
+
+def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
+    """The control CONNECT fails the same way: no policy verdict, the proxy itself is broken."""
+    from pytest_proxydiag.lab import ScriptedProxy
+
+    proxy = ScriptedProxy("close").start()
+    try:
+        run = run_diag("-m", "policy", "--proxydiag-timeout", "2", "--proxydiag-no-direct",
+                       env={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}"})
+    finally:
+        proxy.stop()
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "skipped" and step["blocked_by"] in ("connectivity.proxy_works",
+                                                                   "connectivity.proxy_reachable"), step
