@@ -100,7 +100,8 @@ def _judge_silent_refusal(step, probes, domains, target_hosts, proxy, answers):
         step.fail("reset", how={"reset": "resets", "closed": "closes"}[res.cause.value], blocked=first.hostport,
                   control=f"{control}:{first.port}", domains=policy.allowlist_lines(domains),
                   wildcards=policy.wildcard_lines(domains),
-                  when=policy.utc(policy.when_of(probes, target=first.hostport)), client=policy._client_name(), proxy_hostport=proxy.hostport)
+                  when=policy.utc(policy.when_of(probes, target=first.hostport)), client=policy._client_name(),
+                  proxy_hostport=proxy.hostport)
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")

@@ -158,3 +158,21 @@ def test_mitmproxy_plain_text_upstream_error_is_recognised():
             b"suppress early connections.")  # mitmproxy 11.0.2, measured
     assert products.identify([("content-length", "231")], body).name == "mitmproxy"
     assert products.refusal_shape(502, [], body) == "upstream"
+
+
+@pytest.mark.parametrize("stage, data, sent, shape", [
+    ("method", b"\x05\x00", False, "ok"),
+    ("method", b"\x05\xff", False, "credentials_required"),
+    ("method", b"\x05\xff", True, "credentials_rejected"),
+    ("method", b"\x05\x02", False, "credentials_required"),
+    ("auth", b"\x01\x00", True, "ok"),
+    ("auth", b"\x01\x01", True, "credentials_rejected"),
+    ("connect", b"\x05\x00\x00\x01", False, "ok"),
+    ("connect", b"\x05\x02\x00\x01", False, "denied"),
+    ("connect", b"\x05\x05\x00\x01", False, "upstream"),
+    ("connect", b"\x05\x07\x00\x01", False, "connect_not_allowed"),
+    ("connect", b"HTTP/1.1 400", False, "bad_request"),
+    ("connect", b"", False, "bad_request"),
+])
+def test_socks5_replies(stage, data, sent, shape):
+    assert products.socks5_reply(stage, data, credentials_sent=sent).shape == shape

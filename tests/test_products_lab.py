@@ -116,3 +116,50 @@ def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
     step = run.step("policy.domain_allowed")
     assert step["outcome"] == "skipped" and step["blocked_by"] in ("connectivity.proxy_works",
                                                                    "connectivity.proxy_reachable"), step
+
+
+def _socks5(port: int, methods: bytes, *, auth: tuple[str, str] | None = None, host: str = "api.anthropic.com",
+            dest_port: int = 443) -> list[tuple[str, bytes]]:
+    """Speak SOCKS5 to a real server as a client would; return each stage's raw reply."""
+    import socket
+
+    out = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\x05" + bytes([len(methods)]) + methods)
+        reply = s.recv(2)
+        out.append(("method", reply))
+        if reply[1:2] == b"\x02" and auth:
+            user, password = (x.encode() for x in auth)
+            s.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
+            out.append(("auth", s.recv(2)))
+            if out[-1][1][1:2] != b"\x00":
+                return out
+        if reply[1:2] in (b"\x00", b"\x02"):
+            name = host.encode()
+            s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + dest_port.to_bytes(2, "big"))
+            out.append(("connect", s.recv(10)))
+    return out
+
+
+def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
+    from pytest_proxydiag.branches import products
+    from pytest_proxydiag.lab import ClosedPort, RealProxy
+
+    require_product("dante")
+    closed = ClosedPort()
+    try:
+        with RealProxy("dante", blocked=["api.anthropic.com"]) as dante:
+            shapes = [products.socks5_reply(stage, data).shape for stage, data in _socks5(dante.port, b"\x00")]
+            assert shapes == ["ok", "denied"]
+            refused = _socks5(dante.port, b"\x00", host="bedrock-runtime.us-east-1.amazonaws.com",
+                              dest_port=closed.port)
+            assert products.socks5_reply(*refused[-1]).meaning == "connection refused by the destination"
+            assert products.socks5_reply(*refused[-1]).shape == "upstream"
+        with RealProxy("dante", credentials=("alice", "wrong")) as dante:
+            none_offered = _socks5(dante.port, b"\x00")
+            assert products.socks5_reply(*none_offered[0]).shape == "credentials_required"
+            with_password = _socks5(dante.port, b"\x00\x02", auth=("alice", "wrong"))
+            assert [stage for stage, _ in with_password] == ["method", "auth"]
+            assert products.socks5_reply(*with_password[1], credentials_sent=True).shape == "credentials_rejected"
+    finally:
+        closed.stop()

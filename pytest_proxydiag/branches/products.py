@@ -26,7 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "all_products", "header", "REFUSAL_SHAPES"]
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
+           "REFUSAL_SHAPES", "control_host", "silent_refusal"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -266,3 +267,54 @@ def silent_refusal(domain_cause: str, control_ok: bool, control_cause: str) -> s
     if control_cause in ("reset", "closed"):
         return "every_domain"
     return "inconclusive"
+
+
+# -- SOCKS5 (RFC 1928 / RFC 1929) replies: bytes in, a meaning out -------------------------------
+#: Method-selection reply byte -> meaning.
+SOCKS5_METHODS: Mapping[int, str] = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/password",
+                                     0xFF: "no acceptable method"}
+#: CONNECT reply code (REP) -> (refusal shape, meaning).
+SOCKS5_REPLIES: Mapping[int, tuple[str, str]] = {
+    0x00: ("ok", "succeeded"),
+    0x01: ("upstream", "general SOCKS server failure"),
+    0x02: ("denied", "connection not allowed by ruleset"),
+    0x03: ("upstream", "network unreachable"),
+    0x04: ("upstream", "host unreachable"),
+    0x05: ("upstream", "connection refused by the destination"),
+    0x06: ("upstream", "TTL expired"),
+    0x07: ("connect_not_allowed", "command not supported"),
+    0x08: ("bad_request", "address type not supported"),
+}
+
+
+@dataclass(frozen=True)
+class SocksReply:
+    """What one SOCKS5 server reply means: ``shape`` is a key of :data:`REFUSAL_SHAPES` or ``ok``."""
+
+    stage: str  # "method", "auth" or "connect"
+    shape: str
+    meaning: str
+
+
+def socks5_reply(stage: str, data: bytes, *, credentials_sent: bool = False) -> SocksReply:
+    """Read a SOCKS5 reply of *stage* (``method``, ``auth`` or ``connect``) from its first bytes."""
+    if len(data) < 2 or (stage != "auth" and data[0] != 0x05) or (stage == "auth" and data[0] != 0x01):
+        return SocksReply(stage, "bad_request", f"not a SOCKS5 {stage} reply ({data[:8].hex() or 'empty'})")
+    code = data[1]
+    if stage == "method":
+        if code == 0xFF:
+            shape = "credentials_rejected" if credentials_sent else "credentials_required"
+            offered = ("the username/password method was offered" if credentials_sent
+                       else "only 'no authentication' was offered")
+            return SocksReply(stage, shape, f"the SOCKS server accepts none of the offered methods ({offered})")
+        name = SOCKS5_METHODS.get(code, f"method 0x{code:02x}")
+        if code == 0x02 and not credentials_sent:
+            return SocksReply(stage, "credentials_required", "the SOCKS server asks for a username and password")
+        return SocksReply(stage, "ok", f"the SOCKS server chose {name}")
+    if stage == "auth":
+        if code == 0x00:
+            return SocksReply(stage, "ok", "the SOCKS server accepted the username and password")
+        return SocksReply(stage, "credentials_rejected", f"the SOCKS server rejected the username and password "
+                                                         f"(status 0x{code:02x})")
+    shape, meaning = SOCKS5_REPLIES.get(code, ("other", f"unassigned reply code 0x{code:02x}"))
+    return SocksReply(stage, shape, meaning)

@@ -115,7 +115,7 @@ class RealProxy:
         if not self.nss_wrapper:
             raise LabUnavailable(f"{self.spec.name} resolves names itself and the lab maps the provider names to "
                                  f"loopback with nss_wrapper, which is not installed: {NSS_WRAPPER_INSTALL}")
-        if credentials and not self.spec.supports_auth:
+        if credentials and not self.spec.supports_auth and key != "dante":
             raise LabError(f"the lab does not configure proxy authentication for {self.spec.name}")
         # The products drop to their own user (Apache: www-data) and read their files then:
         # a directory of their own that every user can enter, files readable (lab secrets only).
@@ -179,7 +179,9 @@ class RealProxy:
             blocks = "".join(f"socks block {{ from: 0.0.0.0/0 to: .{h} log: connect error }}\n"
                              for h in self.blocked)
             conf = (f"logoutput: {self.log_path}\ninternal: {self.host} port = {self.port}\nexternal: 127.0.0.1\n"
-                    "socksmethod: none\nclientmethod: none\nuser.privileged: root\nuser.unprivileged: nobody\n"
+                    # username: checked against the system's users (no lab user exists, so every login fails).
+                    f"socksmethod: {'username' if self.credentials else 'none'}\nclientmethod: none\n"
+                    "user.privileged: root\nuser.unprivileged: nobody\n"
                     "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n" + blocks
                     + "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n")
             write_private(d / "danted.conf", conf, 0o644)
