@@ -110,20 +110,9 @@ class Verdict:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "", ())}
 
 
-def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
-    n = name.lower()
-    for k, v in headers:
-        if k.lower() == n:
-            return v
-    return None
-
-
-def _text(body: bytes | str | None, limit: int = 200_000) -> str:
-    if body is None:
-        return ""
-    if isinstance(body, bytes):
-        body = body[:limit].decode("utf-8", "replace")
-    return body[:limit]
+# One reader of headers and bodies for policy and product identification alike.
+_header = products.header
+_text = products.body_text
 
 
 def identify_vendor(headers: Sequence[tuple[str, str]], body: bytes | str | None = b"") -> VendorMatch | None:

@@ -27,7 +27,7 @@ from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, S
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
-           "REFUSAL_SHAPES", "control_host", "silent_refusal"]
+           "body_text", "REFUSAL_SHAPES", "control_host", "silent_refusal"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -111,7 +111,8 @@ def header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def _text(body: bytes | str | None, limit: int = 200_000) -> str:
+def body_text(body: bytes | str | None, limit: int = 200_000) -> str:
+    """A reply body as text (bounded; undecodable bytes replaced)."""
     if body is None:
         return ""
     if isinstance(body, bytes):
@@ -131,7 +132,7 @@ def _bounded(text: str) -> str:
 
 def page_quote(body: bytes | str | None) -> tuple[str | None, str | None]:
     """(title, first heading) of an HTML page, each bounded to :data:`QUOTE_LIMIT` characters."""
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", _text(body))
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body))
     title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
     heading = re.search(r"(?is)<h[1-3][^>]*>(.*?)</h[1-3]>", text)
     return (_bounded(title.group(1)) or None if title else None,
@@ -142,7 +143,7 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
              issuer: str | None = None, products: Sequence[Product] | None = None) -> ProductMatch:
     """The product behind a reply (or an intercepted certificate's *issuer*); ``name`` None if unknown."""
     headers = tuple(headers or ())
-    text = _text(body)
+    text = body_text(body)
     best: tuple[int, Product, list[str]] | None = None
     for product in (all_products() if products is None else products):
         signals = []
@@ -196,7 +197,7 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     if status == 407 or (status == 401 and challenged):
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.
         return "credentials_rejected" if credentials_sent else "credentials_required"
-    text = _text(body, 50_000)
+    text = body_text(body, 50_000)
     location = header(headers, "Location") or ""
     if status in (403, 302, 303, 307, 511) and (_PORTAL.search(text) or re.search(r"(?i)login|auth|portal|sso",
                                                                                   location)):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LabError", "LabUnavailable", "TMP_PREFIX", "pdeathsig", "write_private", "pid_alive", "ipv6_loopback"]
+__all__ = ["LabError", "LabUnavailable", "TMP_PREFIX", "pdeathsig", "write_private", "pid_alive", "ipv6_loopback",
+           "kill_group"]
 
 #: Prefix of every lab temp directory (swept when its process is gone).
 TMP_PREFIX = "proxydiag-lab-"
@@ -64,3 +67,15 @@ def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
     with os.fdopen(fd, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
     return path
+
+
+def kill_group(proc: "subprocess.Popen[bytes] | None") -> None:
+    """SIGKILL a child started in its own session, and its process group (helpers, workers); reap it."""
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(2)

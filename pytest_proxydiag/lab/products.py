@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, pdeathsig, write_private
+from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
 from pytest_proxydiag.lab.servers import PROVIDER_HOSTS, free_port
 
 __all__ = ["ProductSpec", "PRODUCTS", "RealProxy", "find_product", "find_nss_wrapper", "NSS_WRAPPER_INSTALL"]
@@ -263,14 +262,7 @@ class RealProxy:
 
     def _kill(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(2)
+        kill_group(proc)
 
     def stop(self) -> None:
         self._kill()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, pdeathsig, pid_alive
+from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, pid_alive
 
 @dataclass(frozen=True)
 class ProxyRequest:
@@ -263,13 +263,7 @@ class Squid:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(2)
+        kill_group(proc)
         _remove_shm(self.name)
 
     def __enter__(self) -> "Squid":
