@@ -45,10 +45,15 @@ TLS interception, a blocked domain, upstream down) fall back to an in-process
 proxy.py; the others raise :class:`LabUnavailable` with the command that
 installs Squid on this OS.
 
+Besides Squid, real tinyproxy, Apache httpd (mod_proxy), Privoxy, Dante and mitmproxy
+play the same misconfigurations (``tinyproxy-wrong-password``, ``apache-upstream-down``,
+``mitmproxy-intercept``...; see :mod:`pytest_proxydiag.lab.products`): a product that
+is not installed raises :class:`LabUnavailable` with its install command.
+
 The building blocks are public too, for tests that need an unusual setup:
 :class:`Squid` (a private instance from a list of config lines, see
 :func:`squid_config`), :class:`HttpsOrigin`, :class:`ScriptedProxy`,
-:class:`Blackhole`, :class:`ClosedPort` and :class:`LabCA`.
+:class:`Blackhole`, :class:`ClosedPort`, :class:`LabCA` and :class:`RealProxy`.
 """
 
 from __future__ import annotations
