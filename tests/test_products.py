@@ -117,7 +117,8 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True, "credentials_rejected"),
     (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "credentials_required"),
     (403, [], '<form><input type="password" name="pw"></form>', False, "login_portal"),
-    (302, [("Location", "https://portal.example/login?u=x")], "", False, "login_portal"),
+    (511, [], "<title>Network Authentication Required</title>", False, "login_portal"),
+    (302, [("Location", "https://portal.example/login?u=x")], "", False, "other"),  # judged as a redirect
     (405, [], "", False, "connect_not_allowed"),
     (501, [], "", False, "connect_not_allowed"),
     (400, [], "", False, "bad_request"),

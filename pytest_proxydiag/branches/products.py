@@ -198,9 +198,8 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.
         return "credentials_rejected" if credentials_sent else "credentials_required"
     text = body_text(body, 50_000)
-    location = header(headers, "Location") or ""
-    if status in (403, 302, 303, 307, 511) and (_PORTAL.search(text) or re.search(r"(?i)login|auth|portal|sso",
-                                                                                  location)):
+    # A redirect of CONNECT is not followed by any client; it is judged as such (connectivity), not as a portal.
+    if status == 511 or (status == 403 and _PORTAL.search(text)):
         return "login_portal"
     if status in (405, 501):
         return "connect_not_allowed"
@@ -234,7 +233,9 @@ def describe(match: ProductMatch | None, *, with_logs: bool = True) -> str:
         quoted = "; ".join(f"{k}: {v!r}" for k, v in (("Server", match.server), ("Via", match.via)) if v)
         parts.append(SENTENCES["unknown"].format(headers=quoted) if quoted else SENTENCES["unknown_no_headers"])
     words = [f"title {match.title!r}" if match.title else "",
-             f"heading {match.heading!r}" if match.heading and match.heading != match.title else ""]
+             # Squid's heading "ERROR" only repeats its title's first word.
+             f"heading {match.heading!r}" if match.heading and match.heading.lower() not in (match.title or "").lower()
+             else ""]
     if any(words):
         parts.append(SENTENCES["page"].format(page=", ".join(w for w in words if w)))
     if with_logs and match.logs:
