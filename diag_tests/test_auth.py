@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_proxydiag.branches import products
 from pytest_proxydiag.machine import shellenv
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines, shell_profile
@@ -40,15 +41,24 @@ def test_credentials(proxydiag_step, proxydiag_probes, proxydiag_target):
     if res.ok:
         step.passed(f"the proxy accepted CONNECT {target.hostport} with {who}")
         return
-    if res.status != 407:
+    reply = res.reply
+    shape = products.refusal_shape(res.status, reply.headers, reply.body,
+                                   credentials_sent=bool(res.credentials_sent)) if reply is not None else None
+    if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
+        who_answered = products.identify(reply.headers, reply.body)
+        step.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
+                  status=reply.status_line, credentials=who, product=products.describe(who_answered),
+                  product_name=who_answered.name or "this proxy",
+                  challenge="; ".join(reply.headers_all("WWW-Authenticate")) or "(none)")
+    if shape not in ("credentials_rejected", "credentials_required"):
         step.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
-    challenges = res.reply.proxy_authenticate
+    challenges = res.reply.proxy_authenticate or res.reply.headers_all("WWW-Authenticate")
     offered = _schemes(challenges)
     if offered and "Basic" not in offered:
         step.blocked("auth.scheme", f"the proxy offers only {', '.join(offered)}; Basic credentials cannot work")
     values = dict(status=res.reply.status_line, challenge="; ".join(challenges) or "(none)",
-                  squid_error=f"X-Squid-Error: {res.reply.squid_error}." if res.reply.squid_error else "",
-                  credentials=who)
+                  squid_error=f"X-Squid-Error: {res.reply.squid_error}. " if res.reply.squid_error else "",
+                  credentials=who, product=products.describe(products.identify(reply.headers, reply.body)))
     if not res.credentials_sent:
         step.fail("required", **values)
     step.fail("rejected", **values)

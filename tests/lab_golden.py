@@ -64,7 +64,10 @@ def diagnose(scenario: str) -> dict:
 def scenarios() -> list[str]:
     from pytest_proxydiag.lab import Lab
 
-    return [name for name in Lab.scenarios() if name not in SKIPPED]
+    from pytest_proxydiag.lab import PRODUCT_SCENARIOS
+
+    # The real products other than Squid are checked across products by tests/test_products_lab.py.
+    return [name for name in Lab.scenarios() if name not in SKIPPED and name not in PRODUCT_SCENARIOS]
 
 
 def main() -> None:

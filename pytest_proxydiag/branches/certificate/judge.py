@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from pytest_proxydiag.branches import products
 from pytest_proxydiag.catalog.certificate import TEXT
 from pytest_proxydiag.core.step import export_lines
 
@@ -131,8 +132,11 @@ def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine)
         if der is not None and all(k in ("node", "claude-code") for k in untrusted):
             v = _der_trap(a, der, base, save)
         elif not a.ca_certs:
+            # A product that sends only its leaf (mitmproxy): where its CA can be had instead.
+            issuer_dn = a.missing_issuer or a.leaf.issuer
+            hint = products.ca_hint(f"{issuer_dn} {values.get('issuer', '')}")
             v = fail("leaf_only", fix=dict(unset=fix["unset"], verified=None) if fix["unset"] else None,
-                     issuer_dn=a.missing_issuer or a.leaf.issuer, **values)
+                     issuer_dn=issuer_dn, **dict(values, extra=values["extra"] + hint))
         else:
             v = fail("intercepted", fix=dict(env=fix["env"], unset=fix["unset"], files=fix_files(saved),
                                              verified=None), export_lines=export_lines(fix["env"]), **values)
