@@ -1,0 +1,108 @@
+"""``proxydiag fleet REPORTS... [--html fleet.html] [--json fleet.json]``: one view over many machines.
+
+Reads JSON reports (files, directories, globs, zip archives) one at a time
+(:mod:`.loader`), keeps a few interned strings per host (:mod:`.aggregate`)
+and writes one redacted aggregate as JSON and HTML (:mod:`.html`), with a
+summary on the terminal.  Files that are not reports are listed with the
+reason; nothing raises.  Exit status: 0 when at least one report or status
+file was read, 1 when none was, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from pytest_proxydiag.catalog.fleet import DIMENSIONS, TEXT
+from pytest_proxydiag.fleet.aggregate import Fleet
+from pytest_proxydiag.fleet.loader import iter_inputs
+
+__all__ = ["main", "aggregate", "write_private"]
+
+#: Host names printed per group on the terminal.
+_TERMINAL_HOSTS = 12
+
+
+def aggregate(inputs: Sequence[str], *, host_from: str = "hostname") -> dict[str, Any]:
+    """The redacted aggregate document of *inputs* (paths, directories, globs, zips)."""
+    return Fleet(host_from=host_from).add_all(iter_inputs(inputs)).result()
+
+
+def write_private(path: str | os.PathLike, text: str) -> Path:
+    """Write *text* atomically, mode 0600 (the aggregate maps the organisation's network)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, p)
+    return p
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="proxydiag fleet",
+        description="Aggregate many pytest-proxydiag JSON reports: per-step counts, hosts grouped by root cause "
+                    "and what they share, verified fixes, and a timeline of hosts with several runs.")
+    p.add_argument("reports", nargs="+", metavar="REPORTS",
+                   help="JSON reports: files, directories (searched recursively), globs or zip archives")
+    p.add_argument("--html", metavar="PATH", help="write the aggregate as a self-contained HTML page")
+    p.add_argument("--json", metavar="PATH", help="write the aggregate as JSON")
+    p.add_argument("--host-from", choices=("hostname", "file"), default="hostname",
+                   help="name each host by the hostname inside its report (default) or by the report's file "
+                        "name without .json (what examples/ansible fetches: the inventory name)")
+    return p
+
+
+def _terminal(doc: Mapping[str, Any]) -> str:
+    t = doc["totals"]
+    lines = [TEXT["summary"].format(hosts=t["hosts"], reports=t["reports"], healthy=t["healthy"],
+                                    failing=t["failing"], not_assessed=t["not_assessed"], rejected=t["rejected"])]
+    for group in doc["groups"]:
+        head = f"ROOT CAUSE {group['root_cause']}" if group["kind"] == "root_cause" else group["kind"].upper()
+        hosts = group["hosts"]
+        names = ", ".join(hosts[:_TERMINAL_HOSTS]) + (f" … (+{len(hosts) - _TERMINAL_HOSTS})"
+                                                       if len(hosts) > _TERMINAL_HOSTS else "")
+        lines += ["", f"{head} — {group['title']}: {group['count']} host(s)", f"  {names}"]
+        if group["common"]:
+            lines.append("  all share: " + "; ".join(f"{DIMENSIONS.get(k, k)} {v}" for k, v in group["common"].items()))
+    fixes = doc["fixes"]
+    if fixes["fixed"] or fixes["verified"]:
+        lines += ["", f"{len(fixes['fixed'])} fixed since an earlier run, "
+                      f"{len(fixes['verified'])} with a verified fix, {len(fixes['failing'])} still failing"]
+    if doc["rejected"]:
+        lines += ["", TEXT["rejected"] + ":"]
+        lines += [f"  {r['source']}: {r['reason']}" for r in doc["rejected"][:50]]
+        if len(doc["rejected"]) > 50:
+            lines.append(f"  … (+{len(doc['rejected']) - 50})")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of ``proxydiag fleet``."""
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0) if exc.code in (0, None) else 2
+    doc = aggregate(args.reports, host_from=args.host_from)
+    print(_terminal(doc))
+    try:
+        if args.json:
+            path = write_private(args.json, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+            print(TEXT["written"].format(kind="JSON aggregate", path=path))
+        if args.html:
+            from pytest_proxydiag.fleet.html import render
+
+            path = write_private(args.html, render(doc))
+            print(TEXT["written"].format(kind="HTML aggregate", path=path))
+    except OSError as exc:
+        print(f"proxydiag fleet: cannot write the aggregate: {exc}")
+        return 1
+    if doc["totals"]["hosts"] == 0:
+        print(TEXT["no_input"].format(inputs=" ".join(args.reports)))
+        return 1
+    return 0
