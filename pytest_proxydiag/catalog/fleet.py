@@ -48,6 +48,7 @@ REJECTED = {
     "bad_zip": "not a readable zip file: {error}",
     "no_reports": "holds no .json file",
     "duplicate": "the same run as {other}",
+    "no_steps": "holds no step results",
     "bad_status": "a fleet status file without a host name",
 }
 

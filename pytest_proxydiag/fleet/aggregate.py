@@ -203,6 +203,9 @@ class Fleet:
         try:
             if item.kind == "report":
                 summary = self.summarize(item.doc, item.source, item.stem)
+                if not summary.outcomes:
+                    self.rejected.append((item.source, REJECTED["no_steps"]))
+                    return
             elif item.kind == "status":
                 summary = self._status(item.doc, item.source)
             else:

@@ -65,7 +65,9 @@ def classify(source: str, data: bytes, stem: str = "") -> Item:
     except ValueError as exc:
         pos = getattr(exc, "pos", None)
         stripped = text.rstrip()
-        if stripped.startswith(("{", "[")) and isinstance(pos, int) and pos >= len(stripped) - 1:
+        # The parser stopped at the end of the text, or inside a string that never closes: cut short.
+        at_end = isinstance(pos, int) and pos >= len(stripped) - 1
+        if stripped.startswith(("{", "[")) and (at_end or str(getattr(exc, "msg", "")).startswith("Unterminated")):
             return _rejected(source, "truncated", size=len(data))
         msg = getattr(exc, "msg", None) or str(exc)
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
