@@ -276,3 +276,16 @@ def test_minimal_documents_never_raise(tmp_path, capsys, junk):
     write(tmp_path / "x.json", junk)
     code, out = run_fleet(capsys, tmp_path / "x.json", "--html", tmp_path / "x.html")
     assert code in (0, 1) and (tmp_path / "x.html").exists()
+
+
+def test_worker_processes_give_the_same_aggregate(tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(260):
+        scenario = list(SCENARIO_ROOT)[i % 4]
+        write(d / f"{i:03d}.json", lab_report(scenario, host=f"h{i % 200}", started=f"2026-11-0{1 + i // 200}T09:00Z"))
+    (d / "zz-bad.json").write_text("{")
+    serial, parallel = aggregate([str(d)], workers=1), aggregate([str(d)], workers=2)
+    serial.pop("generated"), parallel.pop("generated")
+    assert serial == parallel
+    assert serial["totals"]["hosts"] == 200 and serial["totals"]["reports"] == 260 and len(serial["timeline"]) == 60

@@ -23,7 +23,7 @@ from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.core.redact import Redactor
 from pytest_proxydiag.fleet.loader import Item
 
-__all__ = ["Fleet", "RunSummary", "summarize", "FLEET_SCHEMA", "DIMENSION_KEYS"]
+__all__ = ["Fleet", "RunSummary", "summarize", "digest", "FLEET_SCHEMA", "DIMENSION_KEYS"]
 
 FLEET_SCHEMA = 1
 DIMENSION_KEYS: tuple[str, ...] = tuple(DIMENSIONS)
@@ -41,7 +41,7 @@ def _intern(value: Any, limit: int = 200) -> str:
 
 def _get(obj: Any, *path: str) -> Any:
     for key in path:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return None
         obj = obj.get(key)
     return obj
@@ -65,6 +65,8 @@ class RunSummary:
     #: Clients that proved the root cause's fix on this host, or None when no fix was verified.
     verified_with: tuple[str, ...] | None = None
     tool_version: str = ""
+    #: ``(step id, outcome letter, title)`` of each result, until :meth:`Fleet.take` indexes them.
+    steps: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def state(self) -> str:
@@ -79,7 +81,7 @@ def _step_map(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The first result of each step id (steps run per target repeat their id)."""
     out: dict[str, Mapping[str, Any]] = {}
     for step in doc.get("steps") or ():
-        if isinstance(step, Mapping) and isinstance(step.get("id"), str):
+        if isinstance(step, dict) and isinstance(step.get("id"), str):
             out.setdefault(step["id"], step)
     return out
 
@@ -98,7 +100,7 @@ def _proxy(doc: Mapping[str, Any]) -> str:
 
 
 def _product_from_headers(headers: Any) -> str | None:
-    if not isinstance(headers, Mapping):
+    if not isinstance(headers, dict):
         return None
     for name, value in headers.items():
         if not isinstance(value, str) or not isinstance(name, str):
@@ -141,7 +143,7 @@ def _version(versions: Any, name: str) -> str | None:
 def _issuer(steps: Mapping[str, Mapping[str, Any]]) -> str:
     step = steps.get("certificate.interception")
     evidence = _get(step, "evidence")
-    if not isinstance(evidence, Mapping) or "intercepted" not in evidence:
+    if not isinstance(evidence, dict) or "intercepted" not in evidence:
         return VALUES["not_assessed"]
     if not evidence.get("intercepted"):
         return VALUES["not_intercepted"]
@@ -170,14 +172,70 @@ def dimensions(doc: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]] | 
     }
 
 
-def _outcome_letter(previous: str | None, outcome: Any) -> str:
-    letter = _PASSED if outcome == "passed" else _FAILED if outcome == "failed" else _NOT_ASSESSED
+def _outcome_letter(previous: str | None, letter: str) -> str:
     if previous is None:
         return letter
     # A step run per target: failed on any target is failed; passed only when passed on every one.
     if _FAILED in (previous, letter):
         return _FAILED
     return _PASSED if previous == letter == _PASSED else _NOT_ASSESSED
+
+
+def summarize(doc: dict[str, Any], source: str, stem: str = "", host_from: str = "hostname") -> RunSummary:
+    """Boil one schema-1 report down to what the aggregate keeps (its steps still unindexed)."""
+    steps = _step_map(doc)
+    raw_steps = []
+    for step in doc.get("steps") or ():
+        # Hot loop (30 steps x every report): plain tuples; Fleet.take interns what it keeps.
+        if isinstance(step, dict):
+            step_id, outcome, title = step.get("id"), step.get("outcome"), step.get("title")
+            if isinstance(step_id, str):
+                letter = _PASSED if outcome == "passed" else _FAILED if outcome == "failed" else _NOT_ASSESSED
+                raw_steps.append((step_id, letter, title if isinstance(title, str) else ""))
+    root = doc.get("root_cause") if isinstance(doc.get("root_cause"), str) else None
+    root_step = steps.get(root) if root else None
+    fix = _get(root_step, "fix")
+    verified = None
+    if isinstance(fix, dict) and fix.get("verified") is True:
+        clients = fix.get("verified_with")
+        verified = tuple(_intern(c) for c in clients if isinstance(c, str)) if isinstance(clients, list) else ()
+    dims = dimensions(doc, steps)
+    host = stem if host_from == "file" and stem else _get(doc, "run", "host", "hostname")
+    finding = _get(root_step, "finding")
+    finding = finding if isinstance(finding, str) else ""
+    if len(finding) > _FINDING_CHARS:
+        finding = finding[:_FINDING_CHARS - 1] + "…"
+    return RunSummary(
+        host=_intern(host or stem or source), started=_intern(_get(doc, "run", "started") or ""),
+        source=source, status="report", root_cause=_intern(root) if root else None,
+        root_title=_intern(_get(root_step, "title") or ""), finding=finding,
+        dims=tuple(_intern(dims[k]) for k in DIMENSION_KEYS), verified_with=verified,
+        tool_version=_intern(_get(doc, "tool", "version") or ""), steps=tuple(raw_steps))
+
+
+def _status(doc: dict[str, Any], source: str) -> RunSummary:
+    status = "unreachable" if doc.get("status") == "unreachable" else "run_failed"
+    reason = doc.get("reason")
+    return RunSummary(host=_intern(doc["host"]), started=_intern(doc.get("started") or ""), source=source,
+                      status=status, finding=_intern(reason, _FINDING_CHARS) if reason else "")
+
+
+def digest(item: Item, host_from: str = "hostname") -> RunSummary | tuple[str, str]:
+    """A run summary of *item*, or ``(source, reason)`` when it is rejected.  Never raises; drops the document.
+
+    A pure function, so worker processes can run it (:func:`pytest_proxydiag.fleet.aggregate_paths`).
+    """
+    try:
+        if item.kind == "report":
+            summary = summarize(item.doc, item.source, item.stem, host_from)
+            return summary if summary.steps else (item.source, REJECTED["no_steps"])
+        if item.kind == "status":
+            return _status(item.doc, item.source)
+        return (item.source, item.reason)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        return (item.source, REJECTED["foreign"].format(shape=f"with an unexpected layout: {exc.__class__.__name__}"))
+    finally:
+        item.doc = None  # the document is not kept
 
 
 # -- the aggregate ------------------------------------------------------------------------------
@@ -199,76 +257,36 @@ class Fleet:
 
     # feeding
     def add(self, item: Item) -> None:
-        """Take one input; a report that cannot be understood is listed as rejected (never raises)."""
-        try:
-            if item.kind == "report":
-                summary = self.summarize(item.doc, item.source, item.stem)
-                if not summary.outcomes:
-                    self.rejected.append((item.source, REJECTED["no_steps"]))
-                    return
-            elif item.kind == "status":
-                summary = self._status(item.doc, item.source)
-            else:
-                self.rejected.append((item.source, item.reason))
-                return
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
-            self.rejected.append((item.source, REJECTED["foreign"].format(
-                shape=f"with an unexpected layout: {exc.__class__.__name__}")))
-            return
-        finally:
-            item.doc = None  # the document is not kept
-        self._keep(summary)
+        """Take one input item (never raises; see :func:`digest`)."""
+        self.take(digest(item, self.host_from))
 
     def add_all(self, items: Iterable[Item]) -> "Fleet":
         for item in items:
             self.add(item)
         return self
 
-    def _index(self, step_id: str, title: Any) -> int:
+    def take(self, digested: "RunSummary | tuple[str, str]") -> None:
+        """Merge what :func:`digest` made of one input: a run, or ``(source, reason)`` of a rejected file."""
+        if isinstance(digested, tuple):
+            self.rejected.append(digested)
+            return
+        letters: dict[int, str] = {}
+        for step_id, letter, title in digested.steps:
+            i = self._index(step_id, title)
+            letters[i] = _outcome_letter(letters.get(i), letter)
+        digested.steps = ()
+        width = max(letters, default=-1) + 1
+        digested.outcomes = "".join(letters.get(i, _NOT_ASSESSED) for i in range(width))
+        self._keep(digested)
+
+    def _index(self, step_id: str, title: str) -> int:
         index = self._step_index.get(step_id)
         if index is None:
             index = self._step_index[step_id] = len(self.step_ids)
             self.step_ids.append(sys.intern(step_id))
-        if step_id not in self._titles and isinstance(title, str) and title:
+        if step_id not in self._titles and title:
             self._titles[step_id] = _intern(title)
         return index
-
-    def summarize(self, doc: Mapping[str, Any], source: str, stem: str = "") -> RunSummary:
-        """Boil one schema-1 report down to what the aggregate keeps."""
-        steps = _step_map(doc)
-        letters: dict[int, str] = {}
-        for step in doc.get("steps") or ():
-            if isinstance(step, Mapping) and isinstance(step.get("id"), str):
-                i = self._index(step["id"], step.get("title"))
-                letters[i] = _outcome_letter(letters.get(i), step.get("outcome"))
-        width = max(letters, default=-1) + 1
-        outcomes = "".join(letters.get(i, _NOT_ASSESSED) for i in range(width))
-        root = doc.get("root_cause") if isinstance(doc.get("root_cause"), str) else None
-        root_step = steps.get(root) if root else None
-        fix = _get(root_step, "fix")
-        verified = None
-        if isinstance(fix, Mapping) and fix.get("verified") is True:
-            clients = fix.get("verified_with")
-            verified = tuple(_intern(c) for c in clients if isinstance(c, str)) if isinstance(clients, list) else ()
-        dims = dimensions(doc, steps)
-        hostname = _get(doc, "run", "host", "hostname")
-        host = stem if self.host_from == "file" and stem else hostname
-        finding = _get(root_step, "finding") or ""
-        if isinstance(finding, str) and len(finding) > _FINDING_CHARS:
-            finding = finding[:_FINDING_CHARS - 1] + "…"
-        return RunSummary(
-            host=_intern(host or stem or source), started=_intern(_get(doc, "run", "started") or ""),
-            source=source, status="report", root_cause=_intern(root) if root else None,
-            root_title=_intern(_get(root_step, "title") or ""),
-            finding=finding if isinstance(finding, str) else "",
-            outcomes=outcomes, dims=tuple(_intern(dims[k]) for k in DIMENSION_KEYS),
-            verified_with=verified, tool_version=_intern(_get(doc, "tool", "version") or ""))
-
-    def _status(self, doc: Mapping[str, Any], source: str) -> RunSummary:
-        status = "unreachable" if doc.get("status") == "unreachable" else "run_failed"
-        reason = doc.get("reason")
-        return RunSummary(host=_intern(doc["host"]), started=_intern(doc.get("started") or ""), source=source,
-                          status=status, finding=str(reason)[:_FINDING_CHARS] if reason else "")
 
     def _keep(self, run: RunSummary) -> None:
         key = (run.host, run.started, run.state)
@@ -419,7 +437,7 @@ class _Scrubber:
     def obj(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             return {self.text(k) if isinstance(k, str) else k: self.obj(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.obj(v) for v in value]

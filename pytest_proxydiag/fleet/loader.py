@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 from pytest_proxydiag.catalog.fleet import REJECTED
 
-__all__ = ["Item", "iter_inputs", "classify", "MAX_BYTES", "STATUS_KEY"]
+__all__ = ["Item", "iter_inputs", "iter_sources", "read_file", "classify", "MAX_BYTES", "STATUS_KEY"]
 
 #: Largest file read; a report is tens of kilobytes, anything far larger is not one.
 MAX_BYTES = 64 * 1024 * 1024
@@ -102,7 +102,8 @@ def _stem(name: str) -> str:
     return base
 
 
-def _read_file(path: Path) -> Item:
+def read_file(path: Path) -> Item:
+    """Read and classify one JSON file (never raises)."""
     source = str(path)
     try:
         size = path.stat().st_size
@@ -166,8 +167,9 @@ def _expand(arg: str) -> Iterator[Path] | None:
     return None
 
 
-def iter_inputs(args: Iterable[str]) -> Iterator[Item]:
-    """Every input file (zip members included), each read once, in the order given."""
+def iter_sources(args: Iterable[str]) -> Iterator[Path | Item]:
+    """Every input in order: a :class:`Path` for a JSON file still to read (:func:`read_file`), an
+    :class:`Item` for a zip member (already read) or a rejected argument.  Each file once."""
     seen: set[str] = set()
     for arg in args:
         paths = _expand(arg)
@@ -185,4 +187,10 @@ def iter_inputs(args: Iterable[str]) -> Iterator[Item]:
             if path.suffix.lower() == ".zip" or (path.suffix.lower() != ".json" and zipfile.is_zipfile(path)):
                 yield from _read_zip(path)
             else:
-                yield _read_file(path)
+                yield path
+
+
+def iter_inputs(args: Iterable[str]) -> Iterator[Item]:
+    """Every input file (zip members included), each read once, in the order given."""
+    for source in iter_sources(args):
+        yield read_file(source) if isinstance(source, Path) else source
