@@ -148,22 +148,30 @@ def test_playbook_diagnoses_each_host_and_the_fleet_report_groups_them(fleet_run
         assert PASSWORD not in text and WRONG_PASSWORD not in text
 
     # The page in a real browser: every group holds its hosts, the groups come before the step table.
-    exe = browser()
     page = (out / "fleet.html").read_text()
     assert not re.search(r"""(src|href)=["']https?://""", page)
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("</body>", PROBE_SCRIPT + "</body>"))
-    dom = run_browser(exe, tmp_path, "--virtual-time-budget=5000", "--window-size=1400,2000", "--dump-dom",
-                      probe.as_uri())
-    m = re.search(r'data-fleet="([^"]+)"', dom.stdout)
-    assert m, dom.stderr[-2000:]
-    rendered = json.loads(m.group(1).replace("&quot;", '"'))
-    assert rendered["groups"] == {"run_failed" if k == "run_failed" else k: v for k, v in EXPECTED_GROUPS.items()}
+    rendered = rendered_layout(tmp_path, page)
+    assert rendered["groups"] == EXPECTED_GROUPS
     assert rendered["order"] == sorted(rendered["order"]) and rendered["stepRows"] == len(doc["steps"])
     assert rendered["width"] > 600, rendered
+    screenshot(tmp_path, out / "fleet.html")
+
+
+def rendered_layout(tmp_path: Path, page: str) -> dict:
+    """What headless Chromium renders of *page*, as PROBE_SCRIPT reports it."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE_SCRIPT + "</body>"))
+    args = ("--virtual-time-budget=5000", "--window-size=1400,2000", "--dump-dom", probe.as_uri())
+    dom = run_browser(browser(), tmp_path, *args)
+    found = re.search(r'data-fleet="([^"]+)"', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def screenshot(tmp_path: Path, page: Path) -> None:
+    """A real PNG of the page; kept where PROXYDIAG_FLEET_SCREENSHOT_TO says (the README's picture)."""
     shot = tmp_path / "fleet.png"
-    done = run_browser(exe, tmp_path, "--window-size=1280,1600", f"--screenshot={shot}", (out / "fleet.html").as_uri())
+    done = run_browser(browser(), tmp_path, "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 30_000, done.stderr[-2000:]
-    keep = os.environ.get("PROXYDIAG_FLEET_SCREENSHOT_TO")
-    if keep:
-        shutil.copyfile(shot, keep)
+    if os.environ.get("PROXYDIAG_FLEET_SCREENSHOT_TO"):
+        shutil.copyfile(shot, os.environ["PROXYDIAG_FLEET_SCREENSHOT_TO"])

@@ -29,7 +29,7 @@ _TERMINAL_HOSTS = 12
 #: Below this many files one process is faster than starting workers.
 _PARALLEL_FROM = 200
 #: Files handed to the workers at a time: bounds what waits in memory between them and the aggregate.
-_BATCH = 512
+_BATCH = 2048
 
 
 def _digest_path(task: tuple[Path, str]) -> RunSummary | tuple[str, str]:

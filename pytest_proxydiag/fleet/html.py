@@ -139,10 +139,14 @@ def _steps(doc: Mapping[str, Any]) -> str:
             f'<tbody>{"".join(rows)}</tbody></table></section>')
 
 
+def _section(section_id: str, heading: str, body: str) -> str:
+    return f'<section id="{section_id}"><h2>{_e(heading)}</h2>{body}</section>'
+
+
 def _timeline(doc: Mapping[str, Any]) -> str:
     hosts = doc.get("timeline") or []
     if not hosts:
-        return f'<section id="fleet-timeline"><h2>{_e(TEXT["timeline"])}</h2><p>{_e(TEXT["timeline_empty"])}</p></section>'
+        return _section("fleet-timeline", TEXT["timeline"], f'<p>{_e(TEXT["timeline_empty"])}</p>')
     roll = "".join(f'<tr><td>{_state(t["before"])}</td><td>{_state(t["after"])}</td><td>{_e(t["label"])}</td>'
                    f'<td class="fl-num">{_e(t["hosts"])}</td></tr>' for t in doc.get("transitions") or ())
     rows = []
@@ -150,19 +154,18 @@ def _timeline(doc: Mapping[str, Any]) -> str:
         runs = " → ".join(f'{_e(r["started"])} {_state(r["state"])}' for r in entry["runs"])
         rows.append(f'<tr class="fl-timeline-host"><td>{_e(entry["host"])}</td><td>{_e(entry["change"])}</td>'
                     f'<td>{runs}</td></tr>')
-    return (f'<section id="fleet-timeline"><h2>{_e(TEXT["timeline"])}</h2>'
-            f'<table><thead><tr><th>first run</th><th>latest run</th><th>change</th><th>hosts</th></tr></thead>'
-            f'<tbody>{roll}</tbody></table><br><table><tbody>{"".join(rows)}</tbody></table></section>')
+    head = "<tr><th>first run</th><th>latest run</th><th>change</th><th>hosts</th></tr>"
+    return _section("fleet-timeline", TEXT["timeline"], f'<table><thead>{head}</thead><tbody>{roll}</tbody></table>'
+                    f'<br><table><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _rejected(doc: Mapping[str, Any]) -> str:
     rows = doc.get("rejected") or []
     if not rows:
-        return f'<section id="fleet-rejected"><h2>{_e(TEXT["rejected"])}</h2><p>{_e(TEXT["rejected_none"])}</p></section>'
+        return _section("fleet-rejected", TEXT["rejected"], f'<p>{_e(TEXT["rejected_none"])}</p>')
     body = "".join(f'<tr class="fl-rejected"><td>{_e(r["source"])}</td><td>{_e(r["reason"])}</td></tr>'
                    for r in rows[:1000])
-    return (f'<section id="fleet-rejected"><h2>{_e(TEXT["rejected"])} ({len(rows)})</h2>'
-            f'<table><tbody>{body}</tbody></table></section>')
+    return _section("fleet-rejected", f'{TEXT["rejected"]} ({len(rows)})', f"<table><tbody>{body}</tbody></table>")
 
 
 def render(doc: Mapping[str, Any]) -> str:
