@@ -11,11 +11,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_proxydiag import cli
 from pytest_proxydiag.fleet import aggregate
 from pytest_proxydiag.fleet.aggregate import Fleet
-from pytest_proxydiag.fleet.loader import iter_inputs
+from pytest_proxydiag.fleet.loader import classify, iter_inputs
 
 DATA = Path(__file__).parent / "data" / "fleet"
 SCENARIO_ROOT = {"healthy": None, "wrong-password": "auth.credentials",
@@ -289,3 +291,37 @@ def test_worker_processes_give_the_same_aggregate(tmp_path):
     serial.pop("generated"), parallel.pop("generated")
     assert serial == parallel
     assert serial["totals"]["hosts"] == 200 and serial["totals"]["reports"] == 260 and len(serial["timeline"]) == 60
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                        max_size=4), max_leaves=12)
+PATHS = [("config", "proxy", "value"), ("config", "no_proxy"), ("run", "host"), ("run", "started"), ("root_cause",),
+         ("tool",), ("for_it", "proxy_responses"), ("steps", 0), ("steps", 0, "evidence"), ("steps", 0, "id"),
+         ("steps", 14, "evidence", "chain"), ("steps", 14, "fix"), ("steps", 23, "evidence", "versions"),
+         ("steps", 17, "evidence", "connect", "headers"), ("steps", 19, "evidence", "replies")]
+
+
+@given(changes=st.lists(st.tuples(st.sampled_from(PATHS), json_values), min_size=1, max_size=4))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_value_anywhere_in_a_report_never_raises(changes):
+    doc = lab_report("ssl-bump-untrusted")
+    for path, value in changes:
+        target = doc
+        for key in path[:-1]:
+            target = _child(target, key)
+        if _child(target, path[-1], None) is not None or isinstance(target, dict):
+            target[path[-1]] = value
+    fleet = Fleet()
+    fleet.add(classify("fuzz.json", json.dumps(doc).encode()))
+    result = fleet.result()
+    assert result["totals"]["hosts"] + result["totals"]["rejected"] == 1
+
+
+def _child(container, key, default=None):
+    """container[key] when it exists (a dict key, or an int index inside a list), else *default*."""
+    if isinstance(container, dict) and isinstance(key, str):
+        return container.get(key, default)
+    if isinstance(container, list) and isinstance(key, int) and key < len(container):
+        return container[key]
+    return default

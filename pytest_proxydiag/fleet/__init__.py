@@ -65,7 +65,7 @@ def aggregate(inputs: Sequence[str], *, host_from: str = "hostname", workers: in
     """
     fleet = Fleet(host_from=host_from)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    pool = None
+    pool: Any = None
     try:
         for part in _batches(iter_sources(inputs)):
             if isinstance(part, Item):
@@ -78,10 +78,14 @@ def aggregate(inputs: Sequence[str], *, host_from: str = "hostname", workers: in
             results = pool.imap(_digest_path, tasks, chunksize=16) if pool is not None else map(_digest_path, tasks)
             for result in results:
                 fleet.take(result)
-    finally:
+    except BaseException:
         if pool is not None:
-            pool.close()
+            pool.terminate()  # Ctrl-C: the workers got it too; do not wait for their queues
             pool.join()
+        raise
+    if pool is not None:
+        pool.close()
+        pool.join()
     return fleet.result()
 
 
