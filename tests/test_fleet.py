@@ -114,7 +114,10 @@ def test_bad_foreign_and_truncated_files_are_listed_with_their_reason(tmp_path, 
     # A layout the summarizer cannot read (steps of the wrong type) is rejected, not a crash.
     write(d / "l-odd.json", {"schema": 1, "steps": ["x", 3, None], "run": "yesterday", "config": [1],
                               "root_cause": 7})
-    code, out = run_fleet(capsys, d, tmp_path / "nowhere.json", "--json", tmp_path / "fleet.json")
+    write(d / "m-aggregate.json", aggregate([]))
+    (tmp_path / "empty-dir").mkdir()
+    code, out = run_fleet(capsys, d, tmp_path / "nowhere.json", tmp_path / "empty-dir", "--json",
+                          tmp_path / "fleet.json")
     assert code == 0
     doc = json.loads((tmp_path / "fleet.json").read_text())
     reasons = {Path(r["source"]).name: r["reason"] for r in doc["rejected"]}
@@ -129,7 +132,9 @@ def test_bad_foreign_and_truncated_files_are_listed_with_their_reason(tmp_path, 
         "h-other-tool.json": "not a pytest-proxydiag JSON report (top-level written by 'pytest-html')",
         "i-status-without-host.json": "a fleet status file without a host name",
         "l-odd.json": "holds no step results",
+        "m-aggregate.json": "a fleet aggregate (proxydiag fleet --json), not a report",
         "nowhere.json": "no such file or directory",
+        "empty-dir": "holds no .json or .zip file",
     }, reasons
     assert groups_of(doc) == {"auth.credentials": ["good", "old-laptop"]}
     old_row = next(h for h in doc["hosts"] if h["host"] == "old-laptop")

@@ -78,6 +78,8 @@ def classify(source: str, data: bytes, stem: str = "") -> Item:
             return _rejected(source, "bad_status")
         item.kind = "status"
         return item
+    if isinstance(doc, dict) and "fleet_schema" in doc:
+        return _rejected(source, "aggregate")
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list) or "schema" not in doc:
         return _rejected(source, "foreign", shape=_shape(doc))
     tool = doc.get("tool")
@@ -126,7 +128,7 @@ def _read_zip(path: Path) -> Iterator[Item]:
                               if not i.is_dir() and i.filename.lower().endswith(".json")),
                              key=lambda i: i.filename)
             if not members:
-                yield _rejected(source, "no_reports")
+                yield _rejected(source, "empty_zip")
                 return
             for info in members:
                 name = f"{source}:{info.filename}"
@@ -149,7 +151,7 @@ def _read_zip(path: Path) -> Iterator[Item]:
         yield _rejected(source, "bad_zip", error=str(exc) or exc.__class__.__name__)
 
 
-def _expand(arg: str) -> Iterator[Path] | None:
+def _expand(arg: str) -> list[Path] | None:
     """The files *arg* names, in order; None when it names nothing."""
     path = Path(arg).expanduser()
     if path.is_dir():
@@ -157,29 +159,33 @@ def _expand(arg: str) -> Iterator[Path] | None:
         for root, dirs, files in os.walk(path):
             dirs.sort()
             found += [Path(root, f) for f in sorted(files) if f.lower().endswith((".json", ".zip"))]
-        return iter(found)
+        return found
     if path.exists():
-        return iter([path])
+        return [path]
     if _GLOB_CHARS & set(arg):
         matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
         files = [Path(m) for m in matches if Path(m).is_file()]
-        return iter(files) if files else None
+        return files or None
     return None
 
 
 def iter_sources(args: Iterable[str]) -> Iterator[Path | Item]:
     """Every input in order: a :class:`Path` for a JSON file still to read (:func:`read_file`), an
     :class:`Item` for a zip member (already read) or a rejected argument.  Each file once."""
-    seen: set[str] = set()
+    seen: set[object] = set()
     for arg in args:
         paths = _expand(arg)
         if paths is None:
             yield _rejected(arg, "missing")
             continue
+        if not paths:
+            yield _rejected(arg, "no_reports")
+            continue
         for path in paths:
             try:
-                key = str(path.resolve())
-            except (OSError, RuntimeError):
+                st = path.stat()  # one system call; resolve() costs one per path component
+                key: object = (st.st_dev, st.st_ino)
+            except OSError:
                 key = str(path)
             if key in seen:
                 continue  # the same file named twice (a directory and a glob inside it)
