@@ -115,9 +115,9 @@ def _tree_rss_mb(root: int) -> float:
     return total_kb / 1024
 
 
-def measure(cmd: list[str]) -> tuple[float, float, float, int]:
-    """(wall seconds, peak RSS of the largest process in MB, peak RSS of all its processes together
-    in MB sampled every 100 ms, exit status) of *cmd* run as a child."""
+def measure(cmd: list[str]) -> tuple[float, float, float, float, int]:
+    """(wall seconds, CPU seconds (user + system, worker processes included), peak RSS of the largest
+    process in MB, peak RSS of all its processes together in MB sampled every 100 ms, exit status)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ,
                             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))))
@@ -138,7 +138,7 @@ def measure(cmd: list[str]) -> tuple[float, float, float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         print(f"{' '.join(cmd[:4])} ... exited {proc.returncode}: {err[-2000:]}", file=sys.stderr)
-    return wall, usage.ru_maxrss / 1024, tree_peak[0], proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, tree_peak[0], proc.returncode
 
 
 def main() -> int:
@@ -160,15 +160,18 @@ def main() -> int:
         listing.write_text("\n".join(map(str, paths)), encoding="utf-8")
         for path in paths:  # warm-up: both measurements read from the page cache
             path.read_bytes()
-        base_wall, base_mb, _, base_rc = measure([sys.executable, "-c", BASELINE, str(listing)])
-        fleet_wall, fleet_mb, fleet_tree_mb, fleet_rc = measure([sys.executable, "-m", "pytest_proxydiag.cli", "fleet",
+        load_before = os.getloadavg()[0]
+        base_wall, base_cpu, base_mb, _, base_rc = measure([sys.executable, "-c", BASELINE, str(listing)])
+        fleet_wall, fleet_cpu, fleet_mb, fleet_tree_mb, fleet_rc = measure([sys.executable, "-m", "pytest_proxydiag.cli", "fleet",
                                                   str(reports), "--json", str(work / "fleet.json"),
                                                   "--html", str(work / "fleet.html")])
         agg = json.loads((work / "fleet.json").read_text()) if fleet_rc == 0 else {}
     totals = agg.get("totals", {})
-    print(f"baseline json.load of every file:  {base_wall:6.2f} s  peak {base_mb:6.1f} MB")
-    print(f"proxydiag fleet (JSON + HTML):     {fleet_wall:6.2f} s  peak {fleet_mb:6.1f} MB  "
-          f"ratio {fleet_wall / base_wall:.2f}x the baseline")
+    print(f"machine load average before: {load_before:.1f} on {os.cpu_count()} CPUs "
+          f"(wall times grow with it; CPU seconds do not)")
+    print(f"baseline json.load of every file:  {base_wall:6.2f} s wall  {base_cpu:6.2f} s CPU  peak {base_mb:6.1f} MB")
+    print(f"proxydiag fleet (JSON + HTML):     {fleet_wall:6.2f} s wall  {fleet_cpu:6.2f} s CPU  peak {fleet_mb:6.1f} MB")
+    print(f"  ratio to the baseline: {fleet_wall / base_wall:.2f}x wall, {fleet_cpu / max(base_cpu, 1e-9):.2f}x CPU")
     print(f"  all fleet processes together (main + {os.cpu_count()} CPU workers, sampled): peak {fleet_tree_mb:.1f} MB")
     print(f"aggregate: {totals.get('hosts')} hosts, {totals.get('reports')} reports, "
           f"{len(agg.get('groups', []))} groups, {len(agg.get('timeline', []))} hosts with a timeline, "
