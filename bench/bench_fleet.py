@@ -162,15 +162,16 @@ def main() -> int:
             path.read_bytes()
         load_before = os.getloadavg()[0]
         base_wall, base_cpu, base_mb, _, base_rc = measure([sys.executable, "-c", BASELINE, str(listing)])
-        fleet_wall, fleet_cpu, fleet_mb, fleet_tree_mb, fleet_rc = measure([sys.executable, "-m", "pytest_proxydiag.cli", "fleet",
-                                                  str(reports), "--json", str(work / "fleet.json"),
-                                                  "--html", str(work / "fleet.html")])
+        fleet_cmd = [sys.executable, "-m", "pytest_proxydiag.cli", "fleet", str(reports),
+                     "--json", str(work / "fleet.json"), "--html", str(work / "fleet.html")]
+        fleet_wall, fleet_cpu, fleet_mb, fleet_tree_mb, fleet_rc = measure(fleet_cmd)
         agg = json.loads((work / "fleet.json").read_text()) if fleet_rc == 0 else {}
     totals = agg.get("totals", {})
     print(f"machine load average before: {load_before:.1f} on {os.cpu_count()} CPUs "
           f"(wall times grow with it; CPU seconds do not)")
     print(f"baseline json.load of every file:  {base_wall:6.2f} s wall  {base_cpu:6.2f} s CPU  peak {base_mb:6.1f} MB")
-    print(f"proxydiag fleet (JSON + HTML):     {fleet_wall:6.2f} s wall  {fleet_cpu:6.2f} s CPU  peak {fleet_mb:6.1f} MB")
+    print(f"proxydiag fleet (JSON + HTML):     {fleet_wall:6.2f} s wall  {fleet_cpu:6.2f} s CPU  "
+          f"peak {fleet_mb:6.1f} MB")
     print(f"  ratio to the baseline: {fleet_wall / base_wall:.2f}x wall, {fleet_cpu / max(base_cpu, 1e-9):.2f}x CPU")
     print(f"  all fleet processes together (main + {os.cpu_count()} CPU workers, sampled): peak {fleet_tree_mb:.1f} MB")
     print(f"aggregate: {totals.get('hosts')} hosts, {totals.get('reports')} reports, "

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_proxydiag import cli
-from pytest_proxydiag.fleet import aggregate
+from pytest_proxydiag.fleet import aggregate_reports
 from pytest_proxydiag.fleet.aggregate import Fleet
 from pytest_proxydiag.fleet.loader import classify, iter_inputs
 
@@ -114,7 +114,7 @@ def test_bad_foreign_and_truncated_files_are_listed_with_their_reason(tmp_path, 
     # A layout the summarizer cannot read (steps of the wrong type) is rejected, not a crash.
     write(d / "l-odd.json", {"schema": 1, "steps": ["x", 3, None], "run": "yesterday", "config": [1],
                               "root_cause": 7})
-    write(d / "m-aggregate.json", aggregate([]))
+    write(d / "m-aggregate.json", aggregate_reports([]))
     (tmp_path / "empty-dir").mkdir()
     code, out = run_fleet(capsys, d, tmp_path / "nowhere.json", tmp_path / "empty-dir", "--json",
                           tmp_path / "fleet.json")
@@ -274,11 +274,12 @@ def test_documents_are_not_kept(tmp_path):
 
 
 def test_aggregate_of_nothing_is_empty_not_an_error():
-    doc = aggregate([])
+    doc = aggregate_reports([])
     assert doc["totals"]["hosts"] == 0 and doc["groups"] == [] and doc["steps"] == []
 
 
-@pytest.mark.parametrize("junk", ["[]", "null", "{\"schema\": 1, \"steps\": []}", "{\"proxydiag_fleet_status\": 1, \"host\": \"h\"}"])
+@pytest.mark.parametrize("junk", ["[]", "null", '{"schema": 1, "steps": []}',
+                                  '{"proxydiag_fleet_status": 1, "host": "h"}'])
 def test_minimal_documents_never_raise(tmp_path, capsys, junk):
     write(tmp_path / "x.json", junk)
     code, out = run_fleet(capsys, tmp_path / "x.json", "--html", tmp_path / "x.html")
@@ -292,15 +293,15 @@ def test_worker_processes_give_the_same_aggregate(tmp_path):
         scenario = list(SCENARIO_ROOT)[i % 4]
         write(d / f"{i:03d}.json", lab_report(scenario, host=f"h{i % 200}", started=f"2026-11-0{1 + i // 200}T09:00Z"))
     (d / "zz-bad.json").write_text("{")
-    serial, parallel = aggregate([str(d)], workers=1), aggregate([str(d)], workers=2)
+    serial, parallel = aggregate_reports([str(d)], workers=1), aggregate_reports([str(d)], workers=2)
     serial.pop("generated"), parallel.pop("generated")
     assert serial == parallel
     assert serial["totals"]["hosts"] == 200 and serial["totals"]["reports"] == 260 and len(serial["timeline"]) == 60
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                        max_size=4), max_leaves=12)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 PATHS = [("config", "proxy", "value"), ("config", "no_proxy"), ("run", "host"), ("run", "started"), ("root_cause",),
          ("tool",), ("for_it", "proxy_responses"), ("steps", 0), ("steps", 0, "evidence"), ("steps", 0, "id"),
          ("steps", 14, "evidence", "chain"), ("steps", 14, "fix"), ("steps", 23, "evidence", "versions"),

@@ -20,7 +20,7 @@ from pytest_proxydiag.catalog.fleet import DIMENSIONS, TEXT
 from pytest_proxydiag.fleet.aggregate import Fleet, RunSummary, digest
 from pytest_proxydiag.fleet.loader import Item, iter_sources, read_file
 
-__all__ = ["main", "aggregate", "write_private"]
+__all__ = ["main", "aggregate_reports", "write_private"]
 
 #: Host names printed per group on the terminal.
 _TERMINAL_HOSTS = 12
@@ -55,7 +55,8 @@ def _batches(sources: Iterator[Path | Item]) -> Iterator[list[Path] | Item]:
         yield batch
 
 
-def aggregate(inputs: Sequence[str], *, host_from: str = "hostname", workers: int | None = None) -> dict[str, Any]:
+def aggregate_reports(inputs: Sequence[str], *, host_from: str = "hostname",
+                      workers: int | None = None) -> dict[str, Any]:
     """The redacted aggregate document of *inputs* (paths, directories, globs, zips).
 
     JSON parsing is most of the work, so files are read by *workers* processes
@@ -157,7 +158,7 @@ def main(argv: Sequence[str]) -> int:
         args = _parser().parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else 2
-    doc = aggregate(args.reports, host_from=args.host_from)
+    doc = aggregate_reports(args.reports, host_from=args.host_from)
     print(_terminal(doc))
     try:
         if args.json:

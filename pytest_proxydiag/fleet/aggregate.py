@@ -230,7 +230,7 @@ def _status(doc: dict[str, Any], source: str) -> RunSummary:
 def digest(item: Item, host_from: str = "hostname") -> RunSummary | tuple[str, str]:
     """A run summary of *item*, or ``(source, reason)`` when it is rejected.  Never raises; drops the document.
 
-    A pure function, so worker processes can run it (:func:`pytest_proxydiag.fleet.aggregate_paths`).
+    A pure function, so worker processes can run it (:func:`pytest_proxydiag.fleet.aggregate_reports`).
     """
     try:
         if item.kind == "report":
