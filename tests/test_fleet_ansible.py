@@ -88,8 +88,6 @@ def fleet_run(lab_factory, tmp_path):
         hosts[host] = {"ansible_connection": "local", "proxydiag_workdir": str(tmp_path / "work" / host),
                        "proxydiag_environment": {"HOME": str(home), "PYTHONPATH": python_path},
                        "proxydiag_extra_args": list(lab.pytest_args)}
-    # One host keeps the role's default working directory (~/.cache/...): the "~" must reach the user's home.
-    del hosts["dev-healthy"]["proxydiag_workdir"]
     hosts["dev-offline"] = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1",
                             "ansible_port": closed_port(), "ansible_user": "nobody"}
     hosts["dev-broken"] = {"ansible_connection": "local", "proxydiag_workdir": str(tmp_path / "work" / "broken"),
@@ -140,8 +138,6 @@ def test_playbook_diagnoses_each_host_and_the_fleet_report_groups_them(fleet_run
     assert auth["common"]["product"].lower().startswith("squid")
     assert [f["host"] for f in doc["fixes"]["verified"]] == ["dev-ssl-bump"]
     # The options the team set reached the diagnosis (--proxydiag-clients, --proxydiag-timeout).
-    assert (tmp_path / "homes" / "dev-healthy" / ".cache" / "pytest-proxydiag" / "fleet-run" /
-            "proxydiag-report.json").exists()
     report = json.loads((run_dir / "dev-wrong-password.json").read_text())
     assert report["config"]["clients"]["value"] == "curl,requests" and report["config"]["timeout"]["value"] == 5
     assert report["config"]["proxy"]["source"] == "env:HTTPS_PROXY"  # from the login shell's ~/.profile
