@@ -66,7 +66,8 @@ def test_lab_reports_are_grouped_by_root_cause_with_what_they_share(tmp_path, ca
     assert doc["groups"][0]["root_cause"] == "certificate.interception"  # the largest failing group first
     bump = doc["groups"][0]
     assert bump["common"]["issuer"] == "OU=Proxy Inspection CA (lab only),O=Example Corp"
-    assert bump["common"]["product"] == "Squid" and bump["common"]["os"].startswith("Debian")
+    # The tunnel itself carries no proxy header; the Via header of the reply inside it names Squid.
+    assert bump["common"]["product"] == "squid/5.7" and bump["common"]["os"].startswith("Debian")
     assert {v["value"]: v["count"] for v in bump["shared"]["no_proxy"]} == {"unset": 2, "localhost,.corp": 1}
     assert "no_proxy" not in bump["common"]
     auth = next(g for g in doc["groups"] if g["root_cause"] == "auth.credentials")
@@ -349,3 +350,13 @@ def test_bulk_redaction_masks_like_one_string_at_a_time():
         for canary in CANARIES:
             assert canary in single or canary not in bulk
     assert scrub.text("http://u:Hunter2-canary@p:8080") == "http://u:***@p:8080"
+
+
+def test_the_providers_server_header_is_not_the_proxy_product():
+    doc = lab_report("healthy")
+    logs = next(s for s in doc["steps"] if s["id"] == "policy.proxy_logs")
+    logs["evidence"]["replies"][0]["signals"].append("header Server: cloudflare")
+    assert Fleet().add_all([classify("h.json", json.dumps(doc).encode())]).latest["vm"].dims[1] == "not identified"
+    logs["evidence"]["replies"][0]["signals"].append("header Via: 1.1 gw.corp (McAfee Web Gateway 12.2)")
+    assert Fleet().add_all([classify("h.json", json.dumps(doc).encode())]).latest["vm"].dims[1] == \
+        "McAfee Web Gateway 12.2"

@@ -132,8 +132,20 @@ def _product(doc: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]) -> 
     if found:
         return found
     replies = _get(steps.get("policy.proxy_logs"), "evidence", "replies")
-    for reply in replies if isinstance(replies, list) else ():
-        vendor = _get(reply, "vendor")
+    replies = [r for r in replies if isinstance(r, dict)] if isinstance(replies, list) else []
+    for reply in replies:
+        # The headers the step read, kept as "header Via: 1.1 gw (squid/5.7)" signals.
+        signals = reply.get("signals")
+        headers = dict(line[7:].split(": ", 1) for line in signals if isinstance(line, str)
+                       and line.startswith("header ") and ": " in line) if isinstance(signals, list) else {}
+        if reply.get("sender") == "provider":
+            # The provider's own Server header is not the proxy's; a Via header is always a proxy's.
+            headers = {k: v for k, v in headers.items() if k.lower() == "via"}
+        found = _product_from_headers(headers)
+        if found:
+            return found
+    for reply in replies:
+        vendor = reply.get("vendor")
         if isinstance(vendor, str) and vendor:
             return vendor
     vendor = _get(steps.get("certificate.interception"), "evidence", "vendor")
