@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import math
 import re
-import socket
-import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.core.config import Settings, Target
-from pytest_proxydiag.net.probes import Cause, HttpResult, Probes, _Deadline, read_head, wrap_tls
+from pytest_proxydiag.net.probes import Cause, HttpResult, Probes, StreamResult
 
 __all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_health", "StreamCheck",
            "stream_check", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout", "client_timeouts",
@@ -45,7 +43,7 @@ __all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_
 
 #: The streaming check asks the origin for this many events, this many seconds apart.
 SSE_EVENTS = 4
-SSE_INTERVAL = 0.25
+SSE_INTERVAL = 0.05
 #: Proxy-health sampling stops after this many network timeouts of wall time.
 HEALTH_BUDGET_FACTOR = 3
 #: A client timeout must leave at least this much time for the model's own answer (seconds).
@@ -252,75 +250,36 @@ def stream_check(probes: Probes, target: Target, events: int = SSE_EVENTS,
     """GET /v1/sse?events=N&interval=S through the proxy; time each event's arrival (cached per run)."""
     def compute() -> StreamCheck:
         path = f"/v1/sse?events={events}&interval={interval:g}"
-        url = target.origin + path
         expect = (events - 1) * interval
-        deadline = _Deadline(probes.timeout * 2 + expect)
-        sock = None
-        try:
-            if target.scheme == "https":
-                sock, tunnel = probes.open_tunnel(target.host, target.port, deadline=deadline)
-                if sock is None:
-                    return StreamCheck(url, False, f"no tunnel: {tunnel.detail}", events, interval)
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE   # the path is measured here; the certificate branch judges trust
-                sock.settimeout(max(min(probes.timeout, deadline.remaining()), 0.001))
-                sock = wrap_tls(sock, ctx, target.host)
-                request_target = path
-            else:
-                p = probes.proxy
-                if p is None:
-                    return StreamCheck(url, False, "no proxy", events, interval)
-                sock = socket.create_connection((p.host, p.port), timeout=probes.timeout)
-                request_target = url
-            host = target.host + (f":{target.port}" if target.port not in (80, 443) else "")
-            req = (f"GET {request_target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pytest-proxydiag\r\n"
-                   "Accept: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
-            t_send = time.monotonic()
-            sock.sendall(req.encode("latin-1"))
-            probes.requests_sent += 1
-            reply, rest = read_head(sock, _Deadline(max(min(probes.timeout + expect, deadline.remaining()), 0.001)),
-                                    f"GET {url}")
-            ctype = (reply.header("Content-Type") or "").lower()
-            if reply.status != 200 or "text/event-stream" not in ctype:
-                return StreamCheck(url, True, f"the target has no test stream endpoint ({reply.status_line}, "
-                                              f"{ctype or 'no content type'}): streaming not measured",
-                                   events, interval, status=reply.status, available=False)
-            arrivals: list[float] = []
-            buf = rest
-            arrivals += [time.monotonic() - t_send] * _count_events(buf)
-            buf = buf.rsplit(b"\n\n", 1)[-1] if b"\n\n" in buf else buf
-            while len(arrivals) < events:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    break
-                sock.settimeout(remaining)
-                try:
-                    chunk = sock.recv(65536)
-                except (socket.timeout, TimeoutError):
-                    break
-                if not chunk:
-                    break
-                now = time.monotonic() - t_send
-                buf += chunk
-                n = _count_events(buf)
-                if n:
-                    arrivals += [now] * n
-                    buf = buf.rsplit(b"\n\n", 1)[-1]
-            detail = "" if len(arrivals) >= events else (f"only {len(arrivals)} of {events} events arrived "
-                                                          f"within {deadline.seconds:g}s")
-            return StreamCheck(url, len(arrivals) >= events, detail, events, interval, arrivals, reply.status)
-        except (OSError, ssl.SSLError) as exc:
-            return StreamCheck(url, False, f"{type(exc).__name__}: {exc}", events, interval)
-        except Exception as exc:  # ProbeError and friends: report, never crash
-            return StreamCheck(url, False, str(getattr(exc, "detail", exc)), events, interval)
-        finally:
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        res = probes.stream(target, path, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"},
+                            duration=expect)
+        return judge_stream(res, events, interval)
     return probes.cached(("perf-sse", target.url, events, interval), compute)
+
+
+def judge_stream(res: StreamResult, events: int = SSE_EVENTS, interval: float = SSE_INTERVAL) -> StreamCheck:
+    """When each server-sent event arrived, from the pieces of a streamed answer."""
+    if not res.ok:
+        return StreamCheck(res.url, False, res.detail, events, interval)
+    reply = res.reply
+    ctype = (reply.header("Content-Type") or "").lower() if reply else ""
+    if reply is None or reply.status != 200 or "text/event-stream" not in ctype:
+        return StreamCheck(res.url, True, f"the target has no test stream endpoint ({res.detail}, "
+                                          f"{ctype or 'no content type'}): streaming not measured",
+                           events, interval, status=res.status, available=False)
+    arrivals: list[float] = []
+    buf = b""
+    for at, piece in res.pieces:
+        buf += piece
+        n = _count_events(buf)
+        if n:
+            arrivals += [at] * n
+            buf = buf.replace(b"\r\n", b"\n").rsplit(b"\n\n", 1)[-1]
+        if len(arrivals) >= events:
+            break
+    arrivals = arrivals[:events]
+    detail = "" if len(arrivals) >= events else f"only {len(arrivals)} of {events} events arrived in time"
+    return StreamCheck(res.url, len(arrivals) >= events, detail, events, interval, arrivals, reply.status)
 
 
 def _count_events(buf: bytes) -> int:
