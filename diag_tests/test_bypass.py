@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +13,7 @@ from pytest_proxydiag.branches import bypass
 from pytest_proxydiag.branches import policy
 from pytest_proxydiag.core.config import proxy_from_env
 from pytest_proxydiag.core.step import export_lines
+from pytest_proxydiag.net.relay import relay_env
 
 pytestmark = pytest.mark.bypass
 
@@ -49,7 +49,7 @@ def _must_be_direct(host: str) -> bool:
 
 
 @pytest.mark.proxydiag_step("bypass.traffic_via_proxy")
-def test_traffic_via_proxy(proxydiag_step, proxydiag_config):
+def test_traffic_via_proxy(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
     routing = _routing()
     env = cfg.env
@@ -63,7 +63,7 @@ def test_traffic_via_proxy(proxydiag_step, proxydiag_config):
     step.add_evidence(routes={c: {u: ("proxy " + (r.proxy_var or "")) if not r.direct else "direct: " + r.reason
                                   for u, r in per.items()} for c, per in matrix.items()})
     direct = [(c, u, r) for c, per in matrix.items() for u, r in per.items() if r.direct]
-    proof = _witness(step, cfg, matrix)
+    proof = _witness(step, cfg, proxydiag_probes, matrix)
     values = dict(export_lines=export_lines({"HTTPS_PROXY": step.values()["proxy_placeholder"],
                                              "https_proxy": step.values()["proxy_placeholder"]}))
     if direct:
@@ -81,7 +81,7 @@ def test_traffic_via_proxy(proxydiag_step, proxydiag_config):
                 f"{proof['arrival']} was sent to the proxy (seen by a relay in front of it; {proof['proxy_answer']})")
 
 
-def _witness(step, cfg, matrix):
+def _witness(step, cfg, probes, matrix):
     """Run one real client through an observing relay in front of the proxy; None if none can run."""
     routing = _routing()
     proxy = cfg.proxy.url
@@ -100,9 +100,8 @@ def _witness(step, cfg, matrix):
     if not candidates and not via_urllib:
         return None
     timeout = float(cfg.timeout)
-    with bypass.ObservedRelay(proxy.host, proxy.port, upstream_tls=(proxy.scheme == "https"),
-                              lifetime=timeout * 4 + 5, io_timeout=timeout) as relay:
-        renv = bypass.relay_env(cfg.env, relay.url)
+    with probes.relay(lifetime=timeout * 4 + 5) as relay:
+        renv = relay_env(cfg.env, relay.url)
         if candidates:
             name, target = candidates[0]
             run = clients.run_client(name, target.url, renv, timeout=timeout * 2, resolve=dict(cfg.resolve))
@@ -113,10 +112,7 @@ def _witness(step, cfg, matrix):
             outcome, _cmd = bypass.urllib_witness(target.origin + "/v1/messages", renv, timeout * 2)
             label = routing.CLIENT_LABELS["urllib"]
         # The relay records on its own thread, before it passes the proxy's answer on: a moment is enough.
-        settle = time.monotonic() + 0.5
-        while not relay.seen(target.hostport) and time.monotonic() < settle:
-            time.sleep(0.05)
-        arrivals = relay.seen(target.hostport)
+        arrivals = relay.wait_for(target.hostport, 0.5)
     first = arrivals[0] if arrivals else None
     proof = {"client": label, "target": target.hostport, "outcome": outcome, "observed": bool(arrivals),
              "arrival": f"{first.method} {first.target}" if first else None,

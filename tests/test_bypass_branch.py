@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import bypass
+from pytest_proxydiag.net.relay import ObservedRelay
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +81,9 @@ def test_relay_records_what_arrives_and_forwards_the_answer():
         conn.close()
     t = threading.Thread(target=answer, daemon=True)
     t.start()
-    with bypass.ObservedRelay("127.0.0.1", upstream.getsockname()[1], io_timeout=3) as relay:
+    port = upstream.getsockname()[1]
+    with ObservedRelay(lambda seconds: socket.create_connection(("127.0.0.1", port), timeout=seconds),
+                       io_timeout=3) as relay:
         s = socket.create_connection(("127.0.0.1", relay.port), timeout=3)
         s.sendall(b"CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n"
                   b"Proxy-Authorization: Basic eDp5\r\n\r\n")

@@ -9,11 +9,9 @@
   clients read it.
 * :func:`app_settings` — Claude Code's ``settings.json`` ``env`` blocks (user,
   project, local, managed) and a LiteLLM config's proxy keys.
-* :class:`ObservedRelay` — a loopback pass-through in front of the real
-  proxy: a real client is run with its proxy variables pointed at the relay
-  (NO_PROXY untouched, so its routing decision is its own) and the relay
-  records what arrives.  This works with any corporate proxy: it needs no
-  header the proxy adds and no access to its logs.
+* :class:`~pytest_proxydiag.net.relay.ObservedRelay` (in the probe layer) —
+  a loopback pass-through in front of the real proxy that records what a
+  real client sends to it.
 
 Paths are injectable (:data:`SYSTEM_ROOT`, the *home* and *cwd* arguments) so
 tests never touch the real ``/etc`` or home directory.
@@ -25,18 +23,16 @@ import json
 import os
 import re
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.net.pac import fetch_pac
+from pytest_proxydiag.net.relay import PROXY_NAMES, Arrival, ObservedRelay, relay_env
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "app_settings",
            "normalize_proxy", "same_proxy", "relay_env", "SYSTEM_ROOT", "run_bounded", "urllib_witness"]
@@ -45,7 +41,6 @@ __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_s
 SYSTEM_ROOT = Path("/")
 MAX_FILE = 1024 * 1024
 COMMAND_TIMEOUT = 3.0
-PROXY_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 NO_PROXY_NAMES = ("no_proxy", "NO_PROXY")
 ENV_CLIENTS = "curl, Python requests/httpx, Node, Claude Code, Go"
 
@@ -315,7 +310,7 @@ def pac_sources(pac_url: str | None, target_urls: Sequence[str], timeout: float)
     except Exception:  # noqa: BLE001 - missing module or its JS engine
         return [ProxySource("--proxydiag-pac-url", "PAC", pac_url, "browsers and apps that use the PAC file",
                             kind="pac")], ["PAC file not evaluated: pypac is not installed (pip install pypac)"]
-    text, err = _fetch_pac(pac_url, timeout)
+    text, err = fetch_pac(pac_url, timeout)
     if text is None:
         return [ProxySource("--proxydiag-pac-url", "PAC", pac_url, "browsers and apps that use the PAC file",
                             kind="pac")], [f"PAC file not evaluated: {err}"]
@@ -335,22 +330,6 @@ def pac_sources(pac_url: str | None, target_urls: Sequence[str], timeout: float)
         out.append(ProxySource(f"PAC {pac_url}", f"FindProxyForURL({url})", value,
                                "browsers and apps that use the PAC file", kind="pac"))
     return out, []
-
-
-def _fetch_pac(pac_url: str, timeout: float) -> tuple[str | None, str]:
-    if "://" not in pac_url or pac_url.startswith("file://"):
-        path = Path(pac_url.removeprefix("file://")).expanduser()
-        text = _read(path)
-        return (text, "") if text is not None else (None, f"cannot read {path}")
-    import urllib.request
-
-    # PAC files are fetched direct, like browsers do: the proxy they describe may not be usable yet.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(pac_url, timeout=timeout) as resp:
-            return resp.read(MAX_FILE).decode("utf-8", "replace"), ""
-    except Exception as exc:  # noqa: BLE001
-        return None, f"cannot fetch {pac_url}: {exc}"
 
 
 def system_sources(home: str | os.PathLike, env: Mapping[str, str], *, cwd: str | os.PathLike | None = None,
@@ -461,197 +440,6 @@ def app_settings(home: str | os.PathLike, cwd: str | os.PathLike | None,
     c = Path(cwd) if cwd is not None else None
     lite = Path(litellm_config).expanduser() if litellm_config else None
     return _claude_entries(h, c) + _litellm_entries(lite, h)
-
-
-# -- the observing relay --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Arrival:
-    """One request that reached the relay (and so would have reached the proxy)."""
-
-    method: str
-    target: str
-    time: float
-    upstream_status: int | None = None
-    upstream_error: str | None = None
-    credentials: bool = False
-
-
-class ObservedRelay:
-    """A loopback pass-through to the real proxy that records what arrives.
-
-    Run a client with :func:`relay_env` (its proxy variables pointed here,
-    NO_PROXY unchanged): whatever the client sends to its proxy arrives here
-    first and is forwarded byte for byte, credentials included.
-    """
-
-    def __init__(self, upstream_host: str, upstream_port: int, *, upstream_tls: bool = False,
-                 lifetime: float = 30.0, io_timeout: float = 5.0,
-                 connect: Callable[[str, int, float], socket.socket] | None = None) -> None:
-        self.upstream = (upstream_host, upstream_port)
-        self.upstream_tls = upstream_tls
-        self.lifetime = lifetime
-        self.io_timeout = io_timeout
-        self._connect = connect or (lambda h, p, t: socket.create_connection((h, p), timeout=t))
-        self.arrivals: list[Arrival] = []
-        self._lock = threading.Lock()
-        self._socks: set[socket.socket] = set()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._listener: socket.socket | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "ObservedRelay":
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(16)
-        ls.settimeout(0.2)
-        self._listener = ls
-        self.port = ls.getsockname()[1]
-        self._deadline = time.monotonic() + self.lifetime
-        t = threading.Thread(target=self._accept_loop, name="proxydiag-relay", daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            socks = list(self._socks)
-        for s in socks + ([self._listener] if self._listener else []):
-            try:
-                s.close()
-            except OSError:
-                pass
-        for t in self._threads:
-            t.join(timeout=2.0)
-
-    def seen(self, hostport: str) -> list[Arrival]:
-        with self._lock:
-            return [a for a in self.arrivals if a.target.lower() == hostport.lower()
-                    or urlsplit(a.target).netloc.lower() == hostport.lower()]
-
-    def _track(self, s: socket.socket) -> None:
-        with self._lock:
-            self._socks.add(s)
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            try:
-                conn, _ = self._listener.accept()
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                return
-            self._track(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, conn: socket.socket) -> None:
-        up = None
-        try:
-            conn.settimeout(self.io_timeout)
-            buf = b""
-            while b"\r\n\r\n" not in buf and len(buf) < 65536:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            first = buf.split(b"\r\n", 1)[0].decode("latin-1", "replace").split()
-            method, target = (first[0], first[1]) if len(first) >= 2 else ("?", "?")
-            creds = b"\r\nproxy-authorization:" in buf.lower()
-            # Recorded at once: a proxy that never answers must not hide that the client came here.
-            index = self._add(Arrival(method, target, time.time(), None, "no answer from the proxy yet", creds))
-            try:
-                up = self._connect(self.upstream[0], self.upstream[1], self.io_timeout)
-                if self.upstream_tls:
-                    up = ssl.create_default_context().wrap_socket(up, server_hostname=self.upstream[0])
-            except OSError as exc:
-                self._update(index, upstream_error=f"the relay could not reach the proxy: {exc}")
-                return
-            self._track(up)
-            up.settimeout(self.io_timeout)
-            up.sendall(buf)
-            try:
-                reply = up.recv(65536)
-            except OSError as exc:
-                self._update(index, upstream_error=f"the proxy did not answer: {exc}")
-                return
-            m = re.match(rb"HTTP/\d(?:\.\d)?\s+(\d{3})", reply or b"")
-            self._update(index, upstream_status=int(m.group(1)) if m else None,
-                         upstream_error=None if m else ("the proxy closed the connection" if not reply
-                                                        else "the proxy's answer is not HTTP"))
-            if reply:
-                conn.sendall(reply)
-            self._pump(conn, up)
-        except OSError:
-            return
-        finally:
-            for s in (conn, up):
-                if s is not None:
-                    try:
-                        s.close()
-                    except OSError:
-                        pass
-
-    def _add(self, a: Arrival) -> int:
-        with self._lock:
-            self.arrivals.append(a)
-            return len(self.arrivals) - 1
-
-    def _update(self, index: int, **changes: Any) -> None:
-        import dataclasses
-
-        with self._lock:
-            self.arrivals[index] = dataclasses.replace(self.arrivals[index], **changes)
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        import selectors
-
-        sel = selectors.DefaultSelector()
-        sel.register(a, selectors.EVENT_READ, b)
-        sel.register(b, selectors.EVENT_READ, a)
-        try:
-            while not self._stop.is_set() and time.monotonic() < self._deadline:
-                events = sel.select(timeout=0.2)
-                for key, _ in events:
-                    try:
-                        data = key.fileobj.recv(65536)  # type: ignore[union-attr]
-                    except (OSError, ssl.SSLError):
-                        return
-                    if not data:
-                        return
-                    key.data.sendall(data)
-        finally:
-            sel.close()
-
-
-def relay_env(env: Mapping[str, str], relay_url: str) -> dict[str, str]:
-    """*env* with every proxy variable pointed at the relay (credentials kept, NO_PROXY untouched)."""
-    out = dict(env)
-    relay = urlsplit(relay_url)
-    for name in PROXY_NAMES:
-        value = env.get(name)
-        if not value or not value.strip():
-            continue
-        v = value.strip()
-        if "://" not in v:
-            v = "http://" + v
-        parts = urlsplit(v)
-        if parts.scheme.startswith("socks"):
-            continue  # the relay speaks HTTP proxy only
-        userinfo = parts.netloc.rpartition("@")[0]
-        out[name] = f"http://{userinfo + '@' if userinfo else ''}{relay.netloc}"
-    return out
 
 
 _URLLIB_SNIPPET = r"""

@@ -18,14 +18,15 @@ diagnosis needs on top of it:
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from typing import Iterator
 
 import h11
 
 from pytest_proxydiag.net.results import Cause, Deadline, HttpReply, ProbeError, classify_oserror
 
-__all__ = ["MAX_HEAD", "MAX_BODY", "ResponseReader", "parse_head", "describe_non_http", "read_head", "read_body",
-           "iter_body"]
+__all__ = ["MAX_HEAD", "MAX_BODY", "ResponseReader", "RequestHead", "parse_head", "parse_request_head",
+           "describe_non_http", "read_head", "read_body", "iter_body"]
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024
@@ -158,6 +159,32 @@ def parse_head(head: bytes) -> HttpReply:
     if reply is None:
         raise ProbeError(Cause.GARBAGE, f"not an HTTP response head: {head[:80]!r}")
     return reply
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """A client's request line and headers (what a client sent to its proxy)."""
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...]
+
+    def has_header(self, name: str) -> bool:
+        return any(k.lower() == name.lower() for k, _v in self.headers)
+
+
+def parse_request_head(data: bytes, *, max_head: int = MAX_HEAD) -> RequestHead | None:
+    """The request head at the start of *data*; None while incomplete; ProbeError(GARBAGE) when malformed."""
+    server = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
+    server.receive_data(data)
+    try:
+        event = server.next_event()
+    except h11.RemoteProtocolError as exc:
+        raise ProbeError(Cause.GARBAGE, f"malformed HTTP request ({exc})") from None
+    if not isinstance(event, h11.Request):
+        return None
+    return RequestHead(event.method.decode("latin-1"), event.target.decode("latin-1"),
+                       tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()))
 
 
 def _recv(sock: socket.socket, deadline: Deadline, what: str) -> bytes | None:

@@ -35,6 +35,7 @@ from pytest_proxydiag.core.proxyurl import ProxyURL
 from pytest_proxydiag.net.http import MAX_BODY, MAX_HEAD, ResponseReader, iter_body, parse_head, read_body, read_head
 from pytest_proxydiag.net.results import (Cause, Deadline, HttpReply, HttpResult, ProbeError, StreamResult,
                                           TcpResult, Timings, TlsResult, TunnelResult, classify_oserror)
+from pytest_proxydiag.net.relay import ObservedRelay
 from pytest_proxydiag.net.session import USER_AGENT, ProbeSession, basic_auth_header
 from pytest_proxydiag.net.tls import fetch_chain, tls_error, unverified_context, wrap_tls
 
@@ -46,7 +47,7 @@ _Deadline = Deadline
 
 
 class _Unavailable(ProbeError):
-    """The proxy is already known to be unusable: answer at once, without a new attempt or log entry."""
+    """Not attempted (the proxy is known to be unusable, or a direct connection is forbidden): no log entry."""
 
 
 class _Route:
@@ -375,6 +376,9 @@ class Probes(ProbeSession):
             route.sock, route.resolve, _connect = self._open_to_proxy(deadline)
             route.connect = time.monotonic() - t0
         else:
+            forbidden = self.direct_forbidden(target.host, target.port)
+            if forbidden is not None:
+                raise _Unavailable(forbidden.cause, forbidden.detail)
             route.sock, _addr, route.resolve, route.connect = self.connect(target.host, target.port, deadline)
         if target.scheme == "https":
             t1 = time.monotonic()
@@ -429,6 +433,15 @@ class Probes(ProbeSession):
                 break
         self.count_request()
         return early
+
+    def relay(self, lifetime: float) -> ObservedRelay:
+        """A loopback relay in front of the configured proxy that records what real clients send to it.
+
+        Use as a context manager; point a client at it with
+        :func:`~pytest_proxydiag.net.relay.relay_env`.
+        """
+        return ObservedRelay(lambda seconds: self._open_to_proxy(Deadline(seconds))[0], lifetime=lifetime,
+                             io_timeout=self.timeout)
 
     def iter_log(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
         with self._lock:
