@@ -305,7 +305,7 @@ class Probes(ProbeSession):
             return HttpResult(url, method, True, Cause.OK, reply.status_line, reply, timings, via_proxy, route.tunnel,
                               bytes_sent=len(body or b""))
         except _Unavailable as exc:
-            return HttpResult(url, method, False, exc.cause, exc.detail)
+            return HttpResult(url, method, False, exc.cause, exc.detail, via_proxy=via_proxy)
         except (ProbeError, OSError) as exc:
             err = classify_oserror(exc, f"{method} {url}")
             if isinstance(exc, ProbeError) and via_proxy and route.tunnel is None:
