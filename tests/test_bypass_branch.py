@@ -1,6 +1,6 @@
 """The BYPASS branch: routing per client proved through a relay, NO_PROXY, system and application settings.
 
-System files live under a temporary root (``bypass.SYSTEM_ROOT``) and HOME is a
+System files live under a temporary root (``system_proxy.SYSTEM_ROOT``) and HOME is a
 temporary directory: the real /etc and home directory are never read or written.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import bypass
+from pytest_proxydiag.machine import system_proxy
 from pytest_proxydiag.net.relay import ObservedRelay
 
 
@@ -24,7 +25,7 @@ from pytest_proxydiag.net.relay import ObservedRelay
 def system_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "sysroot"
     (root / "etc").mkdir(parents=True)
-    monkeypatch.setattr(bypass, "SYSTEM_ROOT", root)
+    monkeypatch.setattr(system_proxy, "SYSTEM_ROOT", root)
     return root
 
 
