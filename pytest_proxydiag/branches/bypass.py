@@ -19,15 +19,18 @@ tests never touch the real ``/etc`` or home directory.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from pytest_proxydiag import catalog
+from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.machine import system_proxy
 from pytest_proxydiag.machine.system_proxy import (COMMAND_TIMEOUT, ProxySource, pac_sources, run_bounded,
                                                    system_sources)
@@ -193,3 +196,243 @@ def urllib_witness(url: str, env: Mapping[str, str], timeout: float) -> tuple[st
                                env=clean)
     line = (out.strip().splitlines() or [err.strip()[:200] or f"exit {rc}"])[-1]
     return line, f"{os.path.basename(sys.executable)} -c <urllib POST {url}>"
+
+
+# -- judging (the step tests conclude with these) -------------------------------------------------------------
+TRAFFIC, NO_PROXY, SYSTEM, APPS = "bypass.traffic_via_proxy", "bypass.no_proxy", "bypass.system_proxy", \
+    "bypass.app_settings"
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+#: Clients the witness may be: those whose real program follows the routing rules of the same name.
+WITNESS_ORDER = ("claude", "curl", "requests", "httpx")
+
+
+def _note(step_id: str, name: str, /, **values: Any) -> str:
+    return catalog.note(step_id, name, **values)
+
+
+def env_has_proxy(env: Mapping[str, str]) -> bool:
+    return any(env.get(n, "").strip() for n in PROXY_NAMES)
+
+
+def judge_no_proxy_variable(proxy_configured: bool) -> Judgement:
+    """No proxy variable in this environment: every client goes direct (or nothing is configured at all)."""
+    if proxy_configured:
+        return Judgement.blocked("auth.env_exported", key="env_not_exported")
+    return Judgement.skip("no_proxy")
+
+
+def routes_evidence(matrix: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    return {c: {u: _note(TRAFFIC, "route_direct", reason=r.reason) if r.direct
+                else _note(TRAFFIC, "route_proxy", variable=r.proxy_var or "").rstrip()
+                for u, r in per.items()} for c, per in matrix.items()}
+
+
+def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Run one real client through an observing relay in front of the proxy; None if none can run."""
+    from pytest_proxydiag.net import routing
+    from pytest_proxydiag.proof import clients
+
+    proxy = settings.proxy.url
+    if proxy is None or proxy.is_socks or settings["clients"] == "none":
+        return None
+    available = {c.name for c in clients.discover(settings["clients"]) if c.available}
+    candidates = [(c, t) for c in WITNESS_ORDER if c in available for t in settings.targets
+                  if not matrix[c][t.url].direct]
+    via_urllib = [t for t in settings.targets if not routing.route(t.url, settings.env, "urllib").direct]
+    if not candidates and not via_urllib:
+        return None
+    timeout = float(settings.timeout)
+    with probes.relay(lifetime=timeout * 4 + 5) as relay:
+        renv = relay_env(settings.env, relay.url)
+        if candidates:
+            name, target = candidates[0]
+            run = clients.run_client(name, target.url, renv, timeout=timeout * 2, resolve=dict(settings.resolve))
+            outcome = clients.describe(run) if hasattr(clients, "describe") else str(run)
+            label = routing.CLIENT_LABELS.get(name, name)
+        else:
+            target = via_urllib[0]
+            outcome, _cmd = urllib_witness(target.origin + "/v1/messages", renv, timeout * 2)
+            label = routing.CLIENT_LABELS["urllib"]
+        # The relay records on its own thread, before it passes the proxy's answer on: a moment is enough.
+        arrivals = relay.wait_for(target.hostport, 0.5)
+    first = arrivals[0] if arrivals else None
+    answer = None
+    if first is not None:
+        answer = (_note(TRAFFIC, "proxy_answered", status=first.upstream_status) if first.upstream_status
+                  else first.upstream_error)
+    return {"client": label, "target": target.hostport, "outcome": outcome, "observed": bool(arrivals),
+            "arrival": f"{first.method} {first.target}" if first else None,
+            "status": first.upstream_status if first else None, "proxy_answer": answer}
+
+
+def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, Any] | None, urls: list[str],
+                  export_lines: str) -> Judgement:
+    """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there."""
+    from pytest_proxydiag.net.routing import CLIENT_LABELS
+
+    direct = [(c, u, r) for c, per in matrix.items() for u, r in per.items() if r.direct]
+    if direct:
+        lines = "\n".join(_note(TRAFFIC, "direct_line", client=CLIENT_LABELS[c], host=urlsplit(u).netloc,
+                                reason=r.reason) for c, u, r in direct)
+        return Judgement.fail("direct", direct=lines, export_lines=export_lines,
+                              clients=", ".join(dict.fromkeys(CLIENT_LABELS[c] for c, _u, _r in direct)),
+                              target=", ".join(dict.fromkeys(urlsplit(u).netloc for _c, u, _r in direct)))
+    if proof is not None and not proof["observed"]:
+        return Judgement.fail("unobserved", witness=proof["client"], target=proof["target"],
+                              arrival=proof["outcome"], export_lines=export_lines)
+    if proof is None:
+        return Judgement.passed("by_rules", urls=", ".join(urls))
+    return Judgement.passed("proved", client=proof["client"], arrival=proof["arrival"],
+                            proxy_answer=proof["proxy_answer"])
+
+
+def must_be_direct(host: str) -> bool:
+    """A gateway the corporate proxy cannot reach: this machine, a private address, an internal name."""
+    h = host.strip("[]").lower()
+    try:
+        ip = ipaddress.ip_address(h)
+        return ip.is_loopback or ip.is_private or ip.is_link_local
+    except ValueError:
+        pass
+    return h == "localhost" or "." not in h or h.endswith((".local", ".internal", ".lan", ".corp", ".home.arpa",
+                                                           ".localhost"))
+
+
+def routing_expectations(targets: Any, gateway: Any, cloud_credentials: bool) -> tuple[dict[str, str],
+                                                                                        dict[str, str]]:
+    """(URLs that must go through the proxy -> host, URLs that must go direct -> why)."""
+    must_proxy = {t.url: t.host for t in targets}
+    must_direct: dict[str, str] = {}
+    if gateway.value:
+        gw = urlsplit(gateway.value)
+        if gw.hostname and must_be_direct(gw.hostname):
+            must_direct[gateway.value] = _note(NO_PROXY, "gateway_direct", host=gw.hostname, source=gateway.source)
+    if cloud_credentials:
+        must_direct[METADATA_URL] = _note(NO_PROXY, "metadata_direct")
+    return must_proxy, must_direct
+
+
+def judge_no_proxy(env: Mapping[str, str], no_proxy: Any, matrix: Mapping[str, Mapping[str, Any]],
+                   must_proxy: Mapping[str, str], must_direct: Mapping[str, str]) -> Judgement:
+    """Step 2: NO_PROXY keeps the provider on the proxy (and local gateways direct) for every client."""
+    from pytest_proxydiag.net import routing
+
+    problems, lines = [], []
+    for client, per in matrix.items():
+        label = routing.CLIENT_LABELS[client]
+        value, var = routing.no_proxy_value(env, client)
+        err = routing.no_proxy_error(value, client) if value else None
+        if err:
+            problems.append(_note(NO_PROXY, "client_error", client=label, error=err))
+        for url, host in must_proxy.items():
+            r = per[url]
+            if r.direct and r.bypass is not None:
+                problems.append(_note(NO_PROXY, "goes_direct", client=label, host=host, variable=var,
+                                      entry=r.bypass.entry, rule=r.bypass.rule))
+        for url, why in must_direct.items():
+            r = per[url]
+            if not r.direct and r.error is None:
+                problems.append(_note(NO_PROXY, "goes_through", client=label, host=urlsplit(url).hostname, why=why))
+        cells = "; ".join(f"{urlsplit(u).hostname} -> " + ("direct" if r.direct else "proxy") for u, r in per.items())
+        lines.append(_note(NO_PROXY, "matrix_line", client=label, variable=var or _note(NO_PROXY, "reads_nothing"),
+                           cells=cells))
+    if not problems:
+        summary = (_note(NO_PROXY, "not_set") if no_proxy.value is None
+                   else _note(NO_PROXY, "keeps", source=no_proxy.source, hosts=", ".join(must_proxy.values())))
+        if must_direct:
+            summary += _note(NO_PROXY, "and_direct", hosts=", ".join(urlsplit(u).hostname or u for u in must_direct))
+        return Judgement("pass", "", detail=summary)
+    keep = list(dict.fromkeys(h for h in ["localhost", "127.0.0.1", "::1"]
+                              + [urlsplit(u).hostname for u in must_direct] if h))
+    corrected = routing.corrected_no_proxy(no_proxy.value or "", keep_direct=keep, must_proxy=list(must_proxy.values()))
+    shown = no_proxy.value if no_proxy.value is not None else _note(NO_PROXY, "unset")
+    if env.get("NO_PROXY") is not None and env.get("no_proxy") is not None and env["NO_PROXY"] != env["no_proxy"]:
+        shown = _note(NO_PROXY, "both_spellings", upper=env["NO_PROXY"], lower=env["no_proxy"])
+    return Judgement.fail("bypassed", fix={"env": {"NO_PROXY": corrected, "no_proxy": corrected}},
+                          problems="\n".join(dict.fromkeys(problems)), matrix="\n".join(lines), value=shown,
+                          source=no_proxy.source, corrected=corrected, keep=", ".join(keep),
+                          must=", ".join(must_proxy.values()))
+
+
+def _entries(value: str | None) -> set[str]:
+    return {e.strip().lower() for e in (value or "").replace(" ", ",").split(",") if e.strip()}
+
+
+def judge_system_sources(sources: list[ProxySource], notes: list[str], env_raw: str | None, env_var: str | None,
+                         env_no_proxy: Any) -> Judgement:
+    """Step 3: no system or tool setting names another proxy (or another NO_PROXY) than this shell."""
+    env_norm = normalize_proxy(env_raw)
+    env_proxy = env_norm or _note(SYSTEM, "no_proxy_set")
+    conflicts, fixes = [], []
+    for src in sources:
+        at = dict(where=src.where, setting=src.key, value=src.value)
+        if src.kind == "proxy":
+            if env_norm is None:
+                conflicts.append(_note(SYSTEM, "conflict_no_env", **at))
+                fixes.append(_note(SYSTEM, "fix_no_env", **at))
+            elif not same_proxy(src.value, env_raw):
+                conflicts.append(_note(SYSTEM, "conflict_other", env_proxy=env_norm, **at))
+                fixes.append(_note(SYSTEM, "fix_other", variable=env_var, env_proxy=env_norm, **at))
+        elif src.kind == "no_proxy" and src.new_shells and env_no_proxy.value is not None and \
+                _entries(src.value) != _entries(env_no_proxy.value):
+            conflicts.append(_note(SYSTEM, "conflict_no_proxy", source=env_no_proxy.source,
+                                   env_no_proxy=env_no_proxy.value, **at))
+            fixes.append(_note(SYSTEM, "fix_no_proxy", **at))
+        elif src.kind == "pac" and src.key.startswith("FindProxyForURL"):
+            direct = src.value.strip().upper() == "DIRECT"
+            if (direct and env_norm) or (not direct and not same_proxy(src.value, env_raw)):
+                conflicts.append(_note(SYSTEM, "conflict_pac", env_proxy=env_norm or _note(SYSTEM, "direct"), **at))
+                fixes.append(_note(SYSTEM, "fix_pac"))
+    if not conflicts:
+        names = ", ".join(dict.fromkeys(src.where.split(":")[0] for src in sources)) or _note(SYSTEM, "none_found")
+        return Judgement.passed("agrees", env_proxy=env_proxy, names=names,
+                                not_checked=Note.of("not_checked", notes="; ".join(notes)) if notes else "")
+    who = [_note(SYSTEM, "who_shell", clients=ENV_CLIENTS, env_proxy=env_norm or _note(SYSTEM, "direct"),
+                 variable=env_var if env_raw else _note(SYSTEM, "no_proxy_variable"))]
+    who += [_note(SYSTEM, "who_source", used_by=src.used_by, value=src.value, where=src.where)
+            for src in sources if src.kind in ("proxy", "pac")]
+    return Judgement.fail("conflict", conflicts="\n".join(conflicts), who_uses="\n".join(dict.fromkeys(who)),
+                          env_proxy=env_proxy, fixes="\n".join(dict.fromkeys(fixes)))
+
+
+def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str | None,
+                       env_var: str | None) -> Judgement:
+    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct."""
+    from pytest_proxydiag.net import routing
+
+    problems = []  # (entry, problem, change)
+    for e in sorted(entries, key=lambda x: -x.precedence):
+        if e.error:
+            change = _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML")
+            return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
+                                  change=change, others="")
+        name = e.key.split(".")[-1]
+        client = "claude" if e.app == "Claude Code" else "httpx"
+        if name.lower() == "no_proxy":
+            for t in targets:
+                m = routing.matches_no_proxy(t.host, t.port, e.value, client)
+                if m is not None:
+                    problems.append((e, _note(APPS, "sends_direct", app=e.app, host=t.host, entry=m.entry,
+                                              rule=m.rule), _note(APPS, "keep_internal", name=name)))
+                    break
+        elif name in PROXY_NAMES:
+            if not e.value.strip():
+                problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
+            elif env_raw and not same_proxy(e.value, env_raw):
+                problems.append((e, _note(APPS, "other_proxy", app=e.app, app_proxy=normalize_proxy(e.value),
+                                          env_proxy=normalize_proxy(env_raw), variable=env_var),
+                                 _note(APPS, "same_as_shell", name=name, variable=env_var)))
+    if not problems:
+        where = ", ".join(dict.fromkeys(e.path for e in entries)) or _note(APPS, "no_settings")
+        return Judgement.passed("no_override", where=where)
+    e, problem, change = problems[0]
+    others = ""
+    if len(problems) > 1:
+        others = _note(APPS, "also", problems="; ".join(f"{o.path} {o.key}: {p}" for o, p, _c in problems[1:4]))
+    # Claude Code applies settings.json "env" over the shell: the fix is proven by running it with
+    # that value (before) and without it (after the change).
+    app_env = ({"clients": ["claude"], "before": {e.key.split(".", 1)[1]: e.value}}
+               if e.app == "Claude Code" and e.key.startswith("env.") else None)
+    fix = {"files": [{"path": e.path, "change": change}], **({"app_env": app_env} if app_env else {})}
+    return Judgement.fail("override", fix=fix, path=e.path, setting=e.key, value=e.value, problem=problem,
+                          change=change, app=e.app, others=others)

@@ -64,8 +64,8 @@ _WHERE_NOTE = {"proxy connect": "where_proxy_connect", "connect": "where_connect
                "time to first byte": "where_first_byte"}
 
 
-def _note(step_id: str, key: str, **values: Any) -> str:
-    return catalog.note(step_id, key, **values)
+def _note(step_id: str, name: str, /, **values: Any) -> str:
+    return catalog.note(step_id, name, **values)
 
 
 def fmt_ms(seconds: float | None) -> str:
