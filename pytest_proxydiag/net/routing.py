@@ -266,7 +266,7 @@ def requests_uses_plain_suffix() -> bool:
             from importlib.metadata import version
             parts = tuple(int(p) for p in re.findall(r"\d+", version("requests"))[:2])
             _REQUESTS_PLAIN_SUFFIX = parts < (2, 34)
-        except Exception:
+        except (ImportError, ValueError):   # requests not installed (PackageNotFoundError), or no version
             _REQUESTS_PLAIN_SUFFIX = True
     return _REQUESTS_PLAIN_SUFFIX
 
