@@ -11,6 +11,11 @@ import sys
 
 from pytest_proxydiag.net.results import Cause, Deadline, ProbeError, classify_oserror
 
+if sys.version_info < (3, 13):
+    # Imported once, when the probe layer loads: a first import of pyOpenSSL on two probe threads at once
+    # can leave cryptography's cffi bindings half made ("cffi library '_openssl' has no function ...").
+    from OpenSSL import SSL, crypto
+
 __all__ = ["wrap_tls", "fetch_chain", "tls_error", "unverified_context"]
 
 
@@ -72,8 +77,6 @@ _PLAINTEXT_MARKS = ("wrong version number", "WRONG_VERSION_NUMBER", "packet leng
 
 
 def _fetch_chain_pyopenssl(sock: socket.socket, server_name: str, deadline: Deadline):
-    from OpenSSL import SSL, crypto  # lazy: only the certificate probes need it
-
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     ctx.set_verify(SSL.VERIFY_NONE, lambda *a: True)
     conn = SSL.Connection(ctx, None)  # memory BIOs: works over a plain tunnel and inside an https:// proxy
