@@ -43,7 +43,6 @@ __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_s
            "COMMAND_TIMEOUT", "PROXY_NAMES"]
 
 NO_PROXY_NAMES = ("no_proxy", "NO_PROXY")
-ENV_CLIENTS = "curl, Python requests/httpx, Node, Claude Code, Go"
 
 
 def _sys(path: str) -> Path:
@@ -387,8 +386,8 @@ def judge_system_sources(sources: list[ProxySource], notes: list[str], env_raw: 
         names = ", ".join(dict.fromkeys(src.where.split(":")[0] for src in sources)) or _note(SYSTEM, "none_found")
         return Judgement.passed("agrees", env_proxy=env_proxy, names=names,
                                 not_checked=Note.of("not_checked", notes="; ".join(notes)) if notes else "")
-    who = [_note(SYSTEM, "who_shell", clients=ENV_CLIENTS, env_proxy=env_norm or _note(SYSTEM, "direct"),
-                 variable=env_var if env_raw else _note(SYSTEM, "no_proxy_variable"))]
+    who = [_note(SYSTEM, "who_shell", clients=_note(SYSTEM, "env_clients"),
+                 env_proxy=env_norm or _note(SYSTEM, "direct"), variable=env_var if env_raw else _note(SYSTEM, "no_proxy_variable"))]
     who += [_note(SYSTEM, "who_source", used_by=src.used_by, value=src.value, where=src.where)
             for src in sources if src.kind in ("proxy", "pac")]
     return Judgement.fail("conflict", conflicts="\n".join(conflicts), who_uses="\n".join(dict.fromkeys(who)),

@@ -425,7 +425,7 @@ def request_budget(settings: Settings) -> dict[str, int]:
     direct = 0 if settings["no_direct"] else n
     return {"latency (shared GET /)": n, "direct GET /": direct, "streaming GET": n,
             "proxy-health CONNECTs": n * int(settings["health_samples"]), "rate limit": 0,
-            "client runs (requests, httpx, curl)": 3 * n, "SDK requests (anthropic, litellm)": 2,
+            "client runs (requests/httpx/curl)": 3 * n, "SDK requests (anthropic, litellm)": 2,
             "total at most": n * (1 + 1 + int(settings["health_samples"]) + 3) + direct + 2}
 
 

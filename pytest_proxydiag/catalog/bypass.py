@@ -117,6 +117,7 @@ STEPS = {
             "fix_pac": "  the PAC file: ask IT which proxy applies to the provider, and use the same one in "
                        "HTTPS_PROXY",
             "who_shell": "  - {clients} started from this shell: {env_proxy} ({variable})",
+            "env_clients": "curl, Python requests/httpx, Node, Claude Code, Go",
             "who_source": "  - {used_by}: {value} ({where})",
             "no_proxy_variable": "no proxy variable",
             "no_proxy_set": "no proxy",
