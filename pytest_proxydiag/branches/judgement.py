@@ -49,10 +49,13 @@ class Judgement:
     detail: str = ""
     #: a concrete fix (``env``, ``files`` ...) attached before the step fails.
     fix: Mapping[str, Any] | None = None
+    #: evidence the judgement adds (what it found, e.g. the refused domains).
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def fail(cls, key: str, *, fix: Mapping[str, Any] | None = None, **values: Any) -> "Judgement":
-        return cls("fail", key, values, fix=fix)
+    def fail(cls, key: str, *, fix: Mapping[str, Any] | None = None, evidence: Mapping[str, Any] | None = None,
+             **values: Any) -> "Judgement":
+        return cls("fail", key, values, fix=fix, evidence=evidence or {})
 
     @classmethod
     def passed(cls, key: str, **values: Any) -> "Judgement":
@@ -69,6 +72,8 @@ class Judgement:
     def conclude(self, step) -> None | NoReturn:
         """End *step* the way this judgement says (a pass returns, everything else raises)."""
         __tracebackhide__ = True
+        if self.evidence:
+            step.add_evidence(**self.evidence)
         if self.fix is not None:
             step.set_fix(**self.fix)
         if self.outcome == "fail":
