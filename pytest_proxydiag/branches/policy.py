@@ -244,11 +244,11 @@ def _edge_signals(headers: Sequence[tuple[str, str]]) -> list[str]:
     out = []
     server = (_header(headers, "Server") or "").lower()
     if "cloudflare" in server or _header(headers, "cf-ray"):
-        out.append("Cloudflare (Server: cloudflare / cf-ray): the provider's edge")
+        out.append(words.EDGE_SIGNALS["cloudflare"])
     if "awselb" in server or "cloudfront" in server or _header(headers, "x-amz-cf-id"):
-        out.append("AWS edge (ELB/CloudFront)")
+        out.append(words.EDGE_SIGNALS["aws"])
     if server in ("gfe", "esf", "google frontend") or "gws" in server:
-        out.append("Google front end")
+        out.append(words.EDGE_SIGNALS["google"])
     return out
 
 

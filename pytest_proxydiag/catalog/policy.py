@@ -211,6 +211,10 @@ MEANINGS = {
     "no_verdict": "no filtering verdict",
 }
 
+#: The provider edges a reply can come from, as the evidence names them.
+EDGE_SIGNALS = {"cloudflare": "Cloudflare (Server: cloudflare / cf-ray): the provider's edge",
+                "aws": "AWS edge (ELB/CloudFront)", "google": "Google front end"}
+
 #: Where a reply came from, for the finding text.
 STAGE_TEXT = {"connect": "in answer to CONNECT, before any TLS",
               "tunnel": "inside the TLS tunnel, after the proxy intercepted it",

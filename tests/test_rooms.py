@@ -1,0 +1,147 @@
+"""The package keeps its rooms: sentences in the catalog, modules small enough to read.
+
+* A step module (``diag_tests/*``) or a branch module (``pytest_proxydiag/branches/*``)
+  holds no user-facing sentence: findings, solutions, pass summaries, skip and
+  block reasons live in ``pytest_proxydiag/catalog/`` keyed by step id.
+* No module in ``pytest_proxydiag/`` exceeds 600 lines.
+
+Modules other engineers are still moving carry an ``xfail(strict=False)`` mark
+naming the owner, so the merge that finishes the move only drops the mark.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "pytest_proxydiag"
+STEP_MODULES = sorted((ROOT / "diag_tests").glob("test_*.py"))
+BRANCH_MODULES = sorted(p for p in (PACKAGE / "branches").glob("*.py") if p.name != "__init__.py")
+
+#: A sentence: at least this many plain words (letters only, punctuation at the edges allowed).
+MIN_WORDS = 5
+_WORD = re.compile(r"^[(\"'“]?[A-Za-z][a-z'’-]*[)\"'”,.;:!?]*$")
+#: Regular expressions and code are not read by users, even when they contain words.
+_PATTERN_MARKS = ("(?", "\\b", "\\s", "[^", "\\d", "|", "import ", "def ", "print(", "{\"")
+
+#: Literals that look like sentences but are evidence keys, log formats or data, with the reason.
+ALLOWED = {
+    "name or service not known": "a resolver error clients print; matched in their output, never shown",
+    "web page blocked</title>": "a Palo Alto block page fingerprint; matched in the page, never shown",
+    "blocked in accordance with company policy": "a Palo Alto block page fingerprint; matched, never shown",
+}
+
+#: Functions that other engineers are moving out of the branch modules (with their sentences).
+MOVING_FUNCTIONS = {
+    # Engineer `proof` moves the Claude-settings and LiteLLM-config readers to pytest_proxydiag/machine/.
+    ("application.py", "claude_settings_env"), ("application.py", "parse_litellm_config"),
+    ("application.py", "find_litellm_config"),
+}
+
+#: Modules whose sentences other engineers are moving to the catalog right now.
+PROSE_OWNERS = {
+    "test_performance.py": "net", "test_bypass.py": "net", "test_certificate.py": "trust",
+    "performance.py": "net", "bypass.py": "net", "certificate.py": "trust",
+}
+
+#: Modules other engineers are splitting below the limit.
+SIZE_OWNERS = {
+    "branches/bypass.py": "net", "branches/certificate.py": "trust", "net/probes.py": "net",
+    "net/routing.py": "net", "proof/clients.py": "proof", "lab/__init__.py": "products",
+    "lab/servers.py": "products", "triage/__init__.py": "config",
+}
+MAX_LINES = 600
+
+
+def _docstring_nodes(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """A string literal's text; an f-string's constant parts with ``{}`` for each value."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def looks_like_sentence(text: str) -> bool:
+    if any(mark in text for mark in _PATTERN_MARKS):
+        return False
+    tokens = text.split()
+    words = [t for t in tokens if _WORD.match(t)]
+    return len(words) >= MIN_WORDS and len(words) >= 0.6 * len(tokens)
+
+
+def sentences_in(path: Path) -> list[str]:
+    """``line: text`` of each string literal in *path* that reads like a sentence to a user."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _docstring_nodes(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and (path.name, node.name) in MOVING_FUNCTIONS:
+            skip |= {id(n) for n in ast.walk(node)}
+        if isinstance(node, ast.JoinedStr):
+            skip |= {id(v) for v in node.values}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        text = _literal_text(node)
+        if text and looks_like_sentence(text) and not any(text.startswith(a) for a in ALLOWED):
+            found.append(f"{path.name}:{node.lineno}: {text[:100]!r}")
+    return found
+
+
+def _owned_elsewhere(path: Path, owners: dict, key: str):
+    owner = owners.get(key)
+    if owner is None:
+        return path
+    return pytest.param(path, marks=pytest.mark.xfail(strict=False, reason=f"being moved by engineer {owner}"))
+
+
+def test_the_heuristic_tells_sentences_from_data():
+    assert looks_like_sentence("the proxy refused to open the tunnel")
+    assert looks_like_sentence("{} answered {}: the proxy could not forward the request")
+    assert not looks_like_sentence("CONNECT {}: {}")
+    assert not looks_like_sentence(r"access denied|access (?:to this site )?(?:is |has been )?blocked")
+    assert not looks_like_sentence("  litellm_settings:")
+    assert not looks_like_sentence("policy.domain_allowed")
+    source = 'def f():\n    """A docstring is for readers of the code."""\n    return f"the {x} proxy refused the tunnel"\n'
+    assert [line.split(": ", 1)[1] for line in _sentences_of(source)] == ["'the {} proxy refused the tunnel'"]
+
+
+def _sentences_of(source: str) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "sample.py"
+        path.write_text(source, encoding="utf-8")
+        return sentences_in(path)
+
+
+@pytest.mark.parametrize("path", [_owned_elsewhere(p, PROSE_OWNERS, p.name) for p in STEP_MODULES + BRANCH_MODULES],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_user_facing_sentence_outside_the_catalog(path):
+    found = sentences_in(path)
+    assert not found, "move these into pytest_proxydiag/catalog/ (keyed by step id):\n" + "\n".join(found)
+
+
+ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", [_owned_elsewhere(p, SIZE_OWNERS, p.relative_to(PACKAGE).as_posix())
+                                  for p in ALL_MODULES], ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_no_module_over_600_lines(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines"
