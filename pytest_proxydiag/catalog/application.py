@@ -212,5 +212,3 @@ NOTES = {
         "configured": "{path}: proxy settings at {where}; every os.environ/ reference is set",
     },
 }
-for _step_id, _notes in NOTES.items():
-    STEPS[_step_id]["notes"] = _notes

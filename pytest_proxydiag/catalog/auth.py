@@ -214,5 +214,3 @@ NOTES = {
         "basic_offered": "the proxy offers {schemes}: Basic works for every client",
     },
 }
-for _step_id, _notes in NOTES.items():
-    STEPS[_step_id]["notes"] = _notes

@@ -152,5 +152,3 @@ NOTES = {
         "gateway_locked": "{url} answered {status} (running; health details need a key)",
     },
 }
-for _step_id, _notes in NOTES.items():
-    STEPS[_step_id]["notes"] = _notes

@@ -296,5 +296,3 @@ NOTES = {
         "no_error_answer": "no error answer from the proxy",
     },
 }
-for _step_id, _notes in NOTES.items():
-    STEPS[_step_id]["notes"] = _notes
