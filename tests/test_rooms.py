@@ -145,3 +145,48 @@ ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
 def test_no_module_over_600_lines(path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+class _Step:
+    """The parts of a StepContext a Judgement uses, recording what it was told."""
+
+    step_id = "connectivity.proxy_works"
+
+    def __init__(self):
+        self.calls = []
+
+    def add_evidence(self, **items):
+        self.calls.append(("evidence", items))
+
+    def set_fix(self, **fix):
+        self.calls.append(("fix", fix))
+
+    def fail(self, key, **values):
+        self.calls.append(("fail", key, values))
+        raise AssertionError("failed")
+
+    def blocked(self, by, detail):
+        self.calls.append(("blocked", by, detail))
+        raise AssertionError("blocked")
+
+    def passed(self, summary):
+        self.calls.append(("passed", summary))
+
+
+def test_a_judgement_concludes_with_catalog_words_and_keeps_a_value_named_evidence():
+    from pytest_proxydiag.branches.judgement import Judgement, Note
+
+    step = _Step()
+    with pytest.raises(AssertionError):
+        Judgement.fail("connect_failed", record={"seen": 1}, fix={"env": {"A": "b"}}, evidence="HTTP/1.1 502",
+                       detail=Note.of("could_not_forward", status="HTTP/1.1 502", squid="")).conclude(step)
+    assert step.calls == [("evidence", {"seen": 1}), ("fix", {"env": {"A": "b"}}),
+                          ("fail", "connect_failed", {"evidence": "HTTP/1.1 502",
+                                                      "detail": "HTTP/1.1 502: the proxy could not forward the request"})]
+    step = _Step()
+    with pytest.raises(AssertionError):
+        Judgement.blocked("auth.credentials", key="wants_auth", status="407").conclude(step)
+    assert step.calls == [("blocked", "auth.credentials", "the proxy wants authentication (407)")]
+    step = _Step()
+    Judgement.passed("http_ok", url="http://x", proxy="p:1", status="200").conclude(step)
+    assert step.calls == [("passed", "GET http://x through p:1: 200")]

@@ -25,12 +25,12 @@ _UNREACHED = (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, C
 
 
 def reachability_evidence(url, addresses, resolve_s, resolve_err, result) -> dict:
-    evidence = dict(dns={"host": url.host, "addresses": list(addresses), "seconds": round(resolve_s, 4),
-                         "error": resolve_err.detail if resolve_err else None},
-                    tcp={"ok": result.ok, "address": result.address, "cause": result.cause.value,
-                         "detail": result.detail, "seconds": round(result.elapsed, 4)})
+    evidence: dict = dict(dns={"host": url.host, "addresses": list(addresses), "seconds": round(resolve_s, 4),
+                               "error": resolve_err.detail if resolve_err else None})
     if url.problems:
         evidence["url_notes"] = list(url.problems)
+    evidence["tcp"] = {"ok": result.ok, "address": result.address, "cause": result.cause.value,
+                       "detail": result.detail, "seconds": round(result.elapsed, 4)}
     return evidence
 
 

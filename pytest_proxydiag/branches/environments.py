@@ -222,9 +222,9 @@ def judge_env(cmp: EnvComparison, proxy_value: str | None) -> Judgement:
         # Set here but in no startup file: fine for this terminal, gone in the next one - unless an IDE,
         # /etc/environment, launchd or direnv sets it, which files alone cannot tell.  Evidence, not a finding.
         transient = sorted(n for n in cmp.process if n in PROXY_VARS and n not in cmp.new_shell)
-        evidence = {"not_in_any_startup_file": transient, "persistence": _env_note(
+        record = {"not_in_any_startup_file": transient, "persistence": _env_note(
             "persistence", shell=cmp.shell, startup=cmp.startup_file)} if transient else {}
-        return Judgement("pass", "agree", evidence=evidence, values=dict(
+        return Judgement("pass", "agree", record=record, values=dict(
             shell=cmp.shell, names=", ".join(sorted(cmp.process)),
             transient=_env_note("transient", names=", ".join(transient)) if transient else ""))
     issue = cmp.issues[0]
@@ -232,9 +232,9 @@ def judge_env(cmp: EnvComparison, proxy_value: str | None) -> Judgement:
     views = "\n".join(f"  {name}: " + ", ".join(f"{k}={v if v is not None else '(unset)'}"
                                                for k, v in row.items() if k != "set in")
                       for name, row in cmp.table().items())
-    evidence = {"other_issues": [i.detail for i in cmp.issues[1:]]} if len(cmp.issues) > 1 else {}
+    record = {"other_issues": [i.detail for i in cmp.issues[1:]]} if len(cmp.issues) > 1 else {}
     return Judgement("fail", issue.key, fix={"env": fix, "file": cmp.startup_file, "shell": cmp.shell},
-                     evidence=evidence, values=dict(
+                     record=record, values=dict(
                          detail=issue.detail, views=views, shell=cmp.shell, profile=cmp.startup_file,
                          export_lines=export_lines(fix, cmp.shell), reload=f"source {cmp.startup_file}",
                          claude_path=cmp.claude_path))

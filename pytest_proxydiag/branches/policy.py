@@ -408,7 +408,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                             for d, v in refused)
         key = "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page"
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
-                              evidence={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
+                              record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
                               blocked=blocked, count=len(refused), vendor_note=vendor_note,
                               domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                               when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
@@ -502,12 +502,12 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     found = list({(v.status, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
     primary = min(primary, len(found))
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
-    evidence = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
+    record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
     if not relevant:
         if any(v.status == 407 for v, _r, _w in found):
-            return Judgement("blocked", "auth_first", by="auth.credentials", evidence=evidence)
+            return Judgement("blocked", "auth_first", by="auth.credentials", record=record)
         provider = [f"{r}: {v.status} ({v.meaning})" for v, r, _w in found if v.sender != "proxy" and v.status]
-        return Judgement("pass", "nothing_for_it", evidence=evidence, values={
+        return Judgement("pass", "nothing_for_it", record=record, values={
             "replies": "; ".join(provider) if provider else _note("policy.proxy_logs", "no_error_answer")})
     relevant.sort(key=lambda item: LOG_PRIORITY.index(item[0].kind) if item[0].kind in LOG_PRIORITY
                   else len(LOG_PRIORITY))
@@ -517,7 +517,7 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
         key = "other"
     code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
             (f" from {verdict.vendor}" if verdict.vendor else ""))
-    return Judgement("fail", key, evidence=evidence, values=dict(
+    return Judgement("fail", key, record=record, values=dict(
         status=f"HTTP {verdict.status}", code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
         "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
         detail=f"{request}: {verdict.status}"))
