@@ -190,3 +190,37 @@ def test_a_judgement_concludes_with_catalog_words_and_keeps_a_value_named_eviden
     step = _Step()
     Judgement.passed("http_ok", url="http://x", proxy="p:1", status="200").conclude(step)
     assert step.calls == [("passed", "GET http://x through p:1: 200")]
+
+
+#: Calls that name a catalog note, and which positional argument holds the key.
+_NOTE_CALLS = {"say": 1, "of": 0, "passed": 0, "skip": 0, "_py_note": 0, "_env_note": 0, "_note": 1, "note": 1}
+
+
+def _note_keys_named(path: Path) -> list[tuple[int, str]]:
+    keys = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name == "passed" and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", "") != "Judgement":
+            continue  # step.passed(text) takes a sentence from the catalog, not a key
+        position = _NOTE_CALLS.get(name)
+        args = list(node.args)
+        if position is not None and len(args) > position and isinstance(args[position], ast.Constant) \
+                and isinstance(args[position].value, str) and args[position].value:
+            keys.append((node.lineno, args[position].value))
+        for kw in node.keywords:
+            if kw.arg == "key" and isinstance(kw.value, ast.Constant) and kw.value.value:
+                keys.append((node.lineno, kw.value.value))
+    return keys
+
+
+def test_every_note_a_step_or_branch_names_is_in_the_catalog():
+    from pytest_proxydiag import catalog
+
+    known = set(catalog.COMMON_NOTES) | {k for e in catalog.CATALOG.values() for k in e.notes}
+    named = [(p, line, key) for p in STEP_MODULES + BRANCH_MODULES if p.name not in PROSE_OWNERS
+             for line, key in _note_keys_named(p)]
+    assert len(named) > 50, "the scan found too few note names: the call shapes changed"
+    missing = [f"{p.name}:{line}: {key}" for p, line, key in named if key not in known]
+    assert not missing, "notes named in code but missing from the catalog:\n" + "\n".join(missing)
