@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pytest_proxydiag"
 STEP_MODULES = sorted((ROOT / "diag_tests").glob("test_*.py"))
-BRANCH_MODULES = sorted(p for p in (PACKAGE / "branches").glob("*.py") if p.name != "__init__.py")
+BRANCH_MODULES = sorted(p for p in (PACKAGE / "branches").rglob("*.py") if p.name != "__init__.py"
+                        or p.parent.name != "branches")
 
 #: A sentence: at least this many plain words (letters only, punctuation at the edges allowed).
 MIN_WORDS = 5
@@ -52,7 +53,7 @@ PROSE_OWNERS = {
 SIZE_OWNERS = {
     "branches/bypass.py": "net", "branches/certificate.py": "trust", "net/probes.py": "net",
     "net/routing.py": "net", "proof/clients.py": "proof", "lab/__init__.py": "products",
-    "lab/servers.py": "products", "triage/__init__.py": "config",
+    "lab/servers.py": "products",
 }
 MAX_LINES = 600
 
@@ -131,7 +132,7 @@ def _sentences_of(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize("path", [_owned_elsewhere(p, PROSE_OWNERS, p.name) for p in STEP_MODULES + BRANCH_MODULES],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_user_facing_sentence_outside_the_catalog(path):
     found = sentences_in(path)
     assert not found, "move these into pytest_proxydiag/catalog/ (keyed by step id):\n" + "\n".join(found)
