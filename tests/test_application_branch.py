@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import application as appcheck
+from pytest_proxydiag.branches import environments
+from pytest_proxydiag.proof import appruns
 from pytest_proxydiag.proof.clients import ClientRun
 
 
@@ -27,7 +29,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_http_proxy_without_https_proxy_is_an_issue_with_the_https_line_to_add(tmp_path):
-    cmp = appcheck.compare_env({"SHELL": "/bin/zsh", "HTTP_PROXY": "http://p:3128"}, tmp_path, etc_files=False)
+    cmp = environments.compare_env({"SHELL": "/bin/zsh", "HTTP_PROXY": "http://p:3128"}, tmp_path, etc_files=False)
     assert [i.key for i in cmp.issues] == ["http_only"]
     assert cmp.issues[0].fix["HTTPS_PROXY"] == "http://p:3128"
     assert cmp.startup_file == "~/.zshrc"
@@ -35,7 +37,7 @@ def test_http_proxy_without_https_proxy_is_an_issue_with_the_https_line_to_add(t
 
 def test_value_only_in_a_loaded_profile_is_profile_only(tmp_path):
     _write(tmp_path / ".bashrc", '# proxy\nexport HTTPS_PROXY="http://corp:8080"\nexport HTTP_PROXY="$HTTPS_PROXY"\n')
-    cmp = appcheck.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
+    cmp = environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
     assert cmp.issues[0].key == "profile_only"
     assert cmp.new_shell == {"HTTPS_PROXY": "http://corp:8080", "HTTP_PROXY": "http://corp:8080"}
     assert ".bashrc:2 (read by bash)" in cmp.issues[0].detail
@@ -43,7 +45,7 @@ def test_value_only_in_a_loaded_profile_is_profile_only(tmp_path):
 
 def test_value_in_a_file_the_users_shell_never_reads_is_not_loaded(tmp_path):
     _write(tmp_path / ".zshrc", "export HTTPS_PROXY=http://corp:8080\n")
-    cmp = appcheck.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
+    cmp = environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
     assert cmp.issues[0].key == "not_loaded"
     assert "bash never reads that file" in cmp.issues[0].detail
 
@@ -51,37 +53,37 @@ def test_value_in_a_file_the_users_shell_never_reads_is_not_loaded(tmp_path):
 def test_bash_profile_shadows_dot_profile(tmp_path):
     _write(tmp_path / ".profile", "export HTTPS_PROXY=http://corp:8080\n")
     _write(tmp_path / ".bash_profile", "# created later by an installer\n")
-    cmp = appcheck.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
+    cmp = environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
     assert cmp.issues[0].key == "not_loaded"
     # Without the shadowing file, bash reads ~/.profile.
     (tmp_path / ".bash_profile").unlink()
-    assert appcheck.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False).issues[0].key == "profile_only"
+    assert environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False).issues[0].key == "profile_only"
 
 
 def test_fish_config_is_read(tmp_path):
     _write(tmp_path / ".config/fish/config.fish", "set -gx HTTPS_PROXY http://corp:8080\n")
-    cmp = appcheck.compare_env({"SHELL": "/usr/bin/fish"}, tmp_path, etc_files=False)
+    cmp = environments.compare_env({"SHELL": "/usr/bin/fish"}, tmp_path, etc_files=False)
     assert cmp.new_shell == {"HTTPS_PROXY": "http://corp:8080"}
     assert cmp.startup_file == "~/.config/fish/config.fish"
 
 
 def test_upper_and_lower_case_disagreeing(tmp_path):
     env = {"SHELL": "/bin/bash", "HTTPS_PROXY": "http://a:1", "https_proxy": "http://b:2"}
-    cmp = appcheck.compare_env(env, tmp_path, etc_files=False)
+    cmp = environments.compare_env(env, tmp_path, etc_files=False)
     assert cmp.issues[0].key == "case_mismatch"
     assert "https_proxy=http://b:2 but HTTPS_PROXY=http://a:1" in cmp.issues[0].detail
 
 
 def test_claude_settings_overriding_the_shell(tmp_path):
     _write(tmp_path / ".claude/settings.json", json.dumps({"env": {"HTTPS_PROXY": "http://other:9"}}))
-    cmp = appcheck.compare_env({"SHELL": "/bin/bash", "HTTPS_PROXY": "http://corp:8080"}, tmp_path,
+    cmp = environments.compare_env({"SHELL": "/bin/bash", "HTTPS_PROXY": "http://corp:8080"}, tmp_path,
                                etc_files=False)
     assert [i.key for i in cmp.issues] == ["claude_differs"]
 
 
 def test_broken_claude_settings_are_a_problem_not_a_crash(tmp_path):
     _write(tmp_path / ".claude/settings.json", "{not json")
-    cmp = appcheck.compare_env({"SHELL": "/bin/bash", "HTTPS_PROXY": "http://corp:8080"}, tmp_path,
+    cmp = environments.compare_env({"SHELL": "/bin/bash", "HTTPS_PROXY": "http://corp:8080"}, tmp_path,
                                etc_files=False)
     assert cmp.issues == [] and "cannot be read as JSON" in cmp.problems[0]
 
@@ -89,7 +91,7 @@ def test_broken_claude_settings_are_a_problem_not_a_crash(tmp_path):
 def test_agreeing_views_have_no_issue(tmp_path):
     _write(tmp_path / ".bashrc", "export HTTPS_PROXY=http://corp:8080\nexport https_proxy=http://corp:8080\n")
     env = {"SHELL": "/bin/bash", "HTTPS_PROXY": "http://corp:8080", "https_proxy": "http://corp:8080"}
-    assert appcheck.compare_env(env, tmp_path, etc_files=False).issues == []
+    assert environments.compare_env(env, tmp_path, etc_files=False).issues == []
 
 
 # ------------------------------------------------------------------ LiteLLM config parser (no network)
@@ -168,9 +170,9 @@ def test_client_errors_map_back_to_their_branch(code, error, branch):
 
 def test_public_roots_emulation_never_overrides_the_users_ca_variables():
     env = {"SSL_CERT_FILE": "/corp.pem"}
-    assert appcheck.emulate_public_roots(env, "requests", "/roots.pem")["REQUESTS_CA_BUNDLE"] == "/roots.pem"
-    assert appcheck.emulate_public_roots(env, "httpx", "/roots.pem")["SSL_CERT_FILE"] == "/corp.pem"
-    assert "CURL_CA_BUNDLE" not in appcheck.emulate_public_roots(env, "curl", "/roots.pem")
+    assert appruns.emulate_public_roots(env, "requests", "/roots.pem")["REQUESTS_CA_BUNDLE"] == "/roots.pem"
+    assert appruns.emulate_public_roots(env, "httpx", "/roots.pem")["SSL_CERT_FILE"] == "/corp.pem"
+    assert "CURL_CA_BUNDLE" not in appruns.emulate_public_roots(env, "curl", "/roots.pem")
 
 
 # ------------------------------------------------------------------ real diagnoses through the lab's Squid

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import policy
+from pytest_proxydiag.catalog import policy as words
+from pytest_proxydiag.net import policy_probes
 from pytest_proxydiag.core.config import Target
 
 BLOCKPAGES = Path(__file__).parent / "data" / "blockpages"
@@ -90,14 +92,14 @@ def test_provider_domains_follow_regions_and_usage_flags_only():
 
 def test_log_query_is_utc_and_names_request_answer_and_where_to_look():
     v = policy.read_reply(*parse_recorded((BLOCKPAGES / "squid-access-denied.http").read_bytes()), stage="connect")
-    text = policy.log_query(v, "CONNECT api.anthropic.com:443", when=0.0, proxy="http://proxy:3128")
+    text = words.log_query(v, "CONNECT api.anthropic.com:443", when=0.0, proxy="http://proxy:3128")
     assert "1970-01-01T00:00:00Z" in text and "CONNECT api.anthropic.com:443" in text
     assert "ERR_ACCESS_DENIED" in text and "access.log" in text
 
 
 def test_json_probe_body_has_the_exact_size_and_is_json():
     for size in (200, 16 * 1024, 1024 * 1024):
-        body = policy.json_probe_body(size)
+        body = policy_probes.json_probe_body(size)
         assert len(body) == size
         json.loads(body)
 

@@ -49,10 +49,14 @@ class Judgement:
     detail: str = ""
     #: a concrete fix (``env``, ``files`` ...) attached before the step fails.
     fix: Mapping[str, Any] | None = None
+    #: evidence the judgement records with the step (what it found, e.g. the refused domains); not
+    #: called ``evidence``, which is a finding value of its own in several catalog texts.
+    record: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def fail(cls, key: str, *, fix: Mapping[str, Any] | None = None, **values: Any) -> "Judgement":
-        return cls("fail", key, values, fix=fix)
+    def fail(cls, key: str, *, fix: Mapping[str, Any] | None = None, record: Mapping[str, Any] | None = None,
+             **values: Any) -> "Judgement":
+        return cls("fail", key, values, fix=fix, record=record or {})
 
     @classmethod
     def passed(cls, key: str, **values: Any) -> "Judgement":
@@ -69,6 +73,8 @@ class Judgement:
     def conclude(self, step) -> None | NoReturn:
         """End *step* the way this judgement says (a pass returns, everything else raises)."""
         __tracebackhide__ = True
+        if self.record:
+            step.add_evidence(**self.record)
         if self.fix is not None:
             step.set_fix(**self.fix)
         if self.outcome == "fail":

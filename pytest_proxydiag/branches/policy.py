@@ -9,61 +9,50 @@ inside the tunnel, growing uploads); this module judges them:
   Forcepoint/Websense, Skyhigh/McAfee, Forefront TMG), the category if the
   page shows one, and the kind of verdict (denied, too large, rate limited,
   upstream unreachable, DLP, content type, ...);
-* :func:`provider_domains` — the provider host names in use (targets, Bedrock
-  regions, Vertex regions) and :func:`allowlist_lines` — the copy-paste block
-  for the IT ticket;
-* :func:`log_query` — the request details IT needs to find the log entry
-  (UTC timestamp, request line, status, vendor error code, where that
-  product logs it).
+* :func:`provider_domains` (from :mod:`.providers`) — the provider host names
+  in use and :func:`allowlist_lines` — the copy-paste block for the IT ticket;
+* ``judge_*`` — each policy step's conclusion as a
+  :class:`~.judgement.Judgement`.
 
-Plain data in, plain data out: no network, no formatting of solutions (the
-catalog does that).
+Plain data in, plain data out: no network (the measurements are in
+``net/policy_probes.py``), no sentences (``catalog/policy.py`` holds the
+meanings, the vendors' log locations and the text for IT).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import time
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Sequence
 
+from pytest_proxydiag import catalog
+from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, provider_domains, wildcard_lines
+from pytest_proxydiag.catalog import policy as words
+from pytest_proxydiag.catalog.policy import log_query, utc
 from pytest_proxydiag.branches import products
 
 __all__ = ["Verdict", "VendorMatch", "ProviderDomain", "read_reply", "identify_vendor", "find_category",
-           "provider_domains", "allowlist_lines", "wildcard_lines", "log_query", "utc", "SQUID_ERRORS",
-           "VENDORS", "json_probe_body", "size_label"]
+           "provider_domains", "allowlist_lines", "wildcard_lines", "SQUID_ERROR_KINDS", "VENDORS", "size_label",
+           "domain_answer", "judge_domains", "no_reply_anywhere", "judge_silent_refusal",
+           "judge_url_filtering", "judge_payload", "payload_limit",
+           "judge_proxy_logs", "LOG_PRIORITY"]
 
 
 # -- products and their fingerprints: the table is data (catalog/products.py), matched by branches/products.py
 VENDORS = products.PRODUCTS
 
 
-#: Squid's error codes (X-Squid-Error / the page template), what they mean and who caused them.
-SQUID_ERRORS: Mapping[str, tuple[str, str]] = {
-    "ERR_ACCESS_DENIED": ("denied", "an access rule (http_access deny) refused the request"),
-    "ERR_CACHE_ACCESS_DENIED": ("auth", "the proxy wants authentication (407)"),
-    "ERR_CONNECT_FAIL": ("upstream", "the proxy could not open a connection to the provider"),
-    "ERR_DNS_FAIL": ("upstream", "the proxy could not resolve the provider's name"),
-    "ERR_CANNOT_FORWARD": ("upstream", "the proxy found no way to forward the request (DNS or parent proxy)"),
-    "ERR_READ_TIMEOUT": ("upstream", "the provider did not answer the proxy in time"),
-    "ERR_LIFETIME_EXP": ("upstream", "the connection lived longer than the proxy allows"),
-    "ERR_GATEWAY_FAILURE": ("upstream", "a gateway (parent proxy or ICAP service) failed"),
-    "ERR_SECURE_CONNECT_FAIL": ("upstream", "the proxy's own TLS connection to the provider failed "
-                                            "(certificate or TLS version)"),
-    "ERR_ZERO_SIZE_OBJECT": ("upstream", "the provider closed the connection without an answer"),
-    "ERR_READ_ERROR": ("upstream", "reading from the provider failed"),
-    "ERR_WRITE_ERROR": ("upstream", "writing to the provider failed"),
-    "ERR_TOO_BIG": ("too_large", "the request or reply is larger than the proxy allows "
-                                 "(request_body_max_size / reply_body_max_size)"),
-    "ERR_INVALID_REQ": ("invalid", "the proxy considers the request malformed"),
-    "ERR_INVALID_URL": ("invalid", "the proxy considers the URL malformed"),
-    "ERR_UNSUP_REQ": ("invalid", "the proxy does not support this request"),
-    "ERR_ICAP_FAILURE": ("upstream", "the ICAP content scanner (DLP/antivirus) failed"),
-    "ERR_CONFLICT_HOST": ("invalid", "the Host header does not match the destination"),
-    "ERR_SHUTTING_DOWN": ("upstream", "the proxy is shutting down"),
-    "ERR_FORWARDING_DENIED": ("denied", "the proxy is not allowed to forward this request"),
+#: Squid's error codes (X-Squid-Error / the page template) and the kind of verdict each is
+#: (their meanings: ``catalog/policy.SQUID_MEANINGS``).
+SQUID_ERROR_KINDS: Mapping[str, str] = {
+    "ERR_ACCESS_DENIED": "denied", "ERR_FORWARDING_DENIED": "denied", "ERR_CACHE_ACCESS_DENIED": "auth",
+    "ERR_TOO_BIG": "too_large", **dict.fromkeys(("ERR_INVALID_REQ", "ERR_INVALID_URL", "ERR_UNSUP_REQ",
+                                                 "ERR_CONFLICT_HOST"), "invalid"),
+    **dict.fromkeys(("ERR_CONNECT_FAIL", "ERR_DNS_FAIL", "ERR_CANNOT_FORWARD", "ERR_READ_TIMEOUT", "ERR_LIFETIME_EXP",
+                     "ERR_GATEWAY_FAILURE", "ERR_SECURE_CONNECT_FAIL", "ERR_ZERO_SIZE_OBJECT", "ERR_READ_ERROR",
+                     "ERR_WRITE_ERROR", "ERR_ICAP_FAILURE", "ERR_SHUTTING_DOWN"), "upstream"),
 }
 
 #: Status codes a proxy sends when it could not reach or hear from the provider.
@@ -192,11 +181,11 @@ def _edge_signals(headers: Sequence[tuple[str, str]]) -> list[str]:
     out = []
     server = (_header(headers, "Server") or "").lower()
     if "cloudflare" in server or _header(headers, "cf-ray"):
-        out.append("Cloudflare (Server: cloudflare / cf-ray): the provider's edge")
+        out.append(words.EDGE_SIGNALS["cloudflare"])
     if "awselb" in server or "cloudfront" in server or _header(headers, "x-amz-cf-id"):
-        out.append("AWS edge (ELB/CloudFront)")
+        out.append(words.EDGE_SIGNALS["aws"])
     if server in ("gfe", "esf", "google frontend") or "gws" in server:
-        out.append("Google front end")
+        out.append(words.EDGE_SIGNALS["google"])
     return out
 
 
@@ -224,7 +213,7 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     headers = tuple(headers or ())
     text = _text(body)
     if status is None:
-        return Verdict(None, "unknown", "other", meaning="no reply", stage=stage)
+        return Verdict(None, "unknown", "other", meaning=words.meaning("no_reply"), stage=stage)
     squid = _header(headers, "X-Squid-Error")
     code = squid.split()[0] if squid else None
     if code is None:
@@ -260,186 +249,55 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
 
     if sender in ("provider", "provider_edge"):
         if status == 429:
-            return Verdict(kind="rate_limited", meaning="the provider rate-limits this account or key", **base)
+            return Verdict(kind="rate_limited", meaning=words.meaning("provider_rate_limit"), **base)
         if status == 413:
-            return Verdict(kind="provider_error", meaning="the provider itself refuses the body as too large "
-                                                          "(request_too_large): not a proxy limit", **base)
+            return Verdict(kind="provider_error", meaning=words.meaning("provider_too_large"), **base)
         if status in UPSTREAM_STATUSES or status == 529:
-            where = "the provider's edge" if sender == "provider_edge" else "the provider"
-            return Verdict(kind="provider_error", meaning=f"{where} answered {status}: an outage or overload at "
-                                                          "the provider end, not the corporate proxy", **base)
-        return Verdict(kind="ok", meaning="the provider answered", **base)
+            outage = "edge_outage" if sender == "provider_edge" else "provider_outage"
+            return Verdict(kind="provider_error", meaning=words.meaning(outage, status=status), **base)
+        return Verdict(kind="ok", meaning=words.meaning("provider_answered"), **base)
 
-    if code and code in SQUID_ERRORS:
-        kind, meaning = SQUID_ERRORS[code]
+    if code and code in SQUID_ERROR_KINDS:
+        kind, meaning = SQUID_ERROR_KINDS[code], words.meaning("squid:" + code)
         if kind == "denied" and stage == "tunnel":
-            kind = "block_page"
-            meaning = "after intercepting TLS, " + meaning
+            kind, meaning = "block_page", words.meaning("squid_after_tls", code=code)
         return Verdict(kind=kind, meaning=meaning, **base)
     shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
-        return Verdict(kind="auth", meaning="the proxy wants authentication", **base)
+        return Verdict(kind="auth", meaning=words.meaning("auth"), **base)
     if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
-        return Verdict(kind="upstream", meaning="the proxy could not reach the provider", **base)
+        return Verdict(kind="upstream", meaning=words.meaning("upstream_unreachable"), **base)
     if status == 413:
-        return Verdict(kind="too_large", meaning="a device in the path refuses the body as too large", **base)
+        return Verdict(kind="too_large", meaning=words.meaning("too_large"), **base)
     if status == 429:
-        return Verdict(kind="rate_limited", meaning="the proxy throttles this client", **base)
+        return Verdict(kind="rate_limited", meaning=words.meaning("proxy_throttles"), **base)
     block_text = bool(_BLOCKWORDS.search(text))
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
-        return Verdict(kind="upstream", meaning="the proxy could not reach the provider, or got no answer in time",
-                       **base)
+        return Verdict(kind="upstream", meaning=words.meaning("upstream"), **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
-        return Verdict(kind="dlp", category=category, meaning="a data-loss-prevention rule blocked the request",
-                       **base)
+        return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
     if _CTYPE.search(text):
-        return Verdict(kind="content_type", category=category, meaning="a content-type rule blocked the request",
-                       **base)
+        return Verdict(kind="content_type", category=category, meaning=words.meaning("content_type"), **base)
     if status in (403, 451) or (block_text and html and (status >= 300 or expect_json)):
         if category:
             return Verdict(kind="category", category=category,
-                           meaning=f"a URL-filtering rule blocked the category {category!r}", **base)
+                           meaning=words.meaning("category", category=repr(category)), **base)
         if vendor is not None or block_text:
-            return Verdict(kind="block_page", meaning="a filtering rule blocked the request", **base)
-        return Verdict(kind="denied", meaning="the request was refused", **base)
+            return Verdict(kind="block_page", meaning=words.meaning("block_page"), **base)
+        return Verdict(kind="denied", meaning=words.meaning("denied"), **base)
     if status in (301, 302, 303, 307, 308) and vendor is not None:
         loc = _header(headers, "Location") or ""
-        return Verdict(kind="block_page", meaning=f"redirected to the product's block page ({loc[:100]})", **base)
+        return Verdict(kind="block_page", meaning=words.meaning("redirect_block", location=loc[:100]), **base)
     if 200 <= status < 300 and stage == "connect":
-        return Verdict(kind="ok", meaning="the proxy opened the tunnel", **base)
+        return Verdict(kind="ok", meaning=words.meaning("tunnel_opened"), **base)
     if status >= 400:
-        return Verdict(kind="other", meaning=(f"the {sender} answered {status}" if sender != "unknown" else f"answered {status}"), **base)
-    return Verdict(kind="ok", meaning="no filtering verdict", **base)
+        answered = "answered_by" if sender != "unknown" else "answered"
+        return Verdict(kind="other", meaning=words.meaning(answered, sender=sender, status=status), **base)
+    return Verdict(kind="ok", meaning=words.meaning("no_verdict"), **base)
 
 
-# -- provider domains --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProviderDomain:
-    host: str
-    port: int
-    scheme: str
-    provider: str
-    why: str
-
-    @property
-    def hostport(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-#: Wildcard forms from the flowchart, per provider family, for IT teams that allow by pattern.
-FAMILY_WILDCARDS: Mapping[str, tuple[str, ...]] = {
-    "Anthropic": ("api.anthropic.com",),
-    "AWS Bedrock": ("bedrock-runtime.*.amazonaws.com", "*.bedrock-runtime.amazonaws.com"),
-    "Vertex AI": ("*.aiplatform.googleapis.com", "aiplatform.googleapis.com"),
-}
-
-
-def provider_of(host: str) -> str:
-    h = host.lower()
-    if h == "anthropic.com" or h.endswith(".anthropic.com"):
-        return "Anthropic"
-    if "bedrock" in h and h.endswith(".amazonaws.com"):
-        return "AWS Bedrock"
-    if h.endswith("aiplatform.googleapis.com"):
-        return "Vertex AI"
-    return "other"
-
-
-def _regions(values: Iterable[str] | None) -> list[str]:
-    out: list[str] = []
-    for v in values or ():
-        for part in re.split(r"[,;\s]+", str(v)):
-            part = part.strip().lower()
-            # us-east-1, eu-central-2, us-gov-west-1, us-central1, europe-west4, global
-            if re.fullmatch(r"global|[a-z]{2,12}(?:-[a-z0-9]{1,12}){1,3}", part) and part not in out:
-                out.append(part)
-    return out
-
-
-def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None,
-                     vertex_regions: Iterable[str] | None = None,
-                     env: Mapping[str, str] | None = None) -> list[ProviderDomain]:
-    """Provider host names in use: the targets, plus Bedrock/Vertex hosts for the configured regions.
-
-    Bedrock and Vertex join only when a region is configured (option or
-    ``AWS_REGION``/``AWS_DEFAULT_REGION``/``CLOUD_ML_REGION``) or Claude Code is
-    told to use them (``CLAUDE_CODE_USE_BEDROCK``/``CLAUDE_CODE_USE_VERTEX``).
-    """
-    env = env or {}
-    out: dict[str, ProviderDomain] = {}
-    for t in targets:
-        out.setdefault(t.host.lower(), ProviderDomain(t.host.lower(), t.port, t.scheme, provider_of(t.host),
-                                                      f"target ({t.source})"))
-    aws = _regions(aws_regions)
-    if not aws and env.get("CLAUDE_CODE_USE_BEDROCK", "").strip() not in ("", "0", "false"):
-        aws = ["us-east-1"]
-    for region in aws:
-        host = f"bedrock-runtime.{region}.amazonaws.com"
-        out.setdefault(host, ProviderDomain(host, 443, "https", "AWS Bedrock", f"AWS region {region}"))
-    vertex = _regions(vertex_regions)
-    if not vertex and env.get("CLAUDE_CODE_USE_VERTEX", "").strip() not in ("", "0", "false"):
-        vertex = ["global"]
-    for region in vertex:
-        host = "aiplatform.googleapis.com" if region == "global" else f"{region}-aiplatform.googleapis.com"
-        out.setdefault(host, ProviderDomain(host, 443, "https", "Vertex AI", f"Vertex region {region}"))
-    return list(out.values())
-
-
-def allowlist_lines(domains: Sequence[ProviderDomain]) -> str:
-    """One host:port per line, for a ticket."""
-    return "\n".join(f"  {d.host}  (HTTPS, port {d.port}; {d.provider})" if d.scheme == "https"
-                     else f"  {d.host}  (HTTP, port {d.port}; {d.provider})" for d in domains)
-
-
-def wildcard_lines(domains: Sequence[ProviderDomain]) -> str:
-    families = list(dict.fromkeys(d.provider for d in domains if d.provider in FAMILY_WILDCARDS))
-    return "\n".join(f"  {fam}: " + ", ".join(FAMILY_WILDCARDS[fam]) for fam in families) or "  (none)"
-
-
-# -- the text for IT ---------------------------------------------------------------------------------
-def utc(ts: float | None = None) -> str:
-    """An ISO 8601 UTC timestamp (seconds) for log searches."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
-
-
-def log_query(verdict: Verdict, request_line: str, *, when: float | None = None, proxy: str = "",
-              client: str | None = None) -> str:
-    """What IT needs to find the entry: time (UTC), client, request, answer, where the product logs it."""
-    client = client or _client_name()
-    # Squid's page title is the same for every error: the code says more.
-    generic = not verdict.title or verdict.title.upper().startswith("ERROR") or verdict.vendor == "Squid"
-    answer = f"{verdict.status}" + ("" if generic else f" ({verdict.title})")
-    lines = [f"    time (UTC):  {utc(when)} (within a minute)",
-             f"    client:      {client}",
-             f"    proxy:       {proxy}" if proxy else "",
-             f"    request:     {request_line}",
-             f"    answer:      {answer}" + (f", X-Squid-Error: {verdict.error_code}" if verdict.error_code else ""),
-             f"    product:     {verdict.vendor}" if verdict.vendor else "",
-             f"    category:    {verdict.category}" if verdict.category else "",
-             f"    Retry-After: {verdict.retry_after}" if verdict.retry_after else "",
-             f"    look in:     {verdict.logs}" if verdict.logs else
-             "    look in:     the proxy's access log for this client, host and time"]
-    return "\n".join(line for line in lines if line)
-
-
-def _client_name() -> str:
-    try:
-        return socket.gethostname()
-    except OSError:  # pragma: no cover
-        return "this machine"
-
-
-# -- payload bodies ------------------------------------------------------------------------------
-def json_probe_body(size: int) -> bytes:
-    """A syntactically valid Messages API body of exactly *size* bytes (no key is ever sent with it)."""
-    head = b'{"model":"claude-proxydiag-probe","max_tokens":1,"messages":[{"role":"user","content":"'
-    tail = b'"}]}'
-    pad = max(0, size - len(head) - len(tail))
-    body = head + b"a" * pad + tail
-    return body if len(body) == size or size < len(head) + len(tail) else body[:size]
-
-
+# -- payload sizes ------------------------------------------------------------------------------
 def size_label(n: int) -> str:
     for unit, factor in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
         if n >= factor:
@@ -448,147 +306,195 @@ def size_label(n: int) -> str:
     return f"{n} B"
 
 
-@dataclass
-class PayloadResult:
-    """Growing uploads: which sizes passed, the first that failed, and how."""
-
-    passed: list[int] = field(default_factory=list)
-    failed_size: int | None = None
-    failure: str = ""
-    verdict: Verdict | None = None
-    untested: list[int] = field(default_factory=list)
-    provider_limit: int | None = None
-    elapsed: float = 0.0
-    when: float | None = None
-    attempts: list[dict] = field(default_factory=list)
-
-    @property
-    def largest_passed(self) -> int | None:
-        return max(self.passed) if self.passed else None
-
-    def bracket(self) -> str:
-        if self.failed_size is None:
-            return ""
-        lo = size_label(self.largest_passed) if self.passed else None
-        hi = size_label(self.failed_size)
-        return (f"passes {lo}, fails {hi} with {self.failure}" if lo else f"fails already at {hi} with "
-                                                                           f"{self.failure}")
-
-
-# -- measurements on top of the probes (the steps stay thin) -----------------------------------------
-API_HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
-SMALL_BODY_SIZE = 512
-#: The slowest upload rate the payload ladder allows for before it calls an upload stuck (bytes/s).
-MIN_UPLOAD_RATE = 1024 * 1024
-
-
-def reply_parts(reply) -> tuple[int | None, tuple[tuple[str, str], ...], bytes]:
-    if reply is None:
-        return None, (), b""
-    return reply.status, tuple(reply.headers), reply.body or b""
-
-
-def connect_domain(probes, host: str, port: int, *, is_target: bool):
-    """CONNECT host:port through the configured proxy (cached).
-
-    Targets share the probes' own cache entry.  Extra provider domains (a
-    Bedrock region nobody else probes) go through ``open_tunnel(via=...)``, so
-    a slow answer for one of them does not mark the whole proxy as silent.
-    """
-    if is_target:
-        return probes.connect_tunnel(host, port)
-
-    def compute():
-        sock, res = probes.open_tunnel(host, port, via=probes.proxy)
-        if sock is not None:
-            sock.close()
-        return res
-    return probes.cached(("policy-connect", host.lower(), port), compute)
-
-
-def api_request(probes, target):
-    """The request the clients send, without a key: POST /v1/messages with a small body (cached)."""
-    return probes.request(target, "POST", "/v1/messages", body=json_probe_body(SMALL_BODY_SIZE),
-                          headers=API_HEADERS)
-
-
-def payload_key(target, sizes: Sequence[int]) -> tuple:
-    return ("policy-payload", target.url, tuple(sizes))
-
-
-def measure_payload(probes, target, sizes: Sequence[int], budget: float) -> PayloadResult:
-    """POST growing bodies to *target*'s messages endpoint through the proxy; stop at the first failure.
-
-    A reply that did not come from the proxy (the provider's 401 without a
-    key) proves the body got through.  The whole ladder stays within
-    *budget* seconds: sizes that no longer fit are reported as untested.
-    """
-    out = PayloadResult()
-    start = time.monotonic()
-    for i, size in enumerate(sorted(set(sizes))):
-        remaining = budget - (time.monotonic() - start)
-        wanted = max(float(probes.timeout), size / MIN_UPLOAD_RATE)
-        if remaining < min(wanted, 2.0) or remaining <= 0:
-            out.untested = sorted(set(sizes))[i:]
-            break
-        per_op = max(0.5, min(wanted, remaining / 3))
-        t0 = time.time()
-        res = probes.request(target, "POST", "/v1/messages", body=json_probe_body(size), headers=API_HEADERS,
-                             cache=False, timeout=per_op, read_limit=64 * 1024)
-        status, headers, body = reply_parts(res.reply)
-        verdict = read_reply(status, headers, body, stage="tunnel" if target.scheme == "https" else "plain")
-        out.attempts.append({"size": size, "status": status, "sender": verdict.sender, "kind": verdict.kind,
-                             "detail": res.detail, "seconds": round(res.timings.total or 0.0, 3)})
-        if res.reply is None:
-            out.failed_size, out.when = size, t0
-            out.failure = {"reset": "the connection reset", "closed": "the connection closed",
-                           "no_answer": "no answer"}.get(res.cause.value, "the connection cut")
-            out.untested = [s for s in sorted(set(sizes)) if s > size]
-            # A proxy that refuses a body by its declared size answers 413 and closes while the body is
-            # still being sent, so the upload sees only a reset.  Ask again with the size declared and
-            # no body: such a proxy answers at once; others just wait (bounded, short).
-            declared = probes.request(target, "POST", "/v1/messages", body=None, cache=False,
-                                      headers={**API_HEADERS, "Content-Length": str(size)},
-                                      timeout=min(float(probes.timeout), 3.0), read_limit=64 * 1024)
-            d_status, d_headers, d_body = reply_parts(declared.reply)
-            d_verdict = read_reply(d_status, d_headers, d_body, stage="tunnel" if target.scheme == "https"
-                                   else "plain")
-            out.attempts.append({"size": size, "declared_only": True, "status": d_status,
-                                 "sender": d_verdict.sender, "kind": d_verdict.kind, "detail": declared.detail})
-            if d_verdict.from_proxy and d_verdict.kind != "ok":
-                out.verdict = d_verdict
-                out.failure = f"{d_status}" + (f" {d_verdict.error_code}" if d_verdict.error_code else
-                                               (f" ({d_verdict.vendor})" if d_verdict.vendor else ""))
-            break
-        if verdict.sender in ("provider", "provider_edge") and status == 413:
-            out.provider_limit = size
-            out.untested = [s for s in sorted(set(sizes)) if s > size]
-            break
-        if verdict.from_proxy and verdict.kind != "ok":
-            out.failed_size, out.verdict, out.when = size, verdict, t0
-            out.failure = f"{status}" + (f" {verdict.error_code}" if verdict.error_code else
-                                         (f" ({verdict.vendor})" if verdict.vendor else ""))
-            out.untested = [s for s in sorted(set(sizes)) if s > size]
-            break
-        out.passed.append(size)
-    out.elapsed = time.monotonic() - start
-    return out
-
-
-def peek(probes, key):
-    """A cached probe value if some step computed it, else None (never computes)."""
-    return probes.peek(key)
-
-
-def when_of(probes, *, target: str | None = None, url: str | None = None) -> float | None:
-    """The wall-clock time of the last probe of *target* (host:port) or *url*, from the probe log."""
-    found = None
-    for entry in probes.iter_log():
-        if (target and entry.get("target") == target) or (url and entry.get("url") == url):
-            found = entry.get("time", found)
-    return found
-
-
 #: Which verdicts proxy_logs reports first when several replies need IT's attention.
 LOG_PRIORITY = ("upstream", "rate_limited", "dlp", "content_type", "too_large", "category", "block_page",
                 "denied", "other")
+
+
+# -- the four steps' conclusions ------------------------------------------------------------------------
+def _note(step_id: str, key: str, **values) -> str:
+    return catalog.note(step_id, key, **values)
+
+
+def said(request: str, detail: str) -> str:
+    """*detail* prefixed with the request it answers, unless it already names it."""
+    return detail if detail.startswith(request) else f"{request}: {detail}"
+
+
+def domain_answer(domain: ProviderDomain, res, verdict: Verdict) -> str:
+    """What the proxy said about one provider domain, for the evidence and the summary."""
+    if domain.scheme != "https":
+        return res.detail
+    detail = _note("policy.domain_allowed", "allowed", detail=res.detail) if res.ok else res.detail
+    if verdict.kind == "upstream":
+        detail = _note("policy.domain_allowed", "upstream_allowed", detail=detail)
+    return detail
+
+
+def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
+                  proxy_hostport: str, when: Callable[[str], float | None], client: str,
+                  replies: Mapping[str, object] | None = None) -> Judgement:
+    """Step 1: which provider domains the proxy refuses (403/451 or a block page), for the IT ticket.
+
+    *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
+    (``branches/products.describe``); without them the verdict's vendor is named.
+    """
+    refused = [(d, v) for d, v, _ in checked if v.status in (403, 451) or v.is_block]
+    verdicts = [v for _, v, _ in checked]
+    if refused:
+        first = refused[0][1]
+        reply = (replies or {}).get(refused[0][0].hostport)
+        vendor_note = ""
+        if reply is not None:
+            vendor_note = " " + products.describe(products.identify(reply.headers, reply.body))
+            if first.error_code:
+                vendor_note += _note("policy.domain_allowed", "squid_code_note", code=first.error_code)
+        elif first.vendor or first.error_code:
+            vendor_note = _note("policy.domain_allowed", "vendor_note",
+                                vendor=first.vendor or _note("policy.domain_allowed", "the_proxy"),
+                                code=f" (X-Squid-Error: {first.error_code})" if first.error_code else "")
+        if first.category:
+            vendor_note += _note("policy.domain_allowed", "category_note", category=first.category)
+        blocked = ", ".join(f"{d.hostport} ({v.status}" + (f" {v.error_code}" if v.error_code else "") + ")"
+                            for d, v in refused)
+        key = "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page"
+        return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
+                              record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
+                              blocked=blocked, count=len(refused), vendor_note=vendor_note,
+                              domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
+                              when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
+    answers = [detail for _, _, detail in checked]
+    if verdicts and all(v.status == 407 for v in verdicts):
+        return Judgement.blocked("auth.credentials", key="auth_before_policy")
+    if verdicts and all(v.status is None for v in verdicts):
+        return Judgement.blocked("connectivity.proxy_works", "; ".join(answers))
+    return Judgement.passed("not_refused", answers="; ".join(f"{d.hostport}: {a}" for d, _, a in checked))
+
+
+def no_reply_anywhere(checked: Sequence[tuple[ProviderDomain, Verdict, str]]) -> bool:
+    """Every provider domain got no reply at all (a reset or a close): a control CONNECT tells one domain
+    refused silently from a proxy that is broken for every domain (:func:`judge_silent_refusal`)."""
+    return bool(checked) and all(v.status is None for _, v, _ in checked)
+
+
+def judge_silent_refusal(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]],
+                         first_res, control: str, control_res, *, proxy_hostport: str,
+                         when: Callable[[str], float | None], client: str) -> Judgement:
+    """Step 1, no reply for any domain: *first_res* is the first domain's CONNECT, *control_res* the control
+    CONNECT to *control* (host:port, another provider name): fail ``reset`` when only the domain gets no answer,
+    else the proxy itself is the problem (connectivity.proxy_works)."""
+    first = domains[0]
+    answers = [detail for _, _, detail in checked] + [_note("policy.domain_allowed", "control_answer",
+                                                            control=control, detail=control_res.detail)]
+    judged = products.silent_refusal(first_res.cause.value, control_res.ok or control_res.reply is not None,
+                                     control_res.cause.value)
+    if judged == "one_domain":
+        return Judgement.fail("reset", fix={"ticket_domains": [d.host for d in domains]},
+                              record={"control": {"domain": control, "answer": control_res.detail}},
+                              how=Note.of("how_" + first_res.cause.value), blocked=first.hostport, control=control,
+                              domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
+                              when=utc(when(first.hostport)), client=client, proxy_hostport=proxy_hostport)
+    return Judgement.blocked("connectivity.proxy_works", "; ".join(answers))
+
+
+_FILTER_FINDINGS = {"category": "category", "block_page": "block_page", "denied": "block_page", "dlp": "dlp",
+                    "content_type": "content_type"}
+
+
+def judge_url_filtering(verdict: Verdict, res, request: str, *, when: float | None, proxy: str,
+                        client: str) -> Judgement:
+    """Step 2: a filtering verdict on the target (category, block page, DLP, content type), or none."""
+    from pytest_proxydiag.core.step import blocking_step_for
+
+    step_id = "policy.url_filtering"
+    values = dict(vendor=verdict.vendor or _note(step_id, "unidentified"), category=verdict.category or "(not shown)",
+                  status=f"HTTP {verdict.status}", stage_text=words.STAGE_TEXT.get(verdict.stage, ""),
+                  signals="; ".join(verdict.signals) or _note(step_id, "html_for_json"), request=request,
+                  log_query=log_query(verdict, request, when=when, proxy=proxy, client=client))
+    answered = said(request, res.detail)
+    if verdict.stage == "connect":
+        if verdict.kind == "category":
+            return Judgement.fail("category", **values)
+        if verdict.status == 407:
+            return Judgement.blocked("auth.credentials", answered)
+        if verdict.status in (403, 451) or verdict.is_block:
+            return Judgement.blocked("policy.domain_allowed", key="access_rule", said=answered)
+        if verdict.kind == "upstream":
+            return Judgement.blocked("policy.proxy_logs", answered)
+        return Judgement.blocked(blocking_step_for(res), answered)
+    if res.reply is None:
+        return Judgement.blocked("connectivity.proxy_works", key="no_reply", request=request, detail=res.detail)
+    if verdict.kind in _FILTER_FINDINGS and verdict.from_proxy:
+        return Judgement.fail(_FILTER_FINDINGS[verdict.kind], **values)
+    who = {"unknown": "", "provider_edge": _note(step_id, "from_edge")}.get(
+        verdict.sender, _note(step_id, "from_sender", sender=verdict.sender))
+    return Judgement.passed("no_filtering", request=request, detail=res.detail, who=who)
+
+
+def payload_limit(result) -> str:
+    """The measured bracket of a payload ladder ("passes 1 MiB, fails 4 MiB with 413 ERR_TOO_BIG")."""
+    if result.failed_size is None:
+        return ""
+    failed = size_label(result.failed_size)
+    if result.passed:
+        return _note("policy.payload_size", "passes_fails", largest=size_label(result.largest_passed),
+                     failed=failed, failure=result.failure)
+    return _note("policy.payload_size", "fails_at", failed=failed, failure=result.failure)
+
+
+def judge_payload(result, target, *, budget: float, proxy: str, client: str) -> Judgement:
+    """Step 3: the largest body the proxy passes, and how it refuses a larger one."""
+    step_id = "policy.payload_size"
+    v = result.verdict
+    if result.failed_size is not None:
+        failed = size_label(result.failed_size)
+        if not result.passed and v is not None and v.kind not in ("too_large",):
+            # Even the smallest body fails for another reason: that is a filtering or routing verdict.
+            return Judgement.blocked("policy.url_filtering" if v.is_block else "policy.proxy_logs",
+                                     key="smallest_fails", url=target.origin, size=failed, failure=result.failure)
+        request = f"POST {target.origin}/v1/messages ({failed} body)"
+        query = (log_query(v, request, when=result.when, proxy=proxy, client=client) if v is not None
+                 else words.log_query_without_reply(request, when=result.when, failure=result.failure))
+        who = _note(step_id, "answer_from", vendor=v.vendor or "the proxy") if v is not None else _note(
+            step_id, "no_answer")
+        return Judgement.fail("reset" if v is None else "limit", bracket=payload_limit(result), failed=failed,
+                              largest=size_label(result.largest_passed) if result.passed else "0 bytes",
+                              failure=result.failure, log_query=query, who=who, limit=failed)
+    if not result.passed:
+        return Judgement.skip("nothing_measured")
+    summary = _note(step_id, "bodies_pass", largest=size_label(result.largest_passed))
+    if result.provider_limit:
+        summary += _note(step_id, "provider_limit", size=size_label(result.provider_limit))
+    if result.untested:
+        summary += _note(step_id, "untested", budget=f"{budget:g}",
+                         sizes=", ".join(size_label(s) for s in result.untested))
+    return Judgement("pass", "", detail=summary)
+
+
+def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary: int, *, proxy: str,
+                     client: str) -> Judgement:
+    """Step 4: the reply IT should look up first, from the targets' own replies, then what other steps met."""
+    def needs_it(items):
+        return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
+    found = list({(v.status, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
+    primary = min(primary, len(found))
+    relevant = needs_it(found[:primary]) or needs_it(found[primary:])
+    record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
+    if not relevant:
+        if any(v.status == 407 for v, _r, _w in found):
+            return Judgement("blocked", "auth_first", by="auth.credentials", record=record)
+        provider = [f"{r}: {v.status} ({v.meaning})" for v, r, _w in found if v.sender != "proxy" and v.status]
+        return Judgement("pass", "nothing_for_it", record=record, values={
+            "replies": "; ".join(provider) if provider else _note("policy.proxy_logs", "no_error_answer")})
+    relevant.sort(key=lambda item: LOG_PRIORITY.index(item[0].kind) if item[0].kind in LOG_PRIORITY
+                  else len(LOG_PRIORITY))
+    verdict, request, when = relevant[0]
+    key = {"category": "denied", "block_page": "denied", "invalid": "other"}.get(verdict.kind, verdict.kind)
+    if key not in ("upstream", "denied", "rate_limited", "too_large", "dlp", "content_type"):
+        key = "other"
+    code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
+            (f" from {verdict.vendor}" if verdict.vendor else ""))
+    return Judgement("fail", key, record=record, values=dict(
+        status=f"HTTP {verdict.status}", code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
+        "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
+        detail=f"{request}: {verdict.status}"))

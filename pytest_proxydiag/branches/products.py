@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES
+from pytest_proxydiag.catalog import products as words
+from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES, SOCKS
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
@@ -48,7 +49,7 @@ def product_from_entry(entry: Mapping[str, Any]) -> Product:
     """A :class:`Product` from a catalog entry (``name`` required; every other key optional)."""
     name = str(entry.get("name") or "").strip()
     if not name:
-        raise ValueError("a product entry needs a 'name'")
+        raise ValueError(SOCKS["entry_needs_name"])
     patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values()]
     for pattern in patterns:
         re.compile(pattern)  # a bad regex is reported where the entry is loaded, not on every reply
@@ -171,16 +172,7 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
 
 
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
-REFUSAL_SHAPES: Mapping[str, str] = {
-    "credentials_rejected": "the proxy rejected the credentials that were sent",
-    "credentials_required": "the proxy wants credentials and none were sent",
-    "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
-    "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
-    "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
-    "upstream": "the proxy could not reach the provider, or got no answer in time",
-    "denied": "an access rule refused the request",
-    "other": "the proxy refused the request",
-}
+REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -272,21 +264,9 @@ def silent_refusal(domain_cause: str, control_ok: bool, control_cause: str) -> s
 
 
 # -- SOCKS5 (RFC 1928 / RFC 1929) replies: bytes in, a meaning out -------------------------------
-#: Method-selection reply byte -> meaning.
-SOCKS5_METHODS: Mapping[int, str] = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/password",
-                                     0xFF: "no acceptable method"}
-#: CONNECT reply code (REP) -> (refusal shape, meaning).
-SOCKS5_REPLIES: Mapping[int, tuple[str, str]] = {
-    0x00: ("ok", "succeeded"),
-    0x01: ("upstream", "general SOCKS server failure"),
-    0x02: ("denied", "connection not allowed by ruleset"),
-    0x03: ("upstream", "network unreachable"),
-    0x04: ("upstream", "host unreachable"),
-    0x05: ("upstream", "connection refused by the destination"),
-    0x06: ("upstream", "TTL expired"),
-    0x07: ("connect_not_allowed", "command not supported"),
-    0x08: ("bad_request", "address type not supported"),
-}
+#: Method-selection reply byte -> meaning; CONNECT reply code (REP) -> (refusal shape, meaning) (catalog data).
+SOCKS5_METHODS: Mapping[int, str] = words.SOCKS5_METHODS
+SOCKS5_REPLIES: Mapping[int, tuple[str, str]] = words.SOCKS5_REPLIES
 
 
 @dataclass(frozen=True)
@@ -301,22 +281,20 @@ class SocksReply:
 def socks5_reply(stage: str, data: bytes, *, credentials_sent: bool = False) -> SocksReply:
     """Read a SOCKS5 reply of *stage* (``method``, ``auth`` or ``connect``) from its first bytes."""
     if len(data) < 2 or (stage != "auth" and data[0] != 0x05) or (stage == "auth" and data[0] != 0x01):
-        return SocksReply(stage, "bad_request", f"not a SOCKS5 {stage} reply ({data[:8].hex() or 'empty'})")
+        return SocksReply(stage, "bad_request", SOCKS["not_socks5"].format(stage=stage, data=data[:8].hex() or "empty"))
     code = data[1]
     if stage == "method":
         if code == 0xFF:
             shape = "credentials_rejected" if credentials_sent else "credentials_required"
-            offered = ("the username/password method was offered" if credentials_sent
-                       else "only 'no authentication' was offered")
-            return SocksReply(stage, shape, f"the SOCKS server accepts none of the offered methods ({offered})")
-        name = SOCKS5_METHODS.get(code, f"method 0x{code:02x}")
+            offered = SOCKS["offered_password" if credentials_sent else "offered_none"]
+            return SocksReply(stage, shape, SOCKS["no_acceptable"].format(offered=offered))
+        name = SOCKS5_METHODS.get(code, SOCKS["method"].format(code=code))
         if code == 0x02 and not credentials_sent:
-            return SocksReply(stage, "credentials_required", "the SOCKS server asks for a username and password")
-        return SocksReply(stage, "ok", f"the SOCKS server chose {name}")
+            return SocksReply(stage, "credentials_required", SOCKS["asks_password"])
+        return SocksReply(stage, "ok", SOCKS["chose"].format(name=name))
     if stage == "auth":
         if code == 0x00:
-            return SocksReply(stage, "ok", "the SOCKS server accepted the username and password")
-        return SocksReply(stage, "credentials_rejected", f"the SOCKS server rejected the username and password "
-                                                         f"(status 0x{code:02x})")
-    shape, meaning = SOCKS5_REPLIES.get(code, ("other", f"unassigned reply code 0x{code:02x}"))
+            return SocksReply(stage, "ok", SOCKS["accepted"])
+        return SocksReply(stage, "credentials_rejected", SOCKS["rejected"].format(code=code))
+    shape, meaning = SOCKS5_REPLIES.get(code, ("other", SOCKS["unassigned"].format(code=code)))
     return SocksReply(stage, shape, meaning)

@@ -25,8 +25,9 @@ the test measured; every value is redacted before it is inserted.  A step
 test that passes or skips says why with :func:`note` (a step's ``notes``
 first, then :data:`COMMON_NOTES`), so no sentence lives in the step code.
 
-Branch modules (``auth.py``, ``connectivity.py`` …) each define ``STEPS``;
-they are merged here into :data:`CATALOG`.  Site packs add entries with
+Branch modules (``auth.py``, ``connectivity.py`` …) each define ``STEPS``
+(and may keep the steps' notes apart in ``NOTES``); they are merged here
+into :data:`CATALOG`.  Site packs add entries with
 :func:`register`.
 """
 
@@ -93,8 +94,9 @@ class RenderedFinding:
 def _load() -> dict[str, Entry]:
     catalog: dict[str, Entry] = {}
     for module in (auth, connectivity, certificate, policy, application, performance, bypass):
+        notes = getattr(module, "NOTES", {})
         for step_id, data in module.STEPS.items():
-            catalog[step_id] = _entry(step_id, data)
+            catalog[step_id] = _entry(step_id, {**data, "notes": {**data.get("notes", {}), **notes.get(step_id, {})}})
     return catalog
 
 

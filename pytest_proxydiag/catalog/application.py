@@ -128,3 +128,87 @@ STEPS = {
         },
     },
 }
+
+#: Pass summaries, skip and block reasons, and the sentences the branch names by key.
+NOTES = {
+    "application.env_in_shell": {
+        "nothing_set": ("no proxy or CA variable is set in this process, the startup files of {shell}, or "
+                        "~/.claude/settings.json"),
+        "persistence": ("a new {shell} terminal gets these only if something other than its startup files sets "
+                        "them; to make them persistent add them to {startup}"),
+        "agree": "no disagreement between this process, a new {shell} shell and Claude Code ({names}){transient}",
+        "transient": "; {names} not in any startup file",
+        "profile_only_why": ("a new terminal would load it, but the shell or program that started this run did "
+                             "not (an IDE, a service, or a terminal opened before the line was added)"),
+        "not_loaded_why": "{shell} never reads that file, so no new terminal gets it",
+        "only_in_files": "No proxy variable is set in this process; it is set only in {where}: {why}.",
+        "claude_only": ("No proxy variable is set in this process or any startup file; only {claude_path} sets "
+                        "it, so Claude Code uses the proxy but curl, Python and LiteLLM do not."),
+        "http_only": ("Only {only} is set, no HTTPS_PROXY: curl, requests, httpx and LiteLLM send https traffic "
+                      "direct (HTTP_PROXY is for http:// URLs), while Claude Code uses HTTP_PROXY for it; the "
+                      "same machine gives two verdicts."),
+        "case_mismatch": ("In {view} {lower}={a} but {upper}={b}: curl and Python use {lower}, Claude Code and "
+                          "Go tools {upper}; each client goes its own way."),
+        "stale": ("{name} differs: this process has {here}, a new {shell} shell gets {there} (from {files}); a "
+                  "new terminal will use another proxy than the one diagnosed here."),
+        "not_loaded": "{name} is set in {where}, which {shell} does not read; add it to {startup}.",
+        "claude_differs": ("{claude_path} sets {name}={value}, which Claude Code uses instead of this shell's "
+                           "{name}={here}: curl and Claude Code take different proxies."),
+    },
+    "application.debug_logging": {
+        "no_sdk": ("no Python SDK to run with debug logging: {missing} not installed for {where}; versions "
+                   "recorded for escalation"),
+        "none_known": "none known",
+        "log_shows_connect": ", the log shows the CONNECT through the proxy",
+        "no_sdk_ran": "no SDK ran",
+        "trap_anthropic_transport": ("Anthropic Python SDK: a client built with a custom http_client/transport "
+                                     "(httpx.Client(...), DefaultHttpxClient(transport=...)) ignores HTTPS_PROXY; "
+                                     "pass proxy=... to it or keep trust_env on."),
+        "trap_litellm_aiohttp": ("LiteLLM: its aiohttp transport honours the proxy variables only with "
+                                 "AIOHTTP_TRUST_ENV=True (export AIOHTTP_TRUST_ENV=True before starting LiteLLM)."),
+        "trap_node_fetch": ("Node: the built-in fetch/https ignore HTTPS_PROXY unless NODE_USE_ENV_PROXY=1 "
+                            "(Node 22.21+/24+); Claude Code handles the variables itself."),
+        "trap_socks": "Claude Code does not support SOCKS proxies ({scheme}://): use an HTTP proxy.",
+        "trap_ntlm": ("Claude Code supports Basic proxy authentication only: NTLM/Kerberos need cntlm or a "
+                      "gateway in between."),
+    },
+    "application.python_requests": {
+        "route_direct": "requests would not use the proxy for {url}: {why}",
+        "curl_unavailable": ("{client} fails ({reason}); curl is not available to tell whether the path itself "
+                             "works: {error}"),
+        "both_fail": "{client} and curl both fail: {reason}",
+        "see_reason": "  (see the reason above)",
+        "r_407": "the proxy asked for authentication (407)",
+        "r_refused_destination": "the proxy refused the destination ({status})",
+        "r_answered_instead": "the proxy answered {status} instead of the provider",
+        "r_407_text": "the proxy answered 407 Proxy Authentication Required",
+        "r_connect_403": "the proxy refused CONNECT (403 Forbidden)",
+        "r_connect_5xx": "the proxy answered a 5xx to CONNECT: it could not reach the provider",
+        "r_tls": "TLS verification failed: {error}",
+        "r_unparsable": "the proxy URL cannot be parsed (unencoded special characters?)",
+        "r_unconnectable": "the proxy could not be connected to: {error}",
+        "r_timeout": "timed out: {error}",
+        "requests_ignores_ssl_cert_file": ("requests does not read SSL_CERT_FILE (curl does): it takes its CA "
+                                           "bundle from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, and otherwise from "
+                                           "certifi, which lacks the proxy's CA"),
+        "requests_bundle_lacks_ca": ("REQUESTS_CA_BUNDLE={bundle} does not hold the CA that signs what the proxy "
+                                     "presents, while curl's bundle does"),
+        "requests_certifi": ("requests trusts certifi's bundle, not the system store curl uses, and certifi lacks "
+                             "the proxy's CA"),
+        "httpx_ignores_requests_bundle": ("httpx does not read REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE: it takes "
+                                          "SSL_CERT_FILE (or SSL_CERT_DIR) and otherwise certifi"),
+        "httpx_certifi": "httpx trusts certifi's bundle (or SSL_CERT_FILE), not the system store curl uses",
+        "stricter_parser": ("{client} parses the proxy URL more strictly than curl: URL-encode the password "
+                            "(see auth.special_chars)"),
+        "credentials_not_sent": ("{client} did not send the credentials curl sent (curl may take them from "
+                                 "~/.curlrc, .netrc or -U; requests and httpx only from the proxy URL)"),
+        "socks_extra": "{client} needs an extra package for a SOCKS proxy ({install})",
+        "failed_with": "{client} failed with {code}: {error}",
+    },
+    "application.litellm_config": {
+        "no_config": ("no LiteLLM config (set LITELLM_CONFIG or --proxydiag-litellm-config, or run where its "
+                      "config.yaml is)"),
+        "no_proxy_settings": "no http_proxy/https_proxy under litellm_settings.proxy or environment_variables",
+        "configured": "{path}: proxy settings at {where}; every os.environ/ reference is set",
+    },
+}

@@ -198,3 +198,37 @@ STEPS = {
         },
     },
 }
+
+#: Pass summaries, skip and block reasons, and the details the branch names by key.
+NOTES = {
+    "auth.credentials": {
+        "accepted": "the proxy accepted CONNECT {target} with {who}",
+        "credentials_of": "the credentials of user {user}",
+        "none_sent": "no credentials",
+        "this_proxy": "this proxy",
+        "basic_not_offered": "the proxy offers only {schemes}; Basic credentials cannot work",
+    },
+    "auth.special_chars": {
+        "no_credentials": "the proxy URL carries no credentials",
+        "encoded": "the credentials in the proxy URL need no encoding",
+    },
+    "auth.env_exported": {
+        "nowhere": "no proxy is configured anywhere (environment, profiles, --proxydiag-proxy)",
+        "set_in_unloaded": "It is set in {files}, which this shell did not load.",
+        "in_no_profile": "No shell profile sets it either.",
+        "exported": "set in this process: {names}",
+    },
+    "auth.netrc": {
+        "no_netrc": "no .netrc ({path}): credentials are not taken from it",
+        "no_entry": "{path} has no machine entry for the proxy host {host} (entries: {machines})",
+        "not_regular": "it is not a regular file",
+        "too_large": "it is {size} bytes, not a .netrc",
+        "parse_error": "line {line}: {msg}",
+        "entry_lacks": "the entry for {host} has no {missing}",
+        "netrc_ok": "{path}: mode 600, the login for {host} is accepted by the proxy",
+    },
+    "auth.scheme": {
+        "no_auth": "the proxy does not ask for authentication",
+        "basic_offered": "the proxy offers {schemes}: Basic works for every client",
+    },
+}

@@ -108,6 +108,11 @@ FACTS = {
     'ca_found_in': "found in {label}'s store ({via})",
     'ca_topmost': 'the topmost certificate the proxy sends (an intermediate)',
     'the_nameserver': 'the nameserver address',
+    'not_regular_file': 'not a regular file of reasonable size',
+    'bundle_header': 'public roots + the interception CA + your existing CAs',
+    'node_extra_header': 'for NODE_EXTRA_CA_CERTS: the interception CA + the CAs it held before',
+    'ssl_cert_file_users': 'Python ssl, httpx, the Anthropic SDK, LiteLLM, curl and Claude Code',
+    'ssl_cert_dir_users': 'Python ssl, httpx and curl',
 }
 
 

@@ -129,3 +129,40 @@ STEPS = {
         },
     },
 }
+
+#: Pass summaries, skip and block reasons, and the details the branch names by key.
+NOTES = {
+    "connectivity.proxy_reachable": {
+        "reachable": "TCP connect to {hostport} ({address}) in {ms} ms",
+    },
+    "connectivity.proxy_port": {
+        "port_open": "port {port} on {host} accepts connections",
+    },
+    "connectivity.proxy_works": {
+        "http_ok": "GET {url} through {proxy}: {status}",
+        "tunnel_ok": "CONNECT {target}: {status}; TLS {tls}{inside}",
+        "wants_auth": "the proxy wants authentication ({status})",
+        "refuses_target": "the proxy refuses {target} ({status})",
+        "redirected": ("{status} to {location}: a proxy must not redirect CONNECT; this is a captive portal, a "
+                       "login page or a web server on the proxy port (the redirect was not followed)"),
+        "could_not_forward": "{status}{squid}: the proxy could not forward the request",
+        "refused_tunnel": "{status}{squid}: the proxy refused to open the tunnel",
+        "answered_by": "{why}. {product}.",
+        "port_speaks_tls": "{detail} — the proxy port speaks TLS, but the proxy URL says http://",
+        "port_speaks_plain": "{detail} — the proxy URL says https:// but the proxy port does not speak TLS",
+        "plaintext_tunnel": ("the proxy accepted CONNECT ({status}) but then sent plaintext instead of the "
+                             "provider's TLS: it does not tunnel, or answers itself"),
+        "tls_in_tunnel_failed": "the tunnel was accepted ({status}) but the TLS handshake with {target} failed: {detail}",
+        "error_inside_tunnel": "inside the tunnel the proxy answered {status} (X-Squid-Error: {squid_error})",
+    },
+    "connectivity.no_proxy": {
+        "no_effect": "no proxy is configured, so NO_PROXY has no effect",
+        "no_proxy_unset": "NO_PROXY is not set",
+        "not_excluded": "{host} is not excluded by NO_PROXY for any client",
+    },
+    "connectivity.gateway": {
+        "no_gateway": "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)",
+        "gateway_ok": "{url} answered {status}",
+        "gateway_locked": "{url} answered {status} (running; health details need a key)",
+    },
+}

@@ -147,3 +147,147 @@ STEPS = {
         },
     },
 }
+
+# -- what a proxy's reply means (branches/policy.py names these by key) -------------------------------
+#: Squid's error codes (X-Squid-Error / the page template): what each means.
+SQUID_MEANINGS = {
+    "ERR_ACCESS_DENIED": "an access rule (http_access deny) refused the request",
+    "ERR_CACHE_ACCESS_DENIED": "the proxy wants authentication (407)",
+    "ERR_CONNECT_FAIL": "the proxy could not open a connection to the provider",
+    "ERR_DNS_FAIL": "the proxy could not resolve the provider's name",
+    "ERR_CANNOT_FORWARD": "the proxy found no way to forward the request (DNS or parent proxy)",
+    "ERR_READ_TIMEOUT": "the provider did not answer the proxy in time",
+    "ERR_LIFETIME_EXP": "the connection lived longer than the proxy allows",
+    "ERR_GATEWAY_FAILURE": "a gateway (parent proxy or ICAP service) failed",
+    "ERR_SECURE_CONNECT_FAIL": "the proxy's own TLS connection to the provider failed (certificate or TLS version)",
+    "ERR_ZERO_SIZE_OBJECT": "the provider closed the connection without an answer",
+    "ERR_READ_ERROR": "reading from the provider failed",
+    "ERR_WRITE_ERROR": "writing to the provider failed",
+    "ERR_TOO_BIG": ("the request or reply is larger than the proxy allows "
+                    "(request_body_max_size / reply_body_max_size)"),
+    "ERR_INVALID_REQ": "the proxy considers the request malformed",
+    "ERR_INVALID_URL": "the proxy considers the URL malformed",
+    "ERR_UNSUP_REQ": "the proxy does not support this request",
+    "ERR_ICAP_FAILURE": "the ICAP content scanner (DLP/antivirus) failed",
+    "ERR_CONFLICT_HOST": "the Host header does not match the destination",
+    "ERR_SHUTTING_DOWN": "the proxy is shutting down",
+    "ERR_FORWARDING_DENIED": "the proxy is not allowed to forward this request",
+}
+
+#: A verdict's meaning, by the key ``branches/policy.read_reply`` chose.
+MEANINGS = {
+    "no_reply": "no reply",
+    "provider_rate_limit": "the provider rate-limits this account or key",
+    "provider_too_large": "the provider itself refuses the body as too large (request_too_large): not a proxy limit",
+    "provider_outage": "the provider answered {status}: an outage or overload at the provider end, not the corporate proxy",
+    "edge_outage": ("the provider's edge answered {status}: an outage or overload at the provider end, not the "
+                    "corporate proxy"),
+    "provider_answered": "the provider answered",
+    "squid_after_tls": "after intercepting TLS, {squid}",
+    "auth": "the proxy wants authentication",
+    "too_large": "a device in the path refuses the body as too large",
+    "proxy_throttles": "the proxy throttles this client",
+    "upstream": "the proxy could not reach the provider, or got no answer in time",
+    "upstream_unreachable": "the proxy could not reach the provider",
+    "dlp": "a data-loss-prevention rule blocked the request",
+    "content_type": "a content-type rule blocked the request",
+    "category": "a URL-filtering rule blocked the category {category}",
+    "block_page": "a filtering rule blocked the request",
+    "denied": "the request was refused",
+    "redirect_block": "redirected to the product's block page ({location})",
+    "tunnel_opened": "the proxy opened the tunnel",
+    "answered_by": "the {sender} answered {status}",
+    "answered": "answered {status}",
+    "no_verdict": "no filtering verdict",
+}
+
+#: The provider edges a reply can come from, as the evidence names them.
+EDGE_SIGNALS = {"cloudflare": "Cloudflare (Server: cloudflare / cf-ray): the provider's edge",
+                "aws": "AWS edge (ELB/CloudFront)", "google": "Google front end"}
+
+#: Where a reply came from, for the finding text.
+STAGE_TEXT = {"connect": "in answer to CONNECT, before any TLS",
+              "tunnel": "inside the TLS tunnel, after the proxy intercepted it",
+              "plain": "on a plain-HTTP request through the proxy"}
+
+
+def meaning(key: str, **values) -> str:
+    """The sentence for a verdict's meaning *key* (``squid:ERR_X`` for Squid's codes)."""
+    if key.startswith("squid:"):
+        return SQUID_MEANINGS.get(key[6:], "")
+    if key == "squid_after_tls":
+        values = {**values, "squid": SQUID_MEANINGS.get(values.get("code", ""), "")}
+    return MEANINGS[key].format(**values)
+
+
+def utc(ts: float | None = None) -> str:
+    """An ISO 8601 UTC timestamp (seconds) for log searches."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if ts is None else ts))
+
+
+def log_query(verdict, request_line: str, *, when: float | None = None, proxy: str = "",
+              client: str = "this machine") -> str:
+    """What IT needs to find the entry: time (UTC), client, request, answer, where the product logs it."""
+    # Squid's page title is the same for every error: the code says more.
+    generic = not verdict.title or verdict.title.upper().startswith("ERROR") or verdict.vendor == "Squid"
+    answer = f"{verdict.status}" + ("" if generic else f" ({verdict.title})")
+    lines = [f"    time (UTC):  {utc(when)} (within a minute)",
+             f"    client:      {client}",
+             f"    proxy:       {proxy}" if proxy else "",
+             f"    request:     {request_line}",
+             f"    answer:      {answer}" + (f", X-Squid-Error: {verdict.error_code}" if verdict.error_code else ""),
+             f"    product:     {verdict.vendor}" if verdict.vendor else "",
+             f"    category:    {verdict.category}" if verdict.category else "",
+             f"    Retry-After: {verdict.retry_after}" if verdict.retry_after else "",
+             f"    look in:     {verdict.logs}" if verdict.logs else
+             "    look in:     the proxy's access log for this client, host and time"]
+    return "\n".join(line for line in lines if line)
+
+
+def log_query_without_reply(request_line: str, *, when: float | None, failure: str) -> str:
+    """The same for a request that got no answer (a cut connection)."""
+    return f"    time (UTC):  {utc(when)}\n    request:     {request_line}\n    answer:      {failure}"
+
+
+#: Pass summaries, skip and block reasons, and the phrases the branch names by key.
+NOTES = {
+    "policy.domain_allowed": {
+        "allowed": "{detail} (allowed)",
+        "upstream_allowed": "{detail} (allowed by policy, but the proxy could not reach it: see policy.proxy_logs)",
+        "vendor_note": " The answer comes from {vendor}{code}.",
+        "category_note": " Category shown: {category}.",
+        "squid_code_note": " X-Squid-Error: {code}.",
+        "the_proxy": "the proxy",
+        "control_answer": "{control} (control): {detail}",
+        "how_reset": "resets",
+        "how_closed": "closes",
+        "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
+        "not_refused": "not refused by policy: {answers}",
+    },
+    "policy.url_filtering": {
+        "unidentified": "an unidentified filter in the path",
+        "html_for_json": "an HTML page where the API answers JSON",
+        "access_rule": "{said} (an access rule, no category shown)",
+        "no_reply": "{request}: no reply ({detail})",
+        "from_edge": ", from the provider's edge",
+        "from_sender": ", from the {sender}",
+        "no_filtering": "{request}: {detail}{who}: no filtering verdict",
+    },
+    "policy.payload_size": {
+        "passes_fails": "passes {largest}, fails {failed} with {failure}",
+        "fails_at": "fails already at {failed} with {failure}",
+        "answer_from": "the answer comes from {vendor}",
+        "no_answer": "no answer",
+        "smallest_fails": "POST {url}/v1/messages with {size}: {failure}",
+        "nothing_measured": "no size could be measured within the time budget",
+        "bodies_pass": "bodies up to {largest} pass the proxy",
+        "provider_limit": "; at {size} the provider itself answers 413 (its own limit, not the proxy's)",
+        "untested": "; not tried within {budget}s: {sizes}",
+    },
+    "policy.proxy_logs": {
+        "nothing_for_it": "nothing for IT to look up: {replies}",
+        "no_error_answer": "no error answer from the proxy",
+    },
+}

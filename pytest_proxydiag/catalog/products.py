@@ -202,3 +202,47 @@ SENTENCES: dict[str, str] = {
     "logs": "IT finds the entry in: {logs}.",
     "ca_source": " {product} does not send its CA; get it from {where}.",
 }
+
+#: Refusal shape -> what it means (``branches/products.refusal_shape``).
+REFUSAL_SHAPES: dict[str, str] = {
+    "credentials_rejected": "the proxy rejected the credentials that were sent",
+    "credentials_required": "the proxy wants credentials and none were sent",
+    "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
+    "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
+    "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
+    "upstream": "the proxy could not reach the provider, or got no answer in time",
+    "denied": "an access rule refused the request",
+    "other": "the proxy refused the request",
+}
+
+# -- SOCKS5 (RFC 1928 / RFC 1929) replies (``branches/products.socks5_reply``) ---------------------------
+#: Method-selection reply byte -> meaning.
+SOCKS5_METHODS: dict[int, str] = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/password",
+                                  0xFF: "no acceptable method"}
+#: CONNECT reply code (REP) -> (refusal shape, meaning).
+SOCKS5_REPLIES: dict[int, tuple[str, str]] = {
+    0x00: ("ok", "succeeded"),
+    0x01: ("upstream", "general SOCKS server failure"),
+    0x02: ("denied", "connection not allowed by ruleset"),
+    0x03: ("upstream", "network unreachable"),
+    0x04: ("upstream", "host unreachable"),
+    0x05: ("upstream", "connection refused by the destination"),
+    0x06: ("upstream", "TTL expired"),
+    0x07: ("connect_not_allowed", "command not supported"),
+    0x08: ("bad_request", "address type not supported"),
+}
+
+#: What ``branches/products.py`` says about a SOCKS5 reply or a site's product entry.
+SOCKS: dict[str, str] = {
+    "entry_needs_name": "a product entry needs a 'name'",
+    "not_socks5": "not a SOCKS5 {stage} reply ({data})",
+    "offered_password": "the username/password method was offered",
+    "offered_none": "only 'no authentication' was offered",
+    "no_acceptable": "the SOCKS server accepts none of the offered methods ({offered})",
+    "method": "method 0x{code:02x}",
+    "asks_password": "the SOCKS server asks for a username and password",
+    "chose": "the SOCKS server chose {name}",
+    "accepted": "the SOCKS server accepted the username and password",
+    "rejected": "the SOCKS server rejected the username and password (status 0x{code:02x})",
+    "unassigned": "unassigned reply code 0x{code:02x}",
+}

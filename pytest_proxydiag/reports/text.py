@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pytest_proxydiag import catalog
+from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.reports.facts import it_text
 
 __all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines"]
@@ -34,8 +35,7 @@ def fix_text(fix: Mapping[str, Any], shell: str = "") -> str:
 
     out = []
     verified = fix.get("verified")
-    verdict = {True: "verified on this machine", False: "tried here and it did NOT work",
-               None: "not verifiable on this machine"}.get(verified, "")
+    verdict = words.FIX_VERDICTS.get(verified, "")
     if fix.get("verified_with"):
         verdict += " with " + ", ".join(map(str, fix["verified_with"]))
     out.append(f"FIX ({verdict}):")
@@ -83,7 +83,7 @@ def comparison_lines(doc: Mapping[str, Any]) -> list[Line]:
     for e in comp.get("evidence") or []:
         add(f"  {e['step']} {e['field']}: {_short(e['before'])} -> {_short(e['after'])}")
     if not (comp.get("changed") or comp.get("config") or comp.get("evidence")):
-        add("  no step changed outcome and no compared evidence differs")
+        add("  " + words.NOTHING_CHANGED)
     return lines
 
 
@@ -129,19 +129,12 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
                              if s.get("blocked_by") and s.get("blocked_by") not in ran})
         add("")
         if not proxy.get("value") and not proxy.get("error"):
-            # Nothing to diagnose is not "healthy": say what is missing and how to go on.
-            add("No proxy is configured here (no https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy or "
-                "HTTP_PROXY, no --proxydiag-proxy or proxydiag_proxy ini key), so the proxy steps did not apply. "
-                "Behind a corporate proxy, ask IT for its address (or the PAC file) and run: "
-                "pytest --proxydiag --proxydiag-proxy http://HOST:PORT", yellow=True, bold=True)
+            add(words.NO_PROXY_CONFIGURED, yellow=True, bold=True)
         elif unselected:
-            # A step blocked by one this run did not select: "no finding" would be false comfort.
             markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
-            add(f"No finding among the steps that ran, but some could not be assessed: they are blocked by "
-                f"{', '.join(unselected)}, which this run did not select. Run it too: pytest --proxydiag "
-                f"-m \"{markers}\"", yellow=True, bold=True)
+            add(words.UNSELECTED_BLOCKERS.format(steps=", ".join(unselected), markers=markers), yellow=True, bold=True)
         else:
-            add("No finding: every step that ran passed.", green=True, bold=True)
+            add(words.ALL_PASSED, green=True, bold=True)
     others = [s for s in failed if s is not rc]
     if others:
         add("")

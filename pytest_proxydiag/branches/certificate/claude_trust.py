@@ -27,6 +27,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from pytest_proxydiag.catalog.certificate import say_fact
+
 #: Settings scopes, highest precedence first (Claude Code's settings documentation).
 SCOPES = ("managed", "local", "project", "user")
 _MANAGED = {"darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
@@ -69,7 +71,7 @@ def read_settings_env(path: str) -> tuple[dict[str, str], str | None]:
     except OSError:
         return {}, None
     if not stat.S_ISREG(st.st_mode) or st.st_size > 1024 * 1024:
-        return {}, "not a regular file of reasonable size"
+        return {}, say_fact("not_regular_file")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

@@ -10,6 +10,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from pytest_proxydiag.catalog.certificate import say_fact
+
 from .cafiles import WRITTEN_MARKER, CAFile
 from .chains import _SHA256, fingerprint, name_text
 
@@ -131,13 +133,11 @@ def save_trust_files(ca_certs: Sequence[x509.Certificate], ca_path: Path, *,
     combined = _dedupe(list(public_roots) + list(ca_certs) + user_extra)
     if ca_certs and combined:
         saved.bundle_path = str(_write_private(directory / "ca-bundle.pem",
-                                               _pem_file(combined, "public roots + the interception CA + your "
-                                                                   "existing CAs"), protected))
+                                               _pem_file(combined, say_fact("bundle_header")), protected))
     if node_extra is not None and node_extra.certs:
         merged = _dedupe(list(ca_certs) + list(node_extra.certs))
         saved.node_ca_path = str(_write_private(directory / "node-extra-ca-certs.pem",
-                                                _pem_file(merged, "for NODE_EXTRA_CA_CERTS: the interception CA "
-                                                                  "+ the CAs it held before"), protected))
+                                                _pem_file(merged, say_fact("node_extra_header")), protected))
     else:
         saved.node_ca_path = saved.ca_path
     for f in list(user_files) + ([node_extra] if node_extra is not None else []):

@@ -326,8 +326,8 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
 # -- CA variables and verification switches ------------------------------------------------
 #: Variables that name a CA file or directory, with what they must hold.
 CA_VARS: tuple[tuple[str, str, str], ...] = (
-    ("SSL_CERT_FILE", "file", "Python ssl, httpx, the Anthropic SDK, LiteLLM, curl and Claude Code"),
-    ("SSL_CERT_DIR", "dir", "Python ssl, httpx and curl"),
+    ("SSL_CERT_FILE", "file", _t("ssl_cert_file_users")),
+    ("SSL_CERT_DIR", "dir", _t("ssl_cert_dir_users")),
     ("REQUESTS_CA_BUNDLE", "any", "Python requests"),
     ("CURL_CA_BUNDLE", "file", "curl and Python requests"),
     ("NODE_EXTRA_CA_CERTS", "file", "Node.js and Claude Code"),

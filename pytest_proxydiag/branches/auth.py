@@ -1,0 +1,197 @@
+"""AUTHENTICATION: what a 407, the proxy URL's credentials, the exported variables and .netrc mean.
+
+Plain data in, a :class:`~.judgement.Judgement` out: no I/O, no sentences
+(the catalog holds them, see ``catalog/auth.py``).
+"""
+
+from __future__ import annotations
+
+import stat
+from typing import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.core.config import PROXY_ENV_ORDER
+from pytest_proxydiag.core.step import blocking_step_for, export_lines
+
+__all__ = ["PLACEHOLDER", "schemes", "judge_credentials", "unencoded_chars", "client_readings",
+           "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
+           "judge_netrc_login", "judge_scheme"]
+
+PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
+_SCHEME_NAMES = {"basic": "Basic", "ntlm": "NTLM", "negotiate": "Negotiate", "digest": "Digest",
+                 "kerberos": "Kerberos"}
+
+
+def schemes(challenges: Sequence[str]) -> list[str]:
+    """Auth schemes named in Proxy-Authenticate headers, in the proxy's order."""
+    names = [c.split(None, 1)[0] for c in challenges if c.strip()]
+    return list(dict.fromkeys(_SCHEME_NAMES.get(n.lower(), n) for n in names))
+
+
+def judge_credentials(proxy, target, res) -> Judgement:
+    """Step 1: CONNECT with the configured credentials: accepted, required, rejected (407 or tinyproxy's
+    401), or a login portal; the product that answered is named (branches/products.py)."""
+    who = Note.of("credentials_of", user=repr(proxy.username)) if proxy.username is not None else Note.of("none_sent")
+    if res.ok:
+        return Judgement.passed("accepted", target=target.hostport, who=who)
+    reply = res.reply
+    shape = products.refusal_shape(res.status, reply.headers, reply.body,
+                                   credentials_sent=bool(res.credentials_sent)) if reply is not None else None
+    if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
+        who_answered = products.identify(reply.headers, reply.body)
+        return Judgement.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
+                              status=reply.status_line, credentials=who, product=products.describe(who_answered),
+                              product_name=who_answered.name or Note.of("this_proxy"),
+                              challenge="; ".join(reply.headers_all("WWW-Authenticate")) or "(none)")
+    if shape not in ("credentials_rejected", "credentials_required"):
+        return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+    challenges = reply.proxy_authenticate or reply.headers_all("WWW-Authenticate")
+    offered = schemes(challenges)
+    if offered and "Basic" not in offered:
+        return Judgement.blocked("auth.scheme", key="basic_not_offered", schemes=", ".join(offered))
+    return Judgement.fail("rejected" if res.credentials_sent else "required", status=reply.status_line,
+                          challenge="; ".join(challenges) or "(none)", credentials=who,
+                          squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",
+                          product=products.describe(products.identify(reply.headers, reply.body)))
+
+
+def unencoded_chars(raw: str) -> str:
+    """The characters of the raw userinfo that a URL parser misreads."""
+    userinfo = raw.strip().strip("'\"").split("://", 1)[-1].rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    chars = {c for c in password + user if c in "@:/?#[] %"} - ({":"} if userinfo.count(":") <= 1 else set())
+    return " ".join(sorted(chars)) or "%"
+
+
+def client_readings(raw: str, intended) -> dict[str, str]:
+    """How strict parsers read the unencoded URL (never showing the password)."""
+    out: dict[str, str] = {}
+    try:
+        from urllib3.util import parse_url
+
+        u = parse_url(raw)
+        user = (u.auth or "").partition(":")[0]
+        out["requests/urllib3"] = _reading(intended, u.host, u.port, user)
+    except Exception as exc:  # noqa: BLE001 - any parser error is the evidence
+        out["requests/urllib3"] = f"rejects it ({type(exc).__name__})"
+    try:
+        s = urlsplit(raw)
+        out["urllib/httpx-style"] = _reading(intended, s.hostname, s.port, s.username)
+    except ValueError as exc:
+        out["urllib/httpx-style"] = f"rejects it ({exc})"
+    return out
+
+
+def _reading(intended, host, port, user) -> str:
+    if host == intended.host and (port or intended.port) == intended.port and user == intended.username:
+        return "reads it as intended"
+    return f"reads host {host!r}, port {port}, user {user!r}"
+
+
+def judge_special_chars(setting, readings: Mapping[str, str]) -> Judgement:
+    """Step 2: credentials that need URL encoding; the fix is the encoded URL with a placeholder password."""
+    url = setting.url
+    if not url.has_credentials:
+        return Judgement.passed("no_credentials")
+    if not url.needs_encoding:
+        return Judgement.passed("encoded")
+    # The placeholder stands for the password; the fix engine fills it in memory to prove the fix.
+    encoded = url.encoded(password_placeholder=PLACEHOLDER)
+    return Judgement.fail("unencoded", fix={"env": {"HTTPS_PROXY": encoded, "HTTP_PROXY": encoded}},
+                          source=setting.source, chars=unencoded_chars(setting.raw),
+                          client_reading="; ".join(f"{k}: {v}" for k, v in readings.items()),
+                          encoded_url=url.encoded(password_placeholder="***"), hostport=url.hostport,
+                          scheme=url.scheme)
+
+
+def proxy_fix_value(url) -> str:
+    """The proxy URL for fix lines: the password replaced by a placeholder, or the flowchart's example."""
+    if url is None:
+        return "http://proxy.company.com:8080"
+    return url.encoded(password_placeholder=PLACEHOLDER) if url.password else url.encoded()
+
+
+_CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("all_proxy", "ALL_PROXY"),
+               ("no_proxy", "NO_PROXY"))
+
+
+def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, profile: str,
+                       redact) -> Judgement:
+    """Step 3: the proxy variables this process has, against the profiles that set them."""
+    present = {name: env[name] for name in PROXY_ENV_ORDER if env.get(name, "").strip()}
+    value = proxy_fix_value(setting.url)
+    both = {"HTTPS_PROXY": value, "HTTP_PROXY": value}
+    common = dict(profile=profile, export_lines=export_lines({**both, "https_proxy": value, "http_proxy": value}))
+    where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))
+    if setting.url is not None and setting.source.startswith("env:"):
+        # Quotes or blanks pasted into the variable: this tool reads past them, the clients do not.
+        pasted = [p for p in setting.url.problems if "quotes" in p or "whitespace" in p]
+        if pasted:
+            var = setting.source.partition(":")[2]
+            return Judgement.fail("malformed_value", fix={"env": {var: value}}, var=var, detail="; ".join(pasted),
+                                  **common)
+    if not present:
+        if not setting.configured:
+            if in_profiles:
+                return Judgement.fail("profile_only", fix={"env": both}, where=where_files, **common)
+            return Judgement.skip("nowhere")
+        where = Note.of("set_in_unloaded", files=where_files) if in_profiles else Note.of("in_no_profile")
+        return Judgement.fail("missing", fix={"env": both}, source=setting.source, where=where, **common)
+    for lower, upper in _CASE_PAIRS:
+        a, b = env.get(lower), env.get(upper)
+        if a is not None and b is not None and a.strip() != b.strip():
+            return Judgement.fail("case_mismatch", detail=f"{lower}={redact(a)!s} but {upper}={redact(b)!s}",
+                                  **common)
+    if not any(n in present for n in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")):
+        return Judgement.fail("http_only", fix={"env": {"HTTPS_PROXY": value}},
+                              detail=f"set: {', '.join(sorted(present))}", **common)
+    return Judgement.passed("exported", names=", ".join(sorted(present)))
+
+
+def judge_netrc_entry(read, host: str) -> Judgement | None:
+    """Step 4: the .netrc file as read (see ``machine.netrcfile``): unusable, no entry, or an entry to test."""
+    shown = str(read.path)
+    if read.problem is not None:
+        key, note, values = read.problem
+        return Judgement.fail(key, path=shown, detail=Note.of(note, **values) if note else values["detail"],
+                              host=host)
+    if read.entry is None:
+        return Judgement.skip("no_entry", path=shown, host=host, machines=", ".join(read.machines) or "none")
+    login, password = read.entry
+    if not login or not password:
+        # Python's parser accepts a truncated entry; curl and requests then send nothing useful.
+        missing = " and ".join(w for w, v in (("login", login), ("password", password)) if not v)
+        return Judgement.fail("malformed", path=shown, detail=Note.of("entry_lacks", host=host, missing=missing),
+                              host=host)
+    if read.mode & 0o077:
+        return Judgement.fail("mode", fix={"files": [{"path": shown, "change": "chmod 600"}]}, path=shown, host=host,
+                              mode=stat.filemode(read.st_mode) + f" ({oct(read.mode)[2:]})")
+    return None
+
+
+def judge_netrc_login(read, host: str, target, res) -> Judgement:
+    """Step 4: the proxy's answer to CONNECT with the .netrc login."""
+    if res.status == 407:
+        return Judgement.fail("rejected", path=str(read.path), host=host, status=res.reply.status_line)
+    if not res.ok:
+        return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+    return Judgement.passed("netrc_ok", path=str(read.path), host=host)
+
+
+def judge_scheme(proxy, target, res) -> Judgement:
+    """Step 5: the schemes a 407 offers; Basic works everywhere, NTLM/Negotiate need a helper."""
+    if res.ok:
+        return Judgement.passed("no_auth")
+    if res.status != 407:
+        return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+    challenges = res.reply.proxy_authenticate
+    offered = schemes(challenges)
+    if "Basic" in offered:
+        return Judgement.passed("basic_offered", schemes=", ".join(offered))
+    values = dict(schemes=" and ".join(offered) or "no scheme", challenge="; ".join(challenges) or "(none)",
+                  proxy_hostport=proxy.hostport)
+    if any(s in ("NTLM", "Negotiate", "Kerberos") for s in offered):
+        return Judgement.fail("ntlm_or_negotiate", **values)
+    return Judgement.fail("unsupported", **values)

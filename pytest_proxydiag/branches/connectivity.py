@@ -1,0 +1,183 @@
+"""CONNECTIVITY: what TCP connects, port scans, CONNECT answers and gateway health checks mean.
+
+Plain data in (probe results), a :class:`~.judgement.Judgement` out: no I/O,
+no sentences (the catalog holds them, see ``catalog/connectivity.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable, Mapping
+
+from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.net.probes import Cause
+
+__all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
+           "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
+           "GATEWAY_HEALTH_PATHS", "judge_health_answer", "judge_unhealthy",
+           "reachability_evidence", "PLACEHOLDER"]
+
+COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
+PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
+_TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
+#: Causes that mean nothing answers at the proxy address: reachability owns them.
+_UNREACHED = (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE)
+
+
+def reachability_evidence(url, addresses, resolve_s, resolve_err, result) -> dict:
+    evidence: dict = dict(dns={"host": url.host, "addresses": list(addresses), "seconds": round(resolve_s, 4),
+                               "error": resolve_err.detail if resolve_err else None})
+    if url.problems:
+        evidence["url_notes"] = list(url.problems)
+    evidence["tcp"] = {"ok": result.ok, "address": result.address, "cause": result.cause.value,
+                       "detail": result.detail, "seconds": round(result.elapsed, 4)}
+    return evidence
+
+
+def judge_tcp(url, result) -> Judgement:
+    """Step 1: a TCP connect to the proxy either works or fails for a named cause."""
+    if not result.ok:
+        return Judgement.fail(_TCP_FINDING.get(result.cause, "unreachable"), hostport=url.hostport, host=url.host,
+                              port=url.port, address=result.address or "no address", detail=result.detail)
+    return Judgement.passed("reachable", hostport=url.hostport, address=result.address,
+                            ms=f"{result.elapsed * 1000:.0f}")
+
+
+def candidate_ports(url, extra: Iterable[int] | None) -> list[int]:
+    """The common proxy ports and the user's candidates, without the configured one."""
+    return [p for p in dict.fromkeys(list(COMMON_PROXY_PORTS) + list(extra or [])) if p != url.port]
+
+
+def answers_like_proxy(res) -> bool:
+    if res.reply is None:
+        return False
+    r = res.reply
+    return (res.ok or r.status in (407, 403, 502, 503) or r.header("Via") is not None
+            or r.squid_error is not None or r.header("Proxy-Agent") is not None)
+
+
+def _suggested(url, **change) -> str:
+    """The proxy URL with *change* applied, the password replaced by the placeholder."""
+    placeholder = PLACEHOLDER if url.password else None
+    return dataclasses.replace(url, **change).encoded(password_placeholder=placeholder)
+
+
+def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
+    """Step 2: the configured port refuses; does another port answer like a proxy?"""
+    proxy_like = {port: res for port, res in answers.items() if answers_like_proxy(res)}
+    if proxy_like:
+        shown = _suggested(url, port=sorted(proxy_like)[0])
+        found = ", ".join(f"{p} ({proxy_like[p].detail})" for p in sorted(proxy_like))
+        return Judgement.fail("other_port", fix={"env": {"HTTPS_PROXY": shown, "HTTP_PROXY": shown}, "verified": None},
+                              port=url.port, host=url.host, found=found, suggested=shown)
+    return Judgement.fail("none_open", port=url.port, host=url.host, tried=", ".join(map(str, answers)))
+
+
+def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool]) -> Judgement | None:
+    """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
+
+    *speaks_tls* asks the probes, only when needed, whether the proxy port speaks TLS.
+    """
+    if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
+        shape = products.refusal_shape(reply.status, reply.headers, reply.body,
+                                       credentials_sent=bool(proxy is not None and proxy.has_credentials))
+        who_answered = products.describe(products.identify(reply.headers, reply.body))
+        if shape in ("credentials_rejected", "credentials_required", "login_portal"):
+            return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
+        if reply.status in (403, 451):
+            return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
+                                     status=reply.status_line)
+        if shape in ("connect_not_allowed", "bad_request"):
+            return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
+        squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
+        if 300 <= reply.status < 400:
+            # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
+            why = Note.of("redirected", status=reply.status_line, location=reply.header("Location") or "nowhere")
+        elif reply.status >= 500:
+            why = Note.of("could_not_forward", status=reply.status_line, squid=squid)
+        else:
+            why = Note.of("refused_tunnel", status=reply.status_line, squid=squid)
+        # The product that answered (or its Server/Via headers), in the catalog's words (branches/products.py).
+        return Judgement.fail("connect_failed",
+                              detail=Note.of("answered_by", why=why, product=who_answered.rstrip(". ")),
+                              evidence=reply.status_line + squid)
+    if cause == Cause.OK:
+        return None
+    if cause == Cause.NO_ANSWER:
+        return Judgement.fail("no_answer", detail=detail)
+    if cause in (Cause.GARBAGE, Cause.HEADER_TOO_LARGE):
+        return Judgement.fail("garbage", detail=detail, hostport=proxy.hostport)
+    if cause == Cause.TLS_SPOKEN:
+        return Judgement.fail("tls_mismatch", detail=detail, suggested=_suggested(proxy, scheme="https"))
+    if cause == Cause.PROXY_TLS_UNTRUSTED:
+        return Judgement.fail("proxy_tls_untrusted", detail=detail)
+    if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_tls():
+        return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_tls", detail=detail),
+                              suggested=_suggested(proxy, scheme="https"))
+    if cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and proxy.scheme == "https":
+        return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_plain", detail=detail),
+                              suggested=_suggested(proxy, scheme="http"))
+    if cause in _UNREACHED:
+        return Judgement.blocked("connectivity.proxy_reachable", detail)
+    return Judgement.fail("connect_failed", detail=detail, evidence=detail)
+
+
+def judge_tunnel_tls(tunnel, tls, target) -> Judgement | None:
+    """Step 3: the tunnel is open; did the provider's TLS come through it?"""
+    if tls.ok:
+        return None
+    key = "plaintext_tunnel" if tls.cause == Cause.TLS_PLAINTEXT else "tls_in_tunnel_failed"
+    return Judgement.fail("connect_failed", detail=Note.of(key, status=tunnel.detail, target=target.hostport,
+                                                           detail=tls.detail), evidence=tls.detail)
+
+
+def judge_inside_tunnel(res) -> Judgement | None:
+    """Step 3: a proxy error page inside the tunnel (Squid's 5xx) is a forwarding failure."""
+    if res.reply is not None and res.reply.squid_error and res.reply.status >= 500:
+        return Judgement.fail("connect_failed", detail=Note.of("error_inside_tunnel", status=res.detail,
+                                                               squid_error=res.reply.squid_error),
+                              evidence=res.detail)
+    return None
+
+
+def judge_no_proxy(target, values: Mapping[str, tuple[str, str]], matches: Mapping[str, object],
+                   corrected: str) -> Judgement:
+    """Step 4: a NO_PROXY entry that sends the provider direct, for which clients."""
+    if not values:
+        return Judgement.passed("no_proxy_unset")
+    if not matches:
+        return Judgement.passed("not_excluded", host=target.host)
+    first_client, first = next(iter(matches.items()))
+    value, var = values[first_client]
+    return Judgement.fail("provider_excluded", fix={"env": {"NO_PROXY": corrected, "no_proxy": corrected},
+                                                     "verified": None},
+                          host=target.host, entry=first.entry, source=f"env:{var}", value=value,
+                          clients=", ".join(matches), corrected=corrected or "localhost,127.0.0.1")
+
+
+def is_local(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+
+
+GATEWAY_HEALTH_PATHS = ("/health/liveliness", "/health")
+
+
+def judge_health_answer(gateway, source: str, path: str, res) -> Judgement | None:
+    """Step 5: one health endpoint's answer decides, or None (ask the next one).
+
+    A 401/403 still proves the gateway runs: its health details need a key.
+    """
+    if res.reply is None:
+        return Judgement.fail("unreachable", gateway=gateway.url, source=source, detail=res.detail)
+    if res.reply.status < 400 or res.reply.status in (401, 403):
+        return Judgement.passed("gateway_locked" if res.reply.status in (401, 403) else "gateway_ok",
+                                url=f"{gateway.url}{path}", status=res.reply.status_line)
+    return None
+
+
+def judge_unhealthy(gateway, results: Mapping[str, object]) -> Judgement:
+    """Step 5: every health endpoint answered an error; show the first server error."""
+    failing = [(p, r) for p, r in results.items() if r.reply.status >= 500]
+    path, res = failing[0] if failing else ("/health", results["/health"])
+    return Judgement.fail("unhealthy", gateway=gateway.url, path=path, status=res.detail, detail=res.reply.text(300))

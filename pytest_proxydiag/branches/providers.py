@@ -1,0 +1,99 @@
+"""The provider host names a diagnosis checks, and how an IT ticket lists them.
+
+The targets, plus the Bedrock and Vertex AI hosts of the configured regions
+(option, ``AWS_REGION``/``CLOUD_ML_REGION``, or Claude Code's
+``CLAUDE_CODE_USE_BEDROCK``/``CLAUDE_CODE_USE_VERTEX``).  Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+__all__ = ["ProviderDomain", "FAMILY_WILDCARDS", "provider_of", "provider_domains", "allowlist_lines",
+           "wildcard_lines"]
+
+
+# -- provider domains --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProviderDomain:
+    host: str
+    port: int
+    scheme: str
+    provider: str
+    why: str
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+#: Wildcard forms from the flowchart, per provider family, for IT teams that allow by pattern.
+FAMILY_WILDCARDS: Mapping[str, tuple[str, ...]] = {
+    "Anthropic": ("api.anthropic.com",),
+    "AWS Bedrock": ("bedrock-runtime.*.amazonaws.com", "*.bedrock-runtime.amazonaws.com"),
+    "Vertex AI": ("*.aiplatform.googleapis.com", "aiplatform.googleapis.com"),
+}
+
+
+def provider_of(host: str) -> str:
+    h = host.lower()
+    if h == "anthropic.com" or h.endswith(".anthropic.com"):
+        return "Anthropic"
+    if "bedrock" in h and h.endswith(".amazonaws.com"):
+        return "AWS Bedrock"
+    if h.endswith("aiplatform.googleapis.com"):
+        return "Vertex AI"
+    return "other"
+
+
+def _regions(values: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or ():
+        for part in re.split(r"[,;\s]+", str(v)):
+            part = part.strip().lower()
+            # us-east-1, eu-central-2, us-gov-west-1, us-central1, europe-west4, global
+            if re.fullmatch(r"global|[a-z]{2,12}(?:-[a-z0-9]{1,12}){1,3}", part) and part not in out:
+                out.append(part)
+    return out
+
+
+def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None,
+                     vertex_regions: Iterable[str] | None = None,
+                     env: Mapping[str, str] | None = None) -> list[ProviderDomain]:
+    """Provider host names in use: the targets, plus Bedrock/Vertex hosts for the configured regions.
+
+    Bedrock and Vertex join only when a region is configured (option or
+    ``AWS_REGION``/``AWS_DEFAULT_REGION``/``CLOUD_ML_REGION``) or Claude Code is
+    told to use them (``CLAUDE_CODE_USE_BEDROCK``/``CLAUDE_CODE_USE_VERTEX``).
+    """
+    env = env or {}
+    out: dict[str, ProviderDomain] = {}
+    for t in targets:
+        out.setdefault(t.host.lower(), ProviderDomain(t.host.lower(), t.port, t.scheme, provider_of(t.host),
+                                                      f"target ({t.source})"))
+    aws = _regions(aws_regions)
+    if not aws and env.get("CLAUDE_CODE_USE_BEDROCK", "").strip() not in ("", "0", "false"):
+        aws = ["us-east-1"]
+    for region in aws:
+        host = f"bedrock-runtime.{region}.amazonaws.com"
+        out.setdefault(host, ProviderDomain(host, 443, "https", "AWS Bedrock", f"AWS region {region}"))
+    vertex = _regions(vertex_regions)
+    if not vertex and env.get("CLAUDE_CODE_USE_VERTEX", "").strip() not in ("", "0", "false"):
+        vertex = ["global"]
+    for region in vertex:
+        host = "aiplatform.googleapis.com" if region == "global" else f"{region}-aiplatform.googleapis.com"
+        out.setdefault(host, ProviderDomain(host, 443, "https", "Vertex AI", f"Vertex region {region}"))
+    return list(out.values())
+
+
+def allowlist_lines(domains: Sequence[ProviderDomain]) -> str:
+    """One host:port per line, for a ticket."""
+    return "\n".join(f"  {d.host}  (HTTPS, port {d.port}; {d.provider})" if d.scheme == "https"
+                     else f"  {d.host}  (HTTP, port {d.port}; {d.provider})" for d in domains)
+
+
+def wildcard_lines(domains: Sequence[ProviderDomain]) -> str:
+    families = list(dict.fromkeys(d.provider for d in domains if d.provider in FAMILY_WILDCARDS))
+    return "\n".join(f"  {fam}: " + ", ".join(FAMILY_WILDCARDS[fam]) for fam in families) or "  (none)"

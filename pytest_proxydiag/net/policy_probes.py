@@ -1,0 +1,171 @@
+"""The measurements the policy steps need, built from the probes' own calls (bounded, cached, counted).
+
+Nothing here opens a socket: every byte goes through :class:`~.probes.Probes`.
+What a reply means is judged by ``branches/policy.py``; the payload ladder
+takes that judge as an argument, since where it stops depends on who answered.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+__all__ = ["API_HEADERS", "json_probe_body", "connect_domain", "control_connect", "api_request", "payload_key",
+           "PayloadResult", "measure_payload", "when_of", "client_name", "reply_parts"]
+
+API_HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+SMALL_BODY_SIZE = 512
+#: The slowest upload rate the payload ladder allows for before it calls an upload stuck (bytes/s).
+MIN_UPLOAD_RATE = 1024 * 1024
+
+
+def json_probe_body(size: int) -> bytes:
+    """A syntactically valid Messages API body of exactly *size* bytes (no key is ever sent with it)."""
+    head = b'{"model":"claude-proxydiag-probe","max_tokens":1,"messages":[{"role":"user","content":"'
+    tail = b'"}]}'
+    pad = max(0, size - len(head) - len(tail))
+    body = head + b"a" * pad + tail
+    return body if len(body) == size or size < len(head) + len(tail) else body[:size]
+
+
+def reply_parts(reply) -> tuple[int | None, tuple[tuple[str, str], ...], bytes]:
+    if reply is None:
+        return None, (), b""
+    return reply.status, tuple(reply.headers), reply.body or b""
+
+
+def connect_domain(probes, host: str, port: int, *, is_target: bool):
+    """CONNECT host:port through the configured proxy (cached).
+
+    Targets share the probes' own cache entry.  Extra provider domains (a
+    Bedrock region nobody else probes) go through ``open_tunnel(via=...)``, so
+    a slow answer for one of them does not mark the whole proxy as silent.
+    """
+    if is_target:
+        return probes.connect_tunnel(host, port)
+
+    def compute():
+        sock, res = probes.open_tunnel(host, port, via=probes.proxy)
+        if sock is not None:
+            sock.close()
+        return res
+    return probes.cached(("policy-connect", host.lower(), port), compute)
+
+
+def control_connect(probes, domains, target_hosts, control: str) -> tuple[object, str, object]:
+    """When no provider domain got a reply: the first domain's CONNECT again and a control CONNECT to *control*
+    (another provider name, ``branches/products.control_host``) on the same port, as (first, "host:port", control)."""
+    first = domains[0]
+    res = connect_domain(probes, first.host, first.port, is_target=(first.host, first.port) in target_hosts)
+    control_res = connect_domain(probes, control, first.port, is_target=False)
+    return res, f"{control}:{first.port}", control_res
+
+
+def api_request(probes, target):
+    """The request the clients send, without a key: POST /v1/messages with a small body (cached)."""
+    return probes.request(target, "POST", "/v1/messages", body=json_probe_body(SMALL_BODY_SIZE),
+                          headers=API_HEADERS)
+
+
+def payload_key(target, sizes: Sequence[int]) -> tuple:
+    return ("policy-payload", target.url, tuple(sizes))
+
+
+@dataclass
+class PayloadResult:
+    """Growing uploads: which sizes passed, the first that failed, and how."""
+
+    passed: list[int] = field(default_factory=list)
+    failed_size: int | None = None
+    failure: str = ""
+    verdict: object | None = None
+    untested: list[int] = field(default_factory=list)
+    provider_limit: int | None = None
+    elapsed: float = 0.0
+    when: float | None = None
+    attempts: list[dict] = field(default_factory=list)
+
+    @property
+    def largest_passed(self) -> int | None:
+        return max(self.passed) if self.passed else None
+
+
+def _failure(status, verdict) -> str:
+    return f"{status}" + (f" {verdict.error_code}" if verdict.error_code else
+                          (f" ({verdict.vendor})" if verdict.vendor else ""))
+
+
+def measure_payload(probes, target, sizes: Sequence[int], budget: float, judge: Callable) -> PayloadResult:
+    """POST growing bodies to *target*'s messages endpoint through the proxy; stop at the first failure.
+
+    *judge(status, headers, body, stage=...)* reads each reply (``branches.policy.read_reply``).  A reply
+    that did not come from the proxy (the provider's 401 without a key) proves the body got through.  The
+    whole ladder stays within *budget* seconds: sizes that no longer fit are reported as untested.
+    """
+    out = PayloadResult()
+    start = time.monotonic()
+    stage = "tunnel" if target.scheme == "https" else "plain"
+    ladder = sorted(set(sizes))
+    for i, size in enumerate(ladder):
+        remaining = budget - (time.monotonic() - start)
+        wanted = max(float(probes.timeout), size / MIN_UPLOAD_RATE)
+        if remaining < min(wanted, 2.0) or remaining <= 0:
+            out.untested = ladder[i:]
+            break
+        per_op = max(0.5, min(wanted, remaining / 3))
+        t0 = time.time()
+        res = probes.request(target, "POST", "/v1/messages", body=json_probe_body(size), headers=API_HEADERS,
+                             cache=False, timeout=per_op, read_limit=64 * 1024)
+        status, headers, body = reply_parts(res.reply)
+        verdict = judge(status, headers, body, stage=stage)
+        out.attempts.append({"size": size, "status": status, "sender": verdict.sender, "kind": verdict.kind,
+                             "detail": res.detail, "seconds": round(res.timings.total or 0.0, 3)})
+        if res.reply is None:
+            out.failed_size, out.when = size, t0
+            out.failure = {"reset": "the connection reset", "closed": "the connection closed",
+                           "no_answer": "no answer"}.get(res.cause.value, "the connection cut")
+            out.untested = [s for s in ladder if s > size]
+            # A proxy that refuses a body by its declared size answers 413 and closes while the body is
+            # still being sent, so the upload sees only a reset.  Ask again with the size declared and
+            # no body: such a proxy answers at once; others just wait (bounded, short).
+            declared = probes.request(target, "POST", "/v1/messages", body=None, cache=False,
+                                      headers={**API_HEADERS, "Content-Length": str(size)},
+                                      timeout=min(float(probes.timeout), 3.0), read_limit=64 * 1024)
+            d_status, d_headers, d_body = reply_parts(declared.reply)
+            d_verdict = judge(d_status, d_headers, d_body, stage=stage)
+            out.attempts.append({"size": size, "declared_only": True, "status": d_status,
+                                 "sender": d_verdict.sender, "kind": d_verdict.kind, "detail": declared.detail})
+            if d_verdict.from_proxy and d_verdict.kind != "ok":
+                out.verdict, out.failure = d_verdict, _failure(d_status, d_verdict)
+            break
+        if verdict.sender in ("provider", "provider_edge") and status == 413:
+            out.provider_limit = size
+            out.untested = [s for s in ladder if s > size]
+            break
+        if verdict.from_proxy and verdict.kind != "ok":
+            out.failed_size, out.verdict, out.when = size, verdict, t0
+            out.failure = _failure(status, verdict)
+            out.untested = [s for s in ladder if s > size]
+            break
+        out.passed.append(size)
+    out.elapsed = time.monotonic() - start
+    return out
+
+
+def when_of(probes, *, target: str | None = None, url: str | None = None) -> float | None:
+    """The wall-clock time of the last probe of *target* (host:port) or *url*, from the probe log."""
+    found = None
+    for entry in probes.iter_log():
+        if (target and entry.get("target") == target) or (url and entry.get("url") == url):
+            found = entry.get("time", found)
+    return found
+
+
+def client_name() -> str:
+    """This machine's name, as the proxy's log shows the client."""
+    try:
+        return socket.gethostname()
+    except OSError:  # pragma: no cover
+        return "this machine"
