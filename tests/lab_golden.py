@@ -22,6 +22,9 @@ GOLDEN_DIR = Path(__file__).parent / "data" / "lab_golden"
 SKIPPED = frozenset({"slow-origin"})
 
 _MASKS = [
+    # A proxy that closes right after accepting is seen as a FIN or an RST, depending on whether the
+    # request had arrived first (hostile-close): the same finding, two wordings of the cause.
+    (re.compile(r"connection reset by peer|the connection was closed without a reply"), "<CLOSED-OR-RESET>"),
     (re.compile(r"(/tmp|/var/tmp|/private)[^\s'\"`),]*"), "<PATH>"),
     (re.compile(r"\b[0-9A-F]{2}(:[0-9A-F]{2}){7,}\b", re.I), "<FP>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<UUID>"),
