@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.machine import claude_settings, shellenv
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
 
 __all__ = [
@@ -57,7 +57,6 @@ CA_VARS = shellenv.CA_VARS
 #: Lower/upper pairs: curl and Python read the lower-case one first, Go and Node tools the upper-case one.
 CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("all_proxy", "ALL_PROXY"),
               ("no_proxy", "NO_PROXY"))
-MAX_SETTINGS = 1024 * 1024
 MAX_LITELLM = 2 * 1024 * 1024
 SUBPROCESS_TIMEOUT = 10.0
 
@@ -99,23 +98,9 @@ def loaded_files(home: str | os.PathLike, shell: str) -> list[str]:
 
 
 def claude_settings_env(home: str | os.PathLike) -> tuple[dict[str, str], str, str | None]:
-    """``env`` of ``~/.claude/settings.json``: (variables, path, problem or None). Bounded, never raises."""
-    path = Path(home) / ".claude" / "settings.json"
-    shown = str(path)
-    try:
-        if not path.is_file():
-            return {}, shown, None
-        if path.stat().st_size > MAX_SETTINGS:
-            return {}, shown, f"{shown} is larger than {MAX_SETTINGS // 1024} KiB; not read"
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError) as exc:
-        return {}, shown, f"{shown} cannot be read as JSON: {exc}"
-    env = doc.get("env") if isinstance(doc, dict) else None
-    if env is None:
-        return {}, shown, None
-    if not isinstance(env, dict):
-        return {}, shown, f"{shown}: \"env\" is not an object"
-    return {str(k): str(v) for k, v in env.items() if isinstance(k, str) and v is not None}, shown, None
+    """The ``env`` of every Claude Code settings scope, merged: (variables, file(s), problem or None)."""
+    cs = claude_settings.read(home, os.getcwd())
+    return dict(cs.env), cs.label() or str(Path(home) / ".claude" / "settings.json"), next(iter(cs.problems), None)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ tests never touch the real ``/etc`` or home directory.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.machine import claude_settings, shellenv
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "app_settings",
            "normalize_proxy", "same_proxy", "relay_env", "SYSTEM_ROOT", "run_bounded", "urllib_witness"]
@@ -379,40 +378,15 @@ def system_sources(home: str | os.PathLike, env: Mapping[str, str], *, cwd: str 
 CLAUDE_ENV_KEYS = PROXY_NAMES + NO_PROXY_NAMES + ("ANTHROPIC_BASE_URL",)
 
 
-def claude_settings_files(home: Path, cwd: Path | None) -> list[tuple[Path, int, str]]:
-    """Claude Code settings files with their precedence (higher wins) and label."""
-    files = [(home / ".claude" / "settings.json", 1, "user settings")]
-    if cwd is not None:
-        files += [(cwd / ".claude" / "settings.json", 2, "project settings"),
-                  (cwd / ".claude" / "settings.local.json", 3, "local project settings")]
-    managed = (_sys("/Library/Application Support/ClaudeCode/managed-settings.json") if sys.platform == "darwin"
-               else _sys("/etc/claude-code/managed-settings.json"))
-    files.append((managed, 4, "managed settings"))
-    return files
-
-
 def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     out = []
-    for path, prec, _label in claude_settings_files(home, cwd):
-        text = _read(path)
-        if text is None:
-            continue
-        shown = _display(path, home)
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f"not valid JSON: {exc}"))
-            continue
-        env = doc.get("env") if isinstance(doc, dict) else None
-        if env is None:
-            continue
-        if not isinstance(env, dict):
-            out.append(SettingsEntry(shown, "env", str(env)[:80], "Claude Code", prec,
-                                     error="\"env\" must be an object of strings"))
-            continue
-        for k, v in env.items():
-            if k in CLAUDE_ENV_KEYS:
-                out.append(SettingsEntry(shown, f"env.{k}", "" if v is None else str(v), "Claude Code", prec))
+    root = SYSTEM_ROOT if SYSTEM_ROOT != Path("/") else None
+    for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
+        shown = _display(Path(f.path), home)
+        if f.problem:
+            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem))
+        out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
+                if k in CLAUDE_ENV_KEYS]
     return out
 
 

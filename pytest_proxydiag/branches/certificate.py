@@ -29,7 +29,6 @@ import errno
 import functools
 import hashlib
 import ipaddress
-import json
 import os
 import re
 import stat
@@ -40,6 +39,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
+
+from pytest_proxydiag.machine import claude_settings
 
 __all__ = [
     "CertInfo", "CAFile", "PathResult", "ClientTrust", "StoreSpec", "SavedFiles", "VENDORS",
@@ -580,25 +581,13 @@ def system_bundle() -> tuple[str | None, str | None]:
 
 
 def claude_settings_env(home: str | None) -> tuple[dict[str, str], str | None, str | None]:
-    """The ``env`` block of ``~/.claude/settings.json`` (Claude Code applies it to itself): (env, path, error)."""
+    """The ``env`` Claude Code applies to itself, every settings scope merged: (env, file(s), error)."""
     if not home:
         return {}, None, None
-    path = os.path.join(home, ".claude", "settings.json")
-    try:
-        st = os.stat(path)
-    except OSError:
-        return {}, None, None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > 1024 * 1024:
-        return {}, path, "not a regular file of reasonable size"
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
-        return {}, path, f"cannot be read as JSON: {exc}"
-    env = data.get("env") if isinstance(data, dict) else None
-    if not isinstance(env, dict):
-        return {}, path, None
-    return {str(k): str(v) for k, v in env.items() if v is not None}, path, None
+    cs = claude_settings.read(home, os.getcwd())
+    bad = next((f for f in cs.files if f.problem), None)
+    return (dict(cs.env), cs.label() or (bad.path if bad else None),
+            bad.problem.removeprefix(bad.path + " ") if bad else None)
 
 
 def litellm_ssl_settings(config_path: str | None, env: Mapping[str, str]) -> dict[str, Any]:
