@@ -244,10 +244,7 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     step, cfg = proxydiag_step, proxydiag_config
     routing = _routing()
     env = cfg.env
-    lite = cfg["litellm_config"]
-    if not lite and os.path.exists("config.yaml"):
-        lite = "config.yaml"
-    entries = bypass.app_settings(_home(cfg), os.getcwd(), lite)
+    entries = bypass.app_settings(_home(cfg), os.getcwd(), cfg["litellm_config"])
     step.add_evidence(settings=[{"path": e.path, "key": e.key, "value": e.value, "app": e.app}
                                 for e in entries])
     env_raw, env_var = proxy_from_env(env)

@@ -89,3 +89,55 @@ def test_directory_huge_file_and_values_that_are_not_strings(tmp_path):
     cs = claude_settings.read(tmp_path / "home", tmp_path / "proj", system_root=tmp_path / "none")
     assert [p.split(" ", 1)[1][:12] for p in cs.problems] == ["is not a reg", "is 1048577 b"]
     assert cs.env == {"API_TIMEOUT_MS": "600000", "FLAG": "true"}
+
+
+# --------------------------------------------------------------------------- LiteLLM config
+
+from pytest_proxydiag.machine import litellm_config  # noqa: E402
+
+
+def test_named_config_counts_even_when_missing_and_cwd_config_only_when_it_looks_like_litellm(tmp_path):
+    assert litellm_config.locate(str(tmp_path / "nope.yaml"), "env:LITELLM_CONFIG", tmp_path) == \
+        litellm_config.Located(str(tmp_path / "nope.yaml"), "env:LITELLM_CONFIG")
+    (tmp_path / "config.yaml").write_text("database:\n  url: x\n")   # some other tool's config
+    assert litellm_config.locate(None, "default", tmp_path) is None
+    (tmp_path / "config.yaml").write_text("model_list:\n  - model_name: x\n")
+    assert litellm_config.locate(None, "default", tmp_path) == litellm_config.Located(
+        str(tmp_path / "config.yaml"), "./config.yaml")
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("model_list:\n\t- a: 1\n", "tabs on line 2"),
+    ("- a\n", "not a mapping (top level is list)"),
+    ("a: [\n", "is not valid YAML (line"),
+])
+def test_load_names_the_problem(tmp_path, content, problem):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    doc, why = litellm_config.load(str(path))
+    assert doc is None and str(path) in why and problem in why
+
+
+def test_load_bounds_and_empty(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("a: 1\n" * (litellm_config.MAX_LITELLM // 4))
+    assert "not read" in litellm_config.load(str(big))[1]
+    assert litellm_config.load(str(tmp_path / "missing.yaml"))[1].endswith("does not exist or is not a file")
+    (tmp_path / "empty.yaml").write_text("")
+    assert litellm_config.load(str(tmp_path / "empty.yaml")) == ({}, None)
+
+
+def test_every_branch_uses_the_same_rule(tmp_path, monkeypatch):
+    from pytest_proxydiag.branches import application, bypass, certificate
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text("server:\n  https_proxy: http://not-litellm:1\n  ssl_verify: false\n")
+    assert application.find_litellm_config(None, "default", tmp_path) is None
+    assert certificate.litellm_ssl_settings(None, {})["config"] is None
+    assert bypass.app_settings(tmp_path / "home", tmp_path, None) == []
+    (tmp_path / "config.yaml").write_text("litellm_settings:\n  ssl_verify: false\n"
+                                          "environment_variables:\n  HTTPS_PROXY: http://p:3128\n")
+    assert application.find_litellm_config(None, "default", tmp_path)[1] == "./config.yaml"
+    assert certificate.litellm_ssl_settings(None, {})["ssl_verify"] is False
+    assert [e.key for e in bypass.app_settings(tmp_path / "home", tmp_path, None)] == [
+        "environment_variables.HTTPS_PROXY"]

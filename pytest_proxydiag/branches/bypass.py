@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from pytest_proxydiag.machine import claude_settings, shellenv
+from pytest_proxydiag.machine import claude_settings, litellm_config as litellm_config_file, shellenv
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "app_settings",
            "normalize_proxy", "same_proxy", "relay_env", "SYSTEM_ROOT", "run_bounded", "urllib_witness"]
@@ -393,39 +393,26 @@ def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
 def _litellm_entries(path: Path | None, home: Path) -> list[SettingsEntry]:
     if path is None:
         return []
-    text = _read(path)
-    if text is None:
+    if not path.is_file():
         return []
     shown = _display(path, home)
-    try:
-        import yaml  # type: ignore[import-untyped]
-
-        doc = yaml.safe_load(text)
-    except ImportError:
-        doc = None
-    except Exception as exc:  # noqa: BLE001 - yaml errors
-        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=f"not valid YAML: {exc}")]
+    doc, problem = litellm_config_file.load(str(path))
+    if problem:
+        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=problem)]
     out = []
-    if isinstance(doc, dict):
-        env_vars = doc.get("environment_variables") or {}
-        if isinstance(env_vars, dict):
-            for k, v in env_vars.items():
-                if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
-                    out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
-        for section in ("litellm_settings", "general_settings", "router_settings"):
-            sec = doc.get(section) or {}
-            if isinstance(sec, dict):
-                for k, v in sec.items():
-                    if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
-                            "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
-                            "proxy_budget_rescheduler_max_time"):
-                        out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
-    else:
-        # No YAML parser: the plain "KEY: value" lines are enough for proxy variables.
-        for n, line in enumerate(text.splitlines(), 1):
-            m = re.match(r"\s*([A-Za-z_]+)\s*:\s*[\"']?([^\"'#]*)", line)
-            if m and m.group(1) in PROXY_NAMES + NO_PROXY_NAMES:
-                out.append(SettingsEntry(f"{shown}:{n}", m.group(1), m.group(2).strip(), "LiteLLM"))
+    env_vars = doc.get("environment_variables") or {}
+    if isinstance(env_vars, dict):
+        for k, v in env_vars.items():
+            if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
+                out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
+    for section in ("litellm_settings", "general_settings", "router_settings"):
+        sec = doc.get(section) or {}
+        if isinstance(sec, dict):
+            for k, v in sec.items():
+                if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
+                        "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
+                        "proxy_budget_rescheduler_max_time"):
+                    out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
     return out
 
 
@@ -433,7 +420,8 @@ def app_settings(home: str | os.PathLike, cwd: str | os.PathLike | None,
                  litellm_config: str | None) -> list[SettingsEntry]:
     h = Path(home)
     c = Path(cwd) if cwd is not None else None
-    lite = Path(litellm_config).expanduser() if litellm_config else None
+    found = litellm_config_file.locate(litellm_config, cwd=c) if c is not None or litellm_config else None
+    lite = Path(found.path) if found else None
     return _claude_entries(h, c) + _litellm_entries(lite, h)
 
 

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from pytest_proxydiag.machine import claude_settings
+from pytest_proxydiag.machine import claude_settings, litellm_config
 
 __all__ = [
     "CertInfo", "CAFile", "PathResult", "ClientTrust", "StoreSpec", "SavedFiles", "VENDORS",
@@ -596,30 +596,16 @@ def litellm_ssl_settings(config_path: str | None, env: Mapping[str, str]) -> dic
     Returns ``{"config": path|None, "ssl_verify": value|None, "source": ..., "error": ...}``.
     """
     out: dict[str, Any] = {"config": None, "ssl_verify": None, "source": None, "error": None}
-    candidates = [config_path] if config_path else ["config.yaml"]
-    for cand in candidates:
-        if not cand or not os.path.isfile(cand):
-            continue
-        out["config"] = cand
-        try:
-            if os.path.getsize(cand) > 4 * 1024 * 1024:
-                out["error"] = "the config file is larger than 4 MiB"
+    found = litellm_config.locate(config_path, "cli", os.getcwd())
+    if found is not None and os.path.isfile(found.path):
+        out["config"] = found.path
+        data, out["error"] = litellm_config.load(found.path)
+        for section in ("litellm_settings", "general_settings"):
+            block = (data or {}).get(section)
+            if isinstance(block, dict) and "ssl_verify" in block:
+                out["ssl_verify"] = block["ssl_verify"]
+                out["source"] = f"{found.path}: {section}.ssl_verify"
                 break
-            import yaml
-
-            with open(cand, encoding="utf-8") as f:
-                data = yaml.safe_load(f)
-        except Exception as exc:  # noqa: BLE001 - a broken config is evidence, not a crash
-            out["error"] = f"cannot be parsed: {type(exc).__name__}"
-            break
-        if isinstance(data, dict):
-            for section in ("litellm_settings", "general_settings"):
-                block = data.get(section)
-                if isinstance(block, dict) and "ssl_verify" in block:
-                    out["ssl_verify"] = block["ssl_verify"]
-                    out["source"] = f"{cand}: {section}.ssl_verify"
-                    break
-        break
     if out["ssl_verify"] is None and env.get("SSL_VERIFY", "") != "":
         out["ssl_verify"] = env["SSL_VERIFY"]
         out["source"] = "env:SSL_VERIFY"
