@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.machine import claude_settings, litellm_config, shellenv
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
 
@@ -62,14 +63,8 @@ SUBPROCESS_TIMEOUT = 10.0
 
 
 # ============================================================ environments
-def shell_kind(env: Mapping[str, str]) -> str:
-    return os.path.basename(env.get("SHELL", "") or "sh") or "sh"
-
-
-def shell_startup_file(shell: str) -> str:
-    """The file to add export lines to for *shell* (what an interactive terminal reads)."""
-    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
-            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+shell_kind = shell_syntax.shell_kind
+shell_startup_file = shell_syntax.startup_file
 
 
 def loaded_files(home: str | os.PathLike, shell: str) -> list[str]:

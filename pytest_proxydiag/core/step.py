@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from pytest_proxydiag import catalog
+from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net.probes import Cause, TunnelResult
 
@@ -167,23 +168,12 @@ def blocking_step_for(res: TunnelResult) -> str:
 
 def shell_profile(env=None) -> str:
     """The startup file of the user's shell ($SHELL), for export lines."""
-    shell = os.path.basename((os.environ if env is None else env).get("SHELL", "") or "")
-    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
-            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+    return shell_syntax.startup_file(shell_syntax.shell_kind(env))
 
 
 def export_lines(assignments: dict[str, str], shell: str | None = None) -> str:
-    """Lines that set *assignments* in the user's shell."""
-    shell = shell or os.path.basename(os.environ.get("SHELL", "") or "sh")
-    out = []
-    for k, v in assignments.items():
-        if shell == "fish":
-            out.append(f"set -gx {k} \"{v}\"")
-        elif shell in ("pwsh", "powershell"):
-            out.append(f"$env:{k} = \"{v}\"")
-        else:
-            out.append(f"export {k}=\"{v}\"")
-    return "\n".join("  " + line for line in out)
+    """Lines that set *assignments* in the user's shell (see :mod:`pytest_proxydiag.core.shell`)."""
+    return shell_syntax.export_lines(assignments, shell)
 
 
 def _plain(v: Any) -> Any:

@@ -32,6 +32,7 @@ import warnings
 from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.core.shell import quote, set_line, syntax_of, unset_line
 from pytest_proxydiag.proof.fixes import PLACEHOLDER, PRODUCE_PASSWORD
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
@@ -58,36 +59,7 @@ def disables_verification(name: str, value: str) -> bool:
 
 def shell_for(path: str) -> str:
     """``"fish"``, ``"ps1"`` or ``"sh"`` from the file name."""
-    lower = str(path).lower()
-    if lower.endswith(".fish"):
-        return "fish"
-    if lower.endswith(".ps1"):
-        return "ps1"
-    return "sh"
-
-
-def _quote(shell: str, value: str) -> str:
-    if shell == "ps1":
-        return "'" + value.replace("'", "''") + "'"
-    if shell == "fish":
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def _set_line(shell: str, name: str, value: str) -> str:
-    if shell == "fish":
-        return f"set -gx {name} {_quote(shell, value)}"
-    if shell == "ps1":
-        return f"$env:{name} = {_quote(shell, value)}"
-    return f"export {name}={_quote(shell, value)}"
-
-
-def _unset_line(shell: str, name: str) -> str:
-    if shell == "fish":
-        return f"set -e {name}"
-    if shell == "ps1":
-        return f"Remove-Item Env:{name} -ErrorAction SilentlyContinue"
-    return f"unset {name}"
+    return syntax_of(str(path))
 
 
 def paste_lines(fix: Mapping[str, Any], shell: str = "sh") -> list[str]:
@@ -96,10 +68,10 @@ def paste_lines(fix: Mapping[str, Any], shell: str = "sh") -> list[str]:
     Same rules as the script: placeholders stay visible (never a secret), values that would
     switch verification off are left out.
     """
-    lines = [_unset_line(shell, str(n)) for n in fix.get("unset") or []]
+    lines = [unset_line(shell, str(n)) for n in fix.get("unset") or []]
     for name, value in (fix.get("env") or {}).items():
         if not disables_verification(str(name), str(value)):
-            lines.append(_set_line(shell, str(name), str(value)))
+            lines.append(set_line(shell, str(name), str(value)))
     return lines
 
 
@@ -148,7 +120,7 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
             if name in unset_done or name in assigned:
                 continue
             unset_done.add(name)
-            out.append(_unset_line(shell, str(name)) + tag)
+            out.append(unset_line(shell, str(name)) + tag)
         for name, value in (fix.get("env") or {}).items():
             name, value = str(name), str(value)
             if disables_verification(name, value):
@@ -156,7 +128,7 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                 continue
             if name in assigned:
                 if assigned[name] != value:
-                    out.append(f"{c} {sid} also suggests {name}={_quote(shell, value)}; kept the value above")
+                    out.append(f"{c} {sid} also suggests {name}={quote(shell, value)}; kept the value above")
                 continue
             if PLACEHOLDER in value or _ANY_PLACEHOLDER.search(value):
                 if not explained:
@@ -167,11 +139,11 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                     out.append(f"{c}   {produce or PRODUCE_PASSWORD}")
                     out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
                     explained = True
-                out.append(f"{c} " + _set_line(shell, name, value) + tag)
+                out.append(f"{c} " + set_line(shell, name, value) + tag)
                 assigned[name] = value
                 continue
             assigned[name] = value
-            out.append(_set_line(shell, name, value) + tag)
+            out.append(set_line(shell, name, value) + tag)
         for f in fix.get("files") or []:
             if isinstance(f, Mapping):
                 out.append(f"{c} file {f.get('path')}: {f.get('change')} ({sid}; not done by this script)")
