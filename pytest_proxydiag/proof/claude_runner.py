@@ -3,25 +3,56 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from typing import Mapping
 
+from pytest_proxydiag.machine import claude_settings
 from pytest_proxydiag.proof.client_base import (CLAUDE_PROMPT, DUMMY_API_KEY, KILL_GRACE, OUTPUT_LIMIT, ClientInfo,
                                                 _CLAUDE_OVERRIDDEN, _DEFAULT_ANTHROPIC, _first_line,
-                                                _last_json_line, _Proc, _read_bounded, _Request, _spawn)
+                                                _last_json_line, _Proc, _read_bounded, _Request, _spawn,
+                                                client_env)
 from pytest_proxydiag.proof.client_runners import _node_extra_ca_problem
 
 _CLAUDE_CODE_RE = re.compile(r"Connection error details: code=([A-Za-z0-9_]+)")
 _CLAUDE_RESULT_CODE_RE = re.compile(r"\(([A-Z][A-Za-z0-9_]{3,})\)")
 
 
+#: What the run itself decides, whatever a settings file says: the private home, the dummy key, quiet and bounded.
+_RUN_OWNED = _CLAUDE_OVERRIDDEN | {"HOME", "ANTHROPIC_API_KEY", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                                   "XDG_STATE_HOME"}
+
+
+def user_settings_env(env: Mapping[str, str], cwd: str | None = None, *,
+                      system_root: str | None = None) -> dict[str, str]:
+    """The ``env`` the user's Claude Code applies from its settings (every scope), fit for a proof run.
+
+    Credentials (API keys, tokens, custom headers, anything secret-looking; see
+    :func:`client_env`) are dropped, and so is what the run decides itself
+    (:data:`_RUN_OWNED`: the config dir, base URL, retries ...).  ``apiKeyHelper``
+    and OAuth logins are top-level settings, never part of ``env``: they are not read.
+    """
+    home = env.get("HOME") or os.path.expanduser("~")
+    merged = claude_settings.read(home, cwd if cwd is not None else os.getcwd(), env=env,
+                                  system_root=system_root).env
+    return {k: v for k, v in client_env(merged).items() if k not in _RUN_OWNED}
+
+
 def _claude_env(req: "_Request", home: str) -> dict[str, str]:
     env = {k: v for k, v in req.env.items() if k not in _CLAUDE_OVERRIDDEN}
     config_dir = os.path.join(home, ".claude")
     os.makedirs(config_dir, exist_ok=True)
+    # The user's settings scopes, merged, as the private config dir's user settings: Claude Code applies
+    # them over the shell's variables exactly as it does for the user (CLAUDE_CODE_CERT_STORE=bundled there
+    # makes this run fail as the user's does).
+    settings = req.claude_settings if req.claude_settings is not None else user_settings_env(req.env)
+    settings = {k: v for k, v in client_env(settings).items() if k not in _RUN_OWNED}
+    with open(os.path.join(config_dir, "settings.json"), "w", encoding="utf-8") as f:
+        json.dump({"env": settings}, f)
     env.update({
         "HOME": home, "CLAUDE_CONFIG_DIR": config_dir,
         "XDG_CONFIG_HOME": os.path.join(home, ".config"), "XDG_CACHE_HOME": os.path.join(home, ".cache"),

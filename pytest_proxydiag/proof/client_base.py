@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from pytest_proxydiag.core.redact import is_secret_name
+
 CLIENT_NAMES: tuple[str, ...] = ("curl", "requests", "httpx", "node", "claude")
 
 #: The only key any client ever sends. A provider answers it with 401, which proves the path.
@@ -94,6 +96,33 @@ class ClientRun:
 
 
 
+def client_env(env: Mapping[str, str]) -> dict[str, str]:
+    """*env* without anything that holds a credential other than a proxy's.
+
+    Removes :data:`STRIPPED_VARIABLES`, every name matching ``*_API_KEY``,
+    ``*TOKEN*``, ``*SECRET*`` or :func:`~pytest_proxydiag.core.redact.is_secret_name`,
+    and every variable whose value contains a removed value or an Anthropic
+    key (``sk-ant-...``).  Proxy variables keep their credentials.
+    """
+    removed_values: list[str] = []
+    kept: dict[str, str] = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            continue
+        if name.upper() in STRIPPED_VARIABLES or _SECRET_NAME.search(name) or is_secret_name(name):
+            if len(value) >= 8:
+                removed_values.append(value)
+            continue
+        kept[name] = value
+    out: dict[str, str] = {}
+    for name, value in kept.items():
+        if name.lower() not in _PROXY_VARIABLES and (
+                _SECRET_VALUE.search(value) or any(v in value for v in removed_values)):
+            continue
+        out[name] = value
+    return out
+
+
 @dataclass
 class _Request:
     full_url: str
@@ -107,6 +136,8 @@ class _Request:
     timeout: float
     resolve: dict[tuple[str, int], str]
     workdir: str = ""
+    #: The ``env`` Claude Code's settings scopes apply (None: read the user's, see claude_runner).
+    claude_settings: dict[str, str] | None = None
 
 
 def _fmt_seconds(value: float) -> str:

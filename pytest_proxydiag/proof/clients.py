@@ -76,7 +76,7 @@ from pytest_proxydiag.proof.claude_runner import _run_claude
 from pytest_proxydiag.proof.client_base import (  # noqa: F401 - the public names stay importable from here
     ANTHROPIC_VERSION, CLAUDE_ENV, CLAUDE_PROMPT, CLIENT_NAMES, DEFAULT_PATH, DUMMY_API_KEY, KILL_GRACE,
     OUTPUT_LIMIT, REQUEST_BODY, STRIPPED_VARIABLES, ClientInfo, ClientRun, _PROXY_VARIABLES, _SECRET_NAME,
-    _SECRET_VALUE, _first_line, _fmt_seconds, _Request, _run_quiet)
+    _SECRET_VALUE, _first_line, _fmt_seconds, _Request, _run_quiet, client_env)
 from pytest_proxydiag.proof.client_runners import _run_curl, _run_node, _run_python
 
 __all__ = [
@@ -86,33 +86,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- environment
-
-
-def client_env(env: Mapping[str, str]) -> dict[str, str]:
-    """*env* without anything that holds a credential other than a proxy's.
-
-    Removes :data:`STRIPPED_VARIABLES`, every name matching ``*_API_KEY``,
-    ``*TOKEN*``, ``*SECRET*`` or :func:`~pytest_proxydiag.core.redact.is_secret_name`,
-    and every variable whose value contains a removed value or an Anthropic
-    key (``sk-ant-...``).  Proxy variables keep their credentials.
-    """
-    removed_values: list[str] = []
-    kept: dict[str, str] = {}
-    for name, value in env.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            continue
-        if name.upper() in STRIPPED_VARIABLES or _SECRET_NAME.search(name) or is_secret_name(name):
-            if len(value) >= 8:
-                removed_values.append(value)
-            continue
-        kept[name] = value
-    out: dict[str, str] = {}
-    for name, value in kept.items():
-        if name.lower() not in _PROXY_VARIABLES and (
-                _SECRET_VALUE.search(value) or any(v in value for v in removed_values)):
-            continue
-        out[name] = value
-    return out
 
 
 def _redactor_for(env: Mapping[str, str], extra: Redactor | None) -> Redactor:
@@ -317,7 +290,7 @@ def _build_request(url: str, env: Mapping[str, str], timeout: float, method: str
 
 def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, method: str = "POST",
                path: str = DEFAULT_PATH, resolve: Mapping[tuple[str, int], str] = {},
-               redactor: Redactor | None = None) -> ClientRun:
+               redactor: Redactor | None = None, claude_settings: Mapping[str, str] | None = None) -> ClientRun:
     """Send the check request to *url* + *path* with client *name*; never raises.
 
     *env* is the complete environment the client gets (after removing
@@ -325,6 +298,9 @@ def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, m
     an address for names the client resolves itself (curl ``--resolve``, a
     patched resolver for requests/httpx, ``lookup`` for node, a private
     /etc/hosts for Claude Code); through a proxy the proxy resolves the target.
+    *claude_settings* is the ``env`` of Claude Code's settings scopes for this
+    run; by default the user's (read from *env*'s ``HOME`` and the working
+    directory, credentials removed), so the run sees what the user's Claude Code sees.
     """
     start = time.monotonic()
     red = _redactor_for(env, redactor)
@@ -337,6 +313,7 @@ def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, m
         return unavailable(info.why_not or f"{name} is not available")
     try:
         req = _build_request(url, env, timeout, method, path, resolve)
+        req.claude_settings = dict(claude_settings) if claude_settings is not None else None
     except (ValueError, TypeError) as exc:
         return unavailable(str(exc), "invalid-url")
     try:
