@@ -67,13 +67,14 @@ class StepContext:
         vals: dict[str, Any] = {
             "proxy": p.redacted() if p else (s.proxy.raw or "(none)"),
             "source": s.proxy.source,
-            "proxy_noauth": p.without_credentials() if p else "http://proxy.company.com:8080",
-            "proxy_hostport": p.hostport if p else "proxy.company.com:8080",
+            # No proxy known: a placeholder (proof.fixes.PROXY_PLACEHOLDER), never an example host as if it were theirs.
+            "proxy_noauth": p.without_credentials() if p else "<PROXY-URL>",
+            "proxy_hostport": p.hostport if p else "<PROXY-HOST>:<PORT>",
             "proxy_placeholder": (p.encoded(password_placeholder="<URL-ENCODED-PASSWORD>") if p and p.username
-                                  else (p.encoded() if p else "http://proxy.company.com:8080")),
+                                  else (p.encoded() if p else "<PROXY-URL>")),
             "username": (p.username if p and p.username else "<user>"),
             "scheme": p.scheme if p else "http",
-            "hostport": p.hostport if p else "proxy.company.com:8080",
+            "hostport": p.hostport if p else "<PROXY-HOST>:<PORT>",
             "timeout": s.timeout,
             "shell": os.path.basename(s.env.get("SHELL", "") or "sh"),
             "profile": shell_profile(s.env),

@@ -32,9 +32,9 @@ is assumed to reach every client.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
-__all__ = ["SPECIFIC", "view", "affected", "changed_specific", "baseline_for", "explaining_step"]
+__all__ = ["SPECIFIC", "view", "uses", "affected", "changed_specific", "baseline_for", "explaining_step"]
 
 #: Variables only some clients read (anything else may reach every client).
 SPECIFIC = frozenset({
@@ -95,10 +95,40 @@ def changed_specific(before: Mapping[str, str], after: Mapping[str, str]) -> tup
     return [n for n in names if _is_specific(n)], [n for n in names if not _is_specific(n)]
 
 
-def affected(client: str, before: Mapping[str, str], after: Mapping[str, str]) -> bool:
-    """Whether going from *before* to *after* can change anything *client* does."""
+def uses(client: str, env: Mapping[str, str]) -> set[str]:
+    """The client-specific variables *client* takes a value from in *env* (the winners of its precedence)."""
+    names: set[str] = set()
+
+    def collect(value: object, key: str | None = None) -> None:
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and value[0] in env:
+            names.add(value[0])
+        elif isinstance(value, tuple):
+            for item in value:
+                collect(item)
+        elif value is not None and key is not None:
+            names.add(key)
+
+    for key, value in view(client, env).items():
+        collect(value, key if key in env else None)
+    return names
+
+
+def affected(client: str, before: Mapping[str, str], after: Mapping[str, str],
+             touched: Iterable[str] = ()) -> bool:
+    """Whether going from *before* to *after* (the change setting or unsetting *touched*) can reach *client*.
+
+    It can when the change touches a variable no rule assigns to particular
+    clients, when a variable it sets or unsets is one this client takes a value
+    from (before or after, by its own precedence), or when what the client
+    uses differs.
+    """
     _specific, general = changed_specific(before, after)
-    return bool(general) or view(client, before) != view(client, after)
+    touched = set(touched)
+    if general or any(not _is_specific(n) for n in touched):
+        return True
+    if touched & (uses(client, before) | uses(client, after)):
+        return True
+    return view(client, before) != view(client, after)
 
 
 def baseline_for(client: str, env: Mapping[str, str], public_roots: str | None) -> dict[str, str]:

@@ -42,19 +42,37 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from pytest_proxydiag.proof import claude_runner, client_rules
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 
-__all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
+__all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "PROXY_PLACEHOLDER", "PRODUCE_PROXY_URL", "PLACEHOLDERS",
+           "proxy_fix_value", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
            "verify_fix", "baseline_trust", "STEP_WITNESSES"]
 
 #: What a fix shows in place of the proxy password (URL-encoded).
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 #: One line that produces the value of :data:`PLACEHOLDER` without echoing or storing it.
 PRODUCE_PASSWORD = "python3 -c 'import getpass, urllib.parse as u; print(u.quote(getpass.getpass(), safe=\"\"))'"
+#: What a fix shows where the proxy's URL belongs but this run found none (never an example host).
+PROXY_PLACEHOLDER = "<PROXY-URL>"
+#: Where the user finds the proxy's URL, per system.
+PRODUCE_PROXY_URL = ("scutil --proxy (macOS); netsh winhttp show proxy (Windows); "
+                     "gsettings list-recursively org.gnome.system.proxy (Linux desktop); or ask IT for the proxy's "
+                     "host and port, then write http://HOST:PORT")
+#: Every placeholder a fix may hold: what it means and the command that produces the value.
+PLACEHOLDERS = {
+    PLACEHOLDER: {"means": "your proxy password, URL-encoded", "produce": PRODUCE_PASSWORD},
+    PROXY_PLACEHOLDER: {"means": "your proxy's URL", "produce": PRODUCE_PROXY_URL},
+    "<CORPORATE-CA-BUNDLE>": {"means": "the path of a PEM file holding your corporate CA",
+                              "produce": "the file IT provides, or the proxydiag-ca/ca-bundle.pem the "
+                                         "certificate.interception step saves"},
+}
+_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")
 #: With ``--proxydiag-no-direct`` a client that goes direct must not reach the target: the
 #: pinned names resolve to this loopback address, where nothing listens (refused at once,
 #: like a corporate firewall that drops direct traffic -- and never a real DNS lookup).
@@ -76,6 +94,8 @@ _POLICY_CODES = {"proxy-403", "proxy-451"}
 _POLICY_TEXT = re.compile(r"(?i)(?:tunnel|proxy|connect)\D{0,40}\b(?:403|451)\b|\b(?:403|451)\b\D{0,40}"
                           r"(?:forbidden|access denied|unavailable for legal)|ERR_ACCESS_DENIED")
 _NOT_THE_PROVIDER = {403, 407, 451}
+#: Client processes run at once by one proof (2 cores are common on CI; each client is mostly waiting).
+MAX_PARALLEL_CLIENTS = 6
 _LOCK = threading.Lock()
 
 
@@ -125,6 +145,29 @@ def normalize_fix(fix: dict, user_env: Mapping[str, str]) -> list[str]:
                 notes.append(f"{twin} is set too: your environment has it with another value, and some "
                              f"clients read it before {have}")
     return notes
+
+
+def proxy_fix_value(url, assignments: Iterable[Any] = ()) -> str:
+    """The proxy URL a fix line should carry: never an invented host.
+
+    The configured proxy (*url*, a ProxyURL) when there is one; else the value
+    found in a shell profile (*assignments*, :func:`pytest_proxydiag.machine.shellenv.scan`
+    results, the HTTPS variable first); else :data:`PROXY_PLACEHOLDER`.  A
+    password becomes :data:`PLACEHOLDER`, so it is never written out.
+    """
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    if url is not None:
+        return url.encoded(password_placeholder=PLACEHOLDER) if url.password else url.encoded()
+    rank = {n: i for i, n in enumerate(("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy",
+                                        "HTTP_PROXY"))}
+    for a in sorted((a for a in assignments if a.name in rank and a.value.strip()), key=lambda a: rank[a.name]):
+        try:
+            found = parse_proxy_url(a.value, source=f"{a.path}:{a.line}")
+        except ValueError:
+            continue
+        return found.encoded(password_placeholder=PLACEHOLDER) if found.password else found.encoded()
+    return PROXY_PLACEHOLDER
 
 
 # --------------------------------------------------------------------------- judging one client run
@@ -250,9 +293,10 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     if notes:
         fix["notes"] = list(dict.fromkeys([*(fix.get("notes") or []), *notes]))
     used = sorted({p for p in (secrets or {}) if any(p in str(v) for v in fix["env"].values())})
-    if any(PLACEHOLDER in str(v) for v in fix["env"].values()):
-        fix["placeholders"] = {PLACEHOLDER: {"means": "your proxy password, URL-encoded",
-                                             "produce": PRODUCE_PASSWORD}}
+    found = sorted({m for v in fix["env"].values() for m in _ANY_PLACEHOLDER.findall(str(v))})
+    if found:
+        fix["placeholders"] = {p: dict(PLACEHOLDERS.get(p) or {"means": f"a value only you know ({p})",
+                                                               "produce": "ask IT"}) for p in found}
     fix["verified_with"] = []
     fix["clients"] = []
 
@@ -267,6 +311,12 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
         return done(None, f"Not verified: {why_not}.")
     if any(PLACEHOLDER in str(v) for v in fix["env"].values()) and PLACEHOLDER not in used:
         return done(None, "Not verified: the fix needs the proxy password, which this run does not know.")
+    unknown = [p for p in found if p not in (secrets or {})]
+    if unknown:
+        # A placeholder is never tried, so never verified: the run does not know the value it stands for.
+        return done(None, f"Not verified: the fix holds {', '.join(unknown)}, a value this run did not find; "
+                          f"put in yours ({'; '.join(fix['placeholders'][p]['produce'] for p in unknown)}) and "
+                          "run the diagnosis again.")
     after_env = child_env(env, fix, secrets)
     app_env = fix.get("app_env") if isinstance(fix.get("app_env"), Mapping) else None
     proxy_expected = _proxy_expected(after_env)
@@ -282,69 +332,71 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
         return done(None, f"Not verified: no client could try it ({why}).")
     pins = _pins(resolve or {}, no_direct, target_url)
     cache = cache or _RunCache()
+    roots = _public_roots(baseline)
+    user_settings = claude_runner.user_settings_env(env) if "claude" in names else {}
+    plans = {name: _plan(name, env, after_env, app_env, roots, user_settings) for name in names}
+    touched = set(fix["env"]) | set(fix["unset"]) | set((app_env or {}).get("before") or {}) | set(
+        (app_env or {}).get("after") or {})
 
-    def envs_for(name: str) -> tuple[dict[str, str], dict[str, str]]:
-        before, after = dict(env), dict(after_env)
-        for k, v in (baseline or {}).items():
-            before.setdefault(k, v)
-            after.setdefault(k, v)
-        if app_env and name in (app_env.get("clients") or ()):
-            # The application's own settings apply on top of the shell (Claude Code's settings.json
-            # "env"): before = with the setting, after = without it (the proposed change).
-            before = child_env(before, {"env": app_env.get("before") or {}})
-            after = child_env(after, {"env": app_env.get("after") or {}})
-        return before, after
-
-    jobs: dict[tuple, tuple[str, dict[str, str]]] = {}
+    jobs: dict[tuple, _Job] = {}
     keys: dict[str, tuple[tuple, tuple]] = {}
-    for name in names:
-        before, after = envs_for(name)
-        kb = ("before", name, target_url, _env_key(before))
-        ka = ("after", name, target_url, _env_key(after))
+    for name, plan in plans.items():
+        kb = ("before", name, target_url, _env_key(plan.before), _env_key(plan.before_settings or {}))
+        ka = ("after", name, target_url, _env_key(plan.after), _env_key(plan.after_settings or {}))
         keys[name] = (kb, ka)
-        for k, e in ((kb, before), (ka, after)):
+        for k, job in ((kb, _Job(name, plan.before, plan.before_settings)),
+                       (ka, _Job(name, plan.after, plan.after_settings))):
             with cache.lock:
                 if k not in cache.runs and k not in jobs:
-                    jobs[k] = (name, e)
-    if jobs:
-        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="proxydiag-fix") as pool:
-            futures = {k: pool.submit(clients_mod.run_client, n, target_url, e, timeout, resolve=pins,
-                                      redactor=redactor) for k, (n, e) in jobs.items()}
-            for k, fut in futures.items():
-                with cache.lock:
-                    cache.runs[k] = fut.result()
+                    jobs[k] = job
+    _run_jobs(jobs, cache, target_url, timeout, pins, redactor)
 
-    rows, ok, failing, missing = [], [], [], []
+    rows, ok, failing, missing, separate, unaffected = [], [], [], [], [], []
     broken_before = []
-    for name in names:
+    for name, plan in plans.items():
         kb, ka = keys[name]
         b_run, a_run = cache.runs[kb], cache.runs[ka]
-        before_env, after_env_c = envs_for(name)
-        b_ok, b_text = _judge(b_run, before_env, target_url, proxy_expected)
-        a_ok, a_text = _judge(a_run, after_env_c, target_url, proxy_expected)
-        rows.append({"client": _label(a_run), "before": red(b_text), "after": red(a_text),
-                     "before_seconds": round(b_run.elapsed, 3), "after_seconds": round(a_run.elapsed, 3),
-                     "command": red(a_run.command)})
+        b_ok, b_text = _judge(b_run, plan.before, target_url, proxy_expected)
+        a_ok, a_text = _judge(a_run, plan.after, target_url, proxy_expected)
+        reachable = client_rules.affected(name, plan.effective_before, plan.effective_after, touched)
+        row = {"client": _label(a_run), "before": red(b_text), "after": red(a_text),
+               "before_seconds": round(b_run.elapsed, 3), "after_seconds": round(a_run.elapsed, 3),
+               "command": red(a_run.command), "affected": reachable}
         if a_ok is None:
             missing.append(a_text)
+        elif not reachable and a_ok is False and b_ok is False and b_run.error_code == a_run.error_code:
+            # The change cannot reach this client and it fails the same way without it: its own problem.
+            step = client_rules.explaining_step(name, a_run.error_code, a_run.error, a_run.status)
+            row["explained_by"] = step
+            separate.append((a_run, step))
+        elif not reachable and a_ok:
+            unaffected.append(a_run)
         elif a_ok:
             ok.append(a_run)
         else:
             failing.append((a_run, a_text))
+        rows.append(row)
         if b_ok is False:
             broken_before.append(_label(b_run))
     fix["clients"] = rows
     if left_out:
         fix["not_run"] = [red(x) for x in left_out]
     fix["verified_with"] = [_label(r) for r in ok]
+    if separate:
+        fix["separate_problems"] = [{"client": _label(r), "step": step, "error": red(r.error or r.error_code or "")}
+                                    for r, step in separate]
     if not broken_before:
         before_text = "; without it they already worked"
     elif len(broken_before) == len(names) and len(names) > 1:
         before_text = "; without it every one of them failed"
     else:
         before_text = f"; without it {_join(broken_before)} failed"
+    aside = red(_aside(fix, separate, unaffected))
     if not ok and not failing:
-        return done(None, "Not verified: no client could run (" + "; ".join(missing) + ").")
+        if missing:
+            return done(None, "Not verified: no client could run (" + "; ".join(missing) + ")." + aside)
+        return done(None, f"Not verified: no client here reads what this fix changes "
+                          f"({_join(sorted(_changed_names(env, after_env)))}).{aside}")
     if failing:
         policy = [r for r, _ in failing if _refused_by_policy(r)]
         # Claude Code names no status for a refused tunnel (ERR_PROXY_TUNNEL): it agrees with
@@ -363,7 +415,89 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     host = urlsplit(target_url).hostname
     each = "each " if len(ok) > 1 else ""
     return done(True, f"{_join(fix['verified_with'])} {each}reached {host} {via} with this fix "
-                      f"({answered}){before_text}.")
+                      f"({answered}){before_text}.{aside}")
+
+
+@dataclass
+class _Plan:
+    """One client's before/after: process environments, Claude Code settings env, and what it sees of both."""
+
+    before: dict[str, str]
+    after: dict[str, str]
+    before_settings: dict[str, str] | None = None
+    after_settings: dict[str, str] | None = None
+
+    @property
+    def effective_before(self) -> dict[str, str]:
+        return {**self.before, **(self.before_settings or {})}
+
+    @property
+    def effective_after(self) -> dict[str, str]:
+        return {**self.after, **(self.after_settings or {})}
+
+
+@dataclass
+class _Job:
+    name: str
+    env: dict[str, str]
+    settings: dict[str, str] | None
+
+
+def _plan(name: str, env: Mapping[str, str], after_env: Mapping[str, str], app_env: Mapping[str, Any] | None,
+          roots: str | None, user_settings: Mapping[str, str]) -> _Plan:
+    before, after = dict(env), dict(after_env)
+    # --proxydiag-public-roots stands in for each client's usual store, by that client's own rules.
+    before.update(client_rules.baseline_for(name, before, roots))
+    after.update(client_rules.baseline_for(name, after, roots))
+    if name != "claude":
+        return _Plan(before, after)
+    settings_before, settings_after = dict(user_settings), dict(user_settings)
+    if app_env and name in (app_env.get("clients") or ()):
+        # A change to Claude Code's settings: before = with the setting, after = without it (or the new value).
+        settings_before.update(app_env.get("before") or {})
+        for key in app_env.get("before") or {}:
+            settings_after.pop(key, None)
+        settings_after.update(app_env.get("after") or {})
+    return _Plan(before, after, settings_before, settings_after)
+
+
+def _run_jobs(jobs: Mapping[tuple, _Job], cache: "_RunCache", target_url: str, timeout: float,
+              pins: Mapping[tuple[str, int], str], redactor) -> None:
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_CLIENTS),
+                            thread_name_prefix="proxydiag-fix") as pool:
+        futures = {k: pool.submit(clients_mod.run_client, j.name, target_url, j.env, timeout, resolve=pins,
+                                  redactor=redactor, claude_settings=j.settings) for k, j in jobs.items()}
+        for k, fut in futures.items():
+            with cache.lock:
+                cache.runs[k] = fut.result()
+
+
+def _changed_names(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
+    return {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+
+
+def _aside(fix: Mapping[str, Any], separate: list, unaffected: list) -> str:
+    """The clients this change cannot reach: named, with the step that explains a failing one."""
+    changed = ", ".join(sorted(set(fix.get("env") or {}) | set(fix.get("unset") or [])))
+    out = []
+    for run, step in separate:
+        out.append(f" {_label(run)} does not read {changed} and fails without it too "
+                   f"({run.error_code}: {str(run.error or '')[:200]})"
+                   + (f": see {step}." if step else ": a separate problem."))
+    if unaffected:
+        out.append(f" {_join([_label(r) for r in unaffected])} "
+                   f"{'do' if len(unaffected) > 1 else 'does'} not read {changed}: not counted as proof.")
+    return "".join(out)
+
+
+def _public_roots(baseline: Mapping[str, str] | str | None) -> str | None:
+    if not baseline:
+        return None
+    if isinstance(baseline, str):
+        return baseline
+    return next(iter(baseline.values()), None)
 
 
 def _refused_by_policy(run: ClientRun) -> bool:

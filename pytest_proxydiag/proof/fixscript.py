@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.core.shell import quote, set_line, syntax_of, unset_line
-from pytest_proxydiag.proof.fixes import PLACEHOLDER, PRODUCE_PASSWORD
+from pytest_proxydiag.proof.fixes import PLACEHOLDERS
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
 
@@ -48,7 +48,7 @@ _INSECURE = {
     "REQUESTS_CA_BUNDLE": lambda v: v.strip() == "",
     "CURL_CA_BUNDLE": lambda v: v.strip() == "",
 }
-_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")
+_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")  # the same shape as fixes.PLACEHOLDERS
 
 
 def disables_verification(name: str, value: str) -> bool:
@@ -115,7 +115,7 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
         out.append("")
         out.append(f"{c} {sid}: {header}")
         placeholders = fix.get("placeholders") or {}
-        explained = False
+        explained: set[str] = set()
         for name in fix.get("unset") or []:
             if name in unset_done or name in assigned:
                 continue
@@ -130,15 +130,19 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                 if assigned[name] != value:
                     out.append(f"{c} {sid} also suggests {name}={quote(shell, value)}; kept the value above")
                 continue
-            if PLACEHOLDER in value or _ANY_PLACEHOLDER.search(value):
-                if not explained:
-                    produce = (placeholders.get(PLACEHOLDER) or {}).get("produce") if isinstance(
-                        placeholders.get(PLACEHOLDER), Mapping) else None
-                    out.append(f"{c} the commented lines below need your proxy password (URL-encoded) where they "
-                               f"say {PLACEHOLDER}; print it with:")
-                    out.append(f"{c}   {produce or PRODUCE_PASSWORD}")
-                    out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
-                    explained = True
+            held = _ANY_PLACEHOLDER.findall(value)
+            if held:
+                # Never a live line: the value is the user's to put in, with the command that prints it.
+                for p in held:
+                    if p in explained:
+                        continue
+                    explained.add(p)
+                    info = placeholders.get(p) if isinstance(placeholders.get(p), Mapping) else {}
+                    info = info or PLACEHOLDERS.get(p) or {}
+                    out.append(f"{c} the commented line below needs {info.get('means') or 'your value'} where it "
+                               f"says {p}; get it with:")
+                    out.append(f"{c}   {info.get('produce') or 'ask IT'}")
+                out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
                 out.append(f"{c} " + set_line(shell, name, value) + tag)
                 assigned[name] = value
                 continue
