@@ -541,7 +541,7 @@ def _system_bundle() -> str:
     for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"):
         if os.path.exists(p):
             return p
-    return "/path/to/ca-bundle.pem"
+    return "<CORPORATE-CA-BUNDLE>"  # a placeholder (proof.fixes.PLACEHOLDERS), never an invented path
 
 
 # ============================================================ SDK with debug logging

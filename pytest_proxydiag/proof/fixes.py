@@ -42,37 +42,20 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from pytest_proxydiag.proof import claude_runner, client_rules
+from pytest_proxydiag.proof import claude_runner, client_plans, client_rules
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
+from pytest_proxydiag.proof.fix_values import (  # noqa: F401 - importable from here as before
+    ANY_PLACEHOLDER, PLACEHOLDER, PLACEHOLDERS, PRODUCE_PASSWORD, PRODUCE_PROXY_URL, PROXY_PLACEHOLDER,
+    proxy_fix_value)
 
 __all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "PROXY_PLACEHOLDER", "PRODUCE_PROXY_URL", "PLACEHOLDERS",
            "proxy_fix_value", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
            "verify_fix", "baseline_trust", "STEP_WITNESSES"]
 
-#: What a fix shows in place of the proxy password (URL-encoded).
-PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
-#: One line that produces the value of :data:`PLACEHOLDER` without echoing or storing it.
-PRODUCE_PASSWORD = "python3 -c 'import getpass, urllib.parse as u; print(u.quote(getpass.getpass(), safe=\"\"))'"
-#: What a fix shows where the proxy's URL belongs but this run found none (never an example host).
-PROXY_PLACEHOLDER = "<PROXY-URL>"
-#: Where the user finds the proxy's URL, per system.
-PRODUCE_PROXY_URL = ("scutil --proxy (macOS); netsh winhttp show proxy (Windows); "
-                     "gsettings list-recursively org.gnome.system.proxy (Linux desktop); or ask IT for the proxy's "
-                     "host and port, then write http://HOST:PORT")
-#: Every placeholder a fix may hold: what it means and the command that produces the value.
-PLACEHOLDERS = {
-    PLACEHOLDER: {"means": "your proxy password, URL-encoded", "produce": PRODUCE_PASSWORD},
-    PROXY_PLACEHOLDER: {"means": "your proxy's URL", "produce": PRODUCE_PROXY_URL},
-    "<CORPORATE-CA-BUNDLE>": {"means": "the path of a PEM file holding your corporate CA",
-                              "produce": "the file IT provides, or the proxydiag-ca/ca-bundle.pem the "
-                                         "certificate.interception step saves"},
-}
-_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")
 #: With ``--proxydiag-no-direct`` a client that goes direct must not reach the target: the
 #: pinned names resolve to this loopback address, where nothing listens (refused at once,
 #: like a corporate firewall that drops direct traffic -- and never a real DNS lookup).
@@ -145,29 +128,6 @@ def normalize_fix(fix: dict, user_env: Mapping[str, str]) -> list[str]:
                 notes.append(f"{twin} is set too: your environment has it with another value, and some "
                              f"clients read it before {have}")
     return notes
-
-
-def proxy_fix_value(url, assignments: Iterable[Any] = ()) -> str:
-    """The proxy URL a fix line should carry: never an invented host.
-
-    The configured proxy (*url*, a ProxyURL) when there is one; else the value
-    found in a shell profile (*assignments*, :func:`pytest_proxydiag.machine.shellenv.scan`
-    results, the HTTPS variable first); else :data:`PROXY_PLACEHOLDER`.  A
-    password becomes :data:`PLACEHOLDER`, so it is never written out.
-    """
-    from pytest_proxydiag.core.proxyurl import parse_proxy_url
-
-    if url is not None:
-        return url.encoded(password_placeholder=PLACEHOLDER) if url.password else url.encoded()
-    rank = {n: i for i, n in enumerate(("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy",
-                                        "HTTP_PROXY"))}
-    for a in sorted((a for a in assignments if a.name in rank and a.value.strip()), key=lambda a: rank[a.name]):
-        try:
-            found = parse_proxy_url(a.value, source=f"{a.path}:{a.line}")
-        except ValueError:
-            continue
-        return found.encoded(password_placeholder=PLACEHOLDER) if found.password else found.encoded()
-    return PROXY_PLACEHOLDER
 
 
 # --------------------------------------------------------------------------- judging one client run
@@ -276,13 +236,15 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                timeout: float = 5.0, resolve: Mapping[tuple[str, int], str] | None = None,
                no_direct: bool = False, secrets: Mapping[str, str] | None = None, redactor=None,
                step_id: str | None = None, cache: _RunCache | None = None,
-               baseline: Mapping[str, str] | None = None) -> dict:
+               baseline: Mapping[str, str] | None = None, dead_proxy: str | None = None) -> dict:
     """Try *fix* with the real clients and record the verdict in it (returned, changed in place).
 
     *env* is the user's environment; the clients get :func:`child_env` of it.
     *clients* is ``"auto"``, ``"none"``, a comma list or a sequence of names.
     *baseline* holds variables every client process gets where neither the user
     nor the fix sets them (see :func:`baseline_trust`), before and after alike.
+    *dead_proxy* (``host:port``) is a proxy known not to accept connections: no
+    client is started when the fix still points there.
     """
     started = time.monotonic()
     red = redactor.redact if redactor is not None else (lambda s: s)
@@ -293,7 +255,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     if notes:
         fix["notes"] = list(dict.fromkeys([*(fix.get("notes") or []), *notes]))
     used = sorted({p for p in (secrets or {}) if any(p in str(v) for v in fix["env"].values())})
-    found = sorted({m for v in fix["env"].values() for m in _ANY_PLACEHOLDER.findall(str(v))})
+    found = sorted({m for v in fix["env"].values() for m in ANY_PLACEHOLDER.findall(str(v))})
     if found:
         fix["placeholders"] = {p: dict(PLACEHOLDERS.get(p) or {"means": f"a value only you know ({p})",
                                                                "produce": "ask IT"}) for p in found}
@@ -320,6 +282,10 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     after_env = child_env(env, fix, secrets)
     app_env = fix.get("app_env") if isinstance(fix.get("app_env"), Mapping) else None
     proxy_expected = _proxy_expected(after_env)
+    if dead_proxy and proxy_expected and _proxy_hostport(after_env) == dead_proxy:
+        # Every client would only wait out its timeout against it (a blackholed proxy costs one each).
+        return done(None, f"Not verified: the proxy {dead_proxy} does not accept connections "
+                          "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
     names, left_out = _witnesses(infos, step_id, proxy_expected)
@@ -334,18 +300,18 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     cache = cache or _RunCache()
     roots = _public_roots(baseline)
     user_settings = claude_runner.user_settings_env(env) if "claude" in names else {}
-    plans = {name: _plan(name, env, after_env, app_env, roots, user_settings) for name in names}
+    plans = {name: client_plans.plan_for(name, env, after_env, app_env, roots, user_settings) for name in names}
     touched = set(fix["env"]) | set(fix["unset"]) | set((app_env or {}).get("before") or {}) | set(
         (app_env or {}).get("after") or {})
 
-    jobs: dict[tuple, _Job] = {}
+    jobs: dict[tuple, client_plans.ClientJob] = {}
     keys: dict[str, tuple[tuple, tuple]] = {}
     for name, plan in plans.items():
         kb = ("before", name, target_url, _env_key(plan.before), _env_key(plan.before_settings or {}))
         ka = ("after", name, target_url, _env_key(plan.after), _env_key(plan.after_settings or {}))
         keys[name] = (kb, ka)
-        for k, job in ((kb, _Job(name, plan.before, plan.before_settings)),
-                       (ka, _Job(name, plan.after, plan.after_settings))):
+        for k, job in ((kb, client_plans.ClientJob(name, plan.before, plan.before_settings)),
+                       (ka, client_plans.ClientJob(name, plan.after, plan.after_settings))):
             with cache.lock:
                 if k not in cache.runs and k not in jobs:
                     jobs[k] = job
@@ -418,50 +384,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                       f"({answered}){before_text}.{aside}")
 
 
-@dataclass
-class _Plan:
-    """One client's before/after: process environments, Claude Code settings env, and what it sees of both."""
-
-    before: dict[str, str]
-    after: dict[str, str]
-    before_settings: dict[str, str] | None = None
-    after_settings: dict[str, str] | None = None
-
-    @property
-    def effective_before(self) -> dict[str, str]:
-        return {**self.before, **(self.before_settings or {})}
-
-    @property
-    def effective_after(self) -> dict[str, str]:
-        return {**self.after, **(self.after_settings or {})}
-
-
-@dataclass
-class _Job:
-    name: str
-    env: dict[str, str]
-    settings: dict[str, str] | None
-
-
-def _plan(name: str, env: Mapping[str, str], after_env: Mapping[str, str], app_env: Mapping[str, Any] | None,
-          roots: str | None, user_settings: Mapping[str, str]) -> _Plan:
-    before, after = dict(env), dict(after_env)
-    # --proxydiag-public-roots stands in for each client's usual store, by that client's own rules.
-    before.update(client_rules.baseline_for(name, before, roots))
-    after.update(client_rules.baseline_for(name, after, roots))
-    if name != "claude":
-        return _Plan(before, after)
-    settings_before, settings_after = dict(user_settings), dict(user_settings)
-    if app_env and name in (app_env.get("clients") or ()):
-        # A change to Claude Code's settings: before = with the setting, after = without it (or the new value).
-        settings_before.update(app_env.get("before") or {})
-        for key in app_env.get("before") or {}:
-            settings_after.pop(key, None)
-        settings_after.update(app_env.get("after") or {})
-    return _Plan(before, after, settings_before, settings_after)
-
-
-def _run_jobs(jobs: Mapping[tuple, _Job], cache: "_RunCache", target_url: str, timeout: float,
+def _run_jobs(jobs: Mapping[tuple, client_plans.ClientJob], cache: "_RunCache", target_url: str, timeout: float,
               pins: Mapping[tuple[str, int], str], redactor) -> None:
     if not jobs:
         return
@@ -507,6 +430,20 @@ def _refused_by_policy(run: ClientRun) -> bool:
 
 def _tunnel_refused(run: ClientRun) -> bool:
     return run.error_code == "ERR_PROXY_TUNNEL" or bool(run.error and re.search(r"(?i)refused the tunnel", run.error))
+
+
+def _proxy_hostport(env: Mapping[str, str]) -> str | None:
+    """host:port of the proxy the clients take for https in *env* (as the probes name it), or None."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
+        value = (env.get(name) or "").strip()
+        if value:
+            try:
+                return parse_proxy_url(value, source=f"env:{name}").hostport
+            except ValueError:
+                return None
+    return None
 
 
 def _via(env: Mapping[str, str]) -> str:
@@ -623,4 +560,19 @@ def _prove(state, result, fix: dict) -> None:
                timeout=float(settings.timeout), resolve=settings.resolve, no_direct=bool(settings["no_direct"]),
                secrets=secrets, redactor=state.redactor, step_id=result.step_id, cache=cache,
                baseline=baseline_trust(settings["public_roots"] if settings.source("public_roots") != "default"
-                                       else None))
+                                       else None),
+               dead_proxy=_dead_proxy(state))
+
+
+#: Probe causes that mean the proxy did not take the connection at all.
+_DEAD = frozenset({"refused", "timeout", "unreachable", "unresolvable"})
+
+
+def _dead_proxy(state) -> str | None:
+    """``host:port`` of the configured proxy when it did not accept a TCP connection, else None."""
+    p = state.settings.proxy.url
+    if p is None or p.is_socks:
+        return None
+    bad = state.probes.proxy_unusable()
+    cause = getattr(getattr(bad, "cause", None), "value", None)
+    return p.hostport if bad is not None and cause in _DEAD else None

@@ -27,13 +27,12 @@ Example (``proxydiag-fix.sh``)::
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.core.shell import quote, set_line, syntax_of, unset_line
-from pytest_proxydiag.proof.fixes import PLACEHOLDERS
+from pytest_proxydiag.proof.fix_values import ANY_PLACEHOLDER, PLACEHOLDERS
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
 
@@ -48,7 +47,6 @@ _INSECURE = {
     "REQUESTS_CA_BUNDLE": lambda v: v.strip() == "",
     "CURL_CA_BUNDLE": lambda v: v.strip() == "",
 }
-_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")  # the same shape as fixes.PLACEHOLDERS
 
 
 def disables_verification(name: str, value: str) -> bool:
@@ -130,19 +128,19 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                 if assigned[name] != value:
                     out.append(f"{c} {sid} also suggests {name}={quote(shell, value)}; kept the value above")
                 continue
-            held = _ANY_PLACEHOLDER.findall(value)
+            held = ANY_PLACEHOLDER.findall(value)
             if held:
                 # Never a live line: the value is the user's to put in, with the command that prints it.
-                for p in held:
-                    if p in explained:
-                        continue
+                fresh = [p for p in held if p not in explained]
+                for p in fresh:
                     explained.add(p)
                     info = placeholders.get(p) if isinstance(placeholders.get(p), Mapping) else {}
                     info = info or PLACEHOLDERS.get(p) or {}
-                    out.append(f"{c} the commented line below needs {info.get('means') or 'your value'} where it "
-                               f"says {p}; get it with:")
+                    out.append(f"{c} the commented lines below need {info.get('means') or 'your value'} in place "
+                               f"of {p}; get it with:")
                     out.append(f"{c}   {info.get('produce') or 'ask IT'}")
-                out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
+                if fresh:
+                    out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
                 out.append(f"{c} " + set_line(shell, name, value) + tag)
                 assigned[name] = value
                 continue
