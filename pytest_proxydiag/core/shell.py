@@ -76,22 +76,17 @@ def quote(syntax: str, value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+_SET = {"sh": "export {name}={value}", "fish": "set -gx {name} {value}", "ps1": "$env:{name} = {value}"}
+_UNSET = {"sh": "unset {name}", "fish": "set -e {name}", "ps1": "Remove-Item Env:{name} -ErrorAction SilentlyContinue"}
+
+
 def set_line(syntax: str, name: str, value: str) -> str:
     syntax = syntax_of(syntax)
-    if syntax == "fish":
-        return f"set -gx {name} {quote(syntax, value)}"
-    if syntax == "ps1":
-        return f"$env:{name} = {quote(syntax, value)}"
-    return f"export {name}={quote(syntax, value)}"
+    return _SET[syntax].format(name=name, value=quote(syntax, value))
 
 
 def unset_line(syntax: str, name: str) -> str:
-    syntax = syntax_of(syntax)
-    if syntax == "fish":
-        return f"set -e {name}"
-    if syntax == "ps1":
-        return f"Remove-Item Env:{name} -ErrorAction SilentlyContinue"
-    return f"unset {name}"
+    return _UNSET[syntax_of(syntax)].format(name=name)
 
 
 def export_lines(assignments: Mapping[str, str], shell: str | None = None, indent: str = "  ") -> str:
