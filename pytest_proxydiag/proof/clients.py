@@ -29,7 +29,10 @@ environment variable (the path of the binary, e.g. what
 ``.ci/install-claude.sh`` prints).  It runs as ``claude -p hello --output-format
 json --bare`` (API-key auth only: OAuth tokens and the keychain are never read)
 with a dummy ``ANTHROPIC_API_KEY``, ``HOME`` and ``CLAUDE_CONFIG_DIR`` in a
-private temporary directory (never the user's ``~/.claude``), auto-update and
+private temporary directory (never the user's ``~/.claude`` login), whose
+``settings.json`` holds the ``env`` of every settings scope the user's Claude
+Code reads (user, project, local, managed; credentials removed, see
+:func:`~pytest_proxydiag.proof.claude_runner.user_settings_env`), auto-update and
 non-essential traffic off, no retries, ``ANTHROPIC_BASE_URL`` set to the target
 when it is not ``https://api.anthropic.com``, and ``--debug-file`` to recover the
 underlying error code (``SELF_SIGNED_CERT_IN_CHAIN``, ``Invalid CA`` ...).
