@@ -103,7 +103,7 @@ def claude_in_os_store_machine(tmp_path, monkeypatch, lab_factory):
                        f"{bundle} {real} \"$@\"\n")
     wrapper.chmod(0o755)
     monkeypatch.setenv(clients.CLAUDE_ENV, str(wrapper))
-    home = tmp_path / "home"
+    home = tmp_path / "user-home"
     home.mkdir()
     monkeypatch.chdir(tmp_path)
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "HTTPS_PROXY": lab.env["HTTPS_PROXY"]}
@@ -127,3 +127,17 @@ def test_cert_store_bundled_in_user_settings_fails_the_run_as_it_fails_the_user(
     fixed = run_client("claude", lab.target_url, dict(env, NODE_EXTRA_CA_CERTS=lab.interception_ca_path), 15,
                        resolve=pins)
     assert (fixed.reached, fixed.status) == (True, 401), describe(fixed)
+
+
+def test_the_diagnosis_sees_the_users_claude_code_fail_with_cert_store_bundled(claude_in_os_store_machine, run_diag,
+                                                                                diag_home):
+    lab, _env = claude_in_os_store_machine
+    _write(diag_home / ".claude" / "settings.json", {"env": {"CLAUDE_CODE_CERT_STORE": "bundled"}})
+    run = run_diag("-m", "certificate", "--proxydiag-clients", "claude", *lab.pytest_args,
+                   env={"HTTPS_PROXY": lab.env["HTTPS_PROXY"]})
+    fix = run.step("certificate.interception")["fix"]
+    (row,) = [r for r in fix["clients"] if r["client"].startswith("claude")]
+    # Before the fix the proof's Claude Code fails as the user's does (the OS store holds the CA, but the
+    # user's settings say bundled); NODE_EXTRA_CA_CERTS then makes it work.
+    assert "SELF_SIGNED_CERT_IN_CHAIN" in row["before"], row
+    assert row["after"].endswith("reached (401)") and fix["verified"] is True, fix
