@@ -14,6 +14,7 @@ from pytest_proxydiag.branches import products
 from pytest_proxydiag.machine import shellenv
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines, shell_profile
+from pytest_proxydiag.proof.fixes import proxy_fix_value
 
 pytestmark = pytest.mark.auth
 
@@ -134,8 +135,7 @@ def test_env_exported(proxydiag_step, proxydiag_config):
     step.add_evidence(set_in_process=sorted(present), set_in_files=[f"{a.path}:{a.line} {a.name}"
                                                                      for a in in_profiles])
     url = cfg.proxy.url
-    proxy_value = (url.encoded(password_placeholder=PLACEHOLDER) if url and url.password else
-                   (url.encoded() if url else "http://proxy.company.com:8080"))
+    proxy_value = proxy_fix_value(url, in_profiles)
     lines = export_lines({"HTTPS_PROXY": proxy_value, "HTTP_PROXY": proxy_value,
                           "https_proxy": proxy_value, "http_proxy": proxy_value})
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))

@@ -11,7 +11,9 @@ and say which in the commit.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,10 +59,21 @@ def reduce(document: dict) -> dict:
     return {"root_cause": document.get("root_cause"), "steps": steps}
 
 
+#: The pinned Claude Code (.ci/install-claude.sh): recordings here and in CI prove fixes with the same clients.
+PINNED_CLAUDE_DIR = "/opt/proxydiag-claude/node_modules/.bin"
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    if os.access(os.path.join(PINNED_CLAUDE_DIR, "claude"), os.X_OK) and not shutil.which("claude"):
+        env["PATH"] = PINNED_CLAUDE_DIR + os.pathsep + env.get("PATH", "")
+    return env
+
+
 def diagnose(scenario: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="proxydiag-golden-") as out:
         subprocess.run([sys.executable, "-m", "pytest_proxydiag.cli", "demo", scenario, "--out", out],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False, env=_env())
         return reduce(json.loads((Path(out) / "proxydiag-report.json").read_text()))
 
 
