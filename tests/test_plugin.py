@@ -124,14 +124,12 @@ def test_config_sources_are_reported(pytester, monkeypatch):
     assert "topsecret" not in text
 
 
-def test_bad_option_value_names_its_source(pytester):
-    pytester.makeini("[pytest]\nproxydiag_timeout = soon\n")
-    json_path = pytester.path / "r.json"
-    pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider",
-                                 "--proxydiag-json", str(json_path))
-    doc = json.loads(json_path.read_text())
-    assert any("proxydiag-timeout value 'soon' from ini" in p for p in doc["config"]["problems"])
-    assert doc["config"]["timeout"] == {"value": 5.0, "source": "default"}
+def test_bad_option_value_stops_the_run_naming_its_source(pytester):
+    ini = pytester.makeini("[pytest]\nproxydiag_timeout = soon\n")
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: invalid proxydiag_timeout value 'soon' from ini ({ini}): must be a "
+                                 "positive number of seconds"])
 
 
 def test_catalog_has_every_step_with_title_and_solution():
