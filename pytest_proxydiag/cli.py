@@ -181,11 +181,15 @@ def _stop_child(proc: subprocess.Popen[bytes], already_signalled: bool) -> None:
     group, the diagnosis included; a second SIGINT would hit pytest while it
     handles the first.
     """
-    steps = ([None] if already_signalled else []) + [signal.SIGINT, signal.SIGKILL]
-    for sig in steps:
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
+    steps = ([None] if already_signalled else []) + ["interrupt", "kill"]
+    for step in steps:
+        if step == "interrupt":
+            # ValueError: Windows sends only CTRL_C_EVENT/CTRL_BREAK_EVENT/SIGTERM, to a console group.
+            with contextlib.suppress(ProcessLookupError, ValueError, OSError):
+                proc.send_signal(signal.SIGINT)
+        elif step == "kill":
+            with contextlib.suppress(ProcessLookupError, OSError):
+                proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows (no signal.SIGKILL there)
         try:
             proc.wait(3)
             return

@@ -3,6 +3,8 @@
 Dormant without ``--proxydiag``: it registers its options and markers (so
 ``--strict-markers`` and ``-m certificate`` keep working) and does nothing
 else — no collection, no state, no network.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         if item.get_closest_marker("timeout") is None and _active(config):
             state = get_state(config)
             # A safety net only: every probe is bounded by the network timeout first.
-            item.add_marker(pytest.mark.timeout(max(30.0, state.settings.timeout * 12), method="signal"))
+            item.add_marker(pytest.mark.timeout(max(30.0, state.settings.timeout * 12), method=timeout_method()))
         steps.append(item)
     if _active(config):
         steps.sort(key=lambda it: flowchart.order_key(_step_id(it)))
@@ -227,6 +229,14 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         from pytest_proxydiag.triage import apply_triage
 
         apply_triage(config, items)
+
+
+def timeout_method() -> str:
+    """pytest-timeout's method for the steps: ``signal`` fails one step and the run goes on (the
+    reports are written); where there is no SIGALRM (Windows) only ``thread`` exists."""
+    import signal
+
+    return "signal" if hasattr(signal, "SIGALRM") else "thread"
 
 
 def _step_id(item) -> str:

@@ -190,3 +190,65 @@ def test_no_proxy_anywhere_is_said_plainly_not_reported_healthy(pytester):
     out = result.stdout.str()
     assert "No proxy is configured here" in out and "--proxydiag-proxy http://HOST:PORT" in out
     assert "No finding: every step that ran passed" not in out
+
+
+def test_pytest_9_prints_no_deprecation_warning(pytester):
+    pytester.makeini("[pytest]\nproxydiag_no_direct = false\nproxydiag_timeout = 2\n")
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "auth", "-p", "no:cacheprovider",
+                                          "-W", "error::pytest.PytestDeprecationWarning")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "warnings summary" not in result.stdout.str()
+    assert "Deprecat" not in result.stdout.str() + result.stderr.str()
+
+
+PORTABILITY_RUN = r'''
+import json, os, signal, sys
+
+# What Windows lacks: SIGALRM (pytest-timeout's signal method) and os.killpg.
+del signal.SIGALRM
+del os.killpg
+sys.path.insert(0, sys.argv[1])
+import conftest  # noqa: E402,F401 - the loopback guard of the project's tests, in this process too
+import pytest  # noqa: E402
+from pytest_proxydiag.lab import Lab  # noqa: E402
+
+methods = []
+
+
+class RecordTimeoutMethods:
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        methods.extend(sorted({m.kwargs.get("method") for it in items for m in it.iter_markers("timeout")}))
+
+
+with Lab("healthy") as lab:
+    os.environ.update(lab.env)
+    code = pytest.main(["--proxydiag", "-p", "no:cacheprovider", "-q", "--proxydiag-json", sys.argv[2],
+                        "--proxydiag-clients", "none", *lab.pytest_args], plugins=[RecordTimeoutMethods()])
+print("RESULT", json.dumps({"code": int(code), "methods": methods}))
+'''
+
+
+def test_runs_where_there_is_no_sigalrm_and_no_killpg(pytester, monkeypatch):
+    """The Windows gaps simulated on Linux: a full lab diagnosis still runs, with pytest-timeout's thread
+    method, and the lab stops its proxy without os.killpg."""
+    import sys
+    from pathlib import Path
+
+    from conftest import CONFIG_VARS, require_squid
+
+    require_squid()
+    for name in CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    script = pytester.path / "portable.py"
+    script.write_text(PORTABILITY_RUN)
+    json_path = pytester.path / "r.json"
+    tests_dir = str(Path(__file__).parent)
+    result = pytester.run(sys.executable, str(script), tests_dir, str(json_path), timeout=240)
+    out = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in out and "AttributeError" not in out, out[-3000:]
+    summary = json.loads([ln for ln in result.stdout.lines if ln.startswith("RESULT ")][-1][len("RESULT "):])
+    assert summary == {"code": 0, "methods": ["thread"]}, out[-3000:]
+    doc = json.loads(json_path.read_text())
+    assert doc["root_cause"] is None and doc["counts"]["failed"] == 0 and doc["counts"]["error"] == 0
+    assert doc["counts"]["passed"] >= 10
