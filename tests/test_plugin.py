@@ -252,3 +252,116 @@ def test_runs_where_there_is_no_sigalrm_and_no_killpg(pytester, monkeypatch):
     doc = json.loads(json_path.read_text())
     assert doc["root_cause"] is None and doc["counts"]["failed"] == 0 and doc["counts"]["error"] == 0
     assert doc["counts"]["passed"] >= 10
+
+
+def test_a_plain_site_test_is_a_step_in_every_report_and_the_counts(pytester):
+    """Issue 16: ``def test_vpn(): assert False, "tun0 is down"`` collected alongside --proxydiag."""
+    pytester.mkdir("site")
+    pytester.path.joinpath("site", "test_vpn.py").write_text(
+        'def test_vpn():\n    assert False, "tun0 is down"\n\n'
+        'def test_dns():\n    """Gateway name resolves"""\n')
+    json_path, junit = pytester.path / "r.json", pytester.path / "junit.xml"
+    args = ["--proxydiag", "site/", "-p", "no:cacheprovider", "--proxydiag-json", str(json_path),
+            "--junitxml", str(junit)]
+    html = pytest.importorskip("pytest_html", reason="pip install pytest-html") is not None
+    args += ["--html", "r.html", "--self-contained-html"] if html else []
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    doc = json.loads(json_path.read_text())
+    vpn = [s for s in doc["steps"] if s["id"] == "site.test_vpn.test_vpn"][0]
+    assert vpn["outcome"] == "failed" and vpn["finding"] == "tun0 is down" and vpn["site"] is True
+    assert vpn["branch"] == "site" and "site/test_vpn.py::test_vpn" in vpn["solution"]
+    dns = [s for s in doc["steps"] if s["id"] == "site.test_dns" or s["id"] == "site.test_vpn.test_dns"][0]
+    assert dns["outcome"] == "passed" and dns["title"] == "Gateway name resolves"
+    # pytest's summary and the diagnosis agree on what failed and passed.
+    outcomes = result.parseoutcomes()
+    assert doc["counts"]["failed"] == outcomes.get("failed", 0) == 1
+    assert doc["counts"]["passed"] == outcomes.get("passed", 0)
+    assert doc["root_cause"] == "site.test_vpn.test_vpn"
+    out = result.stdout.str()
+    assert "ROOT CAUSE  site.test_vpn.test_vpn" in out and "tun0 is down" in out.split("proxy diagnosis")[1]
+    assert '<property name="step_id" value="site.test_vpn.test_vpn"' in junit.read_text()
+    if html:
+        assert "site.test_vpn.test_vpn" in (pytester.path / "r.html").read_text()
+
+
+def test_a_plain_site_test_message_is_redacted(pytester, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://alice:Tr0ub4dor@127.0.0.1:9")
+    pytester.makepyfile(test_leak='import os\ndef test_leak():\n    assert False, os.environ["HTTPS_PROXY"]\n')
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "test_leak.py", "-m", "site", "-p", "no:cacheprovider",
+                                          "--proxydiag-json", str(json_path))
+    text = json_path.read_text()
+    step = [s for s in json.loads(text)["steps"] if s["id"] == "site.test_leak.test_leak"][0]
+    assert step["outcome"] == "failed" and "***@127.0.0.1:9" in step["finding"]
+    assert "Tr0ub4dor" not in text + result.stdout.str() + result.stderr.str()
+
+
+def test_a_site_step_reusing_a_bundled_id_is_an_error_naming_both_places(pytester):
+    pytester.makepyfile(test_mine="""
+        import pytest
+        @pytest.mark.proxydiag_step("auth.credentials", title="Our credentials", solution="Ask IT")
+        def test_creds(proxydiag_step):
+            pass
+    """)
+    result = pytester.runpytest_inprocess("--proxydiag", "test_mine.py", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: test_mine.py::test_creds: proxydiag_step('auth.credentials') reuses "
+                                 "the id of the bundled step diag_tests/test_auth.py::test_credentials; give the "
+                                 "site step an id of its own, like 'site.credentials'"])
+
+
+def test_a_bug_in_a_bundled_step_is_an_error_with_its_traceback_redacted(pytester, monkeypatch):
+    from pytest_proxydiag.net.probes import Probes
+
+    def broken(self):
+        raise RuntimeError(f"probe bug while holding {self.settings.proxy.raw}")
+
+    monkeypatch.setattr(Probes, "proxy_tcp", broken)
+    monkeypatch.setenv("HTTPS_PROXY", "http://bob:hunter2hunter@127.0.0.1:9")
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "-m", "connectivity", "-k", "proxy_reachable",
+                                          "-p", "no:cacheprovider", "--proxydiag-json", str(json_path))
+    text = json_path.read_text()
+    step = [s for s in json.loads(text)["steps"] if s["id"] == "connectivity.proxy_reachable"][0]
+    assert step["outcome"] == "error" and step["finding"].startswith("RuntimeError: probe bug")
+    assert "bug in pytest-proxydiag" in step["solution"]
+    assert "def broken(self)" in step["traceback"] and "RuntimeError" in step["traceback"]
+    assert "***@127.0.0.1:9" in step["traceback"]
+    assert "hunter2hunter" not in text + result.stdout.str()
+    assert result.parseoutcomes()["failed"] == 1   # pytest says failed; the diagnosis says why: a bug
+
+
+def test_a_bare_assert_in_a_bundled_step_is_an_error_not_a_finding(pytester, monkeypatch):
+    from pytest_proxydiag.net.probes import Probes
+
+    def asserting(self):
+        assert self is None, "internal invariant"
+
+    monkeypatch.setattr(Probes, "proxy_tcp", asserting)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    json_path = pytester.path / "r.json"
+    pytester.runpytest_inprocess("--proxydiag", "-m", "connectivity", "-k", "proxy_reachable",
+                                 "-p", "no:cacheprovider", "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    step = [s for s in doc["steps"] if s["id"] == "connectivity.proxy_reachable"][0]
+    assert step["outcome"] == "error" and step["traceback"] and doc["root_cause"] is None
+
+
+def test_a_failing_teardown_is_an_error_of_its_step(pytester):
+    pytester.makepyfile(test_td="""
+        import pytest
+        @pytest.fixture
+        def session_thing():
+            yield
+            raise RuntimeError("teardown bug")
+        def test_thing(session_thing):
+            pass
+    """)
+    json_path = pytester.path / "r.json"
+    result = pytester.runpytest_inprocess("--proxydiag", "test_td.py", "-m", "site", "-p", "no:cacheprovider",
+                                          "--proxydiag-json", str(json_path))
+    doc = json.loads(json_path.read_text())
+    step = [s for s in doc["steps"] if s["id"] == "site.test_td.test_thing"][0]
+    assert step["outcome"] == "error" and "teardown bug" in step["traceback"]
+    assert doc["counts"]["error"] == result.parseoutcomes()["errors"] == 1
