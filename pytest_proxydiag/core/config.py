@@ -27,8 +27,6 @@ from urllib.parse import urlsplit
 
 from typing import TYPE_CHECKING
 
-from pytest_proxydiag.core import parsers
-
 if TYPE_CHECKING:  # pragma: no cover - parsed only when the diagnosis runs
     from pytest_proxydiag.core.proxyurl import ProxyURL
 
@@ -69,7 +67,8 @@ class Option:
     name: str
     help: str
     default: Any = None
-    parse: Callable[[Any], Any] | None = None
+    #: name of the function in :mod:`pytest_proxydiag.core.parsers` (loaded only when the diagnosis runs)
+    parse: str | None = None
     kind: str = "str"  # str | bool | list
     metavar: str | None = None
     env: tuple[str, ...] = ()
@@ -85,54 +84,54 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("proxy", "proxy URL to diagnose (default: what the clients use, from https_proxy, "
-           "HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy, HTTP_PROXY in that order)", parse=parsers.parse_proxy,
+           "HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy, HTTP_PROXY in that order)", parse="parse_proxy",
            metavar="URL"),
     Option("target", "provider endpoint to check; repeatable (default: https://api.anthropic.com)",
-           kind="list", parse=parsers.parse_url, metavar="URL"),
+           kind="list", parse="parse_url", metavar="URL"),
     Option("gateway", "LiteLLM or other gateway to check (default: ANTHROPIC_BASE_URL when it is not a "
-           "provider)", parse=parsers.parse_url, metavar="URL"),
+           "provider)", parse="parse_url", metavar="URL"),
     Option("resolve", "pin the address of a host the tool connects to directly, like curl --resolve; "
-           "repeatable", kind="list", parse=parsers.parse_resolve, metavar="HOST:PORT:ADDR"),
+           "repeatable", kind="list", parse="parse_resolve", metavar="HOST:PORT:ADDR"),
     Option("no_direct", "never connect to a target except through the proxy", default=False, kind="bool"),
     Option("timeout", "bound in seconds of every single network operation (default 5)", default=5.0,
-           parse=parsers.parse_seconds, metavar="SECONDS"),
+           parse="parse_seconds", metavar="SECONDS"),
     Option("deadline", "hard bound in seconds of the whole diagnosis; later steps are skipped "
-           "(default 120)", default=120.0, parse=parsers.parse_seconds, metavar="SECONDS"),
-    Option("json", "write the machine-readable result to PATH", parse=parsers.parse_output_file, metavar="PATH"),
+           "(default 120)", default=120.0, parse="parse_seconds", metavar="SECONDS"),
+    Option("json", "write the machine-readable result to PATH", parse="parse_output_file", metavar="PATH"),
     Option("public_roots", "PEM bundle of the roots a non-intercepted provider chains to "
-           "(default: certifi)", parse=parsers.parse_existing_file, metavar="PATH"),
+           "(default: certifi)", parse="parse_existing_file", metavar="PATH"),
     Option("ca_out", "where to save an interception CA that was found (default: "
-           "./proxydiag-ca/proxy-ca.pem)", parse=parsers.parse_output_path, metavar="PATH"),
+           "./proxydiag-ca/proxy-ca.pem)", parse="parse_output_path", metavar="PATH"),
     Option("clients", "real clients that prove a fix: auto, none, or a comma list of "
-           "curl,requests,httpx,node,claude (default auto)", default="auto", parse=parsers.parse_clients,
+           "curl,requests,httpx,node,claude (default auto)", default="auto", parse="parse_clients",
            metavar="LIST"),
     Option("fix_script", "write the verified fixes as a script to source (.sh, .fish, .ps1)",
-           parse=parsers.parse_output_file, metavar="PATH"),
+           parse="parse_output_file", metavar="PATH"),
     # Any text is a symptom; an unreadable symptom file is triage's usage error (it reads the file once).
     Option("symptom", "the error text you see; selects the flowchart branches to run", metavar="TEXT"),
     Option("symptom_file", "file (or - for stdin) holding the error text or log you see", metavar="PATH"),
-    Option("compare", "an earlier run's JSON to compare this run with", parse=parsers.parse_existing_file,
+    Option("compare", "an earlier run's JSON to compare this run with", parse="parse_existing_file",
            metavar="PATH"),
-    Option("bundle", "write HTML, JSON, JUnit, CA and a summary into one zip", parse=parsers.parse_output_file,
+    Option("bundle", "write HTML, JSON, JUnit, CA and a summary into one zip", parse="parse_output_file",
            metavar="PATH"),
     Option("aws_region", "AWS region(s) for Bedrock domains (default: AWS_REGION, AWS_DEFAULT_REGION)",
-           kind="list", parse=parsers.parse_region, metavar="REGION", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
+           kind="list", parse="parse_region", metavar="REGION", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
     Option("vertex_region", "Vertex AI region(s) (default: CLOUD_ML_REGION)", kind="list",
-           parse=parsers.parse_region, metavar="REGION", env=("CLOUD_ML_REGION",)),
+           parse="parse_region", metavar="REGION", env=("CLOUD_ML_REGION",)),
     Option("litellm_config", "LiteLLM config file (default: LITELLM_CONFIG, ./config.yaml)",
-           parse=parsers.parse_existing_file, metavar="PATH", env=("LITELLM_CONFIG",)),
-    Option("pac_url", "proxy auto-config (PAC) URL or file to evaluate", parse=parsers.parse_pac, metavar="URL"),
+           parse="parse_existing_file", metavar="PATH", env=("LITELLM_CONFIG",)),
+    Option("pac_url", "proxy auto-config (PAC) URL or file to evaluate", parse="parse_pac", metavar="URL"),
     Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8443",
-           kind="list", parse=parsers.parse_port, metavar="PORT"),
+           kind="list", parse="parse_port", metavar="PORT"),
     Option("latency_threshold", "seconds the proxy may add before it is a finding (default 2)",
-           default=2.0, parse=parsers.parse_seconds, metavar="SECONDS"),
+           default=2.0, parse="parse_seconds", metavar="SECONDS"),
     Option("health_samples", "number of probes of the proxy-health step (default 10)", default=10,
-           parse=parsers.parse_health_samples, metavar="N"),
+           parse="parse_health_samples", metavar="N"),
     Option("health_threshold", "mean latency in seconds above which the proxy is slow (default 0.5)",
-           default=0.5, parse=parsers.parse_seconds, metavar="SECONDS"),
+           default=0.5, parse="parse_seconds", metavar="SECONDS"),
     Option("payload_sizes", "body sizes tried by the payload-size step (default 16K,256K,1M,4M,16M)",
            default=[16 * 1024, 256 * 1024, 1024 ** 2, 4 * 1024 ** 2, 16 * 1024 ** 2],
-           parse=parsers.parse_sizes, metavar="SIZES"),
+           parse="parse_sizes", metavar="SIZES"),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -275,12 +274,14 @@ def proxy_from_env(env: Mapping[str, str]) -> tuple[str | None, str]:
     return None, "unset"
 
 
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^\s]*(?=@)")
+#: ``scheme://user:password@``: what a usage error masks (compiled on first use: the dormant plugin
+#: imports this module and never needs it).
+_USERINFO_PASSWORD = r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^\s]*(?=@)"
 
 
 def _shown(value: Any) -> str:
     """A value as a usage error shows it: quoted, the password of a URL masked, bounded."""
-    text = _USERINFO_PASSWORD.sub(lambda m: m.group("head") + "***", str(value))
+    text = re.sub(_USERINFO_PASSWORD, lambda m: m.group("head") + "***", str(value))
     text = repr(text)
     return text if len(text) <= 200 else text[:197] + "..."
 
@@ -335,16 +336,19 @@ def _raw_value(config, opt: Option, env: Mapping[str, str]) -> tuple[Any, str]:
 
 def _parse_value(opt: Option, raw: Any) -> Any:
     """Parse *raw* with the option's parser; ValueError names the offending item (of a list)."""
+    from pytest_proxydiag.core import parsers
+
     if opt.kind == "bool":
         return parsers.parse_bool(raw)
     if opt.parse is None:
         return raw
+    parse = getattr(parsers, opt.parse)
     if opt.kind != "list":
-        return opt.parse(raw)
+        return parse(raw)
     out = []
     for item in raw:
         try:
-            out.append(opt.parse(item))
+            out.append(parse(item))
         except (ValueError, TypeError) as exc:
             raise _ItemError(item, exc) from None
     return out
@@ -411,7 +415,9 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
         base = env.get("ANTHROPIC_BASE_URL")
         if base:
             try:
-                base = parsers.parse_url(base)
+                from pytest_proxydiag.core.parsers import parse_url
+
+                base = parse_url(base)
                 host = urlsplit(base).hostname or ""
                 if not host.endswith("anthropic.com"):
                     gateway = Sourced(base, "env:ANTHROPIC_BASE_URL")

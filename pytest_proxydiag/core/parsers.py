@@ -130,12 +130,12 @@ def parse_clients(text: str) -> str:
     return ",".join(names)
 
 
-REGION = re.compile(r"^(global|[a-z]{2,}(-[a-z0-9]+)+)$")
+REGION = r"^(global|[a-z]{2,}(-[a-z0-9]+)+)$"
 
 
 def parse_region(text: str) -> str:
     value = str(text).strip().lower()
-    if not REGION.match(value):
+    if not re.match(REGION, value):
         raise ValueError("must be a region name like us-east-1 or europe-west4")
     return value
 
