@@ -17,9 +17,37 @@ import pytest
 
 from typing import TYPE_CHECKING
 
-from pytest_proxydiag.core import flowchart
-from pytest_proxydiag.core.config import addoptions
-from pytest_proxydiag.core.state import STATE_KEY, build_state, get_state
+
+def _rewrite_only_the_bundled_tests() -> None:
+    """Keep pytest's assertion rewriting to the bundled step tests.
+
+    pytest marks every module of a plugin's distribution for rewriting, so an installed
+    pytest-proxydiag would have its whole package compiled by the rewrite hook, and recompiled on
+    every run where bytecode is not written (``PYTHONDONTWRITEBYTECODE=1``, a read-only
+    site-packages).  A ``PYTEST_DONT_REWRITE`` docstring only drops the assert rewriting, not the
+    hook.  Only ``diag_tests`` has asserts worth rewriting; the rest imports like any library.
+    The hook has no public API for this: its private set is changed only when it is there.
+    """
+    import sys
+
+    for finder in sys.meta_path:
+        marked = getattr(finder, "_must_rewrite", None)
+        if type(finder).__name__ != "AssertionRewritingHook" or not isinstance(marked, set):
+            continue
+        if __package__ in marked:
+            marked.discard(__package__)
+            marked.add(f"{__package__}.diag_tests")
+            cache = getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(cache, dict):
+                for name in [n for n in cache if n == __package__ or n.startswith(f"{__package__}.")]:
+                    del cache[name]
+
+
+_rewrite_only_the_bundled_tests()
+
+from pytest_proxydiag.core import flowchart  # noqa: E402 - after the rewrite hook is told what to leave alone
+from pytest_proxydiag.core.config import addoptions  # noqa: E402
+from pytest_proxydiag.core.state import STATE_KEY, build_state, get_state  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover - the heavy modules load only when the diagnosis runs
     from pytest_proxydiag.core.config import Settings

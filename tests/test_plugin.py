@@ -365,3 +365,43 @@ def test_a_failing_teardown_is_an_error_of_its_step(pytester):
     step = [s for s in doc["steps"] if s["id"] == "site.test_td.test_thing"][0]
     assert step["outcome"] == "error" and "teardown bug" in step["traceback"]
     assert doc["counts"]["error"] == result.parseoutcomes()["errors"] == 1
+
+
+LOADERS_TEST = '''
+import json, sys
+def test_loaders():
+    ours = sorted(n for n in sys.modules if n.startswith("pytest_proxydiag"))
+    hooked = [n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ == "AssertionRewritingHook"]
+    print("LOADERS " + json.dumps({"file": sys.modules["pytest_proxydiag"].__file__, "all": ours, "hooked": hooked}))
+'''
+
+
+def test_an_installed_copy_is_not_recompiled_by_the_rewrite_hook(pytester, tmp_path, monkeypatch):
+    """Installed from a wheel, pytest marks the whole distribution for assertion rewriting; with
+    PYTHONDONTWRITEBYTECODE=1 every module would then be recompiled on every run.  Only the bundled
+    step tests (and the plugin module pytest imports itself) may go through the hook."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    site = tmp_path / "site"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(root / "pytest_proxydiag", site / "pytest_proxydiag", ignore=ignore)
+    shutil.copytree(root / "diag_tests", site / "pytest_proxydiag" / "diag_tests", ignore=ignore)
+    info = site / "pytest_proxydiag_copy-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pytest-proxydiag-copy\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nproxydiag = pytest_proxydiag.plugin\n")
+    (info / "RECORD").write_text("".join(f"{p.relative_to(site)},,\n" for p in site.rglob("*.py")))
+    pytester.makepyfile(test_loaders=LOADERS_TEST)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    result = pytester.run(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", "--proxydiag",
+                          "test_loaders.py", "-m", "site", timeout=120)
+    line = [ln for ln in result.stdout.lines if "LOADERS " in ln][-1]
+    seen = json.loads(line.split("LOADERS ", 1)[1])
+    assert seen["file"] == str(site / "pytest_proxydiag" / "__init__.py")
+    assert "pytest_proxydiag.core.config" in seen["all"] and "pytest_proxydiag.catalog" in seen["all"]
+    outside_tests = [n for n in seen["hooked"] if not n.startswith("pytest_proxydiag.diag_tests")]
+    assert outside_tests == ["pytest_proxydiag", "pytest_proxydiag.plugin"]
