@@ -142,3 +142,21 @@ def test_good_values_are_parsed_and_keep_their_source(workdir, name, value, expe
     got = json.loads(json_path.read_text())["config"][name]
     assert got["source"] == "cli"
     assert got["value"] == json.loads(json.dumps(expected))
+
+
+@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="the native [tool.pytest] table is pytest 9's")
+def test_native_toml_numbers_are_values_and_bad_ones_usage_errors(workdir):
+    toml = workdir.path / "pyproject.toml"
+    toml.write_text("[tool.pytest]\nproxydiag_timeout = 3\nproxydiag_port_candidates = [3129]\n"
+                    "proxydiag_no_direct = true\n")
+    json_path = workdir.path / "r.json"
+    workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-m", "auth",
+                                "--proxydiag-json", str(json_path))
+    cfg = json.loads(json_path.read_text())["config"]
+    assert cfg["timeout"] == {"value": 3.0, "source": "ini"}
+    assert cfg["port_candidates"] == {"value": [3129], "source": "ini"}
+    assert cfg["no_direct"] == {"value": True, "source": "ini"}
+    toml.write_text("[tool.pytest]\nproxydiag_timeout = -3\n")
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider")
+    _assert_usage_error(result, f"ERROR: invalid proxydiag_timeout value '-3' from ini ({toml}): must be a "
+                                "positive number of seconds")

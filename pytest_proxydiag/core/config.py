@@ -300,9 +300,32 @@ def _read_ini(config, opt: Option) -> Any:
     try:
         return config.getini(opt.ini)
     except (ValueError, TypeError) as exc:  # pytest's own bool/type check of the ini value
+        numbers = _toml_numbers(config, opt)
+        if numbers is not None:
+            return numbers
         inipath = getattr(config, "inipath", None)
         where = f"ini ({inipath})" if inipath else "ini"
         raise OptionValueError(f"invalid {opt.ini} value from {where}: {exc}") from None
+
+
+def _toml_numbers(config, opt: Option) -> Any:
+    """``proxydiag_timeout = 3`` in pytest 9's native ``[tool.pytest]`` table, as text.
+
+    There values keep their TOML types, and pytest's check of a string (or line list) key refuses
+    a number that this tool reads perfectly well.  pytest has no public reader of the raw value,
+    so its private table is asked, only here and only when present.
+    """
+    entry = getattr(config, "_inicfg", {}).get(opt.ini)
+    value = getattr(entry, "value", None)
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if opt.kind == "str" and number(value):
+        return str(value)
+    if opt.kind == "list" and isinstance(value, list) and all(number(v) or isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    return None
 
 
 def _raw_value(config, opt: Option, env: Mapping[str, str]) -> tuple[Any, str]:
