@@ -63,24 +63,22 @@ def parse_size(text: str) -> int:
     return int(number * mult)
 
 
-def parse_port(text: Any) -> int:
+def _whole_number(text: Any, low: int, high: int, why: str) -> int:
     try:
         value = int(str(text).strip())
     except ValueError:
-        raise ValueError("a port is a number from 1 to 65535") from None
-    if not 1 <= value <= 65535:
-        raise ValueError("a port is a number from 1 to 65535")
+        raise ValueError(why) from None
+    if not low <= value <= high:
+        raise ValueError(why)
     return value
+
+
+def parse_port(text: Any) -> int:
+    return _whole_number(text, 1, 65535, "a port is a number from 1 to 65535")
 
 
 def parse_health_samples(text: Any) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise ValueError("must be a whole number from 1 to 50") from None
-    if not 1 <= value <= 50:
-        raise ValueError("must be a whole number from 1 to 50")
-    return value
+    return _whole_number(text, 1, 50, "must be a whole number from 1 to 50")
 
 
 def parse_resolve(text: str) -> tuple[str, int, str]:
