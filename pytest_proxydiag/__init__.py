@@ -39,13 +39,13 @@ _PUBLIC = {
     "parse_proxy_url": "pytest_proxydiag.core.proxyurl",
     # the probe layer (fixture ``proxydiag_probes``) and what its calls return
     "Probes": "pytest_proxydiag.net.probes",
-    "Cause": "pytest_proxydiag.net.probes",
-    "Timings": "pytest_proxydiag.net.probes",
-    "TcpResult": "pytest_proxydiag.net.probes",
-    "HttpReply": "pytest_proxydiag.net.probes",
-    "TunnelResult": "pytest_proxydiag.net.probes",
-    "TlsResult": "pytest_proxydiag.net.probes",
-    "HttpResult": "pytest_proxydiag.net.probes",
+    "Cause": "pytest_proxydiag.net.results",
+    "Timings": "pytest_proxydiag.net.results",
+    "TcpResult": "pytest_proxydiag.net.results",
+    "HttpReply": "pytest_proxydiag.net.results",
+    "TunnelResult": "pytest_proxydiag.net.results",
+    "TlsResult": "pytest_proxydiag.net.results",
+    "HttpResult": "pytest_proxydiag.net.results",
     # the step a test implements (fixture ``proxydiag_step``) and its helpers
     "StepContext": "pytest_proxydiag.core.step",
     "Finding": "pytest_proxydiag.core.step",
@@ -74,5 +74,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from pytest_proxydiag.core.proxyurl import ProxyURL, ProxyURLError, parse_proxy_url
     from pytest_proxydiag.core.results import StepResult
     from pytest_proxydiag.core.step import Finding, StepContext, blocking_step_for
-    from pytest_proxydiag.net.probes import (Cause, HttpReply, HttpResult, Probes, TcpResult, Timings,
-                                             TlsResult, TunnelResult)
+    from pytest_proxydiag.net.probes import Probes
+    from pytest_proxydiag.net.results import (Cause, HttpReply, HttpResult, TcpResult, Timings, TlsResult,
+                                              TunnelResult)
