@@ -9,7 +9,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from pytest_proxydiag.branches import application, environments
-from pytest_proxydiag.branches.auth import proxy_fix_value
+from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER, proxy_fix_value
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.proof import appruns
 from pytest_proxydiag.proof.clients import describe
@@ -19,6 +20,12 @@ pytestmark = pytest.mark.application
 
 def _home(cfg) -> str:
     return cfg.env.get("HOME") or os.path.expanduser("~")
+
+
+def _proxy_value(cfg) -> str | None:
+    """The proxy URL for fix lines (configured, else found in a shell profile), the password a placeholder."""
+    value = proxy_fix_value(cfg.proxy.url, shellenv.scan(_home(cfg), names=environments.PROXY_VARS))
+    return None if value == PROXY_PLACEHOLDER else value
 
 
 def _register_secret(step, value: str | None) -> None:
@@ -47,7 +54,7 @@ def _public_roots(cfg) -> str | None:
 @pytest.mark.proxydiag_step("application.env_in_shell")
 def test_env_in_shell(proxydiag_step, proxydiag_config):
     step, cfg = proxydiag_step, proxydiag_config
-    proxy_value = proxy_fix_value(cfg.proxy.url) if cfg.proxy.url else None
+    proxy_value = _proxy_value(cfg)
     cmp = environments.compare_env(cfg.env, _home(cfg), proxy_value=proxy_value)
     for value in [*cmp.new_shell.values(), *cmp.claude.values(), *(v for i in cmp.issues for v in i.fix.values())]:
         _register_secret(step, value)

@@ -66,10 +66,7 @@ def test_system_proxy(proxydiag_step, proxydiag_config):
 @pytest.mark.proxydiag_step("bypass.app_settings")
 def test_app_settings(proxydiag_step, proxydiag_config):
     step, cfg = proxydiag_step, proxydiag_config
-    lite = cfg["litellm_config"]
-    if not lite and os.path.exists("config.yaml"):
-        lite = "config.yaml"
-    entries = bypass.app_settings(_home(cfg), os.getcwd(), lite)
+    entries = bypass.app_settings(_home(cfg), os.getcwd(), cfg["litellm_config"])
     step.add_evidence(settings=[{"path": e.path, "key": e.key, "value": e.value, "app": e.app} for e in entries])
     env_raw, env_var = proxy_from_env(cfg.env)
     bypass.judge_app_settings(entries, cfg.targets, env_raw, env_var).conclude(step)

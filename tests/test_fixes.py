@@ -431,7 +431,7 @@ def test_fix_script_rules(tmp_path):
     # unverified lines are announced as such; verified ones first, NO_PROXY set once
     assert "# connectivity.no_proxy: NOT VERIFIED: it was tried here and did not work" in text
     assert [ln for ln in active if ln.startswith("export NO_PROXY=")] == \
-        ["export NO_PROXY='localhost,::1'  # bypass.no_proxy: verified"]
+        ['export NO_PROXY="localhost,::1"  # bypass.no_proxy: verified']
     assert "auth.credentials" not in text
 
 
@@ -452,7 +452,7 @@ def test_fix_script_sourced_in_sh_sets_exactly_the_fix(tmp_path):
 
 
 @pytest.mark.parametrize("suffix, set_line, unset_line", [
-    (".fish", "set -gx SSL_CERT_FILE '/p/it\\'s.pem'", "set -e SSL_CERT_DIR"),
+    (".fish", "set -gx SSL_CERT_FILE \"/p/it's.pem\"", "set -e SSL_CERT_DIR"),
     (".ps1", "$env:SSL_CERT_FILE = '/p/it''s.pem'", "Remove-Item Env:SSL_CERT_DIR -ErrorAction SilentlyContinue"),
 ])
 def test_fix_script_fish_and_powershell(tmp_path, suffix, set_line, unset_line):
@@ -515,10 +515,10 @@ def test_require_squid_for_lab_tests(monkeypatch):
 
 def test_paste_lines_for_each_shell():
     fix = {"env": {"NO_PROXY": "localhost", "NODE_TLS_REJECT_UNAUTHORIZED": "0"}, "unset": ["no_proxy"]}
-    assert fixscript.paste_lines(fix, "sh") == ["unset no_proxy", "export NO_PROXY='localhost'"]
-    assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", "set -gx NO_PROXY 'localhost'"]
+    assert fixscript.paste_lines(fix, "sh") == ["unset no_proxy", 'export NO_PROXY="localhost"']
+    assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", 'set -gx NO_PROXY "localhost"']
     assert fixscript.paste_lines(fix, "ps1") == ["Remove-Item Env:no_proxy -ErrorAction SilentlyContinue",
-                                                 "$env:NO_PROXY = 'localhost'"]
+                                                 '$env:NO_PROXY = "localhost"']
 
 
 def test_two_problems_at_once_are_proven_together(run_diag, lab_factory):

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pytest_proxydiag.branches import products
+from pytest_proxydiag.proof.fix_values import proxy_fix_value
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines
@@ -106,13 +107,6 @@ def judge_special_chars(setting, readings: Mapping[str, str]) -> Judgement:
                           scheme=url.scheme)
 
 
-def proxy_fix_value(url) -> str:
-    """The proxy URL for fix lines: the password replaced by a placeholder, or the flowchart's example."""
-    if url is None:
-        return "http://proxy.company.com:8080"
-    return url.encoded(password_placeholder=PLACEHOLDER) if url.password else url.encoded()
-
-
 _CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("all_proxy", "ALL_PROXY"),
                ("no_proxy", "NO_PROXY"))
 
@@ -121,7 +115,8 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
                        redact) -> Judgement:
     """Step 3: the proxy variables this process has, against the profiles that set them."""
     present = {name: env[name] for name in PROXY_ENV_ORDER if env.get(name, "").strip()}
-    value = proxy_fix_value(setting.url)
+    # The user's own value (this process, else the profile line), never an example host.
+    value = proxy_fix_value(setting.url, in_profiles)
     both = {"HTTPS_PROXY": value, "HTTP_PROXY": value}
     common = dict(profile=profile, export_lines=export_lines({**both, "https_proxy": value, "http_proxy": value}))
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))

@@ -20,7 +20,6 @@ tests never touch the real ``/etc`` or home directory.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
 import sys
@@ -35,7 +34,8 @@ from pytest_proxydiag.machine import system_proxy
 from pytest_proxydiag.machine.system_proxy import (COMMAND_TIMEOUT, ProxySource, pac_sources, run_bounded,
                                                    system_sources)
 from pytest_proxydiag.machine.system_proxy import display_path as _display
-from pytest_proxydiag.machine.system_proxy import read_file as _read
+from pytest_proxydiag.machine.system_proxy import read_file as _read  # noqa: F401 - kept importable here
+from pytest_proxydiag.machine import claude_settings, litellm_config as litellm_config_file
 from pytest_proxydiag.net.relay import PROXY_NAMES, Arrival, ObservedRelay, relay_env
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "pac_sources",
@@ -89,79 +89,41 @@ def same_proxy(a: str | None, b: str | None) -> bool:
 CLAUDE_ENV_KEYS = PROXY_NAMES + NO_PROXY_NAMES + ("ANTHROPIC_BASE_URL",)
 
 
-def claude_settings_files(home: Path, cwd: Path | None) -> list[tuple[Path, int, str]]:
-    """Claude Code settings files with their precedence (higher wins) and label."""
-    files = [(home / ".claude" / "settings.json", 1, "user settings")]
-    if cwd is not None:
-        files += [(cwd / ".claude" / "settings.json", 2, "project settings"),
-                  (cwd / ".claude" / "settings.local.json", 3, "local project settings")]
-    managed = (_sys("/Library/Application Support/ClaudeCode/managed-settings.json") if sys.platform == "darwin"
-               else _sys("/etc/claude-code/managed-settings.json"))
-    files.append((managed, 4, "managed settings"))
-    return files
-
-
 def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     out = []
-    for path, prec, _label in claude_settings_files(home, cwd):
-        text = _read(path)
-        if text is None:
-            continue
-        shown = _display(path, home)
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f"not valid JSON: {exc}"))
-            continue
-        env = doc.get("env") if isinstance(doc, dict) else None
-        if env is None:
-            continue
-        if not isinstance(env, dict):
-            out.append(SettingsEntry(shown, "env", str(env)[:80], "Claude Code", prec,
-                                     error="\"env\" must be an object of strings"))
-            continue
-        for k, v in env.items():
-            if k in CLAUDE_ENV_KEYS:
-                out.append(SettingsEntry(shown, f"env.{k}", "" if v is None else str(v), "Claude Code", prec))
+    root = system_proxy.SYSTEM_ROOT if system_proxy.SYSTEM_ROOT != Path("/") else None
+    for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
+        shown = _display(Path(f.path), home)
+        if f.problem:
+            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem))
+        out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
+                if k in CLAUDE_ENV_KEYS]
     return out
 
 
 def _litellm_entries(path: Path | None, home: Path) -> list[SettingsEntry]:
     if path is None:
         return []
-    text = _read(path)
-    if text is None:
+    if not path.is_file():
         return []
     shown = _display(path, home)
-    try:
-        import yaml  # type: ignore[import-untyped]
-
-        doc = yaml.safe_load(text)
-    except ImportError:
-        doc = None
-    except Exception as exc:  # noqa: BLE001 - yaml errors
-        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=f"not valid YAML: {exc}")]
+    doc, problem = litellm_config_file.load(str(path))
+    if problem:
+        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=problem)]
     out = []
-    if isinstance(doc, dict):
-        env_vars = doc.get("environment_variables") or {}
-        if isinstance(env_vars, dict):
-            for k, v in env_vars.items():
-                if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
-                    out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
-        for section in ("litellm_settings", "general_settings", "router_settings"):
-            sec = doc.get(section) or {}
-            if isinstance(sec, dict):
-                for k, v in sec.items():
-                    if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
-                            "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
-                            "proxy_budget_rescheduler_max_time"):
-                        out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
-    else:
-        # No YAML parser: the plain "KEY: value" lines are enough for proxy variables.
-        for n, line in enumerate(text.splitlines(), 1):
-            m = re.match(r"\s*([A-Za-z_]+)\s*:\s*[\"']?([^\"'#]*)", line)
-            if m and m.group(1) in PROXY_NAMES + NO_PROXY_NAMES:
-                out.append(SettingsEntry(f"{shown}:{n}", m.group(1), m.group(2).strip(), "LiteLLM"))
+    env_vars = doc.get("environment_variables") or {}
+    if isinstance(env_vars, dict):
+        for k, v in env_vars.items():
+            if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
+                out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
+    for section in ("litellm_settings", "general_settings", "router_settings"):
+        sec = doc.get(section) or {}
+        if isinstance(sec, dict):
+            for k, v in sec.items():
+                if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
+                        "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
+                        "proxy_budget_rescheduler_max_time"):
+                    out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
     return out
 
 
@@ -169,7 +131,8 @@ def app_settings(home: str | os.PathLike, cwd: str | os.PathLike | None,
                  litellm_config: str | None) -> list[SettingsEntry]:
     h = Path(home)
     c = Path(cwd) if cwd is not None else None
-    lite = Path(litellm_config).expanduser() if litellm_config else None
+    found = litellm_config_file.locate(litellm_config, cwd=c) if c is not None or litellm_config else None
+    lite = Path(found.path) if found else None
     return _claude_entries(h, c) + _litellm_entries(lite, h)
 
 

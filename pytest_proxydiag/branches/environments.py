@@ -16,8 +16,10 @@ from typing import Any, Mapping, Sequence
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches.judgement import Judgement
+from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.core.step import export_lines
 from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER
 
 __all__ = ["EnvIssue", "EnvComparison", "compare_env", "shell_startup_file", "loaded_files", "judge_env",
            "PROXY_VARS", "CA_VARS"]
@@ -29,10 +31,7 @@ CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("al
               ("no_proxy", "NO_PROXY"))
 
 
-def shell_startup_file(shell: str) -> str:
-    """The file to add export lines to for *shell* (what an interactive terminal reads)."""
-    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
-            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+shell_startup_file = shell_syntax.startup_file
 
 
 def loaded_files(home: str | os.PathLike, shell: str) -> list[str]:
@@ -228,7 +227,7 @@ def judge_env(cmp: EnvComparison, proxy_value: str | None) -> Judgement:
             shell=cmp.shell, names=", ".join(sorted(cmp.process)),
             transient=_env_note("transient", names=", ".join(transient)) if transient else ""))
     issue = cmp.issues[0]
-    fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": proxy_value or "http://proxy.company.com:8080"}
+    fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": proxy_value or PROXY_PLACEHOLDER}
     views = "\n".join(f"  {name}: " + ", ".join(f"{k}={v if v is not None else '(unset)'}"
                                                for k, v in row.items() if k != "set in")
                       for name, row in cmp.table().items())

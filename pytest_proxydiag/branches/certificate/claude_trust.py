@@ -20,20 +20,13 @@ client in ``tests/test_claude_trust.py``):
 
 from __future__ import annotations
 
-import json
-import os
-import stat
-import sys
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from pytest_proxydiag.catalog.certificate import say_fact
+from pytest_proxydiag.machine import claude_settings
 
 #: Settings scopes, highest precedence first (Claude Code's settings documentation).
 SCOPES = ("managed", "local", "project", "user")
-_MANAGED = {"darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
-            "win32": r"C:\Program Files\ClaudeCode\managed-settings.json"}
-_MANAGED_DEFAULT = "/etc/claude-code/managed-settings.json"
 #: Node versions from which the documented switches exist.
 NODE_OS_STORE = (22, 15)
 NODE_USE_SYSTEM_CA = ((22, 19), (24, 6))
@@ -53,47 +46,24 @@ class SettingsLayer:
 def settings_paths(home: str | None, cwd: str | None, env: Mapping[str, str],
                    platform: str | None = None) -> dict[str, str]:
     """Where each scope's settings file is (``CLAUDE_CONFIG_DIR`` moves the user scope)."""
-    platform = platform or sys.platform
-    config_dir = env.get("CLAUDE_CONFIG_DIR") or (os.path.join(home, ".claude") if home else "")
-    out = {"managed": _MANAGED.get(platform, _MANAGED_DEFAULT)}
-    if cwd:
-        out["local"] = os.path.join(cwd, ".claude", "settings.local.json")
-        out["project"] = os.path.join(cwd, ".claude", "settings.json")
-    if config_dir:
-        out["user"] = os.path.join(config_dir, "settings.json")
-    return out
-
-
-def read_settings_env(path: str) -> tuple[dict[str, str], str | None]:
-    """The ``env`` block of one settings file: (env, problem); a missing file is ({}, None)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return {}, None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > 1024 * 1024:
-        return {}, say_fact("not_regular_file")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
-        return {}, f"cannot be read as JSON: {exc}"
-    block = data.get("env") if isinstance(data, dict) else None
-    if not isinstance(block, dict):
-        return {}, None
-    return {str(k): str(v) for k, v in block.items() if v is not None}, None
+    return dict(claude_settings.settings_files(home or "", cwd, env=env, platform=platform))
 
 
 def settings_layers(home: str | None, cwd: str | None, env: Mapping[str, str],
                     paths: Mapping[str, str] | None = None) -> list[SettingsLayer]:
-    """Every settings file Claude Code would read here, highest precedence first (absent ones left out)."""
+    """Every settings file Claude Code would read here, highest precedence first (absent ones left out).
+
+    Read by the one settings reader (:mod:`pytest_proxydiag.machine.claude_settings`).
+    """
     paths = paths if paths is not None else settings_paths(home, cwd, env)
     layers = []
     for scope in SCOPES:
         path = paths.get(scope)
-        if not path or not os.path.exists(path):
+        if not path:
             continue
-        block, problem = read_settings_env(path)
-        layers.append(SettingsLayer(scope, path, block, problem))
+        found = claude_settings.read_file(scope, path)
+        if found.exists:
+            layers.append(SettingsLayer(scope, path, dict(found.env), found.problem))
     return layers
 
 

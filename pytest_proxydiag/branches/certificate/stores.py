@@ -6,39 +6,26 @@ the verdicts say what that client would do, not what a perfect validator would.
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from cryptography import x509
 
 from pytest_proxydiag.catalog.certificate import say_fact as _t
+from pytest_proxydiag.machine import claude_settings, litellm_config
 
 from .cafiles import FILES, CAFile, _FileCache, certifi_bundle, system_bundle
 from .chains import build_path, common_name
 
 def claude_settings_env(home: str | None) -> tuple[dict[str, str], str | None, str | None]:
-    """The ``env`` block of ``~/.claude/settings.json`` (Claude Code applies it to itself): (env, path, error)."""
+    """The ``env`` Claude Code applies to itself, every settings scope merged: (env, file(s), error)."""
     if not home:
         return {}, None, None
-    path = os.path.join(home, ".claude", "settings.json")
-    try:
-        st = os.stat(path)
-    except OSError:
-        return {}, None, None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > 1024 * 1024:
-        return {}, path, _t("settings_odd_file")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError) as exc:
-        return {}, path, _t("settings_not_json", error=exc)
-    env = data.get("env") if isinstance(data, dict) else None
-    if not isinstance(env, dict):
-        return {}, path, None
-    return {str(k): str(v) for k, v in env.items() if v is not None}, path, None
+    cs = claude_settings.read(home, os.getcwd())
+    bad = next((f for f in cs.files if f.problem), None)
+    return (dict(cs.env), cs.label() or (bad.path if bad else None),
+            bad.problem.removeprefix(bad.path + " ") if bad else None)
 
 
 def litellm_ssl_settings(config_path: str | None, env: Mapping[str, str]) -> dict[str, Any]:
@@ -47,30 +34,16 @@ def litellm_ssl_settings(config_path: str | None, env: Mapping[str, str]) -> dic
     Returns ``{"config": path|None, "ssl_verify": value|None, "source": ..., "error": ...}``.
     """
     out: dict[str, Any] = {"config": None, "ssl_verify": None, "source": None, "error": None}
-    candidates = [config_path] if config_path else ["config.yaml"]
-    for cand in candidates:
-        if not cand or not os.path.isfile(cand):
-            continue
-        out["config"] = cand
-        try:
-            if os.path.getsize(cand) > 4 * 1024 * 1024:
-                out["error"] = _t("litellm_too_large")
+    found = litellm_config.locate(config_path, "cli", os.getcwd())
+    if found is not None and os.path.isfile(found.path):
+        out["config"] = found.path
+        data, out["error"] = litellm_config.load(found.path)
+        for section in ("litellm_settings", "general_settings"):
+            block = (data or {}).get(section)
+            if isinstance(block, dict) and "ssl_verify" in block:
+                out["ssl_verify"] = block["ssl_verify"]
+                out["source"] = f"{found.path}: {section}.ssl_verify"
                 break
-            import yaml
-
-            with open(cand, encoding="utf-8") as f:
-                data = yaml.safe_load(f)
-        except Exception as exc:  # noqa: BLE001 - a broken config is evidence, not a crash
-            out["error"] = _t("litellm_unparsable", error=type(exc).__name__)
-            break
-        if isinstance(data, dict):
-            for section in ("litellm_settings", "general_settings"):
-                block = data.get(section)
-                if isinstance(block, dict) and "ssl_verify" in block:
-                    out["ssl_verify"] = block["ssl_verify"]
-                    out["source"] = f"{cand}: {section}.ssl_verify"
-                    break
-        break
     if out["ssl_verify"] is None and env.get("SSL_VERIFY", "") != "":
         out["ssl_verify"] = env["SSL_VERIFY"]
         out["source"] = "env:SSL_VERIFY"
