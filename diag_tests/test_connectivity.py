@@ -202,7 +202,8 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
     if not gateway.value:
         step.skip("no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)")
     target = Target(gateway.value.rstrip("/"), gateway.source)
-    # A gateway on this machine or in NO_PROXY is reached direct, like the clients do.
+    # Reached the way Claude Code reaches it (its proxy and NO_PROXY rules); a proxy's own
+    # refusal on that route is gateway.client_route's finding, not the gateway being down.
     via_proxy = bool(proxydiag_config.proxy.url) and not _is_local(target.host) and not _excluded(proxydiag_config,
                                                                                                    target)
     results = {}
@@ -212,6 +213,8 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.add_evidence(**{path.strip("/").replace("/", "_"): {"status": res.detail, "cause": res.cause.value}})
         if res.reply is None:
             step.fail("unreachable", gateway=target.url, source=gateway.source, detail=res.detail)
+        if via_proxy and res.reply.squid_error:
+            step.blocked("gateway.client_route", f"the proxy answered for the gateway: {res.reply.status_line}")
         if res.reply.status < 400 or res.reply.status in (401, 403):
             step.passed(f"{target.url}{path} answered {res.reply.status_line}"
                         + (" (running; health details need a key)" if res.reply.status in (401, 403) else ""))
@@ -228,5 +231,4 @@ def _is_local(host: str) -> bool:
 def _excluded(config, target: Target) -> bool:
     from pytest_proxydiag.net import routing
 
-    value, _ = routing.no_proxy_value(config.env, "requests")
-    return bool(value) and routing.matches_no_proxy(target.host, target.port, value, "requests") is not None
+    return routing.route(target.url, config.env, "claude").proxy is None

@@ -142,6 +142,8 @@ OPTIONS: tuple[Option, ...] = (
            kind="list", parse=_parse_url, metavar="URL"),
     Option("gateway", "LiteLLM or other gateway to check (default: ANTHROPIC_BASE_URL when it is not a "
            "provider)", parse=_parse_url, metavar="URL"),
+    Option("gateway_key_env", "name of the variable that holds your gateway key: it is sent to the gateway "
+           "only, never printed (default: no key, the gateway steps check what needs none)", metavar="NAME"),
     Option("resolve", "pin the address of a host the tool connects to directly, like curl --resolve; "
            "repeatable", kind="list", parse=_parse_resolve, metavar="HOST:PORT:ADDR"),
     Option("no_direct", "never connect to a target except through the proxy", default=False, kind="bool"),
