@@ -58,8 +58,7 @@ def _values(step, cfg, target: Target, **more):
               else "<the proxy URL your IT team gives you>",
               "ca_bundle": step.state.artifacts.get("ca_bundle")
               or "<a PEM bundle with the proxy's CA: run pytest --proxydiag -m certificate to extract it>",
-              "config": cfg["litellm_config"] or step.state.artifacts.get("gateway_config") or "config.yaml",
-              "issuer": ""}
+              "config": _local_gateway(cfg, target)[1] or "config.yaml", "issuer": ""}
     values.update(more)
     return values
 
@@ -160,9 +159,17 @@ def _interception(step, cfg, probes):
     return probes.cached(("certificate-analysis", target.url), compute) if cfg.proxy.url else None
 
 
-def _config_settings(cfg, process) -> tuple[dict, str]:
-    """The ``litellm_settings`` egress keys of the gateway's config (the option, else its ``--config``)."""
-    path = cfg["litellm_config"] or (process.config_path if process else None)
+def _local_gateway(cfg, target: Target):
+    """(the gateway's process on this machine or None, its config path or "") for a gateway on loopback."""
+    pins = {host for (host, port), addr in (cfg.resolve or {}).items()
+            if port == target.port and addr.startswith("127.")}
+    local = target.host in ("localhost", "127.0.0.1", "::1") or target.host in pins
+    process = find_gateway_process(target.port) if local else None
+    return process, cfg["litellm_config"] or (process.config_path if process else None) or ""
+
+
+def _config_settings(cfg, path: str) -> tuple[dict, str]:
+    """The ``litellm_settings`` egress keys of the gateway's config."""
     if not path:
         return {}, ""
     parsed = appcheck.parse_litellm_config(path, cfg.env, cfg.source("litellm_config"))
@@ -174,12 +181,8 @@ def _config_settings(cfg, process) -> tuple[dict, str]:
 def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
     target = _gateway(step, cfg)
-    pins = {host for (host, port), addr in (cfg.resolve or {}).items()
-            if port == target.port and addr.startswith("127.")}
-    local = target.host in ("localhost", "127.0.0.1", "::1") or target.host in pins
-    process = find_gateway_process(target.port) if local else None
-    settings, config_path = _config_settings(cfg, process)
-    step.state.artifacts.setdefault("gateway_config", config_path) if config_path else None
+    process, config_path = _local_gateway(cfg, target)
+    settings, config_path = _config_settings(cfg, config_path)
     if process is None and not config_path:
         step.skip("the gateway's environment and config are not on this machine (pass "
                   "--proxydiag-litellm-config on the gateway's host to check its egress settings)")

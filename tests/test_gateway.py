@@ -48,6 +48,10 @@ GATEWAY_KEY_401 = ('{"error":{"message":"Authentication Error, Invalid proxy ser
     (500, EGRESS_407, "egress_proxy_auth"),
     (500, EGRESS_DOWN, "egress_connect"),
     (401, GATEWAY_KEY_401, "gateway_key"),
+    (400, '{"error":{"message":"No connected db.","type":"no_db_connection","param":null,"code":"400"}}',
+     "gateway_key"),
+    (401, '{"error":{"message":"Authentication Error, No api key passed in.","type":"auth_error","param":"None",'
+          '"code":"401"}}', "gateway_key"),
     (200, '{"id":"msg_1","type":"message"}', "provider"),
     (500, "<html>Internal Server Error</html>", "unknown"),
     (None, "", "unknown"),

@@ -58,8 +58,11 @@ _PROXY_REFUSED = re.compile(r"(?:tunnel|proxy|CONNECT)\D{0,40}\b(?:403|502|503|5
 _CONNECT = re.compile(r"Cannot connect to host|ConnectError|Connection refused|ConnectTimeout|timed out|"
                       r"Name or service not known|getaddrinfo|Temporary failure in name resolution|"
                       r"Connection reset|Server disconnected|APIConnectionError", re.I)
+#: LiteLLM's own key check.  Without a database it can check only its master key: any other key gets
+#: 400 "No connected db." (measured, 1.81.16), which is still the gateway refusing the key.
 _GATEWAY_KEY = re.compile(r"Authentication Error|auth_error|Invalid proxy server token|No api key passed in|"
-                          r"LiteLLM Virtual Key expected|invalid user key|key not allowed", re.I)
+                          r"LiteLLM Virtual Key expected|invalid user key|key not allowed|No connected db|"
+                          r"no_db_connection", re.I)
 _PROVIDER_ERROR = re.compile(r'"type"\s*:\s*"error"|authentication_error|invalid_request_error|'
                              r'permission_error|not_found_error|rate_limit_error|overloaded_error', re.I)
 _HEADERS = re.compile(r"anthropic-version|anthropic-beta", re.I)
@@ -88,7 +91,7 @@ def decode_answer(status: int | None, body: str) -> GatewayAnswer:
         return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
     if status < 400:
         return GatewayAnswer("provider", status, message)
-    if status in (401, 403) and _GATEWAY_KEY.search(message) and not _PROVIDER_ERROR.search(message):
+    if status in (400, 401, 403) and _GATEWAY_KEY.search(message) and not _PROVIDER_ERROR.search(message):
         return GatewayAnswer("gateway_key", status, message)
     if _CERT.search(message):
         return GatewayAnswer("egress_certificate", status, message)
