@@ -177,8 +177,13 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
                                             f"({policy.size_label(payload.failed_size)} body)", payload.when))
     primary = len(found)
     # Statuses other steps met (e.g. a 429 during the latency samples): headers only, no body kept.
+    hosts = {t.host for t in cfg.targets}
     for entry in proxydiag_probes.iter_log():
         status = entry.get("status")
+        # Only the providers' paths: a gateway's name refused by the proxy is gateway.client_route's.
+        where = str(entry.get("target") or entry.get("url") or "")
+        if not any(h in where for h in hosts):
+            continue
         if status in (429, 502, 503, 504) and entry.get("headers") is not None:
             stage = "connect" if entry["kind"] == "connect" else "tunnel"
             verdict = read_reply(status, entry["headers"], b"", stage=stage)
