@@ -36,7 +36,7 @@ from typing import Any, Callable, Mapping
 from pytest_proxydiag.core import flowchart
 from . import application, auth, bypass, certificate, connectivity, gateway, performance, policy
 
-__all__ = ["CATALOG", "Entry", "RenderedFinding", "entry", "register", "render", "platform_key",
+__all__ = ["CATALOG", "Entry", "RenderedFinding", "entry", "register", "render", "platform_key", "change_on",
            "PLATFORM_LABELS"]
 
 PLATFORM_LABELS = {
@@ -93,6 +93,18 @@ def _entry(step_id: str, data: Mapping[str, Any]) -> Entry:
 CATALOG: dict[str, Entry] = _load()
 _missing = flowchart.STEP_IDS - set(CATALOG)
 assert not _missing, f"catalog lacks steps {_missing}"
+
+
+#: Where the change belongs when a step is the root cause, for the "for IT" block: the gateway's
+#: steps say which of the two hops; policy is the proxy's own rules; the rest is this machine.
+CHANGE_ON: dict[str, str] = dict(gateway.CHANGE_ON)
+_CHANGE_ON_BRANCH = {"policy": "the corporate proxy (its policy: the proxy team)"}
+_CHANGE_ON_DEFAULT = "the developer's machine (this one)"
+
+
+def change_on(step_id: str) -> str:
+    """Which side must change when *step_id* is the root cause."""
+    return CHANGE_ON.get(step_id) or _CHANGE_ON_BRANCH.get(step_id.partition(".")[0], _CHANGE_ON_DEFAULT)
 
 
 def entry(step_id: str) -> Entry:

@@ -14,6 +14,15 @@ _RESTART = ("Then restart the gateway with that environment (for example: system
 _DEV_SIDE = "Where to change it: the developer's machine (this one)."
 _GW_SIDE = "Where to change it: the gateway's host ({gateway}), not the developer's machine."
 
+#: Where the change belongs when a step is the root cause (shown in the report's "for IT" block).
+CHANGE_ON = {
+    "gateway.client_route": "the developer's machine (its NO_PROXY)",
+    "gateway.key": "the developer's machine (the gateway key it sends)",
+    "connectivity.gateway": "the gateway's host (start the gateway, or fix ANTHROPIC_BASE_URL)",
+    "gateway.provider_path": "the gateway's host (its egress proxy, credentials or CA)",
+    "gateway.egress_config": "the gateway's host (its environment or config)",
+}
+
 STEPS = {
     "gateway.client_route": {
         "number": 1,

@@ -147,9 +147,20 @@ class LiteLLMGateway:
                    LD_PRELOAD=wrapper, NSS_WRAPPER_HOSTS=str(hosts_file), NSS_WRAPPER_PASSWD="/etc/passwd",
                    NSS_WRAPPER_GROUP="/etc/group", PYTHONDONTWRITEBYTECODE="1")
         env.update(self.env)
+        self._binary, self._env = binary, env
+        for _attempt in range(3):
+            if self._start_once():
+                return self
+        self.stop()
+        raise LabError(f"litellm could not bind a free port three times:\n{self.log_tail()}")
+
+    def _start_once(self) -> bool:
+        """One start on a fresh port; False when the port was taken meanwhile (another process bound it
+        between our probe and litellm's bind: then another server may even answer the health check)."""
+        binary, env = self._binary, self._env
         self.port = free_port()
         t0 = time.monotonic()
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [binary, "--config", str(self.config_path), "--host", "127.0.0.1", "--port", str(self.port)],
                 env=env, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -157,13 +168,18 @@ class LiteLLMGateway:
         _LIVE.add(self)
         while time.monotonic() - t0 < START_TIMEOUT:
             if self.process.poll() is not None:
+                if "address already in use" in self.log_tail().lower():
+                    self.process = None
+                    return False
+                code = self.process.returncode
                 self.stop()
-                raise LabError(f"litellm exited with {self.process.returncode} at start-up:\n{self.log_tail()}")
+                raise LabError(f"litellm exited with {code} at start-up:\n{self.log_tail()}")
             with contextlib.suppress(OSError, urllib.error.URLError):
                 with urllib.request.urlopen(f"{self.url}/health/liveliness", timeout=1) as r:
-                    if r.status == 200:
+                    # Ours only if our process is alive and says it serves this port.
+                    if r.status == 200 and self.process.poll() is None and f":{self.port}" in self.log_tail(200):
                         self.startup_seconds = time.monotonic() - t0
-                        return self
+                        return True
             time.sleep(0.2)
         self.stop()
         raise LabError(f"litellm did not answer /health/liveliness within {START_TIMEOUT:.0f} s:\n{self.log_tail()}")
