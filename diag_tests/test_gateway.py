@@ -135,11 +135,9 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     analysis = _interception(step, cfg, proxydiag_probes)
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    hint = ("Its egress proxy variables are the first thing to check." if cfg.proxy.url
-            else "")
     step.set_fix(kind="gateway_egress", files=[{"path": "the gateway's host", "change": answer.verdict}])
     step.fail(answer.verdict, status=answer.status, message=answer.message[:400],
-              **_values(step, cfg, target, issuer=issuer, egress_hint=hint))
+              **_values(step, cfg, target, issuer=issuer))
 
 
 def _interception(step, cfg, probes):

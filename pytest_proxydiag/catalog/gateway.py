@@ -103,7 +103,7 @@ STEPS = {
                 "solution": "gateway_policy"},
             "egress_connect": {
                 "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". "
-                        "{egress_hint}",
+                        "Its egress proxy variables are the first thing to check.",
                 "solution": "gateway_proxy"},
             "headers": {
                 "text": "The provider rejected the request the gateway {gateway} forwarded, naming its "
@@ -184,5 +184,33 @@ STEPS = {
             "trust_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts. " + _RESTART + "\n"
                                  + _GW_SIDE},
         },
+    },
+}
+
+#: Pass summaries and skip reasons of the gateway steps (looked up with ``catalog.note``).
+NOTES = {
+    "gateway.client_route": {
+        "direct": "Claude Code reaches the gateway direct: {reason}",
+        "via_proxy_ok": "Claude Code reaches the gateway through the proxy {proxy}, which forwards it",
+    },
+    "gateway.key": {
+        "accepted": "the gateway let the check request through its key check",
+        "no_key_needed": "the gateway asks for no key, or accepts Claude Code's",
+        "name_key": ("the gateway checks keys ({status}); name the variable holding your gateway key with "
+                     "--proxydiag-gateway-key-env to check it and the path behind it"),
+    },
+    "gateway.provider_path": {
+        "both_hops": "both hops work: the provider's own answer ({status}) came back through the gateway",
+        "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
+        "key_refused": "the gateway refused the key before it forwarded anything",
+        "proxy_answered": "the proxy answered for the gateway: {status}",
+    },
+    "gateway.egress_config": {
+        "matches": "the gateway's egress settings match the proxy and CA this run found",
+        "not_here": ("the gateway's environment and config are not on this machine (pass "
+                     "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),
+    },
+    "common": {
+        "no_gateway": "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)",
     },
 }
