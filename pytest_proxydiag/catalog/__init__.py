@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from pytest_proxydiag.core import flowchart
-from . import application, auth, bypass, certificate, connectivity, gateway, performance, policy
+from . import application, auth, bypass, certificate, claude_hosts, connectivity, gateway, performance, policy
 
 __all__ = ["CATALOG", "Entry", "RenderedFinding", "entry", "register", "render", "platform_key", "change_on",
            "PLATFORM_LABELS"]
@@ -78,7 +78,7 @@ class RenderedFinding:
 
 def _load() -> dict[str, Entry]:
     catalog: dict[str, Entry] = {}
-    for module in (auth, connectivity, certificate, policy, application, performance, bypass, gateway):
+    for module in (auth, connectivity, certificate, policy, claude_hosts, application, performance, bypass, gateway):
         for step_id, data in module.STEPS.items():
             catalog[step_id] = _entry(step_id, data)
     return catalog

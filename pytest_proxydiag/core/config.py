@@ -147,6 +147,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("resolve", "pin the address of a host the tool connects to directly, like curl --resolve; "
            "repeatable", kind="list", parse=_parse_resolve, metavar="HOST:PORT:ADDR"),
     Option("no_direct", "never connect to a target except through the proxy", default=False, kind="bool"),
+    Option("no_claude_hosts", "skip policy.claude_hosts (the hosts Claude Code needs besides the API: WebFetch's "
+           "check, updates, telemetry, MCP servers)", default=False, kind="bool"),
     Option("timeout", "bound in seconds of every single network operation (default 5)", default=5.0,
            parse=_parse_float, metavar="SECONDS"),
     Option("deadline", "hard bound in seconds of the whole diagnosis; later steps are skipped "

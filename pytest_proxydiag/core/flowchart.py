@@ -45,6 +45,8 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "bypass.app_settings",
     "policy.domain_allowed",
     "policy.url_filtering",
+    # Hosts besides the API: a refusal there breaks one feature, never the API path.
+    "policy.claude_hosts",
     "certificate.interception",
     "certificate.python_ssl",
     "certificate.verification_disabled",
