@@ -33,7 +33,10 @@ TRUST = (
 
 def run(binary: str, lab: Lab, extra: dict[str, str]) -> str:
     os.environ[clients.CLAUDE_ENV] = binary
-    env = {k: v for k, v in {**lab.env, **extra}.items() if v}
+    # The lab's origin chains to the lab's own "public" root, which stands in for the public CAs a
+    # real provider uses: every run trusts it, as the diagnosis's baseline does.
+    base = {"NODE_EXTRA_CA_CERTS": lab.public_roots} if "NODE_EXTRA_CA_CERTS" not in lab.env else {}
+    env = {k: v for k, v in {**base, **lab.env, **extra}.items() if v}
     pins = {("api.anthropic.com", lab.origin_port): "127.0.0.1"}
     r = clients.run_client("claude", lab.target_url, env, 20, resolve=pins)
     if r.reached:

@@ -26,7 +26,8 @@ echo "trying: $("$new_bin" --version 2>/dev/null | head -n 1) ($new_bin)"
 python3 scripts/compare_claude.py "$pinned_bin" "$new_bin"
 set +e
 PROXYDIAG_CLAUDE="$new_bin" PATH="$(dirname "$new_bin"):$PATH" python3 -m pytest -q -p no:cacheprovider \
-  tests/test_clients.py tests/test_fixes.py tests/test_gateway.py -k "claude or proven" 
+  $(ls tests/test_clients.py tests/test_fixes.py tests/test_gateway.py tests/test_certificate_branch.py 2>/dev/null) \
+  -k "claude or proven"
 rc=$?
 set -e
 echo "real-client tests with $version: exit $rc (0 = nothing to update)"
