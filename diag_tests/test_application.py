@@ -9,10 +9,11 @@ import pytest
 
 from pytest_proxydiag.branches import application as appcheck
 from pytest_proxydiag.core.step import export_lines
+from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.proof.fixes import PROXY_PLACEHOLDER, proxy_fix_value
 
 pytestmark = pytest.mark.application
 
-PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 
 
 def _home(cfg) -> str:
@@ -20,11 +21,9 @@ def _home(cfg) -> str:
 
 
 def _proxy_value(cfg) -> str | None:
-    """The proxy URL for fix lines, the password replaced by a placeholder."""
-    url = cfg.proxy.url
-    if url is None:
-        return None
-    return url.encoded(password_placeholder=PLACEHOLDER) if url.password else url.encoded()
+    """The proxy URL for fix lines (configured, else found in a shell profile), the password a placeholder."""
+    value = proxy_fix_value(cfg.proxy.url, shellenv.scan(_home(cfg), names=appcheck.PROXY_VARS))
+    return None if value == PROXY_PLACEHOLDER else value
 
 
 def _register_secret(step, value: str | None) -> None:
@@ -73,8 +72,7 @@ def test_env_in_shell(proxydiag_step, proxydiag_config):
                     + (f"; {', '.join(transient)} not in any startup file" if transient else ""))
         return
     issue = cmp.issues[0]
-    fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": _proxy_value(cfg) or
-                                                         "http://proxy.company.com:8080"}
+    fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": _proxy_value(cfg) or PROXY_PLACEHOLDER}
     step.set_fix(env=fix, file=cmp.startup_file, shell=cmp.shell)
     if len(cmp.issues) > 1:
         step.add_evidence(other_issues=[i.detail for i in cmp.issues[1:]])
@@ -196,7 +194,7 @@ def test_litellm_config(proxydiag_step, proxydiag_config):
                   "config.yaml is)")
     path, source = found
     lc = step.probes.cached(("app-litellm", path), lambda: appcheck.parse_litellm_config(path, cfg.env, source))
-    proxy_value = _proxy_value(cfg) or "http://proxy.company.com:8080"
+    proxy_value = _proxy_value(cfg) or PROXY_PLACEHOLDER
     step.add_evidence(litellm={"path": path, "source": source, "proxy_settings": lc.proxy,
                                "env_refs": lc.env_refs, "unset_refs": lc.unset_refs, "ssl_verify": lc.ssl_verify,
                                "request_timeout": lc.request_timeout, "router_timeout": lc.router_timeout,
@@ -205,7 +203,7 @@ def test_litellm_config(proxydiag_step, proxydiag_config):
     if lc.error:
         step.fail("unparseable", detail=lc.error, **common)
     if lc.ssl_verify_false:
-        ca = cfg.env.get("REQUESTS_CA_BUNDLE") or cfg.env.get("SSL_CERT_FILE") or "/path/to/corporate-ca-bundle.pem"
+        ca = cfg.env.get("REQUESTS_CA_BUNDLE") or cfg.env.get("SSL_CERT_FILE") or "<CORPORATE-CA-BUNDLE>"
         step.set_fix(files=[{"path": path, "change": f"ssl_verify: {ca}"}], env={"SSL_CERT_FILE": ca})
         step.fail("ssl_verify_false", detail=", ".join(f"{w}: false" for w in lc.ssl_verify_false),
                   **{**common, "yaml": _yaml(ca=ca)},

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_proxydiag.branches import products
 from pytest_proxydiag.machine import shellenv
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines, shell_profile
+from pytest_proxydiag.proof.fixes import proxy_fix_value
 
 pytestmark = pytest.mark.auth
 
@@ -40,15 +42,24 @@ def test_credentials(proxydiag_step, proxydiag_probes, proxydiag_target):
     if res.ok:
         step.passed(f"the proxy accepted CONNECT {target.hostport} with {who}")
         return
-    if res.status != 407:
+    reply = res.reply
+    shape = products.refusal_shape(res.status, reply.headers, reply.body,
+                                   credentials_sent=bool(res.credentials_sent)) if reply is not None else None
+    if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
+        who_answered = products.identify(reply.headers, reply.body)
+        step.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
+                  status=reply.status_line, credentials=who, product=products.describe(who_answered),
+                  product_name=who_answered.name or "this proxy",
+                  challenge="; ".join(reply.headers_all("WWW-Authenticate")) or "(none)")
+    if shape not in ("credentials_rejected", "credentials_required"):
         step.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
-    challenges = res.reply.proxy_authenticate
+    challenges = res.reply.proxy_authenticate or res.reply.headers_all("WWW-Authenticate")
     offered = _schemes(challenges)
     if offered and "Basic" not in offered:
         step.blocked("auth.scheme", f"the proxy offers only {', '.join(offered)}; Basic credentials cannot work")
     values = dict(status=res.reply.status_line, challenge="; ".join(challenges) or "(none)",
-                  squid_error=f"X-Squid-Error: {res.reply.squid_error}." if res.reply.squid_error else "",
-                  credentials=who)
+                  squid_error=f"X-Squid-Error: {res.reply.squid_error}. " if res.reply.squid_error else "",
+                  credentials=who, product=products.describe(products.identify(reply.headers, reply.body)))
     if not res.credentials_sent:
         step.fail("required", **values)
     step.fail("rejected", **values)
@@ -124,8 +135,7 @@ def test_env_exported(proxydiag_step, proxydiag_config):
     step.add_evidence(set_in_process=sorted(present), set_in_files=[f"{a.path}:{a.line} {a.name}"
                                                                      for a in in_profiles])
     url = cfg.proxy.url
-    proxy_value = (url.encoded(password_placeholder=PLACEHOLDER) if url and url.password else
-                   (url.encoded() if url else "http://proxy.company.com:8080"))
+    proxy_value = proxy_fix_value(url, in_profiles)
     lines = export_lines({"HTTPS_PROXY": proxy_value, "HTTP_PROXY": proxy_value,
                           "https_proxy": proxy_value, "http_proxy": proxy_value})
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))

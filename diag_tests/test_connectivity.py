@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from pytest_proxydiag.branches import products
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net.probes import Cause
 
@@ -119,10 +120,16 @@ def test_proxy_works(proxydiag_step, proxydiag_probes, proxydiag_target):
 def _judge_reply(step, reply, cause, detail, target, via_header=False):
     """Fail with the most specific finding for a failed exchange with the proxy."""
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
-        if reply.status == 407:
+        proxy_url = step.settings.proxy.url
+        shape = products.refusal_shape(reply.status, reply.headers, reply.body,
+                                       credentials_sent=bool(proxy_url and proxy_url.has_credentials))
+        who_answered = products.describe(products.identify(reply.headers, reply.body))
+        if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             step.blocked("auth.credentials", f"the proxy wants authentication ({reply.status_line})")
         if reply.status in (403, 451):
             step.blocked("policy.domain_allowed", f"the proxy refuses {target.hostport} ({reply.status_line})")
+        if shape in ("connect_not_allowed", "bad_request"):
+            step.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
         if 300 <= reply.status < 400:
             # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
@@ -133,7 +140,8 @@ def _judge_reply(step, reply, cause, detail, target, via_header=False):
             why = f"{reply.status_line}{squid}: the proxy could not forward the request"
         else:
             why = f"{reply.status_line}{squid}: the proxy refused to open the tunnel"
-        step.fail("connect_failed", detail=why, evidence=reply.status_line + squid)
+        step.fail("connect_failed", detail=f"{why}. {who_answered}".rstrip(". ") + ".",
+                  evidence=reply.status_line + squid)
     if cause == Cause.OK:
         return
     if cause == Cause.NO_ANSWER:

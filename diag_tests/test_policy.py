@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxydiag.branches import policy
+from pytest_proxydiag.branches import policy, products
 from pytest_proxydiag.branches.policy import read_reply, reply_parts
 from pytest_proxydiag.core.step import blocking_step_for
 
@@ -39,7 +39,7 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     proxy = step.require_http_proxy()
     domains = _domains(cfg)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
-    refused, answers, verdicts = [], {}, []
+    refused, answers, verdicts, replies = [], {}, [], {}
     for d in domains:
         if d.scheme == "https":
             res = policy.connect_domain(proxydiag_probes, d.host, d.port, is_target=(d.host, d.port) in target_hosts)
@@ -55,14 +55,15 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
         answers[d.hostport] = detail
         if verdict.status in (403, 451) or verdict.is_block:
             refused.append((d, verdict))
+            replies.setdefault("first", res.reply)
         verdicts.append(verdict)
     step.add_evidence(domains={h: a for h, a in answers.items()})
     if refused:
         first = refused[0][1]
-        vendor_note = ""
-        if first.vendor or first.error_code:
-            vendor_note = f" The answer comes from {first.vendor or 'the proxy'}" + (
-                f" (X-Squid-Error: {first.error_code})" if first.error_code else "") + "."
+        reply = replies.get("first")
+        vendor_note = (" " + products.describe(products.identify(reply.headers, reply.body))) if reply else ""
+        if first.error_code:
+            vendor_note += f" X-Squid-Error: {first.error_code}."
         if first.category:
             vendor_note += f" Category shown: {first.category}."
         blocked = ", ".join(f"{d.hostport} ({v.status}" + (f" {v.error_code}" if v.error_code else "") + ")"
@@ -78,9 +79,29 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.blocked("auth.credentials", "the proxy wants authentication before it says whether the domains "
                                          "are allowed")
     if verdicts and all(v.status is None for v in verdicts):
+        _judge_silent_refusal(step, proxydiag_probes, domains, target_hosts, proxy, answers)
         step.blocked("connectivity.proxy_works", "; ".join(answers.values()))
     notes = [f"{h}: {a}" for h, a in answers.items()]
     step.passed("not refused by policy: " + "; ".join(notes))
+
+
+def _judge_silent_refusal(step, probes, domains, target_hosts, proxy, answers):
+    """A reset or close with no reply: one domain (policy) or every domain (a broken proxy)? Ask a control name."""
+    first = domains[0]
+    res = policy.connect_domain(probes, first.host, first.port, is_target=(first.host, first.port) in target_hosts)
+    control = products.control_host(d.host for d in domains)
+    control_res = policy.connect_domain(probes, control, first.port, is_target=False)
+    answers[f"{control}:{first.port} (control)"] = control_res.detail
+    judged = products.silent_refusal(res.cause.value, control_res.ok or control_res.reply is not None,
+                                     control_res.cause.value)
+    if judged == "one_domain":
+        step.add_evidence(control={"domain": f"{control}:{first.port}", "answer": control_res.detail})
+        step.set_fix(ticket_domains=[d.host for d in domains])
+        step.fail("reset", how={"reset": "resets", "closed": "closes"}[res.cause.value], blocked=first.hostport,
+                  control=f"{control}:{first.port}", domains=policy.allowlist_lines(domains),
+                  wildcards=policy.wildcard_lines(domains),
+                  when=policy.utc(policy.when_of(probes, target=first.hostport)), client=policy._client_name(),
+                  proxy_hostport=proxy.hostport)
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")

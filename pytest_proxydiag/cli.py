@@ -279,6 +279,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
         return demo(argv[1:])
+    if argv and argv[0] == "fleet":
+        from pytest_proxydiag.fleet import main as fleet_main
+
+        return fleet_main(argv[1:])
     return run_diagnosis(argv)
 
 

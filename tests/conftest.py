@@ -11,6 +11,9 @@ import ipaddress
 import os
 import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,21 +76,85 @@ socket.socket.connect_ex = _guarded_connect_ex
 socket.getaddrinfo = _guarded_getaddrinfo
 
 
-def require_squid() -> str:
-    """The squid binary, or skip (an error under CI=true, where .ci/run installs it)."""
-    path = shutil.which("squid") or (os.path.exists("/usr/sbin/squid") and "/usr/sbin/squid") or None
-    if path:
-        return path
-    message = "squid is not installed (Debian: apt-get install squid-openssl)"
+def missing_tool(message: str):
+    """Skip a test whose tool is missing, with the install command; under CI=true, where .ci/run installs
+    every tool, fail instead."""
+    __tracebackhide__ = True
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; under CI=true this is an error, not a skip")
     pytest.skip(message)
 
 
+def squid_binary() -> str | None:
+    return shutil.which("squid") or (os.path.exists("/usr/sbin/squid") and "/usr/sbin/squid") or None
+
+
+def require_squid() -> str:
+    """The squid binary, or skip (an error under CI=true, where .ci/run installs it)."""
+    path = squid_binary()
+    if path:
+        return path
+    missing_tool("squid is not installed (Debian: apt-get install squid-openssl)")
+
+
+# -- building and installing packages without the package index ----------------------
+def require_offline_build() -> None:
+    """Skip unless this environment builds wheels by itself (``pip --no-build-isolation``, no index).
+
+    setuptools builds wheels without the separate ``wheel`` package from 70.1 on; the ``[test]`` extra
+    installs such a setuptools.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def release(name: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(p) for p in version(name).split(".")[:2] if p.isdigit())
+        except PackageNotFoundError:
+            return ()
+
+    if release("setuptools") >= (70, 1) or (release("setuptools") >= (64,) and release("wheel")):
+        return
+    missing_tool("building a wheel without the package index needs setuptools>=70.1 in this environment "
+                 "(pip install 'setuptools>=70.1', or pip install -e '.[test]')")
+
+
+def pip_offline(command: str, *args: str, python: Path | None = None) -> list[str]:
+    """A pip command that never contacts the package index (every package it needs is given or present);
+    *python*: the environment to install into (this one's pip does the work)."""
+    target = ["--python", str(python)] if python is not None else []
+    return [sys.executable, "-m", "pip", *target, command, "--no-index", "--no-build-isolation",
+            "--disable-pip-version-check", "-q", *args]
+
+
+@pytest.fixture
+def child_venv(tmp_path):
+    """A fresh venv (no pip) that sees the packages of the environment running the tests.
+
+    ``system_site_packages=True`` would not do: from inside a venv it shows the *base* interpreter's
+    packages, not the venv's, so the plugin and its dependencies would be missing.  A ``.pth`` file
+    instead adds this interpreter's own site directories (processing their ``.pth`` files, so an
+    editable install works too), after the child's own site-packages: what is installed into the
+    child wins.  Returns the child's python.
+    """
+    import site
+    import venv
+
+    env_dir = tmp_path / "child-venv"
+    venv.EnvBuilder(system_site_packages=False, with_pip=False, symlinks=os.name != "nt").create(env_dir)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    child_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    ours = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        ours.append(site.getusersitepackages())
+    lines = [f"import site; site.addsitedir({d!r})" for d in ours if os.path.isdir(d)]
+    Path(child_site, "_outer_environment.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return python
+
+
 # -- running a real diagnosis --------------------------------------------------
 import json  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 #: Every variable the plugin or a client reads for proxy and trust decisions.
 CONFIG_VARS = (
@@ -215,3 +282,23 @@ def pytest_sessionfinish(session, exitstatus):
     if left:
         session.config.get_terminal_writer().line(f"lab leftovers after the test run: {left}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- figures the tests measured ----------------------------------------------------
+#: ``record_property`` names whose values are shown at the end of the run (and land in JUnit XML).
+_SUMMARY_PROPERTIES = ("triage accuracy", "triage held-out miss")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the measured figures (triage accuracy on the tuning and held-out parts) in the test output."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            lines += [f"{name}: {value}" if name != "triage accuracy" else str(value)
+                      for name, value in getattr(report, "user_properties", ()) if name in _SUMMARY_PROPERTIES]
+    if lines:
+        terminalreporter.section("measured figures")
+        for line in lines:
+            terminalreporter.line(line)

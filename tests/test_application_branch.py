@@ -291,12 +291,17 @@ def test_debug_logging_shows_the_sdk_going_through_the_proxy(run_diag, lab_facto
             "os"} <= set(versions)
 
 
-def test_debug_logging_without_an_sdk_is_skipped_naming_them(run_diag, lab_factory):
-    if importlib.util.find_spec("anthropic"):
-        pytest.skip("the Anthropic SDK is installed in this interpreter")
+def test_debug_logging_without_an_sdk_is_skipped_naming_them(run_diag, lab_factory, tmp_path):
+    # The [test] extra installs the Anthropic SDK: hide it (and LiteLLM) from the Python the step starts,
+    # as a machine without them looks. A module set to None in sys.modules is one find_spec() does not
+    # find and `import` refuses.
+    hider = tmp_path / "hide-sdks"
+    hider.mkdir()
+    (hider / "sitecustomize.py").write_text("import sys\nsys.modules['anthropic'] = None\n"
+                                            "sys.modules['litellm'] = None\n", encoding="utf-8")
     lab = lab_factory("healthy")
     run = run_diag("-m", "application", "-k", "debug_logging", lab=lab,
-                   env={"SHELL": "/bin/bash", "PYTHONPATH": ""})
+                   env={"SHELL": "/bin/bash", "PYTHONPATH": str(hider)})
     step = run.step("application.debug_logging")
     assert step["outcome"] == "skipped"
     assert "anthropic and litellm not installed" in step["skip_reason"]

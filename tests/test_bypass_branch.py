@@ -1,6 +1,6 @@
 """The BYPASS branch: routing per client proved through a relay, NO_PROXY, system and application settings.
 
-System files live under a temporary root (``bypass.SYSTEM_ROOT``) and HOME is a
+System files live under a temporary root (``system_proxy.SYSTEM_ROOT``) and HOME is a
 temporary directory: the real /etc and home directory are never read or written.
 """
 
@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import bypass
+from pytest_proxydiag.machine import system_proxy
+from pytest_proxydiag.net.relay import ObservedRelay
 
 
 @pytest.fixture(autouse=True)
 def system_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "sysroot"
     (root / "etc").mkdir(parents=True)
-    monkeypatch.setattr(bypass, "SYSTEM_ROOT", root)
+    monkeypatch.setattr(system_proxy, "SYSTEM_ROOT", root)
     return root
 
 
@@ -80,7 +82,9 @@ def test_relay_records_what_arrives_and_forwards_the_answer():
         conn.close()
     t = threading.Thread(target=answer, daemon=True)
     t.start()
-    with bypass.ObservedRelay("127.0.0.1", upstream.getsockname()[1], io_timeout=3) as relay:
+    port = upstream.getsockname()[1]
+    with ObservedRelay(lambda seconds: socket.create_connection(("127.0.0.1", port), timeout=seconds),
+                       io_timeout=3) as relay:
         s = socket.create_connection(("127.0.0.1", relay.port), timeout=3)
         s.sendall(b"CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n"
                   b"Proxy-Authorization: Basic eDp5\r\n\r\n")

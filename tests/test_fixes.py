@@ -431,7 +431,7 @@ def test_fix_script_rules(tmp_path):
     # unverified lines are announced as such; verified ones first, NO_PROXY set once
     assert "# connectivity.no_proxy: NOT VERIFIED: it was tried here and did not work" in text
     assert [ln for ln in active if ln.startswith("export NO_PROXY=")] == \
-        ["export NO_PROXY='localhost,::1'  # bypass.no_proxy: verified"]
+        ['export NO_PROXY="localhost,::1"  # bypass.no_proxy: verified']
     assert "auth.credentials" not in text
 
 
@@ -452,7 +452,7 @@ def test_fix_script_sourced_in_sh_sets_exactly_the_fix(tmp_path):
 
 
 @pytest.mark.parametrize("suffix, set_line, unset_line", [
-    (".fish", "set -gx SSL_CERT_FILE '/p/it\\'s.pem'", "set -e SSL_CERT_DIR"),
+    (".fish", "set -gx SSL_CERT_FILE \"/p/it's.pem\"", "set -e SSL_CERT_DIR"),
     (".ps1", "$env:SSL_CERT_FILE = '/p/it''s.pem'", "Remove-Item Env:SSL_CERT_DIR -ErrorAction SilentlyContinue"),
 ])
 def test_fix_script_fish_and_powershell(tmp_path, suffix, set_line, unset_line):
@@ -497,16 +497,28 @@ def test_placeholder_without_a_known_password_is_null(monkeypatch):
     assert fix["verified"] is None and "password" in fix["evidence"]
 
 
-def test_require_squid_for_lab_tests():
-    require_squid()
+def test_require_squid_for_lab_tests(monkeypatch):
+    """The lab tests' guard: squid's path when installed; a skip naming the package when not; under
+    CI=true (where .ci/run installs squid) a failure, never a silent skip."""
+    import conftest
+
+    if conftest.squid_binary():
+        assert os.access(require_squid(), os.X_OK)
+    monkeypatch.setattr(conftest, "squid_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install squid-openssl"):
+        require_squid()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"squid is not installed .* under CI=true this is an error"):
+        require_squid()
 
 
 def test_paste_lines_for_each_shell():
     fix = {"env": {"NO_PROXY": "localhost", "NODE_TLS_REJECT_UNAUTHORIZED": "0"}, "unset": ["no_proxy"]}
-    assert fixscript.paste_lines(fix, "sh") == ["unset no_proxy", "export NO_PROXY='localhost'"]
-    assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", "set -gx NO_PROXY 'localhost'"]
+    assert fixscript.paste_lines(fix, "sh") == ["unset no_proxy", 'export NO_PROXY="localhost"']
+    assert fixscript.paste_lines(fix, "fish") == ["set -e no_proxy", 'set -gx NO_PROXY "localhost"']
     assert fixscript.paste_lines(fix, "ps1") == ["Remove-Item Env:no_proxy -ErrorAction SilentlyContinue",
-                                                 "$env:NO_PROXY = 'localhost'"]
+                                                 '$env:NO_PROXY = "localhost"']
 
 
 def test_two_problems_at_once_are_proven_together(run_diag, lab_factory):

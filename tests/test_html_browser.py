@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from pytest_proxydiag.core import flowchart
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -66,7 +68,7 @@ def test_report_renders_in_headless_chromium_with_the_diagnosis_first(run_diag, 
     layout = json.loads(m.group(1).replace("&quot;", '"'))
     assert layout["verdict"] is not None and layout["verdict"] < layout["environment"] < layout["table"], layout
     assert layout["rows"] == len(run.steps) and layout["branchCells"] == layout["rows"], layout
-    assert layout["svgWidth"] > 600 and layout["svgSteps"] == 29, layout
+    assert layout["svgWidth"] > 600 and layout["svgSteps"] == len(flowchart.STEP_IDS), layout
 
     shot = tmp_path / "report.png"
     done = run_browser(exe, tmp_path, "--window-size=1280,1700", f"--screenshot={shot}", report.as_uri())

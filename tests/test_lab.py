@@ -145,7 +145,7 @@ def test_every_scenario_has_a_description_and_a_known_expected_root_cause():
     for name, description in scenarios.items():
         info = Lab.scenario(name)
         assert description and "\n" not in description
-        assert info.backend in ("squid", "proxy.py", "scripted", "none")
+        assert info.backend in ("squid", "proxy.py", "scripted", "none", *lab_module.PRODUCTS)
         if info.expected_root_cause is None:
             assert info.expected_failed == frozenset()
         else:
@@ -156,6 +156,33 @@ def test_every_scenario_has_a_description_and_a_known_expected_root_cause():
                      "ssl-bump-trusted", "der-ca", "body-limit", "upstream-down", "no-proxy-provider",
                      "slow-origin", "rate-limited", "ipv6-proxy", "hostile-silent", "hostile-407-loop"):
         assert required in scenarios
+
+
+def test_every_real_product_has_its_scenarios_and_demo_lists_them(capsys):
+    from pytest_proxydiag import cli
+
+    for key in ("tinyproxy", "apache", "privoxy", "mitmproxy"):
+        for case in ("healthy", "wrong-password" if key != "privoxy" else "blocked-domain", "upstream-down"):
+            assert f"{key}-{case}" in Lab.scenarios()
+    assert Lab.scenario("mitmproxy-intercept").expected_root_cause == "certificate.interception"
+    assert Lab.scenario("dante-socks").backend == "dante"
+    assert cli.main(["demo", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "tinyproxy-wrong-password" in listing and "auth.credentials" in listing
+    assert "reset-domain" in listing
+
+
+def test_a_missing_product_says_how_to_install_it(monkeypatch):
+    from pytest_proxydiag.lab import products
+
+    monkeypatch.setattr(products, "find_product", lambda key: None)
+    with pytest.raises(LabUnavailable, match="tinyproxy is not installed; install it with: sudo apt-get install "
+                                             "tinyproxy"):
+        Lab("tinyproxy-healthy").start()
+    monkeypatch.setattr(products, "find_product", lambda key: "/bin/true")
+    monkeypatch.setattr(products, "find_nss_wrapper", lambda: None)
+    with pytest.raises(LabUnavailable, match="apt-get install libnss-wrapper"):
+        Lab("privoxy-healthy").start()
 
 
 def test_unknown_scenario_and_backend_are_refused():

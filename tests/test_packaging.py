@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import pip_offline, require_offline_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built by this environment's setuptools, without the package index.
+    require_offline_build()
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                    str(ROOT)], check=True, timeout=300)
+    subprocess.run(pip_offline("wheel", "--no-deps", "-w", str(out), str(ROOT)), check=True, timeout=300)
     return next(out.glob("pytest_proxydiag-*.whl"))
 
 
@@ -32,17 +33,17 @@ def test_wheel_contains_the_bundled_steps_and_entry_points(wheel):
     assert "[pytest11]" in text and "proxydiag = pytest_proxydiag.plugin" in text
 
 
-def test_installed_wheel_runs_the_diagnosis_from_any_directory(wheel, tmp_path):
-    # A fresh venv that sees the machine's site-packages for the dependencies only;
-    # the wheel installed into it takes precedence over any editable checkout.
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    py = env_dir / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
-                   check=True, timeout=300)
+def test_installed_wheel_runs_the_diagnosis_from_any_directory(wheel, tmp_path, child_venv):
+    # A fresh venv that sees this environment's packages for the dependencies only; the wheel installed
+    # into it takes precedence over any editable checkout (PYTHONPATH, which would shadow it, is dropped).
+    subprocess.run(pip_offline("install", "--no-deps", str(wheel), python=child_venv), check=True,
+                   timeout=300)
+    env_dir = child_venv.parent.parent
+    py = child_venv
     elsewhere = tmp_path / "somewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "PYTEST_ADDOPTS"}
+    env = {k: v for k, v in os.environ.items()
+           if "proxy" not in k.lower() and k not in ("PYTEST_ADDOPTS", "PYTHONPATH")}
     env["HOME"] = str(tmp_path)
     where = subprocess.run([str(py), "-c", "import pytest_proxydiag.plugin as p; print(p.bundled_dir())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)

@@ -6,7 +6,11 @@ Claude Code by running the real program with the row's environment and observing
 which local listener its connection reached (a per-variable "proxy" listener, or
 the origin). Those programs run inside a private network namespace (``unshare -mn``)
 with a private /etc/hosts, so nothing outside this machine exists for them; curl is
-also given ``--resolve``. Without ``unshare`` those rows are skipped.
+also given ``--resolve``. Without root and ``unshare`` those rows are skipped (an error under
+``CI=true``, like every missing tool).
+
+The NO_PROXY value the diagnosis proposes (:func:`corrected_no_proxy`) is checked the same way: by
+the real clients, never by the emulator that produced it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import missing_tool
 from pytest_proxydiag.net import routing
 from pytest_proxydiag.net.routing import (CLIENTS, corrected_no_proxy, matches_no_proxy, no_proxy_value, route,
                                       route_matrix, verify_no_proxy)
@@ -94,11 +99,18 @@ ROWS = [
 ROW_IDS = [f"{i:02d}:{url}:{','.join(f'{k}={v}' for k, v in env.items() if 'no_proxy' in k.lower()) or '-'}"
            f":{'+'.join(k for k in env if k in PROXY_VARS)}" for i, (env, url) in enumerate(ROWS)]
 
+# what a corrected NO_PROXY must keep direct, and what it must send through the proxy
+KEEP = ["localhost", "127.0.0.1", "169.254.169.254", "litellm.corp.example:4000"]
+MUST = ["api.anthropic.com", "bedrock-runtime.us-east-1.amazonaws.com", "us-central1-aiplatform.googleapis.com"]
+KEEP_URLS = ["http://localhost:18080/", "http://127.0.0.1:18080/", "http://169.254.169.254/",
+             "http://litellm.corp.example:4000/"]
+MUST_URLS = [f"https://{h}/" for h in MUST]
+
 # names the clients see; inside the namespace they resolve to loopback via /etc/hosts
-MAPPED_NAMES = ("api.example.com", "example.com", "notexample.com", "foo.test")
-EXTRA_ADDRS = ("10.1.2.3", "2001:db8::5")
+MAPPED_NAMES = ("api.example.com", "example.com", "notexample.com", "foo.test", "litellm.corp.example", *MUST)
+EXTRA_ADDRS = ("10.1.2.3", "2001:db8::5", "169.254.169.254")
 ORIGIN_ADDRS = ("127.0.0.1", "::1") + EXTRA_ADDRS
-ORIGIN_PORTS = (18080, 80, 443)
+ORIGIN_PORTS = (18080, 80, 443, 4000)
 PROXY_PORTS = {name: 18001 + i for i, name in enumerate(PROXY_VARS)}
 
 
@@ -281,7 +293,8 @@ def _netns_available() -> bool:
 def observe(tmp_path_factory):
     """observe(cases) -> one outcome per case: 'direct', 'proxy:<var>', or 'none'."""
     if not _netns_available():
-        pytest.skip("needs root and `unshare -mn` to run real clients in a private network namespace")
+        missing_tool("running real clients in a private network namespace needs root, `unshare -mn` and `ip` "
+                     "(Debian: apt-get install util-linux iproute2; run as root)")
     d = tmp_path_factory.mktemp("observer")
     script = d / "observer.py"
     script.write_text(OBSERVER)
@@ -321,7 +334,7 @@ def _compare(client, observed_by_row):
 
 def test_curl_agrees_with_real_curl(observe):
     if not shutil.which("curl"):
-        pytest.skip("curl is not installed")
+        missing_tool("curl is not installed (apt-get install curl)")
     cases = []
     for env, url in ROWS:
         u = urlsplit(url)
@@ -361,15 +374,20 @@ NODE_SCRIPT = (
 )
 
 
-def test_node_undici_agrees_with_real_undici(observe):
-    if not shutil.which("node"):
-        pytest.skip("node is not installed")
+def _require_undici() -> str:
     # Node 20 bundles undici internally (process.versions.undici) but does not expose
     # require('undici'); its fetch() ignores proxy variables. EnvHttpProxyAgent comes
     # from the npm package.
+    if not shutil.which("node"):
+        missing_tool("node is not installed (apt-get install nodejs npm)")
     modules = _find_undici()
     if not modules:
-        pytest.skip("undici (npm) not found: npm install --prefix ~/.cache/pytest-proxydiag/undici undici@6")
+        missing_tool("undici (npm) not found: npm install --prefix ~/.cache/pytest-proxydiag/undici undici@6")
+    return modules
+
+
+def test_node_undici_agrees_with_real_undici(observe):
+    modules = _require_undici()
     cases = [{"argv": ["node", "-e", NODE_SCRIPT, url], "env": _base_env(NODE_PATH=modules, **materialize(env))}
              for env, url in ROWS]
     _compare("node", observe(cases))
@@ -401,7 +419,7 @@ func main() {
 def go_binary(tmp_path_factory):
     go = shutil.which("go") or ("/usr/lib/go/bin/go" if os.path.exists("/usr/lib/go/bin/go") else None)
     if not go:
-        pytest.skip("go is not installed (apt-get install golang-go)")
+        missing_tool("go is not installed (apt-get install golang-go)")
     d = tmp_path_factory.mktemp("goproxy")
     (d / "main.go").write_text(GO_PROGRAM)
     env = dict(os.environ, GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"), GO111MODULE="off", GOFLAGS="")
@@ -434,19 +452,26 @@ def _find_claude() -> str | None:
     return None
 
 
-def test_claude_code_agrees_with_real_claude(observe, tmp_path):
+def _require_claude() -> str:
     claude = _find_claude()
     if not claude:
-        pytest.skip("Claude Code is not installed (npm install --prefix DIR @anthropic-ai/claude-code)")
+        missing_tool("Claude Code is not installed (npm install --prefix DIR @anthropic-ai/claude-code, or "
+                     ".ci/install-claude.sh)")
+    return claude
+
+
+def _claude_case(claude: str, home: Path, url: str, env: dict) -> dict:
+    return {"argv": [claude, "-p", "hello", "--output-format", "json"], "timeout": 25,
+            "env": _base_env(HOME=str(home), ANTHROPIC_API_KEY="sk-ant-dummy-not-a-key",
+                             DISABLE_AUTOUPDATER="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+                             CLAUDE_CODE_MAX_RETRIES="0", ANTHROPIC_BASE_URL=url.rstrip("/"), **env)}
+
+
+def test_claude_code_agrees_with_real_claude(observe, tmp_path):
+    claude = _require_claude()
     home = tmp_path / "home"
     home.mkdir()
-    cases = []
-    for env, url in ROWS:
-        cases.append({"argv": [claude, "-p", "hello", "--output-format", "json"], "timeout": 25,
-                      "env": _base_env(HOME=str(home), ANTHROPIC_API_KEY="sk-ant-dummy-not-a-key",
-                                       DISABLE_AUTOUPDATER="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-                                       CLAUDE_CODE_MAX_RETRIES="0", ANTHROPIC_BASE_URL=url.rstrip("/"),
-                                       **materialize(env))})
+    cases = [_claude_case(claude, home, url, materialize(env)) for env, url in ROWS]
     _compare("claude", observe(cases))
 
 
@@ -495,11 +520,7 @@ def test_route_explains_direct_and_proxied():
     assert {c for c in CLIENTS if m[c]["https://api.anthropic.com"].direct} == set(CLIENTS) - {"node"}
 
 
-KEEP = ["localhost", "127.0.0.1", "169.254.169.254", "litellm.corp.example:4000"]
-MUST = ["api.anthropic.com", "bedrock-runtime.us-east-1.amazonaws.com", "us-central1-aiplatform.googleapis.com"]
-
-
-@pytest.mark.parametrize("user_value", [
+USER_NO_PROXY_VALUES = [
     "localhost,127.0.0.1,.anthropic.com",
     "*",
     "localhost, *.internal,,anthropic.com ,  10.0.0.0/8",
@@ -507,19 +528,100 @@ MUST = ["api.anthropic.com", "bedrock-runtime.us-east-1.amazonaws.com", "us-cent
     "thropic.com,amazonaws.com,googleapis.com",
     "",
     "[::1],::1,*.svc.cluster.local",
-])
-def test_corrected_no_proxy_works_for_every_client(user_value):
+]
+#: Each distinct corrected value once (several user values correct to the same string).
+CORRECTED = sorted({corrected_no_proxy(v, KEEP, MUST) for v in USER_NO_PROXY_VALUES})
+
+
+@pytest.mark.parametrize("user_value", USER_NO_PROXY_VALUES)
+def test_corrected_no_proxy_is_one_clean_list_keeping_the_users_entries(user_value):
     fixed = corrected_no_proxy(user_value, KEEP, MUST)
     assert " " not in fixed and "*" not in fixed and ",," not in fixed
-    assert verify_no_proxy(fixed, KEEP, MUST) == []
-    assert "litellm.corp.example" in fixed.split(",")
+    assert "litellm.corp.example:4000" in fixed.split(",") or "litellm.corp.example" in fixed.split(",")
     if "*.internal" in user_value:
         assert ".internal" in fixed.split(",")  # kept, in the form curl understands
     if "10.0.0.0/8" in user_value:
         assert "10.0.0.0/8" in fixed.split(",")
-    for url in ("https://" + h for h in MUST):
-        env = {"HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": fixed}
-        assert all(not route(url, env, c).direct for c in CLIENTS), url
+    assert fixed in CORRECTED
+
+
+def _correction_env(fixed: str, ports: dict[str, int] = PROXY_PORTS) -> dict:
+    """Both proxy variables set (a host that is not bypassed reaches one of them), NO_PROXY the correction."""
+    return {"HTTPS_PROXY": f"http://127.0.0.1:{ports['HTTPS_PROXY']}",
+            "HTTP_PROXY": f"http://127.0.0.1:{ports['HTTP_PROXY']}", "NO_PROXY": fixed}
+
+
+def _correction_mismatches(client: str, seen: dict[tuple[str, str], str]) -> list[str]:
+    """What the real client did that the correction promised it would not (KEEP direct, MUST proxied)."""
+    bad = []
+    for (fixed, url), outcome in seen.items():
+        want_direct = url in KEEP_URLS
+        if (outcome != "direct") if want_direct else not outcome.startswith("proxy"):
+            bad.append(f"real {client} with NO_PROXY={fixed!r}: {url} -> {outcome}, the correction promised "
+                       f"{'direct' if want_direct else 'the proxy'}")
+    return bad
+
+
+def test_corrected_no_proxy_holds_for_the_real_python_clients(clean_env):
+    import requests.utils
+
+    seen: dict[str, dict[tuple[str, str], str]] = {"requests": {}, "urllib": {}, "httpx": {}}
+    for fixed in CORRECTED:
+        env = _correction_env(fixed)
+        clean_env(env)
+        for url in KEEP_URLS + MUST_URLS:
+            proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+            seen["requests"][fixed, url] = "direct" if proxy is None else "proxy"
+            bypass = urllib.request.proxy_bypass_environment(urllib.request.Request(url).host)
+            seen["urllib"][fixed, url] = "direct" if bypass else "proxy"
+            kind, _ = _httpx_real(url)
+            assert kind != "error", (fixed, url, _)
+            seen["httpx"][fixed, url] = kind
+    problems = [p for client, s in seen.items() for p in _correction_mismatches(client, s)]
+    assert not problems, "\n".join(problems)
+
+
+def _observed_corrections(observe, argv_for) -> dict[tuple[str, str], str]:
+    pairs = [(fixed, url) for fixed in CORRECTED for url in KEEP_URLS + MUST_URLS]
+    outcomes = observe([argv_for(fixed, url) for fixed, url in pairs])
+    return {pair: "direct" if o == "direct" else o for pair, o in zip(pairs, outcomes)}
+
+
+def test_corrected_no_proxy_holds_for_real_curl(observe):
+    if not shutil.which("curl"):
+        missing_tool("curl is not installed (apt-get install curl)")
+    seen = _observed_corrections(observe, lambda fixed, url: {
+        "argv": ["curl", "-s", "-o", "/dev/null", "--connect-timeout", "2", "-m", "4", url],
+        "env": _base_env(**_correction_env(fixed))})
+    assert not (problems := _correction_mismatches("curl", seen)), "\n".join(problems)
+
+
+def test_corrected_no_proxy_holds_for_real_undici(observe):
+    modules = _require_undici()
+    seen = _observed_corrections(observe, lambda fixed, url: {
+        "argv": ["node", "-e", NODE_SCRIPT, url], "env": _base_env(NODE_PATH=modules, **_correction_env(fixed))})
+    assert not (problems := _correction_mismatches("undici", seen)), "\n".join(problems)
+
+
+def test_corrected_no_proxy_holds_for_real_go(go_binary):
+    seen = {}
+    for fixed in CORRECTED:
+        env = _correction_env(fixed)
+        urls = KEEP_URLS + MUST_URLS
+        out = subprocess.run([go_binary, *urls], env=_base_env(**env), capture_output=True, text=True,
+                             timeout=30).stdout.split()
+        assert len(out) == len(urls), out
+        seen.update({(fixed, url): "direct" if o == "direct" else "proxy" for url, o in zip(urls, out)})
+    assert not (problems := _correction_mismatches("Go", seen)), "\n".join(problems)
+
+
+def test_corrected_no_proxy_holds_for_real_claude(observe, tmp_path):
+    claude = _require_claude()
+    home = tmp_path / "home"
+    home.mkdir()
+    seen = _observed_corrections(observe, lambda fixed, url: _claude_case(claude, home, url,
+                                                                          _correction_env(fixed)))
+    assert not (problems := _correction_mismatches("Claude Code", seen)), "\n".join(problems)
 
 
 def test_verify_no_proxy_names_each_failing_client():

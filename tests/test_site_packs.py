@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import venv
 from pathlib import Path
 
-import pytest
+from conftest import pip_offline, require_offline_build
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -40,17 +38,17 @@ def test_example_gateway_step_passes_when_the_gateway_answers(run_diag, lab_fact
     assert run.step("site.gateway_direct")["outcome"] == "passed"
 
 
-def test_installed_site_pack_is_collected_without_a_path(tmp_path):
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    py = env_dir / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q",
-                    str(EXAMPLES / "acme-proxydiag")], check=True, timeout=300)
+def test_installed_site_pack_is_collected_without_a_path(tmp_path, child_venv):
+    # Installed into a fresh venv that sees this environment's packages (the plugin among them), with
+    # pip never contacting the package index: the site pack is built by this environment's setuptools.
+    require_offline_build()
+    subprocess.run(pip_offline("install", "--no-deps", str(EXAMPLES / "acme-proxydiag"), python=child_venv),
+                   check=True, timeout=300)
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "PYTEST_ADDOPTS"}
     env.update(HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:1")
-    run = subprocess.run([str(py), "-m", "pytest", "--proxydiag", "-p", "no:cacheprovider", "-m", "site",
+    run = subprocess.run([str(child_venv), "-m", "pytest", "--proxydiag", "-p", "no:cacheprovider", "-m", "site",
                           "--proxydiag-json", "out.json"], cwd=work, env=env, capture_output=True, text=True,
                          timeout=120)
     assert "site.acme_proxy_declared" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]

@@ -20,8 +20,19 @@ from pytest_proxydiag.triage import (
     select_items,
 )
 
+#: The tuning part: rules may be written from these messages (and must classify every one right).
 CORPUS_PATH = Path(__file__).parent / "data" / "symptoms.json"
 CORPUS = json.loads(CORPUS_PATH.read_text(encoding="utf-8"))
+#: The held-out part: real messages from public issue threads that no rule was written from.  It
+#: grows with new messages (add them here before looking at how they classify); once a measured
+#: message has been used to change a rule, it moves to the tuning part.
+HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
+HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
+#: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
+HELD_OUT_TARGET = 0.95
+#: What the held-out figure must not fall under: a regression floor a little under the 92.9% measured
+#: when the part was last extended (batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15).
+HELD_OUT_FLOOR = 0.90
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
 ISSUE_8_WORDINGS = (
@@ -48,14 +59,29 @@ def _short(text: str) -> str:
 
 
 # -- the corpus ------------------------------------------------------------------
+def _well_formed(entry: dict) -> None:
+    assert set(entry) == {"text", "expected", "source"}, entry
+    assert entry["text"] and entry["source"]
+    assert entry["expected"] and len(entry["expected"]) <= MAX_SELECTED
+    assert all(b in BRANCHES for b in entry["expected"]), entry
+    assert len(set(entry["expected"])) == len(entry["expected"]), entry
+
+
+def test_held_out_part_is_real_and_apart_from_the_tuning_part():
+    assert len(HELD_OUT_CORPUS) >= 25
+    for entry in HELD_OUT_CORPUS:
+        _well_formed(entry)
+        # Real pastes only: each names the public thread it was taken from.
+        assert entry["source"].startswith("https://"), entry
+    texts = [e["text"] for e in HELD_OUT_CORPUS]
+    assert len(set(texts)) == len(texts), "duplicate held-out texts"
+    assert not set(texts) & {e["text"] for e in CORPUS}, "a held-out message is also in the tuning part"
+
+
 def test_corpus_is_large_and_well_formed():
     assert len(CORPUS) >= 60
     for entry in CORPUS:
-        assert set(entry) == {"text", "expected", "source"}, entry
-        assert entry["text"] and entry["source"]
-        assert entry["expected"] and len(entry["expected"]) <= MAX_SELECTED
-        assert all(b in BRANCHES for b in entry["expected"]), entry
-        assert len(set(entry["expected"])) == len(entry["expected"]), entry
+        _well_formed(entry)
     texts = {e["text"] for e in CORPUS}
     assert len(texts) == len(CORPUS), "duplicate corpus texts"
     missing = [w for w in ISSUE_8_WORDINGS if w not in texts]
@@ -79,10 +105,45 @@ def test_corpus_message_selects_its_branches(entry):
     assert result.explanation.index(f"-> {result.branches[0]} (most likely)") == result.explanation.index("->")
 
 
-def test_corpus_score_is_100_percent():
-    right = sum(1 for e in CORPUS if _is_right(classify(e["text"]), e["expected"]))
-    print(f"\ncorpus: {right}/{len(CORPUS)} right")
-    assert right == len(CORPUS)
+def _accuracy(corpus: list[dict]) -> tuple[int, list[str]]:
+    """How many entries classify right, and a line for each miss."""
+    misses = []
+    for entry in corpus:
+        result = classify(entry["text"])
+        if not _is_right(result, entry["expected"]):
+            misses.append(f"{_short(entry['text'])!r}: expected {entry['expected']}, got {list(result.branches)} "
+                          f"({entry['source']})")
+    return len(corpus) - len(misses), misses
+
+
+def _figure(name: str, right: int, total: int) -> str:
+    return f"{name}: {right}/{total} right ({100 * right / total:.1f}%)"
+
+
+def test_corpus_score_is_100_percent(record_property):
+    """The tuning part: the rules were written from it, so every message is classified right."""
+    right, misses = _accuracy(CORPUS)
+    # tests/conftest.py prints every "triage accuracy" property in the terminal summary.
+    record_property("triage accuracy", _figure("triage tuning part (symptoms.json)", right, len(CORPUS)))
+    assert not misses, "\n".join(misses)
+
+
+def test_held_out_real_messages_stay_above_the_floor(record_property):
+    """The held-out part: real messages no rule was written from.  Measured, not tuned."""
+    right, misses = _accuracy(HELD_OUT_CORPUS)
+    record_property("triage accuracy", _figure("triage held-out part (symptoms_heldout.json)", right,
+                                               len(HELD_OUT_CORPUS)))
+    for miss in misses:
+        record_property("triage held-out miss", miss)
+    assert right / len(HELD_OUT_CORPUS) > HELD_OUT_FLOOR, "\n".join(misses)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 78/84 (92.9%), under the 95% target; the "
+                   "misses are pastes whose text carries no sign of their cause (a plain reset or timeout from a "
+                   "client that skipped the proxy). When this passes, remove the marker.")
+def test_held_out_real_messages_reach_the_target():
+    right, misses = _accuracy(HELD_OUT_CORPUS)
+    assert right / len(HELD_OUT_CORPUS) > HELD_OUT_TARGET, "\n".join(misses)
 
 
 def _is_right(result: Triage, expected: list[str]) -> bool:
@@ -90,8 +151,8 @@ def _is_right(result: Triage, expected: list[str]) -> bool:
             and len(result.branches) <= MAX_SELECTED)
 
 
-# -- held out: paraphrases written before running them, never used to tune the rules ----------------
-HELD_OUT = (
+# -- paraphrases written before running them, never used to tune the rules ---------------------------
+PARAPHRASES = (
     ("Error: Proxy returned 407 — authentication needed", ["auth"]),
     ("The corporate proxy keeps rejecting my login (407)", ["auth"]),
     ("connect ECONNREFUSED 10.0.0.5:3128", ["connectivity"]),
@@ -117,15 +178,11 @@ HELD_OUT = (
 )
 
 
-def test_held_out_paraphrases():
+def test_paraphrases(record_property):
     """Reported, not tuned: the floor only catches a collapse of the rules."""
-    results = [(text, expected, classify(text)) for text, expected in HELD_OUT]
-    right = [r for r in results if _is_right(r[2], r[1])]
-    print(f"\nheld out: {len(right)}/{len(HELD_OUT)} right")
-    for text, expected, result in results:
-        if not _is_right(result, expected):
-            print(f"  miss: {text!r}: expected {expected}, got {result.branches}")
-    assert len(right) >= len(HELD_OUT) // 2
+    right, misses = _accuracy([{"text": t, "expected": e, "source": "paraphrase"} for t, e in PARAPHRASES])
+    record_property("triage accuracy", _figure("triage paraphrases (written, not pasted)", right, len(PARAPHRASES)))
+    assert right >= len(PARAPHRASES) // 2, "\n".join(misses)
 
 
 # -- the rule table --------------------------------------------------------------

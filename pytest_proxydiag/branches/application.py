@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag.core import shell as shell_syntax
+from pytest_proxydiag.machine import claude_settings, litellm_config, shellenv
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
 
 __all__ = [
@@ -57,20 +58,13 @@ CA_VARS = shellenv.CA_VARS
 #: Lower/upper pairs: curl and Python read the lower-case one first, Go and Node tools the upper-case one.
 CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("all_proxy", "ALL_PROXY"),
               ("no_proxy", "NO_PROXY"))
-MAX_SETTINGS = 1024 * 1024
-MAX_LITELLM = 2 * 1024 * 1024
+MAX_LITELLM = litellm_config.MAX_LITELLM
 SUBPROCESS_TIMEOUT = 10.0
 
 
 # ============================================================ environments
-def shell_kind(env: Mapping[str, str]) -> str:
-    return os.path.basename(env.get("SHELL", "") or "sh") or "sh"
-
-
-def shell_startup_file(shell: str) -> str:
-    """The file to add export lines to for *shell* (what an interactive terminal reads)."""
-    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
-            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+shell_kind = shell_syntax.shell_kind
+shell_startup_file = shell_syntax.startup_file
 
 
 def loaded_files(home: str | os.PathLike, shell: str) -> list[str]:
@@ -99,23 +93,9 @@ def loaded_files(home: str | os.PathLike, shell: str) -> list[str]:
 
 
 def claude_settings_env(home: str | os.PathLike) -> tuple[dict[str, str], str, str | None]:
-    """``env`` of ``~/.claude/settings.json``: (variables, path, problem or None). Bounded, never raises."""
-    path = Path(home) / ".claude" / "settings.json"
-    shown = str(path)
-    try:
-        if not path.is_file():
-            return {}, shown, None
-        if path.stat().st_size > MAX_SETTINGS:
-            return {}, shown, f"{shown} is larger than {MAX_SETTINGS // 1024} KiB; not read"
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError) as exc:
-        return {}, shown, f"{shown} cannot be read as JSON: {exc}"
-    env = doc.get("env") if isinstance(doc, dict) else None
-    if env is None:
-        return {}, shown, None
-    if not isinstance(env, dict):
-        return {}, shown, f"{shown}: \"env\" is not an object"
-    return {str(k): str(v) for k, v in env.items() if isinstance(k, str) and v is not None}, shown, None
+    """The ``env`` of every Claude Code settings scope, merged: (variables, file(s), problem or None)."""
+    cs = claude_settings.read(home, os.getcwd())
+    return dict(cs.env), cs.label() or str(Path(home) / ".claude" / "settings.json"), next(iter(cs.problems), None)
 
 
 @dataclass(frozen=True)
@@ -561,7 +541,7 @@ def _system_bundle() -> str:
     for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"):
         if os.path.exists(p):
             return p
-    return "/path/to/ca-bundle.pem"
+    return "<CORPORATE-CA-BUNDLE>"  # a placeholder (proof.fixes.PLACEHOLDERS), never an invented path
 
 
 # ============================================================ SDK with debug logging
@@ -724,18 +704,9 @@ class LiteLLMConfig:
 
 
 def find_litellm_config(option: str | None, option_source: str, cwd: str | os.PathLike) -> tuple[str, str] | None:
-    """(path, source) of the LiteLLM config: the option / LITELLM_CONFIG, else ./config.yaml when it looks like one."""
-    if option:
-        return os.path.expanduser(option), option_source
-    p = Path(cwd) / "config.yaml"
-    try:
-        if p.is_file() and p.stat().st_size < MAX_LITELLM:
-            head = p.read_text(encoding="utf-8", errors="replace")[:65536]
-            if re.search(r"^(model_list|litellm_settings|router_settings|general_settings)\s*:", head, re.M):
-                return str(p), "./config.yaml"
-    except OSError:
-        pass
-    return None
+    """(path, source) of the LiteLLM config, by :func:`pytest_proxydiag.machine.litellm_config.locate`'s rule."""
+    found = litellm_config.locate(option, option_source, cwd)
+    return (found.path, found.source) if found else None
 
 
 _PROXY_KEYS = {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}
@@ -744,43 +715,9 @@ _TIMEOUT_KEYS = {"request_timeout", "timeout", "stream_timeout"}
 
 def parse_litellm_config(path: str, env: Mapping[str, str], source: str = "") -> LiteLLMConfig:
     """Read a LiteLLM config with ``yaml.safe_load`` (bounded); never raises."""
-    import yaml
-
     cfg = LiteLLMConfig(path=path, source=source)
-    try:
-        p = Path(path)
-        if not p.is_file():
-            cfg.error = f"{path} does not exist or is not a file"
-            return cfg
-        size = p.stat().st_size
-        if size > MAX_LITELLM:
-            cfg.error = f"{path} is {size} bytes; larger than {MAX_LITELLM // 1024} KiB, not read"
-            return cfg
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        cfg.error = f"{path} cannot be read: {exc}"
-        return cfg
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        hint = ""
-        if "\t" in text:
-            tab_lines = [str(i) for i, line in enumerate(text.splitlines(), 1)
-                         if "\t" in line[:len(line) - len(line.lstrip())]][:5]
-            if tab_lines:
-                hint = f"; YAML does not allow tabs for indentation (tabs on line {', '.join(tab_lines)})"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        cfg.error = f"{path} is not valid YAML{where}: {problem}{hint}"
-        return cfg
-    except RecursionError:
-        cfg.error = f"{path} nests too deeply to be a LiteLLM config"
-        return cfg
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict):
-        cfg.error = f"{path} is YAML but not a mapping (top level is {type(doc).__name__})"
+    doc, cfg.error = litellm_config.load(path)
+    if cfg.error:
         return cfg
 
     seen: set[int] = set()

@@ -9,11 +9,9 @@
   clients read it.
 * :func:`app_settings` — Claude Code's ``settings.json`` ``env`` blocks (user,
   project, local, managed) and a LiteLLM config's proxy keys.
-* :class:`ObservedRelay` — a loopback pass-through in front of the real
-  proxy: a real client is run with its proxy variables pointed at the relay
-  (NO_PROXY untouched, so its routing decision is its own) and the relay
-  records what arrives.  This works with any corporate proxy: it needs no
-  header the proxy adds and no access to its logs.
+* :class:`~pytest_proxydiag.net.relay.ObservedRelay` (in the probe layer) —
+  a loopback pass-through in front of the real proxy that records what a
+  real client sends to it.
 
 Paths are injectable (:data:`SYSTEM_ROOT`, the *home* and *cwd* arguments) so
 tests never touch the real ``/etc`` or home directory.
@@ -21,50 +19,34 @@ tests never touch the real ``/etc`` or home directory.
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import os
 import re
-import shutil
-import socket
-import ssl
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from pytest_proxydiag.machine import shellenv
+from pytest_proxydiag import catalog
+from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.machine import system_proxy
+from pytest_proxydiag.machine.system_proxy import (COMMAND_TIMEOUT, ProxySource, pac_sources, run_bounded,
+                                                   system_sources)
+from pytest_proxydiag.machine.system_proxy import display_path as _display
+from pytest_proxydiag.machine.system_proxy import read_file as _read  # noqa: F401 - kept importable here
+from pytest_proxydiag.machine import claude_settings, litellm_config as litellm_config_file
+from pytest_proxydiag.net.relay import PROXY_NAMES, Arrival, ObservedRelay, relay_env
 
-__all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "app_settings",
-           "normalize_proxy", "same_proxy", "relay_env", "SYSTEM_ROOT", "run_bounded", "urllib_witness"]
+__all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "pac_sources",
+           "app_settings", "normalize_proxy", "same_proxy", "relay_env", "run_bounded", "urllib_witness",
+           "COMMAND_TIMEOUT", "PROXY_NAMES"]
 
-#: Root of the system files (``/etc/...``); tests point it at a temporary directory.
-SYSTEM_ROOT = Path("/")
-MAX_FILE = 1024 * 1024
-COMMAND_TIMEOUT = 3.0
-PROXY_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 NO_PROXY_NAMES = ("no_proxy", "NO_PROXY")
-ENV_CLIENTS = "curl, Python requests/httpx, Node, Claude Code, Go"
 
 
 def _sys(path: str) -> Path:
-    return SYSTEM_ROOT / path.lstrip("/")
-
-
-@dataclass(frozen=True)
-class ProxySource:
-    """One place outside this process's environment that names a proxy (or a bypass list)."""
-
-    where: str          # "/etc/environment:3", "gsettings org.gnome.system.proxy", "~/.npmrc:2"
-    key: str            # HTTPS_PROXY, https-proxy, Acquire::https::Proxy, http.proxy, mode ...
-    value: str          # raw value (callers redact)
-    used_by: str        # who reads it
-    kind: str = "proxy"  # "proxy" | "no_proxy" | "mode" | "pac"
-    #: True when it only matters for new shells/logins (profiles), not for the running process.
-    new_shells: bool = False
+    return system_proxy.SYSTEM_ROOT / path.lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -103,355 +85,45 @@ def same_proxy(a: str | None, b: str | None) -> bool:
     return normalize_proxy(a) == normalize_proxy(b)
 
 
-# -- bounded subprocess ------------------------------------------------------------------------------
-def run_bounded(cmd: Sequence[str], timeout: float = COMMAND_TIMEOUT,
-                env: Mapping[str, str] | None = None) -> tuple[int | None, str, str]:
-    """Run *cmd* without a terminal, killed after *timeout*; (returncode or None on timeout/missing, out, err)."""
-    try:
-        proc = subprocess.run(list(cmd), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env=dict(env) if env is not None else None, start_new_session=True)
-    except subprocess.TimeoutExpired:
-        return None, "", f"{cmd[0]} did not answer within {timeout:g}s"
-    except OSError as exc:
-        return None, "", f"{cmd[0]}: {exc.strerror or exc}"
-    return proc.returncode, proc.stdout[:MAX_FILE].decode("utf-8", "replace"), \
-        proc.stderr[:64 * 1024].decode("utf-8", "replace")
-
-
-def _read(path: Path) -> str | None:
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_FILE:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
-def _display(path: Path, home: Path) -> str:
-    try:
-        return "~/" + str(path.relative_to(home))
-    except ValueError:
-        pass
-    try:
-        return "/" + str(path.relative_to(SYSTEM_ROOT)) if SYSTEM_ROOT != Path("/") else str(path)
-    except ValueError:
-        return str(path)
-
-
-# -- system sources ------------------------------------------------------------------------------------
-def _profile_sources(home: Path) -> list[ProxySource]:
-    files = dict(shellenv.profile_files(home))
-    # /etc files under the (injectable) system root.
-    for etc in ("/etc/environment", "/etc/profile"):
-        shells = files.pop(etc, ("pam",))
-        files[str(_sys(etc))] = shells
-    for p in sorted(_sys("/etc/profile.d").glob("*.sh")) if _sys("/etc/profile.d").is_dir() else []:
-        files[str(p)] = ("sh", "bash-login", "zsh-login")
-    out = []
-    for a in shellenv.scan(home, names=PROXY_NAMES + NO_PROXY_NAMES, files=files):
-        where = f"{_display(Path(a.path), home)}:{a.line}"
-        pam = "pam" in a.loaded_by
-        used_by = ("every program of a new login session (PAM reads it)" if pam else
-                   "programs started from a new " + "/".join(sorted({s.split('-')[0] for s in a.loaded_by}))
-                   + " shell")
-        out.append(ProxySource(where, a.name, a.value, used_by,
-                               kind="no_proxy" if a.name.lower() == "no_proxy" else "proxy", new_shells=True))
-    return out
-
-
-def _gsettings_sources() -> tuple[list[ProxySource], list[str]]:
-    if shutil.which("gsettings") is None:
-        return [], ["gsettings: not installed (not a GNOME desktop)"]
-    rc, out, err = run_bounded(["gsettings", "get", "org.gnome.system.proxy", "mode"])
-    if rc != 0:
-        return [], [f"gsettings: {(err or out).strip()[:200] or 'no answer'}"]
-    mode = out.strip().strip("'")
-    sources = [ProxySource("gsettings org.gnome.system.proxy", "mode", mode,
-                           "GNOME apps and browsers (not curl, Python, Node or Claude Code)", kind="mode")]
-    if mode == "manual":
-        rc1, host, _ = run_bounded(["gsettings", "get", "org.gnome.system.proxy.https", "host"])
-        rc2, port, _ = run_bounded(["gsettings", "get", "org.gnome.system.proxy.https", "port"])
-        host, port = host.strip().strip("'"), port.strip()
-        if rc1 == 0 and host:
-            sources.append(ProxySource("gsettings org.gnome.system.proxy.https", "host/port", f"{host}:{port}",
-                                       "GNOME apps and browsers (not curl, Python, Node or Claude Code)"))
-    elif mode == "auto":
-        rc1, url, _ = run_bounded(["gsettings", "get", "org.gnome.system.proxy", "autoconfig-url"])
-        if rc1 == 0 and url.strip().strip("'"):
-            sources.append(ProxySource("gsettings org.gnome.system.proxy", "autoconfig-url",
-                                       url.strip().strip("'"), "GNOME apps and browsers", kind="pac"))
-    return sources, []
-
-
-def _parse_scutil(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        k, sep, v = line.partition(":")
-        if sep:
-            out[k.strip()] = v.strip()
-    return out
-
-
-def _scutil_sources() -> tuple[list[ProxySource], list[str]]:
-    if shutil.which("scutil") is None:
-        return [], ["scutil: not available (not macOS)"]
-    rc, out, err = run_bounded(["scutil", "--proxy"])
-    if rc != 0:
-        return [], [f"scutil --proxy: {(err or out).strip()[:200] or 'no answer'}"]
-    d = _parse_scutil(out)
-    used = "macOS apps, and Python requests/urllib when no proxy variable is set"
-    sources = []
-    if d.get("HTTPSEnable") == "1" and d.get("HTTPSProxy"):
-        sources.append(ProxySource("scutil --proxy", "HTTPSProxy", f"{d['HTTPSProxy']}:{d.get('HTTPSPort', '443')}",
-                                   used))
-    if d.get("HTTPEnable") == "1" and d.get("HTTPProxy"):
-        sources.append(ProxySource("scutil --proxy", "HTTPProxy", f"{d['HTTPProxy']}:{d.get('HTTPPort', '80')}",
-                                   used))
-    if d.get("ProxyAutoConfigEnable") == "1" and d.get("ProxyAutoConfigURLString"):
-        sources.append(ProxySource("scutil --proxy", "ProxyAutoConfigURLString", d["ProxyAutoConfigURLString"],
-                                   "macOS apps and browsers", kind="pac"))
-    return sources, []
-
-
-_APT = re.compile(r'Acquire::(https?)::Proxy(?:::[^\s"]+)?\s+"([^"]*)"', re.IGNORECASE)
-
-
-def _apt_sources(home: Path) -> list[ProxySource]:
-    files = [_sys("/etc/apt/apt.conf")]
-    d = _sys("/etc/apt/apt.conf.d")
-    if d.is_dir():
-        files += sorted(p for p in d.iterdir() if p.is_file())
-    out = []
-    for f in files:
-        text = _read(f)
-        if not text:
-            continue
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.lstrip().startswith(("//", "#")):
-                continue
-            for m in _APT.finditer(line):
-                if m.group(2).upper() in ("DIRECT", "FALSE", ""):
-                    continue
-                out.append(ProxySource(f"{_display(f, home)}:{n}", f"Acquire::{m.group(1)}::Proxy", m.group(2),
-                                       "apt only"))
-    return out
-
-
-def _ini_sources(paths: Sequence[Path], keys: Sequence[str], used_by: str, home: Path) -> list[ProxySource]:
-    out = []
-    for f in paths:
-        text = _read(f)
-        if not text:
-            continue
-        for n, line in enumerate(text.splitlines(), 1):
-            s = line.strip()
-            if not s or s.startswith((";", "#", "[")):
-                continue
-            k, sep, v = s.partition("=")
-            if sep and k.strip().lower() in keys and v.strip():
-                key = k.strip().lower()
-                out.append(ProxySource(f"{_display(f, home)}:{n}", key, v.strip().strip("'\""), used_by,
-                                       kind="no_proxy" if key in ("noproxy", "no-proxy") else "proxy"))
-    return out
-
-
-def _pip_sources(home: Path, env: Mapping[str, str]) -> list[ProxySource]:
-    paths = [_sys("/etc/pip.conf"), _sys("/etc/xdg/pip/pip.conf"), home / ".pip" / "pip.conf",
-             home / ".config" / "pip" / "pip.conf"]
-    if env.get("PIP_CONFIG_FILE"):
-        paths.append(Path(env["PIP_CONFIG_FILE"]).expanduser())
-    out = _ini_sources(paths, ("proxy",), "pip only (overrides the environment)", home)
-    if env.get("PIP_PROXY"):
-        out.append(ProxySource("environment", "PIP_PROXY", env["PIP_PROXY"], "pip only (overrides HTTPS_PROXY)"))
-    return out
-
-
-def _npm_sources(home: Path, env: Mapping[str, str], cwd: Path | None) -> list[ProxySource]:
-    paths = [home / ".npmrc"] + ([cwd / ".npmrc"] if cwd is not None else [])
-    if env.get("NPM_CONFIG_USERCONFIG"):
-        paths.append(Path(env["NPM_CONFIG_USERCONFIG"]).expanduser())
-    out = _ini_sources(list(dict.fromkeys(paths)), ("proxy", "https-proxy", "noproxy"),
-                       "npm only (installing and updating Claude Code); overrides the environment", home)
-    for name in ("npm_config_https_proxy", "NPM_CONFIG_HTTPS_PROXY", "npm_config_proxy", "NPM_CONFIG_PROXY"):
-        if env.get(name):
-            out.append(ProxySource("environment", name, env[name], "npm only"))
-    return out
-
-
-_GIT_SECTION = re.compile(r'^\s*\[\s*(https?)(?:\s+"([^"]*)")?\s*\]\s*$', re.IGNORECASE)
-
-
-def _git_sources(home: Path, env: Mapping[str, str]) -> list[ProxySource]:
-    paths = [_sys("/etc/gitconfig"), home / ".gitconfig", home / ".config" / "git" / "config"]
-    out = []
-    for f in paths:
-        text = _read(f)
-        if not text:
-            continue
-        section = None
-        for n, line in enumerate(text.splitlines(), 1):
-            m = _GIT_SECTION.match(line)
-            if m:
-                section = m.group(1).lower() + (f' "{m.group(2)}"' if m.group(2) else "")
-                continue
-            if line.lstrip().startswith("["):
-                section = None
-                continue
-            if section is None:
-                continue
-            k, sep, v = line.strip().partition("=")
-            if sep and k.strip().lower() == "proxy" and v.strip():
-                out.append(ProxySource(f"{_display(f, home)}:{n}", f"[{section}] proxy", v.strip().strip('"'),
-                                       "git only (overrides the environment)"))
-    return out
-
-
-def pac_sources(pac_url: str | None, target_urls: Sequence[str], timeout: float) -> tuple[list[ProxySource], list[str]]:
-    """Evaluate a PAC file for the targets with pypac (when installed)."""
-    if not pac_url:
-        return [], []
-    try:
-        from pypac.parser import PACFile  # type: ignore[import-not-found]
-    except Exception:  # noqa: BLE001 - missing module or its JS engine
-        return [ProxySource("--proxydiag-pac-url", "PAC", pac_url, "browsers and apps that use the PAC file",
-                            kind="pac")], ["PAC file not evaluated: pypac is not installed (pip install pypac)"]
-    text, err = _fetch_pac(pac_url, timeout)
-    if text is None:
-        return [ProxySource("--proxydiag-pac-url", "PAC", pac_url, "browsers and apps that use the PAC file",
-                            kind="pac")], [f"PAC file not evaluated: {err}"]
-    try:
-        pac = PACFile(text)
-    except Exception as exc:  # noqa: BLE001 - a broken PAC file is a finding, not a crash
-        return [], [f"PAC file {pac_url} does not parse: {type(exc).__name__}: {exc}"]
-    out = []
-    for url in target_urls:
-        host = urlsplit(url).hostname or ""
-        try:
-            answer = str(pac.find_proxy_for_url(url, host))
-        except Exception as exc:  # noqa: BLE001
-            answer = f"error: {exc}"
-        first = answer.split(";")[0].strip()
-        value = first.split(None, 1)[1] if first.upper().startswith(("PROXY", "HTTPS")) and " " in first else first
-        out.append(ProxySource(f"PAC {pac_url}", f"FindProxyForURL({url})", value,
-                               "browsers and apps that use the PAC file", kind="pac"))
-    return out, []
-
-
-def _fetch_pac(pac_url: str, timeout: float) -> tuple[str | None, str]:
-    if "://" not in pac_url or pac_url.startswith("file://"):
-        path = Path(pac_url.removeprefix("file://")).expanduser()
-        text = _read(path)
-        return (text, "") if text is not None else (None, f"cannot read {path}")
-    import urllib.request
-
-    # PAC files are fetched direct, like browsers do: the proxy they describe may not be usable yet.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(pac_url, timeout=timeout) as resp:
-            return resp.read(MAX_FILE).decode("utf-8", "replace"), ""
-    except Exception as exc:  # noqa: BLE001
-        return None, f"cannot fetch {pac_url}: {exc}"
-
-
-def system_sources(home: str | os.PathLike, env: Mapping[str, str], *, cwd: str | os.PathLike | None = None,
-                   pac_url: str | None = None, target_urls: Sequence[str] = (),
-                   timeout: float = COMMAND_TIMEOUT) -> tuple[list[ProxySource], list[str]]:
-    """Every proxy setting outside the process environment, and notes on what could not be checked."""
-    h = Path(home)
-    sources: list[ProxySource] = []
-    notes: list[str] = []
-    sources += _profile_sources(h)
-    for fn in (_gsettings_sources, _scutil_sources):
-        s, n = fn()
-        sources += s
-        notes += n
-    sources += _apt_sources(h)
-    sources += _pip_sources(h, env)
-    sources += _npm_sources(h, env, Path(cwd) if cwd else None)
-    sources += _git_sources(h, env)
-    s, n = pac_sources(pac_url, target_urls, timeout)
-    sources += s
-    notes += n
-    return sources, notes
-
-
 # -- application settings ----------------------------------------------------------------------------------
 CLAUDE_ENV_KEYS = PROXY_NAMES + NO_PROXY_NAMES + ("ANTHROPIC_BASE_URL",)
 
 
-def claude_settings_files(home: Path, cwd: Path | None) -> list[tuple[Path, int, str]]:
-    """Claude Code settings files with their precedence (higher wins) and label."""
-    files = [(home / ".claude" / "settings.json", 1, "user settings")]
-    if cwd is not None:
-        files += [(cwd / ".claude" / "settings.json", 2, "project settings"),
-                  (cwd / ".claude" / "settings.local.json", 3, "local project settings")]
-    managed = (_sys("/Library/Application Support/ClaudeCode/managed-settings.json") if sys.platform == "darwin"
-               else _sys("/etc/claude-code/managed-settings.json"))
-    files.append((managed, 4, "managed settings"))
-    return files
-
-
 def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     out = []
-    for path, prec, _label in claude_settings_files(home, cwd):
-        text = _read(path)
-        if text is None:
-            continue
-        shown = _display(path, home)
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f"not valid JSON: {exc}"))
-            continue
-        env = doc.get("env") if isinstance(doc, dict) else None
-        if env is None:
-            continue
-        if not isinstance(env, dict):
-            out.append(SettingsEntry(shown, "env", str(env)[:80], "Claude Code", prec,
-                                     error="\"env\" must be an object of strings"))
-            continue
-        for k, v in env.items():
-            if k in CLAUDE_ENV_KEYS:
-                out.append(SettingsEntry(shown, f"env.{k}", "" if v is None else str(v), "Claude Code", prec))
+    root = system_proxy.SYSTEM_ROOT if system_proxy.SYSTEM_ROOT != Path("/") else None
+    for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
+        shown = _display(Path(f.path), home)
+        if f.problem:
+            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem))
+        out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
+                if k in CLAUDE_ENV_KEYS]
     return out
 
 
 def _litellm_entries(path: Path | None, home: Path) -> list[SettingsEntry]:
     if path is None:
         return []
-    text = _read(path)
-    if text is None:
+    if not path.is_file():
         return []
     shown = _display(path, home)
-    try:
-        import yaml  # type: ignore[import-untyped]
-
-        doc = yaml.safe_load(text)
-    except ImportError:
-        doc = None
-    except Exception as exc:  # noqa: BLE001 - yaml errors
-        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=f"not valid YAML: {exc}")]
+    doc, problem = litellm_config_file.load(str(path))
+    if problem:
+        return [SettingsEntry(shown, "(file)", "", "LiteLLM", 0, error=problem)]
     out = []
-    if isinstance(doc, dict):
-        env_vars = doc.get("environment_variables") or {}
-        if isinstance(env_vars, dict):
-            for k, v in env_vars.items():
-                if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
-                    out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
-        for section in ("litellm_settings", "general_settings", "router_settings"):
-            sec = doc.get(section) or {}
-            if isinstance(sec, dict):
-                for k, v in sec.items():
-                    if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
-                            "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
-                            "proxy_budget_rescheduler_max_time"):
-                        out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
-    else:
-        # No YAML parser: the plain "KEY: value" lines are enough for proxy variables.
-        for n, line in enumerate(text.splitlines(), 1):
-            m = re.match(r"\s*([A-Za-z_]+)\s*:\s*[\"']?([^\"'#]*)", line)
-            if m and m.group(1) in PROXY_NAMES + NO_PROXY_NAMES:
-                out.append(SettingsEntry(f"{shown}:{n}", m.group(1), m.group(2).strip(), "LiteLLM"))
+    env_vars = doc.get("environment_variables") or {}
+    if isinstance(env_vars, dict):
+        for k, v in env_vars.items():
+            if str(k) in PROXY_NAMES + NO_PROXY_NAMES:
+                out.append(SettingsEntry(shown, f"environment_variables.{k}", str(v), "LiteLLM"))
+    for section in ("litellm_settings", "general_settings", "router_settings"):
+        sec = doc.get(section) or {}
+        if isinstance(sec, dict):
+            for k, v in sec.items():
+                if "proxy" in str(k).lower() and isinstance(v, (str, int)) and str(k).lower() not in (
+                        "proxy_batch_write_at", "proxy_budget_rescheduler_min_time",
+                        "proxy_budget_rescheduler_max_time"):
+                    out.append(SettingsEntry(shown, f"{section}.{k}", str(v), "LiteLLM"))
     return out
 
 
@@ -459,199 +131,9 @@ def app_settings(home: str | os.PathLike, cwd: str | os.PathLike | None,
                  litellm_config: str | None) -> list[SettingsEntry]:
     h = Path(home)
     c = Path(cwd) if cwd is not None else None
-    lite = Path(litellm_config).expanduser() if litellm_config else None
+    found = litellm_config_file.locate(litellm_config, cwd=c) if c is not None or litellm_config else None
+    lite = Path(found.path) if found else None
     return _claude_entries(h, c) + _litellm_entries(lite, h)
-
-
-# -- the observing relay --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Arrival:
-    """One request that reached the relay (and so would have reached the proxy)."""
-
-    method: str
-    target: str
-    time: float
-    upstream_status: int | None = None
-    upstream_error: str | None = None
-    credentials: bool = False
-
-
-class ObservedRelay:
-    """A loopback pass-through to the real proxy that records what arrives.
-
-    Run a client with :func:`relay_env` (its proxy variables pointed here,
-    NO_PROXY unchanged): whatever the client sends to its proxy arrives here
-    first and is forwarded byte for byte, credentials included.
-    """
-
-    def __init__(self, upstream_host: str, upstream_port: int, *, upstream_tls: bool = False,
-                 lifetime: float = 30.0, io_timeout: float = 5.0,
-                 connect: Callable[[str, int, float], socket.socket] | None = None) -> None:
-        self.upstream = (upstream_host, upstream_port)
-        self.upstream_tls = upstream_tls
-        self.lifetime = lifetime
-        self.io_timeout = io_timeout
-        self._connect = connect or (lambda h, p, t: socket.create_connection((h, p), timeout=t))
-        self.arrivals: list[Arrival] = []
-        self._lock = threading.Lock()
-        self._socks: set[socket.socket] = set()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._listener: socket.socket | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "ObservedRelay":
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(16)
-        ls.settimeout(0.2)
-        self._listener = ls
-        self.port = ls.getsockname()[1]
-        self._deadline = time.monotonic() + self.lifetime
-        t = threading.Thread(target=self._accept_loop, name="proxydiag-relay", daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            socks = list(self._socks)
-        for s in socks + ([self._listener] if self._listener else []):
-            try:
-                s.close()
-            except OSError:
-                pass
-        for t in self._threads:
-            t.join(timeout=2.0)
-
-    def seen(self, hostport: str) -> list[Arrival]:
-        with self._lock:
-            return [a for a in self.arrivals if a.target.lower() == hostport.lower()
-                    or urlsplit(a.target).netloc.lower() == hostport.lower()]
-
-    def _track(self, s: socket.socket) -> None:
-        with self._lock:
-            self._socks.add(s)
-
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            try:
-                conn, _ = self._listener.accept()
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                return
-            self._track(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, conn: socket.socket) -> None:
-        up = None
-        try:
-            conn.settimeout(self.io_timeout)
-            buf = b""
-            while b"\r\n\r\n" not in buf and len(buf) < 65536:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            first = buf.split(b"\r\n", 1)[0].decode("latin-1", "replace").split()
-            method, target = (first[0], first[1]) if len(first) >= 2 else ("?", "?")
-            creds = b"\r\nproxy-authorization:" in buf.lower()
-            # Recorded at once: a proxy that never answers must not hide that the client came here.
-            index = self._add(Arrival(method, target, time.time(), None, "no answer from the proxy yet", creds))
-            try:
-                up = self._connect(self.upstream[0], self.upstream[1], self.io_timeout)
-                if self.upstream_tls:
-                    up = ssl.create_default_context().wrap_socket(up, server_hostname=self.upstream[0])
-            except OSError as exc:
-                self._update(index, upstream_error=f"the relay could not reach the proxy: {exc}")
-                return
-            self._track(up)
-            up.settimeout(self.io_timeout)
-            up.sendall(buf)
-            try:
-                reply = up.recv(65536)
-            except OSError as exc:
-                self._update(index, upstream_error=f"the proxy did not answer: {exc}")
-                return
-            m = re.match(rb"HTTP/\d(?:\.\d)?\s+(\d{3})", reply or b"")
-            self._update(index, upstream_status=int(m.group(1)) if m else None,
-                         upstream_error=None if m else ("the proxy closed the connection" if not reply
-                                                        else "the proxy's answer is not HTTP"))
-            if reply:
-                conn.sendall(reply)
-            self._pump(conn, up)
-        except OSError:
-            return
-        finally:
-            for s in (conn, up):
-                if s is not None:
-                    try:
-                        s.close()
-                    except OSError:
-                        pass
-
-    def _add(self, a: Arrival) -> int:
-        with self._lock:
-            self.arrivals.append(a)
-            return len(self.arrivals) - 1
-
-    def _update(self, index: int, **changes: Any) -> None:
-        import dataclasses
-
-        with self._lock:
-            self.arrivals[index] = dataclasses.replace(self.arrivals[index], **changes)
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        import selectors
-
-        sel = selectors.DefaultSelector()
-        sel.register(a, selectors.EVENT_READ, b)
-        sel.register(b, selectors.EVENT_READ, a)
-        try:
-            while not self._stop.is_set() and time.monotonic() < self._deadline:
-                events = sel.select(timeout=0.2)
-                for key, _ in events:
-                    try:
-                        data = key.fileobj.recv(65536)  # type: ignore[union-attr]
-                    except (OSError, ssl.SSLError):
-                        return
-                    if not data:
-                        return
-                    key.data.sendall(data)
-        finally:
-            sel.close()
-
-
-def relay_env(env: Mapping[str, str], relay_url: str) -> dict[str, str]:
-    """*env* with every proxy variable pointed at the relay (credentials kept, NO_PROXY untouched)."""
-    out = dict(env)
-    relay = urlsplit(relay_url)
-    for name in PROXY_NAMES:
-        value = env.get(name)
-        if not value or not value.strip():
-            continue
-        v = value.strip()
-        if "://" not in v:
-            v = "http://" + v
-        parts = urlsplit(v)
-        if parts.scheme.startswith("socks"):
-            continue  # the relay speaks HTTP proxy only
-        userinfo = parts.netloc.rpartition("@")[0]
-        out[name] = f"http://{userinfo + '@' if userinfo else ''}{relay.netloc}"
-    return out
 
 
 _URLLIB_SNIPPET = r"""
@@ -676,3 +158,243 @@ def urllib_witness(url: str, env: Mapping[str, str], timeout: float) -> tuple[st
                                env=clean)
     line = (out.strip().splitlines() or [err.strip()[:200] or f"exit {rc}"])[-1]
     return line, f"{os.path.basename(sys.executable)} -c <urllib POST {url}>"
+
+
+# -- judging (the step tests conclude with these) -------------------------------------------------------------
+TRAFFIC, NO_PROXY, SYSTEM, APPS = "bypass.traffic_via_proxy", "bypass.no_proxy", "bypass.system_proxy", \
+    "bypass.app_settings"
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+#: Clients the witness may be: those whose real program follows the routing rules of the same name.
+WITNESS_ORDER = ("claude", "curl", "requests", "httpx")
+
+
+def _note(step_id: str, name: str, /, **values: Any) -> str:
+    return catalog.note(step_id, name, **values)
+
+
+def env_has_proxy(env: Mapping[str, str]) -> bool:
+    return any(env.get(n, "").strip() for n in PROXY_NAMES)
+
+
+def judge_no_proxy_variable(proxy_configured: bool) -> Judgement:
+    """No proxy variable in this environment: every client goes direct (or nothing is configured at all)."""
+    if proxy_configured:
+        return Judgement.blocked("auth.env_exported", key="env_not_exported")
+    return Judgement.skip("no_proxy")
+
+
+def routes_evidence(matrix: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    return {c: {u: _note(TRAFFIC, "route_direct", reason=r.reason) if r.direct
+                else _note(TRAFFIC, "route_proxy", variable=r.proxy_var or "").rstrip()
+                for u, r in per.items()} for c, per in matrix.items()}
+
+
+def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Run one real client through an observing relay in front of the proxy; None if none can run."""
+    from pytest_proxydiag.net import routing
+    from pytest_proxydiag.proof import clients
+
+    proxy = settings.proxy.url
+    if proxy is None or proxy.is_socks or settings["clients"] == "none":
+        return None
+    available = {c.name for c in clients.discover(settings["clients"]) if c.available}
+    candidates = [(c, t) for c in WITNESS_ORDER if c in available for t in settings.targets
+                  if not matrix[c][t.url].direct]
+    via_urllib = [t for t in settings.targets if not routing.route(t.url, settings.env, "urllib").direct]
+    if not candidates and not via_urllib:
+        return None
+    timeout = float(settings.timeout)
+    with probes.relay(lifetime=timeout * 4 + 5) as relay:
+        renv = relay_env(settings.env, relay.url)
+        if candidates:
+            name, target = candidates[0]
+            run = clients.run_client(name, target.url, renv, timeout=timeout * 2, resolve=dict(settings.resolve))
+            outcome = clients.describe(run) if hasattr(clients, "describe") else str(run)
+            label = routing.CLIENT_LABELS.get(name, name)
+        else:
+            target = via_urllib[0]
+            outcome, _cmd = urllib_witness(target.origin + "/v1/messages", renv, timeout * 2)
+            label = routing.CLIENT_LABELS["urllib"]
+        # The relay records on its own thread, before it passes the proxy's answer on: a moment is enough.
+        arrivals = relay.wait_for(target.hostport, 0.5)
+    first = arrivals[0] if arrivals else None
+    answer = None
+    if first is not None:
+        answer = (_note(TRAFFIC, "proxy_answered", status=first.upstream_status) if first.upstream_status
+                  else first.upstream_error)
+    return {"client": label, "target": target.hostport, "outcome": outcome, "observed": bool(arrivals),
+            "arrival": f"{first.method} {first.target}" if first else None,
+            "status": first.upstream_status if first else None, "proxy_answer": answer}
+
+
+def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, Any] | None, urls: list[str],
+                  export_lines: str) -> Judgement:
+    """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there."""
+    from pytest_proxydiag.net.routing import CLIENT_LABELS
+
+    direct = [(c, u, r) for c, per in matrix.items() for u, r in per.items() if r.direct]
+    if direct:
+        lines = "\n".join(_note(TRAFFIC, "direct_line", client=CLIENT_LABELS[c], host=urlsplit(u).netloc,
+                                reason=r.reason) for c, u, r in direct)
+        return Judgement.fail("direct", direct=lines, export_lines=export_lines,
+                              clients=", ".join(dict.fromkeys(CLIENT_LABELS[c] for c, _u, _r in direct)),
+                              target=", ".join(dict.fromkeys(urlsplit(u).netloc for _c, u, _r in direct)))
+    if proof is not None and not proof["observed"]:
+        return Judgement.fail("unobserved", witness=proof["client"], target=proof["target"],
+                              arrival=proof["outcome"], export_lines=export_lines)
+    if proof is None:
+        return Judgement.passed("by_rules", urls=", ".join(urls))
+    return Judgement.passed("proved", client=proof["client"], arrival=proof["arrival"],
+                            proxy_answer=proof["proxy_answer"])
+
+
+def must_be_direct(host: str) -> bool:
+    """A gateway the corporate proxy cannot reach: this machine, a private address, an internal name."""
+    h = host.strip("[]").lower()
+    try:
+        ip = ipaddress.ip_address(h)
+        return ip.is_loopback or ip.is_private or ip.is_link_local
+    except ValueError:
+        pass
+    return h == "localhost" or "." not in h or h.endswith((".local", ".internal", ".lan", ".corp", ".home.arpa",
+                                                           ".localhost"))
+
+
+def routing_expectations(targets: Any, gateway: Any, cloud_credentials: bool) -> tuple[dict[str, str],
+                                                                                        dict[str, str]]:
+    """(URLs that must go through the proxy -> host, URLs that must go direct -> why)."""
+    must_proxy = {t.url: t.host for t in targets}
+    must_direct: dict[str, str] = {}
+    if gateway.value:
+        gw = urlsplit(gateway.value)
+        if gw.hostname and must_be_direct(gw.hostname):
+            must_direct[gateway.value] = _note(NO_PROXY, "gateway_direct", host=gw.hostname, source=gateway.source)
+    if cloud_credentials:
+        must_direct[METADATA_URL] = _note(NO_PROXY, "metadata_direct")
+    return must_proxy, must_direct
+
+
+def judge_no_proxy(env: Mapping[str, str], no_proxy: Any, matrix: Mapping[str, Mapping[str, Any]],
+                   must_proxy: Mapping[str, str], must_direct: Mapping[str, str]) -> Judgement:
+    """Step 2: NO_PROXY keeps the provider on the proxy (and local gateways direct) for every client."""
+    from pytest_proxydiag.net import routing
+
+    problems, lines = [], []
+    for client, per in matrix.items():
+        label = routing.CLIENT_LABELS[client]
+        value, var = routing.no_proxy_value(env, client)
+        err = routing.no_proxy_error(value, client) if value else None
+        if err:
+            problems.append(_note(NO_PROXY, "client_error", client=label, error=err))
+        for url, host in must_proxy.items():
+            r = per[url]
+            if r.direct and r.bypass is not None:
+                problems.append(_note(NO_PROXY, "goes_direct", client=label, host=host, variable=var,
+                                      entry=r.bypass.entry, rule=r.bypass.rule))
+        for url, why in must_direct.items():
+            r = per[url]
+            if not r.direct and r.error is None:
+                problems.append(_note(NO_PROXY, "goes_through", client=label, host=urlsplit(url).hostname, why=why))
+        cells = "; ".join(f"{urlsplit(u).hostname} -> " + ("direct" if r.direct else "proxy") for u, r in per.items())
+        lines.append(_note(NO_PROXY, "matrix_line", client=label, variable=var or _note(NO_PROXY, "reads_nothing"),
+                           cells=cells))
+    if not problems:
+        summary = (_note(NO_PROXY, "not_set") if no_proxy.value is None
+                   else _note(NO_PROXY, "keeps", source=no_proxy.source, hosts=", ".join(must_proxy.values())))
+        if must_direct:
+            summary += _note(NO_PROXY, "and_direct", hosts=", ".join(urlsplit(u).hostname or u for u in must_direct))
+        return Judgement("pass", "", detail=summary)
+    keep = list(dict.fromkeys(h for h in ["localhost", "127.0.0.1", "::1"]
+                              + [urlsplit(u).hostname for u in must_direct] if h))
+    corrected = routing.corrected_no_proxy(no_proxy.value or "", keep_direct=keep, must_proxy=list(must_proxy.values()))
+    shown = no_proxy.value if no_proxy.value is not None else _note(NO_PROXY, "unset")
+    if env.get("NO_PROXY") is not None and env.get("no_proxy") is not None and env["NO_PROXY"] != env["no_proxy"]:
+        shown = _note(NO_PROXY, "both_spellings", upper=env["NO_PROXY"], lower=env["no_proxy"])
+    return Judgement.fail("bypassed", fix={"env": {"NO_PROXY": corrected, "no_proxy": corrected}},
+                          problems="\n".join(dict.fromkeys(problems)), matrix="\n".join(lines), value=shown,
+                          source=no_proxy.source, corrected=corrected, keep=", ".join(keep),
+                          must=", ".join(must_proxy.values()))
+
+
+def _entries(value: str | None) -> set[str]:
+    return {e.strip().lower() for e in (value or "").replace(" ", ",").split(",") if e.strip()}
+
+
+def judge_system_sources(sources: list[ProxySource], notes: list[str], env_raw: str | None, env_var: str | None,
+                         env_no_proxy: Any) -> Judgement:
+    """Step 3: no system or tool setting names another proxy (or another NO_PROXY) than this shell."""
+    env_norm = normalize_proxy(env_raw)
+    env_proxy = env_norm or _note(SYSTEM, "no_proxy_set")
+    conflicts, fixes = [], []
+    for src in sources:
+        at = dict(where=src.where, setting=src.key, value=src.value)
+        if src.kind == "proxy":
+            if env_norm is None:
+                conflicts.append(_note(SYSTEM, "conflict_no_env", **at))
+                fixes.append(_note(SYSTEM, "fix_no_env", **at))
+            elif not same_proxy(src.value, env_raw):
+                conflicts.append(_note(SYSTEM, "conflict_other", env_proxy=env_norm, **at))
+                fixes.append(_note(SYSTEM, "fix_other", variable=env_var, env_proxy=env_norm, **at))
+        elif src.kind == "no_proxy" and src.new_shells and env_no_proxy.value is not None and \
+                _entries(src.value) != _entries(env_no_proxy.value):
+            conflicts.append(_note(SYSTEM, "conflict_no_proxy", source=env_no_proxy.source,
+                                   env_no_proxy=env_no_proxy.value, **at))
+            fixes.append(_note(SYSTEM, "fix_no_proxy", **at))
+        elif src.kind == "pac" and src.key.startswith("FindProxyForURL"):
+            direct = src.value.strip().upper() == "DIRECT"
+            if (direct and env_norm) or (not direct and not same_proxy(src.value, env_raw)):
+                conflicts.append(_note(SYSTEM, "conflict_pac", env_proxy=env_norm or _note(SYSTEM, "direct"), **at))
+                fixes.append(_note(SYSTEM, "fix_pac"))
+    if not conflicts:
+        names = ", ".join(dict.fromkeys(src.where.split(":")[0] for src in sources)) or _note(SYSTEM, "none_found")
+        return Judgement.passed("agrees", env_proxy=env_proxy, names=names,
+                                not_checked=Note.of("not_checked", notes="; ".join(notes)) if notes else "")
+    who = [_note(SYSTEM, "who_shell", clients=_note(SYSTEM, "env_clients"),
+                 env_proxy=env_norm or _note(SYSTEM, "direct"), variable=env_var if env_raw else _note(SYSTEM, "no_proxy_variable"))]
+    who += [_note(SYSTEM, "who_source", used_by=src.used_by, value=src.value, where=src.where)
+            for src in sources if src.kind in ("proxy", "pac")]
+    return Judgement.fail("conflict", conflicts="\n".join(conflicts), who_uses="\n".join(dict.fromkeys(who)),
+                          env_proxy=env_proxy, fixes="\n".join(dict.fromkeys(fixes)))
+
+
+def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str | None,
+                       env_var: str | None) -> Judgement:
+    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct."""
+    from pytest_proxydiag.net import routing
+
+    problems = []  # (entry, problem, change)
+    for e in sorted(entries, key=lambda x: -x.precedence):
+        if e.error:
+            change = _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML")
+            return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
+                                  change=change, others="")
+        name = e.key.split(".")[-1]
+        client = "claude" if e.app == "Claude Code" else "httpx"
+        if name.lower() == "no_proxy":
+            for t in targets:
+                m = routing.matches_no_proxy(t.host, t.port, e.value, client)
+                if m is not None:
+                    problems.append((e, _note(APPS, "sends_direct", app=e.app, host=t.host, entry=m.entry,
+                                              rule=m.rule), _note(APPS, "keep_internal", name=name)))
+                    break
+        elif name in PROXY_NAMES:
+            if not e.value.strip():
+                problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
+            elif env_raw and not same_proxy(e.value, env_raw):
+                problems.append((e, _note(APPS, "other_proxy", app=e.app, app_proxy=normalize_proxy(e.value),
+                                          env_proxy=normalize_proxy(env_raw), variable=env_var),
+                                 _note(APPS, "same_as_shell", name=name, variable=env_var)))
+    if not problems:
+        where = ", ".join(dict.fromkeys(e.path for e in entries)) or _note(APPS, "no_settings")
+        return Judgement.passed("no_override", where=where)
+    e, problem, change = problems[0]
+    others = ""
+    if len(problems) > 1:
+        others = _note(APPS, "also", problems="; ".join(f"{o.path} {o.key}: {p}" for o, p, _c in problems[1:4]))
+    # Claude Code applies settings.json "env" over the shell: the fix is proven by running it with
+    # that value (before) and without it (after the change).
+    app_env = ({"clients": ["claude"], "before": {e.key.split(".", 1)[1]: e.value}}
+               if e.app == "Claude Code" and e.key.startswith("env.") else None)
+    fix = {"files": [{"path": e.path, "change": change}], **({"app_env": app_env} if app_env else {})}
+    return Judgement.fail("override", fix=fix, path=e.path, setting=e.key, value=e.value, problem=problem,
+                          change=change, app=e.app, others=others)

@@ -29,27 +29,43 @@ from __future__ import annotations
 
 import math
 import re
-import socket
-import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from pytest_proxydiag import catalog
+from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.core.config import Settings, Target
-from pytest_proxydiag.net.probes import Cause, HttpResult, Probes, _Deadline, read_head, wrap_tls
+from pytest_proxydiag.core.step import export_lines
+from pytest_proxydiag.net.probes import Cause, HttpResult, Probes, StreamResult
 
 __all__ = ["LatencySplit", "measure_latency", "split_of", "HealthStats", "proxy_health", "StreamCheck",
-           "stream_check", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout", "client_timeouts",
-           "request_budget", "fmt_ms", "SSE_EVENTS", "SSE_INTERVAL"]
+           "stream_check", "judge_stream", "RateLimitSighting", "rate_limit_sightings", "ClientTimeout",
+           "client_timeouts", "request_budget", "fmt_ms", "SSE_EVENTS", "SSE_INTERVAL", "judge_latency",
+           "judge_health", "judge_timeouts", "judge_rate_limit", "measured_latency", "shared_requests",
+           "probes_seen", "latency_evidence"]
 
 #: The streaming check asks the origin for this many events, this many seconds apart.
 SSE_EVENTS = 4
-SSE_INTERVAL = 0.25
+SSE_INTERVAL = 0.05
 #: Proxy-health sampling stops after this many network timeouts of wall time.
 HEALTH_BUDGET_FACTOR = 3
 #: A client timeout must leave at least this much time for the model's own answer (seconds).
 MODEL_TIME_BUDGET = 60.0
+#: The timeout the flowchart recommends for Claude Code (10 minutes, in milliseconds).
+RECOMMENDED_ENV = {"API_TIMEOUT_MS": "600000"}
+
+LATENCY, HEALTH, TIMEOUTS, RATE_LIMIT = ("performance.latency", "performance.proxy_health", "performance.timeouts",
+                                         "performance.rate_limit")
+#: The catalog note that says what a slow phase means (performance.latency's ``{where}``).
+_WHERE_NOTE = {"proxy connect": "where_proxy_connect", "connect": "where_connect",
+               "CONNECT reply": "where_connect_reply", "TLS handshake": "where_tls",
+               "time to first byte": "where_first_byte"}
+
+
+def _note(step_id: str, name: str, /, **values: Any) -> str:
+    return catalog.note(step_id, name, **values)
 
 
 def fmt_ms(seconds: float | None) -> str:
@@ -185,7 +201,7 @@ def proxy_health(probes: Probes, target: Target, samples: int) -> HealthStats:
         stopped = None
         for i in range(samples):
             if i and time.monotonic() - start > budget:
-                stopped = f"stopped after {i} samples: the {budget:g}s sampling budget was used"
+                stopped = _note(HEALTH, "budget_used", done=i, budget=f"{budget:g}")
                 break
             if target.scheme == "http":
                 res = probes.request(target, "HEAD", "/", cache=False)
@@ -202,7 +218,7 @@ def proxy_health(probes: Probes, target: Target, samples: int) -> HealthStats:
             else:
                 failures.append(tunnel.detail)
                 if tunnel.cause in (Cause.BLOCKED, Cause.NO_PROXY, Cause.INVALID_PROXY, Cause.UNSUPPORTED):
-                    stopped = f"stopped: {tunnel.detail}"
+                    stopped = _note(HEALTH, "stopped", detail=tunnel.detail)
                     break
         return HealthStats(times, failures, samples, stopped)
     return probes.cached(("perf-health", target.host, target.port, samples), compute)
@@ -252,75 +268,37 @@ def stream_check(probes: Probes, target: Target, events: int = SSE_EVENTS,
     """GET /v1/sse?events=N&interval=S through the proxy; time each event's arrival (cached per run)."""
     def compute() -> StreamCheck:
         path = f"/v1/sse?events={events}&interval={interval:g}"
-        url = target.origin + path
         expect = (events - 1) * interval
-        deadline = _Deadline(probes.timeout * 2 + expect)
-        sock = None
-        try:
-            if target.scheme == "https":
-                sock, tunnel = probes.open_tunnel(target.host, target.port, deadline=deadline)
-                if sock is None:
-                    return StreamCheck(url, False, f"no tunnel: {tunnel.detail}", events, interval)
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE   # the path is measured here; the certificate branch judges trust
-                sock.settimeout(max(min(probes.timeout, deadline.remaining()), 0.001))
-                sock = wrap_tls(sock, ctx, target.host)
-                request_target = path
-            else:
-                p = probes.proxy
-                if p is None:
-                    return StreamCheck(url, False, "no proxy", events, interval)
-                sock = socket.create_connection((p.host, p.port), timeout=probes.timeout)
-                request_target = url
-            host = target.host + (f":{target.port}" if target.port not in (80, 443) else "")
-            req = (f"GET {request_target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: pytest-proxydiag\r\n"
-                   "Accept: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
-            t_send = time.monotonic()
-            sock.sendall(req.encode("latin-1"))
-            probes.requests_sent += 1
-            reply, rest = read_head(sock, _Deadline(max(min(probes.timeout + expect, deadline.remaining()), 0.001)),
-                                    f"GET {url}")
-            ctype = (reply.header("Content-Type") or "").lower()
-            if reply.status != 200 or "text/event-stream" not in ctype:
-                return StreamCheck(url, True, f"the target has no test stream endpoint ({reply.status_line}, "
-                                              f"{ctype or 'no content type'}): streaming not measured",
-                                   events, interval, status=reply.status, available=False)
-            arrivals: list[float] = []
-            buf = rest
-            arrivals += [time.monotonic() - t_send] * _count_events(buf)
-            buf = buf.rsplit(b"\n\n", 1)[-1] if b"\n\n" in buf else buf
-            while len(arrivals) < events:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    break
-                sock.settimeout(remaining)
-                try:
-                    chunk = sock.recv(65536)
-                except (socket.timeout, TimeoutError):
-                    break
-                if not chunk:
-                    break
-                now = time.monotonic() - t_send
-                buf += chunk
-                n = _count_events(buf)
-                if n:
-                    arrivals += [now] * n
-                    buf = buf.rsplit(b"\n\n", 1)[-1]
-            detail = "" if len(arrivals) >= events else (f"only {len(arrivals)} of {events} events arrived "
-                                                          f"within {deadline.seconds:g}s")
-            return StreamCheck(url, len(arrivals) >= events, detail, events, interval, arrivals, reply.status)
-        except (OSError, ssl.SSLError) as exc:
-            return StreamCheck(url, False, f"{type(exc).__name__}: {exc}", events, interval)
-        except Exception as exc:  # ProbeError and friends: report, never crash
-            return StreamCheck(url, False, str(getattr(exc, "detail", exc)), events, interval)
-        finally:
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        res = probes.stream(target, path, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"},
+                            duration=expect)
+        return judge_stream(res, events, interval)
     return probes.cached(("perf-sse", target.url, events, interval), compute)
+
+
+def judge_stream(res: StreamResult, events: int = SSE_EVENTS, interval: float = SSE_INTERVAL) -> StreamCheck:
+    """When each server-sent event arrived, from the pieces of a streamed answer."""
+    if not res.ok:
+        return StreamCheck(res.url, False, res.detail, events, interval)
+    reply = res.reply
+    ctype = (reply.header("Content-Type") or "").lower() if reply else ""
+    if reply is None or reply.status != 200 or "text/event-stream" not in ctype:
+        return StreamCheck(res.url, True, _note(LATENCY, "no_stream_endpoint", status=res.detail,
+                                                content_type=ctype or "no content type"),
+                           events, interval, status=res.status, available=False)
+    arrivals: list[float] = []
+    buf = b""
+    for at, piece in res.pieces:
+        buf += piece
+        n = _count_events(buf)
+        if n:
+            arrivals += [at] * n
+            buf = buf.replace(b"\r\n", b"\n").rsplit(b"\n\n", 1)[-1]
+        if len(arrivals) >= events:
+            break
+    arrivals = arrivals[:events]
+    detail = "" if len(arrivals) >= events else _note(LATENCY, "events_missing", arrived=len(arrivals),
+                                                       expected=events)
+    return StreamCheck(res.url, len(arrivals) >= events, detail, events, interval, arrivals, reply.status)
 
 
 def _count_events(buf: bytes) -> int:
@@ -368,20 +346,20 @@ def rate_limit_sightings(log: Iterable[Mapping[str, Any]]) -> list[RateLimitSigh
             continue
         names = {k.lower(): v for k, v in headers}
         if e["kind"] == "connect":
-            where, sender, why = f"CONNECT {e.get('target')}", "proxy", "it answered the CONNECT request itself"
+            where, sender, why = f"CONNECT {e.get('target')}", "proxy", _note(RATE_LIMIT, "why_connect")
         else:
             where = f"{e.get('method', 'GET')} {e.get('url')}"
             if "x-squid-error" in names:
-                sender, why = "proxy", f"X-Squid-Error: {names['x-squid-error']}"
+                sender, why = "proxy", _note(RATE_LIMIT, "why_squid", value=names["x-squid-error"])
             elif any(_PROVIDER_HEADER.match(k) for k in names):
                 k = next(k for k in names if _PROVIDER_HEADER.match(k))
-                sender, why = "provider", f"the answer carries the provider's {k} header"
+                sender, why = "provider", _note(RATE_LIMIT, "why_provider_header", header=k)
             elif "proxy" in names.get("server", "").lower() or "squid" in names.get("server", "").lower():
-                sender, why = "proxy", f"Server: {names['server']}"
+                sender, why = "proxy", _note(RATE_LIMIT, "why_server", value=names["server"])
             elif str(e.get("url", "")).startswith("https://") and e.get("via_proxy", True):
-                sender, why = "provider", "it came through the TLS tunnel, which only the provider can answer in"
+                sender, why = "provider", _note(RATE_LIMIT, "why_tunnel")
             else:
-                sender, why = "provider", "no proxy error marker on the answer"
+                sender, why = "provider", _note(RATE_LIMIT, "why_no_marker")
         out.append(RateLimitSighting(where, status, rl, sender, why))
     return out
 
@@ -412,16 +390,13 @@ def client_timeouts(env: Mapping[str, str], claude_env: Mapping[str, str] | None
         try:
             out.append(ClientTimeout("Claude Code", "API_TIMEOUT_MS", float(raw) / 1000.0, src))
         except ValueError:
-            problems.append(f"API_TIMEOUT_MS={raw!r} ({src}) is not a number of milliseconds")
+            problems.append(_note(TIMEOUTS, "not_a_number", raw=raw, source=src))
     else:
         out.append(ClientTimeout("Claude Code", "API_TIMEOUT_MS", 600.0, "default"))
     if env.get("ANTHROPIC_TIMEOUT"):
         out.append(ClientTimeout("(none)", "ANTHROPIC_TIMEOUT", _float(env["ANTHROPIC_TIMEOUT"]),
-                                 "env:ANTHROPIC_TIMEOUT",
-                                 "neither Claude Code nor the Anthropic SDKs read this variable; Claude Code "
-                                 "reads API_TIMEOUT_MS (milliseconds), the SDK takes timeout= in code"))
-    out.append(ClientTimeout("Anthropic Python SDK", "timeout", 600.0, "default",
-                             "set in code: Anthropic(timeout=...)"))
+                                 "env:ANTHROPIC_TIMEOUT", _note(TIMEOUTS, "anthropic_timeout_unread")))
+    out.append(ClientTimeout("Anthropic Python SDK", "timeout", 600.0, "default", _note(TIMEOUTS, "sdk_in_code")))
     if litellm is not None and getattr(litellm, "error", None) is None:
         path = getattr(litellm, "path", "LiteLLM config")
         if litellm.request_timeout is not None:
@@ -431,9 +406,8 @@ def client_timeouts(env: Mapping[str, str], claude_env: Mapping[str, str] | None
         for where, secs in litellm.timeouts.items():
             if where not in ("litellm_settings.request_timeout", "router_settings.timeout"):
                 out.append(ClientTimeout("LiteLLM", where, secs, path))
-    out.append(ClientTimeout("Python requests", "timeout", None, "default",
-                             "no limit unless the program passes timeout="))
-    out.append(ClientTimeout("httpx", "timeout", 5.0, "default", "5 s per operation unless the program sets it"))
+    out.append(ClientTimeout("Python requests", "timeout", None, "default", _note(TIMEOUTS, "requests_no_limit")))
+    out.append(ClientTimeout("httpx", "timeout", 5.0, "default", _note(TIMEOUTS, "httpx_default")))
     out.append(ClientTimeout("Node fetch (undici)", "headersTimeout", 300.0, "default"))
     return out, problems
 
@@ -451,5 +425,126 @@ def request_budget(settings: Settings) -> dict[str, int]:
     direct = 0 if settings["no_direct"] else n
     return {"latency (shared GET /)": n, "direct GET /": direct, "streaming GET": n,
             "proxy-health CONNECTs": n * int(settings["health_samples"]), "rate limit": 0,
-            "client runs (requests, httpx, curl)": 3 * n, "SDK requests (anthropic, litellm)": 2,
+            "client runs (requests/httpx/curl)": 3 * n, "SDK requests (anthropic, litellm)": 2,
             "total at most": n * (1 + 1 + int(settings["health_samples"]) + 3) + direct + 2}
+
+
+# ============================================================ judging (the step tests conclude with these)
+def latency_evidence(split: LatencySplit, direct: LatencySplit, stream: StreamCheck) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"direct": direct.as_dict(), "streaming": stream.as_dict()}
+    if direct.ok and direct.total is not None:
+        evidence["proxy_adds"] = round((split.total or 0.0) - direct.total, 4)
+    return evidence
+
+
+def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: StreamCheck | None, threshold: float,
+                  target_host: str) -> Judgement:
+    """Step 1: the time the proxy adds (against the direct path when it was measured), and streaming."""
+    if not split.ok or direct is None or stream is None:
+        return Judgement.blocked("connectivity.proxy_works", key="not_through", url=split.url, detail=split.detail)
+    total = split.total or 0.0
+    if direct.ok and direct.total is not None:
+        added = total - direct.total
+        if added > threshold:
+            return Judgement.fail("slow", added=fmt_ms(added), threshold=fmt_ms(threshold), split=split.line(),
+                                  direct=direct.line())
+    elif total > threshold:
+        slowest, _secs = split.slowest() or ("time to first byte", total)
+        advice = "advice_first_byte" if slowest == "time to first byte" else "advice_other"
+        return Judgement.fail("slow_total", total=fmt_ms(total), threshold=fmt_ms(threshold), split=split.line(),
+                              slowest=slowest, where=Note.of(_WHERE_NOTE[slowest]) if slowest in _WHERE_NOTE
+                              else "", advice=Note.of(advice, target_host=target_host))
+    if stream.available and stream.buffered:
+        return Judgement.fail("buffered", events=len(stream.arrivals), interval=fmt_ms(stream.interval),
+                              first_event=fmt_ms(stream.first_event), gaps=", ".join(fmt_ms(g) for g in stream.gaps))
+    spaced = stream.available and stream.arrivals
+    return Judgement.passed(
+        "measured", split=split.line(),
+        direct=Note.of("direct_total", total=fmt_ms(direct.total)) if direct.ok else "",
+        stream=Note.of("stream_spaced", first_event=fmt_ms(stream.first_event), interval=fmt_ms(stream.interval))
+        if spaced else "")
+
+
+def judge_health(health: HealthStats, threshold: float, target: Target) -> Judgement:
+    """Step 2: CONNECT round trips that fail, or a mean above the threshold."""
+    common = dict(stats=health.line(), count=health.count, requested=health.requested, threshold=fmt_ms(threshold),
+                  when=time.strftime("%Y-%m-%d %H:%M:%S %Z"), failures=len(health.failures), target=target.hostport)
+    if health.failures:
+        return Judgement.fail("failures", failed=len(health.failures),
+                              examples="; ".join(dict.fromkeys(health.failures))[:300], **common)
+    st = health.stats()
+    if st and st["mean"] > threshold:
+        return Judgement.fail("slow", mean=fmt_ms(st["mean"]), **common)
+    return Judgement.passed("healthy", stats=health.line(), threshold=fmt_ms(threshold))
+
+
+def measured_latency(probes: Probes, targets: Sequence[Target]) -> float | None:
+    """The slowest whole request through the proxy among the targets it can reach (shared GET /), or None."""
+    if probes.proxy is None or probes.proxy_unusable() is not None:
+        return None
+    measured = None
+    for t in targets:
+        if t.scheme == "https" and not probes.tunnel_to(t).ok:
+            continue
+        s = measure_latency(probes, t)
+        if s.ok and s.total is not None:
+            measured = max(measured or 0.0, s.total)
+    return measured
+
+
+def judge_timeouts(timeouts: Sequence[ClientTimeout], problems: Sequence[str], measured: float | None, *,
+                   shell: str, litellm_path: str | None) -> Judgement:
+    """Step 3: a client timeout below the measured latency, or leaving too little for the model's answer."""
+    common = dict(export_lines=export_lines(RECOMMENDED_ENV, shell), yaml=Note.of("litellm_yaml"),
+                  litellm_path=Note.of("litellm_path", path=litellm_path) if litellm_path else "",
+                  measured=fmt_ms(measured))
+    fix = {"env": dict(RECOMMENDED_ENV)}
+    if problems:
+        return Judgement.fail("unreadable", fix=fix, detail="; ".join(problems), **common)
+    base = measured or 0.0
+    tight = []
+    for t in timeouts:
+        if t.seconds is None or t.client == "(none)":
+            continue
+        if t.source == "default":
+            if measured is not None and t.seconds < measured:
+                tight.append(_note(TIMEOUTS, "below_latency", line=t.line()))
+        elif t.seconds < base + MODEL_TIME_BUDGET:
+            tight.append(_note(TIMEOUTS, "no_time_left", line=t.line(), left=fmt_ms(max(t.seconds - base, 0.0)),
+                               path=fmt_ms(base), needed=fmt_ms(MODEL_TIME_BUDGET)))
+    if tight:
+        return Judgement.fail("too_tight", fix=fix, detail="; ".join(tight), **common)
+    shown = "; ".join(t.line() for t in timeouts if t.source != "default") or Note.of("defaults_only")
+    return Judgement.passed("healthy", shown=shown, measured=fmt_ms(measured))
+
+
+def shared_requests(probes: Probes, targets: Sequence[Target]) -> None:
+    """Every target's one shared ``GET /`` through the proxy, if no other step sent it yet (no extra load)."""
+    p = probes.proxy
+    if p is None or p.is_socks or probes.proxy_unusable() is not None:
+        return
+    for t in targets:
+        if t.scheme == "http" or probes.tunnel_to(t).ok:
+            measure_latency(probes, t)
+
+
+def probes_seen(log: Iterable[Mapping[str, Any]]) -> int:
+    return sum(1 for e in log if e.get("kind") in ("http", "connect"))
+
+
+def judge_rate_limit(sightings: Sequence[RateLimitSighting], seen: int, proxy_configured: bool) -> Judgement:
+    """Step 4: a 429 (or a remaining count of 0) in any probe of the run, from the proxy or the provider."""
+    if not seen:
+        if not proxy_configured:
+            return Judgement.skip("no_traffic")
+        return Judgement.blocked("connectivity.proxy_works", key="nothing_reached")
+    limited = [s for s in sightings if s.limited]
+    if not limited:
+        return Judgement.passed("no_429", count=seen,
+                                headers=Note.of("headers_seen", line=sightings[0].line()) if sightings else "")
+    first = next((s for s in limited if s.sender == "proxy"), limited[0])
+    retry = dict((k.lower(), v) for k, v in first.headers).get("retry-after")
+    values = dict(detail="; ".join(dict.fromkeys(s.line() for s in limited)),
+                  retry=Note.of("retry", seconds=retry) if retry else "",
+                  headers="; ".join(f"{k}: {v}" for k, v in first.headers) or "status 429")
+    return Judgement.fail("limited_proxy" if first.sender == "proxy" else "limited", **values)

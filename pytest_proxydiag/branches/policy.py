@@ -29,63 +29,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from pytest_proxydiag.branches import products
+
 __all__ = ["Verdict", "VendorMatch", "ProviderDomain", "read_reply", "identify_vendor", "find_category",
            "provider_domains", "allowlist_lines", "wildcard_lines", "log_query", "utc", "SQUID_ERRORS",
            "VENDORS", "json_probe_body", "size_label"]
 
 
-# -- products and their fingerprints ------------------------------------------------------------
-@dataclass(frozen=True)
-class Vendor:
-    name: str
-    #: (header name, regex on its value); any match counts.
-    headers: tuple[tuple[str, str], ...] = ()
-    #: regexes on the body (case-insensitive); any match counts.
-    body: tuple[str, ...] = ()
-    #: where the product logs the request (for the text to IT).
-    logs: str = ""
-
-
-VENDORS: tuple[Vendor, ...] = (
-    Vendor("Squid", headers=(("X-Squid-Error", r"."), ("Server", r"^squid"), ("Via", r"\(squid"),
-                             ("X-Cache", r"from .*\(squid")),
-           body=(r"Generated .{0,200}\(squid/[\d.]+\)", r"<!-- ERR_[A-Z_]+ -->"),
-           logs="Squid access.log (e.g. TCP_DENIED/403, NONE_NONE/503 or TCP_TUNNEL lines) and cache.log"),
-    Vendor("Zscaler", headers=(("Server", r"zscaler"), ("X-Zscaler-Transaction-Id", r"."), ("Via", r"zscaler")),
-           body=(r"zscaler", r"zscloud\.net", r"zscalertwo\.net", r"zscalerthree\.net"),
-           logs="Zscaler Internet Access: Analytics > Web Insights (Logs), filtered by URL, user and time"),
-    Vendor("Netskope", headers=(("Server", r"netskope"), ("Via", r"netskope"), ("X-Netskope-Inspected", r".")),
-           body=(r"netskope", r"goskope\.com"),
-           logs="Netskope: Skope IT > Events (Page and Application events) and Alerts (policy), by user and time"),
-    Vendor("Blue Coat / Symantec ProxySG", headers=(("X-BlueCoat-Via", r"."), ("Server", r"bluecoat|proxysg"),
-                                                     ("Via", r"bluecoat|proxysg")),
-           body=(r"blue\s*coat", r"proxysg", r"\((?:policy_denied|content_filter_denied|policy_redirect|"
-                 r"dns_unresolved_hostname|tcp_error|connect_failed)\)", r"symantec web (?:security|gateway)",
-                 r"sitereview\.(?:bluecoat|symantec)"),
-           logs="ProxySG access log: x-exception-id (policy_denied, content_filter_denied) and "
-                "cs-categories fields; Management Center / Reporter by client IP and time"),
-    Vendor("Palo Alto Networks", headers=(("Server", r"pan-?os|paloalto"),),
-           body=(r"palo\s*alto", r"paloaltonetworks", r"web page blocked</title>.*in accordance with company policy",
-                 r"blocked in accordance with company policy"),
-           logs="PAN-OS / Prisma Access: Monitor > Logs > URL Filtering (action block-url), by URL and time"),
-    Vendor("Fortinet FortiGate", headers=(("Server", r"forti"),),
-           body=(r"fortiguard", r"fortinet", r"fortigate", r"web filter violation"),
-           logs="FortiGate: Log & Report > Security Events > Web Filter (and Forward Traffic), by URL and time"),
-    Vendor("Cisco Umbrella", headers=(("Location", r"block\.opendns\.com|\.umbrella\.com"),
-                                      ("Server", r"umbrella|opendns")),
-           body=(r"cisco umbrella", r"block\.opendns\.com", r"opendns", r"umbrella\.com"),
-           logs="Cisco Umbrella: Reporting > Activity Search (Web/Proxy events), by identity, domain and time"),
-    Vendor("Forcepoint (Websense)", headers=(("Server", r"websense|forcepoint"), ("Via", r"websense|forcepoint")),
-           body=(r"websense", r"forcepoint"),
-           logs="Forcepoint Web Security: Real-Time Monitor / Investigative reports, by user, URL and time"),
-    Vendor("Skyhigh / McAfee Web Gateway", headers=(("Via", r"mcafee|skyhigh"), ("Server", r"mcafee|skyhigh")),
-           body=(r"mcafee web gateway", r"skyhigh"),
-           logs="Skyhigh / McAfee Web Gateway: Dashboard > Web Security / access.log, by URL and time"),
-    Vendor("Microsoft Forefront TMG / ISA", headers=(("Via", r"\bISA\b|forefront|tmg"),),
-           body=(r"forefront tmg", r"isa server", r"forefront threat management gateway"),
-           logs="Forefront TMG / ISA: Logs & Reports > Logging (Web Proxy), by client IP and time"),
-)
-_VENDOR_BY_NAME = {v.name: v for v in VENDORS}
+# -- products and their fingerprints: the table is data (catalog/products.py), matched by branches/products.py
+VENDORS = products.PRODUCTS
 
 
 #: Squid's error codes (X-Squid-Error / the page template), what they mean and who caused them.
@@ -158,39 +110,15 @@ class Verdict:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "", ())}
 
 
-def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
-    n = name.lower()
-    for k, v in headers:
-        if k.lower() == n:
-            return v
-    return None
-
-
-def _text(body: bytes | str | None, limit: int = 200_000) -> str:
-    if body is None:
-        return ""
-    if isinstance(body, bytes):
-        body = body[:limit].decode("utf-8", "replace")
-    return body[:limit]
+# One reader of headers and bodies for policy and product identification alike.
+_header = products.header
+_text = products.body_text
 
 
 def identify_vendor(headers: Sequence[tuple[str, str]], body: bytes | str | None = b"") -> VendorMatch | None:
     """The product that sent a reply, from headers first, then the page; None if nothing matches."""
-    text = _text(body)
-    best: VendorMatch | None = None
-    for vendor in VENDORS:
-        signals = []
-        for name, pattern in vendor.headers:
-            value = _header(headers, name)
-            if value is not None and re.search(pattern, value, re.IGNORECASE):
-                signals.append(f"header {name}: {value[:80]}")
-        for pattern in vendor.body:
-            m = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
-            if m:
-                signals.append(f"page text {m.group(0)[:60]!r}")
-        if signals and (best is None or _strength(signals) > _strength(best.signals)):
-            best = VendorMatch(vendor.name, tuple(signals), vendor.logs)
-    return best
+    match = products.identify(headers, body)
+    return VendorMatch(match.name, match.signals, match.logs) if match.name else None
 
 
 def _strength(signals: Iterable[str]) -> int:
@@ -348,8 +276,11 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
             kind = "block_page"
             meaning = "after intercepting TLS, " + meaning
         return Verdict(kind=kind, meaning=meaning, **base)
-    if status == 407:
+    shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
+    if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning="the proxy wants authentication", **base)
+    if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
+        return Verdict(kind="upstream", meaning="the proxy could not reach the provider", **base)
     if status == 413:
         return Verdict(kind="too_large", meaning="a device in the path refuses the body as too large", **base)
     if status == 429:

@@ -13,12 +13,17 @@ Every entry is plain data (see :mod:`.auth` for the shape)::
         "solutions": {                     # what the report tells the user to do
             "contact_it": {"any": "Contact IT for correct credentials ..."},
         },
+        "notes": {                         # one-line pass summaries and skip reasons
+            "accepted": "the proxy accepted CONNECT {target} with {who}",
+        },
     }
 
 A solution is a dict of variants keyed by platform (``any``, ``macos``,
 ``debian``, ``rhel``, ``windows``); :func:`render` puts the variant for this
 machine first.  Templates use ``{name}`` placeholders filled from the values
-the test measured; every value is redacted before it is inserted.
+the test measured; every value is redacted before it is inserted.  A step
+test that passes or skips says why with :func:`note` (a step's ``notes``
+first, then :data:`COMMON_NOTES`), so no sentence lives in the step code.
 
 Branch modules (``auth.py``, ``connectivity.py`` …) each define ``STEPS``;
 they are merged here into :data:`CATALOG`.  Site packs add entries with
@@ -36,8 +41,16 @@ from typing import Any, Callable, Mapping
 from pytest_proxydiag.core import flowchart
 from . import application, auth, bypass, certificate, claude_hosts, connectivity, gateway, performance, policy
 
-__all__ = ["CATALOG", "Entry", "RenderedFinding", "entry", "register", "render", "platform_key", "change_on",
-           "PLATFORM_LABELS"]
+__all__ = ["CATALOG", "COMMON_NOTES", "Entry", "RenderedFinding", "entry", "note", "register", "render",
+           "platform_key", "change_on", "PLATFORM_LABELS"]
+
+#: Pass summaries and skip reasons shared by several steps (a step's own ``notes`` win).
+COMMON_NOTES = {
+    "no_proxy": "no proxy is configured (set HTTPS_PROXY or pass --proxydiag-proxy URL)",
+    "no_proxy_short": "no proxy is configured",
+    "invalid_proxy": "the proxy URL is invalid: {detail}",
+    "auth_first": "the proxy wants authentication first",
+}
 
 PLATFORM_LABELS = {
     "any": "All systems",
@@ -59,6 +72,7 @@ class Entry:
     check: str = ""
     findings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     solutions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,8 @@ def _load() -> dict[str, Entry]:
 def _entry(step_id: str, data: Mapping[str, Any]) -> Entry:
     return Entry(step_id=step_id, branch=step_id.partition(".")[0], number=int(data.get("number", 0)),
                  title=data["title"], question=data.get("question", ""), check=data.get("check", ""),
-                 findings=data.get("findings", {}), solutions=data.get("solutions", {}))
+                 findings=data.get("findings", {}), solutions=data.get("solutions", {}),
+                 notes=data.get("notes", {}))
 
 
 CATALOG: dict[str, Entry] = _load()
@@ -110,6 +125,13 @@ def change_on(step_id: str) -> str:
 def entry(step_id: str) -> Entry:
     """The catalog entry of *step_id* (KeyError if unknown)."""
     return CATALOG[step_id]
+
+
+def note(step_id: str, key: str, **values: Any) -> str:
+    """The pass summary or skip reason *key* of *step_id*, filled with *values* (not yet redacted:
+    ``StepContext.passed``/``skip``/``blocked`` redact what they record)."""
+    template = CATALOG[step_id].notes.get(key) or COMMON_NOTES[key]
+    return _fill(template, {k: _as_text(v) for k, v in values.items()})
 
 
 def register(step_id: str, *, title: str, solution: str | Mapping[str, str] = "", question: str = "",

@@ -9,12 +9,25 @@ STEPS = {
         "findings": {
             "rejected": {
                 "text": "The proxy {proxy} answered {status} to CONNECT {target} with {credentials} "
-                        "(from {source}). Proxy-Authenticate: {challenge}. {squid_error}",
+                        "(from {source}). Proxy-Authenticate: {challenge}. {squid_error}{product}",
                 "solution": "contact_it",
+            },
+            # Refusal shapes other than a 407 (branches/products.py refusal_shape).
+            "rejected_401": {
+                "text": "The proxy {proxy} answered {status} (not 407) to CONNECT {target} with {credentials} "
+                        "(from {source}): {product_name} answers 401 when the credentials sent are wrong. "
+                        "WWW-Authenticate: {challenge}. {product}",
+                "solution": "contact_it",
+            },
+            "login_portal": {
+                "text": "The proxy {proxy} answered {status} to CONNECT {target} with a login page: it "
+                        "authenticates people through a browser session (a portal), not with credentials in "
+                        "{source}. {product}",
+                "solution": "portal",
             },
             "required": {
                 "text": "The proxy {proxy} requires authentication ({status}, Proxy-Authenticate: "
-                        "{challenge}) but {source} carries no credentials.",
+                        "{challenge}) but {source} carries no credentials. {product}",
                 "solution": "add_credentials",
             },
             "loop": {
@@ -29,6 +42,10 @@ STEPS = {
                 "  curl -x {proxy_noauth} --proxy-user {username} -I {target_url}\n"
                 "Then put them, URL-encoded, into HTTPS_PROXY:\n"
                 "  export HTTPS_PROXY=\"{proxy_placeholder}\"")},
+            "portal": {"any": (
+                "Command-line clients cannot sign in to a browser portal. Ask IT for a proxy endpoint that accepts "
+                "Basic credentials (user and password in HTTPS_PROXY), or for an authentication exemption for "
+                "{target_host} for this machine; an LLM gateway that signs in for you (see the README) also works.")},
             "add_credentials": {"any": (
                 "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
                 "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"

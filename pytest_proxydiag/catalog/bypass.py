@@ -29,6 +29,17 @@ STEPS = {
             "  3. Run the client from the shell where these are set (a service or IDE may not inherit them).\n"
             "Verify: curl -v {target_url} 2>&1 | grep -i 'connect to\\|proxy'   (it must say it connects to "
             "{proxy_hostport})")}},
+        "notes": {
+            "env_not_exported": "no proxy variable is set in this environment, so every client goes direct",
+            "no_proxy": "no proxy is configured: nothing to route",
+            "route_proxy": "proxy {variable}",
+            "route_direct": "direct: {reason}",
+            "direct_line": "  - {client} -> {host}: {reason}",
+            "proxy_answered": "the proxy answered {status}",
+            "by_rules": "by their rules every client uses the proxy for {urls} (no client could run to prove it)",
+            "proved": "every client uses the proxy by its rules; proved with {client}: its request {arrival} was "
+                      "sent to the proxy (seen by a relay in front of it; {proxy_answer})",
+        },
     },
     "bypass.no_proxy": {
         "number": 2,
@@ -50,6 +61,22 @@ STEPS = {
             "Go: it keeps {keep} direct and sends {must} through the proxy. Avoid \"*\", \"*.domain\" (not "
             "understood by every client) and bare suffixes like \"anthropic.com\" (requests also matches "
             "\"notanthropic.com\").")}},
+        "notes": {
+            "no_proxy_variable": "no proxy variable is set, so NO_PROXY has no effect",
+            "gateway_direct": "the gateway {host} ({source}) is not reachable from the corporate proxy",
+            "metadata_direct": "the cloud metadata endpoint (Bedrock/Vertex credentials) must not go through the "
+                               "proxy",
+            "client_error": "  - {client}: {error}",
+            "goes_direct": "  - {client}: {host} goes direct: {variable} entry '{entry}' ({rule})",
+            "goes_through": "  - {client}: {host} goes through the proxy, but {why}",
+            "matrix_line": "  {client} (reads {variable}): {cells}",
+            "reads_nothing": "nothing",
+            "unset": "(unset)",
+            "both_spellings": "NO_PROXY={upper!r}, no_proxy={lower!r}",
+            "not_set": "NO_PROXY is not set",
+            "keeps": "NO_PROXY ({source}) keeps {hosts} on the proxy for every client",
+            "and_direct": " and {hosts} direct",
+        },
     },
     "bypass.system_proxy": {
         "number": 3,
@@ -79,6 +106,27 @@ STEPS = {
                             "is set."),
             },
         },
+        "notes": {
+            "conflict_no_env": "  - {where}: {setting} = {value} (this shell has no proxy)",
+            "fix_no_env": "  {where}: remove {setting}, or export the same proxy in your shell",
+            "conflict_other": "  - {where}: {setting} = {value} (the environment says {env_proxy})",
+            "fix_other": "  {where}: set {setting} to the proxy of {variable} ({env_proxy}), or remove it",
+            "conflict_no_proxy": "  - {where}: {setting} = {value} (this shell has {source}={env_no_proxy})",
+            "fix_no_proxy": "  {where}: use the same NO_PROXY value as your shell (see bypass.no_proxy)",
+            "conflict_pac": "  - {where}: {setting} = {value} (the environment says {env_proxy})",
+            "fix_pac": "  the PAC file: ask IT which proxy applies to the provider, and use the same one in "
+                       "HTTPS_PROXY",
+            "who_shell": "  - {clients} started from this shell: {env_proxy} ({variable})",
+            "env_clients": "curl, Python requests/httpx, Node, Claude Code, Go",
+            "who_source": "  - {used_by}: {value} ({where})",
+            "no_proxy_variable": "no proxy variable",
+            "no_proxy_set": "no proxy",
+            "direct": "direct",
+            "none_found": "none found",
+            "agrees": "no system proxy setting disagrees with the environment ({env_proxy}); checked sources: "
+                      "{names}{not_checked}",
+            "not_checked": "; not checked: {notes}",
+        },
     },
     "bypass.app_settings": {
         "number": 4,
@@ -95,5 +143,18 @@ STEPS = {
             "Settings in this file override the shell environment for {app} only, so the shell and the app "
             "disagree until they match. Claude Code reads, from lowest to highest precedence: "
             "~/.claude/settings.json, .claude/settings.json, .claude/settings.local.json, managed settings.")}},
+        "notes": {
+            "fix_syntax": "fix the syntax (it must be valid {format})",
+            "sends_direct": "{app} sends {host} direct, skipping the proxy (entry '{entry}': {rule})",
+            "keep_internal": "remove \"{name}\" from it, or list only internal hosts there (see bypass.no_proxy)",
+            "empty_value": "an empty value turns the proxy off for {app}",
+            "remove_key": "remove \"{name}\" from it",
+            "other_proxy": "{app} uses {app_proxy} while the shell uses {env_proxy} ({variable})",
+            "same_as_shell": "set \"{name}\" to the same proxy as {variable}, or remove it so the shell's value "
+                             "applies",
+            "also": " Also: {problems}.",
+            "no_settings": "no settings file with proxy keys",
+            "no_override": "no application setting overrides the environment ({where})",
+        },
     },
 }

@@ -24,6 +24,202 @@ _PER_CLIENT = (
     "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
     "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
+#: Facts the certificate branch states (CA files, paths, stores, switches): sentence pieces inside findings.
+FACTS = {
+    'file_empty': 'the file is empty',
+    'pem_none_readable': '{bad} PEM block(s), none of them a readable certificate',
+    'pkcs7_pem': 'a PKCS#7 (.p7b) bundle, not PEM certificates',
+    'pkcs7_unreadable': 'a PKCS#7 block that cannot be read',
+    'der_one': 'one DER (binary .cer/.der) certificate, not PEM text',
+    'pkcs7_der': 'a binary PKCS#7 (.p7b) bundle, not PEM certificates',
+    'pem_other': 'PEM, but no certificate in it (holds: {kinds})',
+    'not_pem_or_der': 'neither PEM certificates nor a DER certificate',
+    'symlink_loop': 'a symlink loop',
+    'dangling': 'a symlink to {dest}, which does not exist',
+    'no_such_file': 'no such file',
+    'permission_denied': 'permission denied ({error})',
+    'parent_not_dir': 'a parent of the path is not a directory',
+    'dir_not_file': 'a directory, where a file is required',
+    'file_not_dir': 'a file, where a directory is required',
+    'not_regular': 'not a regular file (a FIFO or device); not opened',
+    'too_large': '{size} bytes; a CA bundle is well under {limit} MiB',
+    'dir_empty': 'no certificate files in the directory',
+    'not_hashed': ('{files} certificate file(s) but no hash links: OpenSSL finds nothing here until `openssl'
+                   ' rehash` (c_rehash) runs'),
+    'dir_files': '{files} certificate file(s)',
+    'chain_unparseable': 'certificate {i} of the chain cannot be parsed: {error}',
+    'not_for_purpose': "'{name}' is not for {purpose} (extendedKeyUsage)",
+    'purpose_server': 'TLS servers',
+    'purpose_client': 'TLS clients',
+    'path_unvalidated': 'the path cannot be validated ({error})',
+    'cert_problem': "'{name}' is {problem}",
+    'path_invalid': 'the path does not validate',
+    'no_cert_presented': 'no certificate was presented',
+    'untrusted_root': "the chain ends in the self-signed root '{name}', which is not among the trusted roots",
+    'issuer_missing': "no certificate of the issuer '{name}' was sent or is trusted",
+    'chain_too_long': 'the chain is longer than 12 certificates',
+    'expired_on': 'expired on {when} UTC',
+    'not_before': "not valid before {when} UTC (check this machine's clock too)",
+    'strict_no_aki': '{who}: Missing Authority Key Identifier',
+    'strict_no_bc': '{who}: basicConstraints missing from a CA certificate',
+    'strict_bc_not_critical': '{who}: basicConstraints of CA cert not marked critical',
+    'strict_no_ku': '{who}: CA cert does not include key usage extension',
+    'strict_no_ski': '{who}: Missing Subject Key Identifier',
+    'settings_odd_file': 'not a regular file of reasonable size',
+    'settings_not_json': 'cannot be read as JSON: {error}',
+    'litellm_too_large': 'the config file is larger than 4 MiB',
+    'litellm_unparsable': 'cannot be parsed: {error}',
+    'no_ca_file': 'no CA file',
+    'extra_not_set': 'NODE_EXTRA_CA_CERTS is not set',
+    'extra_not_set_claude': 'NODE_EXTRA_CA_CERTS is not set (environment or ~/.claude/settings.json)',
+    'litellm_ssl_off': 'ssl_verify=false ({source})',
+    'litellm_ssl_off_where': 'ssl_verify: false ({source})',
+    'bundled_roots': 'bundled roots',
+    'node_bundled_roots': "Node's bundled roots",
+    'no_store': 'no store',
+    'in_file': ' in {path}',
+    'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
+    'claude_bad_extra': ("{label} is {problem}: Claude Code fails every request (its debug log says 'Invalid CA'),"
+                         ' even for hosts it would otherwise trust'),
+    'chains_to': "chains to '{name}' from {via}",
+    'file_is': '{label} is {problem}',
+    'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "
+                   'then has no bundle to verify with; {requests})'),
+    'empty_requests': "set but empty: meant to switch requests' verification off ({requests})",
+    'empty_ssl_cert_file': ("set but empty: meant to switch verification off; Python's ssl and curl are left with no "
+                            'CA file'),
+    'node_reject_off': 'Node.js and Claude Code accept any certificate',
+    'pythonhttpsverify_off': 'Python builds that honour PEP 493 (RHEL/CentOS) skip verification in urllib',
+    'claude_reject_off': 'Claude Code accepts any certificate',
+    'litellm_accepts_any': 'LiteLLM accepts any certificate upstream',
+    'requests_ignores_empty': ('requests {version} ignores the empty value and verifies with certifi; requests before '
+                               '2.32 turned verification off'),
+    'requests_turns_off': 'requests {version} turns verification off',
+    'requests_uses': 'requests {version} uses {verify!r}',
+    'requests_old': 'requests before 2.32 turned verification off',
+    'roots_option': '--proxydiag-public-roots {path}',
+    'roots_problem': '{path} is {problem}',
+    'roots_certifi': 'certifi ({path})',
+    'roots_system': 'system bundle ({path})',
+    'roots_none': 'no public roots',
+    'roots_none_why': 'neither certifi nor a system bundle is available',
+    'public_chains_to': "chains to '{name}'",
+    'ca_sent': 'sent by the proxy',
+    'ca_found_in': "found in {label}'s store ({via})",
+    'ca_topmost': 'the topmost certificate the proxy sends (an intermediate)',
+    'the_nameserver': 'the nameserver address',
+}
+
+
+def say_fact(key: str, **values) -> str:
+    """One :data:`FACTS` sentence, filled (the branch modules state facts only through here)."""
+    return FACTS[key].format(**values)
+
+
+#: Why the installed Claude Code reads the stores it reads (branches.certificate.claude_trust reason keys).
+CLAUDE_TRUST = {
+    "native_reads_os_store": "the native build reads its bundled roots and the OS store",
+    "node_reads_os_store": "run by Node {node}, which has tls.getCACertificates: it reads the OS store",
+    "node_use_system_ca": "NODE_USE_SYSTEM_CA=1 ({where}) makes Node {node} read the OS store",
+    "node_flag_use_system_ca": "--use-system-ca in NODE_OPTIONS ({where}) makes Node {node} read the OS store",
+    "node_too_old": ("run by Node {node}: the OS store is not read (it needs Node 22.15 or newer, "
+                     "NODE_USE_SYSTEM_CA=1 on 22.19+/24.6+, or NODE_EXTRA_CA_CERTS)"),
+    "cert_store_bundled": "CLAUDE_CODE_CERT_STORE={value} in {where}: the OS store is not read",
+    "cert_store_system": "CLAUDE_CODE_CERT_STORE={value} in {where}: its bundled roots are not read",
+    "cert_store_unknown": "CLAUDE_CODE_CERT_STORE={value} in {where} is neither 'bundled' nor 'system'",
+    "also_untrusted": " Also not trusted by: {untrusted}.",
+    "nobody": "the OS store's readers",
+}
+
+#: What the machine the diagnosis runs on means for the interception CA (appended to the finding).
+MACHINE_NOTES = {
+    "wsl": (" This is WSL{version} ({kernel}): Linux programs here see neither the Windows certificate store nor "
+            "the Windows proxy settings, so a CA Windows trusts must be exported into WSL:\n"
+            "  powershell.exe -NoProfile -Command \"Get-ChildItem Cert:\\LocalMachine\\Root,Cert:\\CurrentUser\\Root "
+            "| Where-Object Subject -like '*{ca_name}*' | ForEach-Object {{ '-----BEGIN CERTIFICATE-----'; "
+            "[Convert]::ToBase64String(\\$_.RawData, 'InsertLineBreaks'); '-----END CERTIFICATE-----' }}\" "
+            "| tr -d '\\r' > corp-ca.crt\n"
+            "  sudo cp corp-ca.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates\n"
+            "then set the variables the solution lists. The proxy too must be set inside WSL (HTTPS_PROXY); {network}"),
+    "wsl_nat": ("with NAT networking a proxy on the Windows host is at {nameserver} (the nameserver in "
+                "/etc/resolv.conf), not 127.0.0.1."),
+    "wsl_mirrored": "with mirrored networking 127.0.0.1 reaches a proxy listening on Windows.",
+    "wsl_unknown": ("a proxy on the Windows host is at the nameserver address in /etc/resolv.conf with NAT "
+                    "networking, at 127.0.0.1 with networkingMode=mirrored (%UserProfile%\\.wslconfig)."),
+    "os_store_has_ca": (" The CA is already in this machine's {store_kind} ({stores}): the browser and Claude "
+                        "Code's native build trust it there, but Python, curl and Node read their own files."),
+}
+
+#: Sentences the certificate steps say outside a finding (summaries, skip and blocked reasons, parts of findings).
+TEXT = {
+    "plain_http": "{url} is plain http: no certificate to check",
+    "no_handshake": "no TLS handshake with {target} through the proxy: {detail}",
+    "no_certificate": "{target} presented no certificate",
+    "aia_hint": "its issuer can be downloaded from {urls}, a sign of a server chain missing its intermediate",
+    "not_valid_for": "not valid for {host} (names: {names})",
+    "not_valid_for_it_names": "not valid for {host} (it names {names})",
+    "not_intercepted": ("not intercepted: {target} presents '{leaf}' issued by '{issuer}', which chains to the "
+                        "public root '{root}'"),
+    "intercepted_trusted": ("intercepted{vendor_text}: '{leaf}' is issued by '{issuer}'; the CA '{ca_name}' is "
+                            "trusted by every client ({trusted}); saved to {ca_path}"),
+    "python313_rejects": " Also, Python 3.13+ will reject this CA: {problems}.",
+    "python_hint": "3.13 or newer",
+    "not_available": "(not available)",
+    "not_public": "not a public CA",
+    "none": "none",
+    "the_ca": "the CA",
+    "der_consequence": ("Node ignores it, and Claude Code fails every request with 'Unable to connect to API "
+                        "(ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts"),
+    "proxy_cert_for": "it is issued for {names}, not for {host}",
+    "proxy_cert_validity": "it is {validity}",
+    "proxy_cert_untrusted": "it does not chain to a CA that {clients} trust ({why})",
+    "file_ca": "written: the interception CA (PEM, mode 600)",
+    "file_bundle": "written: public roots + the CA + your existing CAs",
+    "file_node": "written: the CA + what NODE_EXTRA_CA_CERTS held",
+    "file_converted": "written: PEM copy of the DER file in {var}",
+    "file_remove": "remove {where}",
+    "experiment_confirmed": ("{target} answers with verification off ({unverified}) but fails with it on "
+                             "({verified}): certificate problem confirmed"),
+    "experiment_intro": "Measured safely inside this tool: {results}. Fix the trust, not the verification.",
+    "verdict_confirmed": "certificate problem confirmed",
+    "verdict_works": "verification works: no certificate problem",
+    "verdict_either": "fails either way: not (only) a certificate problem",
+    "verification_on": "verification is on everywhere the clients read it",
+    "trust_see_interception": "Then make the clients trust the proxy's CA (see certificate.interception).",
+    "trust_instead": "Then trust the proxy's CA instead:\n{export_lines}",
+    "unset_line": "  unset {var}",
+    "unset_none": "  (edit the files named above)",
+    "remove_line": "\n  remove {where}",
+    "not_written": "(not written)",
+    "python_no_tls": "CA variables: {files}; {url} uses no TLS",
+    "none_set": "none set",
+    "python_verifies": "Python verifies {target} through the proxy with {via}",
+    "context_raises": "building the TLS context raises {error}: {detail}",
+    "python_blocked_intercepted": "the proxy intercepts TLS and no Python CA variable is set: {detail}",
+    "users_SSL_CERT_FILE": "Python ssl, httpx, the Anthropic SDK, curl and Claude Code",
+    "users_REQUESTS_CA_BUNDLE": "Python requests",
+    "users_CURL_CA_BUNDLE": "curl and Python requests",
+    "consequence_SSL_CERT_FILE": ("httpx and the Anthropic SDK raise an error when they start; urllib and Python's "
+                                  "ssl trust nothing from it and fail every verified connection."),
+    "consequence_SSL_CERT_DIR": "Python's ssl, httpx and curl find no CA in it.",
+    "consequence_REQUESTS_CA_BUNDLE": ("requests fails every https request ('Could not find a suitable TLS CA "
+                                       "certificate bundle')."),
+    "consequence_CURL_CA_BUNDLE": "curl fails every https request, and so does requests, which reads it too.",
+    "consequence_other": "The clients that read it cannot verify anything with it.",
+    "no_client_cert_anywhere": ("no client certificate configured (CLAUDE_CODE_CLIENT_CERT) and no https:// "
+                                "gateway or proxy"),
+}
+
+#: The certificate.client_cert step's summary when it passes.
+CLIENT_CERT_SUMMARY = {
+    "usable": "client certificate '{subject}' ({cert_path}) is valid and matches its key",
+    "none": "no client certificate configured",
+    "accepted": "the {what} {endpoint} accepts it",
+    "required": "the {what} {endpoint} asks for one",
+    "not_required": "the {what} {endpoint} does not require one",
+    "not_asked": "the {what} {endpoint} could not be asked ({detail})",
+}
+
 STEPS = {
     "certificate.interception": {
         "number": 1,
@@ -73,6 +269,11 @@ STEPS = {
                         "strict X.509 default: {strict}. Clients running Python {python_hint} fail with "
                         "'CERTIFICATE_VERIFY_FAILED ... {first_strict}'.",
                 "solution": "strict",
+            },
+            "claude_cert_store": {
+                "text": "Claude Code does not trust the proxy's CA '{ca_name}' although {trusted_by} do: {why}. "
+                        "Claude Code's stores here: {claude_stores}.{also}",
+                "solution": "claude_cert_store",
             },
             "proxy_cert": {
                 "text": "The proxy is spoken to over TLS ({proxy_hostport}, an https:// proxy URL) and its own "
@@ -134,6 +335,11 @@ STEPS = {
                         "  pip install truststore\n"
                         "  python -c 'import truststore; truststore.inject_into_ssl()'   # at the start of the "
                         "program\nDo not disable verification."),
+            },
+            "claude_cert_store": {
+                "any": ("Remove CLAUDE_CODE_CERT_STORE from {where} (the default reads the bundled roots and the OS "
+                        "store), or keep it and give Claude Code the CA itself, in the same file's \"env\" block "
+                        "or in {profile}:\n{export_lines}"),
             },
             "proxy_cert": {
                 "any": ("The https:// proxy's certificate must name the proxy host ({proxy_host}), not the "
@@ -206,6 +412,70 @@ STEPS = {
                 "any": ("Create the hash links OpenSSL looks for, or point SSL_CERT_FILE at a bundle file:\n"
                         "  openssl rehash {path}\n{export_lines}"),
             },
+        },
+    },
+    "certificate.client_cert": {
+        "number": 4,
+        "title": "Client certificate (mTLS)",
+        "question": "Does a gateway or proxy ask for a client certificate, and is the one configured usable and accepted?",
+        "check": "curl -v --cert \"$CLAUDE_CODE_CLIENT_CERT\" --key \"$CLAUDE_CODE_CLIENT_KEY\" \"$ANTHROPIC_BASE_URL\"",
+        "findings": {
+            "required_not_configured": {
+                "text": "{endpoint} asks for a client certificate ({detail}) and none is configured: "
+                        "CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY are not set (environment or a Claude Code "
+                        "settings file).",
+                "solution": "configure",
+            },
+            "rejected": {
+                "text": "{endpoint} refuses the client certificate '{subject}' (issued by '{issuer}', from "
+                        "{cert_path}): {detail}",
+                "solution": "ask_it",
+            },
+            "cert_expired": {"text": "The client certificate {cert_path} ('{subject}', issued by '{issuer}') is "
+                                     "{validity}: every gateway that checks it refuses the handshake.",
+                             "solution": "renew"},
+            "cert_not_yet_valid": {"text": "The client certificate {cert_path} ('{subject}') is {validity}.",
+                                   "solution": "renew"},
+            "not_for_clients": {"text": "The certificate {cert_path} ('{subject}') is not meant for TLS clients: "
+                                        "its extendedKeyUsage lacks clientAuth.", "solution": "renew"},
+            "key_mismatch": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is not the private key of the certificate "
+                                     "{cert_path} ('{subject}'): TLS clients refuse the pair before any handshake.",
+                             "solution": "match_key"},
+            "passphrase_needed": {"text": "The client key {key_path} is encrypted and "
+                                          "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE is not set.",
+                                  "solution": "passphrase"},
+            "passphrase_wrong": {"text": "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE does not decrypt the client key "
+                                         "{key_path}.", "solution": "passphrase"},
+            "cert_unreadable": {"text": "{var}={path} cannot be read ({detail}).", "solution": "point"},
+            "cert_not_pem": {"text": "{var}={path} is not a PEM certificate.", "solution": "point"},
+            "key_unreadable": {"text": "{var}={path} cannot be read ({detail}).", "solution": "point"},
+            "key_not_pem": {"text": "{path} holds no PEM private key Claude Code can read.", "solution": "point"},
+            "key_missing": {"text": "CLAUDE_CODE_CLIENT_KEY is not set and {path} holds no private key.",
+                            "solution": "point"},
+            "key_without_cert": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is set but CLAUDE_CODE_CLIENT_CERT is "
+                                         "not.", "solution": "point"},
+        },
+        "solutions": {
+            "configure": {"any": ("Ask IT for your client certificate and key (PEM) for {endpoint}, then add to "
+                                  "{profile} (or the \"env\" block of ~/.claude/settings.json):\n"
+                                  "  export CLAUDE_CODE_CLIENT_CERT=\"<path to your certificate .pem>\"\n"
+                                  "  export CLAUDE_CODE_CLIENT_KEY=\"<path to its private key .pem>\"\n"
+                                  "Check the pair with: curl -v --cert <certificate> --key <key> {endpoint_url}")},
+            "ask_it": {"any": ("The gateway does not accept this certificate: ask IT which CA it trusts for client "
+                               "certificates and for a certificate from it. See what yours is with:\n"
+                               "  openssl x509 -in {cert_path} -noout -subject -issuer -enddate")},
+            "renew": {"any": ("Ask IT for a new client certificate (this one's details: openssl x509 -in {cert_path} "
+                              "-noout -subject -issuer -dates -ext extendedKeyUsage), then point "
+                              "CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at the new files.")},
+            "match_key": {"any": ("Point CLAUDE_CODE_CLIENT_KEY at the key that belongs to {cert_path}. The two "
+                                  "lines below print the same digest for a matching pair:\n"
+                                  "  openssl x509 -in {cert_path} -noout -pubkey | openssl sha256\n"
+                                  "  openssl pkey -in <key file> -pubout | openssl sha256")},
+            "passphrase": {"any": ("Set CLAUDE_CODE_CLIENT_KEY_PASSPHRASE to the key's passphrase (your own value; "
+                                   "check it with: openssl pkey -in {key_path} -noout), in the \"env\" block of "
+                                   "~/.claude/settings.json or in {profile}.")},
+            "point": {"any": ("Point CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at your PEM certificate and "
+                              "its key (convert a .p12 with: openssl pkcs12 -in <file.p12> -out client.pem -nodes).")},
         },
     },
 }

@@ -59,6 +59,11 @@ STEPS = {
         "check": 'curl -v -x "http://proxy:8080" https://api.anthropic.com',
         "findings": {
             "connect_failed": {"text": "CONNECT {target} through {proxy} failed: {detail}", "solution": "contact_it"},
+            # Refusal shapes (branches/products.py refusal_shape), each with its own solution.
+            "connect_not_allowed": {"text": "The proxy {proxy} does not allow CONNECT to {target}: it answered "
+                                            "{status}. {product}", "solution": "allow_connect"},
+            "bad_request": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it could not parse "
+                                    "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
                                   "{timeout}s: {detail}", "solution": "contact_it"},
             "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
@@ -71,6 +76,14 @@ STEPS = {
         "solutions": {
             "contact_it": {"any": "The proxy is not working for {target}. Contact IT with this evidence:\n"
                                   "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "allow_connect": {"any": (
+                "Ask IT to allow CONNECT to {target} (that host and port) for this machine (Squid: the "
+                "SSL_ports / CONNECT rules; Apache httpd: AllowCONNECT; tinyproxy: ConnectPort). Evidence:\n"
+                "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "request_form": {"any": (
+                "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
+                "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "
+                "is right, send IT this evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
                                    "there). Check the host and port with IT; the PAC file names the right one."},
             "trust_proxy_ca": {"any": (

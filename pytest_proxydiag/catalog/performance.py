@@ -45,6 +45,33 @@ STEPS = {
                 "exempt the provider from content scanning or response buffering; the answer must be passed on "
                 "as it arrives). Until then, long answers arrive at once at the end.")},
         },
+        "notes": {
+            "measured": "through the proxy: {split}{direct}{stream}",
+            "direct_total": "; direct {total}",
+            "stream_spaced": "; streaming: first event after {first_event}, events {interval} apart as sent",
+            "not_through": "GET {url} through the proxy: {detail}",
+            "no_stream_endpoint": "the target has no test stream endpoint ({status}, {content_type}): streaming "
+                                  "not measured",
+            "events_missing": "only {arrived} of {expected} events arrived in time",
+            # {where} of slow_total: what the slowest phase means.
+            "where_proxy_connect": "reaching the proxy itself is slow (the network to the proxy, or an overloaded "
+                                   "proxy).",
+            "where_connect": "the TCP connection is slow.",
+            "where_connect_reply": "the proxy takes long to open the tunnel: its authentication, its DNS lookup or "
+                                   "its own connection to the provider.",
+            "where_tls": "the TLS handshake through the tunnel is slow (an intercepting proxy minting "
+                         "certificates, or the provider).",
+            "where_first_byte": "the time passes after the tunnel to the provider was open: the provider's answer, "
+                                "or an inspecting proxy holding it back. The proxy's own part (connect and CONNECT "
+                                "reply) is small.",
+            # {advice} of slow_total.
+            "advice_first_byte": "The time is spent waiting for the answer, not in the proxy's connection handling. "
+                                 "Compare from a network without the proxy: if it is as slow there, the provider is "
+                                 "slow (check its status page); if not, ask IT whether the proxy inspects or holds "
+                                 "back responses for {target_host}.",
+            "advice_other": "The proxy is slow at this phase: send IT the timings below and check "
+                            "performance.proxy_health.",
+        },
     },
     "performance.proxy_health": {
         "number": 2,
@@ -70,6 +97,11 @@ STEPS = {
                 "  failures: {failures}\n"
                 "Each sample is one CONNECT round trip (the proxy's own work, without the provider's answer time).")},
         },
+        "notes": {
+            "healthy": "{stats} (threshold {threshold} mean)",
+            "budget_used": "stopped after {done} samples: the {budget}s sampling budget was used",
+            "stopped": "stopped: {detail}",
+        },
     },
     "performance.timeouts": {
         "number": 3,
@@ -91,6 +123,22 @@ STEPS = {
                 "In Python code: anthropic.Anthropic(timeout=600), httpx.Client(timeout=600), "
                 "requests.post(..., timeout=600).\n"
                 "Note: ANTHROPIC_TIMEOUT is read by neither Claude Code nor the SDKs; API_TIMEOUT_MS is.")},
+        },
+        "notes": {
+            "healthy": "{shown}; measured latency {measured}",
+            "defaults_only": "defaults only",
+            "below_latency": "{line}: below the measured latency, every request fails",
+            "no_time_left": "{line}: leaves {left} for the model's answer after the path's {path} (at least "
+                            "{needed} needed)",
+            "not_a_number": "API_TIMEOUT_MS={raw!r} ({source}) is not a number of milliseconds",
+            "anthropic_timeout_unread": "neither Claude Code nor the Anthropic SDKs read this variable; Claude Code "
+                                        "reads API_TIMEOUT_MS (milliseconds), the SDK takes timeout= in code",
+            "sdk_in_code": "set in code: Anthropic(timeout=...)",
+            "requests_no_limit": "no limit unless the program passes timeout=",
+            "httpx_default": "5 s per operation unless the program sets it",
+            "litellm_path": " ({path})",
+            "litellm_yaml": ("  litellm_settings:\n    request_timeout: 600   # 10 minutes\n"
+                             "  router_settings:\n    timeout: 300           # 5 minutes per provider attempt"),
         },
     },
     "performance.rate_limit": {
@@ -121,6 +169,20 @@ STEPS = {
                 "{target_host} (show them: {headers}). Meanwhile:\n"
                 "  - implement request queuing\n"
                 "  - add retry logic with exponential backoff, honouring retry-after")},
+        },
+        "notes": {
+            "no_429": "no 429 in {count} probes{headers}",
+            "headers_seen": "; rate-limit headers seen: {line}",
+            "retry": " (retry-after: {seconds} s)",
+            "no_traffic": "no proxy is configured and no probe reached a provider",
+            "nothing_reached": "no request reached the proxy or a provider",
+            # How the sender of a 429 or a rate-limit header was told (the finding's {detail}).
+            "why_connect": "it answered the CONNECT request itself",
+            "why_squid": "X-Squid-Error: {value}",
+            "why_provider_header": "the answer carries the provider's {header} header",
+            "why_server": "Server: {value}",
+            "why_tunnel": "it came through the TLS tunnel, which only the provider can answer in",
+            "why_no_marker": "no proxy error marker on the answer",
         },
     },
 }

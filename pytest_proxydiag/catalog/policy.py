@@ -35,6 +35,11 @@ STEPS = {
                         "solution": "allow"},
             "block_page": {"text": "The proxy {proxy_hostport} answers a block page instead of connecting to "
                                    "{blocked}.{vendor_note}", "solution": "allow"},
+            # No answer at all for one domain, while a control CONNECT to another provider name worked.
+            "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
+                              "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy "
+                              "opened a tunnel: a rule refuses that domain silently (e.g. Squid's deny_info "
+                              "TCP_RESET, or a firewall/IPS rule).", "solution": "allow"},
         },
         "solutions": {"allow": {"any": _TICKET_HEAD}},
     },

@@ -50,6 +50,7 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "certificate.interception",
     "certificate.python_ssl",
     "certificate.verification_disabled",
+    "certificate.client_cert",
     "connectivity.proxy_works",
     "policy.payload_size",
     "policy.proxy_logs",

@@ -29,7 +29,7 @@ __all__ = ["Redactor", "MASK", "is_secret_name", "redactor", "local_secrets"]
 MASK = "***"
 
 _SECRET_NAME = re.compile(
-    r"(PASSW(OR)?D|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTHORIZATION|COOKIE)",
+    r"(PASSW(OR)?D|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTHORIZATION|COOKIE)",
     re.IGNORECASE)
 # Names that match the pattern above but hold no secret.
 _NOT_SECRET = {"AWS_ACCESS_KEY_ID", "ANTHROPIC_AUTH_HEADER_NAME", "GIT_ASKPASS", "SSH_AUTH_SOCK",
@@ -49,10 +49,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{8,}"), MASK),
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
     # KEY=value assignments of secret-looking variables (env dumps, shell profiles).
-    (re.compile(r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY)[A-Z0-9_]*)"
+    (re.compile(r"(?i)\b([A-Z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_KEY|APIKEY|ACCESS_KEY)[A-Z0-9_]*)"
                 r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s\"',}]+)"), r"\1\2" + MASK),
     # The same in JSON and Python reprs: "ANTHROPIC_AUTH_TOKEN": "value" (settings.json env blocks).
-    (re.compile(r"(?i)([\"'][A-Z0-9_-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|API-KEY|ACCESS_KEY)"
+    (re.compile(r"(?i)([\"'][A-Z0-9_-]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_KEY|APIKEY|API-KEY|ACCESS_KEY)"
                 r"[A-Z0-9_-]*[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')"), r"\1" + '"' + MASK + '"'),
     # .netrc "password X"
     (re.compile(r"(?im)((?:^\s*|\blogin\s+\S+\s+)password\s+)(\S+)"), r"\1" + MASK),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from pytest_proxydiag import catalog
+from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net.probes import Cause, TunnelResult
 
@@ -66,13 +67,14 @@ class StepContext:
         vals: dict[str, Any] = {
             "proxy": p.redacted() if p else (s.proxy.raw or "(none)"),
             "source": s.proxy.source,
-            "proxy_noauth": p.without_credentials() if p else "http://proxy.company.com:8080",
-            "proxy_hostport": p.hostport if p else "proxy.company.com:8080",
+            # No proxy known: a placeholder (proof.fixes.PROXY_PLACEHOLDER), never an example host as if it were theirs.
+            "proxy_noauth": p.without_credentials() if p else "<PROXY-URL>",
+            "proxy_hostport": p.hostport if p else "<PROXY-HOST>:<PORT>",
             "proxy_placeholder": (p.encoded(password_placeholder="<URL-ENCODED-PASSWORD>") if p and p.username
-                                  else (p.encoded() if p else "http://proxy.company.com:8080")),
+                                  else (p.encoded() if p else "<PROXY-URL>")),
             "username": (p.username if p and p.username else "<user>"),
             "scheme": p.scheme if p else "http",
-            "hostport": p.hostport if p else "proxy.company.com:8080",
+            "hostport": p.hostport if p else "<PROXY-HOST>:<PORT>",
             "timeout": s.timeout,
             "shell": os.path.basename(s.env.get("SHELL", "") or "sh"),
             "profile": shell_profile(s.env),
@@ -167,23 +169,12 @@ def blocking_step_for(res: TunnelResult) -> str:
 
 def shell_profile(env=None) -> str:
     """The startup file of the user's shell ($SHELL), for export lines."""
-    shell = os.path.basename((os.environ if env is None else env).get("SHELL", "") or "")
-    return {"zsh": "~/.zshrc", "fish": "~/.config/fish/config.fish", "bash": "~/.bashrc",
-            "ksh": "~/.kshrc"}.get(shell, "~/.profile")
+    return shell_syntax.startup_file(shell_syntax.shell_kind(env))
 
 
 def export_lines(assignments: dict[str, str], shell: str | None = None) -> str:
-    """Lines that set *assignments* in the user's shell."""
-    shell = shell or os.path.basename(os.environ.get("SHELL", "") or "sh")
-    out = []
-    for k, v in assignments.items():
-        if shell == "fish":
-            out.append(f"set -gx {k} \"{v}\"")
-        elif shell in ("pwsh", "powershell"):
-            out.append(f"$env:{k} = \"{v}\"")
-        else:
-            out.append(f"export {k}=\"{v}\"")
-    return "\n".join("  " + line for line in out)
+    """Lines that set *assignments* in the user's shell (see :mod:`pytest_proxydiag.core.shell`)."""
+    return shell_syntax.export_lines(assignments, shell)
 
 
 def _plain(v: Any) -> Any:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from pytest_proxydiag.core.shell import shell_kind  # noqa: F401 - kept importable from here
+
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
               "NO_PROXY", "no_proxy")
 CA_VARS = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
@@ -79,7 +81,3 @@ def scan(home: str | os.PathLike, names: Iterable[str] = PROXY_VARS + CA_VARS,
                 continue
             out.append(Assignment(m.group(1), _unquote(m.group(2)), path, n, shells))
     return out
-
-
-def shell_kind(env: Mapping[str, str]) -> str:
-    return os.path.basename(env.get("SHELL", "") or "sh") or "sh"

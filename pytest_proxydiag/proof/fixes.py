@@ -45,17 +45,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from pytest_proxydiag.proof import claude_runner, client_plans, client_rules
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 from pytest_proxydiag.proof.gateway import GATEWAY_FIX_KINDS, prove_gateway_fix
+from pytest_proxydiag.proof.fix_values import (  # noqa: F401 - importable from here as before
+    ANY_PLACEHOLDER, PLACEHOLDER, PLACEHOLDERS, PRODUCE_PASSWORD, PRODUCE_PROXY_URL, PROXY_PLACEHOLDER,
+    proxy_fix_value)
 
-__all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
+__all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "PROXY_PLACEHOLDER", "PRODUCE_PROXY_URL", "PLACEHOLDERS",
+           "proxy_fix_value", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
            "verify_fix", "baseline_trust", "STEP_WITNESSES"]
 
-#: What a fix shows in place of the proxy password (URL-encoded).
-PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
-#: One line that produces the value of :data:`PLACEHOLDER` without echoing or storing it.
-PRODUCE_PASSWORD = "python3 -c 'import getpass, urllib.parse as u; print(u.quote(getpass.getpass(), safe=\"\"))'"
 #: With ``--proxydiag-no-direct`` a client that goes direct must not reach the target: the
 #: pinned names resolve to this loopback address, where nothing listens (refused at once,
 #: like a corporate firewall that drops direct traffic -- and never a real DNS lookup).
@@ -77,6 +78,8 @@ _POLICY_CODES = {"proxy-403", "proxy-451"}
 _POLICY_TEXT = re.compile(r"(?i)(?:tunnel|proxy|connect)\D{0,40}\b(?:403|451)\b|\b(?:403|451)\b\D{0,40}"
                           r"(?:forbidden|access denied|unavailable for legal)|ERR_ACCESS_DENIED")
 _NOT_THE_PROVIDER = {403, 407, 451}
+#: Client processes run at once by one proof (2 cores are common on CI; each client is mostly waiting).
+MAX_PARALLEL_CLIENTS = 6
 _LOCK = threading.Lock()
 
 
@@ -234,13 +237,15 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                timeout: float = 5.0, resolve: Mapping[tuple[str, int], str] | None = None,
                no_direct: bool = False, secrets: Mapping[str, str] | None = None, redactor=None,
                step_id: str | None = None, cache: _RunCache | None = None,
-               baseline: Mapping[str, str] | None = None) -> dict:
+               baseline: Mapping[str, str] | None = None, dead_proxy: str | None = None) -> dict:
     """Try *fix* with the real clients and record the verdict in it (returned, changed in place).
 
     *env* is the user's environment; the clients get :func:`child_env` of it.
     *clients* is ``"auto"``, ``"none"``, a comma list or a sequence of names.
     *baseline* holds variables every client process gets where neither the user
     nor the fix sets them (see :func:`baseline_trust`), before and after alike.
+    *dead_proxy* (``host:port``) is a proxy known not to accept connections: no
+    client is started when the fix still points there.
     """
     started = time.monotonic()
     red = redactor.redact if redactor is not None else (lambda s: s)
@@ -251,9 +256,10 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     if notes:
         fix["notes"] = list(dict.fromkeys([*(fix.get("notes") or []), *notes]))
     used = sorted({p for p in (secrets or {}) if any(p in str(v) for v in fix["env"].values())})
-    if any(PLACEHOLDER in str(v) for v in fix["env"].values()):
-        fix["placeholders"] = {PLACEHOLDER: {"means": "your proxy password, URL-encoded",
-                                             "produce": PRODUCE_PASSWORD}}
+    found = sorted({m for v in fix["env"].values() for m in ANY_PLACEHOLDER.findall(str(v))})
+    if found:
+        fix["placeholders"] = {p: dict(PLACEHOLDERS.get(p) or {"means": f"a value only you know ({p})",
+                                                               "produce": "ask IT"}) for p in found}
     fix["verified_with"] = []
     fix["clients"] = []
 
@@ -268,9 +274,19 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
         return done(None, f"Not verified: {why_not}.")
     if any(PLACEHOLDER in str(v) for v in fix["env"].values()) and PLACEHOLDER not in used:
         return done(None, "Not verified: the fix needs the proxy password, which this run does not know.")
+    unknown = [p for p in found if p not in (secrets or {})]
+    if unknown:
+        # A placeholder is never tried, so never verified: the run does not know the value it stands for.
+        return done(None, f"Not verified: the fix holds {', '.join(unknown)}, a value this run did not find; "
+                          f"put in yours ({'; '.join(fix['placeholders'][p]['produce'] for p in unknown)}) and "
+                          "run the diagnosis again.")
     after_env = child_env(env, fix, secrets)
     app_env = fix.get("app_env") if isinstance(fix.get("app_env"), Mapping) else None
     proxy_expected = _proxy_expected(after_env)
+    if dead_proxy and proxy_expected and _proxy_hostport(after_env) == dead_proxy:
+        # Every client would only wait out its timeout against it (a blackholed proxy costs one each).
+        return done(None, f"Not verified: the proxy {dead_proxy} does not accept connections "
+                          "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
     names, left_out = _witnesses(infos, step_id, proxy_expected)
@@ -283,69 +299,71 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
         return done(None, f"Not verified: no client could try it ({why}).")
     pins = _pins(resolve or {}, no_direct, target_url)
     cache = cache or _RunCache()
+    roots = _public_roots(baseline)
+    user_settings = claude_runner.user_settings_env(env) if "claude" in names else {}
+    plans = {name: client_plans.plan_for(name, env, after_env, app_env, roots, user_settings) for name in names}
+    touched = set(fix["env"]) | set(fix["unset"]) | set((app_env or {}).get("before") or {}) | set(
+        (app_env or {}).get("after") or {})
 
-    def envs_for(name: str) -> tuple[dict[str, str], dict[str, str]]:
-        before, after = dict(env), dict(after_env)
-        for k, v in (baseline or {}).items():
-            before.setdefault(k, v)
-            after.setdefault(k, v)
-        if app_env and name in (app_env.get("clients") or ()):
-            # The application's own settings apply on top of the shell (Claude Code's settings.json
-            # "env"): before = with the setting, after = without it (the proposed change).
-            before = child_env(before, {"env": app_env.get("before") or {}})
-            after = child_env(after, {"env": app_env.get("after") or {}})
-        return before, after
-
-    jobs: dict[tuple, tuple[str, dict[str, str]]] = {}
+    jobs: dict[tuple, client_plans.ClientJob] = {}
     keys: dict[str, tuple[tuple, tuple]] = {}
-    for name in names:
-        before, after = envs_for(name)
-        kb = ("before", name, target_url, _env_key(before))
-        ka = ("after", name, target_url, _env_key(after))
+    for name, plan in plans.items():
+        kb = ("before", name, target_url, _env_key(plan.before), _env_key(plan.before_settings or {}))
+        ka = ("after", name, target_url, _env_key(plan.after), _env_key(plan.after_settings or {}))
         keys[name] = (kb, ka)
-        for k, e in ((kb, before), (ka, after)):
+        for k, job in ((kb, client_plans.ClientJob(name, plan.before, plan.before_settings)),
+                       (ka, client_plans.ClientJob(name, plan.after, plan.after_settings))):
             with cache.lock:
                 if k not in cache.runs and k not in jobs:
-                    jobs[k] = (name, e)
-    if jobs:
-        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="proxydiag-fix") as pool:
-            futures = {k: pool.submit(clients_mod.run_client, n, target_url, e, timeout, resolve=pins,
-                                      redactor=redactor) for k, (n, e) in jobs.items()}
-            for k, fut in futures.items():
-                with cache.lock:
-                    cache.runs[k] = fut.result()
+                    jobs[k] = job
+    _run_jobs(jobs, cache, target_url, timeout, pins, redactor)
 
-    rows, ok, failing, missing = [], [], [], []
+    rows, ok, failing, missing, separate, unaffected = [], [], [], [], [], []
     broken_before = []
-    for name in names:
+    for name, plan in plans.items():
         kb, ka = keys[name]
         b_run, a_run = cache.runs[kb], cache.runs[ka]
-        before_env, after_env_c = envs_for(name)
-        b_ok, b_text = _judge(b_run, before_env, target_url, proxy_expected)
-        a_ok, a_text = _judge(a_run, after_env_c, target_url, proxy_expected)
-        rows.append({"client": _label(a_run), "before": red(b_text), "after": red(a_text),
-                     "before_seconds": round(b_run.elapsed, 3), "after_seconds": round(a_run.elapsed, 3),
-                     "command": red(a_run.command)})
+        b_ok, b_text = _judge(b_run, plan.before, target_url, proxy_expected)
+        a_ok, a_text = _judge(a_run, plan.after, target_url, proxy_expected)
+        reachable = client_rules.affected(name, plan.effective_before, plan.effective_after, touched)
+        row = {"client": _label(a_run), "before": red(b_text), "after": red(a_text),
+               "before_seconds": round(b_run.elapsed, 3), "after_seconds": round(a_run.elapsed, 3),
+               "command": red(a_run.command), "affected": reachable}
         if a_ok is None:
             missing.append(a_text)
+        elif not reachable and a_ok is False and b_ok is False and b_run.error_code == a_run.error_code:
+            # The change cannot reach this client and it fails the same way without it: its own problem.
+            step = client_rules.explaining_step(name, a_run.error_code, a_run.error, a_run.status)
+            row["explained_by"] = step
+            separate.append((a_run, step))
+        elif not reachable and a_ok:
+            unaffected.append(a_run)
         elif a_ok:
             ok.append(a_run)
         else:
             failing.append((a_run, a_text))
+        rows.append(row)
         if b_ok is False:
             broken_before.append(_label(b_run))
     fix["clients"] = rows
     if left_out:
         fix["not_run"] = [red(x) for x in left_out]
     fix["verified_with"] = [_label(r) for r in ok]
+    if separate:
+        fix["separate_problems"] = [{"client": _label(r), "step": step, "error": red(r.error or r.error_code or "")}
+                                    for r, step in separate]
     if not broken_before:
         before_text = "; without it they already worked"
     elif len(broken_before) == len(names) and len(names) > 1:
         before_text = "; without it every one of them failed"
     else:
         before_text = f"; without it {_join(broken_before)} failed"
+    aside = red(_aside(fix, separate, unaffected))
     if not ok and not failing:
-        return done(None, "Not verified: no client could run (" + "; ".join(missing) + ").")
+        if missing:
+            return done(None, "Not verified: no client could run (" + "; ".join(missing) + ")." + aside)
+        return done(None, f"Not verified: no client here reads what this fix changes "
+                          f"({_join(sorted(_changed_names(env, after_env)))}).{aside}")
     if failing:
         policy = [r for r, _ in failing if _refused_by_policy(r)]
         # Claude Code names no status for a refused tunnel (ERR_PROXY_TUNNEL): it agrees with
@@ -364,7 +382,46 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     host = urlsplit(target_url).hostname
     each = "each " if len(ok) > 1 else ""
     return done(True, f"{_join(fix['verified_with'])} {each}reached {host} {via} with this fix "
-                      f"({answered}){before_text}.")
+                      f"({answered}){before_text}.{aside}")
+
+
+def _run_jobs(jobs: Mapping[tuple, client_plans.ClientJob], cache: "_RunCache", target_url: str, timeout: float,
+              pins: Mapping[tuple[str, int], str], redactor) -> None:
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_CLIENTS),
+                            thread_name_prefix="proxydiag-fix") as pool:
+        futures = {k: pool.submit(clients_mod.run_client, j.name, target_url, j.env, timeout, resolve=pins,
+                                  redactor=redactor, claude_settings=j.settings) for k, j in jobs.items()}
+        for k, fut in futures.items():
+            with cache.lock:
+                cache.runs[k] = fut.result()
+
+
+def _changed_names(before: Mapping[str, str], after: Mapping[str, str]) -> set[str]:
+    return {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+
+
+def _aside(fix: Mapping[str, Any], separate: list, unaffected: list) -> str:
+    """The clients this change cannot reach: named, with the step that explains a failing one."""
+    changed = ", ".join(sorted(set(fix.get("env") or {}) | set(fix.get("unset") or [])))
+    out = []
+    for run, step in separate:
+        out.append(f" {_label(run)} does not read {changed} and fails without it too "
+                   f"({run.error_code}: {str(run.error or '')[:200]})"
+                   + (f": see {step}." if step else ": a separate problem."))
+    if unaffected:
+        out.append(f" {_join([_label(r) for r in unaffected])} "
+                   f"{'do' if len(unaffected) > 1 else 'does'} not read {changed}: not counted as proof.")
+    return "".join(out)
+
+
+def _public_roots(baseline: Mapping[str, str] | str | None) -> str | None:
+    if not baseline:
+        return None
+    if isinstance(baseline, str):
+        return baseline
+    return next(iter(baseline.values()), None)
 
 
 def _refused_by_policy(run: ClientRun) -> bool:
@@ -374,6 +431,20 @@ def _refused_by_policy(run: ClientRun) -> bool:
 
 def _tunnel_refused(run: ClientRun) -> bool:
     return run.error_code == "ERR_PROXY_TUNNEL" or bool(run.error and re.search(r"(?i)refused the tunnel", run.error))
+
+
+def _proxy_hostport(env: Mapping[str, str]) -> str | None:
+    """host:port of the proxy the clients take for https in *env* (as the probes name it), or None."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
+        value = (env.get(name) or "").strip()
+        if value:
+            try:
+                return parse_proxy_url(value, source=f"env:{name}").hostport
+            except ValueError:
+                return None
+    return None
 
 
 def _via(env: Mapping[str, str]) -> str:
@@ -496,4 +567,19 @@ def _prove(state, result, fix: dict) -> None:
                timeout=float(settings.timeout), resolve=settings.resolve, no_direct=bool(settings["no_direct"]),
                secrets=secrets, redactor=state.redactor, step_id=result.step_id, cache=cache,
                baseline=baseline_trust(settings["public_roots"] if settings.source("public_roots") != "default"
-                                       else None))
+                                       else None),
+               dead_proxy=_dead_proxy(state))
+
+
+#: Probe causes that mean the proxy did not take the connection at all.
+_DEAD = frozenset({"refused", "timeout", "unreachable", "unresolvable"})
+
+
+def _dead_proxy(state) -> str | None:
+    """``host:port`` of the configured proxy when it did not accept a TCP connection, else None."""
+    p = state.settings.proxy.url
+    if p is None or p.is_socks:
+        return None
+    bad = state.probes.proxy_unusable()
+    cause = getattr(getattr(bad, "cause", None), "value", None)
+    return p.hostport if bad is not None and cause in _DEAD else None

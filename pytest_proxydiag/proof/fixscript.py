@@ -27,12 +27,12 @@ Example (``proxydiag-fix.sh``)::
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag.core import flowchart
-from pytest_proxydiag.proof.fixes import PLACEHOLDER, PRODUCE_PASSWORD
+from pytest_proxydiag.core.shell import quote, set_line, syntax_of, unset_line
+from pytest_proxydiag.proof.fix_values import ANY_PLACEHOLDER, PLACEHOLDERS
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
 
@@ -47,7 +47,6 @@ _INSECURE = {
     "REQUESTS_CA_BUNDLE": lambda v: v.strip() == "",
     "CURL_CA_BUNDLE": lambda v: v.strip() == "",
 }
-_ANY_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9-]*>")
 
 
 def disables_verification(name: str, value: str) -> bool:
@@ -58,36 +57,7 @@ def disables_verification(name: str, value: str) -> bool:
 
 def shell_for(path: str) -> str:
     """``"fish"``, ``"ps1"`` or ``"sh"`` from the file name."""
-    lower = str(path).lower()
-    if lower.endswith(".fish"):
-        return "fish"
-    if lower.endswith(".ps1"):
-        return "ps1"
-    return "sh"
-
-
-def _quote(shell: str, value: str) -> str:
-    if shell == "ps1":
-        return "'" + value.replace("'", "''") + "'"
-    if shell == "fish":
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def _set_line(shell: str, name: str, value: str) -> str:
-    if shell == "fish":
-        return f"set -gx {name} {_quote(shell, value)}"
-    if shell == "ps1":
-        return f"$env:{name} = {_quote(shell, value)}"
-    return f"export {name}={_quote(shell, value)}"
-
-
-def _unset_line(shell: str, name: str) -> str:
-    if shell == "fish":
-        return f"set -e {name}"
-    if shell == "ps1":
-        return f"Remove-Item Env:{name} -ErrorAction SilentlyContinue"
-    return f"unset {name}"
+    return syntax_of(str(path))
 
 
 def paste_lines(fix: Mapping[str, Any], shell: str = "sh") -> list[str]:
@@ -96,10 +66,10 @@ def paste_lines(fix: Mapping[str, Any], shell: str = "sh") -> list[str]:
     Same rules as the script: placeholders stay visible (never a secret), values that would
     switch verification off are left out.
     """
-    lines = [_unset_line(shell, str(n)) for n in fix.get("unset") or []]
+    lines = [unset_line(shell, str(n)) for n in fix.get("unset") or []]
     for name, value in (fix.get("env") or {}).items():
         if not disables_verification(str(name), str(value)):
-            lines.append(_set_line(shell, str(name), str(value)))
+            lines.append(set_line(shell, str(name), str(value)))
     return lines
 
 
@@ -143,12 +113,12 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
         out.append("")
         out.append(f"{c} {sid}: {header}")
         placeholders = fix.get("placeholders") or {}
-        explained = False
+        explained: set[str] = set()
         for name in fix.get("unset") or []:
             if name in unset_done or name in assigned:
                 continue
             unset_done.add(name)
-            out.append(_unset_line(shell, str(name)) + tag)
+            out.append(unset_line(shell, str(name)) + tag)
         for name, value in (fix.get("env") or {}).items():
             name, value = str(name), str(value)
             if disables_verification(name, value):
@@ -156,22 +126,26 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                 continue
             if name in assigned:
                 if assigned[name] != value:
-                    out.append(f"{c} {sid} also suggests {name}={_quote(shell, value)}; kept the value above")
+                    out.append(f"{c} {sid} also suggests {name}={quote(shell, value)}; kept the value above")
                 continue
-            if PLACEHOLDER in value or _ANY_PLACEHOLDER.search(value):
-                if not explained:
-                    produce = (placeholders.get(PLACEHOLDER) or {}).get("produce") if isinstance(
-                        placeholders.get(PLACEHOLDER), Mapping) else None
-                    out.append(f"{c} the commented lines below need your proxy password (URL-encoded) where they "
-                               f"say {PLACEHOLDER}; print it with:")
-                    out.append(f"{c}   {produce or PRODUCE_PASSWORD}")
+            held = ANY_PLACEHOLDER.findall(value)
+            if held:
+                # Never a live line: the value is the user's to put in, with the command that prints it.
+                fresh = [p for p in held if p not in explained]
+                for p in fresh:
+                    explained.add(p)
+                    info = placeholders.get(p) if isinstance(placeholders.get(p), Mapping) else {}
+                    info = info or PLACEHOLDERS.get(p) or {}
+                    out.append(f"{c} the commented lines below need {info.get('means') or 'your value'} in place "
+                               f"of {p}; get it with:")
+                    out.append(f"{c}   {info.get('produce') or 'ask IT'}")
+                if fresh:
                     out.append(f"{c} put it in, then remove the leading '# ' ({sid}: {short})")
-                    explained = True
-                out.append(f"{c} " + _set_line(shell, name, value) + tag)
+                out.append(f"{c} " + set_line(shell, name, value) + tag)
                 assigned[name] = value
                 continue
             assigned[name] = value
-            out.append(_set_line(shell, name, value) + tag)
+            out.append(set_line(shell, name, value) + tag)
         for f in fix.get("files") or []:
             if isinstance(f, Mapping):
                 out.append(f"{c} file {f.get('path')}: {f.get('change')} ({sid}; not done by this script)")

@@ -1,0 +1,322 @@
+"""Which proxy product answered, and what its refusal means: pure functions over a reply, no I/O.
+
+The fingerprints are data (:mod:`pytest_proxydiag.catalog.products`); this module matches them:
+
+* :func:`identify` — the product behind a reply (headers first, then the page, then the issuer of an
+  intercepted certificate), or an unknown product whose ``Server``/``Via`` headers are quoted verbatim;
+* :func:`page_quote` — the page's title and first heading, bounded (a vendor block page's own words,
+  even when the headers name another product);
+* :func:`refusal_shape` — the kind of refusal a CONNECT answer is (credentials rejected or required,
+  a login portal, CONNECT not allowed, a malformed request, an upstream error, an HTTP/1.0 reply);
+* :func:`describe` — the sentence a finding adds: the product (or "not known" and its headers),
+  the page's own words, and where IT reads the log.
+
+Site products (entry point group ``pytest_proxydiag.products``) are loaded once by :func:`site_products`
+and tried before the built-in table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+
+from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES
+
+__all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
+           "body_text", "REFUSAL_SHAPES", "control_host", "silent_refusal"]
+
+#: How long a quoted title, heading or header may be.
+QUOTE_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    refusal: str = ""
+    logs: str = ""
+    ca_source: str = ""
+
+
+def product_from_entry(entry: Mapping[str, Any]) -> Product:
+    """A :class:`Product` from a catalog entry (``name`` required; every other key optional)."""
+    name = str(entry.get("name") or "").strip()
+    if not name:
+        raise ValueError("a product entry needs a 'name'")
+    patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values()]
+    for pattern in patterns:
+        re.compile(pattern)  # a bad regex is reported where the entry is loaded, not on every reply
+    return Product(name, tuple((str(k), str(v)) for k, v in dict(entry.get("headers", {})).items()),
+                   tuple(map(str, entry.get("body", ()))), tuple(map(str, entry.get("issuers", ()))),
+                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")))
+
+
+PRODUCTS: tuple[Product, ...] = tuple(product_from_entry(e) for e in FINGERPRINTS)
+
+
+@lru_cache(maxsize=1)
+def site_products() -> tuple[tuple[Product, ...], tuple[str, ...]]:
+    """(products from installed entry points, problems loading them); loaded once per process."""
+    from importlib.metadata import entry_points
+
+    found: list[Product] = []
+    problems: list[str] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = ep.load()
+            entries = loaded() if callable(loaded) else loaded
+            found += [product_from_entry(e) for e in entries]
+        except Exception as exc:  # a site's broken entry must not break the diagnosis
+            problems.append(f"entry point {ep.name} ({ep.value}): {type(exc).__name__}: {exc}")
+    return tuple(found), tuple(problems)
+
+
+def all_products() -> tuple[Product, ...]:
+    return site_products()[0] + PRODUCTS
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    """Who answered: ``name`` None when no fingerprint matched (then ``server``/``via`` say what we know)."""
+
+    name: str | None
+    signals: tuple[str, ...] = ()
+    logs: str = ""
+    refusal: str = ""
+    server: str | None = None
+    via: str | None = None
+    title: str | None = None
+    heading: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.name is not None
+
+    @property
+    def strength(self) -> int:
+        return _strength(self.signals)
+
+
+def header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    n = name.lower()
+    for k, v in headers:
+        if k.lower() == n:
+            return v
+    return None
+
+
+def body_text(body: bytes | str | None, limit: int = 200_000) -> str:
+    """A reply body as text (bounded; undecodable bytes replaced)."""
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        return body[:limit].decode("utf-8", "replace")
+    return body[:limit]
+
+
+def _strength(signals: Iterable[str]) -> int:
+    # A header or an issuer is a stronger fingerprint than a word on a page (a page may quote another vendor).
+    return sum(1 if s.startswith("page") else 3 for s in signals)
+
+
+def _bounded(text: str) -> str:
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip()
+    return text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT - 1].rstrip() + "…"
+
+
+def page_quote(body: bytes | str | None) -> tuple[str | None, str | None]:
+    """(title, first heading) of an HTML page, each bounded to :data:`QUOTE_LIMIT` characters."""
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body))
+    title = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+    heading = re.search(r"(?is)<h[1-3][^>]*>(.*?)</h[1-3]>", text)
+    return (_bounded(title.group(1)) or None if title else None,
+            _bounded(heading.group(1)) or None if heading else None)
+
+
+def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"", *,
+             issuer: str | None = None, products: Sequence[Product] | None = None) -> ProductMatch:
+    """The product behind a reply (or an intercepted certificate's *issuer*); ``name`` None if unknown."""
+    headers = tuple(headers or ())
+    text = body_text(body)
+    best: tuple[int, Product, list[str]] | None = None
+    for product in (all_products() if products is None else products):
+        signals = []
+        for name, pattern in product.headers:
+            value = header(headers, name)
+            if value is not None and re.search(pattern, value, re.IGNORECASE):
+                signals.append(f"header {name}: {value[:80]}")
+        for pattern in product.body:
+            m = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
+            if m:
+                signals.append(f"page text {m.group(0)[:60]!r}")
+        for pattern in product.issuers:
+            if issuer and re.search(pattern, issuer, re.IGNORECASE):
+                signals.append(f"certificate issuer {issuer[:80]}")
+        if signals and (best is None or _strength(signals) > best[0]):
+            best = (_strength(signals), product, signals)
+    title, heading = page_quote(text)
+    server, via = header(headers, "Server"), header(headers, "Via")
+    quoted = dict(server=server[:QUOTE_LIMIT] if server else None, via=via[:QUOTE_LIMIT] if via else None,
+                  title=title, heading=heading)
+    if best is None:
+        return ProductMatch(None, **quoted)
+    _, product, signals = best
+    return ProductMatch(product.name, tuple(signals), product.logs, product.refusal, **quoted)
+
+
+#: Refusal shape -> what it means (the catalog keys of the findings that report them).
+REFUSAL_SHAPES: Mapping[str, str] = {
+    "credentials_rejected": "the proxy rejected the credentials that were sent",
+    "credentials_required": "the proxy wants credentials and none were sent",
+    "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
+    "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
+    "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
+    "upstream": "the proxy could not reach the provider, or got no answer in time",
+    "denied": "an access rule refused the request",
+    "other": "the proxy refused the request",
+}
+
+# A login form or a portal's own words; a block page's "log in" link alone is not a portal.
+_PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
+                     r"(?:log|sign) ?in (?:to|before) (?:continue|continuing|access|browse|browsing|use)|"
+                     r"authentication (?:is )?required to (?:access|browse)|SAMLRequest")
+
+
+def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
+                  *, credentials_sent: bool = False) -> str | None:
+    """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
+    if status is None or 200 <= status < 300:
+        return None
+    challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
+    if status == 407 or (status == 401 and challenged):
+        # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.
+        return "credentials_rejected" if credentials_sent else "credentials_required"
+    text = body_text(body, 50_000)
+    # A redirect of CONNECT is not followed by any client; it is judged as such (connectivity), not as a portal.
+    if status == 511 or (status == 403 and _PORTAL.search(text)):
+        return "login_portal"
+    if status in (405, 501):
+        return "connect_not_allowed"
+    if status == 400:
+        return "bad_request"
+    if status in (500, 502, 503, 504) and not _PORTAL.search(text):
+        return "upstream"
+    if status in (403, 451):
+        return "denied"
+    return "other"
+
+
+def ca_hint(issuer: str | None) -> str:
+    """Where to get an intercepting product's CA, from the issuer of its leaf ("" when unknown)."""
+    if not issuer:
+        return ""
+    for product in all_products():
+        if product.ca_source and any(re.search(p, issuer, re.IGNORECASE) for p in product.issuers):
+            return SENTENCES["ca_source"].format(product=product.name, where=product.ca_source)
+    return ""
+
+
+def describe(match: ProductMatch | None, *, with_logs: bool = True) -> str:
+    """The sentence a finding adds about who answered: product (or unknown + headers), page words, logs."""
+    if match is None:
+        return ""
+    parts = []
+    if match.known:
+        parts.append(SENTENCES["named"].format(product=match.name, signals=""))
+    else:
+        quoted = "; ".join(f"{k}: {v!r}" for k, v in (("Server", match.server), ("Via", match.via)) if v)
+        parts.append(SENTENCES["unknown"].format(headers=quoted) if quoted else SENTENCES["unknown_no_headers"])
+    words = [f"title {match.title!r}" if match.title else "",
+             # Squid's heading "ERROR" only repeats its title's first word.
+             f"heading {match.heading!r}" if match.heading and match.heading.lower() not in (match.title or "").lower()
+             else ""]
+    if any(words):
+        parts.append(SENTENCES["page"].format(page=", ".join(w for w in words if w)))
+    if with_logs and match.logs:
+        parts.append(SENTENCES["logs"].format(logs=match.logs))
+    return " ".join(parts)
+
+
+#: Provider names a control CONNECT may use: another provider's host, so "this domain" can be told from
+#: "every domain" without leaving the provider families the user already depends on.
+CONTROL_HOSTS: tuple[str, ...] = ("bedrock-runtime.us-east-1.amazonaws.com", "us-central1-aiplatform.googleapis.com",
+                                  "api.anthropic.com")
+
+
+def control_host(domains: Iterable[str]) -> str:
+    """A provider name for the control CONNECT that is not one of *domains*."""
+    taken = {d.lower() for d in domains}
+    return next(h for h in CONTROL_HOSTS if h not in taken)
+
+
+def silent_refusal(domain_cause: str, control_ok: bool, control_cause: str) -> str:
+    """Judge a CONNECT the proxy answered with no reply at all ("reset" or "closed"), given a control CONNECT.
+
+    ``one_domain``: only this domain gets it, the control tunnel opened (a policy rule such as Squid's
+    ``deny_info TCP_RESET``, or an IPS); ``every_domain``: the control failed the same way (the proxy is
+    broken for CONNECT, or refuses the whole provider category); ``inconclusive`` otherwise.
+    """
+    if domain_cause not in ("reset", "closed"):
+        return "inconclusive"
+    if control_ok:
+        return "one_domain"
+    if control_cause in ("reset", "closed"):
+        return "every_domain"
+    return "inconclusive"
+
+
+# -- SOCKS5 (RFC 1928 / RFC 1929) replies: bytes in, a meaning out -------------------------------
+#: Method-selection reply byte -> meaning.
+SOCKS5_METHODS: Mapping[int, str] = {0x00: "no authentication", 0x01: "GSSAPI", 0x02: "username/password",
+                                     0xFF: "no acceptable method"}
+#: CONNECT reply code (REP) -> (refusal shape, meaning).
+SOCKS5_REPLIES: Mapping[int, tuple[str, str]] = {
+    0x00: ("ok", "succeeded"),
+    0x01: ("upstream", "general SOCKS server failure"),
+    0x02: ("denied", "connection not allowed by ruleset"),
+    0x03: ("upstream", "network unreachable"),
+    0x04: ("upstream", "host unreachable"),
+    0x05: ("upstream", "connection refused by the destination"),
+    0x06: ("upstream", "TTL expired"),
+    0x07: ("connect_not_allowed", "command not supported"),
+    0x08: ("bad_request", "address type not supported"),
+}
+
+
+@dataclass(frozen=True)
+class SocksReply:
+    """What one SOCKS5 server reply means: ``shape`` is a key of :data:`REFUSAL_SHAPES` or ``ok``."""
+
+    stage: str  # "method", "auth" or "connect"
+    shape: str
+    meaning: str
+
+
+def socks5_reply(stage: str, data: bytes, *, credentials_sent: bool = False) -> SocksReply:
+    """Read a SOCKS5 reply of *stage* (``method``, ``auth`` or ``connect``) from its first bytes."""
+    if len(data) < 2 or (stage != "auth" and data[0] != 0x05) or (stage == "auth" and data[0] != 0x01):
+        return SocksReply(stage, "bad_request", f"not a SOCKS5 {stage} reply ({data[:8].hex() or 'empty'})")
+    code = data[1]
+    if stage == "method":
+        if code == 0xFF:
+            shape = "credentials_rejected" if credentials_sent else "credentials_required"
+            offered = ("the username/password method was offered" if credentials_sent
+                       else "only 'no authentication' was offered")
+            return SocksReply(stage, shape, f"the SOCKS server accepts none of the offered methods ({offered})")
+        name = SOCKS5_METHODS.get(code, f"method 0x{code:02x}")
+        if code == 0x02 and not credentials_sent:
+            return SocksReply(stage, "credentials_required", "the SOCKS server asks for a username and password")
+        return SocksReply(stage, "ok", f"the SOCKS server chose {name}")
+    if stage == "auth":
+        if code == 0x00:
+            return SocksReply(stage, "ok", "the SOCKS server accepted the username and password")
+        return SocksReply(stage, "credentials_rejected", f"the SOCKS server rejected the username and password "
+                                                         f"(status 0x{code:02x})")
+    shape, meaning = SOCKS5_REPLIES.get(code, ("other", f"unassigned reply code 0x{code:02x}"))
+    return SocksReply(stage, shape, meaning)

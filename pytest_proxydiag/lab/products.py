@@ -1,0 +1,282 @@
+"""Real proxy products other than Squid, each from its package as shipped, on loopback.
+
+tinyproxy, Apache httpd (mod_proxy + mod_proxy_connect, Basic auth), Privoxy,
+Dante (SOCKS5) and mitmproxy, each started as a child process with a
+generated configuration on a free loopback port, and killed by its pid::
+
+    with RealProxy("tinyproxy", credentials=("alice", "s3cret"),
+                   blocked=["api.anthropic.com"]) as proxy:
+        proxy.url       # http://127.0.0.1:40123
+
+Squid has its own ``hosts_file``; these products use the system resolver, so
+each runs under ``libnss_wrapper`` with a private hosts file mapping the
+provider names to 127.0.0.1: nothing is resolved outside the machine.
+nss_wrapper also answers a numeric ``127.0.0.1`` twice (once from that hosts
+file), which makes Apache bind its ``Listen`` address twice and fail; Apache
+therefore listens on 127.0.0.2 (loopback too).
+
+A product that is not installed raises :class:`LabUnavailable` naming the
+command that installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
+from pytest_proxydiag.lab.servers import PROVIDER_HOSTS, free_port
+
+__all__ = ["ProductSpec", "PRODUCTS", "RealProxy", "find_product", "find_nss_wrapper", "NSS_WRAPPER_INSTALL"]
+
+NSS_WRAPPER_INSTALL = "sudo apt-get install libnss-wrapper"
+_NSS_WRAPPER_PATHS = ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
+                      "/usr/lib64/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so",
+                      "/usr/local/lib/libnss_wrapper.so")
+#: mitmproxy lives in a venv of its own (it pins a cryptography the main environment must not get).
+MITMPROXY_VENV = "/opt/proxydiag-mitmproxy"
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """One proxy product the lab can start."""
+
+    key: str
+    #: The product's name as the diagnosis must report it.
+    name: str
+    binaries: tuple[str, ...]
+    install: str
+    scheme: str = "http"
+    listen_host: str = "127.0.0.1"
+    supports_auth: bool = True
+    supports_blocking: bool = True
+
+
+PRODUCTS: dict[str, ProductSpec] = {
+    "tinyproxy": ProductSpec("tinyproxy", "tinyproxy", ("tinyproxy", "/usr/sbin/tinyproxy", "/usr/bin/tinyproxy"),
+                             "sudo apt-get install tinyproxy"),
+    "apache": ProductSpec("apache", "Apache httpd (mod_proxy)", ("apache2", "/usr/sbin/apache2", "httpd",
+                                                                 "/usr/sbin/httpd"),
+                          "sudo apt-get install apache2", listen_host="127.0.0.2"),
+    "privoxy": ProductSpec("privoxy", "Privoxy", ("privoxy", "/usr/sbin/privoxy"), "sudo apt-get install privoxy",
+                           supports_auth=False),
+    "dante": ProductSpec("dante", "Dante", ("danted", "/usr/sbin/danted", "sockd"),
+                         "sudo apt-get install dante-server", scheme="socks5h", supports_auth=False),
+    "mitmproxy": ProductSpec("mitmproxy", "mitmproxy", (f"{MITMPROXY_VENV}/bin/mitmdump", "mitmdump"),
+                             f"python3 -m venv {MITMPROXY_VENV} && {MITMPROXY_VENV}/bin/pip install mitmproxy==11.0.2",
+                             supports_blocking=False),
+}
+
+
+def find_product(key: str) -> str | None:
+    """Path of the product's binary, or None."""
+    for candidate in PRODUCTS[key].binaries:
+        found = candidate if os.path.isabs(candidate) and os.access(candidate, os.X_OK) else shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def find_nss_wrapper() -> str | None:
+    for path in _NSS_WRAPPER_PATHS:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+class RealProxy:
+    """A product from :data:`PRODUCTS` as a child process: ``RealProxy(key, directory, ...).start()`` / ``.stop()``.
+
+    ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
+    host names are refused by the product's own filter; ``intercept`` (mitmproxy)
+    re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
+    host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.
+    """
+
+    def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
+                 blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
+                 hosts: Sequence[str] = PROVIDER_HOSTS) -> None:
+        if key not in PRODUCTS:
+            raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
+        self.spec = PRODUCTS[key]
+        self.binary = find_product(key)
+        if not self.binary:
+            raise LabUnavailable(f"{self.spec.name} is not installed; install it with: {self.spec.install}")
+        self.nss_wrapper = find_nss_wrapper()
+        if not self.nss_wrapper:
+            raise LabUnavailable(f"{self.spec.name} resolves names itself and the lab maps the provider names to "
+                                 f"loopback with nss_wrapper, which is not installed: {NSS_WRAPPER_INSTALL}")
+        if credentials and not self.spec.supports_auth and key != "dante":
+            raise LabError(f"the lab does not configure proxy authentication for {self.spec.name}")
+        # The products drop to their own user (Apache: www-data) and read their files then:
+        # a directory of their own that every user can enter, files readable (lab secrets only).
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{key}-", dir=_reachable_tmp()))
+        os.chmod(self.directory, 0o755)
+        self.credentials = credentials
+        self.blocked = list(blocked)
+        self.intercept = intercept
+        self.upstream_ca = upstream_ca
+        self.hosts = list(hosts)
+        self.host = self.spec.listen_host
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.spec.scheme}://{self.host}:{self.port}"
+
+    @property
+    def ca_path(self) -> Path:
+        """mitmproxy's CA (``~/.mitmproxy/mitmproxy-ca-cert.pem`` on a real proxy host)."""
+        return self.directory / "mitmproxy" / "mitmproxy-ca-cert.pem"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "proxy.log"
+
+    def log_tail(self, lines: int = 15) -> str:
+        out: list[str] = []
+        for name in ("proxy.log", "error.log", "stderr.log"):
+            with contextlib.suppress(OSError):
+                out += (self.directory / name).read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out[-lines:])
+
+    # -- configurations ---------------------------------------------------------------------
+    def _command(self) -> list[str]:
+        d, key = self.directory, self.spec.key
+        if key == "tinyproxy":
+            lines = [f"Port {self.port}", f"Listen {self.host}", "Allow 127.0.0.1", "Timeout 10",
+                     f'LogFile "{self.log_path}"', "LogLevel Info"]
+            if self.credentials:
+                lines.append("BasicAuth {} {}".format(*self.credentials))
+            if self.blocked:
+                write_private(d / "filter", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.blocked), 0o644)
+                lines += [f'Filter "{d / "filter"}"', "FilterType ere", "FilterDefaultDeny No"]
+            write_private(d / "tinyproxy.conf", "\n".join(lines) + "\n", 0o644)
+            return [self.binary, "-d", "-c", str(d / "tinyproxy.conf")]
+        if key == "apache":
+            return [self.binary, "-X", "-f", str(self._apache_config())]
+        if key == "privoxy":
+            write_private(d / "lab.action", "{+block{proxydiag lab: blocked by policy}}\n"
+                          + "".join(f"{h}\n" for h in self.blocked), 0o644)
+            lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
+                     "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
+            write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
+            return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
+        if key == "dante":
+            # A leading dot matches the name the client sent (socks5h); a bare name would be
+            # resolved at start, to 127.0.0.1, and block every destination.
+            blocks = "".join(f"socks block {{ from: 0.0.0.0/0 to: .{h} log: connect error }}\n"
+                             for h in self.blocked)
+            conf = (f"logoutput: {self.log_path}\ninternal: {self.host} port = {self.port}\nexternal: 127.0.0.1\n"
+                    # username: checked against the system's users (no lab user exists, so every login fails).
+                    f"socksmethod: {'username' if self.credentials else 'none'}\nclientmethod: none\n"
+                    "user.privileged: root\nuser.unprivileged: nobody\n"
+                    "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n" + blocks
+                    + "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n")
+            write_private(d / "danted.conf", conf, 0o644)
+            return [self.binary, "-f", str(d / "danted.conf"), "-p", str(d / "danted.pid")]
+        # mitmproxy
+        cmd = [self.binary, "--listen-host", self.host, "--listen-port", str(self.port),
+               "--set", f"confdir={d / 'mitmproxy'}", "--set", "termlog_verbosity=info"]
+        if self.credentials:
+            cmd += ["--proxyauth", "{}:{}".format(*self.credentials)]
+        if not self.intercept:
+            cmd += ["--ignore-hosts", ".*"]  # a plain CONNECT tunnel
+        if self.upstream_ca:
+            cmd += ["--set", f"ssl_verify_upstream_trusted_ca={self.upstream_ca}"]
+        return cmd
+
+    def _apache_config(self) -> Path:
+        from pytest_proxydiag.lab.squid import htpasswd_line
+
+        d = self.directory
+        modules = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic", "authz_user", "proxy",
+                   "proxy_connect", "proxy_http"]
+        moddir = "/usr/lib/apache2/modules" if os.path.isdir("/usr/lib/apache2/modules") else "/usr/lib64/httpd/modules"
+        lines = ["ServerRoot /etc/apache2" if os.path.isdir("/etc/apache2") else "ServerRoot /etc/httpd",
+                 "ServerName proxydiag-lab", f"Listen {self.host}:{self.port}", f"PidFile {d / 'httpd.pid'}",
+                 f"DefaultRuntimeDir {d}", f"ErrorLog {d / 'error.log'}", f"Mutex file:{d} default",
+                 'LogFormat "%h %u %t \\"%r\\" %>s %b" lab', f"CustomLog {self.log_path} lab",
+                 "User www-data", "Group www-data"]
+        lines += [f"LoadModule {m}_module {moddir}/mod_{m}.so" for m in modules]
+        lines += ["ProxyRequests On", "AllowCONNECT 1-65535", "ProxyTimeout 5", '<Proxy "*">']
+        if self.credentials:
+            write_private(d / "htpasswd", htpasswd_line(*self.credentials) + "\n", 0o644)
+            lines += ["  AuthType Basic", '  AuthName "proxydiag lab"', "  AuthBasicProvider file",
+                      f"  AuthUserFile {d / 'htpasswd'}", "  Require valid-user"]
+        else:
+            lines.append("  Require all granted")
+        lines.append("</Proxy>")
+        for host in self.blocked:
+            lines += [f'<ProxyMatch "^{host.replace(".", "[.]")}">', "  Require all denied", "</ProxyMatch>"]
+        return write_private(d / "httpd.conf", "\n".join(lines) + "\n", 0o644)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, timeout: float = 15.0) -> "RealProxy":
+        hosts = write_private(self.directory / "hosts", "".join(f"127.0.0.1 {h}\n" for h in self.hosts), 0o644)
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C.UTF-8",
+               "HOME": str(self.directory), "LD_PRELOAD": self.nss_wrapper or "", "NSS_WRAPPER_HOSTS": str(hosts),
+               "NSS_WRAPPER_PASSWD": "/etc/passwd", "NSS_WRAPPER_GROUP": "/etc/group"}
+        for _attempt in range(3):
+            self.port = free_port(self.host)
+            cmd = self._command()
+            t0 = time.monotonic()
+            with open(self.directory / "stderr.log", "wb") as err:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                             cwd=self.directory, env=env, start_new_session=True,
+                                             preexec_fn=pdeathsig(), close_fds=True)
+            status = self._wait_ready(t0, timeout)
+            if status is None:
+                self.startup_seconds = time.monotonic() - t0
+                return self
+            tail = self.log_tail()
+            self._kill()
+            if "in use" not in tail.lower():  # another process took the port: try another one
+                raise LabError(f"{self.spec.name} did not start ({status}):\n{tail}")
+        raise LabError(f"{self.spec.name} found no free port on {self.host}")
+
+    def _wait_ready(self, t0: float, timeout: float) -> str | None:
+        """None once the port accepts; else why not."""
+        assert self.proc is not None
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                return f"exited with status {code}"
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.settimeout(0.2)
+                if probe.connect_ex((self.host, self.port)) == 0:
+                    return None
+            if time.monotonic() - t0 > timeout:
+                return f"not accepting on {self.host}:{self.port} after {timeout:g} s"
+            time.sleep(0.02)
+
+    def _kill(self) -> None:
+        proc, self.proc = self.proc, None
+        kill_group(proc)
+
+    def stop(self) -> None:
+        self._kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> "RealProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _reachable_tmp() -> str:
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        if os.path.isdir(candidate) and os.stat(candidate).st_mode & 0o001:
+            return candidate
+    return tempfile.gettempdir()

@@ -1,0 +1,157 @@
+"""The lab's scenarios: what each one sets up and the diagnosis it must produce (data only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pytest_proxydiag.lab.products import PRODUCTS
+from pytest_proxydiag.lab.servers import HOSTILE_BEHAVIOURS
+
+# -- the scenarios -------------------------------------------------------------------------
+#: The step the diagnosis must blame for each scenario (None: a healthy setup).
+#: Data, kept in one table so the people who own the steps can adjust it.
+EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
+    "healthy": None,
+    "basic-auth": None,
+    "wrong-password": "auth.credentials",
+    "special-chars-password": "auth.special_chars",
+    "ntlm-only": "auth.scheme",
+    "proxy-down": "connectivity.proxy_reachable",
+    "proxy-blackholed": "connectivity.proxy_reachable",
+    "wrong-port": "connectivity.proxy_port",
+    "blocked-domain": "policy.domain_allowed",
+    "reset-domain": "policy.domain_allowed",
+    "block-page": "policy.url_filtering",
+    "ssl-bump-untrusted": "certificate.interception",
+    "ssl-bump-trusted": None,
+    "der-ca": "certificate.interception",
+    "body-limit": "policy.payload_size",
+    "upstream-down": "connectivity.proxy_works",
+    "no-proxy-provider": "connectivity.no_proxy",
+    "slow-origin": "performance.latency",
+    "rate-limited": "performance.rate_limit",
+    "hostile-silent": "connectivity.proxy_works",
+    "hostile-garbage": "connectivity.proxy_works",
+    "hostile-ssh-banner": "connectivity.proxy_works",
+    "hostile-smtp-banner": "connectivity.proxy_works",
+    "hostile-http09": "connectivity.proxy_works",
+    "hostile-slowloris": "connectivity.proxy_works",
+    "hostile-huge-header": "connectivity.proxy_works",
+    "hostile-close": "connectivity.proxy_works",
+    "hostile-tls-reset": "connectivity.proxy_works",
+    "hostile-plaintext-tunnel": "connectivity.proxy_works",
+    "hostile-407-loop": "auth.credentials",
+    "hostile-redirect": "connectivity.proxy_works",
+    "hostile-tls-proxy": "connectivity.proxy_works",
+    "hostile-plain-for-https": "connectivity.proxy_works",
+    "ipv6-proxy": None,
+}
+#: Steps that must fail besides the root cause (default: just the root cause).
+EXPECTED_ALSO_FAILED: dict[str, frozenset[str]] = {}
+
+# name -> (backend, description)
+_SCENARIO_TABLE: dict[str, tuple[str, str]] = {
+    "healthy": ("squid", "an open Squid that forwards everything: no finding expected"),
+    "basic-auth": ("squid", "Squid with Basic auth; HTTPS_PROXY carries the right credentials"),
+    "wrong-password": ("squid", "Squid with Basic auth; HTTPS_PROXY carries a wrong password (407)"),
+    "special-chars-password": ("squid", "the proxy password holds @ : / ? # and HTTPS_PROXY has it unencoded"),
+    "ntlm-only": ("squid", "Squid asks for NTLM or Negotiate only: no Basic to fall back on"),
+    "proxy-down": ("none", "HTTPS_PROXY points at a closed port: connection refused"),
+    "proxy-blackholed": ("scripted", "HTTPS_PROXY points at a port that drops SYNs: connect times out"),
+    "wrong-port": ("squid", "Squid listens on one port, HTTPS_PROXY names another"),
+    "blocked-domain": ("squid", "Squid denies CONNECT to api.anthropic.com (403 ERR_ACCESS_DENIED)"),
+    "reset-domain": ("squid", "Squid resets CONNECT to api.anthropic.com without an answer (deny_info TCP_RESET)"),
+    "block-page": ("squid", "TLS inspection (CA trusted) with a URL filter: Squid's 403 block page inside TLS"),
+    "ssl-bump-untrusted": ("squid", "TLS inspection by Squid; its corporate CA is not trusted by the clients"),
+    "ssl-bump-trusted": ("squid", "TLS inspection with the corporate CA in every client's CA variable"),
+    "der-ca": ("squid", "TLS inspection; NODE_EXTRA_CA_CERTS points at the CA in DER instead of PEM"),
+    "body-limit": ("squid", "TLS inspection (CA trusted) with request_body_max_size 1 MB (413 above)"),
+    "upstream-down": ("squid", "Squid works but the provider's port is closed (503 ERR_CONNECT_FAIL)"),
+    "no-proxy-provider": ("squid", "a healthy Squid, but NO_PROXY lists .anthropic.com: traffic goes direct"),
+    "slow-origin": ("squid", "a healthy Squid in front of a provider that takes 2.5 s per answer"),
+    "rate-limited": ("squid", "the provider answers 429 with retry-after: 30"),
+    "hostile-plain-for-https": ("squid", "HTTPS_PROXY says https:// but the proxy speaks plain HTTP"),
+    "ipv6-proxy": ("squid", "a healthy Squid listening on [::1] only"),
+}
+for _behaviour, _text in HOSTILE_BEHAVIOURS.items():
+    if _behaviour != "relay":
+        _SCENARIO_TABLE["hostile-" + _behaviour] = ("scripted", "a scripted proxy that " + _text)
+_SCENARIO_TABLE["hostile-tls-proxy"] = ("scripted", "the proxy port speaks TLS while HTTPS_PROXY says http://")
+_SCENARIO_TABLE["hostile-407-loop"] = ("scripted", "the proxy answers 407 even to correct credentials")
+
+#: Scenarios proxy.py can play where Squid is missing.
+PROXYPY_SCENARIOS = frozenset({"healthy", "basic-auth", "wrong-password", "ssl-bump-untrusted", "blocked-domain",
+                               "upstream-down"})
+_BUMP = frozenset({"block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit"})
+_TRUSTED = frozenset({"block-page", "ssl-bump-trusted", "body-limit"})
+
+USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
+SPECIAL_USER, SPECIAL_PASSWORD = "bob", "p@ss:w/rd#1?"
+SLOW_ORIGIN_DELAY = 2.5
+BODY_LIMIT_MB = 1
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One lab scenario and the diagnosis it must produce."""
+
+    name: str
+    description: str
+    backend: str  # "squid" | "proxy.py" | "scripted" | "none"
+    expected_root_cause: str | None
+    expected_failed: frozenset[str] = field(default_factory=frozenset)
+
+
+def _scenario(name: str) -> Scenario:
+    backend, description = _SCENARIO_TABLE[name]
+    root = EXPECTED_ROOT_CAUSE.get(name)
+    failed = EXPECTED_ALSO_FAILED.get(name, frozenset()) | ({root} if root else set())
+    return Scenario(name, description, backend, root, frozenset(failed))
+
+
+# -- real products other than Squid (lab/products.py) --------------------------------------------
+#: case -> (description template, expected root cause).  Every product plays the cases it supports:
+#: the same misconfiguration must give the same diagnosis whatever the product.
+PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
+    "healthy": ("an open {name} that forwards everything: no finding expected", None),
+    "wrong-password": ("{name} with Basic auth; HTTPS_PROXY carries a wrong password", "auth.credentials"),
+    "no-credentials": ("{name} with Basic auth; HTTPS_PROXY carries no credentials", "auth.credentials"),
+    "blocked-domain": ("{name} refuses api.anthropic.com with its own filter", "policy.domain_allowed"),
+    "upstream-down": ("{name} works but the provider's port is closed", "connectivity.proxy_works"),
+    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code cannot use SOCKS at all",
+              "application.debug_logging"),
+    "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
+                  "certificate.interception"),
+}
+
+
+def _product_cases(key: str) -> list[str]:
+    spec = PRODUCTS[key]
+    if spec.scheme.startswith("socks"):
+        return ["socks"]  # the diagnosis' probes speak HTTP to proxies; SOCKS is judged per client
+    cases = ["healthy", "blocked-domain", "upstream-down"]
+    if spec.supports_auth:
+        cases[1:1] = ["wrong-password", "no-credentials"]
+    if not spec.supports_blocking:
+        cases.remove("blocked-domain")
+    if key == "mitmproxy":
+        cases.append("intercept")
+    return cases
+
+
+def _add_product_scenarios() -> dict[str, tuple[str, str]]:
+    added: dict[str, tuple[str, str]] = {}
+    for key, spec in PRODUCTS.items():
+        for case in _product_cases(key):
+            text, root = PRODUCT_CASES[case]
+            name = f"{key}-{case}"
+            added[name] = (key, text.format(name=spec.name))
+            EXPECTED_ROOT_CAUSE[name] = root
+    return added
+
+
+#: Scenario name -> (product key, case) for the real-product scenarios.
+PRODUCT_SCENARIOS: dict[str, tuple[str, str]] = {}
+for _name, _entry in _add_product_scenarios().items():
+    _SCENARIO_TABLE[_name] = _entry
+    PRODUCT_SCENARIOS[_name] = (_entry[0], _name.partition("-")[2])

@@ -1,0 +1,175 @@
+"""Claude Code's settings files, read the way Claude Code reads them: every scope, with precedence.
+
+Claude Code applies the ``env`` block of each settings file to itself, on top of
+the shell it was started from.  Four scopes exist; for the same variable the
+higher one wins (Claude Code's documented precedence)::
+
+    managed  >  local  >  project  >  user
+
+=========  ==========================================================================
+scope      file
+=========  ==========================================================================
+user       ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR/settings.json`` when set)
+project    ``.claude/settings.json`` in the directory Claude Code runs in
+local      ``.claude/settings.local.json`` in that directory
+managed    ``/etc/claude-code/managed-settings.json`` (Linux, WSL),
+           ``/Library/Application Support/ClaudeCode/managed-settings.json`` (macOS),
+           ``C:\\ProgramData\\ClaudeCode\\managed-settings.json`` (Windows)
+=========  ==========================================================================
+
+Every value keeps the file it came from, so a finding can say "``CLAUDE_CODE_CERT_STORE=bundled``
+in ~/.claude/settings.json".  A file that is missing is simply absent; one that
+cannot be read, is too large, is not JSON or has an ``env`` that is not an
+object is a *problem* (a sentence naming the file), never an exception.
+
+Example::
+
+    from pytest_proxydiag.machine import claude_settings
+    cs = claude_settings.read(home="/home/u", cwd="/home/u/project")
+    cs.env["HTTPS_PROXY"], cs.origin["HTTPS_PROXY"]   # value, "/home/u/project/.claude/settings.json"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Mapping
+
+__all__ = ["SCOPES", "SettingsFile", "ClaudeSettings", "managed_settings_path", "settings_files", "read"]
+
+#: Lowest precedence first: a later scope's value wins.
+SCOPES = ("user", "project", "local", "managed")
+MAX_SETTINGS = 1024 * 1024
+_MANAGED = {
+    "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
+    "win32": r"C:\ProgramData\ClaudeCode\managed-settings.json",
+}
+_MANAGED_DEFAULT = "/etc/claude-code/managed-settings.json"
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    """One settings file: its scope, path, whether it exists, its ``env`` block or why it could not be used."""
+
+    scope: str
+    path: str
+    exists: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaudeSettings:
+    """The merged ``env`` Claude Code applies to itself, and which file set each variable."""
+
+    files: tuple[SettingsFile, ...]
+    env: Mapping[str, str]
+    origin: Mapping[str, str]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f.problem for f in self.files if f.problem]
+
+    def where(self, name: str) -> str | None:
+        """The file that set *name* (the winning scope), or None."""
+        return self.origin.get(name)
+
+    def label(self) -> str | None:
+        """The file(s) the merged ``env`` came from, for a sentence; None when no scope sets anything."""
+        paths = list(dict.fromkeys(self.origin.values()))
+        return ", ".join(paths) if paths else None
+
+    def overridden(self, name: str) -> list[tuple[str, str]]:
+        """Lower scopes that also set *name* and lost: ``[(path, value), ...]``."""
+        winner = self.origin.get(name)
+        return [(f.path, f.env[name]) for f in self.files if name in f.env and f.path != winner]
+
+
+def managed_settings_path(platform: str | None = None, system_root: str | os.PathLike | None = None) -> str:
+    """Where Claude Code looks for the managed (organisation) settings on *platform* (``sys.platform``)."""
+    platform = platform or sys.platform
+    raw = _MANAGED.get(platform, _MANAGED_DEFAULT)
+    if system_root is None:
+        return raw
+    # Tests point the system paths into a temporary tree.
+    parts = PureWindowsPath(raw).parts[1:] if platform == "win32" else PurePosixPath(raw).parts[1:]
+    return str(Path(system_root).joinpath(*parts))
+
+
+def settings_files(home: str | os.PathLike, cwd: str | os.PathLike | None = None, *,
+                   env: Mapping[str, str] | None = None, platform: str | None = None,
+                   system_root: str | os.PathLike | None = None) -> list[tuple[str, str]]:
+    """``[(scope, path)]`` in precedence order, lowest first (no file is opened)."""
+    config_dir = (env or {}).get("CLAUDE_CONFIG_DIR") or os.path.join(str(home), ".claude")
+    out = [("user", os.path.join(os.path.expanduser(config_dir), "settings.json"))]
+    if cwd is not None:
+        out += [("project", os.path.join(str(cwd), ".claude", "settings.json")),
+                ("local", os.path.join(str(cwd), ".claude", "settings.local.json"))]
+    out.append(("managed", managed_settings_path(platform, system_root)))
+    return out
+
+
+def _read_one(scope: str, path: str) -> SettingsFile:
+    try:
+        p = Path(path)
+        if not p.exists():
+            return SettingsFile(scope, path)
+        if not p.is_file():
+            return SettingsFile(scope, path, True, problem=f"{path} is not a regular file; Claude Code ignores it")
+        size = p.stat().st_size
+        if size > MAX_SETTINGS:
+            return SettingsFile(scope, path, True,
+                                problem=f"{path} is {size} bytes, larger than {MAX_SETTINGS // 1024} KiB; not read")
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return SettingsFile(scope, path, True, problem=f"{path} cannot be read: {exc.strerror or exc}")
+    if not text.strip():
+        return SettingsFile(scope, path, True)
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        return SettingsFile(scope, path, True, problem=f"{path} cannot be read as JSON: {exc}")
+    except RecursionError:
+        return SettingsFile(scope, path, True, problem=f"{path} nests too deeply to be a settings file")
+    if not isinstance(doc, dict):
+        return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object")
+    block = doc.get("env")
+    if block is None:
+        return SettingsFile(scope, path, True)
+    if not isinstance(block, dict):
+        return SettingsFile(scope, path, True, problem=f'{path}: "env" must be an object of strings')
+    env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str) and v is not None}
+    return SettingsFile(scope, path, True, env)
+
+
+#: One file of one scope, read the same way :func:`read` reads it.
+read_file = _read_one
+
+
+def _text(value: object) -> str:
+    # Claude Code stringifies non-string values ("API_TIMEOUT_MS": 600000).
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def read(home: str | os.PathLike, cwd: str | os.PathLike | None = None, *, env: Mapping[str, str] | None = None,
+         platform: str | None = None, system_root: str | os.PathLike | None = None) -> ClaudeSettings:
+    """Read every scope's ``env`` block and merge them with Claude Code's precedence; never raises.
+
+    *cwd* is the directory Claude Code runs in (``None``: no project or local
+    scope); *env* supplies ``CLAUDE_CONFIG_DIR``; *platform* picks the managed
+    path (default ``sys.platform``); *system_root* relocates it for tests.
+    """
+    files = tuple(_read_one(scope, path)
+                  for scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root))
+    merged: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for f in files:  # lowest precedence first
+        for name, value in f.env.items():
+            merged[name] = value
+            origin[name] = f.path
+    return ClaudeSettings(files, merged, origin)

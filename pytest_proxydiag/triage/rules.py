@@ -1,0 +1,345 @@
+"""The triage rule table: which words in a pasted error point to which flowchart branch, and how strongly.
+
+What the rules encode (see ``/work/shared/notes/what-users-paste.md``):
+
+* the stable part of a message is the client's error *code* or exact phrase
+  (``SELF_SIGNED_CERT_IN_CHAIN``, ``ECONNREFUSED``, ``CONNECT tunnel failed,
+  response 407``), not the sentence around it, which changes every release;
+* the message rarely names the cause: a generic "Connection error" through an
+  NTLM proxy is an authentication problem as often as a connectivity one, a
+  TLS error can be an ``https://`` proxy URL on a plain-HTTP port, and a
+  request that skipped the proxy looks like a plain connection failure;
+* who sent a status matters: a JSON ``request_too_large`` 413 comes from the
+  provider (the path works), an HTML 413 from a proxy or nginx in the path.
+
+Rules are written from ``tests/data/symptoms.json`` only; ``tests/data/symptoms_heldout.json``
+measures them on real messages they were not written from.
+
+Every pattern is linear (literals, bounded repeats, no nested quantifiers), so
+a 1 MiB log is classified in bounded time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: The flowchart's symptom branches, in the flowchart's order (also the tie-break order).
+BRANCHES: tuple[str, ...] = ("auth", "connectivity", "certificate", "policy", "application", "performance",
+                             "bypass")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table: a pattern, the branch it points to, how strongly, and why."""
+
+    pattern: str
+    branch: str
+    weight: float
+    note: str
+    #: Rows describing the same clue share a group; per branch only the strongest counts.
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    branch: str
+    pattern: str
+    matched_text: str
+    weight: float
+
+
+# -- the table ------------------------------------------------------------------
+# Weights: 4 names the branch outright (a 407, "certificate verify failed"),
+# 3 is strong, 2 supports, 1 keeps a branch in play, negative weights are
+# counter-evidence (the provider answered, so the path through the proxy works).
+# A row may point to several branches; it is expanded to one Rule per branch.
+
+
+def _status(code: int) -> str:
+    """An HTTP status number standing alone (not ``line 407``, ``:4070``, ``#413`` or ``_ssl.c:1007``)."""
+    return rf"(?<![\w.:/#-])(?<!line )(?<!port ){code}(?![\w]|[.:/-]\d)"
+
+
+# Each row: (group, pattern, note, {branch: weight}).  Rows of one group describe the same
+# clue in different wordings (a 407 status, "Proxy Authentication Required", Squid's 407 page):
+# per branch only the strongest matching row of a group counts, so one clue printed three ways
+# (or repeated by a retry loop) does not outweigh two independent clues.
+_TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
+    # ---- auth: the proxy wants (other) credentials
+    ("407", _status(407), "HTTP 407: the proxy demands credentials", {"auth": 4}),
+    ("407", r"proxy[ -]?authentication[ -]?required", "the proxy demands credentials (407)", {"auth": 4}),
+    ("407", r"cache access denied|ERR_CACHE_ACCESS_DENIED", "Squid's 407 page (ERR_CACHE_ACCESS_DENIED): "
+     "the proxy demands credentials", {"auth": 4}),
+    ("407", r"Proxyauthentifizierung|Proxy-Authentifizierung|プロキシ認証|代理身份验证|代理认证",
+     "the proxy demands credentials (localized)", {"auth": 4}),
+    ("407-header", r"proxy-authenticate\b", "a Proxy-Authenticate challenge", {"auth": 3}),
+    ("auth-scheme", r"\b(?:ntlm|negotiate|kerberos|spnego|cntlm)\b", "an NTLM/Kerberos proxy: clients without "
+     "that scheme fail with generic connection errors", {"auth": 2}),
+    ("auth-words", r"proxy[ -]?auth(?:entication|orization)?\b(?! required)|proxy credentials",
+     "proxy authentication is mentioned", {"auth": 2}),
+    ("tunnel", r"Proxy CONNECT aborted", "git's failed CONNECT, often a 407 it cannot answer",
+     {"auth": 2, "connectivity": 2}),
+    ("tunnel", r"tunneling socket could not be established", "the CONNECT through the proxy failed (npm/request)",
+     {"connectivity": 2, "auth": 1}),
+    ("tunnel", r"Tunnel connection failed|unsuccessful tunnel|ERR_TUNNEL_CONNECTION_FAILED|CONNECT tunnel failed",
+     "the proxy refused or failed the CONNECT tunnel", {"connectivity": 2, "policy": 1, "auth": 1}),
+    ("tunnel-status", r"(?:tunnel connection failed|connect tunnel failed,? response|statuscode=|received http code)"
+     r":? ?4\d\d\b", "the proxy answered the CONNECT with a 4xx status: it is reachable, and said no",
+     {"connectivity": -2}),
+    ("proxy-tunnel", r"ERR_PROXY_TUNNEL|couldn't connect through your proxy|the proxy refused the tunnel",
+     "Claude Code: the proxy refused the CONNECT tunnel (credentials, or a host it does not allow)",
+     {"auth": 3, "policy": 2.5, "connectivity": 1.5}),
+    ("tunnel", r"from proxy after CONNECT", "the proxy answered the CONNECT with an error status",
+     {"connectivity": 2, "policy": 1, "auth": 1}),
+    ("hangup", r"socket hang up", "the proxy closed the connection (often an unanswered auth challenge)",
+     {"connectivity": 2, "auth": 1}),
+    ("pip-old", r"Cannot fetch index base URL", "old pip's generic failure behind a proxy",
+     {"connectivity": 2, "auth": 1}),
+
+    # ---- connectivity: the proxy (or gateway) cannot be reached
+    ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
+     "nothing listens at that address and port (connection refused)", {"connectivity": 4}),
+    ("refused", r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt|接続が拒否されました|接続を拒否|"
+     r"Connexion refus[ée]e|conexi[óo]n (?:rehusada|rechazada)|连接被拒绝|拒绝连接",
+     "connection refused (localized)", {"connectivity": 4}),
+    # Windows' WSAECONNREFUSED (10061) text as localized Windows prints it (zh, de, fr, es, ja).
+    ("refused", r"目标计算机积极拒绝|Zielcomputer die Verbindung verweigerte|l.ordinateur cible l.a express[ée]ment refus[ée]e|"
+     r"equipo de destino deneg[óo] expresamente|対象のコンピューターによって拒否された",
+     "connection refused (Windows, localized)", {"connectivity": 4}),
+    ("refused", r"proxy server is refusing connections|ERR_PROXY_CONNECTION_FAILED",
+     "the browser's words: nothing accepts connections at the proxy's address and port", {"connectivity": 4}),
+    ("refused", r"(?:curl: ?)?\(7\) Failed to connect", "curl exit 7: could not connect", {"connectivity": 4}),
+    ("generic", r"Failed to connect to|接続できませんでした|Verbindung (?:konnte nicht|fehlgeschlagen)",
+     "the client could not connect", {"connectivity": 2}),
+    ("resolve-proxy", r"Could not resolve proxy", "the proxy's host name does not resolve (curl exit 5)",
+     {"connectivity": 4}),
+    ("socks", r"SOCKS[45]h? (?:read |write |connect(?:ion)? )?(?:error|failure|failed)|Error connecting to SOCKS[45]? proxy|"
+     r"SOCKS[45]? (?:proxy )?(?:server )?(?:refused|unreachable)|general SOCKS server failure",
+     "the SOCKS proxy did not complete the handshake (down, wrong port, or it refused the destination)",
+     {"connectivity": 3, "policy": 1}),
+    ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
+     "the client could not use the proxy (ProxyError)", {"connectivity": 2, "auth": 1}),
+    ("unreachable", r"Network is unreachable|ENETUNREACH|EHOSTUNREACH|No route to host|Errno 101\b|Errno 113\b",
+     "no route to the address", {"connectivity": 4}),
+    ("reset", r"connection reset|connection dropped|ECONNRESET|ConnectionResetError|Errno 104\b|WinError 10054|Recv failure|"
+     r"Verbindung (?:wurde )?(?:vom Peer )?zurückgesetzt|接続がリセット",
+     "the connection was reset (proxy down, a policy reset, or TLS refused)",
+     {"connectivity": 3, "policy": 1.5, "certificate": 1}),
+    ("aborted", r"Connection aborted|RemoteDisconnected|closed connection without response|Empty reply from server|"
+     r"curl: ?\(52\)|server disconnected", "the peer hung up without answering", {"connectivity": 2, "policy": 1}),
+    ("generic", r"Connection error|APIConnectionError|ConnectError\b|fetch failed|network error",
+     "a generic connection failure: through a proxy it may be connectivity, auth (NTLM) or TLS",
+     {"connectivity": 2, "auth": 1.5, "certificate": 1}),
+    ("generic", r"Unable to connect to (?:the )?API|Unable to connect to Anthropic services|"
+     r"poor internet connection", "Claude Code could not reach the API", {"connectivity": 2, "auth": 1}),
+    ("squid-upstream", r"ERR_CONNECT_FAIL", "Squid could not reach the upstream (ERR_CONNECT_FAIL)",
+     {"connectivity": 3, "policy": 1}),
+    ("squid-upstream", r"ERR_DNS_FAIL|ERR_CANNOT_FORWARD", "the proxy could not resolve or forward to the host",
+     {"connectivity": 2, "policy": 2}),
+    ("gateway", r"Cannot connect to host|litellm\.APIConnectionError|gateway (?:is )?(?:not running|down|unreachable)",
+     "the LiteLLM/gateway connection failed (is the gateway running?)", {"connectivity": 3, "application": 1}),
+    ("dns", r"getaddrinfo|ENOTFOUND|EAI_AGAIN|EAI_NONAME|NameResolutionError|Name or service not known|"
+     r"nodename nor servname|Temporary failure in name resolution|Failed to resolve|Could not resolve host|"
+     r"Errno -[23]\b|Errno 11001|Der Name konnte nicht aufgelöst werden|名前解決",
+     "a name did not resolve: a wrong proxy host name, or a client that skipped the proxy and resolved "
+     "the provider itself", {"connectivity": 2, "bypass": 2}),
+
+    # ---- timeouts: connect timeouts point to connectivity, read/stream timeouts to performance
+    ("timeout", r"ConnectTimeout|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|connect ETIMEDOUT|"
+     r"Connection timed out|Errno 110\b|WinError 10060|ERR_SOCKET_CONNECTION_TIMEOUT",
+     "connecting timed out (a silent proxy or a dropped route)", {"connectivity": 3, "performance": 1.5}),
+    ("timeout", r"curl: ?\(28\)", "curl exit 28: a timeout (connecting, or waiting for the answer)",
+     {"connectivity": 2, "performance": 2}),
+    ("timeout", r"ETIMEDOUT", "Node: the operation timed out", {"connectivity": 2, "performance": 1}),
+    ("timeout", r"ReadTimeout|Read timed out|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|Request timed out|"
+     r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after",
+     "the answer took too long (read/request timeout)", {"performance": 3, "connectivity": 1}),
+    ("timeout", r"连接方在一段时间后没有正确答复|Gegenstelle nach einer bestimmten Zeitspanne nicht|"
+     r"le parti connect[ée] n.a pas r[ée]pondu|la parte conectada no respondi[óo]|一定の時間を過ぎても正しく応答しなかった",
+     "connecting timed out (Windows, localized)", {"connectivity": 3, "performance": 1.5}),
+    ("timeout", r"time[d ]?[ -]?out|Zeitüberschreitung|Zeitlimit|タイムアウト|超时|d[ée]lai d'attente",
+     "a timeout: a silent proxy or a slow path", {"connectivity": 1.5, "performance": 1.5}),
+
+    # ---- certificate: the TLS chain is not trusted (usually a TLS-inspecting proxy)
+    ("cert", r"CERTIFICATE_VERIFY_FAILED|certificate verif(?:y|ication) failed|SSLCertVerificationError",
+     "TLS certificate verification failed", {"certificate": 4}),
+    ("cert", r"self[- ]signed certificate|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT",
+     "a self-signed certificate in the chain: a TLS-inspecting proxy whose CA is not trusted",
+     {"certificate": 4}),
+    ("cert", r"unable to get (?:local )?issuer certificate|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|"
+     r"UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify the first certificate",
+     "the issuer of the presented certificate is unknown: an interception CA that is not trusted",
+     {"certificate": 4}),
+    ("cert", r"SSL certificate problem|curl: ?\(60\)|curl: ?\(77\)", "curl could not verify the certificate",
+     {"certificate": 4}),
+    ("cert", r"Basic Constraints of CA cert not marked critical|Missing Authority Key Identifier|"
+     r"CA cert does not include key usage extension",
+     "Python 3.13's strict X.509 check rejects a corporate CA older Pythons accepted", {"certificate": 4}),
+    ("cert", r"Self-signed certificate detected|corporate SSL certificates",
+     "Claude Code's self-signed certificate message", {"certificate": 4}),
+    ("cert", r"CERT_HAS_EXPIRED|certificate has expired|ERR_TLS_CERT_ALTNAME_INVALID|Hostname/IP does not match|"
+     r"hostname mismatch|CERT_NOT_YET_VALID|doesn.t match either of|does not match either of",
+     "the certificate is expired or for another name",
+     {"certificate": 3}),
+    ("cert", r"証明書|Zertifikat|证书|certificado", "a certificate problem (localized)", {"certificate": 3}),
+    ("cert", r"certificat", "a certificate is mentioned", {"certificate": 1}),
+    ("ca-file", r"\bInvalid CA\b|bad CA certificate|PEM routines|no certificate or crl found",
+     "a CA file the client cannot read (DER instead of PEM?)", {"certificate": 3}),
+    ("ca-setting", r"NODE_EXTRA_CA_CERTS", "NODE_EXTRA_CA_CERTS is involved: a DER or unreadable file there makes "
+     "Claude Code report ConnectionRefused", {"certificate": 3}),
+    ("ca-setting", r"REQUESTS_CA_BUNDLE|SSL_CERT_FILE|CURL_CA_BUNDLE|"
+     r"NODE_TLS_REJECT_UNAUTHORIZED|truststore|certifi\b|--cacert|cafile",
+     "a CA setting is involved (a wrong or DER file there breaks clients in misleading ways)",
+     {"certificate": 2}),
+    ("tls", r"\bSSLError\b|\bSSL: |\bTLS\b|handshake|ssl\.c\b", "a TLS-level error", {"certificate": 1.5}),
+    ("tls-eof", r"SSLEOFError|EOF occurred in violation of protocol|UNEXPECTED_EOF_WHILE_READING|"
+     r"WRONG_VERSION_NUMBER|wrong version number|unknown protocol|\bEPROTO\b|packet length too long|"
+     r"record layer failure|http request on an https|ERR_SSL_PROTOCOL_ERROR",
+     "TLS spoken to something that is not TLS: often an https:// proxy URL on a plain-HTTP proxy port",
+     {"connectivity": 3, "certificate": 2}),
+    ("proxy-url", r"ProxySchemeUnknown|Not supported proxy scheme",
+     "the proxy URL has no (or an unknown) scheme: write it as http://host:port", {"connectivity": 4}),
+    ("tunnel-400", r"\b400 bad request\b[^\n]{0,40}\bproxy\b|\bproxy\b[^\n]{0,40}\b400 bad request\b",
+     "a 400 Bad Request from or through the proxy: the request form or the proxy URL's scheme",
+     {"connectivity": 4}),
+    ("tunnel-400", r"(?:tunnel connection failed|connect tunnel failed,? response|received http code|statuscode=):? ?400\b",
+     "the proxy answered the CONNECT with 400 Bad Request: a request form it does not take, an https:// "
+     "proxy URL on a plain port, or a port that is not a forward proxy", {"connectivity": 5}),
+    ("proxy-scheme", r"your proxy appears to only use HTTP and not HTTPS",
+     "urllib3: the proxy URL says https:// but the proxy speaks plain HTTP", {"connectivity": 4}),
+
+    # ---- policy: the proxy answered, and refused
+    ("deny", _status(403), "HTTP 403: forbidden by the proxy (or the provider)", {"policy": 3}),
+    ("deny", r"\bForbidden\b|Zugriff verweigert|アクセスが拒否|禁止されて|访问被拒绝", "forbidden / access denied",
+     {"policy": 3}),
+    ("deny", r"(?<!cache )access denied|ERR_ACCESS_DENIED|ERR_BLOCKED|has been blocked|blocked by|"
+     r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked",
+     "the proxy's access policy blocked the request", {"policy": 3}),
+    ("502", _status(502), "HTTP 502: a proxy or gateway got no valid answer upstream",
+     {"policy": 3, "connectivity": 1}),
+    ("502", r"Bad Gateway", "a 502 page", {"policy": 3}),
+    ("504", _status(504) + r"|Gateway Time-?out", "HTTP 504: a gateway waited too long upstream",
+     {"performance": 3, "policy": 1.5, "connectivity": 1}),
+    ("503", _status(503) + r"|Service Unavailable", "HTTP 503 from the proxy or the provider",
+     {"connectivity": 1.5, "performance": 1.5, "policy": 1}),
+    ("500", _status(500) + r"|Internal Server Error", "HTTP 500: the proxy could not forward the request",
+     {"connectivity": 1.5, "policy": 1.5}),
+    ("413", _status(413) + r"|Request Entity Too Large|Payload Too Large|ERR_TOO_BIG",
+     "HTTP 413: a body size limit in the path", {"policy": 3}),
+    ("html-page", r"<title>|<center>|<h1>|nginx|openresty", "an HTML error page from a proxy or web server in "
+     "the path", {"policy": 1}),
+    ("418", _status(418) + r"|I'?m a teapot", "HTTP 418 (proxy.py's host filter)", {"policy": 2}),
+    ("vendor", r"\b(?:zscaler|blue ?coat|symantec|netskope|forcepoint|websense|palo ?alto|fortigate|fortiguard|"
+     r"mcafee web gateway|skyhigh|iboss|umbrella|ISA server|forefront|TMG|squid|x-squid-error|barracuda|"
+     r"sophos|check ?point)\b", "a corporate proxy/security product is named", {"policy": 1}),
+    ("provider-edge", r"\bcloudflare\b|cf-ray|Ray ID", "the page comes from Cloudflare at the provider's end, "
+     "not from your proxy: a transient provider-side failure", {"performance": 2, "policy": -1}),
+
+    # ---- application: one client works and another does not, or the provider answered
+    ("works-elsewhere", r"\b(?:works?|worked|working|succeeds?|fine|ok)\b[^\n]{0,40}?\b(?:with|in|from|using|via|"
+     r"through)\s+(?:curl|wget|the browser|a browser|browser|chrome|postman|python|requests|httpx|vs ?code|"
+     r"copilot|other tools|claude\.ai)",
+     "one client works and another does not: a per-application setting", {"application": 4, "bypass": 2}),
+    ("works-elsewhere", r"\b(?:curl|wget|browser|postman|requests|python|npm|git)\b[^\n]{0,30}?\b(?:works|worked|"
+     r"succeeds|is fine|has no problem|connects|funktioniert|動作する|は動く)",
+     "another client works on the same machine", {"application": 4, "bypass": 2}),
+    ("works-elsewhere", r"\b(?:fails?|broken|does ?n[o']t work)\b[^\n]{0,30}?\b(?:only )?(?:in|with|from)\s+"
+     r"(?:claude|node|the extension)", "only one application fails", {"application": 3, "bypass": 1}),
+    ("works-elsewhere", r"\bno(?:t any)? problems? with (?:the )?(?:desktop app|browser|claude\.ai|curl|other tools)|"
+     r"\bonly (?:with|in|from) (?:claude(?: code)?|the (?:cli|extension|sdk)|node)\b",
+     "only one application fails", {"application": 3, "bypass": 1}),
+    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme",
+     "this client (its libcurl) cannot use an https:// proxy URL: use http://host:port, or a newer client",
+     {"application": 4, "connectivity": 1.5}),
+    ("provider-413", r"request_too_large|Request exceeds the maximum size|Request too large \(max",
+     "the provider's own 413 (JSON request_too_large): the proxy passed it; the request itself is too big",
+     {"application": 4, "policy": -3}),
+    ("provider-answer", r"authentication_error|invalid x-api-key|Invalid API key|invalid_api_key|permission_error|"
+     r"not_found_error|invalid_request_error",
+     "the provider answered (an API error): the path through the proxy works",
+     {"application": 3, "connectivity": -1, "certificate": -1, "policy": -1}),
+    ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
+     "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
+     "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),
+    ("app-config", r"ANTHROPIC_BASE_URL|settings\.json|\.claude/|claude doctor|VS ?Code extension|\bWSL\b",
+     "application configuration is involved", {"application": 1}),
+    ("pac", r"\bPAC\b|AutoConfigURL|proxy auto-?config|\bwpad\b", "a PAC/auto-config proxy, which many clients "
+     "cannot evaluate", {"bypass": 2, "application": 2}),
+
+    # ---- performance: slow, buffered, rate limited
+    ("slow", r"\bslow(?:ly|ness)?\b|sluggish|takes? (?:ages|forever|minutes)|high latency|\blaggy\b|遅い|langsam",
+     "slowness is reported", {"performance": 3}),
+    ("stream", r"Stream idle timeout|partial response received", "a response stream stalled midway",
+     {"performance": 4}),
+    ("stream", r"(?:arrives?|appears?|comes?|shows? up) (?:all )?at once|not streaming|"
+     r"stream(?:ing)? (?:is )?buffered|response buffering", "a buffered stream (an inspecting proxy holding "
+     "server-sent events)", {"performance": 3}),
+    ("rate", _status(429) + r"|Too Many Requests|rate[_ -]?limit|No deployments available|No healthy deployment|"
+     r"cooldown", "rate limited (LiteLLM's 'No deployments available' is a cooldown, not an outage)",
+     {"performance": 4}),
+    ("overload", _status(529) + r"|overloaded_error|\bOverloaded\b", "the provider is overloaded",
+     {"performance": 3}),
+    ("timeout-setting", r"API_TIMEOUT_MS|request_timeout|increas\w* (?:the )?timeout",
+     "a timeout setting is involved (or a gateway that is down)", {"performance": 2, "connectivity": 1}),
+
+    # ---- bypass: traffic that should use the proxy does not
+    ("bypass-words", r"not (?:go(?:ing)?|rout(?:ed|ing)|sent|pass(?:ing)?) (?:through|via) (?:the )?proxy|"
+     r"(?:do(?:es)?n[o']?t|do(?:es)? not|never) (?:use|route|go|pass|hit)(?: through| via)? (?:the )?proxy|"
+     r"bypass(?:es|ing|ed)? (?:the )?proxy|proxy (?:is )?(?:not|never) (?:being )?used|"
+     r"ignor(?:es|ing|ed) (?:the )?(?:HTTPS?_PROXY|proxy)|"
+     r"(?:does ?n[o']t|does not|not) (?:respect|honou?r)(?:ing)? (?:the )?(?:HTTPS?_PROXY|proxy)|"
+     r"(?:not|nothing) (?:show(?:s|ing)? up )?in the (?:proxy|squid) (?:access )?log|goes? direct(?:ly)?\b|"
+     r"(?:does ?n[o']t|does not|do not|never) (?:call|read|use|pick up|apply|inherit|(?:automatically )?handle)"
+     r"(?: the)? (?:HTTPS?_PROXY|(?:https? )?proxy)|"
+     r"(?:https?_proxy|proxy settings?|proxy env(?:ironment)? variables?) (?:is |are )?(?:not working|"
+     r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
+     r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
+     "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
+    ("no-proxy", r"\bno_proxy\b", "NO_PROXY decides which hosts skip the proxy", {"bypass": 3, "connectivity": 1}),
+    ("system-proxy", r"system proxy|WinHTTP|networksetup|gsettings|Internet Options|scutil --proxy",
+     "a system-wide proxy setting is involved", {"bypass": 2}),
+    # An error naming the destination's port 443/80 (not a proxy port) means the client connected
+    # directly: it did not use the proxy.  The connection error itself then says nothing about the proxy.
+    ("direct-dest", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH) \[?[0-9a-f.:]{7,39}\]?:443\b|"
+     r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
+     r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
+     r"\b443 is not reachable",
+     "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
+     "the proxy", {"bypass": 5, "connectivity": -2}),
+    ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
+     "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
+     {"bypass": 5, "connectivity": -4}),
+    ("loopback-via-proxy", r"(?:localhost|127\.0\.0\.1):\d{1,5}/[^\s\"]{0,200}\"? \"?http/1\.[01] 50[234]\b",
+     "a local server (localhost) answered 502/504 through a proxy: NO_PROXY does not list localhost/127.0.0.1, so "
+     "the request went to the proxy", {"bypass": 5, "policy": -2}),
+    ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
+     "HTTP proxy", {"bypass": 5}),
+    ("direct-443", r"Connection to [\w.-]+ timed out",
+     "a direct connection to the provider's port 443: the client did not use the proxy", {"bypass": 3}),
+    ("node-connect-timeout", r"UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error",
+     "undici's connect timeout: Node's fetch ignores HTTPS_PROXY (unless NODE_USE_ENV_PROXY=1), so it tried the "
+     "destination directly", {"bypass": 5, "connectivity": -1, "application": 1.5}),
+    ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|"
+     r"ERR_PROXY_TUNNEL|through your proxy|"
+     r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
+)
+
+RULES: tuple[Rule, ...] = tuple(Rule(pattern, branch, float(weight), note, group)
+                                for group, pattern, note, weights in _TABLE for branch, weight in weights.items())
+COMPILED: dict[str, re.Pattern[str]] = {}
+for _rule in RULES:
+    if _rule.branch not in BRANCHES:  # pragma: no cover - a typo in the table
+        raise ValueError(f"unknown branch {_rule.branch!r} in triage rule {_rule.pattern!r}")
+    if _rule.pattern not in COMPILED:
+        # Matching runs on lower-cased text with lower-cased patterns: twice as fast as IGNORECASE
+        # on a 1 MiB log.  That is only sound without upper-case escapes (\W, \S, \D, \B).
+        if re.search(r"\\[A-Z]", _rule.pattern):  # pragma: no cover - a table edit broke the rule
+            raise ValueError(f"triage rule {_rule.pattern!r}: use no upper-case escapes")
+        COMPILED[_rule.pattern] = re.compile(_rule.pattern.lower())
+
+
+#: The note of each pattern (the first rule's), for the explanation sentence.
+NOTES: dict[str, str] = {}
+for _rule in RULES:
+    NOTES.setdefault(_rule.pattern, _rule.note)

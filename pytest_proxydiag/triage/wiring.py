@@ -1,0 +1,119 @@
+"""Plugin wiring: classify the run's symptom once, deselect the other branches, show it first."""
+
+from __future__ import annotations
+
+from pytest_proxydiag.core.redact import Redactor
+from pytest_proxydiag.triage.classify import Triage, classify
+from pytest_proxydiag.triage.rules import BRANCHES
+from pytest_proxydiag.triage.symptom_input import SymptomInputError, read_symptom
+
+#: Key of the run's :class:`Triage` in ``config.stash`` (set by :func:`configure_triage`).
+WORKERINPUT_KEY = "proxydiag_symptom_text"
+
+
+def _stash_key():
+    import pytest
+
+    global _TRIAGE_KEY
+    if _TRIAGE_KEY is None:
+        _TRIAGE_KEY = pytest.StashKey[Triage]()
+    return _TRIAGE_KEY
+
+
+_TRIAGE_KEY = None
+
+
+def _option(config, settings, name: str) -> str | None:
+    if settings is not None:
+        try:
+            return settings[name] or None
+        except KeyError:
+            pass
+    return config.getoption("proxydiag_" + name, None) or config.getini("proxydiag_" + name) or None
+
+
+def read_symptom_from_config(config, settings=None) -> str | None:
+    """The symptom text the options name, read once (``None`` when no symptom was given).
+
+    On an xdist worker the controller's text arrives in ``workerinput`` (a worker
+    cannot read the controller's stdin).  Standard input is read with pytest's
+    capture suspended: while capturing, pytest points fd 0 at /dev/null.  An
+    unreadable file is a :class:`pytest.UsageError` naming it.
+    """
+    import pytest
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT_KEY in workerinput:
+        return workerinput[WORKERINPUT_KEY]
+    text, path = _option(config, settings, "symptom"), _option(config, settings, "symptom_file")
+    if not text and not path:
+        return None
+    capman = config.pluginmanager.getplugin("capturemanager") if path == "-" else None
+    if capman is not None:
+        capman.suspend_global_capture(in_=True)
+    try:
+        return read_symptom(text, path)
+    except SymptomInputError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    finally:
+        if capman is not None:
+            capman.resume_global_capture()
+
+
+def triage_from_config(config, redactor: Redactor | None = None, settings=None) -> Triage | None:
+    """Classify the symptom the options name (``None`` when none was given)."""
+    symptom = read_symptom_from_config(config, settings)
+    return None if symptom is None else classify(symptom, redactor)
+
+
+def configure_triage(config, state) -> Triage | None:
+    """``pytest_configure``: classify the symptom, remember it, and put it at the top of the reports.
+
+    *state* is the run's ``RunState`` (its settings, redactor and ``notes``).
+    """
+    triage = triage_from_config(config, state.redactor, state.settings)
+    if triage is not None:
+        config.stash[_stash_key()] = triage
+        state.notes["symptom"] = triage.as_note()
+    return triage
+
+
+def get_triage(config) -> Triage | None:
+    return config.stash.get(_stash_key(), None)
+
+
+def apply_triage(config, items: list) -> None:
+    """``pytest_collection_modifyitems`` (after branch markers are set): deselect the other branches."""
+    kept, dropped = select_items(items, get_triage(config))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def report_header_lines(config) -> list[str]:
+    """``pytest_report_header``: the symptom and the chosen branches, first thing the user sees."""
+    triage = get_triage(config)
+    return [] if triage is None else triage.header_lines()
+
+
+def _branch_of_item(item) -> str | None:
+    for branch in BRANCHES:
+        if item.get_closest_marker(branch) is not None:
+            return branch
+    return None
+
+
+def select_items(items: list, triage: Triage | None) -> tuple[list, list]:
+    """Split *items* into (kept, deselected) by the triage's branches.
+
+    Items without a branch marker (site steps in their own branch, the user's
+    other tests) are kept; an ambiguous triage keeps everything.
+    """
+    if triage is None or triage.ambiguous:
+        return list(items), []
+    chosen = set(triage.branches)
+    kept, dropped = [], []
+    for item in items:
+        branch = _branch_of_item(item)
+        (kept if branch is None or branch in chosen else dropped).append(item)
+    return kept, dropped

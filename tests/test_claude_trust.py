@@ -1,0 +1,218 @@
+"""Claude Code's trust as it really is: which stores the installed build reads, proven with the real client.
+
+Measured here (2026-11-30) and kept as tests so a new release that changes it is noticed:
+the npm package @anthropic-ai/claude-code 2.1.332 installs the native build (an ELF binary over
+bin/claude.exe), so the Node on PATH (20.20) never runs it and the OS store *is* read; a CA only in
+the system bundle is trusted, and CLAUDE_CODE_CERT_STORE=bundled in ~/.claude/settings.json takes
+that away (SELF_SIGNED_CERT_IN_CHAIN) while NODE_EXTRA_CA_CERTS still works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import require_squid
+from pytest_proxydiag.branches.certificate import claude_trust as ct
+from pytest_proxydiag.machine.claude_install import build_of, find_claude
+
+CLAUDE = os.environ.get("PROXYDIAG_CLAUDE") or "/opt/proxydiag-claude/node_modules/.bin/claude"
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _layer(scope: str, **env) -> ct.SettingsLayer:
+    return ct.SettingsLayer(scope, f"/home/u/.claude/{scope}.json", env)
+
+
+# -- the rules -------------------------------------------------------------------------------------
+def test_native_build_reads_bundled_roots_and_the_os_store():
+    t = ct.claude_trust({}, [], build="native", system_bundle=SYSTEM_BUNDLE)
+    assert t.stores() == ["bundled", "system"] and t.system_sources == [("system", SYSTEM_BUNDLE)]
+
+
+def test_cert_store_bundled_in_settings_drops_the_os_store_and_names_the_file():
+    layers = [_layer("user", CLAUDE_CODE_CERT_STORE="bundled")]
+    t = ct.claude_trust({"SSL_CERT_FILE": "/corp.pem"}, layers, build="native", system_bundle=SYSTEM_BUNDLE)
+    assert t.stores() == ["bundled"] and t.narrowed_by_setting()
+    assert t.cert_store == ("bundled", "/home/u/.claude/user.json")
+    assert t.dropped_sources == [("SSL_CERT_FILE", "/corp.pem"), ("system", SYSTEM_BUNDLE)]
+
+
+def test_settings_env_wins_over_the_shell_and_managed_over_user():
+    layers = [_layer("managed", CLAUDE_CODE_CERT_STORE="system"), _layer("user", CLAUDE_CODE_CERT_STORE="bundled")]
+    t = ct.claude_trust({"CLAUDE_CODE_CERT_STORE": "bundled"}, layers, build="native")
+    assert t.stores() == ["system"] and t.cert_store[1].endswith("managed.json")
+
+
+def test_extra_ca_certs_apply_whatever_the_cert_store():
+    t = ct.claude_trust({"CLAUDE_CODE_CERT_STORE": "bundled", "NODE_EXTRA_CA_CERTS": "/ca.pem"}, [], build="native")
+    assert t.stores() == ["bundled", "NODE_EXTRA_CA_CERTS"] and t.extra == ("NODE_EXTRA_CA_CERTS", "/ca.pem")
+
+
+@pytest.mark.parametrize("node, env, reads_os_store, reason", [
+    ("20.20.2", {}, False, "node_too_old"),
+    ("22.15.0", {}, True, "node_reads_os_store"),
+    ("22.12.0", {"NODE_USE_SYSTEM_CA": "1"}, False, "node_too_old"),
+    ("24.6.0", {"NODE_USE_SYSTEM_CA": "1"}, True, "node_reads_os_store"),
+    ("20.20.2", {"NODE_USE_SYSTEM_CA": "1"}, False, "node_too_old"),
+])
+def test_a_script_install_depends_on_the_node_that_runs_it(node, env, reads_os_store, reason):
+    t = ct.claude_trust(env, [], build="node", node_version=node, system_bundle=SYSTEM_BUNDLE)
+    assert t.system is reads_os_store and t.reasons[0][0] == reason
+
+
+def test_settings_scopes_are_read_from_their_files(tmp_path):
+    home, project = tmp_path / "home", tmp_path / "project"
+    (home / ".claude").mkdir(parents=True)
+    (project / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"CLAUDE_CODE_CERT_STORE": "bundled"}}))
+    (project / ".claude" / "settings.local.json").write_text(json.dumps({"env": {"NODE_EXTRA_CA_CERTS": "/x"}}))
+    (project / ".claude" / "settings.json").write_text("{not json")
+    paths = ct.settings_paths(str(home), str(project), {}, platform="linux")
+    assert paths["managed"] == "/etc/claude-code/managed-settings.json"
+    layers = ct.settings_layers(str(home), str(project), {}, paths=dict(paths, managed=str(tmp_path / "none")))
+    assert [(l.scope, bool(l.error)) for l in layers] == [("local", False), ("project", True), ("user", False)]
+    assert ct.effective("CLAUDE_CODE_CERT_STORE", {}, layers) == ("bundled", str(home / ".claude" / "settings.json"))
+
+
+# -- the installed client ------------------------------------------------------------------------
+def _require_claude() -> str:
+    if os.path.isfile(CLAUDE) and os.access(CLAUDE, os.X_OK):
+        return CLAUDE
+    message = "Claude Code is not installed (.ci/install-claude.sh, or set PROXYDIAG_CLAUDE)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + "; under CI=true this is an error")
+    pytest.skip(message)
+
+
+def test_the_npm_package_installs_the_native_build():
+    path = _require_claude()
+    install = find_claude({"PROXYDIAG_CLAUDE": path, "PATH": os.environ.get("PATH", "")})
+    assert install is not None and install.via_npm and install.version
+    # When a release goes back to a script for the Node on PATH, the OS-store rule changes with it.
+    assert install.build == "native" == build_of(os.path.realpath(path)), install
+
+
+def _namespace_prefix() -> list[str]:
+    unshare = shutil.which("unshare")
+    ok = unshare and subprocess.run([unshare, "-r", "-m", "true"], capture_output=True, timeout=10).returncode == 0
+    if not ok:
+        message = "unshare -r -m (a private mount namespace) is not permitted here"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return [unshare, "-r", "-m", "--", "sh", "-c",
+            'mount --bind "$0" /etc/hosts && mount --bind "$1" "$2" && shift 2 && exec "$@"']
+
+
+def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | None = None) -> dict:
+    """The real client through the lab proxy, with the CA only in a private copy of the system bundle."""
+    home = tmp_path / name
+    (home / ".claude").mkdir(parents=True)
+    if settings is not None:
+        (home / ".claude" / "settings.json").write_text(json.dumps(settings))
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 api.anthropic.com\n127.0.0.1 localhost\n")
+    bundle = tmp_path / "os-store-with-ca.crt"
+    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + b"\n" + lab.interception_ca_pem)
+    run_env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "ANTHROPIC_API_KEY": "sk-ant-proxydiag-dummy",
+               "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+               "CLAUDE_CODE_MAX_RETRIES": "0", "ANTHROPIC_BASE_URL": lab.target_url, **lab.env, **(env or {})}
+    cmd = _namespace_prefix() + [str(hosts), str(bundle), SYSTEM_BUNDLE,
+                                 _require_claude(), "-p", "hi", "--output-format", "json", "--bare"]
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=90, cwd=str(home))
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stderr[-2000:]
+    return json.loads(lines[-1])
+
+
+def _proxy_answers(lab) -> bool:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    time.sleep(0.5)  # Squid's certificate helpers die within the first moments when they die at all
+    proxy = urlsplit(lab.env["HTTPS_PROXY"])
+    try:
+        socket.create_connection((proxy.hostname, proxy.port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def bump():
+    """The lab's ssl-bump Squid; started again once when it died at start (seen on a loaded machine)."""
+    require_squid()
+    from pytest_proxydiag.lab import Lab
+
+    lab = Lab("ssl-bump-untrusted").__enter__()
+    if not _proxy_answers(lab):
+        lab.stop()
+        lab = Lab("ssl-bump-untrusted").__enter__()
+    yield lab
+    lab.stop()
+
+
+def test_real_claude_trusts_a_ca_only_in_the_os_store(bump, tmp_path):
+    _require_claude()
+    result = _run_claude(bump, tmp_path, "default", None)
+    # The provider answered (401 to the dummy key): the interception CA was trusted from the OS store.
+    assert result.get("api_error_status") == 401, result
+    assert ct.claude_trust({}, [], build="native", system_bundle=SYSTEM_BUNDLE).system
+
+
+def test_real_claude_with_cert_store_bundled_in_settings_rejects_it(bump, tmp_path):
+    _require_claude()
+    result = _run_claude(bump, tmp_path, "bundled", {"env": {"CLAUDE_CODE_CERT_STORE": "bundled"}})
+    assert result.get("api_error_status") is None and "SELF_SIGNED_CERT_IN_CHAIN" in str(result.get("result")), result
+    fixed = _run_claude(bump, tmp_path, "bundled-extra", {"env": {"CLAUDE_CODE_CERT_STORE": "bundled"}},
+                        env={"NODE_EXTRA_CA_CERTS": str(_ca_file(bump, tmp_path))})
+    assert fixed.get("api_error_status") == 401, fixed
+
+
+def _ca_file(lab, tmp_path):
+    path = tmp_path / "proxy-ca.pem"
+    path.write_bytes(lab.interception_ca_pem)
+    return path
+
+
+def test_diagnosis_names_the_setting_and_the_file(run_diag, bump, diag_home, tmp_path, monkeypatch):
+    """The CA is in the OS store (a copy standing for it) and every Python client reads it; Claude Code is told not to."""
+    from pytest_proxydiag.branches.certificate import cafiles
+
+    bundle = tmp_path / "os-store-with-ca.crt"
+    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + b"\n" + bump.interception_ca_pem)
+    monkeypatch.setattr(cafiles, "SYSTEM_BUNDLES", (("debian", str(bundle)),))
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"env": {"CLAUDE_CODE_CERT_STORE": "bundled"}}))
+    run = run_diag("-m", "certificate", "--proxydiag-clients", "none", lab=bump,
+                   env={"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "claude_cert_store", step
+    assert f"CLAUDE_CODE_CERT_STORE=bundled in {settings}: the OS store is not read" in step["finding"]
+    assert f"Remove CLAUDE_CODE_CERT_STORE from {settings}" in step["solution"]
+    assert step["fix"]["env"] == {"NODE_EXTRA_CA_CERTS": step["evidence"]["ca_saved"]["ca_path"]}
+    claude = step["evidence"]["claude_code"]
+    assert claude["stores"] == ["bundled"] and claude["CLAUDE_CODE_CERT_STORE"]["where"] == str(settings)
+
+
+@pytest.mark.parametrize("node, env, reads", [
+    ("24.6.0", {"NODE_USE_SYSTEM_CA": "1"}, True),
+    ("22.19.0", {"NODE_USE_SYSTEM_CA": "1"}, True),
+    ("20.20.2", {"NODE_USE_SYSTEM_CA": "1"}, False),
+    ("23.9.0", {"NODE_OPTIONS": "--use-system-ca"}, True),
+    ("22.12.0", {"NODE_OPTIONS": "--use-system-ca"}, False),
+    ("24.6.0", {}, False),
+])
+def test_plain_node_reads_the_os_store_only_when_told_and_able(node, env, reads):
+    from pytest_proxydiag.branches import certificate as certs
+
+    spec = certs.client_stores(env, home="/nonexistent", node_version=node)["node"]
+    assert any(var == "system" for var, _p, _k in spec.sources) is reads, spec
+    assert ("system + " in spec.via) is reads

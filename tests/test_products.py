@@ -1,0 +1,179 @@
+"""Product identification and refusal shapes: the fingerprint table against replies each product sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_proxydiag.branches import products
+from pytest_proxydiag.catalog.products import FINGERPRINTS
+
+BLOCKPAGES = Path(__file__).parent / "data" / "blockpages"
+
+
+def parse_http(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    lines = head.decode("latin-1").split("\n")
+    status = int(lines[0].split()[1])
+    headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)]
+    return status, headers, body
+
+
+# (headers, body, issuer, expected product): one reply per product of the issue's list, in the shape the
+# product sends (header values and page lines from its documentation, or measured from the real product).
+REPLIES = [
+    ([("Server", "squid/5.7"), ("X-Squid-Error", "ERR_ACCESS_DENIED 0")], "", None, "Squid"),
+    ([("Server", "tinyproxy/1.11.1")], "<h1>Filtered</h1>", None, "tinyproxy"),
+    ([("Server", "Apache/2.4.71 (Debian)")], "<address>Apache/2.4.71 (Debian) Server at x Port 80</address>",
+     None, "Apache httpd (mod_proxy)"),
+    ([("Content-Type", "text/html")], "<title>403 Request blocked by Privoxy</title>", None, "Privoxy"),
+    ([("Proxy-Authenticate", 'Basic realm="mitmproxy"')], "", None, "mitmproxy"),
+    ([], "", "CN=mitmproxy, O=mitmproxy", "mitmproxy"),
+    ([("Server", "ATS/9.2.3")], "", None, "Apache Traffic Server"),
+    ([("Server", "haproxy")], "", None, "HAProxy"),
+    ([("Server", "nginx/1.22.1")], "<hr><center>nginx/1.22.1</center>", None, "nginx"),
+    ([("Server", "envoy")], "upstream connect error or disconnect/reset before headers", None, "Envoy"),
+    ([("Server", "Zscaler/6.2")], "", None, "Zscaler"),
+    ([("X-Netskope-Inspected", "true")], "", None, "Netskope"),
+    ([], "", "CN=Palo Alto Networks Forward Trust CA", "Palo Alto Networks"),
+    ([("X-BlueCoat-Via", "3f2a1b")], "", None, "Blue Coat / Symantec ProxySG"),
+    ([("Via", "1.1 Forcepoint")], "", None, "Forcepoint (Websense)"),
+    ([("Server", "FortiGate")], "", None, "Fortinet FortiGate"),
+    ([("Location", "https://block.opendns.com/?url=x")], "", None, "Cisco Umbrella"),
+    ([("Via", "1.1 wsa.example.com:80 (Cisco-WSA/14.5)")], "", None, "Cisco Secure Web Appliance (WSA / IronPort)"),
+    ([("Via", "1.1 Skyhigh Secure Web Gateway")], "", None, "Skyhigh / McAfee Web Gateway"),
+    ([("Server", "Sophos UTM")], "", None, "Sophos"),
+    ([], "<title>Check Point UserCheck</title>", None, "Check Point"),
+    ([("Server", "iboss")], "", None, "iboss"),
+    ([], "", "CN=Menlo Security Intermediate CA", "Menlo Security"),
+    ([("Cf-Gateway", "1")], "", None, "Cloudflare Gateway"),
+]
+
+
+@pytest.mark.parametrize("headers, body, issuer, expected", REPLIES, ids=[r[3] for r in REPLIES])
+def test_each_product_is_named_from_its_own_signals(headers, body, issuer, expected):
+    match = products.identify(headers, body, issuer=issuer)
+    assert match.name == expected, match
+    assert match.logs, f"{expected} has no log location"
+    assert expected in products.describe(match) and match.logs in products.describe(match)
+
+
+def test_every_product_entry_says_where_it_logs_and_how_it_refuses():
+    assert len(FINGERPRINTS) >= 23
+    for entry in FINGERPRINTS:
+        assert entry["logs"] and entry["refusal"], entry["name"]
+        products.product_from_entry(entry)  # every regex compiles
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in BLOCKPAGES.glob("*.http")))
+def test_recorded_block_pages_keep_their_product(page):
+    import json
+
+    expected = json.loads((BLOCKPAGES / "expected.json").read_text())[page]["vendor"]
+    _status, headers, body = parse_http((BLOCKPAGES / page).read_bytes())
+    assert products.identify(headers, body).name == expected
+
+
+def test_an_unknown_product_is_said_to_be_unknown_and_its_headers_quoted_verbatim():
+    match = products.identify([("Server", "AcmeGate/3.1"), ("Via", "1.1 gw7 (AcmeGate)")],
+                              "<html><title>Denied</title><h1>Policy violation 42</h1></html>")
+    assert match.name is None
+    text = products.describe(match)
+    assert "not known to pytest-proxydiag" in text
+    assert "Server: 'AcmeGate/3.1'" in text and "Via: '1.1 gw7 (AcmeGate)'" in text
+    assert "title 'Denied'" in text and "heading 'Policy violation 42'" in text
+
+
+def test_a_vendor_block_page_heading_is_quoted_even_when_the_headers_say_squid():
+    page = ("<html><head><title>Access Denied</title></head><body><h1>Access Denied by Example Corp Secure "
+            "Web Gateway</h1><p>Category: Generative AI</p></body></html>")
+    match = products.identify([("Server", "squid/5.7"), ("Via", "1.1 proxy (squid/5.7)")], page)
+    assert match.name == "Squid"
+    assert "heading 'Access Denied by Example Corp Secure Web Gateway'" in products.describe(match)
+
+
+def test_quotes_are_bounded_and_markup_free():
+    title, heading = products.page_quote("<title>" + "x" * 500 + "</title><h2><b>Blocked</b> &amp; logged</h2>")
+    assert len(title) == products.QUOTE_LIMIT and title.endswith("…")
+    assert heading == "Blocked & logged"
+    assert products.page_quote(b"\xff\xfe not html") == (None, None)
+
+
+def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeypatch):
+    site = products.product_from_entry({"name": "Example Corp Gateway", "headers": {"Via": r"examplecorp-gw"},
+                                        "logs": "Splunk index=proxy host=gw*"})
+    monkeypatch.setattr(products, "site_products", lambda: ((site,), ()))
+    match = products.identify([("Via", "1.1 examplecorp-gw (squid/5.7)")])
+    assert match.name == "Example Corp Gateway" and match.logs == "Splunk index=proxy host=gw*"
+    with pytest.raises(ValueError, match="name"):
+        products.product_from_entry({"headers": {}})
+
+
+@pytest.mark.parametrize("status, headers, body, sent, shape", [
+    (407, [("Proxy-Authenticate", "Basic")], "", True, "credentials_rejected"),
+    (407, [("Proxy-Authenticate", "Basic")], "", False, "credentials_required"),
+    # tinyproxy 1.11 answers 401 (HTTP/1.0) to CONNECT with wrong credentials (measured).
+    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True, "credentials_rejected"),
+    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "credentials_required"),
+    (403, [], '<form><input type="password" name="pw"></form>', False, "login_portal"),
+    (511, [], "<title>Network Authentication Required</title>", False, "login_portal"),
+    (302, [("Location", "https://portal.example/login?u=x")], "", False, "other"),  # judged as a redirect
+    (405, [], "", False, "connect_not_allowed"),
+    (501, [], "", False, "connect_not_allowed"),
+    (400, [], "", False, "bad_request"),
+    (503, [], "<title>Service Unavailable</title>", False, "upstream"),
+    (500, [("Server", "tinyproxy/1.11.1")], "", False, "upstream"),
+    (403, [], "<h1>Access denied</h1>", False, "denied"),
+    (200, [], "", False, None),
+])
+def test_refusal_shapes(status, headers, body, sent, shape):
+    assert products.refusal_shape(status, headers, body, credentials_sent=sent) == shape
+    if shape:
+        assert shape in products.REFUSAL_SHAPES
+
+
+@pytest.mark.parametrize("cause, control_ok, control_cause, verdict", [
+    ("reset", True, "ok", "one_domain"),
+    ("closed", True, "ok", "one_domain"),
+    ("reset", False, "reset", "every_domain"),
+    ("reset", False, "timeout", "inconclusive"),
+    ("timeout", True, "ok", "inconclusive"),
+])
+def test_a_silent_refusal_is_judged_against_a_control_connect(cause, control_ok, control_cause, verdict):
+    assert products.silent_refusal(cause, control_ok, control_cause) == verdict
+    assert products.control_host(["api.anthropic.com"]) != "api.anthropic.com"
+    assert products.control_host(["bedrock-runtime.us-east-1.amazonaws.com"]) not in (
+        "bedrock-runtime.us-east-1.amazonaws.com",)
+
+
+def test_a_leaf_only_interceptor_says_where_its_ca_is():
+    hint = products.ca_hint("O=mitmproxy,CN=mitmproxy mitmproxy")
+    assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in hint and "http://mitm.it" in hint
+    assert products.ca_hint("CN=Example Corp Inspection CA") == ""
+
+
+def test_mitmproxy_plain_text_upstream_error_is_recognised():
+    body = (b"Cannot connect to api.anthropic.com:37931: [Errno 111] Connect call failed ('127.0.0.1', 37931) If you "
+            b"plan to redirect requests away from this server, consider setting `connection_strategy` to `lazy` to "
+            b"suppress early connections.")  # mitmproxy 11.0.2, measured
+    assert products.identify([("content-length", "231")], body).name == "mitmproxy"
+    assert products.refusal_shape(502, [], body) == "upstream"
+
+
+@pytest.mark.parametrize("stage, data, sent, shape", [
+    ("method", b"\x05\x00", False, "ok"),
+    ("method", b"\x05\xff", False, "credentials_required"),
+    ("method", b"\x05\xff", True, "credentials_rejected"),
+    ("method", b"\x05\x02", False, "credentials_required"),
+    ("auth", b"\x01\x00", True, "ok"),
+    ("auth", b"\x01\x01", True, "credentials_rejected"),
+    ("connect", b"\x05\x00\x00\x01", False, "ok"),
+    ("connect", b"\x05\x02\x00\x01", False, "denied"),
+    ("connect", b"\x05\x05\x00\x01", False, "upstream"),
+    ("connect", b"\x05\x07\x00\x01", False, "connect_not_allowed"),
+    ("connect", b"HTTP/1.1 400", False, "bad_request"),
+    ("connect", b"", False, "bad_request"),
+])
+def test_socks5_replies(stage, data, sent, shape):
+    assert products.socks5_reply(stage, data, credentials_sent=sent).shape == shape

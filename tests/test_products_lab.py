@@ -1,0 +1,165 @@
+"""The same misconfiguration gives the same diagnosis whatever the proxy product: real tinyproxy, Apache httpd,
+Privoxy, Dante and mitmproxy from their packages, on loopback, against the real plugin.
+
+A product that is not installed is skipped with the command that installs it (under CI=true, where
+``.ci/run`` installs them all, that is an error).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytest_proxydiag.lab import EXPECTED_ROOT_CAUSE, PRODUCT_SCENARIOS, PRODUCTS, Lab
+from pytest_proxydiag.lab.products import NSS_WRAPPER_INSTALL, find_nss_wrapper, find_product
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def require_product(key: str) -> None:
+    missing = []
+    if not find_product(key):
+        missing.append(f"{PRODUCTS[key].name} is not installed ({PRODUCTS[key].install})")
+    if not find_nss_wrapper():
+        missing.append(f"nss_wrapper is not installed ({NSS_WRAPPER_INSTALL})")
+    if missing:
+        message = "; ".join(missing)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}; under CI=true this is an error, not a skip")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def product_lab():
+    started: list[Lab] = []
+
+    def start(name: str) -> Lab:
+        require_product(PRODUCT_SCENARIOS[name][0])
+        lab = Lab(name).start()
+        started.append(lab)
+        return lab
+
+    yield start
+    for lab in started:
+        lab.stop()
+
+
+#: The finding of the root cause names the product for every answer the proxy itself wrote.
+NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
+def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_lab, run_diag):
+    key, case = PRODUCT_SCENARIOS[name]
+    lab = product_lab(name)
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == EXPECTED_ROOT_CAUSE[name], run.output[-4000:]
+    if case == "healthy":
+        assert not run.failed(), run.failed()
+        return
+    root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
+    if case in NAMES_PRODUCT:
+        assert PRODUCTS[key].name in root["finding"], root["finding"]
+        assert "IT finds the entry in:" in root["finding"]
+    if case == "wrong-password":
+        assert root["finding_key"] in ("rejected", "rejected_401")
+        assert "not-the-password" not in run.output + run.json_path.read_text()
+    if case == "no-credentials":
+        assert root["finding_key"] == "required"
+    if case == "blocked-domain":
+        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"]
+    if case == "intercept":
+        assert root["finding_key"] == "leaf_only"
+        assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
+    if case == "socks":
+        assert "SOCKS" in root["finding"]
+
+
+def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_finding(product_lab, run_diag):
+    """tinyproxy answers 401 Unauthorized (HTTP/1.0), not 407: still the credentials, never connectivity."""
+    lab = product_lab("tinyproxy-wrong-password")
+    run = run_diag("-m", "auth or connectivity", "--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == "auth.credentials"
+    found = [s for s in run.steps if s["id"] == "auth.credentials"][0]
+    assert found["outcome"] == "failed" and found["finding_key"] == "rejected_401"
+    assert "HTTP/1.0 401 Unauthorized (not 407)" in found["finding"] and "tinyproxy" in found["finding"]
+    assert "Contact IT for correct credentials" in found["solution"]
+    works = [s for s in run.steps if s["id"] == "connectivity.proxy_works"][0]
+    assert works["outcome"] == "skipped" and works["blocked_by"] == "auth.credentials"
+
+
+def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):
+    """Squid's deny_info TCP_RESET: -m policy still judges the domain, with a control CONNECT to another name."""
+    lab = lab_factory("reset-domain")
+    run = run_diag("-m", "policy", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "reset", run.output[-3000:]
+    assert f"resets the connection, without an answer, when asked to CONNECT api.anthropic.com:{lab.origin_port}" \
+        in step["finding"]
+    assert f"control CONNECT to bedrock-runtime.us-east-1.amazonaws.com:{lab.origin_port}" in step["finding"]
+    assert "Please allow outbound HTTPS through the web proxy to:" in step["solution"]
+    assert run.root_cause == "policy.domain_allowed"
+    assert "did not select" not in run.output
+
+
+def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
+    """The control CONNECT fails the same way: no policy verdict, the proxy itself is broken."""
+    from pytest_proxydiag.lab import ScriptedProxy
+
+    proxy = ScriptedProxy("close").start()
+    try:
+        run = run_diag("-m", "policy", "--proxydiag-timeout", "2", "--proxydiag-no-direct",
+                       env={"HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}"})
+    finally:
+        proxy.stop()
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "skipped" and step["blocked_by"] in ("connectivity.proxy_works",
+                                                                   "connectivity.proxy_reachable"), step
+
+
+def _socks5(port: int, methods: bytes, *, auth: tuple[str, str] | None = None, host: str = "api.anthropic.com",
+            dest_port: int = 443) -> list[tuple[str, bytes]]:
+    """Speak SOCKS5 to a real server as a client would; return each stage's raw reply."""
+    import socket
+
+    out = []
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\x05" + bytes([len(methods)]) + methods)
+        reply = s.recv(2)
+        out.append(("method", reply))
+        if reply[1:2] == b"\x02" and auth:
+            user, password = (x.encode() for x in auth)
+            s.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
+            out.append(("auth", s.recv(2)))
+            if out[-1][1][1:2] != b"\x00":
+                return out
+        if reply[1:2] in (b"\x00", b"\x02"):
+            name = host.encode()
+            s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + dest_port.to_bytes(2, "big"))
+            out.append(("connect", s.recv(10)))
+    return out
+
+
+def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
+    from pytest_proxydiag.branches import products
+    from pytest_proxydiag.lab import ClosedPort, RealProxy
+
+    require_product("dante")
+    closed = ClosedPort()
+    try:
+        with RealProxy("dante", blocked=["api.anthropic.com"]) as dante:
+            shapes = [products.socks5_reply(stage, data).shape for stage, data in _socks5(dante.port, b"\x00")]
+            assert shapes == ["ok", "denied"]
+            refused = _socks5(dante.port, b"\x00", host="bedrock-runtime.us-east-1.amazonaws.com",
+                              dest_port=closed.port)
+            assert products.socks5_reply(*refused[-1]).meaning == "connection refused by the destination"
+            assert products.socks5_reply(*refused[-1]).shape == "upstream"
+        with RealProxy("dante", credentials=("alice", "wrong")) as dante:
+            none_offered = _socks5(dante.port, b"\x00")
+            assert products.socks5_reply(*none_offered[0]).shape == "credentials_required"
+            with_password = _socks5(dante.port, b"\x00\x02", auth=("alice", "wrong"))
+            assert [stage for stage, _ in with_password] == ["method", "auth"]
+            assert products.socks5_reply(*with_password[1], credentials_sent=True).shape == "credentials_rejected"
+    finally:
+        closed.stop()
