@@ -67,6 +67,12 @@ def _has_option(args: Sequence[str], flag: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in args)
 
 
+#: ``python -m pytest`` for the demo's child, except that a Ctrl-C while pytest still loads its plugins
+#: (before it can handle one itself) ends it quietly instead of with an import traceback.
+_CHILD_MAIN = ("import sys, pytest\ntry:\n    code = pytest.console_main()\n"
+               "except KeyboardInterrupt:\n    code = 130\nsys.exit(code)\n")
+
+
 def _plugin_args() -> list[str]:
     """``-p pytest_proxydiag.plugin`` when the package runs without its pytest11 entry point (a source tree)."""
     from importlib.metadata import entry_points
@@ -181,11 +187,15 @@ def _stop_child(proc: subprocess.Popen[bytes], already_signalled: bool) -> None:
     group, the diagnosis included; a second SIGINT would hit pytest while it
     handles the first.
     """
-    steps = ([None] if already_signalled else []) + [signal.SIGINT, signal.SIGKILL]
-    for sig in steps:
-        if sig is not None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(sig)
+    steps = ([None] if already_signalled else []) + ["interrupt", "kill"]
+    for step in steps:
+        if step == "interrupt":
+            # ValueError: Windows sends only CTRL_C_EVENT/CTRL_BREAK_EVENT/SIGTERM, to a console group.
+            with contextlib.suppress(ProcessLookupError, ValueError, OSError):
+                proc.send_signal(signal.SIGINT)
+        elif step == "kill":
+            with contextlib.suppress(ProcessLookupError, OSError):
+                proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows (no signal.SIGKILL there)
         try:
             proc.wait(3)
             return
@@ -238,7 +248,7 @@ def demo(argv: Sequence[str]) -> int:
                 env["HOME"] = str(home)
                 package_parent = str(Path(__file__).resolve().parent.parent)
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-                cmd = [sys.executable, "-m", "pytest", "--proxydiag", "-c", str(ini), "--rootdir", scratch,
+                cmd = [sys.executable, "-c", _CHILD_MAIN, "--proxydiag", "-c", str(ini), "--rootdir", scratch,
                        "-p", "no:cacheprovider", *_plugin_args(), *lab.pytest_args,
                        "--proxydiag-ca-out", str(out / "proxydiag-ca" / "proxy-ca.pem"),
                        *_report_args(pytest_extra, html, json_path), *pytest_extra]

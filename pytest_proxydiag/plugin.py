@@ -3,6 +3,8 @@
 Dormant without ``--proxydiag``: it registers its options and markers (so
 ``--strict-markers`` and ``-m certificate`` keep working) and does nothing
 else — no collection, no state, no network.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -10,15 +12,42 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from typing import TYPE_CHECKING
 
-from pytest_proxydiag.core import flowchart
-from pytest_proxydiag.core.config import addoptions
-from pytest_proxydiag.core.state import STATE_KEY, build_state, get_state
+
+def _rewrite_only_the_bundled_tests() -> None:
+    """Keep pytest's assertion rewriting to the bundled step tests.
+
+    pytest marks every module of a plugin's distribution for rewriting, so an installed
+    pytest-proxydiag would have its whole package compiled by the rewrite hook, and recompiled on
+    every run where bytecode is not written (``PYTHONDONTWRITEBYTECODE=1``, a read-only
+    site-packages).  A ``PYTEST_DONT_REWRITE`` docstring only drops the assert rewriting, not the
+    hook.  Only ``diag_tests`` has asserts worth rewriting; the rest imports like any library.
+    The hook has no public API for this: its private set is changed only when it is there.
+    """
+    import sys
+
+    for finder in sys.meta_path:
+        marked = getattr(finder, "_must_rewrite", None)
+        if type(finder).__name__ != "AssertionRewritingHook" or not isinstance(marked, set):
+            continue
+        if __package__ in marked:
+            marked.discard(__package__)
+            marked.add(f"{__package__}.diag_tests")
+            cache = getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(cache, dict):
+                for name in [n for n in cache if n == __package__ or n.startswith(f"{__package__}.")]:
+                    del cache[name]
+
+
+_rewrite_only_the_bundled_tests()
+
+from pytest_proxydiag.core import flowchart  # noqa: E402 - after the rewrite hook is told what to leave alone
+from pytest_proxydiag.core.config import addoptions  # noqa: E402
+from pytest_proxydiag.core.state import STATE_KEY, build_state, get_state  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover - the heavy modules load only when the diagnosis runs
     from pytest_proxydiag.core.config import Settings
@@ -28,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover - the heavy modules load only when the dia
     from pytest_proxydiag.core.step import StepContext
 
 CTX_KEY = pytest.StashKey["StepContext"]()
+PLAIN_STEP_KEY = pytest.StashKey[str]()
 XDIST_IGNORED = pytest.StashKey[int]()
 STEP_MARKER = "proxydiag_step"
 SITE_ENTRY_POINT = "proxydiag.site_tests"
@@ -195,43 +225,117 @@ def pytest_generate_tests(metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
+    active = _active(config)
     steps, others = [], []
-    catalog = None
+    bundled_places: dict[str, str] = {}
+    if active:
+        for item in items:
+            marker = item.get_closest_marker(STEP_MARKER)
+            if marker is not None and _is_bundled(item.path):
+                bundled_places.setdefault(_marker_step_id(marker), _place(item))
     for item in items:
         marker = item.get_closest_marker(STEP_MARKER)
         if marker is None:
-            others.append(item)
+            if active and not _is_bundled(item.path):
+                # A plain test collected alongside --proxydiag is a site step too (issue 16).
+                _register_plain_site_test(item)
+                steps.append(item)
+            else:
+                others.append(item)
             continue
-        step_id = marker.args[0] if marker.args else marker.kwargs.get("step_id")
-        if catalog is None:
-            from pytest_proxydiag import catalog
-        if step_id not in catalog.CATALOG:
-            if "title" not in marker.kwargs:
-                raise pytest.UsageError(f"{item.nodeid}: proxydiag_step({step_id!r}) is not a flowchart step; "
-                                        "a site step needs title= (and solution=)")
-            catalog.register(step_id, title=marker.kwargs["title"], solution=marker.kwargs.get("solution", ""),
-                             question=marker.kwargs.get("question", ""),
-                             finding=marker.kwargs.get("finding", "{detail}"))
+        step_id = _marker_step_id(marker)
+        if active and not _is_bundled(item.path):
+            _register_site_step(item, marker, step_id, bundled_places)
         branch = flowchart.branch_of(step_id)
         if (branch in flowchart.BRANCHES or branch == "site") and item.get_closest_marker(branch) is None:
             item.add_marker(getattr(pytest.mark, branch))
-        if item.get_closest_marker("timeout") is None and _active(config):
-            state = get_state(config)
-            # A safety net only: every probe is bounded by the network timeout first.
-            item.add_marker(pytest.mark.timeout(max(30.0, state.settings.timeout * 12), method="signal"))
         steps.append(item)
-    if _active(config):
+    if active:
+        state = get_state(config)
+        for item in steps:
+            if item.get_closest_marker("timeout") is None:
+                # A safety net only: every probe is bounded by the network timeout first.
+                item.add_marker(pytest.mark.timeout(max(30.0, state.settings.timeout * 12),
+                                                    method=timeout_method()))
         steps.sort(key=lambda it: flowchart.order_key(_step_id(it)))
     items[:] = steps + others
-    if _active(config):
+    if active:
         from pytest_proxydiag.triage import apply_triage
 
         apply_triage(config, items)
 
 
-def _step_id(item) -> str:
-    marker = item.get_closest_marker(STEP_MARKER)
+def _marker_step_id(marker) -> str:
     return marker.args[0] if marker.args else marker.kwargs.get("step_id")
+
+
+def _place(item) -> str:
+    """``file::test`` of an item, as a person looks it up (bundled steps: inside the package)."""
+    path = Path(str(item.path))
+    where, _, names = item.nodeid.split("[", 1)[0].partition("::")
+    if _is_bundled(path):
+        where = f"diag_tests/{path.name}"
+    return f"{where}::{names}"
+
+
+def _register_site_step(item, marker, step_id: str, bundled_places: dict[str, str]) -> None:
+    """A site step's catalog entry from its marker; a bundled id or a missing title is a usage error."""
+    from pytest_proxydiag import catalog
+
+    site_text = catalog.site
+
+    if step_id in flowchart.STEP_IDS:
+        bundled = bundled_places.get(step_id) or f"{step_id} (bundled with pytest-proxydiag)"
+        raise pytest.UsageError(site_text.DUPLICATE_STEP_ID.format(
+            site=_place(item), step_id=step_id, bundled=bundled, name=step_id.rpartition(".")[2]))
+    if "title" in marker.kwargs:
+        catalog.register(step_id, title=marker.kwargs["title"], solution=marker.kwargs.get("solution", ""),
+                         question=marker.kwargs.get("question", ""),
+                         finding=marker.kwargs.get("finding", "{detail}"))
+    elif step_id not in catalog.CATALOG:
+        raise pytest.UsageError(site_text.NOT_A_STEP.format(site=item.nodeid, step_id=step_id))
+
+
+def plain_step_id(item) -> str:
+    """``site.<module>.<test>`` (``site.<module>.<Class>.<test>`` in a class) of a plain site test."""
+    module = Path(str(item.path)).stem
+    parts = [p for p in item.nodeid.split("::")[1:]]
+    if parts:
+        parts[-1] = getattr(item, "originalname", None) or parts[-1].split("[", 1)[0]
+    name = ".".join([module, *parts])
+    return "site." + "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _register_plain_site_test(item) -> None:
+    from pytest_proxydiag import catalog
+
+    site_text = catalog.site
+
+    step_id = plain_step_id(item)
+    item.stash[PLAIN_STEP_KEY] = step_id
+    doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+    title = doc.splitlines()[0].strip() if doc else item.name.split("[", 1)[0]
+    place = _place(item)
+    solution = site_text.PLAIN_TEST_SOLUTION.format(place=place, file=place.split("::", 1)[0])
+    catalog.register(step_id, title=title, solution=solution.replace("{", "{{").replace("}", "}}"))
+    if item.get_closest_marker("site") is None:
+        item.add_marker(pytest.mark.site)
+
+
+def timeout_method() -> str:
+    """pytest-timeout's method for the steps: ``signal`` fails one step and the run goes on (the
+    reports are written); where there is no SIGALRM (Windows) only ``thread`` exists."""
+    import signal
+
+    return "signal" if hasattr(signal, "SIGALRM") else "thread"
+
+
+def _step_id(item) -> str | None:
+    """The step an item implements: its marker's id, or the id of a plain site test (else None)."""
+    marker = item.get_closest_marker(STEP_MARKER)
+    if marker is not None:
+        return _marker_step_id(marker)
+    return item.stash.get(PLAIN_STEP_KEY, None)
 
 
 # -- fixtures ------------------------------------------------------------------
@@ -270,7 +374,7 @@ def proxydiag_step(request) -> StepContext:
 
 # -- running and outcomes ---------------------------------------------------------
 def pytest_runtest_setup(item) -> None:
-    if item.get_closest_marker(STEP_MARKER) is None or not _active(item.config):
+    if _step_id(item) is None or not _active(item.config):
         return
     state = get_state(item.config)
     if state.deadline_passed:
@@ -280,23 +384,29 @@ def pytest_runtest_setup(item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    marker = item.get_closest_marker(STEP_MARKER)
-    if marker is None:
+    step_id = _step_id(item)
+    if step_id is None:
         if _active(item.config):
-            # A site test without a step marker still runs with the user's secrets in reach.
+            # A test outside the diagnosis still runs with the user's secrets in reach.
             _redact_report(report, get_state(item.config))
         return report
+    from pytest_proxydiag.core import outcomes
+
     state = get_state(item.config)
     _redact_report(report, state)
-    record = (report.when == "call") or (report.when == "setup" and not report.passed)
-    if not record:
+    site = not _is_bundled(item.path)
+    if report.when == "teardown":
+        if report.failed:
+            result = outcomes.teardown_error(state, item, call, report, step_id=step_id, site=site,
+                                             place=_place(item))
+            _set_outcome_property(item, result.outcome)
         return report
-    result = _step_result(item, call, report, state)
+    if report.when == "setup" and report.passed:
+        return report
+    result = outcomes.step_result(step_id=step_id, item=item, call=call, report=report, state=state,
+                                  ctx=item.stash.get(CTX_KEY, None), site=site, place=_place(item))
     if result.outcome == "failed" and result.fix:
-        from pytest_proxydiag.proof import fixes
-
-        # Proven fixes (issue 11): try the fix with the real clients before it is shown.
-        fixes.prove(item.config, state, result)
+        _prove(item.config, state, result)
     state.results.append(result)
     props = [("step_id", result.step_id), ("branch", result.branch), ("outcome", result.outcome)]
     if result.finding:
@@ -310,78 +420,29 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _prove(config, state: RunState, result: StepResult) -> None:
+    """Proven fixes (issue 11): try the fix with the real clients before it is shown.  A crash while
+    proving is a bug of this tool: the finding stands, the fix is unproven, the traceback is kept."""
+    from pytest_proxydiag.core import outcomes
+    from pytest_proxydiag.proof import fixes
+
+    try:
+        fixes.prove(config, state, result)
+    except Exception as exc:  # noqa: BLE001 - reported in the result, never an INTERNALERROR
+        import traceback
+
+        outcomes.fix_proof_crashed(result, exc, traceback.format_exc(), state.redactor.redact)
+
+
+def _set_outcome_property(item, outcome: str) -> None:
+    item.user_properties[:] = [(k, outcome if k == "outcome" else v) for k, v in item.user_properties]
+
+
 def _redact_report(report, state: RunState) -> None:
     from pytest_proxydiag.reports.redaction import redact_report
 
     # In place, keeping the traceback's structure (colours, the short summary's reason line).
     redact_report(report, state.redactor)
-
-
-def _step_result(item, call, report, state: RunState) -> StepResult:
-    from pytest_proxydiag import catalog
-    from pytest_proxydiag.core.config import Target
-    from pytest_proxydiag.core.results import StepResult
-    from pytest_proxydiag.core.step import Finding
-
-    step_id = _step_id(item)
-    entry = catalog.entry(step_id)
-    ctx: StepContext | None = item.stash.get(CTX_KEY, None)
-    params: dict[str, Any] = {}
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None:
-        for k, v in callspec.params.items():
-            params[k.replace("proxydiag_", "")] = v.url if isinstance(v, Target) else _jsonable(v)
-    result = StepResult(step_id=step_id, branch=entry.branch, number=entry.number, title=entry.title,
-                        outcome="passed", nodeid=item.nodeid, params=params,
-                        duration_s=getattr(report, "duration", 0.0),
-                        site=not _is_bundled(Path(str(item.fspath))))
-    if ctx is not None:
-        result.evidence = dict(ctx.evidence)
-        result.summary = ctx.summary
-        result.fix = ctx.fix
-    red = state.redactor.redact
-    if report.passed:
-        result.outcome = "passed"
-    elif report.skipped:
-        result.outcome = "skipped"
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        reason = reason.removeprefix("Skipped: ")
-        result.skip_reason = red(reason)
-        if ctx is not None and ctx.blocked_by:
-            result.blocked_by = ctx.blocked_by
-    else:
-        excinfo = call.excinfo
-        if ctx is not None and ctx.rendered is not None and excinfo is not None and excinfo.errisinstance(Finding):
-            r = ctx.rendered
-            result.outcome = "failed"
-            result.finding, result.finding_key = r.text, r.key
-            result.solution, result.solution_platform = r.solution, r.solution_platform
-            result.other_solutions = dict(r.other_solutions)
-        elif excinfo is not None and excinfo.errisinstance((AssertionError, pytest.fail.Exception)) \
-                and report.when == "call":
-            # A site test's plain assert: the message is the finding, the catalog gives the solution.
-            message = red(str(excinfo.value) or "assertion failed")
-            r = catalog.render(step_id, "default", ctx.values(detail=message) if ctx else {"detail": message},
-                               redact=red)
-            result.outcome = "failed"
-            result.finding, result.finding_key = message, "assertion"
-            result.solution, result.solution_platform = r.solution, r.solution_platform
-            result.other_solutions = dict(r.other_solutions)
-        else:
-            result.outcome = "error"
-            if excinfo is not None:
-                result.finding = red(f"{excinfo.typename}: {excinfo.value}")[:2000]
-            else:
-                result.finding = red(str(report.longrepr))[-2000:]
-            result.solution = ("The diagnosis itself failed at this step. Please report it with the JSON "
-                               "report attached: it is a bug in pytest-proxydiag, not in your setup.")
-    return result
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return str(v)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag.core.config import Target
+from pytest_proxydiag import Target
 
 GATEWAY = os.environ.get("ACME_GATEWAY", "http://127.0.0.1:4000")
 COMPANY_CA_NAME = os.environ.get("ACME_CA_NAME", "ACME Corporate Root")

@@ -279,8 +279,8 @@ def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: floa
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, 9)
-        except OSError:
-            pass
+        except (OSError, AttributeError):  # AttributeError: no killpg (Windows): kill the child itself
+            proc.kill()
         out, err = proc.communicate()
         return None, out.decode("utf-8", "replace")[:65536], f"timed out after {timeout:g}s"
     return proc.returncode, out.decode("utf-8", "replace")[:65536], err.decode("utf-8", "replace")[:65536]

@@ -40,6 +40,7 @@ from typing import Any, Callable, Mapping
 
 from pytest_proxydiag.core import flowchart
 from . import application, auth, bypass, certificate, claude_hosts, connectivity, gateway, performance, policy
+from . import site  # noqa: F401 - sentences about site checks and the tool's own errors (catalog.site)
 
 __all__ = ["CATALOG", "COMMON_NOTES", "Entry", "RenderedFinding", "entry", "note", "register", "render",
            "platform_key", "change_on", "PLATFORM_LABELS"]

@@ -4,14 +4,23 @@ Each option is declared once in :data:`OPTIONS` (name, ini key, type, default,
 help).  :func:`resolve_settings` turns the command line, the ini file and the
 environment into one frozen :class:`Settings`, where every value is a
 :class:`Sourced` that knows where it came from (``cli``, ``ini``,
-``env:HTTPS_PROXY``, ``default``).  A value that cannot be parsed does not
-raise: it is kept in :attr:`Settings.problems` with its source, and the step
-that needs it reports it as a finding.
+``env:HTTPS_PROXY``, ``default``).
+
+A bad value the user gave *to this tool* (an option or an ini key) raises
+:class:`OptionValueError`, one line naming the option, the value and its
+source; the plugin turns it into pytest's usage error (exit 4), the way
+pytest-timeout does.  A bad value read from the environment is the user's
+misconfiguration, the very thing being diagnosed: it is kept in
+:attr:`Settings.problems` (or, for the proxy, in :class:`ProxySetting`) and
+the step that needs it reports it as a finding.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Mapping, TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +45,10 @@ class ConfigError(ValueError):
     """A configuration value is unusable; the message names its source."""
 
 
+class OptionValueError(ConfigError):
+    """An option or ini key holds a value this tool cannot use: a usage error, not a finding."""
+
+
 @dataclass(frozen=True)
 class Sourced(Generic[T]):
     """A configuration value and where it came from."""
@@ -47,73 +60,6 @@ class Sourced(Generic[T]):
         return bool(self.value)
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be a positive number of seconds")
-    return value
-
-
-def _parse_bool(text: Any) -> bool:
-    if isinstance(text, bool):
-        return text
-    t = str(text).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _parse_int_list(text: Any) -> list[int]:
-    items = text if isinstance(text, list) else str(text).replace(",", " ").split()
-    out = []
-    for item in items:
-        n = _parse_size(str(item))
-        out.append(n)
-    return out
-
-
-def _parse_size(text: str) -> int:
-    t = text.strip().upper().removesuffix("B")
-    mult = 1
-    for suffix, m in (("KI", 1024), ("MI", 1024 ** 2), ("K", 1024), ("M", 1024 ** 2)):
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], m
-            break
-    value = int(float(t) * mult)
-    if value <= 0:
-        raise ValueError("sizes must be positive")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(str(text).strip())
-    if not 1 <= value <= 65535:
-        raise ValueError("a port is a number from 1 to 65535")
-    return value
-
-
-def _parse_resolve(text: str) -> tuple[str, int, str]:
-    host, sep, rest = text.strip().partition(":")
-    port, sep2, addr = rest.partition(":")
-    if not (sep and sep2 and host and port.isdigit() and addr):
-        raise ValueError("must be HOST:PORT:ADDRESS, like curl --resolve")
-    addr = addr.strip("[]")
-    return host.lower(), int(port), addr
-
-
-def _parse_url(text: str) -> str:
-    parts = urlsplit(text.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    try:
-        parts.port
-    except ValueError:
-        raise ValueError("has an invalid port")
-    return text.strip()
-
-
 @dataclass(frozen=True)
 class Option:
     """One ``--proxydiag-NAME`` option with its ``proxydiag_NAME`` ini key."""
@@ -121,7 +67,8 @@ class Option:
     name: str
     help: str
     default: Any = None
-    parse: Callable[[Any], Any] | None = None
+    #: name of the function in :mod:`pytest_proxydiag.core.parsers` (loaded only when the diagnosis runs)
+    parse: str | None = None
     kind: str = "str"  # str | bool | list
     metavar: str | None = None
     env: tuple[str, ...] = ()
@@ -137,52 +84,59 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("proxy", "proxy URL to diagnose (default: what the clients use, from https_proxy, "
-           "HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy, HTTP_PROXY in that order)", metavar="URL"),
+           "HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy, HTTP_PROXY in that order)", parse="parse_proxy",
+           metavar="URL"),
     Option("target", "provider endpoint to check; repeatable (default: https://api.anthropic.com)",
-           kind="list", parse=_parse_url, metavar="URL"),
+           kind="list", parse="parse_url", metavar="URL"),
     Option("gateway", "LiteLLM or other gateway to check (default: ANTHROPIC_BASE_URL when it is not a "
-           "provider)", parse=_parse_url, metavar="URL"),
+           "provider)", parse="parse_url", metavar="URL"),
     Option("gateway_key_env", "name of the variable that holds your gateway key: it is sent to the gateway "
-           "only, never printed (default: no key, the gateway steps check what needs none)", metavar="NAME"),
+           "only, never printed (default: no key, the gateway steps check what needs none)",
+           parse="parse_env_name", metavar="NAME"),
     Option("resolve", "pin the address of a host the tool connects to directly, like curl --resolve; "
-           "repeatable", kind="list", parse=_parse_resolve, metavar="HOST:PORT:ADDR"),
+           "repeatable", kind="list", parse="parse_resolve", metavar="HOST:PORT:ADDR"),
     Option("no_direct", "never connect to a target except through the proxy", default=False, kind="bool"),
     Option("no_claude_hosts", "skip policy.claude_hosts (the hosts Claude Code needs besides the API: WebFetch's "
            "check, updates, telemetry, MCP servers)", default=False, kind="bool"),
     Option("timeout", "bound in seconds of every single network operation (default 5)", default=5.0,
-           parse=_parse_float, metavar="SECONDS"),
+           parse="parse_seconds", metavar="SECONDS"),
     Option("deadline", "hard bound in seconds of the whole diagnosis; later steps are skipped "
-           "(default 120)", default=120.0, parse=_parse_float, metavar="SECONDS"),
-    Option("json", "write the machine-readable result to PATH", metavar="PATH"),
+           "(default 120)", default=120.0, parse="parse_seconds", metavar="SECONDS"),
+    Option("json", "write the machine-readable result to PATH", parse="parse_output_file", metavar="PATH"),
     Option("public_roots", "PEM bundle of the roots a non-intercepted provider chains to "
-           "(default: certifi)", metavar="PATH"),
+           "(default: certifi)", parse="parse_existing_file", metavar="PATH"),
     Option("ca_out", "where to save an interception CA that was found (default: "
-           "./proxydiag-ca/proxy-ca.pem)", metavar="PATH"),
+           "./proxydiag-ca/proxy-ca.pem)", parse="parse_output_path", metavar="PATH"),
     Option("clients", "real clients that prove a fix: auto, none, or a comma list of "
-           "curl,requests,httpx,node,claude (default auto)", default="auto", metavar="LIST"),
-    Option("fix_script", "write the verified fixes as a script to source (.sh, .fish, .ps1)", metavar="PATH"),
+           "curl,requests,httpx,node,claude (default auto)", default="auto", parse="parse_clients",
+           metavar="LIST"),
+    Option("fix_script", "write the verified fixes as a script to source (.sh, .fish, .ps1)",
+           parse="parse_output_file", metavar="PATH"),
+    # Any text is a symptom; an unreadable symptom file is triage's usage error (it reads the file once).
     Option("symptom", "the error text you see; selects the flowchart branches to run", metavar="TEXT"),
     Option("symptom_file", "file (or - for stdin) holding the error text or log you see", metavar="PATH"),
-    Option("compare", "an earlier run's JSON to compare this run with", metavar="PATH"),
-    Option("bundle", "write HTML, JSON, JUnit, CA and a summary into one zip", metavar="PATH"),
+    Option("compare", "an earlier run's JSON to compare this run with", parse="parse_existing_file",
+           metavar="PATH"),
+    Option("bundle", "write HTML, JSON, JUnit, CA and a summary into one zip", parse="parse_output_file",
+           metavar="PATH"),
     Option("aws_region", "AWS region(s) for Bedrock domains (default: AWS_REGION, AWS_DEFAULT_REGION)",
-           kind="list", metavar="REGION", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
+           kind="list", parse="parse_region", metavar="REGION", env=("AWS_REGION", "AWS_DEFAULT_REGION")),
     Option("vertex_region", "Vertex AI region(s) (default: CLOUD_ML_REGION)", kind="list",
-           metavar="REGION", env=("CLOUD_ML_REGION",)),
+           parse="parse_region", metavar="REGION", env=("CLOUD_ML_REGION",)),
     Option("litellm_config", "LiteLLM config file (default: LITELLM_CONFIG, ./config.yaml)",
-           metavar="PATH", env=("LITELLM_CONFIG",)),
-    Option("pac_url", "proxy auto-config (PAC) URL or file to evaluate", metavar="URL"),
+           parse="parse_existing_file", metavar="PATH", env=("LITELLM_CONFIG",)),
+    Option("pac_url", "proxy auto-config (PAC) URL or file to evaluate", parse="parse_pac", metavar="URL"),
     Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8443",
-           kind="list", parse=lambda t: _port(t), metavar="PORT"),
+           kind="list", parse="parse_port", metavar="PORT"),
     Option("latency_threshold", "seconds the proxy may add before it is a finding (default 2)",
-           default=2.0, parse=_parse_float, metavar="SECONDS"),
+           default=2.0, parse="parse_seconds", metavar="SECONDS"),
     Option("health_samples", "number of probes of the proxy-health step (default 10)", default=10,
-           parse=lambda t: max(1, min(50, int(t))), metavar="N"),
+           parse="parse_health_samples", metavar="N"),
     Option("health_threshold", "mean latency in seconds above which the proxy is slow (default 0.5)",
-           default=0.5, parse=_parse_float, metavar="SECONDS"),
+           default=0.5, parse="parse_seconds", metavar="SECONDS"),
     Option("payload_sizes", "body sizes tried by the payload-size step (default 16K,256K,1M,4M,16M)",
            default=[16 * 1024, 256 * 1024, 1024 ** 2, 4 * 1024 ** 2, 16 * 1024 ** 2],
-           parse=_parse_int_list, metavar="SIZES"),
+           parse="parse_sizes", metavar="SIZES"),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -195,7 +149,9 @@ def addoptions(parser) -> None:
     for opt in OPTIONS:
         if opt.kind == "bool":
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help)
-            parser.addini(opt.ini, opt.help, type="bool", default=opt.default)
+            # default None: an unset key is told apart from an explicit "false" without config.inicfg
+            # (deprecated in pytest 9); pytest 7.4 returns [] for it, also falsy and not a bool.
+            parser.addini(opt.ini, opt.help, type="bool", default=None)
         elif opt.kind == "list":
             group.addoption(opt.flag, action="append", default=None, dest=opt.ini, metavar=opt.metavar,
                             help=opt.help)
@@ -323,25 +279,81 @@ def proxy_from_env(env: Mapping[str, str]) -> tuple[str | None, str]:
     return None, "unset"
 
 
+#: ``scheme://user:password@``: what a usage error masks (compiled on first use: the dormant plugin
+#: imports this module and never needs it).
+_USERINFO_PASSWORD = r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^\s]*(?=@)"
+
+
+def _shown(value: Any) -> str:
+    """A value as a usage error shows it: quoted, the password of a URL masked, bounded."""
+    text = re.sub(_USERINFO_PASSWORD, lambda m: m.group("head") + "***", str(value))
+    text = repr(text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _where(config, opt: Option, source: str) -> tuple[str, str]:
+    """The option as the user wrote it, and where: ``--proxydiag-timeout ... from cli``."""
+    if source == "ini":
+        inipath = getattr(config, "inipath", None)
+        return opt.ini, f"ini ({inipath})" if inipath else "ini"
+    if source.startswith("env:"):
+        return source[4:], source
+    return opt.flag, source
+
+
+def _read_ini(config, opt: Option) -> Any:
+    try:
+        return config.getini(opt.ini)
+    except (ValueError, TypeError) as exc:  # pytest's own bool/type check of the ini value
+        numbers = _toml_numbers(config, opt)
+        if numbers is not None:
+            return numbers
+        inipath = getattr(config, "inipath", None)
+        where = f"ini ({inipath})" if inipath else "ini"
+        raise OptionValueError(f"invalid {opt.ini} value from {where}: {exc}") from None
+
+
+def _toml_numbers(config, opt: Option) -> Any:
+    """``proxydiag_timeout = 3`` in pytest 9's native ``[tool.pytest]`` table, as text.
+
+    There values keep their TOML types, and pytest's check of a string (or line list) key refuses
+    a number that this tool reads perfectly well.  pytest has no public reader of the raw value,
+    so its private table is asked, only here and only when present.
+    """
+    entry = getattr(config, "_inicfg", {}).get(opt.ini)
+    value = getattr(entry, "value", None)
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if opt.kind == "str" and number(value):
+        return str(value)
+    if opt.kind == "list" and isinstance(value, list) and all(number(v) or isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
 def _raw_value(config, opt: Option, env: Mapping[str, str]) -> tuple[Any, str]:
     cli = config.getoption(opt.ini, default=None)
     if opt.kind == "list":
         if cli:
             return list(cli), "cli"
-        ini = config.getini(opt.ini)
+        ini = _read_ini(config, opt)
         if ini:
             return list(ini), "ini"
     elif opt.kind == "bool":
         if cli:
             return True, "cli"
-        ini_raw = config.inicfg.get(opt.ini) if hasattr(config, "inicfg") else None
-        if ini_raw is not None:
-            return config.getini(opt.ini), "ini"
+        ini = _read_ini(config, opt)
+        if isinstance(ini, bool):  # unset reads None (pytest 9) or [] (pytest 7.4)
+            return ini, "ini"
+        if isinstance(ini, str) and ini.strip():
+            return ini, "ini"
     else:
         if cli is not None:
             return cli, "cli"
-        ini = config.getini(opt.ini)
-        if ini not in (None, ""):
+        ini = _read_ini(config, opt)
+        if ini not in (None, "", []):
             return ini, "ini"
     for name in opt.env:
         if env.get(name):
@@ -350,29 +362,55 @@ def _raw_value(config, opt: Option, env: Mapping[str, str]) -> tuple[Any, str]:
     return opt.default, "default"
 
 
+def _parse_value(opt: Option, raw: Any) -> Any:
+    """Parse *raw* with the option's parser; ValueError names the offending item (of a list)."""
+    from pytest_proxydiag.core import parsers
+
+    if opt.kind == "bool":
+        return parsers.parse_bool(raw)
+    if opt.parse is None:
+        return raw
+    parse = getattr(parsers, opt.parse)
+    if opt.kind != "list":
+        return parse(raw)
+    out = []
+    for item in raw:
+        try:
+            out.append(parse(item))
+        except (ValueError, TypeError) as exc:
+            raise _ItemError(item, exc) from None
+    return out
+
+
+class _ItemError(ValueError):
+    def __init__(self, item: Any, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.item = item
+
+
 def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every option: CLI, then ini, then environment, then default."""
+    """Resolve every option: CLI, then ini, then environment, then default.
+
+    Raises :class:`OptionValueError` (one line: option, value, source, why) for
+    a bad value from the command line or the ini file; a bad value from the
+    environment is kept in :attr:`Settings.problems`.
+    """
     env = dict(os.environ if env is None else env)
     problems: list[str] = []
     values: dict[str, Sourced[Any]] = {}
     for opt in OPTIONS:
         raw, source = _raw_value(config, opt, env)
         value = raw
-        if opt.parse is not None and raw is not None and source != "default":
+        if source != "default" and raw is not None:
             try:
-                if opt.kind == "list":
-                    value = [opt.parse(item) for item in raw]
-                else:
-                    value = opt.parse(raw)
+                value = _parse_value(opt, raw)
             except (ValueError, TypeError) as exc:
-                problems.append(f"invalid {opt.flag} value {raw!r} from {source}: {exc}")
-                value = opt.default
-                source = "default"
-        elif opt.kind == "bool" and source != "default":
-            try:
-                value = _parse_bool(raw)
-            except ValueError as exc:
-                problems.append(f"invalid {opt.ini} value {raw!r} from {source}: {exc}")
+                shown = _shown(exc.item if isinstance(exc, _ItemError) else raw)
+                name, where = _where(config, opt, source)
+                message = f"invalid {name} value {shown} from {where}: {exc}"
+                if source in ("cli", "ini"):
+                    raise OptionValueError(message) from None
+                problems.append(message)
                 value, source = opt.default, "default"
         values[opt.name] = Sourced(value, source)
 
@@ -405,7 +443,9 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
         base = env.get("ANTHROPIC_BASE_URL")
         if base:
             try:
-                base = _parse_url(base)
+                from pytest_proxydiag.core.parsers import parse_url
+
+                base = parse_url(base)
                 host = urlsplit(base).hostname or ""
                 if not host.endswith("anthropic.com"):
                     gateway = Sourced(base, "env:ANTHROPIC_BASE_URL")

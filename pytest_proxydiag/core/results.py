@@ -1,4 +1,7 @@
-"""The result model every reporter renders: one :class:`StepResult` per step test."""
+"""The result model every reporter renders: one :class:`StepResult` per step test.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ class StepResult:
     fix: dict[str, Any] | None = None
     duration_s: float = 0.0
     site: bool = False
+    #: On an ``error``: pytest's traceback of what raised, redacted and bounded (None otherwise).
+    traceback: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,4 +1,7 @@
-"""Per-run state, kept in ``config.stash`` (never in module globals)."""
+"""Per-run state, kept in ``config.stash`` (never in module globals).
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 
@@ -54,11 +57,15 @@ STATE_KEY = pytest.StashKey[RunState]()
 
 
 def build_state(config, active: bool) -> RunState:
-    from pytest_proxydiag.core.config import resolve_settings
+    from pytest_proxydiag.core.config import OptionValueError, resolve_settings
     from pytest_proxydiag.net.probes import Probes
     from pytest_proxydiag.core.redact import Redactor
 
-    settings = resolve_settings(config)
+    try:
+        settings = resolve_settings(config)
+    except OptionValueError as exc:
+        # pytest's usage error: exit 4 and one line, before any step runs (like pytest-timeout).
+        raise pytest.UsageError(str(exc)) from None
     redactor = Redactor()
     redactor.add_env(settings.env)
     p = settings.proxy.url

@@ -73,7 +73,7 @@ def kill_group(proc: "subprocess.Popen[bytes] | None") -> None:
     """SIGKILL a child started in its own session, and its process group (helpers, workers); reap it."""
     if proc is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):  # no killpg: Windows
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()

@@ -1,0 +1,164 @@
+"""A bad value for any option or ini key is pytest's usage error: exit 4 and one line naming
+the option (or ini key), the value and its source, before any step runs.
+
+Values read from the environment are the user's misconfiguration, which the diagnosis is
+for: they stay findings (see test_plugin.py's malformed HTTPS_PROXY test).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_proxydiag.core.config import OPTIONS
+
+#: option name -> (a bad value, the reason the line gives).  Paths are relative to pytester's directory,
+#: where ``a-file`` is a regular file and ``a-dir`` a directory.
+BAD_VALUES = {
+    "proxy": ("http://alice:s3cret@:3128", "has no host"),
+    "target": ("ftp://api.anthropic.com", "must be an http:// or https:// URL with a host"),
+    "gateway": ("localhost:4000", "must be an http:// or https:// URL with a host"),
+    "resolve": ("garbage", "must be HOST:PORT:ADDRESS, like curl --resolve"),
+    "no_direct": ("maybe", "invalid truth value 'maybe'"),
+    "no_claude_hosts": ("perhaps", "invalid truth value 'perhaps'"),
+    "gateway_key_env": ("sk-ant-not-a-name", "must be the name of an environment variable"),
+    "timeout": ("soon", "must be a positive number of seconds"),
+    "deadline": ("0", "must be a positive number of seconds"),
+    "json": ("a-dir", "is a directory; name a file to write"),
+    "public_roots": ("missing.pem", "no such file"),
+    "ca_out": ("a-file/ca.pem", "cannot be created: */a-file is a file, not a directory"),
+    "clients": ("curl,wget", "must be auto, none, or a comma list of curl,requests,httpx,node,claude"),
+    "fix_script": ("a-file/fix.sh", "cannot be created: */a-file is a file, not a directory"),
+    "symptom_file": ("missing.log", "cannot be read: No such file"),
+    "compare": ("missing.json", "no such file"),
+    "bundle": ("a-dir", "is a directory; name a file to write"),
+    "aws_region": ("US EAST 1", "must be a region name like us-east-1"),
+    "vertex_region": ("europe/west4", "must be a region name like us-east-1"),
+    "litellm_config": ("a-dir", "is a directory; name a file"),
+    "pac_url": ("gopher://pac.corp/proxy.pac", "must be an http://, https:// or file:// URL"),
+    "port_candidates": ("99999", "a port is a number from 1 to 65535"),
+    "latency_threshold": ("nan", "must be a positive number of seconds"),
+    "health_samples": ("500", "must be a whole number from 1 to 50"),
+    "health_threshold": ("-0.5", "must be a positive number of seconds"),
+    "payload_sizes": ("16K,lots", "'lots' is not a size like 16K or 1M"),
+}
+#: Options for which no text is a bad value: any text is a symptom.
+ANY_TEXT = {"symptom"}
+#: Options without a value on the command line (a flag): only the ini key can hold a bad one.
+FLAGS = {o.name for o in OPTIONS if o.kind == "bool"}
+
+
+def test_every_option_has_a_bad_value_case():
+    assert set(BAD_VALUES) | ANY_TEXT == {o.name for o in OPTIONS}
+
+
+@pytest.fixture
+def workdir(pytester, monkeypatch):
+    from conftest import CONFIG_VARS
+
+    for name in CONFIG_VARS:
+        monkeypatch.delenv(name, raising=False)
+    (pytester.path / "a-file").write_text("x")
+    (pytester.path / "a-dir").mkdir()
+    pytester.makepyfile(test_user="def test_user(): pass")
+    return pytester
+
+
+def _expected_line(flag_or_key: str, value: str, source: str, why: str) -> str:
+    if flag_or_key == "--proxydiag-symptom-file":
+        return f"*--proxydiag-symptom-file {value!r} {why}*"   # triage reads (and judges) the file itself
+    return f"ERROR: invalid {flag_or_key} value {value!r} from {source}: {why}*"
+
+
+def _assert_usage_error(result, line: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([line])
+    errors = [ln for ln in result.stderr.lines if ln.strip()]
+    assert len(errors) == 1, errors                       # one line, no traceback
+    assert "proxy diagnosis" not in result.stdout.str()   # no step ran
+    assert "s3cret" not in result.stderr.str()
+
+
+@pytest.mark.parametrize("name", sorted(set(BAD_VALUES) - FLAGS))
+def test_bad_command_line_value_is_a_usage_error_naming_option_value_and_source(workdir, name):
+    opt = {o.name: o for o in OPTIONS}[name]
+    value, why = BAD_VALUES[name]
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", opt.flag, value)
+    shown = value.replace("s3cret", "***")
+    _assert_usage_error(result, _expected_line(opt.flag, shown, "cli", why))
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_ini_value_is_a_usage_error_naming_key_value_and_ini_file(workdir, name):
+    opt = {o.name: o for o in OPTIONS}[name]
+    value, why = BAD_VALUES[name]
+    ini = workdir.makeini(f"[pytest]\n{opt.ini} = {value}\n")
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider")
+    shown = value.replace("s3cret", "***")
+    if opt.kind == "bool":
+        line = f"ERROR: invalid {opt.ini} value from ini ({ini}): {why}*"
+    elif opt.name == "symptom_file":
+        line = _expected_line(opt.flag, value, "", why)
+    else:
+        line = _expected_line(opt.ini, shown, f"ini ({ini})", why)
+    _assert_usage_error(result, line)
+
+
+def test_a_bad_value_in_a_list_names_the_item_not_the_list(workdir):
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "--proxydiag-target",
+                                         "https://api.anthropic.com", "--proxydiag-target", "api.openai.com")
+    _assert_usage_error(result, "ERROR: invalid --proxydiag-target value 'api.openai.com' from cli: must be*")
+
+
+def test_the_dormant_plugin_does_not_judge_option_values(workdir):
+    workdir.makeini("[pytest]\nproxydiag_timeout = soon\n")
+    result = workdir.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_bad_environment_values_stay_findings_not_usage_errors(workdir, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "US EAST 1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://:3128")
+    json_path = workdir.path / "r.json"
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-m", "connectivity",
+                                         "--proxydiag-json", str(json_path))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    doc = json.loads(json_path.read_text())
+    assert doc["config"]["problems"] == [
+        "invalid AWS_REGION value 'US EAST 1' from env:AWS_REGION: must be a region name like us-east-1 or "
+        "europe-west4"]
+    assert doc["root_cause"] == "connectivity.proxy_reachable"
+
+
+@pytest.mark.parametrize("name,value,expected", [
+    ("timeout", "2.5", 2.5), ("health_samples", "3", 3), ("payload_sizes", "16K, 1M", [16384, 1048576]),
+    ("clients", "Curl,claude", "curl,claude"), ("aws_region", "EU-West-1", ["eu-west-1"]),
+    ("resolve", "API.anthropic.com:443:[::1]", [("api.anthropic.com", 443, "::1")]),
+])
+def test_good_values_are_parsed_and_keep_their_source(workdir, name, value, expected):
+    opt = {o.name: o for o in OPTIONS}[name]
+    json_path = workdir.path / "r.json"
+    workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-m", "auth", opt.flag, value,
+                                "--proxydiag-json", str(json_path))
+    got = json.loads(json_path.read_text())["config"][name]
+    assert got["source"] == "cli"
+    assert got["value"] == json.loads(json.dumps(expected))
+
+
+@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="the native [tool.pytest] table is pytest 9's")
+def test_native_toml_numbers_are_values_and_bad_ones_usage_errors(workdir):
+    toml = workdir.path / "pyproject.toml"
+    toml.write_text("[tool.pytest]\nproxydiag_timeout = 3\nproxydiag_port_candidates = [3129]\n"
+                    "proxydiag_no_direct = true\n")
+    json_path = workdir.path / "r.json"
+    workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", "-m", "auth",
+                                "--proxydiag-json", str(json_path))
+    cfg = json.loads(json_path.read_text())["config"]
+    assert cfg["timeout"] == {"value": 3.0, "source": "ini"}
+    assert cfg["port_candidates"] == {"value": [3129], "source": "ini"}
+    assert cfg["no_direct"] == {"value": True, "source": "ini"}
+    toml.write_text("[tool.pytest]\nproxydiag_timeout = -3\n")
+    result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider")
+    _assert_usage_error(result, f"ERROR: invalid proxydiag_timeout value '-3' from ini ({toml}): must be a "
+                                "positive number of seconds")
