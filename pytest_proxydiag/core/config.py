@@ -405,7 +405,9 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
             try:
                 value = _parse_value(opt, raw)
             except (ValueError, TypeError) as exc:
-                shown = _shown(exc.item if isinstance(exc, _ItemError) else raw)
+                # A name-of-a-secret option holding something else may hold the secret itself: never echo it.
+                shown = "(not shown)" if opt.name == "gateway_key_env" else \
+                    _shown(exc.item if isinstance(exc, _ItemError) else raw)
                 name, where = _where(config, opt, source)
                 message = f"invalid {name} value {shown} from {where}: {exc}"
                 if source in ("cli", "ini"):
