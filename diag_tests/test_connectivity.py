@@ -109,15 +109,15 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
     if not gateway.value:
         step.skip(say(step, "no_gateway"))
     target = Target(gateway.value.rstrip("/"), gateway.source)
-    # A gateway on this machine or in NO_PROXY is reached direct, like the clients do.
-    no_proxy, _ = routing.no_proxy_value(cfg.env, "requests")
-    excluded = bool(no_proxy) and routing.matches_no_proxy(target.host, target.port, no_proxy, "requests") is not None
-    via_proxy = bool(cfg.proxy.url) and not connectivity.is_local(target.host) and not excluded
+    # Reached the way Claude Code reaches it (its proxy and NO_PROXY rules); a proxy's own
+    # refusal on that route is gateway.client_route's finding, not the gateway being down.
+    via_proxy = (bool(cfg.proxy.url) and not connectivity.is_local(target.host)
+                 and routing.route(target.url, cfg.env, "claude").proxy is not None)
     results = {}
     for path in connectivity.GATEWAY_HEALTH_PATHS:
         res = results[path] = proxydiag_probes.request(target, "GET", path, via_proxy=via_proxy)
         step.add_evidence(**{path.strip("/").replace("/", "_"): {"status": res.detail, "cause": res.cause.value}})
-        verdict = connectivity.judge_health_answer(target, gateway.source, path, res)
+        verdict = connectivity.judge_health_answer(target, gateway.source, path, res, via_proxy=via_proxy)
         if verdict is not None:
             return verdict.conclude(step)
     connectivity.judge_unhealthy(target, results).conclude(step)

@@ -229,7 +229,7 @@ def run_diag(pytester, monkeypatch, diag_home):
         if lab is not None:
             all_args += list(lab.pytest_args)
         result = pytester.runpytest_inprocess(*all_args, *args)
-        assert json_path.exists(), result.stdout.str()[-3000:]
+        assert json_path.exists(), result.stdout.str()[-3000:] + "\n" + result.stderr.str()[-3000:]
         return DiagRun(result, json.loads(json_path.read_text()), json_path)
 
     return run

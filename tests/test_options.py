@@ -21,6 +21,8 @@ BAD_VALUES = {
     "gateway": ("localhost:4000", "must be an http:// or https:// URL with a host"),
     "resolve": ("garbage", "must be HOST:PORT:ADDRESS, like curl --resolve"),
     "no_direct": ("maybe", "invalid truth value 'maybe'"),
+    "no_claude_hosts": ("perhaps", "invalid truth value 'perhaps'"),
+    "gateway_key_env": ("sk-ant-not-a-name", "must be the name of an environment variable"),
     "timeout": ("soon", "must be a positive number of seconds"),
     "deadline": ("0", "must be a positive number of seconds"),
     "json": ("a-dir", "is a directory; name a file to write"),
@@ -66,6 +68,8 @@ def workdir(pytester, monkeypatch):
 def _expected_line(flag_or_key: str, value: str, source: str, why: str) -> str:
     if flag_or_key == "--proxydiag-symptom-file":
         return f"*--proxydiag-symptom-file {value!r} {why}*"   # triage reads (and judges) the file itself
+    if value == "(not shown)":  # the name of a secret's variable: a wrong value may be the secret itself
+        return f"ERROR: invalid {flag_or_key} value (not shown) from {source}: {why}*"
     return f"ERROR: invalid {flag_or_key} value {value!r} from {source}: {why}*"
 
 
@@ -83,7 +87,7 @@ def test_bad_command_line_value_is_a_usage_error_naming_option_value_and_source(
     opt = {o.name: o for o in OPTIONS}[name]
     value, why = BAD_VALUES[name]
     result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider", opt.flag, value)
-    shown = value.replace("s3cret", "***")
+    shown = "(not shown)" if name == "gateway_key_env" else value.replace("s3cret", "***")
     _assert_usage_error(result, _expected_line(opt.flag, shown, "cli", why))
 
 
@@ -93,7 +97,7 @@ def test_bad_ini_value_is_a_usage_error_naming_key_value_and_ini_file(workdir, n
     value, why = BAD_VALUES[name]
     ini = workdir.makeini(f"[pytest]\n{opt.ini} = {value}\n")
     result = workdir.runpytest_inprocess("--proxydiag", "-p", "no:cacheprovider")
-    shown = value.replace("s3cret", "***")
+    shown = "(not shown)" if name == "gateway_key_env" else value.replace("s3cret", "***")
     if opt.kind == "bool":
         line = f"ERROR: invalid {opt.ini} value from ini ({ini}): {why}*"
     elif opt.name == "symptom_file":
@@ -101,6 +105,13 @@ def test_bad_ini_value_is_a_usage_error_naming_key_value_and_ini_file(workdir, n
     else:
         line = _expected_line(opt.ini, shown, f"ini ({ini})", why)
     _assert_usage_error(result, line)
+
+
+def test_a_key_passed_where_its_variable_name_belongs_is_never_echoed(workdir):
+    result = workdir.runpytest("--proxydiag", "--proxydiag-gateway-key-env", "sk-ant-api03-abcdefghijkl")
+    assert result.ret == 4
+    assert "sk-ant-api03" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines(["*invalid --proxydiag-gateway-key-env value (not shown) from cli*"])
 
 
 def test_a_bad_value_in_a_list_names_the_item_not_the_list(workdir):

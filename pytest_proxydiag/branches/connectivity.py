@@ -163,13 +163,16 @@ def is_local(host: str) -> bool:
 GATEWAY_HEALTH_PATHS = ("/health/liveliness", "/health")
 
 
-def judge_health_answer(gateway, source: str, path: str, res) -> Judgement | None:
+def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool = False) -> Judgement | None:
     """Step 5: one health endpoint's answer decides, or None (ask the next one).
 
-    A 401/403 still proves the gateway runs: its health details need a key.
+    A 401/403 still proves the gateway runs: its health details need a key.  On Claude Code's
+    route through the proxy, the proxy's own error page is gateway.client_route's finding.
     """
     if res.reply is None:
         return Judgement.fail("unreachable", gateway=gateway.url, source=source, detail=res.detail)
+    if via_proxy and res.reply.squid_error:
+        return Judgement.blocked("gateway.client_route", key="proxy_answered_gateway", status=res.reply.status_line)
     if res.reply.status < 400 or res.reply.status in (401, 403):
         return Judgement.passed("gateway_locked" if res.reply.status in (401, 403) else "gateway_ok",
                                 url=f"{gateway.url}{path}", status=res.reply.status_line)

@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from pytest_proxydiag.core import flowchart
-from . import application, auth, bypass, certificate, connectivity, performance, policy
+from . import application, auth, bypass, certificate, claude_hosts, connectivity, gateway, performance, policy
 from . import site  # noqa: F401 - sentences about site checks and the tool's own errors (catalog.site)
 
 __all__ = ["CATALOG", "COMMON_NOTES", "Entry", "RenderedFinding", "entry", "note", "register", "render",
-           "platform_key", "PLATFORM_LABELS"]
+           "platform_key", "change_on", "PLATFORM_LABELS"]
 
 #: Pass summaries and skip reasons shared by several steps (a step's own ``notes`` win).
 COMMON_NOTES = {
@@ -94,7 +94,7 @@ class RenderedFinding:
 
 def _load() -> dict[str, Entry]:
     catalog: dict[str, Entry] = {}
-    for module in (auth, connectivity, certificate, policy, application, performance, bypass):
+    for module in (auth, connectivity, certificate, policy, claude_hosts, application, performance, bypass, gateway):
         notes = getattr(module, "NOTES", {})
         for step_id, data in module.STEPS.items():
             catalog[step_id] = _entry(step_id, {**data, "notes": {**data.get("notes", {}), **notes.get(step_id, {})}})
@@ -111,6 +111,18 @@ def _entry(step_id: str, data: Mapping[str, Any]) -> Entry:
 CATALOG: dict[str, Entry] = _load()
 _missing = flowchart.STEP_IDS - set(CATALOG)
 assert not _missing, f"catalog lacks steps {_missing}"
+
+
+#: Where the change belongs when a step is the root cause, for the "for IT" block: the gateway's
+#: steps say which of the two hops; policy is the proxy's own rules; the rest is this machine.
+CHANGE_ON: dict[str, str] = dict(gateway.CHANGE_ON)
+_CHANGE_ON_BRANCH = {"policy": "the corporate proxy (its policy: the proxy team)"}
+_CHANGE_ON_DEFAULT = "the developer's machine (this one)"
+
+
+def change_on(step_id: str) -> str:
+    """Which side must change when *step_id* is the root cause."""
+    return CHANGE_ON.get(step_id) or _CHANGE_ON_BRANCH.get(step_id.partition(".")[0], _CHANGE_ON_DEFAULT)
 
 
 def entry(step_id: str) -> Entry:

@@ -164,5 +164,6 @@ NOTES = {
         "no_gateway": "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)",
         "gateway_ok": "{url} answered {status}",
         "gateway_locked": "{url} answered {status} (running; health details need a key)",
+        "proxy_answered_gateway": "the proxy answered for the gateway: {status}",
     },
 }

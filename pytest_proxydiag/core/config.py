@@ -90,9 +90,14 @@ OPTIONS: tuple[Option, ...] = (
            kind="list", parse="parse_url", metavar="URL"),
     Option("gateway", "LiteLLM or other gateway to check (default: ANTHROPIC_BASE_URL when it is not a "
            "provider)", parse="parse_url", metavar="URL"),
+    Option("gateway_key_env", "name of the variable that holds your gateway key: it is sent to the gateway "
+           "only, never printed (default: no key, the gateway steps check what needs none)",
+           parse="parse_env_name", metavar="NAME"),
     Option("resolve", "pin the address of a host the tool connects to directly, like curl --resolve; "
            "repeatable", kind="list", parse="parse_resolve", metavar="HOST:PORT:ADDR"),
     Option("no_direct", "never connect to a target except through the proxy", default=False, kind="bool"),
+    Option("no_claude_hosts", "skip policy.claude_hosts (the hosts Claude Code needs besides the API: WebFetch's "
+           "check, updates, telemetry, MCP servers)", default=False, kind="bool"),
     Option("timeout", "bound in seconds of every single network operation (default 5)", default=5.0,
            parse="parse_seconds", metavar="SECONDS"),
     Option("deadline", "hard bound in seconds of the whole diagnosis; later steps are skipped "
@@ -400,7 +405,9 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
             try:
                 value = _parse_value(opt, raw)
             except (ValueError, TypeError) as exc:
-                shown = _shown(exc.item if isinstance(exc, _ItemError) else raw)
+                # A name-of-a-secret option holding something else may hold the secret itself: never echo it.
+                shown = "(not shown)" if opt.name == "gateway_key_env" else \
+                    _shown(exc.item if isinstance(exc, _ItemError) else raw)
                 name, where = _where(config, opt, source)
                 message = f"invalid {name} value {shown} from {where}: {exc}"
                 if source in ("cli", "ini"):

@@ -15,6 +15,7 @@ BRANCHES: dict[str, str] = {
     "application": "Works with curl, fails with Claude Code",
     "performance": "Slow performance / timeouts",
     "bypass": "No error, but requests don't route through the proxy",
+    "gateway": "Works direct, fails through the LLM gateway (Claude Code → gateway → proxy → provider)",
 }
 
 #: Dependency order: the first failed step in this list is the root cause.
@@ -35,12 +36,17 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "auth.credentials",
     "auth.netrc",
     "connectivity.no_proxy",
+    # The gateway's first hop (Claude Code → gateway) is judged before the generic NO_PROXY
+    # routing check, which also notices a gateway sent to the proxy but cannot prove it.
+    "gateway.client_route",
     "bypass.no_proxy",
     "bypass.traffic_via_proxy",
     "bypass.system_proxy",
     "bypass.app_settings",
     "policy.domain_allowed",
     "policy.url_filtering",
+    # Hosts besides the API: a refusal there breaks one feature, never the API path.
+    "policy.claude_hosts",
     "certificate.interception",
     "certificate.python_ssl",
     "certificate.verification_disabled",
@@ -52,7 +58,11 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "application.python_requests",
     "application.litellm_config",
     "application.debug_logging",
+    # The gateway's second hop: alive, its key check, the provider behind it, its egress settings.
     "connectivity.gateway",
+    "gateway.key",
+    "gateway.provider_path",
+    "gateway.egress_config",
     "performance.rate_limit",
     "performance.latency",
     "performance.proxy_health",

@@ -128,6 +128,14 @@ def parse_clients(text: str) -> str:
     return ",".join(names)
 
 
+def parse_env_name(text: str) -> str:
+    """The name of an environment variable (the value itself is never taken from an option)."""
+    value = str(text).strip()
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        raise ValueError("must be the name of an environment variable, like ANTHROPIC_AUTH_TOKEN (not its value)")
+    return value
+
+
 REGION = r"^(global|[a-z]{2,}(-[a-z0-9]+)+)$"
 
 

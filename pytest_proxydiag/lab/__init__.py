@@ -414,7 +414,10 @@ class Lab:
         self.env = env
         self.pytest_args = ["--proxydiag-target", self.target_url,
                             "--proxydiag-resolve", f"api.anthropic.com:{self.origin_port}:127.0.0.1",
-                            "--proxydiag-public-roots", self.public_roots, "--proxydiag-no-direct", *extras]
+                            "--proxydiag-public-roots", self.public_roots, "--proxydiag-no-direct",
+                            # Claude Code's other hosts (claude.ai, the npm registry...) are not mapped to
+                            # loopback here; tests/test_claude_hosts.py checks them with a loopback-only Squid.
+                            "--proxydiag-no-claude-hosts", *extras]
 
     def _start_squid(self, corporate: LabCA | None) -> Squid:
         wd = self.workdir

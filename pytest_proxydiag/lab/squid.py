@@ -161,6 +161,9 @@ def squid_config(directory: Path | str, port: int, *, host: str = "127.0.0.1", p
         "cache deny all",
         "cache_mem 8 MB",
         "dns_nameservers 127.0.0.1",
+        # A name the lab does not map fails within a second (ERR_DNS_FAIL), as behind a real proxy.
+        "dns_timeout 1 seconds",
+        "dns_retransmit_interval 1 seconds",
         "pinger_enable off",
         "netdb_filename none",
         "icp_port 0",

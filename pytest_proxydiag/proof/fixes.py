@@ -48,6 +48,7 @@ from urllib.parse import quote, urlsplit
 from pytest_proxydiag.proof import claude_runner, client_plans, client_rules
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
+from pytest_proxydiag.proof.gateway import GATEWAY_FIX_KINDS, prove_gateway_fix
 from pytest_proxydiag.proof.fix_values import (  # noqa: F401 - importable from here as before
     ANY_PLACEHOLDER, PLACEHOLDER, PLACEHOLDERS, PRODUCE_PASSWORD, PRODUCE_PROXY_URL, PROXY_PLACEHOLDER,
     proxy_fix_value)
@@ -488,7 +489,12 @@ def prove(config, state, result) -> None:
     if result.outcome != "failed" or not isinstance(fix, dict):
         return
     try:
-        _prove(state, result, fix)
+        if fix.get("kind") in GATEWAY_FIX_KINDS:
+            s = state.settings
+            prove_gateway_fix(fix, env=s.env, clients=s["clients"] or "auto", timeout=float(s.timeout),
+                              resolve=s.resolve, redactor=state.redactor)
+        else:
+            _prove(state, result, fix)
     except Exception as exc:  # noqa: BLE001 - a verification problem must never stop the diagnosis
         fix["verified"] = None
         fix["evidence"] = state.redactor.redact(f"Not verified: the verification itself failed "
@@ -508,7 +514,8 @@ def prove_together(state) -> None:
     """
     try:
         failed = [r for r in state.results if r.outcome == "failed" and isinstance(r.fix, dict)]
-        concrete = [r for r in failed if r.fix.get("env") or r.fix.get("unset")]
+        concrete = [r for r in failed if (r.fix.get("env") or r.fix.get("unset"))
+                    and r.fix.get("kind") not in GATEWAY_FIX_KINDS]
         if len(concrete) < 2 or not any(r.fix.get("verified") is False for r in concrete):
             return
         order = {id(r): i for i, r in enumerate(results_in_order(concrete))}

@@ -180,12 +180,19 @@ def it_facts(results: list[StepResult], probe_log: list[Mapping[str, Any]], targ
 
     return {
         "root_cause": None if root_cause is None else {
-            "step": root_cause.step_id, "title": root_cause.title, "finding": root_cause.finding},
+            "step": root_cause.step_id, "title": root_cause.title, "finding": root_cause.finding,
+            "change_on": _change_on(root_cause.step_id)},
         "domains": list(domains.values()),
         "proxy_responses": responses[:40],
         "certificates": certificates[:20],
         "limits": limits[:40],
     }
+
+
+def _change_on(step_id: str) -> str:
+    from pytest_proxydiag import catalog
+
+    return catalog.change_on(step_id) if step_id in catalog.CATALOG else "the site's own check"
 
 
 def it_text(doc: Mapping[str, Any]) -> str:
@@ -203,6 +210,8 @@ def it_text(doc: Mapping[str, Any]) -> str:
     steps = {s.get("id"): s for s in doc.get("steps") or []}
     if rc:
         lines += ["", f"Problem found: {rc.get('title')} [{rc.get('step')}]", _indent(rc.get("finding") or "")]
+        if rc.get("change_on"):
+            lines.append(f"Side that must change: {rc['change_on']}")
         rc_step = steps.get(rc.get("step")) or {}
         if rc_step.get("solution"):
             lines += ["What to change:", _indent(rc_step["solution"])]

@@ -1,0 +1,215 @@
+"""GATEWAY ISSUES: Claude Code → LLM gateway (LiteLLM) → corporate proxy → provider, one hop at a time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_proxydiag.branches import application as appcheck
+from pytest_proxydiag.branches import certificate as certs
+from pytest_proxydiag.branches import gateway as gw
+from pytest_proxydiag.branches.judgement import say
+from pytest_proxydiag.core.config import Target
+from pytest_proxydiag.machine.gateway_process import find_gateway_process
+from pytest_proxydiag.net import routing
+from pytest_proxydiag.proof.clients import DUMMY_API_KEY, REQUEST_BODY, ANTHROPIC_VERSION
+
+pytestmark = pytest.mark.gateway
+
+
+def _gateway(step, cfg) -> Target:
+    if not cfg.gateway.value:
+        step.skip(say(step, "no_gateway"))
+    return Target(cfg.gateway.value.rstrip("/"), cfg.gateway.source)
+
+
+def _prefix(target: Target) -> str:
+    """The path the gateway URL carries (``https://gw/anthropic`` serves under ``/anthropic``)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(target.url).path.rstrip("/")
+
+
+def _claude_route(cfg, target: Target) -> routing.Route:
+    return routing.route(target.url, cfg.env, "claude")
+
+
+def _key(cfg) -> tuple[str | None, str | None]:
+    """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one."""
+    name = cfg["gateway_key_env"]
+    return ((cfg.env.get(name) or None), name) if name else (None, None)
+
+
+def _check(probes, cfg, target: Target):
+    """One minimal Messages request through the gateway, on Claude Code's route (cached for the run)."""
+    key, _ = _key(cfg)
+    via_proxy = _claude_route(cfg, target).proxy is not None
+    headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
+               "x-api-key": key or DUMMY_API_KEY}
+    return probes.request(target, "POST", _prefix(target) + "/v1/messages", body=REQUEST_BODY.encode(),
+                          headers=headers, via_proxy=via_proxy)
+
+
+def _values(step, cfg, target: Target, **more):
+    proxy = cfg.proxy.url
+    values = {"gateway": target.url, "host": target.host, "proxy": proxy.redacted() if proxy else "none",
+              "proxy_hostport": proxy.hostport if proxy else "<PROXY-HOST:PORT>",
+              "proxy_for_gateway": proxy.encoded(password_placeholder="<URL-ENCODED-PASSWORD>") if proxy
+              else "<the proxy URL your IT team gives you>",
+              "ca_bundle": step.state.artifacts.get("ca_bundle")
+              or "<a PEM bundle with the proxy's CA: run pytest --proxydiag -m certificate to extract it>",
+              "config": _local_gateway(cfg, target)[1] or "config.yaml", "issuer": ""}
+    values.update(more)
+    return values
+
+
+@pytest.mark.proxydiag_step("gateway.client_route")
+def test_client_route(proxydiag_step, proxydiag_config, proxydiag_probes):
+    step, cfg = proxydiag_step, proxydiag_config
+    target = _gateway(step, cfg)
+    route = _claude_route(cfg, target)
+    step.add_evidence(route={"client": "Claude Code", "proxy": route.proxy, "reason": route.reason})
+    if route.proxy is None:
+        step.passed(say(step, "direct", reason=route.reason))
+        return
+    no_proxy, _var = routing.no_proxy_value(cfg.env, "claude")
+    corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", target.host],
+                                           must_proxy=[t.host for t in cfg.targets])
+    values = _values(step, cfg, target, no_proxy=no_proxy or "not set", corrected=corrected)
+    step.set_fix(kind="gateway_route", target_url=target.url, env={"NO_PROXY": corrected, "no_proxy": corrected})
+    res = proxydiag_probes.request(target, "GET", _prefix(target) + "/health/liveliness", via_proxy=True)
+    step.add_evidence(through_proxy={"status": res.detail, "cause": res.cause.value})
+    if res.reply is None:
+        step.fail("through_proxy_unreachable", detail=res.detail, **values)
+    if res.reply.status != 200:
+        squid = res.reply.squid_error
+        step.fail("through_proxy_refused", status=res.reply.status_line,
+                  proxy_error=f" ({squid})" if squid else "", product="", **values)
+    if gw.is_internal_host(target.host):
+        step.fail("through_proxy_internal", **values)
+    step.passed(say(step, "via_proxy_ok", proxy=values["proxy"]))
+
+
+def _answer(step, cfg, probes, target: Target) -> gw.GatewayAnswer:
+    route = _claude_route(cfg, target)
+    res = _check(probes, cfg, target)
+    if res.reply is None:
+        step.blocked("gateway.client_route" if route.proxy else "connectivity.gateway", res.detail)
+    answer = gw.decode_answer(res.reply.status, res.reply.text(4000))
+    step.add_evidence(check_request={"status": res.reply.status_line, "verdict": answer.verdict,
+                                     "message": answer.message[:500], "via_proxy": route.proxy is not None})
+    if route.proxy is not None and answer.verdict != "provider" and res.reply.squid_error:
+        step.blocked("gateway.client_route", say(step, "proxy_answered", status=res.reply.status_line))
+    return answer
+
+
+@pytest.mark.proxydiag_step("gateway.key")
+def test_key(proxydiag_step, proxydiag_config, proxydiag_probes):
+    step, cfg = proxydiag_step, proxydiag_config
+    target = _gateway(step, cfg)
+    answer = _answer(step, cfg, proxydiag_probes, target)
+    key, var = _key(cfg)
+    if answer.verdict != "gateway_key":
+        step.passed(say(step, "accepted" if key else "no_key_needed"))
+        return
+    if not key:
+        step.skip(say(step, "name_key", status=answer.status))
+    step.fail("rejected", key_source=f"${var}", status=answer.status, message=answer.message[:300],
+              **_values(step, cfg, target))
+
+
+@pytest.mark.proxydiag_step("gateway.provider_path")
+def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
+    step, cfg = proxydiag_step, proxydiag_config
+    target = _gateway(step, cfg)
+    answer = _answer(step, cfg, proxydiag_probes, target)
+    if answer.verdict == "gateway_key":
+        if _key(cfg)[0]:
+            step.blocked("gateway.key", say(step, "key_refused"))
+        step.skip(say(step, "name_key"))
+    if answer.verdict == "provider":
+        step.passed(say(step, "both_hops", status=answer.status))
+        return
+    analysis = _interception(step, cfg, proxydiag_probes)
+    issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
+        else ""
+    step.set_fix(kind="gateway_egress", files=[{"path": "the gateway's host", "change": answer.verdict}])
+    step.fail(answer.verdict, status=answer.status, message=answer.message[:400],
+              **_values(step, cfg, target, issuer=issuer))
+
+
+def _interception(step, cfg, probes):
+    """The certificate branch's analysis of the first target (cached; computed here under -m gateway)."""
+    target = cfg.targets[0]
+    cached = probes.peek(("certificate-analysis", target.url))
+    if cached is not None:
+        return cached
+
+    def compute():
+        tls = probes.tls_via_proxy(target)
+        if not tls.ok or not tls.chain:
+            return None
+        return certs.analyze(tls.chain, target.host, env=cfg.env, home=cfg.env.get("HOME"),
+                             public_roots=cfg["public_roots"], litellm_config=cfg["litellm_config"],
+                             gateway=cfg.gateway.value, target=target.hostport)
+    return probes.cached(("certificate-analysis", target.url), compute) if cfg.proxy.url else None
+
+
+def _local_gateway(cfg, target: Target):
+    """(the gateway's process on this machine or None, its config path or "") for a gateway on loopback."""
+    pins = {host for (host, port), addr in (cfg.resolve or {}).items()
+            if port == target.port and addr.startswith("127.")}
+    local = target.host in ("localhost", "127.0.0.1", "::1") or target.host in pins
+    process = find_gateway_process(target.port) if local else None
+    return process, cfg["litellm_config"] or (process.config_path if process else None) or ""
+
+
+def _config_settings(cfg, path: str) -> tuple[dict, str]:
+    """The ``litellm_settings`` egress keys of the gateway's config."""
+    if not path:
+        return {}, ""
+    parsed = appcheck.parse_litellm_config(path, cfg.env, cfg.source("litellm_config"))
+    verify = parsed.ssl_verify.get("litellm_settings.ssl_verify")
+    return ({"ssl_verify": verify} if "litellm_settings.ssl_verify" in parsed.ssl_verify else {}), path
+
+
+@pytest.mark.proxydiag_step("gateway.egress_config")
+def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
+    step, cfg = proxydiag_step, proxydiag_config
+    target = _gateway(step, cfg)
+    process, config_path = _local_gateway(cfg, target)
+    settings, config_path = _config_settings(cfg, config_path)
+    if process is None and not config_path:
+        step.skip(say(step, "not_here"))
+    analysis = _interception(step, cfg, proxydiag_probes)
+    env = process.env if process else None
+    holds = {}
+    if analysis is not None and analysis.intercepted and env is not None:
+        wanted = {certs.fingerprint(c) for c in analysis.ca_certs}
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            if env.get(var):
+                holds[env[var]] = bool(wanted & {certs.fingerprint(c) for c in certs.read_ca_source(env[var]).certs})
+        verify = settings.get("ssl_verify")
+        if isinstance(verify, str) and verify.strip():
+            holds[verify.strip()] = bool(wanted & {certs.fingerprint(c)
+                                                  for c in certs.read_ca_source(verify.strip()).certs})
+    proxy = cfg.proxy.url
+    problems = gw.egress_problems(env, settings, proxy_needed=proxy is not None,
+                                  proxy_has_credentials=bool(proxy and proxy.has_credentials),
+                                  interception_ca=bool(analysis and analysis.intercepted), ca_file_has_ca=holds,
+                                  env_source=process.source if process else "", config_source=config_path)
+    step.add_evidence(gateway_process={"pid": process.pid if process else None,
+                                       "environment": "read" if env is not None else
+                                       (process.why_not if process else "no local process")},
+                      config=config_path or None, problems=[p.key for p in problems])
+    if not problems:
+        step.passed(say(step, "matches"))
+        return
+    first = problems[0]
+    issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
+        else ""
+    step.set_fix(kind="gateway_egress", files=[{"path": config_path or "the gateway's environment",
+                                                "change": first.key}])
+    step.fail(first.key, **_values(step, cfg, target, issuer=issuer, **dict(first.values)),
+              others=json.dumps([p.key for p in problems[1:]]))

@@ -1,0 +1,191 @@
+"""What a gateway's answer means: which hop failed, and on which side the fix belongs.
+
+A request through an LLM gateway (LiteLLM) makes two hops: the developer's
+client → gateway, then gateway → corporate proxy → provider.  An error can come
+from either hop, and from the gateway's own key check.  These functions read
+the evidence the probes gathered (status, body, the gateway's process
+environment or config) and name the cause in the flowchart's terms.  No I/O,
+no sentences for the user: the catalog words them (``catalog/gateway.py``).
+
+LiteLLM's error body is ``{"error": {"message": ..., "type": ..., "code": ...}}``.
+Its own key check says ``Authentication Error`` / ``auth_error`` (measured with
+LiteLLM 1.81.16); a provider's error is passed through inside ``message``
+(``{"type": "error", "error": {"type": "authentication_error", ...}}``); a
+failure of the gateway's egress is a 500 whose message quotes the underlying
+error (aiohttp's ``Cannot connect to host ... [SSLCertVerificationError ...]``,
+httpx's ``ConnectError``, a proxy's ``407``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+__all__ = ["GatewayAnswer", "decode_answer", "is_internal_host", "EgressProblem", "egress_problems",
+           "gateway_key_header"]
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """Who answered a request sent through the gateway, and what it means.
+
+    ``verdict`` is one of:
+
+    * ``provider``: the provider's own answer came back (any status: the path works);
+    * ``gateway_key``: the gateway's key check refused the request (its 401/403);
+    * ``egress_certificate``: the gateway could not verify the provider's certificate;
+    * ``egress_proxy_auth``: the proxy asked the gateway for credentials (407);
+    * ``egress_proxy_refused``: the proxy refused the gateway's tunnel (403, 5xx from the proxy);
+    * ``egress_connect``: the gateway could not connect (proxy or provider down, DNS, timeout);
+    * ``headers``: the provider rejected the request's ``anthropic-version``/``-beta`` the gateway passed;
+    * ``unknown``: an error this reader does not know (quoted verbatim).
+    """
+
+    verdict: str
+    status: int | None
+    message: str
+
+
+_CERT = re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed|"
+                   r"self[- ]signed certificate|unable to get local issuer|SELF_SIGNED_CERT", re.I)
+_PROXY_AUTH = re.compile(r"\b407\b|Proxy Authentication Required|proxy.{0,20}auth", re.I)
+_PROXY_REFUSED = re.compile(r"(?:tunnel|proxy|CONNECT)\D{0,40}\b(?:403|502|503|504)\b|"
+                            r"\b(?:403|502|503|504)\b\D{0,40}(?:tunnel|proxy)|ERR_ACCESS_DENIED|"
+                            r"ERR_DNS_FAIL|ERR_CONNECT_FAIL|X-Squid-Error", re.I)
+_CONNECT = re.compile(r"Cannot connect to host|ConnectError|Connection refused|ConnectTimeout|timed out|"
+                      r"Name or service not known|getaddrinfo|Temporary failure in name resolution|"
+                      r"Connection reset|Server disconnected|APIConnectionError", re.I)
+#: LiteLLM's own key check.  Without a database it can check only its master key: any other key gets
+#: 400 "No connected db." (measured, 1.81.16), which is still the gateway refusing the key.
+_GATEWAY_KEY = re.compile(r"Authentication Error|auth_error|Invalid proxy server token|No api key passed in|"
+                          r"LiteLLM Virtual Key expected|invalid user key|key not allowed|No connected db|"
+                          r"no_db_connection", re.I)
+_PROVIDER_ERROR = re.compile(r'"type"\s*:\s*"error"|authentication_error|invalid_request_error|'
+                             r'permission_error|not_found_error|rate_limit_error|overloaded_error', re.I)
+_HEADERS = re.compile(r"anthropic-version|anthropic-beta", re.I)
+
+
+def _message(body: str) -> str:
+    try:
+        doc = json.loads(body)
+    except (ValueError, TypeError):
+        return body.strip()
+    if isinstance(doc, Mapping):
+        err = doc.get("error")
+        if isinstance(err, Mapping):
+            return str(err.get("message") or err.get("type") or json.dumps(err))
+        if isinstance(err, str):
+            return err
+        if "detail" in doc:
+            return str(doc["detail"])
+    return body.strip()
+
+
+def decode_answer(status: int | None, body: str) -> GatewayAnswer:
+    """Sort a gateway's answer to the check request into a :class:`GatewayAnswer`."""
+    message = _message(body or "")[:2000]
+    if status is None:
+        return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
+    if status < 400:
+        return GatewayAnswer("provider", status, message)
+    if status in (400, 401, 403) and _GATEWAY_KEY.search(message) and not _PROVIDER_ERROR.search(message):
+        return GatewayAnswer("gateway_key", status, message)
+    if _CERT.search(message):
+        return GatewayAnswer("egress_certificate", status, message)
+    if _PROXY_AUTH.search(message) and not _PROVIDER_ERROR.search(message):
+        return GatewayAnswer("egress_proxy_auth", status, message)
+    if _PROXY_REFUSED.search(message):
+        return GatewayAnswer("egress_proxy_refused", status, message)
+    if status >= 500 and _CONNECT.search(message):
+        return GatewayAnswer("egress_connect", status, message)
+    if status == 400 and _HEADERS.search(message):
+        return GatewayAnswer("headers", status, message)
+    if _PROVIDER_ERROR.search(message) or status in (400, 401, 404, 429):
+        # The provider's own error came back through the gateway: both hops work.
+        return GatewayAnswer("provider", status, message)
+    return GatewayAnswer("unknown", status, message)
+
+
+_INTERNAL_SUFFIXES = (".internal", ".corp", ".local", ".lan", ".intranet", ".home.arpa", ".localdomain", ".svc",
+                      ".cluster.local")
+
+
+def is_internal_host(host: str) -> bool:
+    """True for a name or address a corporate proxy is not meant to reach (loopback, private, single-label)."""
+    host = (host or "").strip("[]").lower().rstrip(".")
+    if not host:
+        return False
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or "." not in host or host.endswith(_INTERNAL_SUFFIXES)
+    return addr.is_private or addr.is_loopback or addr.is_link_local
+
+
+@dataclass(frozen=True)
+class EgressProblem:
+    """One problem in the gateway host's egress settings: a catalog finding key and its values."""
+
+    key: str
+    values: Mapping[str, str]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+#: What LiteLLM's aiohttp transport reads (measured, 1.81.16): SSL_CERT_FILE works, while
+#: REQUESTS_CA_BUNDLE alone leaves it failing with CERTIFICATE_VERIFY_FAILED.
+_CA_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def _proxy_value(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        if (env.get(name) or "").strip():
+            return name, env[name].strip()
+    return None, None
+
+
+def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None, *,
+                    proxy_needed: bool, proxy_has_credentials: bool, interception_ca: bool,
+                    ca_file_has_ca: Mapping[str, bool] | None = None, env_source: str = "",
+                    config_source: str = "") -> list[EgressProblem]:
+    """Problems in the gateway's egress settings, judged against what this run found.
+
+    *env* is the gateway process's environment (None when it could not be
+    read); *settings* its config's ``litellm_settings``.  *proxy_needed*: the
+    provider is reached only through the proxy; *proxy_has_credentials*: the
+    proxy this run uses carries credentials; *interception_ca*: the proxy
+    intercepts TLS with a CA that is not public; *ca_file_has_ca* maps each CA
+    file the gateway is told to use to whether it holds that CA.
+    """
+    problems: list[EgressProblem] = []
+    settings = settings or {}
+    verify = settings.get("ssl_verify")
+    if verify is False or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no")):
+        problems.append(EgressProblem("ssl_verify_disabled", {"source": config_source}))
+    if env is None:
+        return problems
+    name, proxy = _proxy_value(env)
+    if proxy_needed and proxy is None:
+        problems.append(EgressProblem("egress_no_proxy", {"source": env_source}))
+    elif proxy_needed and proxy is not None and proxy_has_credentials and "@" not in proxy:
+        problems.append(EgressProblem("egress_proxy_no_credentials", {"source": env_source, "variable": name or ""}))
+    if interception_ca and verify is not False:
+        files = {v: env[v] for v in _CA_VARS if (env.get(v) or "").strip()}
+        if isinstance(verify, str) and verify.strip():
+            files["ssl_verify"] = verify.strip()
+        holds = ca_file_has_ca or {}
+        if not any(holds.get(path) for path in files.values()):
+            ignored = [v for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if (env.get(v) or "").strip()]
+            problems.append(EgressProblem("egress_ca_missing", {
+                "source": env_source, "files": ", ".join(f"{k}={v}" for k, v in files.items()) or "none",
+                "ignored": ", ".join(ignored) or "none"}))
+    if (env.get("DISABLE_AIOHTTP_TRUST_ENV") or "").strip().lower() in _TRUE and proxy is not None:
+        problems.append(EgressProblem("aiohttp_ignores_proxy", {"source": env_source}))
+    return problems
+
+
+def gateway_key_header(key: str | None) -> dict[str, str]:
+    """The headers that carry a gateway key the way Claude Code sends ANTHROPIC_API_KEY."""
+    return {"x-api-key": key} if key else {}

@@ -1,0 +1,55 @@
+"""PROXY POLICY ISSUES, beyond the API: every host Claude Code needs through the proxy (issue 17).
+
+Users report each of these breaking on its own while the API works: WebFetch's
+domain check, the updater (npm registry or the native download host), and MCP
+servers over HTTP (a local one must bypass the proxy, a remote one must pass it).
+Telemetry and error reporting being refused is said, never a finding.
+"""
+
+#: What each host is for, as a person reads it.
+PURPOSES = {
+    "webfetch": "WebFetch's domain safety check (documented)",
+    "telemetry": "telemetry (Datadog log intake, measured in the 2.1.332 binary)",
+    "telemetry_documented": "telemetry (statsig, as documented)",
+    "error_reporting": "error reporting (Sentry)",
+    "updates_npm": "updates of the npm install (npm registry)",
+    "updates_native": "updates of the native install",
+    "mcp_remote": "MCP server {name} ({source})",
+}
+
+STEPS = {
+    "policy.claude_hosts": {
+        "number": 5,
+        "title": "Every host Claude Code needs passes the proxy",
+        "question": "Besides the API, does the proxy let Claude Code reach WebFetch's check, its updater and "
+                    "the MCP servers it is configured with, and do local MCP servers bypass the proxy?",
+        "check": "curl -sv -o /dev/null -x \"$HTTPS_PROXY\" https://claude.ai   # and each host below",
+        "findings": {
+            "refused": {"text": "The proxy refuses hosts Claude Code needs besides the API: {hosts}. The API "
+                                "works, so Claude Code starts, but these features fail on their own.{informational}",
+                        "solution": "allow"},
+            "local_mcp_via_proxy": {"text": "Claude Code sends its local MCP server(s) {servers} to the "
+                                            "corporate proxy {proxy}: their hosts are not in NO_PROXY "
+                                            "({no_proxy}).", "solution": "no_proxy"},
+        },
+        "solutions": {
+            "allow": {"any": "Ask the proxy team to allow these domains (CONNECT to port 443) for Claude Code "
+                             "users:\n{domains}\nWhere to change it: the corporate proxy (its policy)."},
+            "no_proxy": {"any": "Add the local MCP servers' hosts to NO_PROXY:\n  export NO_PROXY=\"{corrected}\"\n"
+                                "  export no_proxy=\"$NO_PROXY\"\n(or in the \"env\" block of "
+                                "~/.claude/settings.json). Where to change it: the developer's machine."},
+        },
+    },
+}
+
+NOTES = {
+    "policy.claude_hosts": {
+        "all_allowed": ("no host Claude Code needs besides the API is refused by the proxy (allowed: "
+                        "{hosts}).{informational}"),
+        "informational": (" Not reached, for information only (Claude Code's API path does not depend on "
+                          "them): {hosts}."),
+        "auth_first": "the proxy wants authentication first",
+        "switched_off": "not checked (--proxydiag-no-claude-hosts)",
+        "nothing": "Claude Code needs no other host here (updates, telemetry and error reports are off)",
+    },
+}

@@ -1,0 +1,220 @@
+"""GATEWAY ISSUES: Claude Code → LLM gateway (LiteLLM) → corporate proxy → provider, one hop at a time.
+
+The flowchart checks that the gateway runs (connectivity, step 5) and that its
+config names the proxy (application, step 4).  These steps follow the request
+over both hops: how the developer's client reaches the gateway, whether the
+gateway accepts the key, whether the gateway reaches the provider, and whether
+the gateway's own egress settings match the proxy and CA this run found.  Each
+finding says which side must change: the developer's machine or the gateway's
+host.
+"""
+
+_RESTART = ("Then restart the gateway with that environment (for example: systemctl restart litellm, or stop "
+            "and start `litellm --config {config}`) and run the diagnosis again.")
+_DEV_SIDE = "Where to change it: the developer's machine (this one)."
+_GW_SIDE = "Where to change it: the gateway's host ({gateway}), not the developer's machine."
+
+#: Where the change belongs when a step is the root cause (shown in the report's "for IT" block).
+CHANGE_ON = {
+    "gateway.client_route": "the developer's machine (its NO_PROXY)",
+    "gateway.key": "the developer's machine (the gateway key it sends)",
+    "connectivity.gateway": "the gateway's host (start the gateway, or fix ANTHROPIC_BASE_URL)",
+    "gateway.provider_path": "the gateway's host (its egress proxy, credentials or CA)",
+    "gateway.egress_config": "the gateway's host (its environment or config)",
+}
+
+STEPS = {
+    "gateway.client_route": {
+        "number": 1,
+        "title": "Claude Code reaches the gateway on the right route",
+        "question": "Does Claude Code send gateway traffic direct (internal gateway) or through the proxy, "
+                    "and does that route work?",
+        "check": "curl -sv --noproxy '*' {gateway}/health/liveliness   # and: echo $NO_PROXY",
+        "findings": {
+            "through_proxy_refused": {
+                "text": "Claude Code sends traffic for the gateway {gateway} to the corporate proxy {proxy}: "
+                        "{host} is not in NO_PROXY ({no_proxy}). The proxy answered {status}{proxy_error} instead "
+                        "of the gateway. {product}",
+                "solution": "no_proxy"},
+            "through_proxy_internal": {
+                "text": "Claude Code sends traffic for the internal gateway {gateway} to the corporate proxy "
+                        "{proxy}: {host} is not in NO_PROXY ({no_proxy}). It works through the proxy today, but "
+                        "an internal host should not depend on the proxy (and its logs see every prompt).",
+                "solution": "no_proxy"},
+            "through_proxy_unreachable": {
+                "text": "Claude Code sends traffic for the gateway {gateway} to the corporate proxy {proxy} "
+                        "({host} is not in NO_PROXY: {no_proxy}), and that does not work: {detail}",
+                "solution": "no_proxy"},
+        },
+        "solutions": {
+            "no_proxy": {
+                "any": "Add the gateway's host to NO_PROXY so Claude Code reaches it direct:\n"
+                       "  export NO_PROXY=\"{corrected}\"\n  export no_proxy=\"$NO_PROXY\"\n"
+                       "Claude Code also reads NO_PROXY from the \"env\" block of ~/.claude/settings.json.\n"
+                       + _DEV_SIDE,
+                "windows": "  $env:NO_PROXY = \"{corrected}\"\n"
+                           "  [Environment]::SetEnvironmentVariable('NO_PROXY', \"{corrected}\", 'User')\n"
+                           + _DEV_SIDE,
+            },
+        },
+    },
+    "gateway.key": {
+        "number": 2,
+        "title": "The gateway accepts the key",
+        "question": "Is a 401 the gateway refusing its own key, or the provider answering (path works)?",
+        "check": "curl -s {gateway}/key/info -H \"Authorization: Bearer $GATEWAY_KEY\"",
+        "findings": {
+            "rejected": {
+                "text": "The gateway {gateway} refused the key from {key_source} with its own {status}: "
+                        "\"{message}\". This is the gateway's key check, not the provider.",
+                "solution": "new_key"},
+            "missing": {
+                "text": "The gateway {gateway} wants a key (its own {status}: \"{message}\"). Name the variable "
+                        "that holds your gateway key with --proxydiag-gateway-key-env to check the rest of the path.",
+                "solution": "name_key"},
+        },
+        "solutions": {
+            "new_key": {"any": "Ask the gateway's owners for a valid virtual key (LiteLLM: /key/generate), then "
+                               "set it where Claude Code reads it (ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY or "
+                               "apiKeyHelper in ~/.claude/settings.json). " + _DEV_SIDE},
+            "name_key": {"any": "Rerun with the key's variable named (the key is sent only to the gateway and never "
+                                "printed):\n  pytest --proxydiag --proxydiag-gateway-key-env ANTHROPIC_AUTH_TOKEN"},
+        },
+    },
+    "gateway.provider_path": {
+        "number": 3,
+        "title": "The gateway reaches the provider",
+        "question": "Does one minimal request through the gateway come back from the provider?",
+        "check": "curl -s {gateway}/v1/messages -H \"x-api-key: $GATEWAY_KEY\" -H 'anthropic-version: 2023-06-01' "
+                 "-d '{{\"model\":\"claude-3-5-haiku-latest\",\"max_tokens\":1,\"messages\":[]}}'",
+        "findings": {
+            "egress_certificate": {
+                "text": "The gateway {gateway} is up, but its own connection to the provider fails certificate "
+                        "verification: \"{message}\". The corporate proxy intercepts TLS{issuer} and the gateway "
+                        "does not trust that CA.",
+                "solution": "gateway_ca"},
+            "egress_proxy_auth": {
+                "text": "The gateway {gateway} is up, but the corporate proxy asks it for credentials (407): "
+                        "\"{message}\". The gateway's HTTPS_PROXY has no valid proxy credentials.",
+                "solution": "gateway_proxy_auth"},
+            "egress_proxy_refused": {
+                "text": "The gateway {gateway} is up, but the corporate proxy refuses its connection to the "
+                        "provider: \"{message}\".",
+                "solution": "gateway_policy"},
+            "egress_connect": {
+                "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". "
+                        "Its egress proxy variables are the first thing to check.",
+                "solution": "gateway_proxy"},
+            "headers": {
+                "text": "The provider rejected the request the gateway {gateway} forwarded, naming its "
+                        "anthropic-version/anthropic-beta headers: \"{message}\".",
+                "solution": "gateway_headers"},
+            "unknown": {
+                "text": "The gateway {gateway} answered {status} and the answer does not say which hop failed: "
+                        "\"{message}\".",
+                "solution": "gateway_logs"},
+        },
+        "solutions": {
+            "gateway_ca": {"any": "On the gateway's host, give LiteLLM a CA bundle that holds the proxy's CA "
+                                  "(its aiohttp transport reads SSL_CERT_FILE; REQUESTS_CA_BUNDLE alone is not "
+                                  "enough):\n  export SSL_CERT_FILE=\"{ca_bundle}\"\n"
+                                  "or in the LiteLLM config:\n  litellm_settings:\n    ssl_verify: \"{ca_bundle}\"\n"
+                                  + _RESTART + "\n" + _GW_SIDE + "\nNever set ssl_verify: false instead."},
+            "gateway_proxy_auth": {"any": "On the gateway's host, put the proxy credentials into its proxy "
+                                          "variable (password URL-encoded):\n"
+                                          "  export HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\"\n"
+                                          "  (encode it with: python3 -c 'import getpass, urllib.parse as u; "
+                                          "print(u.quote(getpass.getpass(), safe=\"\"))')\n"
+                                          + _RESTART + "\n" + _GW_SIDE},
+            "gateway_policy": {"any": "Ask the proxy team to allow the provider's host for the gateway's address "
+                                      "(the proxy's logs show the refusal). " + _GW_SIDE},
+            "gateway_proxy": {"any": "On the gateway's host, set the proxy the gateway must use:\n"
+                                     "  export HTTPS_PROXY=\"{proxy_for_gateway}\"\n  export NO_PROXY=\"localhost,127.0.0.1\"\n"
+                                     + _RESTART + "\n" + _GW_SIDE},
+            "gateway_headers": {"any": "Configure the gateway to pass anthropic-version and anthropic-beta "
+                                       "through unchanged (LiteLLM: use the /v1/messages pass-through route and "
+                                       "keep forward_client_headers_to_llm_api enabled). " + _GW_SIDE},
+            "gateway_logs": {"any": "Read the gateway's log around this time (start it with LITELLM_LOG=DEBUG) for "
+                                    "the underlying error. " + _GW_SIDE},
+        },
+    },
+    "gateway.egress_config": {
+        "number": 4,
+        "title": "The gateway's egress settings match this network",
+        "question": "Does the gateway's environment or config name the proxy, its credentials and the "
+                    "interception CA this run found, with verification on?",
+        "check": "tr '\\0' '\\n' < /proc/$(pgrep -f 'litellm')/environ | grep -Ei 'proxy|ssl_cert'; "
+                 "grep -n ssl_verify {config}",
+        "findings": {
+            "ssl_verify_disabled": {
+                "text": "The gateway config {source} sets ssl_verify: false: the gateway accepts any certificate "
+                        "for the provider, so an attacker on the path could read every prompt and key. It may "
+                        "work, but it is not a fix.",
+                "solution": "verify_on"},
+            "egress_no_proxy": {
+                "text": "The gateway process ({source}) has no HTTPS_PROXY, while the provider is reachable only "
+                        "through the proxy {proxy}.",
+                "solution": "set_proxy"},
+            "egress_proxy_no_credentials": {
+                "text": "The gateway process ({source}) uses {variable} without credentials, while the proxy "
+                        "{proxy} requires them.",
+                "solution": "proxy_credentials"},
+            "egress_ca_missing": {
+                "text": "The proxy intercepts TLS{issuer}, and the gateway process ({source}) has no CA file that "
+                        "holds that CA ({files}; read but ignored by LiteLLM's aiohttp transport: {ignored}).",
+                "solution": "ca"},
+            "aiohttp_ignores_proxy": {
+                "text": "The gateway process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its "
+                        "HTTPS_PROXY.",
+                "solution": "trust_env"},
+        },
+        "solutions": {
+            "verify_on": {"any": "Remove ssl_verify: false from {source} and give the gateway the proxy's CA "
+                                 "instead:\n  litellm_settings:\n    ssl_verify: \"{ca_bundle}\"\n"
+                                 "(or export SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts)\n"
+                                 + _RESTART + "\n" + _GW_SIDE},
+            "set_proxy": {"any": "Where the gateway starts (its service unit or shell):\n"
+                                 "  export HTTPS_PROXY=\"{proxy_for_gateway}\"\n  export NO_PROXY=\"localhost,127.0.0.1\"\n"
+                                 + _RESTART + "\n" + _GW_SIDE},
+            "proxy_credentials": {"any": "Where the gateway starts:\n"
+                                         "  export HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\"\n"
+                                         + _RESTART + "\n" + _GW_SIDE},
+            "ca": {"any": "Where the gateway starts:\n  export SSL_CERT_FILE=\"{ca_bundle}\"\n"
+                          + _RESTART + "\n" + _GW_SIDE},
+            "trust_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts. " + _RESTART + "\n"
+                                 + _GW_SIDE},
+        },
+    },
+}
+
+_NO_GATEWAY = "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)"
+
+#: Pass summaries and skip reasons of the gateway steps (looked up with ``catalog.note``).
+NOTES = {
+    "gateway.client_route": {
+        "no_gateway": _NO_GATEWAY,
+        "direct": "Claude Code reaches the gateway direct: {reason}",
+        "via_proxy_ok": "Claude Code reaches the gateway through the proxy {proxy}, which forwards it",
+    },
+    "gateway.key": {
+        "no_gateway": _NO_GATEWAY,
+        "proxy_answered": "the proxy answered for the gateway: {status}",
+        "accepted": "the gateway let the check request through its key check",
+        "no_key_needed": "the gateway asks for no key, or accepts Claude Code's",
+        "name_key": ("the gateway checks keys ({status}); name the variable holding your gateway key with "
+                     "--proxydiag-gateway-key-env to check it and the path behind it"),
+    },
+    "gateway.provider_path": {
+        "no_gateway": _NO_GATEWAY,
+        "both_hops": "both hops work: the provider's own answer ({status}) came back through the gateway",
+        "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
+        "key_refused": "the gateway refused the key before it forwarded anything",
+        "proxy_answered": "the proxy answered for the gateway: {status}",
+    },
+    "gateway.egress_config": {
+        "no_gateway": _NO_GATEWAY,
+        "matches": "the gateway's egress settings match the proxy and CA this run found",
+        "not_here": ("the gateway's environment and config are not on this machine (pass "
+                     "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),
+    },
+}

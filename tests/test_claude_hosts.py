@@ -1,0 +1,108 @@
+"""policy.claude_hosts with a real Squid whose policy refuses some of Claude Code's hosts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import require_squid
+from pytest_proxydiag.branches import claude_hosts as hosts
+from pytest_proxydiag.lab import Squid, squid_config
+from pytest_proxydiag.lab.servers import free_port
+from pytest_proxydiag.machine.claude_mcp import http_mcp_servers
+
+
+def test_needed_hosts_follow_the_install_and_the_switches():
+    npm = "/opt/x/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
+    names = [n.host for n in hosts.needed_hosts({}, npm)]
+    assert names == ["claude.ai", "http-intake.logs.us5.datadoghq.com", "statsig.anthropic.com",
+                     "o1158394.ingest.us.sentry.io", "registry.npmjs.org"]
+    assert [n.host for n in hosts.needed_hosts({"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}, npm)] == ["claude.ai"]
+    native = [n for n in hosts.needed_hosts({"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"},
+                                            "/home/u/.local/bin/claude")]
+    assert [(n.host, n.purpose) for n in native] == [("claude.ai", "webfetch"), ("downloads.claude.ai", "updates_native")]
+    mirror = hosts.needed_hosts({"npm_config_registry": "https://npm.corp.example:8443/", "DISABLE_TELEMETRY": "1",
+                                 "DISABLE_ERROR_REPORTING": "1"}, npm)
+    assert (mirror[-1].host, mirror[-1].port) == ("npm.corp.example", 8443)
+
+
+def test_mcp_servers_from_every_file_claude_code_reads(tmp_path):
+    home, project = tmp_path / "home", tmp_path / "proj"
+    home.mkdir()
+    project.mkdir()
+    (home / ".claude.json").write_text(json.dumps({
+        "mcpServers": {"docs": {"type": "http", "url": "https://mcp.example.com/mcp"},
+                       "files": {"command": "npx", "args": ["x"]}},
+        "projects": {str(project): {"mcpServers": {"local": {"type": "sse", "url": "http://localhost:8931/sse"}}}}}))
+    (project / ".mcp.json").write_text('{"mcpServers": {"wiki": {"type": "http", "url": "http://wiki.corp.internal/mcp"}}')
+    servers, problems = http_mcp_servers(home, project, platform="linux")
+    assert {(s.name, s.url) for s in servers} == {("docs", "https://mcp.example.com/mcp"),
+                                                  ("local", "http://localhost:8931/sse")}
+    assert len(problems) == 1 and ".mcp.json cannot be read as JSON" in problems[0]
+
+
+@pytest.fixture
+def squid_refusing():
+    """``squid_refusing("claude.ai", ".sentry.io")``: a real Squid whose policy refuses those domains.
+
+    Every other name resolves nowhere (Squid's DNS is loopback only), which the step reports as not
+    reached, for information only.
+    """
+    require_squid()
+    started = []
+
+    def start(*domains: str) -> Squid:
+        # Under the system temp dir: Squid drops to its own user, which cannot enter pytest's private tmp.
+        d = Path(tempfile.mkdtemp(prefix="proxydiag-hosts-squid-"))
+        d.chmod(0o777)
+        port = free_port()
+        lines = squid_config(d, port, rules=[f"acl refused dstdomain {' '.join(domains)}"],
+                             access=["http_access deny refused", "http_access allow localhost", "http_access deny all"])
+        squid = Squid(lines, d, port)
+        started.append((squid, d))
+        return squid.start()
+
+    yield start
+    for squid, d in started:
+        squid.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+TELEMETRY = (".datadoghq.com", ".sentry.io", "statsig.anthropic.com")
+NPM_CLAUDE = "/opt/none/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
+
+
+def test_a_refused_claude_host_is_a_finding_and_telemetry_is_not(squid_refusing, run_diag):
+    squid = squid_refusing("claude.ai", "registry.npmjs.org", *TELEMETRY)
+    run = run_diag("-k", "test_claude_hosts", env={"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE})
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "failed" and step["finding_key"] == "refused", step
+    assert "claude.ai (WebFetch's domain safety check (documented)" in step["finding"]
+    assert "registry.npmjs.org (updates of the npm install (npm registry)" in step["finding"]
+    assert "for information only" in step["finding"] and "sentry.io" in step["finding"]
+    assert "  claude.ai:443\n  registry.npmjs.org:443" in step["solution"] and "sentry" not in step["solution"]
+    assert step["fix"]["verified"] is None and "proxy team must allow" in step["fix"]["evidence"]
+
+
+def test_telemetry_alone_refused_is_said_not_a_finding(squid_refusing, run_diag):
+    squid = squid_refusing(*TELEMETRY)
+    run = run_diag("-k", "test_claude_hosts", env={"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE})
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "passed", step
+    assert "for information only" in step["summary"] and "o1158394.ingest.us.sentry.io" in step["summary"]
+
+
+def test_a_local_mcp_server_sent_to_the_proxy_is_a_finding(squid_refusing, run_diag, diag_home):
+    squid = squid_refusing(*TELEMETRY)
+    (diag_home / ".claude.json").write_text(json.dumps(
+        {"mcpServers": {"local": {"type": "http", "url": "http://localhost:8931/mcp"}}}))
+    run = run_diag("-k", "test_claude_hosts", env={"HTTPS_PROXY": squid.url, "HTTP_PROXY": squid.url,
+                                                   "NO_PROXY": "example.internal"})
+    step = run.step("policy.claude_hosts")
+    assert step["finding_key"] == "local_mcp_via_proxy", step
+    assert "local (http://localhost:8931/mcp)" in step["finding"]
+    assert "localhost" in step["fix"]["env"]["NO_PROXY"]
