@@ -13,9 +13,13 @@ from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.machine.gateway_process import find_gateway_process
 from pytest_proxydiag.net import routing
+from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER, proxy_fix_value
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, REQUEST_BODY, ANTHROPIC_VERSION
 
 pytestmark = pytest.mark.gateway
+
+#: Where no CA bundle was saved this run (see proof.fix_values.PLACEHOLDERS for how to produce it).
+CA_BUNDLE_PLACEHOLDER = "<CORPORATE-CA-BUNDLE>"
 
 
 def _gateway(step, cfg) -> Target:
@@ -54,11 +58,9 @@ def _check(probes, cfg, target: Target):
 def _values(step, cfg, target: Target, **more):
     proxy = cfg.proxy.url
     values = {"gateway": target.url, "host": target.host, "proxy": proxy.redacted() if proxy else "none",
-              "proxy_hostport": proxy.hostport if proxy else "<PROXY-HOST:PORT>",
-              "proxy_for_gateway": proxy.encoded(password_placeholder="<URL-ENCODED-PASSWORD>") if proxy
-              else "<the proxy URL your IT team gives you>",
-              "ca_bundle": step.state.artifacts.get("ca_bundle")
-              or "<a PEM bundle with the proxy's CA: run pytest --proxydiag -m certificate to extract it>",
+              "proxy_hostport": proxy.hostport if proxy else PROXY_PLACEHOLDER,
+              "proxy_for_gateway": proxy_fix_value(proxy),
+              "ca_bundle": step.state.artifacts.get("ca_bundle") or CA_BUNDLE_PLACEHOLDER,
               "config": _local_gateway(cfg, target)[1] or "config.yaml", "issuer": ""}
     values.update(more)
     return values
