@@ -19,7 +19,7 @@ def _write(path: Path, doc) -> Path:
 @pytest.mark.parametrize("platform, expected", [
     ("linux", "/etc/claude-code/managed-settings.json"),
     ("darwin", "/Library/Application Support/ClaudeCode/managed-settings.json"),
-    ("win32", r"C:\ProgramData\ClaudeCode\managed-settings.json"),
+    ("win32", r"C:\Program Files\ClaudeCode\managed-settings.json"),
 ])
 def test_managed_path_follows_the_platform(monkeypatch, platform, expected):
     monkeypatch.setattr(claude_settings.sys, "platform", platform)
@@ -30,7 +30,7 @@ def test_managed_path_follows_the_platform(monkeypatch, platform, expected):
 @pytest.mark.parametrize("platform, relative", [
     ("linux", "etc/claude-code/managed-settings.json"),
     ("darwin", "Library/Application Support/ClaudeCode/managed-settings.json"),
-    ("win32", "ProgramData/ClaudeCode/managed-settings.json"),
+    ("win32", "Program Files/ClaudeCode/managed-settings.json"),
 ])
 def test_managed_scope_wins_over_every_other(tmp_path, monkeypatch, platform, relative):
     monkeypatch.setattr(claude_settings.sys, "platform", platform)

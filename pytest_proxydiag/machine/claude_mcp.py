@@ -34,7 +34,7 @@ def managed_mcp_path(platform: str | None = None) -> Path:
     if platform == "darwin":
         return Path("/Library/Application Support/ClaudeCode/managed-mcp.json")
     if platform.startswith("win"):
-        return Path(r"C:\ProgramData\ClaudeCode\managed-mcp.json")
+        return Path(r"C:\Program Files\ClaudeCode\managed-mcp.json")
     return Path("/etc/claude-code/managed-mcp.json")
 
 

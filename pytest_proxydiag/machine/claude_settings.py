@@ -14,7 +14,7 @@ project    ``.claude/settings.json`` in the directory Claude Code runs in
 local      ``.claude/settings.local.json`` in that directory
 managed    ``/etc/claude-code/managed-settings.json`` (Linux, WSL),
            ``/Library/Application Support/ClaudeCode/managed-settings.json`` (macOS),
-           ``C:\\ProgramData\\ClaudeCode\\managed-settings.json`` (Windows)
+           ``C:\\Program Files\\ClaudeCode\\managed-settings.json`` (Windows; the path in the 2.1.332 binary)
 =========  ==========================================================================
 
 Every value keeps the file it came from, so a finding can say "``CLAUDE_CODE_CERT_STORE=bundled``
@@ -45,7 +45,7 @@ SCOPES = ("user", "project", "local", "managed")
 MAX_SETTINGS = 1024 * 1024
 _MANAGED = {
     "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
-    "win32": r"C:\ProgramData\ClaudeCode\managed-settings.json",
+    "win32": r"C:\Program Files\ClaudeCode\managed-settings.json",
 }
 _MANAGED_DEFAULT = "/etc/claude-code/managed-settings.json"
 
