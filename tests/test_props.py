@@ -66,7 +66,7 @@ def test_response_head_parser_classifies_or_raises_its_own_error(head):
 @given(schemes=st.lists(st.sampled_from(["Basic realm=\"x\"", "NTLM", "Negotiate", "Digest realm=\"y\", nonce=\"1\"",
                                           "negotiate", "ntlm TlRMTVNTUAAB", "Bearer", ""]), max_size=5))
 def test_proxy_authenticate_schemes_are_named_once_in_order(schemes):
-    from pytest_proxydiag.diag_tests.test_auth import _schemes
+    from pytest_proxydiag.branches.auth import schemes as _schemes
 
     named = _schemes(schemes)
     assert len(named) == len(set(named))

@@ -97,7 +97,10 @@ def report_header_lines(config) -> list[str]:
 
 
 def _branch_of_item(item) -> str | None:
-    for branch in BRANCHES:
+    # Every flowchart branch (the gateway's too), not only those triage can choose from.
+    from pytest_proxydiag.core import flowchart
+
+    for branch in flowchart.BRANCHES:
         if item.get_closest_marker(branch) is not None:
             return branch
     return None
