@@ -22,6 +22,10 @@ import pytest
 # stop matching ("curve must be an EllipticCurve instance").  Import them here, once.
 import cryptography.hazmat.primitives.asymmetric.ec  # noqa: E402,F401
 import cryptography.hazmat.primitives.asymmetric.rsa  # noqa: E402,F401
+# requests too: a diagnosis run in-process imports it first otherwise, and the copy pytester leaves
+# behind is not the one the tests use ("You can only merge into CookieJar").
+import requests  # noqa: E402,F401
+import requests.cookies  # noqa: E402,F401
 import cryptography.x509  # noqa: E402,F401
 import cryptography.x509.verification  # noqa: E402,F401
 import trustme  # noqa: E402,F401
