@@ -8,6 +8,8 @@ slowly and one that holds a stream back until it ends - come from
 
 from __future__ import annotations
 
+import re
+
 
 import pytest
 
@@ -188,7 +190,8 @@ def test_proxy_adding_time_against_the_direct_path(run_diag, lab_factory, relay)
                    env={"HTTPS_PROXY": r.url, "SHELL": "/bin/bash"})
     step = run.step("performance.latency")
     assert step["outcome"] == "failed", step
-    assert step["finding"].startswith("The proxy adds 2.2") and "direct proxy" not in step["finding"]
+    # The injected 2.2 s plus the handshake through the relay (same bound as the evidence below).
+    assert re.match(r"The proxy adds 2\.[1-4]\d* s", step["finding"]) and "direct proxy" not in step["finding"]
     assert "CONNECT reply 2.2" in step["finding"] and "; direct connect" in step["finding"]
     assert "contact IT" not in step["solution"] and "send IT these timings" in step["solution"]
     assert 2.1 <= step["evidence"]["proxy_adds"] <= 2.45
