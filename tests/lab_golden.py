@@ -65,6 +65,9 @@ PINNED_CLAUDE_DIR = "/opt/proxydiag-claude/node_modules/.bin"
 
 def _env() -> dict:
     env = dict(os.environ)
+    # The solution names the profile of the user's shell; the recording was made under bash, and CI's
+    # runner may have no SHELL at all (then the fix says ~/.profile).
+    env["SHELL"] = "/bin/bash"
     if os.access(os.path.join(PINNED_CLAUDE_DIR, "claude"), os.X_OK) and not shutil.which("claude"):
         env["PATH"] = PINNED_CLAUDE_DIR + os.pathsep + env.get("PATH", "")
     return env
