@@ -4,8 +4,9 @@ The flowchart starts with "what error are you seeing?".  :func:`classify` answer
 that question for pasted terminal output, tracebacks, logs and HTML error pages:
 it scores every branch with the :data:`RULES` table, selects the most likely
 branch and its plausible neighbours (a ranking, never a single guess), and says
-why in one sentence per branch.  Text without any known signal selects all
-seven branches and says so.
+why in one sentence per branch.  The gateway hop (Claude Code → LLM gateway →
+proxy → provider) is a branch it can choose too.  Text without any known signal
+selects every branch and says so.
 
 Rooms: :mod:`.rules` (the table), :mod:`.classify` (normalise, score, explain),
 :mod:`.symptom_input` (options, files, stdin), :mod:`.wiring` (pytest hooks).

@@ -24,9 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-#: The flowchart's symptom branches, in the flowchart's order (also the tie-break order).
+#: The flowchart's symptom branches, in the flowchart's order (also the tie-break order), and the
+#: gateway hop (Claude Code → LLM gateway → proxy → provider, issue 18) last.
 BRANCHES: tuple[str, ...] = ("auth", "connectivity", "certificate", "policy", "application", "performance",
-                             "bypass")
+                             "bypass", "gateway")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"SOCKS[45]? (?:proxy )?(?:server )?(?:refused|unreachable)|general SOCKS server failure",
      "the SOCKS proxy did not complete the handshake (down, wrong port, or it refused the destination)",
      {"connectivity": 3, "policy": 1}),
+    ("proxyerror", r"proxyconnect tcp", "Go could not connect to, or talk to, the proxy in HTTPS_PROXY (proxyconnect)",
+     {"connectivity": 3, "auth": 1}),
     ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
      "the client could not use the proxy (ProxyError)", {"connectivity": 2, "auth": 1}),
     ("unreachable", r"Network is unreachable|ENETUNREACH|EHOSTUNREACH|No route to host|Errno 101\b|Errno 113\b",
@@ -137,8 +140,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"connectivity": 3, "policy": 1}),
     ("squid-upstream", r"ERR_DNS_FAIL|ERR_CANNOT_FORWARD", "the proxy could not resolve or forward to the host",
      {"connectivity": 2, "policy": 2}),
-    ("gateway", r"Cannot connect to host|litellm\.APIConnectionError|gateway (?:is )?(?:not running|down|unreachable)",
-     "the LiteLLM/gateway connection failed (is the gateway running?)", {"connectivity": 3, "application": 1}),
+    ("gateway", r"Cannot connect to host|gateway (?:is )?(?:not running|down|unreachable)",
+     "aiohttp (LiteLLM's client) or the gateway could not connect (is the gateway, or what it calls, running?)",
+     {"connectivity": 2.5, "application": 1}),
     ("dns", r"getaddrinfo|ENOTFOUND|EAI_AGAIN|EAI_NONAME|NameResolutionError|Name or service not known|"
      r"nodename nor servname|Temporary failure in name resolution|Failed to resolve|Could not resolve host|"
      r"Errno -[23]\b|Errno 11001|Der Name konnte nicht aufgelöst werden|名前解決",
@@ -241,7 +245,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"through)\s+(?:curl|wget|the browser|a browser|browser|chrome|postman|python|requests|httpx|vs ?code|"
      r"copilot|other tools|claude\.ai)",
      "one client works and another does not: a per-application setting", {"application": 4, "bypass": 2}),
-    ("works-elsewhere", r"\b(?:curl|wget|browser|postman|requests|python|npm|git)\b[^\n]{0,30}?\b(?:works|worked|"
+    ("works-elsewhere", r"\b(?:curl|wget|browser|postman|requests|python|npm|git|claude(?: code)?|cmd|"
+     r"(?:the )?command line)\b[^\n]{0,30}?\b(?:works|worked|"
      r"succeeds|is fine|has no problem|connects|funktioniert|動作する|は動く)",
      "another client works on the same machine", {"application": 4, "bypass": 2}),
     ("works-elsewhere", r"\b(?:fails?|broken|does ?n[o']t work)\b[^\n]{0,30}?\b(?:only )?(?:in|with|from)\s+"
@@ -262,7 +267,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
      "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
      "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),
-    ("app-config", r"ANTHROPIC_BASE_URL|settings\.json|\.claude/|claude doctor|VS ?Code extension|\bWSL\b",
+    ("app-config", r"ANTHROPIC_BASE_URL|settings\.json|\.claude/|claude doctor|VS ?Code extension|\bWSL\b|\bMCP\b",
      "application configuration is involved", {"application": 1}),
     ("pac", r"\bPAC\b|AutoConfigURL|proxy auto-?config|\bwpad\b", "a PAC/auto-config proxy, which many clients "
      "cannot evaluate", {"bypass": 2, "application": 2}),
@@ -300,19 +305,29 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("system-proxy", r"system proxy|WinHTTP|networksetup|gsettings|Internet Options|scutil --proxy",
      "a system-wide proxy setting is involved", {"bypass": 2}),
     # An error naming the destination's port 443/80 (not a proxy port) means the client connected
-    # directly: it did not use the proxy.  The connection error itself then says nothing about the proxy.
+    # directly: it did not use the proxy.  The connection error itself then says nothing about the proxy,
+    # and from the text alone a client that skips the proxy is as likely an application setting.
     ("direct-dest", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH) \[?[0-9a-f.:]{7,39}\]?:443\b|"
      r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
      r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
      r"\b443 is not reachable",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
-     "the proxy", {"bypass": 5, "connectivity": -2}),
+     "the proxy", {"bypass": 5, "connectivity": -2, "application": 1.5}),
     ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
      "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
      {"bypass": 5, "connectivity": -4}),
     ("loopback-via-proxy", r"(?:localhost|127\.0\.0\.1):\d{1,5}/[^\s\"]{0,200}\"? \"?http/1\.[01] 50[234]\b",
      "a local server (localhost) answered 502/504 through a proxy: NO_PROXY does not list localhost/127.0.0.1, so "
      "the request went to the proxy", {"bypass": 5, "policy": -2}),
+    # Node prints the same connection error as an object: address and port as fields.
+    ("direct-dest", r"address['\"]?: ?['\"](?!127\.)[0-9a-f.:]{7,39}['\"],? ?['\"]?port['\"]?: ?(?:443|80)\b",
+     "Node's connection error names the destination's own address and port 443/80 (no proxy): the client did "
+     "not use the proxy", {"bypass": 5, "connectivity": -2}),
+    # Through a proxy, urllib3 (pip, requests) wraps every failure to connect in ProxyError; a retry
+    # broken by anything else (a reset, a refused or timed-out connection) was a direct connection.
+    ("direct-urllib3", r"after connection broken by '(?!ProxyError|SSLError)\w{1,40}\(",
+     "urllib3 (pip, requests) retried a connection that was not made through a proxy (through one it reports "
+     "ProxyError): the client went direct", {"bypass": 4, "connectivity": -2}),
     ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
      "HTTP proxy", {"bypass": 5}),
     ("direct-443", r"Connection to [\w.-]+ timed out",
@@ -320,9 +335,40 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("node-connect-timeout", r"UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error",
      "undici's connect timeout: Node's fetch ignores HTTPS_PROXY (unless NODE_USE_ENV_PROXY=1), so it tried the "
      "destination directly", {"bypass": 5, "connectivity": -1, "application": 1.5}),
-    ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|"
+    ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|proxyconnect|"
      r"ERR_PROXY_TUNNEL|through your proxy|"
      r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
+
+    # ---- gateway: Claude Code → LLM gateway (LiteLLM) → proxy → provider (issue 18)
+    # LiteLLM's own key check: its virtual/master key was refused, not the provider's key.
+    ("gateway-key", r"Invalid proxy server token|token_not_found_in_db|LiteLLM_VerificationTokenTable|"
+     r"No connected db|DB not connected|no_db_connection|(?:user|team|key)\b[^\n]{0,40}(?:doesn.t exist|not found) in "
+     r"(?:the )?db\b|Token not allowed to access model|Create (?:key|user) via `?/(?:key/generate|user/new)",
+     "the LiteLLM gateway's own key check refused the key (its master or virtual key, not the provider's key)",
+     {"gateway": 5}),
+    # LiteLLM relays a failure of its own hop to the provider; the quoted cause names the branch too.
+    ("gateway-relay", r"litellm\.(?:exceptions\.)?APIConnectionError|Litellm_proxyException",
+     "the LiteLLM gateway could not reach the provider on its own hop (its egress: proxy, CA, credentials)",
+     {"gateway": 5}),
+    ("gateway-relay", r"LiteLLM (?:Proxy|Router)\b|litellm[ _-]proxy\b|litellm/proxy/",
+     "the LiteLLM gateway (proxy server) is in the path", {"gateway": 3}),
+    ("gateway-relay", r"litellm\.(?:exceptions\.)?(?:APIError|InternalServerError|ServiceUnavailableError|BadRequestError|"
+     r"AuthenticationError|NotFoundError|Timeout)\b|litellm\.llms\.|(?:OpenAI|Azure|Anthropic|Bedrock|Vertex(?:AI)?|"
+     r"Gemini|Ollama|Openrouter|Hosted_vllm)Exception -",
+     "LiteLLM is in the path (as a gateway, or as the client's library)", {"gateway": 2}),
+    ("gateway-words", r"\byour gateway\b|\b(?:LLM|AI|LiteLLM|model) gateway\b|configured on (?:your|the) gateway|"
+     r"gateway (?:couldn.t|could not|cannot|can.t) serve",
+     "the LLM gateway in the path answered or is named", {"gateway": 4}),
+    ("gateway-url", r"ANTHROPIC_BASE_URL[^\w\n]{0,4}[=:][^\w\n]{0,4}https?://(?!api\.anthropic\.com)|"
+     r"ANTHROPIC_(?:BEDROCK|VERTEX)_BASE_URL|LITELLM_(?:MASTER_KEY|BASE_URL|PROXY_URL)",
+     "ANTHROPIC_BASE_URL points at a gateway, not at api.anthropic.com: the gateway's hop is in the path",
+     {"gateway": 2}),
+    # NO_PROXY for the API endpoint matters only when that endpoint is a gateway (ANTHROPIC_BASE_URL):
+    # Claude Code then sends the gateway's traffic to the corporate proxy.
+    ("gateway-route", r"\bno_proxy\b[^\n]{0,120}(?:ANTHROPIC_BASE_URL|base[_ ]url|\bAPI requests?\b|(?<!bad )gateway|litellm)|"
+     r"(?:ANTHROPIC_BASE_URL|base[_ ]url|\bAPI requests?\b|(?<!bad )gateway|litellm)[^\n]{0,120}\bno_proxy\b",
+     "NO_PROXY and the API endpoint: Claude Code sends the gateway's traffic (ANTHROPIC_BASE_URL) to the proxy "
+     "instead of straight to the gateway", {"gateway": 5, "bypass": 1}),
 )
 
 RULES: tuple[Rule, ...] = tuple(Rule(pattern, branch, float(weight), note, group)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pytest_proxydiag.core.redact import Redactor
 from pytest_proxydiag.triage.classify import Triage, classify
-from pytest_proxydiag.triage.rules import BRANCHES
 from pytest_proxydiag.triage.symptom_input import SymptomInputError, read_symptom
 
 #: Key of the run's :class:`Triage` in ``config.stash`` (set by :func:`configure_triage`).
