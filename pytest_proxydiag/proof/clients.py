@@ -75,6 +75,7 @@ from urllib.parse import unquote, urlsplit
 
 from pytest_proxydiag.core.proxyurl import parse_proxy_url
 from pytest_proxydiag.core.redact import Redactor, is_secret_name
+from pytest_proxydiag.proof.boto3_runner import _run_boto3
 from pytest_proxydiag.proof.claude_runner import _run_claude
 from pytest_proxydiag.proof.client_base import (  # noqa: F401 - the public names stay importable from here
     ANTHROPIC_VERSION, CLAUDE_ENV, CLAUDE_PROMPT, CLIENT_NAMES, DEFAULT_PATH, DUMMY_API_KEY, KILL_GRACE,
@@ -209,7 +210,17 @@ def _claude_info() -> ClientInfo:
     return ClientInfo("claude", version, path, True)
 
 
+def _boto3_info() -> ClientInfo:
+    # boto3 when installed (what users import), else botocore alone: the runner needs only botocore.
+    info = _python_info("botocore")
+    if not info.available:
+        return ClientInfo("boto3", None, None, False, f"{info.why_not.replace('botocore', 'boto3')}")
+    boto3 = _python_info("boto3")
+    return ClientInfo("boto3", boto3.version if boto3.available else f"(botocore {info.version})", sys.executable, True)
+
+
 _INFO_FUNCS = {
+    "boto3": _boto3_info,
     "curl": _curl_info,
     "requests": lambda: _python_info("requests"),
     "httpx": lambda: _python_info("httpx"),
@@ -266,8 +277,16 @@ def _squid_error(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
+def _aws_error_type(headers: Mapping[str, str] | None) -> str | None:
+    """AWS's error type from ``x-amzn-ErrorType`` ("UnrecognizedClientException:http://...") or None."""
+    for k, v in (headers or {}).items():
+        if k.lower() == "x-amzn-errortype" and v:
+            return str(v).split(":", 1)[0].strip() or None
+    return None
+
+
 _RUNNERS = {"curl": _run_curl, "requests": _run_python, "httpx": _run_python, "node": _run_node,
-            "claude": _run_claude}
+            "claude": _run_claude, "boto3": _run_boto3}
 
 
 
@@ -337,7 +356,9 @@ def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, m
             return ClientRun(name, info.version, False, status,
                              red.redact(f"the proxy answered {status} (X-Squid-Error: {squid}), not the target"),
                              f"proxy-{status}", proc.elapsed, command, red.redact(note))
-        return ClientRun(name, info.version, True, status, None, None, proc.elapsed, command, red.redact(note))
+        provider_error = result.get("provider_error") or _aws_error_type(result.get("headers"))
+        return ClientRun(name, info.version, True, status, None, None, proc.elapsed, command, red.redact(note),
+                         provider_error=red.redact(str(provider_error))[:200] if provider_error else None)
     if proc.timed_out:
         error, code = f"no answer within {_fmt_seconds(req.timeout)}s; killed", "timeout"
     else:
