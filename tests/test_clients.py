@@ -138,7 +138,7 @@ def test_discover_selection_forms():
     assert [i.name for i in infos] == ["curl", "bogus"]
     bogus = infos[1]
     assert not bogus.available and "unknown client 'bogus'" in bogus.why_not
-    assert "curl,requests,httpx,node,claude" in bogus.why_not
+    assert "curl,requests,httpx,node,claude,boto3" in bogus.why_not
 
 
 def test_discover_reports_why_claude_is_missing(monkeypatch, tmp_path):
