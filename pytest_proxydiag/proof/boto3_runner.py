@@ -17,28 +17,14 @@ import sys
 from pytest_proxydiag.branches.providers import bedrock_region
 from pytest_proxydiag.proof.client_base import (KILL_GRACE, REQUEST_BODY, ClientInfo, _last_json_line, _Proc,
                                                 _Request, _spawn)
+from pytest_proxydiag.proof.client_runners import PY_PRELUDE
 
 #: The model id the check asks for; with a dummy signature AWS never looks it up.
 BEDROCK_MODEL = "anthropic.claude-proxydiag-check"
 #: The access key id of the dummy pair (a secret key of the same kind goes with it; neither is a real key).
 DUMMY_ACCESS_KEY = "AKIAPROXYDIAGDUMMY00"
 
-_BOTO_CLIENT = r"""
-import json, socket, sys
-a = json.loads(sys.argv[1])
-pins = {(h, int(p)): addr for h, p, addr in a["resolve"]}
-if pins:
-    _gai = socket.getaddrinfo
-    def _pinned(host, port, *args, **kw):
-        h = host.decode() if isinstance(host, bytes) else host
-        try:
-            p = int(port)
-        except (TypeError, ValueError):
-            p = port
-        return _gai(pins.get((h, p), host), port, *args, **kw)
-    socket.getaddrinfo = _pinned
-def out(**kw):
-    sys.stdout.write(json.dumps(kw) + "\n"); sys.stdout.flush()
+_BOTO_CLIENT = PY_PRELUDE + r"""
 try:
     import botocore.session
     from botocore.config import Config
