@@ -183,6 +183,43 @@ def test_which_ca_variable_real_boto3_reads(bedrock, tmp_path, trust, reaches):
     assert "proxydiag0000" not in run.command  # the dummy secret stays inside the child's argument
 
 
+def test_ca_bundle_in_the_aws_config_is_what_real_boto3_reads(bedrock, tmp_path):
+    """botocore's ``ca_bundle`` of the profile in use: the trust matrix and the real client agree."""
+    _boto3()
+    from pytest_proxydiag.branches import certificate as certs
+
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text(f"[default]\nregion = us-east-1\n\n"
+                                               f"[profile corp]\nca_bundle = {_bundle(bedrock, tmp_path)}\n")
+    pins = {(BEDROCK, bedrock.origin_port): "127.0.0.2"}
+    for profile, reaches in (("default", False), ("corp", True)):
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **bedrock.env, "AWS_PROFILE": profile}
+        spec = certs.client_stores(env, home=str(tmp_path))["boto3"]
+        assert spec.via.startswith("ca_bundle (") is reaches and spec.relevant, spec
+        run = run_client("boto3", bedrock.target_url, env, TIMEOUT, resolve=pins)
+        assert run.reached is reaches, run
+
+
+def test_a_403_names_aws_only_with_its_error_type_header(tmp_path):
+    """curl, requests and httpx see the headers: x-amzn-ErrorType marks AWS's own refusal."""
+    from pytest_proxydiag.lab import HttpsOrigin, LabCA
+
+    ca = LabCA("Proxydiag Lab Public Roots", "test")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(ca.cert_pem)
+    with HttpsOrigin(ca, tmp_path / "origin") as origin:
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CURL_CA_BUNDLE": str(roots),
+               "REQUESTS_CA_BUNDLE": str(roots), "SSL_CERT_FILE": str(roots)}
+        pins = {(BEDROCK, origin.port): "127.0.0.1"}
+        url = f"https://{BEDROCK}:{origin.port}"
+        for headers, expected in (({"x-amzn-ErrorType": "MissingAuthenticationTokenException:http://x/"},
+                                   "MissingAuthenticationTokenException"), ({}, None)):
+            origin.configure(status=403, status_headers=headers)
+            for name in ("curl", "requests", "httpx"):
+                run = run_client(name, url, env, TIMEOUT, resolve=pins)
+                assert (run.status, run.provider_error) == (403, expected), run
+
+
 @pytest.fixture
 def real_clients(monkeypatch):
     if not os.environ.get("PROXYDIAG_CLAUDE") and os.access(DEFAULT_CLAUDE, os.X_OK):
@@ -209,8 +246,9 @@ def test_bedrock_interception_is_diagnosed_and_its_fix_verified_with_boto3_and_c
     assert fix["verified"] is True, fix
     assert {w.split()[0] for w in fix["verified_with"]} == {"curl", "requests", "httpx", "claude", "boto3"}, fix
     rows = {r["client"].split()[0]: r for r in fix["clients"]}
+    assert rows["boto3"]["after"].endswith("reached (403 UnrecognizedClientException)"), rows["boto3"]
+    assert rows["claude"]["after"].endswith("reached (403 Missing Authentication Token)"), rows["claude"]
     for name in ("boto3", "claude"):
-        assert rows[name]["after"].endswith("reached (403)"), rows[name]
         assert "CERT" in rows[name]["before"], rows[name]
     # Claude Code ran in Bedrock mode against the lab's Bedrock endpoint, never with a login.
     assert "CLAUDE_CODE_USE_BEDROCK=1 CLAUDE_CODE_SKIP_BEDROCK_AUTH=1" in rows["claude"]["command"]

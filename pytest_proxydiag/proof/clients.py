@@ -387,6 +387,9 @@ def describe(run: ClientRun) -> str:
     label = f"{run.client} {run.version}" if run.version else run.client
     if run.reached:
         text = f"{label}: reached ({run.status})" if run.status is not None else f"{label}: reached"
+        if run.provider_error:
+            # Why a 403 counts: the provider said it itself ("reached (403 UnrecognizedClientException)").
+            text = text[:-1] + f" {run.provider_error})"
     else:
         code = run.error_code or "error"
         if run.client == "curl" and code.isdigit():
