@@ -1,4 +1,4 @@
-"""Real clients as witnesses: run curl, requests, httpx, node and Claude Code against a target.
+"""Real clients as witnesses: run curl, requests, httpx, node, Claude Code and boto3 against a target.
 
 A fix is only worth showing when it works for the programs the user runs.  This
 module runs those programs, each in its own subprocess with exactly the
@@ -42,6 +42,12 @@ unprivileged); where that is impossible it is not run with pins at all.
 
 Measured on loopback (Squid, 2 cores): curl 0.07 s, requests 0.2 s, httpx
 0.25 s, node 0.07 s, Claude Code 0.4-0.6 s per run; all five in parallel 0.8-1 s.
+
+boto3 (:mod:`~pytest_proxydiag.proof.boto3_runner`) speaks Bedrock's API only: it calls
+``InvokeModel`` signed with a dummy key pair and proves fixes for Bedrock targets alone.
+Claude Code runs in Bedrock or Vertex mode (cloud login skipped) for such a target or
+a user in that mode.  A 403 counts as the provider's answer only with the provider's own
+error (:attr:`ClientRun.provider_error`: AWS's ``x-amzn-ErrorType``).
 
 The runners live in :mod:`~pytest_proxydiag.proof.client_runners` (curl, the
 Python clients, node) and :mod:`~pytest_proxydiag.proof.claude_runner`; what
