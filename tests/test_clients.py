@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.proof import clients
+from pytest_proxydiag.proof.client_base import PROVIDER_CLIENTS
 from pytest_proxydiag.proof.clients import (CLIENT_NAMES, DUMMY_API_KEY, ClientRun, client_env, describe, discover,
                                       run_client, run_clients)
 
@@ -110,8 +111,10 @@ def claude(claude_default):
 
 @pytest.fixture
 def available(claude_default):
-    """Names of the clients installed here; under CI=true every one of them must be."""
-    infos = discover("auto")
+    """Names of the clients installed here that speak the Anthropic API; under CI=true every one of them must be.
+
+    boto3 speaks Bedrock's API only (tests/test_bedrock.py runs it against the lab's Bedrock endpoint)."""
+    infos = [i for i in discover("auto") if i.name not in PROVIDER_CLIENTS]
     missing = [i for i in infos if not i.available]
     if missing and _under_ci():
         pytest.fail("clients missing under CI=true: " + "; ".join(f"{i.name}: {i.why_not}" for i in missing))
@@ -138,7 +141,7 @@ def test_discover_selection_forms():
     assert [i.name for i in infos] == ["curl", "bogus"]
     bogus = infos[1]
     assert not bogus.available and "unknown client 'bogus'" in bogus.why_not
-    assert "curl,requests,httpx,node,claude" in bogus.why_not
+    assert "curl,requests,httpx,node,claude,boto3" in bogus.why_not
 
 
 def test_discover_reports_why_claude_is_missing(monkeypatch, tmp_path):

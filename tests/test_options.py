@@ -28,7 +28,7 @@ BAD_VALUES = {
     "json": ("a-dir", "is a directory; name a file to write"),
     "public_roots": ("missing.pem", "no such file"),
     "ca_out": ("a-file/ca.pem", "cannot be created: */a-file is a file, not a directory"),
-    "clients": ("curl,wget", "must be auto, none, or a comma list of curl,requests,httpx,node,claude"),
+    "clients": ("curl,wget", "must be auto, none, or a comma list of curl,requests,httpx,node,claude,boto3"),
     "fix_script": ("a-file/fix.sh", "cannot be created: */a-file is a file, not a directory"),
     "symptom_file": ("missing.log", "cannot be read: No such file"),
     "compare": ("missing.json", "no such file"),

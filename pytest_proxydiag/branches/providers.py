@@ -8,11 +8,12 @@ The targets, plus the Bedrock and Vertex AI hosts of the configured regions
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 __all__ = ["ProviderDomain", "FAMILY_WILDCARDS", "provider_of", "provider_domains", "allowlist_lines",
-           "wildcard_lines"]
+           "wildcard_lines", "claude_mode", "uses_bedrock", "uses_vertex", "bedrock_region", "vertex_region"]
 
 
 # -- provider domains --------------------------------------------------------------------------
@@ -97,3 +98,59 @@ def allowlist_lines(domains: Sequence[ProviderDomain]) -> str:
 def wildcard_lines(domains: Sequence[ProviderDomain]) -> str:
     families = list(dict.fromkeys(d.provider for d in domains if d.provider in FAMILY_WILDCARDS))
     return "\n".join(f"  {fam}: " + ", ".join(FAMILY_WILDCARDS[fam]) for fam in families) or "  (none)"
+
+
+# -- which API a client speaks to a host ---------------------------------------------------------
+_OFF = ("", "0", "false", "no", "off")
+_BEDROCK_REGION = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$")
+_VERTEX_REGION = re.compile(r"^([a-z0-9-]+)-aiplatform\.googleapis\.com$")
+
+
+def uses_bedrock(env: Mapping[str, str]) -> bool:
+    """Claude Code is told to use Bedrock (``CLAUDE_CODE_USE_BEDROCK``)."""
+    return str(env.get("CLAUDE_CODE_USE_BEDROCK", "")).strip().lower() not in _OFF
+
+
+def uses_vertex(env: Mapping[str, str]) -> bool:
+    """Claude Code is told to use Vertex AI (``CLAUDE_CODE_USE_VERTEX``)."""
+    return str(env.get("CLAUDE_CODE_USE_VERTEX", "")).strip().lower() not in _OFF
+
+
+def claude_mode(host: str, env: Mapping[str, str]) -> str:
+    """The API Claude Code speaks to *host*: ``"bedrock"``, ``"vertex"`` or ``"anthropic"``.
+
+    A Bedrock or Vertex AI endpoint by its name; a gateway when Claude Code is
+    in that mode and its ``ANTHROPIC_BEDROCK_BASE_URL``/``ANTHROPIC_VERTEX_BASE_URL``
+    names *host*.
+    """
+    h = host.lower()
+    family = provider_of(h)
+    if family == "AWS Bedrock":
+        return "bedrock"
+    if family == "Vertex AI":
+        return "vertex"
+    for mode, on, base in (("bedrock", uses_bedrock, "ANTHROPIC_BEDROCK_BASE_URL"),
+                           ("vertex", uses_vertex, "ANTHROPIC_VERTEX_BASE_URL")):
+        try:
+            named = (urlsplit(str(env.get(base) or "")).hostname or "").lower()
+        except ValueError:
+            named = ""
+        if on(env) and named == h:
+            return mode
+    return "anthropic"
+
+
+def bedrock_region(host: str, env: Mapping[str, str]) -> str:
+    """The region of a Bedrock endpoint: its name's, else ``AWS_REGION``/``AWS_DEFAULT_REGION``, else us-east-1."""
+    m = _BEDROCK_REGION.search(host.lower())
+    if m:
+        return m.group(1)
+    return (str(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "")).strip() or "us-east-1"
+
+
+def vertex_region(host: str, env: Mapping[str, str]) -> str:
+    """The region of a Vertex AI endpoint: its name's, else ``CLOUD_ML_REGION``, else global."""
+    m = _VERTEX_REGION.match(host.lower())
+    if m:
+        return m.group(1)
+    return str(env.get("CLOUD_ML_REGION") or "").strip() or "global"

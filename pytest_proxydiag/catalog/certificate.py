@@ -22,6 +22,7 @@ _PER_CLIENT = (
     "({bundle_path} = public roots + the proxy CA + the CAs your current bundles hold; your own files are "
     "not changed.)\n"
     "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
+    "{cloud_note}"
     "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
 #: Facts the certificate branch states (CA files, paths, stores, switches): sentence pieces inside findings.
@@ -211,6 +212,13 @@ TEXT = {
                                        "certificate bundle')."),
     "consequence_CURL_CA_BUNDLE": "curl fails every https request, and so does requests, which reads it too.",
     "consequence_other": "The clients that read it cannot verify anything with it.",
+    "aws_note": ("boto3/botocore (Bedrock from Python) read AWS_CA_BUNDLE first, then ca_bundle in ~/.aws/config, "
+                 "and only then REQUESTS_CA_BUNDLE (never SSL_CERT_FILE): AWS_CA_BUNDLE above makes them trust the "
+                 "bundle whatever an older setting says. Claude Code in Bedrock mode trusts what "
+                 "NODE_EXTRA_CA_CERTS adds, like in its default mode.\n"),
+    "vertex_note": ("google-auth (the Vertex AI login of the Python SDKs) sends its requests through requests, which "
+                    "reads REQUESTS_CA_BUNDLE above. Claude Code in Vertex mode trusts what NODE_EXTRA_CA_CERTS adds, "
+                    "like in its default mode.\n"),
     "no_client_cert_anywhere": ("no client certificate configured (CLAUDE_CODE_CLIENT_CERT) and no https:// "
                                 "gateway or proxy"),
 }

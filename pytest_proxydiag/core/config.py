@@ -108,8 +108,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("ca_out", "where to save an interception CA that was found (default: "
            "./proxydiag-ca/proxy-ca.pem)", parse="parse_output_path", metavar="PATH"),
     Option("clients", "real clients that prove a fix: auto, none, or a comma list of "
-           "curl,requests,httpx,node,claude (default auto)", default="auto", parse="parse_clients",
-           metavar="LIST"),
+           "curl,requests,httpx,node,claude,boto3 (default auto; boto3 for Bedrock targets only)", default="auto",
+           parse="parse_clients", metavar="LIST"),
     Option("fix_script", "write the verified fixes as a script to source (.sh, .fish, .ps1)",
            parse="parse_output_file", metavar="PATH"),
     # Any text is a symptom; an unreadable symptom file is triage's usage error (it reads the file once).

@@ -119,7 +119,7 @@ def parse_proxy(text: str) -> str:
 
 def parse_clients(text: str) -> str:
     names = [n.strip() for n in str(text).lower().split(",") if n.strip()]
-    known = ("curl", "requests", "httpx", "node", "claude")  # proof.clients.CLIENT_NAMES, kept light here
+    known = ("curl", "requests", "httpx", "node", "claude", "boto3")  # proof.clients.CLIENT_NAMES, kept light here
     if names in (["auto"], ["all"], ["none"]):
         return names[0]
     unknown = [n for n in names if n not in known]

@@ -80,6 +80,7 @@ from pytest_proxydiag.lab.scenarios import (
     _SCENARIO_TABLE,
     _TRUSTED,
     BODY_LIMIT_MB,
+    CLOUD_SCENARIOS,
     EXPECTED_ALSO_FAILED,
     EXPECTED_ROOT_CAUSE,
     PASSWORD,
@@ -322,8 +323,10 @@ class Lab:
         product, case = PRODUCT_SCENARIOS.get(name, (None, None))
         if name == "upstream-down" or case == "upstream-down":
             self.origin_port = self._own(ClosedPort()).port
-        self.target_url = f"https://api.anthropic.com:{self.origin_port}"
-        self.http_target_url = f"http://api.anthropic.com:{origin.http_port}"
+        #: The provider host the user's clients talk to (a Bedrock or Vertex AI endpoint in the cloud scenarios).
+        self.target_host, cloud_env = CLOUD_SCENARIOS.get(name, ("api.anthropic.com", {}))
+        self.target_url = f"https://{self.target_host}:{self.origin_port}"
+        self.http_target_url = f"http://{self.target_host}:{origin.http_port}"
 
         corporate: LabCA | None = None
         if name in _BUMP:
@@ -401,7 +404,7 @@ class Lab:
         if name == "special-chars-password":
             self.correct_proxy_url = f"{scheme}://{user}:{quote(password or '', safe='')}@{hostport}"
 
-        env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
+        env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url, **cloud_env}
         if name == "no-proxy-provider":
             env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,.anthropic.com"
         if corporate is not None and (name in _TRUSTED or name == "der-ca"):
@@ -413,7 +416,7 @@ class Lab:
                 env["NODE_EXTRA_CA_CERTS"] = str(_write(wd / "corporate-ca.cer", corporate.cert_der, 0o644))
         self.env = env
         self.pytest_args = ["--proxydiag-target", self.target_url,
-                            "--proxydiag-resolve", f"api.anthropic.com:{self.origin_port}:127.0.0.1",
+                            "--proxydiag-resolve", f"{self.target_host}:{self.origin_port}:127.0.0.1",
                             "--proxydiag-public-roots", self.public_roots, "--proxydiag-no-direct",
                             # Claude Code's other hosts (claude.ai, the npm registry...) are not mapped to
                             # loopback here; tests/test_claude_hosts.py checks them with a loopback-only Squid.

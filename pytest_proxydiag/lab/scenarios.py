@@ -45,6 +45,8 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "hostile-tls-proxy": "connectivity.proxy_works",
     "hostile-plain-for-https": "connectivity.proxy_works",
     "ipv6-proxy": None,
+    "bedrock-ssl-bump": "certificate.interception",
+    "vertex-ssl-bump": "certificate.interception",
 }
 #: Steps that must fail besides the root cause (default: just the root cause).
 EXPECTED_ALSO_FAILED: dict[str, frozenset[str]] = {}
@@ -72,6 +74,10 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
     "rate-limited": ("squid", "the provider answers 429 with retry-after: 30"),
     "hostile-plain-for-https": ("squid", "HTTPS_PROXY says https:// but the proxy speaks plain HTTP"),
     "ipv6-proxy": ("squid", "a healthy Squid listening on [::1] only"),
+    "bedrock-ssl-bump": ("squid", "a Bedrock user (CLAUDE_CODE_USE_BEDROCK=1, AWS_REGION=us-east-1) behind TLS "
+                                  "inspection whose CA neither boto3 nor Claude Code trusts"),
+    "vertex-ssl-bump": ("squid", "a Vertex AI user (CLAUDE_CODE_USE_VERTEX=1, CLOUD_ML_REGION=us-central1) behind "
+                                 "TLS inspection whose CA no client trusts"),
 }
 for _behaviour, _text in HOSTILE_BEHAVIOURS.items():
     if _behaviour != "relay":
@@ -82,7 +88,20 @@ _SCENARIO_TABLE["hostile-407-loop"] = ("scripted", "the proxy answers 407 even t
 #: Scenarios proxy.py can play where Squid is missing.
 PROXYPY_SCENARIOS = frozenset({"healthy", "basic-auth", "wrong-password", "ssl-bump-untrusted", "blocked-domain",
                                "upstream-down"})
-_BUMP = frozenset({"block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit"})
+_BUMP = frozenset({"block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit", "bedrock-ssl-bump",
+                   "vertex-ssl-bump"})
+#: The NO_PROXY of a careful cloud user: the metadata endpoint that hands out cloud credentials stays direct.
+_CLOUD_NO_PROXY = "localhost,127.0.0.1,::1,169.254.169.254"
+#: Scenarios whose provider is a cloud endpoint: its host name and what the user's shell says about it.
+CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
+    "bedrock-ssl-bump": ("bedrock-runtime.us-east-1.amazonaws.com",
+                         {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1",
+                          "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
+    "vertex-ssl-bump": ("us-central1-aiplatform.googleapis.com",
+                        {"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "us-central1",
+                         "ANTHROPIC_VERTEX_PROJECT_ID": "proxydiag-lab",
+                         "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
+}
 _TRUSTED = frozenset({"block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"

@@ -368,6 +368,10 @@ class HttpsOrigin:
 
     * ``POST /v1/messages`` → 401 ``authentication_error`` (the body, up to
       32 MiB, is drained first)
+    * ``POST /model/<id>/invoke...`` and ``/converse...`` (Bedrock) → 403 with
+      ``x-amzn-ErrorType`` (``UnrecognizedClientException`` to a dummy
+      signature, ``MissingAuthenticationTokenException`` to none), as AWS answers
+    * ``POST /v1/projects/...`` (Vertex AI) → 401 ``UNAUTHENTICATED``
     * ``GET /api/claude_code/policy_limits`` → ``{"restrictions":{}}``
     * ``GET /health`` → 200, ``GET /`` and anything else → 404 JSON
     * ``GET /v1/sse?events=N&interval=S`` → ``text/event-stream``, N events S seconds apart
@@ -509,6 +513,12 @@ class _OriginHandler(BaseHTTPRequestHandler):
         if path == "/v1/messages" and self.command == "POST":
             return self._json(401, {"type": "error", "error": {"type": "authentication_error",
                                                                "message": "invalid x-api-key"}})
+        if path.startswith("/model/") and self.command == "POST":
+            return self._bedrock_refusal()
+        if path.startswith("/v1/projects/") and self.command == "POST":
+            # Vertex AI to a caller without a Google access token.
+            return self._json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
+                                              "message": "Request is missing required authentication credential."}})
         if path == "/api/claude_code/policy_limits" and self.command == "GET":
             return self._json(200, {"restrictions": {}})
         if path == "/v1/sse" and self.command == "GET":
@@ -534,6 +544,15 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _bedrock_refusal(self) -> None:
+        """Bedrock's answer to a request it cannot authenticate: 403 with the AWS error type (a dummy signature
+        is an unknown key, no signature a missing token), never an answer a proxy would give."""
+        signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256")
+        kind, message = (("UnrecognizedClientException", "The security token included in the request is invalid.")
+                         if signed else ("MissingAuthenticationTokenException", "Missing Authentication Token"))
+        self._json(403, {"message": message}, {"x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/",
+                                               "x-amzn-RequestId": str(uuid.uuid4())})
 
     def _sse(self, query: Mapping[str, list[str]]) -> None:
         try:

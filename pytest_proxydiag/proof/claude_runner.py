@@ -11,15 +11,20 @@ import subprocess
 import sys
 from typing import Mapping
 
+from pytest_proxydiag.branches import providers
 from pytest_proxydiag.machine import claude_settings
 from pytest_proxydiag.proof.client_base import (CLAUDE_PROMPT, DUMMY_API_KEY, KILL_GRACE, OUTPUT_LIMIT, ClientInfo,
-                                                _CLAUDE_OVERRIDDEN, _DEFAULT_ANTHROPIC, _first_line,
+                                                _CLAUDE_MODE_VARS, _CLAUDE_OVERRIDDEN, _DEFAULT_ANTHROPIC,
+                                                _first_line,
                                                 _last_json_line, _Proc, _read_bounded, _Request, _spawn,
                                                 client_env)
 from pytest_proxydiag.proof.client_runners import _node_extra_ca_problem
 
 _CLAUDE_CODE_RE = re.compile(r"Connection error details: code=([A-Za-z0-9_]+)")
 _CLAUDE_RESULT_CODE_RE = re.compile(r"\(([A-Z][A-Za-z0-9_]{3,})\)")
+#: How AWS words its refusal of a request it cannot authenticate (Claude Code in Bedrock mode skips the login).
+_AWS_REFUSAL = re.compile(r"Missing Authentication Token|The security token included in the request is invalid|"
+                          r"The request signature we calculated does not match|is not authorized to perform")
 
 
 #: What the run itself decides, whatever a settings file says: the private home, the dummy key, quiet and bounded.
@@ -39,7 +44,8 @@ def user_settings_env(env: Mapping[str, str], cwd: str | None = None, *,
     home = env.get("HOME") or os.path.expanduser("~")
     merged = claude_settings.read(home, cwd if cwd is not None else os.getcwd(), env=env,
                                   system_root=system_root).env
-    return {k: v for k, v in client_env(merged).items() if k not in _RUN_OWNED}
+    # The provider mode stays (the run chooses Bedrock or Vertex from it); the run sets it itself.
+    return {k: v for k, v in client_env(merged).items() if k not in _RUN_OWNED - _CLAUDE_MODE_VARS}
 
 
 def _claude_env(req: "_Request", home: str) -> dict[str, str]:
@@ -50,6 +56,7 @@ def _claude_env(req: "_Request", home: str) -> dict[str, str]:
     # them over the shell's variables exactly as it does for the user (CLAUDE_CODE_CERT_STORE=bundled there
     # makes this run fail as the user's does).
     settings = req.claude_settings if req.claude_settings is not None else user_settings_env(req.env)
+    mode = providers.claude_mode(req.host, {**req.env, **settings})
     settings = {k: v for k, v in client_env(settings).items() if k not in _RUN_OWNED}
     with open(os.path.join(config_dir, "settings.json"), "w", encoding="utf-8") as f:
         json.dump({"env": settings}, f)
@@ -60,10 +67,34 @@ def _claude_env(req: "_Request", home: str) -> dict[str, str]:
         "ANTHROPIC_API_KEY": DUMMY_API_KEY, "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
     })
-    if (req.scheme, req.host, req.port) != _DEFAULT_ANTHROPIC or req.base_path:
+    env.update(_mode_env(mode, req, settings))
+    if mode == "anthropic" and ((req.scheme, req.host, req.port) != _DEFAULT_ANTHROPIC or req.base_path):
         env["ANTHROPIC_BASE_URL"] = req.base_url
     return env
 
+
+def _mode_env(mode: str, req: "_Request", settings: dict[str, str]) -> dict[str, str]:
+    """Bedrock or Vertex mode pointed at the target, with the cloud login skipped (no credential is ever read)."""
+    seen = {**req.env, **settings}
+    if mode == "bedrock":
+        region = providers.bedrock_region(req.host, seen)
+        out = {"CLAUDE_CODE_USE_BEDROCK": "1", "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1", "AWS_REGION": region}
+        if req.base_url != f"https://bedrock-runtime.{region}.amazonaws.com":
+            out["ANTHROPIC_BEDROCK_BASE_URL"] = req.base_url
+        return out
+    if mode == "vertex":
+        region = providers.vertex_region(req.host, seen)
+        # Vertex URLs carry the API version: https://<region>-aiplatform.googleapis.com/v1/projects/...
+        return {"CLAUDE_CODE_USE_VERTEX": "1", "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1", "CLOUD_ML_REGION": region,
+                "ANTHROPIC_VERTEX_PROJECT_ID": seen.get("ANTHROPIC_VERTEX_PROJECT_ID") or "proxydiag-check",
+                "ANTHROPIC_VERTEX_BASE_URL": req.base_url if req.base_path else req.base_url + "/v1"}
+    return {}
+
+
+#: Run variables the report's command shows in each cloud mode (what points Claude Code at the target).
+_BEDROCK_SHOWN = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_SKIP_BEDROCK_AUTH", "AWS_REGION", "ANTHROPIC_BEDROCK_BASE_URL")
+_VERTEX_SHOWN = ("CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_SKIP_VERTEX_AUTH", "CLOUD_ML_REGION",
+                 "ANTHROPIC_VERTEX_PROJECT_ID", "ANTHROPIC_VERTEX_BASE_URL")
 
 _MOUNT_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
 
@@ -146,6 +177,10 @@ def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, di
     status = data.get("api_error_status")
     if isinstance(status, int):
         result["status"] = status
+        aws = _AWS_REFUSAL.search(f"{data.get('result') or ''}\n{log}") if "CLAUDE_CODE_SKIP_BEDROCK_AUTH" in env else None
+        if status == 403 and aws:
+            # Claude Code's Bedrock client shows no headers; AWS's own words prove the answer was AWS's.
+            result["provider_error"] = aws.group(0)
     elif data and data.get("is_error") is False:
         result["status"] = 200
     elif data:
@@ -162,8 +197,11 @@ def _run_claude(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, di
     if notes:
         result["note"] = "; ".join(notes)
     display = [part for part in cmd if part not in ("--debug-file", debug)]
-    if "ANTHROPIC_BASE_URL" in env:
-        display = ["env", f"ANTHROPIC_BASE_URL={env['ANTHROPIC_BASE_URL']}"] + display
+    mode_keys = (_BEDROCK_SHOWN if "CLAUDE_CODE_SKIP_BEDROCK_AUTH" in env else
+                 _VERTEX_SHOWN if "CLAUDE_CODE_SKIP_VERTEX_AUTH" in env else ("ANTHROPIC_BASE_URL",))
+    shown = [f"{k}={env[k]}" for k in mode_keys if k in env]
+    if shown:
+        display = ["env", *shown] + display
     return display, proc, result
 
 

@@ -19,7 +19,9 @@ from typing import Mapping, Sequence
 
 from pytest_proxydiag.core.redact import is_secret_name
 
-CLIENT_NAMES: tuple[str, ...] = ("curl", "requests", "httpx", "node", "claude")
+CLIENT_NAMES: tuple[str, ...] = ("curl", "requests", "httpx", "node", "claude", "boto3")
+#: Clients that speak one provider's API only: they prove a fix for that provider's targets alone.
+PROVIDER_CLIENTS: dict[str, str] = {"boto3": "AWS Bedrock"}
 
 #: The only key any client ever sends. A provider answers it with 401, which proves the path.
 DUMMY_API_KEY = "proxydiag-dummy-key"
@@ -48,11 +50,17 @@ _SECRET_NAME = re.compile(r"(_API_KEY$|TOKEN|SECRET)", re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}")
 # Claude Code variables that would point it somewhere other than the target, or at the
 # user's own configuration and credentials.
+# The Bedrock/Vertex mode variables are the run's too: it sets them from the user's mode and the target
+# (see claude_runner), always skipping the cloud login.
 _CLAUDE_OVERRIDDEN = frozenset({
     "ANTHROPIC_BASE_URL", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY",
     "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_MAX_RETRIES", "DISABLE_AUTOUPDATER",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "CLAUDE_CODE_SKIP_BEDROCK_AUTH", "ANTHROPIC_BEDROCK_BASE_URL",
+    "CLAUDE_CODE_SKIP_VERTEX_AUTH", "ANTHROPIC_VERTEX_BASE_URL",
 })
+#: What the user's Claude Code is told about its provider: kept from the shell or the settings to choose the mode.
+_CLAUDE_MODE_VARS = frozenset({"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "ANTHROPIC_BEDROCK_BASE_URL",
+                               "ANTHROPIC_VERTEX_BASE_URL"})
 _PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
 _DEFAULT_ANTHROPIC = ("https", "api.anthropic.com", 443)
 
@@ -93,6 +101,9 @@ class ClientRun:
     #: Context a reader needs to interpret the result (e.g. "Node's https module
     #: ignores HTTPS_PROXY: this request went direct").
     note: str | None = None
+    #: The provider's own error type in its answer (AWS's ``x-amzn-ErrorType``): a 403 that carries
+    #: one is the provider refusing the dummy credentials, not the proxy refusing the path.
+    provider_error: str | None = None
 
 
 

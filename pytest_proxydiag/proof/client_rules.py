@@ -11,7 +11,7 @@ problem of its own: it names the step that explains it (:func:`explaining_step`)
 and does not veto the fix.
 
 Each rule comes from the client's documentation and was measured here
-(curl 7.88, requests 2.34, httpx 0.28, Node 20, Claude Code 2.1.332):
+(curl 7.88, requests 2.34, httpx 0.28, Node 20, Claude Code 2.1.332, boto3 1.43):
 
 ========  =============================================================================
 client    trust variables, first wins
@@ -23,6 +23,10 @@ node      ``NODE_EXTRA_CA_CERTS`` (added to its roots), ``NODE_USE_SYSTEM_CA``, 
 claude    ``NODE_EXTRA_CA_CERTS`` (added), ``SSL_CERT_FILE`` (its "system" store),
           ``CLAUDE_CODE_CERT_STORE``, ``NODE_USE_SYSTEM_CA``; every ``CLAUDE_*`` /
           ``ANTHROPIC_*`` and ``API_TIMEOUT_MS``
+boto3     ``AWS_CA_BUNDLE`` (or ``ca_bundle`` in ~/.aws/config), else ``REQUESTS_CA_BUNDLE``
+          (else certifi); never ``SSL_CERT_FILE`` (botocore 1.43, measured)
+google-   ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``: google-auth (Vertex AI's
+auth      login) sends its requests through requests (no runner: a rule for the verdicts)
 ========  =============================================================================
 
 A variable none of these rules mentions (the proxy variables, ``HOME`` ...)
@@ -52,9 +56,12 @@ _STORE_VARS = {
     "httpx": ("SSL_CERT_FILE", "SSL_CERT_DIR"),
     "node": ("NODE_EXTRA_CA_CERTS",),
     "claude": ("NODE_EXTRA_CA_CERTS",),
+    "boto3": ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"),
+    "google-auth": ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
 }
 _BASELINE_VAR = {"curl": "CURL_CA_BUNDLE", "requests": "REQUESTS_CA_BUNDLE", "httpx": "SSL_CERT_FILE",
-                 "node": "NODE_EXTRA_CA_CERTS", "claude": "NODE_EXTRA_CA_CERTS"}
+                 "node": "NODE_EXTRA_CA_CERTS", "claude": "NODE_EXTRA_CA_CERTS", "boto3": "AWS_CA_BUNDLE",
+                 "google-auth": "REQUESTS_CA_BUNDLE"}
 
 
 def _is_specific(name: str) -> bool:
@@ -73,8 +80,10 @@ def view(client: str, env: Mapping[str, str]) -> dict[str, object]:
     if client == "curl":
         first = _first(env, "CURL_CA_BUNDLE")
         return {"ca": first or (_first(env, "SSL_CERT_FILE"), _first(env, "SSL_CERT_DIR"))}
-    if client == "requests":
+    if client in ("requests", "google-auth"):
         return {"ca": _first(env, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    if client == "boto3":
+        return {"ca": _first(env, "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")}
     if client == "httpx":
         return {"ca": (_first(env, "SSL_CERT_FILE"), _first(env, "SSL_CERT_DIR"))}
     if client == "node":

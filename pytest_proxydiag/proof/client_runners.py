@@ -58,7 +58,8 @@ def _parse_header_block(text: str) -> dict[str, str]:
     return headers
 
 
-_PY_CLIENT = r"""
+#: The start of every Python client script: its argument, the resolve pins applied to getaddrinfo, out().
+PY_PRELUDE = r"""
 import json, socket, sys
 a = json.loads(sys.argv[1])
 pins = {(h, int(p)): addr for h, p, addr in a["resolve"]}
@@ -74,6 +75,9 @@ if pins:
     socket.getaddrinfo = _pinned
 def out(**kw):
     sys.stdout.write(json.dumps(kw) + "\n"); sys.stdout.flush()
+"""
+
+_PY_CLIENT = PY_PRELUDE + r"""
 headers = {"content-type": "application/json", "x-api-key": a["key"], "anthropic-version": a["version"]}
 body = a["body"].encode() if a["method"] not in ("GET", "HEAD") else None
 try:

@@ -1,4 +1,4 @@
-"""Real clients as witnesses: run curl, requests, httpx, node and Claude Code against a target.
+"""Real clients as witnesses: run curl, requests, httpx, node, Claude Code and boto3 against a target.
 
 A fix is only worth showing when it works for the programs the user runs.  This
 module runs those programs, each in its own subprocess with exactly the
@@ -43,6 +43,12 @@ unprivileged); where that is impossible it is not run with pins at all.
 Measured on loopback (Squid, 2 cores): curl 0.07 s, requests 0.2 s, httpx
 0.25 s, node 0.07 s, Claude Code 0.4-0.6 s per run; all five in parallel 0.8-1 s.
 
+boto3 (:mod:`~pytest_proxydiag.proof.boto3_runner`) speaks Bedrock's API only: it calls
+``InvokeModel`` signed with a dummy key pair and proves fixes for Bedrock targets alone.
+Claude Code runs in Bedrock or Vertex mode (cloud login skipped) for such a target or
+a user in that mode.  A 403 counts as the provider's answer only with the provider's own
+error (:attr:`ClientRun.provider_error`: AWS's ``x-amzn-ErrorType``).
+
 The runners live in :mod:`~pytest_proxydiag.proof.client_runners` (curl, the
 Python clients, node) and :mod:`~pytest_proxydiag.proof.claude_runner`; what
 they share (the request, the result, the bounded process) in
@@ -75,6 +81,7 @@ from urllib.parse import unquote, urlsplit
 
 from pytest_proxydiag.core.proxyurl import parse_proxy_url
 from pytest_proxydiag.core.redact import Redactor, is_secret_name
+from pytest_proxydiag.proof.boto3_runner import _run_boto3
 from pytest_proxydiag.proof.claude_runner import _run_claude
 from pytest_proxydiag.proof.client_base import (  # noqa: F401 - the public names stay importable from here
     ANTHROPIC_VERSION, CLAUDE_ENV, CLAUDE_PROMPT, CLIENT_NAMES, DEFAULT_PATH, DUMMY_API_KEY, KILL_GRACE,
@@ -209,7 +216,17 @@ def _claude_info() -> ClientInfo:
     return ClientInfo("claude", version, path, True)
 
 
+def _boto3_info() -> ClientInfo:
+    # boto3 when installed (what users import), else botocore alone: the runner needs only botocore.
+    info = _python_info("botocore")
+    if not info.available:
+        return ClientInfo("boto3", None, None, False, f"{info.why_not.replace('botocore', 'boto3')}")
+    boto3 = _python_info("boto3")
+    return ClientInfo("boto3", boto3.version if boto3.available else f"(botocore {info.version})", sys.executable, True)
+
+
 _INFO_FUNCS = {
+    "boto3": _boto3_info,
     "curl": _curl_info,
     "requests": lambda: _python_info("requests"),
     "httpx": lambda: _python_info("httpx"),
@@ -266,8 +283,16 @@ def _squid_error(headers: Mapping[str, str] | None) -> str | None:
     return None
 
 
+def _aws_error_type(headers: Mapping[str, str] | None) -> str | None:
+    """AWS's error type from ``x-amzn-ErrorType`` ("UnrecognizedClientException:http://...") or None."""
+    for k, v in (headers or {}).items():
+        if k.lower() == "x-amzn-errortype" and v:
+            return str(v).split(":", 1)[0].strip() or None
+    return None
+
+
 _RUNNERS = {"curl": _run_curl, "requests": _run_python, "httpx": _run_python, "node": _run_node,
-            "claude": _run_claude}
+            "claude": _run_claude, "boto3": _run_boto3}
 
 
 
@@ -337,7 +362,9 @@ def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, m
             return ClientRun(name, info.version, False, status,
                              red.redact(f"the proxy answered {status} (X-Squid-Error: {squid}), not the target"),
                              f"proxy-{status}", proc.elapsed, command, red.redact(note))
-        return ClientRun(name, info.version, True, status, None, None, proc.elapsed, command, red.redact(note))
+        provider_error = result.get("provider_error") or _aws_error_type(result.get("headers"))
+        return ClientRun(name, info.version, True, status, None, None, proc.elapsed, command, red.redact(note),
+                         provider_error=red.redact(str(provider_error))[:200] if provider_error else None)
     if proc.timed_out:
         error, code = f"no answer within {_fmt_seconds(req.timeout)}s; killed", "timeout"
     else:
@@ -366,6 +393,9 @@ def describe(run: ClientRun) -> str:
     label = f"{run.client} {run.version}" if run.version else run.client
     if run.reached:
         text = f"{label}: reached ({run.status})" if run.status is not None else f"{label}: reached"
+        if run.provider_error:
+            # Why a 403 counts: the provider said it itself ("reached (403 UnrecognizedClientException)").
+            text = text[:-1] + f" {run.provider_error})"
     else:
         code = run.error_code or "error"
         if run.client == "curl" and code.isdigit():

@@ -45,7 +45,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
+from pytest_proxydiag.branches import providers
 from pytest_proxydiag.proof import claude_runner, client_plans, client_rules
+from pytest_proxydiag.proof.client_base import PROVIDER_CLIENTS
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 from pytest_proxydiag.proof.gateway import GATEWAY_FIX_KINDS, prove_gateway_fix
@@ -150,15 +152,17 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
         return None, clients_mod.describe(run)
     if not run.reached:
         return False, clients_mod.describe(run)
-    if run.status in _NOT_THE_PROVIDER:
+    if run.status in _NOT_THE_PROVIDER and not (run.status == 403 and run.provider_error):
         # Claude Code reports the proxy's refusal as an API status: with a dummy key the
-        # provider answers 401, so a 403/407/451 proves nothing about the path.
+        # provider answers 401, so a 403/407/451 proves nothing about the path -- unless the
+        # answer names the provider's own error (AWS refuses a dummy signature with 403).
         return False, f"{clients_mod.describe(run)} (a refusal, likely the proxy's: not proof of the path)"
     if proxy_expected and run.client in _ROUTED:
         from pytest_proxydiag.net import routing
 
         try:
-            r = routing.route(target_url, env, run.client)
+            # botocore takes its proxy as requests does (urllib's getproxies and proxy_bypass rules).
+            r = routing.route(target_url, env, _ROUTED_AS.get(run.client, run.client))
         except Exception:  # noqa: BLE001 - the routing model must never stop a verdict
             r = None
         if r is not None and r.direct:
@@ -168,14 +172,19 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
 
 #: Clients whose route the routing model knows (node here is Node's https module, which
 #: ignores proxy variables altogether: it proves nothing about a proxy fix).
-_ROUTED = ("curl", "requests", "httpx", "claude")
+_ROUTED = ("curl", "requests", "httpx", "claude", "boto3")
+_ROUTED_AS = {"boto3": "requests"}
 
 
-def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool) -> tuple[list[str], list[str]]:
+def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool,
+               target_url: str = "") -> tuple[list[str], list[str]]:
     """(client names that can prove the fix, notes on those left out)."""
     names, left_out = [], []
     only = STEP_WITNESSES.get(step_id or "")
+    family = providers.provider_of(urlsplit(target_url).hostname or "") if target_url else None
     for info in infos:
+        if info.name in PROVIDER_CLIENTS and family != PROVIDER_CLIENTS[info.name]:
+            continue  # boto3 speaks Bedrock's API only: it proves nothing about another provider
         if not info.available:
             left_out.append(f"{info.name}: {info.why_not}")
             continue
@@ -289,7 +298,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                           "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
-    names, left_out = _witnesses(infos, step_id, proxy_expected)
+    names, left_out = _witnesses(infos, step_id, proxy_expected, target_url)
     if app_env and app_env.get("clients"):
         # An application's own settings change only that application.
         names = [n for n in names if n in app_env["clients"]]

@@ -148,15 +148,17 @@ def save_trust_files(ca_certs: Sequence[x509.Certificate], ca_path: Path, *,
     return saved
 
 
-def compute_fix(saved: SavedFiles, env: Mapping[str, str], *, disabled: Sequence[Mapping[str, str]] = ()) -> dict:
+def compute_fix(saved: SavedFiles, env: Mapping[str, str], *, disabled: Sequence[Mapping[str, str]] = (),
+                aws: bool = False) -> dict:
     """The variables that make every client trust the CA: ``{"env": {...}, "unset": [...]}``.
 
-    Kept apart from the tests so a later step can apply it to real clients
-    and prove it (``verified``).
+    *aws*: a Bedrock user, whose boto3 reads ``AWS_CA_BUNDLE`` before anything
+    else (it is set to the bundle too).  Kept apart from the tests so a later
+    step can apply it to real clients and prove it (``verified``).
     """
     fix_env: dict[str, str] = {}
     if saved.bundle_path:
-        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") + (("AWS_CA_BUNDLE",) if aws else ()):
             fix_env[var] = saved.bundle_path
     node = saved.node_ca_path or saved.converted.get("NODE_EXTRA_CA_CERTS")
     if node:

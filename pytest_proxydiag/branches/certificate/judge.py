@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches import products, providers
 from pytest_proxydiag.catalog.certificate import TEXT
 from pytest_proxydiag.core.step import export_lines
 
@@ -111,10 +111,24 @@ def interception(a: Analysis, host: str, hostport: str, *, env: Mapping[str, str
     return _intercepted(a, base, env=env, save=save, disabled=disabled, machine=machine)
 
 
+def bedrock_user(a: Analysis, env: Mapping[str, str]) -> bool:
+    """The target is a Bedrock endpoint, or Claude Code (or boto3's own CA setting) says Bedrock is in use."""
+    boto3 = a.stores.get("boto3")
+    return providers.provider_of(a.host) == "AWS Bedrock" or providers.uses_bedrock(env) or bool(
+        boto3 is not None and boto3.relevant)
+
+
+def vertex_user(a: Analysis, env: Mapping[str, str]) -> bool:
+    """The target is a Vertex AI endpoint, or Claude Code says Vertex AI is in use."""
+    return providers.provider_of(a.host) == "Vertex AI" or providers.uses_vertex(env)
+
+
 def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine) -> Verdict:
     saved = save(a)
-    fix = compute_fix(saved, env, disabled=disabled)
-    untrusted = {k: t for k, t in a.untrusted().items() if k in MAIN_CLIENTS or t.relevant and k == "litellm"}
+    aws = bedrock_user(a, env)
+    fix = compute_fix(saved, env, disabled=disabled, aws=aws)
+    untrusted = {k: t for k, t in a.untrusted(relevant_only=False).items()
+                 if t.relevant and (k in MAIN_CLIENTS or k == "litellm") or k == "boto3" and aws}
     ca_name = common_name(a.ca.subject) if a.ca is not None else base["issuer"]
     evidence = dict(ca_saved=saved.as_dict(), ca_source=a.ca_source, ca_name=ca_name)
     if machine is not None:
@@ -124,7 +138,8 @@ def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine)
     values = dict(base, ca_name=ca_name, ca_path=saved.ca_path or say("not_available"),
                   bundle_path=saved.bundle_path or say("not_available"), node_ca_path=saved.node_ca_path or "",
                   reference_verdict=a.public.reason or say("not_public"),
-                  untrusted=matrix_text(a.trust, untrusted) or say("none"), extra=extra)
+                  untrusted=matrix_text(a.trust, untrusted) or say("none"), extra=extra,
+                  cloud_note=say("aws_note") if aws else say("vertex_note") if vertex_user(a, env) else "")
     if "claude-code" in untrusted and a.claude_would_trust_os_store():
         v = _claude_cert_store(a, untrusted, fix, saved, values)
     elif untrusted:

@@ -144,6 +144,10 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     stores["claude-code"] = claude_store(env, home=home, cwd=cwd, certifi_path=certifi_path, sys_path=sys_path,
                                          install=claude_install)
 
+    # boto3/botocore (Bedrock from Python): AWS_CA_BUNDLE, else ca_bundle in ~/.aws/config, else
+    # REQUESTS_CA_BUNDLE, else certifi; never SSL_CERT_FILE (measured, botocore 1.43).
+    stores["boto3"] = boto3_store(env, home, certifi_path)
+
     # LiteLLM: ssl_verify (false, or a CA path) from its config or SSL_VERIFY, else like httpx.
     lite = litellm_ssl_settings(litellm_config, env)
     relevant = bool(lite["config"] or gateway)
@@ -157,6 +161,42 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     else:
         stores["litellm"] = StoreSpec("litellm", "LiteLLM", (hsrc,), _via(hsrc), relevant=relevant)
     return stores
+
+
+def aws_config_ca_bundle(env: Mapping[str, str], home: str | None) -> tuple[str, str] | None:
+    """``(ca_bundle, "<config file> [<section>]")`` of the AWS profile in use, or None."""
+    import configparser
+
+    path = env.get("AWS_CONFIG_FILE") or (os.path.join(home, ".aws", "config") if home else "")
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    if not path or not os.path.isfile(path):
+        return None
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            parser.read_string(f.read(256 * 1024))
+    except (OSError, configparser.Error):
+        return None
+    section = profile if profile == "default" else f"profile {profile}"
+    value = parser.get(section, "ca_bundle", fallback="").strip() if parser.has_section(section) else ""
+    return (os.path.expanduser(value), f"{path} [{section}]") if value else None
+
+
+def boto3_store(env: Mapping[str, str], home: str | None, certifi_path: str | None) -> StoreSpec:
+    """boto3/botocore's store; it counts (``relevant``) for a Bedrock user or one who set its CA variable."""
+    from pytest_proxydiag.branches import providers
+
+    config = aws_config_ca_bundle(env, home or env.get("HOME"))
+    if env.get("AWS_CA_BUNDLE"):
+        src = ("AWS_CA_BUNDLE", env["AWS_CA_BUNDLE"], "any")
+    elif config:
+        src = (f"ca_bundle ({config[1]})", config[0], "any")
+    elif env.get("REQUESTS_CA_BUNDLE"):
+        src = ("REQUESTS_CA_BUNDLE", env["REQUESTS_CA_BUNDLE"], "any")
+    else:
+        src = ("certifi", certifi_path or "", "file")
+    relevant = providers.uses_bedrock(env) or bool(env.get("AWS_CA_BUNDLE") or config)
+    return StoreSpec("boto3", "boto3/botocore", (src,), _via(src), relevant=relevant)
 
 
 def _node_reads_os_store(env: Mapping[str, str], node_version: str | None) -> bool:
