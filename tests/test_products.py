@@ -177,3 +177,19 @@ def test_mitmproxy_plain_text_upstream_error_is_recognised():
 ])
 def test_socks5_replies(stage, data, sent, shape):
     assert products.socks5_reply(stage, data, credentials_sent=sent).shape == shape
+
+
+@pytest.mark.parametrize("by, ran, named", [
+    ("connectivity.proxy_works", {"connectivity.proxy_works": "failed"}, "connectivity.proxy_works"),
+    # -m policy: proxy_works was deselected; domain_allowed ran and failed on the same CONNECT.
+    ("connectivity.proxy_works", {"policy.domain_allowed": "failed"}, "policy.domain_allowed"),
+    ("auth.credentials", {"connectivity.proxy_reachable": "failed", "policy.domain_allowed": "failed"},
+     "connectivity.proxy_reachable"),
+    # nothing that ran judged it: the evidence needs the deselected step (the report says so)
+    ("connectivity.proxy_works", {"policy.domain_allowed": "passed"}, "connectivity.proxy_works"),
+    ("application.env_in_shell", {"policy.domain_allowed": "failed"}, "application.env_in_shell"),
+])
+def test_a_blocker_is_a_step_that_ran(by, ran, named):
+    from pytest_proxydiag.core.step import ran_blocker
+
+    assert ran_blocker(by, ran) == named

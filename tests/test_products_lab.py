@@ -101,6 +101,12 @@ def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):
     assert "Please allow outbound HTTPS through the web proxy to:" in step["solution"]
     assert run.root_cause == "policy.domain_allowed"
     assert "did not select" not in run.output
+    # connectivity.proxy_works was deselected: the steps that need the tunnel name the step that ran and judged it.
+    assert "connectivity.proxy_works" not in {s["id"] for s in run.steps}
+    for step_id in ("policy.url_filtering", "policy.payload_size"):
+        blocked = [s for s in run.steps if s["id"] == step_id][0]
+        assert blocked["outcome"] == "skipped" and blocked["blocked_by"] == "policy.domain_allowed", blocked
+        assert "connectivity.proxy_works" not in blocked["skip_reason"]
 
 
 def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
