@@ -47,6 +47,9 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+#: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
+#: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
+ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
 
 
 @pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
@@ -59,21 +62,33 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert not run.failed(), run.failed()
         return
     root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
-    if case in NAMES_PRODUCT:
-        assert PRODUCTS[key].name in root["finding"], root["finding"]
+    socks = PRODUCTS[key].scheme.startswith("socks")
+    if case in NAMES_PRODUCT and socks:
+        # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.
+        assert "SOCKS5 replies do not name the product" in root["finding"], root["finding"]
+    elif case in NAMES_PRODUCT:
+        assert ANSWERED_BY.get(name, PRODUCTS[key].name) in root["finding"], root["finding"]
         assert "IT finds the entry in:" in root["finding"]
     if case == "wrong-password":
-        assert root["finding_key"] in ("rejected", "rejected_401")
+        assert root["finding_key"] in (("socks_rejected",) if socks else ("rejected", "rejected_401"))
         assert "not-the-password" not in run.output + run.json_path.read_text()
+        assert "Contact IT for correct credentials" in root["solution"]
     if case == "no-credentials":
-        assert root["finding_key"] == "required"
+        assert root["finding_key"] == ("socks_required" if socks else "required")
+        assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
     if case == "blocked-domain":
         assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"]
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
     if case == "socks":
-        assert "SOCKS" in root["finding"]
+        # Real Dante works for the SOCKS5 probe; Claude Code and Node cannot use a socks5h:// HTTPS_PROXY at all.
+        assert root["finding_key"] == "socks_clients", root["finding"]
+        assert "Claude Code (it has no SOCKS support)" in root["finding"] and "Node programs" in root["finding"]
+        assert "curl" in root["finding"].rpartition("These can:")[2]
+        assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "upstream-down" and socks:
+        assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 
 
 def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_finding(product_lab, run_diag):
@@ -161,7 +176,7 @@ def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
                               dest_port=closed.port)
             assert products.socks5_reply(*refused[-1]).meaning == "connection refused by the destination"
             assert products.socks5_reply(*refused[-1]).shape == "upstream"
-        with RealProxy("dante", credentials=("alice", "wrong")) as dante:
+        with RealProxy("dante", credentials=("alice", "lab-secret")) as dante:
             none_offered = _socks5(dante.port, b"\x00")
             assert products.socks5_reply(*none_offered[0]).shape == "credentials_required"
             with_password = _socks5(dante.port, b"\x00\x02", auth=("alice", "wrong"))

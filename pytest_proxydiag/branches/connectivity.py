@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Iterable, Mapping
 
+from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.net.probes import Cause
+from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
 __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
            "GATEWAY_HEALTH_PATHS", "judge_health_answer", "judge_unhealthy",
-           "reachability_evidence", "PLACEHOLDER"]
+           "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES", "judge_socks_tunnel",
+           "judge_socks_clients"]
 
 COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -184,3 +187,67 @@ def judge_unhealthy(gateway, results: Mapping[str, object]) -> Judgement:
     failing = [(p, r) for p, r in results.items() if r.reply.status >= 500]
     path, res = failing[0] if failing else ("/health", results["/health"])
     return Judgement.fail("unhealthy", gateway=gateway.url, path=path, status=res.detail, detail=res.reply.text(300))
+
+
+# -- SOCKS proxies (socks5h://, socks5://, socks4://) ---------------------------------------------------
+#: client -> (the SOCKS proxy schemes it speaks, the pip extra it needs for them or None).  Measured or from
+#: each client's documentation: curl speaks all four; requests needs PySocks, httpx (and the anthropic SDK on
+#: it) socksio, and httpx only SOCKS5; Node's fetch/undici ProxyAgent speak HTTP proxies only; Claude Code
+#: has no SOCKS support (its network-config documentation).
+SOCKS_CLIENTS: Mapping[str, tuple[tuple[str, ...], str | None]] = {
+    "curl": (("socks4", "socks4a", "socks5", "socks5h"), None),
+    "requests": (("socks4", "socks4a", "socks5", "socks5h"), "requests[socks]"),
+    "httpx": (("socks5", "socks5h"), "httpx[socks]"),
+    "node": ((), None),
+    "claude": ((), None),
+}
+
+#: The module each client's SOCKS extra installs (PySocks, socksio).
+SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio"}
+
+
+def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
+    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
+    outcome = tunnel.socks
+    if outcome is None:
+        if tunnel.cause in _UNREACHED:
+            return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
+        if tunnel.cause == Cause.NO_ANSWER:
+            return Judgement.fail("no_answer", detail=tunnel.detail)
+        if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET):
+            return Judgement.fail("socks_not_socks", detail=tunnel.detail, hostport=proxy.hostport)
+        return Judgement.fail("connect_failed", detail=tunnel.detail, evidence=tunnel.detail)
+    if outcome.stage != "connect":
+        return Judgement.blocked("auth.credentials", key="wants_auth", status=tunnel.detail)
+    reply = products.socks_outcome_reply(outcome)
+    resolved = Note.of("resolved_by_client", address=outcome.address) if outcome.resolved_by == "client" \
+        else Note.of("resolved_by_proxy")
+    key = "socks_denied" if reply.shape == "denied" else "socks_refused"
+    return Judgement.fail(key, meaning=reply.meaning, code=f"0x{outcome.code:02x}", resolved=resolved,
+                          product=products.SOCKS["who"], evidence=f"SOCKS5 CONNECT {target.hostport}: "
+                                                                   f"reply 0x{outcome.code:02x} ({reply.meaning})",
+                          hint=Note.of("try_socks5h") if outcome.resolved_by == "client" and reply.shape == "upstream"
+                          else "")
+
+
+def judge_socks_clients(proxy, present: Mapping[str, bool], works: str) -> Judgement:
+    """Step 3, SOCKS: which of the user's clients can use this proxy URL at all (*present*: client -> its extra
+    is installed).  A client that cannot is a finding of its own, named with the fix."""
+    def note(key: str, **values) -> str:
+        return catalog.note("connectivity.proxy_works", key, **values)
+
+    cannot, can = [], []
+    for client, extra_ok in present.items():
+        schemes, extra = SOCKS_CLIENTS[client]
+        name = note(f"client_{client}")
+        if proxy.scheme not in schemes:
+            cannot.append(note("no_socks" if not schemes else "no_scheme", client=name, scheme=proxy.scheme))
+        elif extra and not extra_ok:
+            cannot.append(note("needs_extra", client=name, extra=extra))
+        else:
+            can.append(name)
+    relay = f"{proxy.username}:<PASSWORD>@{proxy.hostport}" if proxy.username else proxy.hostport
+    if cannot:
+        return Judgement.fail("socks_clients", cannot="; ".join(cannot), can=", ".join(can) or note("none_of_them"),
+                              works=works, relay=relay, evidence=works)
+    return Judgement.passed("socks_ok", works=works, can=", ".join(can))

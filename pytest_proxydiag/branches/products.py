@@ -27,7 +27,7 @@ from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES, SOCKS
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "control_host", "silent_refusal"]
 
 #: How long a quoted title, heading or header may be.
@@ -298,3 +298,9 @@ def socks5_reply(stage: str, data: bytes, *, credentials_sent: bool = False) -> 
         return SocksReply(stage, "credentials_rejected", SOCKS["rejected"].format(code=code))
     shape, meaning = SOCKS5_REPLIES.get(code, ("other", SOCKS["unassigned"].format(code=code)))
     return SocksReply(stage, shape, meaning)
+
+
+def socks_outcome_reply(outcome: Any, *, credentials_sent: bool = False) -> SocksReply:
+    """:func:`socks5_reply` of a probe's :class:`~pytest_proxydiag.net.results.SocksOutcome` (stage and code)."""
+    first = 0x01 if outcome.stage == "auth" else 0x05
+    return socks5_reply(outcome.stage, bytes([first, outcome.code & 0xFF]), credentials_sent=credentials_sent)

@@ -245,4 +245,7 @@ SOCKS: dict[str, str] = {
     "accepted": "the SOCKS server accepted the username and password",
     "rejected": "the SOCKS server rejected the username and password (status 0x{code:02x})",
     "unassigned": "unassigned reply code 0x{code:02x}",
+    # A SOCKS5 reply is two bytes: it never names the product.
+    "who": "SOCKS5 replies do not name the product; IT finds the reason in the SOCKS server's own log (Dante: "
+           "the logoutput file of danted.conf, with 'log: connect error' in its rules).",
 }

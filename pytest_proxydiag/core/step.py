@@ -176,7 +176,13 @@ def ran_blocker(by_step: str, ran: "dict[str, str]") -> str:
 
 
 def blocking_step_for(res: TunnelResult) -> str:
-    """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity."""
+    """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity.
+
+    A SOCKS5 refusal: the method or username/password stage → auth; the CONNECT reply (even "not allowed by
+    ruleset", which the policy steps cannot read from a SOCKS proxy) → connectivity.proxy_works.
+    """
+    if res.cause == Cause.SOCKS_REFUSED and res.socks is not None:
+        return "auth.credentials" if res.socks.stage in ("method", "auth") else "connectivity.proxy_works"
     if res.cause == Cause.PROXY_STATUS and res.reply is not None:
         if res.reply.status == 407:
             offered = " ".join(res.reply.proxy_authenticate).lower()

@@ -118,8 +118,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
     "no-credentials": ("{name} with Basic auth; HTTPS_PROXY carries no credentials", "auth.credentials"),
     "blocked-domain": ("{name} refuses api.anthropic.com with its own filter", "policy.domain_allowed"),
     "upstream-down": ("{name} works but the provider's port is closed", "connectivity.proxy_works"),
-    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code cannot use SOCKS at all",
-              "application.debug_logging"),
+    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code and Node cannot use SOCKS at all",
+              "connectivity.proxy_works"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -128,7 +128,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
 def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
-        return ["socks"]  # the diagnosis' probes speak HTTP to proxies; SOCKS is judged per client
+        # The probes speak SOCKS5 (net/socks.py); which clients can use SOCKS at all is judged per client.
+        return ["socks", "wrong-password", "no-credentials", "upstream-down"]
     cases = ["healthy", "blocked-domain", "upstream-down"]
     if spec.supports_auth:
         cases[1:1] = ["wrong-password", "no-credentials"]

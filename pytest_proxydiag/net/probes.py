@@ -33,8 +33,9 @@ from typing import Any, Iterator, Mapping
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.core.proxyurl import ProxyURL
 from pytest_proxydiag.net.http import MAX_BODY, MAX_HEAD, ResponseReader, iter_body, parse_head, read_body, read_head
-from pytest_proxydiag.net.results import (Cause, Deadline, HttpReply, HttpResult, ProbeError, StreamResult,
-                                          TcpResult, Timings, TlsResult, TunnelResult, classify_oserror)
+from pytest_proxydiag.net.results import (Cause, Deadline, HttpReply, HttpResult, ProbeError, SocksOutcome,
+                                          StreamResult, TcpResult, Timings, TlsResult, TunnelResult, classify_oserror)
+from pytest_proxydiag.net import socks
 from pytest_proxydiag.net.relay import ObservedRelay
 from pytest_proxydiag.net.session import USER_AGENT, ProbeSession, basic_auth_header
 from pytest_proxydiag.net.tls import fetch_chain, tls_error, unverified_context, wrap_tls
@@ -102,6 +103,8 @@ class Probes(ProbeSession):
             blocked = self._blocked_result()
             if blocked is not None:
                 return None, TunnelResult(target, False, blocked.cause, blocked.detail)
+        if (via or self.proxy) is not None and (via or self.proxy).scheme in ("socks5", "socks5h"):
+            return self._open_socks5_tunnel(host, port, credentials, deadline, via)
         auth = self._proxy_auth(credentials)
         t0 = time.monotonic()
         sock = None
@@ -146,6 +149,64 @@ class Probes(ProbeSession):
             self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
             return None, TunnelResult(target, False, err.cause, err.detail, None,
                                       Timings(total=time.monotonic() - t0), bool(auth))
+
+    def _open_socks5_tunnel(self, host: str, port: int, credentials: Any, deadline: Deadline,
+                            via: ProxyURL | None) -> tuple[socket.socket | None, TunnelResult]:
+        """SOCKS5 CONNECT (:mod:`~pytest_proxydiag.net.socks`): socks5h sends the name, socks5 the address."""
+        p = via or self.proxy
+        assert p is not None
+        target = f"{host}:{port}"
+        creds = self._socks_credentials(credentials)
+        t0 = time.monotonic()
+        sock = None
+        address = None
+        try:
+            if p.scheme == "socks5":
+                # The client resolves the name (pinned with --proxydiag-resolve in the lab, never a real lookup).
+                addrs, _el, err = self.resolve(host, port)
+                if err is not None:
+                    raise err
+                address = addrs[0]
+            client = socks.Socks5Client(host, port, credentials=creds, address=address)
+            sock, r_el, c_el = self._open_to_proxy(deadline, via)
+            events = socks.negotiate(sock, client, deadline)
+            self.count_request()
+        except socks.SocksProtocolError as exc:
+            if sock is not None:
+                sock.close()
+            cause = Cause.CLOSED if "closed" in exc.why else Cause.GARBAGE
+            detail = f"SOCKS5 CONNECT {target}: {exc}"
+            self._record("connect", target=target, cause=cause.value, detail=detail)
+            return None, TunnelResult(target, False, cause, detail, None, Timings(total=time.monotonic() - t0),
+                                      creds is not None)
+        except (ProbeError, OSError, ValueError) as exc:
+            if sock is not None:
+                sock.close()
+            err = ProbeError(Cause.ERROR, f"SOCKS5 CONNECT {target}: {exc}") if isinstance(exc, ValueError) \
+                else classify_oserror(exc, f"SOCKS5 CONNECT {target}")
+            if via is None:
+                self._mark_silent(err)
+            self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
+            return None, TunnelResult(target, False, err.cause, err.detail, None,
+                                      Timings(total=time.monotonic() - t0), creds is not None)
+        last = events[-1]
+        stage = {socks.MethodReply: "method", socks.AuthReply: "auth"}.get(type(last), "connect")
+        code = last.method if stage == "method" else (last.status if stage == "auth" else last.rep)
+        outcome = SocksOutcome(stage, code, "client" if address else "proxy", address)
+        timings = Timings(resolve=r_el, connect=c_el, proxy_reply=time.monotonic() - t0)
+        detail = f"SOCKS5 {stage} reply 0x{code:02x}"
+        self._record("connect", target=target, socks_stage=stage, socks_code=code)
+        if outcome.ok:
+            return sock, TunnelResult(target, True, Cause.OK, detail, None, timings, creds is not None, outcome)
+        sock.close()
+        return None, TunnelResult(target, False, Cause.SOCKS_REFUSED, detail, None, timings, creds is not None,
+                                  outcome)
+
+    def _socks_credentials(self, credentials: Any) -> tuple[str, str] | None:
+        if credentials == "configured":
+            p = self.proxy
+            return (p.username, p.password or "") if p is not None and p.username is not None else None
+        return None if credentials is None else (credentials[0], credentials[1] or "")
 
     def connect_tunnel(self, host: str, port: int, *, credentials: Any = "configured") -> TunnelResult:
         """CONNECT host:port through the proxy and close (cached per credentials)."""
@@ -363,7 +424,8 @@ class Probes(ProbeSession):
         """
         t0 = time.monotonic()
         route = _Route()
-        if via_proxy and target.scheme == "https":
+        socks5 = self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h")
+        if via_proxy and (target.scheme == "https" or socks5):
             route.sock, route.tunnel = self.open_tunnel(target.host, target.port, deadline=deadline)
             if route.sock is None:
                 return route
@@ -399,7 +461,9 @@ class Probes(ProbeSession):
               body: bytes | None, via_proxy: bool, per_op: float,
               deadline: Deadline) -> tuple[HttpReply, ResponseReader] | None:
         """Send one request; return the proxy's early reply when it answered (413) before the body was sent."""
-        plain_via_proxy = via_proxy and target.scheme == "http"
+        # Through a SOCKS5 tunnel a plain request is origin-form, as sent to the origin itself.
+        plain_via_proxy = via_proxy and target.scheme == "http" and not (
+            self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h"))
         url = target.origin + path
         lines = [f"{method} {url if plain_via_proxy else path} HTTP/1.1", f"Host: {target.host}" +
                  (f":{target.port}" if target.port not in (80, 443) else ""),
