@@ -192,4 +192,8 @@ def test_socks5_replies(stage, data, sent, shape):
 def test_a_blocker_is_a_step_that_ran(by, ran, named):
     from pytest_proxydiag.core.step import ran_blocker
 
-    assert ran_blocker(by, ran) == named
+    assert ran_blocker(by, ran, frozenset(ran)) == named
+    # A step selected in this session that runs later (connectivity.proxy_works comes after the policy steps)
+    # stays the blocker; without a known selection nothing changes.
+    assert ran_blocker(by, ran, frozenset(ran) | {by}) == by
+    assert ran_blocker(by, ran, None) == by

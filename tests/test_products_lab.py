@@ -77,7 +77,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == ("socks_required" if socks else "required")
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
     if case == "blocked-domain":
-        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"]
+        assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
@@ -102,6 +102,21 @@ def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_findin
     assert "Contact IT for correct credentials" in found["solution"]
     works = [s for s in run.steps if s["id"] == "connectivity.proxy_works"][0]
     assert works["outcome"] == "skipped" and works["blocked_by"] == "auth.credentials"
+
+
+def test_a_socks5_url_is_resolved_here_and_judged_client_by_client(product_lab, run_diag):
+    """socks5:// (not socks5h): this machine resolves the provider's name (pinned to loopback by the lab) and sends
+    the address; real Dante opens the tunnel, and the clients that cannot use SOCKS are still named."""
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks5://")
+    run = run_diag("-m", "connectivity", "--proxydiag-clients", "none", lab=lab,
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "socks_clients", run.output[-3000:]
+    assert step["evidence"]["socks"]["resolved_by"] == "client" and step["evidence"]["tls"]["ok"]
+    assert "is a SOCKS proxy (socks5://) and it works" in step["finding"]
+    assert "Claude Code (it has no SOCKS support) cannot use any SOCKS proxy" in step["finding"]
+    assert "Give the clients that cannot speak SOCKS an HTTP proxy" in step["solution"]
 
 
 def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):

@@ -116,7 +116,8 @@ class StepContext:
         ran, failed and judged the same evidence stands in (see :func:`ran_blocker`).
         """
         __tracebackhide__ = True
-        by_step = ran_blocker(by_step, {r.step_id: r.outcome for r in self.state.results})
+        by_step = ran_blocker(by_step, {r.step_id: r.outcome for r in self.state.results},
+                              getattr(self.state, "selected", None))
         self.blocked_by = by_step
         self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
         pytest.skip(self.skip_reason)
@@ -164,13 +165,15 @@ TUNNEL_JUDGES = ("connectivity.proxy_reachable", "connectivity.proxy_works", "au
                  "policy.domain_allowed")
 
 
-def ran_blocker(by_step: str, ran: "dict[str, str]") -> str:
-    """The blocker to name, given the outcomes of the steps that ran so far (*ran*: step id -> outcome).
+def ran_blocker(by_step: str, ran: "dict[str, str]", selected: "frozenset[str] | None" = None) -> str:
+    """The blocker to name, given the outcomes of the steps that ran so far (*ran*: step id -> outcome) and the
+    steps this session runs (*selected*; None: unknown, every step counts as selected).
 
-    *by_step* itself when it ran; else, for a failed CONNECT, a step of :data:`TUNNEL_JUDGES` that ran and
-    failed; else *by_step* (the evidence truly needs it: the report says it was not selected).
+    *by_step* itself when it ran or runs in this session; else, for a failed CONNECT, a step of
+    :data:`TUNNEL_JUDGES` that ran and failed; else *by_step* (the evidence truly needs it: the report says it
+    was not selected).
     """
-    if by_step in ran or by_step not in TUNNEL_JUDGES:
+    if by_step in ran or selected is None or by_step in selected or by_step not in TUNNEL_JUDGES:
         return by_step
     return next((s for s in TUNNEL_JUDGES if ran.get(s) == "failed"), by_step)
 

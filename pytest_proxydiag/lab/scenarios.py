@@ -129,7 +129,7 @@ def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
         # The probes speak SOCKS5 (net/socks.py); which clients can use SOCKS at all is judged per client.
-        return ["socks", "wrong-password", "no-credentials", "upstream-down"]
+        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down"]
     cases = ["healthy", "blocked-domain", "upstream-down"]
     if spec.supports_auth:
         cases[1:1] = ["wrong-password", "no-credentials"]
@@ -145,6 +145,9 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
     for key, spec in PRODUCTS.items():
         for case in _product_cases(key):
             text, root = PRODUCT_CASES[case]
+            if spec.scheme.startswith("socks") and case == "blocked-domain":
+                # A SOCKS5 refusal is two bytes ("not allowed by ruleset"): the SOCKS probe's own finding.
+                root = "connectivity.proxy_works"
             name = f"{key}-{case}"
             added[name] = (key, text.format(name=spec.name))
             EXPECTED_ROOT_CAUSE[name] = root
