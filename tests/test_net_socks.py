@@ -4,6 +4,7 @@ real Dante (from its package, on loopback) through the probes, for socks5h:// an
 from __future__ import annotations
 
 import pytest
+from test_net_probes import _Options
 
 from pytest_proxydiag.net.socks import (NEED_DATA, AuthReply, ConnectReply, MethodReply, Rep, Socks5Client,
                                         SocksProtocolError)
@@ -140,20 +141,6 @@ def dante_probes():
     yield make
     for part in started:
         part.stop()
-
-
-class _Options:
-    """The part of a pytest config that resolve_settings reads: these options, nothing from ini."""
-
-    def __init__(self, options: dict) -> None:
-        self.options = options
-        self.inicfg: dict = {}
-
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
-
-    def getini(self, name):
-        return None
 
 
 def _probes(proxy_url: str, closed_port: int):
