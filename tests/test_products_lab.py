@@ -84,7 +84,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "socks":
         # Real Dante works for the SOCKS5 probe; Claude Code and Node cannot use a socks5h:// HTTPS_PROXY at all.
         assert root["finding_key"] == "socks_clients", root["finding"]
-        assert "Claude Code (it has no SOCKS support)" in root["finding"] and "Node programs" in root["finding"]
+        assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
     if case == "upstream-down" and socks:
@@ -115,8 +115,42 @@ def test_a_socks5_url_is_resolved_here_and_judged_client_by_client(product_lab, 
     assert step["outcome"] == "failed" and step["finding_key"] == "socks_clients", run.output[-3000:]
     assert step["evidence"]["socks"]["resolved_by"] == "client" and step["evidence"]["tls"]["ok"]
     assert "is a SOCKS proxy (socks5://) and it works" in step["finding"]
-    assert "Claude Code (it has no SOCKS support) cannot use any SOCKS proxy" in step["finding"]
+    assert "Claude Code (it has no SOCKS support: 'Unable to connect to API (UnsupportedProxyProtocol)') cannot use " \
+        "any SOCKS proxy" in step["finding"]
     assert "Give the clients that cannot speak SOCKS an HTTP proxy" in step["solution"]
+
+
+def test_real_clients_through_real_dante_behave_as_the_socks_finding_says(product_lab, tmp_path, monkeypatch):
+    """What the socks_clients finding says, measured: curl reaches the provider through Dante; requests and httpx
+    without their SOCKS extra, and Claude Code, fail; a plain Node program ignores HTTPS_PROXY (goes direct,
+    to the loopback-pinned origin)."""
+    import importlib.util
+
+    from pytest_proxydiag.proof import clients
+
+    default_claude = "/opt/proxydiag-claude/node_modules/.bin/claude"
+    if not os.environ.get(clients.CLAUDE_ENV) and os.access(default_claude, os.X_OK):
+        monkeypatch.setenv(clients.CLAUDE_ENV, default_claude)
+    lab = product_lab("dante-socks")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **lab.env,
+           "ANTHROPIC_API_KEY": "sk-ant-lab-dummy", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+        env[var] = lab.public_roots
+    pins = {("api.anthropic.com", lab.origin_port): "127.0.0.1"}
+    run = {name: clients.run_client(name, lab.target_url, env, 10, resolve=pins)
+           for name in ("curl", "requests", "httpx", "claude")}
+    assert run["curl"].reached and run["curl"].status == 401, clients.describe(run["curl"])
+    if importlib.util.find_spec("socks") is None:
+        assert not run["requests"].reached and "SOCKS" in run["requests"].error
+    if importlib.util.find_spec("socksio") is None:
+        assert not run["httpx"].reached and "socksio" in run["httpx"].error
+    if run["claude"].error_code == "unavailable":
+        message = f"Claude Code: {run['claude'].error} (.ci/install-claude.sh, or set PROXYDIAG_CLAUDE)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; under CI=true this is an error")
+        pytest.skip(message)
+    assert not run["claude"].reached and "UnsupportedProxyProtocol" in (run["claude"].error or ""), run["claude"]
 
 
 def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):

@@ -186,7 +186,8 @@ NOTES = {
         "socks_works": "CONNECT {target} accepted, TLS {tls}",
         "client_curl": "curl", "client_requests": "Python requests", "client_httpx": "httpx (and the anthropic SDK)",
         "client_node": "Node programs (fetch and undici's ProxyAgent speak HTTP proxies only)",
-        "client_claude": "Claude Code (it has no SOCKS support)",
+        "client_claude": ("Claude Code (it has no SOCKS support: 'Unable to connect to API "
+                          "(UnsupportedProxyProtocol)')"),
         "no_socks": "{client} cannot use any SOCKS proxy",
         "no_scheme": "{client} does not speak {scheme}://",
         "needs_extra": "{client} needs the {extra} extra (pip install \"{extra}\")",
