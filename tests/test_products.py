@@ -245,3 +245,11 @@ def test_socks_refusals_are_judged_by_stage():
     verdict = connectivity.judge_socks_tunnel(url, unreachable, target)
     assert verdict.key == "socks_refused" and verdict.values["meaning"] == "host unreachable"
     assert verdict.values["hint"].key == "try_socks5h"
+
+
+def test_a_parent_refusing_the_proxys_own_credentials_is_read_from_the_page():
+    page = ("<html><title>503 - Forwarding failure (Privoxy@api.anthropic.com)</title><h2>Forwarding failure</h2>"
+            "<p>Privoxy was unable to <code>socks5-forward</code> your request <b>https://api.anthropic.com/</b> "
+            "through <b>127.0.0.1</b>: <b>SOCKS5 authentication failed</b></p></html>")  # Privoxy 3.0.34, measured
+    assert products.parent_auth_failure(page) == "SOCKS5 authentication failed"
+    assert products.parent_auth_failure("<h1>503 Service Unavailable</h1>") is None

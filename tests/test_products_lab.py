@@ -87,6 +87,11 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "parent-wrong-password":
+        # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
+        assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
+        assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
+        assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 

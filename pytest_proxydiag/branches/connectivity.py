@@ -94,6 +94,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         if shape in ("connect_not_allowed", "bad_request"):
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
+        parent_auth = products.parent_auth_failure(reply.body) if reply.status >= 500 else None
+        if parent_auth:
+            # The proxy's own credentials for its parent (its forward configuration), not the user's: IT's fix.
+            return Judgement.fail("parent_auth", status=reply.status_line, words=parent_auth, product=who_answered,
+                                  evidence=f"{reply.status_line}: {parent_auth}")
         if 300 <= reply.status < 400:
             # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
             why = Note.of("redirected", status=reply.status_line, location=reply.header("Location") or "nowhere")

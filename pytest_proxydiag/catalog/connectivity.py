@@ -72,6 +72,10 @@ STEPS = {
             "proxy_tls_untrusted": {"text": "The proxy {proxy} is spoken to over TLS (https:// proxy URL) and its "
                                             "own certificate is not trusted: {detail}",
                                     "solution": "trust_proxy_ca"},
+            "parent_auth": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: its own parent proxy "
+                                    "refused the proxy's credentials ('{words}'). This is authentication between the "
+                                    "proxy and its parent, set in the proxy's configuration, not your credentials. "
+                                    "{product}", "solution": "parent_credentials"},
             # SOCKS5 (net/socks.py): the CONNECT reply codes of RFC 1928, and the clients that cannot use SOCKS.
             "socks_refused": {"text": "The SOCKS5 proxy {proxy} could not open CONNECT {target}: {meaning} "
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
@@ -102,6 +106,11 @@ STEPS = {
                 "CA is trusted (see certificate.interception: system store, then SSL_CERT_FILE / "
                 "REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS). The certificate must name the proxy host "
                 "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
+            "parent_credentials": {"any": (
+                "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
+                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line). Changing "
+                "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "socks_allow": {"any": (

@@ -41,6 +41,8 @@ NSS_WRAPPER_INSTALL = "sudo apt-get install libnss-wrapper"
 _NSS_WRAPPER_PATHS = ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
                       "/usr/lib64/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so",
                       "/usr/local/lib/libnss_wrapper.so")
+#: The account of Privoxy's SOCKS5 parent (Dante) in the lab.
+PARENT_USER, PARENT_PASSWORD = "alice", "parent-secret-3"
 #: mitmproxy lives in a venv of its own (it pins a cryptography the main environment must not get).
 MITMPROXY_VENV = "/opt/proxydiag-mitmproxy"
 
@@ -99,12 +101,14 @@ class RealProxy:
     ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
     host names are refused by the product's own filter; ``intercept`` (mitmproxy)
     re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
-    host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.
+    host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
+    SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
+    ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
-                 hosts: Sequence[str] = PROVIDER_HOSTS) -> None:
+                 hosts: Sequence[str] = PROVIDER_HOSTS, parent_password: str | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -122,6 +126,7 @@ class RealProxy:
         self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{key}-", dir=_reachable_tmp()))
         os.chmod(self.directory, 0o755)
         self.credentials = credentials
+        self.parent_password = parent_password
         self.blocked = list(blocked)
         self.intercept = intercept
         self.upstream_ca = upstream_ca
@@ -173,9 +178,12 @@ class RealProxy:
                           + "".join(f"{h}\n" for h in self.blocked), 0o644)
             lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
                      "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
-            if self.parent is not None:
+            if self.parent is not None and self.parent_password is not None:
                 # Privoxy's forward lines carry credentials only for a SOCKS5 parent (forward-socks5
                 # user:pass@host:port); an HTTP parent gets the client's own Proxy-Authorization.
+                lines.append(f"forward-socks5 / {PARENT_USER}:{self.parent_password}@{self.parent.host}:"
+                             f"{self.parent.port} .")
+            elif self.parent is not None:
                 lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
@@ -250,7 +258,9 @@ class RealProxy:
                "NSS_WRAPPER_PASSWD": "/etc/passwd", "NSS_WRAPPER_GROUP": "/etc/group"}
         if self.spec.key == "dante" and self.credentials:
             self._dante_users(env)
-        if self.spec.key == "privoxy" and self.credentials and self.parent is None:
+        if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
+            self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "privoxy" and self.credentials and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=self.credentials, hosts=self.hosts).start(timeout)
         try:
             return self._start(env, timeout)

@@ -120,6 +120,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
     "upstream-down": ("{name} works but the provider's port is closed", "connectivity.proxy_works"),
     "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code and Node cannot use SOCKS at all",
               "connectivity.proxy_works"),
+    "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
+                              "forward-socks5 line", "connectivity.proxy_works"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -137,6 +139,8 @@ def _product_cases(key: str) -> list[str]:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
         cases.append("intercept")
+    if key == "privoxy":
+        cases.append("parent-wrong-password")
     return cases
 
 
