@@ -93,10 +93,10 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
     proxy = step.require_proxy()
     if proxy.is_socks:
         return _socks_proxy_works(step, proxydiag_config, proxydiag_probes, target, proxy)
-    speaks_tls = proxydiag_probes.proxy_speaks_tls
+    speaks_tls, speaks_socks = proxydiag_probes.proxy_speaks_tls, proxydiag_probes.proxy_speaks_socks5
     if target.scheme == "http":
         res = proxydiag_probes.request(target, "GET", "/")
-        verdict = connectivity.judge_reply(proxy, res.reply, res.cause, res.detail, target, speaks_tls)
+        verdict = connectivity.judge_reply(proxy, res.reply, res.cause, res.detail, target, speaks_tls, speaks_socks)
         if verdict is not None:
             verdict.conclude(step)
         step.add_evidence(http={"status": res.detail, "timings": res.timings})
@@ -107,7 +107,8 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
                                "headers": dict(tunnel.reply.headers) if tunnel.reply else None,
                                "timings": tunnel.timings})
     if not tunnel.ok:
-        connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls).conclude(step)
+        connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
+                                 speaks_socks).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

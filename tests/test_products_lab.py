@@ -125,6 +125,25 @@ def test_a_socks5_url_is_resolved_here_and_judged_client_by_client(product_lab, 
     assert "Give the clients that cannot speak SOCKS an HTTP proxy" in step["solution"]
 
 
+@pytest.mark.parametrize("name, wrong, right, key", [
+    # socks5h:// written for an HTTP proxy (real tinyproxy waits for the rest of a request line: silence)
+    ("tinyproxy-healthy", "socks5h://", "http://", "socks_not_socks"),
+    # http:// written for a SOCKS proxy (real Dante closes on the HTTP request, answers a SOCKS5 greeting)
+    ("dante-socks", "http://", "socks5h://", "socks_port"),
+])
+def test_the_wrong_scheme_for_the_port_is_named(product_lab, run_diag, name, wrong, right, key):
+    lab = product_lab(name)
+    url = lab.proxy_url.replace(lab.proxy_url.split("://")[0] + "://", wrong)
+    run = run_diag("-m", "connectivity or auth", "--proxydiag-clients", "none", "--proxydiag-timeout", "2", lab=lab,
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == key, step
+    assert right in step["solution"]
+    reachable = run.step("connectivity.proxy_reachable")
+    assert reachable["outcome"] == "passed"  # a silent SOCKS greeting is not "unreachable"
+
+
 def test_real_clients_through_real_dante_behave_as_the_socks_finding_says(product_lab, tmp_path, monkeypatch):
     """What the socks_clients finding says, measured: curl reaches the provider through Dante; requests and httpx
     without their SOCKS extra, and Claude Code, fail; a plain Node program ignores HTTPS_PROXY (goes direct,

@@ -66,7 +66,7 @@ def judge_socks_credentials(proxy, target, res) -> Judgement:
         return Judgement.passed("socks_accepted", target=target.hostport, who=who)
     outcome = res.socks
     if outcome is None or outcome.stage == "connect":
-        return Judgement.blocked(blocking_step_for(res), f"SOCKS5 CONNECT {target.hostport}: {res.detail}")
+        return Judgement.blocked(blocking_step_for(res), res.detail)
     reply = products.socks_outcome_reply(outcome, credentials_sent=bool(res.credentials_sent))
     return Judgement.fail("socks_rejected" if reply.shape == "credentials_rejected" else "socks_required",
                           meaning=reply.meaning, stage=outcome.stage, code=f"0x{outcome.code:02x}", credentials=who,

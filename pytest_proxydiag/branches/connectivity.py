@@ -77,10 +77,12 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
     return Judgement.fail("none_open", port=url.port, host=url.host, tried=", ".join(map(str, answers)))
 
 
-def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool]) -> Judgement | None:
+def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
+                speaks_socks: Callable[[], bool] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
-    *speaks_tls* asks the probes, only when needed, whether the proxy port speaks TLS.
+    *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
+    (or SOCKS5).
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
@@ -123,6 +125,9 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_tls():
         return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_tls", detail=detail),
                               suggested=_suggested(proxy, scheme="https"))
+    if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_socks is not None \
+            and speaks_socks():
+        return Judgement.fail("socks_port", detail=detail, suggested=_suggested(proxy, scheme="socks5h"))
     if cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and proxy.scheme == "https":
         return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_plain", detail=detail),
                               suggested=_suggested(proxy, scheme="http"))
@@ -217,9 +222,8 @@ def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     if outcome is None:
         if tunnel.cause in _UNREACHED:
             return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
-        if tunnel.cause == Cause.NO_ANSWER:
-            return Judgement.fail("no_answer", detail=tunnel.detail)
-        if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET):
+        if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET, Cause.NO_ANSWER):
+            # A SOCKS5 server answers the greeting at once: silence or other bytes mean another kind of port.
             return Judgement.fail("socks_not_socks", detail=tunnel.detail, hostport=proxy.hostport)
         return Judgement.fail("connect_failed", detail=tunnel.detail, evidence=tunnel.detail)
     if outcome.stage != "connect":

@@ -84,6 +84,8 @@ STEPS = {
                              "solution": "socks_allow"},
             "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
                                         "SOCKS5 server: {detail}", "solution": "not_socks"},
+            "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
+                                   "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
             "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
                                       "client here can use it: {cannot}. These can: {can}.",
                               "solution": "socks_relay"},
@@ -119,6 +121,12 @@ STEPS = {
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
+            "socks_scheme": {"any": (
+                "This port is a SOCKS proxy. curl and Python with the SOCKS extra can use it as:\n"
+                "  export ALL_PROXY=\"{suggested}\"\n"
+                "but Claude Code and Node programs cannot use SOCKS at all: for them ask IT for the proxy's HTTP "
+                "port, or run a local relay (Privoxy: forward-socks5t / {hostport} .) and set\n"
+                "  export HTTPS_PROXY=\"http://127.0.0.1:8118\"")},
             "socks_relay": {"any": (
                 "Give the clients that cannot speak SOCKS an HTTP proxy. Either ask IT for the proxy's HTTP port "
                 "(most corporate proxies have one) and set:\n"

@@ -251,6 +251,33 @@ class Probes(ProbeSession):
                 sock.close()
         return self.cached(("proxy-speaks-tls",), compute)
 
+    def proxy_speaks_socks5(self) -> bool:
+        """True when the proxy port answers a SOCKS5 greeting (cached).
+
+        Asked only after an HTTP exchange was closed or reset: a SOCKS server behind an ``http://`` URL
+        drops the HTTP request.
+        """
+        def compute() -> bool:
+            p = self.proxy
+            if p is None:
+                return False
+            deadline = Deadline(self.timeout)
+            try:
+                sock, _addr, _r, _c = self.connect(p.host, p.port, deadline)
+            except ProbeError:
+                return False
+            try:
+                client = socks.Socks5Client("localhost", 443)
+                sock.settimeout(max(deadline.remaining(), 0.001))
+                sock.sendall(client.data_to_send())
+                client.receive_data(sock.recv(2))
+                return isinstance(client.next_event(), socks.MethodReply)
+            except (OSError, socks.SocksProtocolError):
+                return False
+            finally:
+                sock.close()
+        return self.cached(("proxy-speaks-socks5",), compute)
+
     def connect_via(self, proxy: ProxyURL, host: str, port: int) -> TunnelResult:
         """CONNECT host:port through another proxy address (e.g. a candidate port); cached."""
         def compute() -> TunnelResult:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Union
 
-from pytest_proxydiag.net.results import Deadline
+from pytest_proxydiag.net.results import Cause, Deadline, ProbeError
 
 __all__ = ["Socks5Client", "Method", "Rep", "MethodReply", "AuthReply", "ConnectReply", "NEED_DATA",
            "SocksProtocolError", "negotiate", "MAX_REPLY", "SOCKS5_SCHEMES"]
@@ -238,8 +238,8 @@ def _bound(reply: bytes) -> tuple[str, int]:
 def negotiate(sock: socket.socket, client: Socks5Client, deadline: Deadline) -> list[Event]:
     """Run *client* over the connected *sock* until CONNECT succeeds or a stage refuses; return its replies.
 
-    Each read waits at most what is left of *deadline*; socket errors and :class:`SocksProtocolError`
-    propagate (the caller classifies them).
+    Each read waits at most what is left of *deadline* (silence: ``ProbeError(NO_ANSWER)``); socket errors and
+    :class:`SocksProtocolError` propagate (the caller classifies them).
     """
     events: list[Event] = []
     while True:
@@ -250,7 +250,12 @@ def negotiate(sock: socket.socket, client: Socks5Client, deadline: Deadline) -> 
         event = client.next_event()
         if event is NEED_DATA:
             sock.settimeout(max(deadline.check(f"SOCKS5 {client.stage} reply"), 0.001))
-            client.receive_data(sock.recv(MAX_REPLY))
+            try:
+                client.receive_data(sock.recv(MAX_REPLY))
+            except (socket.timeout, TimeoutError):
+                # Connected, and silent: not "unreachable" (an HTTP proxy waits for the rest of a request line).
+                raise ProbeError(Cause.NO_ANSWER, f"no SOCKS5 {client.stage} reply within {deadline.seconds:g}s") \
+                    from None
             continue
         events.append(event)
         if client.stage in ("done", "failed"):
