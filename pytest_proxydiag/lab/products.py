@@ -242,7 +242,11 @@ class RealProxy:
         """A lab user for Dante's ``socksmethod: username`` in private passwd and shadow files (nss_wrapper):
         no system user is created, and the real /etc/shadow is never read or written."""
         user, password = self.credentials or ("", "")
-        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(), capture_output=True,
+        openssl = shutil.which("openssl")
+        if not openssl:
+            raise LabUnavailable("the lab hashes Dante's lab password with openssl, which is not installed: "
+                                 "sudo apt-get install openssl")
+        hashed = subprocess.run([openssl, "passwd", "-6", "-stdin"], input=password.encode(), capture_output=True,
                                 timeout=10, check=True).stdout.decode().strip()
         passwd = Path("/etc/passwd").read_text(errors="replace")
         env["NSS_WRAPPER_PASSWD"] = str(write_private(
