@@ -225,12 +225,8 @@ class Probes(ProbeSession):
     def tunnel_to(self, target: Target) -> TunnelResult:
         return self.connect_tunnel(target.host, target.port)
 
-    def proxy_speaks_tls(self) -> bool:
-        """True when the proxy port completes a TLS handshake (cached).
-
-        Asked only after a plain-HTTP exchange was reset or closed: a TLS
-        proxy behind an ``http://`` URL often just drops the plaintext.
-        """
+    def _proxy_port_answers(self, key: str, talk) -> bool:
+        """Whether the proxy port answers *talk(sock, deadline)* (True/False); any error is False (cached)."""
         def compute() -> bool:
             p = self.proxy
             if p is None:
@@ -240,16 +236,25 @@ class Probes(ProbeSession):
                 sock, _addr, _r, _c = self.connect(p.host, p.port, deadline)
             except ProbeError:
                 return False
-            ctx = unverified_context()
             try:
                 sock.settimeout(max(deadline.remaining(), 0.001))
-                ctx.wrap_socket(sock, server_hostname=p.host).close()
-                return True
-            except (OSError, ssl.SSLError):
+                return talk(sock, p)
+            except (OSError, ssl.SSLError, socks.SocksProtocolError):
                 return False
             finally:
                 sock.close()
-        return self.cached(("proxy-speaks-tls",), compute)
+        return self.cached((key,), compute)
+
+    def proxy_speaks_tls(self) -> bool:
+        """True when the proxy port completes a TLS handshake (cached).
+
+        Asked only after a plain-HTTP exchange was reset or closed: a TLS
+        proxy behind an ``http://`` URL often just drops the plaintext.
+        """
+        def talk(sock: socket.socket, p: ProxyURL) -> bool:
+            unverified_context().wrap_socket(sock, server_hostname=p.host).close()
+            return True
+        return self._proxy_port_answers("proxy-speaks-tls", talk)
 
     def proxy_speaks_socks5(self) -> bool:
         """True when the proxy port answers a SOCKS5 greeting (cached).
@@ -257,26 +262,12 @@ class Probes(ProbeSession):
         Asked only after an HTTP exchange was closed or reset: a SOCKS server behind an ``http://`` URL
         drops the HTTP request.
         """
-        def compute() -> bool:
-            p = self.proxy
-            if p is None:
-                return False
-            deadline = Deadline(self.timeout)
-            try:
-                sock, _addr, _r, _c = self.connect(p.host, p.port, deadline)
-            except ProbeError:
-                return False
-            try:
-                client = socks.Socks5Client("localhost", 443)
-                sock.settimeout(max(deadline.remaining(), 0.001))
-                sock.sendall(client.data_to_send())
-                client.receive_data(sock.recv(2))
-                return isinstance(client.next_event(), socks.MethodReply)
-            except (OSError, socks.SocksProtocolError):
-                return False
-            finally:
-                sock.close()
-        return self.cached(("proxy-speaks-socks5",), compute)
+        def talk(sock: socket.socket, _p: ProxyURL) -> bool:
+            client = socks.Socks5Client("localhost", 443)
+            sock.sendall(client.data_to_send())
+            client.receive_data(sock.recv(2))
+            return isinstance(client.next_event(), socks.MethodReply)
+        return self._proxy_port_answers("proxy-speaks-socks5", talk)
 
     def connect_via(self, proxy: ProxyURL, host: str, port: int) -> TunnelResult:
         """CONNECT host:port through another proxy address (e.g. a candidate port); cached."""
