@@ -17,8 +17,8 @@ from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines
 from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
-__all__ = ["PLACEHOLDER", "SOCKS5_SCHEMES", "schemes", "judge_credentials", "judge_socks_credentials", "unencoded_chars", "client_readings",
-           "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
+__all__ = ["PLACEHOLDER", "SOCKS5_SCHEMES", "schemes", "judge_credentials", "judge_socks_credentials",
+           "unencoded_chars", "client_readings", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
            "judge_netrc_login", "judge_scheme"]
 
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"

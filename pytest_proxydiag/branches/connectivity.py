@@ -18,8 +18,8 @@ from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
            "GATEWAY_HEALTH_PATHS", "judge_health_answer", "judge_unhealthy",
-           "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES", "judge_socks_tunnel",
-           "judge_socks_clients"]
+           "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
+           "judge_socks_tunnel", "judge_socks_clients"]
 
 COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
