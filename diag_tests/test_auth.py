@@ -18,6 +18,13 @@ pytestmark = pytest.mark.auth
 @pytest.mark.proxydiag_step("auth.credentials")
 def test_credentials(proxydiag_step, proxydiag_probes, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
+    proxy = step.require_proxy()
+    if proxy.scheme in auth.SOCKS5_SCHEMES:
+        res = proxydiag_probes.tunnel_to(target)
+        step.add_evidence(socks={"stage": res.socks.stage, "code": res.socks.code} if res.socks else res.detail,
+                          credentials_sent=res.credentials_sent)
+        auth.judge_socks_credentials(proxy, target, res).conclude(step)
+        return
     proxy = step.require_http_proxy()
     res = proxydiag_probes.tunnel_to(target)
     step.add_evidence(connect={"status": res.detail, "credentials_sent": res.credentials_sent,

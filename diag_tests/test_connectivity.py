@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import importlib.util
 
 import pytest
 
@@ -11,6 +12,7 @@ from pytest_proxydiag.branches import connectivity
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net import routing
+from pytest_proxydiag.proof import appruns
 
 pytestmark = pytest.mark.connectivity
 
@@ -53,14 +55,48 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
     connectivity.judge_port_scan(url, answers).conclude(step)
 
 
+def _socks_proxy_works(step, cfg, probes, target, proxy):
+    """A SOCKS proxy: its CONNECT (SOCKS5 only) and TLS through it, then which clients can use it at all."""
+    works = say(step, "socks_works", target=target.hostport, tls="not tried")
+    if proxy.scheme in connectivity.SOCKS5_SCHEMES:
+        tunnel = probes.tunnel_to(target)
+        step.add_evidence(socks={"status": tunnel.detail, "cause": tunnel.cause.value, "timings": tunnel.timings,
+                                 **({"stage": tunnel.socks.stage, "code": tunnel.socks.code,
+                                     "resolved_by": tunnel.socks.resolved_by} if tunnel.socks else {})})
+        if not tunnel.ok:
+            connectivity.judge_socks_tunnel(proxy, tunnel, target).conclude(step)
+        tls = probes.tls_via_proxy(target)
+        step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
+        verdict = connectivity.judge_tunnel_tls(tunnel, tls, target)
+        if verdict is not None:
+            verdict.conclude(step)
+        works = say(step, "socks_works", target=target.hostport, tls=tls.version or "ok")
+    versions = probes.cached(("app-versions",), lambda: appruns.tool_versions(cfg.env))
+    # Claude Code is the client this diagnosis is for: judged whether or not it is installed here.
+    present = {c: _importable(connectivity.SOCKS_EXTRA_MODULES.get(c)) for c in connectivity.SOCKS_CLIENTS
+               if c == "claude" or (versions.get(c) and versions[c].version)}
+    step.add_evidence(socks_clients={c: {"extra": connectivity.SOCKS_CLIENTS[c][1], "extra_installed": ok}
+                                     for c, ok in present.items()})
+    connectivity.judge_socks_clients(proxy, present, works).conclude(step)
+
+
+def _importable(module: str | None) -> bool:
+    try:
+        return module is None or importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @pytest.mark.proxydiag_step("connectivity.proxy_works")
-def test_proxy_works(proxydiag_step, proxydiag_probes, proxydiag_target):
+def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
-    proxy = step.require_http_proxy()
-    speaks_tls = proxydiag_probes.proxy_speaks_tls
+    proxy = step.require_proxy()
+    if proxy.is_socks:
+        return _socks_proxy_works(step, proxydiag_config, proxydiag_probes, target, proxy)
+    speaks_tls, speaks_socks = proxydiag_probes.proxy_speaks_tls, proxydiag_probes.proxy_speaks_socks5
     if target.scheme == "http":
         res = proxydiag_probes.request(target, "GET", "/")
-        verdict = connectivity.judge_reply(proxy, res.reply, res.cause, res.detail, target, speaks_tls)
+        verdict = connectivity.judge_reply(proxy, res.reply, res.cause, res.detail, target, speaks_tls, speaks_socks)
         if verdict is not None:
             verdict.conclude(step)
         step.add_evidence(http={"status": res.detail, "timings": res.timings})
@@ -71,7 +107,8 @@ def test_proxy_works(proxydiag_step, proxydiag_probes, proxydiag_target):
                                "headers": dict(tunnel.reply.headers) if tunnel.reply else None,
                                "timings": tunnel.timings})
     if not tunnel.ok:
-        connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls).conclude(step)
+        connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
+                                 speaks_socks).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

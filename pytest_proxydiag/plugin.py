@@ -265,6 +265,12 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         apply_triage(config, items)
 
 
+def pytest_collection_finish(session) -> None:
+    """The steps this session runs (after -m, -k and triage deselected the others): a blocker must be one."""
+    if _active(session.config):
+        get_state(session.config).selected = frozenset(filter(None, map(_step_id, session.items)))
+
+
 def _marker_step_id(marker) -> str:
     return marker.args[0] if marker.args else marker.kwargs.get("step_id")
 

@@ -177,3 +177,79 @@ def test_mitmproxy_plain_text_upstream_error_is_recognised():
 ])
 def test_socks5_replies(stage, data, sent, shape):
     assert products.socks5_reply(stage, data, credentials_sent=sent).shape == shape
+
+
+@pytest.mark.parametrize("by, ran, named", [
+    ("connectivity.proxy_works", {"connectivity.proxy_works": "failed"}, "connectivity.proxy_works"),
+    # -m policy: proxy_works was deselected; domain_allowed ran and failed on the same CONNECT.
+    ("connectivity.proxy_works", {"policy.domain_allowed": "failed"}, "policy.domain_allowed"),
+    ("auth.credentials", {"connectivity.proxy_reachable": "failed", "policy.domain_allowed": "failed"},
+     "connectivity.proxy_reachable"),
+    # nothing that ran judged it: the evidence needs the deselected step (the report says so)
+    ("connectivity.proxy_works", {"policy.domain_allowed": "passed"}, "connectivity.proxy_works"),
+    ("application.env_in_shell", {"policy.domain_allowed": "failed"}, "application.env_in_shell"),
+])
+def test_a_blocker_is_a_step_that_ran(by, ran, named):
+    from pytest_proxydiag.core.step import ran_blocker
+
+    assert ran_blocker(by, ran, frozenset(ran)) == named
+    # A step selected in this session that runs later (connectivity.proxy_works comes after the policy steps)
+    # stays the blocker; without a known selection nothing changes.
+    assert ran_blocker(by, ran, frozenset(ran) | {by}) == by
+    assert ran_blocker(by, ran, None) == by
+
+
+def _url(raw: str):
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    return parse_proxy_url(raw)
+
+
+@pytest.mark.parametrize("raw, present, cannot, can", [
+    # socks5h: requests and httpx with their extras can; Claude Code and Node never can.
+    ("socks5h://127.0.0.1:1080", {"curl": True, "requests": True, "httpx": True, "claude": True},
+     ["Claude Code"], ["curl", "Python requests", "httpx"]),
+    # without PySocks requests cannot, and the fix names the extra
+    ("socks5h://127.0.0.1:1080", {"requests": False}, ['requests[socks]'], []),
+    # httpx speaks SOCKS5 only, curl speaks socks4 too
+    ("socks4://127.0.0.1:1080", {"curl": True, "httpx": True}, ["does not speak socks4://"], ["curl"]),
+])
+def test_socks_clients_are_judged_one_by_one(raw, present, cannot, can):
+    from pytest_proxydiag.branches import connectivity
+
+    verdict = connectivity.judge_socks_clients(_url(raw), present, "CONNECT ok")
+    if not cannot:
+        assert verdict.outcome == "pass"
+        return
+    assert verdict.outcome == "fail" and verdict.key == "socks_clients"
+    assert all(c in verdict.values["cannot"] for c in cannot), verdict.values
+    assert all(c in verdict.values["can"] for c in can), verdict.values
+
+
+def test_socks_refusals_are_judged_by_stage():
+    from pytest_proxydiag.branches import auth, connectivity
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.net.results import Cause, SocksOutcome, TunnelResult
+
+    target = Target("https://api.anthropic.com", "test")
+    url = _url("socks5h://alice:pw@127.0.0.1:1080")
+    wrong = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "", credentials_sent=True,
+                         socks=SocksOutcome("auth", 1))
+    assert auth.judge_socks_credentials(url, target, wrong).key == "socks_rejected"
+    assert connectivity.judge_socks_tunnel(url, wrong, target).by == "auth.credentials"
+    denied = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "", socks=SocksOutcome("connect", 2))
+    assert connectivity.judge_socks_tunnel(url, denied, target).key == "socks_denied"
+    assert auth.judge_socks_credentials(url, target, denied).by == "connectivity.proxy_works"
+    unreachable = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "",
+                               socks=SocksOutcome("connect", 4, "client", "127.0.0.1"))
+    verdict = connectivity.judge_socks_tunnel(url, unreachable, target)
+    assert verdict.key == "socks_refused" and verdict.values["meaning"] == "host unreachable"
+    assert verdict.values["hint"].key == "try_socks5h"
+
+
+def test_a_parent_refusing_the_proxys_own_credentials_is_read_from_the_page():
+    page = ("<html><title>503 - Forwarding failure (Privoxy@api.anthropic.com)</title><h2>Forwarding failure</h2>"
+            "<p>Privoxy was unable to <code>socks5-forward</code> your request <b>https://api.anthropic.com/</b> "
+            "through <b>127.0.0.1</b>: <b>SOCKS5 authentication failed</b></p></html>")  # Privoxy 3.0.34, measured
+    assert products.parent_auth_failure(page) == "SOCKS5 authentication failed"
+    assert products.parent_auth_failure("<h1>503 Service Unavailable</h1>") is None

@@ -47,6 +47,9 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+#: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
+#: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
+ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
 
 
 @pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
@@ -59,21 +62,38 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert not run.failed(), run.failed()
         return
     root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
-    if case in NAMES_PRODUCT:
-        assert PRODUCTS[key].name in root["finding"], root["finding"]
+    socks = PRODUCTS[key].scheme.startswith("socks")
+    if case in NAMES_PRODUCT and socks:
+        # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.
+        assert "SOCKS5 replies do not name the product" in root["finding"], root["finding"]
+    elif case in NAMES_PRODUCT:
+        assert ANSWERED_BY.get(name, PRODUCTS[key].name) in root["finding"], root["finding"]
         assert "IT finds the entry in:" in root["finding"]
     if case == "wrong-password":
-        assert root["finding_key"] in ("rejected", "rejected_401")
+        assert root["finding_key"] in (("socks_rejected",) if socks else ("rejected", "rejected_401"))
         assert "not-the-password" not in run.output + run.json_path.read_text()
+        assert "Contact IT for correct credentials" in root["solution"]
     if case == "no-credentials":
-        assert root["finding_key"] == "required"
+        assert root["finding_key"] == ("socks_required" if socks else "required")
+        assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
     if case == "blocked-domain":
-        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"]
+        assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
     if case == "socks":
-        assert "SOCKS" in root["finding"]
+        # Real Dante works for the SOCKS5 probe; Claude Code and Node cannot use a socks5h:// HTTPS_PROXY at all.
+        assert root["finding_key"] == "socks_clients", root["finding"]
+        assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
+        assert "curl" in root["finding"].rpartition("These can:")[2]
+        assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "parent-wrong-password":
+        # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
+        assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
+        assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
+        assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
+    if case == "upstream-down" and socks:
+        assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 
 
 def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_finding(product_lab, run_diag):
@@ -89,6 +109,74 @@ def test_tinyproxy_401_to_connect_with_wrong_credentials_is_a_credentials_findin
     assert works["outcome"] == "skipped" and works["blocked_by"] == "auth.credentials"
 
 
+def test_a_socks5_url_is_resolved_here_and_judged_client_by_client(product_lab, run_diag):
+    """socks5:// (not socks5h): this machine resolves the provider's name (pinned to loopback by the lab) and sends
+    the address; real Dante opens the tunnel, and the clients that cannot use SOCKS are still named."""
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks5://")
+    run = run_diag("-m", "connectivity", "--proxydiag-clients", "none", lab=lab,
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "socks_clients", run.output[-3000:]
+    assert step["evidence"]["socks"]["resolved_by"] == "client" and step["evidence"]["tls"]["ok"]
+    assert "is a SOCKS proxy (socks5://) and it works" in step["finding"]
+    assert "Claude Code (it has no SOCKS support: 'Unable to connect to API (UnsupportedProxyProtocol)') cannot use " \
+        "any SOCKS proxy" in step["finding"]
+    assert "Give the clients that cannot speak SOCKS an HTTP proxy" in step["solution"]
+
+
+@pytest.mark.parametrize("name, wrong, right, key", [
+    # socks5h:// written for an HTTP proxy (real tinyproxy waits for the rest of a request line: silence)
+    ("tinyproxy-healthy", "socks5h://", "http://", "socks_not_socks"),
+    # http:// written for a SOCKS proxy (real Dante closes on the HTTP request, answers a SOCKS5 greeting)
+    ("dante-socks", "http://", "socks5h://", "socks_port"),
+])
+def test_the_wrong_scheme_for_the_port_is_named(product_lab, run_diag, name, wrong, right, key):
+    lab = product_lab(name)
+    url = lab.proxy_url.replace(lab.proxy_url.split("://")[0] + "://", wrong)
+    run = run_diag("-m", "connectivity or auth", "--proxydiag-clients", "none", "--proxydiag-timeout", "2", lab=lab,
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == key, step
+    assert right in step["solution"]
+    reachable = run.step("connectivity.proxy_reachable")
+    assert reachable["outcome"] == "passed"  # a silent SOCKS greeting is not "unreachable"
+
+
+def test_real_clients_through_real_dante_behave_as_the_socks_finding_says(product_lab, tmp_path, monkeypatch):
+    """What the socks_clients finding says, measured: curl reaches the provider through Dante; requests and httpx
+    without their SOCKS extra, and Claude Code, fail; a plain Node program ignores HTTPS_PROXY (goes direct,
+    to the loopback-pinned origin)."""
+    import importlib.util
+
+    from pytest_proxydiag.proof import clients
+
+    default_claude = "/opt/proxydiag-claude/node_modules/.bin/claude"
+    if not os.environ.get(clients.CLAUDE_ENV) and os.access(default_claude, os.X_OK):
+        monkeypatch.setenv(clients.CLAUDE_ENV, default_claude)
+    lab = product_lab("dante-socks")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **lab.env,
+           "ANTHROPIC_API_KEY": "sk-ant-lab-dummy", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+        env[var] = lab.public_roots
+    pins = {("api.anthropic.com", lab.origin_port): "127.0.0.1"}
+    run = {name: clients.run_client(name, lab.target_url, env, 10, resolve=pins)
+           for name in ("curl", "requests", "httpx", "claude")}
+    assert run["curl"].reached and run["curl"].status == 401, clients.describe(run["curl"])
+    if importlib.util.find_spec("socks") is None:
+        assert not run["requests"].reached and "SOCKS" in run["requests"].error
+    if importlib.util.find_spec("socksio") is None:
+        assert not run["httpx"].reached and "socksio" in run["httpx"].error
+    if run["claude"].error_code == "unavailable":
+        message = f"Claude Code: {run['claude'].error} (.ci/install-claude.sh, or set PROXYDIAG_CLAUDE)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; under CI=true this is an error")
+        pytest.skip(message)
+    assert not run["claude"].reached and "UnsupportedProxyProtocol" in (run["claude"].error or ""), run["claude"]
+
+
 def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):
     """Squid's deny_info TCP_RESET: -m policy still judges the domain, with a control CONNECT to another name."""
     lab = lab_factory("reset-domain")
@@ -101,6 +189,12 @@ def test_policy_alone_names_a_domain_the_proxy_resets(lab_factory, run_diag):
     assert "Please allow outbound HTTPS through the web proxy to:" in step["solution"]
     assert run.root_cause == "policy.domain_allowed"
     assert "did not select" not in run.output
+    # connectivity.proxy_works was deselected: the steps that need the tunnel name the step that ran and judged it.
+    assert "connectivity.proxy_works" not in {s["id"] for s in run.steps}
+    for step_id in ("policy.url_filtering", "policy.payload_size"):
+        blocked = [s for s in run.steps if s["id"] == step_id][0]
+        assert blocked["outcome"] == "skipped" and blocked["blocked_by"] == "policy.domain_allowed", blocked
+        assert "connectivity.proxy_works" not in blocked["skip_reason"]
 
 
 def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
@@ -155,7 +249,7 @@ def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
                               dest_port=closed.port)
             assert products.socks5_reply(*refused[-1]).meaning == "connection refused by the destination"
             assert products.socks5_reply(*refused[-1]).shape == "upstream"
-        with RealProxy("dante", credentials=("alice", "wrong")) as dante:
+        with RealProxy("dante", credentials=("alice", "lab-secret")) as dante:
             none_offered = _socks5(dante.port, b"\x00")
             assert products.socks5_reply(*none_offered[0]).shape == "credentials_required"
             with_password = _socks5(dante.port, b"\x00\x02", auth=("alice", "wrong"))

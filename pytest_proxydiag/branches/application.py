@@ -136,8 +136,6 @@ def client_traps(env: Mapping[str, str], versions: Mapping[str, ToolVersion], pr
         keys.append(("trap_litellm_aiohttp", {}))
     if versions.get("node") and versions["node"].version and has_proxy and not env.get("NODE_USE_ENV_PROXY"):
         keys.append(("trap_node_fetch", {}))
-    if proxy_url is not None and getattr(proxy_url, "is_socks", False):
-        keys.append(("trap_socks", {"scheme": proxy_url.scheme}))
     if any(s.lower() in ("ntlm", "negotiate", "kerberos") for s in proxy_auth_schemes) and \
             not any(s.lower() == "basic" for s in proxy_auth_schemes):
         keys.append(("trap_ntlm", {}))
@@ -253,11 +251,11 @@ SDKS = ("anthropic", "litellm")
 
 
 def judge_sdk_setup(proxy_url, versions: Mapping[str, ToolVersion], traps: Sequence[str]) -> Judgement | None:
-    """Step 2, before any run: a SOCKS proxy is a trap of its own; without an SDK there is nothing to run."""
+    """Step 2, before any run: without an SDK there is nothing to run.
+
+    (Which clients can use a SOCKS proxy URL at all is ``connectivity.proxy_works``'s finding.)
+    """
     sdks = [name for name in SDKS if versions.get(name) and versions[name].version]
-    if proxy_url is not None and proxy_url.is_socks:
-        return Judgement.fail("client_trap", detail=traps[-1] if traps else "SOCKS proxy", traps="\n".join(traps),
-                              versions=versions_line(versions))
     if not sdks:
         return Judgement.skip("no_sdk", missing=" and ".join(SDKS), where=versions["python"].where)
     return None

@@ -15,9 +15,10 @@ from pytest_proxydiag.proof.fix_values import proxy_fix_value
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import blocking_step_for, export_lines
+from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
-__all__ = ["PLACEHOLDER", "schemes", "judge_credentials", "unencoded_chars", "client_readings",
-           "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
+__all__ = ["PLACEHOLDER", "SOCKS5_SCHEMES", "schemes", "judge_credentials", "judge_socks_credentials",
+           "unencoded_chars", "client_readings", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
            "judge_netrc_login", "judge_scheme"]
 
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -56,6 +57,20 @@ def judge_credentials(proxy, target, res) -> Judgement:
                           challenge="; ".join(challenges) or "(none)", credentials=who,
                           squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",
                           product=products.describe(products.identify(reply.headers, reply.body)))
+
+
+def judge_socks_credentials(proxy, target, res) -> Judgement:
+    """Step 1 for a SOCKS5 proxy: the method selection and the username/password stage (RFC 1928/1929)."""
+    who = Note.of("credentials_of", user=repr(proxy.username)) if proxy.username is not None else Note.of("none_sent")
+    if res.ok:
+        return Judgement.passed("socks_accepted", target=target.hostport, who=who)
+    outcome = res.socks
+    if outcome is None or outcome.stage == "connect":
+        return Judgement.blocked(blocking_step_for(res), res.detail)
+    reply = products.socks_outcome_reply(outcome, credentials_sent=bool(res.credentials_sent))
+    return Judgement.fail("socks_rejected" if reply.shape == "credentials_rejected" else "socks_required",
+                          meaning=reply.meaning, stage=outcome.stage, code=f"0x{outcome.code:02x}", credentials=who,
+                          product=products.SOCKS["who"])
 
 
 def unencoded_chars(raw: str) -> str:

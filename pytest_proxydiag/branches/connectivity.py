@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Iterable, Mapping
 
+from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.net.probes import Cause
+from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
 __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
            "GATEWAY_HEALTH_PATHS", "judge_health_answer", "judge_unhealthy",
-           "reachability_evidence", "PLACEHOLDER"]
+           "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
+           "judge_socks_tunnel", "judge_socks_clients"]
 
 COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -74,10 +77,12 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
     return Judgement.fail("none_open", port=url.port, host=url.host, tried=", ".join(map(str, answers)))
 
 
-def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool]) -> Judgement | None:
+def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
+                speaks_socks: Callable[[], bool] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
-    *speaks_tls* asks the probes, only when needed, whether the proxy port speaks TLS.
+    *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
+    (or SOCKS5).
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
@@ -91,6 +96,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         if shape in ("connect_not_allowed", "bad_request"):
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
+        parent_auth = products.parent_auth_failure(reply.body) if reply.status >= 500 else None
+        if parent_auth:
+            # The proxy's own credentials for its parent (its forward configuration), not the user's: IT's fix.
+            return Judgement.fail("parent_auth", status=reply.status_line, words=parent_auth, product=who_answered,
+                                  evidence=f"{reply.status_line}: {parent_auth}")
         if 300 <= reply.status < 400:
             # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
             why = Note.of("redirected", status=reply.status_line, location=reply.header("Location") or "nowhere")
@@ -115,6 +125,9 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_tls():
         return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_tls", detail=detail),
                               suggested=_suggested(proxy, scheme="https"))
+    if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_socks is not None \
+            and speaks_socks():
+        return Judgement.fail("socks_port", detail=detail, suggested=_suggested(proxy, scheme="socks5h"))
     if cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and proxy.scheme == "https":
         return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_plain", detail=detail),
                               suggested=_suggested(proxy, scheme="http"))
@@ -184,3 +197,66 @@ def judge_unhealthy(gateway, results: Mapping[str, object]) -> Judgement:
     failing = [(p, r) for p, r in results.items() if r.reply.status >= 500]
     path, res = failing[0] if failing else ("/health", results["/health"])
     return Judgement.fail("unhealthy", gateway=gateway.url, path=path, status=res.detail, detail=res.reply.text(300))
+
+
+# -- SOCKS proxies (socks5h://, socks5://, socks4://) ---------------------------------------------------
+#: client -> (the SOCKS proxy schemes it speaks, the pip extra it needs for them or None).  Measured or from
+#: each client's documentation: curl speaks all four; requests needs PySocks, httpx (and the anthropic SDK on
+#: it) socksio, and httpx only SOCKS5; Node's fetch/undici ProxyAgent speak HTTP proxies only; Claude Code
+#: has no SOCKS support (its network-config documentation).
+SOCKS_CLIENTS: Mapping[str, tuple[tuple[str, ...], str | None]] = {
+    "curl": (("socks4", "socks4a", "socks5", "socks5h"), None),
+    "requests": (("socks4", "socks4a", "socks5", "socks5h"), "requests[socks]"),
+    "httpx": (("socks5", "socks5h"), "httpx[socks]"),
+    "node": ((), None),
+    "claude": ((), None),
+}
+
+#: The module each client's SOCKS extra installs (PySocks, socksio).
+SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio"}
+
+
+def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
+    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
+    outcome = tunnel.socks
+    if outcome is None:
+        if tunnel.cause in _UNREACHED:
+            return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
+        if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET, Cause.NO_ANSWER):
+            # A SOCKS5 server answers the greeting at once: silence or other bytes mean another kind of port.
+            return Judgement.fail("socks_not_socks", detail=tunnel.detail, hostport=proxy.hostport)
+        return Judgement.fail("connect_failed", detail=tunnel.detail, evidence=tunnel.detail)
+    if outcome.stage != "connect":
+        return Judgement.blocked("auth.credentials", key="wants_auth", status=tunnel.detail)
+    reply = products.socks_outcome_reply(outcome)
+    resolved = Note.of("resolved_by_client", address=outcome.address) if outcome.resolved_by == "client" \
+        else Note.of("resolved_by_proxy")
+    key = "socks_denied" if reply.shape == "denied" else "socks_refused"
+    return Judgement.fail(key, meaning=reply.meaning, code=f"0x{outcome.code:02x}", resolved=resolved,
+                          product=products.SOCKS["who"], evidence=f"SOCKS5 CONNECT {target.hostport}: "
+                                                                   f"reply 0x{outcome.code:02x} ({reply.meaning})",
+                          hint=Note.of("try_socks5h") if outcome.resolved_by == "client" and reply.shape == "upstream"
+                          else "")
+
+
+def judge_socks_clients(proxy, present: Mapping[str, bool], works: str) -> Judgement:
+    """Step 3, SOCKS: which of the user's clients can use this proxy URL at all (*present*: client -> its extra
+    is installed).  A client that cannot is a finding of its own, named with the fix."""
+    def note(key: str, **values) -> str:
+        return catalog.note("connectivity.proxy_works", key, **values)
+
+    cannot, can = [], []
+    for client, extra_ok in present.items():
+        schemes, extra = SOCKS_CLIENTS[client]
+        name = note(f"client_{client}")
+        if proxy.scheme not in schemes:
+            cannot.append(note("no_socks" if not schemes else "no_scheme", client=name, scheme=proxy.scheme))
+        elif extra and not extra_ok:
+            cannot.append(note("needs_extra", client=name, extra=extra))
+        else:
+            can.append(name)
+    relay = f"{proxy.username}:<PASSWORD>@{proxy.hostport}" if proxy.username else proxy.hostport
+    if cannot:
+        return Judgement.fail("socks_clients", cannot="; ".join(cannot), can=", ".join(can) or note("none_of_them"),
+                              works=works, relay=relay, evidence=works)
+    return Judgement.passed("socks_ok", works=works, can=", ".join(can))

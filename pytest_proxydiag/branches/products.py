@@ -24,10 +24,10 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, SENTENCES, SOCKS
+from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, SENTENCES, SOCKS
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "control_host", "silent_refusal"]
 
 #: How long a quoted title, heading or header may be.
@@ -171,6 +171,20 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
     return ProductMatch(product.name, tuple(signals), product.logs, product.refusal, **quoted)
 
 
+def parent_auth_failure(body: bytes | str | None) -> str | None:
+    """The words of an error page saying the proxy's own parent refused *the proxy's* credentials (bounded), or None.
+
+    Not the user's credentials: the proxy's forward configuration (e.g. Privoxy's ``forward-socks5 user:pass@``).
+    """
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body, 50_000))
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+    for pattern in PARENT_AUTH_FAILURES:
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m:
+            return m.group(0)[:QUOTE_LIMIT]
+    return None
+
+
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 
@@ -298,3 +312,9 @@ def socks5_reply(stage: str, data: bytes, *, credentials_sent: bool = False) -> 
         return SocksReply(stage, "credentials_rejected", SOCKS["rejected"].format(code=code))
     shape, meaning = SOCKS5_REPLIES.get(code, ("other", SOCKS["unassigned"].format(code=code)))
     return SocksReply(stage, shape, meaning)
+
+
+def socks_outcome_reply(outcome: Any, *, credentials_sent: bool = False) -> SocksReply:
+    """:func:`socks5_reply` of a probe's :class:`~pytest_proxydiag.net.results.SocksOutcome` (stage and code)."""
+    first = 0x01 if outcome.stage == "auth" else 0x05
+    return socks5_reply(outcome.stage, bytes([first, outcome.code & 0xFF]), credentials_sent=credentials_sent)

@@ -58,10 +58,6 @@ STEPS = {
                         "a plain CONNECT: {detail}. Debug log: {evidence}",
                 "solution": "sdk_version",
             },
-            "client_trap": {
-                "text": "{detail}",
-                "solution": "traps",
-            },
         },
         "solutions": {
             "sdk_version": {"any": (
@@ -71,7 +67,6 @@ STEPS = {
                 "anthropic.Anthropic(http_client=anthropic.DefaultHttpxClient(proxy=os.environ[\"HTTPS_PROXY\"]))\n"
                 "  - known traps here: {traps}\n"
                 "For support, these versions: {versions}")},
-            "traps": {"any": "{traps}\nFor support, these versions: {versions}"},
         },
     },
     "application.python_requests": {
@@ -168,7 +163,6 @@ NOTES = {
                                  "AIOHTTP_TRUST_ENV=True (export AIOHTTP_TRUST_ENV=True before starting LiteLLM)."),
         "trap_node_fetch": ("Node: the built-in fetch/https ignore HTTPS_PROXY unless NODE_USE_ENV_PROXY=1 "
                             "(Node 22.21+/24+); Claude Code handles the variables itself."),
-        "trap_socks": "Claude Code does not support SOCKS proxies ({scheme}://): use an HTTP proxy.",
         "trap_ntlm": ("Claude Code supports Basic proxy authentication only: NTLM/Kerberos need cntlm or a "
                       "gateway in between."),
     },

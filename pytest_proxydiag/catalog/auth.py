@@ -34,6 +34,17 @@ STEPS = {
                 "text": "The proxy {proxy} answered 407 again after the credentials were sent: {detail}",
                 "solution": "contact_it",
             },
+            # SOCKS5 (RFC 1928 method selection, RFC 1929 username/password): net/socks.py.
+            "socks_rejected": {
+                "text": "The SOCKS5 proxy {proxy} refused {credentials} (from {source}) at the {stage} stage "
+                        "(reply {code}): {meaning}. {product}",
+                "solution": "socks_contact_it",
+            },
+            "socks_required": {
+                "text": "The SOCKS5 proxy {proxy} wants a username and password but {source} carries none "
+                        "(method reply {code}: {meaning}). {product}",
+                "solution": "socks_add_credentials",
+            },
         },
         "solutions": {
             "contact_it": {"any": (
@@ -46,6 +57,16 @@ STEPS = {
                 "Command-line clients cannot sign in to a browser portal. Ask IT for a proxy endpoint that accepts "
                 "Basic credentials (user and password in HTTPS_PROXY), or for an authentication exemption for "
                 "{target_host} for this machine; an LLM gateway that signs in for you (see the README) also works.")},
+            "socks_contact_it": {"any": (
+                "Contact IT for correct credentials: the SOCKS proxy rejects user {username!s}.\n"
+                "Test new credentials before you export them (the password is asked, not typed on the line):\n"
+                "  curl -x {proxy_noauth} --proxy-user {username} -I {target_url}\n"
+                "Then put them, URL-encoded, into the proxy URL:\n"
+                "  export HTTPS_PROXY=\"{proxy_placeholder}\"")},
+            "socks_add_credentials": {"any": (
+                "The SOCKS proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
+                "  export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
+                "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
             "add_credentials": {"any": (
                 "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
                 "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
@@ -203,6 +224,7 @@ STEPS = {
 NOTES = {
     "auth.credentials": {
         "accepted": "the proxy accepted CONNECT {target} with {who}",
+        "socks_accepted": "the SOCKS5 proxy accepted CONNECT {target} with {who}",
         "credentials_of": "the credentials of user {user}",
         "none_sent": "no credentials",
         "this_proxy": "this proxy",

@@ -72,6 +72,23 @@ STEPS = {
             "proxy_tls_untrusted": {"text": "The proxy {proxy} is spoken to over TLS (https:// proxy URL) and its "
                                             "own certificate is not trusted: {detail}",
                                     "solution": "trust_proxy_ca"},
+            "parent_auth": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: its own parent proxy "
+                                    "refused the proxy's credentials ('{words}'). This is authentication between the "
+                                    "proxy and its parent, set in the proxy's configuration, not your credentials. "
+                                    "{product}", "solution": "parent_credentials"},
+            # SOCKS5 (net/socks.py): the CONNECT reply codes of RFC 1928, and the clients that cannot use SOCKS.
+            "socks_refused": {"text": "The SOCKS5 proxy {proxy} could not open CONNECT {target}: {meaning} "
+                                      "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
+            "socks_denied": {"text": "The SOCKS5 proxy {proxy} refused CONNECT {target}: {meaning} (reply {code}; "
+                                     "{resolved}): its rules do not allow this destination. {product}",
+                             "solution": "socks_allow"},
+            "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
+                                        "SOCKS5 server: {detail}", "solution": "not_socks"},
+            "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
+                                   "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
+            "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
+                                      "client here can use it: {cannot}. These can: {can}.",
+                              "solution": "socks_relay"},
         },
         "solutions": {
             "contact_it": {"any": "The proxy is not working for {target}. Contact IT with this evidence:\n"
@@ -91,6 +108,36 @@ STEPS = {
                 "CA is trusted (see certificate.interception: system store, then SSL_CERT_FILE / "
                 "REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS). The certificate must name the proxy host "
                 "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
+            "parent_credentials": {"any": (
+                "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
+                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line). Changing "
+                "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
+                                        "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "socks_allow": {"any": (
+                "Ask IT to allow {target} in the SOCKS server's rules for this machine (Dante: a 'socks pass' rule "
+                "for it before any 'socks block' that matches). Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
+                                 "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
+            "socks_scheme": {"any": (
+                "This port is a SOCKS proxy. curl and Python with the SOCKS extra can use it as:\n"
+                "  export ALL_PROXY=\"{suggested}\"\n"
+                "but Claude Code and Node programs cannot use SOCKS at all: for them ask IT for the proxy's HTTP "
+                "port, or run a local relay (Privoxy: forward-socks5t / {hostport} .) and set\n"
+                "  export HTTPS_PROXY=\"http://127.0.0.1:8118\"")},
+            "socks_relay": {"any": (
+                "Give the clients that cannot speak SOCKS an HTTP proxy. Either ask IT for the proxy's HTTP port "
+                "(most corporate proxies have one) and set:\n"
+                "  export HTTPS_PROXY=\"http://<HTTP-PROXY-HOST>:<PORT>\"\n"
+                "or run a local relay that accepts HTTP CONNECT and forwards it to this SOCKS proxy, e.g. Privoxy "
+                "with this line in its config (the proxy resolves the names, as with socks5h):\n"
+                "  forward-socks5t / {relay} .\n"
+                "and point the clients at the relay:\n"
+                "  export HTTPS_PROXY=\"http://127.0.0.1:8118\"\n"
+                "curl and Python with the SOCKS extra can keep using {scheme}:// (e.g. through ALL_PROXY). "
+                "Retest: curl -v -x http://127.0.0.1:8118 {target_url}")},
             "scheme": {"any": "Use the scheme the proxy speaks: most corporate proxies are plain HTTP even for "
                               "https traffic:\n  export HTTPS_PROXY=\"{suggested}\""},
         },
@@ -148,6 +195,20 @@ NOTES = {
         "could_not_forward": "{status}{squid}: the proxy could not forward the request",
         "refused_tunnel": "{status}{squid}: the proxy refused to open the tunnel",
         "answered_by": "{why}. {product}.",
+        "resolved_by_proxy": "the proxy resolved the name (socks5h)",
+        "resolved_by_client": "this machine resolved the name to {address} and sent the address (socks5)",
+        "try_socks5h": (" With socks5:// this machine resolves the name: if the proxy sees another network, use "
+                        "socks5h:// so that the proxy resolves it."),
+        "socks_ok": "SOCKS5 {works}; {can} can use it",
+        "socks_works": "CONNECT {target} accepted, TLS {tls}",
+        "client_curl": "curl", "client_requests": "Python requests", "client_httpx": "httpx (and the anthropic SDK)",
+        "client_node": "Node programs (fetch and undici's ProxyAgent speak HTTP proxies only)",
+        "client_claude": ("Claude Code (it has no SOCKS support: 'Unable to connect to API "
+                          "(UnsupportedProxyProtocol)')"),
+        "no_socks": "{client} cannot use any SOCKS proxy",
+        "no_scheme": "{client} does not speak {scheme}://",
+        "needs_extra": "{client} needs the {extra} extra (pip install \"{extra}\")",
+        "none_of_them": "none of them",
         "port_speaks_tls": "{detail} — the proxy port speaks TLS, but the proxy URL says http://",
         "port_speaks_plain": "{detail} — the proxy URL says https:// but the proxy port does not speak TLS",
         "plaintext_tunnel": ("the proxy accepted CONNECT ({status}) but then sent plaintext instead of the "

@@ -203,6 +203,15 @@ SENTENCES: dict[str, str] = {
     "ca_source": " {product} does not send its CA; get it from {where}.",
 }
 
+#: Lines of an error page that say the proxy's own parent refused the proxy's credentials (regexes; Privoxy 3.0.34
+#: with a wrong password in its forward-socks5 line answers "503 Forwarding failure" and "SOCKS5 authentication
+#: failed", measured).
+PARENT_AUTH_FAILURES: tuple[str, ...] = (
+    r"SOCKS5? authentication failed",
+    r"SOCKS5? (?:server|proxy) (?:rejected|refused) the (?:user|username|credentials)",
+    r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
+)
+
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",
@@ -245,4 +254,7 @@ SOCKS: dict[str, str] = {
     "accepted": "the SOCKS server accepted the username and password",
     "rejected": "the SOCKS server rejected the username and password (status 0x{code:02x})",
     "unassigned": "unassigned reply code 0x{code:02x}",
+    # A SOCKS5 reply is two bytes: it never names the product.
+    "who": "SOCKS5 replies do not name the product; IT finds the reason in the SOCKS server's own log (Dante: "
+           "the logoutput file of danted.conf, with 'log: connect error' in its rules).",
 }

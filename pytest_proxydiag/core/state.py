@@ -35,6 +35,8 @@ class RunState:
     artifacts: dict[str, str] = field(default_factory=dict)
     #: Where files go when the user named no path for them (see :meth:`output_dir`).
     output_fallback: Any = None
+    #: The step ids this session runs, once collection is over (None before: every step counts as selected).
+    selected: Any = None
 
     def output_dir(self):
         """Next to a named report (HTML), else pytest's temporary directory: never a path nobody named."""

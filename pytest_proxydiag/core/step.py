@@ -23,7 +23,7 @@ from pytest_proxydiag.net.probes import Cause, TunnelResult
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_proxydiag.core.state import RunState
 
-__all__ = ["StepContext", "Finding"]
+__all__ = ["StepContext", "Finding", "blocking_step_for", "ran_blocker", "TUNNEL_JUDGES"]
 
 
 class Finding(pytest.fail.Exception):  # type: ignore[misc,name-defined]
@@ -110,8 +110,14 @@ class StepContext:
         pytest.skip(self.skip_reason)
 
     def blocked(self, by_step: str, detail: str) -> NoReturn:
-        """Skip: the step cannot be assessed because *by_step* failed."""
+        """Skip: the step cannot be assessed because *by_step* failed.
+
+        Only a step that ran in this session is named: when *by_step* was deselected (``-m``), a step that
+        ran, failed and judged the same evidence stands in (see :func:`ran_blocker`).
+        """
         __tracebackhide__ = True
+        by_step = ran_blocker(by_step, {r.step_id: r.outcome for r in self.state.results},
+                              getattr(self.state, "selected", None))
         self.blocked_by = by_step
         self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
         pytest.skip(self.skip_reason)
@@ -152,8 +158,34 @@ class StepContext:
         self.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
 
 
+#: Steps that judge a failed CONNECT to a provider from their own probe, each in its own words: when the step
+#: :func:`blocking_step_for` names did not run (deselected with ``-m``), the first of these that ran and failed
+#: is the blocker instead (under ``-m policy``, a domain the proxy resets is ``policy.domain_allowed``'s finding).
+TUNNEL_JUDGES = ("connectivity.proxy_reachable", "connectivity.proxy_works", "auth.credentials", "auth.scheme",
+                 "policy.domain_allowed")
+
+
+def ran_blocker(by_step: str, ran: "dict[str, str]", selected: "frozenset[str] | None" = None) -> str:
+    """The blocker to name, given the outcomes of the steps that ran so far (*ran*: step id -> outcome) and the
+    steps this session runs (*selected*; None: unknown, every step counts as selected).
+
+    *by_step* itself when it ran or runs in this session; else, for a failed CONNECT, a step of
+    :data:`TUNNEL_JUDGES` that ran and failed; else *by_step* (the evidence truly needs it: the report says it
+    was not selected).
+    """
+    if by_step in ran or selected is None or by_step in selected or by_step not in TUNNEL_JUDGES:
+        return by_step
+    return next((s for s in TUNNEL_JUDGES if ran.get(s) == "failed"), by_step)
+
+
 def blocking_step_for(res: TunnelResult) -> str:
-    """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity."""
+    """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity.
+
+    A SOCKS5 refusal: the method or username/password stage → auth; the CONNECT reply (even "not allowed by
+    ruleset", which the policy steps cannot read from a SOCKS proxy) → connectivity.proxy_works.
+    """
+    if res.cause == Cause.SOCKS_REFUSED and res.socks is not None:
+        return "auth.credentials" if res.socks.stage in ("method", "auth") else "connectivity.proxy_works"
     if res.cause == Cause.PROXY_STATUS and res.reply is not None:
         if res.reply.status == 407:
             offered = " ".join(res.reply.proxy_authenticate).lower()

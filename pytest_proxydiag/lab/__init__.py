@@ -355,7 +355,8 @@ class Lab:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
-                                       intercept=case == "intercept", upstream_ca=self.public_roots))
+                                       intercept=case == "intercept", upstream_ca=self.public_roots,
+                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path

@@ -41,6 +41,8 @@ NSS_WRAPPER_INSTALL = "sudo apt-get install libnss-wrapper"
 _NSS_WRAPPER_PATHS = ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
                       "/usr/lib64/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so",
                       "/usr/local/lib/libnss_wrapper.so")
+#: The account of Privoxy's SOCKS5 parent (Dante) in the lab.
+PARENT_USER, PARENT_PASSWORD = "alice", "parent-secret-3"
 #: mitmproxy lives in a venv of its own (it pins a cryptography the main environment must not get).
 MITMPROXY_VENV = "/opt/proxydiag-mitmproxy"
 
@@ -66,10 +68,11 @@ PRODUCTS: dict[str, ProductSpec] = {
     "apache": ProductSpec("apache", "Apache httpd (mod_proxy)", ("apache2", "/usr/sbin/apache2", "httpd",
                                                                  "/usr/sbin/httpd"),
                           "sudo apt-get install apache2", listen_host="127.0.0.2"),
-    "privoxy": ProductSpec("privoxy", "Privoxy", ("privoxy", "/usr/sbin/privoxy"), "sudo apt-get install privoxy",
-                           supports_auth=False),
+    # Privoxy has no proxy authentication of its own: with credentials, the lab puts a parent proxy that wants
+    # them behind it (tinyproxy) and lets Privoxy forward the client's Proxy-Authorization to it.
+    "privoxy": ProductSpec("privoxy", "Privoxy", ("privoxy", "/usr/sbin/privoxy"), "sudo apt-get install privoxy"),
     "dante": ProductSpec("dante", "Dante", ("danted", "/usr/sbin/danted", "sockd"),
-                         "sudo apt-get install dante-server", scheme="socks5h", supports_auth=False),
+                         "sudo apt-get install dante-server", scheme="socks5h"),
     "mitmproxy": ProductSpec("mitmproxy", "mitmproxy", (f"{MITMPROXY_VENV}/bin/mitmdump", "mitmdump"),
                              f"python3 -m venv {MITMPROXY_VENV} && {MITMPROXY_VENV}/bin/pip install mitmproxy==11.0.2",
                              supports_blocking=False),
@@ -98,12 +101,14 @@ class RealProxy:
     ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
     host names are refused by the product's own filter; ``intercept`` (mitmproxy)
     re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
-    host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.
+    host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
+    SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
+    ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
-                 hosts: Sequence[str] = PROVIDER_HOSTS) -> None:
+                 hosts: Sequence[str] = PROVIDER_HOSTS, parent_password: str | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -114,13 +119,14 @@ class RealProxy:
         if not self.nss_wrapper:
             raise LabUnavailable(f"{self.spec.name} resolves names itself and the lab maps the provider names to "
                                  f"loopback with nss_wrapper, which is not installed: {NSS_WRAPPER_INSTALL}")
-        if credentials and not self.spec.supports_auth and key != "dante":
+        if credentials and not self.spec.supports_auth:
             raise LabError(f"the lab does not configure proxy authentication for {self.spec.name}")
         # The products drop to their own user (Apache: www-data) and read their files then:
         # a directory of their own that every user can enter, files readable (lab secrets only).
         self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{key}-", dir=_reachable_tmp()))
         os.chmod(self.directory, 0o755)
         self.credentials = credentials
+        self.parent_password = parent_password
         self.blocked = list(blocked)
         self.intercept = intercept
         self.upstream_ca = upstream_ca
@@ -129,6 +135,8 @@ class RealProxy:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
+        #: Privoxy with credentials: the parent proxy that checks them (tinyproxy).
+        self.parent: RealProxy | None = None
 
     @property
     def url(self) -> str:
@@ -170,6 +178,13 @@ class RealProxy:
                           + "".join(f"{h}\n" for h in self.blocked), 0o644)
             lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
                      "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
+            if self.parent is not None and self.parent_password is not None:
+                # Privoxy's forward lines carry credentials only for a SOCKS5 parent (forward-socks5
+                # user:pass@host:port); an HTTP parent gets the client's own Proxy-Authorization.
+                lines.append(f"forward-socks5 / {PARENT_USER}:{self.parent_password}@{self.parent.host}:"
+                             f"{self.parent.port} .")
+            elif self.parent is not None:
+                lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
         if key == "dante":
@@ -178,7 +193,8 @@ class RealProxy:
             blocks = "".join(f"socks block {{ from: 0.0.0.0/0 to: .{h} log: connect error }}\n"
                              for h in self.blocked)
             conf = (f"logoutput: {self.log_path}\ninternal: {self.host} port = {self.port}\nexternal: 127.0.0.1\n"
-                    # username: checked against the system's users (no lab user exists, so every login fails).
+                    # username: checked against the system's users: the lab's user exists only in the passwd and
+                    # shadow files nss_wrapper gives Dante (:meth:`_dante_users`).
                     f"socksmethod: {'username' if self.credentials else 'none'}\nclientmethod: none\n"
                     "user.privileged: root\nuser.unprivileged: nobody\n"
                     "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n" + blocks
@@ -222,11 +238,43 @@ class RealProxy:
         return write_private(d / "httpd.conf", "\n".join(lines) + "\n", 0o644)
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def _dante_users(self, env: dict[str, str]) -> None:
+        """A lab user for Dante's ``socksmethod: username`` in private passwd and shadow files (nss_wrapper):
+        no system user is created, and the real /etc/shadow is never read or written."""
+        user, password = self.credentials or ("", "")
+        openssl = shutil.which("openssl")
+        if not openssl:
+            raise LabUnavailable("the lab hashes Dante's lab password with openssl, which is not installed: "
+                                 "sudo apt-get install openssl")
+        hashed = subprocess.run([openssl, "passwd", "-6", "-stdin"], input=password.encode(), capture_output=True,
+                                timeout=10, check=True).stdout.decode().strip()
+        passwd = Path("/etc/passwd").read_text(errors="replace")
+        env["NSS_WRAPPER_PASSWD"] = str(write_private(
+            self.directory / "passwd", f"{user}:x:64999:64999:proxydiag lab:/nonexistent:/usr/sbin/nologin\n" + passwd,
+            0o644))
+        env["NSS_WRAPPER_SHADOW"] = str(write_private(self.directory / "shadow", f"{user}:{hashed}:20000:0:99999:7:::\n",
+                                                      0o600))
+
     def start(self, timeout: float = 15.0) -> "RealProxy":
         hosts = write_private(self.directory / "hosts", "".join(f"127.0.0.1 {h}\n" for h in self.hosts), 0o644)
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C.UTF-8",
                "HOME": str(self.directory), "LD_PRELOAD": self.nss_wrapper or "", "NSS_WRAPPER_HOSTS": str(hosts),
                "NSS_WRAPPER_PASSWD": "/etc/passwd", "NSS_WRAPPER_GROUP": "/etc/group"}
+        if self.spec.key == "dante" and self.credentials:
+            self._dante_users(env)
+        if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
+            self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "privoxy" and self.credentials and self.parent is None:
+            self.parent = RealProxy("tinyproxy", credentials=self.credentials, hosts=self.hosts).start(timeout)
+        try:
+            return self._start(env, timeout)
+        except BaseException:
+            if self.parent is not None:
+                self.parent.stop()
+                self.parent = None
+            raise
+
+    def _start(self, env: dict[str, str], timeout: float) -> "RealProxy":
         for _attempt in range(3):
             self.port = free_port(self.host)
             cmd = self._command()
@@ -266,6 +314,9 @@ class RealProxy:
 
     def stop(self) -> None:
         self._kill()
+        parent, self.parent = self.parent, None
+        if parent is not None:
+            parent.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> "RealProxy":

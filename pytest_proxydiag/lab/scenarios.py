@@ -137,8 +137,10 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
     "no-credentials": ("{name} with Basic auth; HTTPS_PROXY carries no credentials", "auth.credentials"),
     "blocked-domain": ("{name} refuses api.anthropic.com with its own filter", "policy.domain_allowed"),
     "upstream-down": ("{name} works but the provider's port is closed", "connectivity.proxy_works"),
-    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code cannot use SOCKS at all",
-              "application.debug_logging"),
+    "socks": ("a healthy {name} SOCKS5 proxy (socks5h://): Claude Code and Node cannot use SOCKS at all",
+              "connectivity.proxy_works"),
+    "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
+                              "forward-socks5 line", "connectivity.proxy_works"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -147,7 +149,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
 def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
-        return ["socks"]  # the diagnosis' probes speak HTTP to proxies; SOCKS is judged per client
+        # The probes speak SOCKS5 (net/socks.py); which clients can use SOCKS at all is judged per client.
+        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down"]
     cases = ["healthy", "blocked-domain", "upstream-down"]
     if spec.supports_auth:
         cases[1:1] = ["wrong-password", "no-credentials"]
@@ -155,6 +158,8 @@ def _product_cases(key: str) -> list[str]:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
         cases.append("intercept")
+    if key == "privoxy":
+        cases.append("parent-wrong-password")
     return cases
 
 
@@ -163,6 +168,9 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
     for key, spec in PRODUCTS.items():
         for case in _product_cases(key):
             text, root = PRODUCT_CASES[case]
+            if spec.scheme.startswith("socks") and case == "blocked-domain":
+                # A SOCKS5 refusal is two bytes ("not allowed by ruleset"): the SOCKS probe's own finding.
+                root = "connectivity.proxy_works"
             name = f"{key}-{case}"
             added[name] = (key, text.format(name=spec.name))
             EXPECTED_ROOT_CAUSE[name] = root

@@ -33,8 +33,9 @@ from typing import Any, Iterator, Mapping
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.core.proxyurl import ProxyURL
 from pytest_proxydiag.net.http import MAX_BODY, MAX_HEAD, ResponseReader, iter_body, parse_head, read_body, read_head
-from pytest_proxydiag.net.results import (Cause, Deadline, HttpReply, HttpResult, ProbeError, StreamResult,
-                                          TcpResult, Timings, TlsResult, TunnelResult, classify_oserror)
+from pytest_proxydiag.net.results import (Cause, Deadline, HttpReply, HttpResult, ProbeError, SocksOutcome,
+                                          StreamResult, TcpResult, Timings, TlsResult, TunnelResult, classify_oserror)
+from pytest_proxydiag.net import socks
 from pytest_proxydiag.net.relay import ObservedRelay
 from pytest_proxydiag.net.session import USER_AGENT, ProbeSession, basic_auth_header
 from pytest_proxydiag.net.tls import fetch_chain, tls_error, unverified_context, wrap_tls
@@ -102,6 +103,8 @@ class Probes(ProbeSession):
             blocked = self._blocked_result()
             if blocked is not None:
                 return None, TunnelResult(target, False, blocked.cause, blocked.detail)
+        if (via or self.proxy) is not None and (via or self.proxy).scheme in ("socks5", "socks5h"):
+            return self._open_socks5_tunnel(host, port, credentials, deadline, via)
         auth = self._proxy_auth(credentials)
         t0 = time.monotonic()
         sock = None
@@ -147,6 +150,64 @@ class Probes(ProbeSession):
             return None, TunnelResult(target, False, err.cause, err.detail, None,
                                       Timings(total=time.monotonic() - t0), bool(auth))
 
+    def _open_socks5_tunnel(self, host: str, port: int, credentials: Any, deadline: Deadline,
+                            via: ProxyURL | None) -> tuple[socket.socket | None, TunnelResult]:
+        """SOCKS5 CONNECT (:mod:`~pytest_proxydiag.net.socks`): socks5h sends the name, socks5 the address."""
+        p = via or self.proxy
+        assert p is not None
+        target = f"{host}:{port}"
+        creds = self._socks_credentials(credentials)
+        t0 = time.monotonic()
+        sock = None
+        address = None
+        try:
+            if p.scheme == "socks5":
+                # The client resolves the name (pinned with --proxydiag-resolve in the lab, never a real lookup).
+                addrs, _el, err = self.resolve(host, port)
+                if err is not None:
+                    raise err
+                address = addrs[0]
+            client = socks.Socks5Client(host, port, credentials=creds, address=address)
+            sock, r_el, c_el = self._open_to_proxy(deadline, via)
+            events = socks.negotiate(sock, client, deadline)
+            self.count_request()
+        except socks.SocksProtocolError as exc:
+            if sock is not None:
+                sock.close()
+            cause = Cause.CLOSED if "closed" in exc.why else Cause.GARBAGE
+            detail = f"SOCKS5 CONNECT {target}: {exc}"
+            self._record("connect", target=target, cause=cause.value, detail=detail)
+            return None, TunnelResult(target, False, cause, detail, None, Timings(total=time.monotonic() - t0),
+                                      creds is not None)
+        except (ProbeError, OSError, ValueError) as exc:
+            if sock is not None:
+                sock.close()
+            err = ProbeError(Cause.ERROR, f"SOCKS5 CONNECT {target}: {exc}") if isinstance(exc, ValueError) \
+                else classify_oserror(exc, f"SOCKS5 CONNECT {target}")
+            if via is None:
+                self._mark_silent(err)
+            self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
+            return None, TunnelResult(target, False, err.cause, err.detail, None,
+                                      Timings(total=time.monotonic() - t0), creds is not None)
+        last = events[-1]
+        stage = {socks.MethodReply: "method", socks.AuthReply: "auth"}.get(type(last), "connect")
+        code = last.method if stage == "method" else (last.status if stage == "auth" else last.rep)
+        outcome = SocksOutcome(stage, code, "client" if address else "proxy", address)
+        timings = Timings(resolve=r_el, connect=c_el, proxy_reply=time.monotonic() - t0)
+        detail = f"SOCKS5 {stage} reply 0x{code:02x}"
+        self._record("connect", target=target, socks_stage=stage, socks_code=code)
+        if outcome.ok:
+            return sock, TunnelResult(target, True, Cause.OK, detail, None, timings, creds is not None, outcome)
+        sock.close()
+        return None, TunnelResult(target, False, Cause.SOCKS_REFUSED, detail, None, timings, creds is not None,
+                                  outcome)
+
+    def _socks_credentials(self, credentials: Any) -> tuple[str, str] | None:
+        if credentials == "configured":
+            p = self.proxy
+            return (p.username, p.password or "") if p is not None and p.username is not None else None
+        return None if credentials is None else (credentials[0], credentials[1] or "")
+
     def connect_tunnel(self, host: str, port: int, *, credentials: Any = "configured") -> TunnelResult:
         """CONNECT host:port through the proxy and close (cached per credentials)."""
         if credentials == "configured" and (self.proxy is None or self.proxy.username is None):
@@ -164,12 +225,8 @@ class Probes(ProbeSession):
     def tunnel_to(self, target: Target) -> TunnelResult:
         return self.connect_tunnel(target.host, target.port)
 
-    def proxy_speaks_tls(self) -> bool:
-        """True when the proxy port completes a TLS handshake (cached).
-
-        Asked only after a plain-HTTP exchange was reset or closed: a TLS
-        proxy behind an ``http://`` URL often just drops the plaintext.
-        """
+    def _proxy_port_answers(self, key: str, talk) -> bool:
+        """Whether the proxy port answers *talk(sock, deadline)* (True/False); any error is False (cached)."""
         def compute() -> bool:
             p = self.proxy
             if p is None:
@@ -179,16 +236,38 @@ class Probes(ProbeSession):
                 sock, _addr, _r, _c = self.connect(p.host, p.port, deadline)
             except ProbeError:
                 return False
-            ctx = unverified_context()
             try:
                 sock.settimeout(max(deadline.remaining(), 0.001))
-                ctx.wrap_socket(sock, server_hostname=p.host).close()
-                return True
-            except (OSError, ssl.SSLError):
+                return talk(sock, p)
+            except (OSError, ssl.SSLError, socks.SocksProtocolError):
                 return False
             finally:
                 sock.close()
-        return self.cached(("proxy-speaks-tls",), compute)
+        return self.cached((key,), compute)
+
+    def proxy_speaks_tls(self) -> bool:
+        """True when the proxy port completes a TLS handshake (cached).
+
+        Asked only after a plain-HTTP exchange was reset or closed: a TLS
+        proxy behind an ``http://`` URL often just drops the plaintext.
+        """
+        def talk(sock: socket.socket, p: ProxyURL) -> bool:
+            unverified_context().wrap_socket(sock, server_hostname=p.host).close()
+            return True
+        return self._proxy_port_answers("proxy-speaks-tls", talk)
+
+    def proxy_speaks_socks5(self) -> bool:
+        """True when the proxy port answers a SOCKS5 greeting (cached).
+
+        Asked only after an HTTP exchange was closed or reset: a SOCKS server behind an ``http://`` URL
+        drops the HTTP request.
+        """
+        def talk(sock: socket.socket, _p: ProxyURL) -> bool:
+            client = socks.Socks5Client("localhost", 443)
+            sock.sendall(client.data_to_send())
+            client.receive_data(sock.recv(2))
+            return isinstance(client.next_event(), socks.MethodReply)
+        return self._proxy_port_answers("proxy-speaks-socks5", talk)
 
     def connect_via(self, proxy: ProxyURL, host: str, port: int) -> TunnelResult:
         """CONNECT host:port through another proxy address (e.g. a candidate port); cached."""
@@ -363,7 +442,8 @@ class Probes(ProbeSession):
         """
         t0 = time.monotonic()
         route = _Route()
-        if via_proxy and target.scheme == "https":
+        socks5 = self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h")
+        if via_proxy and (target.scheme == "https" or socks5):
             route.sock, route.tunnel = self.open_tunnel(target.host, target.port, deadline=deadline)
             if route.sock is None:
                 return route
@@ -399,7 +479,9 @@ class Probes(ProbeSession):
               body: bytes | None, via_proxy: bool, per_op: float,
               deadline: Deadline) -> tuple[HttpReply, ResponseReader] | None:
         """Send one request; return the proxy's early reply when it answered (413) before the body was sent."""
-        plain_via_proxy = via_proxy and target.scheme == "http"
+        # Through a SOCKS5 tunnel a plain request is origin-form, as sent to the origin itself.
+        plain_via_proxy = via_proxy and target.scheme == "http" and not (
+            self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h"))
         url = target.origin + path
         lines = [f"{method} {url if plain_via_proxy else path} HTTP/1.1", f"Host: {target.host}" +
                  (f":{target.port}" if target.port not in (80, 443) else ""),

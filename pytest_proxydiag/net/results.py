@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Cause", "Timings", "TcpResult", "HttpReply", "TunnelResult", "TlsResult", "HttpResult", "StreamResult",
+__all__ = ["Cause", "Timings", "TcpResult", "HttpReply", "TunnelResult", "SocksOutcome", "TlsResult", "HttpResult", "StreamResult",
            "ProbeError", "Deadline", "classify_oserror", "EXPECTED_NETWORK_ERRORS"]
 
 class Cause(str, Enum):
@@ -36,7 +36,8 @@ class Cause(str, Enum):
     TLS_ERROR = "tls_error"                # TLS handshake failed
     PROXY_TLS_UNTRUSTED = "proxy_tls_untrusted"  # an https:// proxy whose own certificate is not trusted
     TLS_PLAINTEXT = "tls_plaintext"        # plaintext where TLS was expected
-    UNSUPPORTED = "unsupported"            # e.g. a SOCKS proxy for an HTTP probe
+    SOCKS_REFUSED = "socks_refused"        # a SOCKS5 server refused a stage (TunnelResult.socks says which)
+    UNSUPPORTED = "unsupported"            # e.g. a SOCKS4 proxy (the probes speak HTTP CONNECT and SOCKS5)
     BLOCKED = "blocked"                    # not attempted: an earlier probe failed
     DIRECT_FORBIDDEN = "direct_forbidden"  # not attempted: --proxydiag-no-direct forbids a direct connection
     ERROR = "error"                        # anything else, with the detail
@@ -113,8 +114,23 @@ class HttpReply:
 
 
 @dataclass(frozen=True)
+class SocksOutcome:
+    """How far a SOCKS5 exchange got: the last *stage* (``method``, ``auth``, ``connect``) and its *code*
+    (the selected method, the RFC 1929 status, or the CONNECT reply code of RFC 1928)."""
+
+    stage: str
+    code: int
+    resolved_by: str = "proxy"   # "proxy" (socks5h: the name is sent) or "client" (socks5: the address is)
+    address: str | None = None   # the address the client sent (socks5)
+
+    @property
+    def ok(self) -> bool:
+        return self.stage == "connect" and self.code == 0
+
+
+@dataclass(frozen=True)
 class TunnelResult:
-    """The outcome of ``CONNECT target`` through the proxy."""
+    """The outcome of ``CONNECT target`` through the proxy (an HTTP CONNECT, or SOCKS5's)."""
 
     target: str
     ok: bool
@@ -123,6 +139,7 @@ class TunnelResult:
     reply: HttpReply | None = None
     timings: Timings = field(default_factory=Timings)
     credentials_sent: bool = False
+    socks: SocksOutcome | None = None
 
     @property
     def status(self) -> int | None:

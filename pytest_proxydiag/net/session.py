@@ -214,8 +214,9 @@ class ProbeSession:
             # Not BLOCKED: the proxy is reachable, it just does not answer (a proxy_works finding).
             return ProbeError(Cause.NO_ANSWER, f"the proxy did not answer an earlier request ({silent})")
         p = self.proxy
-        if p is not None and p.is_socks:
-            return ProbeError(Cause.UNSUPPORTED, f"the proxy is {p.scheme}://; this probe speaks HTTP CONNECT")
+        if p is not None and p.is_socks and p.scheme not in ("socks5", "socks5h"):
+            return ProbeError(Cause.UNSUPPORTED, f"the proxy is {p.scheme}://; the probes speak HTTP CONNECT and "
+                                                 f"SOCKS5")
         return None
 
     def _proxy_tls_context(self) -> ssl.SSLContext:
