@@ -119,6 +119,13 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"SOCKS[45]? (?:proxy )?(?:server )?(?:refused|unreachable)|general SOCKS server failure",
      "the SOCKS proxy did not complete the handshake (down, wrong port, or it refused the destination)",
      {"connectivity": 3, "policy": 1}),
+    # A client that cannot speak the proxy URL's scheme (a socks5:// URL given to Claude Code, Node, or
+    # requests/httpx without their SOCKS extra): connectivity.proxy_works names the clients, one by one.
+    ("socks-client", r"UnsupportedProxyProtocol|Missing dependencies for SOCKS support|"
+     r"the 'socksio' package is not installed|Unsupported proxy protocol|"
+     r"Only http(?:s)? (?:and https )?prox(?:y|ies) (?:is|are) supported",
+     "the client cannot use this kind of proxy URL (a SOCKS URL where it needs an HTTP proxy)",
+     {"connectivity": 4}),
     ("proxyerror", r"proxyconnect tcp", "Go could not connect to, or talk to, the proxy in HTTPS_PROXY (proxyconnect)",
      {"connectivity": 3, "auth": 1}),
     ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
