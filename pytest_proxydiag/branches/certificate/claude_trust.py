@@ -11,7 +11,7 @@ client in ``tests/test_claude_trust.py``):
   ``SSL_CERT_DIR`` is trusted).
 * A script install run by Node reads the OS store only where Node has
   ``tls.getCACertificates`` (22.15+); ``NODE_USE_SYSTEM_CA=1`` (22.19+, 24.6+)
-  or ``--use-system-ca`` in ``NODE_OPTIONS`` (23.8+) make older paths read it.
+  or ``--use-system-ca`` in ``NODE_OPTIONS`` (22.15+, 23.8+; measured) make older paths read it.
 * ``CLAUDE_CODE_CERT_STORE`` (``bundled``, ``system``, default both) narrows
   the two; measured: ``bundled`` drops the OS store (and ``SSL_CERT_FILE``),
   ``NODE_EXTRA_CA_CERTS`` still applies.  The ``env`` block of a settings file
@@ -30,7 +30,7 @@ SCOPES = ("managed", "local", "project", "user")
 #: Node versions from which the documented switches exist.
 NODE_OS_STORE = (22, 15)
 NODE_USE_SYSTEM_CA = ((22, 19), (24, 6))
-NODE_FLAG_USE_SYSTEM_CA = (23, 8)
+NODE_FLAG_USE_SYSTEM_CA = ((22, 15), (23, 8))  # measured: 22.15 has it, 22.14 does not
 TRUST_VARS = ("CLAUDE_CODE_CERT_STORE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
               "NODE_USE_SYSTEM_CA", "NODE_OPTIONS", "NODE_TLS_REJECT_UNAUTHORIZED")
 

@@ -161,12 +161,9 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
 
 def _node_reads_os_store(env: Mapping[str, str], node_version: str | None) -> bool:
     """Plain Node reads the OS store only when told to and able to (NODE_USE_SYSTEM_CA, --use-system-ca)."""
-    from . import claude_trust as ct
+    from pytest_proxydiag.proof import node_rules
 
-    version = ct._version_tuple(node_version)
-    if env.get("NODE_USE_SYSTEM_CA") == "1" and ct._at_least(version, ct.NODE_USE_SYSTEM_CA):
-        return True
-    return "--use-system-ca" in env.get("NODE_OPTIONS", "") and ct._at_least(version, ct.NODE_FLAG_USE_SYSTEM_CA)
+    return node_rules.reads_os_store(node_rules.parse_version(node_version), env) is not None
 
 
 def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, certifi_path: str | None,
