@@ -64,6 +64,8 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "gateway.key",
     "gateway.provider_path",
     "gateway.egress_config",
+    # Streaming through the gateway (SSE held back on its hop): works, but late.
+    "gateway.streaming",
     "performance.rate_limit",
     "performance.latency",
     "performance.proxy_health",
