@@ -246,3 +246,9 @@ def test_a_package_json_with_an_llm_sdk_makes_it_one(tmp_path, monkeypatch):
     (tmp_path / "package.json").write_text("{broken")
     cfg["clients"] = "curl,node"
     assert node_env.node_llm_users(conf, str(tmp_path)) == ["--proxydiag-clients node"]
+
+
+def test_node_is_not_run_when_the_clients_leave_it_out(run_diag, healthy, node_on_path):
+    node_on_path(node24())
+    step = _node_step(run_diag, healthy, "--proxydiag-clients", "curl")
+    assert step["outcome"] == "skipped" and "--proxydiag-clients curl" in step["skip_reason"], step

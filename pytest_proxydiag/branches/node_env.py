@@ -78,6 +78,9 @@ def check(cfg: Any, probes: Any, export_lines) -> Judgement:
     env = cfg.env
     if not env_has_proxy(env):
         return Judgement.skip("no_proxy")
+    chosen = [c.strip() for c in str(cfg["clients"] or "auto").split(",")]
+    if chosen != ["auto"] and "node" not in chosen:
+        return Judgement.skip("not_chosen", clients=",".join(chosen))
     node = node_proxy.find_node(env)
     if node is None:
         return Judgement.skip("no_node")

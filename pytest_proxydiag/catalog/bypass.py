@@ -195,6 +195,7 @@ STEPS = {
         "notes": {
             "no_proxy": "no proxy is configured: nothing to route",
             "no_node": "no node on PATH: no Node program to check",
+            "not_chosen": "node is not among the clients to run (--proxydiag-clients {clients})",
             "socks": "the proxy is SOCKS ({scheme}://), which Node's proxy support does not speak",
             "all_no_proxy": "NO_PROXY sends {targets} direct for Node too (see bypass.no_proxy)",
             "no_answer": "node {node} could not run: {error}",
