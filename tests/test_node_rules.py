@@ -252,3 +252,11 @@ def test_node_is_not_run_when_the_clients_leave_it_out(run_diag, healthy, node_o
     node_on_path(node24())
     step = _node_step(run_diag, healthy, "--proxydiag-clients", "curl")
     assert step["outcome"] == "skipped" and "--proxydiag-clients curl" in step["skip_reason"], step
+
+
+def test_without_node_the_step_is_skipped(run_diag, healthy, tmp_path, monkeypatch):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    step = _node_step(run_diag, healthy, "--proxydiag-clients", "node")
+    assert step["outcome"] == "skipped" and "no node on PATH" in step["skip_reason"], step

@@ -247,6 +247,7 @@ NOTES = {
                           "lab's provider stand-in has one, so streaming through a gateway is checked there"),
         "no_stream": "the gateway's streamed answer could not be read: {detail}",
         "path_broken": "the gateway does not reach the provider (see gateway.provider_path)",
+        "proxy_answered": "the proxy answered for the gateway: {status}",
         "egress_unknown": "its egress proxy, as configured on the gateway's host",
         "client_hop": " Claude Code reaches the gateway through the proxy {proxy} too, which may also buffer.",
     },
