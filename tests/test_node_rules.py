@@ -260,3 +260,19 @@ def test_without_node_the_step_is_skipped(run_diag, healthy, tmp_path, monkeypat
     monkeypatch.setenv("PATH", str(empty))
     step = _node_step(run_diag, healthy, "--proxydiag-clients", "node")
     assert step["outcome"] == "skipped" and "no node on PATH" in step["skip_reason"], step
+
+
+def test_a_node_that_uses_the_proxy_witnesses_the_certificate_fix(run_diag, bump, node_on_path):
+    """With NODE_USE_ENV_PROXY=1 on Node 24 the real node proves the CA fix through the intercepting proxy too."""
+    node_on_path(node24())
+    run = run_diag("-m", "certificate", "-k", "interception", "--proxydiag-clients", "curl,node", lab=bump,
+                   env={"NODE_USE_ENV_PROXY": "1"})
+    fix = run.step("certificate.interception")["fix"]
+    assert fix["verified"] is True and "node 24.11.1" in fix["verified_with"], fix
+
+
+def test_node_that_ignores_the_proxy_is_no_witness_for_a_proxy_fix(run_diag, bump, node_on_path):
+    node_on_path(node24())
+    run = run_diag("-m", "certificate", "-k", "interception", "--proxydiag-clients", "curl,node", lab=bump)
+    fix = run.step("certificate.interception")["fix"]
+    assert "node 24.11.1" not in fix["verified_with"], fix

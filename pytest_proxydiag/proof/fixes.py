@@ -154,7 +154,8 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
         # Claude Code reports the proxy's refusal as an API status: with a dummy key the
         # provider answers 401, so a 403/407/451 proves nothing about the path.
         return False, f"{clients_mod.describe(run)} (a refusal, likely the proxy's: not proof of the path)"
-    if proxy_expected and run.client in _ROUTED:
+    # Node takes part only where NODE_USE_ENV_PROXY makes it follow the proxy variables (see _witnesses).
+    if proxy_expected and (run.client in _ROUTED or run.client == "node"):
         from pytest_proxydiag.net import routing
 
         try:
@@ -171,8 +172,16 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
 _ROUTED = ("curl", "requests", "httpx", "claude")
 
 
-def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool) -> tuple[list[str], list[str]]:
-    """(client names that can prove the fix, notes on those left out)."""
+def _node_uses_proxy(info: ClientInfo, env: Mapping[str, str] | None) -> bool:
+    """Whether this Node's https module follows the proxy variables in *env* (proof.node_rules, measured)."""
+    from pytest_proxydiag.proof import node_rules
+
+    return env is not None and node_rules.env_proxy(node_rules.parse_version(info.version), env).https
+
+
+def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool,
+               env: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(client names that can prove the fix, notes on those left out); *env*: the environment after the fix."""
     names, left_out = [], []
     only = STEP_WITNESSES.get(step_id or "")
     for info in infos:
@@ -181,7 +190,7 @@ def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected:
             continue
         if only and info.name not in only:
             continue
-        if info.name == "node" and proxy_expected:
+        if info.name == "node" and proxy_expected and not _node_uses_proxy(info, env):
             left_out.append(f"{_label(info)}: not a witness for a proxy fix (Node's https module ignores "
                             "HTTPS_PROXY and goes direct)")
             continue
@@ -289,7 +298,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                           "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
-    names, left_out = _witnesses(infos, step_id, proxy_expected)
+    names, left_out = _witnesses(infos, step_id, proxy_expected, after_env)
     if app_env and app_env.get("clients"):
         # An application's own settings change only that application.
         names = [n for n in names if n in app_env["clients"]]
