@@ -295,3 +295,21 @@ def test_on_linux_the_os_store_is_the_bundle_rule():
     assert platform_stores.this_machine_os_store("linux") is None
     facts = platform_stores.MachineFacts("wsl")
     assert platform_stores.native_os_store(facts).path is None
+
+
+def test_this_machines_store_is_read_once_and_removed_at_exit(monkeypatch, tmp_path):
+    import atexit
+
+    from pytest_proxydiag.machine import platform_stores
+
+    calls, registered = [], []
+    monkeypatch.setattr(platform_stores, "_NATIVE_CACHE", {})
+    monkeypatch.setattr(platform_stores, "read_machine",
+                        lambda p: calls.append(p) or platform_stores.MachineFacts("macos", stores={"System": []}))
+    monkeypatch.setattr(atexit, "register", lambda fn, *a: registered.append((fn, a)))
+    first = platform_stores.this_machine_os_store("darwin")
+    assert platform_stores.this_machine_os_store("darwin") is first and calls == ["darwin"]
+    assert first.path and os.path.isfile(first.path) and first.count == 0
+    fn, args = registered[0]
+    fn(*args)
+    assert not os.path.exists(first.path)

@@ -142,5 +142,11 @@ def this_machine_os_store(platform: str | None = None) -> OsStore | None:
     if platform not in ("darwin", "win32"):
         return None
     if platform not in _NATIVE_CACHE:
-        _NATIVE_CACHE[platform] = native_os_store(read_machine(platform))
+        import atexit
+        import shutil
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="proxydiag-os-store-")
+        atexit.register(shutil.rmtree, directory, True)
+        _NATIVE_CACHE[platform] = native_os_store(read_machine(platform), directory)
     return _NATIVE_CACHE[platform]
