@@ -271,3 +271,20 @@ def test_streaming_judgement_on_recorded_arrivals():
     assert (verdict.outcome, verdict.key, verdict.values["spread"]) == ("fail", "buffered", "0 ms")
     assert (gw.judge_streaming(missing, **kw).outcome, gw.judge_streaming(missing, **kw).key) == ("skip",
                                                                                                  "not_available")
+
+
+@pytest.mark.parametrize("body, wanted", [
+    (b'{"model": "claude-proxydiag-stream-8x0.1", "stream": true}', (8, 0.1)),
+    (b'{"model": "claude-proxydiag-stream-8x0.1", "stream": false}', None),
+    (b'{"model": "claude-sonnet-4", "stream": true}', None),
+    (b'{"model": "claude-proxydiag-stream-2x99", "stream": true}', (6, 5.0)),
+    (b'{not json', None),
+    (b'[]', None),
+])
+def test_the_lab_origin_streams_only_the_check_model(body, wanted):
+    from pytest_proxydiag.lab import streams
+
+    assert streams.stream_check_request(body) == wanted
+    assert [name for name, _ in streams.stream_events("m", 6)] == [
+        "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+        "message_stop"]

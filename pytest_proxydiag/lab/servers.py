@@ -30,7 +30,6 @@ import datetime
 import ipaddress
 import json
 import os
-import re
 import socket
 import ssl
 import threading
@@ -41,6 +40,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
+
+from pytest_proxydiag.lab import streams
 
 __all__ = [
     "PROVIDER_HOSTS",
@@ -71,8 +72,6 @@ ORIGIN_HOSTS: tuple[str, ...] = PROVIDER_HOSTS + ("localhost", "127.0.0.1")
 MAX_BODY = 32 * 1024 * 1024
 #: Bytes of a request body the origin keeps to read (the stream-check model); the rest is drained.
 BODY_HEAD = 64 * 1024
-#: The model that asks the origin for a spaced stream: claude-proxydiag-stream-<events>x<seconds>.
-STREAM_CHECK_MODEL = re.compile(r"claude-proxydiag-stream-(\d+)x(\d+(?:\.\d+)?)")
 #: Headers whose values the origin never records.
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie",
                             "x-goog-api-key"})
@@ -376,9 +375,7 @@ class HttpsOrigin:
     * ``GET /api/claude_code/policy_limits`` → ``{"restrictions":{}}``
     * ``GET /health`` → 200, ``GET /`` and anything else → 404 JSON
     * ``GET /v1/sse?events=N&interval=S`` → ``text/event-stream``, N events S seconds apart
-    * ``POST /v1/messages`` with ``"stream": true`` and the model ``claude-proxydiag-stream-<N>x<S>``
-      → a Messages API stream of N events S seconds apart, whatever the key (what a gateway's
-      streaming check asks for through a real LiteLLM; a real provider answers it 401 or 404)
+    * ``POST /v1/messages`` streaming the stream-check model → spaced events (:mod:`.streams`)
 
     ``delay`` holds every response back; ``status`` (with ``status_headers``)
     replaces every answer but ``/health`` — e.g. 429 with ``retry-after``.
@@ -498,17 +495,6 @@ class _OriginHandler(BaseHTTPRequestHandler):
             got += len(chunk)
         return got
 
-    def _stream_check(self) -> tuple[int, float] | None:
-        """(events, interval) when the body asks for a streamed answer from the stream-check model."""
-        try:
-            doc = json.loads(getattr(self, "_body_head", b"") or b"{}")
-        except ValueError:
-            return None
-        m = STREAM_CHECK_MODEL.fullmatch(str(doc.get("model", ""))) if isinstance(doc, dict) else None
-        if not m or doc.get("stream") is not True:
-            return None
-        return max(6, min(100, int(m.group(1)))), max(0.0, min(5.0, float(m.group(2))))
-
     def _handle(self) -> None:
         self._body_head = b""
         body_size = self._drain_body()
@@ -529,7 +515,7 @@ class _OriginHandler(BaseHTTPRequestHandler):
         if opts.status:
             return self._json(opts.status, _error_body(opts.status), opts.status_headers)
         if path == "/v1/messages" and self.command == "POST":
-            stream = self._stream_check()
+            stream = streams.stream_check_request(self._body_head)
             if stream is not None:
                 return self._messages_stream(*stream)
             return self._json(401, {"type": "error", "error": {"type": "authentication_error",
@@ -570,7 +556,7 @@ class _OriginHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         model = json.loads(self._body_head or b"{}").get("model", "")
-        for i, (name, data) in enumerate(_stream_events(model, events)):
+        for i, (name, data) in enumerate(streams.stream_events(model, events)):
             if i and self.stopping.wait(interval):
                 return
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
@@ -594,24 +580,6 @@ class _OriginHandler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(f"event: ping\ndata: {{\"n\": {i}, \"t\": {time.time():.3f}}}\n\n".encode())
             self.wfile.flush()
-
-
-def _stream_events(model: str, events: int) -> list[tuple[str, dict]]:
-    """A Messages API stream of *events* server-sent events (message_start ... message_stop)."""
-    deltas = events - 5
-    out: list[tuple[str, dict]] = [
-        ("message_start", {"type": "message_start", "message": {
-            "id": "msg_lab_stream", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 0}}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}})]
-    out += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": f"tick {i} "}}) for i in range(deltas)]
-    out += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                               "usage": {"output_tokens": deltas}}),
-            ("message_stop", {"type": "message_stop"})]
-    return out
 
 
 def _error_body(status: int) -> dict:
