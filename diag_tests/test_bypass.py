@@ -70,3 +70,10 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     step.add_evidence(settings=[{"path": e.path, "key": e.key, "value": e.value, "app": e.app} for e in entries])
     env_raw, env_var = proxy_from_env(cfg.env)
     bypass.judge_app_settings(entries, cfg.targets, env_raw, env_var).conclude(step)
+
+
+@pytest.mark.proxydiag_step("bypass.node_env_proxy")
+def test_node_env_proxy(proxydiag_step, proxydiag_config, proxydiag_probes):
+    from pytest_proxydiag.branches import node_env
+
+    node_env.check(proxydiag_config, proxydiag_probes, export_lines).conclude(proxydiag_step)

@@ -215,3 +215,34 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
                                                 "change": first.key}])
     step.fail(first.key, **_values(step, cfg, target, issuer=issuer, **dict(first.values)),
               others=json.dumps([p.key for p in problems[1:]]))
+
+
+@pytest.mark.proxydiag_step("gateway.streaming")
+def test_streaming(proxydiag_step, proxydiag_config, proxydiag_probes):
+    from pytest_proxydiag.branches.performance import judge_stream
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    step, cfg = proxydiag_step, proxydiag_config
+    target = _gateway(step, cfg)
+    answer = _answer(step, cfg, proxydiag_probes, target)
+    if answer.verdict != "provider":
+        step.blocked("gateway.provider_path", say(step, "path_broken"))
+    route = _claude_route(cfg, target)
+    key, _ = _key(cfg)
+    headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION,
+               "x-api-key": key or DUMMY_API_KEY, "accept": "text/event-stream"}
+    expect = (gw.STREAM_EVENTS - 1) * gw.STREAM_INTERVAL
+    res = proxydiag_probes.stream(target, _prefix(target) + "/v1/messages", headers=headers, duration=expect,
+                                  method="POST", body=gw.stream_body(), via_proxy=route.proxy is not None)
+    check = judge_stream(res, gw.STREAM_EVENTS, gw.STREAM_INTERVAL)
+    process, _config = _local_gateway(cfg, target)
+    egress = None
+    if process is not None and process.env is not None:
+        raw = next((process.env[n] for n in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+                    if (process.env.get(n) or "").strip()), None)
+        try:
+            egress = parse_proxy_url(raw, source="gateway").redacted() if raw else None
+        except ValueError:
+            egress = None
+    client_proxy = cfg.proxy.url.redacted() if route.proxy is not None and cfg.proxy.url else None
+    gw.judge_streaming(check, gateway=target.url, egress=egress, client_proxy=client_proxy).conclude(step)

@@ -144,7 +144,7 @@ def test_healthy_proxy_fails_nothing_in_bypass_and_proves_one_client(run_diag, l
     run = _bypass(run_diag, lab)
     assert {s["id"]: s["outcome"] for s in run.steps} == {
         "bypass.traffic_via_proxy": "passed", "bypass.no_proxy": "passed", "bypass.system_proxy": "passed",
-        "bypass.app_settings": "passed"}, run.output[-3000:]
+        "bypass.app_settings": "passed", "bypass.node_env_proxy": "passed"}, run.output[-3000:]
     s = run.step("bypass.traffic_via_proxy")
     witness = s["evidence"]["witness"]
     assert witness["observed"] is True and witness["arrival"] == f"CONNECT api.anthropic.com:{lab.origin_port}"

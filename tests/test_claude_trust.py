@@ -216,3 +216,100 @@ def test_plain_node_reads_the_os_store_only_when_told_and_able(node, env, reads)
     spec = certs.client_stores(env, home="/nonexistent", node_version=node)["node"]
     assert any(var == "system" for var, _p, _k in spec.sources) is reads, spec
     assert ("system + " in spec.via) is reads
+
+
+# -- the native build on macOS and Windows (recorded outputs: these OSes cannot run here) ----------
+def _corp_chain():
+    import trustme
+    from cryptography import x509
+
+    ca = trustme.CA(organization_name="Corp Inspection")
+    leaf = ca.issue_cert("api.anthropic.com")
+    return ca, [x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())]
+
+
+def _macos_facts(monkeypatch, extra_pem: str):
+    from pathlib import Path
+
+    from pytest_proxydiag.machine import macos
+    from pytest_proxydiag.machine.commands import CommandResult
+
+    data = Path(__file__).parent / "data" / "machine"
+
+    def fake_run(cmd, timeout=5.0):
+        if cmd[:2] == ["security", "find-certificate"]:
+            if cmd[-1].endswith("System.keychain"):
+                return CommandResult(" ".join(cmd), "ok",
+                                     (data / "security-find-certificate-system.txt").read_text() + extra_pem)
+            return CommandResult(" ".join(cmd), "ok", extra_pem)  # the login keychain: the same CA again
+        return CommandResult(" ".join(cmd), "ok", (data / "scutil-proxy-none.txt").read_text())
+
+    monkeypatch.setattr(macos, "run", fake_run)
+    return macos.read()
+
+
+@pytest.mark.parametrize("os_name", ["macos", "windows"])
+def test_native_build_reads_the_keychain_or_the_windows_store(monkeypatch, tmp_path, os_name):
+    from cryptography.hazmat.primitives import serialization
+
+    from pytest_proxydiag.branches.certificate import stores
+    from pytest_proxydiag.machine import platform_stores, windows
+
+    ca, chain = _corp_chain()
+    if os_name == "macos":
+        facts = _macos_facts(monkeypatch, ca.cert_pem.bytes().decode())
+        label, reason = "the macOS Keychain (System and login keychains)", "native_reads_keychain"
+        assert facts.holds(chain[0]) == [] and len(facts.stores["System"]) == 3
+    else:
+        from cryptography import x509
+
+        der = x509.load_pem_x509_certificate(ca.cert_pem.bytes()).public_bytes(serialization.Encoding.DER)
+        enum = {"ROOT": [(der, "x509_asn", True)], "CA": [(der, "x509_asn", True)]}.__getitem__
+        from pathlib import Path
+
+        from pytest_proxydiag.machine.commands import CommandResult
+
+        netsh = (Path(__file__).parent / "data" / "machine" / "netsh-winhttp-direct.txt").read_text()
+        facts = windows.read(enum=enum, winreg=None, runner=lambda cmd, timeout=5.0: CommandResult(" ".join(cmd), "ok",
+                                                                                                   netsh))
+        label, reason = "the Windows certificate store (ROOT and CA)", "native_reads_windows_store"
+    store = platform_stores.native_os_store(facts, str(tmp_path))
+    assert (store.os, store.label, store.count) == (os_name, label, 3 if os_name == "macos" else 1)
+    t = ct.claude_trust({"SSL_CERT_FILE": "/ignored.pem"}, [], build="native", system_bundle="/etc/ssl/cert.pem",
+                        os_store=(store.os, store.path))
+    assert t.stores() == ["bundled", "system"] and t.system_sources == [("system", store.path)]
+    assert t.reasons[0][0] == reason
+    spec = stores.claude_store({}, home=str(tmp_path), cwd=str(tmp_path), certifi_path=None,
+                               sys_path="/etc/ssl/cert.pem", os_store=store)
+    assert spec.via == label + " + " + stores._t("bundled_roots")
+    assert stores.trust_matrix(chain, {"claude-code": spec})["claude-code"].trusted
+    # CLAUDE_CODE_CERT_STORE=bundled takes the OS store away there too.
+    narrowed = stores.claude_store({"CLAUDE_CODE_CERT_STORE": "bundled"}, home=str(tmp_path), cwd=str(tmp_path),
+                                   certifi_path=None, sys_path="/etc/ssl/cert.pem", os_store=store)
+    assert not stores.trust_matrix(chain, {"claude-code": narrowed})["claude-code"].trusted
+
+
+def test_on_linux_the_os_store_is_the_bundle_rule():
+    from pytest_proxydiag.machine import platform_stores
+
+    assert platform_stores.this_machine_os_store("linux") is None
+    facts = platform_stores.MachineFacts("wsl")
+    assert platform_stores.native_os_store(facts).path is None
+
+
+def test_this_machines_store_is_read_once_and_removed_at_exit(monkeypatch, tmp_path):
+    import atexit
+
+    from pytest_proxydiag.machine import platform_stores
+
+    calls, registered = [], []
+    monkeypatch.setattr(platform_stores, "_NATIVE_CACHE", {})
+    monkeypatch.setattr(platform_stores, "read_machine",
+                        lambda p: calls.append(p) or platform_stores.MachineFacts("macos", stores={"System": []}))
+    monkeypatch.setattr(atexit, "register", lambda fn, *a: registered.append((fn, a)))
+    first = platform_stores.this_machine_os_store("darwin")
+    assert platform_stores.this_machine_os_store("darwin") is first and calls == ["darwin"]
+    assert first.path and os.path.isfile(first.path) and first.count == 0
+    fn, args = registered[0]
+    fn(*args)
+    assert not os.path.exists(first.path)

@@ -148,6 +148,7 @@ EXPECTED = {
     "gateway-ssl-verify-false": ("gateway.egress_config", "ssl_verify_disabled", "Remove ssl_verify: false"),
     "gateway-wrong-key": ("gateway.key", "rejected", "valid virtual key"),
     "gateway-down": ("connectivity.gateway", "unreachable", "litellm --config"),
+    "gateway-egress-buffers-sse": ("gateway.streaming", "buffered", "proxy_buffering off"),
 }
 
 
@@ -236,3 +237,54 @@ def test_wrong_gateway_key_is_told_apart_and_never_printed(gateway_labs, run_dia
     assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"]
     assert "not the provider" in key["finding"]
     assert run.step("gateway.provider_path")["outcome"] == "skipped"
+
+
+def test_sse_held_back_on_the_gateway_hop_is_found_and_a_healthy_gateway_streams(gateway_labs, run_diag):
+    """Claude Code → LiteLLM → a proxy that buffers → provider: the events arrive at once (measured 8 in 0 ms
+    after 1.4 s) where the provider sent them 0.1 s apart; the healthy gateway passes them on one by one."""
+    lab = gateway_labs("gateway-egress-buffers-sse")
+    run = run_diag("-m", "gateway", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.streaming")
+    assert step["outcome"] == "failed" and step["finding_key"] == "buffered", step
+    assert f"Streamed answers through the gateway {lab.gateway_url} arrive all at once: 8 events" in step["finding"]
+    assert "100 ms apart" in step["finding"] and "127.0.0.1" in step["finding"]
+    assert "proxy_buffering off" in step["solution"] and "Where to change it: the gateway's host" in step["solution"]
+    assert step["evidence"]["streaming"]["buffered"] is True
+    # The provider path itself works: only the stream is late.
+    assert run.step("gateway.provider_path")["outcome"] == "passed"
+    healthy = run_diag("-m", "gateway", env={"PATH": os.environ["PATH"]}, lab=gateway_labs("gateway-healthy"))
+    ok = healthy.step("gateway.streaming")
+    assert ok["outcome"] == "passed" and "8 events" in ok["summary"], ok
+    assert ok["evidence"]["streaming"]["buffered"] is False
+
+
+def test_streaming_judgement_on_recorded_arrivals():
+    """The arrivals measured through a real LiteLLM: spaced (healthy) vs held back (a buffering egress proxy)."""
+    from pytest_proxydiag.branches.performance import StreamCheck
+
+    spaced = StreamCheck("u", True, "", 8, 0.1, [0.211, 0.211, 0.263, 0.362, 0.463, 0.563, 0.668, 0.765], 200)
+    held = StreamCheck("u", True, "", 8, 0.1, [1.357] * 8, 200)
+    missing = StreamCheck("u", True, "no stream", 8, 0.1, [], 404, available=False)
+    kw = dict(gateway="http://gw:4000", egress=None, client_proxy=None)
+    assert gw.judge_streaming(spaced, **kw).outcome == "pass"
+    verdict = gw.judge_streaming(held, **kw)
+    assert (verdict.outcome, verdict.key, verdict.values["spread"]) == ("fail", "buffered", "0 ms")
+    assert (gw.judge_streaming(missing, **kw).outcome, gw.judge_streaming(missing, **kw).key) == ("skip",
+                                                                                                 "not_available")
+
+
+@pytest.mark.parametrize("body, wanted", [
+    (b'{"model": "claude-proxydiag-stream-8x0.1", "stream": true}', (8, 0.1)),
+    (b'{"model": "claude-proxydiag-stream-8x0.1", "stream": false}', None),
+    (b'{"model": "claude-sonnet-4", "stream": true}', None),
+    (b'{"model": "claude-proxydiag-stream-2x99", "stream": true}', (6, 5.0)),
+    (b'{not json', None),
+    (b'[]', None),
+])
+def test_the_lab_origin_streams_only_the_check_model(body, wanted):
+    from pytest_proxydiag.lab import streams
+
+    assert streams.stream_check_request(body) == wanted
+    assert [name for name, _ in streams.stream_events("m", 6)] == [
+        "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+        "message_stop"]

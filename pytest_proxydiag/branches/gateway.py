@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 __all__ = ["GatewayAnswer", "decode_answer", "is_internal_host", "EgressProblem", "egress_problems",
-           "gateway_key_header"]
+           "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
 @dataclass(frozen=True)
@@ -189,3 +189,42 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
 def gateway_key_header(key: str | None) -> dict[str, str]:
     """The headers that carry a gateway key the way Claude Code sends ANTHROPIC_API_KEY."""
     return {"x-api-key": key} if key else {}
+
+
+# ============================================================ streaming through the gateway (SSE)
+#: The streaming check asks for this many events, this many seconds apart: the lab's provider stand-in
+#: streams the model ``claude-proxydiag-stream-<events>x<seconds>`` (a real provider answers it 401/404,
+#: and the check is then not available).  Measured through a real LiteLLM 1.81.16: event by event, 0.1 s
+#: apart, the first two together; behind a proxy that buffers, all 8 after 1.36 s.
+STREAM_EVENTS = 8
+STREAM_INTERVAL = 0.1
+STREAM_MODEL = f"claude-proxydiag-stream-{STREAM_EVENTS}x{STREAM_INTERVAL:g}"
+
+
+def stream_body() -> bytes:
+    """The streamed Messages request of the check (never processed by a real provider with the dummy key)."""
+    return json.dumps({"model": STREAM_MODEL, "max_tokens": 16, "stream": True,
+                       "messages": [{"role": "user", "content": "hi"}]}, separators=(",", ":")).encode()
+
+
+def judge_streaming(check: Any, *, gateway: str, egress: str | None, client_proxy: str | None):
+    """The verdict on a :class:`~pytest_proxydiag.branches.performance.StreamCheck` read through the gateway.
+
+    *egress* is the proxy the gateway's process uses (redacted), when its environment was read;
+    *client_proxy* the proxy Claude Code reaches the gateway through, if any.
+    """
+    from pytest_proxydiag.branches.judgement import Judgement, Note
+    from pytest_proxydiag.branches.performance import fmt_ms
+
+    if not check.ok:
+        return Judgement.skip("no_stream", detail=check.detail)
+    if not check.available:
+        return Judgement.skip("not_available", status=check.status or check.detail)
+    values = dict(gateway=gateway, events=len(check.arrivals), interval=fmt_ms(check.interval),
+                  first_event=fmt_ms(check.first_event) if check.first_event is not None else "-")
+    if check.buffered:
+        spread = check.arrivals[-1] - check.arrivals[0]
+        return Judgement.fail("buffered", spread=fmt_ms(spread), egress=egress or Note.of("egress_unknown"),
+                              client_hop=Note.of("client_hop", proxy=client_proxy) if client_proxy else "",
+                              record={"streaming": check.as_dict()}, **values)
+    return Judgement("pass", "spaced", values, record={"streaming": check.as_dict()})

@@ -157,4 +157,64 @@ STEPS = {
             "no_override": "no application setting overrides the environment ({where})",
         },
     },
+    "bypass.node_env_proxy": {
+        "number": 5,
+        "title": "Check that Node programs use the proxy",
+        "question": "Do plain Node programs (fetch(), https) send the provider's traffic through the proxy?",
+        "check": "node --version; NODE_USE_ENV_PROXY=1 node -e \"fetch('https://api.anthropic.com')"
+                 ".then(r => console.log(r.status))\"",
+        "findings": {
+            "ignored": {"text": "Node {node} ignores {proxy_var}: a plain Node program's {apis} went direct to "
+                                "{host} and failed ({error}). Node uses the proxy variables only when told to, "
+                                "with NODE_USE_ENV_PROXY=1 or --use-env-proxy (Claude Code has its own proxy "
+                                "support and is not affected).", "solution": "enable"},
+            "ignored_value": {"text": "{value} is set, but Node {node} reads only NODE_USE_ENV_PROXY=1: its {apis} "
+                                      "went direct to {host} and failed ({error}).", "solution": "enable"},
+            "too_old": {"text": "Node {node} cannot use {proxy_var} at all: its {apis} went direct to {host} and "
+                                "failed ({error}). NODE_USE_ENV_PROXY=1 and --use-env-proxy exist from Node "
+                                "{fix_version}{switch_note}.", "solution": "upgrade"},
+            "partial": {"text": "{switch} makes Node {node} send fetch() through the proxy, but not its https "
+                                "module (that came in 24.5): a program using https went direct to {host} and "
+                                "failed ({error}).", "solution": "upgrade"},
+        },
+        "solutions": {
+            "enable": {"any": (
+                "Tell Node to use the proxy variables, in the shell (or service) that starts your Node programs:\n"
+                "{export_lines}\n"
+                "(or start them with node --use-env-proxy). Only the value 1 counts. Node then follows "
+                "HTTPS_PROXY and NO_PROXY for fetch() and the https module.\n"
+                "Verify: NODE_USE_ENV_PROXY=1 node -e \"fetch('{target_url}').then(r => console.log(r.status))\" "
+                "  (any HTTP status, even 401, means it got through)")},
+            "upgrade": {"any": (
+                "Node {node} is too old to use the proxy by itself. Either install Node {fix_version} or newer "
+                "(for example: nvm install 24, or your distribution's nodejs 24 package) and then\n"
+                "{export_lines}\n"
+                "or, in the program, route requests through the proxy yourself: undici's EnvHttpProxyAgent "
+                "(setGlobalDispatcher(new EnvHttpProxyAgent())) for fetch(), an https-proxy-agent for https.")},
+        },
+        "notes": {
+            "no_proxy": "no proxy is configured: nothing to route",
+            "no_node": "no node on PATH: no Node program to check",
+            "not_chosen": "node is not among the clients to run (--proxydiag-clients {clients})",
+            "socks": "the proxy is SOCKS ({scheme}://), which Node's proxy support does not speak",
+            "all_no_proxy": "NO_PROXY sends {targets} direct for Node too (see bypass.no_proxy)",
+            "no_answer": "node {node} could not run: {error}",
+            "uses_proxy": "Node {node} sends fetch() and https through the proxy ({switch}); seen by a relay in "
+                          "front of the proxy: {arrival}",
+            "direct_works": "Node {node} ignores {proxy_var} and sends {apis} to {host} direct, which works here "
+                            "({status}). Where direct traffic is blocked, set NODE_USE_ENV_PROXY=1{upgrade_note}.",
+            "upgrade_note": " (on Node {fix_version} or newer)",
+            "not_used": "Node {node} ignores {proxy_var}: its {apis} went direct to {host} and failed ({error}). No "
+                        "Node program here uses an LLM SDK (./package.json), so this is not a finding; for Node "
+                        "programs that need the provider set NODE_USE_ENV_PROXY=1 (Node 22.21/24.5+), or pass "
+                        "--proxydiag-clients node to have it judged as one.",
+            "switch_note": "; this Node also refuses to start with --use-env-proxy",
+            "none_set": "no switch set",
+            "fixed": "With NODE_USE_ENV_PROXY=1, Node {node}'s {apis} went through the proxy (seen by a relay in "
+                     "front of it: {arrival}; before: direct).",
+            "still_direct": "With NODE_USE_ENV_PROXY=1, Node {node} still sent {apis} direct.",
+            "not_fixable": "Not verified: Node {node} has no NODE_USE_ENV_PROXY; the fix needs Node {fix_version} "
+                           "or newer, which this run cannot install.",
+        },
+    },
 }

@@ -125,6 +125,10 @@ def say_fact(key: str, **values) -> str:
 #: Why the installed Claude Code reads the stores it reads (branches.certificate.claude_trust reason keys).
 CLAUDE_TRUST = {
     "native_reads_os_store": "the native build reads its bundled roots and the OS store",
+    "native_reads_keychain": ("the native build reads its bundled roots and the macOS Keychain (System and login "
+                              "keychains), not /etc/ssl/cert.pem"),
+    "native_reads_windows_store": ("the native build reads its bundled roots and the Windows certificate store "
+                                   "(ROOT and CA)"),
     "node_reads_os_store": "run by Node {node}, which has tls.getCACertificates: it reads the OS store",
     "node_use_system_ca": "NODE_USE_SYSTEM_CA=1 ({where}) makes Node {node} read the OS store",
     "node_flag_use_system_ca": "--use-system-ca in NODE_OPTIONS ({where}) makes Node {node} read the OS store",

@@ -21,6 +21,7 @@ CHANGE_ON = {
     "connectivity.gateway": "the gateway's host (start the gateway, or fix ANTHROPIC_BASE_URL)",
     "gateway.provider_path": "the gateway's host (its egress proxy, credentials or CA)",
     "gateway.egress_config": "the gateway's host (its environment or config)",
+    "gateway.streaming": "the gateway's host (the proxy its egress goes through, or a reverse proxy in front of it)",
 }
 
 STEPS = {
@@ -185,6 +186,33 @@ STEPS = {
                                  + _GW_SIDE},
         },
     },
+    "gateway.streaming": {
+        "number": 5,
+        "title": "Streamed answers pass through the gateway as they come",
+        "question": "Do server-sent events (streaming) arrive through the gateway as the provider sends them, "
+                    "or all at once?",
+        "check": "curl -sN {gateway}/v1/messages -H 'content-type: application/json' -H 'anthropic-version: "
+                 "2023-06-01' -d @streamed-request.json   # with \"stream\": true: events must trickle in",
+        "findings": {
+            "buffered": {
+                "text": "Streamed answers through the gateway {gateway} arrive all at once: {events} events came "
+                        "in within {spread} (the first after {first_event}), although the provider sent them "
+                        "{interval} apart. Something on the gateway hop holds the stream back until it ends: the "
+                        "proxy the gateway's egress goes through ({egress}), or a reverse proxy in front of the "
+                        "gateway. Claude Code then shows nothing until the whole answer is done, and long answers "
+                        "hit timeouts.{client_hop}",
+                "solution": "unbuffer"},
+        },
+        "solutions": {"unbuffer": {"any": (
+            "Let text/event-stream pass unbuffered on the gateway hop:\n"
+            "  - the proxy the gateway uses: exempt the provider's host from content inspection/scanning "
+            "(ICAP/eCAP, antivirus, DLP) or from response buffering for text/event-stream (ask the proxy team; "
+            "Squid: no adaptation service for these responses);\n"
+            "  - a reverse proxy in front of the gateway (nginx): proxy_buffering off; (or the header "
+            "X-Accel-Buffering: no) for the gateway's location;\n"
+            "  - LiteLLM itself streams event by event (measured with 1.81.16), no setting needed.\n"
+            "Verify: the check above prints events one by one, not all at the end.\n" + _GW_SIDE)}},
+    },
 }
 
 _NO_GATEWAY = "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)"
@@ -210,6 +238,18 @@ NOTES = {
         "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
         "key_refused": "the gateway refused the key before it forwarded anything",
         "proxy_answered": "the proxy answered for the gateway: {status}",
+    },
+    "gateway.streaming": {
+        "no_gateway": _NO_GATEWAY,
+        "spaced": "streamed answers pass through the gateway as they come: {events} events, the first after "
+                  "{first_event}, {interval} apart as sent",
+        "not_available": ("the provider behind the gateway has no stream-check model (it answered {status}); the "
+                          "lab's provider stand-in has one, so streaming through a gateway is checked there"),
+        "no_stream": "the gateway's streamed answer could not be read: {detail}",
+        "path_broken": "the gateway does not reach the provider (see gateway.provider_path)",
+        "proxy_answered": "the proxy answered for the gateway: {status}",
+        "egress_unknown": "its egress proxy, as configured on the gateway's host",
+        "client_hop": " Claude Code reaches the gateway through the proxy {proxy} too, which may also buffer.",
     },
     "gateway.egress_config": {
         "no_gateway": _NO_GATEWAY,

@@ -43,6 +43,7 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "bypass.traffic_via_proxy",
     "bypass.system_proxy",
     "bypass.app_settings",
+    "bypass.node_env_proxy",
     "policy.domain_allowed",
     "policy.url_filtering",
     # Hosts besides the API: a refusal there breaks one feature, never the API path.
@@ -63,6 +64,8 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "gateway.key",
     "gateway.provider_path",
     "gateway.egress_config",
+    # Streaming through the gateway (SSE held back on its hop): works, but late.
+    "gateway.streaming",
     "performance.rate_limit",
     "performance.latency",
     "performance.proxy_health",

@@ -240,6 +240,9 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
                     "gateway.key"),
     GatewayScenario("gateway-down", "healthy",
                     "ANTHROPIC_BASE_URL names a gateway that is not running", "connectivity.gateway"),
+    GatewayScenario("gateway-egress-buffers-sse", "healthy",
+                    "LiteLLM's egress goes through a proxy that holds streamed answers (SSE) back until they end",
+                    "gateway.streaming"),
 )}
 
 #: Where the developer keeps the gateway key in the scenarios that have one.
@@ -285,6 +288,12 @@ class GatewayLab:
         proxy = lab.proxy_url
         if name == "gateway-egress-no-credentials":
             proxy = proxy.replace(f"{USER}:{PASSWORD}@", "")
+        if name == "gateway-egress-buffers-sse":
+            # No real proxy buffers on demand: the scripted CONNECT relay that holds data until the origin
+            # has been quiet for 0.5 s (the performance branch's buffering proxy) plays the gateway's egress.
+            from pytest_proxydiag.lab.hostile import SlowRelay
+
+            proxy = self.lab._own(SlowRelay(buffer=True)).url
         # The gateway host's egress settings: its proxy and, behind interception, the corporate CA.
         egress = {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": "localhost,127.0.0.1"}
         bundle = lab.env.get("SSL_CERT_FILE")

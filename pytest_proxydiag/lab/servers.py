@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from pytest_proxydiag.lab import cloud_answers, streams
+
 __all__ = [
     "PROVIDER_HOSTS",
     "ORIGIN_HOSTS",
@@ -68,6 +70,8 @@ ORIGIN_HOSTS: tuple[str, ...] = PROVIDER_HOSTS + ("localhost", "127.0.0.1")
 
 #: Largest request body the origin drains (the providers accept 32 MiB).
 MAX_BODY = 32 * 1024 * 1024
+#: Bytes of a request body the origin keeps to read (the stream-check model); the rest is drained.
+BODY_HEAD = 64 * 1024
 #: Headers whose values the origin never records.
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie",
                             "x-goog-api-key"})
@@ -375,6 +379,7 @@ class HttpsOrigin:
     * ``GET /api/claude_code/policy_limits`` → ``{"restrictions":{}}``
     * ``GET /health`` → 200, ``GET /`` and anything else → 404 JSON
     * ``GET /v1/sse?events=N&interval=S`` → ``text/event-stream``, N events S seconds apart
+    * ``POST /v1/messages`` streaming the stream-check model → spaced events (:mod:`.streams`)
 
     ``delay`` holds every response back; ``status`` (with ``status_headers``)
     replaces every answer but ``/health`` — e.g. 429 with ``retry-after``.
@@ -489,10 +494,13 @@ class _OriginHandler(BaseHTTPRequestHandler):
             chunk = self.rfile.read(min(65536, n - got))
             if not chunk:
                 break
+            if len(getattr(self, "_body_head", b"")) < BODY_HEAD:
+                self._body_head = getattr(self, "_body_head", b"") + chunk[:BODY_HEAD]
             got += len(chunk)
         return got
 
     def _handle(self) -> None:
+        self._body_head = b""
         body_size = self._drain_body()
         headers = {k.lower(): ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in self.headers.items()}
         parts = urlsplit(self.path)
@@ -511,14 +519,15 @@ class _OriginHandler(BaseHTTPRequestHandler):
         if opts.status:
             return self._json(opts.status, _error_body(opts.status), opts.status_headers)
         if path == "/v1/messages" and self.command == "POST":
+            stream = streams.stream_check_request(self._body_head)
+            if stream is not None:
+                return self._messages_stream(*stream)
             return self._json(401, {"type": "error", "error": {"type": "authentication_error",
                                                                "message": "invalid x-api-key"}})
         if path.startswith("/model/") and self.command == "POST":
-            return self._bedrock_refusal()
+            return self._json(*cloud_answers.bedrock_refusal(self.headers.get("Authorization", "")))
         if path.startswith("/v1/projects/") and self.command == "POST":
-            # Vertex AI to a caller without a Google access token.
-            return self._json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
-                                              "message": "Request is missing required authentication credential."}})
+            return self._json(*cloud_answers.vertex_refusal())
         if path == "/api/claude_code/policy_limits" and self.command == "GET":
             return self._json(200, {"restrictions": {}})
         if path == "/v1/sse" and self.command == "GET":
@@ -545,14 +554,21 @@ class _OriginHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _bedrock_refusal(self) -> None:
-        """Bedrock's answer to a request it cannot authenticate: 403 with the AWS error type (a dummy signature
-        is an unknown key, no signature a missing token), never an answer a proxy would give."""
-        signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256")
-        kind, message = (("UnrecognizedClientException", "The security token included in the request is invalid.")
-                         if signed else ("MissingAuthenticationTokenException", "Missing Authentication Token"))
-        self._json(403, {"message": message}, {"x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/",
-                                               "x-amzn-RequestId": str(uuid.uuid4())})
+    def _messages_stream(self, events: int, interval: float) -> None:
+        """The stream-check model's answer: a Messages stream whose events are *interval* seconds apart."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.send_header("request-id", "req_lab_" + uuid.uuid4().hex[:20])
+        self.end_headers()
+        self.close_connection = True
+        model = json.loads(self._body_head or b"{}").get("model", "")
+        for i, (name, data) in enumerate(streams.stream_events(model, events)):
+            if i and self.stopping.wait(interval):
+                return
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
 
     def _sse(self, query: Mapping[str, list[str]]) -> None:
         try:

@@ -397,23 +397,25 @@ class Probes(ProbeSession):
             route.close()
 
     def stream(self, target: Target, path: str, *, headers: Mapping[str, str] | None = None,
-               duration: float = 0.0) -> StreamResult:
+               duration: float = 0.0, method: str = "GET", body: bytes | None = None,
+               via_proxy: bool = True) -> StreamResult:
         """GET *path* through the proxy and time each piece of the answer's body as it arrives (not cached).
 
         *duration* is how long the origin is expected to take to send it all:
         the read is bounded by twice the timeout plus that.  A non-200 answer
-        is returned with its head only.
+        is returned with its head only.  *method*, *body* and *via_proxy*
+        (False: direct, e.g. to a gateway in NO_PROXY) send another request the same way.
         """
         url = target.origin + path
-        what = f"GET {url}"
+        what = f"{method} {url}"
         deadline = Deadline(self.timeout * 2 + duration)
         route = _Route()
         try:
-            route = self._open_route(target, True, None, self.timeout, deadline)
+            route = self._open_route(target, via_proxy, None, self.timeout, deadline)
             if route.sock is None:
                 return StreamResult(url, False, route.tunnel.cause, f"no tunnel: {route.tunnel.detail}")
             t_send = time.monotonic()
-            self._send(route.sock, target, "GET", path, headers, None, True, self.timeout, deadline)
+            self._send(route.sock, target, method, path, headers, body, via_proxy, self.timeout, deadline)
             reply, reader = read_head(route.sock, Deadline(max(min(self.timeout + duration, deadline.remaining()),
                                                                0.001)), what)
             if reply.status != 200:

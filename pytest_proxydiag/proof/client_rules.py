@@ -19,7 +19,10 @@ client    trust variables, first wins
 curl      ``CURL_CA_BUNDLE``, else ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
 requests  ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE`` (else certifi)
 httpx     ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (else certifi)
-node      ``NODE_EXTRA_CA_CERTS`` (added to its roots), ``NODE_USE_SYSTEM_CA``, ``NODE_OPTIONS``
+node      ``NODE_EXTRA_CA_CERTS`` (added to its roots), ``NODE_USE_SYSTEM_CA`` (22.19+, 24.6+),
+          ``--use-system-ca`` in ``NODE_OPTIONS`` (22.15+, 23.8+); the proxy variables only with
+          ``NODE_USE_ENV_PROXY=1`` / ``--use-env-proxy`` (22.21+; 24.0-24.4 fetch() only, 24.5+),
+          per version in :mod:`~pytest_proxydiag.proof.node_rules` (measured)
 claude    ``NODE_EXTRA_CA_CERTS`` (added), ``SSL_CERT_FILE`` (its "system" store),
           ``CLAUDE_CODE_CERT_STORE``, ``NODE_USE_SYSTEM_CA``; every ``CLAUDE_*`` /
           ``ANTHROPIC_*`` and ``API_TIMEOUT_MS``

@@ -13,6 +13,8 @@ from pytest_proxydiag.proof.client_base import (ANTHROPIC_VERSION, DUMMY_API_KEY
                                                 _last_json_line, _Proc, _proxy_configured, _read_bounded,
                                                 _Request, _spawn)
 
+from pytest_proxydiag.proof import node_rules
+
 _CURL_HEADERS = ("-H", "content-type: application/json", "-H", f"x-api-key: {DUMMY_API_KEY}",
                  "-H", f"anthropic-version: {ANTHROPIC_VERSION}")
 
@@ -143,9 +145,10 @@ def _run_node(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict
     result = _last_json_line(proc.stdout) or {}
     notes = []
     proxy_var = _proxy_configured(req.env, req.scheme)
-    if proxy_var and not req.env.get("NODE_USE_ENV_PROXY"):
-        notes.append(f"Node's {req.scheme} module does not read {proxy_var}: a plain Node program "
-                     "goes direct (recent Node releases honour it with NODE_USE_ENV_PROXY=1)")
+    rules = node_rules.env_proxy(node_rules.parse_version(info.version), req.env)
+    if proxy_var and not rules.https:
+        notes.append(f"Node {info.version or ''}'s {req.scheme} module does not read {proxy_var} here: a plain "
+                     f"Node program goes direct (Node {node_rules.FIX_VERSION}+ honour it with NODE_USE_ENV_PROXY=1)")
     extra_ca = _node_extra_ca_problem(req.env)
     if extra_ca:
         notes.append(f"Node ignores NODE_EXTRA_CA_CERTS: {extra_ca}")

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from pytest_proxydiag.branches import providers
-from pytest_proxydiag.proof import claude_runner, client_plans, client_rules
+from pytest_proxydiag.proof import claude_runner, client_plans, client_rules, node_rules
 from pytest_proxydiag.proof.client_base import PROVIDER_CLIENTS
 from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
@@ -157,7 +157,8 @@ def _judge(run: ClientRun, env: Mapping[str, str], target_url: str, proxy_expect
         # provider answers 401, so a 403/407/451 proves nothing about the path -- unless the
         # answer names the provider's own error (AWS refuses a dummy signature with 403).
         return False, f"{clients_mod.describe(run)} (a refusal, likely the proxy's: not proof of the path)"
-    if proxy_expected and run.client in _ROUTED:
+    # Node takes part only where NODE_USE_ENV_PROXY makes it follow the proxy variables (see _witnesses).
+    if proxy_expected and (run.client in _ROUTED or run.client == "node"):
         from pytest_proxydiag.net import routing
 
         try:
@@ -177,8 +178,8 @@ _ROUTED_AS = {"boto3": "requests"}
 
 
 def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool,
-               target_url: str = "") -> tuple[list[str], list[str]]:
-    """(client names that can prove the fix, notes on those left out)."""
+               target_url: str = "", env: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(client names that can prove the fix, notes on those left out); *env*: the environment after the fix."""
     names, left_out = [], []
     only = STEP_WITNESSES.get(step_id or "")
     family = providers.provider_of(urlsplit(target_url).hostname or "") if target_url else None
@@ -190,7 +191,7 @@ def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected:
             continue
         if only and info.name not in only:
             continue
-        if info.name == "node" and proxy_expected:
+        if info.name == "node" and proxy_expected and not node_rules.https_follows_proxy(info.version, env):
             left_out.append(f"{_label(info)}: not a witness for a proxy fix (Node's https module ignores "
                             "HTTPS_PROXY and goes direct)")
             continue
@@ -298,7 +299,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                           "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
-    names, left_out = _witnesses(infos, step_id, proxy_expected, target_url)
+    names, left_out = _witnesses(infos, step_id, proxy_expected, target_url, after_env)
     if app_env and app_env.get("clients"):
         # An application's own settings change only that application.
         names = [n for n in names if n in app_env["clients"]]
@@ -498,7 +499,9 @@ def prove(config, state, result) -> None:
     if result.outcome != "failed" or not isinstance(fix, dict):
         return
     try:
-        if fix.get("kind") in GATEWAY_FIX_KINDS:
+        if fix.get("kind") == "node_env_proxy":
+            pass  # proven by its step with the real node through a relay (branches/node_env.py)
+        elif fix.get("kind") in GATEWAY_FIX_KINDS:
             s = state.settings
             prove_gateway_fix(fix, env=s.env, clients=s["clients"] or "auto", timeout=float(s.timeout),
                               resolve=s.resolve, redactor=state.redactor)
@@ -524,7 +527,7 @@ def prove_together(state) -> None:
     try:
         failed = [r for r in state.results if r.outcome == "failed" and isinstance(r.fix, dict)]
         concrete = [r for r in failed if (r.fix.get("env") or r.fix.get("unset"))
-                    and r.fix.get("kind") not in GATEWAY_FIX_KINDS]
+                    and r.fix.get("kind") not in GATEWAY_FIX_KINDS and r.fix.get("kind") != "node_env_proxy"]
         if len(concrete) < 2 or not any(r.fix.get("verified") is False for r in concrete):
             return
         order = {id(r): i for i, r in enumerate(results_in_order(concrete))}

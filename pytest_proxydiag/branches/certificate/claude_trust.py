@@ -11,7 +11,7 @@ client in ``tests/test_claude_trust.py``):
   ``SSL_CERT_DIR`` is trusted).
 * A script install run by Node reads the OS store only where Node has
   ``tls.getCACertificates`` (22.15+); ``NODE_USE_SYSTEM_CA=1`` (22.19+, 24.6+)
-  or ``--use-system-ca`` in ``NODE_OPTIONS`` (23.8+) make older paths read it.
+  or ``--use-system-ca`` in ``NODE_OPTIONS`` (22.15+, 23.8+; measured) make older paths read it.
 * ``CLAUDE_CODE_CERT_STORE`` (``bundled``, ``system``, default both) narrows
   the two; measured: ``bundled`` drops the OS store (and ``SSL_CERT_FILE``),
   ``NODE_EXTRA_CA_CERTS`` still applies.  The ``env`` block of a settings file
@@ -30,7 +30,7 @@ SCOPES = ("managed", "local", "project", "user")
 #: Node versions from which the documented switches exist.
 NODE_OS_STORE = (22, 15)
 NODE_USE_SYSTEM_CA = ((22, 19), (24, 6))
-NODE_FLAG_USE_SYSTEM_CA = (23, 8)
+NODE_FLAG_USE_SYSTEM_CA = ((22, 15), (23, 8))  # measured: 22.15 has it, 22.14 does not
 TRUST_VARS = ("CLAUDE_CODE_CERT_STORE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
               "NODE_USE_SYSTEM_CA", "NODE_OPTIONS", "NODE_TLS_REJECT_UNAUTHORIZED")
 
@@ -118,8 +118,13 @@ class ClaudeTrust:
 
 
 def claude_trust(env: Mapping[str, str], layers: list[SettingsLayer], *, build: str = "native",
-                 node_version: str | None = None, system_bundle: str | None = None) -> ClaudeTrust:
-    """Apply the rules above to this machine's Claude Code (*build* from :mod:`machine.claude_install`)."""
+                 node_version: str | None = None, system_bundle: str | None = None,
+                 os_store: tuple[str, str] | None = None) -> ClaudeTrust:
+    """Apply the rules above to this machine's Claude Code (*build* from :mod:`machine.claude_install`).
+
+    *os_store* ``(os, pem_path)`` is the macOS Keychain or the Windows certificate store copied to a PEM
+    file (:func:`machine.platform_stores.native_os_store`): there the OS store is that, not OpenSSL's files.
+    """
     reasons: list[tuple[str, dict]] = []
     version = _version_tuple(node_version)
     if build == "node":
@@ -139,7 +144,9 @@ def claude_trust(env: Mapping[str, str], layers: list[SettingsLayer], *, build: 
             reasons.append(("node_too_old", {"node": node_version or "unknown"}))
     else:
         system = True
-        reasons.append(("native_reads_os_store", {}))
+        key = {"macos": "native_reads_keychain", "windows": "native_reads_windows_store"}.get(
+            os_store[0] if os_store else "", "native_reads_os_store")
+        reasons.append((key, {}))
     bundled = True
     value, where = effective("CLAUDE_CODE_CERT_STORE", env, layers)
     cert_store = None
@@ -160,7 +167,9 @@ def claude_trust(env: Mapping[str, str], layers: list[SettingsLayer], *, build: 
         path, at = effective(var, env, layers)
         if path:
             sources.append((var if at == "environment" else f"{var} in {at}", path))
-    if system_bundle:
+    if os_store is not None:
+        sources = [("system", os_store[1])]
+    elif system_bundle:
         sources.append(("system", system_bundle))
     extra_path, extra_at = effective("NODE_EXTRA_CA_CERTS", env, layers)
     extra = None

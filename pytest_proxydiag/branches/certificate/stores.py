@@ -201,28 +201,33 @@ def boto3_store(env: Mapping[str, str], home: str | None, certifi_path: str | No
 
 def _node_reads_os_store(env: Mapping[str, str], node_version: str | None) -> bool:
     """Plain Node reads the OS store only when told to and able to (NODE_USE_SYSTEM_CA, --use-system-ca)."""
-    from . import claude_trust as ct
+    from pytest_proxydiag.proof import node_rules
 
-    version = ct._version_tuple(node_version)
-    if env.get("NODE_USE_SYSTEM_CA") == "1" and ct._at_least(version, ct.NODE_USE_SYSTEM_CA):
-        return True
-    return "--use-system-ca" in env.get("NODE_OPTIONS", "") and ct._at_least(version, ct.NODE_FLAG_USE_SYSTEM_CA)
+    return node_rules.reads_os_store(node_rules.parse_version(node_version), env) is not None
 
 
 def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, certifi_path: str | None,
-                 sys_path: str | None, install: Any = None) -> StoreSpec:
-    """Claude Code's store from :func:`claude_trust.claude_trust`; *install* from :func:`find_claude`."""
+                 sys_path: str | None, install: Any = None, os_store: Any = None) -> StoreSpec:
+    """Claude Code's store from :func:`claude_trust.claude_trust`; *install* from :func:`find_claude`;
+    *os_store* (:class:`~pytest_proxydiag.machine.platform_stores.OsStore`, default this machine's) is the
+    Keychain or Windows store on macOS/Windows."""
     from . import claude_trust as ct
 
+    from pytest_proxydiag.machine.platform_stores import this_machine_os_store
+
     layers = ct.settings_layers(home or env.get("HOME"), cwd, env)
+    native = os_store if os_store is not None else this_machine_os_store()
     trust = ct.claude_trust(env, layers, build=getattr(install, "build", "native"),
-                            node_version=getattr(install, "node_version", None), system_bundle=sys_path)
+                            node_version=getattr(install, "node_version", None), system_bundle=sys_path,
+                            os_store=(native.os, native.path) if native is not None and native.path else None)
     sources: list[tuple[str, str, str]] = []
     if trust.extra:
         sources.append((trust.extra[0], trust.extra[1], "file"))
     for label, path in trust.system_sources:
         sources.append((label, path, "dir" if label.startswith("SSL_CERT_DIR") else "file"))
-    via = " + ".join(_via(s) for s in sources)
+    # The Keychain / Windows store is named as such, not as the PEM copy the matrix reads.
+    via = " + ".join(native.label if native is not None and native.path and s[1] == native.path else _via(s)
+                     for s in sources)
     if trust.bundled:
         via = (via + " + " if via else "") + _t("bundled_roots")
     notes = [ct_text(key, values) for key, values in trust.reasons if key in NARROWING_REASONS]
