@@ -455,6 +455,27 @@ class _ItemError(ValueError):
         self.item = item
 
 
+class _OptionsOnly:
+    """The part of a pytest config :func:`resolve_settings` reads: option values, no ini file."""
+
+    inipath = None
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = dict(options)
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    def getini(self, name: str) -> Any:
+        return None
+
+
+def settings_from_options(options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from option values alone (keys as ``proxydiag_timeout``, values as the command line gives
+    them), without pytest: for a probe layer built by a script, a benchmark or a unit test."""
+    return resolve_settings(_OptionsOnly(options), env=env)
+
+
 def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
     """Resolve every option: CLI, then ini, then environment, then default.
 
