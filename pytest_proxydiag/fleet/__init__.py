@@ -28,10 +28,11 @@ _TERMINAL_HOSTS = 12
 
 #: Below this many files one process is faster than starting workers.
 _PARALLEL_FROM = 200
-#: Usable cores from which worker processes pay off.  Measured with bench/bench_fleet.py on 2 cores
-#: (10,000 reports): the workers cost 1.4-1.5x the CPU of one process (every summary is pickled back to
-#: the aggregate) and were slower on a shared machine (8.2-10.4 s against 5.8-7.7 s); on one core
-#: 1.4x slower.  With a core for the aggregate and two for the workers they can pay.
+#: Usable cores from which worker processes pay off.  Measured with bench/bench_fleet.py --crossover on
+#: a shared 2-core machine (10,000 reports): two workers cost 1.3-1.5x the CPU of one process (every
+#: summary is pickled back to the aggregate) and were not reliably faster (8.2 and 10.4 s against 5.8
+#: and 7.7 s; 7.9 against 8.8 s); pinned to one core, 1.4x slower.  With a core for the aggregate and
+#: two for the workers they can pay.
 _PARALLEL_CORES = 3
 #: Files handed to the workers at a time: bounds what waits in memory between them and the aggregate.
 _BATCH = 2048
