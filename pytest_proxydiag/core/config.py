@@ -361,7 +361,7 @@ def _read_ini(config, opt: Option) -> Any:
             return usable
         name, where = _where(config, opt, "ini")
         shown = "" if raw is _MISSING else f" {_shown(raw)}"
-        expected = _EXPECTED[opt.kind] + (f" or a {opt.number.__name__}" if opt.number else "")
+        expected = _EXPECTED[opt.kind] + {int: " or a whole number", float: " or a number"}.get(opt.number, "")
         kind = "" if raw is _MISSING else f", not a TOML {_toml_type(raw)}"
         raise OptionValueError(f"invalid {name} value{shown} from {where}: must be {expected}{kind}") from None
     # A native TOML number (a typed key, pytest 9.2) is read as its text, like an ini file's value.
