@@ -13,7 +13,10 @@ ru_maxrss from wait4, and the sum over the child and its worker processes sample
 every 50 ms; the target applies to the larger), after one warm-up read of every file:
 
 1. baseline: ``python -c 'import json'`` loading every file once;
-2. ``proxydiag fleet DIR --json ... --html ...``.
+2. ``proxydiag fleet DIR --json ... --html ...`` as a user runs it (one process below 3 usable cores,
+   else worker processes: ``pytest_proxydiag.fleet.default_workers``);
+3. with ``--crossover``: the same aggregate forced to one process and to two worker processes, the
+   measurement behind that default.
 
 Prints wall time, peak memory and the ratio fleet / baseline; exits 1 when a target is missed.
 """
@@ -34,6 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "fleet"
 TARGET_SECONDS, TARGET_MB = 10.0, 200.0
+
+#: ``proxydiag fleet`` with the number of worker processes forced (argv[1]), for --crossover.
+FORCED = ("import functools, sys\n"
+          "from pytest_proxydiag import fleet\n"
+          "fleet.aggregate_reports = functools.partial(fleet.aggregate_reports, workers=int(sys.argv[1]))\n"
+          "sys.exit(fleet.main(sys.argv[2:]))\n")
 
 BASELINE = ("import json, sys\n"
             "for path in open(sys.argv[1], encoding='utf-8').read().split('\\n'):\n"
@@ -146,6 +155,8 @@ def main() -> int:
     p.add_argument("--reports", type=int, default=10_000)
     p.add_argument("--from", dest="source", type=Path, default=SAMPLES, help="directory of real reports")
     p.add_argument("--keep", type=Path, help="write the reports and the aggregate here and keep them")
+    p.add_argument("--crossover", action="store_true",
+                   help="also time one process against two worker processes (what the default is chosen by)")
     args = p.parse_args()
     samples = load_samples(args.source)
     with tempfile.TemporaryDirectory(prefix="proxydiag-bench-fleet-") as scratch:
@@ -166,6 +177,9 @@ def main() -> int:
                      "--json", str(work / "fleet.json"), "--html", str(work / "fleet.html")]
         fleet_wall, fleet_cpu, fleet_mb, fleet_tree_mb, fleet_rc = measure(fleet_cmd)
         agg = json.loads((work / "fleet.json").read_text()) if fleet_rc == 0 else {}
+        forced = {}
+        for workers in ((1, 2) if args.crossover else ()):
+            forced[workers] = measure([sys.executable, "-c", FORCED, str(workers), *fleet_cmd[3:]])
     totals = agg.get("totals", {})
     print(f"machine load average before: {load_before:.1f} on {os.cpu_count()} CPUs "
           f"(wall times grow with it; CPU seconds do not)")
@@ -173,7 +187,14 @@ def main() -> int:
     print(f"proxydiag fleet (JSON + HTML):     {fleet_wall:6.2f} s wall  {fleet_cpu:6.2f} s CPU  "
           f"peak {fleet_mb:6.1f} MB")
     print(f"  ratio to the baseline: {fleet_wall / base_wall:.2f}x wall, {fleet_cpu / max(base_cpu, 1e-9):.2f}x CPU")
-    print(f"  all fleet processes together (main + {os.cpu_count()} CPU workers, sampled): peak {fleet_tree_mb:.1f} MB")
+    from pytest_proxydiag.fleet import default_workers, usable_cores
+
+    workers = default_workers()
+    print(f"  {usable_cores()} usable cores: " + ("one process" if workers == 1 else f"main + {workers} workers") +
+          f"; all its processes together (sampled): peak {fleet_tree_mb:.1f} MB")
+    for n, (wall, cpu, mb, tree_mb, _rc) in forced.items():
+        label = "forced to one process:" if n == 1 else f"forced to {n} worker processes:"
+        print(f"  {label:33s}  {wall:6.2f} s wall  {cpu:6.2f} s CPU  peak {max(mb, tree_mb):6.1f} MB (all processes)")
     print(f"aggregate: {totals.get('hosts')} hosts, {totals.get('reports')} reports, "
           f"{len(agg.get('groups', []))} groups, {len(agg.get('timeline', []))} hosts with a timeline, "
           f"{totals.get('rejected')} rejected")

@@ -23,7 +23,7 @@ import statistics
 import sys
 
 from pytest_proxydiag.branches import performance as perf
-from pytest_proxydiag.core.config import resolve_settings
+from pytest_proxydiag.core.config import settings_from_options
 from pytest_proxydiag.lab import Lab
 from pytest_proxydiag.lab.servers import SlowRelay
 from pytest_proxydiag.net.probes import Probes
@@ -31,25 +31,11 @@ from pytest_proxydiag.net.probes import Probes
 DELAYS = (0.0, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-class _Config:
-    """The part of a pytest config that resolve_settings reads: these options, nothing from ini."""
-
-    def __init__(self, options: dict) -> None:
-        self.options = options
-        self.inicfg: dict = {}
-
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
-
-    def getini(self, name):
-        return None
-
-
 def probes_for(lab: Lab, proxy_url: str) -> Probes:
-    cfg = _Config({"proxydiag_target": [lab.target_url],
-                   "proxydiag_resolve": [f"api.anthropic.com:{lab.origin_port}:127.0.0.1"],
-                   "proxydiag_no_direct": True, "proxydiag_timeout": "10"})
-    return Probes(resolve_settings(cfg, env={"HTTPS_PROXY": proxy_url}))
+    options = {"proxydiag_target": [lab.target_url],
+               "proxydiag_resolve": [f"api.anthropic.com:{lab.origin_port}:127.0.0.1"],
+               "proxydiag_no_direct": True, "proxydiag_timeout": "10"}
+    return Probes(settings_from_options(options, env={"HTTPS_PROXY": proxy_url}))
 
 
 def measure(lab: Lab, proxy_url: str, phase: str, rounds: int) -> float:

@@ -40,8 +40,8 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
     if a is None or not a.chain:
         step.blocked("connectivity.proxy_works", say("no_certificate", target=target.hostport))
     step.add_evidence(**a.evidence(), tls={"version": tls.version, "cipher": tls.cipher})
-    _apply(step, judge.interception(a, target.host, target.hostport, env=cfg.env, save=_saver(step, probes, cfg),
-                                    disabled=_disabled(cfg), machine=_machine(probes)))
+    judge.interception(a, target.host, target.hostport, env=cfg.env, save=_saver(step, probes, cfg),
+                       disabled=_disabled(cfg), machine=_machine(probes)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("certificate.verification_disabled")
@@ -55,8 +55,8 @@ def test_verification_disabled(proxydiag_step, proxydiag_probes, proxydiag_confi
     if found:
         analyses = (_analysis(probes, cfg, t) for t in _tls_targets(probes, cfg))
         intercepted = next((a for a in analyses if a is not None and a.intercepted and a.ca_certs), None)
-    _apply(step, judge.verification_disabled(found, experiments, env=cfg.env, save=_saver(step, probes, cfg),
-                                             intercepted=intercepted))
+    judge.verification_disabled(found, experiments, env=cfg.env, save=_saver(step, probes, cfg),
+                                intercepted=intercepted).conclude(step)
 
 
 @pytest.mark.proxydiag_step("certificate.python_ssl")
@@ -72,15 +72,15 @@ def test_python_ssl(proxydiag_step, proxydiag_probes, proxydiag_config, proxydia
     save = _saver(step, probes, cfg)
     bad = judge.python_files(files, a, certs.public_set(reference), public_roots=cfg["public_roots"], save=save)
     if bad is not None:
-        _apply(step, bad)
+        bad.conclude(step)
     if target.scheme != "https":
         step.passed(say("python_no_tls", files=", ".join(f.label for f in files) or say("none_set"), url=target.url))
         return
     step.require_tunnel(target)
     results = _verified_connections(probes, cfg, target, reference)
     step.add_evidence(verified_connections=results)
-    _apply(step, judge.python_connections(results, files, a, target.hostport, env=cfg.env,
-                                          public_roots=cfg["public_roots"], save=save))
+    judge.python_connections(results, files, a, target.hostport, env=cfg.env,
+                             public_roots=cfg["public_roots"], save=save).conclude(step)
 
 
 @pytest.mark.proxydiag_step("certificate.client_cert")
@@ -95,23 +95,7 @@ def test_client_cert(proxydiag_step, proxydiag_probes, proxydiag_config):
     passphrase = claude_trust.effective("CLAUDE_CODE_CLIENT_KEY_PASSPHRASE", cfg.env, layers)[0]
     asked = {} if identity.problem else {name: _ask_endpoint(probes, url, identity, passphrase)
                                          for name, url in endpoints}
-    _apply(step, mtls.judge(identity, asked, dict(endpoints)))
-
-
-# -- applying a verdict ------------------------------------------------------------------------------
-def _apply(step, v: judge.Verdict) -> None:
-    __tracebackhide__ = True
-    if v.evidence:
-        step.add_evidence(**v.evidence)
-    if v.fix is not None:
-        step.set_fix(**v.fix)
-    if v.outcome == "failed":
-        step.fail(v.key, **v.values)
-    if v.outcome == "blocked":
-        step.blocked(v.key, v.summary)
-    if v.outcome == "skipped":
-        step.skip(v.summary)
-    step.passed(v.summary)
+    mtls.judge(identity, asked, dict(endpoints)).conclude(step)
 
 
 # -- gathering evidence (cached per run) -------------------------------------------------------------
@@ -195,7 +179,7 @@ def _check_proxy_certificate(step, probes, cfg, proxy) -> None:
                                reference=certs.reference_roots(cfg["public_roots"])[0])
     verdict = judge.proxy_certificate(chain, proxy.host, proxy.hostport, trust, info)
     if verdict is not None:
-        _apply(step, verdict)
+        verdict.conclude(step)
 
 
 def _tls_targets(probes, cfg) -> list:

@@ -290,3 +290,14 @@ def test_pac_file_naming_another_proxy_for_the_provider_is_a_conflict(run_diag, 
     assert f"PAC {pac}: FindProxyForURL(https://api.anthropic.com:" in s["finding"]
     assert "= pac-proxy.corp:8080" in s["finding"]
     assert "ask IT which proxy applies to the provider" in s["solution"]
+
+
+def test_no_witness_client_is_started_against_a_dead_proxy(run_diag, lab_factory):
+    """Issue 15: a client started against a blackholed proxy only waits out its timeout; the routing rules
+    still decide the step."""
+    lab = lab_factory("proxy-blackholed")
+    run = run_diag("-m", "bypass or connectivity", "--proxydiag-timeout", "1.5", lab=lab)
+    assert run.doc["root_cause"] == "connectivity.proxy_reachable"
+    s = run.step("bypass.traffic_via_proxy")
+    assert s["outcome"] == "passed" and "witness" not in s["evidence"], s
+    assert s["duration_s"] < 1.0, s["duration_s"]

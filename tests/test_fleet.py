@@ -300,6 +300,21 @@ def test_worker_processes_give_the_same_aggregate(tmp_path):
     assert serial["totals"]["hosts"] == 200 and serial["totals"]["reports"] == 260 and len(serial["timeline"]) == 60
 
 
+
+@pytest.mark.parametrize("cores,workers", [(1, 1), (2, 1), (3, 2), (4, 3), (16, 4)])
+def test_one_process_below_three_usable_cores(monkeypatch, cores, workers):
+    """Measured by bench/bench_fleet.py: on 2 cores the workers cost CPU and gain nothing."""
+    import os
+
+    from pytest_proxydiag import fleet
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)   # the affinity counts, not the machine's cores
+    assert fleet.default_workers() == workers
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)   # macOS, Windows: every core
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert fleet.default_workers() == workers
+
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)

@@ -6,22 +6,8 @@ import socket
 
 import pytest
 
-from pytest_proxydiag.core.config import Target, resolve_settings
+from pytest_proxydiag.core.config import Target, settings_from_options
 from pytest_proxydiag.net.probes import Cause, Probes
-
-
-class _Options:
-    """The part of a pytest config that resolve_settings reads: these options, nothing from ini."""
-
-    def __init__(self, options: dict) -> None:
-        self.options = options
-        self.inicfg: dict = {}
-
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
-
-    def getini(self, name):
-        return None
 
 
 @pytest.fixture
@@ -47,10 +33,10 @@ def _accepted(sock: socket.socket) -> int:
 
 
 def _probes(port: int, no_direct: bool) -> Probes:
-    options = _Options({"proxydiag_target": [f"https://api.anthropic.com:{port}"],
-                        "proxydiag_resolve": [f"api.anthropic.com:{port}:127.0.0.1"],
-                        "proxydiag_no_direct": no_direct, "proxydiag_timeout": "2"})
-    return Probes(resolve_settings(options, env={"HTTPS_PROXY": "http://127.0.0.1:9"}))
+    options = {"proxydiag_target": [f"https://api.anthropic.com:{port}"],
+               "proxydiag_resolve": [f"api.anthropic.com:{port}:127.0.0.1"],
+               "proxydiag_no_direct": no_direct, "proxydiag_timeout": "2"}
+    return Probes(settings_from_options(options, env={"HTTPS_PROXY": "http://127.0.0.1:9"}))
 
 
 def test_no_direct_is_enforced_by_the_probe_layer_for_every_direct_probe(listener):

@@ -387,7 +387,9 @@ def test_an_installed_copy_is_not_recompiled_by_the_rewrite_hook(pytester, tmp_p
     root = Path(__file__).resolve().parent.parent
     site = tmp_path / "site"
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(root / "pytest_proxydiag", site / "pytest_proxydiag", ignore=ignore)
+    # diag_tests: a development checkout may link pytest_proxydiag/diag_tests to it; the wheel holds a copy.
+    shutil.copytree(root / "pytest_proxydiag", site / "pytest_proxydiag",
+                    ignore=shutil.ignore_patterns("__pycache__", "diag_tests"))
     shutil.copytree(root / "diag_tests", site / "pytest_proxydiag" / "diag_tests", ignore=ignore)
     info = site / "pytest_proxydiag_copy-0.1.0.dist-info"
     info.mkdir()

@@ -197,6 +197,8 @@ def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]])
     proxy = settings.proxy.url
     if proxy is None or proxy.is_socks or settings["clients"] == "none":
         return None
+    if probes.proxy_unusable() is not None:
+        return None  # no client is started against a proxy known to be dead: it would wait out its timeout
     available = {c.name for c in clients.discover(settings["clients"]) if c.available}
     candidates = [(c, t) for c in WITNESS_ORDER if c in available for t in settings.targets
                   if not matrix[c][t.url].direct]

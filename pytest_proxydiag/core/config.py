@@ -72,6 +72,8 @@ class Option:
     kind: str = "str"  # str | bool | list
     metavar: str | None = None
     env: tuple[str, ...] = ()
+    #: the TOML type a ``str`` option also takes natively (``proxydiag_timeout = 3``): float or int
+    number: type | None = None
 
     @property
     def flag(self) -> str:
@@ -99,9 +101,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("no_claude_hosts", "skip policy.claude_hosts (the hosts Claude Code needs besides the API: WebFetch's "
            "check, updates, telemetry, MCP servers)", default=False, kind="bool"),
     Option("timeout", "bound in seconds of every single network operation (default 5)", default=5.0,
-           parse="parse_seconds", metavar="SECONDS"),
+           parse="parse_seconds", metavar="SECONDS", number=float),
     Option("deadline", "hard bound in seconds of the whole diagnosis; later steps are skipped "
-           "(default 120)", default=120.0, parse="parse_seconds", metavar="SECONDS"),
+           "(default 120)", default=120.0, parse="parse_seconds", metavar="SECONDS", number=float),
     Option("json", "write the machine-readable result to PATH", parse="parse_output_file", metavar="PATH"),
     Option("public_roots", "PEM bundle of the roots a non-intercepted provider chains to "
            "(default: certifi)", parse="parse_existing_file", metavar="PATH"),
@@ -129,16 +131,40 @@ OPTIONS: tuple[Option, ...] = (
     Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8443",
            kind="list", parse="parse_port", metavar="PORT"),
     Option("latency_threshold", "seconds the proxy may add before it is a finding (default 2)",
-           default=2.0, parse="parse_seconds", metavar="SECONDS"),
+           default=2.0, parse="parse_seconds", metavar="SECONDS", number=float),
     Option("health_samples", "number of probes of the proxy-health step (default 10)", default=10,
-           parse="parse_health_samples", metavar="N"),
+           parse="parse_health_samples", metavar="N", number=int),
     Option("health_threshold", "mean latency in seconds above which the proxy is slow (default 0.5)",
-           default=0.5, parse="parse_seconds", metavar="SECONDS"),
+           default=0.5, parse="parse_seconds", metavar="SECONDS", number=float),
     Option("payload_sizes", "body sizes tried by the payload-size step (default 16K,256K,1M,4M,16M)",
            default=[16 * 1024, 256 * 1024, 1024 ** 2, 4 * 1024 ** 2, 16 * 1024 ** 2],
-           parse="parse_sizes", metavar="SIZES"),
+           parse="parse_sizes", metavar="SIZES", number=int),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def typed_ini() -> bool:
+    """Whether pytest takes a union of types for an ini key (``str | float``): pytest 9.2 and later."""
+    import pytest
+
+    return tuple(pytest.version_tuple[:2]) >= (9, 2)
+
+
+def ini_type(opt: Option, typed: bool) -> Any:
+    """The ``type`` of the option's ini key.
+
+    Text comes first in every union, so an ini file's text reaches this tool's parser as it was
+    written (and a bad value is shown as written); the TOML types follow, for pytest 9's native
+    ``[tool.pytest]`` table, where ``proxydiag_timeout = 3`` stays a number.  Before pytest 9.2 a key is
+    a plain string (or line list) and the resolver reads a native TOML value itself.
+    """
+    if opt.kind == "list":
+        return "linelist"
+    if not typed:
+        return None
+    if opt.kind == "bool":
+        return str | bool
+    return str | opt.number if opt.number else str
 
 
 def addoptions(parser) -> None:
@@ -146,20 +172,20 @@ def addoptions(parser) -> None:
     group = parser.getgroup("proxydiag", "corporate proxy diagnosis (pytest-proxydiag)")
     group.addoption("--proxydiag", action="store_true", default=False,
                     help="run the proxy diagnosis (the plugin is dormant without it)")
+    typed = typed_ini()
     for opt in OPTIONS:
         if opt.kind == "bool":
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help)
-            # default None: an unset key is told apart from an explicit "false" without config.inicfg
-            # (deprecated in pytest 9); pytest 7.4 returns [] for it, also falsy and not a bool.
-            parser.addini(opt.ini, opt.help, type="bool", default=None)
         elif opt.kind == "list":
             group.addoption(opt.flag, action="append", default=None, dest=opt.ini, metavar=opt.metavar,
                             help=opt.help)
-            parser.addini(opt.ini, opt.help, type="linelist", default=[])
         else:
             group.addoption(opt.flag, action="store", default=None, dest=opt.ini, metavar=opt.metavar,
                             help=opt.help)
-            parser.addini(opt.ini, opt.help, default=None)
+        # default None (a list: []): an unset key is told apart from an explicit "false" without
+        # config.inicfg (deprecated in pytest 9).  A bool key is judged by this tool's parser in every
+        # pytest version, so a bad value reads the same everywhere.
+        parser.addini(opt.ini, opt.help, type=ini_type(opt, typed), default=[] if opt.kind == "list" else None)
 
 
 @dataclass(frozen=True)
@@ -285,15 +311,24 @@ _USERINFO_PASSWORD = r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^\s]*(?=@)
 
 
 def _shown(value: Any) -> str:
-    """A value as a usage error shows it: quoted, the password of a URL masked, bounded."""
+    """A value as a usage error shows it: text quoted (a TOML number, bool or array as written), the
+    password of a URL masked, bounded."""
     text = re.sub(_USERINFO_PASSWORD, lambda m: m.group("head") + "***", str(value))
-    text = repr(text)
+    text = repr(text) if isinstance(value, str) else text
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _overridden(config, opt: Option) -> bool:
+    """Whether ``-o proxydiag_NAME=...`` set the key (pytest's public ``override_ini`` option)."""
+    overrides = config.getoption("override_ini", None) or []
+    return any(str(o).split("=", 1)[0].strip() == opt.ini for o in overrides)
 
 
 def _where(config, opt: Option, source: str) -> tuple[str, str]:
     """The option as the user wrote it, and where: ``--proxydiag-timeout ... from cli``."""
     if source == "ini":
+        if _overridden(config, opt):
+            return opt.ini, "-o (override_ini)"
         inipath = getattr(config, "inipath", None)
         return opt.ini, f"ini ({inipath})" if inipath else "ini"
     if source.startswith("env:"):
@@ -301,35 +336,67 @@ def _where(config, opt: Option, source: str) -> tuple[str, str]:
     return opt.flag, source
 
 
+#: What each kind of key holds, as a refused value's line says it (this tool's words, not pytest's).
+_EXPECTED = {"bool": "true or false", "list": "a list of text values", "str": "text"}
+_MISSING = object()
+
+
 def _read_ini(config, opt: Option) -> Any:
+    """The key's value; a native TOML value pytest refuses but this tool reads is taken as such.
+
+    pytest refuses a value of another type than the key's declared one (a ValueError or TypeError
+    before pytest 9.2, a UsageError in its own words since).  Then the raw value decides: a number
+    where text or a number is meant, a list of numbers (``proxydiag_port_candidates = [3129]``), a
+    TOML bool for a bool key are this tool's to judge; anything else is a usage error naming the
+    key, the value and the file, in this tool's words in every pytest version.
+    """
+    import pytest
+
     try:
-        return config.getini(opt.ini)
-    except (ValueError, TypeError) as exc:  # pytest's own bool/type check of the ini value
-        numbers = _toml_numbers(config, opt)
-        if numbers is not None:
-            return numbers
-        inipath = getattr(config, "inipath", None)
-        where = f"ini ({inipath})" if inipath else "ini"
-        raise OptionValueError(f"invalid {opt.ini} value from {where}: {exc}") from None
+        value = config.getini(opt.ini)
+    except (ValueError, TypeError, pytest.UsageError):
+        raw = _toml_raw(config, opt)
+        usable = _toml_usable(opt, raw)
+        if usable is not None:
+            return usable
+        name, where = _where(config, opt, "ini")
+        shown = "" if raw is _MISSING else f" {_shown(raw)}"
+        expected = _EXPECTED[opt.kind] + {int: " or a whole number", float: " or a number"}.get(opt.number, "")
+        kind = "" if raw is _MISSING else f", not a TOML {_toml_type(raw)}"
+        raise OptionValueError(f"invalid {name} value{shown} from {where}: must be {expected}{kind}") from None
+    # A native TOML number (a typed key, pytest 9.2) is read as its text, like an ini file's value.
+    return _toml_usable(opt, value) if opt.kind == "str" and _is_number(value) else value
 
 
-def _toml_numbers(config, opt: Option) -> Any:
-    """``proxydiag_timeout = 3`` in pytest 9's native ``[tool.pytest]`` table, as text.
+def _toml_raw(config, opt: Option) -> Any:
+    """The key's value as pytest 9 read it from the native ``[tool.pytest]`` table (or _MISSING).
 
-    There values keep their TOML types, and pytest's check of a string (or line list) key refuses
-    a number that this tool reads perfectly well.  pytest has no public reader of the raw value,
-    so its private table is asked, only here and only when present.
+    pytest has no public reader of the raw value, so its private table is asked, only here, only
+    after pytest refused the value, and only when the table is there.
     """
     entry = getattr(config, "_inicfg", {}).get(opt.ini)
-    value = getattr(entry, "value", None)
+    return getattr(entry, "value", _MISSING)
 
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    if opt.kind == "str" and number(value):
+def _toml_type(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _toml_usable(opt: Option, value: Any) -> Any:
+    """*value* as the resolver reads it, if it is a TOML value of a type this key takes; else None."""
+    if opt.kind == "bool":
+        return value if isinstance(value, bool) else None
+    if opt.kind == "str" and _is_number(value):
         return str(value)
-    if opt.kind == "list" and isinstance(value, list) and all(number(v) or isinstance(v, str) for v in value):
-        return [str(v) for v in value]
+    if opt.kind == "list":
+        items = value if isinstance(value, list) else [value]
+        if items and all(_is_number(v) or isinstance(v, str) for v in items):
+            return [str(v) for v in items]
     return None
 
 
@@ -345,9 +412,9 @@ def _raw_value(config, opt: Option, env: Mapping[str, str]) -> tuple[Any, str]:
         if cli:
             return True, "cli"
         ini = _read_ini(config, opt)
-        if isinstance(ini, bool):  # unset reads None (pytest 9) or [] (pytest 7.4)
+        if isinstance(ini, bool):  # a native TOML bool
             return ini, "ini"
-        if isinstance(ini, str) and ini.strip():
+        if isinstance(ini, str) and ini.strip():  # unset reads None ("" in pytest 7.4)
             return ini, "ini"
     else:
         if cli is not None:
@@ -386,6 +453,27 @@ class _ItemError(ValueError):
     def __init__(self, item: Any, exc: Exception) -> None:
         super().__init__(str(exc))
         self.item = item
+
+
+class _OptionsOnly:
+    """The part of a pytest config :func:`resolve_settings` reads: option values, no ini file."""
+
+    inipath = None
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = dict(options)
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    def getini(self, name: str) -> Any:
+        return None
+
+
+def settings_from_options(options: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from option values alone (keys as ``proxydiag_timeout``, values as the command line gives
+    them), without pytest: for a probe layer built by a script, a benchmark or a unit test."""
+    return resolve_settings(_OptionsOnly(options), env=env)
 
 
 def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:

@@ -20,7 +20,7 @@ from pytest_proxydiag.catalog.fleet import DIMENSIONS, TEXT
 from pytest_proxydiag.fleet.aggregate import Fleet, RunSummary, digest
 from pytest_proxydiag.fleet.loader import Item, iter_sources, read_file
 
-__all__ = ["main", "aggregate_reports", "write_private"]
+__all__ = ["main", "aggregate_reports", "default_workers", "write_private"]
 
 #: Host names printed per group on the terminal.
 _TERMINAL_HOSTS = 12
@@ -28,6 +28,12 @@ _TERMINAL_HOSTS = 12
 
 #: Below this many files one process is faster than starting workers.
 _PARALLEL_FROM = 200
+#: Usable cores from which worker processes pay off.  Measured with bench/bench_fleet.py --crossover on
+#: a shared 2-core machine (10,000 reports): two workers cost 1.3-1.5x the CPU of one process (every
+#: summary is pickled back to the aggregate) and were not reliably faster (8.2 and 10.4 s against 5.8
+#: and 7.7 s; 7.9 against 8.8 s); pinned to one core, 1.4x slower.  With a core for the aggregate and
+#: two for the workers they can pay.
+_PARALLEL_CORES = 3
 #: Files handed to the workers at a time: bounds what waits in memory between them and the aggregate.
 _BATCH = 2048
 
@@ -59,13 +65,13 @@ def aggregate_reports(inputs: Sequence[str], *, host_from: str = "hostname",
                       workers: int | None = None) -> dict[str, Any]:
     """The redacted aggregate document of *inputs* (paths, directories, globs, zips).
 
-    JSON parsing is most of the work, so files are read by *workers* processes
-    (default: one per CPU, at most 4) once there are enough of them; the
+    JSON parsing is most of the work, so with enough files and cores they are
+    read by *workers* processes (default: :func:`default_workers`); the
     aggregate itself and zip members stay in this process.  The result is the
     same either way.
     """
     fleet = Fleet(host_from=host_from)
-    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    workers = workers if workers is not None else default_workers()
     pool: Any = None
     try:
         for part in _batches(iter_sources(inputs)):
@@ -88,6 +94,21 @@ def aggregate_reports(inputs: Sequence[str], *, host_from: str = "hostname",
         pool.close()
         pool.join()
     return fleet.result()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, else every core)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """1 (read everything in this process) below :data:`_PARALLEL_CORES` usable cores; else one worker
+    per core but the aggregate's, at most 4."""
+    cores = usable_cores()
+    return 1 if cores < _PARALLEL_CORES else min(cores - 1, 4)
 
 
 def _start_pool(workers: int) -> Any:

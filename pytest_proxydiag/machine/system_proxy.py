@@ -78,6 +78,11 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """The numbered lines of *path* (none when it is missing or unreadable)."""
+    return list(enumerate((_read(path) or "").splitlines(), 1))
+
+
 def _display(path: Path, home: Path) -> str:
     try:
         return "~/" + str(path.relative_to(home))
@@ -174,10 +179,7 @@ def _apt_sources(home: Path) -> list[ProxySource]:
         files += sorted(p for p in d.iterdir() if p.is_file())
     out = []
     for f in files:
-        text = _read(f)
-        if not text:
-            continue
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in _lines(f):
             if line.lstrip().startswith(("//", "#")):
                 continue
             for m in _APT.finditer(line):
@@ -191,10 +193,7 @@ def _apt_sources(home: Path) -> list[ProxySource]:
 def _ini_sources(paths: Sequence[Path], keys: Sequence[str], used_by: str, home: Path) -> list[ProxySource]:
     out = []
     for f in paths:
-        text = _read(f)
-        if not text:
-            continue
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in _lines(f):
             s = line.strip()
             if not s or s.startswith((";", "#", "[")):
                 continue
@@ -236,11 +235,8 @@ def _git_sources(home: Path, env: Mapping[str, str]) -> list[ProxySource]:
     paths = [_sys("/etc/gitconfig"), home / ".gitconfig", home / ".config" / "git" / "config"]
     out = []
     for f in paths:
-        text = _read(f)
-        if not text:
-            continue
         section = None
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in _lines(f):
             m = _GIT_SECTION.match(line)
             if m:
                 section = m.group(1).lower() + (f' "{m.group(2)}"' if m.group(2) else "")

@@ -147,23 +147,19 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
             add(_indent(s.get("solution") or "", "      "))
             if s.get("fix"):
                 add(_indent(fix_text(s["fix"], shell), "    "))
-    if errors:
-        add("")
-        add("ERRORS IN THE DIAGNOSIS ITSELF", red=True, bold=True)
-        for s in errors:
-            add(f"  {step_label(s)}: {s.get('finding')}")
-    blocked = [s for s in steps if s.get("outcome") == "skipped" and s.get("blocked_by")]
-    if blocked:
-        add("")
-        add("NOT ASSESSABLE (blocked by an earlier finding)", yellow=True)
-        for s in blocked:
-            add(f"  {step_label(s)}: {s.get('skip_reason')}")
-    passed = [s for s in steps if s.get("outcome") == "passed" and s.get("summary")]
-    if passed:
-        add("")
-        add("HEALTHY", green=True)
-        for s in passed:
-            add(f"  {step_label(s)}: {s.get('summary')}")
+
+    def section(title: str, rows: list, field: str, **style: bool) -> None:
+        if rows:
+            add("")
+            add(title, **style)
+            for s in rows:
+                add(f"  {step_label(s)}: {s.get(field)}")
+
+    section("ERRORS IN THE DIAGNOSIS ITSELF", errors, "finding", red=True, bold=True)
+    section("NOT ASSESSABLE (blocked by an earlier finding)",
+            [s for s in steps if s.get("outcome") == "skipped" and s.get("blocked_by")], "skip_reason", yellow=True)
+    section("HEALTHY", [s for s in steps if s.get("outcome") == "passed" and s.get("summary")], "summary",
+            green=True)
     c = doc.get("counts") or {}
     add("")
     add(f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('skipped', 0)} skipped, "

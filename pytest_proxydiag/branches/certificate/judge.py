@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from pytest_proxydiag.branches import products, providers
+from pytest_proxydiag.branches.judgement import Judgement
 from pytest_proxydiag.catalog.certificate import TEXT
 from pytest_proxydiag.core.step import export_lines
 
@@ -43,6 +44,19 @@ class Verdict:
     summary: str = ""                              # passed summary, or the skip/blocked reason
     fix: dict[str, Any] | None = None              # StepContext.set_fix's keyword arguments
     evidence: dict[str, Any] = field(default_factory=dict)
+
+    def judgement(self) -> Judgement:
+        """The same conclusion as every branch's :class:`Judgement` (a summary is measured text)."""
+        if self.outcome == "failed":
+            return Judgement.fail(self.key, fix=self.fix, record=self.evidence, **self.values)
+        outcome = {"passed": "pass", "skipped": "skip", "blocked": "blocked"}[self.outcome]
+        return Judgement(outcome, "", by=self.key if outcome == "blocked" else "", detail=self.summary,
+                         fix=self.fix, record=self.evidence)
+
+    def conclude(self, step) -> None:
+        """End *step* as this verdict says (:meth:`Judgement.conclude`)."""
+        __tracebackhide__ = True
+        self.judgement().conclude(step)
 
 
 def say(key: str, **values: Any) -> str:
