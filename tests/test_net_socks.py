@@ -4,7 +4,6 @@ real Dante (from its package, on loopback) through the probes, for socks5h:// an
 from __future__ import annotations
 
 import pytest
-from test_net_probes import _Options
 
 from pytest_proxydiag.net.socks import (NEED_DATA, AuthReply, ConnectReply, MethodReply, Rep, Socks5Client,
                                         SocksProtocolError)
@@ -144,14 +143,14 @@ def dante_probes():
 
 
 def _probes(proxy_url: str, closed_port: int):
-    from pytest_proxydiag.core.config import resolve_settings
+    from pytest_proxydiag.core.config import settings_from_options
     from pytest_proxydiag.net.probes import Probes
 
     # socks5://: this side resolves the provider's name, pinned to loopback (never a real lookup).
-    options = _Options({"proxydiag_target": [f"https://api.anthropic.com:{closed_port}"],
-                        "proxydiag_resolve": [f"api.anthropic.com:{closed_port}:127.0.0.1"],
-                        "proxydiag_no_direct": True, "proxydiag_timeout": "3"})
-    return Probes(resolve_settings(options, env={"HTTPS_PROXY": proxy_url})), closed_port
+    options = {"proxydiag_target": [f"https://api.anthropic.com:{closed_port}"],
+               "proxydiag_resolve": [f"api.anthropic.com:{closed_port}:127.0.0.1"],
+               "proxydiag_no_direct": True, "proxydiag_timeout": "3"}
+    return Probes(settings_from_options(options, env={"HTTPS_PROXY": proxy_url})), closed_port
 
 
 @pytest.mark.parametrize("scheme, resolved_by", [("socks5h", "proxy"), ("socks5", "client")])
