@@ -177,6 +177,14 @@ def _provider_signals(status: int, headers: Sequence[tuple[str, str]], text: str
     return out
 
 
+#: Provider signals no proxy writes: AWS's error type, the Anthropic and Google API error bodies.
+_DECISIVE = ("header x-amzn-errortype", "Anthropic API error body", "Google API error body")
+
+
+def _decisive(provider: Sequence[str]) -> bool:
+    return any(s.startswith(_DECISIVE) for s in provider)
+
+
 def _edge_signals(headers: Sequence[tuple[str, str]]) -> list[str]:
     out = []
     server = (_header(headers, "Server") or "").lower()
@@ -232,7 +240,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         sender = "proxy"
     elif code or vendor is not None and not provider:
         sender = "proxy"
-    elif provider and not (vendor and _strength(vendor.signals) >= 3):
+    elif provider and (not (vendor and _strength(vendor.signals) >= 3) or _decisive(provider)):
+        # A bumping proxy's Via header on the provider's own error (AWS's error type) does not make it the proxy's.
         sender = "provider"
     elif edge:
         sender = "provider_edge"
