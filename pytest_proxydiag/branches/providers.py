@@ -201,6 +201,4 @@ def vertex_region(host: str, env: Mapping[str, str]) -> str:
     m = _VERTEX_REGION.match(h) or re.fullmatch(r"aiplatform\.([a-z]{2})\.rep\.googleapis\.com", h)
     if m:
         return m.group(1)
-    if h == "aiplatform.googleapis.com":
-        return "global"
     return str(env.get("CLOUD_ML_REGION") or "").strip() or "global"
