@@ -287,6 +287,30 @@ def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag
     assert sdk["outcome"] == "skipped" and "speak Anthropic's Messages API" in sdk["skip_reason"], sdk
 
 
+def test_a_vertex_user_without_a_target_option_is_probed_in_vertexs_api(run_diag, diag_home, lab_factory):
+    """CLAUDE_CODE_USE_VERTEX from ~/.claude/settings.json: the target is the Vertex endpoint, the probe asks
+    Vertex's rawPredict path (401 UNAUTHENTICATED is reached), the SDK check is skipped."""
+    lab = lab_factory("vertex-ssl-bump")
+    args = list(lab.pytest_args)
+    del args[args.index("--proxydiag-target"):args.index("--proxydiag-target") + 2]
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text('{"env": {"CLAUDE_CODE_USE_VERTEX": "1"}}')
+    env = {k: v for k, v in lab.env.items() if k != "CLAUDE_CODE_USE_VERTEX"}
+    env["ANTHROPIC_VERTEX_BASE_URL"] = lab.target_url
+    run = run_diag("-m", "policy or application", "--proxydiag-clients", "none", "--proxydiag-payload-sizes", "16K",
+                   *args, env=env)
+    (target,) = run.doc["config"]["targets"]
+    assert (target["value"], target["source"], target["api"]) == (lab.target_url, "env:ANTHROPIC_VERTEX_BASE_URL",
+                                                                  "vertex"), target
+    assert target["why"].startswith(f"CLAUDE_CODE_USE_VERTEX=1 ({diag_home}/.claude/settings.json), "), target
+    step = run.step("policy.url_filtering")
+    assert step["outcome"] == "passed" and step["evidence"]["reply"]["status"] == 401, step
+    assert step["evidence"]["request"].endswith("/publishers/anthropic/models/claude-proxydiag-probe:rawPredict")
+    assert any(r.path.startswith("/v1/projects/proxydiag-probe/") for r in lab.origin_requests())
+    sdk = run.step("application.debug_logging")
+    assert sdk["outcome"] == "skipped" and "(Vertex AI) does not" in sdk["skip_reason"], sdk
+
+
 def test_a_fix_without_aws_ca_bundle_leaves_a_stale_one_to_boto3(bedrock, real_clients, tmp_path):
     """The user's AWS_CA_BUNDLE lacks the proxy's CA: the Python variables alone cannot reach boto3."""
     bundle = _bundle(bedrock, tmp_path)
