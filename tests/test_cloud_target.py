@@ -104,6 +104,20 @@ def test_the_settings_scopes_set_the_mode_and_win_over_the_shell(tmp_path):
     assert (found.url, found.source) == ("https://us-east5-aiplatform.googleapis.com", "settings:CLOUD_ML_REGION")
 
 
+def test_the_aws_profiles_region_comes_after_the_variables(tmp_path):
+    """Claude Code 2.1.332 (like botocore) falls back to the region of the AWS profile in use."""
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\nregion = eu-north-1\n\n[profile corp]\nregion = ap-southeast-2\n"
+                                              "\n[profile junk]\nregion = not a region\n")
+    env = {"HOME": str(tmp_path), "CLAUDE_CODE_USE_BEDROCK": "1"}
+    found = user_target(env, cwd=str(tmp_path))
+    assert (found.url, found.source) == (BEDROCK.format("eu-north-1"), "aws_config:region")
+    assert found.why.endswith(f"region=eu-north-1 ({tmp_path}/.aws/config [default])")
+    assert user_target(dict(env, AWS_PROFILE="corp"), cwd=str(tmp_path)).url == BEDROCK.format("ap-southeast-2")
+    assert user_target(dict(env, AWS_REGION="us-west-2"), cwd=str(tmp_path)).source == "env:AWS_REGION"
+    assert user_target(dict(env, AWS_PROFILE="junk"), cwd=str(tmp_path)).url == BEDROCK.format("us-east-1")
+
+
 def test_no_home_reads_no_settings_file():
     assert user_target({"CLAUDE_CODE_USE_BEDROCK": "1"}).source == "env:CLAUDE_CODE_USE_BEDROCK"
     assert user_target({}).url is None

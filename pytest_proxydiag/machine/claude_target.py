@@ -6,7 +6,8 @@ from the shell's variables and the ``env`` blocks of every Claude Code settings 
 
 ==================================  ===============================================================
 ``CLAUDE_CODE_USE_BEDROCK=1``       ``ANTHROPIC_BEDROCK_BASE_URL``, else
-                                    ``https://bedrock-runtime.<AWS_REGION|AWS_DEFAULT_REGION|us-east-1>.amazonaws.com``
+                                    ``https://bedrock-runtime.<AWS_REGION|AWS_DEFAULT_REGION|the AWS profile's
+                                    region|us-east-1>.amazonaws.com``
 ``CLAUDE_CODE_USE_VERTEX=1``        ``ANTHROPIC_VERTEX_BASE_URL``, else the endpoint of ``CLOUD_ML_REGION``
                                     (``global`` → ``aiplatform.googleapis.com``, ``us``/``eu`` →
                                     ``aiplatform.<us|eu>.rep.googleapis.com``), else us-east5
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from pytest_proxydiag.machine.aws_config import aws_profile_value
 from pytest_proxydiag.branches.providers import (BEDROCK_DEFAULT_REGION, VERTEX_DEFAULT_REGION, _OFF, _regions,
                                                  bedrock_host, provider_of, vertex_host)
 
@@ -56,12 +58,13 @@ class DerivedTarget:
 
 
 def derive_target(env: Mapping[str, str], settings_env: Mapping[str, str] | None = None,
-                  settings_origin: Mapping[str, str] | None = None) -> DerivedTarget:
+                  settings_origin: Mapping[str, str] | None = None, *, home: str | None = None) -> DerivedTarget:
     """The provider endpoint of the user's Claude Code (the diagnosis's default target); never raises.
 
     Claude Code applies its settings files' ``env`` over the shell's, so a variable in *settings_env* wins.
     Bedrock mode (``CLAUDE_CODE_USE_BEDROCK``): ``ANTHROPIC_BEDROCK_BASE_URL``, else the endpoint of
-    ``AWS_REGION``/``AWS_DEFAULT_REGION``, else us-east-1.  Vertex mode (``CLAUDE_CODE_USE_VERTEX``):
+    ``AWS_REGION``/``AWS_DEFAULT_REGION``, else of the AWS profile's ``region`` (``~/.aws/config`` under *home*),
+    else us-east-1.  Vertex mode (``CLAUDE_CODE_USE_VERTEX``):
     ``ANTHROPIC_VERTEX_BASE_URL``, else the endpoint of ``CLOUD_ML_REGION``, else us-east5 (Claude Code
     2.1.332's defaults).  Otherwise an ``ANTHROPIC_BASE_URL`` on anthropic.com (another host is a gateway,
     the gateway steps' own), else nothing: ``url`` is None and the caller keeps its default.
@@ -120,6 +123,10 @@ def derive_target(env: Mapping[str, str], settings_env: Mapping[str, str] | None
         if name is not None:
             reg = view[name].strip().lower()
             return found(f"https://{host(reg)}", src(name), mode, f"{where(switch)}, {where(name)}")
+        profile = aws_profile_value(view, home, "region") if mode == "bedrock" and home else None
+        if profile is not None and _regions([profile[0]]) == [profile[0].lower()]:
+            return found(f"https://{host(profile[0].lower())}", "aws_config:region", mode,
+                         f"{where(switch)}, region={profile[0]} ({profile[1]})")
         return found(f"https://{host(default)}", src(switch), mode,
                      f"{where(switch)}, no region set: Claude Code's default {default}")
     url = base_url("ANTHROPIC_BASE_URL", report=False)  # an unusable one is config's problem (the gateway's)
@@ -141,7 +148,7 @@ def user_target(env: Mapping[str, str], cwd: str | None = None, *, system_root: 
     except (OSError, ValueError):  # pragma: no cover - the reader never raises; a vanished cwd does
         return derive_target(env)
     settings_problems = tuple(cs.problems)
-    found = derive_target(env, cs.env, cs.origin)
+    found = derive_target(env, cs.env, cs.origin, home=home)
     if not settings_problems:
         return found
     return DerivedTarget(found.url, found.source, found.mode, found.why, found.problems + settings_problems,
