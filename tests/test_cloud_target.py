@@ -195,6 +195,9 @@ def test_every_configured_region_becomes_its_endpoint_in_the_allowlist():
            "ANTHROPIC_BEDROCK_BASE_URL": "https://bedrock-runtime.us-west-2.amazonaws.com"}
     hosts = [d.host for d in providers.provider_domains(t, ["eu-west-1"], None, env)]
     assert hosts == [BEDROCK.format(r)[8:] for r in ("eu-west-1", "eu-central-1", "us-west-2")]
+    # Claude Code's small fast model may run in a region of its own.
+    env["ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION"] = "us-east-2"
+    assert BEDROCK.format("us-east-2")[8:] in [d.host for d in providers.provider_domains(t, None, None, env)]
     # Vertex: CLOUD_ML_REGION, Claude Code's per-model regions, the base URL's region, Google's token endpoint.
     env = {"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "us-east5", "VERTEX_REGION_CLAUDE_4_5_SONNET": "eu",
            "ANTHROPIC_VERTEX_BASE_URL": "https://europe-west1-aiplatform.googleapis.com/v1"}

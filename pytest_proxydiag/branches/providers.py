@@ -91,6 +91,10 @@ def _base_host(env: Mapping[str, str], name: str) -> str:
         return ""
 
 
+#: The variables naming Bedrock regions: the SDKs', and Claude Code's region of its small fast model.
+_AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION", "ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION")
+
+
 def _vertex_model_regions(env: Mapping[str, str]) -> list[str]:
     """Claude Code's per-model Vertex regions (``VERTEX_REGION_CLAUDE_4_5_SONNET=europe-west1`` ...)."""
     return [v for k, v in sorted(env.items()) if k.startswith("VERTEX_REGION_CLAUDE") and v]
@@ -101,8 +105,8 @@ def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None
                      env: Mapping[str, str] | None = None) -> list[ProviderDomain]:
     """Provider host names in use: the targets, plus Bedrock/Vertex hosts for the configured regions.
 
-    Bedrock joins for the option's regions, ``AWS_REGION`` and ``AWS_DEFAULT_REGION`` and the region named by
-    ``ANTHROPIC_BEDROCK_BASE_URL``; Vertex AI for ``CLOUD_ML_REGION``, Claude Code's ``VERTEX_REGION_CLAUDE_*``
+    Bedrock joins for the option's regions, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, Claude Code's
+    ``ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION`` and the region named by ``ANTHROPIC_BEDROCK_BASE_URL``; Vertex AI for ``CLOUD_ML_REGION``, Claude Code's ``VERTEX_REGION_CLAUDE_*``
     and the region of ``ANTHROPIC_VERTEX_BASE_URL``.  A Claude Code told to use them
     (``CLAUDE_CODE_USE_BEDROCK``/``CLAUDE_CODE_USE_VERTEX``) with no region adds its default region, and a
     Vertex user who logs in to Google (no ``CLAUDE_CODE_SKIP_VERTEX_AUTH``) needs Google's token endpoint.
@@ -112,7 +116,7 @@ def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None
     for t in targets:
         out.setdefault(t.host.lower(), ProviderDomain(t.host.lower(), t.port, t.scheme, provider_of(t.host),
                                                       f"target ({t.source})"))
-    aws = _regions([*(aws_regions or ()), env.get("AWS_REGION") or "", env.get("AWS_DEFAULT_REGION") or ""])
+    aws = _regions([*(aws_regions or ()), *(env.get(k) or "" for k in _AWS_REGION_VARS)])
     m = _BEDROCK_REGION.search(_base_host(env, "ANTHROPIC_BEDROCK_BASE_URL"))
     aws += [r for r in _regions([m.group(1)] if m else []) if r not in aws]
     bedrock_hosts = [h for h in out if provider_of(h) == "AWS Bedrock"]
