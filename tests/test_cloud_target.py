@@ -12,24 +12,11 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.branches import application, providers
-from pytest_proxydiag.core.config import DEFAULT_TARGET, Target, resolve_settings
+from pytest_proxydiag.core.config import DEFAULT_TARGET, Target, settings_from_options
 from pytest_proxydiag.machine.claude_target import derive_target, user_target
 from pytest_proxydiag.net import policy_probes
 
 BEDROCK = "https://bedrock-runtime.{}.amazonaws.com"
-
-
-class _Options:
-    """The part of a pytest config that resolve_settings reads: these options, nothing from ini."""
-
-    def __init__(self, options: dict | None = None) -> None:
-        self.options = options or {}
-
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
-
-    def getini(self, name):
-        return None
 
 
 # ----------------------------------------------------------------------------- each variable
@@ -159,7 +146,7 @@ def test_no_target_option_gives_the_users_endpoint_with_its_source(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     env = {"HOME": str(tmp_path), "CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-1",
            "ANTHROPIC_BEDROCK_BASE_URL": "not a url"}
-    cfg = resolve_settings(_Options(), env=env)
+    cfg = settings_from_options({}, env=env)
     (target,) = cfg.targets
     assert (target.url, target.source, target.api) == (BEDROCK.format("eu-west-1"), "env:AWS_REGION", "bedrock")
     report = cfg.as_report(lambda s: s)
@@ -177,11 +164,11 @@ def test_no_target_option_gives_the_users_endpoint_with_its_source(tmp_path, mon
 def test_a_target_option_wins_and_still_speaks_the_users_api(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = {"HOME": str(tmp_path), "CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": "https://gw.corp"}
-    cfg = resolve_settings(_Options({"proxydiag_target": ["https://gw.corp", "https://api.anthropic.com"]}), env=env)
+    cfg = settings_from_options({"proxydiag_target": ["https://gw.corp", "https://api.anthropic.com"]}, env=env)
     assert [(t.url, t.source, t.api) for t in cfg.targets] == [("https://gw.corp", "cli", "bedrock"),
                                                                ("https://api.anthropic.com", "cli", "anthropic")]
     # Without any mode, the default stays.
-    cfg = resolve_settings(_Options(), env={"HOME": str(tmp_path)})
+    cfg = settings_from_options({}, env={"HOME": str(tmp_path)})
     assert [(t.url, t.source) for t in cfg.targets] == [(DEFAULT_TARGET, "default")]
     assert "api" not in cfg.as_report(lambda s: s)["targets"][0]
 
