@@ -118,6 +118,38 @@ def test_a_403_is_the_providers_only_when_it_names_the_providers_error():
     assert fixes._judge(aws, {}, f"https://{BEDROCK}", False)[0] is True
 
 
+@pytest.mark.parametrize("url, env, api, full", [
+    ("https://api.anthropic.com", {}, "", "https://api.anthropic.com/v1/messages"),
+    (f"https://{BEDROCK}", {}, "", f"https://{BEDROCK}/model/anthropic.claude-proxydiag-probe/invoke"),
+    # A gateway: its base path stays, from the target's API or from Claude Code's mode for that host.
+    ("https://llm-gw.corp.example:8443/br", {}, "bedrock",
+     "https://llm-gw.corp.example:8443/br/model/anthropic.claude-proxydiag-probe/invoke"),
+    ("https://llm-gw.corp.example:8443/br", {"CLAUDE_CODE_USE_BEDROCK": "1",
+                                             "ANTHROPIC_BEDROCK_BASE_URL": "https://llm-gw.corp.example:8443/br"},
+     "", "https://llm-gw.corp.example:8443/br/model/anthropic.claude-proxydiag-probe/invoke"),
+    ("https://us-central1-aiplatform.googleapis.com", {}, "",
+     "https://us-central1-aiplatform.googleapis.com/v1/projects/proxydiag-probe/locations/us-central1/publishers/"
+     "anthropic/models/claude-proxydiag-probe:rawPredict"),
+    ("https://gw.corp.example/vertex/v1", {}, "vertex",
+     "https://gw.corp.example/vertex/v1/projects/proxydiag-probe/locations/global/publishers/anthropic/models/"
+     "claude-proxydiag-probe:rawPredict"),
+])
+def test_the_http_clients_ask_the_path_of_the_targets_api(url, env, api, full):
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.net.policy_probes import api_probe
+    from pytest_proxydiag.proof.clients import _build_request
+
+    req = _build_request(url, env, 1.0, "POST", None, {}, api)
+    assert req.full_url == full
+    assert req.base_url == url  # what Claude Code's base URL and boto3's endpoint take
+    if full.endswith("/v1/messages"):
+        assert req.headers["anthropic-version"] == "2023-06-01" and '"model"' in req.body
+    else:  # the probes' own request for that API: no Anthropic header, the API version in the body
+        cloud = "vertex" if full.endswith(":rawPredict") else "bedrock"
+        assert "anthropic-version" not in req.headers
+        assert req.body.encode() == api_probe(Target(url, "test", cloud)).body
+
+
 def test_boto3_proves_only_bedrock_targets(monkeypatch):
     ran = []
 
@@ -256,6 +288,12 @@ def test_bedrock_interception_is_diagnosed_and_its_fix_verified_with_boto3_and_c
     paths = {r.path for r in bedrock.origin_requests()}
     assert "/model/anthropic.claude-proxydiag-check/invoke" in paths
     assert any(p.endswith("/invoke-with-response-stream") for p in paths), paths
+    # curl, requests and httpx ask Bedrock's own path (the probes' request), never Anthropic's /v1/messages.
+    by_client: dict[str, set[str]] = {}
+    for r in bedrock.origin_requests():
+        by_client.setdefault(r.headers.get("user-agent", "").split("/")[0], set()).add(r.path)
+    for agent in ("curl", "python-requests", "python-httpx"):
+        assert by_client.get(agent) == {"/model/anthropic.claude-proxydiag-probe/invoke"}, by_client
 
 
 def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag, bedrock, real_clients):
@@ -275,8 +313,7 @@ def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag
     assert f"targets: {bedrock.target_url}  (from env:ANTHROPIC_BEDROCK_BASE_URL: " in run.result.stdout.str()
     fix = run.step("certificate.interception")["fix"]
     assert fix["verified"] is True and "boto3" in {w.split()[0] for w in fix["verified_with"]}, fix
-    # The probes asked Bedrock's own path and got AWS's answer.  (The generic HTTP clients' proof runs, curl,
-    # requests and httpx, still POST /v1/messages: any HTTP answer proves their path.)
+    # The probes, and the proof's curl, requests and httpx, asked Bedrock's own path and got AWS's answer.
     paths = [r.path for r in bedrock.origin_requests()[before:]]
     assert "/model/anthropic.claude-proxydiag-probe/invoke" in paths, paths
     url_filtering = run.step("policy.url_filtering")
