@@ -167,6 +167,62 @@ def test_boto3_proves_only_bedrock_targets(monkeypatch):
     assert "boto3" in ran
 
 
+GATEWAY = "https://llm-gw.corp.example:8443"
+
+
+def _recorder(monkeypatch) -> list[tuple[str, str]]:
+    ran: list[tuple[str, str]] = []
+
+    def fake_run(name, url, env, timeout, **kw):
+        ran.append((name, kw.get("api", "")))
+        return ClientRun(name, "1", True, 403, None, None, 0.01, name, provider_error="UnrecognizedClientException")
+
+    monkeypatch.setattr(fixes.clients_mod, "run_client", fake_run)
+    return ran
+
+
+def test_a_bedrock_gateway_target_gets_boto3_by_its_api_not_its_host_name(monkeypatch):
+    ran = _recorder(monkeypatch)
+    env = {"PATH": os.environ["PATH"]}
+    fixes.verify_fix({"env": {"AWS_CA_BUNDLE": "/b.pem"}}, env=env, target_url=GATEWAY, clients="curl,boto3",
+                     timeout=1)
+    assert [n for n, _ in ran] == ["curl", "curl"]  # an unknown host, no mode: boto3 proves nothing there
+    ran.clear()
+    fix = {"env": {"AWS_CA_BUNDLE": "/b.pem"}}
+    fixes.verify_fix(fix, env=env, target_url=GATEWAY, clients="curl,boto3", timeout=1, api="bedrock")
+    assert sorted(ran) == [("boto3", "bedrock")] * 2 + [("curl", "bedrock")] * 2, ran
+    assert "boto3 1" in fix["verified_with"], fix
+    # Without the caller's API, Claude Code's Bedrock mode naming that host in the environment counts.
+    ran.clear()
+    fixes.verify_fix({"env": {"AWS_CA_BUNDLE": "/b.pem"}}, timeout=1, target_url=GATEWAY, clients="curl,boto3",
+                     env=dict(env, CLAUDE_CODE_USE_BEDROCK="1", ANTHROPIC_BEDROCK_BASE_URL=GATEWAY))
+    assert sorted(n for n, _ in ran) == ["boto3", "boto3", "curl", "curl"], ran
+
+
+def test_the_plugins_proof_takes_the_api_of_the_targets_mode_from_a_settings_file(monkeypatch, tmp_path):
+    """CLAUDE_CODE_USE_BEDROCK and the gateway only in ~/.claude/settings.json: the shell knows nothing, the
+    target's API (Target.mode) does, and boto3 proves the fix on the gateway."""
+    from types import SimpleNamespace
+
+    from pytest_proxydiag.core.config import settings_from_options
+    from pytest_proxydiag.core.redact import Redactor
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(
+        '{"env": {"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": "%s"}}' % GATEWAY)
+    settings = settings_from_options({"proxydiag_clients": "curl,boto3"},
+                                     env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    assert [(t.url, t.api) for t in settings.targets] == [(GATEWAY, "bedrock")]
+    ran = _recorder(monkeypatch)
+    probes = SimpleNamespace(cached=lambda key, make: make(), proxy_unusable=lambda: None)
+    state = SimpleNamespace(settings=settings, deadline_passed=False, probes=probes, redactor=Redactor())
+    result = SimpleNamespace(params={}, step_id="certificate.interception")
+    fix = {"env": {"AWS_CA_BUNDLE": "/b.pem"}}
+    fixes._prove(state, result, fix)
+    assert ("boto3", "bedrock") in ran and fix["verified"] is True, (ran, fix)
+
+
 # ----------------------------------------------------------------------------- with the real clients
 
 

@@ -20,8 +20,8 @@ from typing import Mapping, Sequence
 from pytest_proxydiag.core.redact import is_secret_name
 
 CLIENT_NAMES: tuple[str, ...] = ("curl", "requests", "httpx", "node", "claude", "boto3")
-#: Clients that speak one provider's API only: they prove a fix for that provider's targets alone.
-PROVIDER_CLIENTS: dict[str, str] = {"boto3": "AWS Bedrock"}
+#: Clients that speak one provider's API only (``Target.api``): they prove a fix for targets speaking it alone.
+PROVIDER_CLIENTS: dict[str, str] = {"boto3": "bedrock"}
 
 #: The only key any client ever sends. A provider answers it with 401, which proves the path.
 DUMMY_API_KEY = "proxydiag-dummy-key"
