@@ -352,6 +352,38 @@ def test_bedrock_interception_is_diagnosed_and_its_fix_verified_with_boto3_and_c
         assert by_client.get(agent) == {"/model/anthropic.claude-proxydiag-probe/invoke"}, by_client
 
 
+def test_the_tickets_retest_for_bedrock_ssl_bump_asks_bedrock_and_shows_awss_answer(bedrock, tmp_path, monkeypatch):
+    """policy.domain_allowed's ticket for the Bedrock user: the retest is Bedrock's invoke request on the user's
+    target (never /v1/messages), and run as printed through the lab's Squid it shows AWS's 403 x-amzn-ErrorType."""
+    import shlex
+    import subprocess
+
+    from pytest_proxydiag.core.config import settings_from_options
+    from pytest_proxydiag.core.redact import Redactor
+    from pytest_proxydiag.core.state import RunState
+    from pytest_proxydiag.core.step import Finding, StepContext
+
+    monkeypatch.chdir(tmp_path)
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], **bedrock.env}
+    settings = settings_from_options({"proxydiag_target": [bedrock.target_url]}, env=env)
+    step = StepContext(RunState(settings, Redactor(), None, True), "policy.domain_allowed", "t")
+    with pytest.raises(Finding):
+        step.fail("blocked", count=1, blocked=f"{bedrock.target_host}:{bedrock.origin_port} (403)", vendor_note="",
+                  domains="  x", wildcards="  x", when="now", client="curl")
+    solution = step.rendered.solution
+    retest = solution.rsplit("Retest: ", 1)[1]
+    command, meaning = retest.split("   (", 1)
+    assert command == ("curl -sS -o /dev/null -D - -w '%{http_code}\\n' -x \"$HTTPS_PROXY\" -X POST "
+                       f"{bedrock.target_url}/model/anthropic.claude-proxydiag-probe/invoke"), retest
+    assert "/v1/messages" not in solution
+    assert meaning.startswith("a 403 whose headers include x-amzn-ErrorType is AWS refusing"), meaning
+    # Run as the user would (the proxy's CA trusted): AWS's answer, the header the sentence names.
+    argv = [a.replace("$HTTPS_PROXY", bedrock.env["HTTPS_PROXY"]) for a in shlex.split(command)]
+    out = subprocess.run(argv + ["--max-time", "10"], env=dict(env, CURL_CA_BUNDLE=_bundle(bedrock, tmp_path)),
+                         capture_output=True, text=True, timeout=20)
+    assert out.stdout.rstrip().endswith("403") and "x-amzn-errortype:" in out.stdout.lower(), (out.stdout, out.stderr)
+
+
 def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag, bedrock, real_clients):
     """No --proxydiag-target: the target is what the user's Claude Code calls, its probes speak Bedrock's API,
     boto3 proves the fix, and the Anthropic SDK check is skipped with its reason."""

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from pytest_proxydiag.branches.providers import vertex_region
 
-__all__ = ["API_HEADERS", "json_probe_body", "api_path", "api_headers", "ApiRequest", "api_probe", "connect_domain",
+__all__ = ["API_HEADERS", "json_probe_body", "api_path", "api_headers", "ApiRequest", "api_probe", "retest_command",
+           "connect_domain",
            "control_connect", "api_request", "payload_key",
            "PayloadResult", "measure_payload", "when_of", "client_name", "reply_parts"]
 
@@ -84,6 +85,20 @@ def api_probe(target, size: int = SMALL_BODY_SIZE) -> ApiRequest:
     """The one choice of the request per API (:func:`api_path`, :func:`api_headers`, :func:`json_probe_body`)."""
     api = _api(target)
     return ApiRequest(api, api_path(target), api_headers(target), json_probe_body(size, api))
+
+
+def retest_command(target) -> str:
+    """The command a user reruns to see whether *target* is reached through the proxy, in its API's terms.
+
+    Anthropic: the base URL plus ``/v1/messages``.  Bedrock and Vertex AI: :func:`api_probe`'s request on the
+    target's origin (``POST https://bedrock-runtime.<region>.amazonaws.com/model/.../invoke``), every value the
+    user's target's own; what a reached answer looks like comes with it (``catalog/policy.py`` ``RETEST``).
+    """
+    from pytest_proxydiag.catalog.policy import RETEST
+
+    api = _api(target)
+    url = target.url + api_path(target) if api == "anthropic" else target.origin + api_path(target)
+    return RETEST.get(api, RETEST["anthropic"]).format(url=url)
 
 
 def reply_parts(reply) -> tuple[int | None, tuple[tuple[str, str], ...], bytes]:
