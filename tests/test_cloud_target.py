@@ -203,6 +203,28 @@ def test_every_configured_region_becomes_its_endpoint_in_the_allowlist():
         BEDROCK.format("eu-west-1")[8:]]
 
 
+def test_a_region_set_only_in_a_settings_file_adds_its_endpoint(tmp_path, monkeypatch):
+    """The shell says Bedrock in eu-west-1; the small fast model's region and a Vertex region live only in
+    ~/.claude/settings.json: the allowlist takes them from what Claude Code sees (Settings.claude_env)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / ".claude").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {
+        "ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION": "us-west-2", "VERTEX_REGION_CLAUDE_4_5_SONNET": "europe-west1"}}))
+    shell = {"HOME": str(home), "CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-1"}
+    cfg = settings_from_options({}, env=shell)
+    assert cfg.claude_env["ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION"] == "us-west-2" and cfg.env == shell
+    hosts = [d.host for d in providers.provider_domains(cfg.targets, None, None, cfg.claude_env)]
+    assert hosts == [BEDROCK.format("eu-west-1")[8:], BEDROCK.format("us-west-2")[8:],
+                     "europe-west1-aiplatform.googleapis.com", "oauth2.googleapis.com"], hosts
+    # The shell alone (what the steps passed before) misses them.
+    assert [d.host for d in providers.provider_domains(cfg.targets, None, None, cfg.env)] == hosts[:1]
+    # No settings file: the view is the shell.
+    assert settings_from_options({}, env={"HOME": str(tmp_path / "nobody")}).claude_env == {
+        "HOME": str(tmp_path / "nobody")}
+
+
 # ----------------------------------------------------------------------------- the request each probe sends
 
 
