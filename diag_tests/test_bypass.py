@@ -40,7 +40,7 @@ def test_no_proxy(proxydiag_step, proxydiag_config):
     step, cfg = proxydiag_step, proxydiag_config
     if not bypass.env_has_proxy(cfg.env):
         step.skip(say(step, "no_proxy_variable"))
-    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
+    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.claude_env)
     cloud = any(d.provider in ("AWS Bedrock", "Vertex AI") for d in domains)
     must_proxy, must_direct = bypass.routing_expectations(cfg.targets, cfg.gateway, cloud)
     matrix = routing.route_matrix(list(must_proxy) + list(must_direct), cfg.env)

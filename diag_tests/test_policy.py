@@ -32,7 +32,7 @@ def _sizes(cfg):
 def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
     proxy = step.require_http_proxy()
-    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
+    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.claude_env)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
     checked, replies = [], {}
     for d in domains:

@@ -118,6 +118,38 @@ def test_a_403_is_the_providers_only_when_it_names_the_providers_error():
     assert fixes._judge(aws, {}, f"https://{BEDROCK}", False)[0] is True
 
 
+@pytest.mark.parametrize("url, env, api, full", [
+    ("https://api.anthropic.com", {}, "", "https://api.anthropic.com/v1/messages"),
+    (f"https://{BEDROCK}", {}, "", f"https://{BEDROCK}/model/anthropic.claude-proxydiag-probe/invoke"),
+    # A gateway: its base path stays, from the target's API or from Claude Code's mode for that host.
+    ("https://llm-gw.corp.example:8443/br", {}, "bedrock",
+     "https://llm-gw.corp.example:8443/br/model/anthropic.claude-proxydiag-probe/invoke"),
+    ("https://llm-gw.corp.example:8443/br", {"CLAUDE_CODE_USE_BEDROCK": "1",
+                                             "ANTHROPIC_BEDROCK_BASE_URL": "https://llm-gw.corp.example:8443/br"},
+     "", "https://llm-gw.corp.example:8443/br/model/anthropic.claude-proxydiag-probe/invoke"),
+    ("https://us-central1-aiplatform.googleapis.com", {}, "",
+     "https://us-central1-aiplatform.googleapis.com/v1/projects/proxydiag-probe/locations/us-central1/publishers/"
+     "anthropic/models/claude-proxydiag-probe:rawPredict"),
+    ("https://gw.corp.example/vertex/v1", {}, "vertex",
+     "https://gw.corp.example/vertex/v1/projects/proxydiag-probe/locations/global/publishers/anthropic/models/"
+     "claude-proxydiag-probe:rawPredict"),
+])
+def test_the_http_clients_ask_the_path_of_the_targets_api(url, env, api, full):
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.net.policy_probes import api_probe
+    from pytest_proxydiag.proof.clients import _build_request
+
+    req = _build_request(url, env, 1.0, "POST", None, {}, api)
+    assert req.full_url == full
+    assert req.base_url == url  # what Claude Code's base URL and boto3's endpoint take
+    if full.endswith("/v1/messages"):
+        assert req.headers["anthropic-version"] == "2023-06-01" and '"model"' in req.body
+    else:  # the probes' own request for that API: no Anthropic header, the API version in the body
+        cloud = "vertex" if full.endswith(":rawPredict") else "bedrock"
+        assert "anthropic-version" not in req.headers
+        assert req.body.encode() == api_probe(Target(url, "test", cloud)).body
+
+
 def test_boto3_proves_only_bedrock_targets(monkeypatch):
     ran = []
 
@@ -133,6 +165,62 @@ def test_boto3_proves_only_bedrock_targets(monkeypatch):
     fixes.verify_fix({"env": {"AWS_CA_BUNDLE": "/b.pem"}}, env=env, target_url=f"https://{BEDROCK}",
                      clients="curl,boto3", timeout=1)
     assert "boto3" in ran
+
+
+GATEWAY = "https://llm-gw.corp.example:8443"
+
+
+def _recorder(monkeypatch) -> list[tuple[str, str]]:
+    ran: list[tuple[str, str]] = []
+
+    def fake_run(name, url, env, timeout, **kw):
+        ran.append((name, kw.get("api", "")))
+        return ClientRun(name, "1", True, 403, None, None, 0.01, name, provider_error="UnrecognizedClientException")
+
+    monkeypatch.setattr(fixes.clients_mod, "run_client", fake_run)
+    return ran
+
+
+def test_a_bedrock_gateway_target_gets_boto3_by_its_api_not_its_host_name(monkeypatch):
+    ran = _recorder(monkeypatch)
+    env = {"PATH": os.environ["PATH"]}
+    fixes.verify_fix({"env": {"AWS_CA_BUNDLE": "/b.pem"}}, env=env, target_url=GATEWAY, clients="curl,boto3",
+                     timeout=1)
+    assert [n for n, _ in ran] == ["curl", "curl"]  # an unknown host, no mode: boto3 proves nothing there
+    ran.clear()
+    fix = {"env": {"AWS_CA_BUNDLE": "/b.pem"}}
+    fixes.verify_fix(fix, env=env, target_url=GATEWAY, clients="curl,boto3", timeout=1, api="bedrock")
+    assert sorted(ran) == [("boto3", "bedrock")] * 2 + [("curl", "bedrock")] * 2, ran
+    assert "boto3 1" in fix["verified_with"], fix
+    # Without the caller's API, Claude Code's Bedrock mode naming that host in the environment counts.
+    ran.clear()
+    fixes.verify_fix({"env": {"AWS_CA_BUNDLE": "/b.pem"}}, timeout=1, target_url=GATEWAY, clients="curl,boto3",
+                     env=dict(env, CLAUDE_CODE_USE_BEDROCK="1", ANTHROPIC_BEDROCK_BASE_URL=GATEWAY))
+    assert sorted(n for n, _ in ran) == ["boto3", "boto3", "curl", "curl"], ran
+
+
+def test_the_plugins_proof_takes_the_api_of_the_targets_mode_from_a_settings_file(monkeypatch, tmp_path):
+    """CLAUDE_CODE_USE_BEDROCK and the gateway only in ~/.claude/settings.json: the shell knows nothing, the
+    target's API (Target.mode) does, and boto3 proves the fix on the gateway."""
+    from types import SimpleNamespace
+
+    from pytest_proxydiag.core.config import settings_from_options
+    from pytest_proxydiag.core.redact import Redactor
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(
+        '{"env": {"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": "%s"}}' % GATEWAY)
+    settings = settings_from_options({"proxydiag_clients": "curl,boto3"},
+                                     env={"HOME": str(tmp_path), "PATH": os.environ["PATH"]})
+    assert [(t.url, t.api) for t in settings.targets] == [(GATEWAY, "bedrock")]
+    ran = _recorder(monkeypatch)
+    probes = SimpleNamespace(cached=lambda key, make: make(), proxy_unusable=lambda: None)
+    state = SimpleNamespace(settings=settings, deadline_passed=False, probes=probes, redactor=Redactor())
+    result = SimpleNamespace(params={}, step_id="certificate.interception")
+    fix = {"env": {"AWS_CA_BUNDLE": "/b.pem"}}
+    fixes._prove(state, result, fix)
+    assert ("boto3", "bedrock") in ran and fix["verified"] is True, (ran, fix)
 
 
 # ----------------------------------------------------------------------------- with the real clients
@@ -256,6 +344,44 @@ def test_bedrock_interception_is_diagnosed_and_its_fix_verified_with_boto3_and_c
     paths = {r.path for r in bedrock.origin_requests()}
     assert "/model/anthropic.claude-proxydiag-check/invoke" in paths
     assert any(p.endswith("/invoke-with-response-stream") for p in paths), paths
+    # curl, requests and httpx ask Bedrock's own path (the probes' request), never Anthropic's /v1/messages.
+    by_client: dict[str, set[str]] = {}
+    for r in bedrock.origin_requests():
+        by_client.setdefault(r.headers.get("user-agent", "").split("/")[0], set()).add(r.path)
+    for agent in ("curl", "python-requests", "python-httpx"):
+        assert by_client.get(agent) == {"/model/anthropic.claude-proxydiag-probe/invoke"}, by_client
+
+
+def test_the_tickets_retest_for_bedrock_ssl_bump_asks_bedrock_and_shows_awss_answer(bedrock, tmp_path, monkeypatch):
+    """policy.domain_allowed's ticket for the Bedrock user: the retest is Bedrock's invoke request on the user's
+    target (never /v1/messages), and run as printed through the lab's Squid it shows AWS's 403 x-amzn-ErrorType."""
+    import shlex
+    import subprocess
+
+    from pytest_proxydiag.core.config import settings_from_options
+    from pytest_proxydiag.core.redact import Redactor
+    from pytest_proxydiag.core.state import RunState
+    from pytest_proxydiag.core.step import Finding, StepContext
+
+    monkeypatch.chdir(tmp_path)
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], **bedrock.env}
+    settings = settings_from_options({"proxydiag_target": [bedrock.target_url]}, env=env)
+    step = StepContext(RunState(settings, Redactor(), None, True), "policy.domain_allowed", "t")
+    with pytest.raises(Finding):
+        step.fail("blocked", count=1, blocked=f"{bedrock.target_host}:{bedrock.origin_port} (403)", vendor_note="",
+                  domains="  x", wildcards="  x", when="now", client="curl")
+    solution = step.rendered.solution
+    retest = solution.rsplit("Retest: ", 1)[1]
+    command, meaning = retest.split("   (", 1)
+    assert command == ("curl -sS -o /dev/null -D - -w '%{http_code}\\n' -x \"$HTTPS_PROXY\" -X POST "
+                       f"{bedrock.target_url}/model/anthropic.claude-proxydiag-probe/invoke"), retest
+    assert "/v1/messages" not in solution
+    assert meaning.startswith("a 403 whose headers include x-amzn-ErrorType is AWS refusing"), meaning
+    # Run as the user would (the proxy's CA trusted): AWS's answer, the header the sentence names.
+    argv = [a.replace("$HTTPS_PROXY", bedrock.env["HTTPS_PROXY"]) for a in shlex.split(command)]
+    out = subprocess.run(argv + ["--max-time", "10"], env=dict(env, CURL_CA_BUNDLE=_bundle(bedrock, tmp_path)),
+                         capture_output=True, text=True, timeout=20)
+    assert out.stdout.rstrip().endswith("403") and "x-amzn-errortype:" in out.stdout.lower(), (out.stdout, out.stderr)
 
 
 def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag, bedrock, real_clients):
@@ -275,8 +401,7 @@ def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag
     assert f"targets: {bedrock.target_url}  (from env:ANTHROPIC_BEDROCK_BASE_URL: " in run.result.stdout.str()
     fix = run.step("certificate.interception")["fix"]
     assert fix["verified"] is True and "boto3" in {w.split()[0] for w in fix["verified_with"]}, fix
-    # The probes asked Bedrock's own path and got AWS's answer.  (The generic HTTP clients' proof runs, curl,
-    # requests and httpx, still POST /v1/messages: any HTTP answer proves their path.)
+    # The probes, and the proof's curl, requests and httpx, asked Bedrock's own path and got AWS's answer.
     paths = [r.path for r in bedrock.origin_requests()[before:]]
     assert "/model/anthropic.claude-proxydiag-probe/invoke" in paths, paths
     url_filtering = run.step("policy.url_filtering")

@@ -203,6 +203,28 @@ def test_every_configured_region_becomes_its_endpoint_in_the_allowlist():
         BEDROCK.format("eu-west-1")[8:]]
 
 
+def test_a_region_set_only_in_a_settings_file_adds_its_endpoint(tmp_path, monkeypatch):
+    """The shell says Bedrock in eu-west-1; the small fast model's region and a Vertex region live only in
+    ~/.claude/settings.json: the allowlist takes them from what Claude Code sees (Settings.claude_env)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / ".claude").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {
+        "ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION": "us-west-2", "VERTEX_REGION_CLAUDE_4_5_SONNET": "europe-west1"}}))
+    shell = {"HOME": str(home), "CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-1"}
+    cfg = settings_from_options({}, env=shell)
+    assert cfg.claude_env["ANTHROPIC_SMALL_FAST_MODEL_AWS_REGION"] == "us-west-2" and cfg.env == shell
+    hosts = [d.host for d in providers.provider_domains(cfg.targets, None, None, cfg.claude_env)]
+    assert hosts == [BEDROCK.format("eu-west-1")[8:], BEDROCK.format("us-west-2")[8:],
+                     "europe-west1-aiplatform.googleapis.com", "oauth2.googleapis.com"], hosts
+    # The shell alone (what the steps passed before) misses them.
+    assert [d.host for d in providers.provider_domains(cfg.targets, None, None, cfg.env)] == hosts[:1]
+    # No settings file: the view is the shell.
+    assert settings_from_options({}, env={"HOME": str(tmp_path / "nobody")}).claude_env == {
+        "HOME": str(tmp_path / "nobody")}
+
+
 # ----------------------------------------------------------------------------- the request each probe sends
 
 
@@ -252,3 +274,37 @@ def test_awss_own_error_through_a_bumping_proxy_is_the_providers_answer():
     v = policy.read_reply(403, [("Via", "1.1 vm (squid/5.7)"), ("X-Squid-Error", "ERR_ACCESS_DENIED 0")],
                           b"<html>Access Denied</html>", stage="tunnel")
     assert v.sender == "proxy" and v.is_block, v
+
+
+def _ticket(settings, target=None):
+    """The policy.domain_allowed ticket (its solution) as a step renders it for *settings*' target."""
+    from pytest_proxydiag.core.redact import Redactor
+    from pytest_proxydiag.core.state import RunState
+    from pytest_proxydiag.core.step import Finding, StepContext
+
+    step = StepContext(RunState(settings, Redactor(), None, True), "policy.domain_allowed", "t", target)
+    with pytest.raises(Finding):
+        step.fail("blocked", count=1, blocked="x:443 (403)", vendor_note="", domains="  x", wildcards="  x",
+                  when="now", client="curl")
+    return step.rendered.solution
+
+
+@pytest.mark.parametrize("env, retest", [
+    ({"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-1"},
+     "Retest: curl -sS -o /dev/null -D - -w '%{http_code}\\n' -x \"$HTTPS_PROXY\" -X POST "
+     "https://bedrock-runtime.eu-west-1.amazonaws.com/model/anthropic.claude-proxydiag-probe/invoke   (a 403 whose "
+     "headers include x-amzn-ErrorType is AWS refusing the unsigned request: the domain is allowed and AWS was "
+     "reached; a 403 without that header is the proxy's refusal)"),
+    ({"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "europe-west4"},
+     "Retest: curl -sS -o /dev/null -w '%{http_code}\\n' -x \"$HTTPS_PROXY\" -X POST "
+     "https://europe-west4-aiplatform.googleapis.com/v1/projects/proxydiag-probe/locations/europe-west4/publishers/"
+     "anthropic/models/claude-proxydiag-probe:rawPredict   (a 401 from Google, which wants a login, means the domain "
+     "is allowed and Vertex AI was reached)"),
+    ({}, "Retest: curl -x \"$HTTPS_PROXY\" https://api.anthropic.com/v1/messages   (a 401 from the provider means "
+         "the domain is allowed)"),
+])
+def test_the_tickets_retest_is_the_request_of_the_users_target(env, retest, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    solution = _ticket(settings_from_options({}, env={"HOME": str(tmp_path), **env}))
+    assert solution.rstrip().endswith(retest), solution
+    assert solution.count("/v1/messages") == (1 if not env else 0)

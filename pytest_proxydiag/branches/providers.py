@@ -110,6 +110,8 @@ def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None
     and the region of ``ANTHROPIC_VERTEX_BASE_URL``.  A Claude Code told to use them
     (``CLAUDE_CODE_USE_BEDROCK``/``CLAUDE_CODE_USE_VERTEX``) with no region adds its default region, and a
     Vertex user who logs in to Google (no ``CLAUDE_CODE_SKIP_VERTEX_AUTH``) needs Google's token endpoint.
+    *env* is what the user's Claude Code sees (``Settings.claude_env``: the shell's variables with its settings
+    scopes' ``env`` on top), so a region set only in ``~/.claude/settings.json`` counts.
     """
     env = env or {}
     out: dict[str, ProviderDomain] = {}

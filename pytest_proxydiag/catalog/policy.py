@@ -21,8 +21,18 @@ _TICKET_HEAD = ("Request IT to whitelist these domains for HTTPS (CONNECT) throu
                 "  ----------------------------------------------------------------\n\n"
                 "If your policy allows by pattern, these cover the provider families in use:\n"
                 "{wildcards}\n\n"
-                "Retest: curl -x \"$HTTPS_PROXY\" {target_url}/v1/messages   (a 401 from the provider means "
-                "the domain is allowed)")
+                "Retest: {retest}")
+
+#: The ticket's retest command per API the target speaks (``Target.api``); ``{url}`` is the target's check request
+#: (``net/policy_probes.retest_command`` fills it from the user's target; ``{{`` is a literal brace).
+RETEST = {
+    "anthropic": "curl -x \"$HTTPS_PROXY\" {url}   (a 401 from the provider means the domain is allowed)",
+    "bedrock": ("curl -sS -o /dev/null -D - -w '%{{http_code}}\\n' -x \"$HTTPS_PROXY\" -X POST {url}   (a 403 whose "
+                "headers include x-amzn-ErrorType is AWS refusing the unsigned request: the domain is allowed and "
+                "AWS was reached; a 403 without that header is the proxy's refusal)"),
+    "vertex": ("curl -sS -o /dev/null -w '%{{http_code}}\\n' -x \"$HTTPS_PROXY\" -X POST {url}   (a 401 from Google, "
+               "which wants a login, means the domain is allowed and Vertex AI was reached)"),
+}
 
 STEPS = {
     "policy.domain_allowed": {

@@ -264,6 +264,9 @@ class Settings:
     env: Mapping[str, str]
     problems: tuple[str, ...] = ()
     proxy_env: Mapping[str, str] = field(default_factory=dict)
+    #: The variables the user's Claude Code sees: ``env`` with its settings scopes' ``env`` on top
+    #: (``machine/claude_target``'s view; a region set only in ~/.claude/settings.json is in it).
+    claude_env: Mapping[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name].value
@@ -489,8 +492,10 @@ def settings_from_options(options: Mapping[str, Any], env: Mapping[str, str] | N
     return resolve_settings(_OptionsOnly(options), env=env)
 
 
-def _targets(given: Sourced[Any], env: Mapping[str, str], problems: list[str]) -> tuple[Target, ...]:
-    """The option's targets, else the endpoint the user's Claude Code calls, else :data:`DEFAULT_TARGET`.
+def _targets(given: Sourced[Any], env: Mapping[str, str],
+             problems: list[str]) -> tuple[tuple[Target, ...], Mapping[str, str]]:
+    """The option's targets, else the endpoint the user's Claude Code calls, else :data:`DEFAULT_TARGET`; and the
+    variables that Claude Code sees (the shell's with the settings scopes' ``env`` on top).
 
     Each speaks the API Claude Code would speak to it (``machine/claude_target.py`` reads the shell and the
     settings scopes); a passed-over value of the user's (a bad ``ANTHROPIC_BEDROCK_BASE_URL``) is a problem.
@@ -501,11 +506,11 @@ def _targets(given: Sourced[Any], env: Mapping[str, str], problems: list[str]) -
     user = user_target(env)
     if given.source != "default" and given.value:
         return tuple(Target(u, given.source, claude_mode(urlsplit(u).hostname or "", user.view))
-                     for u in given.value)
+                     for u in given.value), user.view
     problems.extend(user.problems)
     if user.url is None:
-        return (Target(DEFAULT_TARGET, "default", "anthropic"),)
-    return (Target(user.url, user.source, user.mode, user.why),)
+        return (Target(DEFAULT_TARGET, "default", "anthropic"),), user.view
+    return (Target(user.url, user.source, user.mode, user.why),), user.view
 
 
 def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
@@ -549,7 +554,7 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
         except ProxyURLError as exc:
             proxy = ProxySetting(raw=raw_proxy, source=proxy_source, error=str(exc))
 
-    targets = _targets(values["target"], env, problems)
+    targets, claude_env = _targets(values["target"], env, problems)
     # Keep the order, drop duplicates: a target given twice is probed once.
     seen: dict[str, Target] = {}
     for t in targets:
@@ -574,4 +579,4 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
     proxy_env = {k: v for k, v in env.items()
                  if k.lower() in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
     return Settings(proxy=proxy, targets=targets, gateway=gateway, resolve=resolve, values=values,
-                    env=env, problems=tuple(problems), proxy_env=proxy_env)
+                    env=env, problems=tuple(problems), proxy_env=proxy_env, claude_env=dict(claude_env))

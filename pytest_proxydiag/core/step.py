@@ -79,11 +79,11 @@ class StepContext:
             "shell": os.path.basename(s.env.get("SHELL", "") or "sh"),
             "profile": shell_profile(s.env),
         }
-        if self.target is not None:
-            vals.update(target=self.target.hostport, target_url=self.target.url, target_host=self.target.host)
-        else:
-            t = s.targets[0]
-            vals.update(target=t.hostport, target_url=t.url, target_host=t.host)
+        from pytest_proxydiag.net.policy_probes import retest_command
+
+        t = self.target if self.target is not None else s.targets[0]
+        # retest: the target's own check request (Bedrock's invoke, Vertex's rawPredict, Anthropic's messages).
+        vals.update(target=t.hostport, target_url=t.url, target_host=t.host, retest=retest_command(t))
         vals.update(extra)
         return vals
 

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from pytest_proxydiag.branches.providers import vertex_region
 
-__all__ = ["API_HEADERS", "json_probe_body", "api_path", "api_headers", "connect_domain", "control_connect",
-           "api_request", "payload_key",
+__all__ = ["API_HEADERS", "json_probe_body", "api_path", "api_headers", "ApiRequest", "api_probe", "retest_command",
+           "connect_domain",
+           "control_connect", "api_request", "payload_key",
            "PayloadResult", "measure_payload", "when_of", "client_name", "reply_parts"]
 
 API_HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
@@ -70,6 +71,36 @@ def json_probe_body(size: int, api: str = "anthropic") -> bytes:
     return body if len(body) == size or size < len(head) + len(tail) else body[:size]
 
 
+@dataclass(frozen=True)
+class ApiRequest:
+    """The check request in *api*'s own terms: what the probes send and the proof's HTTP clients send too."""
+
+    api: str
+    path: str
+    headers: dict
+    body: bytes
+
+
+def api_probe(target, size: int = SMALL_BODY_SIZE) -> ApiRequest:
+    """The one choice of the request per API (:func:`api_path`, :func:`api_headers`, :func:`json_probe_body`)."""
+    api = _api(target)
+    return ApiRequest(api, api_path(target), api_headers(target), json_probe_body(size, api))
+
+
+def retest_command(target) -> str:
+    """The command a user reruns to see whether *target* is reached through the proxy, in its API's terms.
+
+    Anthropic: the base URL plus ``/v1/messages``.  Bedrock and Vertex AI: :func:`api_probe`'s request on the
+    target's origin (``POST https://bedrock-runtime.<region>.amazonaws.com/model/.../invoke``), every value the
+    user's target's own; what a reached answer looks like comes with it (``catalog/policy.py`` ``RETEST``).
+    """
+    from pytest_proxydiag.catalog.policy import RETEST
+
+    api = _api(target)
+    url = target.url + api_path(target) if api == "anthropic" else target.origin + api_path(target)
+    return RETEST.get(api, RETEST["anthropic"]).format(url=url)
+
+
 def reply_parts(reply) -> tuple[int | None, tuple[tuple[str, str], ...], bytes]:
     if reply is None:
         return None, (), b""
@@ -105,8 +136,8 @@ def control_connect(probes, domains, target_hosts, control: str) -> tuple[object
 
 def api_request(probes, target):
     """The request the clients send, without a key: POST :func:`api_path` with a small body (cached)."""
-    return probes.request(target, "POST", api_path(target), body=json_probe_body(SMALL_BODY_SIZE, _api(target)),
-                          headers=api_headers(target))
+    req = api_probe(target)
+    return probes.request(target, "POST", req.path, body=req.body, headers=req.headers)
 
 
 def payload_key(target, sizes: Sequence[int]) -> tuple:

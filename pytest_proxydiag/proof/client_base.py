@@ -14,22 +14,27 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from pytest_proxydiag.core.redact import is_secret_name
 
 CLIENT_NAMES: tuple[str, ...] = ("curl", "requests", "httpx", "node", "claude", "boto3")
-#: Clients that speak one provider's API only: they prove a fix for that provider's targets alone.
-PROVIDER_CLIENTS: dict[str, str] = {"boto3": "AWS Bedrock"}
+#: Clients that speak one provider's API only (``Target.api``): they prove a fix for targets speaking it alone.
+PROVIDER_CLIENTS: dict[str, str] = {"boto3": "bedrock"}
 
 #: The only key any client ever sends. A provider answers it with 401, which proves the path.
 DUMMY_API_KEY = "proxydiag-dummy-key"
 ANTHROPIC_VERSION = "2023-06-01"
+#: The path of Anthropic's check request, after the base URL's own path.  A Bedrock or Vertex AI target is asked
+#: its own API's path instead (:func:`cloud_request`).
 DEFAULT_PATH = "/v1/messages"
 #: Smallest valid-looking Messages API body; with a dummy key it is never processed.
 REQUEST_BODY = json.dumps({"model": "claude-proxydiag-check", "max_tokens": 1,
                            "messages": [{"role": "user", "content": "hi"}]}, separators=(",", ":"))
+#: The headers of Anthropic's check request: the dummy key and the API version.
+REQUEST_HEADERS = {"content-type": "application/json", "x-api-key": DUMMY_API_KEY,
+                   "anthropic-version": ANTHROPIC_VERSION}
 CLAUDE_PROMPT = "hello"
 #: Bytes read from each of a client's stdout/stderr/debug file (the rest is ignored).
 OUTPUT_LIMIT = 64 * 1024
@@ -134,6 +139,20 @@ def client_env(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def cloud_request(url: str, api: str = ""):
+    """The check request for a Bedrock or Vertex AI target, or None for Anthropic's API.
+
+    *api* is the target's (``Target.api``; "" to judge by the host name).  The request is the probes' own
+    (:func:`pytest_proxydiag.net.policy_probes.api_probe`: one place chooses it per API): its ``path`` is
+    absolute (a base URL's path included), so the Bedrock invoke or the Vertex rawPredict path reaches the origin.
+    """
+    from pytest_proxydiag.core.config import Target
+    from pytest_proxydiag.net.policy_probes import api_probe
+
+    choice = api_probe(Target(url, "proof", api))
+    return None if choice.api == "anthropic" else choice
+
+
 @dataclass
 class _Request:
     full_url: str
@@ -149,6 +168,9 @@ class _Request:
     workdir: str = ""
     #: The ``env`` Claude Code's settings scopes apply (None: read the user's, see claude_runner).
     claude_settings: dict[str, str] | None = None
+    #: What curl, requests, httpx and node send: Anthropic's request, or the target API's (:func:`cloud_request`).
+    headers: dict[str, str] = field(default_factory=lambda: dict(REQUEST_HEADERS))
+    body: str = REQUEST_BODY
 
 
 def _fmt_seconds(value: float) -> str:

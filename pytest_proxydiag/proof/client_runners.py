@@ -8,24 +8,21 @@ import re
 import sys
 from typing import Mapping
 
-from pytest_proxydiag.proof.client_base import (ANTHROPIC_VERSION, DUMMY_API_KEY, KILL_GRACE, OUTPUT_LIMIT,
-                                                REQUEST_BODY, ClientInfo, _fmt_seconds, _first_line,
+from pytest_proxydiag.proof.client_base import (KILL_GRACE, OUTPUT_LIMIT, ClientInfo, _fmt_seconds, _first_line,
                                                 _last_json_line, _Proc, _proxy_configured, _read_bounded,
                                                 _Request, _spawn)
 
 from pytest_proxydiag.proof import node_rules
 
-_CURL_HEADERS = ("-H", "content-type: application/json", "-H", f"x-api-key: {DUMMY_API_KEY}",
-                 "-H", f"anthropic-version: {ANTHROPIC_VERSION}")
-
-
 def _run_curl(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict]:
     body_path = os.path.join(req.workdir, "body")
     head_path = os.path.join(req.workdir, "headers")
     cmd = [info.path or "curl", "-sS", "-o", body_path, "-D", head_path, "-w", "%{http_code}",
-           "--max-time", _fmt_seconds(req.timeout), "-X", req.method, *_CURL_HEADERS]
+           "--max-time", _fmt_seconds(req.timeout), "-X", req.method]
+    for name, value in req.headers.items():
+        cmd += ["-H", f"{name}: {value}"]
     if req.method not in ("GET", "HEAD"):
-        cmd += ["--data-binary", REQUEST_BODY]
+        cmd += ["--data-binary", req.body]
     # Pins matter only where curl resolves the name itself (direct); through a proxy the
     # proxy resolves the target and curl ignores these entries.
     for (host, port), addr in req.resolve.items():
@@ -80,7 +77,7 @@ def out(**kw):
 """
 
 _PY_CLIENT = PY_PRELUDE + r"""
-headers = {"content-type": "application/json", "x-api-key": a["key"], "anthropic-version": a["version"]}
+headers = a["headers"]
 body = a["body"].encode() if a["method"] not in ("GET", "HEAD") else None
 try:
     if a["client"] == "requests":
@@ -100,7 +97,7 @@ except Exception as e:
 
 def _run_python(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict]:
     arg = json.dumps({"client": info.name, "url": req.full_url, "method": req.method, "timeout": req.timeout,
-                      "key": DUMMY_API_KEY, "version": ANTHROPIC_VERSION, "body": REQUEST_BODY,
+                      "headers": req.headers, "body": req.body,
                       "resolve": [[h, p, a] for (h, p), a in req.resolve.items()]})
     cmd = [sys.executable, "-c", _PY_CLIENT, arg]
     proc = _spawn(cmd, req.env, req.workdir, req.timeout + KILL_GRACE)
@@ -113,8 +110,7 @@ const a = JSON.parse(process.argv[1]);
 const u = new URL(a.url);
 const mod = require(u.protocol === 'https:' ? 'https' : 'http');
 const out = (o) => { process.stdout.write(JSON.stringify(o) + '\n'); };
-const opts = {method: a.method, timeout: a.timeout * 1000, headers: {
-  'content-type': 'application/json', 'x-api-key': a.key, 'anthropic-version': a.version}};
+const opts = {method: a.method, timeout: a.timeout * 1000, headers: a.headers};
 const port = u.port ? Number(u.port) : (u.protocol === 'https:' ? 443 : 80);
 const pin = a.resolve[u.hostname + ':' + port];
 if (pin) {
@@ -136,8 +132,8 @@ req.end();
 
 
 def _run_node(info: ClientInfo, req: "_Request") -> tuple[list[str], _Proc, dict]:
-    arg = json.dumps({"url": req.full_url, "method": req.method, "timeout": req.timeout, "key": DUMMY_API_KEY,
-                      "version": ANTHROPIC_VERSION, "body": REQUEST_BODY,
+    arg = json.dumps({"url": req.full_url, "method": req.method, "timeout": req.timeout, "headers": req.headers,
+                      "body": req.body,
                       "resolve": {f"{h}:{p}": a for (h, p), a in req.resolve.items()}})
     cmd = [info.path or "node", "-e", _NODE_CLIENT, arg]
     proc = _spawn(cmd, req.env, req.workdir, req.timeout + KILL_GRACE)

@@ -79,6 +79,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
+from pytest_proxydiag.branches.providers import claude_mode
 from pytest_proxydiag.core.proxyurl import parse_proxy_url
 from pytest_proxydiag.core.redact import Redactor, is_secret_name
 from pytest_proxydiag.proof.boto3_runner import _run_boto3
@@ -86,7 +87,7 @@ from pytest_proxydiag.proof.claude_runner import _run_claude
 from pytest_proxydiag.proof.client_base import (  # noqa: F401 - the public names stay importable from here
     ANTHROPIC_VERSION, CLAUDE_ENV, CLAUDE_PROMPT, CLIENT_NAMES, DEFAULT_PATH, DUMMY_API_KEY, KILL_GRACE,
     OUTPUT_LIMIT, REQUEST_BODY, STRIPPED_VARIABLES, ClientInfo, ClientRun, _PROXY_VARIABLES, _SECRET_NAME,
-    _SECRET_VALUE, _first_line, _fmt_seconds, _Request, _run_quiet, client_env)
+    _SECRET_VALUE, _first_line, _fmt_seconds, _Request, _run_quiet, client_env, cloud_request)
 from pytest_proxydiag.proof.client_runners import _run_curl, _run_node, _run_python
 
 __all__ = [
@@ -296,30 +297,41 @@ _RUNNERS = {"curl": _run_curl, "requests": _run_python, "httpx": _run_python, "n
 
 
 
-def _build_request(url: str, env: Mapping[str, str], timeout: float, method: str, path: str,
-                   resolve: Mapping[tuple[str, int], str]) -> _Request:
+def _build_request(url: str, env: Mapping[str, str], timeout: float, method: str, path: str | None,
+                   resolve: Mapping[tuple[str, int], str], api: str = "") -> _Request:
     parts = urlsplit(url.strip())
     scheme = (parts.scheme or "https").lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
     port = parts.port or (443 if scheme == "https" else 80)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    # No path given: the request of the target's API (its own, or Claude Code's mode for this host in *env*).
+    cloud = cloud_request(url.strip(), api or claude_mode(parts.hostname, env)) if path is None else None
     base_path = parts.path.rstrip("/")
+    path = DEFAULT_PATH if path is None else path
     path = ("/" + path.lstrip("/")).rstrip("/") if path else ""
-    if path and base_path.endswith(path):
+    if cloud is None and path and base_path.endswith(path):
         # Given the full endpoint ("https://gw/anthropic/v1/messages"): its base is what precedes it.
         base_path = base_path[:-len(path)]
-    netloc = parts.netloc.rsplit("@", 1)[-1]
     base_url = f"{scheme}://{netloc}{base_path}"
-    full = base_url + path
+    full = f"{scheme}://{netloc}{cloud.path}" if cloud is not None else base_url + path
     pins = {(str(h).lower().strip("[]"), int(p)): str(a) for (h, p), a in dict(resolve or {}).items()}
-    return _Request(full, base_url, base_path, scheme, parts.hostname.lower(), port, method.upper(),
-                    client_env(env), float(timeout), pins)
+    req = _Request(full, base_url, base_path, scheme, parts.hostname.lower(), port, method.upper(),
+                   client_env(env), float(timeout), pins)
+    if cloud is not None:
+        req.headers, req.body = dict(cloud.headers), cloud.body.decode("ascii")
+    return req
 
 
 def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, method: str = "POST",
-               path: str = DEFAULT_PATH, resolve: Mapping[tuple[str, int], str] = {},
-               redactor: Redactor | None = None, claude_settings: Mapping[str, str] | None = None) -> ClientRun:
+               path: str | None = None, resolve: Mapping[tuple[str, int], str] = {},
+               redactor: Redactor | None = None, claude_settings: Mapping[str, str] | None = None,
+               api: str = "") -> ClientRun:
     """Send the check request to *url* + *path* with client *name*; never raises.
+
+    Without *path*, the request of the target's API: Anthropic's :data:`DEFAULT_PATH` after the base URL's
+    path, or for a Bedrock or Vertex AI target (*api*, ``Target.api``; "" judges by the host name and Claude
+    Code's mode in *env*) that API's own (:func:`~pytest_proxydiag.proof.client_base.cloud_request`).
 
     *env* is the complete environment the client gets (after removing
     credentials, see :func:`client_env`).  *resolve* pins ``(host, port)`` to
@@ -340,7 +352,7 @@ def run_client(name: str, url: str, env: Mapping[str, str], timeout: float, *, m
     if not info.available:
         return unavailable(info.why_not or f"{name} is not available")
     try:
-        req = _build_request(url, env, timeout, method, path, resolve)
+        req = _build_request(url, env, timeout, method, path, resolve, api)
         req.claude_settings = dict(claude_settings) if claude_settings is not None else None
     except (ValueError, TypeError) as exc:
         return unavailable(str(exc), "invalid-url")

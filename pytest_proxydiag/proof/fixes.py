@@ -177,14 +177,14 @@ _ROUTED = ("curl", "requests", "httpx", "claude", "boto3")
 _ROUTED_AS = {"boto3": "requests"}
 
 
-def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool,
-               target_url: str = "", env: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """(client names that can prove the fix, notes on those left out); *env*: the environment after the fix."""
+def _witnesses(infos: Sequence[ClientInfo], step_id: str | None, proxy_expected: bool, target_url: str = "",
+               env: Mapping[str, str] | None = None, api: str = "") -> tuple[list[str], list[str]]:
+    """(client names that can prove the fix, notes on those left out); *env*: the environment after the fix.
+    *api*: the target's (``Target.api``, a Bedrock gateway's too): boto3 proves fixes for Bedrock's API alone."""
     names, left_out = [], []
     only = STEP_WITNESSES.get(step_id or "")
-    family = providers.provider_of(urlsplit(target_url).hostname or "") if target_url else None
     for info in infos:
-        if info.name in PROVIDER_CLIENTS and family != PROVIDER_CLIENTS[info.name]:
+        if info.name in PROVIDER_CLIENTS and api != PROVIDER_CLIENTS[info.name]:
             continue  # boto3 speaks Bedrock's API only: it proves nothing about another provider
         if not info.available:
             left_out.append(f"{info.name}: {info.why_not}")
@@ -247,7 +247,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                timeout: float = 5.0, resolve: Mapping[tuple[str, int], str] | None = None,
                no_direct: bool = False, secrets: Mapping[str, str] | None = None, redactor=None,
                step_id: str | None = None, cache: _RunCache | None = None,
-               baseline: Mapping[str, str] | None = None, dead_proxy: str | None = None) -> dict:
+               baseline: Mapping[str, str] | None = None, dead_proxy: str | None = None, api: str = "") -> dict:
     """Try *fix* with the real clients and record the verdict in it (returned, changed in place).
 
     *env* is the user's environment; the clients get :func:`child_env` of it.
@@ -255,7 +255,7 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     *baseline* holds variables every client process gets where neither the user
     nor the fix sets them (see :func:`baseline_trust`), before and after alike.
     *dead_proxy* (``host:port``) is a proxy known not to accept connections: no
-    client is started when the fix still points there.
+    client is started when the fix still points there.  *api*: the target's (``Target.api``; "": by its host).
     """
     started = time.monotonic()
     red = redactor.redact if redactor is not None else (lambda s: s)
@@ -299,7 +299,9 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
                           "(connectivity.proxy_reachable); no client was started against it.")
     selection = clients if isinstance(clients, str) else ",".join(clients)
     infos = clients_mod.discover(selection)
-    names, left_out = _witnesses(infos, step_id, proxy_expected, target_url, after_env)
+    # The target's API where the caller knows it, else Claude Code's mode for the host, else the host name.
+    api = api or providers.claude_mode(urlsplit(target_url).hostname or "", env)
+    names, left_out = _witnesses(infos, step_id, proxy_expected, target_url, after_env, api)
     if app_env and app_env.get("clients"):
         # An application's own settings change only that application.
         names = [n for n in names if n in app_env["clients"]]
@@ -318,15 +320,15 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
     jobs: dict[tuple, client_plans.ClientJob] = {}
     keys: dict[str, tuple[tuple, tuple]] = {}
     for name, plan in plans.items():
-        kb = ("before", name, target_url, _env_key(plan.before), _env_key(plan.before_settings or {}))
-        ka = ("after", name, target_url, _env_key(plan.after), _env_key(plan.after_settings or {}))
+        kb = ("before", name, target_url, api, _env_key(plan.before), _env_key(plan.before_settings or {}))
+        ka = ("after", name, target_url, api, _env_key(plan.after), _env_key(plan.after_settings or {}))
         keys[name] = (kb, ka)
         for k, job in ((kb, client_plans.ClientJob(name, plan.before, plan.before_settings)),
                        (ka, client_plans.ClientJob(name, plan.after, plan.after_settings))):
             with cache.lock:
                 if k not in cache.runs and k not in jobs:
                     jobs[k] = job
-    _run_jobs(jobs, cache, target_url, timeout, pins, redactor)
+    _run_jobs(jobs, cache, target_url, timeout, pins, redactor, api)
 
     rows, ok, failing, missing, separate, unaffected = [], [], [], [], [], []
     broken_before = []
@@ -396,13 +398,13 @@ def verify_fix(fix: dict, *, env: Mapping[str, str], target_url: str, clients: s
 
 
 def _run_jobs(jobs: Mapping[tuple, client_plans.ClientJob], cache: "_RunCache", target_url: str, timeout: float,
-              pins: Mapping[tuple[str, int], str], redactor) -> None:
+              pins: Mapping[tuple[str, int], str], redactor, api: str = "") -> None:
     if not jobs:
         return
     with ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_CLIENTS),
                             thread_name_prefix="proxydiag-fix") as pool:
         futures = {k: pool.submit(clients_mod.run_client, j.name, target_url, j.env, timeout, resolve=pins,
-                                  redactor=redactor, claude_settings=j.settings) for k, j in jobs.items()}
+                                  redactor=redactor, claude_settings=j.settings, api=api) for k, j in jobs.items()}
         for k, fut in futures.items():
             with cache.lock:
                 cache.runs[k] = fut.result()
@@ -570,6 +572,7 @@ def _prove(state, result, fix: dict) -> None:
         return
     target_url = result.params.get("target") if isinstance(result.params.get("target"), str) else None
     target_url = target_url or settings.targets[0].url
+    target = next((t for t in settings.targets if t.url == target_url), None)
     secrets: dict[str, str] = {}
     p = settings.proxy.url
     if p is not None and p.password:
@@ -580,7 +583,7 @@ def _prove(state, result, fix: dict) -> None:
                secrets=secrets, redactor=state.redactor, step_id=result.step_id, cache=cache,
                baseline=baseline_trust(settings["public_roots"] if settings.source("public_roots") != "default"
                                        else None),
-               dead_proxy=_dead_proxy(state))
+               dead_proxy=_dead_proxy(state), api=target.api if target is not None else "")
 
 
 #: Probe causes that mean the proxy did not take the connection at all.
