@@ -12,14 +12,20 @@ from pytest_proxydiag.net.policy_probes import reply_parts
 pytestmark = pytest.mark.policy
 
 
+def _tunneled(probes, target) -> bool:
+    """*target* is reached through a tunnel: https:// through any proxy, everything through a SOCKS5 one."""
+    return target.scheme == "https" or probes.socks5
+
+
 def _target_verdict(probes, target):
-    """The first reply that carries the proxy's verdict for *target*: CONNECT's, or the one inside the tunnel."""
-    if target.scheme == "https":
+    """The first reply that carries the proxy's verdict for *target*: the tunnel's (HTTP CONNECT or SOCKS5), or the
+    one inside the tunnel."""
+    if _tunneled(probes, target):
         tunnel = probes.tunnel_to(target)
         if not tunnel.ok:
-            return policy.read_reply(*reply_parts(tunnel.reply), stage="connect"), tunnel, f"CONNECT {target.hostport}"
+            return policy.read_tunnel(tunnel), tunnel, f"CONNECT {target.hostport}"
     res = measure.api_request(probes, target)
-    stage = "tunnel" if target.scheme == "https" else "plain"
+    stage = "tunnel" if _tunneled(probes, target) else "plain"
     return policy.read_reply(*reply_parts(res.reply), stage=stage), res, f"POST {target.origin}/v1/messages"
 
 
@@ -30,14 +36,14 @@ def _sizes(cfg):
 @pytest.mark.proxydiag_step("policy.domain_allowed")
 def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    proxy = step.require_http_proxy()
+    proxy = step.require_tunnel_proxy()
     domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
     checked, replies = [], {}
     for d in domains:
-        if d.scheme == "https":
+        if d.scheme == "https" or probes.socks5:
             res = measure.connect_domain(probes, d.host, d.port, is_target=(d.host, d.port) in target_hosts)
-            verdict = policy.read_reply(*reply_parts(res.reply), stage="connect")
+            verdict = policy.read_tunnel(res)
         else:
             res = probes.request(next(t for t in cfg.targets if t.host.lower() == d.host), "GET", "/")
             verdict = policy.read_reply(*reply_parts(res.reply), stage="plain", expect_json=False)
@@ -57,7 +63,7 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
 @pytest.mark.proxydiag_step("policy.url_filtering")
 def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
-    step.require_http_proxy()
+    step.require_tunnel_proxy()
     verdict, res, request = _target_verdict(proxydiag_probes, target)
     step.add_evidence(reply=verdict.as_dict(), request=request)
     when = measure.when_of(proxydiag_probes, target=target.hostport, url=f"{target.origin}/v1/messages")
@@ -68,12 +74,12 @@ def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
 @pytest.mark.proxydiag_step("policy.payload_size")
 def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
-    step.require_http_proxy()
+    step.require_tunnel_proxy()
     target = next((t for t in cfg.targets if t.scheme == "https"), cfg.targets[0])
-    if target.scheme == "https":
+    if _tunneled(proxydiag_probes, target):
         tunnel = proxydiag_probes.tunnel_to(target)
         if not tunnel.ok:
-            verdict = policy.read_reply(*reply_parts(tunnel.reply), stage="connect")
+            verdict = policy.read_tunnel(tunnel)
             by = "policy.proxy_logs" if verdict.kind == "upstream" else blocking_step_for(tunnel)
             step.blocked(by, policy.said(f"CONNECT {target.hostport}", tunnel.detail))
     budget = max(20.0, cfg.timeout * 8)
@@ -90,7 +96,7 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
 @pytest.mark.proxydiag_step("policy.proxy_logs")
 def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    step.require_http_proxy()
+    step.require_tunnel_proxy()
     found = []  # (verdict, request line, when); the targets' own replies first
     for target in cfg.targets:
         verdict, res, request = _target_verdict(probes, target)

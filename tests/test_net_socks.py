@@ -4,7 +4,6 @@ real Dante (from its package, on loopback) through the probes, for socks5h:// an
 from __future__ import annotations
 
 import pytest
-from test_net_probes import _Options
 
 from pytest_proxydiag.net.socks import (NEED_DATA, AuthReply, ConnectReply, MethodReply, Rep, Socks5Client,
                                         SocksProtocolError)
@@ -144,14 +143,14 @@ def dante_probes():
 
 
 def _probes(proxy_url: str, closed_port: int):
-    from pytest_proxydiag.core.config import resolve_settings
+    from pytest_proxydiag.core.config import settings_from_options
     from pytest_proxydiag.net.probes import Probes
 
     # socks5://: this side resolves the provider's name, pinned to loopback (never a real lookup).
-    options = _Options({"proxydiag_target": [f"https://api.anthropic.com:{closed_port}"],
-                        "proxydiag_resolve": [f"api.anthropic.com:{closed_port}:127.0.0.1"],
-                        "proxydiag_no_direct": True, "proxydiag_timeout": "3"})
-    return Probes(resolve_settings(options, env={"HTTPS_PROXY": proxy_url})), closed_port
+    options = {"proxydiag_target": [f"https://api.anthropic.com:{closed_port}"],
+               "proxydiag_resolve": [f"api.anthropic.com:{closed_port}:127.0.0.1"],
+               "proxydiag_no_direct": True, "proxydiag_timeout": "3"}
+    return Probes(settings_from_options(options, env={"HTTPS_PROXY": proxy_url})), closed_port
 
 
 @pytest.mark.parametrize("scheme, resolved_by", [("socks5h", "proxy"), ("socks5", "client")])
@@ -182,4 +181,64 @@ def test_probe_ruleset_refusal_with_real_dante(dante_probes):
     assert (res.socks.stage, res.socks.code) == ("connect", Rep.NOT_ALLOWED)
     from pytest_proxydiag.core.step import blocking_step_for
 
-    assert blocking_step_for(res) == "connectivity.proxy_works"
+    # The SOCKS server's rules refuse the destination: policy's to judge, as a 403 to CONNECT is.
+    assert blocking_step_for(res) == "policy.domain_allowed"
+    from pytest_proxydiag.branches import policy
+
+    verdict = policy.read_tunnel(res)
+    assert (verdict.kind, verdict.sender, verdict.answer) == ("denied", "proxy", "SOCKS5 reply 0x02")
+    assert verdict.meaning == "connection not allowed by ruleset" and verdict.answered and verdict.is_block
+
+
+# -- the whole diagnosis through a real Dante: the steps that judge a tunnel judge a SOCKS5 one ------------------
+from test_products_lab import product_lab  # noqa: E402,F401  (the fixture that starts a product scenario)
+
+#: Steps whose evidence is in an HTTP proxy's answer (Proxy-Authenticate, an http:// request the proxy reads) or
+#: that another engineer's branch still gates on HTTP; every other step must judge a SOCKS5 tunnel.
+HTTP_ONLY = {"auth.scheme", "application.python_requests"}
+
+
+def test_a_healthy_dante_is_judged_through_its_tunnel_by_certificate_policy_and_performance(product_lab, run_diag):
+    lab = product_lab("dante-socks")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    http_only = {s["id"] for s in run.steps if "checks HTTP proxies" in (s.get("skip_reason") or "")}
+    assert http_only <= HTTP_ONLY, http_only
+    judged = {"certificate.interception", "certificate.python_ssl", "policy.domain_allowed", "policy.url_filtering",
+              "policy.payload_size", "policy.proxy_logs", "performance.latency", "performance.proxy_health"}
+    outcomes = {s["id"]: s["outcome"] for s in run.steps}
+    assert {k: outcomes[k] for k in judged} == dict.fromkeys(judged, "passed"), run.output[-4000:]
+    cert = run.step("certificate.interception", target=lab.target_url)
+    # The chain came through the SOCKS5 tunnel and was checked: the lab origin's, chaining to its public root.
+    assert cert["summary"].startswith("not intercepted: ") and "Proxydiag Lab Public Roots" in cert["summary"]
+    assert run.step("policy.domain_allowed")["summary"].endswith("SOCKS5 connect reply 0x00 (allowed)")
+    assert "from the provider: no filtering verdict" in run.step("policy.url_filtering", target=lab.target_url)[
+        "summary"]
+    latency = run.step("performance.latency", target=lab.target_url)
+    assert "CONNECT reply" in latency["summary"] and "streaming: first event" in latency["summary"]
+    assert run.step("performance.proxy_health")["summary"].startswith("10 of 10 samples")
+    # auth.scheme says why it cannot judge a SOCKS proxy, and which step does.
+    assert "no Proxy-Authenticate header" in run.step("auth.scheme")["skip_reason"]
+
+
+def test_dante_refusing_the_domain_is_policy_s_finding_with_the_domain_named(product_lab, run_diag):
+    lab = product_lab("dante-blocked-domain")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == "policy.domain_allowed", run.output[-4000:]
+    s = run.step("policy.domain_allowed")
+    assert s["outcome"] == "failed" and s["finding_key"] == "socks_denied"
+    port = lab.target_url.rpartition(":")[2]
+    assert f"refuses 1 provider domain(s): api.anthropic.com:{port} (SOCKS5 reply 0x02: connection not allowed by " \
+        f"ruleset)" in s["finding"]
+    assert "SOCKS5 replies do not name the product" in s["finding"]
+    assert "Please allow outbound connections through the SOCKS5 proxy" in s["solution"]
+    assert f"  api.anthropic.com  (HTTPS, port {port}; Anthropic)" in s["solution"]
+    assert "'socks pass' rule" in s["solution"]
+    # The same refusal, not a second finding: proxy_works, auth and the tunnel steps defer to it.
+    for step_id in ("connectivity.proxy_works", "auth.credentials", "policy.url_filtering",
+                    "certificate.interception", "performance.latency"):
+        found = run.step(step_id, target=lab.target_url)
+        assert found["outcome"] == "skipped" and found["blocked_by"] == "policy.domain_allowed", found
+    logs = run.step("policy.proxy_logs")
+    assert logs["outcome"] == "failed" and "SOCKS5 reply 0x02" in logs["finding"]
+    assert "answer:      SOCKS5 reply 0x02 (connection not allowed by ruleset)" in logs["solution"]
+    assert "the logoutput file of danted.conf" in logs["solution"]

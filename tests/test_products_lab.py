@@ -78,6 +78,8 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
     if case == "blocked-domain":
         assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
+        if socks:  # reply 0x02 "not allowed by ruleset", judged by policy with the SOCKS server's ticket
+            assert "connection not allowed by ruleset" in root["finding"] and "'socks pass' rule" in root["solution"]
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
