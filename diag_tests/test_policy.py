@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxydiag.branches import policy, products
+from pytest_proxydiag.branches import policy, policy_reach, products
+from pytest_proxydiag.branches.judgement import Judgement
 from pytest_proxydiag.core.step import blocking_step_for
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net.policy_probes import reply_parts
@@ -15,6 +16,45 @@ pytestmark = pytest.mark.policy
 def _tunneled(probes, target) -> bool:
     """*target* is reached through a tunnel: https:// through any proxy, everything through a SOCKS5 one."""
     return target.scheme == "https" or probes.socks5
+
+
+def _path(step, cfg, probes, target):
+    """The proxy (HTTP or SOCKS5), or this step's own verdict when the proxy cannot be used at all and the step
+    that owns that (connectivity.proxy_reachable) is not in this run."""
+    if cfg.proxy.url is not None and not step.runs("connectivity.proxy_reachable"):
+        bad = probes.proxy_unusable()
+        if bad is not None:
+            _judge_path(step, cfg, probes, target, unusable=bad.detail)
+    return step.require_tunnel_proxy()
+
+
+def _conclude(step, cfg, probes, target, judgement) -> None:
+    """*judgement*; but when it blocks on a step not in this run (``-k url_filtering``) and the tunnel to *target*
+    failed, the step's own verdict on that CONNECT (the shared, cached one: a full run pays nothing)."""
+    if judgement.outcome == "blocked" and not step.runs(judgement.by) and _tunneled(probes, target):
+        tunnel = probes.tunnel_to(target)
+        if not tunnel.ok:
+            _judge_path(step, cfg, probes, target, tunnel=tunnel)
+    judgement.conclude(step)
+
+
+def _judge_path(step, cfg, probes, target, *, unusable=None, tunnel=None):
+    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
+    verdict = control = control_res = None
+    if tunnel is not None:
+        verdict = policy.read_tunnel(tunnel)
+        if policy_reach.needs_control(verdict):
+            control = products.control_host(d.host for d in domains)
+            control_res = measure.connect_domain(probes, control, target.port, is_target=False)
+            control = f"{control}:{target.port}"
+    policy_reach.judge_own_path(target, domains, unusable=unusable, tunnel=tunnel, verdict=verdict,
+                                control=control or "", control_res=control_res,
+                                proxy_hostport=cfg.proxy.url.hostport, client=measure.client_name(),
+                                when=lambda hostport: measure.when_of(probes, target=hostport)).conclude(step)
+
+
+def _first_tunneled(probes, cfg):
+    return next((t for t in cfg.targets if _tunneled(probes, t)), cfg.targets[0])
 
 
 def _target_verdict(probes, target):
@@ -36,7 +76,7 @@ def _sizes(cfg):
 @pytest.mark.proxydiag_step("policy.domain_allowed")
 def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    proxy = step.require_tunnel_proxy()
+    proxy = _path(step, cfg, probes, _first_tunneled(probes, cfg))
     domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
     checked, replies = [], {}
@@ -56,32 +96,35 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
         # No reply for any domain: one domain refused silently, or the proxy broken for all? Ask a control name.
         first_res, control, control_res = measure.control_connect(
             probes, domains, target_hosts, products.control_host(d.host for d in domains))
-        policy.judge_silent_refusal(domains, checked, first_res, control, control_res, **common).conclude(step)
-    policy.judge_domains(domains, checked, replies=replies, **common).conclude(step)
+        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_silent_refusal(
+            domains, checked, first_res, control, control_res, **common))
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
+              policy.judge_domains(domains, checked, replies=replies, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")
-def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
+def test_url_filtering(proxydiag_step, proxydiag_config, proxydiag_probes, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
-    step.require_tunnel_proxy()
+    _path(step, proxydiag_config, proxydiag_probes, target)
     verdict, res, request = _target_verdict(proxydiag_probes, target)
     step.add_evidence(reply=verdict.as_dict(), request=request)
     when = measure.when_of(proxydiag_probes, target=target.hostport, url=f"{target.origin}/v1/messages")
-    policy.judge_url_filtering(verdict, res, request, when=when, proxy=step.values()["proxy_noauth"],
-                               client=measure.client_name()).conclude(step)
+    _conclude(step, proxydiag_config, proxydiag_probes, target, policy.judge_url_filtering(
+        verdict, res, request, when=when, proxy=step.values()["proxy_noauth"], client=measure.client_name()))
 
 
 @pytest.mark.proxydiag_step("policy.payload_size")
 def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
-    step.require_tunnel_proxy()
     target = next((t for t in cfg.targets if t.scheme == "https"), cfg.targets[0])
+    _path(step, cfg, proxydiag_probes, target)
     if _tunneled(proxydiag_probes, target):
         tunnel = proxydiag_probes.tunnel_to(target)
         if not tunnel.ok:
             verdict = policy.read_tunnel(tunnel)
             by = "policy.proxy_logs" if verdict.kind == "upstream" else blocking_step_for(tunnel)
-            step.blocked(by, policy.said(f"CONNECT {target.hostport}", tunnel.detail))
+            _conclude(step, cfg, proxydiag_probes, target,
+                      Judgement.blocked(by, policy.said(f"CONNECT {target.hostport}", tunnel.detail)))
     budget = max(20.0, cfg.timeout * 8)
     result = proxydiag_probes.cached(measure.payload_key(target, _sizes(cfg)), lambda: measure.measure_payload(
         proxydiag_probes, target, _sizes(cfg), budget, judge=policy.read_reply))
@@ -96,7 +139,7 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
 @pytest.mark.proxydiag_step("policy.proxy_logs")
 def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    step.require_tunnel_proxy()
+    _path(step, cfg, probes, _first_tunneled(probes, cfg))
     found = []  # (verdict, request line, when); the targets' own replies first
     for target in cfg.targets:
         verdict, res, request = _target_verdict(probes, target)
@@ -118,5 +161,5 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
             verdict = policy.read_reply(entry["status"], entry["headers"], b"", stage="connect" if connect else "tunnel")
             found.append((verdict, f"CONNECT {entry.get('target')}" if connect
                           else f"{entry.get('method', 'GET')} {entry.get('url')}", entry.get("time")))
-    policy.judge_proxy_logs(found, primary, proxy=step.values()["proxy_noauth"],
-                            client=measure.client_name()).conclude(step)
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_proxy_logs(
+        found, primary, proxy=step.values()["proxy_noauth"], client=measure.client_name()))

@@ -242,3 +242,15 @@ def test_dante_refusing_the_domain_is_policy_s_finding_with_the_domain_named(pro
     assert logs["outcome"] == "failed" and "SOCKS5 reply 0x02" in logs["finding"]
     assert "answer:      SOCKS5 reply 0x02 (connection not allowed by ruleset)" in logs["solution"]
     assert "the logoutput file of danted.conf" in logs["solution"]
+
+
+def test_url_filtering_alone_judges_dante_s_refusal_itself(product_lab, run_diag):
+    """-k url_filtering: policy.domain_allowed is not in the run; the step's own SOCKS5 CONNECT is the verdict."""
+    lab = product_lab("dante-blocked-domain")
+    run = run_diag("-k", "url_filtering", "--proxydiag-clients", "none", lab=lab)
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "own_refused_socks", run.output[-3000:]
+    assert "The SOCKS5 proxy" in s["finding"] and "was answered SOCKS5 connect reply 0x02" in s["finding"]
+    assert "Please allow outbound connections through the SOCKS5 proxy" in s["solution"]
+    assert "api.anthropic.com  (HTTPS, port" in s["solution"] and "'socks pass' rule" in s["solution"]
+    assert "did not select" not in run.output

@@ -210,8 +210,10 @@ def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
     finally:
         proxy.stop()
     step = run.step("policy.domain_allowed")
-    assert step["outcome"] == "skipped" and step["blocked_by"] in ("connectivity.proxy_works",
-                                                                   "connectivity.proxy_reachable"), step
+    # connectivity is not in the run: the step's own CONNECTs are the verdict, and it is not a policy refusal.
+    assert step["outcome"] == "failed" and step["finding_key"] == "no_path", step
+    assert "failed the same way" in step["finding"] and "opens no tunnel, for any domain" in step["finding"]
+    assert "This is not a policy refusal" in step["finding"] and "did not select" not in run.output
 
 
 def _socks5(port: int, methods: bytes, *, auth: tuple[str, str] | None = None, host: str = "api.anthropic.com",

@@ -37,6 +37,43 @@ _SOCKS_TICKET = _ticket("Request IT to allow these destinations in the SOCKS ser
                         "({proxy_hostport}; Dante: a 'socks pass' rule for them before any 'socks block' that "
                         "matches).", "Please allow outbound connections through the SOCKS5 proxy {proxy_hostport} to:")
 
+#: A policy step's own verdict on the way to the provider, when the step that owns it is not in this run
+#: (``-k url_filtering``): ``branches/policy_reach.py``.  Shared by the four policy steps.
+_OWN_PATH_FINDINGS = {
+    "own_refused": {"text": "The proxy {proxy_hostport} refuses the provider domain: {request} was answered "
+                            "{said}. This step's own CONNECT found it (the step that lists every refused domain, "
+                            "policy.domain_allowed, is not in this run).", "solution": "allow"},
+    "own_refused_socks": {"text": "The SOCKS5 proxy {proxy_hostport} refuses the provider domain: {request} was "
+                                  "answered {said}. This step's own CONNECT found it (the step that lists every "
+                                  "refused domain, policy.domain_allowed, is not in this run).",
+                          "solution": "allow_socks"},
+    "own_reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
+                          "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy opened a "
+                          "tunnel: a rule refuses that domain silently (e.g. Squid's deny_info TCP_RESET, or a "
+                          "firewall/IPS rule).", "solution": "allow"},
+    "no_path": {"text": "{request} through the proxy failed: {said}. {meaning} This is not a policy refusal: no "
+                        "policy verdict is possible until the proxy opens the tunnel.", "solution": "not_policy"},
+}
+_OWN_PATH_SOLUTIONS = {
+    "allow": {"any": _TICKET_HEAD},
+    "allow_socks": {"any": _SOCKS_TICKET},
+    "not_policy": {"any": (
+        "Fix the way to the proxy first: policy can only be judged through a working tunnel. Run "
+        "pytest --proxydiag -m \"connectivity or auth\" for the step that names the exact fix (the proxy's "
+        "address, port, scheme or credentials, from {source}).\n"
+        "Retest: curl -v -x {proxy_noauth} {target_url}")},
+}
+_OWN_PATH_NOTES = {
+    "path_unreachable": "The proxy cannot be reached at all.",
+    "path_every_domain": "A control CONNECT to {control} failed the same way ({detail}): the proxy opens no "
+                         "tunnel, for any domain.",
+    "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
+    "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
+    "path_other": "The proxy did not open the tunnel.",
+    "how_reset": "resets",
+    "how_closed": "closes",
+}
+
 STEPS = {
     "policy.domain_allowed": {
         "number": 1,
@@ -309,3 +346,8 @@ NOTES = {
         "no_error_answer": "no error answer from the proxy",
     },
 }
+
+for _step in ("policy.domain_allowed", "policy.url_filtering", "policy.payload_size", "policy.proxy_logs"):
+    STEPS[_step]["findings"] = {**_OWN_PATH_FINDINGS, **STEPS[_step]["findings"]}
+    STEPS[_step]["solutions"] = {**_OWN_PATH_SOLUTIONS, **STEPS[_step]["solutions"]}
+    NOTES[_step] = {**_OWN_PATH_NOTES, **NOTES[_step]}

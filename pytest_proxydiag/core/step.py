@@ -123,6 +123,15 @@ class StepContext:
         self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
         pytest.skip(self.skip_reason)
 
+    def runs(self, step_id: str) -> bool:
+        """Whether a block by *step_id* would name a step of this session (itself, or a step of
+        :data:`TUNNEL_JUDGES` that ran and failed on the same CONNECT).  When not (``-k url_filtering``), a step
+        with evidence of its own judges it instead of naming a step the user did not ask for."""
+        ran = {r.step_id: r.outcome for r in self.state.results}
+        selected = getattr(self.state, "selected", None)
+        by = ran_blocker(step_id, ran, selected)
+        return selected is None or by in ran or by in selected
+
     def set_fix(self, **fix: Any) -> None:
         """Attach a concrete fix (``env``, ``unset``, ``files``) to the finding."""
         self.fix = self.state.redactor.redact_obj(fix)
