@@ -41,7 +41,8 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
         step.blocked("connectivity.proxy_works", say("no_certificate", target=target.hostport))
     step.add_evidence(**a.evidence(), tls={"version": tls.version, "cipher": tls.cipher})
     judge.interception(a, target.host, target.hostport, env=cfg.env, save=_saver(step, probes, cfg),
-                       disabled=_disabled(cfg), machine=_machine(probes)).conclude(step)
+                       disabled=_disabled(cfg), machine=_machine(probes),
+                       node_version=_node_version(probes, cfg)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("certificate.verification_disabled")
