@@ -217,3 +217,23 @@ def test_with_its_blockers_selected_a_policy_step_still_defers_to_them(run_diag,
     s = run.step("policy.url_filtering", target=lab.target_url)
     assert s["outcome"] == "skipped" and s["blocked_by"] in ("policy.domain_allowed", "connectivity.proxy_works"), s
     assert run.step("policy.domain_allowed")["finding_key"] == "reset"
+
+
+@pytest.mark.parametrize("scenario, key, said", [
+    ("blocked-domain", "own_refused", "403"),              # Squid's ACL: a policy refusal, the ticket
+    ("wrong-password", "no_path", "407"),                  # credentials first: not a policy refusal
+    ("upstream-down", "no_path", "503"),                   # the proxy cannot reach the provider
+])
+def test_url_filtering_alone_tells_a_refusal_from_a_broken_path(run_diag, lab_factory, scenario, key, said):
+    lab = lab_factory(scenario)
+    run = run_diag("-k", "url_filtering", lab=lab)
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == key, run.output[-3000:]
+    assert f"CONNECT api.anthropic.com:{lab.origin_port}" in s["finding"] and said in s["finding"]
+    if key == "own_refused":
+        assert "refuses the provider domain" in s["finding"] and "Request IT to whitelist" in s["solution"]
+    else:
+        assert "This is not a policy refusal" in s["finding"] and "connectivity or auth" in s["solution"]
+        assert {"path_auth": "credentials", "path_upstream": "could not reach the provider"}[
+            "path_auth" if said == "407" else "path_upstream"] in s["finding"]
+    assert "did not select" not in run.output
