@@ -254,3 +254,14 @@ def test_url_filtering_alone_judges_dante_s_refusal_itself(product_lab, run_diag
     assert "Please allow outbound connections through the SOCKS5 proxy" in s["solution"]
     assert "api.anthropic.com  (HTTPS, port" in s["solution"] and "'socks pass' rule" in s["solution"]
     assert "did not select" not in run.output
+
+
+
+def test_http_only_steps_say_why_a_socks_proxy_cannot_be_judged():
+    """require_http_proxy's reason is the step's own ``http_only`` note (the shared one otherwise)."""
+    from pytest_proxydiag import catalog
+
+    assert "no Proxy-Authenticate header" in catalog.note("auth.scheme", "http_only", scheme="socks5h")
+    assert "Claude Code cannot use a SOCKS proxy at all" in catalog.note("policy.claude_hosts", "http_only",
+                                                                         scheme="socks5h")
+    assert catalog.COMMON_NOTES["http_only"].format(scheme="socks5").startswith("the proxy is socks5:// (SOCKS)")
