@@ -69,7 +69,8 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
     versions = probes.cached(("app-versions",), lambda: appruns.tool_versions(cfg.env))
     step.add_evidence(versions={n: (v.version or f"missing: {v.missing}") for n, v in versions.items()})
-    offered, target = [], cfg.targets[0]
+    # Both SDK checks speak Anthropic's API: they go to the first target that does (not a Bedrock/Vertex host).
+    offered, target = [], application.sdk_target(cfg.targets) or cfg.targets[0]
     if cfg.proxy.url is not None and not cfg.proxy.url.is_socks and probes.proxy_unusable() is None:
         res = probes.connect_tunnel(target.host, target.port, credentials=None)
         if res.reply is not None and res.status == 407:
@@ -80,6 +81,8 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     verdict = application.judge_sdk_setup(cfg.proxy.url, versions, traps)
     if verdict is not None:
         verdict.conclude(step)
+    if application.sdk_target(cfg.targets) is None:
+        application.judge_cloud_only(cfg.targets).conclude(step)
     step.require_tunnel(target)
     runs = [probes.cached(("app-sdk", sdk, target.url), lambda sdk=sdk: appruns.sdk_debug_run(
         sdk, target.url, cfg.env, cfg.timeout, public_roots=_public_roots(cfg), redact=step.state.redactor.redact))

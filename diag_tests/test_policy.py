@@ -66,7 +66,8 @@ def _target_verdict(probes, target):
             return policy.read_tunnel(tunnel), tunnel, f"CONNECT {target.hostport}"
     res = measure.api_request(probes, target)
     stage = "tunnel" if _tunneled(probes, target) else "plain"
-    return policy.read_reply(*reply_parts(res.reply), stage=stage), res, f"POST {target.origin}/v1/messages"
+    request = f"POST {target.origin}{measure.api_path(target)}"
+    return policy.read_reply(*reply_parts(res.reply), stage=stage), res, request
 
 
 def _sizes(cfg):
@@ -108,7 +109,7 @@ def test_url_filtering(proxydiag_step, proxydiag_config, proxydiag_probes, proxy
     _path(step, proxydiag_config, proxydiag_probes, target)
     verdict, res, request = _target_verdict(proxydiag_probes, target)
     step.add_evidence(reply=verdict.as_dict(), request=request)
-    when = measure.when_of(proxydiag_probes, target=target.hostport, url=f"{target.origin}/v1/messages")
+    when = measure.when_of(proxydiag_probes, target=target.hostport, url=target.origin + measure.api_path(target))
     _conclude(step, proxydiag_config, proxydiag_probes, target, policy.judge_url_filtering(
         verdict, res, request, when=when, proxy=step.values()["proxy_noauth"], client=measure.client_name()))
 
@@ -144,10 +145,10 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
     for target in cfg.targets:
         verdict, res, request = _target_verdict(probes, target)
         found.append((verdict, request, measure.when_of(probes, target=target.hostport,
-                                                        url=f"{target.origin}/v1/messages")))
+                                                        url=target.origin + measure.api_path(target))))
         payload = probes.peek(measure.payload_key(target, _sizes(cfg)))
         if payload is not None and payload.verdict is not None:
-            found.append((payload.verdict, f"POST {target.origin}/v1/messages "
+            found.append((payload.verdict, f"POST {target.origin}{measure.api_path(target)} "
                                             f"({policy.size_label(payload.failed_size)} body)", payload.when))
     primary = len(found)
     # Statuses other steps met (e.g. a 429 during the latency samples): headers only, no body kept.

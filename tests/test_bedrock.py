@@ -258,6 +258,59 @@ def test_bedrock_interception_is_diagnosed_and_its_fix_verified_with_boto3_and_c
     assert any(p.endswith("/invoke-with-response-stream") for p in paths), paths
 
 
+def test_a_bedrock_user_without_a_target_option_is_diagnosed_on_bedrock(run_diag, bedrock, real_clients):
+    """No --proxydiag-target: the target is what the user's Claude Code calls, its probes speak Bedrock's API,
+    boto3 proves the fix, and the Anthropic SDK check is skipped with its reason."""
+    args = list(bedrock.pytest_args)
+    del args[args.index("--proxydiag-target"):args.index("--proxydiag-target") + 2]
+    assert "--proxydiag-target" not in args
+    before = len(bedrock.origin_requests())
+    # The lab's origin listens on a free port, so the user names it the way a VPC-endpoint user does.
+    env = {**bedrock.env, "ANTHROPIC_BEDROCK_BASE_URL": bedrock.target_url}
+    run = run_diag("-m", "certificate or policy or application", "--proxydiag-clients", real_clients,
+                   "--proxydiag-payload-sizes", "16K", *args, env=env)
+    assert run.doc["config"]["targets"] == [{
+        "value": bedrock.target_url, "source": "env:ANTHROPIC_BEDROCK_BASE_URL", "api": "bedrock",
+        "why": f"CLAUDE_CODE_USE_BEDROCK=1 (env), ANTHROPIC_BEDROCK_BASE_URL={bedrock.target_url} (env)"}]
+    assert f"targets: {bedrock.target_url}  (from env:ANTHROPIC_BEDROCK_BASE_URL: " in run.result.stdout.str()
+    fix = run.step("certificate.interception")["fix"]
+    assert fix["verified"] is True and "boto3" in {w.split()[0] for w in fix["verified_with"]}, fix
+    # The probes asked Bedrock's own path and got AWS's answer.  (The generic HTTP clients' proof runs, curl,
+    # requests and httpx, still POST /v1/messages: any HTTP answer proves their path.)
+    paths = [r.path for r in bedrock.origin_requests()[before:]]
+    assert "/model/anthropic.claude-proxydiag-probe/invoke" in paths, paths
+    url_filtering = run.step("policy.url_filtering")
+    assert url_filtering["outcome"] == "passed", url_filtering
+    assert url_filtering["evidence"]["request"].endswith("/model/anthropic.claude-proxydiag-probe/invoke")
+    assert url_filtering["evidence"]["reply"]["sender"] == "provider", url_filtering
+    sdk = run.step("application.debug_logging")
+    assert sdk["outcome"] == "skipped" and "speak Anthropic's Messages API" in sdk["skip_reason"], sdk
+
+
+def test_a_vertex_user_without_a_target_option_is_probed_in_vertexs_api(run_diag, diag_home, lab_factory):
+    """CLAUDE_CODE_USE_VERTEX from ~/.claude/settings.json: the target is the Vertex endpoint, the probe asks
+    Vertex's rawPredict path (401 UNAUTHENTICATED is reached), the SDK check is skipped."""
+    lab = lab_factory("vertex-ssl-bump")
+    args = list(lab.pytest_args)
+    del args[args.index("--proxydiag-target"):args.index("--proxydiag-target") + 2]
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text('{"env": {"CLAUDE_CODE_USE_VERTEX": "1"}}')
+    env = {k: v for k, v in lab.env.items() if k != "CLAUDE_CODE_USE_VERTEX"}
+    env["ANTHROPIC_VERTEX_BASE_URL"] = lab.target_url
+    run = run_diag("-m", "policy or application", "--proxydiag-clients", "none", "--proxydiag-payload-sizes", "16K",
+                   *args, env=env)
+    (target,) = run.doc["config"]["targets"]
+    assert (target["value"], target["source"], target["api"]) == (lab.target_url, "env:ANTHROPIC_VERTEX_BASE_URL",
+                                                                  "vertex"), target
+    assert target["why"].startswith(f"CLAUDE_CODE_USE_VERTEX=1 ({diag_home}/.claude/settings.json), "), target
+    step = run.step("policy.url_filtering")
+    assert step["outcome"] == "passed" and step["evidence"]["reply"]["status"] == 401, step
+    assert step["evidence"]["request"].endswith("/publishers/anthropic/models/claude-proxydiag-probe:rawPredict")
+    assert any(r.path.startswith("/v1/projects/proxydiag-probe/") for r in lab.origin_requests())
+    sdk = run.step("application.debug_logging")
+    assert sdk["outcome"] == "skipped" and "(Vertex AI) does not" in sdk["skip_reason"], sdk
+
+
 def test_a_fix_without_aws_ca_bundle_leaves_a_stale_one_to_boto3(bedrock, real_clients, tmp_path):
     """The user's AWS_CA_BUNDLE lacks the proxy's CA: the Python variables alone cannot reach boto3."""
     bundle = _bundle(bedrock, tmp_path)

@@ -79,9 +79,11 @@ def test_provider_domains_follow_regions_and_usage_flags_only():
     assert [d.host for d in policy.provider_domains(t)] == ["api.anthropic.com"]
     ds = policy.provider_domains(t, ["us-east-1, eu-west-1"], ["us-central1"], {})
     assert [d.host for d in ds] == ["api.anthropic.com", "bedrock-runtime.us-east-1.amazonaws.com",
-                                    "bedrock-runtime.eu-west-1.amazonaws.com", "us-central1-aiplatform.googleapis.com"]
+                                    "bedrock-runtime.eu-west-1.amazonaws.com", "us-central1-aiplatform.googleapis.com",
+                                    "oauth2.googleapis.com"]
+    # Claude Code 2.1.332 in Vertex mode without CLOUD_ML_REGION uses us-east5, and logs in with Google's token.
     ds = policy.provider_domains(t, None, None, {"CLAUDE_CODE_USE_VERTEX": "1"})
-    assert ds[-1].host == "aiplatform.googleapis.com"
+    assert [d.host for d in ds][1:] == ["us-east5-aiplatform.googleapis.com", "oauth2.googleapis.com"]
     lines = policy.allowlist_lines(ds)
     assert "api.anthropic.com  (HTTPS, port 443; Anthropic)" in lines
     assert "*.aiplatform.googleapis.com" in policy.wildcard_lines(ds)

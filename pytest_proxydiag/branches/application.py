@@ -32,6 +32,7 @@ from pytest_proxydiag.proof.clients import ClientRun
 __all__ = [
     "shell_kind", "claude_settings_env", "classify_client_error", "explain_python_failure", "LiteLLMConfig",
     "parse_litellm_config", "find_litellm_config", "client_traps", "judge_sdk_setup", "judge_sdk_runs",
+    "sdk_target", "judge_cloud_only",
     "judge_python_clients", "judge_litellm",
 ]
 
@@ -259,6 +260,18 @@ def judge_sdk_setup(proxy_url, versions: Mapping[str, ToolVersion], traps: Seque
     if not sdks:
         return Judgement.skip("no_sdk", missing=" and ".join(SDKS), where=versions["python"].where)
     return None
+
+
+def sdk_target(targets: Sequence) -> Any:
+    """The first target that speaks Anthropic's API, which both SDK checks send (None: only Bedrock/Vertex AI)."""
+    return next((t for t in targets if getattr(t, "api", "anthropic") == "anthropic"), None)
+
+
+def judge_cloud_only(targets: Sequence) -> Judgement:
+    """Step 2 for a Bedrock or Vertex AI user: the SDK checks speak Anthropic's API, which those hosts do not."""
+    apis = {"bedrock": "AWS Bedrock", "vertex": "Vertex AI"}
+    shown = ", ".join(f"{t.url} ({apis.get(t.api, t.api)})" for t in targets)
+    return Judgement.skip("cloud_target", targets=shown)
 
 
 def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str, ToolVersion],

@@ -189,6 +189,14 @@ def _provider_signals(status: int, headers: Sequence[tuple[str, str]], text: str
     return out
 
 
+#: Provider signals no proxy writes: AWS's error type, the Anthropic and Google API error bodies.
+_DECISIVE = ("header x-amzn-errortype", "Anthropic API error body", "Google API error body")
+
+
+def _decisive(provider: Sequence[str]) -> bool:
+    return any(s.startswith(_DECISIVE) for s in provider)
+
+
 def _edge_signals(headers: Sequence[tuple[str, str]]) -> list[str]:
     out = []
     server = (_header(headers, "Server") or "").lower()
@@ -244,7 +252,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         sender = "proxy"
     elif code or vendor is not None and not provider:
         sender = "proxy"
-    elif provider and not (vendor and _strength(vendor.signals) >= 3):
+    elif provider and (not (vendor and _strength(vendor.signals) >= 3) or _decisive(provider)):
+        # A bumping proxy's Via header on the provider's own error (AWS's error type) does not make it the proxy's.
         sender = "provider"
     elif edge:
         sender = "provider_edge"
@@ -494,7 +503,7 @@ def judge_payload(result, target, *, budget: float, proxy: str, client: str) -> 
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.
             return Judgement.blocked("policy.url_filtering" if v.is_block else "policy.proxy_logs",
                                      key="smallest_fails", url=target.origin, size=failed, failure=result.failure)
-        request = f"POST {target.origin}/v1/messages ({failed} body)"
+        request = f"POST {target.origin}{getattr(result, 'path', '/v1/messages')} ({failed} body)"
         query = (log_query(v, request, when=result.when, proxy=proxy, client=client) if v is not None
                  else words.log_query_without_reply(request, when=result.when, failure=result.failure))
         who = _note(step_id, "answer_from", vendor=v.vendor or "the proxy") if v is not None else _note(

@@ -156,6 +156,9 @@ NOTES = {
         "none_known": "none known",
         "log_shows_connect": ", the log shows the CONNECT through the proxy",
         "no_sdk_ran": "no SDK ran",
+        "cloud_target": ("the Anthropic and LiteLLM SDK checks speak Anthropic's Messages API, which {targets} "
+                         "does not; not run (Bedrock and Vertex AI are proven with boto3 and Claude Code in its "
+                         "cloud mode, see certificate.interception and the fix verdicts)"),
         "trap_anthropic_transport": ("Anthropic Python SDK: a client built with a custom http_client/transport "
                                      "(httpx.Client(...), DefaultHttpxClient(transport=...)) ignores HTTPS_PROXY; "
                                      "pass proxy=... to it or keep trust_env on."),

@@ -88,7 +88,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("proxy", "proxy URL to diagnose (default: what the clients use, from https_proxy, "
            "HTTPS_PROXY, all_proxy, ALL_PROXY, http_proxy, HTTP_PROXY in that order)", parse="parse_proxy",
            metavar="URL"),
-    Option("target", "provider endpoint to check; repeatable (default: https://api.anthropic.com)",
+    Option("target", "provider endpoint to check; repeatable (default: what your Claude Code calls: its Bedrock "
+           "or Vertex AI endpoint in those modes, else https://api.anthropic.com)",
            kind="list", parse="parse_url", metavar="URL"),
     Option("gateway", "LiteLLM or other gateway to check (default: ANTHROPIC_BASE_URL when it is not a "
            "provider)", parse="parse_url", metavar="URL"),
@@ -213,6 +214,16 @@ class Target:
 
     url: str
     source: str
+    #: The API spoken to it, "anthropic", "bedrock" or "vertex" ("": by its host name).
+    mode: str = ""
+    #: How a default target was worked out from the user's Claude Code (variables and where each was set).
+    why: str = ""
+
+    @property
+    def api(self) -> str:
+        from pytest_proxydiag.branches.providers import claude_mode
+
+        return self.mode or claude_mode(self.host, {})
 
     @property
     def host(self) -> str:
@@ -277,7 +288,9 @@ class Settings:
             "proxy": {"value": self.proxy.display() if self.proxy.url else
                       (redact(self.proxy.raw) if self.proxy.raw else None),
                       "source": self.proxy.source, **({"error": redact(self.proxy.error)} if self.proxy.error else {})},
-            "targets": [{"value": t.url, "source": t.source} for t in self.targets],
+            "targets": [{"value": redact(t.url), "source": t.source,
+                         **({"api": t.api} if t.api != "anthropic" else {}),
+                         **({"why": redact(t.why)} if t.why else {})} for t in self.targets],
             "gateway": {"value": self.gateway.value, "source": self.gateway.source},
             "no_proxy": {"value": self.no_proxy.value, "source": self.no_proxy.source},
             "proxy_env": {k: redact(v) for k, v in self.proxy_env.items()},
@@ -476,6 +489,25 @@ def settings_from_options(options: Mapping[str, Any], env: Mapping[str, str] | N
     return resolve_settings(_OptionsOnly(options), env=env)
 
 
+def _targets(given: Sourced[Any], env: Mapping[str, str], problems: list[str]) -> tuple[Target, ...]:
+    """The option's targets, else the endpoint the user's Claude Code calls, else :data:`DEFAULT_TARGET`.
+
+    Each speaks the API Claude Code would speak to it (``machine/claude_target.py`` reads the shell and the
+    settings scopes); a passed-over value of the user's (a bad ``ANTHROPIC_BEDROCK_BASE_URL``) is a problem.
+    """
+    from pytest_proxydiag.branches.providers import claude_mode
+    from pytest_proxydiag.machine.claude_target import user_target
+
+    user = user_target(env)
+    if given.source != "default" and given.value:
+        return tuple(Target(u, given.source, claude_mode(urlsplit(u).hostname or "", user.view))
+                     for u in given.value)
+    problems.extend(user.problems)
+    if user.url is None:
+        return (Target(DEFAULT_TARGET, "default", "anthropic"),)
+    return (Target(user.url, user.source, user.mode, user.why),)
+
+
 def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
     """Resolve every option: CLI, then ini, then environment, then default.
 
@@ -517,11 +549,7 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
         except ProxyURLError as exc:
             proxy = ProxySetting(raw=raw_proxy, source=proxy_source, error=str(exc))
 
-    target_values = values["target"]
-    if target_values.source == "default" or not target_values.value:
-        targets = (Target(DEFAULT_TARGET, "default"),)
-    else:
-        targets = tuple(Target(u, target_values.source) for u in target_values.value)
+    targets = _targets(values["target"], env, problems)
     # Keep the order, drop duplicates: a target given twice is probed once.
     seen: dict[str, Target] = {}
     for t in targets:

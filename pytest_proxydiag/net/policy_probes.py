@@ -11,19 +11,59 @@ import socket
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
-__all__ = ["API_HEADERS", "json_probe_body", "connect_domain", "control_connect", "api_request", "payload_key",
+from pytest_proxydiag.branches.providers import vertex_region
+
+__all__ = ["API_HEADERS", "json_probe_body", "api_path", "api_headers", "connect_domain", "control_connect",
+           "api_request", "payload_key",
            "PayloadResult", "measure_payload", "when_of", "client_name", "reply_parts"]
 
 API_HEADERS = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+#: The model a Bedrock or Vertex AI probe names; unsigned (no token), the service refuses before it looks it up.
+PROBE_MODEL = "claude-proxydiag-probe"
 SMALL_BODY_SIZE = 512
 #: The slowest upload rate the payload ladder allows for before it calls an upload stuck (bytes/s).
 MIN_UPLOAD_RATE = 1024 * 1024
 
 
-def json_probe_body(size: int) -> bytes:
-    """A syntactically valid Messages API body of exactly *size* bytes (no key is ever sent with it)."""
-    head = b'{"model":"claude-proxydiag-probe","max_tokens":1,"messages":[{"role":"user","content":"'
+def _api(target) -> str:
+    return getattr(target, "api", "anthropic") if target is not None else "anthropic"
+
+
+def api_path(target) -> str:
+    """The path the user's client POSTs to *target*, in the API it speaks there.
+
+    Anthropic: ``/v1/messages``.  Bedrock: ``/model/<id>/invoke`` (unsigned, AWS answers 403 with
+    ``x-amzn-ErrorType``).  Vertex AI: ``/v1/projects/<p>/locations/<region>/publishers/anthropic/models/
+    <id>:rawPredict`` (no token: 401 UNAUTHENTICATED); a base URL's path (``/vertex/v1``) stands for ``/v1``.
+    """
+    api = _api(target)
+    base = urlsplit(target.url).path.rstrip("/")
+    if api == "bedrock":
+        return f"{base}/model/anthropic.{PROBE_MODEL}/invoke"
+    if api == "vertex":
+        region = vertex_region(target.host, {})
+        return (f"{base or '/v1'}/projects/proxydiag-probe/locations/{region}/publishers/anthropic/models/"
+                f"{PROBE_MODEL}:rawPredict")
+    return "/v1/messages"
+
+
+def api_headers(target) -> dict[str, str]:
+    """The headers of :func:`api_path`'s request: Anthropic's version header only for Anthropic's API."""
+    return dict(API_HEADERS) if _api(target) == "anthropic" else {"content-type": "application/json"}
+
+
+def json_probe_body(size: int, api: str = "anthropic") -> bytes:
+    """A syntactically valid request body of exactly *size* bytes for *api* (no key is ever sent with it).
+
+    Bedrock and Vertex AI take the model from the path and the API version from the body.
+    """
+    head = {"bedrock": b'{"anthropic_version":"bedrock-2023-05-31","max_tokens":1,'
+                       b'"messages":[{"role":"user","content":"',
+            "vertex": b'{"anthropic_version":"vertex-2023-10-16","max_tokens":1,'
+                      b'"messages":[{"role":"user","content":"'}.get(
+        api, b'{"model":"claude-proxydiag-probe","max_tokens":1,"messages":[{"role":"user","content":"')
     tail = b'"}]}'
     pad = max(0, size - len(head) - len(tail))
     body = head + b"a" * pad + tail
@@ -64,9 +104,9 @@ def control_connect(probes, domains, target_hosts, control: str) -> tuple[object
 
 
 def api_request(probes, target):
-    """The request the clients send, without a key: POST /v1/messages with a small body (cached)."""
-    return probes.request(target, "POST", "/v1/messages", body=json_probe_body(SMALL_BODY_SIZE),
-                          headers=API_HEADERS)
+    """The request the clients send, without a key: POST :func:`api_path` with a small body (cached)."""
+    return probes.request(target, "POST", api_path(target), body=json_probe_body(SMALL_BODY_SIZE, _api(target)),
+                          headers=api_headers(target))
 
 
 def payload_key(target, sizes: Sequence[int]) -> tuple:
@@ -86,6 +126,8 @@ class PayloadResult:
     elapsed: float = 0.0
     when: float | None = None
     attempts: list[dict] = field(default_factory=list)
+    #: The path the bodies were POSTed to (:func:`api_path`).
+    path: str = "/v1/messages"
 
     @property
     def largest_passed(self) -> int | None:
@@ -109,6 +151,8 @@ def measure_payload(probes, target, sizes: Sequence[int], budget: float, judge: 
     # Through a SOCKS5 proxy an http:// request travels inside the tunnel too: the proxy never reads it.
     stage = "tunnel" if target.scheme == "https" or getattr(probes, "socks5", False) else "plain"
     ladder = sorted(set(sizes))
+    path, request_headers = api_path(target), api_headers(target)
+    out.path = path
     for i, size in enumerate(ladder):
         remaining = budget - (time.monotonic() - start)
         wanted = max(float(probes.timeout), size / MIN_UPLOAD_RATE)
@@ -117,7 +161,7 @@ def measure_payload(probes, target, sizes: Sequence[int], budget: float, judge: 
             break
         per_op = max(0.5, min(wanted, remaining / 3))
         t0 = time.time()
-        res = probes.request(target, "POST", "/v1/messages", body=json_probe_body(size), headers=API_HEADERS,
+        res = probes.request(target, "POST", path, body=json_probe_body(size, _api(target)), headers=request_headers,
                              cache=False, timeout=per_op, read_limit=64 * 1024)
         status, headers, body = reply_parts(res.reply)
         verdict = judge(status, headers, body, stage=stage)
@@ -131,8 +175,8 @@ def measure_payload(probes, target, sizes: Sequence[int], budget: float, judge: 
             # A proxy that refuses a body by its declared size answers 413 and closes while the body is
             # still being sent, so the upload sees only a reset.  Ask again with the size declared and
             # no body: such a proxy answers at once; others just wait (bounded, short).
-            declared = probes.request(target, "POST", "/v1/messages", body=None, cache=False,
-                                      headers={**API_HEADERS, "Content-Length": str(size)},
+            declared = probes.request(target, "POST", path, body=None, cache=False,
+                                      headers={**request_headers, "Content-Length": str(size)},
                                       timeout=min(float(probes.timeout), 3.0), read_limit=64 * 1024)
             d_status, d_headers, d_body = reply_parts(declared.reply)
             d_verdict = judge(d_status, d_headers, d_body, stage=stage)

@@ -101,7 +101,9 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     shell = str(((doc.get("run") or {}).get("host") or {}).get("shell") or "")
     add = lambda text, **markup: lines.append((text, markup))
     add(f"proxy:   {proxy.get('value') or '(none)'}  (from {proxy.get('source')})")
-    add("targets: " + ", ".join(str(t.get("value")) for t in cfg.get("targets") or []))
+    # A target worked out from the user's Claude Code says from what (source and the variables).
+    add("targets: " + ", ".join(str(t.get("value")) + (f"  (from {t.get('source')}: {t['why']})" if t.get("why")
+                                                       else "") for t in cfg.get("targets") or []))
     for key, note in (doc.get("notes") or {}).items():
         if isinstance(note, Mapping) and note.get("headline"):
             add(f"{key}: {note['headline']}")

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from pytest_proxydiag.catalog.certificate import say_fact as _t
 from pytest_proxydiag.machine import claude_settings, litellm_config
+from pytest_proxydiag.machine.aws_config import aws_profile_value
 
 from .cafiles import FILES, CAFile, _FileCache, certifi_bundle, system_bundle
 from .chains import build_path, common_name
@@ -165,21 +166,8 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
 
 def aws_config_ca_bundle(env: Mapping[str, str], home: str | None) -> tuple[str, str] | None:
     """``(ca_bundle, "<config file> [<section>]")`` of the AWS profile in use, or None."""
-    import configparser
-
-    path = env.get("AWS_CONFIG_FILE") or (os.path.join(home, ".aws", "config") if home else "")
-    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
-    if not path or not os.path.isfile(path):
-        return None
-    parser = configparser.RawConfigParser()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            parser.read_string(f.read(256 * 1024))
-    except (OSError, configparser.Error):
-        return None
-    section = profile if profile == "default" else f"profile {profile}"
-    value = parser.get(section, "ca_bundle", fallback="").strip() if parser.has_section(section) else ""
-    return (os.path.expanduser(value), f"{path} [{section}]") if value else None
+    found = aws_profile_value(env, home, "ca_bundle")
+    return (os.path.expanduser(found[0]), found[1]) if found else None
 
 
 def boto3_store(env: Mapping[str, str], home: str | None, certifi_path: str | None) -> StoreSpec:
