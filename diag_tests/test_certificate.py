@@ -26,7 +26,7 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
     step, probes, cfg, target = proxydiag_step, proxydiag_probes, proxydiag_config, proxydiag_target
     if target.scheme != "https":
         step.skip(say("plain_http", url=target.url))
-    proxy = step.require_http_proxy()
+    proxy = step.require_tunnel_proxy()  # HTTP CONNECT or SOCKS5: the same TLS to the target comes through
     if proxy.scheme == "https":
         _check_proxy_certificate(step, probes, cfg, proxy)
     step.require_tunnel(target)
@@ -41,7 +41,8 @@ def test_interception(proxydiag_step, proxydiag_probes, proxydiag_config, proxyd
         step.blocked("connectivity.proxy_works", say("no_certificate", target=target.hostport))
     step.add_evidence(**a.evidence(), tls={"version": tls.version, "cipher": tls.cipher})
     judge.interception(a, target.host, target.hostport, env=cfg.env, save=_saver(step, probes, cfg),
-                       disabled=_disabled(cfg), machine=_machine(probes)).conclude(step)
+                       disabled=_disabled(cfg), machine=_machine(probes),
+                       node_version=_node_version(probes, cfg)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("certificate.verification_disabled")
@@ -183,9 +184,9 @@ def _check_proxy_certificate(step, probes, cfg, proxy) -> None:
 
 
 def _tls_targets(probes, cfg) -> list:
-    """The https targets a tunnel through the proxy reaches."""
+    """The https targets a tunnel (HTTP CONNECT or SOCKS5) through the proxy reaches."""
     p = cfg.proxy.url
-    if p is None or p.is_socks or probes.proxy_unusable() is not None:
+    if p is None or (p.is_socks and not probes.socks5) or probes.proxy_unusable() is not None:
         return []
     return [t for t in cfg.targets if t.scheme == "https" and probes.tunnel_to(t).ok]
 

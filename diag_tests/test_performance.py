@@ -13,10 +13,9 @@ pytestmark = pytest.mark.performance
 
 
 def _require_path(step, target) -> None:
-    if target.scheme == "https":
+    # Through a SOCKS5 proxy every target, http:// too, is a tunnel; through an HTTP proxy only https:// is.
+    if target.scheme == "https" or step.require_tunnel_proxy().is_socks:
         step.require_tunnel(target)
-    else:
-        step.require_http_proxy()
 
 
 @pytest.mark.proxydiag_step("performance.latency")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_proxydiag.branches import policy, products
+from pytest_proxydiag.branches import policy, policy_reach, products
+from pytest_proxydiag.branches.judgement import Judgement
 from pytest_proxydiag.core.step import blocking_step_for
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net.policy_probes import reply_parts
@@ -12,14 +13,59 @@ from pytest_proxydiag.net.policy_probes import reply_parts
 pytestmark = pytest.mark.policy
 
 
-def _target_verdict(probes, target):
-    """The first reply that carries the proxy's verdict for *target*: CONNECT's, or the one inside the tunnel."""
-    if target.scheme == "https":
+def _tunneled(probes, target) -> bool:
+    """*target* is reached through a tunnel: https:// through any proxy, everything through a SOCKS5 one."""
+    return target.scheme == "https" or probes.socks5
+
+
+def _path(step, cfg, probes, target):
+    """The proxy (HTTP or SOCKS5), or this step's own verdict when the proxy cannot be used at all and the step
+    that owns that (connectivity.proxy_reachable) is not in this run."""
+    if cfg.proxy.url is not None and not step.runs("connectivity.proxy_reachable"):
+        bad = probes.proxy_unusable()
+        if bad is not None:
+            _judge_path(step, cfg, probes, target, unusable=bad.detail)
+    return step.require_tunnel_proxy()
+
+
+def _conclude(step, cfg, probes, target, judgement) -> None:
+    """*judgement*; but when it blocks on a step not in this run (``-k url_filtering``) and the tunnel to *target*
+    failed, the step's own verdict on that CONNECT (the shared, cached one: a full run pays nothing)."""
+    if judgement.outcome == "blocked" and not step.runs(judgement.by) and _tunneled(probes, target):
         tunnel = probes.tunnel_to(target)
         if not tunnel.ok:
-            return policy.read_reply(*reply_parts(tunnel.reply), stage="connect"), tunnel, f"CONNECT {target.hostport}"
+            _judge_path(step, cfg, probes, target, tunnel=tunnel)
+    judgement.conclude(step)
+
+
+def _judge_path(step, cfg, probes, target, *, unusable=None, tunnel=None):
+    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
+    verdict = control = control_res = None
+    if tunnel is not None:
+        verdict = policy.read_tunnel(tunnel)
+        if policy_reach.needs_control(verdict):
+            control = products.control_host(d.host for d in domains)
+            control_res = measure.connect_domain(probes, control, target.port, is_target=False)
+            control = f"{control}:{target.port}"
+    policy_reach.judge_own_path(target, domains, unusable=unusable, tunnel=tunnel, verdict=verdict,
+                                control=control or "", control_res=control_res,
+                                proxy_hostport=cfg.proxy.url.hostport, client=measure.client_name(),
+                                when=lambda hostport: measure.when_of(probes, target=hostport)).conclude(step)
+
+
+def _first_tunneled(probes, cfg):
+    return next((t for t in cfg.targets if _tunneled(probes, t)), cfg.targets[0])
+
+
+def _target_verdict(probes, target):
+    """The first reply that carries the proxy's verdict for *target*: the tunnel's (HTTP CONNECT or SOCKS5), or the
+    one inside the tunnel."""
+    if _tunneled(probes, target):
+        tunnel = probes.tunnel_to(target)
+        if not tunnel.ok:
+            return policy.read_tunnel(tunnel), tunnel, f"CONNECT {target.hostport}"
     res = measure.api_request(probes, target)
-    stage = "tunnel" if target.scheme == "https" else "plain"
+    stage = "tunnel" if _tunneled(probes, target) else "plain"
     request = f"POST {target.origin}{measure.api_path(target)}"
     return policy.read_reply(*reply_parts(res.reply), stage=stage), res, request
 
@@ -31,14 +77,14 @@ def _sizes(cfg):
 @pytest.mark.proxydiag_step("policy.domain_allowed")
 def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    proxy = step.require_http_proxy()
+    proxy = _path(step, cfg, probes, _first_tunneled(probes, cfg))
     domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.claude_env)
     target_hosts = {(t.host.lower(), t.port) for t in cfg.targets}
     checked, replies = [], {}
     for d in domains:
-        if d.scheme == "https":
+        if d.scheme == "https" or probes.socks5:
             res = measure.connect_domain(probes, d.host, d.port, is_target=(d.host, d.port) in target_hosts)
-            verdict = policy.read_reply(*reply_parts(res.reply), stage="connect")
+            verdict = policy.read_tunnel(res)
         else:
             res = probes.request(next(t for t in cfg.targets if t.host.lower() == d.host), "GET", "/")
             verdict = policy.read_reply(*reply_parts(res.reply), stage="plain", expect_json=False)
@@ -51,32 +97,35 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
         # No reply for any domain: one domain refused silently, or the proxy broken for all? Ask a control name.
         first_res, control, control_res = measure.control_connect(
             probes, domains, target_hosts, products.control_host(d.host for d in domains))
-        policy.judge_silent_refusal(domains, checked, first_res, control, control_res, **common).conclude(step)
-    policy.judge_domains(domains, checked, replies=replies, **common).conclude(step)
+        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_silent_refusal(
+            domains, checked, first_res, control, control_res, **common))
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
+              policy.judge_domains(domains, checked, replies=replies, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")
-def test_url_filtering(proxydiag_step, proxydiag_probes, proxydiag_target):
+def test_url_filtering(proxydiag_step, proxydiag_config, proxydiag_probes, proxydiag_target):
     step, target = proxydiag_step, proxydiag_target
-    step.require_http_proxy()
+    _path(step, proxydiag_config, proxydiag_probes, target)
     verdict, res, request = _target_verdict(proxydiag_probes, target)
     step.add_evidence(reply=verdict.as_dict(), request=request)
     when = measure.when_of(proxydiag_probes, target=target.hostport, url=target.origin + measure.api_path(target))
-    policy.judge_url_filtering(verdict, res, request, when=when, proxy=step.values()["proxy_noauth"],
-                               client=measure.client_name()).conclude(step)
+    _conclude(step, proxydiag_config, proxydiag_probes, target, policy.judge_url_filtering(
+        verdict, res, request, when=when, proxy=step.values()["proxy_noauth"], client=measure.client_name()))
 
 
 @pytest.mark.proxydiag_step("policy.payload_size")
 def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
-    step.require_http_proxy()
     target = next((t for t in cfg.targets if t.scheme == "https"), cfg.targets[0])
-    if target.scheme == "https":
+    _path(step, cfg, proxydiag_probes, target)
+    if _tunneled(proxydiag_probes, target):
         tunnel = proxydiag_probes.tunnel_to(target)
         if not tunnel.ok:
-            verdict = policy.read_reply(*reply_parts(tunnel.reply), stage="connect")
+            verdict = policy.read_tunnel(tunnel)
             by = "policy.proxy_logs" if verdict.kind == "upstream" else blocking_step_for(tunnel)
-            step.blocked(by, policy.said(f"CONNECT {target.hostport}", tunnel.detail))
+            _conclude(step, cfg, proxydiag_probes, target,
+                      Judgement.blocked(by, policy.said(f"CONNECT {target.hostport}", tunnel.detail)))
     budget = max(20.0, cfg.timeout * 8)
     result = proxydiag_probes.cached(measure.payload_key(target, _sizes(cfg)), lambda: measure.measure_payload(
         proxydiag_probes, target, _sizes(cfg), budget, judge=policy.read_reply))
@@ -91,7 +140,7 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
 @pytest.mark.proxydiag_step("policy.proxy_logs")
 def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    step.require_http_proxy()
+    _path(step, cfg, probes, _first_tunneled(probes, cfg))
     found = []  # (verdict, request line, when); the targets' own replies first
     for target in cfg.targets:
         verdict, res, request = _target_verdict(probes, target)
@@ -113,5 +162,5 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
             verdict = policy.read_reply(entry["status"], entry["headers"], b"", stage="connect" if connect else "tunnel")
             found.append((verdict, f"CONNECT {entry.get('target')}" if connect
                           else f"{entry.get('method', 'GET')} {entry.get('url')}", entry.get("time")))
-    policy.judge_proxy_logs(found, primary, proxy=step.values()["proxy_noauth"],
-                            client=measure.client_name()).conclude(step)
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_proxy_logs(
+        found, primary, proxy=step.values()["proxy_noauth"], client=measure.client_name()))

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import require_squid
+from test_node_rules import node24, system_node  # NODE24_DIR is read at import, before a test's HOME changes
 
 BRANCH = ("-m", "certificate")
 
@@ -381,3 +382,30 @@ def test_without_a_named_report_path_nothing_is_written_in_the_working_directory
     saved = tmp_path / "bt" / "proxydiag-ca" / "proxy-ca.pem"
     assert saved.exists() and stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert str(saved) in result.stdout.str()
+
+
+# -- NODE_USE_SYSTEM_CA as an alternative for Node programs, by the node on PATH ----------------------------------
+@pytest.mark.parametrize("which", ["node24", "system"])
+def test_the_node_on_path_decides_whether_node_use_system_ca_is_offered(run_diag, bump, tmp_path, which):
+    node = node24() if which == "node24" else system_node()
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    bindir = tmp_path / "nodebin"
+    bindir.mkdir()
+    (bindir / "node").symlink_to(node)
+    run = run_diag(*BRANCH, "-k", "interception", "--proxydiag-clients", "none", lab=bump,
+                   env={"PATH": f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin"})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted", run.output[-3000:]
+    saved = step["evidence"]["ca_saved"]["ca_path"]
+    # NODE_EXTRA_CA_CERTS stays the fix (and the only Node variable in it) whatever the node.
+    assert f'export NODE_EXTRA_CA_CERTS="{saved}"' in step["solution"]
+    assert "NODE_USE_SYSTEM_CA" not in step["fix"]["env"]
+    major_minor = tuple(int(x) for x in version.lstrip("v").split(".")[:2])
+    offered = major_minor >= (24, 6) or (22, 19) <= major_minor < (23, 0)
+    assert ('export NODE_USE_SYSTEM_CA="1"' in step["solution"]) == offered, (version, step["solution"])
+    if offered:
+        assert f"node {version.lstrip('v')} on your PATH reads the system store" in step["solution"]
+        assert "NODE_EXTRA_CA_CERTS above stays the fix" in step["solution"]
+        assert "Not for Claude Code" in step["solution"]
+    else:
+        assert "Alternative for Node programs" not in step["solution"]

@@ -181,4 +181,87 @@ def test_probe_ruleset_refusal_with_real_dante(dante_probes):
     assert (res.socks.stage, res.socks.code) == ("connect", Rep.NOT_ALLOWED)
     from pytest_proxydiag.core.step import blocking_step_for
 
-    assert blocking_step_for(res) == "connectivity.proxy_works"
+    # The SOCKS server's rules refuse the destination: policy's to judge, as a 403 to CONNECT is.
+    assert blocking_step_for(res) == "policy.domain_allowed"
+    from pytest_proxydiag.branches import policy
+
+    verdict = policy.read_tunnel(res)
+    assert (verdict.kind, verdict.sender, verdict.answer) == ("denied", "proxy", "SOCKS5 reply 0x02")
+    assert verdict.meaning == "connection not allowed by ruleset" and verdict.answered and verdict.is_block
+
+
+# -- the whole diagnosis through a real Dante: the steps that judge a tunnel judge a SOCKS5 one ------------------
+from test_products_lab import product_lab  # noqa: E402,F401  (the fixture that starts a product scenario)
+
+#: Steps whose evidence is in an HTTP proxy's answer (Proxy-Authenticate, an http:// request the proxy reads) or
+#: that another engineer's branch still gates on HTTP; every other step must judge a SOCKS5 tunnel.
+HTTP_ONLY = {"auth.scheme", "application.python_requests"}
+
+
+def test_a_healthy_dante_is_judged_through_its_tunnel_by_certificate_policy_and_performance(product_lab, run_diag):
+    lab = product_lab("dante-socks")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    http_only = {s["id"] for s in run.steps if "checks HTTP proxies" in (s.get("skip_reason") or "")}
+    assert http_only <= HTTP_ONLY, http_only
+    judged = {"certificate.interception", "certificate.python_ssl", "policy.domain_allowed", "policy.url_filtering",
+              "policy.payload_size", "policy.proxy_logs", "performance.latency", "performance.proxy_health"}
+    outcomes = {s["id"]: s["outcome"] for s in run.steps}
+    assert {k: outcomes[k] for k in judged} == dict.fromkeys(judged, "passed"), run.output[-4000:]
+    cert = run.step("certificate.interception", target=lab.target_url)
+    # The chain came through the SOCKS5 tunnel and was checked: the lab origin's, chaining to its public root.
+    assert cert["summary"].startswith("not intercepted: ") and "Proxydiag Lab Public Roots" in cert["summary"]
+    assert run.step("policy.domain_allowed")["summary"].endswith("SOCKS5 connect reply 0x00 (allowed)")
+    assert "from the provider: no filtering verdict" in run.step("policy.url_filtering", target=lab.target_url)[
+        "summary"]
+    latency = run.step("performance.latency", target=lab.target_url)
+    assert "CONNECT reply" in latency["summary"] and "streaming: first event" in latency["summary"]
+    assert run.step("performance.proxy_health")["summary"].startswith("10 of 10 samples")
+    # auth.scheme says why it cannot judge a SOCKS proxy, and which step does.
+    assert "no Proxy-Authenticate header" in run.step("auth.scheme")["skip_reason"]
+
+
+def test_dante_refusing_the_domain_is_policy_s_finding_with_the_domain_named(product_lab, run_diag):
+    lab = product_lab("dante-blocked-domain")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    assert run.root_cause == "policy.domain_allowed", run.output[-4000:]
+    s = run.step("policy.domain_allowed")
+    assert s["outcome"] == "failed" and s["finding_key"] == "socks_denied"
+    port = lab.target_url.rpartition(":")[2]
+    assert f"refuses 1 provider domain(s): api.anthropic.com:{port} (SOCKS5 reply 0x02: connection not allowed by " \
+        f"ruleset)" in s["finding"]
+    assert "SOCKS5 replies do not name the product" in s["finding"]
+    assert "Please allow outbound connections through the SOCKS5 proxy" in s["solution"]
+    assert f"  api.anthropic.com  (HTTPS, port {port}; Anthropic)" in s["solution"]
+    assert "'socks pass' rule" in s["solution"]
+    # The same refusal, not a second finding: proxy_works, auth and the tunnel steps defer to it.
+    for step_id in ("connectivity.proxy_works", "auth.credentials", "policy.url_filtering",
+                    "certificate.interception", "performance.latency"):
+        found = run.step(step_id, target=lab.target_url)
+        assert found["outcome"] == "skipped" and found["blocked_by"] == "policy.domain_allowed", found
+    logs = run.step("policy.proxy_logs")
+    assert logs["outcome"] == "failed" and "SOCKS5 reply 0x02" in logs["finding"]
+    assert "answer:      SOCKS5 reply 0x02 (connection not allowed by ruleset)" in logs["solution"]
+    assert "the logoutput file of danted.conf" in logs["solution"]
+
+
+def test_url_filtering_alone_judges_dante_s_refusal_itself(product_lab, run_diag):
+    """-k url_filtering: policy.domain_allowed is not in the run; the step's own SOCKS5 CONNECT is the verdict."""
+    lab = product_lab("dante-blocked-domain")
+    run = run_diag("-k", "url_filtering", "--proxydiag-clients", "none", lab=lab)
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "own_refused_socks", run.output[-3000:]
+    assert "The SOCKS5 proxy" in s["finding"] and "was answered SOCKS5 connect reply 0x02" in s["finding"]
+    assert "Please allow outbound connections through the SOCKS5 proxy" in s["solution"]
+    assert "api.anthropic.com  (HTTPS, port" in s["solution"] and "'socks pass' rule" in s["solution"]
+    assert "did not select" not in run.output
+
+
+
+def test_http_only_steps_say_why_a_socks_proxy_cannot_be_judged():
+    """require_http_proxy's reason is the step's own ``http_only`` note (the shared one otherwise)."""
+    from pytest_proxydiag import catalog
+
+    assert "no Proxy-Authenticate header" in catalog.note("auth.scheme", "http_only", scheme="socks5h")
+    assert "Claude Code cannot use a SOCKS proxy at all" in catalog.note("policy.claude_hosts", "http_only",
+                                                                         scheme="socks5h")
+    assert catalog.COMMON_NOTES["http_only"].format(scheme="socks5").startswith("the proxy is socks5:// (SOCKS)")

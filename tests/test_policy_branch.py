@@ -179,3 +179,63 @@ def test_healthy_proxy_fails_nothing_in_policy(run_diag, lab_factory):
     assert outcomes == {"policy.domain_allowed": "passed", "policy.url_filtering": "passed",
                         "policy.claude_hosts": "skipped",
                         "policy.payload_size": "passed", "policy.proxy_logs": "passed"}, run.output[-3000:]
+
+
+# -- a policy step alone (-k): its own CONNECT, judged, never "blocked by a step this run did not select" --------
+def test_url_filtering_alone_judges_a_domain_reset_with_its_own_connect(run_diag, lab_factory):
+    lab = lab_factory("reset-domain")
+    run = run_diag("-k", "url_filtering", lab=lab)
+    assert [s["id"] for s in run.steps] == ["policy.url_filtering"], run.output[-3000:]
+    s = run.step("policy.url_filtering")
+    assert s["outcome"] == "failed" and s["finding_key"] == "own_reset", s
+    assert f"resets the connection, without an answer, when asked to CONNECT api.anthropic.com:{lab.origin_port}" \
+        in s["finding"]
+    assert f"control CONNECT to bedrock-runtime.us-east-1.amazonaws.com:{lab.origin_port}" in s["finding"]
+    assert "Please allow outbound HTTPS through the web proxy to:" in s["solution"]
+    assert f"  api.anthropic.com  (HTTPS, port {lab.origin_port}; Anthropic)" in s["solution"]
+    assert "did not select" not in run.output and "Run it too" not in run.output
+    assert run.root_cause == "policy.url_filtering"
+
+
+def test_policy_alone_on_a_dead_proxy_says_it_is_not_a_policy_refusal(run_diag, lab_factory):
+    lab = lab_factory("proxy-down")
+    for args, step_id in ((("-k", "url_filtering"), "policy.url_filtering"),
+                          (("-m", "policy"), "policy.domain_allowed")):
+        run = run_diag(*args, lab=lab)
+        s = [x for x in run.steps if x["id"] == step_id][0]
+        assert s["outcome"] == "failed" and s["finding_key"] == "no_path", s
+        assert "connection refused. The proxy cannot be reached at all. This is not a policy refusal" in s["finding"]
+        assert 'pytest --proxydiag -m "connectivity or auth"' in s["solution"]
+        assert "did not select" not in run.output and "Run it too" not in run.output
+    # -m policy: the other policy steps name the step that ran and judged the dead proxy.
+    for other in ("policy.url_filtering", "policy.payload_size", "policy.proxy_logs"):
+        s = [x for x in run.steps if x["id"] == other][0]
+        assert s["outcome"] == "skipped" and s["blocked_by"] == "policy.domain_allowed", s
+
+
+def test_with_its_blockers_selected_a_policy_step_still_defers_to_them(run_diag, lab_factory):
+    lab = lab_factory("reset-domain")
+    run = run_diag("-m", "policy or connectivity", lab=lab)
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "skipped" and s["blocked_by"] in ("policy.domain_allowed", "connectivity.proxy_works"), s
+    assert run.step("policy.domain_allowed")["finding_key"] == "reset"
+
+
+@pytest.mark.parametrize("scenario, key, said", [
+    ("blocked-domain", "own_refused", "403"),              # Squid's ACL: a policy refusal, the ticket
+    ("wrong-password", "no_path", "407"),                  # credentials first: not a policy refusal
+    ("upstream-down", "no_path", "503"),                   # the proxy cannot reach the provider
+])
+def test_url_filtering_alone_tells_a_refusal_from_a_broken_path(run_diag, lab_factory, scenario, key, said):
+    lab = lab_factory(scenario)
+    run = run_diag("-k", "url_filtering", lab=lab)
+    s = run.step("policy.url_filtering", target=lab.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == key, run.output[-3000:]
+    assert f"CONNECT api.anthropic.com:{lab.origin_port}" in s["finding"] and said in s["finding"]
+    if key == "own_refused":
+        assert "refuses the provider domain" in s["finding"] and "Request IT to whitelist" in s["solution"]
+    else:
+        assert "This is not a policy refusal" in s["finding"] and "connectivity or auth" in s["solution"]
+        assert {"path_auth": "credentials", "path_upstream": "could not reach the provider"}[
+            "path_auth" if said == "407" else "path_upstream"] in s["finding"]
+    assert "did not select" not in run.output

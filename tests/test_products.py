@@ -238,8 +238,9 @@ def test_socks_refusals_are_judged_by_stage():
     assert auth.judge_socks_credentials(url, target, wrong).key == "socks_rejected"
     assert connectivity.judge_socks_tunnel(url, wrong, target).by == "auth.credentials"
     denied = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "", socks=SocksOutcome("connect", 2))
-    assert connectivity.judge_socks_tunnel(url, denied, target).key == "socks_denied"
-    assert auth.judge_socks_credentials(url, target, denied).by == "connectivity.proxy_works"
+    # "Not allowed by ruleset" is the SOCKS server's policy: policy.domain_allowed judges it, as it does a 403.
+    assert connectivity.judge_socks_tunnel(url, denied, target).by == "policy.domain_allowed"
+    assert auth.judge_socks_credentials(url, target, denied).by == "policy.domain_allowed"
     unreachable = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "",
                                socks=SocksOutcome("connect", 4, "client", "127.0.0.1"))
     verdict = connectivity.judge_socks_tunnel(url, unreachable, target)

@@ -78,6 +78,8 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
     if case == "blocked-domain":
         assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
+        if socks:  # reply 0x02 "not allowed by ruleset", judged by policy with the SOCKS server's ticket
+            assert "connection not allowed by ruleset" in root["finding"] and "'socks pass' rule" in root["solution"]
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
@@ -208,8 +210,10 @@ def test_a_proxy_that_resets_every_connect_is_not_called_a_policy(run_diag):
     finally:
         proxy.stop()
     step = run.step("policy.domain_allowed")
-    assert step["outcome"] == "skipped" and step["blocked_by"] in ("connectivity.proxy_works",
-                                                                   "connectivity.proxy_reachable"), step
+    # connectivity is not in the run: the step's own CONNECTs are the verdict, and it is not a policy refusal.
+    assert step["outcome"] == "failed" and step["finding_key"] == "no_path", step
+    assert "failed the same way" in step["finding"] and "opens no tunnel, for any domain" in step["finding"]
+    assert "This is not a policy refusal" in step["finding"] and "did not select" not in run.output
 
 
 def _socks5(port: int, methods: bytes, *, auth: tuple[str, str] | None = None, host: str = "api.anthropic.com",

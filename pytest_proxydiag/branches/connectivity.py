@@ -229,10 +229,13 @@ def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     if outcome.stage != "connect":
         return Judgement.blocked("auth.credentials", key="wants_auth", status=tunnel.detail)
     reply = products.socks_outcome_reply(outcome)
+    if reply.shape == "denied":
+        # "Not allowed by ruleset": the SOCKS server's rules refuse the destination, as a 403 does (policy's).
+        return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
+                                 status=f"SOCKS5 reply 0x{outcome.code:02x}: {reply.meaning}")
     resolved = Note.of("resolved_by_client", address=outcome.address) if outcome.resolved_by == "client" \
         else Note.of("resolved_by_proxy")
-    key = "socks_denied" if reply.shape == "denied" else "socks_refused"
-    return Judgement.fail(key, meaning=reply.meaning, code=f"0x{outcome.code:02x}", resolved=resolved,
+    return Judgement.fail("socks_refused", meaning=reply.meaning, code=f"0x{outcome.code:02x}", resolved=resolved,
                           product=products.SOCKS["who"], evidence=f"SOCKS5 CONNECT {target.hostport}: "
                                                                    f"reply 0x{outcome.code:02x} ({reply.meaning})",
                           hint=Note.of("try_socks5h") if outcome.resolved_by == "client" and reply.shape == "upstream"

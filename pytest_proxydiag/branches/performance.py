@@ -203,7 +203,7 @@ def proxy_health(probes: Probes, target: Target, samples: int) -> HealthStats:
             if i and time.monotonic() - start > budget:
                 stopped = _note(HEALTH, "budget_used", done=i, budget=f"{budget:g}")
                 break
-            if target.scheme == "http":
+            if target.scheme == "http" and not probes.socks5:
                 res = probes.request(target, "HEAD", "/", cache=False)
                 if res.ok:
                     times.append(res.timings.first_byte or res.timings.total or 0.0)
@@ -484,7 +484,7 @@ def measured_latency(probes: Probes, targets: Sequence[Target]) -> float | None:
         return None
     measured = None
     for t in targets:
-        if t.scheme == "https" and not probes.tunnel_to(t).ok:
+        if (t.scheme == "https" or probes.socks5) and not probes.tunnel_to(t).ok:
             continue
         s = measure_latency(probes, t)
         if s.ok and s.total is not None:
@@ -521,10 +521,10 @@ def judge_timeouts(timeouts: Sequence[ClientTimeout], problems: Sequence[str], m
 def shared_requests(probes: Probes, targets: Sequence[Target]) -> None:
     """Every target's one shared ``GET /`` through the proxy, if no other step sent it yet (no extra load)."""
     p = probes.proxy
-    if p is None or p.is_socks or probes.proxy_unusable() is not None:
+    if p is None or (p.is_socks and not probes.socks5) or probes.proxy_unusable() is not None:
         return
     for t in targets:
-        if t.scheme == "http" or probes.tunnel_to(t).ok:
+        if (t.scheme == "http" and not probes.socks5) or probes.tunnel_to(t).ok:
             measure_latency(probes, t)
 
 

@@ -36,7 +36,7 @@ from pytest_proxydiag.branches import products
 __all__ = ["Verdict", "VendorMatch", "ProviderDomain", "read_reply", "identify_vendor", "find_category",
            "provider_domains", "allowlist_lines", "wildcard_lines", "SQUID_ERROR_KINDS", "VENDORS", "size_label",
            "domain_answer", "judge_domains", "no_reply_anywhere", "judge_silent_refusal",
-           "judge_url_filtering", "judge_payload", "payload_limit",
+           "judge_url_filtering", "judge_payload", "payload_limit", "read_socks", "read_tunnel",
            "judge_proxy_logs", "LOG_PRIORITY"]
 
 
@@ -86,10 +86,22 @@ class Verdict:
     logs: str = ""
     #: "connect" (the proxy's answer to CONNECT), "tunnel" (inside TLS) or "plain" (http through the proxy).
     stage: str = ""
+    #: A SOCKS5 proxy's answer instead of an HTTP status: the code of its last stage (:func:`read_socks`).
+    socks_code: int | None = None
 
     @property
     def from_proxy(self) -> bool:
         return self.sender == "proxy"
+
+    @property
+    def answered(self) -> bool:
+        """The proxy (or the provider) answered at all: an HTTP status or a SOCKS5 reply, not a reset."""
+        return self.status is not None or self.socks_code is not None
+
+    @property
+    def answer(self) -> str:
+        """The answer as IT's logs show it: ``HTTP 403``, or ``SOCKS5 reply 0x02``."""
+        return f"SOCKS5 reply 0x{self.socks_code:02x}" if self.socks_code is not None else f"HTTP {self.status}"
 
     @property
     def is_block(self) -> bool:
@@ -306,6 +318,32 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     return Verdict(kind="ok", meaning=words.meaning("no_verdict"), **base)
 
 
+#: A SOCKS5 reply's refusal shape (branches/products.socks5_reply) -> the kind of verdict it is.
+_SOCKS_KINDS = {"ok": "ok", "denied": "denied", "upstream": "upstream", "credentials_required": "auth",
+                "credentials_rejected": "auth"}
+
+
+def read_socks(outcome) -> Verdict:
+    """A SOCKS5 proxy's answer to CONNECT (a :class:`~pytest_proxydiag.net.results.SocksOutcome`: its last stage
+    and code) as a verdict: always the proxy's, two bytes that name no product ("not allowed by ruleset" is a
+    denial, "host unreachable" an upstream failure, the method and password stages authentication)."""
+    reply = products.socks_outcome_reply(outcome)
+    return Verdict(None, "proxy", _SOCKS_KINDS.get(reply.shape, "other"), meaning=reply.meaning,
+                   signals=(f"SOCKS5 {outcome.stage} reply 0x{outcome.code:02x}",), logs=words.SOCKS_LOGS,
+                   stage="connect", socks_code=outcome.code)
+
+
+def read_tunnel(res) -> Verdict:
+    """The proxy's answer to a tunnel request (a ``TunnelResult``): its SOCKS5 reply, or its HTTP answer."""
+    socks = getattr(res, "socks", None)
+    if socks is not None:
+        return read_socks(socks)
+    reply = getattr(res, "reply", None)
+    if reply is None:
+        return read_reply(None, stage="connect")
+    return read_reply(reply.status, tuple(reply.headers), reply.body or b"", stage="connect")
+
+
 # -- payload sizes ------------------------------------------------------------------------------
 def size_label(n: int) -> str:
     for unit, factor in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
@@ -354,7 +392,9 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
         first = refused[0][1]
         reply = (replies or {}).get(refused[0][0].hostport)
         vendor_note = ""
-        if reply is not None:
+        if first.socks_code is not None:
+            vendor_note = " " + products.SOCKS["who"]
+        elif reply is not None:
             vendor_note = " " + products.describe(products.identify(reply.headers, reply.body))
             if first.error_code:
                 vendor_note += _note("policy.domain_allowed", "squid_code_note", code=first.error_code)
@@ -364,18 +404,20 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                                 code=f" (X-Squid-Error: {first.error_code})" if first.error_code else "")
         if first.category:
             vendor_note += _note("policy.domain_allowed", "category_note", category=first.category)
-        blocked = ", ".join(f"{d.hostport} ({v.status}" + (f" {v.error_code}" if v.error_code else "") + ")"
+        blocked = ", ".join(f"{d.hostport} (" + (f"{v.answer}: {v.meaning}" if v.socks_code is not None else
+                                                 f"{v.status}" + (f" {v.error_code}" if v.error_code else "")) + ")"
                             for d, v in refused)
-        key = "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page"
+        key = ("socks_denied" if all(v.socks_code is not None for _, v in refused) else
+               "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
                               record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
                               blocked=blocked, count=len(refused), vendor_note=vendor_note,
                               domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                               when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
     answers = [detail for _, _, detail in checked]
-    if verdicts and all(v.status == 407 for v in verdicts):
+    if verdicts and all(v.status == 407 or (v.socks_code is not None and v.kind == "auth") for v in verdicts):
         return Judgement.blocked("auth.credentials", key="auth_before_policy")
-    if verdicts and all(v.status is None for v in verdicts):
+    if verdicts and not any(v.answered for v in verdicts):
         return Judgement.blocked("connectivity.proxy_works", "; ".join(answers))
     return Judgement.passed("not_refused", answers="; ".join(f"{d.hostport}: {a}" for d, _, a in checked))
 
@@ -383,7 +425,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
 def no_reply_anywhere(checked: Sequence[tuple[ProviderDomain, Verdict, str]]) -> bool:
     """Every provider domain got no reply at all (a reset or a close): a control CONNECT tells one domain
     refused silently from a proxy that is broken for every domain (:func:`judge_silent_refusal`)."""
-    return bool(checked) and all(v.status is None for _, v, _ in checked)
+    return bool(checked) and not any(v.answered for _, v, _ in checked)
 
 
 def judge_silent_refusal(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]],
@@ -417,14 +459,14 @@ def judge_url_filtering(verdict: Verdict, res, request: str, *, when: float | No
 
     step_id = "policy.url_filtering"
     values = dict(vendor=verdict.vendor or _note(step_id, "unidentified"), category=verdict.category or "(not shown)",
-                  status=f"HTTP {verdict.status}", stage_text=words.STAGE_TEXT.get(verdict.stage, ""),
+                  status=verdict.answer, stage_text=words.STAGE_TEXT.get(verdict.stage, ""),
                   signals="; ".join(verdict.signals) or _note(step_id, "html_for_json"), request=request,
                   log_query=log_query(verdict, request, when=when, proxy=proxy, client=client))
     answered = said(request, res.detail)
     if verdict.stage == "connect":
         if verdict.kind == "category":
             return Judgement.fail("category", **values)
-        if verdict.status == 407:
+        if verdict.status == 407 or (verdict.socks_code is not None and verdict.kind == "auth"):
             return Judgement.blocked("auth.credentials", answered)
         if verdict.status in (403, 451) or verdict.is_block:
             return Judgement.blocked("policy.domain_allowed", key="access_rule", said=answered)
@@ -485,12 +527,12 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     """Step 4: the reply IT should look up first, from the targets' own replies, then what other steps met."""
     def needs_it(items):
         return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
-    found = list({(v.status, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
+    found = list({(v.status, v.socks_code, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
     primary = min(primary, len(found))
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
     record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
     if not relevant:
-        if any(v.status == 407 for v, _r, _w in found):
+        if any(v.status == 407 or (v.socks_code is not None and v.kind == "auth") for v, _r, _w in found):
             return Judgement("blocked", "auth_first", by="auth.credentials", record=record)
         provider = [f"{r}: {v.status} ({v.meaning})" for v, r, _w in found if v.sender != "proxy" and v.status]
         return Judgement("pass", "nothing_for_it", record=record, values={
@@ -504,6 +546,6 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
             (f" from {verdict.vendor}" if verdict.vendor else ""))
     return Judgement("fail", key, record=record, values=dict(
-        status=f"HTTP {verdict.status}", code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
+        status=verdict.answer, code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
         "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
-        detail=f"{request}: {verdict.status}"))
+        detail=f"{request}: {verdict.answer}"))

@@ -250,6 +250,8 @@ NOTES = {
         "netrc_ok": "{path}: mode 600, the login for {host} is accepted by the proxy",
     },
     "auth.scheme": {
+        "http_only": ("the proxy is {scheme}:// (SOCKS): it has no Proxy-Authenticate header to read; SOCKS5 "
+                      "offers username/password in its method reply, which auth.credentials judges"),
         "no_auth": "the proxy does not ask for authentication",
         "basic_offered": "the proxy offers {schemes}: Basic works for every client",
     },

@@ -22,6 +22,7 @@ _PER_CLIENT = (
     "({bundle_path} = public roots + the proxy CA + the CAs your current bundles hold; your own files are "
     "not changed.)\n"
     "For Claude Code you can instead put NODE_EXTRA_CA_CERTS in the \"env\" block of ~/.claude/settings.json.\n"
+    "{node_system_ca}"
     "{cloud_note}"
     "Never turn verification off (NODE_TLS_REJECT_UNAUTHORIZED=0, verify=False, empty CA variables) instead.")
 
@@ -223,6 +224,16 @@ TEXT = {
     "vertex_note": ("google-auth (the Vertex AI login of the Python SDKs) sends its requests through requests, which "
                     "reads REQUESTS_CA_BUNDLE above. Claude Code in Vertex mode trusts what NODE_EXTRA_CA_CERTS adds, "
                     "like in its default mode.\n"),
+    # Plain Node programs only (Claude Code has its own rules): proof/node_rules.py's measured gates.
+    "node_system_ca_alt": ("Alternative for Node programs: node {node} on your PATH reads the system store when told "
+                           "to, so once the CA is installed there (the first step above) this works without a CA "
+                           "file:\n{export_lines}\nNODE_EXTRA_CA_CERTS above stays the fix: it works on every Node "
+                           "version. (Not for Claude Code, which follows its own rules above.)\n"),
+    "node_flag_alt": ("Alternative for Node programs: node {node} on your PATH has --use-system-ca (not yet "
+                      "NODE_USE_SYSTEM_CA, which needs 22.19+/24.6+), so once the CA is installed in the system "
+                      "store (the first step above) this works without a CA file:\n{export_lines}\n"
+                      "NODE_EXTRA_CA_CERTS above stays the fix: it works on every Node version. (Not for Claude "
+                      "Code, which follows its own rules above.)\n"),
     "no_client_cert_anywhere": ("no client certificate configured (CLAUDE_CODE_CLIENT_CERT) and no https:// "
                                 "gateway or proxy"),
 }

@@ -50,6 +50,9 @@ NOTES = {
                           "them): {hosts}."),
         "auth_first": "the proxy wants authentication first",
         "switched_off": "not checked (--proxydiag-no-claude-hosts)",
+        "http_only": ("the proxy is {scheme}:// (SOCKS): Claude Code cannot use a SOCKS proxy at all "
+                      "(connectivity.proxy_works says so and how to relay it), so the hosts it needs are checked "
+                      "through an HTTP proxy only"),
         "nothing": "Claude Code needs no other host here (updates, telemetry and error reports are off)",
     },
 }

@@ -79,9 +79,6 @@ STEPS = {
             # SOCKS5 (net/socks.py): the CONNECT reply codes of RFC 1928, and the clients that cannot use SOCKS.
             "socks_refused": {"text": "The SOCKS5 proxy {proxy} could not open CONNECT {target}: {meaning} "
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
-            "socks_denied": {"text": "The SOCKS5 proxy {proxy} refused CONNECT {target}: {meaning} (reply {code}; "
-                                     "{resolved}): its rules do not allow this destination. {product}",
-                             "solution": "socks_allow"},
             "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
                                         "SOCKS5 server: {detail}", "solution": "not_socks"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
@@ -115,10 +112,6 @@ STEPS = {
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
-            "socks_allow": {"any": (
-                "Ask IT to allow {target} in the SOCKS server's rules for this machine (Dante: a 'socks pass' rule "
-                "for it before any 'socks block' that matches). Evidence:\n{evidence}\n"
-                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
             "socks_scheme": {"any": (

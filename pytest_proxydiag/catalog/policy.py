@@ -10,18 +10,69 @@ Values the steps fill in:
 * proxy_logs — ``status``, ``code``, ``meaning``, ``log_query``, ``retry_after``.
 """
 
-_TICKET_HEAD = ("Request IT to whitelist these domains for HTTPS (CONNECT) through the proxy {proxy_hostport}.\n"
-                "Copy this into the ticket:\n\n"
-                "  ----------------------------------------------------------------\n"
-                "  Please allow outbound HTTPS through the web proxy to:\n"
-                "{domains}\n"
-                "  Needed for: AI coding assistant (Claude Code) and its API clients.\n"
-                "  Currently refused: {blocked}\n"
-                "  Observed at {when} (UTC) from {client}.\n"
-                "  ----------------------------------------------------------------\n\n"
-                "If your policy allows by pattern, these cover the provider families in use:\n"
-                "{wildcards}\n\n"
-                "Retest: {retest}")
+
+def _ticket(head: str, ask: str) -> str:
+    """The allow-list ticket: *head* (what to ask IT) and *ask* (the ticket's first line), then the domains."""
+    return (head + "\nCopy this into the ticket:\n\n"
+            "  ----------------------------------------------------------------\n"
+            f"  {ask}\n"
+            "{domains}\n"
+            "  Needed for: AI coding assistant (Claude Code) and its API clients.\n"
+            "  Currently refused: {blocked}\n"
+            "  Observed at {when} (UTC) from {client}.\n"
+            "  ----------------------------------------------------------------\n\n"
+            "If your policy allows by pattern, these cover the provider families in use:\n"
+            "{wildcards}\n\n"
+            "Retest: {retest}")
+
+
+_TICKET_HEAD = _ticket("Request IT to whitelist these domains for HTTPS (CONNECT) through the proxy {proxy_hostport}.",
+                       "Please allow outbound HTTPS through the web proxy to:")
+
+#: Where a SOCKS5 server logs why it refused (its two-byte reply names no product).
+SOCKS_LOGS = ("the SOCKS server's own log (Dante: the logoutput file of danted.conf, with 'log: connect error' in "
+              "its rules)")
+
+_SOCKS_TICKET = _ticket("Request IT to allow these destinations in the SOCKS server's rules for this machine "
+                        "({proxy_hostport}; Dante: a 'socks pass' rule for them before any 'socks block' that "
+                        "matches).", "Please allow outbound connections through the SOCKS5 proxy {proxy_hostport} to:")
+
+#: A policy step's own verdict on the way to the provider, when the step that owns it is not in this run
+#: (``-k url_filtering``): ``branches/policy_reach.py``.  Shared by the four policy steps.
+_OWN_PATH_FINDINGS = {
+    "own_refused": {"text": "The proxy {proxy_hostport} refuses the provider domain: {request} was answered "
+                            "{said}. This step's own CONNECT found it (the step that lists every refused domain, "
+                            "policy.domain_allowed, is not in this run).", "solution": "allow"},
+    "own_refused_socks": {"text": "The SOCKS5 proxy {proxy_hostport} refuses the provider domain: {request} was "
+                                  "answered {said}. This step's own CONNECT found it (the step that lists every "
+                                  "refused domain, policy.domain_allowed, is not in this run).",
+                          "solution": "allow_socks"},
+    "own_reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
+                          "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy opened a "
+                          "tunnel: a rule refuses that domain silently (e.g. Squid's deny_info TCP_RESET, or a "
+                          "firewall/IPS rule).", "solution": "allow"},
+    "no_path": {"text": "{request} through the proxy failed: {said}. {meaning} This is not a policy refusal: no "
+                        "policy verdict is possible until the proxy opens the tunnel.", "solution": "not_policy"},
+}
+_OWN_PATH_SOLUTIONS = {
+    "allow": {"any": _TICKET_HEAD},
+    "allow_socks": {"any": _SOCKS_TICKET},
+    "not_policy": {"any": (
+        "Fix the way to the proxy first: policy can only be judged through a working tunnel. Run "
+        "pytest --proxydiag -m \"connectivity or auth\" for the step that names the exact fix (the proxy's "
+        "address, port, scheme or credentials, from {source}).\n"
+        "Retest: curl -v -x {proxy_noauth} {target_url}")},
+}
+_OWN_PATH_NOTES = {
+    "path_unreachable": "The proxy cannot be reached at all.",
+    "path_every_domain": "A control CONNECT to {control} failed the same way ({detail}): the proxy opens no "
+                         "tunnel, for any domain.",
+    "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
+    "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
+    "path_other": "The proxy did not open the tunnel.",
+    "how_reset": "resets",
+    "how_closed": "closes",
+}
 
 #: The ticket's retest command per API the target speaks (``Target.api``); ``{url}`` is the target's check request
 #: (``net/policy_probes.retest_command`` fills it from the user's target; ``{{`` is a literal brace).
@@ -45,13 +96,16 @@ STEPS = {
                         "solution": "allow"},
             "block_page": {"text": "The proxy {proxy_hostport} answers a block page instead of connecting to "
                                    "{blocked}.{vendor_note}", "solution": "allow"},
+            # A SOCKS5 server's rules refuse the destination: reply 0x02, "connection not allowed by ruleset".
+            "socks_denied": {"text": "The SOCKS5 proxy {proxy_hostport} refuses {count} provider domain(s): "
+                                     "{blocked}.{vendor_note}", "solution": "allow_socks"},
             # No answer at all for one domain, while a control CONNECT to another provider name worked.
             "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
                               "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy "
                               "opened a tunnel: a rule refuses that domain silently (e.g. Squid's deny_info "
                               "TCP_RESET, or a firewall/IPS rule).", "solution": "allow"},
         },
-        "solutions": {"allow": {"any": _TICKET_HEAD}},
+        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET}},
     },
     "policy.url_filtering": {
         "number": 2,
@@ -242,7 +296,9 @@ def log_query(verdict, request_line: str, *, when: float | None = None, proxy: s
     """What IT needs to find the entry: time (UTC), client, request, answer, where the product logs it."""
     # Squid's page title is the same for every error: the code says more.
     generic = not verdict.title or verdict.title.upper().startswith("ERROR") or verdict.vendor == "Squid"
-    answer = f"{verdict.status}" + ("" if generic else f" ({verdict.title})")
+    socks_code = getattr(verdict, "socks_code", None)
+    answer = (f"SOCKS5 reply 0x{socks_code:02x} ({verdict.meaning})" if socks_code is not None else
+              f"{verdict.status}" + ("" if generic else f" ({verdict.title})"))
     lines = [f"    time (UTC):  {utc(when)} (within a minute)",
              f"    client:      {client}",
              f"    proxy:       {proxy}" if proxy else "",
@@ -301,3 +357,8 @@ NOTES = {
         "no_error_answer": "no error answer from the proxy",
     },
 }
+
+for _step in ("policy.domain_allowed", "policy.url_filtering", "policy.payload_size", "policy.proxy_logs"):
+    STEPS[_step]["findings"] = {**_OWN_PATH_FINDINGS, **STEPS[_step]["findings"]}
+    STEPS[_step]["solutions"] = {**_OWN_PATH_SOLUTIONS, **STEPS[_step]["solutions"]}
+    NOTES[_step] = {**_OWN_PATH_NOTES, **NOTES[_step]}

@@ -19,6 +19,7 @@ from pytest_proxydiag import catalog
 from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net.probes import Cause, TunnelResult
+from pytest_proxydiag.net.socks import SOCKS5_SCHEMES, Rep
 
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_proxydiag.core.state import RunState
@@ -122,6 +123,15 @@ class StepContext:
         self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
         pytest.skip(self.skip_reason)
 
+    def runs(self, step_id: str) -> bool:
+        """Whether a block by *step_id* would name a step of this session (itself, or a step of
+        :data:`TUNNEL_JUDGES` that ran and failed on the same CONNECT).  When not (``-k url_filtering``), a step
+        with evidence of its own judges it instead of naming a step the user did not ask for."""
+        ran = {r.step_id: r.outcome for r in self.state.results}
+        selected = getattr(self.state, "selected", None)
+        by = ran_blocker(step_id, ran, selected)
+        return selected is None or by in ran or by in selected
+
     def set_fix(self, **fix: Any) -> None:
         """Attach a concrete fix (``env``, ``unset``, ``files``) to the finding."""
         self.fix = self.state.redactor.redact_obj(fix)
@@ -141,17 +151,32 @@ class StepContext:
         return s.proxy.url
 
     def require_http_proxy(self):
+        """The proxy URL when it is an HTTP(S) proxy, or skip with the step's ``http_only`` note (why only an HTTP
+        proxy's answer holds its evidence).  Steps that judge what comes through a tunnel use
+        :meth:`require_tunnel_proxy`, which SOCKS5 passes."""
         __tracebackhide__ = True
         p = self.require_proxy()
         if p.is_socks:
-            self.skip(f"the proxy is {p.scheme}:// (SOCKS); this step checks HTTP proxies")
+            self.skip(catalog.note(self.step_id, "http_only", scheme=p.scheme))
+        return p
+
+    def require_tunnel_proxy(self):
+        """The proxy URL when the probes can open a tunnel through it (HTTP CONNECT or SOCKS5), or skip.
+
+        After the tunnel the bytes are the same whichever way it was opened (TLS to the target), so the steps
+        that judge what comes through it do not care; a socks4:// proxy is the one the probes cannot speak.
+        """
+        __tracebackhide__ = True
+        p = self.require_proxy()
+        if p.is_socks and p.scheme not in SOCKS5_SCHEMES:
+            self.skip(catalog.note(self.step_id, "tunnel_unsupported", scheme=p.scheme))
         return p
 
     def require_tunnel(self, target: Target | None = None) -> TunnelResult:
-        """A working CONNECT to *target*, or skip naming the step that explains why not."""
+        """A working tunnel (HTTP CONNECT or SOCKS5) to *target*, or skip naming the step that explains why not."""
         __tracebackhide__ = True
         target = target or self.target or self.state.settings.targets[0]
-        self.require_http_proxy()
+        self.require_tunnel_proxy()
         res = self.state.probes.tunnel_to(target)
         if res.ok:
             return res
@@ -181,11 +206,14 @@ def ran_blocker(by_step: str, ran: "dict[str, str]", selected: "frozenset[str] |
 def blocking_step_for(res: TunnelResult) -> str:
     """The step that owns a failed CONNECT: 407 → auth, 403 → policy, the rest → connectivity.
 
-    A SOCKS5 refusal: the method or username/password stage → auth; the CONNECT reply (even "not allowed by
-    ruleset", which the policy steps cannot read from a SOCKS proxy) → connectivity.proxy_works.
+    A SOCKS5 refusal: the method or username/password stage → auth; the CONNECT reply "not allowed by ruleset"
+    → policy (the SOCKS server's rules refuse the destination, as a 403 does); any other CONNECT reply →
+    connectivity.proxy_works.
     """
     if res.cause == Cause.SOCKS_REFUSED and res.socks is not None:
-        return "auth.credentials" if res.socks.stage in ("method", "auth") else "connectivity.proxy_works"
+        if res.socks.stage in ("method", "auth"):
+            return "auth.credentials"
+        return "policy.domain_allowed" if res.socks.code == Rep.NOT_ALLOWED else "connectivity.proxy_works"
     if res.cause == Cause.PROXY_STATUS and res.reply is not None:
         if res.reply.status == 407:
             offered = " ".join(res.reply.proxy_authenticate).lower()

@@ -168,9 +168,6 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
     for key, spec in PRODUCTS.items():
         for case in _product_cases(key):
             text, root = PRODUCT_CASES[case]
-            if spec.scheme.startswith("socks") and case == "blocked-domain":
-                # A SOCKS5 refusal is two bytes ("not allowed by ruleset"): the SOCKS probe's own finding.
-                root = "connectivity.proxy_works"
             name = f"{key}-{case}"
             added[name] = (key, text.format(name=spec.name))
             EXPECTED_ROOT_CAUSE[name] = root

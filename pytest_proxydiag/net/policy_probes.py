@@ -179,7 +179,8 @@ def measure_payload(probes, target, sizes: Sequence[int], budget: float, judge: 
     """
     out = PayloadResult()
     start = time.monotonic()
-    stage = "tunnel" if target.scheme == "https" else "plain"
+    # Through a SOCKS5 proxy an http:// request travels inside the tunnel too: the proxy never reads it.
+    stage = "tunnel" if target.scheme == "https" or getattr(probes, "socks5", False) else "plain"
     ladder = sorted(set(sizes))
     path, request_headers = api_path(target), api_headers(target)
     out.path = path

@@ -93,8 +93,11 @@ class Probes(ProbeSession):
     def open_tunnel(self, host: str, port: int, *, credentials: Any = "configured",
                     deadline: Deadline | None = None,
                     via: ProxyURL | None = None) -> tuple[socket.socket | None, TunnelResult]:
-        """CONNECT host:port through the proxy (or *via* another one); return the open socket on success.
+        """Open a tunnel to host:port through the proxy (or *via* another one); return the open socket on success.
 
+        The one tunnel opener: an HTTP CONNECT for http(s):// proxies, a SOCKS5 CONNECT for socks5(h)://
+        ones.  After it the socket carries the same bytes either way (TLS to the target), so callers never
+        ask which.  The result's ``reply`` is the HTTP answer, its ``socks`` the SOCKS5 stage and code.
         Not cached: callers that only need the verdict use :meth:`connect_tunnel`.
         """
         target = f"{host}:{port}"
@@ -103,7 +106,7 @@ class Probes(ProbeSession):
             blocked = self._blocked_result()
             if blocked is not None:
                 return None, TunnelResult(target, False, blocked.cause, blocked.detail)
-        if (via or self.proxy) is not None and (via or self.proxy).scheme in ("socks5", "socks5h"):
+        if (via or self.proxy) is not None and (via or self.proxy).scheme in socks.SOCKS5_SCHEMES:
             return self._open_socks5_tunnel(host, port, credentials, deadline, via)
         auth = self._proxy_auth(credentials)
         t0 = time.monotonic()
@@ -168,7 +171,8 @@ class Probes(ProbeSession):
                     raise err
                 address = addrs[0]
             client = socks.Socks5Client(host, port, credentials=creds, address=address)
-            sock, r_el, c_el = self._open_to_proxy(deadline, via)
+            sock, r_el, _c_el = self._open_to_proxy(deadline, via)
+            c_el = time.monotonic() - t0  # cumulative from the start, as the HTTP CONNECT's timings are
             events = socks.negotiate(sock, client, deadline)
             self.count_request()
         except socks.SocksProtocolError as exc:
@@ -444,8 +448,7 @@ class Probes(ProbeSession):
         """
         t0 = time.monotonic()
         route = _Route()
-        socks5 = self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h")
-        if via_proxy and (target.scheme == "https" or socks5):
+        if via_proxy and (target.scheme == "https" or self.socks5):
             route.sock, route.tunnel = self.open_tunnel(target.host, target.port, deadline=deadline)
             if route.sock is None:
                 return route
@@ -482,8 +485,7 @@ class Probes(ProbeSession):
               deadline: Deadline) -> tuple[HttpReply, ResponseReader] | None:
         """Send one request; return the proxy's early reply when it answered (413) before the body was sent."""
         # Through a SOCKS5 tunnel a plain request is origin-form, as sent to the origin itself.
-        plain_via_proxy = via_proxy and target.scheme == "http" and not (
-            self.proxy is not None and self.proxy.scheme in ("socks5", "socks5h"))
+        plain_via_proxy = via_proxy and target.scheme == "http" and not self.socks5
         url = target.origin + path
         lines = [f"{method} {url if plain_via_proxy else path} HTTP/1.1", f"Host: {target.host}" +
                  (f":{target.port}" if target.port not in (80, 443) else ""),

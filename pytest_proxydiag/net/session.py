@@ -103,6 +103,12 @@ class ProbeSession:
     def proxy(self) -> ProxyURL | None:
         return self.settings.proxy.url
 
+    @property
+    def socks5(self) -> bool:
+        """The proxy is SOCKS5 (socks5://, socks5h://): every target, http:// ones too, is reached through a tunnel."""
+        p = self.proxy
+        return p is not None and p.scheme in ("socks5", "socks5h")
+
     def proxy_unusable(self) -> TcpResult | None:
         """None when the proxy can be talked to; else the result that says why not."""
         p = self.settings.proxy

@@ -100,7 +100,7 @@ def node_der_trap(a: Analysis) -> CAFile | None:
 
 # -- step 1: interception ----------------------------------------------------------------------------
 def interception(a: Analysis, host: str, hostport: str, *, env: Mapping[str, str], save: Save,
-                 disabled: Sequence[Mapping[str, str]], machine: Any = None) -> Verdict:
+                 disabled: Sequence[Mapping[str, str]], machine: Any = None, node_version: str | None = None) -> Verdict:
     leaf = a.leaf
     issuer = common_name(leaf.cert.issuer)
     base = dict(issuer=issuer, vendor_text=f" ({a.vendor})" if a.vendor else "", leaf=common_name(leaf.cert.subject))
@@ -122,7 +122,21 @@ def interception(a: Analysis, host: str, hostport: str, *, env: Mapping[str, str
     if not a.leaf_host_ok:
         return fail("interceptor_wrong_host", names=names,
                     problem=say("not_valid_for_it_names", host=host, names=names), **base)
-    return _intercepted(a, base, env=env, save=save, disabled=disabled, machine=machine)
+    return _intercepted(a, base, env=env, save=save, disabled=disabled, machine=machine, node_version=node_version)
+
+
+def node_system_ca(node_version: str | None, env: Mapping[str, str]) -> str:
+    """The alternative line for Node programs when the node on PATH can read the OS store (the fix installs the CA
+    there): ``NODE_USE_SYSTEM_CA=1`` on 22.19+/24.6+, else ``--use-system-ca`` on 22.15+/23.8+; "" otherwise."""
+    from pytest_proxydiag.proof import node_rules
+
+    version = node_rules.parse_version(node_version)
+    if node_rules.supports(version, node_rules.USE_SYSTEM_CA_ENV):
+        return say("node_system_ca_alt", node=node_version, export_lines=export_lines({"NODE_USE_SYSTEM_CA": "1"}))
+    if node_rules.supports(version, node_rules.USE_SYSTEM_CA_FLAG):
+        options = f"{env.get('NODE_OPTIONS') or ''} --use-system-ca".strip()
+        return say("node_flag_alt", node=node_version, export_lines=export_lines({"NODE_OPTIONS": options}))
+    return ""
 
 
 def bedrock_user(a: Analysis, env: Mapping[str, str]) -> bool:
@@ -137,7 +151,7 @@ def vertex_user(a: Analysis, env: Mapping[str, str]) -> bool:
     return providers.provider_of(a.host) == "Vertex AI" or providers.uses_vertex(env)
 
 
-def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine) -> Verdict:
+def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine, node_version=None) -> Verdict:
     saved = save(a)
     aws = bedrock_user(a, env)
     fix = compute_fix(saved, env, disabled=disabled, aws=aws)
@@ -153,7 +167,8 @@ def _intercepted(a: Analysis, base: dict, *, env, save: Save, disabled, machine)
                   bundle_path=saved.bundle_path or say("not_available"), node_ca_path=saved.node_ca_path or "",
                   reference_verdict=a.public.reason or say("not_public"),
                   untrusted=matrix_text(a.trust, untrusted) or say("none"), extra=extra,
-                  cloud_note=say("aws_note") if aws else say("vertex_note") if vertex_user(a, env) else "")
+                  cloud_note=say("aws_note") if aws else say("vertex_note") if vertex_user(a, env) else "",
+                  node_system_ca=node_system_ca(node_version, env))
     if "claude-code" in untrusted and a.claude_would_trust_os_store():
         v = _claude_cert_store(a, untrusted, fix, saved, values)
     elif untrusted:

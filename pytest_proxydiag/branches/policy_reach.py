@@ -1,0 +1,67 @@
+"""A policy step's own verdict on the way to the provider, when the step that owns it is not in this session.
+
+``pytest --proxydiag -k url_filtering`` (or ``-m policy`` without ``connectivity``) leaves out the steps that
+judge an unreachable proxy or a failed CONNECT.  A policy step then still has evidence of its own: the shared,
+cached CONNECT (HTTP or SOCKS5) every step uses, and, for a connection closed without an answer, a control
+CONNECT to another provider name.  :func:`judge_own_path` turns that into the step's verdict instead of "blocked
+by a step this run did not select":
+
+* the proxy refused the domain (403/451, a block page, SOCKS5 "not allowed by ruleset"), or reset it while the
+  control CONNECT opened: a policy refusal, with the allow-list ticket (``own_refused``, ``own_refused_socks``,
+  ``own_reset``);
+* anything else (the proxy unreachable, it wants credentials, it cannot reach the provider, it resets every
+  domain): ``no_path``, which says it is not a policy refusal and what the proxy did.
+
+Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/policy.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
+from pytest_proxydiag.catalog.policy import utc
+
+__all__ = ["judge_own_path", "needs_control"]
+
+
+def needs_control(verdict) -> bool:
+    """No answer at all (a reset, a close): only a control CONNECT tells a refused domain from a broken proxy."""
+    return verdict is not None and not verdict.answered
+
+
+def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str | None = None, tunnel=None,
+                   verdict=None, control: str = "", control_res=None, proxy_hostport: str,
+                   when: Callable[[str], float | None], client: str) -> Judgement:
+    """The step's own verdict on the path to *target*.
+
+    *unusable*: why the proxy cannot be used at all (the probes' detail), or None; else *tunnel* is the failed
+    CONNECT, *verdict* the proxy's answer read (``policy.read_tunnel``), and for a reply-less failure
+    *control_res* the control CONNECT to *control* (host:port).
+    """
+    request = f"CONNECT {target.hostport}"
+    ticket = dict(fix={"ticket_domains": [d.host for d in domains]}, domains=allowlist_lines(domains),
+                  wildcards=wildcard_lines(domains), when=utc(when(target.hostport)), client=client,
+                  proxy_hostport=proxy_hostport)
+    if unusable is not None:
+        return Judgement.fail("no_path", request=request, said=unusable, meaning=Note.of("path_unreachable"))
+    said = tunnel.detail
+    if verdict.is_block or verdict.status in (403, 451):
+        key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"
+        return Judgement.fail(key, request=request, said=said, blocked=f"{target.hostport} ({said})", **ticket)
+    if needs_control(verdict) and control_res is not None:
+        judged = products.silent_refusal(tunnel.cause.value, control_res.ok or control_res.reply is not None,
+                                         control_res.cause.value)
+        record = {"control": {"domain": control, "answer": control_res.detail}}
+        if judged == "one_domain":
+            return Judgement.fail("own_reset", record=record, how=Note.of("how_" + tunnel.cause.value),
+                                  blocked=target.hostport, control=control, **ticket)
+        if judged == "every_domain":
+            return Judgement.fail("no_path", record=record, request=request, said=said,
+                                  meaning=Note.of("path_every_domain", control=control, detail=control_res.detail))
+    key = {"auth": "path_auth", "upstream": "path_upstream"}.get(verdict.kind, "path_other")
+    if verdict.status == 407:
+        key = "path_auth"
+    return Judgement.fail("no_path", request=request, said=said, meaning=Note.of(key))
