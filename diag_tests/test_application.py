@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from urllib.parse import unquote, urlsplit
 
@@ -40,17 +39,6 @@ def _register_secret(step, value: str | None) -> None:
         pass
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _public_roots(cfg) -> str | None:
-    return cfg["public_roots"] if cfg.source("public_roots") != "default" else None
-
-
 @pytest.mark.proxydiag_step("application.env_in_shell")
 def test_env_in_shell(proxydiag_step, proxydiag_config):
     step, cfg = proxydiag_step, proxydiag_config
@@ -67,7 +55,7 @@ def test_env_in_shell(proxydiag_step, proxydiag_config):
 @pytest.mark.proxydiag_step("application.debug_logging")
 def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg, probes = proxydiag_step, proxydiag_config, proxydiag_probes
-    versions = probes.cached(("app-versions",), lambda: appruns.tool_versions(cfg.env))
+    versions = appruns.versions_of(step.state)
     step.add_evidence(versions={n: (v.version or f"missing: {v.missing}") for n, v in versions.items()})
     # Both SDK checks speak Anthropic's API: they go to the first target that does (not a Bedrock/Vertex host).
     offered, target = [], application.sdk_target(cfg.targets) or cfg.targets[0]
@@ -84,9 +72,8 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     if application.sdk_target(cfg.targets) is None:
         application.judge_cloud_only(cfg.targets).conclude(step)
     step.require_tunnel(target)
-    runs = [probes.cached(("app-sdk", sdk, target.url), lambda sdk=sdk: appruns.sdk_debug_run(
-        sdk, target.url, cfg.env, cfg.timeout, public_roots=_public_roots(cfg), redact=step.state.redactor.redact))
-        for sdk in application.SDKS if versions.get(sdk) and versions[sdk].version]
+    # Started early (appruns.start_early): taken from the probe cache, or run now.
+    runs = [appruns.sdk_run_of(step.state, sdk, target) for sdk in appruns.installed_sdks(versions)]
     step.add_evidence(sdk_runs={r.sdk: {"version": r.version, "status": r.status, "error": r.error,
                                         "used_proxy": r.used_proxy, "log_lines": r.proxy_lines,
                                         "seconds": round(r.elapsed, 3)} for r in runs})
@@ -97,10 +84,7 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
 def test_python_requests(proxydiag_step, proxydiag_config, proxydiag_target):
     step, cfg, target = proxydiag_step, proxydiag_config, proxydiag_target
     step.require_http_proxy()
-    clients = ["requests", "httpx", "curl"] if _installed("httpx") else ["requests", "curl"]
-    cmp = step.probes.cached(("app-clients", target.url), lambda: appruns.python_vs_curl(
-        target.origin, cfg.env, cfg.timeout, clients=clients, public_roots=_public_roots(cfg),
-        no_direct=cfg["no_direct"], resolve=cfg.resolve, redactor=step.state.redactor))
+    cmp = appruns.comparison_of(step.state, target)
     step.add_evidence(clients={c: describe(r) for c, r in cmp.runs.items()},
                       routes={c: (p or "direct") + f" ({why})" for c, (p, why) in cmp.routes.items()},
                       **({"not_run": cmp.not_run} if cmp.not_run else {}))

@@ -266,9 +266,21 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 
 def pytest_collection_finish(session) -> None:
-    """The steps this session runs (after -m, -k and triage deselected the others): a blocker must be one."""
+    """The steps this session runs (after -m, -k and triage deselected the others): a blocker must be one.
+    Their slowest client runs start now, in the background (not when no test runs: ``--co``), and end with
+    the session."""
     if _active(session.config):
-        get_state(session.config).selected = frozenset(filter(None, map(_step_id, session.items)))
+        state = get_state(session.config)
+        state.selected = frozenset(filter(None, map(_step_id, session.items)))
+        targets: dict[str, set] = {}
+        for item in session.items:
+            target = getattr(getattr(item, "callspec", None), "params", {}).get("proxydiag_target")
+            targets.setdefault(_step_id(item), set()).add(getattr(target, "url", None))
+        state.selected_targets = {k: frozenset(v) for k, v in targets.items() if k}
+        if not any(getattr(session.config.option, o, False) for o in ("collectonly", "setuponly", "setupplan")):
+            from pytest_proxydiag.proof import appruns
+
+            session.config.add_cleanup(appruns.start_early(state, state.selected_targets))
 
 
 def _marker_step_id(marker) -> str:

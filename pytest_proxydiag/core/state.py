@@ -37,6 +37,8 @@ class RunState:
     output_fallback: Any = None
     #: The step ids this session runs, once collection is over (None before: every step counts as selected).
     selected: Any = None
+    #: Once collection is over: each selected step id -> the target URLs of its items (None: no target).
+    selected_targets: dict[str, frozenset] = field(default_factory=dict)
 
     def output_dir(self):
         """Next to a named report (HTML), else pytest's temporary directory: never a path nobody named."""

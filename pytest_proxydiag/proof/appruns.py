@@ -3,6 +3,11 @@
 Each run is a bounded, detached subprocess with the user's environment minus
 its secrets (:func:`~.clients.client_env`) and a dummy key: the user's API key
 is never sent.  What the runs mean is judged in ``branches/application.py``.
+
+The runs are the slowest part of a healthy diagnosis (``import anthropic`` alone
+is about 2 s of CPU), so :func:`start_early` starts the ones the selected steps
+will ask for when collection is over; the steps take them from the probe cache
+(:func:`versions_of`, :func:`sdk_run_of`, :func:`comparison_of`).
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
 
 __all__ = ["ToolVersion", "tool_versions", "client_route", "emulate_public_roots", "ClientComparison",
-           "python_vs_curl", "SdkRun", "sdk_debug_run"]
+           "python_vs_curl", "SdkRun", "sdk_debug_run", "versions_of", "installed_sdks", "sdk_run_of",
+           "python_clients", "comparison_of", "start_early"]
 
 SUBPROCESS_TIMEOUT = 10.0
 
@@ -41,22 +48,41 @@ class ToolVersion:
 
 def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = SUBPROCESS_TIMEOUT,
          cwd: str | None = None) -> tuple[int | None, str, str]:
-    """Run a bounded, detached subprocess; (returncode, stdout, stderr); rc None when it could not finish."""
+    """Run a bounded, detached subprocess; (returncode, stdout, stderr); rc None when it could not finish.
+
+    Started by an early job (:func:`start_early`), the process is killed when the session ends first.
+    """
+    tracker: _Tracker | None = getattr(_EARLY, "tracker", None)
+    if tracker is not None and tracker.closed:
+        return None, "", "not started: the session is over"
     try:
         proc = subprocess.Popen(list(cmd), env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
     except OSError as exc:
         return None, "", str(exc)
+    if tracker is not None:
+        tracker.adopt(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, 9)
-        except (OSError, AttributeError):  # AttributeError: no killpg (Windows): kill the child itself
-            proc.kill()
+        _kill(proc)
         out, err = proc.communicate()
         return None, out.decode("utf-8", "replace")[:65536], f"timed out after {timeout:g}s"
+    finally:
+        if tracker is not None:
+            tracker.release(proc)
     return proc.returncode, out.decode("utf-8", "replace")[:65536], err.decode("utf-8", "replace")[:65536]
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group of *proc* (POSIX), else *proc* itself."""
+    try:
+        os.killpg(proc.pid, 9)
+    except (OSError, AttributeError):  # AttributeError: no killpg (Windows): kill the child itself
+        try:
+            proc.kill()
+        except OSError:
+            pass
 
 
 _PY_VERSIONS = r"""
@@ -355,3 +381,162 @@ def sdk_debug_run(sdk: str, url: str, env: Mapping[str, str], timeout: float, *,
         used = True
     return SdkRun(sdk, data.get("version"), True, data.get("status"), redact(data.get("error") or "") or None,
                   data.get("error_type"), log[-8000:], used, lines, float(data.get("elapsed") or elapsed))
+
+
+# ============================================================ the steps' runs, shared and started early
+def _public_roots(settings) -> str | None:
+    return settings["public_roots"] if settings.source("public_roots") != "default" else None
+
+
+def _installed(module: str) -> bool:
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def versions_of(state) -> dict[str, ToolVersion]:
+    """:func:`tool_versions` of the user's environment, once per session."""
+    env = state.settings.env
+    return state.probes.cached(("app-versions",), lambda: tool_versions(env))
+
+
+def installed_sdks(versions: Mapping[str, ToolVersion]) -> list[str]:
+    """The SDKs of ``branches.application.SDKS`` that *versions* found installed: the ones step 2 runs."""
+    from pytest_proxydiag.branches.application import SDKS
+
+    return [sdk for sdk in SDKS if versions.get(sdk) and versions[sdk].version]
+
+
+def sdk_run_of(state, sdk: str, target) -> SdkRun:
+    """:func:`sdk_debug_run` of *sdk* against *target*, once per session (waiting for one already running)."""
+    s = state.settings
+    return state.probes.cached(("app-sdk", sdk, target.url), lambda: sdk_debug_run(
+        sdk, target.url, s.env, s.timeout, public_roots=_public_roots(s), redact=state.redactor.redact))
+
+
+def python_clients() -> list[str]:
+    """The clients step 3 compares: requests, httpx (when installed) and curl."""
+    return ["requests", "httpx", "curl"] if _installed("httpx") else ["requests", "curl"]
+
+
+def comparison_of(state, target) -> ClientComparison:
+    """:func:`python_vs_curl` against *target*, once per session (waiting for one already running)."""
+    s = state.settings
+    return state.probes.cached(("app-clients", target.url), lambda: python_vs_curl(
+        target.origin, s.env, s.timeout, clients=python_clients(), public_roots=_public_roots(s),
+        no_direct=s["no_direct"], resolve=s.resolve, redactor=state.redactor))
+
+
+class _Tracker:
+    """The processes :func:`_run` started for early jobs: killed, and no new one started, once closed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen] = set()
+        self.closed = False
+
+    def adopt(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.add(proc)
+            closed = self.closed
+        if closed:
+            _kill(proc)
+
+    def release(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.discard(proc)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            procs = list(self.procs)
+        for proc in procs:
+            _kill(proc)
+
+
+#: The tracker of the early job running in this thread (unset in every other thread).
+_EARLY = threading.local()
+#: Seconds past its own timeout that a run still going when the session ends is given (clients' kill grace: 1.5 s).
+_GRACE = 2.0
+
+
+def _sdk_target(targets: Sequence) -> Any:
+    """The target the SDK check sends to: the first that speaks Anthropic's API (every target without ``api``)."""
+    return next((t for t in targets if getattr(t, "api", "anthropic") == "anthropic"), None)
+
+
+def _http_proxy_usable(state) -> bool:
+    """What ``StepContext.require_http_proxy`` asks: a valid, non-SOCKS proxy that accepts connections."""
+    p = state.settings.proxy
+    return p.configured and p.url is not None and not p.url.is_socks and state.probes.proxy_unusable() is None
+
+
+def start_early(state, selected: Mapping[str, Iterable[str | None]]) -> Callable[[], None]:
+    """Start the slow runs the selected APPLICATION steps will ask for in daemon threads; returns the closer.
+
+    *selected* maps each step id this session runs to the target URLs of its items
+    (None for a step without a target).  Started when collection is over, the SDK
+    runs (step ``application.debug_logging``) and the Python clients next to curl
+    (``application.python_requests``) run while the earlier steps probe; each step
+    takes its result from the probe cache, waiting for a run still going.  A run is
+    started only when its step is selected and would start it too, after the same
+    cached probes: an HTTP proxy that accepts connections, a working CONNECT to the
+    target and an installed SDK for the SDK check; never against a proxy known to be
+    dead, never once the deadline has passed.  The closer, called when the session
+    ends, kills the SDK processes still running and waits (bounded) for the threads.
+    """
+    tracker = _Tracker()
+    threads: list[threading.Thread] = []
+    # A probe, a version query or a client run still going when the session ends is bounded by its own timeout.
+    bound = max(float(state.settings.timeout), SUBPROCESS_TIMEOUT) + _GRACE
+
+    def go_on() -> bool:
+        return not tracker.closed and not state.deadline_passed
+
+    def sdk_job() -> None:
+        versions = versions_of(state)
+        sdks = installed_sdks(versions)
+        target = _sdk_target(state.settings.targets)
+        if not sdks or target is None or not go_on() or not _http_proxy_usable(state):
+            return
+        if not state.probes.tunnel_to(target).ok:
+            return
+        for sdk in sdks:
+            if go_on():
+                sdk_run_of(state, sdk, target)
+
+    def clients_job(urls: set) -> None:
+        if not go_on() or not _http_proxy_usable(state):
+            return
+        for target in state.settings.targets:
+            if target.url in urls and go_on():
+                comparison_of(state, target)
+
+    def start(name: str, job: Callable[..., None], *args: Any) -> None:
+        def body() -> None:
+            _EARLY.tracker = tracker
+            try:
+                job(*args)
+            except Exception:  # noqa: BLE001 - the step runs it again itself and reports its own error
+                pass
+
+        thread = threading.Thread(target=body, name=f"proxydiag-early-{name}", daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    if "application.debug_logging" in selected:
+        start("sdk", sdk_job)
+    client_urls = {u for u in selected.get("application.python_requests", ()) if u}
+    if client_urls:
+        start("clients", clients_job, client_urls)
+
+    def close() -> None:
+        tracker.close()
+        end = time.monotonic() + bound
+        for thread in threads:
+            thread.join(max(0.0, end - time.monotonic()))
+
+    return close
