@@ -463,11 +463,6 @@ _EARLY = threading.local()
 _GRACE = 2.0
 
 
-def _sdk_target(targets: Sequence) -> Any:
-    """The target the SDK check sends to: the first that speaks Anthropic's API (every target without ``api``)."""
-    return next((t for t in targets if getattr(t, "api", "anthropic") == "anthropic"), None)
-
-
 def _http_proxy_usable(state) -> bool:
     """What ``StepContext.require_http_proxy`` asks: a valid, non-SOCKS proxy that accepts connections."""
     p = state.settings.proxy
@@ -499,7 +494,9 @@ def start_early(state, selected: Mapping[str, Iterable[str | None]]) -> Callable
     def sdk_job() -> None:
         versions = versions_of(state)
         sdks = installed_sdks(versions)
-        target = _sdk_target(state.settings.targets)
+        from pytest_proxydiag.branches.application import sdk_target
+
+        target = sdk_target(state.settings.targets)
         if not sdks or target is None or not go_on() or not _http_proxy_usable(state):
             return
         if not state.probes.tunnel_to(target).ok:
