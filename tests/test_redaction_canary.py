@@ -159,3 +159,31 @@ def test_no_canary_reaches_any_output_with_a_real_squid(run_diag, pytester, diag
             text = path.read_bytes().decode("utf-8", "replace")
             found += [f"lab password ({f!r}) in {path.name}" for f in lab_forms if f in text]
     assert found == [], SECRETS_WITH_LAB.keys()
+
+
+@pytest.mark.parametrize("where", ["settings", "env"])
+def test_no_canary_reaches_any_output_from_a_derived_target(run_diag, pytester, diag_home, echo_proxy, where):
+    """A Bedrock gateway URL with credentials, in Claude Code's settings or the shell: the derived target carries
+    them into every step's parameters, and every output (each step's HTML extras too) must mask them."""
+    gateway_password = "Gw!canary$5e0d"
+    mode = {"CLAUDE_CODE_USE_BEDROCK": "1",
+            "ANTHROPIC_BEDROCK_BASE_URL": f"https://{PROXY_USER}:{quote(gateway_password, safe='')}@127.0.0.1:9"}
+    env = {"HTTPS_PROXY": f"http://127.0.0.1:{echo_proxy.port}"}
+    if where == "settings":
+        (diag_home / ".claude").mkdir()
+        (diag_home / ".claude" / "settings.json").write_text(json.dumps({"env": mode}))
+    else:
+        env.update(mode)
+    run = run_diag(*EVERY_FORMAT, "-m", "connectivity or policy", "--proxydiag-clients", "none", env=env)
+    # The run did take its target from there (the password masked in the header).
+    assert f"from {where}:ANTHROPIC_BEDROCK_BASE_URL" in run.output, run.output
+    planted = {p.resolve() for p in diag_home.rglob("*") if p.is_file()}
+    found = scan_outputs(run, pytester, planted)
+    found += [f"gateway password ({f!r}) in {name}" for f in forms(gateway_password)
+              for name, text in [("terminal", run.output)] + [
+                  (p.name, p.read_bytes().decode("utf-8", "replace")) for p in pytester.path.rglob("*")
+                  if p.is_file() and p.suffix != ".zip" and p.resolve() not in planted]
+              if f in text]
+    html = (pytester.path / "report.html").read_text()
+    assert "127.0.0.1:9" in html, "the HTML names no target at all"
+    assert found == []

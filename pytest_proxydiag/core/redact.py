@@ -98,8 +98,13 @@ class Redactor:
             self._compiled = None
 
     def add_env(self, env: Mapping[str, str]) -> None:
-        """Remember the values of secret-named variables in *env*."""
+        """Remember the values of secret-named variables in *env*, and the password of any URL in it.
+
+        A URL's credentials are secret whatever its variable is called (``ANTHROPIC_BEDROCK_BASE_URL`` of a
+        gateway that takes Basic auth becomes the diagnosis's target and so a parameter of every step).
+        """
         self.add(*(v for k, v in env.items() if is_secret_name(k)))
+        self.add(*(p for v in env.values() if isinstance(v, str) and "@" in v for p in _url_passwords(v)))
 
     def add_credentials_pair(self, user: str | None, password: str | None) -> None:
         """Remember a password and the ``user:password`` base64 a Basic header would carry."""

@@ -332,7 +332,11 @@ def attach_html_extras(config, report, result: StepResult) -> None:
         from pytest_html import extras
     except ImportError:  # pragma: no cover
         return
-    report.extras = list(getattr(report, "extras", [])) + [extras.html(step_detail_html(result.to_json()))]
+    from pytest_proxydiag.core.state import get_state
+
+    # Rendered from the redacted step, like every other output (its parameters hold the target URL as given).
+    step = get_state(config).redactor.redact_obj(result.to_json())
+    report.extras = list(getattr(report, "extras", [])) + [extras.html(step_detail_html(step))]
 
 
 class HtmlHooks:
