@@ -10,6 +10,7 @@ read, so the file itself is looked at, not the package name.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -54,7 +55,10 @@ def _npm_package_version(real_path: str) -> str | None:
     return _claude_package_version(real_path)
 
 
+@functools.lru_cache(maxsize=16)
 def node_version(node: str | None, timeout: float = 5.0) -> str | None:
+    """``node --version`` as ``"24.11.1"`` (None: no such Node).  Asked once per binary and run: the Claude
+    Code install, the trust row and bypass.node_env_proxy all want it."""
     if not node:
         return None
     try:

@@ -21,7 +21,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from pytest_proxydiag.proof import node_rules
-from pytest_proxydiag.proof.client_base import (KILL_GRACE, _fmt_seconds, _last_json_line, _run_quiet, _spawn,
+from pytest_proxydiag.proof.client_base import (KILL_GRACE, _fmt_seconds, _last_json_line, _spawn,
                                                 client_env)
 
 __all__ = ["NodeRun", "find_node", "node_version", "run_node_apis", "APIS"]
@@ -94,7 +94,9 @@ def find_node(env: Mapping[str, str]) -> str | None:
 
 
 def node_version(node: str | None) -> tuple[int, int, int] | None:
-    return node_rules.parse_version(_run_quiet([node, "--version"]) if node else None)
+    from pytest_proxydiag.machine.claude_install import node_version as version_text
+
+    return node_rules.parse_version(version_text(node))
 
 
 def run_node_apis(node: str, url: str, env: Mapping[str, str], timeout: float, *, pin: str | None = None,
