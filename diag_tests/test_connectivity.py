@@ -71,7 +71,7 @@ def _socks_proxy_works(step, cfg, probes, target, proxy):
         if verdict is not None:
             verdict.conclude(step)
         works = say(step, "socks_works", target=target.hostport, tls=tls.version or "ok")
-    versions = probes.cached(("app-versions",), lambda: appruns.tool_versions(cfg.env))
+    versions = appruns.versions_of(step.state)
     # Claude Code is the client this diagnosis is for: judged whether or not it is installed here.
     present = {c: _importable(connectivity.SOCKS_EXTRA_MODULES.get(c)) for c in connectivity.SOCKS_CLIENTS
                if c == "claude" or (versions.get(c) and versions[c].version)}
