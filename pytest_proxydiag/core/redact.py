@@ -104,7 +104,9 @@ class Redactor:
         gateway that takes Basic auth becomes the diagnosis's target and so a parameter of every step).
         """
         self.add(*(v for k, v in env.items() if is_secret_name(k)))
-        self.add(*(p for v in env.values() if isinstance(v, str) and "@" in v for p in _url_passwords(v)))
+        # The password alone (as written and decoded): the user name stays readable, as in a proxy URL.
+        passwords = [pw for v in env.values() if isinstance(v, str) and "@" in v for _, pw in _URL_USERINFO.findall(v)]
+        self.add(*passwords, *map(unquote, passwords))
 
     def add_credentials_pair(self, user: str | None, password: str | None) -> None:
         """Remember a password and the ``user:password`` base64 a Basic header would carry."""
