@@ -72,7 +72,7 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     if application.sdk_target(cfg.targets) is None:
         application.judge_cloud_only(cfg.targets).conclude(step)
     step.require_tunnel(target)
-    # Started early (appruns.start_early): taken from the probe cache, or run now.
+    # Started early (proof.early.start_early): taken from the probe cache, or run now.
     runs = [appruns.sdk_run_of(step.state, sdk, target) for sdk in appruns.installed_sdks(versions)]
     step.add_evidence(sdk_runs={r.sdk: {"version": r.version, "status": r.status, "error": r.error,
                                         "used_proxy": r.used_proxy, "log_lines": r.proxy_lines,

@@ -73,7 +73,8 @@ def test_app_settings(proxydiag_step, proxydiag_config):
 
 
 @pytest.mark.proxydiag_step("bypass.node_env_proxy")
-def test_node_env_proxy(proxydiag_step, proxydiag_config, proxydiag_probes):
+def test_node_env_proxy(proxydiag_step):
     from pytest_proxydiag.branches import node_env
 
-    node_env.check(proxydiag_config, proxydiag_probes, export_lines).conclude(proxydiag_step)
+    # Started early (proof.early.start_early): taken from the probe cache, or run now.
+    node_env.judgement_of(proxydiag_step.state).conclude(proxydiag_step)

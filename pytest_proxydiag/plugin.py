@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -63,15 +64,18 @@ STEP_MARKER = "proxydiag_step"
 SITE_ENTRY_POINT = "proxydiag.site_tests"
 
 
+@functools.lru_cache(maxsize=None)
 def bundled_dir() -> Path:
-    """Where the bundled diagnostic tests live (inside the installed package)."""
+    """Where the bundled diagnostic tests live (inside the installed package); looked up once."""
     spec = importlib.util.find_spec("pytest_proxydiag.diag_tests")
     if spec is None or not spec.submodule_search_locations:  # pragma: no cover - broken install
         raise RuntimeError("pytest-proxydiag is installed without its diag_tests package; reinstall it")
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
+@functools.lru_cache(maxsize=None)
 def _is_bundled(path: Path) -> bool:
+    """Asked for every item at collection and for every report phase: resolved once per path."""
     try:
         path.resolve().relative_to(bundled_dir())
         return True
@@ -104,7 +108,10 @@ def pytest_cmdline_main(config):
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config) -> None:
+    """Markers; with ``--proxydiag``, the run's state and reporter.  First of all plugins' configure hooks, so
+    the SDK runs (:func:`~pytest_proxydiag.proof.early.warm_up`) start loading before the others' work."""
     for branch, description in flowchart.BRANCHES.items():
         config.addinivalue_line("markers", f"{branch}: proxydiag branch: {description}")
     config.addinivalue_line("markers", "site: proxydiag site steps (step ids starting with 'site.')")
@@ -128,6 +135,11 @@ def pytest_configure(config) -> None:
     if hasattr(config, "workerinput"):
         # xdist workers collect what the controller passes them.
         return
+    if not _collect_only(config):
+        from pytest_proxydiag.proof import early
+
+        # The SDK runs load their SDK now, beside collection; they send nothing until their step's checks pass.
+        config.add_cleanup(early.warm_up(state))
     extra = [str(bundled_dir())] + site_pack_dirs()
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         config.args = list(config.args) + extra
@@ -192,6 +204,11 @@ class BundledModule(pytest.Module):
 
     def classnamefilter(self, name: str) -> bool:
         return name.startswith("Test")
+
+
+def _collect_only(config) -> bool:
+    """``--co``, ``--setup-only`` or ``--setup-plan``: no step runs, so no client is started."""
+    return any(getattr(config.option, o, False) for o in ("collectonly", "setuponly", "setupplan"))
 
 
 def _active(config) -> bool:
@@ -277,10 +294,10 @@ def pytest_collection_finish(session) -> None:
             target = getattr(getattr(item, "callspec", None), "params", {}).get("proxydiag_target")
             targets.setdefault(_step_id(item), set()).add(getattr(target, "url", None))
         state.selected_targets = {k: frozenset(v) for k, v in targets.items() if k}
-        if not any(getattr(session.config.option, o, False) for o in ("collectonly", "setuponly", "setupplan")):
-            from pytest_proxydiag.proof import appruns
+        if not _collect_only(session.config):
+            from pytest_proxydiag.proof import early
 
-            session.config.add_cleanup(appruns.start_early(state, state.selected_targets))
+            session.config.add_cleanup(early.start_early(state, state.selected_targets))
 
 
 def _marker_step_id(marker) -> str:

@@ -24,7 +24,7 @@ from pytest_proxydiag import catalog
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.proof import node_proxy, node_rules
 
-__all__ = ["FIX_KIND", "STEP", "check"]
+__all__ = ["FIX_KIND", "STEP", "check", "judgement_of"]
 
 STEP = "bypass.node_env_proxy"
 #: npm packages that call an LLM provider: a project using one is a Node program that needs the proxy.
@@ -158,3 +158,11 @@ def check(cfg: Any, probes: Any, export_lines) -> Judgement:
                                  arrival=f"CONNECT {urlsplit(target.url).netloc} x{len(arrivals) - seen_before}"))
     key = "ignored_value" if rules.ignored_value else "ignored"
     return Judgement.fail(key, fix=fix, record=record, value=rules.ignored_value or "", **values)
+
+
+def judgement_of(state) -> Judgement:
+    """:func:`check` of this run, once per session: started early beside the other steps
+    (``proof.early.start_early``), the step takes it from the probe cache, waiting for it if still running."""
+    from pytest_proxydiag.core.step import export_lines
+
+    return state.probes.cached(("node-env-proxy",), lambda: check(state.settings, state.probes, export_lines))

@@ -39,6 +39,8 @@ class RunState:
     selected: Any = None
     #: Once collection is over: each selected step id -> the target URLs of its items (None: no target).
     selected_targets: dict[str, frozenset] = field(default_factory=dict)
+    #: Client runs started ahead of their request, by probe-cache key (``proof.early.warm_up``).
+    warm: dict[Any, Any] = field(default_factory=dict)
 
     def output_dir(self):
         """Next to a named report (HTML), else pytest's temporary directory: never a path nobody named."""

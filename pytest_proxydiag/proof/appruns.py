@@ -5,36 +5,36 @@ its secrets (:func:`~.clients.client_env`) and a dummy key: the user's API key
 is never sent.  What the runs mean is judged in ``branches/application.py``.
 
 The runs are the slowest part of a healthy diagnosis (``import anthropic`` alone
-is about 2 s of CPU), so :func:`start_early` starts the ones the selected steps
-will ask for when collection is over; the steps take them from the probe cache
+is about 1.5 s of CPU), so :mod:`~pytest_proxydiag.proof.early` starts the ones the
+selected steps will ask for ahead of them; the steps take them from the probe cache
 (:func:`versions_of`, :func:`sdk_run_of`, :func:`comparison_of`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from pytest_proxydiag.proof import subprocs
 from pytest_proxydiag.proof.clients import DUMMY_API_KEY, ClientRun, client_env, run_client
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pytest_proxydiag.proof.early import WarmProcess
 
 __all__ = ["ToolVersion", "tool_versions", "client_route", "emulate_public_roots", "ClientComparison",
            "python_vs_curl", "SdkRun", "sdk_debug_run", "versions_of", "installed_sdks", "sdk_run_of",
-           "python_clients", "comparison_of", "start_early"]
+           "python_clients", "comparison_of", "sdk_command", "public_roots_of", "installed"]
 
-SUBPROCESS_TIMEOUT = 10.0
 
 
 # ============================================================ tool versions
@@ -44,45 +44,6 @@ class ToolVersion:
     version: str | None
     where: str | None = None
     missing: str | None = None   # why it is not there
-
-
-def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = SUBPROCESS_TIMEOUT,
-         cwd: str | None = None) -> tuple[int | None, str, str]:
-    """Run a bounded, detached subprocess; (returncode, stdout, stderr); rc None when it could not finish.
-
-    Started by an early job (:func:`start_early`), the process is killed when the session ends first.
-    """
-    tracker: _Tracker | None = getattr(_EARLY, "tracker", None)
-    if tracker is not None and tracker.closed:
-        return None, "", "not started: the session is over"
-    try:
-        proc = subprocess.Popen(list(cmd), env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
-    except OSError as exc:
-        return None, "", str(exc)
-    if tracker is not None:
-        tracker.adopt(proc)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        out, err = proc.communicate()
-        return None, out.decode("utf-8", "replace")[:65536], f"timed out after {timeout:g}s"
-    finally:
-        if tracker is not None:
-            tracker.release(proc)
-    return proc.returncode, out.decode("utf-8", "replace")[:65536], err.decode("utf-8", "replace")[:65536]
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group of *proc* (POSIX), else *proc* itself."""
-    try:
-        os.killpg(proc.pid, 9)
-    except (OSError, AttributeError):  # AttributeError: no killpg (Windows): kill the child itself
-        try:
-            proc.kill()
-        except OSError:
-            pass
 
 
 _PY_VERSIONS = r"""
@@ -122,7 +83,7 @@ def tool_versions(env: Mapping[str, str], python: str | None = None) -> dict[str
     out: dict[str, ToolVersion] = {}
 
     def py_packages() -> dict[str, Any]:
-        rc, so, se = _run([python, "-c", _PY_VERSIONS], env=safe_env)
+        rc, so, se = subprocs.run([python, "-c", _PY_VERSIONS], env=safe_env)
         try:
             return json.loads(so.strip().splitlines()[-1]) if rc == 0 and so.strip() else {}
         except ValueError:
@@ -132,7 +93,7 @@ def tool_versions(env: Mapping[str, str], python: str | None = None) -> dict[str
         exe = shutil.which("openssl", path=env.get("PATH"))
         if not exe:
             return ToolVersion("openssl", None, missing="openssl not found on PATH")
-        rc, so, _ = _run([exe, "version"], env=safe_env, timeout=5)
+        rc, so, _ = subprocs.run([exe, "version"], env=safe_env, timeout=5)
         return ToolVersion("openssl", so.strip() or None, exe)
 
     def litellm_cli() -> ToolVersion | None:
@@ -287,6 +248,16 @@ class SdkRun:
 _SDK_SCRIPT = r"""
 import io, json, logging, sys, time
 a = json.loads(sys.argv[1])
+
+
+def go():
+    # Started ahead of its request (warm_up): the SDK is loaded; wait for the word, or end on EOF unused.
+    global t0
+    if a.get("wait") and sys.stdin.readline().strip() != "go":
+        sys.exit(0)
+    t0 = time.monotonic()  # "elapsed" is the request's own time, the SDK's import left out
+
+
 buf = io.StringIO()
 handler = logging.StreamHandler(buf)
 handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
@@ -300,7 +271,9 @@ try:
         import anthropic
         out["version"] = getattr(anthropic, "__version__", None)
         root.setLevel(logging.DEBUG)
+        # Made before the wait: building the client reads the environment and loads the CA file, no network.
         c = anthropic.Anthropic(api_key=a["key"], base_url=a["url"], max_retries=0, timeout=a["timeout"])
+        go()
         try:
             c.messages.create(model="claude-proxydiag-check", max_tokens=1,
                               messages=[{"role": "user", "content": "hi"}])
@@ -312,6 +285,7 @@ try:
             out["error_type"] = type(e.__cause__ or e).__name__
     else:
         import litellm
+        go()
         out["version"] = getattr(litellm, "version", None)
         root.setLevel(logging.DEBUG)
         try:
@@ -334,23 +308,42 @@ except Exception as e:
 out["elapsed"] = time.monotonic() - t0
 out["log"] = buf.getvalue()[-30000:]
 sys.stdout.write("\n" + json.dumps(out) + "\n")
+sys.stdout.flush()
+# Tearing down the SDK's thousands of modules and models costs half a second: the answer is written, so end now.
+import os
+os._exit(0)
 """
 
 _CONNECT_TCP = re.compile(r"connect_tcp\.started host='([^']*)' port=(\d+)")
 
 
-def sdk_debug_run(sdk: str, url: str, env: Mapping[str, str], timeout: float, *,
-                  public_roots: str | None = None, redact=lambda s: s) -> SdkRun:
-    """One keyless request through *sdk* ("anthropic" or "litellm") with debug logging; never raises."""
+def sdk_command(sdk: str, url: str, env: Mapping[str, str], timeout: float, public_roots: str | None, *,
+                 wait: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of one SDK run (*wait*: it loads the SDK, then waits for "go" on stdin)."""
     run_env = client_env(env)
     run_env.update({"ANTHROPIC_API_KEY": DUMMY_API_KEY, "ANTHROPIC_LOG": "debug", "LITELLM_LOG": "DEBUG",
                     "PYTHONDONTWRITEBYTECODE": "1"})
     run_env = emulate_public_roots(run_env, sdk, public_roots)
-    arg = json.dumps({"sdk": sdk, "url": url, "timeout": timeout, "key": DUMMY_API_KEY})
-    with tempfile.TemporaryDirectory(prefix="proxydiag-sdk-") as cwd:
-        t0 = time.monotonic()
-        rc, so, se = _run([sys.executable, "-c", _SDK_SCRIPT, arg], env=run_env, timeout=timeout + 15, cwd=cwd)
-        elapsed = time.monotonic() - t0
+    arg: dict[str, Any] = {"sdk": sdk, "url": url, "timeout": timeout, "key": DUMMY_API_KEY}
+    if wait:
+        arg["wait"] = True
+    return [sys.executable, "-c", _SDK_SCRIPT, json.dumps(arg)], run_env
+
+
+def sdk_debug_run(sdk: str, url: str, env: Mapping[str, str], timeout: float, *,
+                  public_roots: str | None = None, redact=lambda s: s, warm: WarmProcess | None = None) -> SdkRun:
+    """One keyless request through *sdk* ("anthropic" or "litellm") with debug logging; never raises.
+
+    *warm*: the same run started ahead (:func:`warm_up`), its SDK already loaded: it is told to go.
+    """
+    t0 = time.monotonic()
+    if warm is not None:
+        rc, so, se = warm.go(timeout + 15)
+    else:
+        cmd, run_env = sdk_command(sdk, url, env, timeout, public_roots)
+        with tempfile.TemporaryDirectory(prefix="proxydiag-sdk-") as cwd:
+            rc, so, se = subprocs.run(cmd, env=run_env, timeout=timeout + 15, cwd=cwd)
+    elapsed = time.monotonic() - t0
     data: dict[str, Any] = {}
     for line in reversed(so.strip().splitlines()):
         if line.startswith("{"):
@@ -384,11 +377,13 @@ def sdk_debug_run(sdk: str, url: str, env: Mapping[str, str], timeout: float, *,
 
 
 # ============================================================ the steps' runs, shared and started early
-def _public_roots(settings) -> str | None:
+def public_roots_of(settings) -> str | None:
+    """``--proxydiag-public-roots`` when the user set it (its default is not a choice)."""
     return settings["public_roots"] if settings.source("public_roots") != "default" else None
 
 
-def _installed(module: str) -> bool:
+def installed(module: str) -> bool:
+    """*module* can be imported by this Python (found, not imported)."""
     try:
         import importlib.util
 
@@ -411,129 +406,23 @@ def installed_sdks(versions: Mapping[str, ToolVersion]) -> list[str]:
 
 
 def sdk_run_of(state, sdk: str, target) -> SdkRun:
-    """:func:`sdk_debug_run` of *sdk* against *target*, once per session (waiting for one already running)."""
+    """:func:`sdk_debug_run` of *sdk* against *target*, once per session (waiting for one already running);
+    the process :func:`warm_up` started for it, if any, is the one told to go."""
     s = state.settings
-    return state.probes.cached(("app-sdk", sdk, target.url), lambda: sdk_debug_run(
-        sdk, target.url, s.env, s.timeout, public_roots=_public_roots(s), redact=state.redactor.redact))
+    key = ("app-sdk", sdk, target.url)
+    return state.probes.cached(key, lambda: sdk_debug_run(
+        sdk, target.url, s.env, s.timeout, public_roots=public_roots_of(s), redact=state.redactor.redact,
+        warm=state.warm.pop(key, None)))
 
 
 def python_clients() -> list[str]:
     """The clients step 3 compares: requests, httpx (when installed) and curl."""
-    return ["requests", "httpx", "curl"] if _installed("httpx") else ["requests", "curl"]
+    return ["requests", "httpx", "curl"] if installed("httpx") else ["requests", "curl"]
 
 
 def comparison_of(state, target) -> ClientComparison:
     """:func:`python_vs_curl` against *target*, once per session (waiting for one already running)."""
     s = state.settings
     return state.probes.cached(("app-clients", target.url), lambda: python_vs_curl(
-        target.origin, s.env, s.timeout, clients=python_clients(), public_roots=_public_roots(s),
+        target.origin, s.env, s.timeout, clients=python_clients(), public_roots=public_roots_of(s),
         no_direct=s["no_direct"], resolve=s.resolve, redactor=state.redactor))
-
-
-class _Tracker:
-    """The processes :func:`_run` started for early jobs: killed, and no new one started, once closed."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.procs: set[subprocess.Popen] = set()
-        self.closed = False
-
-    def adopt(self, proc: subprocess.Popen) -> None:
-        with self.lock:
-            self.procs.add(proc)
-            closed = self.closed
-        if closed:
-            _kill(proc)
-
-    def release(self, proc: subprocess.Popen) -> None:
-        with self.lock:
-            self.procs.discard(proc)
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            procs = list(self.procs)
-        for proc in procs:
-            _kill(proc)
-
-
-#: The tracker of the early job running in this thread (unset in every other thread).
-_EARLY = threading.local()
-#: Seconds past its own timeout that a run still going when the session ends is given (clients' kill grace: 1.5 s).
-_GRACE = 2.0
-
-
-def _http_proxy_usable(state) -> bool:
-    """What ``StepContext.require_http_proxy`` asks: a valid, non-SOCKS proxy that accepts connections."""
-    p = state.settings.proxy
-    return p.configured and p.url is not None and not p.url.is_socks and state.probes.proxy_unusable() is None
-
-
-def start_early(state, selected: Mapping[str, Iterable[str | None]]) -> Callable[[], None]:
-    """Start the slow runs the selected APPLICATION steps will ask for in daemon threads; returns the closer.
-
-    *selected* maps each step id this session runs to the target URLs of its items
-    (None for a step without a target).  Started when collection is over, the SDK
-    runs (step ``application.debug_logging``) and the Python clients next to curl
-    (``application.python_requests``) run while the earlier steps probe; each step
-    takes its result from the probe cache, waiting for a run still going.  A run is
-    started only when its step is selected and would start it too, after the same
-    cached probes: an HTTP proxy that accepts connections, a working CONNECT to the
-    target and an installed SDK for the SDK check; never against a proxy known to be
-    dead, never once the deadline has passed.  The closer, called when the session
-    ends, kills the SDK processes still running and waits (bounded) for the threads.
-    """
-    tracker = _Tracker()
-    threads: list[threading.Thread] = []
-    # A probe, a version query or a client run still going when the session ends is bounded by its own timeout.
-    bound = max(float(state.settings.timeout), SUBPROCESS_TIMEOUT) + _GRACE
-
-    def go_on() -> bool:
-        return not tracker.closed and not state.deadline_passed
-
-    def sdk_job() -> None:
-        versions = versions_of(state)
-        sdks = installed_sdks(versions)
-        from pytest_proxydiag.branches.application import sdk_target
-
-        target = sdk_target(state.settings.targets)
-        if not sdks or target is None or not go_on() or not _http_proxy_usable(state):
-            return
-        if not state.probes.tunnel_to(target).ok:
-            return
-        for sdk in sdks:
-            if go_on():
-                sdk_run_of(state, sdk, target)
-
-    def clients_job(urls: set) -> None:
-        if not go_on() or not _http_proxy_usable(state):
-            return
-        for target in state.settings.targets:
-            if target.url in urls and go_on():
-                comparison_of(state, target)
-
-    def start(name: str, job: Callable[..., None], *args: Any) -> None:
-        def body() -> None:
-            _EARLY.tracker = tracker
-            try:
-                job(*args)
-            except Exception:  # noqa: BLE001 - the step runs it again itself and reports its own error
-                pass
-
-        thread = threading.Thread(target=body, name=f"proxydiag-early-{name}", daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    if "application.debug_logging" in selected:
-        start("sdk", sdk_job)
-    client_urls = {u for u in selected.get("application.python_requests", ()) if u}
-    if client_urls:
-        start("clients", clients_job, client_urls)
-
-    def close() -> None:
-        tracker.close()
-        end = time.monotonic() + bound
-        for thread in threads:
-            thread.join(max(0.0, end - time.monotonic()))
-
-    return close

@@ -92,6 +92,8 @@ try:
     out(status=r.status_code, headers=dict(r.headers))
 except Exception as e:
     out(error=str(e) or repr(e), error_code=type(e).__name__)
+import os
+os._exit(0)  # the answer is written (out() flushes): skip tearing down the client library's modules
 """
 
 
