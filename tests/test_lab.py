@@ -41,6 +41,7 @@ from pytest_proxydiag.lab import (
     squid_config,
     squid_install_hint,
 )
+from pytest_proxydiag.lab.servers import _read_head
 
 SQUID_SCENARIOS = [n for n in Lab.scenarios() if Lab.scenario(n).backend == "squid"]
 
@@ -71,12 +72,7 @@ def raw_connect(host: str, port: int, target: str, headers: dict[str, str] | Non
     for k, v in (headers or {}).items():
         req += f"{k}: {v}\r\n"
     sock.sendall((req + "\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        head += chunk
+    head = _read_head(sock)
     lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     hdrs: dict[str, list[str]] = {}

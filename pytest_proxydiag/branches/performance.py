@@ -81,21 +81,24 @@ def fmt_ms(seconds: float | None) -> str:
 # ============================================================ latency split
 @dataclass(frozen=True)
 class LatencySplit:
-    """One request's phases (seconds, None when the phase did not happen)."""
+    """One request's phases (seconds, None when the phase did not happen); see :func:`split_of`."""
 
-    url: str
-    via_proxy: bool
-    ok: bool
-    status: int | None
-    detail: str
+    result: HttpResult                  # the request measured: URL, route, outcome and total time
     proxy_connect: float | None = None
     connect_reply: float | None = None
     tls: float | None = None
     first_byte: float | None = None
-    total: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    @property
+    def total(self) -> float | None:
+        return self.result.timings.total
 
     def phases(self) -> dict[str, float]:
-        names = (("proxy connect" if self.via_proxy else "connect", self.proxy_connect),
+        names = (("proxy connect" if self.result.via_proxy else "connect", self.proxy_connect),
                  ("CONNECT reply", self.connect_reply), ("TLS handshake", self.tls),
                  ("time to first byte", self.first_byte))
         return {k: v for k, v in names if v is not None}
@@ -108,12 +111,13 @@ class LatencySplit:
         return k, ph[k]
 
     def as_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"url": self.url, "via_proxy": self.via_proxy, "ok": self.ok, "status": self.status}
+        r = self.result
+        d: dict[str, Any] = {"url": r.url, "via_proxy": r.via_proxy, "ok": r.ok, "status": r.status}
         d.update({k: round(v, 4) for k, v in self.phases().items()})
         if self.total is not None:
             d["total"] = round(self.total, 4)
         if not self.ok:
-            d["detail"] = self.detail
+            d["detail"] = r.detail
         return d
 
     def line(self) -> str:
@@ -132,8 +136,7 @@ def split_of(res: HttpResult) -> LatencySplit:
     if t.first_byte is not None:
         first = t.first_byte - (start_tls or 0.0) - (tls or 0.0)
         first = max(first, 0.0)
-    return LatencySplit(res.url, res.via_proxy, res.ok, res.status, res.detail, connect,
-                        max(reply, 0.0) if reply is not None else None, tls, first, t.total)
+    return LatencySplit(res, connect, max(reply, 0.0) if reply is not None else None, tls, first)
 
 
 def measure_latency(probes: Probes, target: Target, *, via_proxy: bool = True) -> LatencySplit:
@@ -441,7 +444,8 @@ def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: Stre
                   target_host: str) -> Judgement:
     """Step 1: the time the proxy adds (against the direct path when it was measured), and streaming."""
     if not split.ok or direct is None or stream is None:
-        return Judgement.blocked("connectivity.proxy_works", key="not_through", url=split.url, detail=split.detail)
+        return Judgement.blocked("connectivity.proxy_works", key="not_through",
+                                 url=split.result.url, detail=split.result.detail)
     total = split.total or 0.0
     if direct.ok and direct.total is not None:
         added = total - direct.total

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches.judgement import Judgement, Note
@@ -85,7 +85,7 @@ class Verdict:
     title: str | None = None
     logs: str = ""
     #: "connect" (the proxy's answer to CONNECT), "tunnel" (inside TLS) or "plain" (http through the proxy).
-    stage: str = ""
+    stage: Literal["connect", "tunnel", "plain", ""] = ""
     #: A SOCKS5 proxy's answer instead of an HTTP status: the code of its last stage (:func:`read_socks`).
     socks_code: int | None = None
 

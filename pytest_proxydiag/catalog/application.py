@@ -17,6 +17,10 @@ _EXPORT = (
     "  env | grep -i proxy\n"
     "  claude /status")
 
+#: What env_in_shell finds when the shell lacks the variables or holds other ones than a new terminal:
+#: each shows what was seen ("{detail}", "{views}"), and each is fixed by exporting them in the shell's startup file.
+_FIXED_BY_EXPORTING = ("http_only", "profile_only", "not_loaded", "claude_only", "case_mismatch", "stale")
+
 STEPS = {
     "application.env_in_shell": {
         "number": 1,
@@ -24,12 +28,7 @@ STEPS = {
         "question": "Does the shell where Claude Code runs have the proxy variables?",
         "check": 'env | grep -i proxy; echo "Proxy: $HTTPS_PROXY"; claude /status',
         "findings": {
-            "http_only": {"text": "{detail}\n{views}", "solution": "export"},
-            "profile_only": {"text": "{detail}\n{views}", "solution": "export"},
-            "not_loaded": {"text": "{detail}\n{views}", "solution": "export"},
-            "claude_only": {"text": "{detail}\n{views}", "solution": "export"},
-            "case_mismatch": {"text": "{detail}\n{views}", "solution": "export"},
-            "stale": {"text": "{detail}\n{views}", "solution": "export"},
+            **{kind: {"text": "{detail}\n{views}", "solution": "export"} for kind in _FIXED_BY_EXPORTING},
             "claude_differs": {"text": "{detail}\n{views}", "solution": "align_claude"},
         },
         "solutions": {

@@ -336,12 +336,9 @@ class SlowRelay:
     def _serve(self, c: socket.socket):
         try:
             c.settimeout(10)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = c.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = _read_head(c)
+            if b"\r\n\r\n" not in head:
+                return
             port = int(head.split(b" ")[1].rsplit(b":", 1)[1])
             if self.stopping.wait(self.connect_delay):
                 return
@@ -419,13 +416,8 @@ class EchoProxy:
     def _answer(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(3)
-            head = b""
             try:
-                while b"\r\n\r\n" not in head and len(head) < 65536:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    head += chunk
+                head = _read_head(conn)
             except OSError:
                 return
             lines = head.decode("latin-1").split("\r\n")

@@ -16,20 +16,23 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from typing import Literal
 
 #: Executable headers of native binaries: ELF, Mach-O (32/64, both byte orders, universal), PE.
 _NATIVE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xca\xfe\xba\xbe",
                  b"MZ")
 CLAUDE_ENV = "PROXYDIAG_CLAUDE"
+#: ``native`` (its own runtime), ``node`` (a script the Node on PATH runs), ``unknown`` (the file cannot be read).
+Build = Literal["native", "node", "unknown"]
 
 
 @dataclass(frozen=True)
 class ClaudeInstall:
-    """``build`` is ``native`` (its own runtime) or ``node`` (a script the Node on PATH runs)."""
+    """Where Claude Code is installed, what kind of :data:`Build` it is, and the Node that runs it."""
 
     path: str
     real_path: str
-    build: str
+    build: Build
     version: str | None = None
     via_npm: bool = False
     node_path: str | None = None
@@ -39,7 +42,7 @@ class ClaudeInstall:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
 
 
-def build_of(real_path: str) -> str:
+def build_of(real_path: str) -> Build:
     """``native`` for an executable binary, ``node`` for a script (``#!/usr/bin/env node``, ``cli.js``)."""
     try:
         with open(real_path, "rb") as f:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 #: Longest wait for one tool; reading a keychain with hundreds of roots takes well under a second.
 TIMEOUT = 5.0
@@ -17,7 +17,7 @@ class CommandResult:
     """``status``: ``ok``, ``missing`` (no such tool here), ``failed`` (non-zero exit) or ``timeout``."""
 
     command: str
-    status: str
+    status: Literal["ok", "missing", "failed", "timeout"]
     stdout: str = ""
     detail: str = ""
 

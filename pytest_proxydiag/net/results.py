@@ -113,6 +113,16 @@ class HttpReply:
         return self.body[:limit].decode("utf-8", "replace")
 
 
+class _Replied:
+    """A result that may carry a reply (the proxy's or the origin's): :attr:`status` is its status, or None."""
+
+    reply: HttpReply | None
+
+    @property
+    def status(self) -> int | None:
+        return self.reply.status if self.reply else None
+
+
 @dataclass(frozen=True)
 class SocksOutcome:
     """How far a SOCKS5 exchange got: the last *stage* (``method``, ``auth``, ``connect``) and its *code*
@@ -129,7 +139,7 @@ class SocksOutcome:
 
 
 @dataclass(frozen=True)
-class TunnelResult:
+class TunnelResult(_Replied):
     """The outcome of ``CONNECT target`` through the proxy (an HTTP CONNECT, or SOCKS5's)."""
 
     target: str
@@ -140,10 +150,6 @@ class TunnelResult:
     timings: Timings = field(default_factory=Timings)
     credentials_sent: bool = False
     socks: SocksOutcome | None = None
-
-    @property
-    def status(self) -> int | None:
-        return self.reply.status if self.reply else None
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ class TlsResult:
 
 
 @dataclass(frozen=True)
-class HttpResult:
+class HttpResult(_Replied):
     """A whole HTTP exchange, through the proxy or direct."""
 
     url: str
@@ -176,13 +182,9 @@ class HttpResult:
     tunnel: TunnelResult | None = None
     bytes_sent: int = 0
 
-    @property
-    def status(self) -> int | None:
-        return self.reply.status if self.reply else None
-
 
 @dataclass(frozen=True)
-class StreamResult:
+class StreamResult(_Replied):
     """A response read piece by piece: when each piece of the body arrived (seconds after the request was sent)."""
 
     url: str
@@ -192,10 +194,6 @@ class StreamResult:
     reply: HttpReply | None = None          # the head; the body is in *pieces*
     pieces: tuple[tuple[float, bytes], ...] = ()
     complete: bool = False                  # the whole body arrived within the time allowed
-
-    @property
-    def status(self) -> int | None:
-        return self.reply.status if self.reply else None
 
 
 class ProbeError(Exception):

@@ -62,6 +62,11 @@ def _status(code: int) -> str:
     return rf"(?<![\w.:/#-])(?<!line )(?<!port ){code}(?![\w]|[.:/-]\d)"
 
 
+def _any(*wordings: str) -> str:
+    """A pattern for any of *wordings*: one message as each language (or each client) words it."""
+    return "|".join(wordings)
+
+
 # Each row: (group, pattern, note, {branch: weight}).  Rows of one group describe the same
 # clue in different wordings (a 407 status, "Proxy Authentication Required", Squid's 407 page):
 # per branch only the strongest matching row of a group counts, so one clue printed three ways
@@ -72,7 +77,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("407", r"proxy[ -]?authentication[ -]?required", "the proxy demands credentials (407)", {"auth": 4}),
     ("407", r"cache access denied|ERR_CACHE_ACCESS_DENIED", "Squid's 407 page (ERR_CACHE_ACCESS_DENIED): "
      "the proxy demands credentials", {"auth": 4}),
-    ("407", r"Proxyauthentifizierung|Proxy-Authentifizierung|プロキシ認証|代理身份验证|代理认证",
+    ("407", _any(r"Proxyauthentifizierung", r"Proxy-Authentifizierung", r"プロキシ認証", r"代理身份验证", r"代理认证"),
      "the proxy demands credentials (localized)", {"auth": 4}),
     ("407-header", r"proxy-authenticate\b", "a Proxy-Authenticate challenge", {"auth": 3}),
     ("auth-scheme", r"\b(?:ntlm|negotiate|kerberos|spnego|cntlm)\b", "an NTLM/Kerberos proxy: clients without "
@@ -101,12 +106,13 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     # ---- connectivity: the proxy (or gateway) cannot be reached
     ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
      "nothing listens at that address and port (connection refused)", {"connectivity": 4}),
-    ("refused", r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt|接続が拒否されました|接続を拒否|"
-     r"Connexion refus[ée]e|conexi[óo]n (?:rehusada|rechazada)|连接被拒绝|拒绝连接",
+    ("refused", _any(r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt", r"接続が拒否されました", r"接続を拒否",
+                     r"Connexion refus[ée]e", r"conexi[óo]n (?:rehusada|rechazada)", r"连接被拒绝", r"拒绝连接"),
      "connection refused (localized)", {"connectivity": 4}),
     # Windows' WSAECONNREFUSED (10061) text as localized Windows prints it (zh, de, fr, es, ja).
-    ("refused", r"目标计算机积极拒绝|Zielcomputer die Verbindung verweigerte|l.ordinateur cible l.a express[ée]ment refus[ée]e|"
-     r"equipo de destino deneg[óo] expresamente|対象のコンピューターによって拒否された",
+    ("refused", _any(r"目标计算机积极拒绝", r"Zielcomputer die Verbindung verweigerte",
+                     r"l.ordinateur cible l.a express[ée]ment refus[ée]e", r"equipo de destino deneg[óo] expresamente",
+                     r"対象のコンピューターによって拒否された"),
      "connection refused (Windows, localized)", {"connectivity": 4}),
     ("refused", r"proxy server is refusing connections|ERR_PROXY_CONNECTION_FAILED",
      "the browser's words: nothing accepts connections at the proxy's address and port", {"connectivity": 4}),
@@ -166,8 +172,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("timeout", r"ReadTimeout|Read timed out|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|Request timed out|"
      r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after",
      "the answer took too long (read/request timeout)", {"performance": 3, "connectivity": 1}),
-    ("timeout", r"连接方在一段时间后没有正确答复|Gegenstelle nach einer bestimmten Zeitspanne nicht|"
-     r"le parti connect[ée] n.a pas r[ée]pondu|la parte conectada no respondi[óo]|一定の時間を過ぎても正しく応答しなかった",
+    ("timeout", _any(r"连接方在一段时间后没有正确答复", r"Gegenstelle nach einer bestimmten Zeitspanne nicht",
+                     r"le parti connect[ée] n.a pas r[ée]pondu", r"la parte conectada no respondi[óo]",
+                     r"一定の時間を過ぎても正しく応答しなかった"),
      "connecting timed out (Windows, localized)", {"connectivity": 3, "performance": 1.5}),
     ("timeout", r"time[d ]?[ -]?out|Zeitüberschreitung|Zeitlimit|タイムアウト|超时|d[ée]lai d'attente",
      "a timeout: a silent proxy or a slow path", {"connectivity": 1.5, "performance": 1.5}),
@@ -189,11 +196,12 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "Python 3.13's strict X.509 check rejects a corporate CA older Pythons accepted", {"certificate": 4}),
     ("cert", r"Self-signed certificate detected|corporate SSL certificates",
      "Claude Code's self-signed certificate message", {"certificate": 4}),
-    ("cert", r"CERT_HAS_EXPIRED|certificate has expired|ERR_TLS_CERT_ALTNAME_INVALID|Hostname/IP does not match|"
-     r"hostname mismatch|CERT_NOT_YET_VALID|doesn.t match either of|does not match either of",
-     "the certificate is expired or for another name",
+    ("cert", _any(r"CERT_HAS_EXPIRED", r"certificate has expired", r"ERR_TLS_CERT_ALTNAME_INVALID",
+                  r"Hostname/IP does not match", r"hostname mismatch", r"CERT_NOT_YET_VALID", r"doesn.t match either of",
+                  r"does not match either of"),
+     "the certificate is expired or for another name", {"certificate": 3}),
+    ("cert", _any(r"証明書", r"Zertifikat", r"证书", r"certificado"), "a certificate problem (localized)",
      {"certificate": 3}),
-    ("cert", r"証明書|Zertifikat|证书|certificado", "a certificate problem (localized)", {"certificate": 3}),
     ("cert", r"certificat", "a certificate is mentioned", {"certificate": 1}),
     ("ca-file", r"\bInvalid CA\b|bad CA certificate|PEM routines|no certificate or crl found",
      "a CA file the client cannot read (DER instead of PEM?)", {"certificate": 3}),

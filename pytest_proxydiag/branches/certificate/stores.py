@@ -80,6 +80,13 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
         v = env.get(name)
         return v if v not in (None, "") else None
 
+    def first_set(*candidates: tuple[str, str], otherwise: tuple[str, str, str]) -> tuple[str, str, str]:
+        """The source of the first variable set among ``(name, "file"|"dir"|"any")`` candidates, else *otherwise*."""
+        for name, kind in candidates:
+            if val(name):
+                return (name, env[name], kind)
+        return otherwise
+
     certifi_path = certifi_bundle()
     sys_path, _family = system_bundle()
     import ssl
@@ -88,31 +95,20 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     stores: dict[str, StoreSpec] = {}
 
     # requests: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE (a file or a directory), else certifi.
-    if val("REQUESTS_CA_BUNDLE"):
-        src = ("REQUESTS_CA_BUNDLE", env["REQUESTS_CA_BUNDLE"], "any")
-    elif val("CURL_CA_BUNDLE"):
-        src = ("CURL_CA_BUNDLE", env["CURL_CA_BUNDLE"], "any")
-    else:
-        src = ("certifi", certifi_path or "", "file")
+    certifi_src = ("certifi", certifi_path or "", "file")
+    src = first_set(("REQUESTS_CA_BUNDLE", "any"), ("CURL_CA_BUNDLE", "any"), otherwise=certifi_src)
     stores["requests"] = StoreSpec("requests", "requests", (src,), _via(src))
 
     # Python's ssl defaults (urllib, ssl.create_default_context): SSL_CERT_FILE and SSL_CERT_DIR,
     # else OpenSSL's compiled-in paths; both the file and the directory are consulted.
-    f_src = ("SSL_CERT_FILE", env["SSL_CERT_FILE"], "file") if val("SSL_CERT_FILE") else \
-        ("default", dvp.openssl_cafile, "file")
-    d_src = ("SSL_CERT_DIR", env["SSL_CERT_DIR"], "dir") if val("SSL_CERT_DIR") else \
-        ("default", dvp.openssl_capath, "dir")
+    f_src = first_set(("SSL_CERT_FILE", "file"), otherwise=("default", dvp.openssl_cafile, "file"))
+    d_src = first_set(("SSL_CERT_DIR", "dir"), otherwise=("default", dvp.openssl_capath, "dir"))
     py_sources = tuple(s for s in (f_src, d_src) if s[1] and (s[0] != "default" or os.path.exists(s[1])))
     stores["python-ssl"] = StoreSpec("python-ssl", "Python ssl/urllib",
                                      py_sources, " + ".join(_via(s) for s in py_sources) or _t("no_ca_file"))
 
     # httpx (and the Anthropic SDK, which uses it): SSL_CERT_FILE, else SSL_CERT_DIR, else certifi.
-    if val("SSL_CERT_FILE"):
-        hsrc = ("SSL_CERT_FILE", env["SSL_CERT_FILE"], "file")
-    elif val("SSL_CERT_DIR"):
-        hsrc = ("SSL_CERT_DIR", env["SSL_CERT_DIR"], "dir")
-    else:
-        hsrc = ("certifi", certifi_path or "", "file")
+    hsrc = first_set(("SSL_CERT_FILE", "file"), ("SSL_CERT_DIR", "dir"), otherwise=certifi_src)
     stores["httpx"] = StoreSpec("httpx", "httpx/Anthropic SDK", (hsrc,), _via(hsrc))
 
     # curl: CURL_CA_BUNDLE, then SSL_CERT_DIR / SSL_CERT_FILE (measured), else its built-in bundle.
