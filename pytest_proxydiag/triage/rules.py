@@ -95,8 +95,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"connectivity": 2, "policy": 1, "auth": 1}),
     ("hangup", r"socket hang up", "the proxy closed the connection (often an unanswered auth challenge)",
      {"connectivity": 2, "auth": 1}),
-    ("pip-old", r"Cannot fetch index base URL", "old pip's generic failure behind a proxy",
-     {"connectivity": 2, "auth": 1}),
+    ("pip-old", r"Cannot fetch index base URL", "old pip's generic failure behind a proxy: an NTLM proxy it cannot "
+     "authenticate to, or an old pip that did not use the proxy at all", {"auth": 2, "bypass": 1.5, "connectivity": 1}),
 
     # ---- connectivity: the proxy (or gateway) cannot be reached
     ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
