@@ -57,6 +57,10 @@ class Evidence:
 # A row may point to several branches; it is expanded to one Rule per branch.
 
 
+#: A loopback or private address: never a destination the corporate proxy should be asked for.
+_LOCAL = r"(?:localhost|127(?:\.\d{1,3}){3}|10(?:\.\d{1,3}){3}|192\.168(?:\.\d{1,3}){2}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2})"
+
+
 def _status(code: int) -> str:
     """An HTTP status number standing alone (not ``line 407``, ``:4070``, ``#413`` or ``_ssl.c:1007``)."""
     return rf"(?<![\w.:/#-])(?<!line )(?<!port ){code}(?![\w]|[.:/-]\d)"
@@ -100,8 +104,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"connectivity": 2, "policy": 1, "auth": 1}),
     ("hangup", r"socket hang up", "the proxy closed the connection (often an unanswered auth challenge)",
      {"connectivity": 2, "auth": 1}),
-    ("pip-old", r"Cannot fetch index base URL", "old pip's generic failure behind a proxy",
-     {"connectivity": 2, "auth": 1}),
+    ("pip-old", r"Cannot fetch index base URL", "old pip's generic failure behind a proxy: an NTLM proxy it cannot "
+     "authenticate to, or an old pip that did not use the proxy at all", {"auth": 2, "bypass": 1.5, "connectivity": 1}),
 
     # ---- connectivity: the proxy (or gateway) cannot be reached
     ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
@@ -322,7 +326,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     # An error naming the destination's port 443/80 (not a proxy port) means the client connected
     # directly: it did not use the proxy.  The connection error itself then says nothing about the proxy,
     # and from the text alone a client that skips the proxy is as likely an application setting.
-    ("direct-dest", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH) \[?[0-9a-f.:]{7,39}\]?:443\b|"
+    ("direct-dest", r"(?:ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTCONN|ECONNABORTED) "
+     r"\[?[\w.:-]{3,60}\]?:443\b|"
      r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
      r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
      r"\b443 is not reachable",
@@ -334,6 +339,15 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("loopback-via-proxy", r"(?:localhost|127\.0\.0\.1):\d{1,5}/[^\s\"]{0,200}\"? \"?http/1\.[01] 50[234]\b",
      "a local server (localhost) answered 502/504 through a proxy: NO_PROXY does not list localhost/127.0.0.1, so "
      "the request went to the proxy", {"bypass": 5, "policy": -2}),
+    # The same clue in other clients' words: a local or private address (a VM, a local server) as the
+    # destination, and the proxy's answer to it (its refusal, its headers) or a CONNECT to it.
+    ("loopback-via-proxy", r"(?:get|post|put|head|delete|patch) \"?https?://" + _LOCAL + r"[:/][^\n]{0,200}?"
+     r"(?:forbidden|service unavailable|proxy error|tunnel\b|\b50[234]\b|\b403\b)|"
+     r"(?:\bhost|\burl):? ?\"?(?:https?://)?" + _LOCAL + r"(?::\d{1,5})?\b[^\n]{0,400}?"
+     r"(?:server:? ?\"?(?:zscaler|squid|bluecoat|mcafee)|x-squid-error)|"
+     r"\bconnect(?:ing to server)? " + _LOCAL + r":\d{1,5} (?:http/1\.[01]|via (?:http )?proxy)",
+     "a local or private address (a VM, a local server) was sent to the proxy, which answered for it: NO_PROXY "
+     "must list it", {"bypass": 5, "policy": -3, "connectivity": -2}),
     # Node prints the same connection error as an object: address and port as fields.
     ("direct-dest", r"address['\"]?: ?['\"](?!127\.)[0-9a-f.:]{7,39}['\"],? ?['\"]?port['\"]?: ?(?:443|80)\b",
      "Node's connection error names the destination's own address and port 443/80 (no proxy): the client did "
@@ -345,8 +359,32 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "ProxyError): the client went direct", {"bypass": 4, "connectivity": -2}),
     ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
      "HTTP proxy", {"bypass": 5}),
+    # urllib3 names the host it connected to; through a proxy the error is wrapped in ProxyError (the
+    # proxy-used row then takes this back), so a bare ConnectTimeoutError was a direct connection.
     ("direct-443", r"Connection to [\w.-]+ timed out",
-     "a direct connection to the provider's port 443: the client did not use the proxy", {"bypass": 3}),
+     "a direct connection to the provider's port 443: the client did not use the proxy",
+     {"bypass": 4, "connectivity": -1}),
+    # Go (Docker's daemon, most Go tools): a client that uses a proxy never looks the destination up itself;
+    # through a proxy the same error reads "proxyconnect tcp: dial tcp: lookup <proxy>".
+    ("go-dns", r"dial tcp: lookup [\w.-]{1,253}(?: on [\w.:\[\]%-]{1,80})?: no such host",
+     "a Go client (the Docker daemon) looked the destination up itself: it did not use the proxy "
+     "(the daemon does not read the shell's proxy variables)", {"bypass": 4, "connectivity": 1}),
+    # The Docker daemon reads its own proxy settings (systemd drop-in, daemon.json, Docker Desktop), not the
+    # shell's; through a proxy Go says "proxyconnect tcp" (the proxy-used row takes this back).
+    ("docker-daemon-direct", r"error response from daemon: [^\n]{0,300}?(?:client\.timeout exceeded|i/o timeout|"
+     r"context deadline exceeded)",
+     "the Docker daemon timed out reaching the registry without a proxy in the message: it went direct (the "
+     "daemon does not read the shell's proxy variables)", {"bypass": 3, "application": 1.5}),
+    # npm names the proxy when it uses one ("tunneling socket could not be established", the proxy's
+    # address and port); its own connect/read error on the registry is a direct connection.
+    ("npm-direct", r"npm err! (?:network )?(?:request to [^\s]{1,300} failed, reason: )?(?:connect|read) "
+     r"e(?:timedout|connreset|netunreach|hostunreach|connrefused|notconn|connaborted)\b"
+     r"(?! \[?[\w.:-]{1,60}\]?:(?!443\b|80\b)\d{2,5}\b)|"
+     r"npm err! fetch failed https?://[^\s]{1,300} \{ \[error: (?:connect|read) e[a-z]{4,12}\]|"
+     r"retry will retry, error on last attempt: error: (?:connect|read) e[a-z]{4,12}\b"
+     r"(?! \[?[\w.:-]{1,60}\]?:(?!443\b|80\b)\d{2,5}\b)",
+     "npm's own connection error on the registry (through a proxy npm names the proxy or 'tunneling socket'): "
+     "npm connected directly, its proxy/https-proxy settings did not apply", {"bypass": 5, "connectivity": -1.5}),
     ("node-connect-timeout", r"UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error",
      "undici's connect timeout: Node's fetch ignores HTTPS_PROXY (unless NODE_USE_ENV_PROXY=1), so it tried the "
      "destination directly", {"bypass": 5, "connectivity": -1, "application": 1.5}),
