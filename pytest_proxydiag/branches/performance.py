@@ -81,13 +81,11 @@ def fmt_ms(seconds: float | None) -> str:
 # ============================================================ latency split
 @dataclass(frozen=True)
 class LatencySplit:
-    """One request's phases (seconds, None when the phase did not happen); see :func:`split_of`."""
+    """One request's phases in the order they happen, as (name, seconds); one that did not happen is left
+    out (no CONNECT reply on a direct request).  See :func:`split_of`."""
 
     result: HttpResult                  # the request measured: URL, route, outcome and total time
-    proxy_connect: float | None = None
-    connect_reply: float | None = None
-    tls: float | None = None
-    first_byte: float | None = None
+    steps: tuple[tuple[str, float], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -98,10 +96,7 @@ class LatencySplit:
         return self.result.timings.total
 
     def phases(self) -> dict[str, float]:
-        names = (("proxy connect" if self.result.via_proxy else "connect", self.proxy_connect),
-                 ("CONNECT reply", self.connect_reply), ("TLS handshake", self.tls),
-                 ("time to first byte", self.first_byte))
-        return {k: v for k, v in names if v is not None}
+        return dict(self.steps)
 
     def slowest(self) -> tuple[str, float] | None:
         ph = self.phases()
@@ -136,7 +131,10 @@ def split_of(res: HttpResult) -> LatencySplit:
     if t.first_byte is not None:
         first = t.first_byte - (start_tls or 0.0) - (tls or 0.0)
         first = max(first, 0.0)
-    return LatencySplit(res, connect, max(reply, 0.0) if reply is not None else None, tls, first)
+    named = (("proxy connect" if res.via_proxy else "connect", connect),
+             ("CONNECT reply", max(reply, 0.0) if reply is not None else None), ("TLS handshake", tls),
+             ("time to first byte", first))
+    return LatencySplit(res, tuple((name, seconds) for name, seconds in named if seconds is not None))
 
 
 def measure_latency(probes: Probes, target: Target, *, via_proxy: bool = True) -> LatencySplit:

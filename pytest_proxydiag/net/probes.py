@@ -417,13 +417,14 @@ class Probes(ProbeSession):
         try:
             route = self._open_route(target, via_proxy, None, self.timeout, deadline)
             if route.sock is None:
-                return StreamResult(url, False, route.tunnel.cause, f"no tunnel: {route.tunnel.detail}")
+                return StreamResult(url, method, False, route.tunnel.cause, f"no tunnel: {route.tunnel.detail}",
+                                    via_proxy=via_proxy)
             t_send = time.monotonic()
             self._send(route.sock, target, method, path, headers, body, via_proxy, self.timeout, deadline)
             reply, reader = read_head(route.sock, Deadline(max(min(self.timeout + duration, deadline.remaining()),
                                                                0.001)), what)
             if reply.status != 200:
-                return StreamResult(url, True, Cause.OK, reply.status_line, reply)
+                return StreamResult(url, method, True, Cause.OK, reply.status_line, reply, via_proxy=via_proxy)
             pieces: list[tuple[float, bytes]] = []
             size = 0
             for piece in iter_body(route.sock, reader, deadline):
@@ -431,10 +432,11 @@ class Probes(ProbeSession):
                 size += len(piece)
                 if size > MAX_BODY:
                     break
-            return StreamResult(url, True, Cause.OK, reply.status_line, reply, tuple(pieces), reader.ended)
+            return StreamResult(url, method, True, Cause.OK, reply.status_line, reply, via_proxy=via_proxy,
+                                pieces=tuple(pieces), complete=reader.ended)
         except (ProbeError, OSError) as exc:
             err = classify_oserror(exc, what)
-            return StreamResult(url, False, err.cause, err.detail)
+            return StreamResult(url, method, False, err.cause, err.detail, via_proxy=via_proxy)
         finally:
             route.close()
 

@@ -184,14 +184,10 @@ class HttpResult(_Replied):
 
 
 @dataclass(frozen=True)
-class StreamResult(_Replied):
-    """A response read piece by piece: when each piece of the body arrived (seconds after the request was sent)."""
+class StreamResult(HttpResult):
+    """An HTTP exchange whose answer was read piece by piece: when each piece of the body arrived (seconds
+    after the request was sent).  ``reply`` is the head; the body is in *pieces*."""
 
-    url: str
-    ok: bool
-    cause: Cause
-    detail: str = ""
-    reply: HttpReply | None = None          # the head; the body is in *pieces*
     pieces: tuple[tuple[float, bytes], ...] = ()
     complete: bool = False                  # the whole body arrived within the time allowed
 
