@@ -105,13 +105,34 @@ def pytest_cmdline_main(config):
         config.option.tx = []
         if hasattr(config.option, "distload"):
             config.option.distload = False
+    if _wants_diagnosis(config):
+        # Here, not in pytest_configure, so the SDK runs start loading before the other plugins configure.
+        _set_up_state(config)
     return None
 
 
-@pytest.hookimpl(tryfirst=True)
+def _set_up_state(config) -> RunState:
+    """The run's state (options resolved: a bad value is pytest's usage error, exit 4), once; the SDK runs
+    start loading (:func:`~pytest_proxydiag.proof.early.warm_up`) when this session will run steps."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        return state
+    state = build_state(config, active=True)
+    # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
+    state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
+    config.stash[STATE_KEY] = state
+    if not hasattr(config, "workerinput") and not _runs_no_step(config):
+        from pytest_proxydiag.proof import early
+
+        # They load their SDK beside pytest's own start-up and collection, and send nothing until their
+        # step's checks pass.
+        config.add_cleanup(early.warm_up(state))
+    return state
+
+
 def pytest_configure(config) -> None:
-    """Markers; with ``--proxydiag``, the run's state and reporter.  First of all plugins' configure hooks, so
-    the SDK runs (:func:`~pytest_proxydiag.proof.early.warm_up`) start loading before the others' work."""
+    """Markers; with ``--proxydiag``, the run's state (made in ``pytest_cmdline_main`` already, except in an
+    xdist worker) and reporter."""
     for branch, description in flowchart.BRANCHES.items():
         config.addinivalue_line("markers", f"{branch}: proxydiag branch: {description}")
     config.addinivalue_line("markers", "site: proxydiag site steps (step ids starting with 'site.')")
@@ -120,10 +141,7 @@ def pytest_configure(config) -> None:
                    "step this test implements; its failure renders the step's solution")
     if not _wants_diagnosis(config):
         return
-    state = build_state(config, active=True)
-    # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
-    state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
-    config.stash[STATE_KEY] = state
+    state = _set_up_state(config)
     from pytest_proxydiag.triage import configure_triage
 
     configure_triage(config, state)
@@ -135,11 +153,6 @@ def pytest_configure(config) -> None:
     if hasattr(config, "workerinput"):
         # xdist workers collect what the controller passes them.
         return
-    if not _collect_only(config):
-        from pytest_proxydiag.proof import early
-
-        # The SDK runs load their SDK now, beside collection; they send nothing until their step's checks pass.
-        config.add_cleanup(early.warm_up(state))
     extra = [str(bundled_dir())] + site_pack_dirs()
     if config.args_source == pytest.Config.ArgsSource.ARGS:
         config.args = list(config.args) + extra
@@ -206,9 +219,11 @@ class BundledModule(pytest.Module):
         return name.startswith("Test")
 
 
-def _collect_only(config) -> bool:
-    """``--co``, ``--setup-only`` or ``--setup-plan``: no step runs, so no client is started."""
-    return any(getattr(config.option, o, False) for o in ("collectonly", "setuponly", "setupplan"))
+def _runs_no_step(config) -> bool:
+    """``--co``, ``--setup-only``, ``--setup-plan``, ``--fixtures``, ``--markers`` or ``--help``: no step runs,
+    so no client is started."""
+    return any(getattr(config.option, o, False) for o in ("collectonly", "setuponly", "setupplan", "showfixtures",
+                                                          "show_fixtures_per_test", "markers", "help", "version"))
 
 
 def _active(config) -> bool:
@@ -294,7 +309,7 @@ def pytest_collection_finish(session) -> None:
             target = getattr(getattr(item, "callspec", None), "params", {}).get("proxydiag_target")
             targets.setdefault(_step_id(item), set()).add(getattr(target, "url", None))
         state.selected_targets = {k: frozenset(v) for k, v in targets.items() if k}
-        if not _collect_only(session.config):
+        if not _runs_no_step(session.config):
             from pytest_proxydiag.proof import early
 
             session.config.add_cleanup(early.start_early(state, state.selected_targets))
