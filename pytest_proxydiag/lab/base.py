@@ -62,6 +62,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def listening(port: int) -> bool | None:
+    """Whether a TCP socket on this machine listens on *port*, read from ``/proc/net/tcp{,6}`` without
+    connecting (a probe connection would show in a proxy's access log); None where that is unreadable."""
+    seen = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for row in rows:
+            fields = row.split()
+            # fields[1] is "ADDRESS:PORT" in hex, fields[3] the state: 0A is LISTEN.
+            if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False if seen else None
+
+
 def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:

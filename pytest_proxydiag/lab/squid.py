@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, pid_alive
+from pytest_proxydiag.lab.base import (TMP_PREFIX, LabError, LabUnavailable, kill_group, listening, pdeathsig,
+                                      pid_alive)
 
 @dataclass(frozen=True)
 class ProxyRequest:
@@ -245,8 +246,10 @@ class Squid:
                 env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"},
                 start_new_session=True, preexec_fn=pdeathsig(), close_fds=True,
             )
-        # Ready = Squid logged that it accepts on the port.  Polling the log, not the port, keeps
-        # the access log free of our probe connections ("error:transaction-end-before-headers").
+        # Ready = Squid logged that it accepts on the port, and the port listens.  Squid logs "Accepting ...
+        # connections at" when it schedules its acceptor job, one event-loop turn before that job calls
+        # listen(): a client in between is refused (seen under load).  Reading the kernel's socket table,
+        # not connecting, keeps the access log free of our probes ("error:transaction-end-before-headers").
         while True:
             status = self.proc.poll()
             if status is not None:
@@ -254,7 +257,8 @@ class Squid:
                 self.stop()
                 raise LabError(f"squid exited with status {status} at start:\n{tail}")
             with contextlib.suppress(OSError):
-                if "Socket connections at" in self.cache_log.read_text(errors="replace"):
+                if ("Socket connections at" in self.cache_log.read_text(errors="replace")
+                        and listening(self.port) is not False):
                     break
             if time.monotonic() - t0 > timeout:
                 tail = self.log_tail()
