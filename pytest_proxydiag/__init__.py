@@ -41,6 +41,7 @@ _PUBLIC = {
     "Probes": "pytest_proxydiag.net.probes",
     "Cause": "pytest_proxydiag.net.results",
     "Timings": "pytest_proxydiag.net.results",
+    "ProbeResult": "pytest_proxydiag.net.results",
     "TcpResult": "pytest_proxydiag.net.results",
     "HttpReply": "pytest_proxydiag.net.results",
     "TunnelResult": "pytest_proxydiag.net.results",
@@ -75,5 +76,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from pytest_proxydiag.core.results import StepResult
     from pytest_proxydiag.core.step import Finding, StepContext, blocking_step_for
     from pytest_proxydiag.net.probes import Probes
-    from pytest_proxydiag.net.results import (Cause, HttpReply, HttpResult, TcpResult, Timings, TlsResult,
-                                              TunnelResult)
+    from pytest_proxydiag.net.results import (Cause, HttpReply, HttpResult, ProbeResult, TcpResult, Timings,
+                                              TlsResult, TunnelResult)

@@ -16,9 +16,9 @@ import subprocess
 
 import pytest
 
-from conftest import require_squid
+from conftest import missing_tool, require_squid
 from pytest_proxydiag.branches.certificate import claude_trust as ct
-from pytest_proxydiag.machine.claude_install import build_of, find_claude
+from pytest_proxydiag.machine.claude_install import build_of, find_claude, node_version
 
 CLAUDE = os.environ.get("PROXYDIAG_CLAUDE") or "/opt/proxydiag-claude/node_modules/.bin/claude"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -95,6 +95,30 @@ def test_the_npm_package_installs_the_native_build():
     assert install is not None and install.via_npm and install.version
     # When a release goes back to a script for the Node on PATH, the OS-store rule changes with it.
     assert install.build == "native" == build_of(os.path.realpath(path)), install
+
+
+def test_a_node_build_names_the_node_on_path_that_runs_it(tmp_path):
+    """A script build (an old npm release, or --ignore-scripts) is run by the Node on PATH: the report's
+    ``install`` object names it as ``node_path``/``node_version``; a native build has neither."""
+    node = shutil.which("node")
+    if not node:
+        missing_tool("node is not installed (Debian: apt-get install nodejs)")
+    script = tmp_path / "lib" / "cli.js"
+    script.parent.mkdir()
+    script.write_text("#!/usr/bin/env node\nconsole.log('2.0.0')\n")
+    script.chmod(0o755)
+    link = tmp_path / "claude"
+    link.symlink_to(script)
+    env = {"PROXYDIAG_CLAUDE": str(link), "PATH": os.path.dirname(node)}
+    install = find_claude(env)
+    assert install is not None and install.build == "node" and not install.via_npm
+    assert install.node is not None and install.node.path == node and install.node.version == node_version(node)
+    assert install.as_dict() == {"path": str(link), "real_path": str(script), "build": "node", "via_npm": False,
+                                 "node_path": node, "node_version": node_version(node)}
+    assert list(install.as_dict()) == ["path", "real_path", "build", "via_npm", "node_path", "node_version"]
+    native = find_claude({"PROXYDIAG_CLAUDE": "/bin/true", "PATH": os.path.dirname(node)})
+    assert native is not None and native.build == "native" and native.node is None
+    assert "node_path" not in native.as_dict() and "node_version" not in native.as_dict()
 
 
 def _namespace_prefix() -> list[str]:

@@ -21,7 +21,7 @@ from pytest_proxydiag.net.probes import Cause, HttpResult, Timings
 
 # ------------------------------------------------------------------ helpers (no network)
 def test_split_of_turns_cumulative_timings_into_phases():
-    res = HttpResult("https://x/", "GET", True, Cause.OK, "HTTP/1.1 200 OK",
+    res = HttpResult(ok=True, cause=Cause.OK, detail="HTTP/1.1 200 OK", url="https://x/", method="GET",
                      timings=Timings(connect=0.010, proxy_reply=0.030, tls=0.050, first_byte=2.590, total=2.6))
     s = perf.split_of(res)
     assert s.phases() == pytest.approx({"proxy connect": 0.010, "CONNECT reply": 0.020, "TLS handshake": 0.050,

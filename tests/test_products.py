@@ -233,15 +233,16 @@ def test_socks_refusals_are_judged_by_stage():
 
     target = Target("https://api.anthropic.com", "test")
     url = _url("socks5h://alice:pw@127.0.0.1:1080")
-    wrong = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "", credentials_sent=True,
-                         socks=SocksOutcome("auth", 1))
+    wrong = TunnelResult(ok=False, cause=Cause.SOCKS_REFUSED, target="api.anthropic.com:443",
+                         credentials_sent=True, socks=SocksOutcome("auth", 1))
     assert auth.judge_socks_credentials(url, target, wrong).key == "socks_rejected"
     assert connectivity.judge_socks_tunnel(url, wrong, target).by == "auth.credentials"
-    denied = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "", socks=SocksOutcome("connect", 2))
+    denied = TunnelResult(ok=False, cause=Cause.SOCKS_REFUSED, target="api.anthropic.com:443",
+                          socks=SocksOutcome("connect", 2))
     # "Not allowed by ruleset" is the SOCKS server's policy: policy.domain_allowed judges it, as it does a 403.
     assert connectivity.judge_socks_tunnel(url, denied, target).by == "policy.domain_allowed"
     assert auth.judge_socks_credentials(url, target, denied).by == "policy.domain_allowed"
-    unreachable = TunnelResult("api.anthropic.com:443", False, Cause.SOCKS_REFUSED, "",
+    unreachable = TunnelResult(ok=False, cause=Cause.SOCKS_REFUSED, target="api.anthropic.com:443",
                                socks=SocksOutcome("connect", 4, "client", "127.0.0.1"))
     verdict = connectivity.judge_socks_tunnel(url, unreachable, target)
     assert verdict.key == "socks_refused" and verdict.values["meaning"] == "host unreachable"

@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Mapping
 
 #: Executable headers of native binaries: ELF, Mach-O (32/64, both byte orders, universal), PE.
 _NATIVE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xca\xfe\xba\xbe",
@@ -27,19 +27,41 @@ Build = Literal["native", "node", "unknown"]
 
 
 @dataclass(frozen=True)
+class NodeRuntime:
+    """The Node that runs a ``node`` build: its *path* and what ``node --version`` says (None: it said nothing)."""
+
+    path: str
+    version: str | None = None
+
+    @classmethod
+    def on_path(cls, env: Mapping[str, str]) -> NodeRuntime | None:
+        """The ``node`` on *env*'s ``PATH`` (None: there is none)."""
+        node = shutil.which("node", path=env.get("PATH"))
+        return cls(node, node_version(node)) if node else None
+
+
+@dataclass(frozen=True)
 class ClaudeInstall:
     """Where Claude Code is installed, what kind of :data:`Build` it is, and the Node that runs it."""
 
     path: str
     real_path: str
     build: Build
-    version: str | None = None
-    via_npm: bool = False
-    node_path: str | None = None
-    node_version: str | None = None
+    version: str | None = None        # the npm package's version (None: not installed by npm, or unreadable)
+    node: NodeRuntime | None = None   # a ``node`` build's runtime; None for a native one (or no Node on PATH)
+
+    @property
+    def via_npm(self) -> bool:
+        """Installed by npm: its package says so, or it lives under a ``node_modules``."""
+        return self.version is not None or f"{os.sep}node_modules{os.sep}" in self.real_path
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        """The report's ``install`` object (the Node as ``node_path``, ``node_version``), empty values left out."""
+        out = {"path": self.path, "real_path": self.real_path, "build": self.build, "version": self.version,
+               "via_npm": self.via_npm}
+        if self.node is not None:
+            out.update(node_path=self.node.path, node_version=self.node.version)
+        return {k: v for k, v in out.items() if v not in (None, "")}
 
 
 def build_of(real_path: str) -> Build:
@@ -83,8 +105,5 @@ def find_claude(env: dict | None = None) -> ClaudeInstall | None:
         return None
     real = os.path.realpath(path)
     build = build_of(real)
-    version = _npm_package_version(path)
-    via_npm = version is not None or f"{os.sep}node_modules{os.sep}" in real
-    node = shutil.which("node", path=env.get("PATH")) if build == "node" else None
-    return ClaudeInstall(path=path, real_path=real, build=build, version=version, via_npm=via_npm,
-                         node_path=node, node_version=node_version(node))
+    return ClaudeInstall(path=path, real_path=real, build=build, version=_npm_package_version(path),
+                         node=NodeRuntime.on_path(env) if build == "node" else None)

@@ -105,7 +105,7 @@ class Probes(ProbeSession):
         if via is None:
             blocked = self._blocked_result()
             if blocked is not None:
-                return None, TunnelResult(target, False, blocked.cause, blocked.detail)
+                return None, TunnelResult(ok=False, cause=blocked.cause, detail=blocked.detail, target=target)
         if (via or self.proxy) is not None and (via or self.proxy).scheme in socks.SOCKS5_SCHEMES:
             return self._open_socks5_tunnel(host, port, credentials, deadline, via)
         auth = self._proxy_auth(credentials)
@@ -126,7 +126,8 @@ class Probes(ProbeSession):
             t_reply = time.monotonic() - t0
             if 200 <= reply.status < 300:
                 timings = Timings(resolve=r_el, connect=t_conn, proxy_reply=t_reply)
-                res = TunnelResult(target, True, Cause.OK, reply.status_line, reply, timings, bool(auth))
+                res = TunnelResult(ok=True, cause=Cause.OK, detail=reply.status_line, reply=reply, timings=timings,
+                                   target=target, credentials_sent=bool(auth))
                 self._record("connect", target=target, status=reply.status, headers=list(reply.headers))
                 return sock, res
             body, trunc = read_body(sock, reader, Deadline(min(1.0, self.timeout)), limit=64 * 1024)
@@ -134,7 +135,8 @@ class Probes(ProbeSession):
             sock.close()
             timings = Timings(resolve=r_el, connect=t_conn, proxy_reply=t_reply)
             detail = f"{reply.status_line}" + (f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else "")
-            res = TunnelResult(target, False, Cause.PROXY_STATUS, detail, reply, timings, bool(auth))
+            res = TunnelResult(ok=False, cause=Cause.PROXY_STATUS, detail=detail, reply=reply, timings=timings,
+                               target=target, credentials_sent=bool(auth))
             self._record("connect", target=target, status=reply.status, headers=list(reply.headers))
             return None, res
         except ProbeError as exc:
@@ -143,15 +145,17 @@ class Probes(ProbeSession):
             if via is None:
                 self._mark_silent(exc)
             self._record("connect", target=target, cause=exc.cause.value, detail=exc.detail)
-            return None, TunnelResult(target, False, exc.cause, exc.detail, None,
-                                      Timings(total=time.monotonic() - t0), bool(auth))
+            return None, TunnelResult(ok=False, cause=exc.cause, detail=exc.detail,
+                                      timings=Timings(total=time.monotonic() - t0),
+                                      target=target, credentials_sent=bool(auth))
         except OSError as exc:
             if sock is not None:
                 sock.close()
             err = classify_oserror(exc, f"CONNECT {target}")
             self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
-            return None, TunnelResult(target, False, err.cause, err.detail, None,
-                                      Timings(total=time.monotonic() - t0), bool(auth))
+            return None, TunnelResult(ok=False, cause=err.cause, detail=err.detail,
+                                      timings=Timings(total=time.monotonic() - t0),
+                                      target=target, credentials_sent=bool(auth))
 
     def _open_socks5_tunnel(self, host: str, port: int, credentials: Any, deadline: Deadline,
                             via: ProxyURL | None) -> tuple[socket.socket | None, TunnelResult]:
@@ -181,8 +185,9 @@ class Probes(ProbeSession):
             cause = Cause.CLOSED if "closed" in exc.why else Cause.GARBAGE
             detail = f"SOCKS5 CONNECT {target}: {exc}"
             self._record("connect", target=target, cause=cause.value, detail=detail)
-            return None, TunnelResult(target, False, cause, detail, None, Timings(total=time.monotonic() - t0),
-                                      creds is not None)
+            return None, TunnelResult(ok=False, cause=cause, detail=detail,
+                                      timings=Timings(total=time.monotonic() - t0),
+                                      target=target, credentials_sent=creds is not None)
         except (ProbeError, OSError, ValueError) as exc:
             if sock is not None:
                 sock.close()
@@ -191,8 +196,9 @@ class Probes(ProbeSession):
             if via is None:
                 self._mark_silent(err)
             self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
-            return None, TunnelResult(target, False, err.cause, err.detail, None,
-                                      Timings(total=time.monotonic() - t0), creds is not None)
+            return None, TunnelResult(ok=False, cause=err.cause, detail=err.detail,
+                                      timings=Timings(total=time.monotonic() - t0),
+                                      target=target, credentials_sent=creds is not None)
         last = events[-1]
         stage = {socks.MethodReply: "method", socks.AuthReply: "auth"}.get(type(last), "connect")
         code = last.method if stage == "method" else (last.status if stage == "auth" else last.rep)
@@ -201,10 +207,11 @@ class Probes(ProbeSession):
         detail = f"SOCKS5 {stage} reply 0x{code:02x}"
         self._record("connect", target=target, socks_stage=stage, socks_code=code)
         if outcome.ok:
-            return sock, TunnelResult(target, True, Cause.OK, detail, None, timings, creds is not None, outcome)
+            return sock, TunnelResult(ok=True, cause=Cause.OK, detail=detail, timings=timings, target=target,
+                                      credentials_sent=creds is not None, socks=outcome)
         sock.close()
-        return None, TunnelResult(target, False, Cause.SOCKS_REFUSED, detail, None, timings, creds is not None,
-                                  outcome)
+        return None, TunnelResult(ok=False, cause=Cause.SOCKS_REFUSED, detail=detail, timings=timings, target=target,
+                                  credentials_sent=creds is not None, socks=outcome)
 
     def _socks_credentials(self, credentials: Any) -> tuple[str, str] | None:
         if credentials == "configured":
@@ -291,8 +298,8 @@ class Probes(ProbeSession):
             t0 = time.monotonic()
             sock, tunnel = self.open_tunnel(target.host, target.port, deadline=deadline)
             if sock is None:
-                return TlsResult(target.hostport, False, Cause.BLOCKED if tunnel.cause != Cause.OK else tunnel.cause,
-                                 f"no tunnel: {tunnel.detail}", tunnel=tunnel)
+                return TlsResult(ok=False, cause=Cause.BLOCKED if tunnel.cause != Cause.OK else tunnel.cause,
+                                 detail=f"no tunnel: {tunnel.detail}", target=target.hostport, tunnel=tunnel)
             try:
                 t_tls0 = time.monotonic()
                 chain, version, cipher = fetch_chain(sock, target.host, deadline)
@@ -301,10 +308,11 @@ class Probes(ProbeSession):
                 timings = Timings(resolve=tm.resolve, connect=tm.connect, proxy_reply=tm.proxy_reply, tls=t_tls,
                                   total=time.monotonic() - t0)
                 self._record("tls", target=target.hostport, ok=True)
-                return TlsResult(target.hostport, True, Cause.OK, "", tuple(chain), version, cipher, timings, tunnel)
+                return TlsResult(ok=True, cause=Cause.OK, target=target.hostport, chain=tuple(chain), version=version,
+                                 cipher=cipher, timings=timings, tunnel=tunnel)
             except ProbeError as exc:
                 self._record("tls", target=target.hostport, ok=False, detail=exc.detail)
-                return TlsResult(target.hostport, False, exc.cause, exc.detail, tunnel=tunnel)
+                return TlsResult(ok=False, cause=exc.cause, detail=exc.detail, target=target.hostport, tunnel=tunnel)
             finally:
                 sock.close()
         return self.cached(("tls", target.host, target.port), compute)
@@ -318,23 +326,23 @@ class Probes(ProbeSession):
         def compute() -> TlsResult:
             p = self.proxy
             if p is None or p.scheme != "https":
-                return TlsResult("", False, Cause.UNSUPPORTED, "the proxy URL is not https://")
+                return TlsResult(ok=False, cause=Cause.UNSUPPORTED, detail="the proxy URL is not https://", target="")
             deadline = Deadline(self.timeout * 2)
             t0 = time.monotonic()
             try:
                 sock, _addr, r_el, c_el = self.connect(p.host, p.port, deadline)
             except ProbeError as exc:
-                return TlsResult(p.hostport, False, exc.cause, exc.detail)
+                return TlsResult(ok=False, cause=exc.cause, detail=exc.detail, target=p.hostport)
             try:
                 t1 = time.monotonic()
                 chain, version, cipher = fetch_chain(sock, p.host, deadline)
                 self._record("tls-proxy", target=p.hostport, ok=True)
-                return TlsResult(p.hostport, True, Cause.OK, "", tuple(chain), version, cipher,
-                                 Timings(resolve=r_el, connect=c_el, tls=time.monotonic() - t1,
-                                         total=time.monotonic() - t0))
+                return TlsResult(ok=True, cause=Cause.OK, target=p.hostport, chain=tuple(chain), version=version,
+                                 cipher=cipher, timings=Timings(resolve=r_el, connect=c_el, tls=time.monotonic() - t1,
+                                                                total=time.monotonic() - t0))
             except ProbeError as exc:
                 self._record("tls-proxy", target=p.hostport, ok=False, detail=exc.detail)
-                return TlsResult(p.hostport, False, exc.cause, exc.detail)
+                return TlsResult(ok=False, cause=exc.cause, detail=exc.detail, target=p.hostport)
             finally:
                 sock.close()
         return self.cached(("tls-proxy",), compute)
@@ -369,8 +377,8 @@ class Probes(ProbeSession):
             route = self._open_route(target, via_proxy, ssl_context, per_op, deadline)
             if route.sock is None:
                 tunnel = route.tunnel
-                return HttpResult(url, method, False, tunnel.cause, tunnel.detail, tunnel.reply, tunnel.timings,
-                                  True, tunnel)
+                return HttpResult(ok=False, cause=tunnel.cause, detail=tunnel.detail, reply=tunnel.reply,
+                                  timings=tunnel.timings, url=url, method=method, via_proxy=True, tunnel=tunnel)
             t_send = time.monotonic()
             early = self._send(route.sock, target, method, path, headers, body, via_proxy, per_op, deadline)
             what = f"{method} {url}"
@@ -385,18 +393,19 @@ class Probes(ProbeSession):
                               tls=route.tls, first_byte=first_byte, total=time.monotonic() - t0)
             self._record("http", url=url, method=method, status=reply.status, headers=list(reply.headers),
                          via_proxy=via_proxy, ttfb=ttfb_from_send)
-            return HttpResult(url, method, True, Cause.OK, reply.status_line, reply, timings, via_proxy, route.tunnel,
-                              bytes_sent=len(body or b""))
+            return HttpResult(ok=True, cause=Cause.OK, detail=reply.status_line, reply=reply, timings=timings, url=url,
+                              method=method, via_proxy=via_proxy, tunnel=route.tunnel, bytes_sent=len(body or b""))
         except _Unavailable as exc:
-            return HttpResult(url, method, False, exc.cause, exc.detail, via_proxy=via_proxy)
+            return HttpResult(ok=False, cause=exc.cause, detail=exc.detail, url=url, method=method, via_proxy=via_proxy)
         except (ProbeError, OSError) as exc:
             err = classify_oserror(exc, f"{method} {url}")
             if isinstance(exc, ProbeError) and via_proxy and route.tunnel is None:
                 self._mark_silent(err)
             self._record("http", url=url, method=method, cause=err.cause.value, detail=err.detail,
                          via_proxy=via_proxy)
-            return HttpResult(url, method, False, err.cause, err.detail, None,
-                              Timings(total=time.monotonic() - t0), via_proxy, route.tunnel)
+            return HttpResult(ok=False, cause=err.cause, detail=err.detail,
+                              timings=Timings(total=time.monotonic() - t0),
+                              url=url, method=method, via_proxy=via_proxy, tunnel=route.tunnel)
         finally:
             route.close()
 
@@ -417,14 +426,15 @@ class Probes(ProbeSession):
         try:
             route = self._open_route(target, via_proxy, None, self.timeout, deadline)
             if route.sock is None:
-                return StreamResult(url, method, False, route.tunnel.cause, f"no tunnel: {route.tunnel.detail}",
-                                    via_proxy=via_proxy)
+                return StreamResult(ok=False, cause=route.tunnel.cause, detail=f"no tunnel: {route.tunnel.detail}",
+                                    url=url, method=method, via_proxy=via_proxy)
             t_send = time.monotonic()
             self._send(route.sock, target, method, path, headers, body, via_proxy, self.timeout, deadline)
             reply, reader = read_head(route.sock, Deadline(max(min(self.timeout + duration, deadline.remaining()),
                                                                0.001)), what)
             if reply.status != 200:
-                return StreamResult(url, method, True, Cause.OK, reply.status_line, reply, via_proxy=via_proxy)
+                return StreamResult(ok=True, cause=Cause.OK, detail=reply.status_line, reply=reply,
+                                    url=url, method=method, via_proxy=via_proxy)
             pieces: list[tuple[float, bytes]] = []
             size = 0
             for piece in iter_body(route.sock, reader, deadline):
@@ -432,11 +442,12 @@ class Probes(ProbeSession):
                 size += len(piece)
                 if size > MAX_BODY:
                     break
-            return StreamResult(url, method, True, Cause.OK, reply.status_line, reply, via_proxy=via_proxy,
-                                pieces=tuple(pieces), complete=reader.ended)
+            return StreamResult(ok=True, cause=Cause.OK, detail=reply.status_line, reply=reply, url=url, method=method,
+                                via_proxy=via_proxy, pieces=tuple(pieces), complete=reader.ended)
         except (ProbeError, OSError) as exc:
             err = classify_oserror(exc, what)
-            return StreamResult(url, method, False, err.cause, err.detail, via_proxy=via_proxy)
+            return StreamResult(ok=False, cause=err.cause, detail=err.detail,
+                                url=url, method=method, via_proxy=via_proxy)
         finally:
             route.close()
 

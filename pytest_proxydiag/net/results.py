@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Cause", "Timings", "TcpResult", "HttpReply", "TunnelResult", "SocksOutcome", "TlsResult", "HttpResult", "StreamResult",
-           "ProbeError", "Deadline", "classify_oserror", "EXPECTED_NETWORK_ERRORS"]
+__all__ = ["Cause", "Timings", "ProbeResult", "RepliedResult", "TcpResult", "HttpReply", "TunnelResult",
+           "SocksOutcome", "TlsResult", "HttpResult", "StreamResult", "ProbeError", "Deadline", "classify_oserror",
+           "EXPECTED_NETWORK_ERRORS"]
 
 class Cause(str, Enum):
     """Why a probe failed, most specific first (like requests' exception tree)."""
@@ -58,13 +59,26 @@ class Timings:
         return {k: round(v, 4) for k, v in self.__dict__.items() if v is not None}
 
 
-@dataclass(frozen=True)
-class TcpResult:
-    host: str
-    port: int
+@dataclass(frozen=True, kw_only=True)
+class ProbeResult:
+    """The outcome every probe has: whether it worked (*ok*), the precise :class:`Cause` (``Cause.OK`` when it
+    did) and a one-line *detail* for the reader.
+
+    Every probe result is keyword-only, the base's fields with the kind's own:
+    ``TcpResult(ok=False, cause=Cause.REFUSED, detail="...", host="proxy", port=3128)``.
+    """
+
     ok: bool
     cause: Cause
     detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpResult(ProbeResult):
+    """A TCP connect to *host*:*port* (the proxy's, or a target's when direct).  Keyword-only."""
+
+    host: str
+    port: int
     address: str | None = None
     elapsed: float = 0.0
     resolve_elapsed: float = 0.0
@@ -113,10 +127,13 @@ class HttpReply:
         return self.body[:limit].decode("utf-8", "replace")
 
 
-class _Replied:
-    """A result that may carry a reply (the proxy's or the origin's): :attr:`status` is its status, or None."""
+@dataclass(frozen=True, kw_only=True)
+class RepliedResult(ProbeResult):
+    """A probe that sends an HTTP request (a CONNECT, or a whole request) and so may carry the *reply* (the
+    proxy's or the origin's; None when none came) and the *timings* of each phase.  Keyword-only."""
 
-    reply: HttpReply | None
+    reply: HttpReply | None = None
+    timings: Timings = field(default_factory=Timings)
 
     @property
     def status(self) -> int | None:
@@ -138,28 +155,21 @@ class SocksOutcome:
         return self.stage == "connect" and self.code == 0
 
 
-@dataclass(frozen=True)
-class TunnelResult(_Replied):
-    """The outcome of ``CONNECT target`` through the proxy (an HTTP CONNECT, or SOCKS5's)."""
+@dataclass(frozen=True, kw_only=True)
+class TunnelResult(RepliedResult):
+    """The outcome of ``CONNECT target`` through the proxy (an HTTP CONNECT, or SOCKS5's: then *socks* says how
+    far it got and *reply* is None).  Keyword-only."""
 
     target: str
-    ok: bool
-    cause: Cause
-    detail: str = ""
-    reply: HttpReply | None = None
-    timings: Timings = field(default_factory=Timings)
     credentials_sent: bool = False
     socks: SocksOutcome | None = None
 
 
-@dataclass(frozen=True)
-class TlsResult:
-    """A TLS handshake with a target through the proxy (unverified, chain kept)."""
+@dataclass(frozen=True, kw_only=True)
+class TlsResult(ProbeResult):
+    """A TLS handshake with a target through the proxy (unverified, chain kept).  Keyword-only."""
 
     target: str
-    ok: bool
-    cause: Cause
-    detail: str = ""
     chain: tuple[bytes, ...] = ()      # DER, leaf first, as presented
     version: str | None = None
     cipher: str | None = None
@@ -167,26 +177,21 @@ class TlsResult:
     tunnel: TunnelResult | None = None
 
 
-@dataclass(frozen=True)
-class HttpResult(_Replied):
-    """A whole HTTP exchange, through the proxy or direct."""
+@dataclass(frozen=True, kw_only=True)
+class HttpResult(RepliedResult):
+    """A whole HTTP exchange, through the proxy or direct.  Keyword-only."""
 
     url: str
     method: str
-    ok: bool
-    cause: Cause
-    detail: str = ""
-    reply: HttpReply | None = None
-    timings: Timings = field(default_factory=Timings)
     via_proxy: bool = True
     tunnel: TunnelResult | None = None
     bytes_sent: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StreamResult(HttpResult):
     """An HTTP exchange whose answer was read piece by piece: when each piece of the body arrived (seconds
-    after the request was sent).  ``reply`` is the head; the body is in *pieces*."""
+    after the request was sent).  ``reply`` is the head; the body is in *pieces*.  Keyword-only."""
 
     pieces: tuple[tuple[float, bytes], ...] = ()
     complete: bool = False                  # the whole body arrived within the time allowed

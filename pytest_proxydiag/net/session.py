@@ -113,9 +113,10 @@ class ProbeSession:
         """None when the proxy can be talked to; else the result that says why not."""
         p = self.settings.proxy
         if not p.configured:
-            return TcpResult("", 0, False, Cause.NO_PROXY, "no proxy is configured")
+            return TcpResult(ok=False, cause=Cause.NO_PROXY, detail="no proxy is configured", host="", port=0)
         if p.url is None:
-            return TcpResult("", 0, False, Cause.INVALID_PROXY, p.error or "invalid proxy URL")
+            return TcpResult(ok=False, cause=Cause.INVALID_PROXY, detail=p.error or "invalid proxy URL",
+                             host="", port=0)
         r = self.proxy_tcp()
         return None if r.ok else r
 
@@ -125,7 +126,7 @@ class ProbeSession:
         if p is None:
             p_set = self.settings.proxy
             cause = Cause.NO_PROXY if not p_set.configured else Cause.INVALID_PROXY
-            return TcpResult("", 0, False, cause, p_set.error or "no proxy is configured")
+            return TcpResult(ok=False, cause=cause, detail=p_set.error or "no proxy is configured", host="", port=0)
         return self.tcp_connect(p.host, p.port)
 
 
@@ -187,11 +188,11 @@ class ProbeSession:
                 sock, addr, r_el, c_el = self.connect(host, port, deadline)
             except ProbeError as exc:
                 addrs = self.resolve(host, port)[0]
-                res = TcpResult(host, port, False, exc.cause, exc.detail, address=addrs[0] if addrs else None,
-                                addresses=addrs)
+                res = TcpResult(ok=False, cause=exc.cause, detail=exc.detail, host=host, port=port,
+                                address=addrs[0] if addrs else None, addresses=addrs)
             else:
                 sock.close()
-                res = TcpResult(host, port, True, Cause.OK, "", address=addr, elapsed=c_el,
+                res = TcpResult(ok=True, cause=Cause.OK, host=host, port=port, address=addr, elapsed=c_el,
                                 resolve_elapsed=r_el, addresses=self.resolve(host, port)[0])
             self._record("tcp", host=host, port=port, ok=res.ok, cause=res.cause.value, detail=res.detail)
             return res

@@ -201,8 +201,9 @@ def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, c
 
     layers = ct.settings_layers(home or env.get("HOME"), cwd, env)
     native = os_store if os_store is not None else this_machine_os_store()
+    node = getattr(install, "node", None)
     trust = ct.claude_trust(env, layers, build=getattr(install, "build", "native"),
-                            node_version=getattr(install, "node_version", None), system_bundle=sys_path,
+                            node_version=node.version if node is not None else None, system_bundle=sys_path,
                             os_store=(native.os, native.path) if native is not None and native.path else None)
     sources: list[tuple[str, str, str]] = []
     if trust.extra:
