@@ -330,7 +330,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\[?[\w.:-]{3,60}\]?:443\b|"
      r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
      r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
-     r"\b443 is not reachable",
+     r"\b443 is not reachable|"
+     # gRPC names the address it dialled: the proxy's (ipv4:<proxy>:<its port>) when it uses one, else the destination's.
+     r"(?:failed to connect to|connect error to|last error: [a-z]{3,20}:) '?ipv[46]:\[?[0-9a-f.:]{3,60}\]?:443\b",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
      "the proxy", {"bypass": 5, "connectivity": -2, "application": 1.5}),
     ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
