@@ -354,14 +354,14 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     # server does not answer its own address with a gateway error or a proxy's error page; the proxy does.
     # urllib3 names an https destination as HTTPSConnectionPool(host=...) and wraps the proxy's failure in
     # ProxyError: a local destination there was sent to the proxy.  The clue includes the proxy's failure, so
-    # it outweighs what that failure says by itself (ProxyError's "the proxy was used" takes 2 from bypass; a
-    # reset or refused proxy adds up to 4 to connectivity): whatever the proxy did, the request had no
-    # business there.
+    # it takes back what that failure says by itself (ProxyError and a reset or refused proxy add up to 6 to
+    # connectivity, and "the proxy was used" takes 2 from bypass): whatever the proxy did, the request had
+    # no business there.
     ("loopback-via-proxy", r"(?:\b50[234]\b|proxy error|privoxy)[^\n]{0,60}?\bfor url:? ?'?https?://" + _LOCAL + r"[:/]|"
      r"'?https?://" + _LOCAL + r"[:/][^\s']{0,200}'? failed \(code 50[234]\)|"
      r"httpsconnectionpool\(host='" + _LOCAL + r"'[^\n]{0,300}?(?:proxyerror|connect to proxy|tunnel connection failed)",
      "a local address (a local server or model) got a gateway or proxy error: the request went to the proxy, "
-     "and NO_PROXY must list localhost/127.0.0.1", {"bypass": 7, "policy": -3, "connectivity": -4}),
+     "and NO_PROXY must list localhost/127.0.0.1", {"bypass": 5, "policy": -3, "connectivity": -5}),
     # gradio checks its own localhost URL before starting and names the proxy settings when that fails.
     ("loopback-via-proxy", r"localhost is not accessible|ensure localhost is accessible|allow access to localhost",
      "the application could not reach its own localhost URL, a proxy setting in the way: NO_PROXY must list "
