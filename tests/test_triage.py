@@ -31,10 +31,11 @@ HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
 HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
 #: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
 HELD_OUT_TARGET = 0.95
-#: What the held-out figure must not fall under: a regression floor a little under the 94.3% measured
+#: What the held-out figure must not fall under: a regression floor a little under the 92.0% measured
 #: after the part was last extended (batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
 #: 23/41 (0/13 gateway messages, a branch triage could not choose yet), 22/34 (14 of them bypass: Docker
-#: daemons, npm and gRPC going direct, local addresses sent to the proxy)).
+#: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass:
+#: local WebSocket/gRPC servers sent to the proxy, gRPC and lt going direct, said in prose or bare codes)).
 HELD_OUT_FLOOR = 0.90
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
@@ -141,11 +142,12 @@ def test_held_out_real_messages_stay_above_the_floor(record_property):
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_FLOOR, "\n".join(misses)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 150/159 (94.3%), under the 95% target; the "
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 161/175 (92.0%), under the 95% target; the "
                    "misses are pastes whose text carries no sign of their cause (a gateway or gRPC client that "
-                   "skipped the proxy, a local router reached through it, a vendor's one-word refusal, a 503 from "
-                   "an LLM proxy's own timeout) or carries more connectivity than bypass clues (Claude Code's "
-                   "refused and reset connections to the provider's :443). When this passes, remove the marker.")
+                   "skipped the proxy, a local router, WebSocket or gRPC server reached through it, a vendor's "
+                   "one-word refusal, a 503 from an LLM proxy's own timeout) or carries more connectivity than "
+                   "bypass clues (Claude Code's refused and reset connections to the provider's :443, gRPC's "
+                   "unreachable :443). When this passes, remove the marker.")
 def test_held_out_real_messages_reach_the_target():
     right, misses = _accuracy(HELD_OUT_CORPUS)
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_TARGET, "\n".join(misses)

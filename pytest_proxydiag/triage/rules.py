@@ -330,7 +330,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\[?[\w.:-]{3,60}\]?:443\b|"
      r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
      r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
-     r"\b443 is not reachable",
+     r"\b443 is not reachable|"
+     # gRPC names the address it dialled: the proxy's (ipv4:<proxy>:<its port>) when it uses one, else the destination's.
+     r"(?:failed to connect to|connect error to|last error: [a-z]{3,20}:) '?ipv[46]:\[?[0-9a-f.:]{3,60}\]?:443\b",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
      "the proxy", {"bypass": 5, "connectivity": -2, "application": 1.5}),
     ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
@@ -348,6 +350,22 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\bconnect(?:ing to server)? " + _LOCAL + r":\d{1,5} (?:http/1\.[01]|via (?:http )?proxy)",
      "a local or private address (a VM, a local server) was sent to the proxy, which answered for it: NO_PROXY "
      "must list it", {"bypass": 5, "policy": -3, "connectivity": -2}),
+    # requests/httpx name the URL that got the status ("502 ... for url: http://localhost:11434/..."): a local
+    # server does not answer its own address with a gateway error or a proxy's error page; the proxy does.
+    # urllib3 names an https destination as HTTPSConnectionPool(host=...) and wraps the proxy's failure in
+    # ProxyError: a local destination there was sent to the proxy.  The clue includes the proxy's failure, so
+    # it takes back what that failure says by itself (ProxyError and a reset or refused proxy add up to 6 to
+    # connectivity, and "the proxy was used" takes 2 from bypass): whatever the proxy did, the request had
+    # no business there.
+    ("loopback-via-proxy", r"(?:\b50[234]\b|proxy error|privoxy)[^\n]{0,60}?\bfor url:? ?'?https?://" + _LOCAL + r"[:/]|"
+     r"'?https?://" + _LOCAL + r"[:/][^\s']{0,200}'? failed \(code 50[234]\)|"
+     r"httpsconnectionpool\(host='" + _LOCAL + r"'[^\n]{0,300}?(?:proxyerror|connect to proxy|tunnel connection failed)",
+     "a local address (a local server or model) got a gateway or proxy error: the request went to the proxy, "
+     "and NO_PROXY must list localhost/127.0.0.1", {"bypass": 5, "policy": -3, "connectivity": -5}),
+    # gradio checks its own localhost URL before starting and names the proxy settings when that fails.
+    ("loopback-via-proxy", r"localhost is not accessible|ensure localhost is accessible|allow access to localhost",
+     "the application could not reach its own localhost URL, a proxy setting in the way: NO_PROXY must list "
+     "localhost/127.0.0.1", {"bypass": 5}),
     # Node prints the same connection error as an object: address and port as fields.
     ("direct-dest", r"address['\"]?: ?['\"](?!127\.)[0-9a-f.:]{7,39}['\"],? ?['\"]?port['\"]?: ?(?:443|80)\b",
      "Node's connection error names the destination's own address and port 443/80 (no proxy): the client did "
