@@ -17,11 +17,11 @@ Claude Code is used when it is on PATH (``.ci/install-claude.sh`` installs it); 
 first on ``PYTHONPATH`` (a checkout with the ``pytest_proxydiag/diag_tests`` link the worktrees use), so a
 change is measured before and after under the same machine load.
 
-Measured (issue 15, 2-core shared machine, load average 2.3 to 4.2, pairs of runs interleaved with their
-own ``pytest --co``, medians of 6): the healthy full run adds 3.5 s wall and 4.1 s CPU (5.5 s and 4.1 s
-before the SDK check and the Python clients started in the background when collection is over); the
-target of 1.5 s is not met, and cannot be while the diagnosis needs 4.1 s of CPU on two cores (the real
-``import anthropic`` is about 2 s of it).  Blackholed: adds 1.5 to 2.8 s (target met).
+Measured (issue 15, a quiet 2-core machine, bytecode cache on, medians of 3, interleaved with the tree
+before the SDK's warm start via ``--baseline``): the healthy full run adds 2.03 s wall and 2.81 s CPU to
+``pytest --co`` (before: 2.53 s and 3.30 s); target 1.5 s, not met: the real ``import anthropic`` is about
+1.4 s of CPU in its own process and ends about 1.8 s after it starts on two busy cores.  Blackholed: adds
+2.31 s (target met).
 """
 
 from __future__ import annotations
