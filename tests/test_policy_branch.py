@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import policy
 from pytest_proxydiag.catalog import policy as words
 from pytest_proxydiag.net import policy_probes
@@ -239,3 +240,21 @@ def test_url_filtering_alone_tells_a_refusal_from_a_broken_path(run_diag, lab_fa
         assert {"path_auth": "credentials", "path_upstream": "could not reach the provider"}[
             "path_auth" if said == "407" else "path_upstream"] in s["finding"]
     assert "did not select" not in run.output
+
+
+@pytest.mark.parametrize("url, path", [
+    ("https://api.anthropic.com", "/v1/messages"),
+    ("https://bedrock-runtime.eu-west-1.amazonaws.com", "/model/anthropic."),
+])
+def test_a_smallest_body_that_fails_names_the_path_the_bodies_went_to(url, path):
+    """Bedrock's bodies go to /model/<id>/invoke: the blocked note says so, not Anthropic's /v1/messages."""
+    target = Target(url, "default")
+    result = policy_probes.PayloadResult(failed_size=1024, failure="403 (Example SWG)",
+                                         path=policy_probes.api_path(target))
+    result.verdict = policy.Verdict(403, "proxy", "block_page", vendor="Example SWG")
+    judgement = policy.judge_payload(result, target, budget=10.0, proxy="http://127.0.0.1:3128", client="curl")
+    assert (judgement.outcome, judgement.by, judgement.key) == ("blocked", "policy.url_filtering", "smallest_fails")
+    text = catalog.note("policy.payload_size", judgement.key, **judgement.values)
+    assert text.startswith(f"POST {target.origin}{path}") and text.endswith("with 1 KiB: 403 (Example SWG)"), text
+    if "bedrock" in url:
+        assert "/v1/messages" not in text

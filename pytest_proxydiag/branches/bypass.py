@@ -36,6 +36,7 @@ from pytest_proxydiag.machine.system_proxy import (COMMAND_TIMEOUT, ProxySource,
 from pytest_proxydiag.machine.system_proxy import display_path as _display
 from pytest_proxydiag.machine.system_proxy import read_file as _read  # noqa: F401 - kept importable here
 from pytest_proxydiag.machine import claude_settings, litellm_config as litellm_config_file
+from pytest_proxydiag.net.policy_probes import api_path
 from pytest_proxydiag.net.relay import PROXY_NAMES, Arrival, ObservedRelay, relay_env
 
 __all__ = ["ProxySource", "SettingsEntry", "ObservedRelay", "Arrival", "system_sources", "pac_sources",
@@ -215,7 +216,7 @@ def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]])
             label = routing.CLIENT_LABELS.get(name, name)
         else:
             target = via_urllib[0]
-            outcome, _cmd = urllib_witness(target.origin + "/v1/messages", renv, timeout * 2)
+            outcome, _cmd = urllib_witness(target.origin + api_path(target), renv, timeout * 2)
             label = routing.CLIENT_LABELS["urllib"]
         # The relay records on its own thread, before it passes the proxy's answer on: a moment is enough.
         arrivals = relay.wait_for(target.hostport, 0.5)

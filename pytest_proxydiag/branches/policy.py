@@ -502,8 +502,9 @@ def judge_payload(result, target, *, budget: float, proxy: str, client: str) -> 
         if not result.passed and v is not None and v.kind not in ("too_large",):
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.
             return Judgement.blocked("policy.url_filtering" if v.is_block else "policy.proxy_logs",
-                                     key="smallest_fails", url=target.origin, size=failed, failure=result.failure)
-        request = f"POST {target.origin}{getattr(result, 'path', '/v1/messages')} ({failed} body)"
+                                     key="smallest_fails", url=target.origin, path=result.path, size=failed,
+                                     failure=result.failure)
+        request = f"POST {target.origin}{result.path} ({failed} body)"
         query = (log_query(v, request, when=result.when, proxy=proxy, client=client) if v is not None
                  else words.log_query_without_reply(request, when=result.when, failure=result.failure))
         who = _note(step_id, "answer_from", vendor=v.vendor or "the proxy") if v is not None else _note(

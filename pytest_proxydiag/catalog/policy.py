@@ -346,7 +346,7 @@ NOTES = {
         "fails_at": "fails already at {failed} with {failure}",
         "answer_from": "the answer comes from {vendor}",
         "no_answer": "no answer",
-        "smallest_fails": "POST {url}/v1/messages with {size}: {failure}",
+        "smallest_fails": "POST {url}{path} with {size}: {failure}",
         "nothing_measured": "no size could be measured within the time budget",
         "bodies_pass": "bodies up to {largest} pass the proxy",
         "provider_limit": "; at {size} the provider itself answers 413 (its own limit, not the proxy's)",
