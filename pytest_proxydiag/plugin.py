@@ -121,7 +121,7 @@ def _set_up_state(config) -> RunState:
     # Secrets of the files the steps and clients read (.netrc, Claude Code settings, LiteLLM config).
     state.redactor.add_local_secrets(state.settings.env, litellm_config=state.settings["litellm_config"])
     config.stash[STATE_KEY] = state
-    if not hasattr(config, "workerinput") and not _runs_no_step(config):
+    if not hasattr(config, "workerinput") and not _runs_no_step(config) and _may_select(config, "application"):
         from pytest_proxydiag.proof import early
 
         # They load their SDK beside pytest's own start-up and collection, and send nothing until their
@@ -217,6 +217,21 @@ class BundledModule(pytest.Module):
 
     def classnamefilter(self, name: str) -> bool:
         return name.startswith("Test")
+
+
+def _may_select(config, branch: str) -> bool:
+    """Whether ``-m`` can select the steps of *branch* (marked with it and ``proxydiag_step``); True when
+    unsure.  Known before collection: ``-m connectivity`` starts no SDK run at all.  (``-k`` and a symptom's
+    triage are known only once collection is over; what they leave out is killed then, unused.)"""
+    expr = getattr(config.option, "markexpr", "") or ""
+    if not expr:
+        return True
+    try:
+        from _pytest.mark.expression import Expression  # pytest's own -m grammar (7.4 to 9.x)
+
+        return bool(Expression.compile(expr).evaluate(lambda name, **_kw: name in (branch, STEP_MARKER)))
+    except Exception:  # noqa: BLE001 - a private API: when in doubt, start the run
+        return True
 
 
 def _runs_no_step(config) -> bool:
