@@ -1,7 +1,7 @@
 """The APPLICATION steps' slow runs start when collection is over, in the background (issue 15: speed).
 
 The Anthropic SDK check (``import anthropic`` alone is about 1.5 s of CPU) loads
-its SDK from the moment the session is configured and waits; it is told to go,
+its SDK from the moment the options are parsed and waits; it is told to go,
 like the Python clients next to curl and plain Node's requests start, in daemon
 threads once the session knows its steps; the steps take the results from the
 probe cache.  Nothing is sent for a dormant plugin, ``--co``, a deselected step or
@@ -75,7 +75,7 @@ def test_healthy_runs_start_early_and_the_steps_take_them(run_diag, lab_factory,
     sdk = run.step("application.debug_logging")["evidence"]["sdk_runs"]["anthropic"]
     assert sdk["status"] == 401 and sdk["used_proxy"] is True
     # Once each, started by the early threads (the steps only took the results); the SDK run is the process
-    # warm_up started when the session was configured.
+    # warm_up started when the options were parsed.
     assert sorted(recorded) == [("clients", "proxydiag-early-clients"), ("sdk (warm)", "proxydiag-early-sdk")]
     assert not _processes() and set(_sdk_dirs()) <= dirs_before
 

@@ -1,7 +1,7 @@
 """Client runs started ahead of their steps: the slowest part of a healthy diagnosis, moved off its path.
 
-``import anthropic`` is about 1.5 s of CPU, so the SDK runs start loading when the session is configured
-(:func:`warm_up`) and wait; once collection is over, :func:`start_early` starts the selected steps' slow
+``import anthropic`` is about 1.4 s of CPU, so the SDK runs start loading as soon as the options are parsed
+(:func:`warm_up`, from ``pytest_cmdline_main``) and wait; once collection is over, :func:`start_early` starts the selected steps' slow
 runs in daemon threads (the SDK runs told to go, the Python clients next to curl, plain Node's two
 requests) while the earlier steps probe.  Each step takes its result from the probe cache, waiting for a
 run still going.  Nothing is sent before the same checks the step makes itself, and nothing outlives the
@@ -28,8 +28,8 @@ _GRACE = 2.0
 class WarmProcess:
     """A run started ahead of its request: it loads its library, then waits on stdin for the word to go.
 
-    ``import anthropic`` is most of a healthy diagnosis' CPU, so :func:`warm_up` starts the SDK runs when
-    the session is configured, where pytest still collects on one core; the process sends nothing
+    ``import anthropic`` is most of a healthy diagnosis' CPU, so :func:`warm_up` starts the SDK runs as soon
+    as the options are parsed, while pytest still configures and collects on one core; the process sends nothing
     until :meth:`go`, which the step's run calls after the same checks as ever (a usable proxy, a
     working tunnel).  One never told to go is killed by :meth:`cancel`.
     """
@@ -59,8 +59,8 @@ class WarmProcess:
 
 
 def warm_up(state) -> Callable[[], None]:
-    """Start, when the session is configured, the SDK runs step ``application.debug_logging`` will ask for;
-    returns the closer that kills the ones never used.
+    """Start, as soon as the options are parsed, the SDK runs step ``application.debug_logging`` will ask
+    for; returns the closer that kills the ones never used.
 
     Only what the step itself would run: an SDK installed for this Python, an HTTP (not SOCKS) proxy and a
     target that speaks Anthropic's API.  Whether the proxy works is known later: :func:`start_early` and the
@@ -101,8 +101,8 @@ def start_early(state, selected: Mapping[str, Iterable[str | None]]) -> Callable
     runs (step ``application.debug_logging``, told to go when :func:`warm_up` started
     them already), the Python clients next to curl (``application.python_requests``)
     and plain Node's two requests (``bypass.node_env_proxy``) run while the earlier
-    steps probe; each step
-    takes its result from the probe cache, waiting for a run still going.  A run is
+    steps probe; each step takes its result from the probe cache, waiting for a run
+    still going.  A run is
     started only when its step is selected and would start it too, after the same
     cached probes: an HTTP proxy that accepts connections, a working CONNECT to the
     target and an installed SDK for the SDK check; never against a proxy known to be
