@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import venv
 import zipfile
@@ -65,7 +64,6 @@ def make(directory: Path, also: tuple[str, ...] = ()) -> Path:
     python = directory / "bin" / "python"
     purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                   capture_output=True, text=True, check=True).stdout.strip())
-    here = Path(sysconfig.get_path("purelib"))
     for dist in requirements(also=also):
         base = Path(dist.locate_file(""))
         for f in dist.files or ():
@@ -73,7 +71,7 @@ def make(directory: Path, also: tuple[str, ...] = ()) -> Path:
                 continue
             src = base / f
             if src.is_file():
-                dst = purelib / src.relative_to(base if base != here else here)
+                dst = purelib / src.relative_to(base)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
     with tempfile.TemporaryDirectory() as tmp:

@@ -174,8 +174,10 @@ def _node_info() -> ClientInfo:
     path = shutil.which("node")
     if not path:
         return ClientInfo("node", None, None, False, "node not found on PATH")
-    out = _run_quiet([path, "--version"])
-    return ClientInfo("node", out.strip().lstrip("v") if out else None, path, True)
+    from pytest_proxydiag.machine.claude_install import node_version
+
+    # The one reader of `node --version`, cached per binary (the trust row and bypass.node_env_proxy ask too).
+    return ClientInfo("node", node_version(path), path, True)
 
 
 def _claude_package_version(binary: str) -> str | None:
