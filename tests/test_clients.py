@@ -156,6 +156,24 @@ def test_discover_reports_why_claude_is_missing(monkeypatch, tmp_path):
     assert not info.available and "not found on PATH" in info.why_not and "PROXYDIAG_CLAUDE" in info.why_not
 
 
+def test_one_client_is_looked_up_once_by_racing_threads(monkeypatch, tmp_path):
+    """Two threads asking for curl at once (discover's pool, a step's early start) run one lookup."""
+    calls = []
+
+    def slow_lookup():
+        calls.append(1)
+        time.sleep(0.2)
+        return clients.ClientInfo("curl", "/bin/curl", "8.0", True, None)
+
+    monkeypatch.setitem(clients._INFO_FUNCS, "curl", slow_lookup)
+    monkeypatch.setenv("PATH", str(tmp_path))  # a cache key of its own, so no earlier lookup answers
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: discover("curl"), range(2)))
+    assert calls == [1]
+    assert answers[0] == answers[1]
+
+
 def test_discover_finds_the_pinned_claude(claude):
     assert claude.version == _pinned_claude_version()
 

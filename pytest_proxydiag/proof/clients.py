@@ -74,6 +74,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
@@ -243,8 +244,14 @@ def _info_cached(name: str, path_env: str, claude_env: str) -> ClientInfo:
     return _INFO_FUNCS[name]()
 
 
+#: One lock per client, so two threads asking for the same client (discover's pool and a step's
+#: early start) run its ``--version`` once: the second waits and reads the cache.
+_INFO_LOCKS = {name: threading.Lock() for name in _INFO_FUNCS}
+
+
 def _info(name: str) -> ClientInfo:
-    return _info_cached(name, os.environ.get("PATH", ""), os.environ.get(CLAUDE_ENV, ""))
+    with _INFO_LOCKS[name]:
+        return _info_cached(name, os.environ.get("PATH", ""), os.environ.get(CLAUDE_ENV, ""))
 
 
 def discover(selection: str = "auto") -> list[ClientInfo]:
