@@ -108,7 +108,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "authenticate to, or an old pip that did not use the proxy at all", {"auth": 2, "bypass": 1.5, "connectivity": 1}),
 
     # ---- connectivity: the proxy (or gateway) cannot be reached
-    ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
+    ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused|"
+     r"\bconnection to [^\s]{1,260} refused",
      "nothing listens at that address and port (connection refused)", {"connectivity": 4}),
     ("refused", _any(r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt", r"接続が拒否されました", r"接続を拒否",
                      r"Connexion refus[ée]e", r"conexi[óo]n (?:rehusada|rechazada)", r"连接被拒绝", r"拒绝连接"),
@@ -136,6 +137,11 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"Only http(?:s)? (?:and https )?prox(?:y|ies) (?:is|are) supported|[只仅]支持 ?https?(?:和 ?https)?",
      "the client cannot use this kind of proxy URL (a SOCKS URL where it needs an HTTP proxy)",
      {"connectivity": 4, "application": 1.5}),
+    # Apache HttpClient (Java, Gradle) names the address it dialled; a port that is not the destination's 443/80
+    # is the proxy (or gateway) it was configured to use, and that did not answer.
+    ("named-proxy-port", r"\bconnect(?:ion)? to (?:https?://)?[\w.-]{1,253}:(?!443\b|80\b)\d{2,5}\b(?: \[[^\]]{1,120}\])? ?"
+     r"(?:failed|refused)", "the error names the address and port it dialled, not the destination's 443: the proxy "
+     "set for this client does not answer there", {"connectivity": 3, "bypass": -2}),
     ("proxyerror", r"proxyconnect tcp", "Go could not connect to, or talk to, the proxy in HTTPS_PROXY (proxyconnect)",
      {"connectivity": 3, "auth": 1}),
     ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
@@ -277,7 +283,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("works-elsewhere", r"\bno(?:t any)? problems? with (?:the )?(?:desktop app|browser|claude\.ai|curl|other tools)|"
      r"\bonly (?:with|in|from) (?:claude(?: code)?|the (?:cli|extension|sdk)|node)\b",
      "only one application fails", {"application": 3, "bypass": 1}),
-    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme",
+    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme|scheme not supported in proxy",
      "this client (its libcurl) cannot use an https:// proxy URL: use http://host:port, or a newer client",
      {"application": 4, "connectivity": 1.5}),
     # An https:// proxy URL: the client must speak TLS to the proxy, which many cannot (Node, .NET, Go's gRPC,
@@ -298,6 +304,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"org\.apache\.http\.conn\.(?:httphostconnect|connecttimeout)exception",
      "a Java (JVM) client: it never reads HTTPS_PROXY; it needs -Dhttps.proxyHost and -Dhttps.proxyPort "
      "(JAVA_TOOL_OPTIONS, gradle.properties)", {"application": 4, "bypass": 2, "connectivity": -1.5}),
+    ("jvm", r"systemprop\.https?\.proxy(?:host|port)|-dhttps?\.proxy(?:host|port)",
+     "the JVM's own proxy properties (gradle.properties' systemProp.*, -Dhttps.proxyHost) decide where it connects",
+     {"application": 2.5}),
     ("jvm", r"\bgradlew?\b|\bmaven\b|\bmvn\b|android studio",
      "a JVM build tool: its proxy is set in its own files (gradle.properties, settings.xml), not by HTTPS_PROXY",
      {"application": 1.5}),
@@ -347,8 +356,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
     ("bypass-words", r"\b(?:not|never|isn.t|does ?n.t|does not|don.t) (?:talk(?:ing)?|connect(?:ing)?|send(?:ing)?|go(?:ing)?) "
      r"(?:to|through|via) (?:the |our |my )?proxy|despite (?:the |my |declaring |setting )?[\w ]{0,20}?(?:proxy|https?_proxy)"
-     r"[^\n]{0,40}?(?:configured|\bset\b|declared|being)|(?:does ?n.t|does not|did not|didn.t) take (?:into account|notice of) "
-     r"(?:the )?(?:no_proxy|https?_proxy|proxy)|no longer (?:respects?|uses?|reads?|honou?rs?) (?:the )?(?:https?_proxy|proxy)|"
+     r"[^\n]{0,40}?(?:configured|\bset\b|declared|being)|(?:does ?n.t|does not|did not|didn.t)(?: seems? to)? take "
+     r"(?:into )?(?:account|consideration|notice)(?: of)? (?:the )?(?:no_proxy|https?_proxy|proxy)|no longer (?:respects?|uses?|reads?|honou?rs?) (?:the )?(?:https?_proxy|proxy)|"
      r"(?:check(?:ed|s)?|reads?|use[sd]?|respect(?:ed|s)?|honou?r(?:ed|s)?) (?:that |the )?[`'\"]?https?_proxy[`'\"]?[^\n]{0,120}?"
      r"(?:currently|but) (?:it )?(?:does not|does ?n.t|did not|didn.t|is not|isn.t)",
      "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
@@ -475,6 +484,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\bgrpc\b[^\n]{0,200}?\bunavailable\b",
      "gRPC could not connect: gRPC reads the proxy settings its own way (grpc_proxy, no_proxy), so it often "
      "goes direct, or sends a local server's channel to the proxy", {"bypass": 3, "connectivity": 1.5}),
+    ("grpc-tls", r"authentication handshake failed|first record does not look like a tls handshake",
+     "gRPC's TLS handshake failed (an untrusted or intercepting certificate, or TLS to a plain-text server)",
+     {"certificate": 3, "bypass": -3, "connectivity": -1}),
     # A gRPC channel or a WebSocket to a local or private address, and a proxy in the same text.
     ("loopback-via-proxy", r"(?:ipv[46]|dns|unix):(?:///)?" + _LOCAL + r"[:/,][^\n]{0,400}?"
      r"(?:http proxy|http_connect_handshaker|connect via proxy)|"
@@ -507,7 +519,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "the LLM gateway in the path answered or is named", {"gateway": 4}),
     # Any gateway's words for its own hop to the provider (LiteLLM, one-api/new-api, Kong, claude-code-hub, *2api):
     # "upstream" is the provider as the gateway sees it.
-    ("gateway-upstream", r"\bupstream (?:error|call failed|request failed|connect(?:ion)? error)\b|sending to upstream|"
+    ("gateway-upstream", r"\bupstream (?:error|call failed|request failed)\b|sending to upstream|连接上游|上游 ?(?:api ?)?(?:错误|失败|异常)|"
      r"connecting to upstream|\brelay error|\bchannel error|all providers failed|no available channels?\b|do request failed",
      "an LLM gateway's own call to the provider (its upstream) failed: check the gateway's egress (its proxy, CA, "
      "upstream URL), not the client's", {"gateway": 5}),
