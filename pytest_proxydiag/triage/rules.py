@@ -108,7 +108,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "authenticate to, or an old pip that did not use the proxy at all", {"auth": 2, "bypass": 1.5, "connectivity": 1}),
 
     # ---- connectivity: the proxy (or gateway) cannot be reached
-    ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused",
+    ("refused", r"connection refused|ECONNREFUSED|ConnectionRefused|Errno 111\b|WinError 10061|actively refused|"
+     r"\bconnection to [^\s]{1,260} refused",
      "nothing listens at that address and port (connection refused)", {"connectivity": 4}),
     ("refused", _any(r"Verbindung(?:saufbau)? (?:wurde )?abgelehnt", r"接続が拒否されました", r"接続を拒否",
                      r"Connexion refus[ée]e", r"conexi[óo]n (?:rehusada|rechazada)", r"连接被拒绝", r"拒绝连接"),
@@ -133,9 +134,14 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     # requests/httpx without their SOCKS extra): connectivity.proxy_works names the clients, one by one.
     ("socks-client", r"UnsupportedProxyProtocol|Missing dependencies for SOCKS support|"
      r"the 'socksio' package is not installed|Unsupported proxy protocol|"
-     r"Only http(?:s)? (?:and https )?prox(?:y|ies) (?:is|are) supported",
+     r"Only http(?:s)? (?:and https )?prox(?:y|ies) (?:is|are) supported|[只仅]支持 ?https?(?:和 ?https)?",
      "the client cannot use this kind of proxy URL (a SOCKS URL where it needs an HTTP proxy)",
-     {"connectivity": 4}),
+     {"connectivity": 4, "application": 1.5}),
+    # Apache HttpClient (Java, Gradle) names the address it dialled; a port that is not the destination's 443/80
+    # is the proxy (or gateway) it was configured to use, and that did not answer.
+    ("named-proxy-port", r"\bconnect(?:ion)? to (?:https?://)?[\w.-]{1,253}:(?!443\b|80\b)\d{2,5}\b(?: \[[^\]]{1,120}\])? ?"
+     r"(?:failed|refused)", "the error names the address and port it dialled, not the destination's 443: the proxy "
+     "set for this client does not answer there", {"connectivity": 3, "bypass": -2}),
     ("proxyerror", r"proxyconnect tcp", "Go could not connect to, or talk to, the proxy in HTTPS_PROXY (proxyconnect)",
      {"connectivity": 3, "auth": 1}),
     ("proxyerror", r"\bProxyError\b|Unable to connect to proxy|Cannot connect to proxy",
@@ -168,7 +174,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
 
     # ---- timeouts: connect timeouts point to connectivity, read/stream timeouts to performance
     ("timeout", r"ConnectTimeout|UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error|connect ETIMEDOUT|"
-     r"Connection timed out|Errno 110\b|WinError 10060|ERR_SOCKET_CONNECTION_TIMEOUT",
+     r"Connect(?:ion)? timed out|Errno 110\b|WinError 10060|ERR_SOCKET_CONNECTION_TIMEOUT|"
+     r"connected party did not properly respond|connected host has failed to respond",
      "connecting timed out (a silent proxy or a dropped route)", {"connectivity": 3, "performance": 1.5}),
     ("timeout", r"curl: ?\(28\)", "curl exit 28: a timeout (connecting, or waiting for the answer)",
      {"connectivity": 2, "performance": 2}),
@@ -270,12 +277,39 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "another client works on the same machine", {"application": 4, "bypass": 2}),
     ("works-elsewhere", r"\b(?:fails?|broken|does ?n[o']t work)\b[^\n]{0,30}?\b(?:only )?(?:in|with|from)\s+"
      r"(?:claude|node|the extension)", "only one application fails", {"application": 3, "bypass": 1}),
+    ("works-elsewhere", r"\bset (?:the |a |up )?proxy (?:for|in|on) [^\n]{1,40}? but [^\n]{0,60}?(?:unable|can.t|cannot|"
+     r"fails?|not able|does ?n.t|does not)", "the proxy is set for one tool and another still fails: a per-application "
+     "setting", {"application": 4, "bypass": 2}),
     ("works-elsewhere", r"\bno(?:t any)? problems? with (?:the )?(?:desktop app|browser|claude\.ai|curl|other tools)|"
      r"\bonly (?:with|in|from) (?:claude(?: code)?|the (?:cli|extension|sdk)|node)\b",
      "only one application fails", {"application": 3, "bypass": 1}),
-    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme",
+    ("client-no-https-proxy", r"built without the HTTPS-proxy support|Unsupported proxy scheme|scheme not supported in proxy",
      "this client (its libcurl) cannot use an https:// proxy URL: use http://host:port, or a newer client",
      {"application": 4, "connectivity": 1.5}),
+    # An https:// proxy URL: the client must speak TLS to the proxy, which many cannot (Node, .NET, Go's gRPC,
+    # old libcurl, libgit2).  A client that can, facing a plain proxy, gets a TLS error (the tls-eof row); one
+    # that cannot sends a plain CONNECT to the TLS port, and the proxy resets it.
+    ("client-no-https-proxy", r"https?_proxy ?[=:] ?[\"']?https://|https:// ?(?:url |scheme )?(?:for|as|in) (?:the |my )?proxy\b|"
+     r"\bhttps (?:url|scheme) (?:for|as|in) (?:the |my )?proxy\b",
+     "an https:// proxy URL: many clients cannot speak TLS to the proxy, and most corporate proxies listen for "
+     "http://host:port", {"application": 2, "connectivity": 1.5}),
+    ("client-no-https-proxy", r"https?_proxy ?[=:] ?[\"']?https://[^\n]{0,400}?(?:connection reset|econnreset|"
+     r"malformed http response|\\x15\\x03)",
+     "an https:// proxy URL, and the proxy reset the connection: the client sent plain text where the proxy expects "
+     "TLS (this client has no HTTPS-proxy support); use the proxy's http:// port", {"application": 5, "connectivity": -2}),
+    # The JVM never reads HTTP(S)_PROXY: it takes -Dhttps.proxyHost/-Dhttps.proxyPort (JAVA_TOOL_OPTIONS,
+    # gradle.properties' systemProp.*, Maven's settings.xml), so a Java connection error with no proxy in it
+    # is most often the JVM going direct.
+    ("jvm", r"\bjava\.net\.(?:connect|sockettimeout|unknownhost|noroutetohost)exception|"
+     r"org\.apache\.http\.conn\.(?:httphostconnect|connecttimeout)exception",
+     "a Java (JVM) client: it never reads HTTPS_PROXY; it needs -Dhttps.proxyHost and -Dhttps.proxyPort "
+     "(JAVA_TOOL_OPTIONS, gradle.properties)", {"application": 4, "bypass": 2, "connectivity": -1.5}),
+    ("jvm", r"systemprop\.https?\.proxy(?:host|port)|-dhttps?\.proxy(?:host|port)",
+     "the JVM's own proxy properties (gradle.properties' systemProp.*, -Dhttps.proxyHost) decide where it connects",
+     {"application": 2.5}),
+    ("jvm", r"\bgradlew?\b|\bmaven\b|\bmvn\b|android studio",
+     "a JVM build tool: its proxy is set in its own files (gradle.properties, settings.xml), not by HTTPS_PROXY",
+     {"application": 1.5}),
     ("provider-413", r"request_too_large|Request exceeds the maximum size|Request too large \(max",
      "the provider's own 413 (JSON request_too_large): the proxy passed it; the request itself is too big",
      {"application": 4, "policy": -3}),
@@ -320,6 +354,29 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
      r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
      "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
+    ("bypass-words", r"\b(?:not|never|isn.t|does ?n.t|does not|don.t) (?:talk(?:ing)?|connect(?:ing)?|send(?:ing)?|go(?:ing)?) "
+     r"(?:to|through|via) (?:the |our |my )?proxy|despite (?:the |my |declaring |setting )?[\w ]{0,20}?(?:proxy|https?_proxy)"
+     r"[^\n]{0,40}?(?:configured|\bset\b|declared|being)|(?:does ?n.t|does not|did not|didn.t)(?: seems? to)? take "
+     r"(?:into )?(?:account|consideration|notice)(?: of)? (?:the )?(?:no_proxy|https?_proxy|proxy)|no longer (?:respects?|uses?|reads?|honou?rs?) (?:the )?(?:https?_proxy|proxy)|"
+     r"(?:check(?:ed|s)?|reads?|use[sd]?|respect(?:ed|s)?|honou?r(?:ed|s)?) (?:that |the )?[`'\"]?https?_proxy[`'\"]?[^\n]{0,120}?"
+     r"(?:currently|but) (?:it )?(?:does not|does ?n.t|did not|didn.t|is not|isn.t)",
+     "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
+    # It works once the proxy is off, or stops working once one is set: something that must not use the proxy
+    # (a local server, an internal host) is sent to it.  Behind a corporate proxy nothing external works without it.
+    ("proxy-off-works", r"(?:after|when|once|if) (?:i |we )?(?:unset|remov\w{0,4}|disabl\w{0,4}|turn\w{0,3} off|clos\w{0,4}|"
+     r"delet\w{0,4}|clear\w{0,4})[^\n]{0,40}?(?:proxy|https?_proxy)[^\n]{0,60}?(?<!nothing )(?<!longer )(?<!never )"
+     r"(?:works|worked|connects|is fine|runs)|"
+     r"(?:works|worked|working)[^\n]{0,30}?without (?:the |a |any )?proxy|(?<!nothing )(?:works|worked|connects) "
+     r"(?:again |fine )?(?:after|when|once|if) (?:i |we )?(?:unset|remov\w{0,4}|disabl\w{0,4}|turn\w{0,3} off|delet\w{0,4}|"
+     r"clear\w{0,4})[^\n]{0,20}?(?:proxy|https?_proxy)|"
+     r"把代理关|关(?:闭|掉)了?代理[^\n]{0,20}?(?:就|可以|正常)|不(?:走|用|使用)代理[^\n]{0,20}?(?:就|可以|正常)",
+     "it works once the proxy is out of the way: the request should never have gone to the proxy (a local "
+     "server or an internal host): NO_PROXY must list it", {"bypass": 4, "application": 1}),
+    ("proxy-off-works", r"(?:if|when|once|after) (?:i |we )?(?:set|enable|turn on|configure|use)(?: up)? (?:a |the |my )?"
+     r"(?:system |windows |http |global )?proxy[^\n]{0,60}?(?:won.t|does ?n.t|does not|cannot|can.t|fails?|stops?|"
+     r"breaks?|no longer)|设置了?代理[^\n]{0,30}?(?:无法|不能|连不上)",
+     "it stops working once a proxy is set: requests that must stay local or internal now go to the proxy "
+     "(NO_PROXY must list them)", {"bypass": 2, "application": 1}),
     ("no-proxy", r"\bno_proxy\b", "NO_PROXY decides which hosts skip the proxy", {"bypass": 3, "connectivity": 1}),
     ("system-proxy", r"system proxy|WinHTTP|networksetup|gsettings|Internet Options|scutil --proxy",
      "a system-wide proxy setting is involved", {"bypass": 2}),
@@ -334,10 +391,15 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      # gRPC names the address it dialled: the proxy's (ipv4:<proxy>:<its port>) when it uses one, else the destination's.
      r"(?:failed to connect to|connect error to|last error: [a-z]{3,20}:) '?ipv[46]:\[?[0-9a-f.:]{3,60}\]?:443\b",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
-     "the proxy", {"bypass": 5, "connectivity": -2, "application": 1.5}),
+     "the proxy", {"bypass": 5, "connectivity": -3, "application": 1.5}),
     ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
      "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
      {"bypass": 5, "connectivity": -4}),
+    # .NET and Windows name the address they dialled after the reason: "... failed to respond 1.2.3.4:443",
+    # "... actively refused it. (host:443)".
+    ("direct-dotnet", r"(?:has failed to respond|respond after a period of time|actively refused it)\.?,? \(?\[?(?!127\.|localhost)[\w.:-]{3,253}\]?:443\b",
+     "Windows/.NET names the address it dialled: the destination's port 443, so the client went direct",
+     {"bypass": 5, "connectivity": -0.5, "application": 1.5}),
     ("loopback-via-proxy", r"(?:localhost|127\.0\.0\.1):\d{1,5}/[^\s\"]{0,200}\"? \"?http/1\.[01] 50[234]\b",
      "a local server (localhost) answered 502/504 through a proxy: NO_PROXY does not list localhost/127.0.0.1, so "
      "the request went to the proxy", {"bypass": 5, "policy": -2}),
@@ -375,6 +437,14 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("direct-urllib3", r"after connection broken by '(?!ProxyError|SSLError)\w{1,40}\(",
      "urllib3 (pip, requests) retried a connection that was not made through a proxy (through one it reports "
      "ProxyError): the client went direct", {"bypass": 4, "connectivity": -2}),
+    # urllib3 (requests, pip, conda) names the destination; through a proxy every failure to connect is wrapped
+    # in ProxyError.  A destination's :443 with no proxy error anywhere in the text was a direct attempt
+    # (a timed-out one is the direct-443 row's; TLS, read and mid-stream failures happen through a proxy too).
+    ("direct-urllib3", r"^(?![^\n]*(?:proxyerror|proxy ?error|connect to proxy|tunnel connection failed|sslerror|ssl:|"
+     r"certificate|timed out|timeout|connection aborted|remotedisconnected))[^\n]*?"
+     r"httpsconnectionpool\(host='(?!localhost'|127\.)[\w.-]{1,253}', port=443\): max retries exceeded",
+     "urllib3 (requests, pip, conda) tried the destination's port 443 and no proxy is named (through one it "
+     "reports ProxyError): the client went direct", {"bypass": 3, "connectivity": -0.5, "application": 2}),
     ("direct-dest", r"\[0: [0-9a-f.:]{7,39}\]: errno=", "git's own TCP connection (git://), which never uses an "
      "HTTP proxy", {"bypass": 5}),
     # urllib3 names the host it connected to; through a proxy the error is wrapped in ProxyError (the
@@ -384,9 +454,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"bypass": 4, "connectivity": -1}),
     # Go (Docker's daemon, most Go tools): a client that uses a proxy never looks the destination up itself;
     # through a proxy the same error reads "proxyconnect tcp: dial tcp: lookup <proxy>".
-    ("go-dns", r"dial tcp: lookup [\w.-]{1,253}(?: on [\w.:\[\]%-]{1,80})?: no such host",
+    ("go-dns", r"dial tcp: lookup [\w.-]{1,253}(?: on [\w.:\[\]%-]{1,80})?: no such host|"
+     r"dial tcp: getaddrinfow: no such host is known",
      "a Go client (the Docker daemon) looked the destination up itself: it did not use the proxy "
-     "(the daemon does not read the shell's proxy variables)", {"bypass": 4, "connectivity": 1}),
+     "(the daemon does not read the shell's proxy variables)", {"bypass": 4, "connectivity": 1, "application": 2}),
     # The Docker daemon reads its own proxy settings (systemd drop-in, daemon.json, Docker Desktop), not the
     # shell's; through a proxy Go says "proxyconnect tcp" (the proxy-used row takes this back).
     ("docker-daemon-direct", r"error response from daemon: [^\n]{0,300}?(?:client\.timeout exceeded|i/o timeout|"
@@ -406,6 +477,22 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("node-connect-timeout", r"UND_ERR_CONNECT_TIMEOUT|Connect Timeout Error",
      "undici's connect timeout: Node's fetch ignores HTTPS_PROXY (unless NODE_USE_ENV_PROXY=1), so it tried the "
      "destination directly", {"bypass": 5, "connectivity": -1, "application": 1.5}),
+    # gRPC's generic connect failure.  gRPC reads the proxy variables its own way (grpc_proxy, no_proxy with
+    # exceptions, not at all in some languages): behind a proxy it often goes direct, or sends a local channel
+    # to the proxy.
+    ("grpc", r"failed to connect to all addresses|code ?= ?unavailable|statuscode\.unavailable|\b14[- ]unavailable\b|"
+     r"\bgrpc\b[^\n]{0,200}?\bunavailable\b",
+     "gRPC could not connect: gRPC reads the proxy settings its own way (grpc_proxy, no_proxy), so it often "
+     "goes direct, or sends a local server's channel to the proxy", {"bypass": 3, "connectivity": 1.5}),
+    ("grpc-tls", r"authentication handshake failed|first record does not look like a tls handshake",
+     "gRPC's TLS handshake failed (an untrusted or intercepting certificate, or TLS to a plain-text server)",
+     {"certificate": 3, "bypass": -3, "connectivity": -1}),
+    # A gRPC channel or a WebSocket to a local or private address, and a proxy in the same text.
+    ("loopback-via-proxy", r"(?:ipv[46]|dns|unix):(?:///)?" + _LOCAL + r"[:/,][^\n]{0,400}?"
+     r"(?:http proxy|http_connect_handshaker|connect via proxy)|"
+     r"wss?://" + _LOCAL + r"[:/][^\n]{0,300}?(?:\bproxy\b|\b50[234]\b)",
+     "a local or private address (a local gRPC or WebSocket server) was sent to the proxy: NO_PROXY must list it",
+     {"bypass": 5, "policy": -3, "connectivity": -2}),
     ("proxy-used", r"ProxyError|Unable to connect to proxy|tunneling socket|CONNECT tunnel|Proxy CONNECT|proxyconnect|"
      r"ERR_PROXY_TUNNEL|through your proxy|"
      r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
@@ -430,6 +517,20 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("gateway-words", r"\byour gateway\b|\b(?:LLM|AI|LiteLLM|model) gateway\b|configured on (?:your|the) gateway|"
      r"gateway (?:couldn.t|could not|cannot|can.t) serve",
      "the LLM gateway in the path answered or is named", {"gateway": 4}),
+    # Any gateway's words for its own hop to the provider (LiteLLM, one-api/new-api, Kong, claude-code-hub, *2api):
+    # "upstream" is the provider as the gateway sees it.
+    ("gateway-upstream", r"\bupstream (?:error|call failed|request failed)\b|sending to upstream|连接上游|上游 ?(?:api ?)?(?:错误|失败|异常)|"
+     r"connecting to upstream|\brelay error|\bchannel error|all providers failed|no available channels?\b|do request failed",
+     "an LLM gateway's own call to the provider (its upstream) failed: check the gateway's egress (its proxy, CA, "
+     "upstream URL), not the client's", {"gateway": 5}),
+    ("gateway-product", r"\b(?:one-api|new-api|one-hub|claude-code-router|agentgateway|portkey|ai-proxy|[a-z]{2,20}2api)\b|"
+     r"server:? ?\"?kong\b|\bkong (?:ai )?gateway\b",
+     "an LLM gateway product is in the path", {"gateway": 3}),
+    # The gateway itself dialled the provider's :443: its own egress skipped the proxy.
+    ("gateway-direct", r"upstream[^\n]{0,600}?(?:dial tcp [0-9a-f.:\[\]]{3,60}:443\b|connect e(?:timedout|connrefused) "
+     r"[0-9a-f.:\[\]]{3,60}:443\b)",
+     "the gateway dialled the provider's port 443 itself: its own outbound calls do not use the proxy",
+     {"gateway": 4, "bypass": 1}),
     ("gateway-url", r"ANTHROPIC_BASE_URL[^\w\n]{0,4}[=:][^\w\n]{0,4}https?://(?!api\.anthropic\.com)|"
      r"ANTHROPIC_(?:BEDROCK|VERTEX)_BASE_URL|LITELLM_(?:MASTER_KEY|BASE_URL|PROXY_URL)",
      "ANTHROPIC_BASE_URL points at a gateway, not at api.anthropic.com: the gateway's hop is in the path",
