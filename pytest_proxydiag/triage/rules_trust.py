@@ -81,6 +81,10 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
          r"The certificate for this server is invalid",
          "Apple's TLS (NSURLErrorDomain -1200/-1202) refused the chain: the inspecting proxy's CA is not trusted",
          {"certificate": 4}),
+        ("cert", r"\bERR_CERT_[A-Z_]{4,40}|ERR_PROXY_CERTIFICATE_INVALID|SEC_ERROR_UNKNOWN_ISSUER|SEC_ERROR_\w{0,30}CERT\w{0,30}|"
+         r"MOZILLA_PKIX_\w{4,60}|SSL_ERROR_BAD_CERT_DOMAIN",
+         "the browser (Chrome ERR_CERT_*, Firefox SEC_ERROR_*/MOZILLA_PKIX_*) refused the certificate: an "
+         "intercepting proxy's CA it does not trust", {"certificate": 4}),
         ("ca-name", r"\b(?:zscaler|netskope|forcepoint|blue ?coat|fortinet|palo ?alto|cisco umbrella|sophos|"
          r"check ?point|menlo|iboss|skyhigh|mcafee)\b[^\n]{0,30}?\b(?:root|intermediate|issuing|ssl|inspection)? ?ca\b",
          "the chain is issued by a TLS-inspecting product's CA (Zscaler, Netskope, ...): trust that CA",
