@@ -395,6 +395,20 @@ def test_secret_shaped_text_is_masked_even_without_the_run_redactor():
     assert "u:***@host" in result.text_excerpt
 
 
+def test_a_password_holding_an_unencoded_at_sign_is_masked_whole_and_named():
+    """The unencoded @ splits the URL inside the password: triage names it, and no part of it is shown."""
+    for pw in (f"Pa@{CANARY}", f"Pa@ss#{CANARY}", f"{CANARY}@x"):
+        result = classify(f"HTTPS_PROXY=http://jdoe:{pw}@proxy.corp:8080 claude\nProxyError('Cannot connect to proxy.', "
+                          "gaierror(-2, 'Name or service not known'))")
+        shown = result.text_excerpt + result.explanation + "".join(e.matched_text for e in result.evidence)
+        assert CANARY not in shown and "jdoe:***@proxy.corp:8080" in result.text_excerpt
+        assert result.branches[0] == "auth", result.explanation
+    assert Redactor().redact("http://u:pw@host/path@x") == "http://u:***@host/path@x"
+    # An encoded password is fine: the message points elsewhere.
+    assert classify("HTTPS_PROXY=http://jdoe:p%40ss@proxy.corp:8080\ncurl: (7) Failed to connect to proxy.corp port "
+                    "8080").branches[0] == "connectivity"
+
+
 def test_excerpt_is_short_single_line_and_redacted_across_the_cut():
     secret = "Zq9" + "w" * 30
     text = "x" * 185 + f" http://u:{secret}@h " + "ECONNRESET"

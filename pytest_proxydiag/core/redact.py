@@ -37,8 +37,9 @@ _NOT_SECRET = {"AWS_ACCESS_KEY_ID", "ANTHROPIC_AUTH_HEADER_NAME", "GIT_ASKPASS",
                "XDG_SESSION_DESKTOP", "SESSION_MANAGER", "DESKTOP_SESSION", "XAUTHORITY"}
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # user:password@ in any URL-ish text (scheme optional): keep the user, mask the password.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@\"'<>]*):([^\s@\"'<>]*)@"), r"\1:" + MASK + "@"),
+    # user:password@ in any URL-ish text (scheme optional): keep the user, mask the password up to the last @
+    # before the host (a password holding an unencoded @ or # is still the password: "p@ss#word@host").
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/?#@\"'<>]*):([^\s/\"'<>]{0,256})@"), r"\1:" + MASK + "@"),
     # Header lines and JSON/Python repr forms of sensitive headers.
     (re.compile(r"(?i)\b((?:proxy-)?authorization|x-api-key|api-key|x-goog-api-key|cookie|set-cookie)"
                 r"(\s*[:=]\s*|\"\s*:\s*\"|'\s*:\s*')([^\r\n\"']+)"), r"\1\2" + MASK),
@@ -204,7 +205,7 @@ def _secret_values_in_json(obj: Any, out: list[str], key: str = "") -> None:
         out.extend(_url_passwords(obj))
 
 
-_URL_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^\s:/?#@\"'<>]*):([^\s@\"'<>]+)@")
+_URL_USERINFO = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^\s:/?#@\"'<>]*):([^\s/\"'<>]{1,256})@")
 
 
 def _url_passwords(text: str) -> list[str]:

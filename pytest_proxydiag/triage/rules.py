@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pytest_proxydiag.triage.rules_trust import rows as _trust_rows
+
 #: The flowchart's symptom branches, in the flowchart's order (also the tie-break order), and the
 #: gateway hop (Claude Code → LLM gateway → proxy → provider, issue 18) last.
 BRANCHES: tuple[str, ...] = ("auth", "connectivity", "certificate", "policy", "application", "performance",
@@ -542,6 +544,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      "NO_PROXY and the API endpoint: Claude Code sends the gateway's traffic (ANTHROPIC_BASE_URL) to the proxy "
      "instead of straight to the gateway", {"gateway": 5, "bypass": 1}),
 )
+
+# The trust and refusal branches' client vocabularies (auth, certificate, policy, performance) live in
+# their own module; they share this table's groups and weights.
+_TABLE += _trust_rows(_status, _any)
 
 RULES: tuple[Rule, ...] = tuple(Rule(pattern, branch, float(weight), note, group)
                                 for group, pattern, note, weights in _TABLE for branch, weight in weights.items())
