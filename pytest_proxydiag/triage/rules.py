@@ -227,9 +227,11 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("tls", r"\bSSLError\b|\bSSL: |\bTLS\b|handshake|ssl\.c\b", "a TLS-level error", {"certificate": 1.5}),
     ("tls-eof", r"SSLEOFError|EOF occurred in violation of protocol|UNEXPECTED_EOF_WHILE_READING|"
      r"WRONG_VERSION_NUMBER|wrong version number|unknown protocol|\bEPROTO\b|packet length too long|"
-     r"record layer failure|http request on an https|ERR_SSL_PROTOCOL_ERROR",
+     r"record layer failure|http request on an https|ERR_SSL_PROTOCOL_ERROR|"
+     # Go's crypto/tls and net/http words for the same thing (proxyconnect: the proxy is the plain-HTTP end).
+     r"first record does not look like a tls handshake|server gave HTTP response to HTTPS client",
      "TLS spoken to something that is not TLS: often an https:// proxy URL on a plain-HTTP proxy port",
-     {"connectivity": 3, "certificate": 2}),
+     {"connectivity": 4, "certificate": 2}),
     ("proxy-url", r"ProxySchemeUnknown|Not supported proxy scheme",
      "the proxy URL has no (or an unknown) scheme: write it as http://host:port", {"connectivity": 4}),
     ("tunnel-400", r"\b400 bad request\b[^\n]{0,40}\bproxy\b|\bproxy\b[^\n]{0,40}\b400 bad request\b",
@@ -248,10 +250,16 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("deny", r"(?<!cache )access denied|ERR_ACCESS_DENIED|ERR_BLOCKED|has been blocked|blocked by|"
      r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked",
      "the proxy's access policy blocked the request", {"policy": 3}),
+    # Claude Code's WebFetch asks claude.ai whether a domain may be fetched: that check failing is claude.ai
+    # refused on the way (a proxy's or firewall's policy), which Claude Code says in these words.
+    ("deny-said", r"Unable to verify if domain [^\s]{1,253} is safe to fetch", "Claude Code could not ask claude.ai "
+     "whether the domain may be fetched: the proxy's policy (or a firewall) blocks claude.ai", {"policy": 4}),
+    ("deny-said", r"(?:security|network|corporate|enterprise|company|organi[sz]ation(?:al)?) polic(?:y|ies) "
+     r"(?:are |is )?block(?:s|ing|ed)?\b", "a security policy is said to block the request", {"policy": 3}),
     ("502", _status(502), "HTTP 502: a proxy or gateway got no valid answer upstream",
      {"policy": 3, "connectivity": 1}),
     ("502", r"Bad Gateway", "a 502 page", {"policy": 3}),
-    ("504", _status(504) + r"|Gateway Time-?out", "HTTP 504: a gateway waited too long upstream",
+    ("504", _status(504) + r"|Gateway Time-?out|\b504 ?time-?out", "HTTP 504: a gateway waited too long upstream",
      {"performance": 3, "policy": 1.5, "connectivity": 1}),
     ("503", _status(503) + r"|Service Unavailable", "HTTP 503 from the proxy or the provider",
      {"connectivity": 1.5, "performance": 1.5, "policy": 1}),
@@ -333,7 +341,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("stream", r"Stream idle timeout|partial response received", "a response stream stalled midway",
      {"performance": 4}),
     ("stream", r"(?:arrives?|appears?|comes?|shows? up) (?:all )?at once|not streaming|"
-     r"stream(?:ing)? (?:is )?buffered|response buffering", "a buffered stream (an inspecting proxy holding "
+     r"stream(?:ing)? (?:is )?buffered|response buffering|"
+     r"\bstream[^\n]{0,160}?\bbuffer(?:ed|ing|s)?\b|\bbuffer(?:ed|ing|s)?\b[^\n]{0,160}?\bstream|"
+     r"\b(?:in|as) (?:one|a single) (?:large |big )?(?:batch|chunk|block)\b", "a buffered stream (an inspecting proxy holding "
      "server-sent events)", {"performance": 3}),
     ("rate", _status(429) + r"|Too Many Requests|rate[_ -]?limit|No deployments available|No healthy deployment|"
      r"cooldown", "rate limited (LiteLLM's 'No deployments available' is a cooldown, not an outage)",
@@ -486,7 +496,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\bgrpc\b[^\n]{0,200}?\bunavailable\b",
      "gRPC could not connect: gRPC reads the proxy settings its own way (grpc_proxy, no_proxy), so it often "
      "goes direct, or sends a local server's channel to the proxy", {"bypass": 3, "connectivity": 1.5}),
-    ("grpc-tls", r"authentication handshake failed|first record does not look like a tls handshake",
+    ("grpc-tls", r"authentication handshake failed",
      "gRPC's TLS handshake failed (an untrusted or intercepting certificate, or TLS to a plain-text server)",
      {"certificate": 3, "bypass": -3, "connectivity": -1}),
     # A gRPC channel or a WebSocket to a local or private address, and a proxy in the same text.
@@ -512,6 +522,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"gateway": 5}),
     ("gateway-relay", r"LiteLLM (?:Proxy|Router)\b|litellm[ _-]proxy\b|litellm/proxy/",
      "the LiteLLM gateway (proxy server) is in the path", {"gateway": 3}),
+    ("gateway-relay", r"\bLiteLLM\b", "LiteLLM is named: a gateway hop may be in the path", {"gateway": 2}),
     ("gateway-relay", r"litellm\.(?:exceptions\.)?(?:APIError|InternalServerError|ServiceUnavailableError|BadRequestError|"
      r"AuthenticationError|NotFoundError|Timeout)\b|litellm\.llms\.|(?:OpenAI|Azure|Anthropic|Bedrock|Vertex(?:AI)?|"
      r"Gemini|Ollama|Openrouter|Hosted_vllm)Exception -",

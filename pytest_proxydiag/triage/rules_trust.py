@@ -48,6 +48,16 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
          r"\b(?:https?|socks5h?)://[^\s/@:'\"]{1,100}:[^\s/'\"@#]{0,100}#[^\s/'\"@]{0,100}@[\w.-]{1,253}",
          "the proxy URL's password holds an unencoded @ or #, so the URL splits inside it: URL-encode the "
          "password (%40 for @, %23 for #)", {"auth": 5}),
+        # A client that refuses to parse the proxy URL it was given, when that URL carries credentials: a
+        # character of the password (% # ? / @ :) ends the userinfo early (urllib3's "Failed to parse",
+        # "Port could not be cast to integer value"; Node's ERR_INVALID_URL).
+        ("cred-url", r"(?:Failed to parse|LocationParseError|Port could not be cast to integer|ERR_INVALID_URL|"
+         r"Invalid URL|InvalidURL|invalid port)[^\n]{0,80}?\b(?:https?|socks5h?)://[^\s/@'\"]{1,100}:[^\s'\"]{0,100}@",
+         "the proxy URL with credentials could not be parsed: a character in the password (% # ? / @ :) must be "
+         "URL-encoded", {"auth": 4, "connectivity": 1}),
+        # urllib3's own words for it, said even when the URL is not quoted (the "port" is the password's tail).
+        ("cred-url", r"Port could not be cast to integer value", "urllib3 read part of the proxy password as the "
+         "port: a character in the password (% # ? / @ :) must be URL-encoded", {"auth": 4, "connectivity": 1}),
 
         # ---- certificate: each client's words for an untrusted chain (a TLS-inspecting proxy's CA)
         ("cert", any_(r"PKIX path (?:building|validation) failed", r"unable to find valid certification path",
