@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pytest_proxydiag.triage.rules_gateway import rows as _gateway_rows
 from pytest_proxydiag.triage.rules_trust import rows as _trust_rows
 
 #: The flowchart's symptom branches, in the flowchart's order (also the tie-break order), and the
@@ -183,7 +184,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      {"connectivity": 2, "performance": 2}),
     ("timeout", r"ETIMEDOUT", "Node: the operation timed out", {"connectivity": 2, "performance": 1}),
     ("timeout", r"ReadTimeout|Read timed out|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|Request timed out|"
-     r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after",
+     r"APITimeoutError|litellm\.Timeout|litellm\.exceptions\.Timeout|Operation timed out after|"
+     # Go's http.Client timing out in the body, and request/npm's socket (idle) timeout once connected.
+     r"while reading body|ESOCKETTIMEDOUT",
      "the answer took too long (read/request timeout)", {"performance": 3, "connectivity": 1}),
     ("timeout", _any(r"连接方在一段时间后没有正确答复", r"Gegenstelle nach einer bestimmten Zeitspanne nicht",
                      r"le parti connect[ée] n.a pas r[ée]pondu", r"la parte conectada no respondi[óo]",
@@ -232,6 +235,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"first record does not look like a tls handshake|server gave HTTP response to HTTPS client",
      "TLS spoken to something that is not TLS: often an https:// proxy URL on a plain-HTTP proxy port",
      {"connectivity": 4, "certificate": 2}),
+    # curl's TLS handshake failed on a port that is not 443: the TLS went to the proxy's own port.
+    ("tls-eof", r"SSL_ERROR_SYSCALL in connection to [^\s:]{1,253}:(?!443\b)\d{2,5}\b",
+     "curl's TLS handshake failed on the proxy's port: an https:// proxy URL for a proxy that speaks plain HTTP",
+     {"connectivity": 4, "certificate": 1}),
     ("proxy-url", r"ProxySchemeUnknown|Not supported proxy scheme",
      "the proxy URL has no (or an unknown) scheme: write it as http://host:port", {"connectivity": 4}),
     ("tunnel-400", r"\b400 bad request\b[^\n]{0,40}\bproxy\b|\bproxy\b[^\n]{0,40}\b400 bad request\b",
@@ -248,7 +255,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("deny", r"\bForbidden\b|Zugriff verweigert|アクセスが拒否|禁止されて|访问被拒绝", "forbidden / access denied",
      {"policy": 3}),
     ("deny", r"(?<!cache )access denied|ERR_ACCESS_DENIED|ERR_BLOCKED|has been blocked|blocked by|"
-     r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked",
+     r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked|"
+     r"\b(?:is|are|was|were|gets?|got|being) (?:apparently |probably |now )?blocked\b",
      "the proxy's access policy blocked the request", {"policy": 3}),
     # Claude Code's WebFetch asks claude.ai whether a domain may be fetched: that check failing is claude.ai
     # refused on the way (a proxy's or firewall's policy), which Claude Code says in these words.
@@ -330,6 +338,13 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
      "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
      "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),
+    # The client itself lacks the proxy feature (a feature request, a maintainer's "not supported").
+    ("app-no-proxy-feature", r"(?:add(?:ing)?|request(?:ing)?|need|want|no|lacks?|without|missing) (?:a )?support "
+     r"(?:for|of) (?:an? )?(?:upstream |corporate |private |authenticated |https |socks5? |ntlm |kerberos )?prox(?:y|ies)|"
+     r"(?:does ?n.t|does not|do not|cannot|can.t|will not|won.t) (?:yet )?support (?:an? )?(?:authenticated |https |"
+     r"socks5? |ntlm |kerberos |upstream )?prox(?:y|ies)|prox(?:y|ies)[^\n]{0,40}? (?:is |are )?not (?:yet )?supported",
+     "the client itself lacks this proxy feature (no proxy, HTTPS-proxy, SOCKS or proxy-authentication support)",
+     {"application": 4, "auth": 1}),
     ("app-config", r"ANTHROPIC_BASE_URL|settings\.json|\.claude/|claude doctor|VS ?Code extension|\bWSL\b|\bMCP\b",
      "application configuration is involved", {"application": 1}),
     ("pac", r"\bPAC\b|AutoConfigURL|proxy auto-?config|\bwpad\b", "a PAC/auto-config proxy, which many clients "
@@ -364,7 +379,9 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"(?: the)? (?:HTTPS?_PROXY|(?:https? )?proxy)|"
      r"(?:https?_proxy|proxy settings?|proxy env(?:ironment)? variables?) (?:is |are )?(?:not working|"
      r"not (?:getting |being )?(?:applied|respected|honou?red|picked up))|"
-     r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)",
+     r"プロキシを経由しない|Proxy wird (?:nicht verwendet|umgangen)|"
+     r"\bnot (?:use|using|read|reading) (?:the )?(?:HTTPS?_PROXY|proxy)\b|"
+     r"没有?(?:通过|走|经过|使用)代理|不走代理|未(?:通过|走|经过|使用)代理|绕过了?代理",
      "traffic is not going through the proxy", {"bypass": 4, "application": 2}),
     ("bypass-words", r"\b(?:not|never|isn.t|does ?n.t|does not|don.t) (?:talk(?:ing)?|connect(?:ing)?|send(?:ing)?|go(?:ing)?) "
      r"(?:to|through|via) (?:the |our |my )?proxy|despite (?:the |my |declaring |setting )?[\w ]{0,20}?(?:proxy|https?_proxy)"
@@ -440,6 +457,12 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("loopback-via-proxy", r"localhost is not accessible|ensure localhost is accessible|allow access to localhost",
      "the application could not reach its own localhost URL, a proxy setting in the way: NO_PROXY must list "
      "localhost/127.0.0.1", {"bypass": 5}),
+    # node-fetch (the OpenAI/ChatGPT Node libraries of its era) never reads HTTPS_PROXY: "request to https://…
+    # failed, reason: connect E…" names no proxy, or the destination's own :443.
+    ("direct-dest", r"request to https://[^\s]{1,300} failed, reason: (?:connect )?(?:etimedout|econnrefused|"
+     r"enetunreach|ehostunreach|econnreset)(?![ \t]{0,3}[0-9a-f.:\[\]]{3,60}:(?!443\b)\d)",
+     "node-fetch (used by many Node SDKs) does not read HTTPS_PROXY: the request went direct, without the proxy",
+     {"bypass": 4, "connectivity": -1, "application": 1.5}),
     # Node prints the same connection error as an object: address and port as fields.
     ("direct-dest", r"address['\"]?: ?['\"](?!127\.)[0-9a-f.:]{7,39}['\"],? ?['\"]?port['\"]?: ?(?:443|80)\b",
      "Node's connection error names the destination's own address and port 443/80 (no proxy): the client did "
@@ -509,56 +532,13 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"ERR_PROXY_TUNNEL|through your proxy|"
      r"from proxy|X-Squid-Error|Cache Access Denied", "the proxy was used", {"bypass": -2}),
 
-    # ---- gateway: Claude Code → LLM gateway (LiteLLM) → proxy → provider (issue 18)
-    # LiteLLM's own key check: its virtual/master key was refused, not the provider's key.
-    ("gateway-key", r"Invalid proxy server token|token_not_found_in_db|LiteLLM_VerificationTokenTable|"
-     r"No connected db|DB not connected|no_db_connection|(?:user|team|key)\b[^\n]{0,40}(?:doesn.t exist|not found) in "
-     r"(?:the )?db\b|Token not allowed to access model|Create (?:key|user) via `?/(?:key/generate|user/new)",
-     "the LiteLLM gateway's own key check refused the key (its master or virtual key, not the provider's key)",
-     {"gateway": 5}),
-    # LiteLLM relays a failure of its own hop to the provider; the quoted cause names the branch too.
-    ("gateway-relay", r"litellm\.(?:exceptions\.)?APIConnectionError|Litellm_proxyException",
-     "the LiteLLM gateway could not reach the provider on its own hop (its egress: proxy, CA, credentials)",
-     {"gateway": 5}),
-    ("gateway-relay", r"LiteLLM (?:Proxy|Router)\b|litellm[ _-]proxy\b|litellm/proxy/",
-     "the LiteLLM gateway (proxy server) is in the path", {"gateway": 3}),
-    ("gateway-relay", r"\bLiteLLM\b", "LiteLLM is named: a gateway hop may be in the path", {"gateway": 2}),
-    ("gateway-relay", r"litellm\.(?:exceptions\.)?(?:APIError|InternalServerError|ServiceUnavailableError|BadRequestError|"
-     r"AuthenticationError|NotFoundError|Timeout)\b|litellm\.llms\.|(?:OpenAI|Azure|Anthropic|Bedrock|Vertex(?:AI)?|"
-     r"Gemini|Ollama|Openrouter|Hosted_vllm)Exception -",
-     "LiteLLM is in the path (as a gateway, or as the client's library)", {"gateway": 2}),
-    ("gateway-words", r"\byour gateway\b|\b(?:LLM|AI|LiteLLM|model) gateway\b|configured on (?:your|the) gateway|"
-     r"gateway (?:couldn.t|could not|cannot|can.t) serve",
-     "the LLM gateway in the path answered or is named", {"gateway": 4}),
-    # Any gateway's words for its own hop to the provider (LiteLLM, one-api/new-api, Kong, claude-code-hub, *2api):
-    # "upstream" is the provider as the gateway sees it.
-    ("gateway-upstream", r"\bupstream (?:error|call failed|request failed)\b|sending to upstream|连接上游|上游 ?(?:api ?)?(?:错误|失败|异常)|"
-     r"connecting to upstream|\brelay error|\bchannel error|all providers failed|no available channels?\b|do request failed",
-     "an LLM gateway's own call to the provider (its upstream) failed: check the gateway's egress (its proxy, CA, "
-     "upstream URL), not the client's", {"gateway": 5}),
-    ("gateway-product", r"\b(?:one-api|new-api|one-hub|claude-code-router|agentgateway|portkey|ai-proxy|[a-z]{2,20}2api)\b|"
-     r"server:? ?\"?kong\b|\bkong (?:ai )?gateway\b",
-     "an LLM gateway product is in the path", {"gateway": 3}),
-    # The gateway itself dialled the provider's :443: its own egress skipped the proxy.
-    ("gateway-direct", r"upstream[^\n]{0,600}?(?:dial tcp [0-9a-f.:\[\]]{3,60}:443\b|connect e(?:timedout|connrefused) "
-     r"[0-9a-f.:\[\]]{3,60}:443\b)",
-     "the gateway dialled the provider's port 443 itself: its own outbound calls do not use the proxy",
-     {"gateway": 4, "bypass": 1}),
-    ("gateway-url", r"ANTHROPIC_BASE_URL[^\w\n]{0,4}[=:][^\w\n]{0,4}https?://(?!api\.anthropic\.com)|"
-     r"ANTHROPIC_(?:BEDROCK|VERTEX)_BASE_URL|LITELLM_(?:MASTER_KEY|BASE_URL|PROXY_URL)",
-     "ANTHROPIC_BASE_URL points at a gateway, not at api.anthropic.com: the gateway's hop is in the path",
-     {"gateway": 2}),
-    # NO_PROXY for the API endpoint matters only when that endpoint is a gateway (ANTHROPIC_BASE_URL):
-    # Claude Code then sends the gateway's traffic to the corporate proxy.
-    ("gateway-route", r"\bno_proxy\b[^\n]{0,120}(?:ANTHROPIC_BASE_URL|base[_ ]url|\bAPI requests?\b|(?<!bad )gateway|litellm)|"
-     r"(?:ANTHROPIC_BASE_URL|base[_ ]url|\bAPI requests?\b|(?<!bad )gateway|litellm)[^\n]{0,120}\bno_proxy\b",
-     "NO_PROXY and the API endpoint: Claude Code sends the gateway's traffic (ANTHROPIC_BASE_URL) to the proxy "
-     "instead of straight to the gateway", {"gateway": 5, "bypass": 1}),
 )
 
 # The trust and refusal branches' client vocabularies (auth, certificate, policy, performance) live in
 # their own module; they share this table's groups and weights.
 _TABLE += _trust_rows(_status, _any)
+# The gateway hop's rows (issue 18): LiteLLM's and other gateways' words for their own hop.
+_TABLE += _gateway_rows()
 
 RULES: tuple[Rule, ...] = tuple(Rule(pattern, branch, float(weight), note, group)
                                 for group, pattern, note, weights in _TABLE for branch, weight in weights.items())
