@@ -155,6 +155,10 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"Verbindung (?:wurde )?(?:vom Peer )?zurückgesetzt|接続がリセット",
      "the connection was reset (proxy down, a policy reset, or TLS refused)",
      {"connectivity": 3, "policy": 1.5, "certificate": 1}),
+    # A browser's reset page for one site: other sites load through the same path, so a filter (a firewall's
+    # category or DPI rule, a proxy's policy) reset this one.
+    ("reset", r"PR_CONNECT_RESET_ERROR|ERR_CONNECTION_RESET", "the browser's connection to this site was reset (a "
+     "filter's reset of one site, more often than a broken path)", {"policy": 3.5, "connectivity": 2}),
     ("aborted", r"Connection aborted|RemoteDisconnected|closed connection without response|Empty reply from server|"
      r"curl: ?\(52\)|server disconnected", "the peer hung up without answering", {"connectivity": 2, "policy": 1}),
     ("generic", r"Connection error|APIConnectionError|ConnectError\b|fetch failed|network error",
@@ -358,7 +362,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("stream", r"(?:arrives?|appears?|comes?|shows? up) (?:all )?at once|not streaming|"
      r"stream(?:ing)? (?:is )?buffered|response buffering|"
      r"\bstream[^\n]{0,160}?\bbuffer(?:ed|ing|s)?\b|\bbuffer(?:ed|ing|s)?\b[^\n]{0,160}?\bstream|"
-     r"\b(?:in|as) (?:one|a single) (?:large |big )?(?:batch|chunk|block)\b", "a buffered stream (an inspecting proxy holding "
+     r"\b(?:in|as) (?:one|a single) (?:large |big )?(?:batch|chunk|block)\b|\bin bursts\b|"
+     r"\b(?:massive|sudden|single|big) burst\b|\b(?:chunks|events|tokens|deltas) at once\b", "a buffered stream (an inspecting proxy holding "
      "server-sent events)", {"performance": 3}),
     ("rate", _status(429) + r"|Too Many Requests|rate[_ -]?limit|No deployments available|No healthy deployment|"
      r"cooldown", "rate limited (LiteLLM's 'No deployments available' is a cooldown, not an outage)",
