@@ -31,12 +31,14 @@ HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
 HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
 #: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
 HELD_OUT_TARGET = 0.95
-#: What the held-out figure must not fall under: a regression floor a little under the 92.0% measured
-#: after the part was last extended (batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
+#: What the held-out figure must not fall under: a regression floor a little under the 77.1% measured
+#: after the part was last extended.  Batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
 #: 23/41 (0/13 gateway messages, a branch triage could not choose yet), 22/34 (14 of them bypass: Docker
-#: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass:
-#: local WebSocket/gRPC servers sent to the proxy, gRPC and lt going direct, said in prose or bare codes)).
-HELD_OUT_FLOOR = 0.90
+#: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass), then
+#: three batches collected blind by engineers who never saw the rules, each labelled from its thread's
+#: resolution and measured before any rule was written after it: 27/49, 21/47 and 23/48.  The first eight
+#: batches were gathered to probe patterns; the last three are what a new paste meets (about half right).
+HELD_OUT_FLOOR = 0.75
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
 ISSUE_8_WORDINGS = (
@@ -142,12 +144,12 @@ def test_held_out_real_messages_stay_above_the_floor(record_property):
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_FLOOR, "\n".join(misses)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 161/175 (92.0%), under the 95% target; the "
-                   "misses are pastes whose text carries no sign of their cause (a gateway or gRPC client that "
-                   "skipped the proxy, a local router, WebSocket or gRPC server reached through it, a vendor's "
-                   "one-word refusal, a 503 from an LLM proxy's own timeout) or carries more connectivity than "
-                   "bypass clues (Claude Code's refused and reset connections to the provider's :443, gRPC's "
-                   "unreachable :443). When this passes, remove the marker.")
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 246/319 (77.1%), under the 95% target. "
+                   "Three blind batches scored 27/49, 21/47 and 23/48 on first sight: most misses carry no sign "
+                   "of their cause in the text (a 'Connection error', a refused localhost, a timeout whose thread "
+                   "found a gateway's limit), or their cause is a judgement the text cannot show (a client that "
+                   "lacks a proxy feature, labelled application, failing with a plain 407). When this passes, "
+                   "remove the marker.")
 def test_held_out_real_messages_reach_the_target():
     right, misses = _accuracy(HELD_OUT_CORPUS)
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_TARGET, "\n".join(misses)
