@@ -133,8 +133,11 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
                       untested=[policy.size_label(s) for s in result.untested],
                       largest_passed=result.largest_passed, first_failed_size=result.failed_size,
                       payload_limit=policy.payload_limit(result) or None, provider_limit=result.provider_limit)
+    small = None
+    if result.failed_size is not None and not result.passed and result.verdict is None:
+        small = measure.api_request(proxydiag_probes, target).reply is not None  # shared with url_filtering
     policy.judge_payload(result, target, budget=budget, proxy=step.values()["proxy_noauth"],
-                         client=measure.client_name()).conclude(step)
+                         client=measure.client_name(), small_answered=small).conclude(step)
 
 
 @pytest.mark.proxydiag_step("policy.proxy_logs")

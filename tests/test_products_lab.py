@@ -46,7 +46,8 @@ def product_lab():
 
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
-NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
+                 "client-refused", "no-connect-module"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -94,6 +95,29 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
         assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
+    if case in ("connect-port", "no-connect-module"):
+        # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
+        assert root["finding_key"] == "connect_not_allowed", root["finding"]
+        status = "403 Access violation" if case == "connect-port" else "500 Internal Server Error"
+        assert f"does not allow CONNECT to api.anthropic.com:{lab.origin_port}: it answered HTTP/1.1 {status}" \
+            in root["finding"]
+        assert ("tinyproxy: ConnectPort with the port" if case == "connect-port" else
+                "Apache httpd: mod_proxy_connect loaded") in root["solution"]
+        domain = run.step("policy.domain_allowed")
+        assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
+    if case == "client-refused":
+        assert root["finding_key"] == "client_denied", root["finding"]
+        assert "refuses this machine itself, for every destination" in root["finding"]
+        assert "tinyproxy: Allow / Deny" in root["solution"] and "will not help" in root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
+    if case == "idle-timeout":
+        # tinyproxy's Timeout cuts the tunnel while the provider thinks: not a body-size limit, not the SDK.
+        assert root["finding_key"] == "cut", root["finding"]
+        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
+        assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
+        for step_id in ("policy.payload_size", "application.debug_logging"):
+            blocked = [s for s in run.steps if s["id"] == step_id][0]
+            assert blocked["outcome"] != "failed", blocked
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 

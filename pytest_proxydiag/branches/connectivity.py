@@ -90,11 +90,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         who_answered = products.describe(products.identify(reply.headers, reply.body))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
+        if shape in ("connect_not_allowed", "bad_request", "client_denied"):
+            # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
+            return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
+                                  proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
         if reply.status in (403, 451):
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
                                      status=reply.status_line)
-        if shape in ("connect_not_allowed", "bad_request"):
-            return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
         parent_auth = products.parent_auth_failure(reply.body) if reply.status >= 500 else None
         if parent_auth:

@@ -220,6 +220,10 @@ _BLOCKWORDS = re.compile(r"access denied|access (?:to this site )?(?:is |has bee
                          r"web filter violation|permission to visit", re.IGNORECASE)
 
 
+#: Refusals of a port or of this machine, whatever the domain (pages that say so: catalog REFUSAL_PAGES).
+PROXY_WIDE = ("connect_not_allowed", "client_denied")
+
+
 def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
                *, stage: str = "tunnel", expect_json: bool = True) -> Verdict:
     """Judge one reply: who sent it (proxy or provider), and what kind of verdict it is.
@@ -286,6 +290,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning=words.meaning("auth"), **base)
+    if shape in PROXY_WIDE:  # a port or this machine refused, not the domain (connectivity.proxy_works judges it)
+        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
         return Verdict(kind="upstream", meaning=words.meaning("upstream_unreachable"), **base)
     if status == 413:
@@ -386,8 +392,10 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
     *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
     (``branches/products.describe``); without them the verdict's vendor is named.
     """
-    refused = [(d, v) for d, v, _ in checked if v.status in (403, 451) or v.is_block]
+    refused = [(d, v) for d, v, _ in checked if (v.status in (403, 451) or v.is_block) and v.kind not in PROXY_WIDE]
     verdicts = [v for _, v, _ in checked]
+    if verdicts and all(v.kind in PROXY_WIDE for v in verdicts):
+        return Judgement.blocked("connectivity.proxy_works", "; ".join(detail for _, _, detail in checked))
     if refused:
         first = refused[0][1]
         reply = (replies or {}).get(refused[0][0].hostport)
@@ -493,12 +501,20 @@ def payload_limit(result) -> str:
     return _note("policy.payload_size", "fails_at", failed=failed, failure=result.failure)
 
 
-def judge_payload(result, target, *, budget: float, proxy: str, client: str) -> Judgement:
-    """Step 3: the largest body the proxy passes, and how it refuses a larger one."""
+def judge_payload(result, target, *, budget: float, proxy: str, client: str,
+                  small_answered: bool | None = None) -> Judgement:
+    """Step 3: the largest body the proxy passes, and how it refuses a larger one.
+
+    *small_answered*: whether the smallest request (the shared API check, a few bytes) got any answer; when even
+    that was cut, a cut at the first size is no size limit (an idle timeout: performance.latency judges it).
+    """
     step_id = "policy.payload_size"
     v = result.verdict
     if result.failed_size is not None:
         failed = size_label(result.failed_size)
+        if not result.passed and v is None and small_answered is False:
+            return Judgement.blocked("performance.latency", key="smallest_fails", url=target.origin,
+                                     path=result.path, size=failed, failure=result.failure)
         if not result.passed and v is not None and v.kind not in ("too_large",):
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.
             return Judgement.blocked("policy.url_filtering" if v.is_block else "policy.proxy_logs",

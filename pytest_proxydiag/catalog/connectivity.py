@@ -62,6 +62,10 @@ STEPS = {
             # Refusal shapes (branches/products.py refusal_shape), each with its own solution.
             "connect_not_allowed": {"text": "The proxy {proxy} does not allow CONNECT to {target}: it answered "
                                             "{status}. {product}", "solution": "allow_connect"},
+            "client_denied": {"text": "The proxy {proxy} refuses this machine itself, for every destination: it "
+                                      "answered {status} to CONNECT {target}, and its page says this host is not "
+                                      "among the clients it serves. This is not a domain rule. {product}",
+                              "solution": "allow_client"},
             "bad_request": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it could not parse "
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
@@ -92,8 +96,16 @@ STEPS = {
                                   "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "allow_connect": {"any": (
                 "Ask IT to allow CONNECT to {target} (that host and port) for this machine (Squid: the "
-                "SSL_ports / CONNECT rules; Apache httpd: AllowCONNECT; tinyproxy: ConnectPort). Evidence:\n"
+                "SSL_ports / CONNECT rules; Apache httpd: mod_proxy_connect loaded, ProxyRequests On and "
+                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port). Evidence:\n"
                 "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_client": {"any": (
+                "Ask IT to let this machine use the proxy {proxy_hostport}: its client rules leave out your address "
+                "(tinyproxy: Allow / Deny; Squid: the src ACLs of http_access; Apache httpd: Require ip in the "
+                "<Proxy> block). Asking for the provider's domain to be allowed will not help. Give IT the address "
+                "this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "request_form": {"any": (
                 "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
                 "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "

@@ -73,7 +73,7 @@ from urllib.parse import quote
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, ipv6_loopback
 from pytest_proxydiag.lab.base import write_private as _write
-from pytest_proxydiag.lab.products import PRODUCTS, RealProxy
+from pytest_proxydiag.lab.products import MISCONFIGS, PRODUCTS, RealProxy
 from pytest_proxydiag.lab.proxypy import ProxyPyProxy
 from pytest_proxydiag.lab.scenarios import (
     _BUMP,
@@ -313,14 +313,14 @@ class Lab:
         public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
         self.public_roots = str(_write(wd / "public-roots.pem", public.cert_pem, 0o644))
         origin = HttpsOrigin(public, wd / "origin")
-        if name == "slow-origin":
+        product, case = PRODUCT_SCENARIOS.get(name, (None, None))
+        if name == "slow-origin" or case == "idle-timeout":
             origin.configure(delay=SLOW_ORIGIN_DELAY)
         if name == "rate-limited":
             origin.configure(status=429, status_headers={"retry-after": "30",
                                                          "anthropic-ratelimit-requests-remaining": "0"})
         self.origin = self._own(origin.start())
         self.origin_port = origin.port
-        product, case = PRODUCT_SCENARIOS.get(name, (None, None))
         if name == "upstream-down" or case == "upstream-down":
             self.origin_port = self._own(ClosedPort()).port
         #: The provider host the user's clients talk to (a Bedrock or Vertex AI endpoint in the cloud scenarios).
@@ -356,7 +356,8 @@ class Lab:
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
                                        intercept=case == "intercept", upstream_ca=self.public_roots,
-                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None))
+                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None,
+                                       misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pytest_proxydiag.lab.products import PRODUCTS
+from pytest_proxydiag.lab.products import MISCONFIGS, PRODUCTS
 from pytest_proxydiag.lab.servers import HOSTILE_BEHAVIOURS
 
 # -- the scenarios -------------------------------------------------------------------------
@@ -141,6 +141,14 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "connect-port": ("{name} allows CONNECT only to port 563 (ConnectPort): the provider's port is refused",
+                     "connectivity.proxy_works"),
+    "client-refused": ("{name}'s Allow list leaves out this machine: every request is refused",
+                       "connectivity.proxy_works"),
+    "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
+                          "connectivity.proxy_works"),
+    "idle-timeout": ("{name} closes a tunnel idle for 1 s (Timeout 1); the provider takes 2.5 s to answer",
+                     "performance.latency"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -160,7 +168,7 @@ def _product_cases(key: str) -> list[str]:
         cases.append("intercept")
     if key == "privoxy":
         cases.append("parent-wrong-password")
-    return cases
+    return cases + list(MISCONFIGS.get(key, ()))
 
 
 def _add_product_scenarios() -> dict[str, tuple[str, str]]:

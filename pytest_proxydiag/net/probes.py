@@ -403,8 +403,11 @@ class Probes(ProbeSession):
                 self._mark_silent(err)
             self._record("http", url=url, method=method, cause=err.cause.value, detail=err.detail,
                          via_proxy=via_proxy)
+            # The phases that did happen (a cut after TLS keeps its tunnel and TLS times: performance.latency).
             return HttpResult(ok=False, cause=err.cause, detail=err.detail,
-                              timings=Timings(total=time.monotonic() - t0),
+                              timings=Timings(resolve=route.resolve, connect=route.connect,
+                                              proxy_reply=route.proxy_reply, tls=route.tls,
+                                              total=time.monotonic() - t0),
                               url=url, method=method, via_proxy=via_proxy, tunnel=route.tunnel)
         finally:
             route.close()
