@@ -218,12 +218,22 @@ SOCKS_CLIENTS: Mapping[str, tuple[tuple[str, ...], str | None]] = {
 SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio"}
 
 
+#: Seconds within which a SOCKS port that closes on the greeting is refusing the client, not waiting for more.
+SOCKS_ACL_CLOSE = 1.0
+
+
 def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
     outcome = tunnel.socks
     if outcome is None:
         if tunnel.cause in _UNREACHED:
             return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
+        if tunnel.cause in (Cause.CLOSED, Cause.RESET) and tunnel.timings.total is not None \
+                and tunnel.timings.total < SOCKS_ACL_CLOSE:
+            # Closed at once on the greeting, no byte: a SOCKS server whose client rules refuse this machine (Dante's
+            # 'client block'); an HTTP proxy waits for the rest of a request line instead.
+            return Judgement.fail("socks_client_refused", detail=tunnel.detail, hostport=proxy.hostport,
+                                  proxy_host=proxy.host)
         if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET, Cause.NO_ANSWER):
             # A SOCKS5 server answers the greeting at once: silence or other bytes mean another kind of port.
             return Judgement.fail("socks_not_socks", detail=tunnel.detail, hostport=proxy.hostport)

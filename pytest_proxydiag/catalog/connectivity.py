@@ -85,6 +85,12 @@ STEPS = {
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
             "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
                                         "SOCKS5 server: {detail}", "solution": "not_socks"},
+            "socks_client_refused": {"text": "The SOCKS5 proxy {hostport} accepted the connection and closed it at "
+                                             "once, without a byte of SOCKS5 reply: {detail}. A SOCKS server does "
+                                             "this when its client rules refuse this machine's address (Dante: a "
+                                             "'client block' rule, or no 'client pass' rule for it); a port that "
+                                             "is no SOCKS server rarely closes that fast.",
+                                     "solution": "socks_allow_client"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
                                    "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
             "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
@@ -124,6 +130,12 @@ STEPS = {
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "socks_allow_client": {"any": (
+                "Ask IT to let this machine use the SOCKS proxy {hostport}: its client rules must admit your address "
+                "(Dante: a 'client pass {{ from: <your address>/32 to: 0.0.0.0/0 }}' rule before any 'client block'; "
+                "the logoutput file of danted.conf names the refused client). Find the address this machine uses "
+                "towards the proxy:\n  ip route get {proxy_host}   (Linux; 'src' is the address)\n"
+                "If IT says {hostport} is no SOCKS proxy, check the scheme and port: an HTTP proxy needs http://.")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
             "socks_scheme": {"any": (

@@ -89,6 +89,11 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },
+    "dante": {
+        # No client rule admits this machine (TEST-NET-1 only): Dante closes the connection on the greeting.
+        "client-refused": lambda lines: [x.replace("from: 127.0.0.0/8", "from: 192.0.2.0/24") if x.startswith(
+            "client pass") else x for x in lines],
+    },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
         "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
@@ -223,6 +228,8 @@ class RealProxy:
                     "user.privileged: root\nuser.unprivileged: nobody\n"
                     "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n" + blocks
                     + "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n")
+            if self.misconfig:
+                conf = "\n".join(MISCONFIGS[key][self.misconfig](conf.splitlines())) + "\n"
             write_private(d / "danted.conf", conf, 0o644)
             return [self.binary, "-f", str(d / "danted.conf"), "-p", str(d / "danted.pid")]
         # mitmproxy

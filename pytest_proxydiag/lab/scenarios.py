@@ -143,7 +143,7 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                               "forward-socks5 line", "connectivity.proxy_works"),
     "connect-port": ("{name} allows CONNECT only to port 563 (ConnectPort): the provider's port is refused",
                      "connectivity.proxy_works"),
-    "client-refused": ("{name}'s Allow list leaves out this machine: every request is refused",
+    "client-refused": ("{name}'s client rules leave out this machine: every request is refused",
                        "connectivity.proxy_works"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
                           "connectivity.proxy_works"),
@@ -158,7 +158,8 @@ def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
         # The probes speak SOCKS5 (net/socks.py); which clients can use SOCKS at all is judged per client.
-        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down"]
+        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down",
+                *MISCONFIGS.get(key, ())]
     cases = ["healthy", "blocked-domain", "upstream-down"]
     if spec.supports_auth:
         cases[1:1] = ["wrong-password", "no-credentials"]
