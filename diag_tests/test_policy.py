@@ -99,8 +99,12 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
             probes, domains, target_hosts, products.control_host(d.host for d in domains))
         _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_silent_refusal(
             domains, checked, first_res, control, control_res, **common))
+    # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
+    port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
+                   for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.status in (403, 451)
+                   and v.kind not in policy.PROXY_WIDE}
     _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
-              policy.judge_domains(domains, checked, replies=replies, **common))
+              policy.judge_domains(domains, checked, replies=replies, port_checks=port_checks, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")

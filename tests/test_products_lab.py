@@ -47,7 +47,7 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
-                 "client-refused", "no-connect-module"}
+                 "client-refused", "no-connect-module", "port-rule"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -105,6 +105,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
                 "Apache httpd: mod_proxy_connect loaded") in root["solution"]
         domain = run.step("policy.domain_allowed")
         assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
+    if case == "port-rule":
+        # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
+        assert root["finding_key"] == "port_refused", root["finding"]
+        assert f"but not to api.anthropic.com:443" in root["finding"] and "Apache httpd (mod_proxy)" in root["finding"]
+        assert f"Apache httpd: add {lab.origin_port} to AllowCONNECT" in root["solution"]
+        assert "Please allow outbound HTTPS" not in root["solution"]
     if case == "client-refused" and socks:
         # Dante closes the connection on the greeting: its client rules, not "no SOCKS server here".
         assert root["finding_key"] == "socks_client_refused", root["finding"]
@@ -290,3 +296,16 @@ def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
             assert products.socks5_reply(*with_password[1], credentials_sent=True).shape == "credentials_rejected"
     finally:
         closed.stop()
+
+
+def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factory, run_diag):
+    """Squid's stock 'deny CONNECT !SSL_ports' answers 403 ERR_ACCESS_DENIED, word for word a denied domain's answer:
+    the same host on 443 through the same Squid is not refused, so the ticket asks for the port."""
+    lab = lab_factory("ssl-ports")
+    run = run_diag("-m", "policy", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "port_refused", run.output[-3000:]
+    assert f"refuses CONNECT to api.anthropic.com:{lab.origin_port}, but not to api.anthropic.com:443" in step["finding"]
+    assert "ERR_CONNECT_FAIL" in step["finding"] and "The answer comes from Squid" in step["finding"]
+    assert f"Squid: add 'acl SSL_ports port {lab.origin_port}'" in step["solution"]
+    assert "Whitelisting the domain will not help" in step["solution"]

@@ -384,9 +384,20 @@ def domain_answer(domain: ProviderDomain, res, verdict: Verdict) -> str:
     return detail
 
 
+def port_rule(control_res) -> bool:
+    """*control_res*: CONNECT to the refused host on port 443 through the same proxy.  Not refused there (a tunnel,
+    or an answer that is no refusal): the 403 was for the port (Squid's SSL_ports, Apache's AllowCONNECT)."""
+    if control_res is None or control_res.ok:
+        return control_res is not None
+    kind = read_tunnel(control_res).kind
+    return control_res.reply is not None and control_res.reply.status not in (403, 451) and kind not in (
+        *PROXY_WIDE, "auth", "denied", "block_page", "category")
+
+
 def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
                   proxy_hostport: str, when: Callable[[str], float | None], client: str,
-                  replies: Mapping[str, object] | None = None) -> Judgement:
+                  replies: Mapping[str, object] | None = None,
+                  port_checks: Mapping[str, tuple[str, object]] | None = None) -> Judgement:
     """Step 1: which provider domains the proxy refuses (403/451 or a block page), for the IT ticket.
 
     *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
@@ -396,6 +407,13 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
     verdicts = [v for _, v, _ in checked]
     if verdicts and all(v.kind in PROXY_WIDE for v in verdicts):
         return Judgement.blocked("connectivity.proxy_works", "; ".join(detail for _, _, detail in checked))
+    on_port = [(d, (port_checks or {}).get(d.hostport)) for d, _v in refused]
+    if refused and all(c is not None and port_rule(c[1]) for _d, c in on_port):
+        (d, (control, control_res)), reply = on_port[0], (replies or {}).get(refused[0][0].hostport)
+        return Judgement.fail("port_refused", blocked=d.hostport, port=d.port, control=control,
+                              control_answer=control_res.detail, proxy_hostport=proxy_hostport,
+                              vendor_note=" " + products.describe(products.identify(reply.headers, reply.body))
+                              if reply is not None else "")
     if refused:
         first = refused[0][1]
         reply = (replies or {}).get(refused[0][0].hostport)

@@ -99,13 +99,24 @@ STEPS = {
             # A SOCKS5 server's rules refuse the destination: reply 0x02, "connection not allowed by ruleset".
             "socks_denied": {"text": "The SOCKS5 proxy {proxy_hostport} refuses {count} provider domain(s): "
                                      "{blocked}.{vendor_note}", "solution": "allow_socks"},
+            # A 403 to host:port while host:443 through the same proxy is not refused: a rule on the port.
+            "port_refused": {"text": "The proxy {proxy_hostport} refuses CONNECT to {blocked}, but not to {control} "
+                                     "({control_answer}): its rule is on port {port}, not on the domain (Squid's "
+                                     "'http_access deny CONNECT !SSL_ports', Apache httpd's AllowCONNECT, "
+                                     "tinyproxy's ConnectPort).{vendor_note}", "solution": "allow_port"},
             # No answer at all for one domain, while a control CONNECT to another provider name worked.
             "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
                               "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy "
                               "opened a tunnel: a rule refuses that domain silently (e.g. Squid's deny_info "
                               "TCP_RESET, or a firewall/IPS rule).", "solution": "allow"},
         },
-        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET}},
+        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET},
+                      "allow_port": {"any": (
+                          "Ask IT to allow CONNECT to port {port} through the proxy {proxy_hostport} (Squid: add "
+                          "'acl SSL_ports port {port}'; Apache httpd: add {port} to AllowCONNECT; tinyproxy: "
+                          "'ConnectPort {port}'). Whitelisting the domain will not help: it is already allowed on "
+                          "port 443. Or use the service on port 443 if it offers one.\n"
+                          "Retest: curl -v -x \"$HTTPS_PROXY\" https://{blocked}/")}},
     },
     "policy.url_filtering": {
         "number": 2,

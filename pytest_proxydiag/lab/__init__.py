@@ -476,6 +476,9 @@ class Lab:
             # the requests Squid sees inside it once it has bumped TLS.
             access.append("http_access deny provider" if name == "blocked-domain"
                           else "http_access deny !CONNECT provider")
+        if name == "ssl-ports":
+            rules.append("acl SSL_ports port 443")
+            access.append("http_access deny CONNECT !SSL_ports")
         if name == "body-limit":
             rules.append(f"request_body_max_size {BODY_LIMIT_MB} MB")
         if name == "upstream-down":

@@ -96,6 +96,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
     },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
+        # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
+        "port-rule": lambda lines: [("AllowCONNECT 443 563" if x.startswith("AllowCONNECT") else x) for x in lines],
         "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
                                             and not x.startswith("AllowCONNECT")],
     },
