@@ -105,6 +105,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
                 "Apache httpd: mod_proxy_connect loaded") in root["solution"]
         domain = run.step("policy.domain_allowed")
         assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
+    if case == "upstream-untrusted":
+        # mitmproxy's own TLS to the provider fails (its 502 inside TLS): the proxy's CA store, never this machine's.
+        assert root["finding_key"] == "upstream_tls", root["finding"]
+        assert "'Certificate verify failed: unable to get local issuer certificate'" in root["finding"]
+        assert "from mitmproxy" in root["finding"] and "ssl_verify_upstream_trusted_ca" in root["solution"]
+        assert "Never turn the proxy's upstream verification off" in root["solution"]
     if case == "port-rule":
         # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
         assert root["finding_key"] == "port_refused", root["finding"]

@@ -88,6 +88,8 @@ class Verdict:
     stage: Literal["connect", "tunnel", "plain", ""] = ""
     #: A SOCKS5 proxy's answer instead of an HTTP status: the code of its last stage (:func:`read_socks`).
     socks_code: int | None = None
+    #: The proxy's own TLS to the provider failed verification: the words of its page (catalog UPSTREAM_TLS).
+    upstream_tls: str | None = None
 
     @property
     def from_proxy(self) -> bool:
@@ -300,7 +302,9 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="rate_limited", meaning=words.meaning("proxy_throttles"), **base)
     block_text = bool(_BLOCKWORDS.search(text))
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
-        return Verdict(kind="upstream", meaning=words.meaning("upstream"), **base)
+        tls = next((m.group(0)[:120] for m in map(lambda p: re.search(p, text, re.I), words.UPSTREAM_TLS) if m), None)
+        return Verdict(kind="upstream", meaning=words.meaning("upstream_tls" if tls else "upstream"), upstream_tls=tls,
+                       **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
@@ -562,7 +566,10 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     """Step 4: the reply IT should look up first, from the targets' own replies, then what other steps met."""
     def needs_it(items):
         return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
-    found = list({(v.status, v.socks_code, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
+    unique: dict = {}  # the first of equal replies: the targets' own, with their page, before the log's headers
+    for v, r, w in found:
+        unique.setdefault((v.status, v.socks_code, v.kind, v.error_code, r), (v, r, w))
+    found = list(unique.values())
     primary = min(primary, len(found))
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
     record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
@@ -576,11 +583,13 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
                   else len(LOG_PRIORITY))
     verdict, request, when = relevant[0]
     key = {"category": "denied", "block_page": "denied", "invalid": "other"}.get(verdict.kind, verdict.kind)
-    if key not in ("upstream", "denied", "rate_limited", "too_large", "dlp", "content_type"):
+    if key == "upstream" and (verdict.upstream_tls or verdict.error_code == "ERR_SECURE_CONNECT_FAIL"):
+        key = "upstream_tls"  # the proxy cannot verify the provider: its CA store, not its route
+    if key not in ("upstream", "upstream_tls", "denied", "rate_limited", "too_large", "dlp", "content_type"):
         key = "other"
     code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
             (f" from {verdict.vendor}" if verdict.vendor else ""))
     return Judgement("fail", key, record=record, values=dict(
         status=verdict.answer, code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
         "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
-        detail=f"{request}: {verdict.answer}"))
+        detail=f"{request}: {verdict.answer}", words=verdict.upstream_tls or verdict.error_code or ""))

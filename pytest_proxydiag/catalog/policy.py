@@ -190,6 +190,11 @@ STEPS = {
             "upstream": {"text": "The proxy answered {status}{code}: {meaning}. This is not a policy refusal "
                                  "(that would be 403): the proxy accepted the request but could not reach "
                                  "{target_host} or got no answer in time.", "solution": "upstream"},
+            "upstream_tls": {"text": "The proxy answered {status}{code}: its own TLS connection to {target_host} "
+                                     "failed verification ('{words}'). The proxy cannot verify the provider's "
+                                     "certificate: its CA store lacks the root the provider's chain ends in (or "
+                                     "its clock or TLS settings are wrong). This machine's certificates are not "
+                                     "involved.", "solution": "upstream_tls"},
             "denied": {"text": "The proxy answered {status}{code}: {meaning}.", "solution": "denied"},
             "rate_limited": {"text": "The proxy throttles this client: {status}{code}, Retry-After: "
                                      "{retry_after}.", "solution": "rate"},
@@ -210,6 +215,12 @@ STEPS = {
                 "out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
                 "ERR_READ_TIMEOUT = the provider did not answer in time; ERR_SECURE_CONNECT_FAIL = the proxy's "
                 "own TLS to the provider failed.")},
+            "upstream_tls": {"any": (
+                "Ask IT to update the CA store the proxy verifies providers with (Squid: tls_outgoing_options "
+                "cafile= or the OS bundle after update-ca-certificates; mitmproxy: ssl_verify_upstream_trusted_ca, "
+                "or the certifi bundle of its Python; appliances: their trusted-root list), then retest. Never "
+                "turn the proxy's upstream verification off (Squid's DONT_VERIFY_PEER, mitmproxy's ssl_insecure): "
+                "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"
                 "Common entries: \"Content-Type application/json blocked\" -> request a JSON exception; "
@@ -249,8 +260,14 @@ SQUID_MEANINGS = {
     "ERR_FORWARDING_DENIED": "the proxy is not allowed to forward this request",
 }
 
+#: Words of a proxy's 5xx page saying its own TLS to the provider failed verification (mitmproxy 11.0.2: 502
+#: "Certificate verify failed: unable to get local issuer certificate", measured).
+UPSTREAM_TLS = (r"certificate verify failed[^<\n]*", r"unable to (?:get local issuer|verify the first) certificate",
+                r"upstream (?:server )?certificate[^<\n]{0,80}(?:invalid|untrusted|not trusted|verif)[^<\n]*")
+
 #: A verdict's meaning, by the key ``branches/policy.read_reply`` chose.
 MEANINGS = {
+    "upstream_tls": "the proxy could not verify the provider's TLS certificate",
     "no_reply": "no reply",
     "provider_rate_limit": "the provider rate-limits this account or key",
     "provider_too_large": "the provider itself refuses the body as too large (request_too_large): not a proxy limit",

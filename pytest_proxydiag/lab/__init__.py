@@ -355,13 +355,14 @@ class Lab:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
-                                       intercept=case == "intercept", upstream_ca=self.public_roots,
+                                       intercept=case in ("intercept", "upstream-untrusted"),
+                                       upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
                                        parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None,
                                        misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path
-            if case == "intercept":
+            if case in ("intercept", "upstream-untrusted"):
                 self.interception_ca_pem = real.ca_path.read_bytes()
                 self.interception_ca_path = str(_write(wd / "corporate-ca.pem", self.interception_ca_pem, 0o644))
         elif name == "proxy-down":
@@ -416,6 +417,10 @@ class Lab:
             env["NODE_EXTRA_CA_CERTS"] = str(self.interception_ca_path)
             if name == "der-ca":
                 env["NODE_EXTRA_CA_CERTS"] = str(_write(wd / "corporate-ca.cer", corporate.cert_der, 0o644))
+        if case == "upstream-untrusted":  # the clients trust mitmproxy's CA; mitmproxy does not trust the provider's
+            bundle = _write(wd / "ca-bundle.pem", public.cert_pem + (self.interception_ca_pem or b""), 0o644)
+            env.update({v: str(bundle) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
+                                                 "NODE_EXTRA_CA_CERTS")})
         self.env = env
         self.pytest_args = ["--proxydiag-target", self.target_url,
                             "--proxydiag-resolve", f"{self.target_host}:{self.origin_port}:127.0.0.1",

@@ -154,6 +154,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                           "connectivity.proxy_works"),
     "idle-timeout": ("{name} closes a tunnel idle for 1 s (Timeout 1); the provider takes 2.5 s to answer",
                      "performance.latency"),
+    "upstream-untrusted": ("{name} intercepts TLS with a CA the clients trust, but cannot verify the provider's own "
+                           "certificate: 502 inside TLS", "policy.proxy_logs"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -171,7 +173,7 @@ def _product_cases(key: str) -> list[str]:
     if not spec.supports_blocking:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
-        cases.append("intercept")
+        cases += ["intercept", "upstream-untrusted"]
     if key == "privoxy":
         cases.append("parent-wrong-password")
     return cases + list(MISCONFIGS.get(key, ()))
