@@ -114,8 +114,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "port-rule":
         # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
         assert root["finding_key"] == "port_refused", root["finding"]
-        assert f"but not to api.anthropic.com:443" in root["finding"] and "Apache httpd (mod_proxy)" in root["finding"]
-        assert f"Apache httpd: add {lab.origin_port} to AllowCONNECT" in root["solution"]
+        assert "but not to api.anthropic.com:443" in root["finding"]
+        assert ("SOCKS5 replies do not name the product" if socks else "Apache httpd (mod_proxy)") in root["finding"]
+        assert (f"Dante: a 'socks pass' rule for port {lab.origin_port}" if socks else
+                f"Apache httpd: add {lab.origin_port} to AllowCONNECT") in root["solution"]
         assert "Please allow outbound HTTPS" not in root["solution"]
     if case == "client-refused" and socks:
         # Dante closes the connection on the greeting: its client rules, not "no SOCKS server here".

@@ -393,9 +393,9 @@ def port_rule(control_res) -> bool:
     or an answer that is no refusal): the 403 was for the port (Squid's SSL_ports, Apache's AllowCONNECT)."""
     if control_res is None or control_res.ok:
         return control_res is not None
-    kind = read_tunnel(control_res).kind
-    return control_res.reply is not None and control_res.reply.status not in (403, 451) and kind not in (
-        *PROXY_WIDE, "auth", "denied", "block_page", "category")
+    kind, reply = read_tunnel(control_res).kind, control_res.reply  # a SOCKS5 reply has no HTTP reply
+    return (reply is not None or control_res.socks is not None) and (reply is None or reply.status not in (403, 451)) \
+        and kind not in (*PROXY_WIDE, "auth", "denied", "block_page", "category")
 
 
 def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
@@ -416,8 +416,8 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
         (d, (control, control_res)), reply = on_port[0], (replies or {}).get(refused[0][0].hostport)
         return Judgement.fail("port_refused", blocked=d.hostport, port=d.port, control=control,
                               control_answer=control_res.detail, proxy_hostport=proxy_hostport,
-                              vendor_note=" " + products.describe(products.identify(reply.headers, reply.body))
-                              if reply is not None else "")
+                              vendor_note=" " + (products.describe(products.identify(reply.headers, reply.body))
+                                                 if reply is not None else products.SOCKS["who"]))
     if refused:
         first = refused[0][1]
         reply = (replies or {}).get(refused[0][0].hostport)

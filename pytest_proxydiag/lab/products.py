@@ -93,6 +93,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # No client rule admits this machine (TEST-NET-1 only): Dante closes the connection on the greeting.
         "client-refused": lambda lines: [x.replace("from: 127.0.0.0/8", "from: 192.0.2.0/24") if x.startswith(
             "client pass") else x for x in lines],
+        # Every port but 443 refused: reply 0x02 "not allowed by ruleset", as for a refused domain.
+        "port-rule": lambda lines: [("socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 port != 443 log: connect error }\n"
+                                     + x if x.startswith("socks pass") else x) for x in lines],
     },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.

@@ -148,7 +148,7 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                      "connectivity.proxy_works"),
     "client-refused": ("{name}'s client rules leave out this machine: every request is refused",
                        "connectivity.proxy_works"),
-    "port-rule": ("{name} allows CONNECT only to ports 443 and 563 (AllowCONNECT): the provider's port is refused",
+    "port-rule": ("{name} allows CONNECT (or SOCKS) only to the usual ports: the provider's port is refused",
                   "policy.domain_allowed"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
                           "connectivity.proxy_works"),
