@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_proxydiag.branches import performance as perf
 from pytest_proxydiag.branches import policy, policy_reach, products
 from pytest_proxydiag.branches.judgement import Judgement
 from pytest_proxydiag.core.step import blocking_step_for
@@ -101,8 +102,8 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
             domains, checked, first_res, control, control_res, **common))
     # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
-                   for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.status in (403, 451)
-                   and v.kind not in policy.PROXY_WIDE}
+                   for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE
+                   and (v.status in (403, 451) or v.socks_code == 2)}  # 2: SOCKS5 "not allowed by ruleset"
     _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
               policy.judge_domains(domains, checked, replies=replies, port_checks=port_checks, **common))
 
@@ -137,11 +138,13 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
                       untested=[policy.size_label(s) for s in result.untested],
                       largest_passed=result.largest_passed, first_failed_size=result.failed_size,
                       payload_limit=policy.payload_limit(result) or None, provider_limit=result.provider_limit)
-    small = None
+    small_by = None
     if result.failed_size is not None and not result.passed and result.verdict is None:
-        small = measure.api_request(proxydiag_probes, target).reply is not None  # shared with url_filtering
+        small = measure.api_request(proxydiag_probes, target)  # shared with url_filtering
+        if small.reply is None:  # even a few bytes get no answer: no size limit
+            small_by = "performance.latency" if perf.cut_after_tunnel(small) else "connectivity.proxy_works"
     policy.judge_payload(result, target, budget=budget, proxy=step.values()["proxy_noauth"],
-                         client=measure.client_name(), small_answered=small).conclude(step)
+                         client=measure.client_name(), small_failed_by=small_by).conclude(step)
 
 
 @pytest.mark.proxydiag_step("policy.proxy_logs")

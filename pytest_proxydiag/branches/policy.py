@@ -524,18 +524,18 @@ def payload_limit(result) -> str:
 
 
 def judge_payload(result, target, *, budget: float, proxy: str, client: str,
-                  small_answered: bool | None = None) -> Judgement:
+                  small_failed_by: str | None = None) -> Judgement:
     """Step 3: the largest body the proxy passes, and how it refuses a larger one.
 
-    *small_answered*: whether the smallest request (the shared API check, a few bytes) got any answer; when even
-    that was cut, a cut at the first size is no size limit (an idle timeout: performance.latency judges it).
+    *small_failed_by*: the step that judges why even the smallest request (the shared API check, a few bytes) got
+    no answer; then a cut at the first size is no size limit (e.g. an idle timeout: performance.latency).
     """
     step_id = "policy.payload_size"
     v = result.verdict
     if result.failed_size is not None:
         failed = size_label(result.failed_size)
-        if not result.passed and v is None and small_answered is False:
-            return Judgement.blocked("performance.latency", key="smallest_fails", url=target.origin,
+        if not result.passed and v is None and small_failed_by:
+            return Judgement.blocked(small_failed_by, key="smallest_fails", url=target.origin,
                                      path=result.path, size=failed, failure=result.failure)
         if not result.passed and v is not None and v.kind not in ("too_large",):
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.

@@ -152,8 +152,8 @@ NOTES = {
     "application.debug_logging": {
         "no_sdk": ("no Python SDK to run with debug logging: {missing} not installed for {where}; versions "
                    "recorded for escalation"),
-        "path_cut": "{sdk}: {detail}. The probe's own request through the proxy was cut the same way after the tunnel "
-                    "opened: not this SDK's setup",
+        "path_cut": "{sdk}: {detail}. The probe's own request through the proxy got no answer either ({probe}): not "
+                    "this SDK's setup",
         "none_known": "none known",
         "log_shows_connect": ", the log shows the CONNECT through the proxy",
         "no_sdk_ran": "no SDK ran",
