@@ -317,3 +317,40 @@ def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factor
     assert "ERR_CONNECT_FAIL" in step["finding"] and "The answer comes from Squid" in step["finding"]
     assert f"Squid: add 'acl SSL_ports port {lab.origin_port}'" in step["solution"]
     assert "Whitelisting the domain will not help" in step["solution"]
+
+
+_NETNS_FLAG = "PROXYDIAG_TEST_IN_EMPTY_NETNS"
+
+
+def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
+    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
+    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
+    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+    import shutil
+    import subprocess
+    import sys
+
+    require_product("dante")
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
+        pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
+    inner = f"{__file__}::test_socks5_local_dns_inside_an_empty_netns"
+    out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
+                          f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
+                         env={**os.environ, _NETNS_FLAG: "1"})
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+@pytest.mark.skipif(not os.environ.get(_NETNS_FLAG), reason="runs inside the loopback-only namespace of the test above")
+def test_socks5_local_dns_inside_an_empty_netns(product_lab, run_diag):
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks5://")
+    # No --proxydiag-resolve pin: this machine must resolve api.anthropic.com itself, and here it cannot.
+    run = run_diag("-m", "connectivity", "--proxydiag-target", lab.target_url, "--proxydiag-no-direct",
+                   "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["finding_key"] == "socks_local_dns" and "resolving api.anthropic.com" in step["finding"]
+    assert f'export HTTPS_PROXY="socks5h://127.0.0.1:{lab.proxy_port}"' in step["solution"]
+    assert run.step("connectivity.proxy_reachable")["outcome"] == "passed"

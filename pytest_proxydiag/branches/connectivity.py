@@ -226,6 +226,9 @@ def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
     outcome = tunnel.socks
     if outcome is None:
+        if tunnel.cause == Cause.UNRESOLVABLE and proxy.scheme == "socks5":
+            # socks5:// makes this machine resolve the provider's name; the proxy, reached fine, may resolve it itself.
+            return Judgement.fail("socks_local_dns", detail=tunnel.detail, suggested=_suggested(proxy, scheme="socks5h"))
         if tunnel.cause in _UNREACHED:
             return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
         if tunnel.cause in (Cause.CLOSED, Cause.RESET) and tunnel.timings.total is not None \

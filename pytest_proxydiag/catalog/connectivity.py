@@ -85,6 +85,10 @@ STEPS = {
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
             "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
                                         "SOCKS5 server: {detail}", "solution": "not_socks"},
+            "socks_local_dns": {"text": "The proxy URL says socks5://, so this machine resolves the provider's name "
+                                        "before asking the SOCKS proxy, and it cannot: {detail}. The proxy itself is "
+                                        "reachable; with socks5h:// it resolves the name on its side of the network.",
+                                "solution": "socks5h"},
             "socks_client_refused": {"text": "The SOCKS5 proxy {hostport} accepted the connection and closed it at "
                                              "once, without a byte of SOCKS5 reply: {detail}. A SOCKS server does "
                                              "this when its client rules refuse this machine's address (Dante: a "
@@ -130,6 +134,10 @@ STEPS = {
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "socks5h": {"any": ("Let the SOCKS proxy resolve the names (the 'h' in socks5h://):\n"
+                                "  export HTTPS_PROXY=\"{suggested}\"\n  export HTTP_PROXY=\"$HTTPS_PROXY\"\n"
+                                "(and ALL_PROXY if you set it). curl, and Python with its SOCKS extra, read socks5h://; "
+                                "Claude Code and Node cannot use SOCKS at all (see the SOCKS findings).")},
             "socks_allow_client": {"any": (
                 "Ask IT to let this machine use the SOCKS proxy {hostport}: its client rules must admit your address "
                 "(Dante: a 'client pass {{ from: <your address>/32 to: 0.0.0.0/0 }}' rule before any 'client block'; "
