@@ -346,7 +346,7 @@ def test_socks5_local_dns_inside_an_empty_netns(product_lab, run_diag):
     lab = product_lab("dante-socks")
     url = lab.proxy_url.replace("socks5h://", "socks5://")
     # No --proxydiag-resolve pin: this machine must resolve api.anthropic.com itself, and here it cannot.
-    run = run_diag("-m", "connectivity", "--proxydiag-target", lab.target_url, "--proxydiag-no-direct",
+    run = run_diag("-m", "connectivity or policy", "--proxydiag-target", lab.target_url, "--proxydiag-no-direct",
                    "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
                    env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
     assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
@@ -354,3 +354,5 @@ def test_socks5_local_dns_inside_an_empty_netns(product_lab, run_diag):
     assert step["finding_key"] == "socks_local_dns" and "resolving api.anthropic.com" in step["finding"]
     assert f'export HTTPS_PROXY="socks5h://127.0.0.1:{lab.proxy_port}"' in step["solution"]
     assert run.step("connectivity.proxy_reachable")["outcome"] == "passed"
+    blocked = [s for s in run.steps if s["outcome"] == "skipped" and s.get("blocked_by")]
+    assert blocked and all(s["blocked_by"] != "connectivity.proxy_reachable" for s in blocked), blocked
