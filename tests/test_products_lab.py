@@ -111,6 +111,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "'Certificate verify failed: unable to get local issuer certificate'" in root["finding"]
         assert "from mitmproxy" in root["finding"] and "ssl_verify_upstream_trusted_ca" in root["solution"]
         assert "Never turn the proxy's upstream verification off" in root["solution"]
+    if case == "buffered":
+        # mitmproxy holds an intercepted body until it ends (stream_large_bodies unset): the events arrive together.
+        assert root["finding_key"] == "buffered", root["finding"]
+        assert "--set stream_large_bodies=1 " in root["solution"]
     if case == "port-rule":
         # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
         assert root["finding_key"] == "port_refused", root["finding"]

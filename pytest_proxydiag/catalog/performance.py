@@ -58,8 +58,10 @@ STEPS = {
                 "for the answer instead of ending with 'Empty reply from server')")},
             "buffering": {"any": (
                 "Ask IT to stop buffering text/event-stream responses for {target_host} (for Squid/ICAP/DLP: "
-                "exempt the provider from content scanning or response buffering; the answer must be passed on "
-                "as it arrives). Until then, long answers arrive at once at the end.")},
+                "exempt the provider from content scanning or response buffering; mitmproxy, which buffers every "
+                "intercepted body by default: --set stream_large_bodies=1 (measured: 1k still holds back the first "
+                "events); nginx: proxy_buffering off; the answer must be passed on as it arrives). Until then, "
+                "long answers arrive at once at the end.")},
         },
         "notes": {
             "measured": "through the proxy: {split}{direct}{stream}",

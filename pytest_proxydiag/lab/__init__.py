@@ -355,14 +355,14 @@ class Lab:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
-                                       intercept=case in ("intercept", "upstream-untrusted"),
+                                       intercept=case in ("intercept", "upstream-untrusted", "buffered"),
                                        upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
                                        parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None,
                                        misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path
-            if case in ("intercept", "upstream-untrusted"):
+            if case in ("intercept", "upstream-untrusted", "buffered"):
                 self.interception_ca_pem = real.ca_path.read_bytes()
                 self.interception_ca_path = str(_write(wd / "corporate-ca.pem", self.interception_ca_pem, 0o644))
         elif name == "proxy-down":
@@ -417,7 +417,7 @@ class Lab:
             env["NODE_EXTRA_CA_CERTS"] = str(self.interception_ca_path)
             if name == "der-ca":
                 env["NODE_EXTRA_CA_CERTS"] = str(_write(wd / "corporate-ca.cer", corporate.cert_der, 0o644))
-        if case == "upstream-untrusted":  # the clients trust mitmproxy's CA; mitmproxy does not trust the provider's
+        if case in ("upstream-untrusted", "buffered"):  # the clients trust mitmproxy's CA
             bundle = _write(wd / "ca-bundle.pem", public.cert_pem + (self.interception_ca_pem or b""), 0o644)
             env.update({v: str(bundle) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
                                                  "NODE_EXTRA_CA_CERTS")})

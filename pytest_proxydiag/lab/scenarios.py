@@ -156,6 +156,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                      "performance.latency"),
     "upstream-untrusted": ("{name} intercepts TLS with a CA the clients trust, but cannot verify the provider's own "
                            "certificate: 502 inside TLS", "policy.proxy_logs"),
+    "buffered": ("{name} intercepts TLS with a CA the clients trust and, as shipped, buffers the streamed answer",
+                 "performance.latency"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -173,7 +175,7 @@ def _product_cases(key: str) -> list[str]:
     if not spec.supports_blocking:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
-        cases += ["intercept", "upstream-untrusted"]
+        cases += ["intercept", "upstream-untrusted", "buffered"]
     if key == "privoxy":
         cases.append("parent-wrong-password")
     return cases + list(MISCONFIGS.get(key, ()))
