@@ -111,6 +111,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "'Certificate verify failed: unable to get local issuer certificate'" in root["finding"]
         assert "from mitmproxy" in root["finding"] and "ssl_verify_upstream_trusted_ca" in root["solution"]
         assert "Never turn the proxy's upstream verification off" in root["solution"]
+    if case == "lazy-upstream-down":
+        # 200 first, then a close in the TLS handshake: the proxy's upstream, said so, and no SDK or size finding.
+        assert root["finding_key"] == "connect_failed" and "answers 200 before it has reached" in root["finding"]
+        assert run.failed() == {"connectivity.proxy_works"}, run.failed()
     if case == "buffered":
         # mitmproxy holds an intercepted body until it ends (stream_large_bodies unset): the events arrive together.
         assert root["finding_key"] == "buffered", root["finding"]

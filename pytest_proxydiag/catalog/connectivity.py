@@ -238,7 +238,11 @@ NOTES = {
         "port_speaks_plain": "{detail} — the proxy URL says https:// but the proxy port does not speak TLS",
         "plaintext_tunnel": ("the proxy accepted CONNECT ({status}) but then sent plaintext instead of the "
                              "provider's TLS: it does not tunnel, or answers itself"),
-        "tls_in_tunnel_failed": "the tunnel was accepted ({status}) but the TLS handshake with {target} failed: {detail}",
+        "tls_in_tunnel_failed": "the tunnel was accepted ({status}) but the TLS handshake with {target} failed: {detail}. "
+                                "A proxy that answers 200 before it has reached the provider (mitmproxy's lazy "
+                                "connection_strategy and its upstream mode, some interception gateways) reports a "
+                                "provider or parent proxy it cannot reach this way: IT finds the reason in the "
+                                "proxy's own log",
         "error_inside_tunnel": "inside the tunnel the proxy answered {status} (X-Squid-Error: {squid_error})",
     },
     "connectivity.no_proxy": {

@@ -321,7 +321,7 @@ class Lab:
                                                          "anthropic-ratelimit-requests-remaining": "0"})
         self.origin = self._own(origin.start())
         self.origin_port = origin.port
-        if name == "upstream-down" or case == "upstream-down":
+        if name == "upstream-down" or case in ("upstream-down", "lazy-upstream-down"):
             self.origin_port = self._own(ClosedPort()).port
         #: The provider host the user's clients talk to (a Bedrock or Vertex AI endpoint in the cloud scenarios).
         self.target_host, cloud_env = CLOUD_SCENARIOS.get(name, ("api.anthropic.com", {}))

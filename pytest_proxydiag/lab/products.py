@@ -97,6 +97,10 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "port-rule": lambda lines: [("socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 port != 443 log: connect error }\n"
                                      + x if x.startswith("socks pass") else x) for x in lines],
     },
+    "mitmproxy": {  # its command line
+        # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
+        "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
+    },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
         # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
@@ -246,7 +250,7 @@ class RealProxy:
             cmd += ["--ignore-hosts", ".*"]  # a plain CONNECT tunnel
         if self.upstream_ca:
             cmd += ["--set", f"ssl_verify_upstream_trusted_ca={self.upstream_ca}"]
-        return cmd
+        return MISCONFIGS[key][self.misconfig](cmd) if self.misconfig else cmd
 
     def _apache_config(self) -> Path:
         from pytest_proxydiag.lab.squid import htpasswd_line

@@ -156,6 +156,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                      "performance.latency"),
     "upstream-untrusted": ("{name} intercepts TLS with a CA the clients trust, but cannot verify the provider's own "
                            "certificate: 502 inside TLS", "policy.proxy_logs"),
+    "lazy-upstream-down": ("{name} with connection_strategy=lazy answers 200 before reaching the provider, whose "
+                           "port is closed, then closes", "connectivity.proxy_works"),
     "buffered": ("{name} intercepts TLS with a CA the clients trust and, as shipped, buffers the streamed answer",
                  "performance.latency"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
