@@ -88,7 +88,8 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
         if not probe.ok and probe.reply is None and probe.cause in (Cause.CLOSED, Cause.RESET, Cause.TLS_ERROR):
             path_failed = ("performance.latency" if perf.cut_after_tunnel(probe) else "connectivity.proxy_works",
                            probe.detail)
-    application.judge_sdk_runs(runs, cfg.proxy.configured, versions, traps, path_failed=path_failed).conclude(step)
+    application.judge_sdk_runs(runs, cfg.proxy.configured, versions, traps, path_failed=path_failed,
+                               url_needs_encoding=bool(cfg.proxy.url and cfg.proxy.url.needs_encoding)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("application.python_requests")
