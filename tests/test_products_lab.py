@@ -364,3 +364,18 @@ def test_socks5_local_dns_inside_an_empty_netns(product_lab, run_diag):
     assert run.step("connectivity.proxy_reachable")["outcome"] == "passed"
     blocked = [s for s in run.steps if s["outcome"] == "skipped" and s.get("blocked_by")]
     assert blocked and all(s["blocked_by"] != "connectivity.proxy_reachable" for s in blocked), blocked
+
+
+def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(lab_factory, run_diag):
+    """Squid's read_timeout (1 s) closes the tunnel while the provider takes 2.5 s: performance.latency says so and
+    names the directive; the upload ladder, cut at its first size too, is no longer called a 16 KiB body limit."""
+    lab = lab_factory("read-timeout")
+    run = run_diag(lab=lab)
+    assert run.root_cause == "performance.latency", run.output[-3000:]
+    step = run.step("performance.latency", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "cut", step
+    assert "the tunnel opened and TLS worked, then the connection was" in step["finding"]
+    assert "Squid: read_timeout" in step["solution"] and "Raising the client's own timeouts cannot help" in \
+        step["solution"]
+    payload = run.step("policy.payload_size")
+    assert payload["outcome"] == "skipped" and payload["blocked_by"] == "performance.latency", payload

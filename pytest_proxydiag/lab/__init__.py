@@ -314,7 +314,7 @@ class Lab:
         self.public_roots = str(_write(wd / "public-roots.pem", public.cert_pem, 0o644))
         origin = HttpsOrigin(public, wd / "origin")
         product, case = PRODUCT_SCENARIOS.get(name, (None, None))
-        if name == "slow-origin" or case == "idle-timeout":
+        if name in ("slow-origin", "read-timeout") or case == "idle-timeout":
             origin.configure(delay=SLOW_ORIGIN_DELAY)
         if name == "rate-limited":
             origin.configure(status=429, status_headers={"retry-after": "30",
@@ -481,6 +481,8 @@ class Lab:
             # the requests Squid sees inside it once it has bumped TLS.
             access.append("http_access deny provider" if name == "blocked-domain"
                           else "http_access deny !CONNECT provider")
+        if name == "read-timeout":
+            rules.append("read_timeout 1 seconds")
         if name == "ssl-ports":
             rules.append("acl SSL_ports port 443")
             access.append("http_access deny CONNECT !SSL_ports")
