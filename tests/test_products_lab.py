@@ -379,3 +379,16 @@ def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(
         step["solution"]
     payload = run.step("policy.payload_size")
     assert payload["outcome"] == "skipped" and payload["blocked_by"] == "performance.latency", payload
+
+
+@pytest.mark.parametrize("name, words", [("tinyproxy-connect-port", "not allowed there"),
+                                         ("tinyproxy-client-refused", "does not serve this machine")])
+def test_policy_alone_does_not_call_a_port_or_client_refusal_a_domain_rule(name, words, product_lab, run_diag):
+    """-m policy (connectivity.proxy_works deselected): the policy steps judge the CONNECT themselves, and a 403 whose
+    page says 'this port' or 'your host' is no_path, not the whitelist ticket of a refused domain."""
+    lab = product_lab(name)
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "no_path", step
+    assert words in step["finding"] and "This is not a policy refusal" in step["finding"]
+    assert "Please allow outbound HTTPS" not in step["solution"]

@@ -70,6 +70,11 @@ _OWN_PATH_NOTES = {
     "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
     "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
     "path_other": "The proxy did not open the tunnel.",
+    "path_connect_not_allowed": ("Its page says CONNECT is not allowed there: a rule on the port or on CONNECT itself "
+                                 "(Squid: SSL_ports; Apache httpd: AllowCONNECT, mod_proxy_connect; tinyproxy: "
+                                 "ConnectPort), not on the domain."),
+    "path_client_denied": ("Its page says it does not serve this machine: its client rules (tinyproxy: Allow; Squid: "
+                           "the src ACLs; Apache httpd: Require ip), for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
