@@ -6,7 +6,7 @@ import pytest
 
 from pytest_proxydiag.branches import performance as perf
 from pytest_proxydiag.branches import policy, policy_reach, products
-from pytest_proxydiag.branches.judgement import Judgement
+from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.core.step import blocking_step_for
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net.policy_probes import reply_parts
@@ -143,6 +143,9 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
         small = measure.api_request(proxydiag_probes, target)  # shared with url_filtering
         if small.reply is None:  # even a few bytes get no answer: no size limit
             small_by = "performance.latency" if perf.cut_after_tunnel(small) else "connectivity.proxy_works"
+        if small_by == "performance.latency" and not step.runs(small_by):  # -m policy: say it here
+            Judgement.fail("cut", how=Note.of("how_" + small.cause.value),
+                           seconds=perf.fmt_ms(small.timings.total)).conclude(step)
     policy.judge_payload(result, target, budget=budget, proxy=step.values()["proxy_noauth"],
                          client=measure.client_name(), small_failed_by=small_by).conclude(step)
 

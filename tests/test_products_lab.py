@@ -392,3 +392,15 @@ def test_policy_alone_does_not_call_a_port_or_client_refusal_a_domain_rule(name,
     assert step["outcome"] == "failed" and step["finding_key"] == "no_path", step
     assert words in step["finding"] and "This is not a policy refusal" in step["finding"]
     assert "Please allow outbound HTTPS" not in step["solution"]
+
+
+def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
+    """-m policy leaves performance.latency out: payload_size says the cut itself (tinyproxy's Timeout 1) instead of
+    'blocked by a step this run did not select', and never calls it a 16 KiB limit."""
+    lab = product_lab("tinyproxy-idle-timeout")
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("policy.payload_size")
+    assert step["outcome"] == "failed" and step["finding_key"] == "cut", step
+    assert "then the proxy closes the connection after 1." in step["finding"] and "not a body-size limit" in \
+        step["finding"]
+    assert "tinyproxy: Timeout" in step["solution"] and run.root_cause == "policy.payload_size"

@@ -176,8 +176,17 @@ STEPS = {
             "reset": {"text": "Uploads to {target} through the proxy {bracket}: the connection was cut while the "
                               "body was sent, with no error page. The limit is between {largest} and {failed}.",
                       "solution": "raise"},
+            # performance.latency (which judges this) is not in the run: the step says it itself.
+            "cut": {"text": "Even the smallest request to {target} got no answer: the tunnel opened and TLS worked, "
+                            "then the proxy {how} the connection after {seconds}, before the provider's first byte. "
+                            "This is not a body-size limit: the proxy cuts a connection that waits for the provider (an "
+                            "idle or read timeout; performance.latency measures it).", "solution": "idle"},
         },
-        "solutions": {"raise": {"any": (
+        "solutions": {"idle": {"any": (
+            "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes (tinyproxy: "
+            "Timeout; Squid: read_timeout; Apache httpd: ProxyTimeout). Run pytest --proxydiag -m performance for "
+            "the step that measures it.")},
+                      "raise": {"any": (
             "Ask IT to increase the proxy's request-body limit for {target_host} to at least 32 MiB (the "
             "provider's own limit for a Messages request), or at least above {failed} (measured: {bracket}). "
             "On Squid this is request_body_max_size; on other products the upload size or "
