@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from pytest_proxydiag.branches import application, environments
+from pytest_proxydiag.branches import performance as perf
+from pytest_proxydiag.net.results import Cause
 from pytest_proxydiag.machine import shellenv
 from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER, proxy_fix_value
 from pytest_proxydiag.branches.judgement import say
@@ -77,7 +79,17 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
     step.add_evidence(sdk_runs={r.sdk: {"version": r.version, "status": r.status, "error": r.error,
                                         "used_proxy": r.used_proxy, "log_lines": r.proxy_lines,
                                         "seconds": round(r.elapsed, 3)} for r in runs})
-    application.judge_sdk_runs(runs, cfg.proxy.configured, versions, traps).conclude(step)
+    # The probes' own request got no answer either (TLS in the tunnel failed, or an idle timeout cut it): every SDK
+    # fails then too, and the step that judges that path says why.
+    path_failed = None
+    if any(r.ran and r.status is None for r in runs):
+        probe = perf.measure_latency(probes, target).result
+        # The CONNECT itself was accepted (require_tunnel above): what failed came after it.
+        if not probe.ok and probe.reply is None and probe.cause in (Cause.CLOSED, Cause.RESET, Cause.TLS_ERROR):
+            path_failed = ("performance.latency" if perf.cut_after_tunnel(probe) else "connectivity.proxy_works",
+                           probe.detail)
+    application.judge_sdk_runs(runs, cfg.proxy.configured, versions, traps, path_failed=path_failed,
+                               url_needs_encoding=bool(cfg.proxy.url and cfg.proxy.url.needs_encoding)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("application.python_requests")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_proxydiag.branches import performance as perf
 from pytest_proxydiag.branches import policy, policy_reach, products
-from pytest_proxydiag.branches.judgement import Judgement
+from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.core.step import blocking_step_for
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net.policy_probes import reply_parts
@@ -99,8 +100,12 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
             probes, domains, target_hosts, products.control_host(d.host for d in domains))
         _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_silent_refusal(
             domains, checked, first_res, control, control_res, **common))
+    # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
+    port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
+                   for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE
+                   and (v.status in (403, 451) or v.socks_code == 2)}  # 2: SOCKS5 "not allowed by ruleset"
     _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
-              policy.judge_domains(domains, checked, replies=replies, **common))
+              policy.judge_domains(domains, checked, replies=replies, port_checks=port_checks, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")
@@ -133,8 +138,16 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
                       untested=[policy.size_label(s) for s in result.untested],
                       largest_passed=result.largest_passed, first_failed_size=result.failed_size,
                       payload_limit=policy.payload_limit(result) or None, provider_limit=result.provider_limit)
+    small_by = None
+    if result.failed_size is not None and not result.passed and result.verdict is None:
+        small = measure.api_request(proxydiag_probes, target)  # shared with url_filtering
+        if small.reply is None:  # even a few bytes get no answer: no size limit
+            small_by = "performance.latency" if perf.cut_after_tunnel(small) else "connectivity.proxy_works"
+        if small_by == "performance.latency" and not step.runs(small_by):  # -m policy: say it here
+            Judgement.fail("cut", how=Note.of("how_" + small.cause.value),
+                           seconds=perf.fmt_ms(small.timings.total)).conclude(step)
     policy.judge_payload(result, target, budget=budget, proxy=step.values()["proxy_noauth"],
-                         client=measure.client_name()).conclude(step)
+                         client=measure.client_name(), small_failed_by=small_by).conclude(step)
 
 
 @pytest.mark.proxydiag_step("policy.proxy_logs")

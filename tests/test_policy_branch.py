@@ -258,3 +258,18 @@ def test_a_smallest_body_that_fails_names_the_path_the_bodies_went_to(url, path)
     assert text.startswith(f"POST {target.origin}{path}") and text.endswith("with 1 KiB: 403 (Example SWG)"), text
     if "bedrock" in url:
         assert "/v1/messages" not in text
+
+
+def test_a_proxy_that_cannot_verify_the_provider_is_its_ca_store_even_when_the_log_repeats_the_status():
+    """mitmproxy 11.0.2 without the provider's root: 502 inside TLS, 'Certificate verify failed' (measured). The
+    same 502 met again in the probe log (headers only, no page) must not replace the reply that has the page."""
+    page = (b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+            b"<p>Certificate verify failed: unable to get local issuer certificate</p></body></html>")
+    headers = [("Server", "mitmproxy 11.0.2"), ("Content-Type", "text/html")]
+    with_page = policy.read_reply(502, headers, page, stage="tunnel")
+    assert with_page.kind == "upstream" and with_page.upstream_tls.startswith("Certificate verify failed")
+    request = "POST https://api.anthropic.com/v1/messages"
+    judged = policy.judge_proxy_logs([(with_page, request, None),
+                                      (policy.read_reply(502, headers, b"", stage="tunnel"), request, None)],
+                                     1, proxy="http://proxy:3128", client="me")
+    assert judged.key == "upstream_tls" and "Certificate verify failed" in judged.values["words"]

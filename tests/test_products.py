@@ -125,6 +125,15 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (503, [], "<title>Service Unavailable</title>", False, "upstream"),
     (500, [("Server", "tinyproxy/1.11.1")], "", False, "upstream"),
     (403, [], "<h1>Access denied</h1>", False, "denied"),
+    # What the page says was refused (measured: tinyproxy 1.11.1 ConnectPort / Allow, Apache 2.4.71 without
+    # mod_proxy_connect): a port or this machine, not the domain.
+    (403, [("Server", "tinyproxy/1.11.1")], "<h1>Access violation</h1>\n<p>The CONNECT method not allowed with the "
+     "port you tried to use.</p>", False, "connect_not_allowed"),
+    (403, [("Server", "tinyproxy/1.11.1")], "<h1>Access denied</h1>\n<p>The administrator of this proxy has not "
+     "configured it to service requests from your host.</p>", False, "client_denied"),
+    (500, [("Server", "Apache/2.4.71 (Debian)")], "<h1>Internal Server Error</h1>\n<p>The server encountered an "
+     "internal error or\nmisconfiguration and was unable to complete\nyour request.</p>", False,
+     "connect_not_allowed"),
     (200, [], "", False, None),
 ])
 def test_refusal_shapes(status, headers, body, sent, shape):

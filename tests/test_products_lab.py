@@ -46,7 +46,8 @@ def product_lab():
 
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
-NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down"}
+NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
+                 "client-refused", "no-connect-module", "port-rule"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -63,10 +64,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         return
     root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
     socks = PRODUCTS[key].scheme.startswith("socks")
-    if case in NAMES_PRODUCT and socks:
+    if case in NAMES_PRODUCT and socks and case != "client-refused":
         # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.
         assert "SOCKS5 replies do not name the product" in root["finding"], root["finding"]
-    elif case in NAMES_PRODUCT:
+    elif case in NAMES_PRODUCT and not socks:
         assert ANSWERED_BY.get(name, PRODUCTS[key].name) in root["finding"], root["finding"]
         assert "IT finds the entry in:" in root["finding"]
     if case == "wrong-password":
@@ -94,6 +95,56 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
         assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
+    if case in ("connect-port", "no-connect-module"):
+        # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
+        assert root["finding_key"] == "connect_not_allowed", root["finding"]
+        status = "403 Access violation" if case == "connect-port" else "500 Internal Server Error"
+        assert f"does not allow CONNECT to api.anthropic.com:{lab.origin_port}: it answered HTTP/1.1 {status}" \
+            in root["finding"]
+        assert ("tinyproxy: ConnectPort with the port" if case == "connect-port" else
+                "Apache httpd: mod_proxy_connect loaded") in root["solution"]
+        domain = run.step("policy.domain_allowed")
+        assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
+    if case == "upstream-untrusted":
+        # mitmproxy's own TLS to the provider fails (its 502 inside TLS): the proxy's CA store, never this machine's.
+        assert root["finding_key"] == "upstream_tls", root["finding"]
+        assert "'Certificate verify failed: unable to get local issuer certificate'" in root["finding"]
+        assert "from mitmproxy" in root["finding"] and "ssl_verify_upstream_trusted_ca" in root["solution"]
+        assert "Never turn the proxy's upstream verification off" in root["solution"]
+    if case == "lazy-upstream-down":
+        # 200 first, then a close in the TLS handshake: the proxy's upstream, said so, and no SDK or size finding.
+        assert root["finding_key"] == "connect_failed" and "answers 200 before it has reached" in root["finding"]
+        assert run.failed() == {"connectivity.proxy_works"}, run.failed()
+    if case == "buffered":
+        # mitmproxy holds an intercepted body until it ends (stream_large_bodies unset): the events arrive together.
+        assert root["finding_key"] == "buffered", root["finding"]
+        assert "--set stream_large_bodies=1 " in root["solution"]
+    if case == "port-rule":
+        # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
+        assert root["finding_key"] == "port_refused", root["finding"]
+        assert "but not to api.anthropic.com:443" in root["finding"]
+        assert ("SOCKS5 replies do not name the product" if socks else "Apache httpd (mod_proxy)") in root["finding"]
+        assert (f"Dante: a 'socks pass' rule for port {lab.origin_port}" if socks else
+                f"Apache httpd: add {lab.origin_port} to AllowCONNECT") in root["solution"]
+        assert "Please allow outbound HTTPS" not in root["solution"]
+    if case == "client-refused" and socks:
+        # Dante closes the connection on the greeting: its client rules, not "no SOCKS server here".
+        assert root["finding_key"] == "socks_client_refused", root["finding"]
+        assert "closed it at once, without a byte of SOCKS5 reply" in root["finding"]
+        assert "Dante: a 'client pass { from: <your address>/32" in root["solution"]
+    elif case == "client-refused":
+        assert root["finding_key"] == "client_denied", root["finding"]
+        assert "refuses this machine itself, for every destination" in root["finding"]
+        assert "tinyproxy: Allow / Deny" in root["solution"] and "will not help" in root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
+    if case == "idle-timeout":
+        # tinyproxy's Timeout cuts the tunnel while the provider thinks: not a body-size limit, not the SDK.
+        assert root["finding_key"] == "cut", root["finding"]
+        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
+        assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
+        for step_id in ("policy.payload_size", "application.debug_logging"):
+            blocked = [s for s in run.steps if s["id"] == step_id][0]
+            assert blocked["outcome"] != "failed", blocked
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 
@@ -261,3 +312,95 @@ def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
             assert products.socks5_reply(*with_password[1], credentials_sent=True).shape == "credentials_rejected"
     finally:
         closed.stop()
+
+
+def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factory, run_diag):
+    """Squid's stock 'deny CONNECT !SSL_ports' answers 403 ERR_ACCESS_DENIED, word for word a denied domain's answer:
+    the same host on 443 through the same Squid is not refused, so the ticket asks for the port."""
+    lab = lab_factory("ssl-ports")
+    run = run_diag("-m", "policy", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "port_refused", run.output[-3000:]
+    assert f"refuses CONNECT to api.anthropic.com:{lab.origin_port}, but not to api.anthropic.com:443" in step["finding"]
+    assert "ERR_CONNECT_FAIL" in step["finding"] and "The answer comes from Squid" in step["finding"]
+    assert f"Squid: add 'acl SSL_ports port {lab.origin_port}'" in step["solution"]
+    assert "Whitelisting the domain will not help" in step["solution"]
+
+
+_NETNS_FLAG = "PROXYDIAG_TEST_IN_EMPTY_NETNS"
+
+
+def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
+    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
+    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
+    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+    import shutil
+    import subprocess
+    import sys
+
+    require_product("dante")
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
+        pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
+    inner = f"{__file__}::test_socks5_local_dns_inside_an_empty_netns"
+    out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
+                          f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
+                         env={**os.environ, _NETNS_FLAG: "1"})
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+@pytest.mark.skipif(not os.environ.get(_NETNS_FLAG), reason="runs inside the loopback-only namespace of the test above")
+def test_socks5_local_dns_inside_an_empty_netns(product_lab, run_diag):
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks5://")
+    # No --proxydiag-resolve pin: this machine must resolve api.anthropic.com itself, and here it cannot.
+    run = run_diag("-m", "connectivity or policy", "--proxydiag-target", lab.target_url, "--proxydiag-no-direct",
+                   "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
+                   env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["finding_key"] == "socks_local_dns" and "resolving api.anthropic.com" in step["finding"]
+    assert f'export HTTPS_PROXY="socks5h://127.0.0.1:{lab.proxy_port}"' in step["solution"]
+    assert run.step("connectivity.proxy_reachable")["outcome"] == "passed"
+    blocked = [s for s in run.steps if s["outcome"] == "skipped" and s.get("blocked_by")]
+    assert blocked and all(s["blocked_by"] != "connectivity.proxy_reachable" for s in blocked), blocked
+
+
+def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(lab_factory, run_diag):
+    """Squid's read_timeout (1 s) closes the tunnel while the provider takes 2.5 s: performance.latency says so and
+    names the directive; the upload ladder, cut at its first size too, is no longer called a 16 KiB body limit."""
+    lab = lab_factory("read-timeout")
+    run = run_diag(lab=lab)
+    assert run.root_cause == "performance.latency", run.output[-3000:]
+    step = run.step("performance.latency", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "cut", step
+    assert "the tunnel opened and TLS worked, then the connection was" in step["finding"]
+    assert "Squid: read_timeout" in step["solution"] and "Raising the client's own timeouts cannot help" in \
+        step["solution"]
+    payload = run.step("policy.payload_size")
+    assert payload["outcome"] == "skipped" and payload["blocked_by"] == "performance.latency", payload
+
+
+@pytest.mark.parametrize("name, words", [("tinyproxy-connect-port", "not allowed there"),
+                                         ("tinyproxy-client-refused", "does not serve this machine")])
+def test_policy_alone_does_not_call_a_port_or_client_refusal_a_domain_rule(name, words, product_lab, run_diag):
+    """-m policy (connectivity.proxy_works deselected): the policy steps judge the CONNECT themselves, and a 403 whose
+    page says 'this port' or 'your host' is no_path, not the whitelist ticket of a refused domain."""
+    lab = product_lab(name)
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] == "failed" and step["finding_key"] == "no_path", step
+    assert words in step["finding"] and "This is not a policy refusal" in step["finding"]
+    assert "Please allow outbound HTTPS" not in step["solution"]
+
+
+def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
+    """-m policy leaves performance.latency out: payload_size says the cut itself (tinyproxy's Timeout 1) instead of
+    'blocked by a step this run did not select', and never calls it a 16 KiB limit."""
+    lab = product_lab("tinyproxy-idle-timeout")
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("policy.payload_size")
+    assert step["outcome"] == "failed" and step["finding_key"] == "cut", step
+    assert "then the proxy closes the connection after 1." in step["finding"] and "not a body-size limit" in \
+        step["finding"]
+    assert "tinyproxy: Timeout" in step["solution"] and run.root_cause == "policy.payload_size"

@@ -275,8 +275,14 @@ def judge_cloud_only(targets: Sequence) -> Judgement:
 
 
 def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str, ToolVersion],
-                   traps: Sequence[str]) -> Judgement:
-    """Step 2: each SDK's debug log must show the proxy, and the SDK must get an answer through it."""
+                   traps: Sequence[str], path_failed: tuple[str, str] | None = None,
+                   url_needs_encoding: bool = False) -> Judgement:
+    """Step 2: each SDK's debug log must show the proxy, and the SDK must get an answer through it.
+
+    *path_failed*: (the step that judges it, what happened) when the probes' own request through the proxy got no
+    answer either (TLS through the tunnel failed, or the connection was cut while waiting): an SDK failing then
+    is not the SDK's problem.  *url_needs_encoding*: the proxy URL's credentials need URL encoding
+    (auth.special_chars), which an SDK that cannot parse the URL fails on."""
     step_id = "application.debug_logging"
     common = dict(traps="\n  ".join(traps) or catalog.note(step_id, "none_known"), versions=versions_line(versions),
                   upgrade="pip install -U anthropic litellm")
@@ -286,6 +292,13 @@ def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str
         if r.used_proxy is False and proxy_configured:
             return Judgement.fail("no_proxy_in_log", sdk=r.sdk, version=r.version or "",
                                   evidence="; ".join(r.proxy_lines[:3]), **common)
+        if r.status is None and url_needs_encoding and r.error_type in ("InvalidURL", "LocationParseError",
+                                                                        "ValueError", "ProxyError"):
+            return Judgement.blocked("auth.special_chars", key="url_unparsable", sdk=r.sdk,
+                                     detail=f"{r.error_type}: {r.error}")
+        if r.status is None and path_failed:
+            return Judgement.blocked(path_failed[0], key="path_cut", sdk=r.sdk, detail=f"{r.error_type}: {r.error}",
+                                     probe=path_failed[1])
         if r.status is None:
             return Judgement.fail("sdk_failed", sdk=r.sdk, version=r.version or "", detail=f"{r.error_type}: {r.error}",
                                   evidence="; ".join(r.proxy_lines[:4]) or "(no proxy lines)", **common)

@@ -90,11 +90,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         who_answered = products.describe(products.identify(reply.headers, reply.body))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
+        if shape in ("connect_not_allowed", "bad_request", "client_denied"):
+            # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
+            return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
+                                  proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
         if reply.status in (403, 451):
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
                                      status=reply.status_line)
-        if shape in ("connect_not_allowed", "bad_request"):
-            return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
         parent_auth = products.parent_auth_failure(reply.body) if reply.status >= 500 else None
         if parent_auth:
@@ -216,12 +218,25 @@ SOCKS_CLIENTS: Mapping[str, tuple[tuple[str, ...], str | None]] = {
 SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio"}
 
 
+#: Seconds within which a SOCKS port that closes on the greeting is refusing the client, not waiting for more.
+SOCKS_ACL_CLOSE = 1.0
+
+
 def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
     outcome = tunnel.socks
     if outcome is None:
+        if tunnel.cause == Cause.UNRESOLVABLE and proxy.scheme == "socks5":
+            # socks5:// makes this machine resolve the provider's name; the proxy, reached fine, may resolve it itself.
+            return Judgement.fail("socks_local_dns", detail=tunnel.detail, suggested=_suggested(proxy, scheme="socks5h"))
         if tunnel.cause in _UNREACHED:
             return Judgement.blocked("connectivity.proxy_reachable", tunnel.detail)
+        if tunnel.cause in (Cause.CLOSED, Cause.RESET) and tunnel.timings.total is not None \
+                and tunnel.timings.total < SOCKS_ACL_CLOSE:
+            # Closed at once on the greeting, no byte: a SOCKS server whose client rules refuse this machine (Dante's
+            # 'client block'); an HTTP proxy waits for the rest of a request line instead.
+            return Judgement.fail("socks_client_refused", detail=tunnel.detail, hostport=proxy.hostport,
+                                  proxy_host=proxy.host)
         if tunnel.cause in (Cause.GARBAGE, Cause.CLOSED, Cause.RESET, Cause.NO_ANSWER):
             # A SOCKS5 server answers the greeting at once: silence or other bytes mean another kind of port.
             return Judgement.fail("socks_not_socks", detail=tunnel.detail, hostport=proxy.hostport)

@@ -68,7 +68,8 @@ class Judgement:
 
     @classmethod
     def blocked(cls, by: str, detail: str = "", key: str = "", **values: Any) -> "Judgement":
-        return cls("blocked", key, values, by=by, detail=detail)
+        # A keyed reason's template may quote the detail too ("... through the proxy: {detail}").
+        return cls("blocked", key, {"detail": detail, **values} if key else values, by=by, detail=detail)
 
     def conclude(self, step) -> None | NoReturn:
         """End *step* the way this judgement says (a pass returns, everything else raises)."""

@@ -438,9 +438,20 @@ def latency_evidence(split: LatencySplit, direct: LatencySplit, stream: StreamCh
     return evidence
 
 
+def cut_after_tunnel(res: HttpResult) -> bool:
+    """Through the proxy the tunnel opened and TLS worked, then the connection ended with no answer at all: the
+    proxy (or a device behind it) cut a connection waiting for the provider (an idle or read timeout)."""
+    return (not res.ok and res.via_proxy and res.reply is None and res.cause in (Cause.CLOSED, Cause.RESET)
+            and res.timings.tls is not None and res.timings.total is not None)
+
+
 def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: StreamCheck | None, threshold: float,
                   target_host: str) -> Judgement:
     """Step 1: the time the proxy adds (against the direct path when it was measured), and streaming."""
+    if cut_after_tunnel(split.result):
+        r = split.result
+        return Judgement.fail("cut", target=r.url, split=split.line(), how=Note.of("how_" + r.cause.value),
+                              seconds=fmt_ms(r.timings.total), target_host=target_host)
     if not split.ok or direct is None or stream is None:
         return Judgement.blocked("connectivity.proxy_works", key="not_through",
                                  url=split.result.url, detail=split.result.detail)

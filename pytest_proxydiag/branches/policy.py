@@ -88,6 +88,8 @@ class Verdict:
     stage: Literal["connect", "tunnel", "plain", ""] = ""
     #: A SOCKS5 proxy's answer instead of an HTTP status: the code of its last stage (:func:`read_socks`).
     socks_code: int | None = None
+    #: The proxy's own TLS to the provider failed verification: the words of its page (catalog UPSTREAM_TLS).
+    upstream_tls: str | None = None
 
     @property
     def from_proxy(self) -> bool:
@@ -220,6 +222,10 @@ _BLOCKWORDS = re.compile(r"access denied|access (?:to this site )?(?:is |has bee
                          r"web filter violation|permission to visit", re.IGNORECASE)
 
 
+#: Refusals of a port or of this machine, whatever the domain (pages that say so: catalog REFUSAL_PAGES).
+PROXY_WIDE = ("connect_not_allowed", "client_denied")
+
+
 def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
                *, stage: str = "tunnel", expect_json: bool = True) -> Verdict:
     """Judge one reply: who sent it (proxy or provider), and what kind of verdict it is.
@@ -286,6 +292,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning=words.meaning("auth"), **base)
+    if shape in PROXY_WIDE:  # a port or this machine refused, not the domain (connectivity.proxy_works judges it)
+        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
         return Verdict(kind="upstream", meaning=words.meaning("upstream_unreachable"), **base)
     if status == 413:
@@ -294,7 +302,9 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="rate_limited", meaning=words.meaning("proxy_throttles"), **base)
     block_text = bool(_BLOCKWORDS.search(text))
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
-        return Verdict(kind="upstream", meaning=words.meaning("upstream"), **base)
+        tls = next((m.group(0)[:120] for m in map(lambda p: re.search(p, text, re.I), words.UPSTREAM_TLS) if m), None)
+        return Verdict(kind="upstream", meaning=words.meaning("upstream_tls" if tls else "upstream"), upstream_tls=tls,
+                       **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
@@ -378,16 +388,36 @@ def domain_answer(domain: ProviderDomain, res, verdict: Verdict) -> str:
     return detail
 
 
+def port_rule(control_res) -> bool:
+    """*control_res*: CONNECT to the refused host on port 443 through the same proxy.  Not refused there (a tunnel,
+    or an answer that is no refusal): the 403 was for the port (Squid's SSL_ports, Apache's AllowCONNECT)."""
+    if control_res is None or control_res.ok:
+        return control_res is not None
+    kind, reply = read_tunnel(control_res).kind, control_res.reply  # a SOCKS5 reply has no HTTP reply
+    return (reply is not None or control_res.socks is not None) and (reply is None or reply.status not in (403, 451)) \
+        and kind not in (*PROXY_WIDE, "auth", "denied", "block_page", "category")
+
+
 def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
                   proxy_hostport: str, when: Callable[[str], float | None], client: str,
-                  replies: Mapping[str, object] | None = None) -> Judgement:
+                  replies: Mapping[str, object] | None = None,
+                  port_checks: Mapping[str, tuple[str, object]] | None = None) -> Judgement:
     """Step 1: which provider domains the proxy refuses (403/451 or a block page), for the IT ticket.
 
     *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
     (``branches/products.describe``); without them the verdict's vendor is named.
     """
-    refused = [(d, v) for d, v, _ in checked if v.status in (403, 451) or v.is_block]
+    refused = [(d, v) for d, v, _ in checked if (v.status in (403, 451) or v.is_block) and v.kind not in PROXY_WIDE]
     verdicts = [v for _, v, _ in checked]
+    if verdicts and all(v.kind in PROXY_WIDE for v in verdicts):
+        return Judgement.blocked("connectivity.proxy_works", "; ".join(detail for _, _, detail in checked))
+    on_port = [(d, (port_checks or {}).get(d.hostport)) for d, _v in refused]
+    if refused and all(c is not None and port_rule(c[1]) for _d, c in on_port):
+        (d, (control, control_res)), reply = on_port[0], (replies or {}).get(refused[0][0].hostport)
+        return Judgement.fail("port_refused", blocked=d.hostport, port=d.port, control=control,
+                              control_answer=control_res.detail, proxy_hostport=proxy_hostport,
+                              vendor_note=" " + (products.describe(products.identify(reply.headers, reply.body))
+                                                 if reply is not None else products.SOCKS["who"]))
     if refused:
         first = refused[0][1]
         reply = (replies or {}).get(refused[0][0].hostport)
@@ -493,12 +523,20 @@ def payload_limit(result) -> str:
     return _note("policy.payload_size", "fails_at", failed=failed, failure=result.failure)
 
 
-def judge_payload(result, target, *, budget: float, proxy: str, client: str) -> Judgement:
-    """Step 3: the largest body the proxy passes, and how it refuses a larger one."""
+def judge_payload(result, target, *, budget: float, proxy: str, client: str,
+                  small_failed_by: str | None = None) -> Judgement:
+    """Step 3: the largest body the proxy passes, and how it refuses a larger one.
+
+    *small_failed_by*: the step that judges why even the smallest request (the shared API check, a few bytes) got
+    no answer; then a cut at the first size is no size limit (e.g. an idle timeout: performance.latency).
+    """
     step_id = "policy.payload_size"
     v = result.verdict
     if result.failed_size is not None:
         failed = size_label(result.failed_size)
+        if not result.passed and v is None and small_failed_by:
+            return Judgement.blocked(small_failed_by, key="smallest_fails", url=target.origin,
+                                     path=result.path, size=failed, failure=result.failure)
         if not result.passed and v is not None and v.kind not in ("too_large",):
             # Even the smallest body fails for another reason: that is a filtering or routing verdict.
             return Judgement.blocked("policy.url_filtering" if v.is_block else "policy.proxy_logs",
@@ -528,7 +566,10 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     """Step 4: the reply IT should look up first, from the targets' own replies, then what other steps met."""
     def needs_it(items):
         return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
-    found = list({(v.status, v.socks_code, v.kind, v.error_code, r): (v, r, w) for v, r, w in found}.values())
+    unique: dict = {}  # the first of equal replies: the targets' own, with their page, before the log's headers
+    for v, r, w in found:
+        unique.setdefault((v.status, v.socks_code, v.kind, v.error_code, r), (v, r, w))
+    found = list(unique.values())
     primary = min(primary, len(found))
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
     record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
@@ -542,11 +583,13 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
                   else len(LOG_PRIORITY))
     verdict, request, when = relevant[0]
     key = {"category": "denied", "block_page": "denied", "invalid": "other"}.get(verdict.kind, verdict.kind)
-    if key not in ("upstream", "denied", "rate_limited", "too_large", "dlp", "content_type"):
+    if key == "upstream" and (verdict.upstream_tls or verdict.error_code == "ERR_SECURE_CONNECT_FAIL"):
+        key = "upstream_tls"  # the proxy cannot verify the provider: its CA store, not its route
+    if key not in ("upstream", "upstream_tls", "denied", "rate_limited", "too_large", "dlp", "content_type"):
         key = "other"
     code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
             (f" from {verdict.vendor}" if verdict.vendor else ""))
     return Judgement("fail", key, record=record, values=dict(
         status=verdict.answer, code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
         "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
-        detail=f"{request}: {verdict.answer}"))
+        detail=f"{request}: {verdict.answer}", words=verdict.upstream_tls or verdict.error_code or ""))

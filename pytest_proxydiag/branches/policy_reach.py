@@ -10,7 +10,8 @@ by a step this run did not select":
   control CONNECT opened: a policy refusal, with the allow-list ticket (``own_refused``, ``own_refused_socks``,
   ``own_reset``);
 * anything else (the proxy unreachable, it wants credentials, it cannot reach the provider, it resets every
-  domain): ``no_path``, which says it is not a policy refusal and what the proxy did.
+  domain, its page says it refuses the port or this machine): ``no_path``, which says it is not a policy refusal
+  and what the proxy did.
 
 Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/policy.py``.
 """
@@ -48,6 +49,8 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     if unusable is not None:
         return Judgement.fail("no_path", request=request, said=unusable, meaning=Note.of("path_unreachable"))
     said = tunnel.detail
+    if verdict.kind in ("connect_not_allowed", "client_denied"):  # the page says: a port, or this machine
+        return Judgement.fail("no_path", request=request, said=said, meaning=Note.of("path_" + verdict.kind))
     if verdict.is_block or verdict.status in (403, 451):
         key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"
         return Judgement.fail(key, request=request, said=said, blocked=f"{target.hostport} ({said})", **ticket)

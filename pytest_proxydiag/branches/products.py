@@ -24,7 +24,8 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, SENTENCES, SOCKS
+from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
+                                               SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
@@ -207,6 +208,9 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     # A redirect of CONNECT is not followed by any client; it is judged as such (connectivity), not as a portal.
     if status == 511 or (status == 403 and _PORTAL.search(text)):
         return "login_portal"
+    for shape, pattern in REFUSAL_PAGES:  # the page says what was refused (a port, this machine)
+        if re.search(pattern, text, re.IGNORECASE):
+            return shape
     if status in (405, 501):
         return "connect_not_allowed"
     if status == 400:

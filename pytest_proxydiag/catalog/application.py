@@ -152,6 +152,10 @@ NOTES = {
     "application.debug_logging": {
         "no_sdk": ("no Python SDK to run with debug logging: {missing} not installed for {where}; versions "
                    "recorded for escalation"),
+        "path_cut": "{sdk}: {detail}. The probe's own request through the proxy got no answer either ({probe}): not "
+                    "this SDK's setup",
+        "url_unparsable": "{sdk}: {detail}. The proxy URL's credentials carry unencoded special characters, which "
+                          "the SDK cannot parse",
         "none_known": "none known",
         "log_shows_connect": ", the log shows the CONNECT through the proxy",
         "no_sdk_ran": "no SDK ran",

@@ -62,6 +62,10 @@ STEPS = {
             # Refusal shapes (branches/products.py refusal_shape), each with its own solution.
             "connect_not_allowed": {"text": "The proxy {proxy} does not allow CONNECT to {target}: it answered "
                                             "{status}. {product}", "solution": "allow_connect"},
+            "client_denied": {"text": "The proxy {proxy} refuses this machine itself, for every destination: it "
+                                      "answered {status} to CONNECT {target}, and its page says this host is not "
+                                      "among the clients it serves. This is not a domain rule. {product}",
+                              "solution": "allow_client"},
             "bad_request": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it could not parse "
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
@@ -81,6 +85,16 @@ STEPS = {
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
             "socks_not_socks": {"text": "The proxy URL says {scheme}://, but {hostport} does not answer like a "
                                         "SOCKS5 server: {detail}", "solution": "not_socks"},
+            "socks_local_dns": {"text": "The proxy URL says socks5://, so this machine resolves the provider's name "
+                                        "before asking the SOCKS proxy, and it cannot: {detail}. The proxy itself is "
+                                        "reachable; with socks5h:// it resolves the name on its side of the network.",
+                                "solution": "socks5h"},
+            "socks_client_refused": {"text": "The SOCKS5 proxy {hostport} accepted the connection and closed it at "
+                                             "once, without a byte of SOCKS5 reply: {detail}. A SOCKS server does "
+                                             "this when its client rules refuse this machine's address (Dante: a "
+                                             "'client block' rule, or no 'client pass' rule for it); a port that "
+                                             "is no SOCKS server rarely closes that fast.",
+                                     "solution": "socks_allow_client"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
                                    "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
             "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
@@ -92,8 +106,16 @@ STEPS = {
                                   "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "allow_connect": {"any": (
                 "Ask IT to allow CONNECT to {target} (that host and port) for this machine (Squid: the "
-                "SSL_ports / CONNECT rules; Apache httpd: AllowCONNECT; tinyproxy: ConnectPort). Evidence:\n"
+                "SSL_ports / CONNECT rules; Apache httpd: mod_proxy_connect loaded, ProxyRequests On and "
+                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port). Evidence:\n"
                 "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_client": {"any": (
+                "Ask IT to let this machine use the proxy {proxy_hostport}: its client rules leave out your address "
+                "(tinyproxy: Allow / Deny; Squid: the src ACLs of http_access; Apache httpd: Require ip in the "
+                "<Proxy> block). Asking for the provider's domain to be allowed will not help. Give IT the address "
+                "this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "request_form": {"any": (
                 "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
                 "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "
@@ -112,6 +134,16 @@ STEPS = {
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
+            "socks5h": {"any": ("Let the SOCKS proxy resolve the names (the 'h' in socks5h://):\n"
+                                "  export HTTPS_PROXY=\"{suggested}\"\n  export HTTP_PROXY=\"$HTTPS_PROXY\"\n"
+                                "(and ALL_PROXY if you set it). curl, and Python with its SOCKS extra, read socks5h://; "
+                                "Claude Code and Node cannot use SOCKS at all (see the SOCKS findings).")},
+            "socks_allow_client": {"any": (
+                "Ask IT to let this machine use the SOCKS proxy {hostport}: its client rules must admit your address "
+                "(Dante: a 'client pass {{ from: <your address>/32 to: 0.0.0.0/0 }}' rule before any 'client block'; "
+                "the logoutput file of danted.conf names the refused client). Find the address this machine uses "
+                "towards the proxy:\n  ip route get {proxy_host}   (Linux; 'src' is the address)\n"
+                "If IT says {hostport} is no SOCKS proxy, check the scheme and port: an HTTP proxy needs http://.")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
             "socks_scheme": {"any": (
@@ -206,7 +238,11 @@ NOTES = {
         "port_speaks_plain": "{detail} — the proxy URL says https:// but the proxy port does not speak TLS",
         "plaintext_tunnel": ("the proxy accepted CONNECT ({status}) but then sent plaintext instead of the "
                              "provider's TLS: it does not tunnel, or answers itself"),
-        "tls_in_tunnel_failed": "the tunnel was accepted ({status}) but the TLS handshake with {target} failed: {detail}",
+        "tls_in_tunnel_failed": "the tunnel was accepted ({status}) but the TLS handshake with {target} failed: {detail}. "
+                                "A proxy that answers 200 before it has reached the provider (mitmproxy's lazy "
+                                "connection_strategy and its upstream mode, some interception gateways) reports a "
+                                "provider or parent proxy it cannot reach this way: IT finds the reason in the "
+                                "proxy's own log",
         "error_inside_tunnel": "inside the tunnel the proxy answered {status} (X-Squid-Error: {squid_error})",
     },
     "connectivity.no_proxy": {

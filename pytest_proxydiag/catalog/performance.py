@@ -22,6 +22,15 @@ STEPS = {
                         "The slowest phase is {slowest}: {where}",
                 "solution": "slow_path",
             },
+            # The tunnel and TLS worked, then the connection ended before any answer (an idle/read timeout).
+            "cut": {
+                "text": "A request to {target} through the proxy got no answer: the tunnel opened and TLS worked, "
+                        "then the connection was {how} after {seconds} ({split}), before the provider's first "
+                        "byte. The proxy (or a device behind it) cuts a connection that waits this long for the "
+                        "provider: an idle or read timeout shorter than the time the provider takes to answer. A "
+                        "model's answer can take many seconds to start and minutes to finish.",
+                "solution": "idle_timeout",
+            },
             "buffered": {
                 "text": "The proxy buffers streamed answers: the origin sent {events} events {interval} apart, and "
                         "they arrived all together after {first_event} (gaps {gaps}). Claude Code then looks hung "
@@ -40,16 +49,27 @@ STEPS = {
                 "  curl -x \"$HTTPS_PROXY\" -o /dev/null -s -w 'connect %{{time_connect}} tls %{{time_appconnect}} "
                 "first byte %{{time_starttransfer}} total %{{time_total}}\\n' {target_url}\n"
                 "Meanwhile raise the client timeouts (performance.timeouts).")},
+            "idle_timeout": {"any": (
+                "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes: the "
+                "connection is cut after {seconds} without data (tinyproxy: Timeout; Squid: read_timeout, and "
+                "client_lifetime for the whole connection; Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout "
+                "server / timeout tunnel; nginx: proxy_read_timeout). Raising the client's own timeouts cannot help: "
+                "the proxy closes first.\nRetest: curl -v -x \"$HTTPS_PROXY\" {target_url}   (it should wait "
+                "for the answer instead of ending with 'Empty reply from server')")},
             "buffering": {"any": (
                 "Ask IT to stop buffering text/event-stream responses for {target_host} (for Squid/ICAP/DLP: "
-                "exempt the provider from content scanning or response buffering; the answer must be passed on "
-                "as it arrives). Until then, long answers arrive at once at the end.")},
+                "exempt the provider from content scanning or response buffering; mitmproxy, which buffers every "
+                "intercepted body by default: --set stream_large_bodies=1 (measured: 1k still holds back the first "
+                "events); nginx: proxy_buffering off; the answer must be passed on as it arrives). Until then, "
+                "long answers arrive at once at the end.")},
         },
         "notes": {
             "measured": "through the proxy: {split}{direct}{stream}",
             "direct_total": "; direct {total}",
             "stream_spaced": "; streaming: first event after {first_event}, events {interval} apart as sent",
             "not_through": "GET {url} through the proxy: {detail}",
+            "how_closed": "closed",
+            "how_reset": "reset",
             "no_stream_endpoint": "the target has no test stream endpoint ({status}, {content_type}): streaming "
                                   "not measured",
             "events_missing": "only {arrived} of {expected} events arrived in time",

@@ -70,6 +70,11 @@ _OWN_PATH_NOTES = {
     "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
     "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
     "path_other": "The proxy did not open the tunnel.",
+    "path_connect_not_allowed": ("Its page says CONNECT is not allowed there: a rule on the port or on CONNECT itself "
+                                 "(Squid: SSL_ports; Apache httpd: AllowCONNECT, mod_proxy_connect; tinyproxy: "
+                                 "ConnectPort), not on the domain."),
+    "path_client_denied": ("Its page says it does not serve this machine: its client rules (tinyproxy: Allow; Squid: "
+                           "the src ACLs; Apache httpd: Require ip), for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -99,13 +104,26 @@ STEPS = {
             # A SOCKS5 server's rules refuse the destination: reply 0x02, "connection not allowed by ruleset".
             "socks_denied": {"text": "The SOCKS5 proxy {proxy_hostport} refuses {count} provider domain(s): "
                                      "{blocked}.{vendor_note}", "solution": "allow_socks"},
+            # A 403 to host:port while host:443 through the same proxy is not refused: a rule on the port.
+            "port_refused": {"text": "The proxy {proxy_hostport} refuses CONNECT to {blocked}, but not to {control} "
+                                     "({control_answer}): its rule is on port {port}, not on the domain (Squid's "
+                                     "'http_access deny CONNECT !SSL_ports', Apache httpd's AllowCONNECT, "
+                                     "tinyproxy's ConnectPort, Dante's 'socks block ... port').{vendor_note}",
+                             "solution": "allow_port"},
             # No answer at all for one domain, while a control CONNECT to another provider name worked.
             "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
                               "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy "
                               "opened a tunnel: a rule refuses that domain silently (e.g. Squid's deny_info "
                               "TCP_RESET, or a firewall/IPS rule).", "solution": "allow"},
         },
-        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET}},
+        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET},
+                      "allow_port": {"any": (
+                          "Ask IT to allow CONNECT to port {port} through the proxy {proxy_hostport} (Squid: add "
+                          "'acl SSL_ports port {port}'; Apache httpd: add {port} to AllowCONNECT; tinyproxy: "
+                          "'ConnectPort {port}'; Dante: a 'socks pass' rule for port {port} before the 'socks "
+                          "block'). Whitelisting the domain will not help: it is already allowed on "
+                          "port 443. Or use the service on port 443 if it offers one.\n"
+                          "Retest: curl -v -x \"$HTTPS_PROXY\" https://{blocked}/")}},
     },
     "policy.url_filtering": {
         "number": 2,
@@ -158,8 +176,17 @@ STEPS = {
             "reset": {"text": "Uploads to {target} through the proxy {bracket}: the connection was cut while the "
                               "body was sent, with no error page. The limit is between {largest} and {failed}.",
                       "solution": "raise"},
+            # performance.latency (which judges this) is not in the run: the step says it itself.
+            "cut": {"text": "Even the smallest request to {target} got no answer: the tunnel opened and TLS worked, "
+                            "then the proxy {how} the connection after {seconds}, before the provider's first byte. "
+                            "This is not a body-size limit: the proxy cuts a connection that waits for the provider (an "
+                            "idle or read timeout; performance.latency measures it).", "solution": "idle"},
         },
-        "solutions": {"raise": {"any": (
+        "solutions": {"idle": {"any": (
+            "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes (tinyproxy: "
+            "Timeout; Squid: read_timeout; Apache httpd: ProxyTimeout). Run pytest --proxydiag -m performance for "
+            "the step that measures it.")},
+                      "raise": {"any": (
             "Ask IT to increase the proxy's request-body limit for {target_host} to at least 32 MiB (the "
             "provider's own limit for a Messages request), or at least above {failed} (measured: {bracket}). "
             "On Squid this is request_body_max_size; on other products the upload size or "
@@ -179,6 +206,11 @@ STEPS = {
             "upstream": {"text": "The proxy answered {status}{code}: {meaning}. This is not a policy refusal "
                                  "(that would be 403): the proxy accepted the request but could not reach "
                                  "{target_host} or got no answer in time.", "solution": "upstream"},
+            "upstream_tls": {"text": "The proxy answered {status}{code}: its own TLS connection to {target_host} "
+                                     "failed verification ('{words}'). The proxy cannot verify the provider's "
+                                     "certificate: its CA store lacks the root the provider's chain ends in (or "
+                                     "its clock or TLS settings are wrong). This machine's certificates are not "
+                                     "involved.", "solution": "upstream_tls"},
             "denied": {"text": "The proxy answered {status}{code}: {meaning}.", "solution": "denied"},
             "rate_limited": {"text": "The proxy throttles this client: {status}{code}, Retry-After: "
                                      "{retry_after}.", "solution": "rate"},
@@ -199,6 +231,12 @@ STEPS = {
                 "out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
                 "ERR_READ_TIMEOUT = the provider did not answer in time; ERR_SECURE_CONNECT_FAIL = the proxy's "
                 "own TLS to the provider failed.")},
+            "upstream_tls": {"any": (
+                "Ask IT to update the CA store the proxy verifies providers with (Squid: tls_outgoing_options "
+                "cafile= or the OS bundle after update-ca-certificates; mitmproxy: ssl_verify_upstream_trusted_ca, "
+                "or the certifi bundle of its Python; appliances: their trusted-root list), then retest. Never "
+                "turn the proxy's upstream verification off (Squid's DONT_VERIFY_PEER, mitmproxy's ssl_insecure): "
+                "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"
                 "Common entries: \"Content-Type application/json blocked\" -> request a JSON exception; "
@@ -238,8 +276,14 @@ SQUID_MEANINGS = {
     "ERR_FORWARDING_DENIED": "the proxy is not allowed to forward this request",
 }
 
+#: Words of a proxy's 5xx page saying its own TLS to the provider failed verification (mitmproxy 11.0.2: 502
+#: "Certificate verify failed: unable to get local issuer certificate", measured).
+UPSTREAM_TLS = (r"certificate verify failed[^<\n]*", r"unable to (?:get local issuer|verify the first) certificate",
+                r"upstream (?:server )?certificate[^<\n]{0,80}(?:invalid|untrusted|not trusted|verif)[^<\n]*")
+
 #: A verdict's meaning, by the key ``branches/policy.read_reply`` chose.
 MEANINGS = {
+    "upstream_tls": "the proxy could not verify the provider's TLS certificate",
     "no_reply": "no reply",
     "provider_rate_limit": "the provider rate-limits this account or key",
     "provider_too_large": "the provider itself refuses the body as too large (request_too_large): not a proxy limit",

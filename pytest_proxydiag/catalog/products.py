@@ -64,7 +64,7 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "407 with AuthType Basic; 403 Forbidden from Require all denied; 405 when AllowCONNECT excludes the "
              "port; 502/503 with Apache's page when the provider is unreachable",
              "Apache's ErrorLog (Debian: /var/log/apache2/error.log: AH01617 auth failures, AH01630 denied, AH00939 "
-             "connect failed) and access.log"),
+             "connect failed, AH01144 no protocol handler: mod_proxy_connect not loaded) and access.log"),
     _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r"."},
              [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org"], [],
              "403 Request blocked by Privoxy (a +block action); 503 Connect failed when the provider is unreachable",
@@ -188,12 +188,24 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
 )
 
+#: Words of a proxy's own refusal page that say what was refused, whatever its status: (shape, regex). A 403 is
+#: not always a domain rule (measured, tinyproxy 1.11.1 and Apache httpd 2.4.71, each from its package):
+REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
+    # tinyproxy, a ConnectPort list without the port: 403 "Access violation".
+    ("connect_not_allowed", r"CONNECT method not allowed with the port"),
+    # Apache httpd asked to CONNECT without mod_proxy_connect: 500 with its generic "misconfiguration" page.
+    ("connect_not_allowed", r"internal error or\s+misconfiguration"),
+    # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
+    ("client_denied", r"not configured it to service requests from your host"),
+)
+
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",
     "credentials_required": "the proxy wants credentials and none were sent",
     "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
+    "client_denied": "the proxy refuses this machine (its address) for every destination",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
     "upstream": "the proxy could not reach the provider, or got no answer in time",
     "denied": "an access rule refused the request",

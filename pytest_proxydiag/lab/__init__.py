@@ -73,7 +73,7 @@ from urllib.parse import quote
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, ipv6_loopback
 from pytest_proxydiag.lab.base import write_private as _write
-from pytest_proxydiag.lab.products import PRODUCTS, RealProxy
+from pytest_proxydiag.lab.products import MISCONFIGS, PRODUCTS, RealProxy
 from pytest_proxydiag.lab.proxypy import ProxyPyProxy
 from pytest_proxydiag.lab.scenarios import (
     _BUMP,
@@ -313,15 +313,15 @@ class Lab:
         public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
         self.public_roots = str(_write(wd / "public-roots.pem", public.cert_pem, 0o644))
         origin = HttpsOrigin(public, wd / "origin")
-        if name == "slow-origin":
+        product, case = PRODUCT_SCENARIOS.get(name, (None, None))
+        if name in ("slow-origin", "read-timeout") or case == "idle-timeout":
             origin.configure(delay=SLOW_ORIGIN_DELAY)
         if name == "rate-limited":
             origin.configure(status=429, status_headers={"retry-after": "30",
                                                          "anthropic-ratelimit-requests-remaining": "0"})
         self.origin = self._own(origin.start())
         self.origin_port = origin.port
-        product, case = PRODUCT_SCENARIOS.get(name, (None, None))
-        if name == "upstream-down" or case == "upstream-down":
+        if name == "upstream-down" or case in ("upstream-down", "lazy-upstream-down"):
             self.origin_port = self._own(ClosedPort()).port
         #: The provider host the user's clients talk to (a Bedrock or Vertex AI endpoint in the cloud scenarios).
         self.target_host, cloud_env = CLOUD_SCENARIOS.get(name, ("api.anthropic.com", {}))
@@ -355,12 +355,14 @@ class Lab:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
-                                       intercept=case == "intercept", upstream_ca=self.public_roots,
-                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None))
+                                       intercept=case in ("intercept", "upstream-untrusted", "buffered"),
+                                       upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
+                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None,
+                                       misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path
-            if case == "intercept":
+            if case in ("intercept", "upstream-untrusted", "buffered"):
                 self.interception_ca_pem = real.ca_path.read_bytes()
                 self.interception_ca_path = str(_write(wd / "corporate-ca.pem", self.interception_ca_pem, 0o644))
         elif name == "proxy-down":
@@ -415,6 +417,10 @@ class Lab:
             env["NODE_EXTRA_CA_CERTS"] = str(self.interception_ca_path)
             if name == "der-ca":
                 env["NODE_EXTRA_CA_CERTS"] = str(_write(wd / "corporate-ca.cer", corporate.cert_der, 0o644))
+        if case in ("upstream-untrusted", "buffered"):  # the clients trust mitmproxy's CA
+            bundle = _write(wd / "ca-bundle.pem", public.cert_pem + (self.interception_ca_pem or b""), 0o644)
+            env.update({v: str(bundle) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
+                                                 "NODE_EXTRA_CA_CERTS")})
         self.env = env
         self.pytest_args = ["--proxydiag-target", self.target_url,
                             "--proxydiag-resolve", f"{self.target_host}:{self.origin_port}:127.0.0.1",
@@ -475,6 +481,11 @@ class Lab:
             # the requests Squid sees inside it once it has bumped TLS.
             access.append("http_access deny provider" if name == "blocked-domain"
                           else "http_access deny !CONNECT provider")
+        if name == "read-timeout":
+            rules.append("read_timeout 1 seconds")
+        if name == "ssl-ports":
+            rules.append("acl SSL_ports port 443")
+            access.append("http_access deny CONNECT !SSL_ports")
         if name == "body-limit":
             rules.append(f"request_body_max_size {BODY_LIMIT_MB} MB")
         if name == "upstream-down":

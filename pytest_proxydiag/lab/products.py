@@ -30,12 +30,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
 from pytest_proxydiag.lab.servers import PROVIDER_HOSTS, free_port
 
-__all__ = ["ProductSpec", "PRODUCTS", "RealProxy", "find_product", "find_nss_wrapper", "NSS_WRAPPER_INSTALL"]
+__all__ = ["ProductSpec", "PRODUCTS", "MISCONFIGS", "RealProxy", "find_product", "find_nss_wrapper", "NSS_WRAPPER_INSTALL"]
 
 NSS_WRAPPER_INSTALL = "sudo apt-get install libnss-wrapper"
 _NSS_WRAPPER_PATHS = ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
@@ -79,6 +79,38 @@ PRODUCTS: dict[str, ProductSpec] = {
 }
 
 
+#: Misconfigurations an admin plausibly makes, by product: name -> the product's config lines, edited.
+MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
+    "tinyproxy": {
+        # A ConnectPort list without the provider's port: 403 "Access violation" to CONNECT.
+        "connect-port": lambda lines: lines + ["ConnectPort 563"],
+        # An Allow list without this machine (TEST-NET-1 only): 403 "Access denied" to every request.
+        "client-refused": lambda lines: [("Allow 192.0.2.0/24" if x.startswith("Allow ") else x) for x in lines],
+        # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
+        "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
+    },
+    "dante": {
+        # No client rule admits this machine (TEST-NET-1 only): Dante closes the connection on the greeting.
+        "client-refused": lambda lines: [x.replace("from: 127.0.0.0/8", "from: 192.0.2.0/24") if x.startswith(
+            "client pass") else x for x in lines],
+        # Every port but 443 refused: reply 0x02 "not allowed by ruleset", as for a refused domain.
+        "port-rule": lambda lines: [("socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 port != 443 log: connect error }\n"
+                                     + x if x.startswith("socks pass") else x) for x in lines],
+    },
+    "mitmproxy": {  # its command line
+        # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
+        "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
+    },
+    "apache": {
+        # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
+        # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
+        "port-rule": lambda lines: [("AllowCONNECT 443 563" if x.startswith("AllowCONNECT") else x) for x in lines],
+        "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
+                                            and not x.startswith("AllowCONNECT")],
+    },
+}
+
+
 def find_product(key: str) -> str | None:
     """Path of the product's binary, or None."""
     for candidate in PRODUCTS[key].binaries:
@@ -108,7 +140,8 @@ class RealProxy:
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
-                 hosts: Sequence[str] = PROVIDER_HOSTS, parent_password: str | None = None) -> None:
+                 hosts: Sequence[str] = PROVIDER_HOSTS, parent_password: str | None = None,
+                 misconfig: str | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -127,6 +160,9 @@ class RealProxy:
         os.chmod(self.directory, 0o755)
         self.credentials = credentials
         self.parent_password = parent_password
+        if misconfig is not None and misconfig not in MISCONFIGS.get(key, {}):
+            raise LabError(f"{self.spec.name} has no lab misconfiguration {misconfig!r}")
+        self.misconfig = misconfig
         self.blocked = list(blocked)
         self.intercept = intercept
         self.upstream_ca = upstream_ca
@@ -166,6 +202,8 @@ class RealProxy:
                      f'LogFile "{self.log_path}"', "LogLevel Info"]
             if self.credentials:
                 lines.append("BasicAuth {} {}".format(*self.credentials))
+            if self.misconfig:
+                lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
                 write_private(d / "filter", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.blocked), 0o644)
                 lines += [f'Filter "{d / "filter"}"', "FilterType ere", "FilterDefaultDeny No"]
@@ -199,6 +237,8 @@ class RealProxy:
                     "user.privileged: root\nuser.unprivileged: nobody\n"
                     "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n" + blocks
                     + "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n")
+            if self.misconfig:
+                conf = "\n".join(MISCONFIGS[key][self.misconfig](conf.splitlines())) + "\n"
             write_private(d / "danted.conf", conf, 0o644)
             return [self.binary, "-f", str(d / "danted.conf"), "-p", str(d / "danted.pid")]
         # mitmproxy
@@ -210,7 +250,7 @@ class RealProxy:
             cmd += ["--ignore-hosts", ".*"]  # a plain CONNECT tunnel
         if self.upstream_ca:
             cmd += ["--set", f"ssl_verify_upstream_trusted_ca={self.upstream_ca}"]
-        return cmd
+        return MISCONFIGS[key][self.misconfig](cmd) if self.misconfig else cmd
 
     def _apache_config(self) -> Path:
         from pytest_proxydiag.lab.squid import htpasswd_line
@@ -233,6 +273,8 @@ class RealProxy:
         else:
             lines.append("  Require all granted")
         lines.append("</Proxy>")
+        if self.misconfig:
+            lines = MISCONFIGS["apache"][self.misconfig](lines)
         for host in self.blocked:
             lines += [f'<ProxyMatch "^{host.replace(".", "[.]")}">', "  Require all denied", "</ProxyMatch>"]
         return write_private(d / "httpd.conf", "\n".join(lines) + "\n", 0o644)

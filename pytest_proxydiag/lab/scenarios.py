@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pytest_proxydiag.lab.products import PRODUCTS
+from pytest_proxydiag.lab.products import MISCONFIGS, PRODUCTS
 from pytest_proxydiag.lab.servers import HOSTILE_BEHAVIOURS
 
 # -- the scenarios -------------------------------------------------------------------------
@@ -21,6 +21,8 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "wrong-port": "connectivity.proxy_port",
     "blocked-domain": "policy.domain_allowed",
     "reset-domain": "policy.domain_allowed",
+    "ssl-ports": "policy.domain_allowed",
+    "read-timeout": "performance.latency",
     "block-page": "policy.url_filtering",
     "ssl-bump-untrusted": "certificate.interception",
     "ssl-bump-trusted": None,
@@ -63,6 +65,10 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
     "wrong-port": ("squid", "Squid listens on one port, HTTPS_PROXY names another"),
     "blocked-domain": ("squid", "Squid denies CONNECT to api.anthropic.com (403 ERR_ACCESS_DENIED)"),
     "reset-domain": ("squid", "Squid resets CONNECT to api.anthropic.com without an answer (deny_info TCP_RESET)"),
+    "ssl-ports": ("squid", "Squid's stock 'http_access deny CONNECT !SSL_ports' with SSL_ports 443 only: the "
+                           "provider's port is refused (403 ERR_ACCESS_DENIED, as for a denied domain)"),
+    "read-timeout": ("squid", "Squid with read_timeout 1 seconds in front of a provider that takes 2.5 s to answer: "
+                              "the tunnel is cut before the first byte"),
     "block-page": ("squid", "TLS inspection (CA trusted) with a URL filter: Squid's 403 block page inside TLS"),
     "ssl-bump-untrusted": ("squid", "TLS inspection by Squid; its corporate CA is not trusted by the clients"),
     "ssl-bump-trusted": ("squid", "TLS inspection with the corporate CA in every client's CA variable"),
@@ -141,6 +147,22 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "connect-port": ("{name} allows CONNECT only to port 563 (ConnectPort): the provider's port is refused",
+                     "connectivity.proxy_works"),
+    "client-refused": ("{name}'s client rules leave out this machine: every request is refused",
+                       "connectivity.proxy_works"),
+    "port-rule": ("{name} allows CONNECT (or SOCKS) only to the usual ports: the provider's port is refused",
+                  "policy.domain_allowed"),
+    "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
+                          "connectivity.proxy_works"),
+    "idle-timeout": ("{name} closes a tunnel idle for 1 s (Timeout 1); the provider takes 2.5 s to answer",
+                     "performance.latency"),
+    "upstream-untrusted": ("{name} intercepts TLS with a CA the clients trust, but cannot verify the provider's own "
+                           "certificate: 502 inside TLS", "policy.proxy_logs"),
+    "lazy-upstream-down": ("{name} with connection_strategy=lazy answers 200 before reaching the provider, whose "
+                           "port is closed, then closes", "connectivity.proxy_works"),
+    "buffered": ("{name} intercepts TLS with a CA the clients trust and, as shipped, buffers the streamed answer",
+                 "performance.latency"),
     "intercept": ("{name} intercepts TLS with its own CA, which the clients do not trust (it sends only the leaf)",
                   "certificate.interception"),
 }
@@ -150,17 +172,18 @@ def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
         # The probes speak SOCKS5 (net/socks.py); which clients can use SOCKS at all is judged per client.
-        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down"]
+        return ["socks", "wrong-password", "no-credentials", "blocked-domain", "upstream-down",
+                *MISCONFIGS.get(key, ())]
     cases = ["healthy", "blocked-domain", "upstream-down"]
     if spec.supports_auth:
         cases[1:1] = ["wrong-password", "no-credentials"]
     if not spec.supports_blocking:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
-        cases.append("intercept")
+        cases += ["intercept", "upstream-untrusted", "buffered"]
     if key == "privoxy":
         cases.append("parent-wrong-password")
-    return cases
+    return cases + list(MISCONFIGS.get(key, ()))
 
 
 def _add_product_scenarios() -> dict[str, tuple[str, str]]:

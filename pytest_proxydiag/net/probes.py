@@ -171,8 +171,11 @@ class Probes(ProbeSession):
             if p.scheme == "socks5":
                 # The client resolves the name (pinned with --proxydiag-resolve in the lab, never a real lookup).
                 addrs, _el, err = self.resolve(host, port)
-                if err is not None:
-                    raise err
+                if err is not None:  # this machine's DNS, not the proxy: never marks the proxy silent
+                    self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
+                    return None, TunnelResult(ok=False, cause=err.cause, detail=f"SOCKS5 CONNECT {target}: {err.detail}",
+                                              timings=Timings(total=time.monotonic() - t0), target=target,
+                                              credentials_sent=creds is not None)
                 address = addrs[0]
             client = socks.Socks5Client(host, port, credentials=creds, address=address)
             sock, r_el, _c_el = self._open_to_proxy(deadline, via)
@@ -403,8 +406,11 @@ class Probes(ProbeSession):
                 self._mark_silent(err)
             self._record("http", url=url, method=method, cause=err.cause.value, detail=err.detail,
                          via_proxy=via_proxy)
+            # The phases that did happen (a cut after TLS keeps its tunnel and TLS times: performance.latency).
             return HttpResult(ok=False, cause=err.cause, detail=err.detail,
-                              timings=Timings(total=time.monotonic() - t0),
+                              timings=Timings(resolve=route.resolve, connect=route.connect,
+                                              proxy_reply=route.proxy_reply, tls=route.tls,
+                                              total=time.monotonic() - t0),
                               url=url, method=method, via_proxy=via_proxy, tunnel=route.tunnel)
         finally:
             route.close()
