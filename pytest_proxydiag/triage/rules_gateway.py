@@ -50,6 +50,8 @@ def rows() -> tuple[Row, ...]:
         ("gateway-words", r"\byour gateway\b|\b(?:LLM|AI|LiteLLM|model|inference) gateway\b|configured on (?:your|the) gateway|"
          r"gateway (?:couldn.t|could not|cannot|can.t) serve",
          "the LLM gateway in the path answered or is named", {"gateway": 4}),
+        ("gateway-words", r"(?<!bad )\bgateway (?:level|side|logs?)\b", "a gateway in the path is mentioned",
+         {"gateway": 2}),
         # Any gateway's words for its own hop to the provider (LiteLLM, one-api/new-api, Kong, claude-code-hub, *2api):
         # "upstream" is the provider as the gateway sees it.
         ("gateway-upstream", r"\bupstream (?:error|call failed|request failed)\b|sending to upstream|连接上游|"
@@ -64,7 +66,8 @@ def rows() -> tuple[Row, ...]:
         # Product names end at any non-name character (Chinese text has no space after them).
         ("gateway-product", r"(?<![a-z0-9])(?:one-api|new-?api|one-hub|veloera|claude-code-router|claude-relay-service|"
          r"cc-switch|cliproxyapi|agentgateway|portkey|helicone|bifrost|openrouter|ai-proxy|[a-z]{2,20}2api)(?![a-z0-9])|"
-         r"server:? ?\"?kong\b|\bkong (?:ai )?gateway\b|\bapim\b|\bapi management\b|cloudflare (?:ai gateway|workers?)\b",
+         r"server:? ?\"?kong\b|\bkong (?:ai )?gateway\b|\bapim\b|\bapi management\b|cloudflare (?:ai gateway|workers?)\b|"
+         r"\bapi gateway\b",
          "an LLM gateway product is in the path", {"gateway": 3}),
         # The gateway itself dialled the provider's :443: its own egress skipped the proxy.
         ("gateway-direct", r"upstream[^\n]{0,600}?(?:dial tcp [0-9a-f.:\[\]]{3,60}:443\b|connect e(?:timedout|connrefused) "
@@ -89,6 +92,20 @@ def rows() -> tuple[Row, ...]:
         ("gateway-provider", r"provider returned error|error from provider",
          "an LLM relay reports an error of the provider behind it: the gateway's hop to the provider is in the path",
          {"gateway": 3}),
+        # A relay reporting that its provider timed out: the timeout is the relay's own (its read timeout setting).
+        ("gateway-provider", r"\bprovider (?:request )?(?:timed out|timeout)\b",
+         "an LLM relay says its provider timed out: the relay's own read timeout for the provider ran out (raise it in "
+         "the relay)", {"gateway": 4}),
+        # An HTML error page inside a JSON error: a gateway relayed its upstream's failure (the upstream is down, or a
+        # web server in front of it answered).
+        ("gateway-wrapped-page", r"\\u003c(?:html|title|head)|\"error\": ?\"<html|html response received",
+         "a gateway relayed an HTML error page from its upstream inside its JSON error: the gateway's upstream (or a "
+         "web server in front of it) failed", {"gateway": 2, "connectivity": 1.5}),
+        # Claude Code's API error carrying a Cloudflare page titled with a host that is not the provider's API: the
+        # base URL points at a relay behind Cloudflare.
+        ("gateway-url", r"api error[^\n]{0,400}?<title>(?!api\.anthropic\.com|api\.openai\.com)[\w.-]{3,100} \| \d{3}:",
+         "the error page names a host that is not the provider's API: the base URL points at a relay (a gateway) "
+         "behind Cloudflare", {"gateway": 3}),
         # The gateway's own time limit: its configured or hard-coded timeout cut the provider's answer.
         ("gateway-timeout", r"before the (?:proxy|gateway|relay)(?:'s)? timeout|hard-?coded[^\n]{0,30}?time-?out|"
          r"硬编码[^\n]{0,12}?超时|(?:relay|gateway|proxy)_?(?:request_?)?timeout[^\n]{0,40}?(?:无效|not (?:work|appl|honou?r))|"

@@ -137,14 +137,22 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
         # A request that fails at a fixed, repeatable time ("after ~60 s", "more than 120 secs", "300s 直接被掐断"): a
         # limit of a proxy, load balancer, CDN or client, not a broken path.  Same clue as a timeout, said sharper.
         ("timeout", r"(?:\b(?:after|at|exactly|about|around|approximately|roughly|more than|longer than|over|exceed\w{0,3}|"
-         r"past|beyond)|~|超过|约|大约)[ ~]{0,2}\d{1,4}(?:\.\d)? ?[-]?(?:s|secs?|seconds?|秒)(?![a-z0-9])|"
+         r"past|beyond|capped (?:to|at))|~|超过|约|大约)[ ~]{0,2}\d{1,4}(?:\.\d)? ?[-]?(?:s|secs?|seconds?|mins?|minutes?|秒|分钟)"
+         r"(?![a-z0-9])|"
          r"\d{2,4} ?[-]?(?:s|secs?|seconds?|秒)[ ]?(?:(?:read |request |idle |proxy |gateway |hard )?(?:time-?out|limit)|超时|"
-         r"(?:后|左右)?[^\n]{0,6}?(?:掐断|断开|超时))|timeout (?:of|after) \d{4,6} ?ms\b|time-?out of \d{2,4} ?(?:s|seconds?)\b",
+         r"(?:后|左右)?[^\n]{0,6}?(?:掐断|断开|超时))|timeout (?:of|after) \d{4,6} ?ms\b|time-?out \(?of \d{1,4} ?(?:s|secs?|seconds?|mins?|minutes?)\b|"
+         # A timeout that fires before the one the user set: a shorter limit elsewhere in the path.
+         r"before (?:that|the|its|my) (?:time|timeout|limit) (?:elapses|expires|is reached)",
          "the request fails at a fixed time: a time limit in the path (a proxy's, load balancer's, CDN's or the "
          "client's read timeout) cuts long answers", {"performance": 3}),
         ("timeout", r"\bread[ _-]?time[d ]?[ -]?out|timeout of \d{2,6} ?ms exceeded|"
          r"请求超时|响应超时|读取超时|読み取りタイムアウト|応答(?:が)?タイムアウト|リクエスト(?:が)?タイムアウト",
          "the answer took too long (a read or request timeout)", {"performance": 3, "connectivity": 1}),
+        # A connect timeout stated with its time ("Connection timed out after 30 s") is the connect phase: the fixed
+        # time is the client's connect timeout, not a limit cutting a long answer.
+        ("connect-fixed", r"\bconnect(?:ion)? timed out after \d|\bconnect etimedout [^\n]{0,60}?\bafter \d",
+         "a connect timeout with its time: the connection was never made (the proxy or route is silent)",
+         {"performance": -1.5}),
         # nginx's own timeout while connecting to its upstream is the connect phase: the proxy cannot reach the host.
         ("nginx-connect", r"timed out \(110: [\w ]{1,40}\) while connecting to upstream",
          "nginx timed out connecting to its upstream: the proxy cannot reach that host (a connect timeout, not a slow "
