@@ -67,7 +67,7 @@ def rows() -> tuple[Row, ...]:
         ("gateway-product", r"(?<![a-z0-9])(?:one-api|new-?api|one-hub|veloera|claude-code-router|claude-relay-service|"
          r"cc-switch|cliproxyapi|agentgateway|portkey|helicone|bifrost|openrouter|ai-proxy|[a-z]{2,20}2api)(?![a-z0-9])|"
          r"server:? ?\"?kong\b|\bkong (?:ai )?gateway\b|\bapim\b|\bapi management\b|cloudflare (?:ai gateway|workers?)\b|"
-         r"\bapi gateway\b",
+         r"\bapi gateway\b|\bccr (?:code|start|restart|ui|status)\b",
          "an LLM gateway product is in the path", {"gateway": 3}),
         # The gateway itself dialled the provider's :443: its own egress skipped the proxy.
         ("gateway-direct", r"upstream[^\n]{0,600}?(?:dial tcp [0-9a-f.:\[\]]{3,60}:443\b|connect e(?:timedout|connrefused) "
@@ -96,6 +96,12 @@ def rows() -> tuple[Row, ...]:
         ("gateway-provider", r"\bprovider (?:request )?(?:timed out|timeout)\b",
          "an LLM relay says its provider timed out: the relay's own read timeout for the provider ran out (raise it in "
          "the relay)", {"gateway": 4}),
+        # An HTTP error whose JSON message is a client library's network error ("fetch failed", "connect ECONNREFUSED"):
+        # a server (a gateway) failed to fetch from its own upstream and relayed the failure.
+        ("gateway-wrapped-page", r"\b5\d\d \{\"error\": ?\{\"message\": ?\"(?:fetch failed|request to |connect e[a-z]{4,12}|"
+         r"getaddrinfo|socket hang up|read econnreset|e(?:connrefused|connreset|timedout|notfound)\b)",
+         "an HTTP error carrying a client's network error: the gateway answered, and its own request to the provider "
+         "(its egress: proxy, DNS, CA) failed", {"gateway": 4}),
         # An HTML error page inside a JSON error: a gateway relayed its upstream's failure (the upstream is down, or a
         # web server in front of it answered).
         ("gateway-wrapped-page", r"\\u003c(?:html|title|head)|\"error\": ?\"<html|html response received",
