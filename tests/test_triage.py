@@ -272,6 +272,33 @@ def test_gateway_traffic_sent_to_the_proxy_is_the_gateways_route():
     assert "gateway" not in classify("no_proxy=localhost\nHTTP/1.1 502 Bad Gateway").branches
 
 
+def test_a_gateways_own_limits_are_the_gateway_not_the_path():
+    # A gateway refusing on its own (a budget, an empty pool of upstream credentials) is not a rate limit or a timeout.
+    budget = classify('Error: 429 No deployments available - crossed budget: Exceeded budget for deployment')
+    assert budget.branches[0] == "gateway", budget.scores
+    pool = classify("503 auth_unavailable: no auth available (providers=codex, model=gpt-5.4)")
+    assert pool.branches[0] == "gateway", pool.scores
+    # The gateway's own timeout cut the answer: the gateway first, the slow answer second.
+    own = classify("Provider request timed out after 120s.")
+    assert own.branches[:2] == ("gateway", "performance"), own.scores
+
+
+def test_a_fixed_time_limit_is_performance_and_a_connect_timeout_is_not():
+    for text in ("requests fail after ~60 s with a 504", "everytime the process last more than 120 secs it fails",
+                 "上游 API 响应超过 60 秒时报错", "Error 524: A timeout occurred"):
+        assert classify(text).branches[0] == "performance", text
+    # The same fixed time on a connect timeout is the connect phase: the proxy or the route is silent.
+    for text in ("curl: (28) Connection timed out after 30001 milliseconds",
+                 "upstream timed out (110: Connection timed out) while connecting to upstream"):
+        assert classify(text).branches[0] == "connectivity", text
+
+
+def test_a_buffered_stream_is_performance_in_each_language():
+    for text in ("the text is returned in 3 blocks instead of streaming", "流式输出是一段一段的，不是一个字一个字",
+                 "变成了等待AI回答完再一次性全部返回", "ストリーミングの応答がまとめて表示される"):
+        assert classify(text).branches[0] == "performance", text
+
+
 def test_generic_connection_failure_keeps_auth_in_play():
     for text in ("TypeError (fetch failed)", "API Error (Connection error.)", "anthropic.APIConnectionError"):
         assert "auth" in classify(text).branches, text

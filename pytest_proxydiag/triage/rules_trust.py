@@ -10,8 +10,12 @@ cause, so a message from a client the tuning part never saw still names its bran
 * an untrusted TLS chain, as Java (PKIX), .NET (in any language), Go (x509), rustls, Apple
   (NSURLErrorDomain) and schannel say it;
 * a proxy's refusal page (category, reputation, acceptable-use notices) and Squid's access log;
-* a long answer cut midway (undici's ``terminated``, httpx's incomplete chunked read), and the
-  provider's own 403 (``permission_error``), which no proxy sent.
+* a long answer cut midway (undici's ``terminated``, httpx's incomplete chunked read), a request
+  that fails at a fixed time (a proxy's, load balancer's, CDN's or client's limit: "after ~60 s",
+  Cloudflare's 524, nginx's 504 page), read timeouts as each client and language says them, and a
+  stream that an intermediary buffers (arriving in blocks or all at once, in English, Chinese and
+  Japanese words);
+* the provider's own 403 (``permission_error``), which no proxy sent.
 
 Rules are written from ``tests/data/symptoms.json`` only.  Every pattern is linear.
 """
@@ -130,4 +134,43 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
         ("proxy-timeout", r"upstream request timeout|upstream timed out \(110|ERR_READ_TIMEOUT|ERR_LIFETIME_EXP|"
          r"proxy_read_timeout",
          "the proxy or gateway gave up waiting for the answer (its read timeout)", {"performance": 3}),
+        # A request that fails at a fixed, repeatable time ("after ~60 s", "more than 120 secs", "300s 直接被掐断"): a
+        # limit of a proxy, load balancer, CDN or client, not a broken path.  Same clue as a timeout, said sharper.
+        ("timeout", r"(?:\b(?:after|at|exactly|about|around|approximately|roughly|more than|longer than|over|exceed\w{0,3}|"
+         r"past|beyond|capped (?:to|at))|~|超过|约|大约)[ ~]{0,2}\d{1,4}(?:\.\d)? ?[-]?(?:s|secs?|seconds?|mins?|minutes?|秒|分钟)"
+         r"(?![a-z0-9])|"
+         r"\d{2,4} ?[-]?(?:s|secs?|seconds?|秒)[ ]?(?:(?:read |request |idle |proxy |gateway |hard )?(?:time-?out|limit)|超时|"
+         r"(?:后|左右)?[^\n]{0,6}?(?:掐断|断开|超时))|timeout (?:of|after) \d{4,6} ?ms\b|time-?out \(?of \d{1,4} ?(?:s|secs?|seconds?|mins?|minutes?)\b|"
+         # A timeout that fires before the one the user set: a shorter limit elsewhere in the path.
+         r"before (?:that|the|its|my) (?:time|timeout|limit) (?:elapses|expires|is reached)",
+         "the request fails at a fixed time: a time limit in the path (a proxy's, load balancer's, CDN's or the "
+         "client's read timeout) cuts long answers", {"performance": 3}),
+        ("timeout", r"\bread[ _-]?time[d ]?[ -]?out|timeout of \d{2,6} ?ms exceeded|"
+         r"请求超时|响应超时|读取超时|読み取りタイムアウト|応答(?:が)?タイムアウト|リクエスト(?:が)?タイムアウト",
+         "the answer took too long (a read or request timeout)", {"performance": 3, "connectivity": 1}),
+        # A connect timeout stated with its time ("Connection timed out after 30 s") is the connect phase: the fixed
+        # time is the client's connect timeout, not a limit cutting a long answer.
+        ("connect-fixed", r"\bconnect(?:ion)? timed out after \d|\bconnect etimedout [^\n]{0,60}?\bafter \d",
+         "a connect timeout with its time: the connection was never made (the proxy or route is silent)",
+         {"performance": -1.5}),
+        # nginx's own timeout while connecting to its upstream is the connect phase: the proxy cannot reach the host.
+        ("nginx-connect", r"timed out \(110: [\w ]{1,40}\) while connecting to upstream",
+         "nginx timed out connecting to its upstream: the proxy cannot reach that host (a connect timeout, not a slow "
+         "answer)", {"connectivity": 4, "performance": -3, "gateway": -3}),
+        # Cloudflare's 524: the origin (a gateway, an app) did not answer within Cloudflare's read timeout (100-125 s).
+        ("524", r"(?<![\w.:/#-])524\b|a timeout occurred|proxy read timeout",
+         "Cloudflare's 524: the origin behind it did not answer within Cloudflare's fixed read timeout (about 100 s)",
+         {"performance": 4}),
+        # nginx's (openresty's) own 504 page: its proxy_read_timeout (60 s by default) cut a slow answer.
+        ("504", r"504 gateway time-?out[^\n]{0,200}?(?:nginx|openresty)",
+         "nginx's 504 page: its proxy_read_timeout (60 s by default) cut a slow answer",
+         {"performance": 4.5, "policy": 1.5}),
+        ("slow", r"\b(?:arrives?|arrived|delivers?|delivered|comes?|came) [^\n]{0,40}?\btoo late\b",
+         "the answer arrives too late (after a timeout in the path)", {"performance": 3}),
+        # A stream that arrives in blocks, all at once, or not at all through an intermediary, in each language.
+        ("stream", r"\bin \d{1,3} (?:blocks|chunks|batches|bursts)\b|\bjittery\b|\bchunky\b|\bstutter(?:s|ing)?\b|"
+         r"流式[^\n]{0,30}?(?:一段一段|一次性|没有效果|不生效|失效|卡顿)|(?:没有|无法|不能|不是)流式|一段一段|"
+         r"一次性(?:全部)?(?:返回|输出)|流响应|ストリーミング[^\n]{0,30}?(?:まとめて|一度に|一括)",
+         "a stream that arrives in blocks or all at once: an intermediary (nginx, an API gateway, an inspecting proxy) "
+         "buffers the server-sent events", {"performance": 3}),
     )
