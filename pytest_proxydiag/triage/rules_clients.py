@@ -26,8 +26,7 @@ def rows(local: str) -> tuple[Row, ...]:
          "authenticating proxy (cntlm, px) in front, or use a client that has the scheme", {"application": 5, "auth": -3.5}),
         # A Chromium network stack inside an app (Electron: GitHub Desktop, VS Code, Postman) answering no proxy
         # challenge: the renderer's console wording, or the app named next to the 407.
-        ("app-electron-407", r"(?:failed to load resource|net::err_[a-z_]{3,40})[^\n]{0,80}?" r"(?<![\w.:/#-])407\b|"
-         r"\b(?:github desktop|electron)\b[^\n]{0,300}?(?<![\w.:/#-])407\b|(?<![\w.:/#-])407\b[^\n]{0,200}?\b(?:github desktop|electron)\b",
+        ("app-electron-407", r"\b(?:github desktop|electron)\b[^\n]{0,300}?(?<![\w.:/#-])407\b|(?<![\w.:/#-])407\b[^\n]{0,200}?\b(?:github desktop|electron)\b",
          "a desktop (Electron) app got the proxy's 407: many such apps cannot answer a proxy's authentication "
          "challenge; give the credentials in the setting the app reads (git's http.proxy for GitHub Desktop)",
          {"application": 5}),
@@ -37,7 +36,9 @@ def rows(local: str) -> tuple[Row, ...]:
          "one version of the client works through this proxy and another does not: the client's proxy handling "
          "changed", {"application": 3}),
         # An IDE extension runs its own network code: VS Code's http.proxy often does not reach it.
-        ("app-ide-extension", r"\[extension host\]|\.vscode[/\\]extensions|\bext install\b|"
+        ("app-ide-extension", r"(?:\[extension host\]|\.vscode[/\\]extensions)[^\n]{0,300}?\b(?:etimedout|econnrefused|econnreset|"
+         r"enotfound|eai_again|socket hang up)\b|\b(?:etimedout|econnrefused|econnreset|enotfound|eai_again)\b[^\n]{0,300}?"
+         r"\.vscode[/\\]extensions|\bext install\b|"
          r"\b(?:vs ?code|visual studio code)\b[^\n]{0,120}?\b(?:respect(?:s|ing)?|works?|fine)\b[^\n]{0,300}?\bextensions?\b",
          "a VS Code extension (VS Code itself gets through): it makes its own requests, and VS Code's http.proxy (or "
          "HTTPS_PROXY) does not always reach them", {"application": 5, "bypass": 1.5, "connectivity": -2}),
@@ -98,7 +99,7 @@ def rows(local: str) -> tuple[Row, ...]:
          "this client does not apply the proxy exception list: the host goes to the proxy anyway; the client needs its "
          "own exception setting (or a fix)", {"bypass": 3, "application": 3}),
         ("internal-via-proxy", r"(?:excluded|exception|no_?proxy|nonproxyhosts?|noproxyhost)[^\n]{0,120}?(?:tries|tried|trying|attempts?) to (?:connect|pass|go)[^\n]{0,60}?through (?:the |my |our )?proxy|"
-         r"(?:artifactory|nexus|\binternal\b|intranet|[\w-]\.(?:local|corp|lan|internal|intra)\b)[^\n]{0,200}?"
+         r"(?:artifactory|nexus|\binternal (?:host|hostname|repo\w{0,10}|registry|mirror|domain|site)\b|intranet|[\w-]\.(?:local|corp|lan|internal|intra)\b)[^\n]{0,200}?"
          r"(?:(?<![\w.:/#-])403\b|forbidden|(?<![\w.:/#-])50[234]\b)[^\n]{0,40}?(?:from|by) (?:the |our |my )?proxy",
          "an internal host (a repository manager, a *.local/*.corp name) was sent to the proxy, which refused it: "
          "NO_PROXY (nonProxyHosts) must list it", {"bypass": 4.5, "policy": -2, "application": 1.5}),
@@ -114,8 +115,9 @@ def rows(local: str) -> tuple[Row, ...]:
          {"bypass": 5, "connectivity": -3, "application": 1.5}),
 
         # ---- connectivity: a proxy URL without a scheme, or one the client cannot parse
-        ("proxy-url", r"no scheme included in url|url scheme must be 'http' or 'https'|"
-         r"first path segment in url cannot contain colon|invalid proxy for https?: '",
+        ("proxy-url", r"(?:no scheme included in url|url scheme must be 'http' or 'https'|first path segment in url cannot "
+         r"contain colon)[^\n]{0,300}?proxy|proxy[^\n]{0,300}?(?:no scheme included in url|url scheme must be 'http' "
+         r"or 'https'|first path segment in url cannot contain colon)|invalid proxy for https?: '",
          "the proxy URL has no scheme (or a part the client cannot parse): write it as http://host:port",
          {"connectivity": 4}),
         # Written without a scheme in the variable: curl accepts it, many other clients do not (a supporting clue).
