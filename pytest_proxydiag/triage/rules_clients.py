@@ -24,6 +24,10 @@ def rows(local: str) -> tuple[Row, ...]:
          r"\b(?:negotiate|kerberos) authentication error|failed to find any kerberos tgt",
          "the client cannot speak the proxy's authentication scheme (NTLM, Kerberos, Negotiate): put a local "
          "authenticating proxy (cntlm, px) in front, or use a client that has the scheme", {"application": 5, "auth": -3.5}),
+        # The proxy is said to take only one scheme: a client without that scheme answers its 407 in vain.
+        ("app-proxy-only-scheme", r"\bonly (?:supports?|accepts?|allows?) (?:the )?(?:ntlm|kerberos|negotiate|digest)\b",
+         "the proxy takes only one authentication scheme (NTLM, Kerberos, Digest): a client without that scheme cannot "
+         "authenticate however right the password is", {"application": 5, "auth": -1}),
         # A Chromium network stack inside an app (Electron: GitHub Desktop, VS Code, Postman) answering no proxy
         # challenge: the renderer's console wording, or the app named next to the 407.
         ("app-electron-407", r"\b(?:github desktop|electron)\b[^\n]{0,300}?(?<![\w.:/#-])407\b|(?<![\w.:/#-])407\b[^\n]{0,200}?\b(?:github desktop|electron)\b",
@@ -88,6 +92,13 @@ def rows(local: str) -> tuple[Row, ...]:
         # ---- bypass: a host that must stay inside is sent to the proxy, or the client goes direct
         ("bypass-words", r"\b(?:going|went|go) direct(?:ly)?\b", "traffic is not going through the proxy",
          {"bypass": 4, "application": 2}),
+        ("bypass-words", r"\bno proxy (?:is |was )?(?:set|configured|passed|used)\b", "no proxy is applied to this "
+         "process: it connects directly", {"bypass": 4, "application": 2}),
+        # A Docker build's RUN step runs in a fresh container: it gets the proxy only as build args (or from the
+        # client's ~/.docker/config.json proxies), not from your shell or the daemon's own settings.
+        ("docker-build", r"\bstep \d{1,3}(?:/\d{1,3})? ?: run\b|---> running in [0-9a-f]{12}\b|\bwhile building\b",
+         "a Docker build step: its container gets the proxy only as build args (--build-arg HTTPS_PROXY=…) or from "
+         "~/.docker/config.json, so it connects directly", {"bypass": 3, "application": 1.5}),
         ("no-proxy", r"\bnon_?proxy_?hosts?\b|\bno[ -]proxy (?:list|settings?|exceptions?)\b|\bproxy exceptions?\b",
          "the proxy's exception list (NO_PROXY, nonProxyHosts) decides which hosts skip the proxy",
          {"bypass": 3, "connectivity": 1}),
