@@ -46,6 +46,18 @@ def rows(local: str) -> tuple[Row, ...]:
          r"\b(?:vs ?code|visual studio code)\b[^\n]{0,120}?\b(?:respect(?:s|ing)?|works?|fine)\b[^\n]{0,300}?\bextensions?\b",
          "a VS Code extension (VS Code itself gets through): it makes its own requests, and VS Code's http.proxy (or "
          "HTTPS_PROXY) does not always reach them", {"application": 5, "bypass": 1.5, "connectivity": -2}),
+        # The same for a JetBrains (or Eclipse) plugin: the IDE's own proxy settings do not reach the plugin's client.
+        ("app-ide-extension", r"\b(?:intellij|jetbrains|pycharm|webstorm|goland|rider|android studio|eclipse)\b[^\n]{0,200}?"
+         r"\bplugin\b|\bplugin\b[^\n]{0,200}?\b(?:intellij|jetbrains|pycharm|webstorm|goland|rider|android studio|eclipse)\b|"
+         r"\b(?:intellij|jetbrains|eclipse)(?:'s)? (?:configured )?(?:http )?proxy (?:settings|parameters|configuration)\b|"
+         r"\bplugin\b[^\n]{0,40}?(?:cannot|can.t|does ?n.t|does not|fails?)[^\n]{0,40}?(?:behind|through|with|use) (?:a |the |my )?proxy",
+         "an IDE plugin makes its own requests: the IDE's proxy settings often do not reach it (the plugin needs its "
+         "own proxy setting, or -Dhttps.proxyHost in the IDE's VM options)", {"application": 5, "bypass": 1.5, "connectivity": -2}),
+        # setx writes a variable for new sessions only; Windows clients (.NET, WinHTTP) read WinINet, not the variables.
+        ("app-windows-env", r"\bsetx\b", "setx stores the variable for new sessions only: the shell it ran in (and "
+         "programs started from it) never see it; use set (or open a new terminal)", {"application": 4, "bypass": 2}),
+        ("app-windows-env", r"\bwininet\b", "on Windows this client takes its proxy from WinINet (Internet Options), "
+         "not from HTTP(S)_PROXY", {"application": 3, "bypass": 2}),
         # The app itself is said not to use (or asked to use) the proxy: a missing feature of that app.
         ("app-proxy-setting", r"\b(?:app|application|plugin|extension|ide|tool)\b (?:does ?n.t|does not|cannot|can.t|fails? to) "
          r"(?:detect|pick up)[^\n]{0,20}?(?<!no_)(?<!no-)(?<!non)proxy settings?\b|"
