@@ -30,7 +30,8 @@ def rows(local: str) -> tuple[Row, ...]:
          "authenticate however right the password is", {"application": 5, "auth": -1}),
         # A Chromium network stack inside an app (Electron: GitHub Desktop, VS Code, Postman) answering no proxy
         # challenge: the renderer's console wording, or the app named next to the 407.
-        ("app-electron-407", r"\b(?:github desktop|electron)\b[^\n]{0,300}?(?<![\w.:/#-])407\b|(?<![\w.:/#-])407\b[^\n]{0,200}?\b(?:github desktop|electron)\b",
+        ("app-electron-407", r"\b(?:github desktop|electron app(?:lication)?s?)\b[^\n]{0,300}?(?<![\w.:/#-])407\b|"
+         r"(?<![\w.:/#-])407\b[^\n]{0,200}?\b(?:github desktop|electron app(?:lication)?s?)\b",
          "a desktop (Electron) app got the proxy's 407: many such apps cannot answer a proxy's authentication "
          "challenge; give the credentials in the setting the app reads (git's http.proxy for GitHub Desktop)",
          {"application": 5}),
@@ -108,7 +109,8 @@ def rows(local: str) -> tuple[Row, ...]:
          "process: it connects directly", {"bypass": 4, "application": 2}),
         # A Docker build's RUN step runs in a fresh container: it gets the proxy only as build args (or from the
         # client's ~/.docker/config.json proxies), not from your shell or the daemon's own settings.
-        ("docker-build", r"\bstep \d{1,3}(?:/\d{1,3})? ?: run\b|---> running in [0-9a-f]{12}\b|\bwhile building\b",
+        ("docker-build", r"\bstep \d{1,3}(?:/\d{1,3})? ?: run\b|---> running in [0-9a-f]{12}\b|\bdockerfile\b[^\n]{0,80}?\brun\b|"
+         r"\bwhile building (?:the |an? )?(?:docker )?image\b",
          "a Docker build step: its container gets the proxy only as build args (--build-arg HTTPS_PROXY=…) or from "
          "~/.docker/config.json, so it connects directly", {"bypass": 3, "application": 1.5}),
         ("no-proxy", r"\bnon_?proxy_?hosts?\b|\bno[ -]proxy (?:list|settings?|exceptions?)\b|\bproxy exceptions?\b",
