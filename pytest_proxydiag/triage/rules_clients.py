@@ -105,8 +105,14 @@ def rows(local: str) -> tuple[Row, ...]:
         # ---- bypass: a host that must stay inside is sent to the proxy, or the client goes direct
         ("bypass-words", r"\b(?:going|went|go) direct(?:ly)?\b", "traffic is not going through the proxy",
          {"bypass": 4, "application": 2}),
-        ("bypass-words", r"\bno proxy (?:is |was )?(?:set|configured|passed|used)\b", "no proxy is applied to this "
-         "process: it connects directly", {"bypass": 4, "application": 2}),
+        ("bypass-words", r"\bno proxy (?:is |was )?(?:set|configured|passed|used)\b|"
+         r"(?:does ?n.t|does not|do not|not) seem to (?:respect|honou?r|use|read|pick up) (?:the )?[*\w]{0,12}proxy",
+         "no proxy is applied to this process (it does not take HTTPS_PROXY): it connects directly",
+         {"bypass": 4, "application": 2}),
+        # Setting HTTPS_PROXY (even to a bogus address) changes nothing: the tool never reads it.
+        ("bypass-env-ignored", r"\bcan(?:not|.t) set (?:the |a )?proxy (?:by|with|via|using|through) [`'\"]?https?_proxy",
+         "setting HTTPS_PROXY changes nothing for this tool: it never reads the variable and connects directly",
+         {"bypass": 4.5, "application": 1}),
         # A Docker build's RUN step runs in a fresh container: it gets the proxy only as build args (or from the
         # client's ~/.docker/config.json proxies), not from your shell or the daemon's own settings.
         ("docker-build", r"\bstep \d{1,3}(?:/\d{1,3})? ?: run\b|---> running in [0-9a-f]{12}\b|\bdockerfile\b[^\n]{0,80}?\brun\b|"
@@ -139,6 +145,10 @@ def rows(local: str) -> tuple[Row, ...]:
          "a direct connection to the destination's port 443 (no proxy in the message): the client did not use the proxy",
          {"bypass": 5, "connectivity": -3, "application": 1.5}),
 
+        # Go names the proxy it could not look up: "proxyconnect tcp: dial tcp: lookup <proxy>: no such host".
+        ("resolve-proxy", r"proxyconnect:? tcp:? ?dial tcp:? lookup [^\s:]{1,253}[^\n]{0,60}?no such host",
+         "Go could not resolve the proxy's host name (proxyconnect … lookup … no such host): the proxy URL's host is wrong",
+         {"connectivity": 4}),
         # ---- connectivity: a proxy URL without a scheme, or one the client cannot parse
         ("proxy-url", r"(?:no scheme included in url|url scheme must be 'http' or 'https'|first path segment in url cannot "
          r"contain colon)[^\n]{0,300}?proxy|proxy[^\n]{0,300}?(?:no scheme included in url|url scheme must be 'http' "
