@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pytest_proxydiag.triage.rules_clients import rows as _client_rows
 from pytest_proxydiag.triage.rules_gateway import rows as _gateway_rows
 from pytest_proxydiag.triage.rules_trust import rows as _trust_rows
 
@@ -542,6 +543,8 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
 # The trust and refusal branches' client vocabularies (auth, certificate, policy, performance) live in
 # their own module; they share this table's groups and weights.
 _TABLE += _trust_rows(_status, _any)
+# A client's own proxy handling: schemes it lacks, processes without the shell's variables, hosts it sends to the proxy.
+_TABLE += _client_rows(_LOCAL)
 # The gateway hop's rows (issue 18): LiteLLM's and other gateways' words for their own hop.
 _TABLE += _gateway_rows()
 
