@@ -293,17 +293,20 @@ def pytest_sessionfinish(session, exitstatus):
 # -- figures the tests measured ----------------------------------------------------
 #: ``record_property`` names whose values are shown at the end of the run (and land in JUnit XML).
 _SUMMARY_PROPERTIES = ("triage accuracy", "triage held-out miss")
+#: The held-out misses are shown only with -v: whoever writes rules with -q must not see the held-out texts.
+_VERBOSE_ONLY = ("triage held-out miss",)
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
     """Show the measured figures (triage accuracy on the tuning and held-out parts) in the test output."""
+    shown = [name for name in _SUMMARY_PROPERTIES if config.getoption("verbose") > 0 or name not in _VERBOSE_ONLY]
     lines = []
     for reports in terminalreporter.stats.values():
         for report in reports:
             if getattr(report, "when", None) != "call":
                 continue
             lines += [f"{name}: {value}" if name != "triage accuracy" else str(value)
-                      for name, value in getattr(report, "user_properties", ()) if name in _SUMMARY_PROPERTIES]
+                      for name, value in getattr(report, "user_properties", ()) if name in shown]
     if lines:
         terminalreporter.section("measured figures")
         for line in lines:

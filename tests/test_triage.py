@@ -31,14 +31,15 @@ HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
 HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
 #: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
 HELD_OUT_TARGET = 0.95
-#: What the held-out figure must not fall under: a regression floor a little under the 77.1% measured
+#: What the held-out figure must not fall under: a regression floor a little under the 71.6% measured
 #: after the part was last extended.  Batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
 #: 23/41 (0/13 gateway messages, a branch triage could not choose yet), 22/34 (14 of them bypass: Docker
 #: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass), then
-#: three batches collected blind by engineers who never saw the rules, each labelled from its thread's
-#: resolution and measured before any rule was written after it: 27/49, 21/47 and 23/48.  The first eight
-#: batches were gathered to probe patterns; the last three are what a new paste meets (about half right).
-HELD_OUT_FLOOR = 0.75
+#: four batches collected blind by engineers who never saw the rules, each labelled from its thread's
+#: resolution and measured before any rule was written after it: 27/49, 21/47, 23/48 and 20/51.  The first
+#: eight batches were gathered to probe patterns; the last four are what a new paste meets (under half
+#: right with every branch it needs, about 55% with its first branch right).
+HELD_OUT_FLOOR = 0.70
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
 ISSUE_8_WORDINGS = (
@@ -144,8 +145,8 @@ def test_held_out_real_messages_stay_above_the_floor(record_property):
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_FLOOR, "\n".join(misses)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 246/319 (77.1%), under the 95% target. "
-                   "Three blind batches scored 27/49, 21/47 and 23/48 on first sight: most misses carry no sign "
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 265/370 (71.6%), under the 95% target. "
+                   "Four blind batches scored 27/49, 21/47, 23/48 and 20/51 on first sight: most misses carry no sign "
                    "of their cause in the text (a 'Connection error', a refused localhost, a timeout whose thread "
                    "found a gateway's limit), or their cause is a judgement the text cannot show (a client that "
                    "lacks a proxy feature, labelled application, failing with a plain 407). When this passes, "
