@@ -90,7 +90,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         who_answered = products.describe(products.identify(reply.headers, reply.body))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
-        if shape in ("connect_not_allowed", "bad_request", "client_denied"):
+        if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")

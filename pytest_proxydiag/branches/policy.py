@@ -222,8 +222,13 @@ _BLOCKWORDS = re.compile(r"access denied|access (?:to this site )?(?:is |has bee
                          r"web filter violation|permission to visit", re.IGNORECASE)
 
 
-#: Refusals of a port or of this machine, whatever the domain (pages that say so: catalog REFUSAL_PAGES).
-PROXY_WIDE = ("connect_not_allowed", "client_denied")
+PROXY_WIDE = products.PROXY_WIDE_SHAPES  #: a port or this machine refused, whatever the domain
+
+
+def _upstream_tls_words(text: str) -> str | None:
+    """The page's own words when the proxy's TLS to the provider failed verification (bounded), else None."""
+    found = (re.search(pattern, text, re.IGNORECASE) for pattern in words.UPSTREAM_TLS)
+    return next((m.group(0)[:120] for m in found if m), None)
 
 
 def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
@@ -302,7 +307,7 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="rate_limited", meaning=words.meaning("proxy_throttles"), **base)
     block_text = bool(_BLOCKWORDS.search(text))
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
-        tls = next((m.group(0)[:120] for m in map(lambda p: re.search(p, text, re.I), words.UPSTREAM_TLS) if m), None)
+        tls = _upstream_tls_words(text)
         return Verdict(kind="upstream", meaning=words.meaning("upstream_tls" if tls else "upstream"), upstream_tls=tls,
                        **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None

@@ -49,7 +49,7 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     if unusable is not None:
         return Judgement.fail("no_path", request=request, said=unusable, meaning=Note.of("path_unreachable"))
     said = tunnel.detail
-    if verdict.kind in ("connect_not_allowed", "client_denied"):  # the page says: a port, or this machine
+    if verdict.kind in products.PROXY_WIDE_SHAPES:  # the page says: a port, or this machine
         return Judgement.fail("no_path", request=request, said=said, meaning=Note.of("path_" + verdict.kind))
     if verdict.is_block or verdict.status in (403, 451):
         key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"

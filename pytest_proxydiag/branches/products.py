@@ -29,7 +29,7 @@ from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, 
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
-           "body_text", "REFUSAL_SHAPES", "control_host", "silent_refusal"]
+           "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -188,6 +188,9 @@ def parent_auth_failure(body: bytes | str | None) -> str | None:
 
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
+#: Shapes whose page says the proxy refuses a port or this machine, whatever the domain: connectivity.proxy_works
+#: judges them, never a domain rule.
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"

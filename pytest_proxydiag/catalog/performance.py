@@ -5,6 +5,8 @@ connect, CONNECT reply, TLS, first byte), ``{stats}`` (min/median/mean/p95/max),
 ``{threshold}``, ``{timeouts}``, ``{export_lines}``, ``{yaml}``, ``{headers}``.
 """
 
+from pytest_proxydiag.catalog.products import IDLE_TIMEOUT_SETTINGS
+
 STEPS = {
     "performance.latency": {
         "number": 1,
@@ -51,9 +53,7 @@ STEPS = {
                 "Meanwhile raise the client timeouts (performance.timeouts).")},
             "idle_timeout": {"any": (
                 "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes: the "
-                "connection is cut after {seconds} without data (tinyproxy: Timeout; Squid: read_timeout, and "
-                "client_lifetime for the whole connection; Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout "
-                "server / timeout tunnel; nginx: proxy_read_timeout). Raising the client's own timeouts cannot help: "
+                "connection is cut after {seconds} without data (" + IDLE_TIMEOUT_SETTINGS + "). Raising the client's own timeouts cannot help: "
                 "the proxy closes first.\nRetest: curl -v -x \"$HTTPS_PROXY\" {target_url}   (it should wait "
                 "for the answer instead of ending with 'Empty reply from server')")},
             "buffering": {"any": (

@@ -10,6 +10,8 @@ Values the steps fill in:
 * proxy_logs — ``status``, ``code``, ``meaning``, ``log_query``, ``retry_after``.
 """
 
+from pytest_proxydiag.catalog.products import IDLE_TIMEOUT_SETTINGS
+
 
 def _ticket(head: str, ask: str) -> str:
     """The allow-list ticket: *head* (what to ask IT) and *ask* (the ticket's first line), then the domains."""
@@ -183,8 +185,8 @@ STEPS = {
                             "idle or read timeout; performance.latency measures it).", "solution": "idle"},
         },
         "solutions": {"idle": {"any": (
-            "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes (tinyproxy: "
-            "Timeout; Squid: read_timeout; Apache httpd: ProxyTimeout). Run pytest --proxydiag -m performance for "
+            "Ask IT to raise the proxy's idle/read timeout for {target_host} to at least 10 minutes ("
+            + IDLE_TIMEOUT_SETTINGS + "). Run pytest --proxydiag -m performance for "
             "the step that measures it.")},
                       "raise": {"any": (
             "Ask IT to increase the proxy's request-body limit for {target_host} to at least 32 MiB (the "

@@ -188,6 +188,13 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
 )
 
+#: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
+#: that find such a cut, performance.latency and policy.payload_size, name the same settings).
+IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Squid: read_timeout, and client_lifetime for the whole connection; "
+                         "Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout server / timeout tunnel; nginx: "
+                         "proxy_read_timeout")
+
+
 #: Words of a proxy's own refusal page that say what was refused, whatever its status: (shape, regex). A 403 is
 #: not always a domain rule (measured, tinyproxy 1.11.1 and Apache httpd 2.4.71, each from its package):
 REFUSAL_PAGES: tuple[tuple[str, str], ...] = (

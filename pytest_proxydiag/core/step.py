@@ -221,11 +221,10 @@ def blocking_step_for(res: TunnelResult) -> str:
                 return "auth.scheme"
             return "auth.credentials"
         if res.reply.status in (403, 451):
-            from pytest_proxydiag.branches.products import refusal_shape
+            from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
 
             # A 403 whose page says "this port" or "your host" refuses every domain: the proxy's, not policy's.
-            wide = refusal_shape(res.reply.status, res.reply.headers, res.reply.body) in ("connect_not_allowed",
-                                                                                          "client_denied")
+            wide = refusal_shape(res.reply.status, res.reply.headers, res.reply.body) in PROXY_WIDE_SHAPES
             return "connectivity.proxy_works" if wide else "policy.domain_allowed"
     if res.cause == Cause.UNRESOLVABLE and f"resolving {res.target.rpartition(':')[0]}:" in res.detail:
         return "connectivity.proxy_works"  # the provider's name (socks5:// resolves it here), not the proxy's
