@@ -309,7 +309,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if active:
         from pytest_proxydiag.triage import apply_triage
 
-        apply_triage(config, items)
+        apply_triage(config, items, get_state(config).notes.get("symptom"), _step_id)
 
 
 def pytest_collection_finish(session) -> None:

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from pytest_proxydiag.lab import PASSWORD, WRONG_PASSWORD
+from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.reports.compare import compare
 from pytest_proxydiag.reports.facts import decision_path, it_facts, it_text
 from pytest_proxydiag.reports.json_report import schema
@@ -211,3 +212,21 @@ def test_without_pytest_html_the_bundle_still_has_a_standalone_page_and_junit(ru
         tree = ET.fromstring(zf.read("junit.xml"))
         props = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in tree.iter("testcase")]
         assert any(p.get("step_id") == run.root_cause and p.get("outcome") == "failed" for p in props)
+
+
+def test_a_symptom_whose_branches_find_nothing_is_not_called_healthy(run_diag, lab_factory, pytester):
+    """Triage chose auth from the words; on a healthy proxy auth passes, and the error is still unexplained."""
+    lab = lab_factory("healthy")
+    run = run_diag("--proxydiag-symptom", "curl: (56) CONNECT tunnel failed, response 407",
+                   "--html", "symptom.html", "--self-contained-html", lab=lab)
+    assert run.root_cause is None
+    assert_valid(run.doc)
+    note = run.doc["notes"]["symptom"]
+    assert note["branches"] == ["auth"]
+    assert note["not_run"]["branches"][:2] == ["connectivity", "certificate"] and "auth" not in note["not_run"]["branches"]
+    assert note["not_run"]["steps"] >= 20
+    assert "No finding in the branches chosen from your error (auth), so they do not explain it." in run.output
+    assert 'pytest --proxydiag -m "connectivity or certificate or policy' in run.output
+    assert words.ALL_PASSED not in run.output
+    page = (pytester.path / "symptom.html").read_text()
+    assert "Not diagnosed yet" in page and "No problem found" not in page

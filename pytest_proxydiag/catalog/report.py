@@ -6,7 +6,8 @@ and solutions are in the branch modules next to this one.
 
 from __future__ import annotations
 
-__all__ = ["FIX_VERDICTS", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "ALL_PASSED", "NOTHING_CHANGED"]
+__all__ = ["FIX_VERDICTS", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "ALL_PASSED",
+           "NOTHING_CHANGED"]
 
 #: A fix's ``verified`` value, as the report states it.
 FIX_VERDICTS = {True: "verified on this machine", False: "tried here and it did NOT work",
@@ -21,6 +22,12 @@ NO_PROXY_CONFIGURED = (
 #: A step blocked by one the run did not select: "no finding" would be false comfort.
 UNSELECTED_BLOCKERS = ("No finding among the steps that ran, but some could not be assessed: they are blocked by "
                        "{steps}, which this run did not select. Run it too: pytest --proxydiag -m \"{markers}\"")
+
+#: A symptom narrowed the run and nothing there failed: triage guessed from the words alone (about one real
+#: paste in four points elsewhere), so the user's error is still unexplained, not healthy.
+SYMPTOM_UNEXPLAINED = ("No finding in the branches chosen from your error ({chosen}), so they do not explain it. "
+                       "The other branches did not run ({count} steps): run them too: "
+                       "pytest --proxydiag -m \"{markers}\"")
 
 ALL_PASSED = "No finding: every step that ran passed."
 

@@ -32,7 +32,7 @@ from pytest_proxydiag import catalog
 
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.reports.facts import it_text
-from pytest_proxydiag.reports.text import fix_text
+from pytest_proxydiag.reports.text import fix_text, no_finding_verdict
 from pytest_proxydiag.core.results import StepResult
 from pytest_proxydiag.reports.svg import COLOURS, flowchart_svg
 
@@ -243,6 +243,9 @@ def diagnosis_html(doc: Mapping[str, Any]) -> str:
     elif errors:
         out.append("<section class='pd-verdict pd-warn'><div class='pd-kicker'>No finding, but the diagnosis "
                    "itself failed at some steps</div><h2>Incomplete diagnosis</h2></section>")
+    elif not (verdict := no_finding_verdict(doc))[0]:
+        out.append("<section class='pd-verdict pd-warn'><div class='pd-kicker'>No finding, but the cause may lie "
+                   f"where this run did not look</div><h2>Not diagnosed yet</h2><p>{_e(verdict[1])}</p></section>")
     else:
         c = doc.get("counts") or {}
         out.append("<section class='pd-verdict pd-good'><div class='pd-kicker'>No problem found</div>"

@@ -12,7 +12,7 @@ from pytest_proxydiag import catalog
 from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.reports.facts import it_text
 
-__all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines"]
+__all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines", "no_finding_verdict"]
 
 Line = tuple[str, dict[str, bool]]
 
@@ -92,6 +92,31 @@ def _short(value: Any, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def no_finding_verdict(doc: Mapping[str, Any]) -> tuple[bool, str]:
+    """What a run without a finding means: ``(healthy, sentence)``.
+
+    "No finding" is healthy only when the run could see the cause: with no proxy configured,
+    with a blocker the run did not select, or with a symptom whose chosen branches found
+    nothing while the others did not run, the sentence says what is missing and the command.
+    """
+    steps = doc.get("steps") or []
+    proxy = (doc.get("config") or {}).get("proxy") or {}
+    if not proxy.get("value") and not proxy.get("error"):
+        return False, words.NO_PROXY_CONFIGURED
+    ran = {s.get("id") for s in steps}
+    unselected = sorted({s.get("blocked_by") for s in steps if s.get("blocked_by") and s.get("blocked_by") not in ran})
+    if unselected:
+        markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
+        return False, words.UNSELECTED_BLOCKERS.format(steps=", ".join(unselected), markers=markers)
+    symptom = (doc.get("notes") or {}).get("symptom") or {}
+    not_run = symptom.get("not_run") if isinstance(symptom, Mapping) else None
+    if not_run and not_run.get("branches"):
+        return False, words.SYMPTOM_UNEXPLAINED.format(chosen=", ".join(symptom.get("branches") or ()),
+                                                       count=not_run.get("steps", 0),
+                                                       markers=" or ".join(not_run["branches"]))
+    return True, words.ALL_PASSED
+
+
 def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     """Lines of the terminal section with their markup (comparison, then root cause first)."""
     steps = doc.get("steps") or []
@@ -126,17 +151,9 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
         if rc.get("fix"):
             add(_indent(fix_text(rc["fix"], shell), "  "))
     elif not errors:
-        ran = {s.get("id") for s in steps}
-        unselected = sorted({s.get("blocked_by") for s in steps
-                             if s.get("blocked_by") and s.get("blocked_by") not in ran})
+        healthy, sentence = no_finding_verdict(doc)
         add("")
-        if not proxy.get("value") and not proxy.get("error"):
-            add(words.NO_PROXY_CONFIGURED, yellow=True, bold=True)
-        elif unselected:
-            markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
-            add(words.UNSELECTED_BLOCKERS.format(steps=", ".join(unselected), markers=markers), yellow=True, bold=True)
-        else:
-            add(words.ALL_PASSED, green=True, bold=True)
+        add(sentence, bold=True, **({"green": True} if healthy else {"yellow": True}))
     others = [s for s in failed if s is not rc]
     if others:
         add("")

@@ -81,12 +81,28 @@ def get_triage(config) -> Triage | None:
     return config.stash.get(_stash_key(), None)
 
 
-def apply_triage(config, items: list) -> None:
-    """``pytest_collection_modifyitems`` (after branch markers are set): deselect the other branches."""
+def apply_triage(config, items: list, note: dict | None = None, step_id_of=None) -> None:
+    """``pytest_collection_modifyitems`` (after branch markers are set): deselect the other branches.
+
+    What was left out goes in the symptom's *note* (``not_run``: the branches and how many steps,
+    counted by *step_id_of*), so a run whose chosen branches find nothing says the error is still
+    unexplained and how to run the rest, instead of "no finding".
+    """
     kept, dropped = select_items(items, get_triage(config))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+        if note is not None:
+            note["not_run"] = not_run(dropped, step_id_of or (lambda item: item.nodeid))
+
+
+def not_run(dropped: list, step_id_of) -> dict:
+    """The branches of the deselected items, in the flowchart's order, and how many steps they hold."""
+    from pytest_proxydiag.core import flowchart
+
+    branches = {_branch_of_item(item) for item in dropped}
+    return {"branches": [b for b in flowchart.BRANCHES if b in branches],
+            "steps": len({step_id_of(item) for item in dropped})}
 
 
 def report_header_lines(config) -> list[str]:
