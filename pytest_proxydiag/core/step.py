@@ -226,7 +226,7 @@ def blocking_step_for(res: TunnelResult) -> str:
             # A 403 whose page says "this port" or "your host" refuses every domain: the proxy's, not policy's.
             wide = refusal_shape(res.reply.status, res.reply.headers, res.reply.body) in PROXY_WIDE_SHAPES
             return "connectivity.proxy_works" if wide else "policy.domain_allowed"
-    if res.cause == Cause.UNRESOLVABLE and f"resolving {res.target.rpartition(':')[0]}:" in res.detail:
+    if res.cause == Cause.UNRESOLVABLE and res.target_unresolved_here:
         return "connectivity.proxy_works"  # the provider's name (socks5:// resolves it here), not the proxy's
     if res.cause in (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE):
         return "connectivity.proxy_reachable"

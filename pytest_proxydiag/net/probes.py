@@ -175,7 +175,8 @@ class Probes(ProbeSession):
                     self._record("connect", target=target, cause=err.cause.value, detail=err.detail)
                     return None, TunnelResult(ok=False, cause=err.cause, detail=f"SOCKS5 CONNECT {target}: {err.detail}",
                                               timings=Timings(total=time.monotonic() - t0), target=target,
-                                              credentials_sent=creds is not None)
+                                              credentials_sent=creds is not None,
+                                              target_unresolved_here=err.cause == Cause.UNRESOLVABLE)
                 address = addrs[0]
             client = socks.Socks5Client(host, port, credentials=creds, address=address)
             sock, r_el, _c_el = self._open_to_proxy(deadline, via)

@@ -163,6 +163,9 @@ class TunnelResult(RepliedResult):
     target: str
     credentials_sent: bool = False
     socks: SocksOutcome | None = None
+    #: The target's own name did not resolve on this machine (``socks5://`` resolves it here, before the
+    #: proxy is asked): the cause is the scheme or this machine's DNS, never the proxy's reachability.
+    target_unresolved_here: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
