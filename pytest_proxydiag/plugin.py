@@ -318,9 +318,14 @@ def pytest_collection_finish(session) -> None:
     the session."""
     if _active(session.config):
         state = get_state(session.config)
-        state.selected = frozenset(filter(None, map(_step_id, session.items)))
+        from pytest_proxydiag.triage import is_deferred
+
+        # Steps of the branches triage did not choose run only if the chosen ones find nothing: until then
+        # the chosen steps judge as under -m, and no client run starts early for the others.
+        chosen = [item for item in session.items if not is_deferred(item)]
+        state.selected = frozenset(filter(None, map(_step_id, chosen)))
         targets: dict[str, set] = {}
-        for item in session.items:
+        for item in chosen:
             target = getattr(getattr(item, "callspec", None), "params", {}).get("proxydiag_target")
             targets.setdefault(_step_id(item), set()).add(getattr(target, "url", None))
         state.selected_targets = {k: frozenset(v) for k, v in targets.items() if k}
@@ -444,6 +449,14 @@ def pytest_runtest_setup(item) -> None:
     state = get_state(item.config)
     if state.deadline_passed:
         pytest.skip(f"not reached within the deadline ({state.settings['deadline']:g}s, --proxydiag-deadline)")
+    from pytest_proxydiag.triage import deferred_verdict, is_deferred
+
+    if is_deferred(item):
+        answered = deferred_verdict(state.notes.get("symptom"), state.results)
+        if answered is not None:
+            pytest.skip(answered)
+        # The chosen branches found nothing: from here every step of the session is a selected one.
+        state.selected = frozenset(filter(None, map(_step_id, item.session.items)))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_proxydiag.lab import PASSWORD, WRONG_PASSWORD
 from pytest_proxydiag.catalog import report as words
+from pytest_proxydiag.reports.text import no_finding_verdict
 from pytest_proxydiag.reports.compare import compare
 from pytest_proxydiag.reports.facts import decision_path, it_facts, it_text
 from pytest_proxydiag.reports.json_report import schema
@@ -214,19 +215,43 @@ def test_without_pytest_html_the_bundle_still_has_a_standalone_page_and_junit(ru
         assert any(p.get("step_id") == run.root_cause and p.get("outcome") == "failed" for p in props)
 
 
-def test_a_symptom_whose_branches_find_nothing_is_not_called_healthy(run_diag, lab_factory, pytester):
-    """Triage chose auth from the words; on a healthy proxy auth passes, and the error is still unexplained."""
-    lab = lab_factory("healthy")
+def test_a_symptom_whose_branches_find_nothing_runs_the_others(run_diag, lab_factory, pytester):
+    """Triage chose auth from the words; the proxy intercepts TLS instead: auth finds nothing, so the other
+    branches run after it and the certificate finding is the root cause, said to come from them."""
+    lab = lab_factory("ssl-bump-untrusted")
     run = run_diag("--proxydiag-symptom", "curl: (56) CONNECT tunnel failed, response 407",
                    "--html", "symptom.html", "--self-contained-html", lab=lab)
-    assert run.root_cause is None
+    assert run.root_cause == "certificate.interception"
     assert_valid(run.doc)
     note = run.doc["notes"]["symptom"]
     assert note["branches"] == ["auth"]
-    assert note["not_run"]["branches"][:2] == ["connectivity", "certificate"] and "auth" not in note["not_run"]["branches"]
-    assert note["not_run"]["steps"] >= 20
-    assert "No finding in the branches chosen from your error (auth), so they do not explain it." in run.output
-    assert 'pytest --proxydiag -m "connectivity or certificate or policy' in run.output
-    assert words.ALL_PASSED not in run.output
+    others = note["others"]
+    assert others["ran"] is True and others["branches"][:2] == ["connectivity", "certificate"]
+    assert "auth" not in others["branches"] and others["steps"] >= 20
+    assert "The branches chosen from your error (auth) found nothing, so the other branches ran too" in run.output
     page = (pytester.path / "symptom.html").read_text()
-    assert "Not diagnosed yet" in page and "No problem found" not in page
+    assert "Branches run" in page and "Root cause" in page
+
+
+def test_a_symptom_whose_branches_find_the_cause_skips_the_others(run_diag, lab_factory):
+    run = run_diag("--proxydiag-symptom", "curl: (56) CONNECT tunnel failed, response 407",
+                   lab=lab_factory("wrong-password"))
+    assert run.root_cause == "auth.credentials"
+    others = run.doc["notes"]["symptom"]["others"]
+    assert others["ran"] is False
+    deferred = [s for s in run.doc["steps"] if s["branch"] not in ("auth", "site")]
+    assert deferred and all(s["outcome"] == "skipped" for s in deferred)
+    assert all(s["skip_reason"] == words.SYMPTOM_ANSWERED.format(chosen="auth", step="auth.credentials")
+               for s in deferred)
+    assert "found nothing" not in run.output
+
+
+def test_a_symptom_run_cut_short_before_the_other_branches_is_not_called_healthy():
+    doc = {"config": {"proxy": {"value": "http://127.0.0.1:3128"}}, "steps": [{"id": "auth.scheme", "outcome": "passed"}],
+           "notes": {"symptom": {"branches": ["auth"], "others": {"branches": ["connectivity", "bypass"], "steps": 9,
+                                                                  "ran": False}}}}
+    healthy, sentence = no_finding_verdict(doc)
+    assert not healthy and sentence == words.SYMPTOM_UNEXPLAINED.format(chosen="auth", count=9,
+                                                                        markers="connectivity or bypass")
+    doc["notes"]["symptom"]["others"]["ran"] = True
+    assert no_finding_verdict(doc) == (True, words.ALL_PASSED)

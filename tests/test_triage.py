@@ -31,15 +31,16 @@ HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
 HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
 #: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
 HELD_OUT_TARGET = 0.95
-#: What the held-out figure must not fall under: a regression floor a little under the 71.6% measured
+#: What the held-out figure must not fall under: a regression floor a little under the 66.2% measured
 #: after the part was last extended.  Batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
 #: 23/41 (0/13 gateway messages, a branch triage could not choose yet), 22/34 (14 of them bypass: Docker
 #: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass), then
-#: four batches collected blind by engineers who never saw the rules, each labelled from its thread's
-#: resolution and measured before any rule was written after it: 27/49, 21/47, 23/48 and 20/51.  The first
-#: eight batches were gathered to probe patterns; the last four are what a new paste meets (under half
-#: right with every branch it needs, about 55% with its first branch right).
-HELD_OUT_FLOOR = 0.70
+#: five batches collected blind by engineers who never saw the rules, each labelled from its thread's
+#: resolution and measured before any rule was written after it: 27/49, 21/47, 23/48, 20/51 and 13/50.
+#: The first eight batches were gathered to probe patterns; the last five are what a new paste meets
+#: (under half right with every branch it needs).  A second labeller agrees with the first on only 74 of
+#: 100 first branches (test_a_second_labeller_bounds_what_the_held_out_figure_can_say).
+HELD_OUT_FLOOR = 0.64
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
 ISSUE_8_WORDINGS = (
@@ -175,27 +176,27 @@ def test_a_second_labeller_bounds_what_the_held_out_figure_can_say(record_proper
 
 
 def _cause_ran_figure(corpus: list[dict]) -> str:
-    """What a user meets: whether the branch of the cause ran at all (a run of every branch includes it).
-
-    A miss of the strict figure whose cause still ran costs time, not the diagnosis; a cause whose
-    branch was left out ends in "No finding in the branches chosen from your error" and the command for
-    the rest.
+    """What a user meets: whether the branch of the cause ran in the first pass (a run of every branch
+    includes it).  Otherwise the chosen branches find nothing and the others run after them: a miss costs
+    the time of the whole run, not the diagnosis.
     """
     results = [(classify(e["text"]), e["expected"][0]) for e in corpus]
     ran = sum(r.ambiguous or cause in r.branches for r, cause in results)
     everything = sum(r.ambiguous for r, _ in results)
     narrowed = [len(r.branches) for r, _ in results if not r.ambiguous]
-    return (f"triage held-out part: the cause's branch ran for {ran}/{len(corpus)} ({100 * ran / len(corpus):.1f}%; "
+    return (f"triage held-out part: the cause's branch ran first for {ran}/{len(corpus)} "
+            f"({100 * ran / len(corpus):.1f}%; "
             f"{everything} of them ran every branch; a narrowed run kept {sum(narrowed) / len(narrowed):.1f} "
             f"of {len(BRANCHES)} branches on average)")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 265/370 (71.6%), under the 95% target. "
-                   "Four blind batches scored 27/49, 21/47, 23/48 and 20/51 on first sight: most misses carry no sign "
-                   "of their cause in the text (a 'Connection error', a refused localhost, a timeout whose thread "
-                   "found a gateway's limit), or their cause is a judgement the text cannot show (a client that "
-                   "lacks a proxy feature, labelled application, failing with a plain 407). When this passes, "
-                   "remove the marker.")
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 278/420 (66.2%), under the 95% target. "
+                   "Five blind batches scored 27/49, 21/47, 23/48, 20/51 and 13/50 on first sight, and two labellers "
+                   "reading the same threads agree on the first branch of only 74 of 100 held-out messages: most "
+                   "misses carry no sign of their cause in the text, or their label is a judgement the text cannot "
+                   "show (a client lacking a proxy feature, labelled application, failing with a plain 407). "
+                   "Triage's branches therefore run first and the others run when they find nothing. When this "
+                   "passes, remove the marker.")
 def test_held_out_real_messages_reach_the_target():
     right, misses = _accuracy(HELD_OUT_CORPUS)
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_TARGET, "\n".join(misses)
@@ -643,15 +644,18 @@ def test_wiring_selects_branches_reports_them_and_keeps_secrets_out(pytester, mo
         "SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol')))")
     result.stdout.fnmatch_lines([
         "proxydiag symptom: 'HTTPS_PROXY=http://****@127.0.0.1:9 ProxyError*",
-        'proxydiag branches: connectivity, certificate  (as -m "connectivity or certificate")',
+        'proxydiag branches: connectivity, certificate first (-m "connectivity or certificate"), the others if '
+        'these find nothing',
         "proxydiag why: *-> connectivity (most likely)*-> certificate (also plausible)*",
     ])
     out = result.stdout.str()
     for name in ("test_connectivity", "test_certificate", "test_unbranched"):
         assert f"test_branches.py::{name} PASSED" in out
+    # Nothing listens on the proxy's port: the chosen connectivity branch finds it, so the others do not run.
+    assert "test_connectivity.py::test_proxy_reachable FAILED" in out
     for name in ("test_auth", "test_policy"):
-        assert f"test_branches.py::{name} " not in out
-    assert "test_auth.py::" not in out and "test_connectivity.py::test_proxy_reachable" in out
+        assert f"test_branches.py::{name} SKIPPED (not needed" in out
+    assert "test_auth.py::" in out and "test_auth.py::test_credentials PASSED" not in out
     notes = json.loads((pytester.path / "notes.json").read_text(encoding="utf-8"))
     assert notes["symptom"]["branches"] == ["connectivity", "certificate"]
     assert CANARY not in out + result.stderr.str() + json.dumps(notes)

@@ -6,7 +6,8 @@ and solutions are in the branch modules next to this one.
 
 from __future__ import annotations
 
-__all__ = ["FIX_VERDICTS", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "ALL_PASSED",
+__all__ = ["FIX_VERDICTS", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "SYMPTOM_ANSWERED",
+           "SYMPTOM_WIDENED", "ALL_PASSED",
            "NOTHING_CHANGED"]
 
 #: A fix's ``verified`` value, as the report states it.
@@ -23,11 +24,16 @@ NO_PROXY_CONFIGURED = (
 UNSELECTED_BLOCKERS = ("No finding among the steps that ran, but some could not be assessed: they are blocked by "
                        "{steps}, which this run did not select. Run it too: pytest --proxydiag -m \"{markers}\"")
 
-#: A symptom narrowed the run and nothing there failed: triage guessed from the words alone (about one real
-#: paste in four points elsewhere), so the user's error is still unexplained, not healthy.
-SYMPTOM_UNEXPLAINED = ("No finding in the branches chosen from your error ({chosen}), so they do not explain it. "
-                       "The other branches did not run ({count} steps): run them too: "
-                       "pytest --proxydiag -m \"{markers}\"")
+#: Triage reads only the words (about one real paste in four points elsewhere), so the branches it chose run
+#: first and the others only when those find nothing.  The skip reason of a deferred step ...
+SYMPTOM_ANSWERED = ("not needed: the branches chosen from your error ({chosen}) found the cause ({step}); "
+                    "pytest --proxydiag runs every branch anyway")
+#: ... the line the reports add when the others ran ...
+SYMPTOM_WIDENED = ("The branches chosen from your error ({chosen}) found nothing, so the other branches ran too "
+                   "({count} steps: {markers}).")
+#: ... and the verdict when they could not run (interrupted, -x, the deadline): unexplained, not healthy.
+SYMPTOM_UNEXPLAINED = ("No finding in the branches chosen from your error ({chosen}), so they do not explain it, "
+                       "and the other branches did not run ({count} steps): pytest --proxydiag -m \"{markers}\"")
 
 ALL_PASSED = "No finding: every step that ran passed."
 

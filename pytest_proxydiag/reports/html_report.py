@@ -32,7 +32,7 @@ from pytest_proxydiag import catalog
 
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.reports.facts import it_text
-from pytest_proxydiag.reports.text import fix_text, no_finding_verdict
+from pytest_proxydiag.reports.text import fix_text, no_finding_verdict, widened_line
 from pytest_proxydiag.core.results import StepResult
 from pytest_proxydiag.reports.svg import COLOURS, flowchart_svg
 
@@ -168,6 +168,9 @@ def header_html(doc: Mapping[str, Any]) -> str:
     for key, note in (doc.get("notes") or {}).items():
         if isinstance(note, Mapping) and note.get("headline"):
             rows.append((str(key).replace("_", " ").capitalize(), note["headline"]))
+    widened = widened_line(doc)
+    if widened:
+        rows.append(("Branches run", widened))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
     cfg_rows = []
     for name, item in cfg.items():

@@ -12,7 +12,8 @@ from pytest_proxydiag import catalog
 from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.reports.facts import it_text
 
-__all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines", "no_finding_verdict"]
+__all__ = ["render_lines", "summary_text", "fix_text", "comparison_lines", "no_finding_verdict",
+           "widened_line"]
 
 Line = tuple[str, dict[str, bool]]
 
@@ -108,13 +109,30 @@ def no_finding_verdict(doc: Mapping[str, Any]) -> tuple[bool, str]:
     if unselected:
         markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
         return False, words.UNSELECTED_BLOCKERS.format(steps=", ".join(unselected), markers=markers)
-    symptom = (doc.get("notes") or {}).get("symptom") or {}
-    not_run = symptom.get("not_run") if isinstance(symptom, Mapping) else None
-    if not_run and not_run.get("branches"):
+    symptom, others = symptom_others(doc)
+    if others and not others.get("ran"):
         return False, words.SYMPTOM_UNEXPLAINED.format(chosen=", ".join(symptom.get("branches") or ()),
-                                                       count=not_run.get("steps", 0),
-                                                       markers=" or ".join(not_run["branches"]))
+                                                       count=others.get("steps", 0),
+                                                       markers=" or ".join(others.get("branches") or ()))
     return True, words.ALL_PASSED
+
+
+def symptom_others(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+    """The symptom's note and what it says of the branches triage did not choose (None: it chose none out)."""
+    symptom = (doc.get("notes") or {}).get("symptom")
+    if not isinstance(symptom, Mapping):
+        return {}, None
+    others = symptom.get("others")
+    return symptom, others if isinstance(others, Mapping) and others.get("branches") else None
+
+
+def widened_line(doc: Mapping[str, Any]) -> str | None:
+    """The line saying the chosen branches found nothing and the others ran (None when they did not)."""
+    symptom, others = symptom_others(doc)
+    if not others or not others.get("ran"):
+        return None
+    return words.SYMPTOM_WIDENED.format(chosen=", ".join(symptom.get("branches") or ()),
+                                        count=others.get("steps", 0), markers=", ".join(others["branches"]))
 
 
 def render_lines(doc: Mapping[str, Any]) -> list[Line]:
@@ -132,6 +150,9 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     for key, note in (doc.get("notes") or {}).items():
         if isinstance(note, Mapping) and note.get("headline"):
             add(f"{key}: {note['headline']}")
+    widened = widened_line(doc)
+    if widened:
+        add(widened, yellow=True)
     comp = comparison_lines(doc)
     if comp:
         add("")

@@ -30,12 +30,13 @@ from pytest_proxydiag.triage.classify import MAX_SELECTED, MAX_SYMPTOM_BYTES, Tr
 from pytest_proxydiag.triage.rules import BRANCHES, RULES, Evidence, Rule
 from pytest_proxydiag.triage.symptom_input import SymptomInputError, read_symptom
 from pytest_proxydiag.triage.wiring import (
-    WORKERINPUT_KEY, apply_triage, configure_triage, get_triage, read_symptom_from_config, report_header_lines,
-    select_items, triage_from_config,
+    WORKERINPUT_KEY, apply_triage, configure_triage, deferred_verdict, get_triage, is_deferred,
+    read_symptom_from_config, report_header_lines, select_items, triage_from_config,
 )
 
 __all__ = [
     "BRANCHES", "Evidence", "Rule", "RULES", "Triage", "SymptomInputError", "MAX_SYMPTOM_BYTES", "MAX_SELECTED",
     "classify", "read_symptom", "read_symptom_from_config", "triage_from_config", "select_items",
     "configure_triage", "apply_triage", "get_triage", "report_header_lines", "WORKERINPUT_KEY",
+    "is_deferred", "deferred_verdict",
 ]

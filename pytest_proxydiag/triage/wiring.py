@@ -1,7 +1,9 @@
-"""Plugin wiring: classify the run's symptom once, deselect the other branches, show it first."""
+"""Plugin wiring: classify the run's symptom once, run its branches first (the others only if they find
+nothing), show it first."""
 
 from __future__ import annotations
 
+from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.core.redact import Redactor
 from pytest_proxydiag.triage.classify import Triage, classify
 from pytest_proxydiag.triage.symptom_input import SymptomInputError, read_symptom
@@ -13,13 +15,14 @@ WORKERINPUT_KEY = "proxydiag_symptom_text"
 def _stash_key():
     import pytest
 
-    global _TRIAGE_KEY
+    global _TRIAGE_KEY, _DEFERRED
     if _TRIAGE_KEY is None:
         _TRIAGE_KEY = pytest.StashKey[Triage]()
+        _DEFERRED = pytest.StashKey[bool]()
     return _TRIAGE_KEY
 
 
-_TRIAGE_KEY = None
+_TRIAGE_KEY = _DEFERRED = None
 
 
 def _option(config, settings, name: str) -> str | None:
@@ -82,22 +85,50 @@ def get_triage(config) -> Triage | None:
 
 
 def apply_triage(config, items: list, note: dict | None = None, step_id_of=None) -> None:
-    """``pytest_collection_modifyitems`` (after branch markers are set): deselect the other branches.
+    """``pytest_collection_modifyitems`` (after branch markers are set): the chosen branches run first.
 
-    What was left out goes in the symptom's *note* (``not_run``: the branches and how many steps,
-    counted by *step_id_of*), so a run whose chosen branches find nothing says the error is still
-    unexplained and how to run the rest, instead of "no finding".
+    The other branches' items move behind them and are *deferred*: they run only when the chosen
+    branches find nothing (:func:`deferred_verdict`), because triage reads only the words and about one
+    real paste in four points elsewhere.  What was deferred goes in the symptom's *note* (``others``:
+    the branches, how many steps, counted by *step_id_of*, and whether they ran).
     """
-    kept, dropped = select_items(items, get_triage(config))
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
-        if note is not None:
-            note["not_run"] = not_run(dropped, step_id_of or (lambda item: item.nodeid))
+    kept, deferred = select_items(items, get_triage(config))
+    if not deferred:
+        return
+    key = _deferred_key()
+    for item in deferred:
+        item.stash[key] = True
+    items[:] = kept + deferred
+    if note is not None:
+        note["others"] = {**not_run(deferred, step_id_of or (lambda item: item.nodeid)), "ran": False}
+
+
+def _deferred_key():
+    _stash_key()
+    return _DEFERRED
+
+
+def is_deferred(item) -> bool:
+    """Whether *item* belongs to a branch triage did not choose (it runs only if the chosen ones find nothing)."""
+    return item.stash.get(_deferred_key(), False)
+
+
+def deferred_verdict(note: dict | None, results) -> str | None:
+    """Before a deferred item runs: the skip reason when a chosen branch already found the cause, else None
+    (and the note records that the other branches ran)."""
+    others = (note or {}).get("others")
+    if others is not None and others["ran"]:
+        return None  # widened already: a finding of the other branches stops nothing
+    found = next((r for r in results if r.outcome == "failed"), None)
+    if found is not None:
+        return words.SYMPTOM_ANSWERED.format(chosen=", ".join((note or {}).get("branches") or ()), step=found.step_id)
+    if others is not None:
+        others["ran"] = True
+    return None
 
 
 def not_run(dropped: list, step_id_of) -> dict:
-    """The branches of the deselected items, in the flowchart's order, and how many steps they hold."""
+    """The branches of the deferred items, in the flowchart's order, and how many steps they hold."""
     from pytest_proxydiag.core import flowchart
 
     branches = {_branch_of_item(item) for item in dropped}
