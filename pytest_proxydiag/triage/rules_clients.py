@@ -90,7 +90,7 @@ def rows(local: str) -> tuple[Row, ...]:
         ("docker-daemon-direct", r"get \"?https://[^\s\"]{1,200}/v2/\"?: (?:net/http: request canceled while waiting for "
          r"connection|dial tcp(?::| \[?[0-9a-f.:]{3,60}\]?:443\b))",
          "a container engine fetched the registry without a proxy (no 'proxyconnect' in the error): its daemon does "
-         "not read your shell's proxy variables", {"application": 5, "bypass": 2.5, "connectivity": -1.5}),
+         "not read your shell's proxy variables", {"application": 5, "bypass": 3.5, "connectivity": -1.5}),
         ("app-wslc", r"\bwslc\b", "wslc (WSL's container tool) has no proxy setting of its own and does not take the "
          "Windows proxy for HTTPS", {"application": 2.5}),
         # Another tool works on the same machine, said the way bug reports say it.
@@ -225,11 +225,12 @@ def rows(local: str) -> tuple[Row, ...]:
          r"could not resolve host)",
          "git connected to the server itself: behind a proxy git needs its own setting (git config --global http.proxy "
          "http://host:port)", {"application": 5, "bypass": 1}),
-        # The Docker daemon (and tools that start one) reads its proxy from its own configuration, never the shell's.
-        ("docker-daemon-direct", r"(?:error response from daemon|returned error|error getting v2 registry):? [^\n]{0,80}?"
+        # The Docker daemon named as the one fetching the registry (its error, its API handler's): it reads its proxy from
+        # its own configuration, never the shell's.  A clue of its own, beside the direct fetch (docker-daemon-direct).
+        ("docker-daemon", r"(?:error response from daemon|returned error|error getting v2 registry):? [^\n]{0,80}?"
          r"get \"?https://[^\s\"]{1,200}/v2/\"?: (?:net/http: request canceled|dial tcp)",
          "the Docker daemon reached the registry without a proxy: the daemon reads its proxy from its own "
-         "configuration (systemd drop-in, daemon.json, Docker Desktop), not your shell", {"application": 6.5, "bypass": 2.5}),
+         "configuration (systemd drop-in, daemon.json, Docker Desktop), not your shell", {"application": 5}),
 
         # conda's HTTP 000 (no HTTP answer at all) with no proxy error: conda tried the channel directly.
         ("conda-direct", r"http 000 connection failed for url",
