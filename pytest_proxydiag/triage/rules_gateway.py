@@ -137,6 +137,15 @@ def rows() -> tuple[Row, ...]:
          r"completions|embeddings|models)\b",
          "a proxy serving the API's own path (/v1/messages): an LLM gateway (LiteLLM's proxy) is in the path",
          {"gateway": 4}),
+        # A "proxy" producing the SSE response itself (while the model thinks) is an LLM gateway.
+        ("gateway-words", r"\bproxy(?:'s|’s)? (?:sse|streaming|event-stream) response\b",
+         "a proxy producing the streamed (SSE) response itself: an LLM gateway (LiteLLM's proxy) is in the path",
+         {"gateway": 4}),
+        # A load balancer or other hop in front of the gateway (between the client and it): the gateway's front hop.
+        ("gateway-front", r"\b(?:hops?|load balancers?|alb|elb|ingress|reverse prox(?:y|ies)|cdn)\b (?:between the client "
+         r"and|in front of) (?:the |your |an? )?(?:llm |ai )?(?:proxy|gateway|litellm)\b",
+         "a hop in front of the gateway (a load balancer, an ingress) between the client and it: the gateway's own "
+         "front, whose idle or read timeouts cut its streams", {"gateway": 4}),
         # The gateway's call to its upstream timed out after a fixed time: its own limit.
         ("gateway-timeout", r"\bupstream [\w ]{0,30}?timed out[^\n]{0,20}?after \d|\brequest to [\w.-]{1,60} timed out after \d",
          "the gateway's own call to its upstream timed out after a fixed time: the gateway's limit (raise it there)",
