@@ -504,7 +504,7 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
     ("docker-daemon-direct", r"error response from daemon: [^\n]{0,300}?(?:client\.timeout exceeded|i/o timeout|"
      r"context deadline exceeded)",
      "the Docker daemon timed out reaching the registry without a proxy in the message: it went direct (the "
-     "daemon does not read the shell's proxy variables)", {"bypass": 3, "application": 1.5}),
+     "daemon does not read the shell's proxy variables)", {"application": 5, "bypass": 3.5}),
     # npm names the proxy when it uses one ("tunneling socket could not be established", the proxy's
     # address and port); its own connect/read error on the registry is a direct connection.
     ("npm-direct", r"npm err! (?:network )?(?:request to [^\s]{1,300} failed, reason: )?(?:connect|read) "

@@ -87,10 +87,10 @@ def rows(local: str) -> tuple[Row, ...]:
          "the Docker daemon reads its proxy from its own configuration (systemd drop-in, daemon.json, Docker Desktop), "
          "not from your shell", {"application": 2.5}),
         # A container registry fetched (GET …/v2/) with no proxy in the error: the daemon (Docker, wslc) went direct.
-        ("app-registry-direct", r"get \"?https://[^\s\"]{1,200}/v2/\"?: (?:net/http: request canceled while waiting for "
+        ("docker-daemon-direct", r"get \"?https://[^\s\"]{1,200}/v2/\"?: (?:net/http: request canceled while waiting for "
          r"connection|dial tcp(?::| \[?[0-9a-f.:]{3,60}\]?:443\b))",
          "a container engine fetched the registry without a proxy (no 'proxyconnect' in the error): its daemon does "
-         "not read your shell's proxy variables", {"bypass": 4, "application": 3, "connectivity": -1.5}),
+         "not read your shell's proxy variables", {"application": 5, "bypass": 3.5, "connectivity": -1.5}),
         ("app-wslc", r"\bwslc\b", "wslc (WSL's container tool) has no proxy setting of its own and does not take the "
          "Windows proxy for HTTPS", {"application": 2.5}),
         # Another tool works on the same machine, said the way bug reports say it.
@@ -161,4 +161,112 @@ def rows(local: str) -> tuple[Row, ...]:
          {"connectivity": 2}),
         ("proxy-url-port", r"bad service \(\d", "the client could not read the proxy URL's port (a trailing slash or "
          "another character after the port)", {"connectivity": 2}),
+
+        # ---- batch 14: a proxy URL the client cannot parse or use, in each library's words
+        # reqwest, httpx, Go, undici, aiohttp and wget name the scheme they refuse (a socks:// URL, a socks5:// one
+        # to a client without SOCKS): connectivity.proxy_works reports it; the client's own support comes second.
+        ("socks-client", r"unknown scheme for proxy url|proxy url had unsupported scheme|unsupported proxy type\b|"
+         r"unsupported (?:url )?scheme:? ?['‘\"`]?socks|(?:failed to parse|error parsing|unable to parse|invalid) proxy "
+         r"(?:uri|url)\b[^\n]{0,60}?socks|socks[45]?h?://[^\n]{0,120}?invalid (?:url )?protocol|"
+         r"invalid (?:url )?protocol: the url must start with|\bproxyagent\b[^\n]{0,120}?\bsocks|\bsocks[^\n]{0,120}?\bproxyagent\b",
+         "the client cannot use this proxy URL's scheme (socks:// or socks5:// where it needs http://, or socks:// "
+         "without a version): write the scheme the client supports", {"connectivity": 4, "application": 1.5}),
+        # A proxy given without a scheme: libcurl names it bare ('host:port') when it refuses it, tools say they need
+        # the protocol, and a thread says the http:// form worked where the bare host did not.
+        ("proxy-url", r"\bhttp proxy\b[^\n]{0,300}?built without the https-proxy support|"
+         r"prox(?:y|ies) (?:that |which )?(?:start|begin)s? with (?:the )?(?:name of the )?(?:protocol|scheme)|"
+         r"proxy[^\n]{0,80}?\bto [\"'`]?https?://[\w.-]{1,253}(?::\d{1,5})?[\"'`]? instead of [\"'`]?(?![a-z0-9]{2,10}://)[\w.-]{1,253}",
+         "the proxy was given without a scheme (host:port), or a plain-HTTP proxy was taken as an https:// one: write it "
+         "as http://host:port", {"connectivity": 4}),
+
+        # ---- batch 14: a client that does not use the proxy (or its exceptions) the way it is given
+        # NO_PROXY is set and a named part of the program does not apply it: bypass, and the fix is in that client.
+        ("no-proxy-ignored", r"\bno_proxy\b[^\n]{0,60}?(?:is|are|was|were) set\b[^\n]{0,60}?(?:is not|isn.t|not|never) "
+         r"(?:using|applying|respecting|honou?ring|reading) it\b",
+         "NO_PROXY is set, and this client does not apply it: the host goes to the proxy anyway; the client needs its "
+         "own exception setting (or a fix)", {"bypass": 3, "application": 3}),
+        # A cluster-internal service (the Kubernetes API, a *.svc name) sent to the proxy: many clients do not read
+        # CIDRs or the .svc suffix in NO_PROXY, so it must list the exact name or address.
+        ("cluster-via-proxy", r"\b(?:kube(?:rnetes)? api|kube-?apiserver|in-cluster)\b[^\n]{0,40}?\bthrough (?:the |a |our |my )?prox|"
+         r"https?://[\w.-]{1,200}\.svc(?:\.cluster\.local)?(?::\d{1,5})?/[^\s]{0,300}?:? (?:gateway time-?out|bad gateway|"
+         r"service unavailable|forbidden)\b",
+         "a cluster-internal service (the Kubernetes API, a *.svc name) was sent to the proxy: NO_PROXY must list it "
+         "in the form this client reads (many ignore CIDRs and the .svc suffix)",
+         {"bypass": 5, "policy": -2, "application": 2.5}),
+        # An internal (intranet, on-premise) host and the proxy's error for it, or a host said not to be on the internet.
+        ("internal-via-proxy", r"(?:内网|内部网络?|intranet|イントラネット)[^\n]{0,200}?(?:privoxy|squid|proxy error|代理|"
+         r"(?<![\w.:/#-])50[0234]\b)|\bnot (?:publicly |internet[- ])?(?:accessible|reachable|routable) from (?:the )?"
+         r"(?:internet|outside)|\bnot internet[- ](?:accessible|facing|reachable)|"
+         r"\b(?:local|on-?prem(?:ise)?|internal|intranet) [\w-]{2,20} (?:instance|server)\b[^\n]{0,200}?\bproxy",
+         "an internal host (intranet, on-premise, not on the internet) was sent to the proxy, which cannot reach it: "
+         "NO_PROXY must list it", {"bypass": 4.5, "policy": -2, "application": 1.5}),
+        # A named client said to ignore (or not use) its proxy settings: a client that does not read them (application),
+        # which then goes direct (bypass).  Same group as the generic words, so one clue counts once per branch.
+        ("bypass-words", r"\b(?:client|cli|tool|app|application|plugin|extension|daemon|sdk|library|worker|maven|mvn|gradle|"
+         r"docker|git|npm|yarn|jvm|java)\b(?: v?\d{1,4}(?:\.[\dx]{1,4}){0,3})? (?:ignores|ignored|is ignoring|does ?n.t use|does not use|never uses|does ?n.t respect|"
+         r"does not respect|does not honou?r) (?:the |my |our |its |any )?(?:configured )?(?:proxy|https?_proxy)\b|"
+         r"\bproxy (?:server )?settings?\b[^\n]{0,80}?\b(?:will be|are|is|get|gets|were|was) ignored\b",
+         "this client ignores the proxy it is given (it reads its own setting, or none): it connects directly",
+         {"application": 5, "bypass": 4}),
+        # A client without proxy support at all, said in a feature request's words.
+        ("app-no-proxy-support", r"\b(?:have|has|had) (?:any |no )?(?:support for prox(?:y|ies)|proxy support)\b|"
+         r"\black of proxy (?:settings|support|configuration)\b|\b(?:does ?n.t|does not|won.t|cannot|can.t) work behind "
+         r"(?:a |the |my |our )?(?:corporate |company |http )?proxy\b|"
+         r"\b(?:on|from|in) an? (?:machine|network|environment) (?:that|which) (?:requires|needs) an? (?:http |corporate )?proxy\b",
+         "the client has no proxy support (or one code path skips it): behind a proxy it tries to connect directly",
+         {"application": 4, "bypass": 2}),
+        # reqwest logs 'proxy(…) intercepts' when it applies the proxy; a connection to an address's :443 in the same log
+        # is a request this client built without the proxy.
+        ("app-path-direct", r"proxy\(https?://[^\s)]{1,200}\) intercepts[^\n]{0,800}?\bconnecting to \[?[0-9a-f.:]{3,60}\]?:443\b",
+         "the client applies the proxy to some requests (proxy(…) intercepts) and connects to another destination's :443 "
+         "itself: one of its code paths builds an HTTP client without the proxy", {"application": 5, "bypass": 3}),
+        # git takes its proxy from http.proxy (or its own reading of the variables): its direct connection to :443.
+        ("git-direct", r"fatal: unable to access '[^']{1,300}': (?:failed to connect to [\w.-]{1,253} port (?:443|80)\b|"
+         r"could not resolve host)",
+         "git connected to the server itself: behind a proxy git needs its own setting (git config --global http.proxy "
+         "http://host:port)", {"application": 5, "bypass": 1}),
+        # The Docker daemon named as the one fetching the registry (its error, its API handler's): it reads its proxy from
+        # its own configuration, never the shell's.  A clue of its own, beside the direct fetch (docker-daemon-direct).
+        ("docker-daemon", r"(?:error response from daemon|returned error|error getting v2 registry):? [^\n]{0,80}?"
+         r"get \"?https://[^\s\"]{1,200}/v2/\"?: (?:net/http: request canceled|dial tcp)",
+         "the Docker daemon reached the registry without a proxy: the daemon reads its proxy from its own "
+         "configuration (systemd drop-in, daemon.json, Docker Desktop), not your shell", {"application": 5}),
+
+        # conda's HTTP 000 (no HTTP answer at all) with no proxy error: conda tried the channel directly.
+        ("conda-direct", r"http 000 connection failed for url",
+         "conda got no answer at all (HTTP 000) and names no proxy: it tried the channel directly; give it the proxy "
+         "(proxy_servers in .condarc, or HTTPS_PROXY)", {"bypass": 3, "connectivity": 1.5, "application": 1}),
+        # openai-python 0.x: its async calls (aiohttp) ignore HTTPS_PROXY; its proxy is openai.proxy.
+        ("openai-legacy", r"error communicating with openai",
+         "openai-python 0.x could not connect: its async calls ignore HTTPS_PROXY (openai.proxy sets it), so behind a "
+         "proxy it most often went direct", {"bypass": 3, "application": 1.5}),
+        # .NET's generic HttpClient failure: a .NET app that does not use the proxy (or its own setting) behind one.
+        ("dotnet-generic", r"an error occurred while sending the request",
+         ".NET's generic HttpClient failure: behind a proxy, most often a .NET application that does not use it (it "
+         "reads its own or the system setting)", {"application": 2, "connectivity": 1}),
+
+        # ---- batch 14: a client that cannot answer the proxy's authentication
+        # .NET's HttpClient (NuGet, dotnet restore, credential providers) sends no Windows credentials to the proxy unless
+        # told to: the 407 is the client's, not a wrong password.
+        ("app-dotnet-407", r"(?:nuget|dotnet|usedefaultcredentials)[^\n]{0,400}?"
+         r"(?<![\w.:/#-])(?:407\b|'407')|proxyauthenticationrequired https?://[^\s]{0,200}?nuget",
+         ".NET's HTTP client (NuGet, dotnet restore) did not send the Windows (default) credentials to the proxy: the "
+         "client's proxy authentication, not the password", {"application": 5, "auth": -2}),
+        # requests' auth= classes (Kerberos, NTLM) answer the server's 401, never the proxy's 407.
+        ("app-server-auth-class", r"auth ?= ?(?:requests_\w{1,12}\.)?(?:httpkerberosauth|httpntlmauth|httpspnegoauth|"
+         r"httpnegotiateauth)\b",
+         "requests' Kerberos/NTLM auth classes authenticate to the server, not to the proxy: the proxy's 407 goes "
+         "unanswered; use a local authenticating proxy (cntlm, px)", {"application": 5, "auth": -4}),
+        # The proxy wants NTLM/Kerberos and the client sends Basic.
+        ("app-proxy-only-scheme", r"\bproxy (?:needs|requires|wants|expects|uses) (?:ntlm|kerberos|negotiate|digest)\b"
+         r"[^\n]{0,20}?(?:not|instead of|rather than) basic\b",
+         "the proxy takes only NTLM/Kerberos and the client sends Basic: a client without that scheme cannot "
+         "authenticate however right the password is", {"application": 5, "auth": -1}),
+        ("app-regression", r"\bupgrad\w{0,3} (?:our |my |the )?working\b[^\n]{0,40}?\bto (?:v(?:ersion)? ?)?\d+\.[\dx]+",
+         "a working version of the client was upgraded and stopped working through the proxy: the client changed",
+         {"application": 3}),
+        # libcurl failing to set up the transfer (CURLE_FAILED_INIT): the client's own build, not the network.
+        ("app-curl-init", r"\bfailed initialization\b|curl: ?\(2\)|\bno filter connected\b",
+         "libcurl could not set up the transfer (failed initialization): a client or libcurl version's own bug with "
+         "this proxy setup; update it", {"application": 4}),
     )

@@ -131,6 +131,48 @@ def rows() -> tuple[Row, ...]:
          r"(?:base[_ ]?url|api_base)[^\n]{0,200}?(?<![\w.:/#-])404\b|\broute [^\s]{1,100} not found",
          "the API endpoint's path is wrong for the gateway (a missing or extra /v1 in the base URL, a route it does not "
          "serve)", {"gateway": 4, "application": 1}),
+        # ---- batch 14
+        # A "proxy" that serves an API path of its own (/v1/messages) is an LLM gateway, not the corporate forward proxy.
+        ("gateway-words", r"\b(?:proxy|gateway|relay|router)(?:'s|’s)? [`'\"]?/v1/(?:messages|chat/completions|responses|"
+         r"completions|embeddings|models)\b",
+         "a proxy serving the API's own path (/v1/messages): an LLM gateway (LiteLLM's proxy) is in the path",
+         {"gateway": 4}),
+        # A "proxy" producing the SSE response itself (while the model thinks) is an LLM gateway.
+        ("gateway-words", r"\bproxy(?:'s|’s)? (?:sse|streaming|event-stream) response\b",
+         "a proxy producing the streamed (SSE) response itself: an LLM gateway (LiteLLM's proxy) is in the path",
+         {"gateway": 4}),
+        # A load balancer or other hop in front of the gateway (between the client and it): the gateway's front hop.
+        ("gateway-front", r"\b(?:hops?|load balancers?|alb|elb|ingress|reverse prox(?:y|ies)|cdn)\b (?:between the client "
+         r"and|in front of) (?:the |your |an? )?(?:llm |ai )?(?:proxy|gateway|litellm)\b",
+         "a hop in front of the gateway (a load balancer, an ingress) between the client and it: the gateway's own "
+         "front, whose idle or read timeouts cut its streams", {"gateway": 4}),
+        # The gateway's call to its upstream timed out after a fixed time: its own limit.
+        ("gateway-timeout", r"\bupstream [\w ]{0,30}?timed out[^\n]{0,20}?after \d|\brequest to [\w.-]{1,60} timed out after \d",
+         "the gateway's own call to its upstream timed out after a fixed time: the gateway's limit (raise it there)",
+         {"gateway": 5}),
+        # nginx in front of a gateway or relay got a malformed answer from it: the service behind nginx broke.
+        ("gateway-front", r"upstream sent [^\n]{0,80}?while reading response header from upstream",
+         "nginx (in front of a gateway or relay) got a malformed answer from the service behind it: the gateway's own "
+         "response broke", {"gateway": 4, "policy": -1}),
+        # The model list loads through the gateway, the calls fail with a 5xx: the call's path (base URL, /v1) is wrong.
+        ("gateway-url", r"(?:正常|成功)(?:地)?(?:获取|拉取|加载)到?模型[^\n]{0,200}?(?<![\w.:/#-])5\d\d\b|"
+         r"\bmodels? (?:list )?(?:loads?|works?|is fine|are listed)\b[^\n]{0,200}?(?<![\w.:/#-])5\d\d\b",
+         "the model list loads through the gateway and the calls fail with a 5xx: the calls' path (a base URL with or "
+         "without /v1) is wrong for the gateway", {"gateway": 4, "policy": -2}),
+        # A 5xx with no body reached the SDK: a gateway or relay (or proxy) answered, the provider's errors carry JSON.
+        ("gateway-nobody", r"(?<![\w.:/#-])50[234] status code \(no body\)",
+         "a 5xx with no body: a local gateway or relay (or a proxy) answered, not the provider, whose errors carry a "
+         "JSON body", {"gateway": 2.5, "policy": -1}),
+        # A TUN or global-mode proxy client (Clash, v2rayN) captures all traffic, a local relay's included.
+        ("tun-mode", r"(?<![a-z0-9])(?:clash|v2rayn?|shadowrocket|surge|quantumult)(?![a-z0-9])[^\n]{0,40}?"
+         r"(?:(?<![a-z0-9])tun(?![a-z0-9])|global|全局)|(?<![a-z0-9])tun ?(?:mode|模式)|全局(?:模式|代理)",
+         "a TUN or global-mode proxy client (Clash, v2rayN) sends all traffic, local relays and localhost included, to "
+         "the proxy: exempt them (rule mode, a DIRECT rule for 127.0.0.1)", {"bypass": 3}),
+        # The gateway's process does not inherit the system proxy: it needs its own proxy setting.
+        ("gateway-egress", r"(?:litellm|cliproxyapi|one-api|new-?api|claude-code-router|relay|gateway|中转|网关)[^\n]{0,40}?"
+         r"(?:不会|不能|无法|没有)(?:自动)?(?:继承|读取|使用|走)[^\n]{0,12}?系统代理",
+         "the gateway's process does not take the system proxy: set the proxy in the gateway's own setting",
+         {"gateway": 4, "application": 3.5}),
         # A proxy or gateway saying its upstream is slow to answer (not failing to connect).
         ("proxy-timeout", r"upstream (?:server |service )?(?:is )?tim(?:ed|ing) ?out|\bupstream (?:request )?timeout\b",
          "the gateway or proxy in front gave up waiting for its upstream's answer (its read timeout)",

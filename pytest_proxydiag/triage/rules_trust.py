@@ -103,6 +103,20 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
          r"check ?point|menlo|iboss|skyhigh|mcafee)\b[^\n]{0,30}?\b(?:root|intermediate|issuing|ssl|inspection)? ?ca\b",
          "the chain is issued by a TLS-inspecting product's CA (Zscaler, Netskope, ...): trust that CA",
          {"certificate": 2, "policy": -1}),
+        # The corporate CA is installed on the machine (the system store, the keychain) and this client still fails, or
+        # reads its own bundled list: the client's own trust store is the problem (it needs its own CA setting).
+        ("ca-own-store", r"(?:certificate|root ca|\bca\b|root)s? (?:that |which )?(?:is |are )?(?:installed|present) (?:on|in) "
+         r"(?:all |every |the |our |my )?(?:machines?|systems?|computers?|(?:system |os |windows |machine )?(?:certificate |"
+         r"trust |cert |root )?stores?|(?:system )?keychain)\b|\b(?:is|are) in (?:the )?(?:system|os|windows) (?:keychain|"
+         r"(?:certificate |trust |cert |root )?store)\b|\b(?:bundled|built-?in) (?:ca|root|certificate)s? (?:store|list|bundle)\b|"
+         r"\brejects? (?:the )?locally installed\b|\bfinds? no cert(?:ificate)?s\b",
+         "the corporate CA is in the system's store, and this client does not read it (it has its own CA list): give "
+         "the client the CA in its own setting (NODE_EXTRA_CA_CERTS, its CA option)", {"application": 2.5, "certificate": 1}),
+        # uv trusts its bundled roots, not the system store, unless told (--native-tls, UV_NATIVE_TLS, SSL_CERT_FILE).
+        ("uv-roots", r"\buv (?:pip|python|sync|lock|add|tool|run|venv)\b[^\n]{0,600}?(?:error sending request|"
+         r"transient request failure|request failed after|failed to download)",
+         "uv failed a download: uv trusts its own bundled roots, not the system store, so a TLS-inspecting proxy's CA "
+         "is not trusted (--native-tls, UV_NATIVE_TLS=1 or SSL_CERT_FILE)", {"certificate": 3.5}),
 
         # ---- policy: the proxy answered, and refused
         # A refusal page lists the category (and the reputation, the user, the reason) the policy matched.
@@ -117,6 +131,10 @@ def rows(status: Callable[[int], str], any_: Callable[..., str]) -> tuple[Row, .
          r"proxy returns \"?http/1\.[01]) ?:? ?403\b",
          "the proxy answered the CONNECT with 403: it is reachable, and refused this destination",
          {"policy": 2, "connectivity": -2}),
+        # An egress policy or allowlist (a sandbox's, an organisation's) named as the reason.
+        ("deny-said", r"\begress (?:network )?(?:policy|policies|allow-?list|rules?|filter)\b|\bnot allowed by (?:your |the )?"
+         r"(?:organi[sz]ation(?:'s|’s)? )?(?:egress|network|proxy|security) (?:policy|allow-?list)",
+         "an egress policy (an allowlist of destinations) refused the host", {"policy": 4}),
         # The provider's own 403 names its error type: it answered, so nothing in between refused.
         ("provider-permission", r"permission_error",
          "the provider's own 403 (permission_error): it answered; this account or key may not do that",
