@@ -394,6 +394,20 @@ def test_policy_alone_does_not_call_a_port_or_client_refusal_a_domain_rule(name,
     assert "Please allow outbound HTTPS" not in step["solution"]
 
 
+@pytest.mark.parametrize("name, symptom, root", [
+    ("tinyproxy-client-refused", "API Error: 403 Forbidden", "connectivity.proxy_works"),
+    ("apache-wrong-password", "SSL certificate problem: self-signed certificate in certificate chain",
+     "auth.credentials"),
+])
+def test_a_misleading_symptom_still_ends_at_the_step_that_owns_the_cause(name, symptom, root, product_lab, run_diag):
+    """Triage reads the words only: a 403 sends it to policy, a certificate error to certificate.  The steps that own
+    the way through the proxy run first with the chosen branch, so the root cause is the one a full run names, and
+    the chosen branch's own view of the failed tunnel ('not a policy refusal') never stops the search."""
+    run = run_diag("--proxydiag-symptom", symptom, "--proxydiag-clients", "none", lab=product_lab(name))
+    assert run.root_cause == root, run.output
+    assert run.doc["notes"]["symptom"]["branches"][0] != root.partition(".")[0]
+
+
 def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
     """-m policy leaves performance.latency out: payload_size says the cut itself (tinyproxy's Timeout 1) instead of
     'blocked by a step this run did not select', and never calls it a 16 KiB limit."""

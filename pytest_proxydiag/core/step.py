@@ -24,7 +24,7 @@ from pytest_proxydiag.net.socks import SOCKS5_SCHEMES, Rep
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_proxydiag.core.state import RunState
 
-__all__ = ["StepContext", "Finding", "blocking_step_for", "ran_blocker", "TUNNEL_JUDGES"]
+__all__ = ["StepContext", "Finding", "blocking_step_for", "ran_blocker", "TUNNEL_JUDGES", "PATH_GATES"]
 
 
 class Finding(pytest.fail.Exception):  # type: ignore[misc,name-defined]
@@ -188,6 +188,10 @@ class StepContext:
 #: is the blocker instead (under ``-m policy``, a domain the proxy resets is ``policy.domain_allowed``'s finding).
 TUNNEL_JUDGES = ("connectivity.proxy_reachable", "connectivity.proxy_works", "auth.credentials", "auth.scheme",
                  "policy.domain_allowed")
+#: The steps that own the way through the proxy (a failed CONNECT is theirs, unless a policy refuses the
+#: domain): a run started from a symptom keeps them with the branches it chose, as the flowchart's reader
+#: first checks that the proxy answers and opens a tunnel, whatever the error says.
+PATH_GATES = TUNNEL_JUDGES[:4]
 
 
 def ran_blocker(by_step: str, ran: "dict[str, str]", selected: "frozenset[str] | None" = None) -> str:

@@ -113,13 +113,19 @@ def is_deferred(item) -> bool:
     return item.stash.get(_deferred_key(), False)
 
 
+#: Findings that say their cause lies in another branch: a policy step whose own CONNECT never got through
+#: ("not a policy refusal: fix the way to the proxy first").  They do not answer the symptom, so the other
+#: branches still run and the step that owns the cause is named.
+POINTS_ELSEWHERE = frozenset({"no_path"})
+
+
 def deferred_verdict(note: dict | None, results) -> str | None:
     """Before a deferred item runs: the skip reason when a chosen branch already found the cause, else None
     (and the note records that the other branches ran)."""
     others = (note or {}).get("others")
     if others is not None and others["ran"]:
         return None  # widened already: a finding of the other branches stops nothing
-    found = next((r for r in results if r.outcome == "failed"), None)
+    found = next((r for r in results if r.outcome == "failed" and r.finding_key not in POINTS_ELSEWHERE), None)
     if found is not None:
         return words.SYMPTOM_ANSWERED.format(chosen=", ".join((note or {}).get("branches") or ()), step=found.step_id)
     if others is not None:
@@ -153,16 +159,28 @@ def _branch_of_item(item) -> str | None:
 
 
 def select_items(items: list, triage: Triage | None) -> tuple[list, list]:
-    """Split *items* into (kept, deselected) by the triage's branches.
+    """Split *items* into (first, deferred) by the triage's branches.
 
-    Items without a branch marker (site steps in their own branch, the user's
-    other tests) are kept; an ambiguous triage keeps everything.
+    Items without a branch marker (site steps in their own branch, the user's other tests) and the
+    steps that own a failed CONNECT (:data:`~pytest_proxydiag.core.step.PATH_GATES`: whatever the
+    error, every other step needs the tunnel they judge) come first; an ambiguous triage keeps
+    everything first.
     """
     if triage is None or triage.ambiguous:
         return list(items), []
+    from pytest_proxydiag.core.step import PATH_GATES
+
     chosen = set(triage.branches)
     kept, dropped = [], []
     for item in items:
         branch = _branch_of_item(item)
-        (kept if branch is None or branch in chosen else dropped).append(item)
+        first = branch is None or branch in chosen or _step_of_item(item) in PATH_GATES
+        (kept if first else dropped).append(item)
     return kept, dropped
+
+
+def _step_of_item(item) -> str | None:
+    marker = item.get_closest_marker("proxydiag_step")
+    if marker is None:
+        return None
+    return marker.args[0] if marker.args else marker.kwargs.get("step_id")
