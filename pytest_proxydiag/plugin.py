@@ -320,8 +320,9 @@ def pytest_collection_finish(session) -> None:
         state = get_state(session.config)
         from pytest_proxydiag.triage import is_deferred
 
-        # Steps of the branches triage did not choose run only if the chosen ones find nothing: until then
-        # the chosen steps judge as under -m, and no client run starts early for the others.
+        # Steps of the branches triage did not choose run after the chosen ones, where they can still change
+        # the root cause (triage.deferred_verdict): until then the chosen steps judge as under -m, and no
+        # client run starts early for the others.
         chosen = [item for item in session.items if not is_deferred(item)]
         state.selected = frozenset(filter(None, map(_step_id, chosen)))
         targets: dict[str, set] = {}
@@ -452,10 +453,10 @@ def pytest_runtest_setup(item) -> None:
     from pytest_proxydiag.triage import deferred_verdict, is_deferred
 
     if is_deferred(item):
-        answered = deferred_verdict(state.notes.get("symptom"), state.results)
+        answered = deferred_verdict(state.notes.get("symptom"), state.results, _step_id(item))
         if answered is not None:
             pytest.skip(answered)
-        # The chosen branches found nothing: from here every step of the session is a selected one.
+        # It may still change the root cause: from here every step of the session is a selected one.
         state.selected = frozenset(filter(None, map(_step_id, item.session.items)))
 
 

@@ -179,8 +179,8 @@ def test_a_second_labeller_bounds_what_the_held_out_figure_can_say(record_proper
 
 def _cause_ran_figure(corpus: list[dict]) -> str:
     """What a user meets: whether the branch of the cause ran in the first pass (a run of every branch
-    includes it).  Otherwise the chosen branches find nothing and the others run after them: a miss costs
-    the time of the whole run, not the diagnosis.
+    includes it).  Otherwise the other branches' steps run after the chosen ones where they can still
+    change the root cause: a miss costs time, not the diagnosis.
     """
     results = [(classify(e["text"]), e["expected"][0]) for e in corpus]
     ran = sum(r.ambiguous or cause in r.branches for r, cause in results)
@@ -198,7 +198,8 @@ def _cause_ran_figure(corpus: list[dict]) -> str:
                    "agree on the first branch of only 74 of 100 held-out messages: most misses carry no sign of "
                    "their cause in the text, or their label is a judgement the text cannot show (a client lacking "
                    "a proxy feature, labelled application, failing with a plain 407). Triage's branches therefore "
-                   "run first and the others run when they find nothing. When this passes, remove the marker.")
+                   "run first and the others where they can change the root cause. When this passes, remove the "
+                   "marker.")
 def test_held_out_real_messages_reach_the_target():
     right, misses = _accuracy(HELD_OUT_CORPUS)
     assert right / len(HELD_OUT_CORPUS) > HELD_OUT_TARGET, "\n".join(misses)
@@ -661,8 +662,8 @@ def test_wiring_selects_branches_reports_them_and_keeps_secrets_out(pytester, mo
         "SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol')))")
     result.stdout.fnmatch_lines([
         "proxydiag symptom: 'HTTPS_PROXY=http://****@127.0.0.1:9 ProxyError*",
-        'proxydiag branches: connectivity, certificate first (-m "connectivity or certificate"), the others if '
-        'these find nothing',
+        'proxydiag branches: connectivity, certificate first (-m "connectivity or certificate"), the others where '
+        'they can change the root cause',
         "proxydiag why: *-> connectivity (most likely)*-> certificate (also plausible)*",
     ])
     out = result.stdout.str()

@@ -24,16 +24,20 @@ NO_PROXY_CONFIGURED = (
 UNSELECTED_BLOCKERS = ("No finding among the steps that ran, but some could not be assessed: they are blocked by "
                        "{steps}, which this run did not select. Run it too: pytest --proxydiag -m \"{markers}\"")
 
-#: Triage reads only the words (about one real paste in four points elsewhere), so the branches it chose run
-#: first and the others only when those find nothing.  The skip reason of a deferred step ...
-SYMPTOM_ANSWERED = ("not needed: the branches chosen from your error ({chosen}) found the cause ({step}); "
-                    "pytest --proxydiag runs every branch anyway")
-#: ... the line the reports add when the others ran ...
-SYMPTOM_WIDENED = ("The branches chosen from your error ({chosen}) found nothing, so the other branches ran too "
-                   "({count} steps: {markers}).")
-#: ... and the verdict when they could not run (interrupted, -x, the deadline): unexplained, not healthy.
+#: Triage reads only the words (about one real paste in three points elsewhere), so the branches it chose run
+#: first and a step of the others runs unless the root cause found so far ranks before anything it could
+#: find.  The skip reason of such a step ...
+SYMPTOM_ANSWERED = ("not needed: the root cause is already found ({step}), and this step comes after it in the "
+                    "flowchart (the run started from your error's branches: {chosen}); pytest --proxydiag runs "
+                    "every step")
+#: ... the line the reports add when some of the others ran ...
+SYMPTOM_WIDENED = ("The branches chosen from your error ({chosen}) did not settle the cause alone, so {ran} of the "
+                   "{count} steps of the other branches ran too.")
+#: ... and the verdict when nothing was found and some of them did not run (interrupted, the deadline):
+#: unexplained, not healthy.
 SYMPTOM_UNEXPLAINED = ("No finding in the branches chosen from your error ({chosen}), so they do not explain it, "
-                       "and the other branches did not run ({count} steps): pytest --proxydiag -m \"{markers}\"")
+                       "and {missing} of the {count} steps of the other branches did not run: "
+                       "pytest --proxydiag -m \"{markers}\"")
 
 ALL_PASSED = "No finding: every step that ran passed."
 

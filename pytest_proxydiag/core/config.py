@@ -116,7 +116,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("fix_script", "write the verified fixes as a script to source (.sh, .fish, .ps1)",
            parse="parse_output_file", metavar="PATH"),
     # Any text is a symptom; an unreadable symptom file is triage's usage error (it reads the file once).
-    Option("symptom", "the error text you see; its flowchart branches run first, the others if they find nothing", metavar="TEXT"),
+    Option("symptom", "the error text you see; its flowchart branches run first", metavar="TEXT"),
     Option("symptom_file", "file (or - for stdin) holding the error text or log you see", metavar="PATH"),
     Option("compare", "an earlier run's JSON to compare this run with", parse="parse_existing_file",
            metavar="PATH"),

@@ -82,6 +82,12 @@ def branch_of(step_id: str) -> str:
 _POSITION = {s: i for i, s in enumerate(ROOT_CAUSE_ORDER)}
 
 
+def earliest_rank(step_id: str) -> int:
+    """The best place in :data:`ROOT_CAUSE_ORDER` any finding of *step_id* can take (before it runs)."""
+    return min((i for entry, i in _POSITION.items() if entry == step_id or entry.startswith(step_id + ":")),
+               default=len(ROOT_CAUSE_ORDER))
+
+
 def order_key(step_id: str, finding_key: str | None = None) -> tuple[int, str]:
     """Sort key: flowchart steps in dependency order, site steps after them."""
     if finding_key is not None and f"{step_id}:{finding_key}" in _POSITION:

@@ -110,9 +110,10 @@ def no_finding_verdict(doc: Mapping[str, Any]) -> tuple[bool, str]:
         markers = " or ".join(sorted({u.partition(".")[0] for u in unselected}))
         return False, words.UNSELECTED_BLOCKERS.format(steps=", ".join(unselected), markers=markers)
     symptom, others = symptom_others(doc)
-    if others and not others.get("ran"):
+    if others and len(others.get("ran") or ()) < others.get("steps", 0):
         return False, words.SYMPTOM_UNEXPLAINED.format(chosen=", ".join(symptom.get("branches") or ()),
-                                                       count=others.get("steps", 0),
+                                                       missing=others["steps"] - len(others.get("ran") or ()),
+                                                       count=others["steps"],
                                                        markers=" or ".join(others.get("branches") or ()))
     return True, words.ALL_PASSED
 
@@ -127,12 +128,12 @@ def symptom_others(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[s
 
 
 def widened_line(doc: Mapping[str, Any]) -> str | None:
-    """The line saying the chosen branches found nothing and the others ran (None when they did not)."""
+    """The line saying the chosen branches did not settle the cause and how many other steps ran (None: none)."""
     symptom, others = symptom_others(doc)
     if not others or not others.get("ran"):
         return None
-    return words.SYMPTOM_WIDENED.format(chosen=", ".join(symptom.get("branches") or ()),
-                                        count=others.get("steps", 0), markers=", ".join(others["branches"]))
+    return words.SYMPTOM_WIDENED.format(chosen=", ".join(symptom.get("branches") or ()), ran=len(others["ran"]),
+                                        count=others.get("steps", 0))
 
 
 def render_lines(doc: Mapping[str, Any]) -> list[Line]:

@@ -107,7 +107,7 @@ class Triage:
         if self.ambiguous:
             runs = "every branch (no known proxy error in the text)"
         else:
-            runs = f"{', '.join(self.branches)} first (-m \"{self.marker_expression()}\"), the others if these find nothing"
+            runs = f"{', '.join(self.branches)} first (-m \"{self.marker_expression()}\"), the others where they can change the root cause"
         return [f"proxydiag symptom: '{_shorten(self.text_excerpt, 100)}'",
                 f"proxydiag branches: {runs}",
                 f"proxydiag why: {self.explanation}"]

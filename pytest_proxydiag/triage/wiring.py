@@ -1,5 +1,5 @@
-"""Plugin wiring: classify the run's symptom once, run its branches first (the others only if they find
-nothing), show it first."""
+"""Plugin wiring: classify the run's symptom once, run its branches first (the others only where they can
+still change the root cause), show it first."""
 
 from __future__ import annotations
 
@@ -87,10 +87,11 @@ def get_triage(config) -> Triage | None:
 def apply_triage(config, items: list, note: dict | None = None, step_id_of=None) -> None:
     """``pytest_collection_modifyitems`` (after branch markers are set): the chosen branches run first.
 
-    The other branches' items move behind them and are *deferred*: they run only when the chosen
-    branches find nothing (:func:`deferred_verdict`), because triage reads only the words and about one
-    real paste in four points elsewhere.  What was deferred goes in the symptom's *note* (``others``:
-    the branches, how many steps, counted by *step_id_of*, and whether they ran).
+    The other branches' items move behind them and are *deferred* (:func:`deferred_verdict`): each runs
+    unless the root cause found so far ranks before anything it could find, because triage reads only
+    the words and about one real paste in three points elsewhere.  The root cause is then the one a full
+    run names.  What was deferred goes in the symptom's *note* (``others``: the branches, how many steps,
+    counted by *step_id_of*, and which of them ran).
     """
     kept, deferred = select_items(items, get_triage(config))
     if not deferred:
@@ -100,7 +101,7 @@ def apply_triage(config, items: list, note: dict | None = None, step_id_of=None)
         item.stash[key] = True
     items[:] = kept + deferred
     if note is not None:
-        note["others"] = {**not_run(deferred, step_id_of or (lambda item: item.nodeid)), "ran": False}
+        note["others"] = {**not_run(deferred, step_id_of or (lambda item: item.nodeid)), "ran": []}
 
 
 def _deferred_key():
@@ -109,27 +110,30 @@ def _deferred_key():
 
 
 def is_deferred(item) -> bool:
-    """Whether *item* belongs to a branch triage did not choose (it runs only if the chosen ones find nothing)."""
+    """Whether *item* belongs to a branch triage did not choose (it runs only if it can still change the root cause)."""
     return item.stash.get(_deferred_key(), False)
 
 
 #: Findings that say their cause lies in another branch: a policy step whose own CONNECT never got through
-#: ("not a policy refusal: fix the way to the proxy first").  They do not answer the symptom, so the other
-#: branches still run and the step that owns the cause is named.
+#: ("not a policy refusal: fix the way to the proxy first").  They settle nothing, so the steps that own
+#: the cause still run and are named.
 POINTS_ELSEWHERE = frozenset({"no_path"})
 
 
-def deferred_verdict(note: dict | None, results) -> str | None:
-    """Before a deferred item runs: the skip reason when a chosen branch already found the cause, else None
-    (and the note records that the other branches ran)."""
+def deferred_verdict(note: dict | None, results, step_id: str) -> str | None:
+    """Before a deferred step runs: the skip reason when the root cause found so far ranks before anything
+    *step_id* could find (it cannot change the root cause), else None (and the note records that it ran)."""
+    from pytest_proxydiag.core import flowchart
+    from pytest_proxydiag.core.results import root_cause
+
+    settled = root_cause(r for r in results if r.finding_key not in POINTS_ELSEWHERE)
+    if settled is not None and \
+            flowchart.order_key(settled.step_id, settled.finding_key)[0] < flowchart.earliest_rank(step_id):
+        return words.SYMPTOM_ANSWERED.format(chosen=", ".join((note or {}).get("branches") or ()),
+                                             step=settled.step_id)
     others = (note or {}).get("others")
-    if others is not None and others["ran"]:
-        return None  # widened already: a finding of the other branches stops nothing
-    found = next((r for r in results if r.outcome == "failed" and r.finding_key not in POINTS_ELSEWHERE), None)
-    if found is not None:
-        return words.SYMPTOM_ANSWERED.format(chosen=", ".join((note or {}).get("branches") or ()), step=found.step_id)
-    if others is not None:
-        others["ran"] = True
+    if others is not None and step_id not in others["ran"]:
+        others["ran"].append(step_id)
     return None
 
 
