@@ -258,3 +258,14 @@ def test_a_symptom_run_cut_short_before_the_other_branches_is_not_called_healthy
                                                                         markers="connectivity or bypass")
     doc["notes"]["symptom"]["others"]["ran"] = [f"step{i}" for i in range(9)]
     assert no_finding_verdict(doc) == (True, words.ALL_PASSED)
+
+
+@pytest.mark.parametrize("scenario, root", [("wrong-port", "connectivity.proxy_port"),
+                                            ("reset-domain", "policy.domain_allowed")])
+def test_a_misleading_symptom_ends_at_the_root_cause_a_full_run_names(scenario, root, run_diag, lab_factory):
+    """A 407 pasted for a proxy on another port, or for a domain the proxy resets: auth's gate (the tunnel)
+    fails first, but the steps that rank before it still run, so the specific finding wins as in a full run."""
+    run = run_diag("--proxydiag-symptom", "curl: (56) CONNECT tunnel failed, response 407",
+                   "--proxydiag-clients", "none", lab=lab_factory(scenario))
+    assert run.root_cause == root, run.output
+    assert root in run.doc["notes"]["symptom"]["others"]["ran"]
