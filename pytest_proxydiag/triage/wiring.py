@@ -101,7 +101,7 @@ def apply_triage(config, items: list, note: dict | None = None, step_id_of=None)
         item.stash[key] = True
     items[:] = kept + deferred
     if note is not None:
-        note["others"] = {**not_run(deferred, step_id_of or (lambda item: item.nodeid)), "ran": []}
+        note["others"] = {**_deferred_summary(deferred, step_id_of or (lambda item: item.nodeid)), "ran": []}
 
 
 def _deferred_key():
@@ -137,7 +137,7 @@ def deferred_verdict(note: dict | None, results, step_id: str) -> str | None:
     return None
 
 
-def not_run(dropped: list, step_id_of) -> dict:
+def _deferred_summary(dropped: list, step_id_of) -> dict:
     """The branches of the deferred items, in the flowchart's order, and how many steps they hold."""
     from pytest_proxydiag.core import flowchart
 
