@@ -17,6 +17,7 @@ import pytest
 from pytest_proxydiag.lab import PASSWORD, WRONG_PASSWORD
 from pytest_proxydiag.catalog import report as words
 from pytest_proxydiag.core.step import PATH_GATES
+from pytest_proxydiag.reports.html_report import diagnosis_html
 from pytest_proxydiag.reports.text import no_finding_verdict
 from pytest_proxydiag.reports.compare import compare
 from pytest_proxydiag.reports.facts import decision_path, it_facts, it_text
@@ -256,6 +257,8 @@ def test_a_symptom_run_cut_short_before_the_other_branches_is_not_called_healthy
     healthy, sentence = no_finding_verdict(doc)
     assert not healthy and sentence == words.SYMPTOM_UNEXPLAINED.format(chosen="auth", missing=8, count=9,
                                                                         markers="connectivity or bypass")
+    page = diagnosis_html(doc)
+    assert words.NOT_DIAGNOSED[1] in page and html.escape(sentence, quote=True) in page and "No problem found" not in page
     doc["notes"]["symptom"]["others"]["ran"] = [f"step{i}" for i in range(9)]
     assert no_finding_verdict(doc) == (True, words.ALL_PASSED)
 

@@ -552,15 +552,10 @@ def test_select_items_keeps_chosen_branches_and_unbranched_items():
 
 
 def test_the_steps_that_own_the_tunnel_run_first_whatever_the_symptom():
-    def step(step_id: str):
-        branch = step_id.partition(".")[0]
-        marker = SimpleNamespace(args=(step_id,), kwargs={})
-        return SimpleNamespace(name=step_id, get_closest_marker=lambda m: marker if m == "proxydiag_step" else
-                               object() if m == branch else None)
-
-    items = [step(s) for s in ("connectivity.proxy_reachable", "connectivity.no_proxy", "auth.credentials",
-                               "auth.netrc", "connectivity.proxy_works", "certificate.interception", "bypass.no_proxy")]
-    kept, dropped = select_items(items, classify("SELF_SIGNED_CERT_IN_CHAIN"))
+    items = [_item(s, s.partition(".")[0]) for s in ("connectivity.proxy_reachable", "connectivity.no_proxy",
+                                                      "auth.credentials", "auth.netrc", "connectivity.proxy_works",
+                                                      "certificate.interception", "bypass.no_proxy")]
+    kept, dropped = select_items(items, classify("SELF_SIGNED_CERT_IN_CHAIN"), lambda item: item.name)
     assert [i.name for i in kept] == ["connectivity.proxy_reachable", "auth.credentials", "connectivity.proxy_works",
                                       "certificate.interception"]
     assert [i.name for i in dropped] == ["connectivity.no_proxy", "auth.netrc", "bypass.no_proxy"]

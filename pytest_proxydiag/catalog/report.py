@@ -7,8 +7,7 @@ and solutions are in the branch modules next to this one.
 from __future__ import annotations
 
 __all__ = ["FIX_VERDICTS", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "SYMPTOM_ANSWERED",
-           "SYMPTOM_WIDENED", "ALL_PASSED",
-           "NOTHING_CHANGED"]
+           "SYMPTOM_WIDENED", "ALL_PASSED", "NOTHING_CHANGED", "NOT_DIAGNOSED"]
 
 #: A fix's ``verified`` value, as the report states it.
 FIX_VERDICTS = {True: "verified on this machine", False: "tried here and it did NOT work",
@@ -40,5 +39,8 @@ SYMPTOM_UNEXPLAINED = ("No finding in the branches chosen from your error ({chos
                        "pytest --proxydiag -m \"{markers}\"")
 
 ALL_PASSED = "No finding: every step that ran passed."
+
+#: The HTML verdict's kicker and heading over any of the "no finding, but ..." sentences above.
+NOT_DIAGNOSED = ("No finding, but the cause may lie where this run did not look", "Not diagnosed yet")
 
 NOTHING_CHANGED = "no step changed outcome and no compared evidence differs"

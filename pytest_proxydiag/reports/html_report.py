@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 
 from pytest_proxydiag import catalog
+from pytest_proxydiag.catalog import report as words
 
 
 from pytest_proxydiag.core import flowchart
@@ -247,8 +248,9 @@ def diagnosis_html(doc: Mapping[str, Any]) -> str:
         out.append("<section class='pd-verdict pd-warn'><div class='pd-kicker'>No finding, but the diagnosis "
                    "itself failed at some steps</div><h2>Incomplete diagnosis</h2></section>")
     elif not (verdict := no_finding_verdict(doc))[0]:
-        out.append("<section class='pd-verdict pd-warn'><div class='pd-kicker'>No finding, but the cause may lie "
-                   f"where this run did not look</div><h2>Not diagnosed yet</h2><p>{_e(verdict[1])}</p></section>")
+        kicker, heading = words.NOT_DIAGNOSED
+        out.append(f"<section class='pd-verdict pd-warn'><div class='pd-kicker'>{_e(kicker)}</div>"
+                   f"<h2>{_e(heading)}</h2><p>{_e(verdict[1])}</p></section>")
     else:
         c = doc.get("counts") or {}
         out.append("<section class='pd-verdict pd-good'><div class='pd-kicker'>No problem found</div>"

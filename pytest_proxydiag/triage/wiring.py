@@ -93,7 +93,8 @@ def apply_triage(config, items: list, note: dict | None = None, step_id_of=None)
     run names.  What was deferred goes in the symptom's *note* (``others``: the branches, how many steps,
     counted by *step_id_of*, and which of them ran).
     """
-    kept, deferred = select_items(items, get_triage(config))
+    step_id_of = step_id_of or (lambda item: item.nodeid)
+    kept, deferred = select_items(items, get_triage(config), step_id_of)
     if not deferred:
         return
     key = _deferred_key()
@@ -101,7 +102,7 @@ def apply_triage(config, items: list, note: dict | None = None, step_id_of=None)
         item.stash[key] = True
     items[:] = kept + deferred
     if note is not None:
-        note["others"] = {**_deferred_summary(deferred, step_id_of or (lambda item: item.nodeid)), "ran": []}
+        note["others"] = {**_deferred_summary(deferred, step_id_of), "ran": []}
 
 
 def _deferred_key():
@@ -162,13 +163,13 @@ def _branch_of_item(item) -> str | None:
     return None
 
 
-def select_items(items: list, triage: Triage | None) -> tuple[list, list]:
+def select_items(items: list, triage: Triage | None, step_id_of=None) -> tuple[list, list]:
     """Split *items* into (first, deferred) by the triage's branches.
 
     Items without a branch marker (site steps in their own branch, the user's other tests) and the
-    steps that own a failed CONNECT (:data:`~pytest_proxydiag.core.step.PATH_GATES`: whatever the
-    error, every other step needs the tunnel they judge) come first; an ambiguous triage keeps
-    everything first.
+    steps that own a failed CONNECT (:data:`~pytest_proxydiag.core.step.PATH_GATES`, told by
+    *step_id_of*: whatever the error, every other step needs the tunnel they judge) come first; an
+    ambiguous triage keeps everything first.
     """
     if triage is None or triage.ambiguous:
         return list(items), []
@@ -178,13 +179,7 @@ def select_items(items: list, triage: Triage | None) -> tuple[list, list]:
     kept, dropped = [], []
     for item in items:
         branch = _branch_of_item(item)
-        first = branch is None or branch in chosen or _step_of_item(item) in PATH_GATES
+        first = branch is None or branch in chosen or (step_id_of is not None and step_id_of(item) in PATH_GATES)
         (kept if first else dropped).append(item)
     return kept, dropped
 
-
-def _step_of_item(item) -> str | None:
-    marker = item.get_closest_marker("proxydiag_step")
-    if marker is None:
-        return None
-    return marker.args[0] if marker.args else marker.kwargs.get("step_id")
