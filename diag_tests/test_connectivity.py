@@ -8,9 +8,10 @@ import importlib.util
 
 import pytest
 
-from pytest_proxydiag.branches import connectivity
+from pytest_proxydiag.branches import connectivity, policy, policy_reach
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import Target
+from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net import routing
 from pytest_proxydiag.proof import appruns
 
@@ -107,8 +108,13 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
                                "headers": dict(tunnel.reply.headers) if tunnel.reply else None,
                                "timings": tunnel.timings})
     if not tunnel.ok:
+        def refused_everywhere():
+            # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
+            reference = proxydiag_config["reference"]
+            return policy_reach.reference_refusal(policy.read_tunnel(tunnel),
+                                                  lambda: measure.connect_reference(proxydiag_probes, reference))
         connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
-                                 speaks_socks).conclude(step)
+                                 speaks_socks, refused_everywhere).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

@@ -38,6 +38,7 @@ BAD_VALUES = {
     "litellm_config": ("a-dir", "is a directory; name a file"),
     "pac_url": ("gopher://pac.corp/proxy.pac", "must be an http://, https:// or file:// URL"),
     "port_candidates": ("99999", "a port is a number from 1 to 65535"),
+    "reference": ("https://google.com", "must be HOST:PORT (like google.com:443), or none"),
     "latency_threshold": ("nan", "must be a positive number of seconds"),
     "health_samples": ("500", "must be a whole number from 1 to 50"),
     "health_threshold": ("-0.5", "must be a positive number of seconds"),
@@ -142,6 +143,7 @@ def test_bad_environment_values_stay_findings_not_usage_errors(workdir, monkeypa
     ("timeout", "2.5", 2.5), ("health_samples", "3", 3), ("payload_sizes", "16K, 1M", [16384, 1048576]),
     ("clients", "Curl,claude", "curl,claude"), ("aws_region", "EU-West-1", ["eu-west-1"]),
     ("resolve", "API.anthropic.com:443:[::1]", [("api.anthropic.com", 443, "::1")]),
+    ("reference", "Intranet.Example:8443", ["intranet.example", 8443]), ("reference", "none", None),
 ])
 def test_good_values_are_parsed_and_keep_their_source(workdir, name, value, expected):
     opt = {o.name: o for o in OPTIONS}[name]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches import policy, products
 from pytest_proxydiag.catalog.products import FINGERPRINTS
 
 BLOCKPAGES = Path(__file__).parent / "data" / "blockpages"
@@ -264,3 +264,23 @@ def test_a_parent_refusing_the_proxys_own_credentials_is_read_from_the_page():
             "through <b>127.0.0.1</b>: <b>SOCKS5 authentication failed</b></p></html>")  # Privoxy 3.0.34, measured
     assert products.parent_auth_failure(page) == "SOCKS5 authentication failed"
     assert products.parent_auth_failure("<h1>503 Service Unavailable</h1>") is None
+
+
+_SQUID_DENIED = ((("X-Squid-Error", "ERR_ACCESS_DENIED 0"), ("Server", "squid/6.13")),
+                 b"<html><title>ERROR: The requested URL could not be retrieved</title></html>")
+
+
+@pytest.mark.parametrize("provider, reference, alike", [
+    ((403, *_SQUID_DENIED), (403, *_SQUID_DENIED), True),
+    ((403, (), b""), (403, (), b""), True),
+    # The reference went through (an upstream error), or was refused in other words: a rule about the provider.
+    ((403, *_SQUID_DENIED), (503, (("X-Squid-Error", "ERR_CONNECT_FAIL 111"),), b""), False),
+    ((403, *_SQUID_DENIED), (403, (("X-Squid-Error", "ERR_FORWARDING_DENIED 0"),), b""), False),
+    ((403, *_SQUID_DENIED), (451, *_SQUID_DENIED), False),
+    # A category block page names why: a rule about what the name is, even if the reference falls under one too.
+    ((403, (), b"<html>Access Denied. URL Category: Generative AI</html>"),
+     (403, (), b"<html>Access Denied. URL Category: Generative AI</html>"), False),
+])
+def test_a_reference_refused_alike_tells_a_refused_machine_from_a_domain_rule(provider, reference, alike):
+    first, other = (policy.read_reply(*reply, stage="connect") for reply in (provider, reference))
+    assert products.refused_alike(first, other) is alike

@@ -132,10 +132,20 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "socks_client_refused", root["finding"]
         assert "closed it at once, without a byte of SOCKS5 reply" in root["finding"]
         assert "Dante: a 'client pass { from: <your address>/32" in root["solution"]
-    elif case == "client-refused":
+    elif case == "client-refused" and key == "tinyproxy":
         assert root["finding_key"] == "client_denied", root["finding"]
         assert "refuses this machine itself, for every destination" in root["finding"]
         assert "tinyproxy: Allow / Deny" in root["solution"] and "will not help" in root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
+    elif case == "client-refused":
+        # Apache's page for Require ip is a domain rule's: the reference name, refused the same way, tells them apart.
+        assert root["finding_key"] == "refuses_everything", root["finding"]
+        assert "refuses google.com:443, a name every proxy lets through, exactly as it refuses api.anthropic.com" \
+            in root["finding"]
+        assert "Apache httpd: Require ip or Require user" in root["solution"]
+        assert "CONNECT google.com:443: HTTP/1.1 403 Forbidden" in root["solution"]
+        domain = run.step("policy.domain_allowed")
+        assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
         assert "Please allow outbound HTTPS" not in run.output
     if case == "idle-timeout":
         # tinyproxy's Timeout cuts the tunnel while the provider thinks: not a body-size limit, not the SDK.
@@ -314,6 +324,23 @@ def test_socks5_replies_of_a_real_dante_are_read_as_their_refusal_shapes():
         closed.stop()
 
 
+def test_squid_refusing_this_machine_is_told_from_a_domain_rule_by_the_reference_name(lab_factory, run_diag):
+    """Squid's localnet ACL without this machine answers 403 ERR_ACCESS_DENIED, the page of a denied domain: the
+    reference name (google.com:443, the flowchart's step 3), refused the same way, makes it the proxy's finding.
+    Without a reference (``--proxydiag-reference none``) the same proxy is read as a domain rule."""
+    lab = lab_factory("client-refused")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    root = run.step("connectivity.proxy_works")
+    assert run.root_cause == "connectivity.proxy_works" and root["finding_key"] == "refuses_everything", root
+    assert "it answered HTTP/1.1 403 Forbidden to both" in root["finding"] and "Squid" in root["finding"]
+    assert "Squid: the src or proxy_auth ACLs of http_access" in root["solution"]
+    assert "CONNECT google.com:443: HTTP/1.1 403 Forbidden (X-Squid-Error: ERR_ACCESS_DENIED 0)" in root["solution"]
+    assert run.step("policy.domain_allowed")["blocked_by"] == "connectivity.proxy_works"
+    without = run_diag("--proxydiag-clients", "none", "--proxydiag-reference", "none", lab=lab)
+    assert without.root_cause == "policy.domain_allowed", without.output[-3000:]
+    assert without.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
+
+
 def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factory, run_diag):
     """Squid's stock 'deny CONNECT !SSL_ports' answers 403 ERR_ACCESS_DENIED, word for word a denied domain's answer:
     the same host on 443 through the same Squid is not refused, so the ticket asks for the port."""
@@ -382,7 +409,8 @@ def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(
 
 
 @pytest.mark.parametrize("name, words", [("tinyproxy-connect-port", "not allowed there"),
-                                         ("tinyproxy-client-refused", "does not serve this machine")])
+                                         ("tinyproxy-client-refused", "does not serve this machine"),
+                                         ("apache-client-refused", "refuses google.com:443, a name every proxy")])
 def test_policy_alone_does_not_call_a_port_or_client_refusal_a_domain_rule(name, words, product_lab, run_diag):
     """-m policy (connectivity.proxy_works deselected): the policy steps judge the CONNECT themselves, and a 403 whose
     page says 'this port' or 'your host' is no_path, not the whitelist ticket of a refused domain."""

@@ -78,11 +78,13 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 
 
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
-                speaks_socks: Callable[[], bool] | None = None) -> Judgement | None:
+                speaks_socks: Callable[[], bool] | None = None,
+                refused_everywhere: Callable[[], tuple[str, str] | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
-    (or SOCKS5).
+    (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
+    the same way (``policy_reach.reference_refusal``: its host:port and the proxy's answer).
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
@@ -93,6 +95,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
+                                  proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
+        everywhere = refused_everywhere() if reply.status in (403, 451) and refused_everywhere else None
+        if everywhere is not None:
+            return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
+                                  reference=everywhere[0], reference_answer=everywhere[1],
+                                  evidence=f"CONNECT {target.hostport}: {detail}\n"
+                                           f"CONNECT {everywhere[0]}: {everywhere[1]}",
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
         if reply.status in (403, 451):
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,

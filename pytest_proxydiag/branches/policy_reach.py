@@ -20,12 +20,27 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from pytest_proxydiag.branches import products
+from pytest_proxydiag.branches import policy, products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
 from pytest_proxydiag.catalog.policy import utc
 
-__all__ = ["judge_own_path", "needs_control"]
+__all__ = ["judge_own_path", "needs_control", "reference_refusal"]
+
+
+def reference_refusal(verdict, connect: Callable[[], object | None]) -> tuple[str, str] | None:
+    """``(host:port, the proxy's answer)`` when the proxy refused the reference name (``--proxydiag-reference``)
+    exactly as it refused the provider (*verdict*, ``policy.read_tunnel``); None otherwise.
+
+    *connect()* returns the reference CONNECT's (cached) result, or None when there is no reference to ask; it is
+    called only for a plain refusal, the one case a domain rule and a refused machine look alike.
+    """
+    if verdict is None or verdict.kind not in ("denied", "block_page") or verdict.category:
+        return None
+    res = connect()
+    if res is None or not products.refused_alike(verdict, policy.read_tunnel(res)):
+        return None
+    return res.target, res.detail
 
 
 def needs_control(verdict) -> bool:
@@ -34,13 +49,15 @@ def needs_control(verdict) -> bool:
 
 
 def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str | None = None, tunnel=None,
-                   verdict=None, control: str = "", control_res=None, proxy_hostport: str,
+                   verdict=None, control: str = "", control_res=None, everywhere: tuple[str, str] | None = None,
+                   proxy_hostport: str,
                    when: Callable[[str], float | None], client: str) -> Judgement:
     """The step's own verdict on the path to *target*.
 
     *unusable*: why the proxy cannot be used at all (the probes' detail), or None; else *tunnel* is the failed
     CONNECT, *verdict* the proxy's answer read (``policy.read_tunnel``), and for a reply-less failure
-    *control_res* the control CONNECT to *control* (host:port).
+    *control_res* the control CONNECT to *control* (host:port); *everywhere*: the reference name refused the same
+    way (:func:`reference_refusal`).
     """
     request = f"CONNECT {target.hostport}"
     ticket = dict(fix={"ticket_domains": [d.host for d in domains]}, domains=allowlist_lines(domains),
@@ -51,6 +68,9 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     said = tunnel.detail
     if verdict.kind in products.PROXY_WIDE_SHAPES:  # the page says: a port, or this machine
         return Judgement.fail("no_path", request=request, said=said, meaning=Note.of("path_" + verdict.kind))
+    if everywhere is not None:
+        return Judgement.fail("no_path", request=request, said=said,
+                              meaning=Note.of("path_everything", reference=everywhere[0], detail=everywhere[1]))
     if verdict.is_block or verdict.status in (403, 451):
         key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"
         return Judgement.fail(key, request=request, said=said, blocked=f"{target.hostport} ({said})", **ticket)

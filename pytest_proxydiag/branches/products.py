@@ -29,7 +29,8 @@ from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, 
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
-           "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal"]
+           "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
+           "refused_alike"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -282,6 +283,20 @@ def silent_refusal(domain_cause: str, control_ok: bool, control_cause: str) -> s
     if control_cause in ("reset", "closed"):
         return "every_domain"
     return "inconclusive"
+
+
+def refused_alike(first: Any, other: Any) -> bool:
+    """Whether the proxy refused *other* (its verdict on the reference name, a ``policy.Verdict``) exactly as it
+    refused *first* (its verdict on the provider): the same plain refusal (no category, no portal, no port), the
+    same answer (HTTP status or SOCKS5 code) and error code.
+
+    A proxy that refuses a name every proxy lets through (the flowchart's step 3 tries google.com) the way it
+    refuses the provider is not applying a domain rule: it refuses this machine or this user, or lets only a short
+    list of names through.  Squid's ``src`` ACLs and Apache's ``Require ip`` give the same page as a domain rule.
+    """
+    plain = ("denied", "block_page")
+    return (first.kind in plain and other.kind == first.kind and first.answer == other.answer
+            and first.error_code == other.error_code and not first.category and not other.category)
 
 
 # -- SOCKS5 (RFC 1928 / RFC 1929) replies: bytes in, a meaning out -------------------------------

@@ -66,6 +66,12 @@ STEPS = {
                                       "answered {status} to CONNECT {target}, and its page says this host is not "
                                       "among the clients it serves. This is not a domain rule. {product}",
                               "solution": "allow_client"},
+            "refuses_everything": {"text": "The proxy {proxy} refuses {reference}, a name every proxy lets through, "
+                                           "exactly as it refuses {target}: it answered {status} to both. It refuses "
+                                           "this machine (or this user) for every destination, or lets only a short "
+                                           "list of names through: this is not a rule against the provider. "
+                                           "{product}",
+                                   "solution": "allow_machine"},
             "bad_request": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it could not parse "
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
@@ -116,6 +122,15 @@ STEPS = {
                 "this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_machine": {"any": (
+                "Ask IT why the proxy {proxy_hostport} refuses everything from this machine, {reference} included. "
+                "Most often its client rules leave out your address or your account (Squid: the src or proxy_auth "
+                "ACLs of http_access; Apache httpd: Require ip or Require user in the <Proxy> block; tinyproxy: "
+                "Allow / Deny). If the proxy instead lets only a list of names through, that list needs the "
+                "provider's names (policy.domain_allowed lists them once the proxy serves this machine). Give IT the "
+                "address this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "request_form": {"any": (
                 "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
                 "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "

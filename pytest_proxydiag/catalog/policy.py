@@ -69,6 +69,9 @@ _OWN_PATH_NOTES = {
     "path_unreachable": "The proxy cannot be reached at all.",
     "path_every_domain": "A control CONNECT to {control} failed the same way ({detail}): the proxy opens no "
                          "tunnel, for any domain.",
+    "path_everything": ("It refuses {reference}, a name every proxy lets through, the same way ({detail}): it "
+                        "refuses this machine (or this user) for every destination, or lets only a short list of "
+                        "names through; not a rule against the provider."),
     "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
     "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
     "path_other": "The proxy did not open the tunnel.",
@@ -375,6 +378,8 @@ NOTES = {
         "control_answer": "{control} (control): {detail}",
         "how_reset": "resets",
         "how_closed": "closes",
+        "refuses_everything": ("the proxy refuses {reference} exactly as it refuses the provider ({detail}): it "
+                               "refuses this machine, not the provider's domain"),
         "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
         "not_refused": "not refused by policy: {answers}",
     },

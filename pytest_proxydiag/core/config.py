@@ -129,6 +129,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("litellm_config", "LiteLLM config file (default: LITELLM_CONFIG, ./config.yaml)",
            parse="parse_existing_file", metavar="PATH", env=("LITELLM_CONFIG",)),
     Option("pac_url", "proxy auto-config (PAC) URL or file to evaluate", parse="parse_pac", metavar="URL"),
+    Option("reference", "a name the proxy should let anyone reach, CONNECTed when the provider is refused: the "
+           "same refusal for it means the proxy refuses this machine, not the provider (default google.com:443, "
+           "the flowchart's step 3; none: never)", default=("google.com", 443), parse="parse_reference",
+           metavar="HOST:PORT"),
     Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8443",
            kind="list", parse="parse_port", metavar="PORT"),
     Option("latency_threshold", "seconds the proxy may add before it is a finding (default 2)",

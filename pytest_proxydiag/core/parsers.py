@@ -96,6 +96,18 @@ def parse_resolve(text: str) -> tuple[str, int, str]:
     return host.lower(), parse_port(port), addr
 
 
+def parse_reference(text: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` of the name every proxy should let through (the flowchart's step 3), or None for ``none``."""
+    text = str(text).strip()
+    if text.lower() in ("none", "off", ""):
+        return None
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]").lower()
+    if not (sep and host and port.isdigit()) or any(c in host for c in "/@ "):
+        raise ValueError("must be HOST:PORT (like google.com:443), or none")
+    return host, parse_port(port)
+
+
 def parse_url(text: str) -> str:
     parts = urlsplit(str(text).strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:

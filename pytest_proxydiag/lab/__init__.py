@@ -98,6 +98,7 @@ from pytest_proxydiag.lab.servers import (
     HOSTILE_BEHAVIOURS,
     ORIGIN_HOSTS,
     PROVIDER_HOSTS,
+    LOOPBACK_NAMES,
     Blackhole,
     ClosedPort,
     HttpsOrigin,
@@ -450,7 +451,7 @@ class Lab:
             sq_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{name}-squid-", dir=parents[0]))
             self._extra_dirs.append(sq_dir)
         origin_ca = _write(sq_dir / "origin-ca.pem", Path(self.public_roots).read_bytes(), 0o644)
-        hosts = _write(sq_dir / "hosts", "".join(f"127.0.0.1 {h}\n" for h in PROVIDER_HOSTS), 0o644)
+        hosts = _write(sq_dir / "hosts", "".join(f"127.0.0.1 {h}\n" for h in LOOPBACK_NAMES), 0o644)
         rules: list[str] = []
         access: list[str] = []
         port_options = ""
@@ -506,7 +507,13 @@ class Lab:
                       "acl step1 at_step SslBump1",
                       "ssl_bump peek step1",
                       "ssl_bump bump all"]
-        access += ["http_access allow localhost", "http_access deny all"]
+        if name == "client-refused":
+            # The stock localnet ACL without this machine's network: 403 ERR_ACCESS_DENIED to every request.
+            rules.append("acl localnet src 192.0.2.0/24")
+            access.append("http_access allow localnet")
+        else:
+            access.append("http_access allow localhost")
+        access.append("http_access deny all")
         host = "::1" if name == "ipv6-proxy" else "127.0.0.1"
         # Squid drops to its own user: it must own its directory (and enter the workdir it lives in).
         _give_to_squid_user(sq_dir)

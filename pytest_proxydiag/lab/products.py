@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
-from pytest_proxydiag.lab.servers import PROVIDER_HOSTS, free_port
+from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, free_port
 
 __all__ = ["ProductSpec", "PRODUCTS", "MISCONFIGS", "RealProxy", "find_product", "find_nss_wrapper", "NSS_WRAPPER_INSTALL"]
 
@@ -105,6 +105,10 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
         # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
         "port-rule": lambda lines: [("AllowCONNECT 443 563" if x.startswith("AllowCONNECT") else x) for x in lines],
+        # Require ip without this machine (TEST-NET-1 only): 403 Forbidden to every request, as for a refused domain.
+        "client-refused": lambda lines: [("  Require ip 192.0.2.0/24" if x.strip() in ("Require all granted",
+                                                                                     "Require valid-user") else x)
+                                         for x in lines],
         "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
                                             and not x.startswith("AllowCONNECT")],
     },
@@ -140,7 +144,7 @@ class RealProxy:
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
-                 hosts: Sequence[str] = PROVIDER_HOSTS, parent_password: str | None = None,
+                 hosts: Sequence[str] = LOOPBACK_NAMES, parent_password: str | None = None,
                  misconfig: str | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
@@ -256,7 +260,7 @@ class RealProxy:
         from pytest_proxydiag.lab.squid import htpasswd_line
 
         d = self.directory
-        modules = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic", "authz_user", "proxy",
+        modules = ["mpm_event", "authz_core", "authz_host", "authn_core", "authn_file", "auth_basic", "authz_user", "proxy",
                    "proxy_connect", "proxy_http"]
         moddir = "/usr/lib/apache2/modules" if os.path.isdir("/usr/lib/apache2/modules") else "/usr/lib64/httpd/modules"
         lines = ["ServerRoot /etc/apache2" if os.path.isdir("/etc/apache2") else "ServerRoot /etc/httpd",

@@ -44,6 +44,8 @@ from pytest_proxydiag.lab.ca import LabCA, server_context  # noqa: F401 - import
 __all__ = [
     "PROVIDER_HOSTS",
     "ORIGIN_HOSTS",
+    "REFERENCE_HOST",
+    "LOOPBACK_NAMES",
     "HOSTILE_BEHAVIOURS",
     "LabCA",
     "OriginRequest",
@@ -63,6 +65,11 @@ PROVIDER_HOSTS: tuple[str, ...] = (
     "bedrock-runtime.us-east-1.amazonaws.com",
     "us-central1-aiplatform.googleapis.com",
 )
+#: The name the diagnosis asks a proxy about when it refuses the provider (``--proxydiag-reference``): the lab
+#: maps it to loopback too, where nothing listens on 443, so a proxy that lets it through answers 502/503.
+REFERENCE_HOST = "google.com"
+#: Every name a lab proxy resolves: to 127.0.0.1, in its own hosts file.
+LOOPBACK_NAMES: tuple[str, ...] = PROVIDER_HOSTS + (REFERENCE_HOST,)
 #: Names (and addresses) on the origin's certificate.
 ORIGIN_HOSTS: tuple[str, ...] = PROVIDER_HOSTS + ("localhost", "127.0.0.1")
 

@@ -125,6 +125,15 @@ def connect_domain(probes, host: str, port: int, *, is_target: bool):
     return probes.cached(("policy-connect", host.lower(), port), compute)
 
 
+def connect_reference(probes, reference: tuple[str, int] | None):
+    """CONNECT the reference name (``--proxydiag-reference``, google.com:443 by default) through the proxy (cached),
+    or None: no reference asked for, or a ``socks5://`` proxy, with which this machine would resolve the name
+    itself (the diagnosis resolves only the names it was given)."""
+    if reference is None or probes.proxy is None or probes.proxy.scheme == "socks5":
+        return None
+    return connect_domain(probes, reference[0], reference[1], is_target=False)
+
+
 def control_connect(probes, domains, target_hosts, control: str) -> tuple[object, str, object]:
     """When no provider domain got a reply: the first domain's CONNECT again and a control CONNECT to *control*
     (another provider name, ``branches/products.control_host``) on the same port, as (first, "host:port", control)."""
