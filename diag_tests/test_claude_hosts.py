@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_proxydiag.branches import claude_hosts as hosts
+from pytest_proxydiag.branches import policy, policy_reach
 from pytest_proxydiag.catalog import claude_hosts as words
 from pytest_proxydiag.machine.claude_mcp import http_mcp_servers
+from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net import routing
 
 pytestmark = pytest.mark.policy
@@ -81,6 +83,14 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
     informational = _note("informational", hosts="; ".join(_label(v, **values[v.need]) for v in aside)) \
         if aside else ""
     bad = [v for v in verdicts if v.need.weight == hosts.REQUIRED and v.verdict == "refused"]
+    if bad and all(v.verdict == "refused" for v in verdicts):
+        # Every host refused: is a name every proxy lets through refused the same way? Then it is no domain rule.
+        first = policy.read_tunnel(tunnels[verdicts.index(bad[0])])
+        everywhere = policy_reach.reference_refusal(
+            first, lambda: measure.connect_reference(proxydiag_probes, cfg["reference"]))
+        if everywhere is not None:
+            step.blocked("connectivity.proxy_works", _note("refused_everywhere", reference=everywhere[0],
+                                                           detail=everywhere[1]))
     if bad:
         step.set_fix(ticket_domains=[f"{v.need.host}:{v.need.port}" for v in bad], verified=None)
         step.fail("refused", hosts="; ".join(_label(v, **values[v.need]) for v in bad), informational=informational,

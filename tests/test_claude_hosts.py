@@ -55,13 +55,16 @@ def squid_refusing():
     require_squid()
     started = []
 
-    def start(*domains: str) -> Squid:
+    def start(*domains: str, clients: str = "") -> Squid:
+        """Squid refusing *domains*; with *clients* (a network) its localnet ACL serves only those clients."""
         # Under the system temp dir: Squid drops to its own user, which cannot enter pytest's private tmp.
         d = Path(tempfile.mkdtemp(prefix="proxydiag-hosts-squid-"))
         d.chmod(0o777)
         port = free_port()
-        lines = squid_config(d, port, rules=[f"acl refused dstdomain {' '.join(domains)}"],
-                             access=["http_access deny refused", "http_access allow localhost", "http_access deny all"])
+        rules = [f"acl refused dstdomain {' '.join(domains)}"] + ([f"acl localnet src {clients}"] if clients else [])
+        lines = squid_config(d, port, rules=rules, access=["http_access deny refused", "http_access allow "
+                                                           + ("localnet" if clients else "localhost"),
+                                                           "http_access deny all"])
         squid = Squid(lines, d, port)
         started.append((squid, d))
         return squid.start()
@@ -86,6 +89,15 @@ def test_a_refused_claude_host_is_a_finding_and_telemetry_is_not(squid_refusing,
     assert "for information only" in step["finding"] and "sentry.io" in step["finding"]
     assert "  claude.ai:443\n  registry.npmjs.org:443" in step["solution"] and "sentry" not in step["solution"]
     assert step["fix"]["verified"] is None and "proxy team must allow" in step["fix"]["evidence"]
+
+
+def test_hosts_refused_because_the_proxy_refuses_this_machine_are_no_domain_finding(squid_refusing, run_diag):
+    # Squid's localnet ACL without this machine: every host, and the reference name, get 403 ERR_ACCESS_DENIED.
+    squid = squid_refusing(*TELEMETRY, clients="192.0.2.0/24")
+    run = run_diag("-k", "test_claude_hosts", env={"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE})
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "skipped" and step["blocked_by"] == "connectivity.proxy_works", step
+    assert "the proxy refuses google.com:443 the same way (HTTP/1.1 403 Forbidden" in step["skip_reason"], step
 
 
 def test_telemetry_alone_refused_is_said_not_a_finding(squid_refusing, run_diag):
