@@ -86,11 +86,11 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
     if bad and all(v.verdict == "refused" for v in verdicts):
         # Every host refused: is a name every proxy lets through refused the same way? Then it is no domain rule.
         first = policy.read_tunnel(tunnels[verdicts.index(bad[0])])
-        everywhere = policy_reach.reference_refusal(
-            first, lambda: measure.connect_reference(proxydiag_probes, cfg["reference"]))
+        everywhere = policy_reach.reference_refusal(first, *measure.reference_probes(proxydiag_probes,
+                                                                                     cfg["reference"]))
         if everywhere is not None:
-            step.blocked("connectivity.proxy_works", _note("refused_everywhere", reference=everywhere[0],
-                                                           detail=everywhere[1]))
+            step.blocked("connectivity.proxy_works", _note("refused_everywhere", reference=everywhere.hostport,
+                                                           detail=everywhere.answer))
     if bad:
         step.set_fix(ticket_domains=[f"{v.need.host}:{v.need.port}" for v in bad], verified=None)
         step.fail("refused", hosts="; ".join(_label(v, **values[v.need]) for v in bad), informational=informational,

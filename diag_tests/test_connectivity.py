@@ -110,9 +110,8 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
     if not tunnel.ok:
         def refused_everywhere():
             # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
-            reference = proxydiag_config["reference"]
-            return policy_reach.reference_refusal(policy.read_tunnel(tunnel),
-                                                  lambda: measure.connect_reference(proxydiag_probes, reference))
+            return policy_reach.reference_refusal(policy.read_tunnel(tunnel), *measure.reference_probes(
+                proxydiag_probes, proxydiag_config["reference"]))
         connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
                                  speaks_socks, refused_everywhere).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)

@@ -44,7 +44,7 @@ def _judge_path(step, cfg, probes, target, *, unusable=None, tunnel=None):
     verdict = control = control_res = everywhere = None
     if tunnel is not None:
         verdict = policy.read_tunnel(tunnel)
-        everywhere = policy_reach.reference_refusal(verdict, lambda: measure.connect_reference(probes, cfg["reference"]))
+        everywhere = policy_reach.reference_refusal(verdict, *measure.reference_probes(probes, cfg["reference"]))
         if policy_reach.needs_control(verdict):
             control = products.control_host(d.host for d in domains)
             control_res = measure.connect_domain(probes, control, target.port, is_target=False)
@@ -104,10 +104,11 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     # Every domain refused alike: the reference name too? Then the proxy refuses this machine (connectivity's).
     refused = [v for _d, v, _a in checked if v.status in (403, 451) or v.is_block]
     everywhere = policy_reach.reference_refusal(refused[0] if len(refused) == len(checked) else None,
-                                                lambda: measure.connect_reference(probes, cfg["reference"]))
+                                                *measure.reference_probes(probes, cfg["reference"]))
     if everywhere is not None:
         _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
-            "connectivity.proxy_works", key="refuses_everything", detail=everywhere[1], reference=everywhere[0]))
+            "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
+            reference=everywhere.hostport))
     # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE

@@ -341,6 +341,19 @@ def test_squid_refusing_this_machine_is_told_from_a_domain_rule_by_the_reference
     assert without.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
 
 
+def test_squid_refusing_connect_itself_is_told_by_a_plain_request_to_the_reference(lab_factory, run_diag):
+    """'http_access deny CONNECT': every tunnel gets a denied domain's page, the reference's too, while a plain
+    http:// request to it is forwarded (the flowchart's step 3 tries both): CONNECT is refused, not the machine."""
+    lab = lab_factory("connect-denied")
+    run = run_diag("--proxydiag-clients", "none", lab=lab)
+    root = run.step("connectivity.proxy_works")
+    assert run.root_cause == "connectivity.proxy_works" and root["finding_key"] == "connect_refused", root
+    assert "refuses CONNECT to every name" in root["finding"] and "while it forwards a plain http://" in root["finding"]
+    assert "Squid: the SSL_ports / CONNECT rules" in root["solution"] and "GET http://google.com/: " in root["solution"]
+    alone = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=lab).step("policy.domain_allowed")
+    assert alone["finding_key"] == "no_path" and "CONNECT itself is refused" in alone["finding"], alone
+
+
 def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factory, run_diag):
     """Squid's stock 'deny CONNECT !SSL_ports' answers 403 ERR_ACCESS_DENIED, word for word a denied domain's answer:
     the same host on 443 through the same Squid is not refused, so the ticket asks for the port."""

@@ -7,13 +7,16 @@ no sentences (the catalog holds them, see ``catalog/connectivity.py``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.net.probes import Cause
 from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
+
+if TYPE_CHECKING:
+    from pytest_proxydiag.branches.policy_reach import ReferenceRefusal
 
 __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
@@ -79,12 +82,12 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
-                refused_everywhere: Callable[[], tuple[str, str] | None] | None = None) -> Judgement | None:
+                refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
     (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
-    the same way (``policy_reach.reference_refusal``: its host:port and the proxy's answer).
+    the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
@@ -98,10 +101,14 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
         everywhere = refused_everywhere() if reply.status in (403, 451) and refused_everywhere else None
         if everywhere is not None:
+            host = everywhere.hostport.rpartition(":")[0]
+            evidence = f"CONNECT {target.hostport}: {detail}\nCONNECT {everywhere.hostport}: {everywhere.answer}"
+            if everywhere.plain is not None:  # CONNECT itself is refused: plain http:// goes through
+                return Judgement.fail("connect_refused", status=reply.status_line, product=who_answered,
+                                      reference=everywhere.hostport, plain=everywhere.plain,
+                                      evidence=f"{evidence}\nGET http://{host}/: {everywhere.plain}")
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
-                                  reference=everywhere[0], reference_answer=everywhere[1],
-                                  evidence=f"CONNECT {target.hostport}: {detail}\n"
-                                           f"CONNECT {everywhere[0]}: {everywhere[1]}",
+                                  reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
         if reply.status in (403, 451):
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,

@@ -18,6 +18,7 @@ Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pytest_proxydiag.branches import policy, products
@@ -25,22 +26,40 @@ from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
 from pytest_proxydiag.catalog.policy import utc
 
-__all__ = ["judge_own_path", "needs_control", "reference_refusal"]
+__all__ = ["judge_own_path", "needs_control", "reference_refusal", "ReferenceRefusal"]
 
 
-def reference_refusal(verdict, connect: Callable[[], object | None]) -> tuple[str, str] | None:
-    """``(host:port, the proxy's answer)`` when the proxy refused the reference name (``--proxydiag-reference``)
-    exactly as it refused the provider (*verdict*, ``policy.read_tunnel``); None otherwise.
+@dataclass(frozen=True)
+class ReferenceRefusal:
+    """The proxy refused the reference name's CONNECT exactly as it refused the provider's."""
 
-    *connect()* returns the reference CONNECT's (cached) result, or None when there is no reference to ask; it is
-    called only for a plain refusal, the one case a domain rule and a refused machine look alike.
+    hostport: str
+    #: The proxy's answer to ``CONNECT hostport``.
+    answer: str
+    #: Its answer to a plain ``GET http://host/`` when that was not refused alike (CONNECT itself is refused);
+    #: None when it was refused too, or not asked.
+    plain: str | None = None
+
+
+def reference_refusal(verdict, connect: Callable[[], object | None],
+                      get: Callable[[], object | None] | None = None) -> ReferenceRefusal | None:
+    """How the proxy answered the reference name (``--proxydiag-reference``) when it refused it exactly as it
+    refused the provider (*verdict*, ``policy.read_tunnel``); None otherwise.
+
+    *connect()* returns the reference CONNECT's (cached) result, *get()* a plain GET of the reference through the
+    proxy, each or None when not to be asked; they are called only for a plain refusal, the one case where a
+    domain rule, a refused machine and a refused CONNECT look alike.
     """
     if verdict is None or verdict.kind not in ("denied", "block_page") or verdict.category:
         return None
     res = connect()
     if res is None or not products.refused_alike(verdict, policy.read_tunnel(res)):
         return None
-    return res.target, res.detail
+    plain = get() if get is not None else None
+    passed = plain is not None and plain.reply is not None and not products.refused_alike(
+        verdict, policy.read_reply(plain.reply.status, tuple(plain.reply.headers), plain.reply.body or b"",
+                                   stage="plain", expect_json=False))
+    return ReferenceRefusal(res.target, res.detail, plain.detail if passed else None)
 
 
 def needs_control(verdict) -> bool:
@@ -49,7 +68,7 @@ def needs_control(verdict) -> bool:
 
 
 def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str | None = None, tunnel=None,
-                   verdict=None, control: str = "", control_res=None, everywhere: tuple[str, str] | None = None,
+                   verdict=None, control: str = "", control_res=None, everywhere: ReferenceRefusal | None = None,
                    proxy_hostport: str,
                    when: Callable[[str], float | None], client: str) -> Judgement:
     """The step's own verdict on the path to *target*.
@@ -69,8 +88,10 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     if verdict.kind in products.PROXY_WIDE_SHAPES:  # the page says: a port, or this machine
         return Judgement.fail("no_path", request=request, said=said, meaning=Note.of("path_" + verdict.kind))
     if everywhere is not None:
-        return Judgement.fail("no_path", request=request, said=said,
-                              meaning=Note.of("path_everything", reference=everywhere[0], detail=everywhere[1]))
+        meaning = Note.of("path_everything", reference=everywhere.hostport, detail=everywhere.answer) \
+            if everywhere.plain is None else Note.of("path_connect_everywhere", reference=everywhere.hostport,
+                                                     detail=everywhere.answer, plain=everywhere.plain)
+        return Judgement.fail("no_path", request=request, said=said, meaning=meaning)
     if verdict.is_block or verdict.status in (403, 451):
         key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"
         return Judgement.fail(key, request=request, said=said, blocked=f"{target.hostport} ({said})", **ticket)

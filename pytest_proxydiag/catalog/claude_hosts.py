@@ -49,8 +49,8 @@ NOTES = {
         "informational": (" Not reached, for information only (Claude Code's API path does not depend on "
                           "them): {hosts}."),
         "auth_first": "the proxy wants authentication first",
-        "refused_everywhere": ("the proxy refuses {reference} the same way ({detail}): it refuses this machine, "
-                               "not these hosts"),
+        "refused_everywhere": ("the proxy refuses {reference} the same way ({detail}): a rule for every name, "
+                               "not against these hosts"),
         "switched_off": "not checked (--proxydiag-no-claude-hosts)",
         "http_only": ("the proxy is {scheme}:// (SOCKS): Claude Code cannot use a SOCKS proxy at all "
                       "(connectivity.proxy_works says so and how to relay it), so the hosts it needs are checked "

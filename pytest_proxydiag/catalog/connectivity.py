@@ -72,6 +72,11 @@ STEPS = {
                                            "list of names through: this is not a rule against the provider. "
                                            "{product}",
                                    "solution": "allow_machine"},
+            "connect_refused": {"text": "The proxy {proxy} refuses CONNECT to every name: {target} and {reference} "
+                                        "alike ({status}), while it forwards a plain http:// request to the same "
+                                        "name ({plain}). CONNECT itself is refused, which every https:// "
+                                        "client needs: this is not a rule against the provider. {product}",
+                                "solution": "allow_connect"},
             "bad_request": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it could not parse "
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "

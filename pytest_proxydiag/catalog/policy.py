@@ -72,6 +72,9 @@ _OWN_PATH_NOTES = {
     "path_everything": ("It refuses {reference}, a name every proxy lets through, the same way ({detail}): it "
                         "refuses this machine (or this user) for every destination, or lets only a short list of "
                         "names through; not a rule against the provider."),
+    "path_connect_everywhere": ("It refuses CONNECT to {reference} the same way ({detail}), while it forwards a "
+                                "plain http:// request to it ({plain}): CONNECT itself is refused (Squid: http_access "
+                                "deny CONNECT, SSL_ports or Safe_ports without 443), not the provider's domain."),
     "path_auth": "The proxy wants valid credentials before it opens a tunnel.",
     "path_upstream": "The proxy accepted the CONNECT but could not reach the provider.",
     "path_other": "The proxy did not open the tunnel.",
@@ -378,8 +381,8 @@ NOTES = {
         "control_answer": "{control} (control): {detail}",
         "how_reset": "resets",
         "how_closed": "closes",
-        "refuses_everything": ("the proxy refuses {reference} exactly as it refuses the provider ({detail}): it "
-                               "refuses this machine, not the provider's domain"),
+        "refuses_everything": ("the proxy refuses {reference} exactly as it refuses the provider ({detail}): a "
+                               "rule for every name, not against the provider's domain"),
         "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
         "not_refused": "not refused by policy: {answers}",
     },

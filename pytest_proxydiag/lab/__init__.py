@@ -482,6 +482,8 @@ class Lab:
             # the requests Squid sees inside it once it has bumped TLS.
             access.append("http_access deny provider" if name == "blocked-domain"
                           else "http_access deny !CONNECT provider")
+        if name == "connect-denied":
+            access.append("http_access deny CONNECT")
         if name == "read-timeout":
             rules.append("read_timeout 1 seconds")
         if name == "ssl-ports":

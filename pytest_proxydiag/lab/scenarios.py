@@ -23,6 +23,7 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "reset-domain": "policy.domain_allowed",
     "ssl-ports": "policy.domain_allowed",
     "client-refused": "connectivity.proxy_works",
+    "connect-denied": "connectivity.proxy_works",
     "read-timeout": "performance.latency",
     "block-page": "policy.url_filtering",
     "ssl-bump-untrusted": "certificate.interception",
@@ -70,6 +71,8 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
                            "provider's port is refused (403 ERR_ACCESS_DENIED, as for a denied domain)"),
     "client-refused": ("squid", "Squid's localnet ACL leaves out this machine's network: 403 ERR_ACCESS_DENIED to "
                                 "every request, the same page as for a denied domain"),
+    "connect-denied": ("squid", "Squid with 'http_access deny CONNECT': every tunnel refused (403 ERR_ACCESS_DENIED, "
+                                "a denied domain's page), plain http:// forwarded"),
     "read-timeout": ("squid", "Squid with read_timeout 1 seconds in front of a provider that takes 2.5 s to answer: "
                               "the tunnel is cut before the first byte"),
     "block-page": ("squid", "TLS inspection (CA trusted) with a URL filter: Squid's 403 block page inside TLS"),

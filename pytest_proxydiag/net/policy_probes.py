@@ -134,6 +134,23 @@ def connect_reference(probes, reference: tuple[str, int] | None):
     return connect_domain(probes, reference[0], reference[1], is_target=False)
 
 
+def get_reference(probes, reference: tuple[str, int] | None):
+    """A plain ``GET http://<reference host>/`` through an HTTP proxy (cached), or None: no reference asked for, or
+    no HTTP proxy.  The flowchart's step 3 tries both: a proxy that refuses every CONNECT but forwards this
+    request refuses CONNECT itself, not this machine."""
+    if reference is None or probes.proxy is None or probes.proxy.scheme not in ("http", "https"):
+        return None
+    from pytest_proxydiag.core.config import Target
+
+    return probes.request(Target(f"http://{reference[0]}", "reference"), "GET", "/")
+
+
+def reference_probes(probes, reference: tuple[str, int] | None) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The reference CONNECT and the reference GET, each to be called only if needed
+    (``policy_reach.reference_refusal(verdict, *reference_probes(probes, cfg["reference"]))``)."""
+    return (lambda: connect_reference(probes, reference)), (lambda: get_reference(probes, reference))
+
+
 def control_connect(probes, domains, target_hosts, control: str) -> tuple[object, str, object]:
     """When no provider domain got a reply: the first domain's CONNECT again and a control CONNECT to *control*
     (another provider name, ``branches/products.control_host``) on the same port, as (first, "host:port", control)."""
