@@ -293,6 +293,18 @@ def test_debug_logging_shows_the_sdk_going_through_the_proxy(run_diag, lab_facto
             "os"} <= set(versions)
 
 
+def test_debug_logging_defers_an_sdk_certificate_error_to_the_interception_finding(run_diag, lab_factory):
+    # The SDK fails on the untrusted interception CA: that is certificate.interception's finding, not an SDK
+    # setup to upgrade ('pip install -U anthropic litellm' was the advice under OTHER FINDINGS of the demo).
+    lab = lab_factory("ssl-bump-untrusted")
+    run = run_diag("-k", "interception or debug_logging", lab=lab, env={**_sdk_env(), "SHELL": "/bin/bash"})
+    assert run.step("certificate.interception")["outcome"] == "failed"
+    step = run.step("application.debug_logging")
+    assert step["outcome"] == "skipped" and step["blocked_by"] == "certificate.interception", step
+    assert "CERTIFICATE_VERIFY_FAILED" in step["skip_reason"]
+    assert "the proxy's certificate is not trusted" in step["skip_reason"]
+
+
 def test_debug_logging_without_an_sdk_is_skipped_naming_them(run_diag, lab_factory, tmp_path):
     # The [test] extra installs the Anthropic SDK: hide it (and LiteLLM) from the Python the step starts,
     # as a machine without them looks. A module set to None in sys.modules is one find_spec() does not
