@@ -241,7 +241,12 @@ def demo(argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"proxydiag demo: cannot write the reports into {out}: {exc.strerror or exc}; choose another --out",
+              file=sys.stderr)
+        return 2
     html, json_path = out / HTML_NAME, out / JSON_NAME
     for stale in (html, json_path):
         with contextlib.suppress(OSError):

@@ -87,6 +87,14 @@ def test_demo_unknown_scenario_is_a_usage_error(capsys):
     assert "proxydiag demo --list" in capsys.readouterr().err
 
 
+def test_demo_into_a_directory_it_cannot_create_is_a_usage_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["demo", "proxy-down", "--out", str(blocker / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert f"proxydiag demo: cannot write the reports into {blocker / 'reports'}" in err and "Traceback" not in err
+
+
 def test_demo_without_squid_gives_the_install_command(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(lab_module, "find_squid", lambda: None)
     assert cli.main(["demo", "block-page", "--out", str(tmp_path)]) == 3
