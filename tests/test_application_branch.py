@@ -168,6 +168,14 @@ def test_client_errors_map_back_to_their_branch(code, error, branch):
     assert appcheck.classify_client_error(_run(code, error))[0] == branch
 
 
+@pytest.mark.parametrize("error,said", [("Tunnel connection failed: 403 Access violation", "(403)"),
+                                        ("Tunnel connection failed: 451 Unavailable For Legal Reasons", "(451)")])
+def test_a_refused_connect_is_quoted_with_its_own_status_not_an_invented_reason(error, said):
+    # tinyproxy's '403 Access violation' was reported as '(403 Forbidden)', a reason phrase it never sent.
+    reason = appcheck.classify_client_error(_run("ProxyError", error))[1]
+    assert said in reason and "Forbidden" not in reason, reason
+
+
 def test_public_roots_emulation_never_overrides_the_users_ca_variables():
     env = {"SSL_CERT_FILE": "/corp.pem"}
     assert appruns.emulate_public_roots(env, "requests", "/roots.pem")["REQUESTS_CA_BUNDLE"] == "/roots.pem"

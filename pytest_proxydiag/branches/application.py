@@ -75,8 +75,9 @@ def classify_client_error(run: ClientRun) -> tuple[str, str]:
     if "407" in text or "proxy authentication required" in text:
         return "auth", _py_note("r_407_text")
     via_proxy = "tunnel" in text or "proxy" in text or "connect" in text
-    if re.search(r"\b(403|451)\b", text) and via_proxy:
-        return "policy", _py_note("r_connect_403")
+    refused = re.search(r"\b(403|451)\b", text)
+    if refused and via_proxy:
+        return "policy", _py_note("r_connect_403", status=refused.group(1))
     if re.search(r"\b(502|503|504)\b", text) and via_proxy:
         return "policy", _py_note("r_connect_5xx")
     if "certificate" in text or "ssl" in code or "cert" in text or code in ("60", "35", "77", "83"):
