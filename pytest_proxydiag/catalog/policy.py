@@ -229,7 +229,7 @@ STEPS = {
                 "The proxy could not reach the provider. Ask IT to check the proxy's route to {target_host}: "
                 "DNS on the proxy, its firewall or parent proxy, and the provider's status page.\n"
                 "Give IT this to find the entry:\n{log_query}\n"
-                "Meaning of the proxy's codes: ERR_CONNECT_FAIL = connection to the provider refused or timed "
+                "Squid names the cause in its X-Squid-Error header: ERR_CONNECT_FAIL = connection to the provider refused or timed "
                 "out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
                 "ERR_READ_TIMEOUT = the provider did not answer in time; ERR_SECURE_CONNECT_FAIL = the proxy's "
                 "own TLS to the provider failed.")},
