@@ -84,6 +84,9 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
+        # The file the curl line saves is the one the solution's install lines copy.
+        assert "http://mitm.it/cert/pem -o proxy-ca.crt" in root["finding"], root["finding"]
+        assert "sudo cp proxy-ca.crt " in root["solution"], root["solution"]
     if case == "socks":
         # Real Dante works for the SOCKS5 probe; Claude Code and Node cannot use a socks5h:// HTTPS_PROXY at all.
         assert root["finding_key"] == "socks_clients", root["finding"]
