@@ -173,10 +173,10 @@ STEPS = {
         "check": ("curl -x \"$HTTPS_PROXY\" https://api.anthropic.com/v1/messages -H \"content-type: "
                   "application/json\" -H \"anthropic-version: 2023-06-01\" --data-binary @big.json"),
         "findings": {
-            "limit": {"text": "Uploads to {target} through the proxy {bracket} ({who}). The proxy's body limit "
-                              "is between {largest} and {failed}.", "solution": "raise"},
-            "reset": {"text": "Uploads to {target} through the proxy {bracket}: the connection was cut while the "
-                              "body was sent, with no error page. The limit is between {largest} and {failed}.",
+            "limit": {"text": "A request body sent to {target} through the proxy {bracket} ({who}). The proxy's "
+                              "body limit is between {largest} and {failed}.", "solution": "raise"},
+            "reset": {"text": "A request body sent to {target} through the proxy {bracket}: the connection was cut "
+                              "while the body was sent, with no error page. The limit is between {largest} and {failed}.",
                       "solution": "raise"},
             # performance.latency (which judges this) is not in the run: the step says it itself.
             "cut": {"text": "Even the smallest request to {target} got no answer: the tunnel opened and TLS worked, "
