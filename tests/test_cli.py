@@ -69,9 +69,10 @@ def test_a_path_option_elsewhere_does_not_hide_the_projects_ini(tmp_path):
     proc = run_cli(["--proxydiag-symptom-file", str(elsewhere / "error.log"), "--proxydiag-clients", "none", "--co"],
                    cwd=project)
     assert f"rootdir: {project}" in proc.stdout and "configfile: pytest.ini" in proc.stdout, proc.stdout[-2000:]
-    assert cli.joined_values(["--proxydiag-json", "a b.json", "-k", "x", "--html", "r.html", "--proxydiag-no-direct",
-                              "--proxydiag-target=https://h"]) == [
-        "--proxydiag-json=a b.json", "-k", "x", "--html=r.html", "--proxydiag-no-direct", "--proxydiag-target=https://h"]
+    joined = cli.joined_values(["--proxydiag-json", "a b.json", "-k", "x", "--html", "r.html",
+                                "--proxydiag-no-direct", "--proxydiag-target=https://h"])
+    assert joined == ["--proxydiag-json=a b.json", "-k", "x", "--html=r.html", "--proxydiag-no-direct",
+                      "--proxydiag-target=https://h"]
 
 
 def test_demo_list_names_every_scenario_and_its_expected_root_cause(capsys):

@@ -176,7 +176,8 @@ STEPS = {
             "limit": {"text": "A request body sent to {target} through the proxy {bracket} ({who}). The proxy's "
                               "body limit is between {largest} and {failed}.", "solution": "raise"},
             "reset": {"text": "A request body sent to {target} through the proxy {bracket}: the connection was cut "
-                              "while the body was sent, with no error page. The limit is between {largest} and {failed}.",
+                              "while the body was sent, with no error page. The limit is between {largest} and "
+                              "{failed}.",
                       "solution": "raise"},
             # performance.latency (which judges this) is not in the run: the step says it itself.
             "cut": {"text": "Even the smallest request to {target} got no answer: the tunnel opened and TLS worked, "
@@ -229,8 +230,8 @@ STEPS = {
                 "The proxy could not reach the provider. Ask IT to check the proxy's route to {target_host}: "
                 "DNS on the proxy, its firewall or parent proxy, and the provider's status page.\n"
                 "Give IT this to find the entry:\n{log_query}\n"
-                "Squid names the cause in its X-Squid-Error header: ERR_CONNECT_FAIL = connection to the provider refused or timed "
-                "out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
+                "Squid names the cause in its X-Squid-Error header: ERR_CONNECT_FAIL = connection to the provider "
+                "refused or timed out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
                 "ERR_READ_TIMEOUT = the provider did not answer in time; ERR_SECURE_CONNECT_FAIL = the proxy's "
                 "own TLS to the provider failed.")},
             "upstream_tls": {"any": (
