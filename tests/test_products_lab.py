@@ -98,6 +98,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
         assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
+        # The log step tells IT the same thing, not "the proxy could not reach the provider: check its route".
+        logs = run.step("policy.proxy_logs")
+        assert logs["finding_key"] == "parent_auth", logs
+        assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
     if case in ("connect-port", "no-connect-module"):
         # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
         assert root["finding_key"] == "connect_not_allowed", root["finding"]

@@ -214,6 +214,9 @@ STEPS = {
                                      "certificate: its CA store lacks the root the provider's chain ends in (or "
                                      "its clock or TLS settings are wrong). This machine's certificates are not "
                                      "involved.", "solution": "upstream_tls"},
+            "parent_auth": {"text": "The proxy answered {status}{code}: its own parent proxy refused the proxy's "
+                                    "credentials ('{words}'). That is the proxy's configuration, not your "
+                                    "credentials and not its route to {target_host}.", "solution": "parent_auth"},
             "denied": {"text": "The proxy answered {status}{code}: {meaning}.", "solution": "denied"},
             "rate_limited": {"text": "The proxy throttles this client: {status}{code}, Retry-After: "
                                      "{retry_after}.", "solution": "rate"},
@@ -240,6 +243,10 @@ STEPS = {
                 "or the certifi bundle of its Python; appliances: their trusted-root list), then retest. Never "
                 "turn the proxy's upstream verification off (Squid's DONT_VERIFY_PEER, mitmproxy's ssl_insecure): "
                 "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
+            "parent_auth": {"any": (
+                "Ask IT to correct the credentials the proxy uses for its parent proxy (Privoxy: the user:password "
+                "of its forward-socks5 line; Squid: the login= of its cache_peer line).\nGive IT this to find the "
+                "entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"
                 "Common entries: \"Content-Type application/json blocked\" -> request a JSON exception; "
@@ -287,6 +294,7 @@ UPSTREAM_TLS = (r"certificate verify failed[^<\n]*", r"unable to (?:get local is
 #: A verdict's meaning, by the key ``branches/policy.read_reply`` chose.
 MEANINGS = {
     "upstream_tls": "the proxy could not verify the provider's TLS certificate",
+    "parent_auth": "the proxy's own parent proxy refused the proxy's credentials",
     "no_reply": "no reply",
     "provider_rate_limit": "the provider rate-limits this account or key",
     "provider_too_large": "the provider itself refuses the body as too large (request_too_large): not a proxy limit",
