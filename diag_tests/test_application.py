@@ -88,8 +88,12 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
         if not probe.ok and probe.reply is None and probe.cause in (Cause.CLOSED, Cause.RESET, Cause.TLS_ERROR):
             path_failed = ("performance.latency" if perf.cut_after_tunnel(probe) else "connectivity.proxy_works",
                            probe.detail)
+    # An untrusted interception CA fails the SDK too: the certificate step that found it says why.
+    cert_failed = next((r.step_id for r in step.state.results if r.outcome == "failed"
+                        and r.step_id in ("certificate.interception", "certificate.python_ssl")), None)
     application.judge_sdk_runs(runs, cfg.proxy.configured, versions, traps, path_failed=path_failed,
-                               url_needs_encoding=bool(cfg.proxy.url and cfg.proxy.url.needs_encoding)).conclude(step)
+                               url_needs_encoding=bool(cfg.proxy.url and cfg.proxy.url.needs_encoding),
+                               cert_failed=cert_failed).conclude(step)
 
 
 @pytest.mark.proxydiag_step("application.python_requests")

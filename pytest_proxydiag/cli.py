@@ -90,10 +90,30 @@ def _html_available() -> bool:
 def _report_args(args: Sequence[str], html: Path, json_path: Path) -> list[str]:
     extra: list[str] = []
     if not _has_option(args, "--html") and _html_available():
-        extra += ["--html", str(html), "--self-contained-html"]
+        extra += [f"--html={html}", "--self-contained-html"]
     if not _has_option(args, "--proxydiag-json"):
-        extra += ["--proxydiag-json", str(json_path)]
+        extra += [f"--proxydiag-json={json_path}"]
     return extra
+
+
+#: Report options of pytest and pytest-html whose value is a path.
+_PATH_OPTIONS = ("--html", "--css", "--junitxml", "--junit-xml")
+
+
+def joined_values(args: Sequence[str]) -> list[str]:
+    """``--opt VALUE`` as ``--opt=VALUE`` for this plugin's options that take a value and the report paths.
+
+    pytest takes every existing path on its command line, an option's value too, for where to look for rootdir
+    and the ini file: ``--proxydiag-compare ~/good.json`` would otherwise hide the project's ``pytest.ini``."""
+    from pytest_proxydiag.core.config import OPTIONS
+
+    takes_value = {o.flag for o in OPTIONS if o.kind != "bool"} | set(_PATH_OPTIONS)
+    out: list[str] = []
+    args = list(args)
+    while args:
+        arg = args.pop(0)
+        out.append(f"{arg}={args.pop(0)}" if arg in takes_value and args else arg)
+    return out
 
 
 def _print_paths(paths: Sequence[Path], since: float) -> None:
@@ -108,7 +128,7 @@ def run_diagnosis(args: Sequence[str]) -> int:
     """``proxydiag [pytest options...]``: pytest --proxydiag in-process, reports by default."""
     import pytest
 
-    args = list(args)
+    args = joined_values(args)
     cwd = Path.cwd()
     html, json_path = cwd / HTML_NAME, cwd / JSON_NAME
     full = ["--proxydiag", *_plugin_args(), *_report_args(args, html, json_path)]
@@ -221,7 +241,12 @@ def demo(argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"proxydiag demo: cannot write the reports into {out}: {exc.strerror or exc}; choose another --out",
+              file=sys.stderr)
+        return 2
     html, json_path = out / HTML_NAME, out / JSON_NAME
     for stale in (html, json_path):
         with contextlib.suppress(OSError):

@@ -168,6 +168,14 @@ def test_client_errors_map_back_to_their_branch(code, error, branch):
     assert appcheck.classify_client_error(_run(code, error))[0] == branch
 
 
+@pytest.mark.parametrize("error,said", [("Tunnel connection failed: 403 Access violation", "(403)"),
+                                        ("Tunnel connection failed: 451 Unavailable For Legal Reasons", "(451)")])
+def test_a_refused_connect_is_quoted_with_its_own_status_not_an_invented_reason(error, said):
+    # tinyproxy's '403 Access violation' was reported as '(403 Forbidden)', a reason phrase it never sent.
+    reason = appcheck.classify_client_error(_run("ProxyError", error))[1]
+    assert said in reason and "Forbidden" not in reason, reason
+
+
 def test_public_roots_emulation_never_overrides_the_users_ca_variables():
     env = {"SSL_CERT_FILE": "/corp.pem"}
     assert appruns.emulate_public_roots(env, "requests", "/roots.pem")["REQUESTS_CA_BUNDLE"] == "/roots.pem"
@@ -291,6 +299,18 @@ def test_debug_logging_shows_the_sdk_going_through_the_proxy(run_diag, lab_facto
     versions = step["evidence"]["versions"]
     assert {"claude", "litellm", "node", "python", "requests", "httpx", "anthropic", "openssl", "curl",
             "os"} <= set(versions)
+
+
+def test_debug_logging_defers_an_sdk_certificate_error_to_the_interception_finding(run_diag, lab_factory):
+    # The SDK fails on the untrusted interception CA: that is certificate.interception's finding, not an SDK
+    # setup to upgrade ('pip install -U anthropic litellm' was the advice under OTHER FINDINGS of the demo).
+    lab = lab_factory("ssl-bump-untrusted")
+    run = run_diag("-k", "interception or debug_logging", lab=lab, env={**_sdk_env(), "SHELL": "/bin/bash"})
+    assert run.step("certificate.interception")["outcome"] == "failed"
+    step = run.step("application.debug_logging")
+    assert step["outcome"] == "skipped" and step["blocked_by"] == "certificate.interception", step
+    assert "CERTIFICATE_VERIFY_FAILED" in step["skip_reason"]
+    assert "the proxy's certificate is not trusted" in step["skip_reason"]
 
 
 def test_debug_logging_without_an_sdk_is_skipped_naming_them(run_diag, lab_factory, tmp_path):

@@ -174,6 +174,10 @@ def test_ntlm_only_proxy_needs_cntlm(run_diag, lab_factory):
     assert step["outcome"] == "failed" and step["finding_key"] == "ntlm_or_negotiate"
     assert "NTLM" in step["finding"] and "Negotiate" in step["finding"]
     assert "cntlm -c ~/.cntlm.conf" in step["solution"] and "kinit" in step["solution"]
+    # Pasteable as shown (indented): no here-document whose indented EOF never ends it, no 'Password ***'
+    # (the redacted placeholder) to paste into the config: cntlm -H makes the hash from the password it asks.
+    assert "<< EOF" not in step["solution"] and "***" not in step["solution"], step["solution"]
+    assert "cntlm -H -u youruser -d COMPANY" in step["solution"] and "PassNTLMv2" in step["solution"]
     assert run.root_cause == "auth.scheme"
     assert run.step("auth.credentials", target=lab.target_url)["blocked_by"] == "auth.scheme"
 

@@ -58,6 +58,23 @@ def test_clean_environment_drops_proxy_ca_and_provider_settings():
     assert cli.clean_environment(env) == {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
 
 
+def test_a_path_option_elsewhere_does_not_hide_the_projects_ini(tmp_path):
+    # pytest takes every existing path on its command line, an option's value too, for where to look for rootdir
+    # and the ini file: 'proxydiag --proxydiag-symptom-file ~/error.log' ignored ./pytest.ini (its proxy, targets).
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\nproxydiag_timeout = 3\n")
+    (elsewhere / "error.log").write_text("curl: (56) CONNECT tunnel failed, response 407\n")
+    proc = run_cli(["--proxydiag-symptom-file", str(elsewhere / "error.log"), "--proxydiag-clients", "none", "--co"],
+                   cwd=project)
+    assert f"rootdir: {project}" in proc.stdout and "configfile: pytest.ini" in proc.stdout, proc.stdout[-2000:]
+    joined = cli.joined_values(["--proxydiag-json", "a b.json", "-k", "x", "--html", "r.html",
+                                "--proxydiag-no-direct", "--proxydiag-target=https://h"])
+    assert joined == ["--proxydiag-json=a b.json", "-k", "x", "--html=r.html", "--proxydiag-no-direct",
+                      "--proxydiag-target=https://h"]
+
+
 def test_demo_list_names_every_scenario_and_its_expected_root_cause(capsys):
     assert cli.main(["demo", "--list"]) == 0
     out = capsys.readouterr().out
@@ -69,6 +86,14 @@ def test_demo_list_names_every_scenario_and_its_expected_root_cause(capsys):
 def test_demo_unknown_scenario_is_a_usage_error(capsys):
     assert cli.main(["demo", "no-such-scenario"]) == 2
     assert "proxydiag demo --list" in capsys.readouterr().err
+
+
+def test_demo_into_a_directory_it_cannot_create_is_a_usage_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["demo", "proxy-down", "--out", str(blocker / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert f"proxydiag demo: cannot write the reports into {blocker / 'reports'}" in err and "Traceback" not in err
 
 
 def test_demo_without_squid_gives_the_install_command(monkeypatch, tmp_path, capsys):

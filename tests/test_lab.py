@@ -168,6 +168,17 @@ def test_every_real_product_has_its_scenarios_and_demo_lists_them(capsys):
     assert "reset-domain" in listing
 
 
+def test_product_descriptions_say_what_the_product_really_does():
+    # Privoxy has no proxy authentication (a parent checks it); Dante speaks SOCKS5 username/password, not Basic.
+    scenarios = Lab.scenarios()
+    for name in ("privoxy-wrong-password", "privoxy-no-credentials"):
+        assert "Privoxy with Basic auth" not in scenarios[name] and "parent" in scenarios[name], scenarios[name]
+    for name in ("dante-wrong-password", "dante-no-credentials"):
+        assert "Basic" not in scenarios[name] and "RFC 1929" in scenarios[name], scenarios[name]
+    assert "(or SOCKS)" not in scenarios["apache-port-rule"] and "AllowCONNECT" in scenarios["apache-port-rule"]
+    assert "closes" in scenarios["dante-client-refused"]
+
+
 def test_a_missing_product_says_how_to_install_it(monkeypatch):
     from pytest_proxydiag.lab import products
 

@@ -149,7 +149,8 @@ def test_body_limit_fails_payload_size_with_the_measured_bracket(run_diag, lab_f
     run = _policy(run_diag, lab)
     s = run.step("policy.payload_size")
     assert s["outcome"] == "failed", s
-    assert "passes 1 MiB, fails 4 MiB with 413 ERR_TOO_BIG" in s["finding"]
+    assert "through the proxy passes 1 MiB, fails 4 MiB with 413 ERR_TOO_BIG" in s["finding"]
+    assert s["finding"].startswith("A request body sent to "), s["finding"]  # not 'Uploads ... passes'
     assert "between 1 MiB and 4 MiB" in s["finding"]
     assert "Streaming does not help here" in s["solution"] and "request_body_max_size" in s["solution"]
     uploads = [a["size"] for a in s["evidence"]["attempts"] if not a.get("declared_only")]

@@ -84,6 +84,9 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "intercept":
         assert root["finding_key"] == "leaf_only"
         assert "~/.mitmproxy/mitmproxy-ca-cert.pem" in root["finding"] and "http://mitm.it" in root["finding"]
+        # The file the curl line saves is the one the solution's install lines copy.
+        assert "http://mitm.it/cert/pem -o proxy-ca.crt" in root["finding"], root["finding"]
+        assert "sudo cp proxy-ca.crt " in root["solution"], root["solution"]
     if case == "socks":
         # Real Dante works for the SOCKS5 probe; Claude Code and Node cannot use a socks5h:// HTTPS_PROXY at all.
         assert root["finding_key"] == "socks_clients", root["finding"]
@@ -95,6 +98,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
         assert "forward-socks5 line" in root["solution"] and "not-the-password" not in run.output
+        # The log step tells IT the same thing, not "the proxy could not reach the provider: check its route".
+        logs = run.step("policy.proxy_logs")
+        assert logs["finding_key"] == "parent_auth", logs
+        assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
     if case in ("connect-port", "no-connect-module"):
         # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
         assert root["finding_key"] == "connect_not_allowed", root["finding"]
@@ -155,6 +162,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         for step_id in ("policy.payload_size", "application.debug_logging"):
             blocked = [s for s in run.steps if s["id"] == step_id][0]
             assert blocked["outcome"] != "failed", blocked
+    if case == "upstream-down" and not socks:
+        # Squid's ERR_* codes are explained as Squid's, not as if this product had sent them.
+        logs = run.step("policy.proxy_logs")
+        assert "Meaning of the proxy's codes" not in (logs["solution"] or ""), logs["solution"]
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 

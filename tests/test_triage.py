@@ -607,6 +607,9 @@ def test_symptom_from_stdin_through_pytest(pytester):
                           stdin=b"npm ERR! code ECONNREFUSED\nconnect ECONNREFUSED 127.0.0.1:3128\n", timeout=120)
     assert result.parseoutcomes()["passed"] >= 1
     assert (pytester.path / "triage.out").read_text(encoding="utf-8").endswith("-> connectivity")
+    # Capture is put back as it was: pytest's header and the triage lines are not swallowed by it.
+    out = result.stdout.str()
+    assert "test session starts" in out and "proxydiag branches:" in out, out[:2000]
 
 
 def test_unreadable_symptom_file_is_a_usage_error_not_a_traceback(pytester):

@@ -75,8 +75,9 @@ def classify_client_error(run: ClientRun) -> tuple[str, str]:
     if "407" in text or "proxy authentication required" in text:
         return "auth", _py_note("r_407_text")
     via_proxy = "tunnel" in text or "proxy" in text or "connect" in text
-    if re.search(r"\b(403|451)\b", text) and via_proxy:
-        return "policy", _py_note("r_connect_403")
+    refused = re.search(r"\b(403|451)\b", text)
+    if refused and via_proxy:
+        return "policy", _py_note("r_connect_403", status=refused.group(1))
     if re.search(r"\b(502|503|504)\b", text) and via_proxy:
         return "policy", _py_note("r_connect_5xx")
     if "certificate" in text or "ssl" in code or "cert" in text or code in ("60", "35", "77", "83"):
@@ -276,13 +277,14 @@ def judge_cloud_only(targets: Sequence) -> Judgement:
 
 def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str, ToolVersion],
                    traps: Sequence[str], path_failed: tuple[str, str] | None = None,
-                   url_needs_encoding: bool = False) -> Judgement:
+                   url_needs_encoding: bool = False, cert_failed: str | None = None) -> Judgement:
     """Step 2: each SDK's debug log must show the proxy, and the SDK must get an answer through it.
 
     *path_failed*: (the step that judges it, what happened) when the probes' own request through the proxy got no
     answer either (TLS through the tunnel failed, or the connection was cut while waiting): an SDK failing then
     is not the SDK's problem.  *url_needs_encoding*: the proxy URL's credentials need URL encoding
-    (auth.special_chars), which an SDK that cannot parse the URL fails on."""
+    (auth.special_chars), which an SDK that cannot parse the URL fails on.  *cert_failed*: the certificate step
+    that failed in this run (an untrusted interception CA), which an SDK's verification error is."""
     step_id = "application.debug_logging"
     common = dict(traps="\n  ".join(traps) or catalog.note(step_id, "none_known"), versions=versions_line(versions),
                   upgrade="pip install -U anthropic litellm")
@@ -296,6 +298,8 @@ def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str
                                                                         "ValueError", "ProxyError"):
             return Judgement.blocked("auth.special_chars", key="url_unparsable", sdk=r.sdk,
                                      detail=f"{r.error_type}: {r.error}")
+        if r.status is None and cert_failed and "certificate verify failed" in (r.error or "").lower():
+            return Judgement.blocked(cert_failed, key="cert_untrusted", sdk=r.sdk, detail=f"{r.error_type}: {r.error}")
         if r.status is None and path_failed:
             return Judgement.blocked(path_failed[0], key="path_cut", sdk=r.sdk, detail=f"{r.error_type}: {r.error}",
                                      probe=path_failed[1])

@@ -3,20 +3,16 @@
 The policy steps ask the probes for replies (a CONNECT answer, a request
 inside the tunnel, growing uploads); this module judges them:
 
-* :func:`read_reply` — who sent it (the proxy, the provider, or the provider's
-  edge such as Cloudflare), the product behind a block page (Squid, Zscaler,
-  Netskope, Blue Coat/Symantec, Palo Alto, Fortinet, Cisco Umbrella,
-  Forcepoint/Websense, Skyhigh/McAfee, Forefront TMG), the category if the
-  page shows one, and the kind of verdict (denied, too large, rate limited,
-  upstream unreachable, DLP, content type, ...);
+* :func:`read_reply` — who sent it (the proxy, the provider, or the provider's edge such as Cloudflare), the
+  product behind a block page (the fingerprints of ``catalog/products.py``), the category if the page shows one,
+  and the kind of verdict (denied, too large, rate limited, upstream unreachable, DLP, content type, ...);
 * :func:`provider_domains` (from :mod:`.providers`) — the provider host names
   in use and :func:`allowlist_lines` — the copy-paste block for the IT ticket;
 * ``judge_*`` — each policy step's conclusion as a
   :class:`~.judgement.Judgement`.
 
-Plain data in, plain data out: no network (the measurements are in
-``net/policy_probes.py``), no sentences (``catalog/policy.py`` holds the
-meanings, the vendors' log locations and the text for IT).
+Plain data in, plain data out: no network (the measurements are in ``net/policy_probes.py``), no sentences
+(``catalog/policy.py`` holds the meanings, the vendors' log locations and the text for IT).
 """
 
 from __future__ import annotations
@@ -90,6 +86,7 @@ class Verdict:
     socks_code: int | None = None
     #: The proxy's own TLS to the provider failed verification: the words of its page (catalog UPSTREAM_TLS).
     upstream_tls: str | None = None
+    parent_auth: str | None = None  #: its own parent refused the proxy's credentials: the page's words
 
     @property
     def from_proxy(self) -> bool:
@@ -307,9 +304,9 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="rate_limited", meaning=words.meaning("proxy_throttles"), **base)
     block_text = bool(_BLOCKWORDS.search(text))
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
-        tls = _upstream_tls_words(text)
-        return Verdict(kind="upstream", meaning=words.meaning("upstream_tls" if tls else "upstream"), upstream_tls=tls,
-                       **base)
+        tls, parent = _upstream_tls_words(text), products.parent_auth_failure(text)
+        meaning = words.meaning("upstream_tls" if tls else "parent_auth" if parent else "upstream")
+        return Verdict(kind="upstream", meaning=meaning, upstream_tls=tls, parent_auth=parent, **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
@@ -590,11 +587,13 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     key = {"category": "denied", "block_page": "denied", "invalid": "other"}.get(verdict.kind, verdict.kind)
     if key == "upstream" and (verdict.upstream_tls or verdict.error_code == "ERR_SECURE_CONNECT_FAIL"):
         key = "upstream_tls"  # the proxy cannot verify the provider: its CA store, not its route
-    if key not in ("upstream", "upstream_tls", "denied", "rate_limited", "too_large", "dlp", "content_type"):
+    elif key == "upstream" and verdict.parent_auth:
+        key = "parent_auth"  # the proxy's credentials for its own parent: its configuration, not its route
+    elif key not in ("upstream", "denied", "rate_limited", "too_large", "dlp", "content_type"):
         key = "other"
     code = (f" (X-Squid-Error: {verdict.error_code})" if verdict.error_code else
             (f" from {verdict.vendor}" if verdict.vendor else ""))
     return Judgement("fail", key, record=record, values=dict(
-        status=verdict.answer, code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or
-        "(none)", log_query=log_query(verdict, request, when=when, proxy=proxy, client=client),
-        detail=f"{request}: {verdict.answer}", words=verdict.upstream_tls or verdict.error_code or ""))
+        status=verdict.answer, code=code, meaning=verdict.meaning, retry_after=verdict.retry_after or "(none)",
+        log_query=log_query(verdict, request, when=when, proxy=proxy, client=client), detail=f"{request}: "
+        f"{verdict.answer}", words=verdict.upstream_tls or verdict.parent_auth or verdict.error_code or ""))

@@ -154,6 +154,8 @@ NOTES = {
                    "recorded for escalation"),
         "path_cut": "{sdk}: {detail}. The probe's own request through the proxy got no answer either ({probe}): not "
                     "this SDK's setup",
+        "cert_untrusted": "{sdk}: {detail}. The SDK fails where the other clients fail: the proxy's certificate is "
+                          "not trusted (see that step), not this SDK's setup",
         "url_unparsable": "{sdk}: {detail}. The proxy URL's credentials carry unencoded special characters, which "
                           "the SDK cannot parse",
         "none_known": "none known",
@@ -182,7 +184,7 @@ NOTES = {
         "r_refused_destination": "the proxy refused the destination ({status})",
         "r_answered_instead": "the proxy answered {status} instead of the provider",
         "r_407_text": "the proxy answered 407 Proxy Authentication Required",
-        "r_connect_403": "the proxy refused CONNECT (403 Forbidden)",
+        "r_connect_403": "the proxy refused CONNECT ({status})",
         "r_connect_5xx": "the proxy answered a 5xx to CONNECT: it could not reach the provider",
         "r_tls": "TLS verification failed: {error}",
         "r_unparsable": "the proxy URL cannot be parsed (unencoded special characters?)",

@@ -179,10 +179,11 @@ STEPS = {
         "check": ("curl -x \"$HTTPS_PROXY\" https://api.anthropic.com/v1/messages -H \"content-type: "
                   "application/json\" -H \"anthropic-version: 2023-06-01\" --data-binary @big.json"),
         "findings": {
-            "limit": {"text": "Uploads to {target} through the proxy {bracket} ({who}). The proxy's body limit "
-                              "is between {largest} and {failed}.", "solution": "raise"},
-            "reset": {"text": "Uploads to {target} through the proxy {bracket}: the connection was cut while the "
-                              "body was sent, with no error page. The limit is between {largest} and {failed}.",
+            "limit": {"text": "A request body sent to {target} through the proxy {bracket} ({who}). The proxy's "
+                              "body limit is between {largest} and {failed}.", "solution": "raise"},
+            "reset": {"text": "A request body sent to {target} through the proxy {bracket}: the connection was cut "
+                              "while the body was sent, with no error page. The limit is between {largest} and "
+                              "{failed}.",
                       "solution": "raise"},
             # performance.latency (which judges this) is not in the run: the step says it itself.
             "cut": {"text": "Even the smallest request to {target} got no answer: the tunnel opened and TLS worked, "
@@ -219,6 +220,9 @@ STEPS = {
                                      "certificate: its CA store lacks the root the provider's chain ends in (or "
                                      "its clock or TLS settings are wrong). This machine's certificates are not "
                                      "involved.", "solution": "upstream_tls"},
+            "parent_auth": {"text": "The proxy answered {status}{code}: its own parent proxy refused the proxy's "
+                                    "credentials ('{words}'). That is the proxy's configuration, not your "
+                                    "credentials and not its route to {target_host}.", "solution": "parent_auth"},
             "denied": {"text": "The proxy answered {status}{code}: {meaning}.", "solution": "denied"},
             "rate_limited": {"text": "The proxy throttles this client: {status}{code}, Retry-After: "
                                      "{retry_after}.", "solution": "rate"},
@@ -235,8 +239,8 @@ STEPS = {
                 "The proxy could not reach the provider. Ask IT to check the proxy's route to {target_host}: "
                 "DNS on the proxy, its firewall or parent proxy, and the provider's status page.\n"
                 "Give IT this to find the entry:\n{log_query}\n"
-                "Meaning of the proxy's codes: ERR_CONNECT_FAIL = connection to the provider refused or timed "
-                "out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
+                "Squid names the cause in its X-Squid-Error header: ERR_CONNECT_FAIL = connection to the provider "
+                "refused or timed out; ERR_DNS_FAIL / ERR_CANNOT_FORWARD = the proxy cannot resolve or route the name; "
                 "ERR_READ_TIMEOUT = the provider did not answer in time; ERR_SECURE_CONNECT_FAIL = the proxy's "
                 "own TLS to the provider failed.")},
             "upstream_tls": {"any": (
@@ -245,6 +249,10 @@ STEPS = {
                 "or the certifi bundle of its Python; appliances: their trusted-root list), then retest. Never "
                 "turn the proxy's upstream verification off (Squid's DONT_VERIFY_PEER, mitmproxy's ssl_insecure): "
                 "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
+            "parent_auth": {"any": (
+                "Ask IT to correct the credentials the proxy uses for its parent proxy (Privoxy: the user:password "
+                "of its forward-socks5 line; Squid: the login= of its cache_peer line).\nGive IT this to find the "
+                "entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"
                 "Common entries: \"Content-Type application/json blocked\" -> request a JSON exception; "
@@ -292,6 +300,7 @@ UPSTREAM_TLS = (r"certificate verify failed[^<\n]*", r"unable to (?:get local is
 #: A verdict's meaning, by the key ``branches/policy.read_reply`` chose.
 MEANINGS = {
     "upstream_tls": "the proxy could not verify the provider's TLS certificate",
+    "parent_auth": "the proxy's own parent proxy refused the proxy's credentials",
     "no_reply": "no reply",
     "provider_rate_limit": "the provider rate-limits this account or key",
     "provider_too_large": "the provider itself refuses the body as too large (request_too_large): not a proxy limit",

@@ -78,7 +78,7 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "~/.mitmproxy/mitmproxy-ca-cert.pem there",
              ca_source="~/.mitmproxy/mitmproxy-ca-cert.pem on the proxy host (the user that runs mitmproxy), or "
                        "http://mitm.it opened through the proxy (curl -x \"$HTTPS_PROXY\" http://mitm.it/cert/pem -o "
-                       "mitmproxy-ca.pem)"),
+                       "proxy-ca.crt)"),
     _product("Apache Traffic Server",
              {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
              [r"ATS/[\d.]+", r"Apache Traffic Server"], [],

@@ -174,6 +174,24 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
 }
 
 
+#: Scenario name -> its own description, where the case's template would say what the product does not do.
+PRODUCT_CASE_TEXT: dict[str, str] = {
+    "privoxy-wrong-password": "Privoxy (no proxy authentication of its own) forwards the client's Proxy-Authorization "
+                              "to a parent proxy with Basic auth (tinyproxy); HTTPS_PROXY carries a wrong password",
+    "privoxy-no-credentials": "Privoxy (no proxy authentication of its own) in front of a parent proxy with Basic "
+                              "auth (tinyproxy); HTTPS_PROXY carries no credentials",
+    "dante-wrong-password": "Dante with SOCKS5 username/password (RFC 1929); HTTPS_PROXY (socks5h://) carries a "
+                            "wrong password",
+    "dante-no-credentials": "Dante with SOCKS5 username/password (RFC 1929); HTTPS_PROXY (socks5h://) carries no "
+                            "credentials",
+    "apache-port-rule": "Apache httpd (mod_proxy) allows CONNECT only to ports 443 and 563 (AllowCONNECT): the "
+                        "provider's port is refused",
+    "dante-port-rule": "Dante allows SOCKS CONNECT only to port 443 ('socks block ... port != 443'): the provider's "
+                       "port is refused",
+    "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
+}
+
+
 def _product_cases(key: str) -> list[str]:
     spec = PRODUCTS[key]
     if spec.scheme.startswith("socks"):
@@ -198,7 +216,7 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
         for case in _product_cases(key):
             text, root = PRODUCT_CASES[case]
             name = f"{key}-{case}"
-            added[name] = (key, text.format(name=spec.name))
+            added[name] = (key, PRODUCT_CASE_TEXT.get(name) or text.format(name=spec.name))
             EXPECTED_ROOT_CAUSE[name] = root
     return added
 

@@ -51,6 +51,9 @@ def read_symptom_from_config(config, settings=None) -> str | None:
     if not text and not path:
         return None
     capman = config.pluginmanager.getplugin("capturemanager") if path == "-" else None
+    # At pytest_configure pytest holds its capture suspended (output reaches the terminal; fd 0 stays on
+    # /dev/null): put it back so, or the session header and collection lines land in the capture and are lost.
+    was_started = getattr(getattr(capman, "_global_capturing", None), "_state", None) == "started"
     if capman is not None:
         capman.suspend_global_capture(in_=True)
     try:
@@ -60,6 +63,8 @@ def read_symptom_from_config(config, settings=None) -> str | None:
     finally:
         if capman is not None:
             capman.resume_global_capture()
+            if not was_started:
+                capman.suspend_global_capture(in_=False)
 
 
 def triage_from_config(config, redactor: Redactor | None = None, settings=None) -> Triage | None:
