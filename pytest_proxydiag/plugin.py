@@ -526,13 +526,16 @@ def _redact_report(report, state: RunState) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session, exitstatus):
-    """Before any report is written: prove again, together, the fixes that failed only because another
-    problem remained; then write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
+    """Before any report is written: settle chains of blocks (each names the step that failed), prove again,
+    together, the fixes that failed only because another problem remained; then write ``--proxydiag-fix-script`` (the verified fixes, ready to source)."""
     if _active(session.config):
         from pytest_proxydiag.proof import fixes
         from pytest_proxydiag.proof import fixscript
 
+        from pytest_proxydiag.core.results import settle_blockers
+
         state = get_state(session.config)
+        settle_blockers(state.results)
         fixes.prove_together(state)
         path = state.settings["fix_script"]
         if path:

@@ -63,6 +63,11 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert not run.failed(), run.failed()
         return
     root = [s for s in run.steps if s["id"] == run.root_cause and s["outcome"] == "failed"][0]
+    # "Blocked by X" names a step that failed, never one that was itself only blocked (whichever ran first).
+    ran = {s["id"] for s in run.steps}
+    dangling = [(s["id"], s["blocked_by"]) for s in run.steps
+                if s.get("blocked_by") in ran and s["blocked_by"] not in run.failed()]
+    assert not dangling, dangling
     socks = PRODUCTS[key].scheme.startswith("socks")
     if case in NAMES_PRODUCT and socks and case != "client-refused":
         # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.

@@ -22,7 +22,7 @@ from pytest_proxydiag.reports.text import no_finding_verdict
 from pytest_proxydiag.reports.compare import compare
 from pytest_proxydiag.reports.facts import decision_path, it_facts, it_text
 from pytest_proxydiag.reports.json_report import schema
-from pytest_proxydiag.core.results import StepResult
+from pytest_proxydiag.core.results import StepResult, settle_blockers
 from pytest_proxydiag.reports.svg import flowchart_svg
 
 VALIDATOR = jsonschema.Draft202012Validator(schema())
@@ -55,6 +55,25 @@ def test_decision_path_ends_at_the_root_cause_after_the_cleared_checks():
     assert decision_path(results, "auth.credentials") == [
         "connectivity.proxy_port", "connectivity.proxy_reachable", "auth.credentials"]
     assert decision_path(results[:2], None) == ["connectivity.proxy_port", "connectivity.proxy_reachable"]
+
+
+def test_a_chain_of_blocks_names_the_step_that_failed():
+    """Blocked by a step that was itself blocked (whichever ran first) names the end of the chain; blocked by a
+    step that ran and found nothing names the root cause; a blocker not in the run stays named."""
+    results = [_result("auth.credentials", "skipped", blocked_by="policy.domain_allowed",
+                       skip_reason="blocked by policy.domain_allowed: CONNECT a:443: 403"),
+               _result("connectivity.proxy_works", "failed", finding_key="refuses_everything"),
+               _result("policy.domain_allowed", "skipped", blocked_by="connectivity.proxy_works"),
+               _result("policy.url_filtering", "skipped", blocked_by="auth.scheme"),
+               _result("certificate.python_ssl", "skipped", blocked_by="connectivity.proxy_reachable")]
+    settle_blockers(results + [_result("connectivity.proxy_reachable", "passed")])
+    assert [r.blocked_by for r in results] == ["connectivity.proxy_works", None, "connectivity.proxy_works",
+                                               "auth.scheme", "connectivity.proxy_works"]
+    assert results[0].skip_reason == "blocked by connectivity.proxy_works: CONNECT a:443: 403"
+    loop = [_result("auth.scheme", "skipped", blocked_by="auth.credentials"),
+            _result("auth.credentials", "skipped", blocked_by="auth.scheme")]
+    settle_blockers(loop)  # a cycle ends, it does not hang
+    assert {r.blocked_by for r in loop} <= {"auth.scheme", "auth.credentials"}
 
 
 def test_flowchart_svg_colours_each_step_and_marks_the_root_cause():

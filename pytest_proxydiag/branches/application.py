@@ -71,7 +71,8 @@ def classify_client_error(run: ClientRun) -> tuple[str, str]:
             return "auth", _py_note("r_407")
         if status in ("403", "451"):
             return "policy", _py_note("r_refused_destination", status=status)
-        return "policy", _py_note("r_answered_instead", status=status)
+        # Any other answer to CONNECT (a 5xx: it could not reach the provider) is the proxy's: step 3 owns it.
+        return "tunnel", _py_note("r_answered_instead", status=status)
     if "407" in text or "proxy authentication required" in text:
         return "auth", _py_note("r_407_text")
     via_proxy = "tunnel" in text or "proxy" in text or "connect" in text
@@ -79,7 +80,7 @@ def classify_client_error(run: ClientRun) -> tuple[str, str]:
     if refused and via_proxy:
         return "policy", _py_note("r_connect_403", status=refused.group(1))
     if re.search(r"\b(502|503|504)\b", text) and via_proxy:
-        return "policy", _py_note("r_connect_5xx")
+        return "tunnel", _py_note("r_connect_5xx")
     if "certificate" in text or "ssl" in code or "cert" in text or code in ("60", "35", "77", "83"):
         return "certificate", _py_note("r_tls", error=error)
     if "failed to parse" in text or "invalidurl" in code or "invalid url" in text or "invalidproxyurl" in code:

@@ -117,15 +117,9 @@ class StepContext:
         ran, failed and judged the same evidence stands in (see :func:`ran_blocker`).
         """
         __tracebackhide__ = True
-        results = {r.step_id: r for r in self.state.results}
-        by_step = ran_blocker(by_step, {s: r.outcome for s, r in results.items()}, getattr(self.state, "selected", None))
-        # A blocker that was itself blocked names the step that failed: the chain ends at a finding.
-        seen = {by_step}
-        while (was := results.get(by_step)) is not None and was.outcome == "skipped" and was.blocked_by \
-                and was.blocked_by not in seen:
-            by_step = was.blocked_by
-            seen.add(by_step)
-        self.blocked_by = by_step
+        by_step = ran_blocker(by_step, {r.step_id: r.outcome for r in self.state.results},
+                              getattr(self.state, "selected", None))
+        self.blocked_by = by_step  # a chain of blocks is settled at the end (core/results.settle_blockers)
         self.skip_reason = self.state.redactor.redact(f"blocked by {by_step}: {detail}")
         pytest.skip(self.skip_reason)
 
