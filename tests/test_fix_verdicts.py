@@ -203,3 +203,20 @@ def test_no_client_is_started_against_a_proxy_known_to_be_dead(monkeypatch):
     fixes.verify_fix(other_port, env=env, target_url="https://api.anthropic.com", clients="curl", timeout=1,
                      dead_proxy="10.9.9.9:8080")
     assert ("curl", "http://10.9.9.9:3128") in ran and other_port["verified"] is True
+
+
+def test_a_variable_no_proving_client_reads_is_not_called_verified(lab_factory, run_diag, tmp_path):
+    """TLS inspection proved with curl, requests and httpx only: the fix works, but its NODE_EXTRA_CA_CERTS line was
+    read by none of them, so neither the FIX block nor the fix script says it was verified."""
+    lab = lab_factory("ssl-bump-untrusted")
+    script = tmp_path / "fix.sh"
+    run = run_diag("-m", "certificate", "--proxydiag-clients", "curl,requests,httpx",
+                   "--proxydiag-fix-script", str(script), lab=lab)
+    step = run.step("certificate.interception")
+    assert step["fix"]["verified"] is True and "NODE_EXTRA_CA_CERTS" in step["fix"]["env"], step["fix"]
+    assert client_rules.unproven(step["fix"]) == {"NODE_EXTRA_CA_CERTS": ["node", "claude"]}
+    assert "NODE_EXTRA_CA_CERTS is not proven by them: it is read by node, claude" in run.output
+    lines = script.read_text().splitlines()
+    node = [ln for ln in lines if ln.startswith("export NODE_EXTRA_CA_CERTS=")]
+    assert node and node[0].endswith("# certificate.interception: NOT VERIFIED for NODE_EXTRA_CA_CERTS"), lines
+    assert any(ln.startswith("export SSL_CERT_FILE=") and ln.endswith(": verified") for ln in lines), lines

@@ -457,7 +457,7 @@ def test_fix_script_sourced_in_sh_sets_exactly_the_fix(tmp_path):
 ])
 def test_fix_script_fish_and_powershell(tmp_path, suffix, set_line, unset_line):
     results = [_result("certificate.python_ssl", {"env": {"SSL_CERT_FILE": "/p/it's.pem"}, "unset": ["SSL_CERT_DIR"],
-                                                  "verified": True, "verified_with": ["requests 2.34.2"]})]
+                                                  "verified": True, "verified_with": ["httpx 0.28.1"]})]
     path = fixscript.write(str(tmp_path / f"fix{suffix}"), results)
     text = Path(path).read_text()
     assert set_line + "  # certificate.python_ssl: verified" in text

@@ -41,7 +41,11 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
-__all__ = ["SPECIFIC", "view", "uses", "affected", "changed_specific", "baseline_for", "explaining_step"]
+__all__ = ["SPECIFIC", "CLIENTS", "view", "uses", "affected", "changed_specific", "baseline_for", "explaining_step",
+           "unproven"]
+
+#: The real clients a fix is tried with (the names their runs report).
+CLIENTS = ("curl", "requests", "httpx", "node", "claude", "boto3")
 
 #: Variables only some clients read (anything else may reach every client).
 SPECIFIC = frozenset({
@@ -141,6 +145,17 @@ def affected(client: str, before: Mapping[str, str], after: Mapping[str, str],
     if touched & (uses(client, before) | uses(client, after)):
         return True
     return view(client, before) != view(client, after)
+
+
+def unproven(fix: Mapping[str, object]) -> dict[str, list[str]]:
+    """The variables of a verified *fix* that none of the clients that proved it reads, each with the clients that
+    would: a proof speaks only for what its clients read (curl proves nothing about ``NODE_EXTRA_CA_CERTS``)."""
+    if fix.get("verified") is not True:
+        return {}
+    env = {str(k): str(v) for k, v in (fix.get("env") or {}).items()}  # type: ignore[union-attr]
+    ran = [str(label).split()[0] for label in fix.get("verified_with") or []]  # type: ignore[union-attr]
+    return {name: [c for c in CLIENTS if name in uses(c, env)] for name in env
+            if _is_specific(name) and not any(name in uses(c, env) for c in ran)}
 
 
 def baseline_for(client: str, env: Mapping[str, str], public_roots: str | None) -> dict[str, str]:

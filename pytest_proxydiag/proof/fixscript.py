@@ -31,7 +31,9 @@ import warnings
 from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag.core import flowchart
+from pytest_proxydiag.catalog.report import FIX_UNPROVEN
 from pytest_proxydiag.core.shell import quote, set_line, syntax_of, unset_line
+from pytest_proxydiag.proof import client_rules
 from pytest_proxydiag.proof.fix_values import ANY_PLACEHOLDER, PLACEHOLDERS
 
 __all__ = ["render", "write", "write_safely", "shell_for", "disables_verification", "paste_lines"]
@@ -114,6 +116,7 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
         out.append(f"{c} {sid}: {header}")
         placeholders = fix.get("placeholders") or {}
         explained: set[str] = set()
+        unproven = client_rules.unproven(fix)
         for name in fix.get("unset") or []:
             if name in unset_done or name in assigned:
                 continue
@@ -145,6 +148,11 @@ def render(results: Iterable[Any], shell: str = "sh", redact=None) -> str:
                 assigned[name] = value
                 continue
             assigned[name] = value
+            if name in unproven:  # the fix works, but this line was not what made it work
+                out.append(f"{c} " + FIX_UNPROVEN.format(name=name, readers=", ".join(unproven[name])
+                                                         or "no client here"))
+                out.append(set_line(shell, name, value) + f"  {c} {sid}: NOT VERIFIED for {name}")
+                continue
             out.append(set_line(shell, name, value) + tag)
         for f in fix.get("files") or []:
             if isinstance(f, Mapping):

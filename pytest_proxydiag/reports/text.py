@@ -55,6 +55,10 @@ def fix_text(fix: Mapping[str, Any], shell: str = "") -> str:
     for row in fix.get("clients") or []:
         if isinstance(row, Mapping):
             out.append(f"  {row.get('client')}: before: {row.get('before')}; with the fix: {row.get('after')}")
+    from pytest_proxydiag.proof.client_rules import unproven
+
+    for name, readers in unproven(fix).items():
+        out.append("  " + words.FIX_UNPROVEN.format(name=name, readers=", ".join(readers) or "no client here"))
     for why in fix.get("not_run") or []:
         out.append(f"  not run: {why}")
     if fix.get("evidence"):
