@@ -187,7 +187,9 @@ def test_proxy_down(run_diag, lab_factory):
     run = run_diag(*AUTH_CONN, lab=lab)
     step = run.step("connectivity.proxy_reachable")
     assert step["outcome"] == "failed" and step["finding_key"] == "refused"
-    assert "nslookup" in step["solution"] and "VPN" in step["solution"]
+    # A refusal is an answer: the host is reached, so no DNS or VPN checklist; the service or the port.
+    assert "nothing accepts connections on port" in step["solution"] and "nslookup" not in step["solution"]
+    assert "start it" in step["solution"] and "Retest: nc -zv 127.0.0.1 " in step["solution"]
     assert run.step("auth.credentials", target=lab.target_url)["blocked_by"] == "connectivity.proxy_reachable"
 
 

@@ -16,7 +16,7 @@ STEPS = {
         "check": "nc -zv proxy.company.com 8080",
         "findings": {
             "refused": {"text": "Connection to the proxy {hostport} ({address}) was refused: nothing listens "
-                                "there. {detail}", "solution": "network"},
+                                "there. {detail}", "solution": "not_listening"},
             "timeout": {"text": "Connection to the proxy {hostport} ({address}) timed out after {timeout}s: "
                                 "packets are dropped (firewall, VPN, wrong network). {detail}",
                         "solution": "network"},
@@ -27,6 +27,16 @@ STEPS = {
         },
         "solutions": {
             "network": {"any": "Network/firewall issue.\n" + _NETWORK_STEPS},
+            # A refusal is an answer: the host is reached, so DNS, routes and VPN are not the problem.
+            "not_listening": {"any": (
+                "The host {host} answered, but nothing accepts connections on port {port}: the network path works "
+                "(no DNS, route or VPN problem); the proxy is not running there, or the port is wrong.\n"
+                "  1. The port: ask IT, or read the PAC file (connectivity.proxy_port tried the usual ones).\n"
+                "  2. A proxy on this machine (127.0.0.1, localhost: cntlm, px, Fiddler, a VPN client's proxy): "
+                "start it.\n"
+                "  3. A firewall that rejects instead of dropping answers the same way: if IT confirms the port, "
+                "ask them to check that rule.\n"
+                "Retest: nc -zv {host} {port}")},
             "fix_url": {"any": (
                 "Correct the proxy URL in {source}. It must look like http://HOST:PORT "
                 "(or http://USER:PASSWORD@HOST:PORT with URL-encoded credentials), for example:\n"
