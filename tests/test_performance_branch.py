@@ -69,6 +69,12 @@ def test_client_timeouts_read_from_env_settings_and_litellm():
                                                                   "not a number of milliseconds"]
 
 
+def test_timeouts_say_when_the_latency_could_not_be_measured():
+    judged = perf.judge_timeouts([], [], None, shell="bash", litellm_path=None)
+    assert judged.outcome == "pass" and judged.values["measured"].key == "not_measured", judged
+    assert perf.judge_timeouts([], [], 0.25, shell="bash", litellm_path=None).values["measured"] == "250 ms"
+
+
 def test_stream_buffering_judgement():
     spaced = perf.StreamCheck("u", True, "", 4, 0.25, [0.01, 0.26, 0.51, 0.76])
     held = perf.StreamCheck("u", True, "", 4, 0.25, [0.76, 0.76, 0.77, 0.77])

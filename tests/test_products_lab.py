@@ -79,6 +79,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] in (("socks_rejected",) if socks else ("rejected", "rejected_401"))
         assert "not-the-password" not in run.output + run.json_path.read_text()
         assert "Contact IT for correct credentials" in root["solution"]
+    if case in ("wrong-password", "no-credentials"):
+        # tinyproxy's 401 (not 407) included: policy cannot judge the domains until the proxy lets us in.
+        for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "auth.credentials", run.step(step_id)
     if case == "no-credentials":
         assert root["finding_key"] == ("socks_required" if socks else "required")
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]

@@ -529,7 +529,8 @@ def judge_timeouts(timeouts: Sequence[ClientTimeout], problems: Sequence[str], m
     if tight:
         return Judgement.fail("too_tight", fix=fix, detail="; ".join(tight), **common)
     shown = "; ".join(t.line() for t in timeouts if t.source != "default") or Note.of("defaults_only")
-    return Judgement.passed("healthy", shown=shown, measured=fmt_ms(measured))
+    return Judgement.passed("healthy", shown=shown, measured=fmt_ms(measured) if measured is not None
+                            else Note.of("not_measured"))
 
 
 def shared_requests(probes: Probes, targets: Sequence[Target]) -> None:

@@ -447,7 +447,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                               domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                               when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
     answers = [detail for _, _, detail in checked]
-    if verdicts and all(v.status == 407 or (v.socks_code is not None and v.kind == "auth") for v in verdicts):
+    if verdicts and all(v.status == 407 or v.kind == "auth" for v in verdicts):  # tinyproxy's 401, SOCKS5 auth
         return Judgement.blocked("auth.credentials", key="auth_before_policy")
     if verdicts and not any(v.answered for v in verdicts):
         return Judgement.blocked("connectivity.proxy_works", "; ".join(answers))
@@ -576,7 +576,7 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     relevant = needs_it(found[:primary]) or needs_it(found[primary:])
     record = {"replies": [{"request": r, **v.as_dict()} for v, r, _w in found]}
     if not relevant:
-        if any(v.status == 407 or (v.socks_code is not None and v.kind == "auth") for v, _r, _w in found):
+        if any(v.status == 407 or v.kind == "auth" for v, _r, _w in found):  # a 401 challenge, SOCKS5 auth too
             return Judgement("blocked", "auth_first", by="auth.credentials", record=record)
         provider = [f"{r}: {v.status} ({v.meaning})" for v, r, _w in found if v.sender != "proxy" and v.status]
         return Judgement("pass", "nothing_for_it", record=record, values={

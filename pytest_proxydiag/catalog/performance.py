@@ -145,8 +145,9 @@ STEPS = {
                 "Note: ANTHROPIC_TIMEOUT is read by neither Claude Code nor the SDKs; API_TIMEOUT_MS is.")},
         },
         "notes": {
-            "healthy": "{shown}; measured latency {measured}",
+            "healthy": "{shown}; latency through the proxy {measured}",
             "defaults_only": "defaults only",
+            "not_measured": "not measured (performance.latency could not time it)",
             "below_latency": "{line}: below the measured latency, every request fails",
             "no_time_left": "{line}: leaves {left} for the model's answer after the path's {path} (at least "
                             "{needed} needed)",
