@@ -76,6 +76,15 @@ def test_a_chain_of_blocks_names_the_step_that_failed():
     assert {r.blocked_by for r in loop} <= {"auth.scheme", "auth.credentials"}
 
 
+def test_a_site_check_has_no_flowchart_number_and_one_request_is_singular():
+    from pytest_proxydiag.reports.text import requests_sent, step_place
+
+    assert step_place({"branch": "site", "number": 0, "site": True}) == "SITE check"
+    assert step_place({"branch": "policy", "number": 1}) == "POLICY step 1"
+    assert [requests_sent({"run": {"requests_sent": n}}) for n in (0, 1, 2)] == [
+        "0 requests sent", "1 request sent", "2 requests sent"]
+
+
 def test_flowchart_svg_colours_each_step_and_marks_the_root_cause():
     svg = flowchart_svg({"auth.credentials": "failed", "connectivity.proxy_port": "passed",
                          "policy.domain_allowed": "blocked"},

@@ -6,7 +6,7 @@ and solutions are in the branch modules next to this one.
 
 from __future__ import annotations
 
-__all__ = ["FIX_VERDICTS", "FIX_UNPROVEN", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "SYMPTOM_ANSWERED",
+__all__ = ["FIX_VERDICTS", "FIX_UNPROVEN", "SITE_CHECK", "NO_PROXY_CONFIGURED", "UNSELECTED_BLOCKERS", "SYMPTOM_UNEXPLAINED", "SYMPTOM_ANSWERED",
            "SYMPTOM_WIDENED", "ALL_PASSED", "NOTHING_CHANGED", "NOT_DIAGNOSED"]
 
 #: A fix's ``verified`` value, as the report states it.
@@ -15,6 +15,9 @@ FIX_VERDICTS = {True: "verified on this machine", False: "tried here and it did 
 
 #: A variable of a verified fix that none of the clients that proved it reads (proof/client_rules.unproven).
 FIX_UNPROVEN = "{name} is not proven by them: it is read by {readers}, and none of them ran here"
+
+#: Where a site's own test sits: it has no place in the flowchart's numbering.
+SITE_CHECK = "SITE check"
 
 #: Nothing to diagnose is not "healthy": say what is missing and how to go on.
 NO_PROXY_CONFIGURED = (

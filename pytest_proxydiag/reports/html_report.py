@@ -33,7 +33,7 @@ from pytest_proxydiag.catalog import report as words
 
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.reports.facts import it_text
-from pytest_proxydiag.reports.text import fix_text, no_finding_verdict, widened_line
+from pytest_proxydiag.reports.text import fix_text, no_finding_verdict, requests_sent, step_place, widened_line
 from pytest_proxydiag.core.results import StepResult
 from pytest_proxydiag.reports.svg import COLOURS, flowchart_svg
 
@@ -153,8 +153,7 @@ def header_html(doc: Mapping[str, Any]) -> str:
     host = run.get("host") or {}
     proxy = cfg.get("proxy") or {}
     targets = ", ".join(f"{t.get('value')} (from {t.get('source')})" for t in cfg.get("targets") or [])
-    rows = [("When", f"{run.get('started')} UTC, took {run.get('duration_s')} s, "
-                     f"{run.get('requests_sent')} requests sent"),
+    rows = [("When", f"{run.get('started')} UTC, took {run.get('duration_s')} s, {requests_sent(doc)}"),
             ("Where", f"{host.get('hostname')} \u2014 {host.get('os')}"),
             ("Python", f"{host.get('python')} (shell: {host.get('shell') or '?'})"),
             ("Proxy", f"{proxy.get('value') or '(none configured)'} (from {proxy.get('source')})"
@@ -239,7 +238,7 @@ def diagnosis_html(doc: Mapping[str, Any]) -> str:
         out.append(
             "<section class='pd-verdict pd-bad'><div class='pd-kicker'>Root cause</div>"
             f"<h2>{_e(rc.get('title'))}</h2>"
-            f"<p class='pd-meta'>{_e(str(rc.get('branch')).upper())} branch, step {_e(rc.get('number'))} "
+            f"<p class='pd-meta'>{_e(step_place(rc))} "
             f"({_e(flowchart.BRANCHES.get(str(rc.get('branch')), ''))}) \u00b7 {_e(rc.get('id'))}"
             + (f" \u00b7 {_e(params)}" if params else "") + "</p>"
             f"<p class='pd-finding'>{_e(rc.get('finding'))}</p>"
@@ -262,7 +261,7 @@ def diagnosis_html(doc: Mapping[str, Any]) -> str:
         out.append("<h2>Other findings (flowchart order)</h2>")
         for s in others:
             out.append(f"<div class='pd-other'><p><b>{_e(s.get('title'))}</b> <span class='pd-meta'>"
-                       f"{_e(str(s.get('branch')).upper())} step {_e(s.get('number'))} \u00b7 {_e(_label(s))}"
+                       f"{_e(step_place(s))} \u00b7 {_e(_label(s))}"
                        f"</span></p><p>{_e(s.get('finding'))}</p><details><summary>Solution and evidence"
                        f"</summary>{_solution_html(s)}{_evidence_html(s)}</details></div>")
     if errors:

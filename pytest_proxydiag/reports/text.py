@@ -27,6 +27,18 @@ def step_label(step: Mapping[str, Any]) -> str:
     return f"{step.get('id')}" + (f" [{params}]" if params else "")
 
 
+def step_place(step: Mapping[str, Any]) -> str:
+    """Where a step sits in the flowchart: ``POLICY step 1``; a site's own test has no number there."""
+    if step.get("site") or not step.get("number"):
+        return words.SITE_CHECK
+    return f"{str(step.get('branch')).upper()} step {step.get('number')}"
+
+
+def requests_sent(doc: Mapping[str, Any]) -> str:
+    n = (doc.get("run") or {}).get("requests_sent") or 0
+    return f"{n} request{'' if n == 1 else 's'} sent"
+
+
 _SHELLS = (("sh", "bash/zsh"), ("fish", "fish"), ("ps1", "PowerShell"))
 
 
@@ -168,7 +180,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     rc = next((s for s in failed if s.get("id") == rc_id), None)
     if rc is not None:
         add("")
-        add(f"ROOT CAUSE  {step_label(rc)}: {str(rc.get('branch')).upper()} step {rc.get('number')}, "
+        add(f"ROOT CAUSE  {step_label(rc)}: {step_place(rc)}, "
             f"{rc.get('title')}", red=True, bold=True)
         add(_indent(rc.get("finding") or "", "  "))
         platform = catalog.PLATFORM_LABELS.get(rc.get("solution_platform") or "any", "All systems")
@@ -185,7 +197,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
         add("")
         add("OTHER FINDINGS", bold=True)
         for s in others:
-            add(f"  {step_label(s)}: {str(s.get('branch')).upper()} step {s.get('number')}, {s.get('title')}",
+            add(f"  {step_label(s)}: {step_place(s)}, {s.get('title')}",
                 red=True)
             add(_indent(s.get("finding") or "", "    "))
             add("    SOLUTION:")
@@ -208,7 +220,7 @@ def render_lines(doc: Mapping[str, Any]) -> list[Line]:
     c = doc.get("counts") or {}
     add("")
     add(f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('skipped', 0)} skipped, "
-        f"{c.get('error', 0)} errors ({(doc.get('run') or {}).get('requests_sent', 0)} requests sent)")
+        f"{c.get('error', 0)} errors ({requests_sent(doc)})")
     return lines
 
 
