@@ -121,6 +121,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
                 "Apache httpd: mod_proxy_connect loaded") in root["solution"]
         domain = run.step("policy.domain_allowed")
         assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
+        assert run.step("policy.proxy_logs")["blocked_by"] == "connectivity.proxy_works"  # no generic log ticket
     if case == "upstream-untrusted":
         # mitmproxy's own TLS to the provider fails (its 502 inside TLS): the proxy's CA store, never this machine's.
         assert root["finding_key"] == "upstream_tls", root["finding"]
@@ -153,6 +154,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "refuses this machine itself, for every destination" in root["finding"]
         assert "tinyproxy: Allow / Deny" in root["solution"] and "will not help" in root["solution"]
         assert "Please allow outbound HTTPS" not in run.output
+        assert run.step("policy.proxy_logs")["blocked_by"] == "connectivity.proxy_works"
     elif case == "client-refused":
         # Apache's page for Require ip is a domain rule's: the reference name, refused the same way, tells them apart.
         assert root["finding_key"] == "refuses_everything", root["finding"]

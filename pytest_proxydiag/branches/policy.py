@@ -30,14 +30,10 @@ from pytest_proxydiag.catalog.policy import log_query, utc
 from pytest_proxydiag.branches import products
 
 __all__ = ["Verdict", "VendorMatch", "ProviderDomain", "read_reply", "identify_vendor", "find_category",
-           "provider_domains", "allowlist_lines", "wildcard_lines", "SQUID_ERROR_KINDS", "VENDORS", "size_label",
+           "provider_domains", "allowlist_lines", "wildcard_lines", "SQUID_ERROR_KINDS", "size_label",
            "domain_answer", "judge_domains", "no_reply_anywhere", "judge_silent_refusal",
            "judge_url_filtering", "judge_payload", "payload_limit", "read_socks", "read_tunnel",
            "judge_proxy_logs", "LOG_PRIORITY"]
-
-
-# -- products and their fingerprints: the table is data (catalog/products.py), matched by branches/products.py
-VENDORS = products.PRODUCTS
 
 
 #: Squid's error codes (X-Squid-Error / the page template) and the kind of verdict each is
@@ -567,7 +563,7 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
                      client: str) -> Judgement:
     """Step 4: the reply IT should look up first, from the targets' own replies, then what other steps met."""
     def needs_it(items):
-        return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth")]
+        return [(v, r, w) for v, r, w in items if v.from_proxy and v.kind not in ("ok", "auth", *PROXY_WIDE)]
     unique: dict = {}  # the first of equal replies: the targets' own, with their page, before the log's headers
     for v, r, w in found:
         unique.setdefault((v.status, v.socks_code, v.kind, v.error_code, r), (v, r, w))
@@ -578,6 +574,8 @@ def judge_proxy_logs(found: Sequence[tuple[Verdict, str, float | None]], primary
     if not relevant:
         if any(v.status == 407 or v.kind == "auth" for v, _r, _w in found):  # a 401 challenge, SOCKS5 auth too
             return Judgement("blocked", "auth_first", by="auth.credentials", record=record)
+        if any(v.kind in PROXY_WIDE for v, _r, _w in found):  # a port or this machine: step 3 names the rule
+            return Judgement("blocked", "proxy_wide_first", by="connectivity.proxy_works", record=record)
         provider = [f"{r}: {v.status} ({v.meaning})" for v, r, _w in found if v.sender != "proxy" and v.status]
         return Judgement("pass", "nothing_for_it", record=record, values={
             "replies": "; ".join(provider) if provider else _note("policy.proxy_logs", "no_error_answer")})

@@ -418,6 +418,8 @@ NOTES = {
     "policy.proxy_logs": {
         "nothing_for_it": "nothing for IT to look up: {replies}",
         "no_error_answer": "no error answer from the proxy",
+        "proxy_wide_first": ("the proxy refuses a port or this machine, whatever the request: "
+                             "connectivity.proxy_works names the rule and where IT logs it"),
     },
 }
 
