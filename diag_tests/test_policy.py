@@ -184,5 +184,11 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
             verdict = policy.read_reply(entry["status"], entry["headers"], b"", stage="connect" if connect else "tunnel")
             found.append((verdict, f"CONNECT {entry.get('target')}" if connect
                           else f"{entry.get('method', 'GET')} {entry.get('url')}", entry.get("time")))
+    first = found[0][0] if found and found[0][0].stage == "connect" else None
+    everywhere = policy_reach.reference_refusal(first, *measure.reference_probes(probes, cfg["reference"]))
+    if everywhere is not None:  # every name refused alike: step 3 names the rule and where IT logs it
+        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
+            "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
+            reference=everywhere.hostport))
     _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_proxy_logs(
         found, primary, proxy=step.values()["proxy_noauth"], client=measure.client_name()))

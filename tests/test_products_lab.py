@@ -357,7 +357,8 @@ def test_squid_refusing_this_machine_is_told_from_a_domain_rule_by_the_reference
     assert "it answered HTTP/1.1 403 Forbidden to both" in root["finding"] and "Squid" in root["finding"]
     assert "Squid: the src or proxy_auth ACLs of http_access" in root["solution"]
     assert "CONNECT google.com:443: HTTP/1.1 403 Forbidden (X-Squid-Error: ERR_ACCESS_DENIED 0)" in root["solution"]
-    assert run.step("policy.domain_allowed")["blocked_by"] == "connectivity.proxy_works"
+    for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
+        assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
     without = run_diag("--proxydiag-clients", "none", "--proxydiag-reference", "none", lab=lab)
     assert without.root_cause == "policy.domain_allowed", without.output[-3000:]
     assert without.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"

@@ -52,6 +52,9 @@ COMMON_NOTES = {
     "no_proxy_short": "no proxy is configured",
     "invalid_proxy": "the proxy URL is invalid: {detail}",
     "auth_first": "the proxy wants authentication first",
+    # The reference name refused like the provider (branches/policy_reach.reference_refusal).
+    "refuses_everything": ("the proxy refuses {reference} exactly as it refuses the provider ({detail}): a rule for "
+                           "every name, not against the provider's domain"),
     # A step whose question only an HTTP proxy's answer holds (a step may say why in its own ``http_only``).
     "http_only": "the proxy is {scheme}:// (SOCKS); this step checks HTTP proxies",
     "tunnel_unsupported": "the proxy is {scheme}://; the probes open tunnels with HTTP CONNECT and SOCKS5 only",

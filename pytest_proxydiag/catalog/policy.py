@@ -390,8 +390,6 @@ NOTES = {
         "control_answer": "{control} (control): {detail}",
         "how_reset": "resets",
         "how_closed": "closes",
-        "refuses_everything": ("the proxy refuses {reference} exactly as it refuses the provider ({detail}): a "
-                               "rule for every name, not against the provider's domain"),
         "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
         "not_refused": "not refused by policy: {answers}",
     },
