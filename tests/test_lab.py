@@ -814,3 +814,10 @@ def test_sweep_removes_only_what_dead_processes_left(tmp_path):
 def test_scripted_proxy_refuses_unknown_behaviour():
     with pytest.raises(ValueError, match="unknown behaviour"):
         ScriptedProxy("teapot")
+
+
+def test_a_backend_that_cannot_play_the_scenario_is_an_error_not_ignored():
+    # tinyproxy-* is played by tinyproxy: a --backend proxy.py must not be dropped silently.
+    with pytest.raises(LabError, match="played by tinyproxy, not proxy.py"):
+        with Lab("tinyproxy-healthy", backend="proxy.py"):
+            pass

@@ -257,6 +257,8 @@ class Lab:
     def _choose_backend(self) -> str:
         default = _SCENARIO_TABLE[self.name][0]
         if default != "squid":
+            if self._backend_choice not in (None, default):  # tinyproxy-* is tinyproxy: never silently not it
+                raise LabError(f"scenario {self.name!r} is played by {default}, not {self._backend_choice}")
             return default
         if self._backend_choice == "proxy.py" or (self._backend_choice is None and not find_squid()):
             if self.name not in PROXYPY_SCENARIOS:
