@@ -377,6 +377,17 @@ def test_squid_refusing_connect_itself_is_told_by_a_plain_request_to_the_referen
     assert alone["finding_key"] == "no_path" and "CONNECT itself is refused" in alone["finding"], alone
 
 
+def test_squid_that_cannot_verify_the_provider_is_the_same_finding_as_mitmproxys(lab_factory, run_diag):
+    """Squid bumping TLS (its CA trusted by the clients) without the provider's root in its own store answers 503
+    ERR_SECURE_CONNECT_FAIL inside the tunnel: the proxy's CA store (policy.proxy_logs, upstream_tls), as for
+    mitmproxy-upstream-untrusted, not 'the proxy is not working'."""
+    run = run_diag("--proxydiag-clients", "none", lab=lab_factory("upstream-untrusted"))
+    root = run.step("policy.proxy_logs")
+    assert run.root_cause == "policy.proxy_logs" and root["finding_key"] == "upstream_tls", run.output[-3000:]
+    assert "Squid: tls_outgoing_options cafile=" in root["solution"] and "Never turn the" in root["solution"]
+    assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.proxy_logs"
+
+
 def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factory, run_diag):
     """Squid's stock 'deny CONNECT !SSL_ports' answers 403 ERR_ACCESS_DENIED, word for word a denied domain's answer:
     the same host on 443 through the same Squid is not refused, so the ticket asks for the port."""

@@ -166,6 +166,9 @@ def judge_tunnel_tls(tunnel, tls, target) -> Judgement | None:
 def judge_inside_tunnel(res) -> Judgement | None:
     """Step 3: a proxy error page inside the tunnel (Squid's 5xx) is a forwarding failure."""
     if res.reply is not None and res.reply.squid_error and res.reply.status >= 500:
+        if res.reply.squid_error.split()[0] == "ERR_SECURE_CONNECT_FAIL":
+            # The proxy forwards, but cannot verify the provider: its CA store, which policy.proxy_logs names.
+            return Judgement.blocked("policy.proxy_logs", key="upstream_tls_inside", status=res.detail)
         return Judgement.fail("connect_failed", detail=Note.of("error_inside_tunnel", status=res.detail,
                                                                squid_error=res.reply.squid_error),
                               evidence=res.detail)

@@ -274,6 +274,8 @@ NOTES = {
                                 "provider or parent proxy it cannot reach this way: IT finds the reason in the "
                                 "proxy's own log",
         "error_inside_tunnel": "inside the tunnel the proxy answered {status} (X-Squid-Error: {squid_error})",
+        "upstream_tls_inside": ("inside the tunnel the proxy answered {status}: it cannot verify the provider's "
+                                "certificate (its own CA store)"),
     },
     "connectivity.no_proxy": {
         "no_effect": "no proxy is configured, so NO_PROXY has no effect",

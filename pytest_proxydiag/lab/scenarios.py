@@ -24,6 +24,7 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "ssl-ports": "policy.domain_allowed",
     "client-refused": "connectivity.proxy_works",
     "connect-denied": "connectivity.proxy_works",
+    "upstream-untrusted": "policy.proxy_logs",
     "read-timeout": "performance.latency",
     "block-page": "policy.url_filtering",
     "ssl-bump-untrusted": "certificate.interception",
@@ -73,6 +74,8 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
                                 "every request, the same page as for a denied domain"),
     "connect-denied": ("squid", "Squid with 'http_access deny CONNECT': every tunnel refused (403 ERR_ACCESS_DENIED, "
                                 "a denied domain's page), plain http:// forwarded"),
+    "upstream-untrusted": ("squid", "TLS inspection with a CA the clients trust, but Squid's own store lacks the "
+                                    "provider's root: 503 ERR_SECURE_CONNECT_FAIL inside TLS"),
     "read-timeout": ("squid", "Squid with read_timeout 1 seconds in front of a provider that takes 2.5 s to answer: "
                               "the tunnel is cut before the first byte"),
     "block-page": ("squid", "TLS inspection (CA trusted) with a URL filter: Squid's 403 block page inside TLS"),
@@ -100,7 +103,7 @@ _SCENARIO_TABLE["hostile-407-loop"] = ("scripted", "the proxy answers 407 even t
 #: Scenarios proxy.py can play where Squid is missing.
 PROXYPY_SCENARIOS = frozenset({"healthy", "basic-auth", "wrong-password", "ssl-bump-untrusted", "blocked-domain",
                                "upstream-down"})
-_BUMP = frozenset({"block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit", "bedrock-ssl-bump",
+_BUMP = frozenset({"upstream-untrusted", "block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit", "bedrock-ssl-bump",
                    "vertex-ssl-bump"})
 #: The NO_PROXY of a careful cloud user: the metadata endpoint that hands out cloud credentials stays direct.
 _CLOUD_NO_PROXY = "localhost,127.0.0.1,::1,169.254.169.254"
@@ -114,7 +117,7 @@ CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
                          "ANTHROPIC_VERTEX_PROJECT_ID": "proxydiag-lab",
                          "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
 }
-_TRUSTED = frozenset({"block-page", "ssl-bump-trusted", "body-limit"})
+_TRUSTED = frozenset({"upstream-untrusted", "block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
 SPECIAL_USER, SPECIAL_PASSWORD = "bob", "p@ss:w/rd#1?"
