@@ -319,3 +319,13 @@ def test_quotes_or_blanks_pasted_into_the_variable(run_diag, lab_factory, value)
     assert "HTTPS_PROXY holds the proxy URL with" in step["finding"]
     assert step["fix"]["env"]["HTTPS_PROXY"] == lab.env["HTTPS_PROXY"]
     assert run.root_cause == "auth.env_exported"
+
+
+def test_a_mistyped_proxy_url_is_named_with_what_to_write(run_diag):
+    run = run_diag("-m", "connectivity", "--proxydiag-clients", "none",
+                   env={"HTTPS_PROXY": "http:/127.0.0.1:9", "HTTP_PROXY": "http:/127.0.0.1:9"})
+    step = run.step("connectivity.proxy_reachable")
+    assert step["outcome"] == "failed" and step["finding_key"] == "invalid_url", step
+    assert "has 'http:/' where 'http://' belongs; write http://127.0.0.1:9" in step["finding"]
+    assert 'export HTTPS_PROXY="http://<PROXY-HOST>:<PORT>"' in step["solution"]
+    assert "proxy.company.com" not in run.output

@@ -92,3 +92,17 @@ def test_encoded_credentials_always_round_trip(user, password):
     assert parse_proxy_url(u.encoded()).password == password
     if len(password) >= 3:
         assert password not in u.redacted().split("@")[0].split(":", 2)[-1] or password == "***"
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("http:/proxy.corp:8080", "has 'http:/' where 'http://' belongs; write http://proxy.corp:8080"),
+    ("http//proxy.corp:8080", "has 'http//' where 'http://' belongs; write http://proxy.corp:8080"),
+    ("http:\\\\proxy.corp:8080", "where 'http://' belongs; write http://proxy.corp:8080"),
+    ("socks5h//127.0.0.1:1080", "where 'socks5h://' belongs; write socks5h://127.0.0.1:1080"),
+    ("HTTP:/alice:s3cr@t@proxy.corp:8080", "write http://alice:***@proxy.corp:8080"),
+])
+def test_a_mistyped_scheme_separator_says_what_to_write(typed, said):
+    # Node's URL parser repairs 'http:/host', Python's reads a path and no host: name it, never guess a host 'http'.
+    with pytest.raises(ProxyURLError) as err:
+        parse_proxy_url(typed, source="env:HTTPS_PROXY")
+    assert said in str(err.value) and "s3cr" not in str(err.value)

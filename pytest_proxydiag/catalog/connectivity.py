@@ -38,9 +38,10 @@ STEPS = {
                 "ask them to check that rule.\n"
                 "Retest: nc -zv {host} {port}")},
             "fix_url": {"any": (
-                "Correct the proxy URL in {source}. It must look like http://HOST:PORT "
-                "(or http://USER:PASSWORD@HOST:PORT with URL-encoded credentials), for example:\n"
-                "  export HTTPS_PROXY=\"http://proxy.company.com:8080\"")},
+                "Correct the proxy URL in {source} as the finding says. It must look like http://HOST:PORT "
+                "(or http://USER:PASSWORD@HOST:PORT with URL-encoded credentials):\n"
+                "  export HTTPS_PROXY=\"http://<PROXY-HOST>:<PORT>\"\n"
+                "IT or the PAC file names the host and port.")},
         },
     },
     "connectivity.proxy_port": {

@@ -106,6 +106,9 @@ class ProxyURL:
 
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: A known scheme with a mistyped separator: ``http:/host``, ``http//host``, ``http:\\host`` (clients disagree on
+#: these: Node's URL parser repairs the first, Python's reads a path and no host).
+_SCHEME_TYPO = re.compile(r"^(https?|socks5h?|socks4a?)(:/(?!/)|//|:\\\\?)(?=[^/\\])", re.IGNORECASE)
 
 
 def parse_proxy_url(text: str, *, source: str = "value") -> ProxyURL:
@@ -130,6 +133,14 @@ def parse_proxy_url(text: str, *, source: str = "value") -> ProxyURL:
         raise ProxyURLError(f"the proxy URL from {source} contains control characters (a newline?); "
                             "set it again on one line as http://HOST:PORT")
 
+    typo = _SCHEME_TYPO.match(value)
+    if typo:
+        rest, scheme = value[typo.end():], typo.group(1).lower()
+        at = _last_userinfo_at(rest)
+        if at is not None:  # never echo a password: the user retypes it
+            rest = rest[:at].partition(":")[0] + (":***" if ":" in rest[:at] else "") + rest[at:]
+        raise ProxyURLError(f"the proxy URL from {source} has {typo.group(0)!r} where '{scheme}://' belongs; "
+                            f"write {scheme}://{rest}")
     scheme_was_missing = False
     m = _SCHEME_RE.match(value)
     if m:
