@@ -46,7 +46,7 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
     if result.cause != connectivity.Cause.REFUSED:
         # Nothing answers at all (silence, no route, no name): other ports tell nothing more.
         step.blocked("connectivity.proxy_reachable", result.detail)
-    candidates = connectivity.candidate_ports(url, proxydiag_config["port_candidates"])
+    candidates = connectivity.candidate_ports(url, proxydiag_config["port_candidates"], proxydiag_config.env)
     target = proxydiag_config.targets[0]
     # All candidates at once: the whole scan costs one timeout, not one per port.
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(candidates)) as pool:

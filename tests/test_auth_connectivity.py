@@ -329,3 +329,15 @@ def test_a_mistyped_proxy_url_is_named_with_what_to_write(run_diag):
     assert "has 'http:/' where 'http://' belongs; write http://127.0.0.1:9" in step["finding"]
     assert 'export HTTPS_PROXY="http://<PROXY-HOST>:<PORT>"' in step["solution"]
     assert "proxy.company.com" not in run.output
+
+
+def test_a_lowercase_proxy_variable_on_another_port_is_found_from_the_uppercase_one(run_diag, lab_factory):
+    """https_proxy (read first by curl and Python) names a closed port while HTTPS_PROXY names the working one:
+    the port scan tries the uppercase variable's port first, and the fix sets both spellings."""
+    lab = lab_factory("healthy")
+    run = run_diag(*AUTH_CONN, lab=lab, env={"https_proxy": "http://127.0.0.1:9"})
+    step = run.step("connectivity.proxy_port")
+    assert run.root_cause == "connectivity.proxy_port" and step["finding_key"] == "other_port", run.output[-3000:]
+    assert f'export HTTPS_PROXY="{lab.env["HTTPS_PROXY"]}"' in step["solution"]
+    assert 'https_proxy="$HTTPS_PROXY"' in step["solution"]
+    assert step["fix"]["env"]["https_proxy"] == lab.env["HTTPS_PROXY"]

@@ -50,9 +50,21 @@ def judge_tcp(url, result) -> Judgement:
                             ms=f"{result.elapsed * 1000:.0f}")
 
 
-def candidate_ports(url, extra: Iterable[int] | None) -> list[int]:
-    """The common proxy ports and the user's candidates, without the configured one."""
-    return [p for p in dict.fromkeys(list(COMMON_PROXY_PORTS) + list(extra or [])) if p != url.port]
+def candidate_ports(url, extra: Iterable[int] | None, env: Mapping[str, str] | None = None) -> list[int]:
+    """The ports the user's other proxy variables give the same host (``https_proxy`` and ``HTTPS_PROXY``
+    disagreeing is common), then the common proxy ports and the user's candidates, without the configured one."""
+    from pytest_proxydiag.core.config import PROXY_ENV_ORDER
+    from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
+
+    siblings = []
+    for name in PROXY_ENV_ORDER:
+        try:
+            other = parse_proxy_url((env or {})[name], source=f"env:{name}")
+        except (KeyError, ProxyURLError):
+            continue
+        if other.host == url.host:
+            siblings.append(other.port)
+    return [p for p in dict.fromkeys(siblings + list(COMMON_PROXY_PORTS) + list(extra or [])) if p != url.port]
 
 
 def answers_like_proxy(res) -> bool:
@@ -75,7 +87,8 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
     if proxy_like:
         shown = _suggested(url, port=sorted(proxy_like)[0])
         found = ", ".join(f"{p} ({proxy_like[p].detail})" for p in sorted(proxy_like))
-        return Judgement.fail("other_port", fix={"env": {"HTTPS_PROXY": shown, "HTTP_PROXY": shown}, "verified": None},
+        spellings = {name: shown for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
+        return Judgement.fail("other_port", fix={"env": spellings, "verified": None},
                               port=url.port, host=url.host, found=found, suggested=shown)
     return Judgement.fail("none_open", port=url.port, host=url.host, tried=", ".join(map(str, answers)))
 

@@ -56,9 +56,11 @@ STEPS = {
                           "solution": "contact_it"},
         },
         "solutions": {
-            "use_port": {"any": "Update HTTPS_PROXY with the port that answers:\n"
+            "use_port": {"any": "Update the proxy variables with the port that answers, both spellings (curl and "
+                                "Python read the lowercase ones first):\n"
                                 "  export HTTPS_PROXY=\"{suggested}\"\n"
-                                "  export HTTP_PROXY=\"$HTTPS_PROXY\""},
+                                "  export https_proxy=\"$HTTPS_PROXY\" HTTP_PROXY=\"$HTTPS_PROXY\" "
+                                "http_proxy=\"$HTTPS_PROXY\""},
             "contact_it": {"any": "Contact IT for the correct proxy endpoint (host and port), or the proxy "
                                   "auto-config (PAC) URL that names it."},
         },
