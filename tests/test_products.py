@@ -36,6 +36,8 @@ REPLIES = [
     ([("Server", "envoy")], "upstream connect error or disconnect/reset before headers", None, "Envoy"),
     ([("Server", "Zscaler/6.2")], "", None, "Zscaler"),
     ([("X-Netskope-Inspected", "true")], "", None, "Netskope"),
+    # Netskope re-signs with a per-tenant intermediate named after its goskope.com domain, not "Netskope".
+    ([], "", "CN=ca.acme.goskope.com, O=Acme, OU=certadmin", "Netskope"),
     ([], "", "CN=Palo Alto Networks Forward Trust CA", "Palo Alto Networks"),
     ([("X-BlueCoat-Via", "3f2a1b")], "", None, "Blue Coat / Symantec ProxySG"),
     ([("Via", "1.1 Forcepoint")], "", None, "Forcepoint (Websense)"),
@@ -51,7 +53,8 @@ REPLIES = [
 ]
 
 
-@pytest.mark.parametrize("headers, body, issuer, expected", REPLIES, ids=[r[3] for r in REPLIES])
+@pytest.mark.parametrize("headers, body, issuer, expected", REPLIES,
+                         ids=[f"{r[3]}-{i}" for i, r in enumerate(REPLIES)])
 def test_each_product_is_named_from_its_own_signals(headers, body, issuer, expected):
     match = products.identify(headers, body, issuer=issuer)
     assert match.name == expected, match

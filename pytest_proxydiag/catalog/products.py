@@ -106,7 +106,7 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "portal (gateway.zscaler.net) for authentication",
              "Zscaler Internet Access: Analytics > Web Insights (Logs), filtered by URL, user and time"),
     _product("Netskope", {"Server": r"netskope", "Via": r"netskope", "X-Netskope-Inspected": r"."},
-             [r"netskope", r"goskope\.com"], [r"netskope"],
+             [r"netskope", r"goskope\.com"], [r"netskope|goskope"],
              "a block notification page (often inside TLS) with application, category and policy",
              "Netskope: Skope IT > Events (Page and Application events) and Alerts (policy), by user and time"),
     _product("Palo Alto Networks", {"Server": r"pan-?os|paloalto"},
