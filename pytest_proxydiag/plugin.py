@@ -456,8 +456,10 @@ def pytest_runtest_setup(item) -> None:
         answered = deferred_verdict(state.notes.get("symptom"), state.results, _step_id(item))
         if answered is not None:
             pytest.skip(answered)
-        # It may still change the root cause: from here every step of the session is a selected one.
-        state.selected = frozenset(filter(None, map(_step_id, item.session.items)))
+        # It may still change the root cause: from here every step of the session is a selected one (once).
+        if not state.selected_widened:
+            state.selected = frozenset(filter(None, map(_step_id, item.session.items)))
+            state.selected_widened = True
 
 
 @pytest.hookimpl(wrapper=True)

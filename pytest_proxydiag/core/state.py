@@ -37,6 +37,8 @@ class RunState:
     output_fallback: Any = None
     #: The step ids this session runs, once collection is over (None before: every step counts as selected).
     selected: Any = None
+    #: A deferred step ran (triage ordered the run): from then on every step of the session is selected.
+    selected_widened: bool = False
     #: Once collection is over: each selected step id -> the target URLs of its items (None: no target).
     selected_targets: dict[str, frozenset] = field(default_factory=dict)
     #: Client runs started ahead of their request, by probe-cache key (``proof.early.warm_up``).
