@@ -117,7 +117,7 @@ def test_key(proxydiag_step, proxydiag_config, proxydiag_probes):
         return
     if not key:
         step.skip(say(step, "name_key", status=answer.status))
-    step.fail("rejected", key_source=f"${var}", status=answer.status, message=answer.message[:300],
+    step.fail(gw.key_finding(answer), key_source=f"${var}", status=answer.status, message=answer.message[:300],
               **_values(step, cfg, target))
 
 

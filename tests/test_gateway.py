@@ -146,7 +146,9 @@ EXPECTED = {
     "gateway-egress-no-credentials": ("gateway.provider_path", "egress_proxy_auth",
                                       "<URL-ENCODED-PASSWORD>@127.0.0.1:"),
     "gateway-ssl-verify-false": ("gateway.egress_config", "ssl_verify_disabled", "Remove ssl_verify: false"),
-    "gateway-wrong-key": ("gateway.key", "rejected", "valid virtual key"),
+    # LiteLLM without a database checks only its master key (400 "No connected db.") and cannot issue
+    # virtual keys (/key/generate answers 500 "DB not connected", measured with 1.81.16).
+    "gateway-wrong-key": ("gateway.key", "rejected_no_db", "DATABASE_URL"),
     "gateway-down": ("connectivity.gateway", "unreachable", "litellm --config"),
     "gateway-egress-buffers-sse": ("gateway.streaming", "buffered", "proxy_buffering off"),
 }
@@ -236,6 +238,9 @@ def test_wrong_gateway_key_is_told_apart_and_never_printed(gateway_labs, run_dia
     key = run.step("gateway.key")
     assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"]
     assert "not the provider" in key["finding"]
+    assert key["finding_key"] == "rejected_no_db" and "no database" in key["finding"]
+    # Not "ask for a virtual key (/key/generate)" alone: this gateway cannot make one.
+    assert "master key" in key["solution"] and "DATABASE_URL" in key["solution"]
     assert run.step("gateway.provider_path")["outcome"] == "skipped"
 
 

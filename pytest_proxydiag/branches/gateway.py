@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["GatewayAnswer", "decode_answer", "is_internal_host", "EgressProblem", "egress_problems",
+__all__ = ["GatewayAnswer", "decode_answer", "key_finding", "is_internal_host", "EgressProblem", "egress_problems",
            "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
@@ -63,6 +63,7 @@ _CONNECT = re.compile(r"Cannot connect to host|ConnectError|Connection refused|C
 _GATEWAY_KEY = re.compile(r"Authentication Error|auth_error|Invalid proxy server token|No api key passed in|"
                           r"LiteLLM Virtual Key expected|invalid user key|key not allowed|No connected db|"
                           r"no_db_connection", re.I)
+_NO_DB = re.compile(r"No connected db|no_db_connection", re.I)
 _PROVIDER_ERROR = re.compile(r'"type"\s*:\s*"error"|authentication_error|invalid_request_error|'
                              r'permission_error|not_found_error|rate_limit_error|overloaded_error', re.I)
 _HEADERS = re.compile(r"anthropic-version|anthropic-beta", re.I)
@@ -107,6 +108,13 @@ def decode_answer(status: int | None, body: str) -> GatewayAnswer:
         # The provider's own error came back through the gateway: both hops work.
         return GatewayAnswer("provider", status, message)
     return GatewayAnswer("unknown", status, message)
+
+
+def key_finding(answer: GatewayAnswer) -> str:
+    """The ``gateway.key`` finding for a refused key: ``rejected_no_db`` when LiteLLM has no database (it then
+    accepts only its master key and cannot issue virtual keys: /key/generate answers 500 "DB not connected",
+    measured with 1.81.16), else ``rejected``."""
+    return "rejected_no_db" if _NO_DB.search(answer.message or "") else "rejected"
 
 
 _INTERNAL_SUFFIXES = (".internal", ".corp", ".local", ".lan", ".intranet", ".home.arpa", ".localdomain", ".svc",

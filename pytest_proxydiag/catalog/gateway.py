@@ -69,6 +69,11 @@ STEPS = {
                 "text": "The gateway {gateway} refused the key from {key_source} with its own {status}: "
                         "\"{message}\". This is the gateway's key check, not the provider.",
                 "solution": "new_key"},
+            "rejected_no_db": {
+                "text": "The gateway {gateway} refused the key from {key_source} with its own {status}: "
+                        "\"{message}\". This is the gateway's key check, not the provider: the gateway has no "
+                        "database, so it accepts only its master key and cannot issue or check virtual keys.",
+                "solution": "key_no_db"},
             "missing": {
                 "text": "The gateway {gateway} wants a key (its own {status}: \"{message}\"). Name the variable "
                         "that holds your gateway key with --proxydiag-gateway-key-env to check the rest of the path.",
@@ -78,6 +83,13 @@ STEPS = {
             "new_key": {"any": "Ask the gateway's owners for a valid virtual key (LiteLLM: /key/generate), then "
                                "set it where Claude Code reads it (ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY or "
                                "apiKeyHelper in ~/.claude/settings.json). " + _DEV_SIDE},
+            "key_no_db": {"any": "Ask the gateway's owners for the key it accepts. Without a database that is only "
+                                 "its master key (general_settings.master_key or LITELLM_MASTER_KEY on the gateway's "
+                                 "host); for a key of your own they connect a database (DATABASE_URL where the "
+                                 "gateway starts) and issue a virtual key (LiteLLM: /key/generate, which answers "
+                                 "\"DB not connected\" until then). Set the key where Claude Code reads it "
+                                 "(ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY or apiKeyHelper in "
+                                 "~/.claude/settings.json). " + _DEV_SIDE},
             "name_key": {"any": "Rerun with the key's variable named (the key is sent only to the gateway and never "
                                 "printed):\n  pytest --proxydiag --proxydiag-gateway-key-env ANTHROPIC_AUTH_TOKEN"},
         },
