@@ -136,9 +136,10 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     analysis = _interception(step, cfg, proxydiag_probes)
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    step.set_fix(kind="gateway_egress", files=[{"path": "the gateway's host", "change": answer.verdict}])
-    step.fail(answer.verdict, status=answer.status, message=answer.message[:400],
-              **_values(step, cfg, target, issuer=issuer))
+    values = _values(step, cfg, target, issuer=issuer)
+    step.set_fix(kind="gateway_egress", files=[{"path": say(step, "fix_where", **values),
+                                                "change": say(step, f"fix_{answer.verdict}", **values)}])
+    step.fail(answer.verdict, status=answer.status, message=answer.message[:400], **values)
 
 
 def _interception(step, cfg, probes):
@@ -211,10 +212,10 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     first = problems[0]
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    step.set_fix(kind="gateway_egress", files=[{"path": config_path or "the gateway's environment",
-                                                "change": first.key}])
-    step.fail(first.key, **_values(step, cfg, target, issuer=issuer, **dict(first.values)),
-              others=json.dumps([p.key for p in problems[1:]]))
+    values = _values(step, cfg, target, issuer=issuer, **dict(first.values))
+    where = config_path if first.key == "ssl_verify_disabled" and config_path else say(step, "fix_where", **values)
+    step.set_fix(kind="gateway_egress", files=[{"path": where, "change": say(step, f"fix_{first.key}", **values)}])
+    step.fail(first.key, **values, others=json.dumps([p.key for p in problems[1:]]))
 
 
 @pytest.mark.proxydiag_step("gateway.streaming")

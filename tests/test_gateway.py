@@ -208,6 +208,15 @@ def test_egress_fix_is_unverified_on_a_users_machine_and_proven_by_restarting_th
     assert step["fix"]["verified"] is None and "does not restart a gateway" in step["fix"]["evidence"]
     egress = run.step("gateway.egress_config")
     assert egress["finding_key"] == "egress_ca_missing", egress
+    # The FIX block names the change and where, never the finding's key (the audit saw
+    # "the gateway's host: egress_certificate" and "<config>: egress_ca_missing").
+    bundle = run.doc["artifacts"]["ca_bundle"] if "artifacts" in run.doc else None
+    for s in (step, egress):
+        change = s["fix"]["files"][0]
+        assert change["path"] == f"the gateway's host ({lab.gateway_url})", change
+        assert change["change"].startswith('SSL_CERT_FILE="') and "restart of the gateway" in change["change"]
+        assert bundle is None or bundle in change["change"]
+        assert f": {s['finding_key']}" not in run.output
     if not clients.discover("claude")[0].available:
         pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
     pins = {(GATEWAY_HOST, lab.gateway_port): "127.0.0.1"}

@@ -227,6 +227,7 @@ STEPS = {
     },
 }
 
+_THEN_RESTART = ", then a restart of the gateway"
 _NO_GATEWAY = "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)"
 
 #: Pass summaries and skip reasons of the gateway steps (looked up with ``catalog.note``).
@@ -246,6 +247,15 @@ NOTES = {
     },
     "gateway.provider_path": {
         "no_gateway": _NO_GATEWAY,
+        # The FIX block's "where: change" line, one per finding (the SOLUTION says it in full).
+        "fix_where": "the gateway's host ({gateway})",
+        "fix_egress_certificate": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
+        "fix_egress_proxy_auth": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" where the "
+                                  "gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_refused": "the proxy team allows the provider's host for the gateway's address",
+        "fix_egress_connect": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
+        "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
+        "fix_unknown": "read the gateway's log (LITELLM_LOG=DEBUG) for the underlying error",
         "both_hops": "both hops work: the provider's own answer ({status}) came back through the gateway",
         "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
         "key_refused": "the gateway refused the key before it forwarded anything",
@@ -265,6 +275,13 @@ NOTES = {
     },
     "gateway.egress_config": {
         "no_gateway": _NO_GATEWAY,
+        "fix_where": "the gateway's host ({gateway})",
+        "fix_ssl_verify_disabled": "ssl_verify: \"{ca_bundle}\" in place of ssl_verify: false" + _THEN_RESTART,
+        "fix_egress_no_proxy": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
+        "fix_egress_proxy_no_credentials": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" "
+                                            "where the gateway starts" + _THEN_RESTART),
+        "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
+        "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
         "matches": "the gateway's egress settings match the proxy and CA this run found",
         "not_here": ("the gateway's environment and config are not on this machine (pass "
                      "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),
