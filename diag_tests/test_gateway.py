@@ -76,7 +76,7 @@ def test_client_route(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.passed(say(step, "direct", reason=route.reason))
         return
     no_proxy, _var = routing.no_proxy_value(cfg.env, "claude")
-    corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", target.host],
+    corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", "::1", target.host],
                                            must_proxy=[t.host for t in cfg.targets])
     values = _values(step, cfg, target, no_proxy=no_proxy or "not set", corrected=corrected)
     step.set_fix(kind="gateway_route", target_url=target.url, env={"NO_PROXY": corrected, "no_proxy": corrected})

@@ -141,7 +141,8 @@ EXPECTED = {
     # scenario: (root cause, finding key, a phrase of the solution)
     "gateway-healthy": (None, None, None),
     "gateway-not-in-no-proxy": ("gateway.client_route", "through_proxy_refused",
-                                f"NO_PROXY=\"localhost,127.0.0.1,{GATEWAY_HOST}\""),
+                                # The value bypass.no_proxy gives too: one report, one NO_PROXY to paste.
+                                f"NO_PROXY=\"localhost,127.0.0.1,::1,{GATEWAY_HOST}\""),
     "gateway-egress-untrusted": ("gateway.provider_path", "egress_certificate", "export SSL_CERT_FILE="),
     "gateway-egress-no-credentials": ("gateway.provider_path", "egress_proxy_auth",
                                       "<URL-ENCODED-PASSWORD>@127.0.0.1:"),
@@ -178,6 +179,9 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     step = run.step(root)
     assert step["outcome"] == "failed" and step["finding_key"] == key
     assert phrase in step["solution"], step["solution"]
+    if scenario == "gateway-not-in-no-proxy":
+        # bypass.no_proxy finds the same route problem: both fixes must export the same value.
+        assert run.step("bypass.no_proxy")["fix"]["env"] == step["fix"]["env"]
     side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") else "the gateway's host"
     if root.startswith("gateway."):
         assert f"Where to change it: {side}" in step["solution"]
