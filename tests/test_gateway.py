@@ -306,3 +306,13 @@ def test_the_lab_origin_streams_only_the_check_model(body, wanted):
     assert [name for name, _ in streams.stream_events("m", 6)] == [
         "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
         "message_stop"]
+
+
+def test_litellms_model_group_trailer_is_not_quoted_as_part_of_the_error():
+    # The audit's terminal showed the quoted egress error broken over two lines by LiteLLM's router trailer
+    # ('. Received Model Group=claude-proxydiag-check\nAvailable Model Group Fallbacks=None').
+    answer = gw.decode_answer(500, EGRESS_CERT)
+    assert answer.verdict == "egress_certificate"
+    assert answer.message.endswith("(_ssl.c:1006)')]"), answer.message
+    assert "Model Group" not in gw.decode_answer(500, EGRESS_407).message
+    assert gw.decode_answer(401, PROVIDER_401).verdict == "provider"

@@ -85,9 +85,14 @@ def _message(body: str) -> str:
     return body.strip()
 
 
+#: LiteLLM's router appends the model group to an error (". Received Model Group=...\nAvailable Model Group
+#: Fallbacks=None", measured with 1.81.16): not part of the error a finding quotes.
+_MODEL_GROUP_TRAILER = re.compile(r"\.?\s*Received Model Group=.*\Z", re.S)
+
+
 def decode_answer(status: int | None, body: str) -> GatewayAnswer:
     """Sort a gateway's answer to the check request into a :class:`GatewayAnswer`."""
-    message = _message(body or "")[:2000]
+    message = _MODEL_GROUP_TRAILER.sub("", _message(body or ""))[:2000]
     if status is None:
         return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
     if status < 400:
