@@ -40,9 +40,10 @@ def _claude_route(cfg, target: Target) -> routing.Route:
 
 
 def _key(cfg) -> tuple[str | None, str | None]:
-    """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one."""
+    """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one: read where
+    Claude Code reads it, a settings scope's env over the shell's (cfg.claude_env is that view)."""
     name = cfg["gateway_key_env"]
-    return ((cfg.env.get(name) or None), name) if name else (None, None)
+    return ((cfg.claude_env.get(name) or cfg.env.get(name) or None), name) if name else (None, None)
 
 
 def _check(probes, cfg, target: Target):

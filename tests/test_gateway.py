@@ -316,3 +316,20 @@ def test_litellms_model_group_trailer_is_not_quoted_as_part_of_the_error():
     assert answer.message.endswith("(_ssl.c:1006)')]"), answer.message
     assert "Model Group" not in gw.decode_answer(500, EGRESS_407).message
     assert gw.decode_answer(401, PROVIDER_401).verdict == "provider"
+
+
+def test_the_gateway_key_is_read_where_claude_code_reads_it(gateway_labs, run_diag, diag_home):
+    # LiteLLM's Claude Code set-up keeps the key in ~/.claude/settings.json ("env": {"ANTHROPIC_AUTH_TOKEN": ...}).
+    # Read from the shell only, `--proxydiag-gateway-key-env ANTHROPIC_AUTH_TOKEN` found nothing and the step
+    # skipped asking for the very option given.
+    lab = gateway_labs("gateway-wrong-key")
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text('{"env": {"%s": "%s"}}' % (KEY_ENV, lab.env[KEY_ENV]))
+    try:
+        run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"], KEY_ENV: ""}, lab=lab)
+    finally:
+        settings.unlink()
+    key = run.step("gateway.key")
+    assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"], key
+    assert lab.env[KEY_ENV] not in run.json_path.read_text() and lab.env[KEY_ENV] not in run.output
