@@ -35,15 +35,20 @@ def _prefix(target: Target) -> str:
     return urlsplit(target.url).path.rstrip("/")
 
 
+def _claude_env(cfg):
+    """The variables Claude Code sees: a settings scope's env over the shell's (its NO_PROXY, its key)."""
+    return cfg.claude_env or cfg.env
+
+
 def _claude_route(cfg, target: Target) -> routing.Route:
-    return routing.route(target.url, cfg.env, "claude")
+    return routing.route(target.url, _claude_env(cfg), "claude")
 
 
 def _key(cfg) -> tuple[str | None, str | None]:
     """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one: read where
     Claude Code reads it, a settings scope's env over the shell's (cfg.claude_env is that view)."""
     name = cfg["gateway_key_env"]
-    return ((cfg.claude_env.get(name) or cfg.env.get(name) or None), name) if name else (None, None)
+    return ((_claude_env(cfg).get(name) or cfg.env.get(name) or None), name) if name else (None, None)
 
 
 def _check(probes, cfg, target: Target):
@@ -76,7 +81,7 @@ def test_client_route(proxydiag_step, proxydiag_config, proxydiag_probes):
     if route.proxy is None:
         step.passed(say(step, "direct", reason=route.reason))
         return
-    no_proxy, _var = routing.no_proxy_value(cfg.env, "claude")
+    no_proxy, _var = routing.no_proxy_value(_claude_env(cfg), "claude")
     corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", "::1", target.host],
                                            must_proxy=[t.host for t in cfg.targets])
     values = _values(step, cfg, target, no_proxy=no_proxy or "not set", corrected=corrected)

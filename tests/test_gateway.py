@@ -10,6 +10,7 @@ fixed environment and sending Claude Code through both hops again.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -333,3 +334,20 @@ def test_the_gateway_key_is_read_where_claude_code_reads_it(gateway_labs, run_di
     key = run.step("gateway.key")
     assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"], key
     assert lab.env[KEY_ENV] not in run.json_path.read_text() and lab.env[KEY_ENV] not in run.output
+
+
+def test_claude_codes_route_to_the_gateway_follows_its_settings_no_proxy(gateway_labs, run_diag, diag_home):
+    # NO_PROXY in ~/.claude/settings.json is what Claude Code applies (the route fix itself says so); judged on
+    # the shell's alone, the gateway was reported as sent to the proxy although Claude Code goes direct.
+    lab = gateway_labs("gateway-not-in-no-proxy")
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    value = f"localhost,127.0.0.1,{GATEWAY_HOST}"
+    settings.write_text(json.dumps({"env": {"NO_PROXY": value, "no_proxy": value}}))
+    try:
+        run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    finally:
+        settings.unlink()
+    route = run.step("gateway.client_route")
+    assert route["outcome"] == "passed" and "Claude Code reaches the gateway direct" in route["summary"], route
+    assert run.step("connectivity.gateway")["outcome"] == "passed"
