@@ -154,7 +154,7 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
     # Reached the way Claude Code reaches it (its proxy and NO_PROXY rules); a proxy's own
     # refusal on that route is gateway.client_route's finding, not the gateway being down.
     via_proxy = (bool(cfg.proxy.url) and not connectivity.is_local(target.host)
-                 and routing.route(target.url, cfg.env, "claude").proxy is not None)
+                 and routing.route(target.url, cfg.claude_env or cfg.env, "claude").proxy is not None)
     results = {}
     for path in connectivity.GATEWAY_HEALTH_PATHS:
         res = results[path] = proxydiag_probes.request(target, "GET", path, via_proxy=via_proxy)

@@ -35,14 +35,20 @@ def _prefix(target: Target) -> str:
     return urlsplit(target.url).path.rstrip("/")
 
 
+def _claude_env(cfg):
+    """The variables Claude Code sees: a settings scope's env over the shell's (its NO_PROXY, its key)."""
+    return cfg.claude_env or cfg.env
+
+
 def _claude_route(cfg, target: Target) -> routing.Route:
-    return routing.route(target.url, cfg.env, "claude")
+    return routing.route(target.url, _claude_env(cfg), "claude")
 
 
 def _key(cfg) -> tuple[str | None, str | None]:
-    """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one."""
+    """(the gateway key, the variable it came from) when --proxydiag-gateway-key-env names one: read where
+    Claude Code reads it, a settings scope's env over the shell's (cfg.claude_env is that view)."""
     name = cfg["gateway_key_env"]
-    return ((cfg.env.get(name) or None), name) if name else (None, None)
+    return ((_claude_env(cfg).get(name) or cfg.env.get(name) or None), name) if name else (None, None)
 
 
 def _check(probes, cfg, target: Target):
@@ -75,8 +81,8 @@ def test_client_route(proxydiag_step, proxydiag_config, proxydiag_probes):
     if route.proxy is None:
         step.passed(say(step, "direct", reason=route.reason))
         return
-    no_proxy, _var = routing.no_proxy_value(cfg.env, "claude")
-    corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", target.host],
+    no_proxy, _var = routing.no_proxy_value(_claude_env(cfg), "claude")
+    corrected = routing.corrected_no_proxy(no_proxy or "", keep_direct=["localhost", "127.0.0.1", "::1", target.host],
                                            must_proxy=[t.host for t in cfg.targets])
     values = _values(step, cfg, target, no_proxy=no_proxy or "not set", corrected=corrected)
     step.set_fix(kind="gateway_route", target_url=target.url, env={"NO_PROXY": corrected, "no_proxy": corrected})
@@ -117,7 +123,7 @@ def test_key(proxydiag_step, proxydiag_config, proxydiag_probes):
         return
     if not key:
         step.skip(say(step, "name_key", status=answer.status))
-    step.fail("rejected", key_source=f"${var}", status=answer.status, message=answer.message[:300],
+    step.fail(gw.key_finding(answer), key_source=f"${var}", status=answer.status, message=answer.message[:300],
               **_values(step, cfg, target))
 
 
@@ -136,9 +142,10 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     analysis = _interception(step, cfg, proxydiag_probes)
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    step.set_fix(kind="gateway_egress", files=[{"path": "the gateway's host", "change": answer.verdict}])
-    step.fail(answer.verdict, status=answer.status, message=answer.message[:400],
-              **_values(step, cfg, target, issuer=issuer))
+    values = _values(step, cfg, target, issuer=issuer)
+    step.set_fix(kind="gateway_egress", files=[{"path": say(step, "fix_where", **values),
+                                                "change": say(step, f"fix_{answer.verdict}", **values)}])
+    step.fail(answer.verdict, status=answer.status, message=answer.message[:400], **values)
 
 
 def _interception(step, cfg, probes):
@@ -211,10 +218,10 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     first = problems[0]
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    step.set_fix(kind="gateway_egress", files=[{"path": config_path or "the gateway's environment",
-                                                "change": first.key}])
-    step.fail(first.key, **_values(step, cfg, target, issuer=issuer, **dict(first.values)),
-              others=json.dumps([p.key for p in problems[1:]]))
+    values = _values(step, cfg, target, issuer=issuer, **dict(first.values))
+    where = config_path if first.key == "ssl_verify_disabled" and config_path else say(step, "fix_where", **values)
+    step.set_fix(kind="gateway_egress", files=[{"path": where, "change": say(step, f"fix_{first.key}", **values)}])
+    step.fail(first.key, **values, others=json.dumps([p.key for p in problems[1:]]))
 
 
 @pytest.mark.proxydiag_step("gateway.streaming")

@@ -169,6 +169,12 @@ def _print_list() -> None:
         if backend == "squid" and not squid:
             backend = "proxy.py" if name in PROXYPY_SCENARIOS else "needs squid"
         rows.append((name, backend, info.expected_root_cause or "none (healthy)", description))
+    from pytest_proxydiag.lab.gateway import GATEWAY_SCENARIOS, find_litellm
+
+    # The gateway hop: a real LiteLLM between the client and a Squid of the table above.
+    for name, ginfo in GATEWAY_SCENARIOS.items():
+        backend = "litellm" if name == "gateway-down" or find_litellm() else "needs litellm"
+        rows.append((name, backend, ginfo.expected_root_cause or "none (healthy)", ginfo.description))
     w0, w1, w2 = (max(len(r[i]) for r in rows) for i in range(3))
     print(f"{'scenario':{w0}}  {'backend':{w1}}  {'expected root cause':{w2}}  description")
     for name, backend, root, description in rows:
@@ -235,8 +241,10 @@ def demo(argv: Sequence[str]) -> int:
         _print_list()
         return 0
     from pytest_proxydiag.lab import Lab, LabError, LabUnavailable
+    from pytest_proxydiag.lab.gateway import GATEWAY_SCENARIOS, GatewayLab
 
-    if args.scenario not in Lab.scenarios():
+    gateway = args.scenario in GATEWAY_SCENARIOS
+    if not gateway and args.scenario not in Lab.scenarios():
         print(f"proxydiag demo: unknown scenario {args.scenario!r}; `proxydiag demo --list` shows them",
               file=sys.stderr)
         return 2
@@ -251,15 +259,22 @@ def demo(argv: Sequence[str]) -> int:
     for stale in (html, json_path):
         with contextlib.suppress(OSError):
             stale.unlink()
-    info = Lab.scenario(args.scenario)
+    info = GATEWAY_SCENARIOS[args.scenario] if gateway else Lab.scenario(args.scenario)
     proc: subprocess.Popen[bytes] | None = None
     with _sigterm_as_interrupt():
         try:
-            with Lab(args.scenario, backend=args.backend) as lab, \
+            with (GatewayLab(args.scenario) if gateway else Lab(args.scenario, backend=args.backend)) as lab, \
                     tempfile.TemporaryDirectory(prefix=f"proxydiag-demo-{os.getpid()}-") as scratch:
                 print(f"proxydiag demo: {lab.name} — {info.description}")
-                print(f"  lab: {lab.info.backend} proxy at {lab.actual_proxy_url or '(nothing listening)'}, "
-                      f"provider look-alike at {lab.target_url} (loopback), up in {lab.startup_seconds or 0:.2f} s")
+                if gateway:
+                    proxy_lab = lab.lab
+                    print(f"  lab: LiteLLM gateway at {lab.gateway_url} (127.0.0.1), its egress through the "
+                          f"{proxy_lab.info.backend} proxy at {proxy_lab.actual_proxy_url}, provider look-alike at "
+                          f"{proxy_lab.target_url} (loopback)")
+                else:
+                    print(f"  lab: {lab.info.backend} proxy at {lab.actual_proxy_url or '(nothing listening)'}, "
+                          f"provider look-alike at {lab.target_url} (loopback), up in "
+                          f"{lab.startup_seconds or 0:.2f} s")
                 print(f"  the shell holds: {', '.join(sorted(lab.env))}")
                 print(f"  expected root cause: {info.expected_root_cause or 'none (a healthy setup)'}")
                 print(flush=True)

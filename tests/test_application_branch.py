@@ -383,3 +383,27 @@ def test_litellm_config_from_env_variable(run_diag, tmp_path):
     step = run.step("application.litellm_config")
     assert step["outcome"] == "failed" and str(path) in step["finding"]
     assert step["evidence"]["litellm"]["source"] == "env:LITELLM_CONFIG"
+
+
+def test_a_proxy_set_only_in_claude_settings_is_exported_with_the_password_placeholder(tmp_path):
+    # The audit found `export HTTPS_PROXY="http://***@127.0.0.1:9"`: the settings.json value, redacted on
+    # output, was the fix line, which nobody can paste. The password becomes the placeholder and its command.
+    _write(tmp_path / ".claude" / "settings.json",
+           '{"env": {"HTTPS_PROXY": "http://bob:s3cret%40PW@proxy.corp:3128"}}')
+    cmp = environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
+    assert cmp.issues[0].key == "claude_only"
+    judgement = environments.judge_env(cmp, None)
+    assert judgement.outcome == "fail"
+    env = judgement.fix["env"]
+    assert env["HTTPS_PROXY"] == "http://bob:<URL-ENCODED-PASSWORD>@proxy.corp:3128"
+    assert not any("s3cret" in v for v in env.values())
+    assert "s3cret" not in judgement.values["export_lines"]
+    assert 'export HTTPS_PROXY="http://bob:<URL-ENCODED-PASSWORD>@proxy.corp:3128"' in judgement.values["export_lines"]
+
+
+def test_a_credentialed_proxy_found_in_a_profile_is_exported_with_the_password_placeholder(tmp_path):
+    _write(tmp_path / ".bashrc", 'export HTTPS_PROXY="http://bob:s3cret@proxy.corp:3128"\n')
+    cmp = environments.compare_env({"SHELL": "/bin/bash"}, tmp_path, etc_files=False)
+    assert cmp.issues[0].key == "profile_only"
+    env = environments.judge_env(cmp, None).fix["env"]
+    assert set(env.values()) == {"http://bob:<URL-ENCODED-PASSWORD>@proxy.corp:3128"}

@@ -206,3 +206,45 @@ def test_proxydiag_keeps_the_users_report_paths(tmp_path):
     assert json.loads((tmp_path / "mine.json").read_text())["root_cause"] == "auth.credentials"
     assert not (tmp_path / "proxydiag-report.json").exists()
     assert not (tmp_path / "proxydiag-report.html").exists()
+
+
+def test_demo_list_names_the_gateway_scenarios(capsys):
+    # The audit looked for the gateway hop in `proxydiag demo --list` (the README's gateway section names the
+    # scenarios) and found none: they could only be played from Python (GatewayLab).
+    from pytest_proxydiag.lab.gateway import GATEWAY_SCENARIOS
+
+    assert cli.main(["demo", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, info in GATEWAY_SCENARIOS.items():
+        line = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert (info.expected_root_cause or "none (healthy)") in line and info.description in line
+
+
+def test_gateway_demo_runs_the_real_litellm_and_leaves_nothing(tmp_path):
+    from pytest_proxydiag.lab.gateway import find_litellm, litellm_install_hint, nss_wrapper
+
+    require_squid()
+    if find_litellm() is None or nss_wrapper() is None:
+        why = f"LiteLLM or libnss_wrapper is missing: {litellm_install_hint()}; apt-get install libnss-wrapper"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    out = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_proxydiag.cli", "demo", "gateway-egress-untrusted",
+                             "--out", str(out)], cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    doc = json.loads((out / "proxydiag-report.json").read_text())
+    assert doc["root_cause"] == "gateway.provider_path"
+    assert "LiteLLM gateway at http://litellm.corp.internal:" in stdout
+    assert "root cause: gateway.provider_path (as expected)" in stdout
+    assert leftovers_of(proc.pid) == NOTHING
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"proxydiag-lab-{proc.pid}-".encode() in cmdline.read_bytes():
+                left.append(cmdline)
+        except OSError:
+            continue
+    assert not left, "a LiteLLM of the demo still runs"

@@ -308,3 +308,20 @@ def test_the_tickets_retest_is_the_request_of_the_users_target(env, retest, tmp_
     solution = _ticket(settings_from_options({}, env={"HOME": str(tmp_path), **env}))
     assert solution.rstrip().endswith(retest), solution
     assert solution.count("/v1/messages") == (1 if not env else 0)
+
+
+def test_a_gateway_set_only_in_claude_codes_settings_is_the_gateway_the_steps_check(tmp_path, monkeypatch):
+    # LiteLLM's and Anthropic's gateway set-up puts ANTHROPIC_BASE_URL in ~/.claude/settings.json; the audit
+    # saw every gateway step skipped with "no gateway configured (... ANTHROPIC_BASE_URL pointing at a gateway)".
+    monkeypatch.chdir(tmp_path)
+    _settings(tmp_path / ".claude" / "settings.json", {"ANTHROPIC_BASE_URL": "http://litellm.corp.internal:4000"})
+    cfg = settings_from_options({}, env={"HOME": str(tmp_path)})
+    assert (cfg.gateway.value, cfg.gateway.source) == ("http://litellm.corp.internal:4000",
+                                                       "settings:ANTHROPIC_BASE_URL")
+    assert cfg.targets[0].url == DEFAULT_TARGET
+    # The settings value wins over the shell's, as in Claude Code; the shell's alone still counts.
+    cfg = settings_from_options({}, env={"HOME": str(tmp_path), "ANTHROPIC_BASE_URL": "http://old-gw:4000"})
+    assert cfg.gateway.value == "http://litellm.corp.internal:4000"
+    (tmp_path / ".claude" / "settings.json").unlink()
+    cfg = settings_from_options({}, env={"HOME": str(tmp_path), "ANTHROPIC_BASE_URL": "http://old-gw:4000"})
+    assert (cfg.gateway.value, cfg.gateway.source) == ("http://old-gw:4000", "env:ANTHROPIC_BASE_URL")

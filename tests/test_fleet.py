@@ -375,3 +375,25 @@ def test_the_providers_server_header_is_not_the_proxy_product():
     logs["evidence"]["replies"][0]["signals"].append("header Via: 1.1 gw.corp (McAfee Web Gateway 12.2)")
     assert Fleet().add_all([classify("h.json", json.dumps(doc).encode())]).latest["vm"].dims[1] == \
         "McAfee Web Gateway 12.2"
+
+
+def test_a_server_header_in_proxy_responses_counts_only_on_the_proxys_own_connect_reply():
+    # The audit aggregated real lab reports: a Bedrock host behind intercepting Squid was grouped under the
+    # proxy product "proxydiag-lab-origin" (the provider's Server, seen inside the tunnel) and a host using
+    # a LiteLLM gateway under "uvicorn" (the gateway's own Server, reached direct).
+    doc = lab_report("healthy")
+    for step in doc["steps"]:
+        if step["id"] in ("connectivity.proxy_works", "policy.proxy_logs"):
+            step["evidence"] = {}
+    doc["for_it"]["proxy_responses"] = [
+        {"request": "POST http://litellm.corp.internal:4000/v1/messages", "status": 500,
+         "headers": {"server": "uvicorn"}},
+        {"request": "POST https://bedrock-runtime.us-east-1.amazonaws.com/model/x/invoke", "status": 403,
+         "headers": {"server": "Server"}}]
+    product = lambda: Fleet().add_all([classify("h.json", json.dumps(doc).encode())]).latest["vm"].dims[1]
+    assert product() == "not identified"
+    doc["for_it"]["proxy_responses"][1]["headers"]["via"] = "1.1 vm (squid/5.7)"
+    assert product() == "squid/5.7"
+    doc["for_it"]["proxy_responses"].insert(0, {"request": "CONNECT api.anthropic.com:443", "status": 407,
+                                                "headers": {"server": "tinyproxy/1.11.1"}})
+    assert product() == "tinyproxy/1.11.1"

@@ -10,6 +10,7 @@ fixed environment and sending Claude Code through both hops again.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -141,12 +142,15 @@ EXPECTED = {
     # scenario: (root cause, finding key, a phrase of the solution)
     "gateway-healthy": (None, None, None),
     "gateway-not-in-no-proxy": ("gateway.client_route", "through_proxy_refused",
-                                f"NO_PROXY=\"localhost,127.0.0.1,{GATEWAY_HOST}\""),
+                                # The value bypass.no_proxy gives too: one report, one NO_PROXY to paste.
+                                f"NO_PROXY=\"localhost,127.0.0.1,::1,{GATEWAY_HOST}\""),
     "gateway-egress-untrusted": ("gateway.provider_path", "egress_certificate", "export SSL_CERT_FILE="),
     "gateway-egress-no-credentials": ("gateway.provider_path", "egress_proxy_auth",
                                       "<URL-ENCODED-PASSWORD>@127.0.0.1:"),
     "gateway-ssl-verify-false": ("gateway.egress_config", "ssl_verify_disabled", "Remove ssl_verify: false"),
-    "gateway-wrong-key": ("gateway.key", "rejected", "valid virtual key"),
+    # LiteLLM without a database checks only its master key (400 "No connected db.") and cannot issue
+    # virtual keys (/key/generate answers 500 "DB not connected", measured with 1.81.16).
+    "gateway-wrong-key": ("gateway.key", "rejected_no_db", "DATABASE_URL"),
     "gateway-down": ("connectivity.gateway", "unreachable", "litellm --config"),
     "gateway-egress-buffers-sse": ("gateway.streaming", "buffered", "proxy_buffering off"),
 }
@@ -176,6 +180,9 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     step = run.step(root)
     assert step["outcome"] == "failed" and step["finding_key"] == key
     assert phrase in step["solution"], step["solution"]
+    if scenario == "gateway-not-in-no-proxy":
+        # bypass.no_proxy finds the same route problem: both fixes must export the same value.
+        assert run.step("bypass.no_proxy")["fix"]["env"] == step["fix"]["env"]
     side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") else "the gateway's host"
     if root.startswith("gateway."):
         assert f"Where to change it: {side}" in step["solution"]
@@ -206,6 +213,15 @@ def test_egress_fix_is_unverified_on_a_users_machine_and_proven_by_restarting_th
     assert step["fix"]["verified"] is None and "does not restart a gateway" in step["fix"]["evidence"]
     egress = run.step("gateway.egress_config")
     assert egress["finding_key"] == "egress_ca_missing", egress
+    # The FIX block names the change and where, never the finding's key (the audit saw
+    # "the gateway's host: egress_certificate" and "<config>: egress_ca_missing").
+    bundle = run.doc["artifacts"]["ca_bundle"] if "artifacts" in run.doc else None
+    for s in (step, egress):
+        change = s["fix"]["files"][0]
+        assert change["path"] == f"the gateway's host ({lab.gateway_url})", change
+        assert change["change"].startswith('SSL_CERT_FILE="') and "restart of the gateway" in change["change"]
+        assert bundle is None or bundle in change["change"]
+        assert f": {s['finding_key']}" not in run.output
     if not clients.discover("claude")[0].available:
         pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
     pins = {(GATEWAY_HOST, lab.gateway_port): "127.0.0.1"}
@@ -236,6 +252,9 @@ def test_wrong_gateway_key_is_told_apart_and_never_printed(gateway_labs, run_dia
     key = run.step("gateway.key")
     assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"]
     assert "not the provider" in key["finding"]
+    assert key["finding_key"] == "rejected_no_db" and "no database" in key["finding"]
+    # Not "ask for a virtual key (/key/generate)" alone: this gateway cannot make one.
+    assert "master key" in key["solution"] and "DATABASE_URL" in key["solution"]
     assert run.step("gateway.provider_path")["outcome"] == "skipped"
 
 
@@ -288,3 +307,47 @@ def test_the_lab_origin_streams_only_the_check_model(body, wanted):
     assert [name for name, _ in streams.stream_events("m", 6)] == [
         "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
         "message_stop"]
+
+
+def test_litellms_model_group_trailer_is_not_quoted_as_part_of_the_error():
+    # The audit's terminal showed the quoted egress error broken over two lines by LiteLLM's router trailer
+    # ('. Received Model Group=claude-proxydiag-check\nAvailable Model Group Fallbacks=None').
+    answer = gw.decode_answer(500, EGRESS_CERT)
+    assert answer.verdict == "egress_certificate"
+    assert answer.message.endswith("(_ssl.c:1006)')]"), answer.message
+    assert "Model Group" not in gw.decode_answer(500, EGRESS_407).message
+    assert gw.decode_answer(401, PROVIDER_401).verdict == "provider"
+
+
+def test_the_gateway_key_is_read_where_claude_code_reads_it(gateway_labs, run_diag, diag_home):
+    # LiteLLM's Claude Code set-up keeps the key in ~/.claude/settings.json ("env": {"ANTHROPIC_AUTH_TOKEN": ...}).
+    # Read from the shell only, `--proxydiag-gateway-key-env ANTHROPIC_AUTH_TOKEN` found nothing and the step
+    # skipped asking for the very option given.
+    lab = gateway_labs("gateway-wrong-key")
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text('{"env": {"%s": "%s"}}' % (KEY_ENV, lab.env[KEY_ENV]))
+    try:
+        run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"], KEY_ENV: ""}, lab=lab)
+    finally:
+        settings.unlink()
+    key = run.step("gateway.key")
+    assert key["outcome"] == "failed" and f"${KEY_ENV}" in key["finding"], key
+    assert lab.env[KEY_ENV] not in run.json_path.read_text() and lab.env[KEY_ENV] not in run.output
+
+
+def test_claude_codes_route_to_the_gateway_follows_its_settings_no_proxy(gateway_labs, run_diag, diag_home):
+    # NO_PROXY in ~/.claude/settings.json is what Claude Code applies (the route fix itself says so); judged on
+    # the shell's alone, the gateway was reported as sent to the proxy although Claude Code goes direct.
+    lab = gateway_labs("gateway-not-in-no-proxy")
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    value = f"localhost,127.0.0.1,{GATEWAY_HOST}"
+    settings.write_text(json.dumps({"env": {"NO_PROXY": value, "no_proxy": value}}))
+    try:
+        run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    finally:
+        settings.unlink()
+    route = run.step("gateway.client_route")
+    assert route["outcome"] == "passed" and "Claude Code reaches the gateway direct" in route["summary"], route
+    assert run.step("connectivity.gateway")["outcome"] == "passed"

@@ -127,3 +127,13 @@ def test_corrected_no_proxy_is_right_for_every_client(value, keep, must):
                 assert client._transport_for_url(httpx.URL(f"https://{h}/")) is client._transport
         finally:
             client.close()
+
+
+def test_curls_direct_reason_lists_only_the_variables_it_reads():
+    # The audit read "curl goes direct: none of the variables it reads for http URLs is set (http_proxy,
+    # HTTP_PROXY, all_proxy, ALL_PROXY (never uppercase HTTP_PROXY))": HTTP_PROXY listed, then denied.
+    http = route("http://litellm.corp.internal:4000", {"HTTP_PROXY": "http://p:3128"}, "curl")
+    assert http.proxy is None
+    assert http.reason.endswith("(http_proxy, all_proxy, ALL_PROXY); curl ignores uppercase HTTP_PROXY"), http.reason
+    https = route("https://api.anthropic.com", {}, "curl")
+    assert "(https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY)" in https.reason, https.reason

@@ -19,7 +19,7 @@ from pytest_proxydiag.branches.judgement import Judgement
 from pytest_proxydiag.core import shell as shell_syntax
 from pytest_proxydiag.core.step import export_lines
 from pytest_proxydiag.machine import shellenv
-from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER
+from pytest_proxydiag.proof.fix_values import PLACEHOLDER, PROXY_PLACEHOLDER
 
 __all__ = ["EnvIssue", "EnvComparison", "compare_env", "shell_startup_file", "loaded_files", "judge_env",
            "PROXY_VARS", "CA_VARS"]
@@ -208,6 +208,21 @@ def _first_value(assignments: Sequence[shellenv.Assignment], name: str) -> str:
     return ""
 
 
+def _fix_value(name: str, value: str) -> str:
+    """What a fix line exports for *name*: a proxy URL found in a file, Claude Code's settings or this
+    process keeps its user and host, its password becomes the placeholder (never written out, and
+    redacted output of the real one, ``http://***@host``, is not a value anyone can paste)."""
+    if name.lower() not in ("https_proxy", "http_proxy", "all_proxy") or "@" not in value:
+        return value
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    try:
+        url = parse_proxy_url(value, source=name)
+    except ValueError:
+        return value
+    return url.encoded(password_placeholder=PLACEHOLDER) if url.password else value
+
+
 def _env_note(key: str, **values: Any) -> str:
     return catalog.note("application.env_in_shell", key, **values)
 
@@ -227,7 +242,7 @@ def judge_env(cmp: EnvComparison, proxy_value: str | None) -> Judgement:
             shell=cmp.shell, names=", ".join(sorted(cmp.process)),
             transient=_env_note("transient", names=", ".join(transient)) if transient else ""))
     issue = cmp.issues[0]
-    fix = {k: v for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": proxy_value or PROXY_PLACEHOLDER}
+    fix = {k: _fix_value(k, v) for k, v in issue.fix.items() if v} or {"HTTPS_PROXY": proxy_value or PROXY_PLACEHOLDER}
     views = "\n".join(f"  {name}: " + ", ".join(f"{k}={v if v is not None else '(unset)'}"
                                                for k, v in row.items() if k != "set in")
                       for name, row in cmp.table().items())

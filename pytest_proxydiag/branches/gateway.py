@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["GatewayAnswer", "decode_answer", "is_internal_host", "EgressProblem", "egress_problems",
+__all__ = ["GatewayAnswer", "decode_answer", "key_finding", "is_internal_host", "EgressProblem", "egress_problems",
            "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
@@ -63,6 +63,7 @@ _CONNECT = re.compile(r"Cannot connect to host|ConnectError|Connection refused|C
 _GATEWAY_KEY = re.compile(r"Authentication Error|auth_error|Invalid proxy server token|No api key passed in|"
                           r"LiteLLM Virtual Key expected|invalid user key|key not allowed|No connected db|"
                           r"no_db_connection", re.I)
+_NO_DB = re.compile(r"No connected db|no_db_connection", re.I)
 _PROVIDER_ERROR = re.compile(r'"type"\s*:\s*"error"|authentication_error|invalid_request_error|'
                              r'permission_error|not_found_error|rate_limit_error|overloaded_error', re.I)
 _HEADERS = re.compile(r"anthropic-version|anthropic-beta", re.I)
@@ -84,9 +85,14 @@ def _message(body: str) -> str:
     return body.strip()
 
 
+#: LiteLLM's router appends the model group to an error (". Received Model Group=...\nAvailable Model Group
+#: Fallbacks=None", measured with 1.81.16): not part of the error a finding quotes.
+_MODEL_GROUP_TRAILER = re.compile(r"\.?\s*Received Model Group=.*\Z", re.S)
+
+
 def decode_answer(status: int | None, body: str) -> GatewayAnswer:
     """Sort a gateway's answer to the check request into a :class:`GatewayAnswer`."""
-    message = _message(body or "")[:2000]
+    message = _MODEL_GROUP_TRAILER.sub("", _message(body or ""))[:2000]
     if status is None:
         return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
     if status < 400:
@@ -107,6 +113,13 @@ def decode_answer(status: int | None, body: str) -> GatewayAnswer:
         # The provider's own error came back through the gateway: both hops work.
         return GatewayAnswer("provider", status, message)
     return GatewayAnswer("unknown", status, message)
+
+
+def key_finding(answer: GatewayAnswer) -> str:
+    """The ``gateway.key`` finding for a refused key: ``rejected_no_db`` when LiteLLM has no database (it then
+    accepts only its master key and cannot issue virtual keys: /key/generate answers 500 "DB not connected",
+    measured with 1.81.16), else ``rejected``."""
+    return "rejected_no_db" if _NO_DB.search(answer.message or "") else "rejected"
 
 
 _INTERNAL_SUFFIXES = (".internal", ".corp", ".local", ".lan", ".intranet", ".home.arpa", ".localdomain", ".svc",

@@ -69,6 +69,11 @@ STEPS = {
                 "text": "The gateway {gateway} refused the key from {key_source} with its own {status}: "
                         "\"{message}\". This is the gateway's key check, not the provider.",
                 "solution": "new_key"},
+            "rejected_no_db": {
+                "text": "The gateway {gateway} refused the key from {key_source} with its own {status}: "
+                        "\"{message}\". This is the gateway's key check, not the provider: the gateway has no "
+                        "database, so it accepts only its master key and cannot issue or check virtual keys.",
+                "solution": "key_no_db"},
             "missing": {
                 "text": "The gateway {gateway} wants a key (its own {status}: \"{message}\"). Name the variable "
                         "that holds your gateway key with --proxydiag-gateway-key-env to check the rest of the path.",
@@ -78,6 +83,13 @@ STEPS = {
             "new_key": {"any": "Ask the gateway's owners for a valid virtual key (LiteLLM: /key/generate), then "
                                "set it where Claude Code reads it (ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY or "
                                "apiKeyHelper in ~/.claude/settings.json). " + _DEV_SIDE},
+            "key_no_db": {"any": "Ask the gateway's owners for the key it accepts. Without a database that is only "
+                                 "its master key (general_settings.master_key or LITELLM_MASTER_KEY on the gateway's "
+                                 "host); for a key of your own they connect a database (DATABASE_URL where the "
+                                 "gateway starts) and issue a virtual key (LiteLLM: /key/generate, which answers "
+                                 "\"DB not connected\" until then). Set the key where Claude Code reads it "
+                                 "(ANTHROPIC_AUTH_TOKEN, ANTHROPIC_API_KEY or apiKeyHelper in "
+                                 "~/.claude/settings.json). " + _DEV_SIDE},
             "name_key": {"any": "Rerun with the key's variable named (the key is sent only to the gateway and never "
                                 "printed):\n  pytest --proxydiag --proxydiag-gateway-key-env ANTHROPIC_AUTH_TOKEN"},
         },
@@ -215,6 +227,7 @@ STEPS = {
     },
 }
 
+_THEN_RESTART = ", then a restart of the gateway"
 _NO_GATEWAY = "no gateway configured (--proxydiag-gateway URL, or ANTHROPIC_BASE_URL pointing at a gateway)"
 
 #: Pass summaries and skip reasons of the gateway steps (looked up with ``catalog.note``).
@@ -234,6 +247,15 @@ NOTES = {
     },
     "gateway.provider_path": {
         "no_gateway": _NO_GATEWAY,
+        # The FIX block's "where: change" line, one per finding (the SOLUTION says it in full).
+        "fix_where": "the gateway's host ({gateway})",
+        "fix_egress_certificate": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
+        "fix_egress_proxy_auth": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" where the "
+                                  "gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_refused": "the proxy team allows the provider's host for the gateway's address",
+        "fix_egress_connect": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
+        "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
+        "fix_unknown": "read the gateway's log (LITELLM_LOG=DEBUG) for the underlying error",
         "both_hops": "both hops work: the provider's own answer ({status}) came back through the gateway",
         "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
         "key_refused": "the gateway refused the key before it forwarded anything",
@@ -253,6 +275,13 @@ NOTES = {
     },
     "gateway.egress_config": {
         "no_gateway": _NO_GATEWAY,
+        "fix_where": "the gateway's host ({gateway})",
+        "fix_ssl_verify_disabled": "ssl_verify: \"{ca_bundle}\" in place of ssl_verify: false" + _THEN_RESTART,
+        "fix_egress_no_proxy": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
+        "fix_egress_proxy_no_credentials": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" "
+                                            "where the gateway starts" + _THEN_RESTART),
+        "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
+        "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
         "matches": "the gateway's egress settings match the proxy and CA this run found",
         "not_here": ("the gateway's environment and config are not on this machine (pass "
                      "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),

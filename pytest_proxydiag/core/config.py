@@ -567,7 +567,10 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
 
     gateway = values["gateway"]
     if gateway.value is None:
-        base = env.get("ANTHROPIC_BASE_URL")
+        # What Claude Code calls: a settings scope's env wins over the shell's (claude_env is that view).
+        base = claude_env.get("ANTHROPIC_BASE_URL") or env.get("ANTHROPIC_BASE_URL")
+        base_source = "env:ANTHROPIC_BASE_URL" if base == env.get("ANTHROPIC_BASE_URL") \
+            else "settings:ANTHROPIC_BASE_URL"
         if base:
             try:
                 from pytest_proxydiag.core.parsers import parse_url
@@ -575,9 +578,9 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
                 base = parse_url(base)
                 host = urlsplit(base).hostname or ""
                 if not host.endswith("anthropic.com"):
-                    gateway = Sourced(base, "env:ANTHROPIC_BASE_URL")
+                    gateway = Sourced(base, base_source)
             except ValueError as exc:
-                problems.append(f"invalid ANTHROPIC_BASE_URL {base!r} from env:ANTHROPIC_BASE_URL: {exc}")
+                problems.append(f"invalid ANTHROPIC_BASE_URL {base!r} from {base_source}: {exc}")
 
     resolve = {(h, p): a for (h, p, a) in (values["resolve"].value or [])}
     proxy_env = {k: v for k, v in env.items()

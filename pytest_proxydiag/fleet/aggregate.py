@@ -128,7 +128,13 @@ def _product(doc: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]) -> 
     found = _product_from_headers(works)
     responses = _get(doc, "for_it", "proxy_responses")
     for response in responses if isinstance(responses, list) else ():
-        found = found or _product_from_headers(_get(response, "headers"))
+        headers = _get(response, "headers")
+        request = _get(response, "request")
+        if isinstance(headers, dict) and not (isinstance(request, str) and request.startswith("CONNECT ")):
+            # Only a CONNECT is answered by the proxy itself: any other answer may be the provider's (inside
+            # the tunnel) or the gateway's (reached direct), whose Server header is not the proxy's.
+            headers = {k: v for k, v in headers.items() if isinstance(k, str) and k.lower() == "via"}
+        found = found or _product_from_headers(headers)
     if found:
         return found
     replies = _get(steps.get("policy.proxy_logs"), "evidence", "replies")

@@ -236,7 +236,8 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-ssl-verify-false", "ssl-bump-trusted",
                     "the gateway config has ssl_verify: false (it works, unverified)", "gateway.egress_config"),
     GatewayScenario("gateway-wrong-key", "healthy",
-                    "the developer's gateway key is not one the gateway accepts (LiteLLM's own 401)",
+                    "the developer's gateway key is not the one the gateway accepts (LiteLLM without a database: "
+                    "its own 400 'No connected db.')",
                     "gateway.key"),
     GatewayScenario("gateway-down", "healthy",
                     "ANTHROPIC_BASE_URL names a gateway that is not running", "connectivity.gateway"),

@@ -129,7 +129,8 @@ def _proxy_for(env: Mapping[str, str], client: str, scheme: str) -> tuple[str | 
 
 
 _PROXY_ORDER_TEXT = {
-    "curl": "{s}_proxy, {S}_PROXY, all_proxy, ALL_PROXY (never uppercase HTTP_PROXY)",
+    # curl never reads uppercase HTTP_PROXY (httpoxy); the note of _proxy_for says so when it is set.
+    "curl": "{s}_proxy, {curl_upper}all_proxy, ALL_PROXY",
     "requests": "{s}_proxy, {S}_PROXY, all_proxy, ALL_PROXY",
     "urllib": "{s}_proxy, {S}_PROXY",
     "httpx": "{s}_proxy, {S}_PROXY, all_proxy, ALL_PROXY",
@@ -158,7 +159,8 @@ def route(url: str, env: Mapping[str, str], client: str) -> Route:
     if not proxy:
         node_order = ("https_proxy, HTTPS_PROXY, then http_proxy, HTTP_PROXY" if scheme == "https"
                       else "http_proxy, HTTP_PROXY")
-        order = _PROXY_ORDER_TEXT[client].format(s=scheme, S=scheme.upper(), node_order=node_order)
+        order = _PROXY_ORDER_TEXT[client].format(s=scheme, S=scheme.upper(), node_order=node_order,
+                                                  curl_upper="" if scheme == "http" else f"{scheme.upper()}_PROXY, ")
         reason = f"{label} goes direct: none of the variables it reads for {scheme} URLs is set ({order})"
         if note:
             reason += f"; {note}"
