@@ -341,3 +341,21 @@ def test_a_lowercase_proxy_variable_on_another_port_is_found_from_the_uppercase_
     assert f'export HTTPS_PROXY="{lab.env["HTTPS_PROXY"]}"' in step["solution"]
     assert 'https_proxy="$HTTPS_PROXY"' in step["solution"]
     assert step["fix"]["env"]["https_proxy"] == lab.env["HTTPS_PROXY"]
+
+
+def test_a_proxy_only_in_claude_codes_settings_is_the_one_diagnosed(run_diag, lab_factory, diag_home):
+    """HTTPS_PROXY only in ~/.claude/settings.json (none in the shell): Claude Code's traffic takes it, so it is the
+    proxy under diagnosis; its wrong password is the root cause, not 'export it in your shell'."""
+    import json
+
+    lab = lab_factory("wrong-password")
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text(json.dumps({"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}}))
+    env = {k: v for k, v in lab.env.items() if "proxy" not in k.lower()}
+    run = run_diag(*AUTH_CONN, "--proxydiag-no-direct", *lab.pytest_args, env=env)
+    assert run.doc["config"]["proxy"]["source"] == "settings:HTTPS_PROXY", run.doc["config"]["proxy"]
+    assert run.root_cause == "auth.credentials", run.output[-3000:]
+    assert run.step("auth.env_exported")["outcome"] == "passed"
+    assert "Claude Code takes it from settings:HTTPS_PROXY" in run.step("auth.env_exported")["summary"]
+    assert 'export HTTPS_PROXY="http://alice:<URL-ENCODED-PASSWORD>@127.0.0.1:' in run.step("auth.credentials")["solution"]
+    assert "not-the-password" not in run.output + run.json_path.read_text()

@@ -147,6 +147,8 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
             if in_profiles:
                 return Judgement.fail("profile_only", fix={"env": both}, where=where_files, **common)
             return Judgement.skip("nowhere")
+        if setting.source.startswith("settings:"):
+            return Judgement.passed("settings_only", source=setting.source)
         where = Note.of("set_in_unloaded", files=where_files) if in_profiles else Note.of("in_no_profile")
         return Judgement.fail("missing", fix={"env": both}, source=setting.source, where=where, **common)
     for lower, upper in _CASE_PAIRS:

@@ -241,6 +241,8 @@ NOTES = {
         "set_in_unloaded": "It is set in {files}, which this shell did not load.",
         "in_no_profile": "No shell profile sets it either.",
         "exported": "set in this process: {names}",
+        "settings_only": ("no proxy variable in this shell: Claude Code takes it from {source} (its settings), so "
+                          "its traffic uses the proxy; which other clients go direct is application.env_in_shell's"),
     },
     "auth.netrc": {
         "no_netrc": "no .netrc ({path}): credentials are not taken from it",

@@ -545,9 +545,14 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
                 value, source = opt.default, "default"
         values[opt.name] = Sourced(value, source)
 
+    targets, claude_env = _targets(values["target"], env, problems)
     raw_proxy, proxy_source = values["proxy"].value, values["proxy"].source
     if raw_proxy is None:
         raw_proxy, proxy_source = proxy_from_env(env)
+    if raw_proxy is None:
+        # None in the shell: the one Claude Code gets from a settings scope's env is the proxy its traffic takes.
+        raw_proxy, name = proxy_from_env(claude_env)
+        proxy_source = "settings:" + name.removeprefix("env:") if raw_proxy is not None else proxy_source
     from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
 
     proxy = ProxySetting(raw=raw_proxy, source=proxy_source)
@@ -558,7 +563,6 @@ def resolve_settings(config, env: Mapping[str, str] | None = None) -> Settings:
         except ProxyURLError as exc:
             proxy = ProxySetting(raw=raw_proxy, source=proxy_source, error=str(exc))
 
-    targets, claude_env = _targets(values["target"], env, problems)
     # Keep the order, drop duplicates: a target given twice is probed once.
     seen: dict[str, Target] = {}
     for t in targets:
