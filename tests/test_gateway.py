@@ -183,6 +183,9 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     if scenario == "gateway-not-in-no-proxy":
         # bypass.no_proxy finds the same route problem: both fixes must export the same value.
         assert run.step("bypass.no_proxy")["fix"]["env"] == step["fix"]["env"]
+        # Its proof reaches the provider, never the gateway whose route the change is: not called verified.
+        fix = run.step("bypass.no_proxy")["fix"]
+        assert fix["verified"] is None and "only the route to" in fix["evidence"], fix
     side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") else "the gateway's host"
     if root.startswith("gateway."):
         assert f"Where to change it: {side}" in step["solution"]

@@ -282,16 +282,18 @@ def judge_no_proxy(env: Mapping[str, str], no_proxy: Any, matrix: Mapping[str, M
     """Step 2: NO_PROXY keeps the provider on the proxy (and local gateways direct) for every client."""
     from pytest_proxydiag.net import routing
 
-    problems, lines = [], []
+    problems, lines, provider_problem = [], [], False
     for client, per in matrix.items():
         label = routing.CLIENT_LABELS[client]
         value, var = routing.no_proxy_value(env, client)
         err = routing.no_proxy_error(value, client) if value else None
         if err:
             problems.append(_note(NO_PROXY, "client_error", client=label, error=err))
+            provider_problem = True
         for url, host in must_proxy.items():
             r = per[url]
             if r.direct and r.bypass is not None:
+                provider_problem = True
                 problems.append(_note(NO_PROXY, "goes_direct", client=label, host=host, variable=var,
                                       entry=r.bypass.entry, rule=r.bypass.rule))
         for url, why in must_direct.items():
@@ -313,7 +315,10 @@ def judge_no_proxy(env: Mapping[str, str], no_proxy: Any, matrix: Mapping[str, M
     shown = no_proxy.value if no_proxy.value is not None else _note(NO_PROXY, "unset")
     if env.get("NO_PROXY") is not None and env.get("no_proxy") is not None and env["NO_PROXY"] != env["no_proxy"]:
         shown = _note(NO_PROXY, "both_spellings", upper=env["NO_PROXY"], lower=env["no_proxy"])
-    return Judgement.fail("bypassed", fix={"env": {"NO_PROXY": corrected, "no_proxy": corrected}},
+    fix = {"env": {"NO_PROXY": corrected, "no_proxy": corrected}}
+    if not provider_problem:  # only the gateway's route changes: a provider check cannot prove it
+        fix["route_only"] = ", ".join(urlsplit(u).hostname or u for u in must_direct)
+    return Judgement.fail("bypassed", fix=fix,
                           problems="\n".join(dict.fromkeys(problems)), matrix="\n".join(lines), value=shown,
                           source=no_proxy.source, corrected=corrected, keep=", ".join(keep),
                           must=", ".join(must_proxy.values()))

@@ -29,9 +29,8 @@ percent-encoded proxy password *in memory*, in the environment handed to the
 client process; the fix object, the reports and the fix script only ever hold
 the placeholder.  Clients never see the user's API keys (:func:`clients.client_env`).
 
-Cost: the "before" and "after" runs of all clients happen in parallel, each
-bounded by ``--proxydiag-timeout`` (one timeout per failed step at most); nothing
-runs when no step fails.
+Cost: the "before" and "after" runs of all clients happen in parallel, each bounded by
+``--proxydiag-timeout`` (one timeout per failed step at most); nothing runs when no step fails.
 """
 
 from __future__ import annotations
@@ -46,9 +45,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from pytest_proxydiag.branches import providers
-from pytest_proxydiag.proof import claude_runner, client_plans, client_rules, node_rules
+from pytest_proxydiag.proof import claude_runner, client_plans, client_rules, node_rules, clients as clients_mod
 from pytest_proxydiag.proof.client_base import PROVIDER_CLIENTS
-from pytest_proxydiag.proof import clients as clients_mod
 from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 from pytest_proxydiag.proof.gateway import GATEWAY_FIX_KINDS, prove_gateway_fix
 from pytest_proxydiag.proof.fix_values import (  # noqa: F401 - importable from here as before
@@ -232,6 +230,8 @@ def _pins(resolve: Mapping[tuple[str, int], str], no_direct: bool, target_url: s
 
 def _needs_it(fix: Mapping[str, Any]) -> str | None:
     """Why only a person can apply *fix* (nothing for the clients to try), or None."""
+    if fix.get("route_only"):  # the clients' check goes to the provider, never to the host the change is about
+        return f"it changes only the route to {fix['route_only']}, which the clients' check of the provider never takes"
     if fix.get("env") or fix.get("unset") or fix.get("app_env"):
         return None
     if fix.get("ticket_domains"):
