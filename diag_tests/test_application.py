@@ -11,7 +11,7 @@ from pytest_proxydiag.branches import application, environments
 from pytest_proxydiag.branches import performance as perf
 from pytest_proxydiag.net.results import Cause
 from pytest_proxydiag.machine import shellenv
-from pytest_proxydiag.proof.fix_values import PROXY_PLACEHOLDER, proxy_fix_value
+from pytest_proxydiag.proof.fix_values import ANY_PLACEHOLDER, PROXY_PLACEHOLDER, proxy_fix_value
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.proof import appruns
 from pytest_proxydiag.proof.clients import describe
@@ -35,7 +35,8 @@ def _register_secret(step, value: str | None) -> None:
         return
     try:
         parts = urlsplit(value if "://" in value else "http://" + value)
-        if parts.password:
+        # A fix's own placeholder (<URL-ENCODED-PASSWORD>) is the text the user must see, never a secret.
+        if parts.password and not ANY_PLACEHOLDER.fullmatch(unquote(parts.password)):
             step.state.redactor.add_credentials_pair(unquote(parts.username or ""), unquote(parts.password))
     except ValueError:
         pass

@@ -352,10 +352,13 @@ def test_a_proxy_only_in_claude_codes_settings_is_the_one_diagnosed(run_diag, la
     (diag_home / ".claude").mkdir()
     (diag_home / ".claude" / "settings.json").write_text(json.dumps({"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}}))
     env = {k: v for k, v in lab.env.items() if "proxy" not in k.lower()}
-    run = run_diag(*AUTH_CONN, "--proxydiag-no-direct", *lab.pytest_args, env=env)
+    # application too: its env_in_shell fix carries the placeholder, which must stay readable everywhere.
+    run = run_diag("-m", "auth or connectivity or application", "--proxydiag-clients", "none", "--proxydiag-no-direct",
+                   *lab.pytest_args, env=env)
     assert run.doc["config"]["proxy"]["source"] == "settings:HTTPS_PROXY", run.doc["config"]["proxy"]
     assert run.root_cause == "auth.credentials", run.output[-3000:]
     assert run.step("auth.env_exported")["outcome"] == "passed"
     assert "Claude Code takes it from settings:HTTPS_PROXY" in run.step("auth.env_exported")["summary"]
-    assert 'export HTTPS_PROXY="http://alice:<URL-ENCODED-PASSWORD>@127.0.0.1:' in run.step("auth.credentials")["solution"]
+    for step_id in ("auth.credentials", "application.env_in_shell"):
+        assert 'export HTTPS_PROXY="http://alice:<URL-ENCODED-PASSWORD>@127.0.0.1:' in run.step(step_id)["solution"]
     assert "not-the-password" not in run.output + run.json_path.read_text()

@@ -61,8 +61,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-#: ``<URL-ENCODED-PASSWORD>`` or ``alice:<URL-ENCODED-PASSWORD>``: a fix's placeholder, never a secret.
-_PLACEHOLDER_ONLY = re.compile(r"(?:[^:<>\s]*:)?<[A-Z][A-Z0-9-]*>")
 
 
 def is_secret_name(name: str) -> bool:
@@ -86,9 +84,8 @@ class Redactor:
         """Remember secret values (and their encoded forms) to mask them anywhere."""
         with self._lock:
             for s in secrets:
-                if not s or not isinstance(s, str) or len(s) < 3 or _PLACEHOLDER_ONLY.fullmatch(s):
-                    # Two-character "secrets" would mask half the report; a placeholder a fix shows in place of
-                    # the password (a proxy URL a proof ran with) is the text the user must see.
+                if not s or not isinstance(s, str) or len(s) < 3:
+                    # Two-character "secrets" would mask half the report.
                     continue
                 forms = {s, quote(s, safe=""), quote_plus(s), quote(s), quote(s, safe="@:"),
                          # As the secret appears inside HTML (pytest-html's data-jsonblob), JSON and reprs.
