@@ -55,6 +55,16 @@ def _judge_path(step, cfg, probes, target, *, unusable=None, tunnel=None):
                                 when=lambda hostport: measure.when_of(probes, target=hostport)).conclude(step)
 
 
+def _wait_if_refused_everywhere(step, cfg, probes, verdict) -> None:
+    """The provider's refusal (*verdict*) given to the reference name too: the proxy refuses every name, which
+    connectivity.proxy_works names with its rule and log (the reference CONNECT is cached: asked once per run)."""
+    everywhere = policy_reach.reference_refusal(verdict, *measure.reference_probes(probes, cfg["reference"]))
+    if everywhere is not None:
+        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
+            "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
+            reference=everywhere.hostport))
+
+
 def _first_tunneled(probes, cfg):
     return next((t for t in cfg.targets if _tunneled(probes, t)), cfg.targets[0])
 
@@ -103,12 +113,7 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
             domains, checked, first_res, control, control_res, **common))
     # Every domain refused alike: the reference name too? Then the proxy refuses this machine (connectivity's).
     refused = [v for _d, v, _a in checked if v.status in (403, 451) or v.is_block]
-    everywhere = policy_reach.reference_refusal(refused[0] if len(refused) == len(checked) else None,
-                                                *measure.reference_probes(probes, cfg["reference"]))
-    if everywhere is not None:
-        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
-            "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
-            reference=everywhere.hostport))
+    _wait_if_refused_everywhere(step, cfg, probes, refused[0] if len(refused) == len(checked) else None)
     # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE
@@ -184,11 +189,6 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
             verdict = policy.read_reply(entry["status"], entry["headers"], b"", stage="connect" if connect else "tunnel")
             found.append((verdict, f"CONNECT {entry.get('target')}" if connect
                           else f"{entry.get('method', 'GET')} {entry.get('url')}", entry.get("time")))
-    first = found[0][0] if found and found[0][0].stage == "connect" else None
-    everywhere = policy_reach.reference_refusal(first, *measure.reference_probes(probes, cfg["reference"]))
-    if everywhere is not None:  # every name refused alike: step 3 names the rule and where IT logs it
-        _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
-            "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
-            reference=everywhere.hostport))
+    _wait_if_refused_everywhere(step, cfg, probes, found[0][0] if found and found[0][0].stage == "connect" else None)
     _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_proxy_logs(
         found, primary, proxy=step.values()["proxy_noauth"], client=measure.client_name()))
