@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.core.config import PROXY_ENV_ORDER
+from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
 from pytest_proxydiag.net.probes import Cause
 from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
@@ -53,9 +55,6 @@ def judge_tcp(url, result) -> Judgement:
 def candidate_ports(url, extra: Iterable[int] | None, env: Mapping[str, str] | None = None) -> list[int]:
     """The ports the user's other proxy variables give the same host (``https_proxy`` and ``HTTPS_PROXY``
     disagreeing is common), then the common proxy ports and the user's candidates, without the configured one."""
-    from pytest_proxydiag.core.config import PROXY_ENV_ORDER
-    from pytest_proxydiag.core.proxyurl import ProxyURLError, parse_proxy_url
-
     siblings = []
     for name in PROXY_ENV_ORDER:
         try:
