@@ -316,7 +316,7 @@ def test_quotes_or_blanks_pasted_into_the_variable(run_diag, lab_factory, value)
     run = run_diag(*AUTH_CONN, *lab.pytest_args, env={"HTTPS_PROXY": pasted})
     step = run.step("auth.env_exported")
     assert step["outcome"] == "failed" and step["finding_key"] == "malformed_value", step
-    assert "HTTPS_PROXY holds the proxy URL with" in step["finding"]
+    assert "HTTPS_PROXY holds the proxy URL inside " + ("quotes" if value[0] in "\"'" else "blanks") in step["finding"]
     assert step["fix"]["env"]["HTTPS_PROXY"] == lab.env["HTTPS_PROXY"]
     assert run.root_cause == "auth.env_exported"
 

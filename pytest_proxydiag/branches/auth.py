@@ -137,11 +137,10 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
     where_files = ", ".join(sorted({f"{a.path} (line {a.line})" for a in in_profiles}))
     if setting.url is not None and setting.source.startswith("env:"):
         # Quotes or blanks pasted into the variable: this tool reads past them, the clients do not.
-        pasted = [p for p in setting.url.problems if "quotes" in p or "whitespace" in p]
-        if pasted:
+        if setting.url.pasted:
             var = setting.source.partition(":")[2]
-            return Judgement.fail("malformed_value", fix={"env": {var: value}}, var=var, detail="; ".join(pasted),
-                                  **common)
+            around = Note.of("pasted_" + "_".join(setting.url.pasted))
+            return Judgement.fail("malformed_value", fix={"env": {var: value}}, var=var, around=around, **common)
     if not present:
         if not setting.configured:
             if in_profiles:

@@ -124,8 +124,9 @@ STEPS = {
                 "solution": "export",
             },
             "malformed_value": {
-                "text": "{var} holds the proxy URL with {detail}. Clients take the value as it is: requests and "
-                        "the Anthropic SDK fail to parse it ('Unknown scheme', 'Failed to parse').",
+                "text": "{var} holds the proxy URL inside {around} (pasted with it?). Clients take the value as it "
+                        "is: requests and the Anthropic SDK fail to parse it ('Unknown scheme', 'Failed to parse'). "
+                        "Set it again without them.",
                 "solution": "export",
             },
         },
@@ -241,6 +242,9 @@ NOTES = {
         "set_in_unloaded": "It is set in {files}, which this shell did not load.",
         "in_no_profile": "No shell profile sets it either.",
         "exported": "set in this process: {names}",
+        "pasted_blanks": "blanks",
+        "pasted_quotes": "quotes",
+        "pasted_blanks_quotes": "quotes and blanks",
         "settings_only": ("no proxy variable in this shell: Claude Code takes it from {source} (its settings), so "
                           "its traffic uses the proxy; which other clients go direct is application.env_in_shell's"),
     },

@@ -59,6 +59,8 @@ class ProxyURL:
     #: True when user or password contains characters clients cannot parse unencoded.
     needs_encoding: bool = False
     scheme_was_missing: bool = False
+    #: What a paste left around the value ("blanks", "quotes"): this parser reads past it, clients do not.
+    pasted: tuple[str, ...] = ()
 
     @property
     def has_credentials(self) -> bool:
@@ -120,12 +122,15 @@ def parse_proxy_url(text: str, *, source: str = "value") -> ProxyURL:
     if text is None:
         raise ProxyURLError(f"no proxy URL in {source}")
     problems: list[str] = []
+    pasted: list[str] = []
     raw = text
     value = text.strip()
     if value != text:
+        pasted.append("blanks")
         problems.append("surrounding whitespace (pasted from a shell?) was ignored")
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
+        pasted.append("quotes")
         problems.append("surrounding quotes are part of the value; remove them")
     if not value:
         raise ProxyURLError(f"the proxy URL from {source} is empty; set it to http://HOST:PORT")
@@ -192,7 +197,7 @@ def parse_proxy_url(text: str, *, source: str = "value") -> ProxyURL:
             needs_encoding = True
     return ProxyURL(scheme=scheme, host=host, port=port, username=username, password=password, raw=raw,
                     problems=tuple(problems), needs_encoding=needs_encoding,
-                    scheme_was_missing=scheme_was_missing)
+                    scheme_was_missing=scheme_was_missing, pasted=tuple(pasted))
 
 
 def _last_userinfo_at(rest: str) -> int | None:
