@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from pytest_proxydiag.branches import connectivity, policy, policy_reach
+from pytest_proxydiag.branches import connectivity, policy, policy_reach, products
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import Target
 from pytest_proxydiag.net import policy_probes as measure
@@ -119,7 +119,14 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None
     if res is not None and res.reply is not None and res.reply.squid_error:
         step.add_evidence(inside_tunnel={"status": res.detail, "x_squid_error": res.reply.squid_error})
-    verdict = connectivity.judge_tunnel_tls(tunnel, tls, target) or connectivity.judge_inside_tunnel(res)
+    def refused_by_name():
+        # Asked only after a closed handshake: the same handshake with another provider name (cached).
+        control, control_tls = measure.control_handshake(proxydiag_probes, products.control_host([target.host]),
+                                                         target.port)
+        return control if policy_reach.handshake_refused(tls, control_tls) else None
+    verdict = connectivity.judge_tunnel_tls(tunnel, tls, target, refused_by_name,
+                                            policy_runs=step.runs("policy.domain_allowed")) \
+        or connectivity.judge_inside_tunnel(res)
     if verdict is not None:
         verdict.conclude(step)
     step.passed(say(step, "tunnel_ok", target=target.hostport, status=tunnel.detail, tls=tls.version or "ok",

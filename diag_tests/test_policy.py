@@ -36,6 +36,7 @@ def _conclude(step, cfg, probes, target, judgement) -> None:
         tunnel = probes.tunnel_to(target)
         if not tunnel.ok:
             _judge_path(step, cfg, probes, target, tunnel=tunnel)
+        _judge_handshake(step, cfg, probes, target)
     judgement.conclude(step)
 
 
@@ -63,6 +64,23 @@ def _wait_if_refused_everywhere(step, cfg, probes, verdict) -> None:
         _conclude(step, cfg, probes, _first_tunneled(probes, cfg), Judgement.blocked(
             "connectivity.proxy_works", key="refuses_everything", detail=everywhere.answer,
             reference=everywhere.hostport))
+
+
+def _judge_handshake(step, cfg, probes, target) -> None:
+    """The CONNECT opened: did the proxy then close the provider's TLS handshake for its name (SNI)?  The
+    handshake is the cached one connectivity.proxy_works uses; the control handshake is asked only after a close."""
+    if target.scheme != "https" or not probes.tunnel_to(target).ok:
+        return
+    tls = probes.tls_via_proxy(target)
+    if tls.ok or tls.cause.value not in ("reset", "closed"):
+        return
+    domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.env)
+    control, control_tls = measure.control_handshake(probes, products.control_host(d.host for d in domains),
+                                                     target.port)
+    if policy_reach.handshake_refused(tls, control_tls):
+        policy_reach.judge_handshake(target, domains, tls, control, proxy_hostport=cfg.proxy.url.hostport,
+                                     client=measure.client_name(),
+                                     when=lambda hostport: measure.when_of(probes, target=hostport)).conclude(step)
 
 
 def _first_tunneled(probes, cfg):
@@ -114,6 +132,8 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     # Every domain refused alike: the reference name too? Then the proxy refuses this machine (connectivity's).
     refused = [v for _d, v, _a in checked if v.status in (403, 451) or v.is_block]
     _wait_if_refused_everywhere(step, cfg, probes, refused[0] if len(refused) == len(checked) else None)
+    if not any(v.status in (403, 451) or v.is_block for _d, v, _a in checked):
+        _judge_handshake(step, cfg, probes, _first_tunneled(probes, cfg))
     # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE

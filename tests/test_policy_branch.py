@@ -274,3 +274,41 @@ def test_a_proxy_that_cannot_verify_the_provider_is_its_ca_store_even_when_the_l
                                       (policy.read_reply(502, headers, b"", stage="tunnel"), request, None)],
                                      1, proxy="http://proxy:3128", client="me")
     assert judged.key == "upstream_tls" and "Certificate verify failed" in judged.values["words"]
+
+
+# -- a name refused in the TLS handshake (SNI): CONNECT answers 200, then the handshake is closed --------------
+def test_a_name_refused_in_the_tls_handshake_is_a_policy_refusal(run_diag, lab_factory):
+    lab = lab_factory("sni-refused")
+    run = run_diag(lab=lab)
+    s = run.step("policy.domain_allowed")
+    assert s["outcome"] == "failed" and s["finding_key"] == "tls_refused", run.output[-3000:]
+    assert f"accepts CONNECT api.anthropic.com:{lab.origin_port} (HTTP/1.1 200 Connection established), then" \
+        in s["finding"]
+    assert f"the same handshake with bedrock-runtime.us-east-1.amazonaws.com:{lab.origin_port} through the same " \
+           "proxy completes: a rule that reads the server name in the handshake (SNI)" in s["finding"]
+    assert f"  api.anthropic.com  (HTTPS, port {lab.origin_port}; Anthropic)" in s["solution"]
+    works = run.step("connectivity.proxy_works")
+    assert works["outcome"] == "skipped" and works["blocked_by"] == "policy.domain_allowed", works
+    assert run.root_cause == "policy.domain_allowed"
+
+
+def test_a_name_refused_in_the_handshake_is_judged_by_whichever_step_runs(run_diag, lab_factory):
+    lab = lab_factory("sni-refused")
+    run = run_diag("-m", "connectivity", lab=lab)
+    works = run.step("connectivity.proxy_works")
+    assert works["outcome"] == "failed" and works["finding_key"] == "connect_failed", works
+    assert (f"closes the TLS handshake with api.anthropic.com:{lab.origin_port} after opening the tunnel, and "
+            f"completes it with bedrock-runtime.us-east-1.amazonaws.com:{lab.origin_port}: a rule on the name") \
+        in works["finding"]
+    run = run_diag("-k", "url_filtering", lab=lab)
+    s = run.step("policy.url_filtering")
+    assert s["outcome"] == "failed" and s["finding_key"] == "tls_refused", s
+    assert "did not select" not in run.output and "Run it too" not in run.output
+
+
+def test_a_proxy_that_closes_every_handshake_is_not_a_name_rule(run_diag, lab_factory):
+    # The scripted proxy answers 200 and resets every handshake: the control name fails too.
+    lab = lab_factory("hostile-tls-reset")
+    run = run_diag(lab=lab)
+    assert run.step("policy.domain_allowed")["finding_key"] != "tls_refused"
+    assert run.root_cause == "connectivity.proxy_works"

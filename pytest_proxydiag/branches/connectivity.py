@@ -166,10 +166,25 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     return Judgement.fail("connect_failed", detail=detail, evidence=detail)
 
 
-def judge_tunnel_tls(tunnel, tls, target) -> Judgement | None:
-    """Step 3: the tunnel is open; did the provider's TLS come through it?"""
+def judge_tunnel_tls(tunnel, tls, target, refused_by_name: Callable[[], str | None] | None = None, *,
+                     policy_runs: bool = True) -> Judgement | None:
+    """Step 3: the tunnel is open; did the provider's TLS come through it?
+
+    *refused_by_name*, asked only when the proxy closed the handshake, returns the control name whose handshake
+    through the proxy completed (``policy_reach.handshake_refused``), or None.  A name refused in the handshake
+    (SNI) is policy.domain_allowed's finding, with its ticket; when that step is not in this session
+    (*policy_runs* false), this step says what it saw itself.
+    """
     if tls.ok:
         return None
+    if tls.cause in (Cause.RESET, Cause.CLOSED) and refused_by_name is not None:
+        control = refused_by_name()
+        if control and policy_runs:
+            return Judgement.blocked("policy.domain_allowed", key="refuses_name_tls", target=target.hostport,
+                                     control=control)
+        if control:
+            return Judgement.fail("connect_failed", detail=Note.of("refuses_name_tls", target=target.hostport,
+                                                                   control=control), evidence=tls.detail)
     key = "plaintext_tunnel" if tls.cause == Cause.TLS_PLAINTEXT else "tls_in_tunnel_failed"
     return Judgement.fail("connect_failed", detail=Note.of(key, status=tunnel.detail, target=target.hostport,
                                                            detail=tls.detail), evidence=tls.detail)

@@ -13,6 +13,11 @@ by a step this run did not select":
   domain, its page says it refuses the port or this machine): ``no_path``, which says it is not a policy refusal
   and what the proxy did.
 
+A refusal can also come after the tunnel opened: a proxy that reads the server name in the TLS ClientHello (SNI)
+closes the handshake of a refused name.  :func:`handshake_refused` tells that from a proxy that cannot tunnel TLS
+at all by a control handshake with another provider name, and :func:`judge_handshake` gives the allow-list
+ticket.
+
 Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/policy.py``.
 """
 
@@ -26,7 +31,7 @@ from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
 from pytest_proxydiag.catalog.policy import utc
 
-__all__ = ["judge_own_path", "needs_control", "reference_refusal", "ReferenceRefusal"]
+__all__ = ["judge_own_path", "judge_handshake", "handshake_refused", "needs_control", "reference_refusal", "ReferenceRefusal"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,25 @@ def reference_refusal(verdict, connect: Callable[[], object | None],
         verdict, policy.read_reply(plain.reply.status, tuple(plain.reply.headers), plain.reply.body or b"",
                                    stage="plain", expect_json=False))
     return ReferenceRefusal(res.target, res.detail, plain.detail if passed else None)
+
+
+def handshake_refused(tls, control_tls) -> bool:
+    """The proxy opened the tunnel (200), then closed or reset the provider's TLS handshake before any certificate
+    came (*tls*), while the same handshake with a control name through it completed (*control_tls*): a rule that
+    reads the server name in the ClientHello (SNI) refuses the provider's name (Squid's ``ssl_bump terminate``, a
+    firewall's SNI filter).  Both failing is a proxy that cannot tunnel TLS at all: connectivity.proxy_works."""
+    return (tls is not None and not tls.ok and tls.cause.value in ("reset", "closed") and not tls.chain
+            and tls.tunnel is not None and tls.tunnel.ok and control_tls is not None and control_tls.ok)
+
+
+def judge_handshake(target, domains: Sequence[ProviderDomain], tls, control: str, *, proxy_hostport: str,
+                    when: Callable[[str], float | None], client: str) -> Judgement:
+    """Step 1: the provider's name refused in the TLS handshake (:func:`handshake_refused`), with the ticket."""
+    return Judgement.fail("tls_refused", fix={"ticket_domains": [d.host for d in domains]},
+                          record={"control": {"domain": control, "answer": "TLS handshake completed"}},
+                          how=Note.of("how_" + tls.cause.value), blocked=target.hostport, status=tls.tunnel.detail,
+                          control=control, domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
+                          when=utc(when(target.hostport)), client=client, proxy_hostport=proxy_hostport)
 
 
 def needs_control(verdict) -> bool:

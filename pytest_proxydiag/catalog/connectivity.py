@@ -248,6 +248,8 @@ NOTES = {
         "tunnel_ok": "CONNECT {target}: {status}; TLS {tls}{inside}",
         "wants_auth": "the proxy wants authentication ({status})",
         "refuses_target": "the proxy refuses {target} ({status})",
+        "refuses_name_tls": ("the proxy closes the TLS handshake with {target} after opening the tunnel, and completes "
+                             "it with {control}: a rule on the name"),
         "redirected": ("{status} to {location}: a proxy must not redirect CONNECT; this is a captive portal, a "
                        "login page or a web server on the proxy port (the redirect was not followed)"),
         "could_not_forward": "{status}{squid}: the proxy could not forward the request",

@@ -49,6 +49,12 @@ _OWN_PATH_FINDINGS = {
                                   "answered {said}. This step's own CONNECT found it (the step that lists every "
                                   "refused domain, policy.domain_allowed, is not in this run).",
                           "solution": "allow_socks"},
+    "tls_refused": {"text": "The proxy {proxy_hostport} accepts CONNECT {blocked} ({status}), then {how} "
+                            "the TLS handshake before any certificate comes, while the same handshake with "
+                            "{control} through the same proxy completes: a rule that reads the server name "
+                            "in the handshake (SNI) refuses this domain (e.g. Squid's 'ssl_bump terminate', "
+                            "a firewall's SNI or URL filter), or the proxy cannot reach it; its log says "
+                            "which.", "solution": "allow"},
     "own_reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
                           "CONNECT {blocked}, while a control CONNECT to {control} through the same proxy opened a "
                           "tunnel: a rule refuses that domain silently (e.g. Squid's deny_info TCP_RESET, or a "

@@ -511,7 +511,9 @@ class Lab:
                       *([] if name == "upstream-untrusted" else [f"tls_outgoing_options cafile={origin_ca}"]),
                       "acl step1 at_step SslBump1",
                       "ssl_bump peek step1",
-                      "ssl_bump bump all"]
+                      # sni-refused: the name in the ClientHello refused, every other name spliced (not bumped).
+                      *(["acl refused_sni ssl::server_name api.anthropic.com", "ssl_bump terminate refused_sni",
+                         "ssl_bump splice all"] if name == "sni-refused" else ["ssl_bump bump all"])]
         if name == "client-refused":
             # The stock localnet ACL without this machine's network: 403 ERR_ACCESS_DENIED to every request.
             rules.append("acl localnet src 192.0.2.0/24")

@@ -21,6 +21,7 @@ EXPECTED_ROOT_CAUSE: dict[str, str | None] = {
     "wrong-port": "connectivity.proxy_port",
     "blocked-domain": "policy.domain_allowed",
     "reset-domain": "policy.domain_allowed",
+    "sni-refused": "policy.domain_allowed",
     "ssl-ports": "policy.domain_allowed",
     "client-refused": "connectivity.proxy_works",
     "connect-denied": "connectivity.proxy_works",
@@ -68,6 +69,8 @@ _SCENARIO_TABLE: dict[str, tuple[str, str]] = {
     "wrong-port": ("squid", "Squid listens on one port, HTTPS_PROXY names another"),
     "blocked-domain": ("squid", "Squid denies CONNECT to api.anthropic.com (403 ERR_ACCESS_DENIED)"),
     "reset-domain": ("squid", "Squid resets CONNECT to api.anthropic.com without an answer (deny_info TCP_RESET)"),
+    "sni-refused": ("squid", "Squid peeks at the TLS ClientHello and terminates the handshake for api.anthropic.com "
+                             "('ssl_bump terminate' on its server name): CONNECT answers 200, then TLS is closed"),
     "ssl-ports": ("squid", "Squid's stock 'http_access deny CONNECT !SSL_ports' with SSL_ports 443 only: the "
                            "provider's port is refused (403 ERR_ACCESS_DENIED, as for a denied domain)"),
     "client-refused": ("squid", "Squid's localnet ACL leaves out this machine's network: 403 ERR_ACCESS_DENIED to "
@@ -104,7 +107,7 @@ _SCENARIO_TABLE["hostile-407-loop"] = ("scripted", "the proxy answers 407 even t
 PROXYPY_SCENARIOS = frozenset({"healthy", "basic-auth", "wrong-password", "ssl-bump-untrusted", "blocked-domain",
                                "upstream-down"})
 _BUMP = frozenset({"upstream-untrusted", "block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit", "bedrock-ssl-bump",
-                   "vertex-ssl-bump"})
+                   "vertex-ssl-bump", "sni-refused"})
 #: The NO_PROXY of a careful cloud user: the metadata endpoint that hands out cloud credentials stays direct.
 _CLOUD_NO_PROXY = "localhost,127.0.0.1,::1,169.254.169.254"
 #: Scenarios whose provider is a cloud endpoint: its host name and what the user's shell says about it.

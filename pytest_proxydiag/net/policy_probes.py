@@ -160,6 +160,15 @@ def control_connect(probes, domains, target_hosts, control: str) -> tuple[object
     return res, f"{control}:{first.port}", control_res
 
 
+def control_handshake(probes, control: str, port: int):
+    """A TLS handshake (unverified) with *control* (another provider name, ``branches/products.control_host``) on
+    *port* through the proxy (cached), as ("host:port", TlsResult): asked only when the proxy opened the tunnel to
+    the provider and then closed its handshake, to tell a rule on that name from a proxy that cannot do TLS at all."""
+    from pytest_proxydiag.core.config import Target
+
+    return f"{control}:{port}", probes.tls_via_proxy(Target(f"https://{control}:{port}", "control"))
+
+
 def api_request(probes, target):
     """The request the clients send, without a key: POST :func:`api_path` with a small body (cached)."""
     req = api_probe(target)
