@@ -31,18 +31,20 @@ HELD_OUT_PATH = Path(__file__).parent / "data" / "symptoms_heldout.json"
 HELD_OUT_CORPUS = json.loads(HELD_OUT_PATH.read_text(encoding="utf-8"))
 #: Issue 16's target for the held-out figure: not met yet (see the strict xfail below).
 HELD_OUT_TARGET = 0.95
-#: What the held-out figure must not fall under: a regression floor a little under the 62.6% measured
+#: What the held-out figure must not fall under: a regression floor a little under the 60.2% measured
 #: after the part was last extended.  Batches measured on first sight: 24/25, 15/17, 6/13, 21/24, 12/15,
 #: 23/41 (0/13 gateway messages, a branch triage could not choose yet), 22/34 (14 of them bypass: Docker
 #: daemons, npm and gRPC going direct, local addresses sent to the proxy), 10/16 (the 6 misses bypass), then
-#: six batches collected blind by engineers who never saw the rules, each labelled from its thread's
-#: resolution and measured before any rule was written after it: 27/49, 21/47, 23/48, 20/51, 13/50 and
-#: 21/50.  The last one was measured twice: 20/50 before a tuning round of 61 new pastes and 30 rules, 21/50
+#: seven batches collected blind by engineers who never saw the rules, each labelled from its thread's
+#: resolution and measured before any rule was written after it: 27/49, 21/47, 23/48, 20/51, 13/50, 21/50
+#: and 19/50.  The sixth was measured twice: 20/50 before a tuning round of 61 new pastes and 30 rules, 21/50
 #: after it (the round's rules, aligned with the settled application/bypass order, cost 5 of the older
-#: held-out labels).  The first eight batches were gathered to probe patterns; the last six are what a new
-#: paste meets (under half right with every branch it needs).  A second labeller agrees with the first on
-#: only 74 of 100 first branches (test_a_second_labeller_bounds_what_the_held_out_figure_can_say).
-HELD_OUT_FLOOR = 0.60
+#: held-out labels).  The seventh (19/50; 23/50 with the right first branch, the cause's branch run first for
+#: 37/50) took the part from 294/470 to 313/520.  The first eight batches were gathered to probe patterns; the
+#: last seven are what a new paste meets (under half right with every branch it needs).  A second labeller
+#: agrees with the first on only 74 of 100 first branches
+#: (test_a_second_labeller_bounds_what_the_held_out_figure_can_say).
+HELD_OUT_FLOOR = 0.59
 
 #: Issue 8 lists these wordings; they must stay in the corpus verbatim.
 ISSUE_8_WORDINGS = (
@@ -192,9 +194,9 @@ def _cause_ran_figure(corpus: list[dict]) -> str:
             f"of {len(BRANCHES)} branches on average)")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 294/470 (62.6%), under the 95% target. "
-                   "Six blind batches scored 27/49, 21/47, 23/48, 20/51, 13/50 and 21/50 on first sight (the last "
-                   "20/50 before a tuning round and 21/50 after it), and two labellers reading the same threads "
+@pytest.mark.xfail(strict=True, reason="issue 16: the held-out figure is 313/520 (60.2%), under the 95% target. "
+                   "Seven blind batches scored 27/49, 21/47, 23/48, 20/51, 13/50, 21/50 and 19/50 on first sight (the "
+                   "sixth 20/50 before a tuning round and 21/50 after it), and two labellers reading the same threads "
                    "agree on the first branch of only 74 of 100 held-out messages: most misses carry no sign of "
                    "their cause in the text, or their label is a judgement the text cannot show (a client lacking "
                    "a proxy feature, labelled application, failing with a plain 407). Triage's branches therefore "
