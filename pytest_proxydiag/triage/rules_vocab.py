@@ -71,6 +71,17 @@ def rows() -> tuple[Row, ...]:
          r"\b(?:no|not|nothing|none)\b|\bno (?:entr(?:y|ies)|requests?|traces?|records?|lines?) (?:in|on) (?:the )?(?:proxy|squid)",
          "the proxy's log has no trace of the request: the client did not send it to the proxy", {"bypass": 4, "application": 2}),
 
+        ("bypass-words", r"\bproxy (?:is|was|gets|got) (?:not|never) (?:hit|touched|reached|contacted|consulted)\b|"
+         r"\bproxy (?:isn.t|wasn.t|never gets|never got) (?:hit|touched|reached|contacted|consulted)\b|"
+         r"\b(?:not|never) (?:hitting|reaching|touching|contacting) (?:the |our |my )?proxy\b",
+         "the proxy is never reached by this client: it does not send its requests to the proxy", {"bypass": 4, "application": 2}),
+
+        # ---- the proxy accepted the tunnel (200 to the CONNECT): what failed came after it
+        ("tunnel-ok", r"\b200 connection established\b|proxy replied 200 to connect|\bconnect phase completed\b",
+         "the proxy answered 200 to the CONNECT: it is reachable, took the credentials and allowed the host; what failed "
+         "came inside the tunnel (the client's TLS and trust, or its own handling)",
+         {"application": 2, "certificate": 1.5, "auth": -2, "connectivity": -1, "policy": -1}),
+
         # ---- application: an IDE, extension or plugin whose proxy setting does not reach its requests
         ("app-ide-extension", r"\b(?:vs ?code|visual studio code|extensions?|plugins?|ide)\b[^\n]{0,80}?\b" + _PROXY_SETTING +
          r"\b[^\n]{0,30}?\b(?:is |are )?(?:being |getting )?(?:ignored|not (?:used|applied|respected|honou?red|picked up))\b|"
