@@ -76,6 +76,17 @@ def rows() -> tuple[Row, ...]:
          r"\b(?:not|never) (?:hitting|reaching|touching|contacting) (?:the |our |my )?proxy\b",
          "the proxy is never reached by this client: it does not send its requests to the proxy", {"bypass": 4, "application": 2}),
 
+        # The same clue in any word order: a negation, a verb of using, and the proxy setting it governs, close together
+        # ("does not honour the system proxy", "never picks up my proxy settings", "the proxy variables are not read").
+        ("bypass-words", r"(?:\bnot|\bnever|n.t|\bno longer)\s(?:(?:always|automatically|actually|correctly|properly|even|seem to|appear to)\s)?(?:use|using|honou?r\w{0,3}|respect\w{0,3}|read\w{0,3}|"
+         r"pick\w{0,3} up|apply\w{0,3}|go(?:es|ing)? through|pass\w{0,3} through|rout\w{0,4} through|send\w{0,3} (?:it |them )?to)\s"
+         r"(?:the |my |our |any |its )?(?:https?_proxy|(?:system |corporate |configured |http )?prox(?:y|ies)(?: (?:settings?|"
+         r"variables?|config\w{0,8}|env\w{0,10}))?)\b|"
+         r"\b(?:https?_proxy|prox(?:y|ies) (?:settings?|variables?|config\w{0,8}|env\w{0,10}))\b[^\n]{0,20}?\b(?:is|are|was|were|gets?|got)"
+         r"\s(?:not|never)\s(?:being\s|getting\s)?(?:used|honou?red|respected|read|picked up|applied|taken into account)\b",
+         "the client does not use the proxy it was given (the variables or its own setting): its requests skip the proxy",
+         {"bypass": 4, "application": 2}),
+
         # ---- the proxy accepted the tunnel (200 to the CONNECT): what failed came after it
         ("tunnel-ok", r"\b200 connection established\b|proxy replied 200 to connect|\bconnect phase completed\b",
          "the proxy answered 200 to the CONNECT: it is reachable, took the credentials and allowed the host; what failed "
