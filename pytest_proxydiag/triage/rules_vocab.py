@@ -59,6 +59,24 @@ def rows() -> tuple[Row, ...]:
          "the proxy demands credentials from this client while other tools on the same machine get through: the "
          "client's proxy authentication (its credential setting or scheme), not the account", {"application": 2}),
 
+        # "Everything else works, but this one ...": the failing client's own proxy handling.
+        ("works-elsewhere", r"\b(?:everything(?: else)?|all (?:other |network[- ]based )?(?:[a-z]{1,12} )?(?:operations?|tools?|apps?|"
+         r"programs?|requests?)|other (?:tools|apps|programs|clients))\b[^\n]{0,40}?(?<!not )(?<!n.t )\bwork(?:s|ed|ing)?\b"
+         r"[^\n]{0,80}?\bbut\b",
+         "everything else on the machine gets through, but one client does not: that client's own proxy handling",
+         {"application": 4, "bypass": 2}),
+        # A client that does not read its own configuration file (where its proxy is set), or was never told to use the proxy.
+        ("app-own-config", r"(?:\bnot|\bnever|n.t)\s(?:(?:seem to|appear to)\s)?(?:us(?:e|ing)|read(?:ing)?|pick(?:ing)? up|"
+         r"apply(?:ing)?|honou?r(?:ing)?|respect(?:ing)?)\s(?:the |its |my |our )?(?:config(?:uration)?|settings?)\b[^\n]{0,20}?"
+         r"(?:\.npmrc|\.yarnrc|\.condarc|\.gitconfig|settings\.xml|gradle\.properties|\.curlrc|pip\.conf|\.wgetrc|daemon\.json)|"
+         r"\bnot (?:been )?(?:configured|set up|told) to use (?:a |the |our |any )?(?:corporate |company |http )?proxy",
+         "the client does not apply the proxy from its own configuration (or was never given one): set the proxy where "
+         "this client reads it", {"application": 4, "bypass": 2}),
+        # docker build's containers get no proxy unless it is passed as build arguments.
+        ("docker-build", r"--build-arg (?:https?_proxy|no_proxy)\b",
+         "docker build's containers do not inherit the proxy: it must be passed as --build-arg http_proxy/https_proxy "
+         "(or set in the Docker client's config.json)", {"bypass": 3, "application": 2}),
+
         # ---- bypass: it works once the proxy variables named just before are unset
         ("proxy-off-works", r"prox[^\n]{0,300}?\b(?:after|when|once|if) (?:i |we )?(?:unset\w{0,4}|remov\w{0,4}|disabl\w{0,4}|"
          r"turn\w{0,3} off|delet\w{0,4}|clear\w{0,4}) " + _BACK_REF + r"\b[^\n]{0,40}?(?<!not )(?<!n.t )"
