@@ -54,7 +54,7 @@ def rows() -> tuple[Row, ...]:
          r"(?<!not )(?<!n.t )(?<!never )\bwork(?:s|ed)?\b",
          "other tools on the same machine get through the proxy: this client's own proxy handling is the difference",
          {"application": 4, "bypass": 2}),
-        ("app-407-elsewhere", r"(?:(?<![\w.:/#-])407\b|proxy authentication required)[^\n]{0,300}?\b(?:even though|although|"
+        ("app-407-elsewhere", r"(?:(?<![\w.:/#-])407\b|proxy authentication required)[^\n]{0,200}?\b(?:even though|although|"
          r"while|whereas|but)\b[^\n]{0,60}?\b(?:curl|wget|browsers?|git|python|npm|pip|maven|postman|other tools?|tooling)\b",
          "the proxy demands credentials from this client while other tools on the same machine get through: the "
          "client's proxy authentication (its credential setting or scheme), not the account", {"application": 2}),
@@ -78,7 +78,7 @@ def rows() -> tuple[Row, ...]:
          "(or set in the Docker client's config.json)", {"bypass": 3, "application": 2}),
 
         # ---- bypass: it works once the proxy variables named just before are unset
-        ("proxy-off-works", r"prox[^\n]{0,300}?\b(?:after|when|once|if) (?:i |we )?(?:unset\w{0,4}|remov\w{0,4}|disabl\w{0,4}|"
+        ("proxy-off-works", r"prox[^\n]{0,200}?\b(?:after|when|once|if) (?:i |we )?(?:unset\w{0,4}|remov\w{0,4}|disabl\w{0,4}|"
          r"turn\w{0,3} off|delet\w{0,4}|clear\w{0,4}) " + _BACK_REF + r"\b[^\n]{0,40}?(?<!not )(?<!n.t )"
          r"\b(?:works|worked|is fine|runs|connects)\b",
          "it works once the proxy settings are removed: the request should never have gone to the proxy (a local "
