@@ -8,14 +8,19 @@ group counts).  Each row reads a class of failure the way many clients word it:
 * a 407 the client received as its answer (.NET's "does not indicate success: 407", Java's "Unable to
   tunnel through proxy. Proxy returns 407"): the client's own credential setting (.NET's default
   credentials, the JVM's disabled Basic tunnelling), next to the credentials themselves;
-* a 407 for one client while other tools on the same machine get through: that client's proxy handling;
+* a 407 for one client while other tools on the same machine get through, or "everything else works, but":
+  that client's proxy handling; a client not applying its own configuration file (.npmrc, settings.xml);
+* "the client does not use the proxy" in any word order ("the proxy is not hit", "the proxy variables are
+  not read"), and a proxy log with no trace of the request;
 * "it works once I unset them", said of the proxy variables named a sentence before;
+* the proxy's 200 to the CONNECT: what failed came inside the tunnel, not auth or reachability;
 * an IDE, extension or plugin whose proxy setting is ignored (passive or active voice);
 * a TLS handshake that failed at the first byte (curl's exit 35, ``SSL_ERROR_SYSCALL``, schannel's failed
   handshake): TLS spoken to something that is not TLS, or a middlebox that cut it;
 * a streamed answer that never reaches the client (a buffering reverse proxy);
 * a relay's own key or client check ("client_validation_error", "only accepts requests from ...");
-* the Docker daemon dialling a registry's port 443 itself, in every Docker version's wording.
+* a server process that downloads for the CLI (the Docker daemon, Ollama's server) dialling the registry
+  itself, in every version's wording; docker build's containers, which get no proxy without --build-arg.
 
 Rules are written from ``tests/data/symptoms.json`` only.  Every pattern is linear.
 """
