@@ -12,7 +12,10 @@ group counts).  Each row reads a class of failure the way many clients word it:
   that client's proxy handling; a client not applying its own configuration file (.npmrc, settings.xml);
 * "the client does not use the proxy" in any word order ("the proxy is not hit", "the proxy variables are
   not read"), and a proxy log with no trace of the request;
-* "it works once I unset them", said of the proxy variables named a sentence before;
+* "it works once I unset them", said of the proxy variables named a sentence before, and "I set HTTPS_PROXY and
+  it works" (the client had been going direct);
+* a gateway answering with a client library's network error ("500 {"error":{"message":"fetch failed"...):
+  its own call to the provider, most often without the proxy;
 * the proxy's 200 to the CONNECT: what failed came inside the tunnel, not auth or reachability;
 * an IDE, extension or plugin whose proxy setting is ignored (passive or active voice);
 * a TLS handshake that failed at the first byte (curl's exit 35, ``SSL_ERROR_SYSCALL``, schannel's failed
@@ -81,6 +84,17 @@ def rows() -> tuple[Row, ...]:
         ("docker-build", r"--build-arg (?:https?_proxy|no_proxy)\b",
          "docker build's containers do not inherit the proxy: it must be passed as --build-arg http_proxy/https_proxy "
          "(or set in the Docker client's config.json)", {"bypass": 3, "application": 2}),
+
+        # ---- bypass: giving the client the proxy variables fixed it: it had been going direct
+        ("proxy-off-works", r"\b(?:set|setting|export\w{0,3}|add\w{0,3})\b[^\n]{0,30}?\bhttps?_proxy\b[^\n]{0,120}?\b(?:and|then|which)\b"
+         r"[^\n]{0,20}?\b(?:fix\w{0,2}|solv\w{0,3}|it works|it worked|works now|now works|it.s working)\b",
+         "setting the proxy variables fixed it: the client had been connecting directly (no proxy in its environment)",
+         {"bypass": 4, "application": 1.5}),
+        # A gateway answering with a client library's network error ("fetch failed"): its own call to the provider
+        # failed, most often because the gateway's process does not use the proxy (its own proxy setting).
+        ("gateway-wrapped-page", r"\b5\d\d \{\"error\": ?\{\"message\": ?\"fetch failed",
+         "the gateway's own request to the provider failed (fetch failed): its process must be given the proxy (its own "
+         "proxy setting or HTTPS_PROXY)", {"gateway": 4, "bypass": 2.5}),
 
         # ---- bypass: it works once the proxy variables named just before are unset
         ("proxy-off-works", r"prox[^\n]{0,200}?\b(?:after|when|once|if) (?:i |we )?(?:unset\w{0,4}|remov\w{0,4}|disabl\w{0,4}|"
