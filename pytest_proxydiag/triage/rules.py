@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pytest_proxydiag.triage.rules_clients import rows as _client_rows
 from pytest_proxydiag.triage.rules_gateway import rows as _gateway_rows
 from pytest_proxydiag.triage.rules_trust import rows as _trust_rows
+from pytest_proxydiag.triage.rules_vocab import rows as _vocab_rows
 
 #: The flowchart's symptom branches, in the flowchart's order (also the tie-break order), and the
 #: gateway hop (Claude Code → LLM gateway → proxy → provider, issue 18) last.
@@ -422,14 +423,15 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"\[?[\w.:-]{3,60}\]?:443\b|"
      r"failed to connect to [\w.-]{1,253} port (?:443|80)\b|failed connect to [\w.-]{1,253}:(?:443|80)\b|"
      r"connect to [\w.-]{1,253}:443 \[|attempted address:? \[?[\w.:-]{1,253}\]?:443\b|dial tcp [\w.:\[\]-]{1,260}:443\b|"
+     r"(?<!proxyconnect tcp: )dial tcp [0-9a-f.:\[\]]{3,60}:80\b|"
      r"\b443 is not reachable|"
      # gRPC names the address it dialled: the proxy's (ipv4:<proxy>:<its port>) when it uses one, else the destination's.
      r"(?:failed to connect to|connect error to|last error: [a-z]{3,20}:) '?ipv[46]:\[?[0-9a-f.:]{3,60}\]?:443\b",
      "a direct connection to the destination's port 443 (no proxy in the message): the client did not use "
      "the proxy", {"bypass": 5, "connectivity": -3, "application": 1.5}),
-    ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b", "aiohttp connected to the destination's port "
+    ("direct-dest", r"cannot connect to host [\w.-]{1,253}:443\b(?! ssl:[^\s]{1,40} \[(?:ssl|cert))", "aiohttp connected to the destination's port "
      "443 itself (aiohttp ignores HTTPS_PROXY unless trust_env=True): not a gateway or proxy that is down",
-     {"bypass": 5, "connectivity": -4}),
+     {"bypass": 5, "connectivity": -4, "application": 2}),
     # .NET and Windows name the address they dialled after the reason: "... failed to respond 1.2.3.4:443",
     # "... actively refused it. (host:443)".
     ("direct-dotnet", r"(?:has failed to respond|respond after a period of time|actively refused it)\.?,? \(?\[?(?!127\.|localhost)[\w.:-]{3,253}\]?:443\b",
@@ -547,6 +549,8 @@ _TABLE += _trust_rows(_status, _any)
 _TABLE += _client_rows(_LOCAL)
 # The gateway hop's rows (issue 18): LiteLLM's and other gateways' words for their own hop.
 _TABLE += _gateway_rows()
+# Whole families of wording for one class of failure (a malformed proxy URL, a 407 a client received, ...).
+_TABLE += _vocab_rows()
 
 RULES: tuple[Rule, ...] = tuple(Rule(pattern, branch, float(weight), note, group)
                                 for group, pattern, note, weights in _TABLE for branch, weight in weights.items())
