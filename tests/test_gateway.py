@@ -19,8 +19,8 @@ import pytest
 from conftest import require_squid
 from pytest_proxydiag.branches import gateway as gw
 from pytest_proxydiag.lab.gateway import (
-    GATEWAY_HOST, GATEWAY_SCENARIOS, KEY_ENV, MASTER_KEY, GatewayLab, find_litellm, litellm_install_hint,
-    nss_wrapper,
+    GATEWAY_HOST, GATEWAY_SCENARIOS, KEY_ENV, MASTER_KEY, SERVED_MODEL, UNSERVED_MODEL, GatewayLab, find_litellm,
+    litellm_install_hint, nss_wrapper,
 )
 from pytest_proxydiag.machine.gateway_process import find_gateway_process
 
@@ -59,6 +59,43 @@ GATEWAY_KEY_401 = ('{"error":{"message":"Authentication Error, Invalid proxy ser
 ])
 def test_decode_answer_on_real_litellm_bodies(status, body, verdict):
     assert gw.decode_answer(status, body).verdict == verdict
+
+
+# What the real LiteLLM 1.81.16 answered in the audit (ANTHROPIC_BASE_URL with /v1; a model not in model_list).
+NO_ROUTE_404 = '{"detail":"Not Found"}'
+INVALID_MODEL_400 = ('{"error":{"message":"400: {\'error\': \'anthropic_messages: Invalid model name passed in '
+                     'model=claude-proxydiag-check. Call `/v1/models` to view available models for your key.\'}",'
+                     '"type":"None","param":"None","code":"400"}}')
+PROVIDER_404 = '{"type":"error","error":{"type":"not_found_error","message":"model: claude-x"}}'
+
+
+def test_the_gateways_own_404_and_400_are_not_the_providers():
+    # Before the audit both read as "the provider's own answer came back: both hops work".
+    assert gw.decode_answer(404, NO_ROUTE_404).verdict == "no_route"
+    assert gw.decode_answer(400, INVALID_MODEL_400).verdict == "gateway_model"
+    assert gw.decode_answer(404, PROVIDER_404).verdict == "provider"
+
+
+@pytest.mark.parametrize("url, fixed", [
+    ("http://gw:4000/v1", "http://gw:4000"), ("http://gw:4000/anthropic/v1/messages", "http://gw:4000/anthropic"),
+    ("http://gw:4000", None), ("http://gw:4000/anthropic", None), ("http://gw:4000/v12", None),
+])
+def test_base_url_without_the_api_path(url, fixed):
+    assert gw.corrected_base_url(url) == fixed
+
+
+def test_models_and_api_bases_read_from_the_gateway():
+    served = gw.served_models(200, '{"data":[{"id":"claude-sonnet-4-5","object":"model"}],"object":"list"}')
+    assert served == ["claude-sonnet-4-5"] and gw.served_models(401, "{}") is None
+    assert gw.models_not_served({"ANTHROPIC_MODEL": "claude-opus-4-1", "ANTHROPIC_SMALL_FAST_MODEL": ""}, served) \
+        == {"ANTHROPIC_MODEL": "claude-opus-4-1"}
+    assert gw.models_not_served({"ANTHROPIC_MODEL": "x"}, ["*"]) == {}
+    doc = {"model_list": [{"litellm_params": {"api_base": "http://api.anthropic.com"}},
+                          {"litellm_params": {"api_base": "http://vllm.corp.internal:8000"}},
+                          {"litellm_params": {"api_base": "https://api.anthropic.com"}}, "junk"]}
+    assert gw.plain_http_api_bases(doc, {"api.anthropic.com"}) == [
+        ("model_list[0].litellm_params.api_base", "http://api.anthropic.com")]
+    assert gw.plain_http_api_bases("not a mapping", set()) == []
 
 
 def test_the_providers_401_is_not_the_gateways():
@@ -153,6 +190,12 @@ EXPECTED = {
     "gateway-wrong-key": ("gateway.key", "rejected_no_db", "DATABASE_URL"),
     "gateway-down": ("connectivity.gateway", "unreachable", "litellm --config"),
     "gateway-egress-buffers-sse": ("gateway.streaming", "buffered", "proxy_buffering off"),
+    # The audit: each of these was reported "both hops work" or "the answer does not say which hop failed".
+    "gateway-base-url-v1": ("gateway.provider_path", "base_url_api_path",
+                            'export ANTHROPIC_BASE_URL="http://litellm.corp.internal:'),
+    "gateway-model-not-served": ("gateway.provider_path", "model_not_served",
+                                 f'export ANTHROPIC_MODEL="<one of: {SERVED_MODEL}>"'),
+    "gateway-api-base-http": ("gateway.provider_path", "api_base_http", "api_base: https://api.anthropic.com:"),
 }
 
 
@@ -186,7 +229,10 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
         # Its proof reaches the provider, never the gateway whose route the change is: not called verified.
         fix = run.step("bypass.no_proxy")["fix"]
         assert fix["verified"] is None and "only the route to" in fix["evidence"], fix
-    side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") else "the gateway's host"
+    from pytest_proxydiag.catalog import change_on
+
+    side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") or \
+        change_on(root, key).startswith("the developer's") else "the gateway's host"
     if root.startswith("gateway."):
         assert f"Where to change it: {side}" in step["solution"]
     # The "for IT" block names the side too.
@@ -354,3 +400,32 @@ def test_claude_codes_route_to_the_gateway_follows_its_settings_no_proxy(gateway
     route = run.step("gateway.client_route")
     assert route["outcome"] == "passed" and "Claude Code reaches the gateway direct" in route["summary"], route
     assert run.step("connectivity.gateway")["outcome"] == "passed"
+
+
+def test_base_url_fix_proven_with_the_real_clients(gateway_labs, run_diag):
+    """ANTHROPIC_BASE_URL=<gateway>/v1: the gateway's own 404 before, the provider's 401 through it after."""
+    lab = gateway_labs("gateway-base-url-v1")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["outcome"] == "failed" and step["finding_key"] == "base_url_api_path", step
+    assert f"for {lab.gateway_url}/v1/v1/messages" in step["finding"]
+    assert run.step("gateway.key")["outcome"] == "skipped"
+    fix = step["fix"]
+    assert fix["env"] == {"ANTHROPIC_BASE_URL": lab.gateway_url}
+    assert fix["verified"] is True, fix
+    for row in fix["clients"]:
+        assert "(404)" in row["before"] and "(401)" in row["after"], row
+    assert run.doc["for_it"]["root_cause"]["change_on"].startswith("the developer's machine")
+
+
+def test_a_model_the_gateway_does_not_serve_is_not_called_a_working_path(gateway_labs, run_diag):
+    """Without ANTHROPIC_MODEL the check's own model is refused by the gateway: the provider hop is not tested,
+    so the step is skipped with the models the gateway serves (it said "both hops work" before the audit)."""
+    lab = gateway_labs("gateway-model-not-served")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"], "ANTHROPIC_MODEL": ""},
+                   lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["outcome"] == "skipped", step
+    assert f"model_list ({SERVED_MODEL})" in step["skip_reason"] and "not tested" in step["skip_reason"]
+    assert step["evidence"]["served_models"] == [SERVED_MODEL]
+    assert UNSERVED_MODEL not in json.dumps(step)
