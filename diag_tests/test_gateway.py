@@ -146,6 +146,8 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     if answer.verdict == "gateway_model":
         _model_refused(step, cfg, proxydiag_probes, target)
     _plain_http_api_base(step, cfg, target)
+    if answer.verdict == "egress_connect":
+        _proxy_ignored(step, cfg, target, answer)
     analysis = _interception(step, cfg, proxydiag_probes)
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
@@ -179,6 +181,22 @@ def _model_refused(step, cfg, probes, target: Target) -> None:
         step.fail("model_not_served", models=", ".join(f"{k}={v}" for k, v in missing.items()), served=shown,
                   **_values(step, cfg, target))
     step.skip(say(step, "model_check", served=shown))
+
+
+def _proxy_ignored(step, cfg, target: Target, answer) -> None:
+    """A connect error of a gateway told to ignore its proxy variables: the fix is that switch, not HTTPS_PROXY."""
+    if cfg.proxy.url is None:
+        return
+    process, path = _local_gateway(cfg, target)
+    settings, path = _config_settings(cfg, path)
+    where = gw.trust_env_off(process.env if process else None, settings)
+    if where is None:
+        return
+    source = process.source if where == "env" else path
+    values = _values(step, cfg, target, source=source, message=answer.message[:400], status=answer.status)
+    step.set_fix(kind="gateway_egress", files=[{"path": path if where == "config" else say(step, "fix_where", **values),
+                                                "change": say(step, f"fix_trust_env_{where}", **values)}])
+    step.fail(f"egress_proxy_ignored_{where}", **values)
 
 
 def _plain_api_bases(cfg, path: str) -> list[tuple[str, str]]:
@@ -232,9 +250,16 @@ def _config_settings(cfg, path: str) -> tuple[dict, str]:
     """The ``litellm_settings`` egress keys of the gateway's config."""
     if not path:
         return {}, ""
+    from pytest_proxydiag.machine import litellm_config
+
     parsed = appcheck.parse_litellm_config(path, cfg.env, cfg.source("litellm_config"))
     verify = parsed.ssl_verify.get("litellm_settings.ssl_verify")
-    return ({"ssl_verify": verify} if "litellm_settings.ssl_verify" in parsed.ssl_verify else {}), path
+    settings = {"ssl_verify": verify} if "litellm_settings.ssl_verify" in parsed.ssl_verify else {}
+    doc, _error = litellm_config.load(path)
+    section = doc.get("litellm_settings") if isinstance(doc, dict) else None
+    if isinstance(section, dict) and "disable_aiohttp_trust_env" in section:
+        settings["disable_aiohttp_trust_env"] = section["disable_aiohttp_trust_env"]
+    return settings, path
 
 
 @pytest.mark.proxydiag_step("gateway.egress_config")
@@ -274,8 +299,8 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
     values = _values(step, cfg, target, issuer=issuer, **dict(first.values))
-    where = config_path if first.key in ("ssl_verify_disabled", "api_base_http") and config_path \
-        else say(step, "fix_where", **values)
+    in_config = ("ssl_verify_disabled", "api_base_http", "aiohttp_ignores_proxy_config")
+    where = config_path if first.key in in_config and config_path else say(step, "fix_where", **values)
     step.set_fix(kind="gateway_egress", files=[{"path": where, "change": say(step, f"fix_{first.key}", **values)}])
     step.fail(first.key, **values, others=json.dumps([p.key for p in problems[1:]]))
 

@@ -127,6 +127,16 @@ def test_egress_problems_judge_the_gateway_env_against_the_run():
                               ca_file_has_ca={"/b.pem": True}) == []
 
 
+def test_litellm_told_to_ignore_proxy_variables_in_its_env_or_its_config():
+    assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "True"}, {}) == "env"
+    assert gw.trust_env_off({}, {"disable_aiohttp_trust_env": True}) == "config"
+    assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "false"}, {"disable_aiohttp_trust_env": False}) is None
+    # The config's switch is found even where the process environment cannot be read.
+    assert [p.key for p in gw.egress_problems(None, {"disable_aiohttp_trust_env": "true"}, proxy_needed=True,
+                                              proxy_has_credentials=False, interception_ca=False)] == \
+        ["aiohttp_ignores_proxy_config"]
+
+
 def test_gateway_process_reader_on_a_recorded_proc_tree(tmp_path):
     def proc(pid, argv, environ):
         d = tmp_path / str(pid)
@@ -196,6 +206,9 @@ EXPECTED = {
     "gateway-model-not-served": ("gateway.provider_path", "model_not_served",
                                  f'export ANTHROPIC_MODEL="<one of: {SERVED_MODEL}>"'),
     "gateway-api-base-http": ("gateway.provider_path", "api_base_http", "api_base: https://api.anthropic.com:"),
+    # Was egress_connect with "export HTTPS_PROXY=..." (which the gateway had) as the fix.
+    "gateway-egress-ignores-proxy": ("gateway.provider_path", "egress_proxy_ignored_config",
+                                     "Remove disable_aiohttp_trust_env: true from litellm_settings"),
 }
 
 
@@ -429,3 +442,26 @@ def test_a_model_the_gateway_does_not_serve_is_not_called_a_working_path(gateway
     assert f"model_list ({SERVED_MODEL})" in step["skip_reason"] and "not tested" in step["skip_reason"]
     assert step["evidence"]["served_models"] == [SERVED_MODEL]
     assert UNSERVED_MODEL not in json.dumps(step)
+
+
+def test_a_gateway_told_to_ignore_its_proxy_is_fixed_by_that_switch_not_by_another_https_proxy(gateway_labs, run_diag):
+    from pytest_proxydiag.proof import clients
+
+    lab = gateway_labs("gateway-egress-ignores-proxy")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["finding_key"] == "egress_proxy_ignored_config", step
+    assert "export HTTPS_PROXY" not in step["solution"]
+    assert step["fix"]["files"][0]["path"] == str(lab.gateway.config_path)
+    assert run.step("gateway.egress_config")["finding_key"] == "aiohttp_ignores_proxy_config"
+    # The fix, applied by restarting the lab's gateway without the switch: curl gets the provider's 401.
+    pins = {(GATEWAY_HOST, lab.gateway_port): "127.0.0.1"}
+    before = clients.run_client("curl", lab.gateway_url, lab.env, 30, resolve=pins)
+    assert before.status == 500, before
+    lab.gateway.restart(settings={})
+    try:
+        after = clients.run_client("curl", f"http://{GATEWAY_HOST}:{lab.gateway.port}", lab.env, 30,
+                                   resolve={(GATEWAY_HOST, lab.gateway.port): "127.0.0.1"})
+        assert after.reached and after.status == 401, after
+    finally:
+        lab.gateway.restart(settings={"disable_aiohttp_trust_env": True})

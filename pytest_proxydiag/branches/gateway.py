@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 __all__ = ["GatewayAnswer", "decode_answer", "key_finding", "corrected_base_url", "CLAUDE_MODEL_VARS", "served_models",
-           "models_not_served", "plain_http_api_bases", "https_url", "is_internal_host", "EgressProblem", "egress_problems",
+           "models_not_served", "plain_http_api_bases", "https_url", "trust_env_off", "is_internal_host", "EgressProblem", "egress_problems",
            "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
@@ -260,6 +260,8 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
         problems.append(EgressProblem("ssl_verify_disabled", {"source": config_source}))
     problems += [EgressProblem("api_base_http", {"source": config_source, "where": where, "api_base": base,
                                                  "fixed": https_url(base)}) for where, base in api_bases[:1]]
+    if proxy_needed and trust_env_off(None, settings) == "config":
+        problems.append(EgressProblem("aiohttp_ignores_proxy_config", {"source": config_source}))
     if env is None:
         return problems
     name, proxy = _proxy_value(env)
@@ -277,9 +279,21 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
             problems.append(EgressProblem("egress_ca_missing", {
                 "source": env_source, "files": ", ".join(f"{k}={v}" for k, v in files.items()) or "none",
                 "ignored": ", ".join(ignored) or "none"}))
-    if (env.get("DISABLE_AIOHTTP_TRUST_ENV") or "").strip().lower() in _TRUE and proxy is not None:
+    if trust_env_off(env, None) == "env" and proxy is not None:
         problems.append(EgressProblem("aiohttp_ignores_proxy", {"source": env_source}))
     return problems
+
+
+def trust_env_off(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None) -> str | None:
+    """Where LiteLLM is told to ignore the proxy variables: ``"env"`` (``DISABLE_AIOHTTP_TRUST_ENV``), ``"config"``
+    (``litellm_settings.disable_aiohttp_trust_env``, which sets the same switch: measured with 1.81.16, its
+    aiohttp transport then connects direct with HTTPS_PROXY set), or None."""
+    if (str((env or {}).get("DISABLE_AIOHTTP_TRUST_ENV") or "")).strip().lower() in _TRUE:
+        return "env"
+    value = (settings or {}).get("disable_aiohttp_trust_env")
+    if value is True or (isinstance(value, str) and value.strip().lower() in _TRUE):
+        return "config"
+    return None
 
 
 def gateway_key_header(key: str | None) -> dict[str, str]:

@@ -151,6 +151,16 @@ STEPS = {
                         "The provider speaks only HTTPS, so the gateway's request never reaches it (the proxy or "
                         "the provider answers the gateway with an error instead).",
                 "solution": "api_base_https"},
+            "egress_proxy_ignored_env": {
+                "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". Its "
+                        "process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its HTTPS_PROXY and "
+                        "connects direct, which this network does not allow.",
+                "solution": "trust_env_env"},
+            "egress_proxy_ignored_config": {
+                "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". Its "
+                        "config {source} sets disable_aiohttp_trust_env: true, so LiteLLM ignores the proxy "
+                        "variables (HTTPS_PROXY) and connects direct, which this network does not allow.",
+                "solution": "trust_env_config"},
         },
         "solutions": {
             "gateway_ca": {"any": "On the gateway's host, give LiteLLM a CA bundle that holds the proxy's CA "
@@ -189,6 +199,10 @@ STEPS = {
                              "owners to add the model to its model_list. " + _DEV_SIDE},
             "api_base_https": {"any": "In {source}, give the provider's address with https:\n"
                                       "  {where}: {fixed}\n" + _RESTART + "\n" + _GW_SIDE},
+            "trust_env_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts (its HTTPS_PROXY "
+                                     "is then used). " + _RESTART + "\n" + _GW_SIDE},
+            "trust_env_config": {"any": "Remove disable_aiohttp_trust_env: true from litellm_settings in {source} "
+                                        "(its HTTPS_PROXY is then used). " + _RESTART + "\n" + _GW_SIDE},
         },
     },
     "gateway.egress_config": {
@@ -224,6 +238,11 @@ STEPS = {
                 "text": "The gateway's config {source} sends the provider plain HTTP: {where} is {api_base}. "
                         "The provider speaks only HTTPS.",
                 "solution": "api_base_https"},
+            "aiohttp_ignores_proxy_config": {
+                "text": "The gateway config {source} sets disable_aiohttp_trust_env: true, so LiteLLM ignores the "
+                        "proxy variables (HTTPS_PROXY) and connects direct, while the provider is reachable only "
+                        "through the proxy {proxy}.",
+                "solution": "trust_env_config"},
         },
         "solutions": {
             "verify_on": {"any": "Remove ssl_verify: false from {source} and give the gateway the proxy's CA "
@@ -240,6 +259,8 @@ STEPS = {
                           + _RESTART + "\n" + _GW_SIDE},
             "trust_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts. " + _RESTART + "\n"
                                  + _GW_SIDE},
+            "trust_env_config": {"any": "Remove disable_aiohttp_trust_env: true from litellm_settings in {source} "
+                                        "(its HTTPS_PROXY is then used). " + _RESTART + "\n" + _GW_SIDE},
             "api_base_https": {"any": "In {source}, give the provider's address with https:\n"
                                       "  {where}: {fixed}\n" + _RESTART + "\n" + _GW_SIDE},
         },
@@ -305,6 +326,8 @@ NOTES = {
         "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
         "fix_unknown": "read the gateway's log (LITELLM_LOG=DEBUG) for the underlying error",
         "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
+        "fix_trust_env_env": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
+        "fix_trust_env_config": "disable_aiohttp_trust_env: true removed from litellm_settings" + _THEN_RESTART,
         "model_check": ("the gateway serves only the models of its model_list ({served}); the check's model is not "
                         "among them, so the gateway answered itself (400 Invalid model name) and the hop to the "
                         "provider was not tested. Claude Code works through it only with these models "
@@ -336,6 +359,8 @@ NOTES = {
                                             "where the gateway starts" + _THEN_RESTART),
         "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
+        "fix_aiohttp_ignores_proxy_config": "disable_aiohttp_trust_env: true removed from litellm_settings"
+                                            + _THEN_RESTART,
         "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
         "matches": "the gateway's egress settings match the proxy and CA this run found",
         "not_here": ("the gateway's environment and config are not on this machine (pass "

@@ -261,6 +261,9 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-model-not-served", "healthy",
                     f"the gateway's model_list has only {SERVED_MODEL}; Claude Code's ANTHROPIC_MODEL is another "
                     "(the gateway's own 400 'Invalid model name')", "gateway.provider_path"),
+    GatewayScenario("gateway-egress-ignores-proxy", "healthy",
+                    "the gateway config has disable_aiohttp_trust_env: true: LiteLLM ignores its HTTPS_PROXY and "
+                    "goes direct, which the gateway's network refuses", "gateway.provider_path"),
     GatewayScenario("gateway-api-base-http", "healthy",
                     "the gateway config's api_base names the provider with http://: the request never reaches it",
                     "gateway.provider_path"),
@@ -324,15 +327,20 @@ class GatewayLab:
             egress["SSL_CERT_FILE"] = bundle
         self.gateway_env = egress
         settings: dict[str, object] = {"ssl_verify": False} if name == "gateway-ssl-verify-false" else {}
+        if name == "gateway-egress-ignores-proxy":
+            settings["disable_aiohttp_trust_env"] = True
         master = MASTER_KEY if name == "gateway-wrong-key" else None
         if name == "gateway-down":
             self.gateway_port = self.lab._own(ClosedPort()).port
         else:
+            # Direct, the provider's name leads nowhere in this scenario (the origin listens on 127.0.0.1 only):
+            # only the proxy, which resolves it itself, reaches it, as behind a firewall.
+            self.direct_address = "127.0.0.2" if name == "gateway-egress-ignores-proxy" else "127.0.0.1"
             api_base = lab.target_url.replace("https://", "http://", 1) if name == "gateway-api-base-http" \
                 else lab.target_url
             models = {SERVED_MODEL: f"anthropic/{SERVED_MODEL}"} if name == "gateway-model-not-served" else None
             self.gateway = LiteLLMGateway(wd / "gateway", api_base, egress, master_key=master, settings=settings,
-                                          hosts={"api.anthropic.com": "127.0.0.1"}, models=models)
+                                          hosts={"api.anthropic.com": self.direct_address}, models=models)
             self.gateway.start()
             self.gateway_port = self.gateway.port
         self.gateway_url = f"http://{GATEWAY_HOST}:{self.gateway_port}"
