@@ -159,7 +159,14 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
     for path in connectivity.GATEWAY_HEALTH_PATHS:
         res = results[path] = proxydiag_probes.request(target, "GET", path, via_proxy=via_proxy)
         step.add_evidence(**{path.strip("/").replace("/", "_"): {"status": res.detail, "cause": res.cause.value}})
-        verdict = connectivity.judge_health_answer(target, gateway.source, path, res, via_proxy=via_proxy)
+        tls = None
+        if res.reply is None and target.url.startswith("http://") and res.cause in connectivity.MAYBE_TLS_ONLY:
+            # A plain-HTTP request reset or closed: does the port speak TLS (the URL's scheme is what is wrong)?
+            tls = proxydiag_probes.request(Target("https://" + target.url[len("http://"):], gateway.source), "GET",
+                                           path, via_proxy=via_proxy)
+            step.add_evidence(tls_answer={"status": tls.detail, "cause": tls.cause.value})
+        verdict = connectivity.judge_health_answer(target, gateway.source, path, res, via_proxy=via_proxy,
+                                                   tls_answer=tls)
         if verdict is not None:
             return verdict.conclude(step)
     connectivity.judge_unhealthy(target, results).conclude(step)

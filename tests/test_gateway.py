@@ -206,6 +206,9 @@ EXPECTED = {
     "gateway-model-not-served": ("gateway.provider_path", "model_not_served",
                                  f'export ANTHROPIC_MODEL="<one of: {SERVED_MODEL}>"'),
     "gateway-api-base-http": ("gateway.provider_path", "api_base_http", "api_base: https://api.anthropic.com:"),
+    # Was "does not answer ... Start the gateway: litellm --config config.yaml" for a gateway that runs.
+    "gateway-base-url-https": ("connectivity.gateway", "wrong_scheme",
+                               'export ANTHROPIC_BASE_URL="http://litellm.corp.internal:'),
     # Was egress_connect with "export HTTPS_PROXY=..." (which the gateway had) as the fix.
     "gateway-egress-ignores-proxy": ("gateway.provider_path", "egress_proxy_ignored_config",
                                      "Remove disable_aiohttp_trust_env: true from litellm_settings"),
@@ -465,3 +468,18 @@ def test_a_gateway_told_to_ignore_its_proxy_is_fixed_by_that_switch_not_by_anoth
         assert after.reached and after.status == 401, after
     finally:
         lab.gateway.restart(settings={"disable_aiohttp_trust_env": True})
+
+
+def test_a_gateway_url_with_the_wrong_scheme_is_not_called_down(lab_factory, run_diag):
+    """http:// for a port that speaks only TLS (the lab's provider origin): the request is reset; the report said
+    "does not answer ... Start the gateway". The port answers over TLS, so the scheme is what is wrong."""
+    lab = lab_factory("healthy")
+    port = lab.target_url.rsplit(":", 1)[1]
+    run = run_diag("-m", "connectivity", "--proxydiag-gateway", f"http://127.0.0.1:{port}",
+                   env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("connectivity.gateway")
+    assert step["outcome"] == "failed" and step["finding_key"] == "wrong_scheme", step
+    assert "speaks https://, not http://" in step["finding"]
+    assert f'export ANTHROPIC_BASE_URL="https://127.0.0.1:{port}"' in step["solution"]
+    assert "Start the gateway" not in step["solution"]
+    assert step["evidence"]["tls_answer"]["cause"] == "ok"

@@ -209,13 +209,28 @@ def is_local(host: str) -> bool:
 GATEWAY_HEALTH_PATHS = ("/health/liveliness", "/health")
 
 
-def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool = False) -> Judgement | None:
+#: How a plain-HTTP request to a TLS-only port ends (a TLS server resets, closes or sends an alert): the gateway
+#: step then asks the same port over TLS before it calls the gateway down.
+MAYBE_TLS_ONLY = (Cause.RESET, Cause.CLOSED, Cause.GARBAGE, Cause.TLS_SPOKEN)
+
+
+def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool = False,
+                        tls_answer=None) -> Judgement | None:
     """Step 5: one health endpoint's answer decides, or None (ask the next one).
 
     A 401/403 still proves the gateway runs: its health details need a key.  On Claude Code's
     route through the proxy, the proxy's own error page is gateway.client_route's finding.
+    *tls_answer*: the same request over TLS, for an ``http://`` URL whose request was reset or closed.
     """
     if res.reply is None:
+        scheme, _, rest = gateway.url.partition("://")
+        # It answers, in the other protocol: the URL's scheme is wrong, the gateway is not down.
+        speaks_tls = tls_answer is not None and tls_answer.reply is not None
+        other = {("https", Cause.TLS_PLAINTEXT): "http", ("http", Cause.TLS_SPOKEN): "https"}.get((scheme, res.cause))
+        other = other or ("https" if speaks_tls and scheme == "http" else None)
+        if other:
+            return Judgement.fail("wrong_scheme", gateway=gateway.url, source=source, detail=res.detail,
+                                  scheme=scheme, other=other, corrected=f"{other}://{rest}")
         return Judgement.fail("unreachable", gateway=gateway.url, source=source, detail=res.detail)
     if via_proxy and res.reply.squid_error:
         return Judgement.blocked("gateway.client_route", key="proxy_answered_gateway", status=res.reply.status_line)

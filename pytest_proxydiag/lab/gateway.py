@@ -264,6 +264,9 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-egress-ignores-proxy", "healthy",
                     "the gateway config has disable_aiohttp_trust_env: true: LiteLLM ignores its HTTPS_PROXY and "
                     "goes direct, which the gateway's network refuses", "gateway.provider_path"),
+    GatewayScenario("gateway-base-url-https", "healthy",
+                    "ANTHROPIC_BASE_URL says https:// for a gateway that speaks plain HTTP (it runs; TLS fails)",
+                    "connectivity.gateway"),
     GatewayScenario("gateway-api-base-http", "healthy",
                     "the gateway config's api_base names the provider with http://: the request never reaches it",
                     "gateway.provider_path"),
@@ -343,7 +346,8 @@ class GatewayLab:
                                           hosts={"api.anthropic.com": self.direct_address}, models=models)
             self.gateway.start()
             self.gateway_port = self.gateway.port
-        self.gateway_url = f"http://{GATEWAY_HOST}:{self.gateway_port}"
+        scheme = "https" if name == "gateway-base-url-https" else "http"
+        self.gateway_url = f"{scheme}://{GATEWAY_HOST}:{self.gateway_port}"
         env = dict(lab.env)
         env["ANTHROPIC_BASE_URL"] = self.gateway_url + ("/v1" if name == "gateway-base-url-v1" else "")
         if name == "gateway-model-not-served":
