@@ -483,3 +483,23 @@ def test_a_gateway_url_with_the_wrong_scheme_is_not_called_down(lab_factory, run
     assert f'export ANTHROPIC_BASE_URL="https://127.0.0.1:{port}"' in step["solution"]
     assert "Start the gateway" not in step["solution"]
     assert step["evidence"]["tls_answer"]["cause"] == "ok"
+
+
+def test_a_gateway_url_on_a_port_nothing_listens_on_names_litellms_port(gateway_labs, run_diag, monkeypatch):
+    """ANTHROPIC_BASE_URL without LiteLLM's port (or with another): the report said "does not answer ... Start the
+    gateway" while it runs on its own port. The lab's gateway plays LiteLLM's default port (a free port: 4000
+    itself may be taken on a shared machine)."""
+    from pytest_proxydiag.branches import connectivity
+    from pytest_proxydiag.lab import ClosedPort
+
+    lab = gateway_labs("gateway-healthy")
+    monkeypatch.setattr(connectivity, "LITELLM_DEFAULT_PORT", lab.gateway_port, raising=False)
+    closed = lab.lab._own(ClosedPort()).port
+    url = f"http://{GATEWAY_HOST}:{closed}"
+    run = run_diag("-m", "connectivity", "--proxydiag-resolve", f"{GATEWAY_HOST}:{closed}:127.0.0.1",
+                   env={"PATH": os.environ["PATH"], "ANTHROPIC_BASE_URL": url}, lab=lab)
+    step = run.step("connectivity.gateway")
+    assert step["outcome"] == "failed" and step["finding_key"] == "wrong_port", step
+    assert f"own port {lab.gateway_port} on the same host answers (HTTP/1.1 200 OK)" in step["finding"]
+    assert f'export ANTHROPIC_BASE_URL="{lab.gateway_url}"' in step["solution"]
+    assert "Start the gateway" not in step["solution"]

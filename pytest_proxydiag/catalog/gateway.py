@@ -27,6 +27,7 @@ CHANGE_ON = {
     "gateway.provider_path:no_route": "the developer's machine (its ANTHROPIC_BASE_URL)",
     "gateway.provider_path:model_not_served": "the developer's machine (the model Claude Code asks for)",
     "connectivity.gateway:wrong_scheme": "the developer's machine (its ANTHROPIC_BASE_URL)",
+    "connectivity.gateway:wrong_port": "the developer's machine (its ANTHROPIC_BASE_URL)",
 }
 
 STEPS = {
