@@ -431,6 +431,11 @@ def test_base_url_fix_proven_with_the_real_clients(gateway_labs, run_diag):
     assert fix["verified"] is True, fix
     for row in fix["clients"]:
         assert "(404)" in row["before"] and "(401)" in row["after"], row
+    from pytest_proxydiag.proof import clients
+
+    # Claude Code itself asks for <ANTHROPIC_BASE_URL>/v1/messages: with /v1 in the URL, the gateway's 404.
+    if clients.discover("claude")[0].available:
+        assert any(v.startswith("claude") for v in fix["verified_with"]), fix
     assert run.doc["for_it"]["root_cause"]["change_on"].startswith("the developer's machine")
 
 
