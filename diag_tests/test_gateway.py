@@ -145,7 +145,7 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
         _no_route(step, cfg, target)
     if answer.verdict == "gateway_model":
         _model_refused(step, cfg, proxydiag_probes, target)
-    _plain_http_api_base(step, cfg, target)
+    _plain_http_api_base(step, cfg, target, answer)
     if answer.verdict == "egress_connect":
         _proxy_ignored(step, cfg, target, answer)
     analysis = _interception(step, cfg, proxydiag_probes)
@@ -208,12 +208,24 @@ def _plain_api_bases(cfg, path: str) -> list[tuple[str, str]]:
     return gw.plain_http_api_bases(doc, {t.host for t in cfg.targets if t.url.startswith("https://")})
 
 
-def _plain_http_api_base(step, cfg, target: Target) -> None:
-    """A failed path whose cause is in the gateway's config: an ``api_base`` that sends the provider plain HTTP."""
+def _plain_http_api_base(step, cfg, target: Target, answer) -> None:
+    """A failed path whose cause is in the gateway's config: an ``api_base`` that sends the provider plain HTTP,
+    read from the config where it is on this machine, else seen in the proxy's error page the gateway passed on."""
     _process, path = _local_gateway(cfg, target)
     plain = _plain_api_bases(cfg, path)
     if not plain:
-        return
+        seen = gw.plain_http_provider_urls(answer.page_urls, {t.host for t in cfg.targets
+                                                              if t.url.startswith("https://")})
+        if not seen:
+            return
+        from urllib.parse import urlsplit
+
+        base = "http://" + urlsplit(seen[0]).netloc
+        values = _values(step, cfg, target, url=seen[0], fixed=gw.https_url(base), status=answer.status,
+                         message=answer.message)
+        step.set_fix(kind="gateway_egress", files=[{"path": say(step, "fix_where", **values),
+                                                    "change": say(step, "fix_api_base_http_seen", **values)}])
+        step.fail("api_base_http_seen", **values)
     where, base = plain[0]
     values = _values(step, cfg, target, where=where, api_base=base, fixed=gw.https_url(base), source=path)
     step.set_fix(kind="gateway_egress", files=[{"path": path, "change": say(step, "fix_api_base_http", **values)}])

@@ -508,3 +508,40 @@ def test_a_gateway_url_on_a_port_nothing_listens_on_names_litellms_port(gateway_
     assert f"own port {lab.gateway_port} on the same host answers (HTTP/1.1 200 OK)" in step["finding"]
     assert f'export ANTHROPIC_BASE_URL="{lab.gateway_url}"' in step["solution"]
     assert "Start the gateway" not in step["solution"]
+
+
+HTTP_API_BASE_PAGE = (  # what the real LiteLLM 1.81.16 passed on from Squid 5.7 (api_base http://, CSS cut)
+    '{"error":{"message":"<!DOCTYPE HTML PUBLIC \\"-//W3C//DTD HTML 4.01//EN\\" \\"http://www.w3.org/TR/html4/'
+    'strict.dtd\\">\\n<html><head>\\n<title>ERROR: The requested URL could not be retrieved</title>\\n<style>'
+    '/* Adapted from design by Free CSS Templates http://www.freecsstemplates.org */</style></head>'
+    '<body id=ERR_READ_ERROR>\\n<h1>ERROR</h1>\\n<h2>The requested URL could not be retrieved</h2>\\n<p>The '
+    'following error was encountered while trying to retrieve the URL: <a href=\\"http://api.anthropic.com:41475'
+    '/v1/messages\\">http://api.anthropic.com:41475/v1/messages</a></p>","type":"None","param":"None","code":"502"}}')
+
+
+def test_a_proxy_error_page_is_quoted_by_its_title_and_the_urls_it_names_are_kept():
+    answer = gw.decode_answer(502, HTTP_API_BASE_PAGE)
+    assert answer.verdict == "unknown" and answer.message == "ERROR: The requested URL could not be retrieved"
+    assert gw.plain_http_provider_urls(answer.page_urls, {"api.anthropic.com"}) == [
+        "http://api.anthropic.com:41475/v1/messages"]
+
+
+def test_an_http_api_base_on_a_gateway_elsewhere_is_seen_in_the_proxys_page(gateway_labs, run_diag, monkeypatch):
+    """The gateway's config is not on this machine (its process is not found here): the report quoted 400
+    characters of Squid's HTML and said "read the gateway's log"; the page names the http:// URL it was asked."""
+    import sys
+
+    from pytest_proxydiag.machine import gateway_process
+
+    lab = gateway_labs("gateway-api-base-http")
+    monkeypatch.setattr(gateway_process, "find_gateway_process", lambda port, **kw: None)
+    diag = sys.modules.get("pytest_proxydiag.diag_tests.test_gateway")
+    if diag is not None:
+        monkeypatch.setattr(diag, "find_gateway_process", lambda port, **kw: None)
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["finding_key"] == "api_base_http_seen", step
+    assert "(\"ERROR: The requested URL could not be retrieved\")" in step["finding"]
+    assert "<html" not in step["finding"].lower() and "http://api.anthropic.com:" in step["finding"]
+    assert "api_base: https://api.anthropic.com:" in step["solution"]
+    assert run.step("gateway.egress_config")["outcome"] == "skipped"  # nothing of the gateway's is here

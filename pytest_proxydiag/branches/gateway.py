@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 __all__ = ["GatewayAnswer", "decode_answer", "key_finding", "corrected_base_url", "CLAUDE_MODEL_VARS", "served_models",
-           "models_not_served", "plain_http_api_bases", "https_url", "trust_env_off", "is_internal_host", "EgressProblem", "egress_problems",
+           "models_not_served", "plain_http_api_bases", "plain_http_provider_urls", "https_url", "trust_env_off", "is_internal_host", "EgressProblem", "egress_problems",
            "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
@@ -52,6 +52,8 @@ class GatewayAnswer:
     verdict: str
     status: int | None
     message: str
+    #: ``http://`` URLs an HTML error page in the answer names (a proxy's page names the URL it was asked for).
+    page_urls: tuple[str, ...] = ()
 
 
 _CERT = re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed|"
@@ -98,8 +100,25 @@ def _message(body: str) -> str:
 _MODEL_GROUP_TRAILER = re.compile(r"\.?\s*Received Model Group=.*\Z", re.S)
 
 
+_HTML = re.compile(r"<!DOCTYPE\s+html|<html[\s>]", re.I)
+_TITLE = re.compile(r"<title>\s*([^<]{1,200}?)\s*</title>", re.I)
+_PAGE_URL = re.compile(r"http://[A-Za-z0-9.\-\[\]:]+(?:/[^\s\"'<>]*)?")
+
+
 def decode_answer(status: int | None, body: str) -> GatewayAnswer:
     """Sort a gateway's answer to the check request into a :class:`GatewayAnswer`."""
+    answer = _decode(status, body)
+    full = _message(body or "")
+    if not _HTML.search(full):
+        return answer
+    # An HTML page passed through (a proxy's error page, 3 KB of CSS before its text): quote its title, keep
+    # the http:// URLs it names (Squid's names the URL the gateway asked for).
+    title = _TITLE.search(full)
+    urls = tuple(dict.fromkeys(u for u in _PAGE_URL.findall(full) if "w3.org" not in u))[:10]
+    return GatewayAnswer(answer.verdict, answer.status, title.group(1) if title else answer.message[:200], urls)
+
+
+def _decode(status: int | None, body: str) -> GatewayAnswer:
     message = _MODEL_GROUP_TRAILER.sub("", _message(body or ""))[:2000]
     if status is None:
         return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
@@ -187,6 +206,21 @@ def plain_http_api_bases(doc: Any, provider_hosts: set[str]) -> list[tuple[str, 
             continue
         if parts.scheme.lower() == "http" and (host in provider_hosts or host.endswith(".anthropic.com")):
             found.append((f"model_list[{i}].litellm_params.api_base", base.strip()))
+    return found
+
+
+def plain_http_provider_urls(urls, provider_hosts: set[str]) -> list[str]:
+    """The ``http://`` URLs (of an error page the gateway passed on) that name a provider reached over HTTPS."""
+    from urllib.parse import urlsplit
+
+    found = []
+    for url in urls:
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            continue
+        if host in provider_hosts or host.endswith(".anthropic.com"):
+            found.append(url)
     return found
 
 

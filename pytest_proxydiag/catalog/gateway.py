@@ -153,6 +153,12 @@ STEPS = {
                         "The provider speaks only HTTPS, so the gateway's request never reaches it (the proxy or "
                         "the provider answers the gateway with an error instead).",
                 "solution": "api_base_https"},
+            "api_base_http_seen": {
+                "text": "The gateway {gateway} answered {status} with the corporate proxy's error page "
+                        "(\"{message}\"), which names the URL the gateway asked it for: {url}. That is plain HTTP "
+                        "to a provider that speaks only HTTPS: the api_base in the gateway's config starts with "
+                        "http://.",
+                "solution": "api_base_https_remote"},
             "egress_proxy_ignored_env": {
                 "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". Its "
                         "process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its HTTPS_PROXY and "
@@ -201,6 +207,9 @@ STEPS = {
                              "owners to add the model to its model_list. " + _DEV_SIDE},
             "api_base_https": {"any": "In {source}, give the provider's address with https:\n"
                                       "  {where}: {fixed}\n" + _RESTART + "\n" + _GW_SIDE},
+            "api_base_https_remote": {"any": "In the gateway's config (LiteLLM: model_list[].litellm_params.api_base), "
+                                             "give the provider's address with https:\n  api_base: {fixed}\n"
+                                             + _RESTART + "\n" + _GW_SIDE},
             "trust_env_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts (its HTTPS_PROXY "
                                      "is then used). " + _RESTART + "\n" + _GW_SIDE},
             "trust_env_config": {"any": "Remove disable_aiohttp_trust_env: true from litellm_settings in {source} "
@@ -328,6 +337,7 @@ NOTES = {
         "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
         "fix_unknown": "read the gateway's log (LITELLM_LOG=DEBUG) for the underlying error",
         "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
+        "fix_api_base_http_seen": "api_base: {fixed} in the gateway's config" + _THEN_RESTART,
         "fix_trust_env_env": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
         "fix_trust_env_config": "disable_aiohttp_trust_env: true removed from litellm_settings" + _THEN_RESTART,
         "model_check": ("the gateway serves only the models of its model_list ({served}); the check's model is not "
