@@ -166,7 +166,22 @@ def test_gateway(proxydiag_step, proxydiag_config, proxydiag_probes):
     for path in connectivity.GATEWAY_HEALTH_PATHS:
         res = results[path] = proxydiag_probes.request(target, "GET", path, via_proxy=via_proxy)
         step.add_evidence(**{path.strip("/").replace("/", "_"): {"status": res.detail, "cause": res.cause.value}})
-        verdict = connectivity.judge_health_answer(target, gateway.source, path, res, via_proxy=via_proxy)
+        tls = None
+        if res.reply is None and target.url.startswith("http://") and res.cause in connectivity.MAYBE_TLS_ONLY:
+            # A plain-HTTP request reset or closed: does the port speak TLS (the URL's scheme is what is wrong)?
+            tls = proxydiag_probes.request(Target("https://" + target.url[len("http://"):], gateway.source), "GET",
+                                           path, via_proxy=via_proxy)
+            step.add_evidence(tls_answer={"status": tls.detail, "cause": tls.cause.value})
+        other_port = None
+        if res.reply is None and res.cause == connectivity.Cause.REFUSED \
+                and target.port != connectivity.LITELLM_DEFAULT_PORT:
+            # Nothing listens there: does a gateway answer on LiteLLM's own port of the same host?
+            other_port = proxydiag_probes.request(
+                Target(connectivity.with_port(target.origin, connectivity.LITELLM_DEFAULT_PORT), gateway.source),
+                "GET", path, via_proxy=via_proxy)
+            step.add_evidence(default_port_answer={"status": other_port.detail, "cause": other_port.cause.value})
+        verdict = connectivity.judge_health_answer(target, gateway.source, path, res, via_proxy=via_proxy,
+                                                   tls_answer=tls, default_port_answer=other_port)
         if verdict is not None:
             return verdict.conclude(step)
     connectivity.judge_unhealthy(target, results).conclude(step)

@@ -118,6 +118,8 @@ def test_key(proxydiag_step, proxydiag_config, proxydiag_probes):
     target = _gateway(step, cfg)
     answer = _answer(step, cfg, proxydiag_probes, target)
     key, var = _key(cfg)
+    if answer.verdict == "no_route":
+        step.skip(say(step, "no_route"))
     if answer.verdict != "gateway_key":
         step.passed(say(step, "accepted" if key else "no_key_needed"))
         return
@@ -139,6 +141,13 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     if answer.verdict == "provider":
         step.passed(say(step, "both_hops", status=answer.status))
         return
+    if answer.verdict == "no_route":
+        _no_route(step, cfg, target)
+    if answer.verdict == "gateway_model":
+        _model_refused(step, cfg, proxydiag_probes, target)
+    _plain_http_api_base(step, cfg, target, answer)
+    if answer.verdict == "egress_connect":
+        _proxy_ignored(step, cfg, target, answer)
     analysis = _interception(step, cfg, proxydiag_probes)
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
@@ -146,6 +155,81 @@ def test_provider_path(proxydiag_step, proxydiag_config, proxydiag_probes):
     step.set_fix(kind="gateway_egress", files=[{"path": say(step, "fix_where", **values),
                                                 "change": say(step, f"fix_{answer.verdict}", **values)}])
     step.fail(answer.verdict, status=answer.status, message=answer.message[:400], **values)
+
+
+def _no_route(step, cfg, target: Target) -> None:
+    """The gateway's own 404: no Messages route where Claude Code asks (``<ANTHROPIC_BASE_URL>/v1/messages``)."""
+    values = _values(step, cfg, target, tried=f"{target.url}/v1/messages", source=cfg.gateway.source)
+    fixed = gw.corrected_base_url(target.url)
+    if fixed:
+        step.set_fix(kind="gateway_base_url", target_url=fixed, before_url=target.url,
+                     env={"ANTHROPIC_BASE_URL": fixed})
+        step.fail("base_url_api_path", corrected=fixed, **values)
+    step.fail("no_route", **values)
+
+
+def _model_refused(step, cfg, probes, target: Target) -> None:
+    """The gateway refused the check's model itself: which models it serves, and whether Claude Code's are."""
+    key, _ = _key(cfg)
+    res = probes.request(target, "GET", _prefix(target) + "/v1/models", headers={"x-api-key": key or DUMMY_API_KEY},
+                         via_proxy=_claude_route(cfg, target).proxy is not None)
+    served = gw.served_models(res.reply.status if res.reply else None, res.reply.text(20000) if res.reply else "")
+    step.add_evidence(served_models=served)
+    shown = ", ".join(served) if served else say(step, "models_unknown", gateway=target.url)
+    missing = gw.models_not_served(_claude_env(cfg), served) if served is not None else {}
+    if missing:
+        step.fail("model_not_served", models=", ".join(f"{k}={v}" for k, v in missing.items()), served=shown,
+                  **_values(step, cfg, target))
+    step.skip(say(step, "model_check", served=shown))
+
+
+def _proxy_ignored(step, cfg, target: Target, answer) -> None:
+    """A connect error of a gateway told to ignore its proxy variables: the fix is that switch, not HTTPS_PROXY."""
+    if cfg.proxy.url is None:
+        return
+    process, path = _local_gateway(cfg, target)
+    settings, path = _config_settings(cfg, path)
+    where = gw.trust_env_off(process.env if process else None, settings)
+    if where is None:
+        return
+    source = process.source if where == "env" else path
+    values = _values(step, cfg, target, source=source, message=answer.message[:400], status=answer.status)
+    step.set_fix(kind="gateway_egress", files=[{"path": path if where == "config" else say(step, "fix_where", **values),
+                                                "change": say(step, f"fix_trust_env_{where}", **values)}])
+    step.fail(f"egress_proxy_ignored_{where}", **values)
+
+
+def _plain_api_bases(cfg, path: str) -> list[tuple[str, str]]:
+    from pytest_proxydiag.machine import litellm_config
+
+    if not path:
+        return []
+    doc, _error = litellm_config.load(path)
+    return gw.plain_http_api_bases(doc, {t.host for t in cfg.targets if t.url.startswith("https://")})
+
+
+def _plain_http_api_base(step, cfg, target: Target, answer) -> None:
+    """A failed path whose cause is in the gateway's config: an ``api_base`` that sends the provider plain HTTP,
+    read from the config where it is on this machine, else seen in the proxy's error page the gateway passed on."""
+    _process, path = _local_gateway(cfg, target)
+    plain = _plain_api_bases(cfg, path)
+    if not plain:
+        seen = gw.plain_http_provider_urls(answer.page_urls, {t.host for t in cfg.targets
+                                                              if t.url.startswith("https://")})
+        if not seen:
+            return
+        from urllib.parse import urlsplit
+
+        base = "http://" + urlsplit(seen[0]).netloc
+        values = _values(step, cfg, target, url=seen[0], fixed=gw.https_url(base), status=answer.status,
+                         message=answer.message)
+        step.set_fix(kind="gateway_egress", files=[{"path": say(step, "fix_where", **values),
+                                                    "change": say(step, "fix_api_base_http_seen", **values)}])
+        step.fail("api_base_http_seen", **values)
+    where, base = plain[0]
+    values = _values(step, cfg, target, where=where, api_base=base, fixed=gw.https_url(base), source=path)
+    step.set_fix(kind="gateway_egress", files=[{"path": path, "change": say(step, "fix_api_base_http", **values)}])
+    step.fail("api_base_http", **values)
 
 
 def _interception(step, cfg, probes):
@@ -178,9 +262,16 @@ def _config_settings(cfg, path: str) -> tuple[dict, str]:
     """The ``litellm_settings`` egress keys of the gateway's config."""
     if not path:
         return {}, ""
+    from pytest_proxydiag.machine import litellm_config
+
     parsed = appcheck.parse_litellm_config(path, cfg.env, cfg.source("litellm_config"))
     verify = parsed.ssl_verify.get("litellm_settings.ssl_verify")
-    return ({"ssl_verify": verify} if "litellm_settings.ssl_verify" in parsed.ssl_verify else {}), path
+    settings = {"ssl_verify": verify} if "litellm_settings.ssl_verify" in parsed.ssl_verify else {}
+    doc, _error = litellm_config.load(path)
+    section = doc.get("litellm_settings") if isinstance(doc, dict) else None
+    if isinstance(section, dict) and "disable_aiohttp_trust_env" in section:
+        settings["disable_aiohttp_trust_env"] = section["disable_aiohttp_trust_env"]
+    return settings, path
 
 
 @pytest.mark.proxydiag_step("gateway.egress_config")
@@ -207,7 +298,8 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     problems = gw.egress_problems(env, settings, proxy_needed=proxy is not None,
                                   proxy_has_credentials=bool(proxy and proxy.has_credentials),
                                   interception_ca=bool(analysis and analysis.intercepted), ca_file_has_ca=holds,
-                                  env_source=process.source if process else "", config_source=config_path)
+                                  env_source=process.source if process else "", config_source=config_path,
+                                  api_bases=_plain_api_bases(cfg, config_path))
     step.add_evidence(gateway_process={"pid": process.pid if process else None,
                                        "environment": "read" if env is not None else
                                        (process.why_not if process else "no local process")},
@@ -219,7 +311,8 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
     values = _values(step, cfg, target, issuer=issuer, **dict(first.values))
-    where = config_path if first.key == "ssl_verify_disabled" and config_path else say(step, "fix_where", **values)
+    in_config = ("ssl_verify_disabled", "api_base_http", "aiohttp_ignores_proxy_config")
+    where = config_path if first.key in in_config and config_path else say(step, "fix_where", **values)
     step.set_fix(kind="gateway_egress", files=[{"path": where, "change": say(step, f"fix_{first.key}", **values)}])
     step.fail(first.key, **values, others=json.dumps([p.key for p in problems[1:]]))
 

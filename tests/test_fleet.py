@@ -6,6 +6,7 @@ tests/data/fleet/*.json are real reports written by ``proxydiag demo SCENARIO`` 
 from __future__ import annotations
 
 import json
+import os
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -397,3 +398,38 @@ def test_a_server_header_in_proxy_responses_counts_only_on_the_proxys_own_connec
     doc["for_it"]["proxy_responses"].insert(0, {"request": "CONNECT api.anthropic.com:443", "status": 407,
                                                 "headers": {"server": "tinyproxy/1.11.1"}})
     assert product() == "tinyproxy/1.11.1"
+
+
+def test_a_host_whose_diagnosis_errored_is_not_counted_healthy(tmp_path, capsys, run_diag, lab_factory, pytester):
+    """A real run whose site check errors (its fixture raises: a team's site pack broken on that host) and no
+    step fails: no root cause. The aggregate called the host *healthy* ("no step failed") and counted it so;
+    the diagnosis is incomplete there, so it is a group of its own, not healthy and not fixed."""
+    lab = lab_factory("healthy")
+    pytester.makepyfile(test_sitepack="""
+        import pytest
+
+        @pytest.fixture
+        def vpn_status():
+            raise RuntimeError("vpnctl not found")
+
+        def test_vpn(vpn_status):
+            assert vpn_status
+    """)
+    run = run_diag("-m", "connectivity or site", str(pytester.path / "test_sitepack.py"),
+                   env={"PATH": os.environ["PATH"]}, lab=lab)
+    assert run.doc["root_cause"] is None and any(s["outcome"] == "error" for s in run.steps), run.output[-2000:]
+    errored = dict(run.doc, run=dict(run.doc["run"], host=dict(run.doc["run"]["host"], hostname="dev-errored")))
+    write(tmp_path / "in" / "errored.json", errored)
+    write(tmp_path / "in" / "ok.json", lab_report("healthy", host="dev-ok"))
+    # The same host healthy before: an error now is not "fixed".
+    write(tmp_path / "in" / "before.json", lab_report("wrong-password", host="dev-errored",
+                                                      started="2026-01-01T00:00:00Z"))
+    code, out = run_fleet(capsys, tmp_path / "in", "--json", tmp_path / "fleet.json", "--html", tmp_path / "f.html")
+    assert code == 0, out
+    doc = json.loads((tmp_path / "fleet.json").read_text())
+    assert groups_of(doc) == {"diagnosis_error": ["dev-errored"], "healthy": ["dev-ok"]}
+    assert doc["totals"]["healthy"] == 1 and doc["totals"]["not_assessed"] == 1
+    group = next(g for g in doc["groups"] if g["kind"] == "diagnosis_error")
+    assert "site.test_sitepack.test_vpn" in group["finding"] and "vpnctl not found" in group["finding"]
+    assert [f["host"] for f in doc["fixes"]["fixed"]] == []
+    assert "DIAGNOSIS ERROR" in out.upper() and "dev-errored" in out

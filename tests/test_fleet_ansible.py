@@ -92,6 +92,11 @@ def fleet_run(lab_factory, tmp_path):
                             "ansible_port": closed_port(), "ansible_user": "nobody"}
     hosts["dev-broken"] = {"ansible_connection": "local", "proxydiag_workdir": str(tmp_path / "work" / "broken"),
                            "proxydiag_command": str(tmp_path / "no-such-dir" / "proxydiag")}
+    return run_playbook(exe, tmp_path, hosts, python_path)
+
+
+def run_playbook(exe: str, tmp_path: Path, hosts: dict, python_path: str):
+    """ansible-playbook over *hosts* with the test's controller settings; (process, fleet dir, aggregate dir)."""
     inventory = {"all": {"hosts": hosts, "vars": {
         "ansible_python_interpreter": sys.executable,
         "proxydiag_install": False,  # the package under test is already importable (PYTHONPATH)
@@ -112,6 +117,60 @@ def fleet_run(lab_factory, tmp_path):
     run = subprocess.run([exe, "-i", str(tmp_path / "inventory.yml"), str(PLAYBOOK), "-e", json.dumps(extra)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280)
     return run, fleet_root, out
+
+
+def test_a_host_without_python_is_a_failed_run_not_an_unreachable_one(tmp_path):
+    """Ansible reaches the host (its shell answers) but finds no Python for its modules: the audit saw it listed
+    as *unreachable* ("the host dropped out of the play"), and the playbook exit 2; it is a failed run whose
+    reason says what is missing and how to give it."""
+    exe = ansible_playbook()
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    hosts = {"dev-no-python": {"ansible_connection": "local",
+                               "ansible_python_interpreter": str(tmp_path / "no-python" / "python3")}}
+    run, fleet_root, out = run_playbook(exe, tmp_path, hosts, python_path)
+    log = run.stdout[-6000:] + run.stderr[-3000:]
+    assert run.returncode == 0, log
+    (status_file,) = list(fleet_root.glob("*/dev-no-python.json"))
+    status = json.loads(status_file.read_text())
+    assert status["status"] == "run_failed" and status["task"] == "Reach the host", status
+    assert "was not found" in status["reason"] and "Install Python 3 on the host" in status["reason"]
+    assert "ansible_python_interpreter" in status["reason"]
+    doc = json.loads((out / "fleet.json").read_text())
+    assert [(g["kind"], g["hosts"]) for g in doc["groups"]] == [("run_failed", ["dev-no-python"])]
+    assert "Install Python 3 on the host" in doc["groups"][0]["finding"]
+
+
+def test_install_failures_name_their_cause_and_a_wheel_urls_token_stays_out_of_every_output(tmp_path):
+    """Host vars with secrets: a wheel URL with a token (as the README suggests for an internal server) and an
+    index URL with a password. The audit found the token in ansible-playbook's output (the failed pip task's
+    "cmd"); and a proxydiag_python that does not exist gave the reason "Error executing command." alone."""
+    exe = ansible_playbook()
+    token, index_password = "S3cretWheelTok77", "IdxPassw0rd55"
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    closed = closed_port()
+    hosts = {
+        "dev-wheel-token": {
+            "ansible_connection": "local", "proxydiag_install": True,
+            "proxydiag_package": f"https://ci:{token}@127.0.0.1:{closed}/pytest_proxydiag-0.1.0-py3-none-any.whl",
+            "proxydiag_environment": {"PIP_INDEX_URL": f"https://u:{index_password}@127.0.0.1:{closed}/simple",
+                                      "PIP_RETRIES": "0", "PIP_TIMEOUT": "2"},
+            "proxydiag_workdir": str(tmp_path / "work" / "token"), "proxydiag_venv": str(tmp_path / "venv-token")},
+        "dev-no-python3": {
+            "ansible_connection": "local", "proxydiag_install": True,
+            "proxydiag_python": str(tmp_path / "no-such-python3"),
+            "proxydiag_workdir": str(tmp_path / "work" / "nopy"), "proxydiag_venv": str(tmp_path / "venv-nopy")},
+    }
+    run, fleet_root, out = run_playbook(exe, tmp_path, hosts, python_path)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    statuses = {p.stem: json.loads(p.read_text()) for p in fleet_root.glob("*/*.json")}
+    assert {h: s["status"] for h, s in statuses.items()} == {"dev-wheel-token": "run_failed",
+                                                             "dev-no-python3": "run_failed"}
+    texts = [run.stdout, run.stderr, (out / "fleet.json").read_text(), (out / "fleet.html").read_text()]
+    texts += [p.read_text() for p in fleet_root.glob("*/*.json")]
+    for text in texts:
+        assert token not in text and index_password not in text
+    assert "Connection refused" in statuses["dev-wheel-token"]["reason"]
+    assert str(tmp_path / "no-such-python3") in statuses["dev-no-python3"]["reason"], statuses
 
 
 def test_playbook_diagnoses_each_host_and_the_fleet_report_groups_them(fleet_run, tmp_path):

@@ -19,8 +19,8 @@ import pytest
 from conftest import require_squid
 from pytest_proxydiag.branches import gateway as gw
 from pytest_proxydiag.lab.gateway import (
-    GATEWAY_HOST, GATEWAY_SCENARIOS, KEY_ENV, MASTER_KEY, GatewayLab, find_litellm, litellm_install_hint,
-    nss_wrapper,
+    GATEWAY_HOST, GATEWAY_SCENARIOS, KEY_ENV, MASTER_KEY, SERVED_MODEL, UNSERVED_MODEL, GatewayLab, find_litellm,
+    litellm_install_hint, nss_wrapper,
 )
 from pytest_proxydiag.machine.gateway_process import find_gateway_process
 
@@ -61,6 +61,43 @@ def test_decode_answer_on_real_litellm_bodies(status, body, verdict):
     assert gw.decode_answer(status, body).verdict == verdict
 
 
+# What the real LiteLLM 1.81.16 answered in the audit (ANTHROPIC_BASE_URL with /v1; a model not in model_list).
+NO_ROUTE_404 = '{"detail":"Not Found"}'
+INVALID_MODEL_400 = ('{"error":{"message":"400: {\'error\': \'anthropic_messages: Invalid model name passed in '
+                     'model=claude-proxydiag-check. Call `/v1/models` to view available models for your key.\'}",'
+                     '"type":"None","param":"None","code":"400"}}')
+PROVIDER_404 = '{"type":"error","error":{"type":"not_found_error","message":"model: claude-x"}}'
+
+
+def test_the_gateways_own_404_and_400_are_not_the_providers():
+    # Before the audit both read as "the provider's own answer came back: both hops work".
+    assert gw.decode_answer(404, NO_ROUTE_404).verdict == "no_route"
+    assert gw.decode_answer(400, INVALID_MODEL_400).verdict == "gateway_model"
+    assert gw.decode_answer(404, PROVIDER_404).verdict == "provider"
+
+
+@pytest.mark.parametrize("url, fixed", [
+    ("http://gw:4000/v1", "http://gw:4000"), ("http://gw:4000/anthropic/v1/messages", "http://gw:4000/anthropic"),
+    ("http://gw:4000", None), ("http://gw:4000/anthropic", None), ("http://gw:4000/v12", None),
+])
+def test_base_url_without_the_api_path(url, fixed):
+    assert gw.corrected_base_url(url) == fixed
+
+
+def test_models_and_api_bases_read_from_the_gateway():
+    served = gw.served_models(200, '{"data":[{"id":"claude-sonnet-4-5","object":"model"}],"object":"list"}')
+    assert served == ["claude-sonnet-4-5"] and gw.served_models(401, "{}") is None
+    assert gw.models_not_served({"ANTHROPIC_MODEL": "claude-opus-4-1", "ANTHROPIC_SMALL_FAST_MODEL": ""}, served) \
+        == {"ANTHROPIC_MODEL": "claude-opus-4-1"}
+    assert gw.models_not_served({"ANTHROPIC_MODEL": "x"}, ["*"]) == {}
+    doc = {"model_list": [{"litellm_params": {"api_base": "http://api.anthropic.com"}},
+                          {"litellm_params": {"api_base": "http://vllm.corp.internal:8000"}},
+                          {"litellm_params": {"api_base": "https://api.anthropic.com"}}, "junk"]}
+    assert gw.plain_http_api_bases(doc, {"api.anthropic.com"}) == [
+        ("model_list[0].litellm_params.api_base", "http://api.anthropic.com")]
+    assert gw.plain_http_api_bases("not a mapping", set()) == []
+
+
 def test_the_providers_401_is_not_the_gateways():
     """The same status, two meanings: the gateway's own key check vs the provider (the path works)."""
     assert gw.decode_answer(401, GATEWAY_KEY_401).verdict == "gateway_key"
@@ -88,6 +125,16 @@ def test_egress_problems_judge_the_gateway_env_against_the_run():
     ok = {"HTTPS_PROXY": "http://u:p@proxy:3128", "SSL_CERT_FILE": "/b.pem"}
     assert gw.egress_problems(ok, {}, proxy_needed=True, proxy_has_credentials=True, interception_ca=True,
                               ca_file_has_ca={"/b.pem": True}) == []
+
+
+def test_litellm_told_to_ignore_proxy_variables_in_its_env_or_its_config():
+    assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "True"}, {}) == "env"
+    assert gw.trust_env_off({}, {"disable_aiohttp_trust_env": True}) == "config"
+    assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "false"}, {"disable_aiohttp_trust_env": False}) is None
+    # The config's switch is found even where the process environment cannot be read.
+    assert [p.key for p in gw.egress_problems(None, {"disable_aiohttp_trust_env": "true"}, proxy_needed=True,
+                                              proxy_has_credentials=False, interception_ca=False)] == \
+        ["aiohttp_ignores_proxy_config"]
 
 
 def test_gateway_process_reader_on_a_recorded_proc_tree(tmp_path):
@@ -153,6 +200,18 @@ EXPECTED = {
     "gateway-wrong-key": ("gateway.key", "rejected_no_db", "DATABASE_URL"),
     "gateway-down": ("connectivity.gateway", "unreachable", "litellm --config"),
     "gateway-egress-buffers-sse": ("gateway.streaming", "buffered", "proxy_buffering off"),
+    # The audit: each of these was reported "both hops work" or "the answer does not say which hop failed".
+    "gateway-base-url-v1": ("gateway.provider_path", "base_url_api_path",
+                            'export ANTHROPIC_BASE_URL="http://litellm.corp.internal:'),
+    "gateway-model-not-served": ("gateway.provider_path", "model_not_served",
+                                 f'export ANTHROPIC_MODEL="<one of: {SERVED_MODEL}>"'),
+    "gateway-api-base-http": ("gateway.provider_path", "api_base_http", "api_base: https://api.anthropic.com:"),
+    # Was "does not answer ... Start the gateway: litellm --config config.yaml" for a gateway that runs.
+    "gateway-base-url-https": ("connectivity.gateway", "wrong_scheme",
+                               'export ANTHROPIC_BASE_URL="http://litellm.corp.internal:'),
+    # Was egress_connect with "export HTTPS_PROXY=..." (which the gateway had) as the fix.
+    "gateway-egress-ignores-proxy": ("gateway.provider_path", "egress_proxy_ignored_config",
+                                     "Remove disable_aiohttp_trust_env: true from litellm_settings"),
 }
 
 
@@ -186,7 +245,10 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
         # Its proof reaches the provider, never the gateway whose route the change is: not called verified.
         fix = run.step("bypass.no_proxy")["fix"]
         assert fix["verified"] is None and "only the route to" in fix["evidence"], fix
-    side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") else "the gateway's host"
+    from pytest_proxydiag.catalog import change_on
+
+    side = "the developer's machine" if root in ("gateway.client_route", "gateway.key") or \
+        change_on(root, key).startswith("the developer's") else "the gateway's host"
     if root.startswith("gateway."):
         assert f"Where to change it: {side}" in step["solution"]
     # The "for IT" block names the side too.
@@ -354,3 +416,132 @@ def test_claude_codes_route_to_the_gateway_follows_its_settings_no_proxy(gateway
     route = run.step("gateway.client_route")
     assert route["outcome"] == "passed" and "Claude Code reaches the gateway direct" in route["summary"], route
     assert run.step("connectivity.gateway")["outcome"] == "passed"
+
+
+def test_base_url_fix_proven_with_the_real_clients(gateway_labs, run_diag):
+    """ANTHROPIC_BASE_URL=<gateway>/v1: the gateway's own 404 before, the provider's 401 through it after."""
+    lab = gateway_labs("gateway-base-url-v1")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["outcome"] == "failed" and step["finding_key"] == "base_url_api_path", step
+    assert f"for {lab.gateway_url}/v1/v1/messages" in step["finding"]
+    assert run.step("gateway.key")["outcome"] == "skipped"
+    fix = step["fix"]
+    assert fix["env"] == {"ANTHROPIC_BASE_URL": lab.gateway_url}
+    assert fix["verified"] is True, fix
+    for row in fix["clients"]:
+        assert "(404)" in row["before"] and "(401)" in row["after"], row
+    from pytest_proxydiag.proof import clients
+
+    # Claude Code itself asks for <ANTHROPIC_BASE_URL>/v1/messages: with /v1 in the URL, the gateway's 404.
+    if clients.discover("claude")[0].available:
+        assert any(v.startswith("claude") for v in fix["verified_with"]), fix
+    assert run.doc["for_it"]["root_cause"]["change_on"].startswith("the developer's machine")
+
+
+def test_a_model_the_gateway_does_not_serve_is_not_called_a_working_path(gateway_labs, run_diag):
+    """Without ANTHROPIC_MODEL the check's own model is refused by the gateway: the provider hop is not tested,
+    so the step is skipped with the models the gateway serves (it said "both hops work" before the audit)."""
+    lab = gateway_labs("gateway-model-not-served")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"], "ANTHROPIC_MODEL": ""},
+                   lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["outcome"] == "skipped", step
+    assert f"model_list ({SERVED_MODEL})" in step["skip_reason"] and "not tested" in step["skip_reason"]
+    assert step["evidence"]["served_models"] == [SERVED_MODEL]
+    assert UNSERVED_MODEL not in json.dumps(step)
+
+
+def test_a_gateway_told_to_ignore_its_proxy_is_fixed_by_that_switch_not_by_another_https_proxy(gateway_labs, run_diag):
+    from pytest_proxydiag.proof import clients
+
+    lab = gateway_labs("gateway-egress-ignores-proxy")
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["finding_key"] == "egress_proxy_ignored_config", step
+    assert "export HTTPS_PROXY" not in step["solution"]
+    assert step["fix"]["files"][0]["path"] == str(lab.gateway.config_path)
+    assert run.step("gateway.egress_config")["finding_key"] == "aiohttp_ignores_proxy_config"
+    # The fix, applied by restarting the lab's gateway without the switch: curl gets the provider's 401.
+    pins = {(GATEWAY_HOST, lab.gateway_port): "127.0.0.1"}
+    before = clients.run_client("curl", lab.gateway_url, lab.env, 30, resolve=pins)
+    assert before.status == 500, before
+    lab.gateway.restart(settings={})
+    try:
+        after = clients.run_client("curl", f"http://{GATEWAY_HOST}:{lab.gateway.port}", lab.env, 30,
+                                   resolve={(GATEWAY_HOST, lab.gateway.port): "127.0.0.1"})
+        assert after.reached and after.status == 401, after
+    finally:
+        lab.gateway.restart(settings={"disable_aiohttp_trust_env": True})
+
+
+def test_a_gateway_url_with_the_wrong_scheme_is_not_called_down(lab_factory, run_diag):
+    """http:// for a port that speaks only TLS (the lab's provider origin): the request is reset; the report said
+    "does not answer ... Start the gateway". The port answers over TLS, so the scheme is what is wrong."""
+    lab = lab_factory("healthy")
+    port = lab.target_url.rsplit(":", 1)[1]
+    run = run_diag("-m", "connectivity", "--proxydiag-gateway", f"http://127.0.0.1:{port}",
+                   env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("connectivity.gateway")
+    assert step["outcome"] == "failed" and step["finding_key"] == "wrong_scheme", step
+    assert "speaks https://, not http://" in step["finding"]
+    assert f'export ANTHROPIC_BASE_URL="https://127.0.0.1:{port}"' in step["solution"]
+    assert "Start the gateway" not in step["solution"]
+    assert step["evidence"]["tls_answer"]["cause"] == "ok"
+
+
+def test_a_gateway_url_on_a_port_nothing_listens_on_names_litellms_port(gateway_labs, run_diag, monkeypatch):
+    """ANTHROPIC_BASE_URL without LiteLLM's port (or with another): the report said "does not answer ... Start the
+    gateway" while it runs on its own port. The lab's gateway plays LiteLLM's default port (a free port: 4000
+    itself may be taken on a shared machine)."""
+    from pytest_proxydiag.branches import connectivity
+    from pytest_proxydiag.lab import ClosedPort
+
+    lab = gateway_labs("gateway-healthy")
+    monkeypatch.setattr(connectivity, "LITELLM_DEFAULT_PORT", lab.gateway_port, raising=False)
+    closed = lab.lab._own(ClosedPort()).port
+    url = f"http://{GATEWAY_HOST}:{closed}"
+    run = run_diag("-m", "connectivity", "--proxydiag-resolve", f"{GATEWAY_HOST}:{closed}:127.0.0.1",
+                   env={"PATH": os.environ["PATH"], "ANTHROPIC_BASE_URL": url}, lab=lab)
+    step = run.step("connectivity.gateway")
+    assert step["outcome"] == "failed" and step["finding_key"] == "wrong_port", step
+    assert f"own port {lab.gateway_port} on the same host answers (HTTP/1.1 200 OK)" in step["finding"]
+    assert f'export ANTHROPIC_BASE_URL="{lab.gateway_url}"' in step["solution"]
+    assert "Start the gateway" not in step["solution"]
+
+
+HTTP_API_BASE_PAGE = (  # what the real LiteLLM 1.81.16 passed on from Squid 5.7 (api_base http://, CSS cut)
+    '{"error":{"message":"<!DOCTYPE HTML PUBLIC \\"-//W3C//DTD HTML 4.01//EN\\" \\"http://www.w3.org/TR/html4/'
+    'strict.dtd\\">\\n<html><head>\\n<title>ERROR: The requested URL could not be retrieved</title>\\n<style>'
+    '/* Adapted from design by Free CSS Templates http://www.freecsstemplates.org */</style></head>'
+    '<body id=ERR_READ_ERROR>\\n<h1>ERROR</h1>\\n<h2>The requested URL could not be retrieved</h2>\\n<p>The '
+    'following error was encountered while trying to retrieve the URL: <a href=\\"http://api.anthropic.com:41475'
+    '/v1/messages\\">http://api.anthropic.com:41475/v1/messages</a></p>","type":"None","param":"None","code":"502"}}')
+
+
+def test_a_proxy_error_page_is_quoted_by_its_title_and_the_urls_it_names_are_kept():
+    answer = gw.decode_answer(502, HTTP_API_BASE_PAGE)
+    assert answer.verdict == "unknown" and answer.message == "ERROR: The requested URL could not be retrieved"
+    assert gw.plain_http_provider_urls(answer.page_urls, {"api.anthropic.com"}) == [
+        "http://api.anthropic.com:41475/v1/messages"]
+
+
+def test_an_http_api_base_on_a_gateway_elsewhere_is_seen_in_the_proxys_page(gateway_labs, run_diag, monkeypatch):
+    """The gateway's config is not on this machine (its process is not found here): the report quoted 400
+    characters of Squid's HTML and said "read the gateway's log"; the page names the http:// URL it was asked."""
+    import sys
+
+    from pytest_proxydiag.machine import gateway_process
+
+    lab = gateway_labs("gateway-api-base-http")
+    monkeypatch.setattr(gateway_process, "find_gateway_process", lambda port, **kw: None)
+    diag = sys.modules.get("pytest_proxydiag.diag_tests.test_gateway")
+    if diag is not None:
+        monkeypatch.setattr(diag, "find_gateway_process", lambda port, **kw: None)
+    run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    step = run.step("gateway.provider_path")
+    assert step["finding_key"] == "api_base_http_seen", step
+    assert "(\"ERROR: The requested URL could not be retrieved\")" in step["finding"]
+    assert "<html" not in step["finding"].lower() and "http://api.anthropic.com:" in step["finding"]
+    assert "api_base: https://api.anthropic.com:" in step["solution"]
+    assert run.step("gateway.egress_config")["outcome"] == "skipped"  # nothing of the gateway's is here

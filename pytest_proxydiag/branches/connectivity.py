@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_scan", "answers_like_proxy",
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
-           "GATEWAY_HEALTH_PATHS", "judge_health_answer", "judge_unhealthy",
+           "GATEWAY_HEALTH_PATHS", "LITELLM_DEFAULT_PORT", "with_port", "judge_health_answer", "judge_unhealthy",
            "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
            "judge_socks_tunnel", "judge_socks_clients"]
 
@@ -224,13 +224,38 @@ def is_local(host: str) -> bool:
 GATEWAY_HEALTH_PATHS = ("/health/liveliness", "/health")
 
 
-def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool = False) -> Judgement | None:
+#: How a plain-HTTP request to a TLS-only port ends (a TLS server resets, closes or sends an alert): the gateway
+#: step then asks the same port over TLS before it calls the gateway down.
+MAYBE_TLS_ONLY = (Cause.RESET, Cause.CLOSED, Cause.GARBAGE, Cause.TLS_SPOKEN)
+
+
+#: The port ``litellm`` listens on unless told otherwise: where a refused gateway URL is asked again.
+LITELLM_DEFAULT_PORT = 4000
+
+
+def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool = False,
+                        tls_answer=None, default_port_answer=None) -> Judgement | None:
     """Step 5: one health endpoint's answer decides, or None (ask the next one).
 
     A 401/403 still proves the gateway runs: its health details need a key.  On Claude Code's
     route through the proxy, the proxy's own error page is gateway.client_route's finding.
+    *tls_answer*: the same request over TLS, for an ``http://`` URL whose request was reset or closed;
+    *default_port_answer*: the same request on :data:`LITELLM_DEFAULT_PORT`, for a URL whose port refused.
     """
     if res.reply is None:
+        scheme, _, rest = gateway.url.partition("://")
+        # It answers, in the other protocol: the URL's scheme is wrong, the gateway is not down.
+        speaks_tls = tls_answer is not None and tls_answer.reply is not None
+        other = {("https", Cause.TLS_PLAINTEXT): "http", ("http", Cause.TLS_SPOKEN): "https"}.get((scheme, res.cause))
+        other = other or ("https" if speaks_tls and scheme == "http" else None)
+        if other:
+            return Judgement.fail("wrong_scheme", gateway=gateway.url, source=source, detail=res.detail,
+                                  scheme=scheme, other=other, corrected=f"{other}://{rest}")
+        if default_port_answer is not None and default_port_answer.reply is not None \
+                and default_port_answer.reply.status < 500:
+            return Judgement.fail("wrong_port", gateway=gateway.url, source=source, detail=res.detail,
+                                  port=LITELLM_DEFAULT_PORT, answer=default_port_answer.reply.status_line,
+                                  corrected=with_port(gateway.url, LITELLM_DEFAULT_PORT))
         return Judgement.fail("unreachable", gateway=gateway.url, source=source, detail=res.detail)
     if via_proxy and res.reply.squid_error:
         return Judgement.blocked("gateway.client_route", key="proxy_answered_gateway", status=res.reply.status_line)
@@ -238,6 +263,15 @@ def judge_health_answer(gateway, source: str, path: str, res, *, via_proxy: bool
         return Judgement.passed("gateway_locked" if res.reply.status in (401, 403) else "gateway_ok",
                                 url=f"{gateway.url}{path}", status=res.reply.status_line)
     return None
+
+
+def with_port(url: str, port: int) -> str:
+    """*url* with *port* in place of its own (or its scheme's default): the user's scheme, host and path kept."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
+    return urlunsplit((parts.scheme, f"{host}:{port}", parts.path, parts.query, ""))
 
 
 def judge_unhealthy(gateway, results: Mapping[str, object]) -> Judgement:

@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-__all__ = ["GatewayAnswer", "decode_answer", "key_finding", "is_internal_host", "EgressProblem", "egress_problems",
+__all__ = ["GatewayAnswer", "decode_answer", "key_finding", "corrected_base_url", "CLAUDE_MODEL_VARS", "served_models",
+           "models_not_served", "plain_http_api_bases", "plain_http_provider_urls", "https_url", "trust_env_off", "is_internal_host", "EgressProblem", "egress_problems",
            "gateway_key_header", "STREAM_EVENTS", "STREAM_INTERVAL", "STREAM_MODEL", "stream_body", "judge_streaming"]
 
 
@@ -41,12 +42,18 @@ class GatewayAnswer:
     * ``egress_proxy_refused``: the proxy refused the gateway's tunnel (403, 5xx from the proxy);
     * ``egress_connect``: the gateway could not connect (proxy or provider down, DNS, timeout);
     * ``headers``: the provider rejected the request's ``anthropic-version``/``-beta`` the gateway passed;
+    * ``no_route``: the gateway itself has no route at that path (its web framework's bare 404 ``Not Found``:
+      an ``ANTHROPIC_BASE_URL`` with ``/v1`` appended makes Claude Code ask for ``/v1/v1/messages``);
+    * ``gateway_model``: the gateway itself refused the model name (LiteLLM's 400 ``Invalid model name``):
+      it serves only the models of its ``model_list``, and the provider was never asked;
     * ``unknown``: an error this reader does not know (quoted verbatim).
     """
 
     verdict: str
     status: int | None
     message: str
+    #: ``http://`` URLs an HTML error page in the answer names (a proxy's page names the URL it was asked for).
+    page_urls: tuple[str, ...] = ()
 
 
 _CERT = re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed|"
@@ -67,6 +74,9 @@ _NO_DB = re.compile(r"No connected db|no_db_connection", re.I)
 _PROVIDER_ERROR = re.compile(r'"type"\s*:\s*"error"|authentication_error|invalid_request_error|'
                              r'permission_error|not_found_error|rate_limit_error|overloaded_error', re.I)
 _HEADERS = re.compile(r"anthropic-version|anthropic-beta", re.I)
+#: LiteLLM's router when a model is not in its model_list (measured, 1.81.16): 400 "{'error':
+#: 'anthropic_messages: Invalid model name passed in model=claude-x. Call `/v1/models` to view ...'}".
+_INVALID_MODEL = re.compile(r"Invalid\s+model\s+name\s+passed\s+in\s+model=", re.I)
 
 
 def _message(body: str) -> str:
@@ -90,13 +100,35 @@ def _message(body: str) -> str:
 _MODEL_GROUP_TRAILER = re.compile(r"\.?\s*Received Model Group=.*\Z", re.S)
 
 
+_HTML = re.compile(r"<!DOCTYPE\s+html|<html[\s>]", re.I)
+_TITLE = re.compile(r"<title>\s*([^<]{1,200}?)\s*</title>", re.I)
+_PAGE_URL = re.compile(r"http://[A-Za-z0-9.\-\[\]:]+(?:/[^\s\"'<>]*)?")
+
+
 def decode_answer(status: int | None, body: str) -> GatewayAnswer:
     """Sort a gateway's answer to the check request into a :class:`GatewayAnswer`."""
+    answer = _decode(status, body)
+    full = _message(body or "")
+    if not _HTML.search(full):
+        return answer
+    # An HTML page passed through (a proxy's error page, 3 KB of CSS before its text): quote its title, keep
+    # the http:// URLs it names (Squid's names the URL the gateway asked for).
+    title = _TITLE.search(full)
+    urls = tuple(dict.fromkeys(u for u in _PAGE_URL.findall(full) if "w3.org" not in u))[:10]
+    return GatewayAnswer(answer.verdict, answer.status, title.group(1) if title else answer.message[:200], urls)
+
+
+def _decode(status: int | None, body: str) -> GatewayAnswer:
     message = _MODEL_GROUP_TRAILER.sub("", _message(body or ""))[:2000]
     if status is None:
         return GatewayAnswer("egress_connect" if _CONNECT.search(message) else "unknown", None, message)
     if status < 400:
         return GatewayAnswer("provider", status, message)
+    if status == 404 and message == "Not Found":
+        # FastAPI's own {"detail": "Not Found"}: no such route on the gateway (a provider's 404 is its JSON error).
+        return GatewayAnswer("no_route", status, message)
+    if status == 400 and _INVALID_MODEL.search(message) and not _PROVIDER_ERROR.search(message):
+        return GatewayAnswer("gateway_model", status, message)
     if status in (400, 401, 403) and _GATEWAY_KEY.search(message) and not _PROVIDER_ERROR.search(message):
         return GatewayAnswer("gateway_key", status, message)
     if _CERT.search(message):
@@ -113,6 +145,88 @@ def decode_answer(status: int | None, body: str) -> GatewayAnswer:
         # The provider's own error came back through the gateway: both hops work.
         return GatewayAnswer("provider", status, message)
     return GatewayAnswer("unknown", status, message)
+
+
+_API_SUFFIX = re.compile(r"/v1(?:/messages)?/*\Z")
+
+
+def corrected_base_url(url: str) -> str | None:
+    """*url* without the API path Claude Code appends itself (``/v1``, ``/v1/messages``), or None when it has
+    none: ``http://gw:4000/v1`` -> ``http://gw:4000`` (Claude Code asks for ``<base>/v1/messages``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    path = _API_SUFFIX.sub("", parts.path) if _API_SUFFIX.search(parts.path) else None
+    return None if path is None else urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
+
+
+#: Where Claude Code takes the model it asks for (a settings scope's env over the shell's).
+CLAUDE_MODEL_VARS = ("ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                     "ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_SMALL_FAST_MODEL")
+
+
+def served_models(status: int | None, body: str) -> list[str] | None:
+    """The model names of an OpenAI-style ``/v1/models`` answer (LiteLLM's ``{"data": [{"id": ...}]}``), or None."""
+    if status != 200:
+        return None
+    try:
+        doc = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    data = doc.get("data") if isinstance(doc, Mapping) else None
+    if not isinstance(data, list):
+        return None
+    return [str(m["id"]) for m in data if isinstance(m, Mapping) and isinstance(m.get("id"), str)][:50]
+
+
+def models_not_served(env: Mapping[str, str], served: list[str]) -> dict[str, str]:
+    """The Claude Code model variables set in *env* whose value the gateway does not serve (``*`` serves all)."""
+    if "*" in served:
+        return {}
+    return {v: env[v].strip() for v in CLAUDE_MODEL_VARS if (env.get(v) or "").strip()
+            and env[v].strip() not in served}
+
+
+def plain_http_api_bases(doc: Any, provider_hosts: set[str]) -> list[tuple[str, str]]:
+    """``(where, api_base)`` of each ``model_list`` entry that sends a provider plain HTTP (``http://`` to a
+    host this run reaches over HTTPS): the provider answers only TLS, so the request never arrives."""
+    from urllib.parse import urlsplit
+
+    found: list[tuple[str, str]] = []
+    models = doc.get("model_list") if isinstance(doc, Mapping) else None
+    for i, entry in enumerate(models if isinstance(models, list) else []):
+        params = entry.get("litellm_params") if isinstance(entry, Mapping) else None
+        base = params.get("api_base") if isinstance(params, Mapping) else None
+        if not isinstance(base, str):
+            continue
+        try:
+            parts = urlsplit(base.strip())
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            continue
+        if parts.scheme.lower() == "http" and (host in provider_hosts or host.endswith(".anthropic.com")):
+            found.append((f"model_list[{i}].litellm_params.api_base", base.strip()))
+    return found
+
+
+def plain_http_provider_urls(urls, provider_hosts: set[str]) -> list[str]:
+    """The ``http://`` URLs (of an error page the gateway passed on) that name a provider reached over HTTPS."""
+    from urllib.parse import urlsplit
+
+    found = []
+    for url in urls:
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            continue
+        if host in provider_hosts or host.endswith(".anthropic.com"):
+            found.append(url)
+    return found
+
+
+def https_url(url: str) -> str:
+    """*url* with ``https://`` for its scheme (the user's host, port and path kept)."""
+    return "https://" + url.split("://", 1)[1] if "://" in url else url
 
 
 def key_finding(answer: GatewayAnswer) -> str:
@@ -162,7 +276,7 @@ def _proxy_value(env: Mapping[str, str]) -> tuple[str | None, str | None]:
 def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None, *,
                     proxy_needed: bool, proxy_has_credentials: bool, interception_ca: bool,
                     ca_file_has_ca: Mapping[str, bool] | None = None, env_source: str = "",
-                    config_source: str = "") -> list[EgressProblem]:
+                    config_source: str = "", api_bases: list[tuple[str, str]] = ()) -> list[EgressProblem]:
     """Problems in the gateway's egress settings, judged against what this run found.
 
     *env* is the gateway process's environment (None when it could not be
@@ -170,13 +284,18 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
     provider is reached only through the proxy; *proxy_has_credentials*: the
     proxy this run uses carries credentials; *interception_ca*: the proxy
     intercepts TLS with a CA that is not public; *ca_file_has_ca* maps each CA
-    file the gateway is told to use to whether it holds that CA.
+    file the gateway is told to use to whether it holds that CA; *api_bases* are
+    the config's plain-HTTP provider addresses (:func:`plain_http_api_bases`).
     """
     problems: list[EgressProblem] = []
     settings = settings or {}
     verify = settings.get("ssl_verify")
     if verify is False or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no")):
         problems.append(EgressProblem("ssl_verify_disabled", {"source": config_source}))
+    problems += [EgressProblem("api_base_http", {"source": config_source, "where": where, "api_base": base,
+                                                 "fixed": https_url(base)}) for where, base in api_bases[:1]]
+    if proxy_needed and trust_env_off(None, settings) == "config":
+        problems.append(EgressProblem("aiohttp_ignores_proxy_config", {"source": config_source}))
     if env is None:
         return problems
     name, proxy = _proxy_value(env)
@@ -194,9 +313,21 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
             problems.append(EgressProblem("egress_ca_missing", {
                 "source": env_source, "files": ", ".join(f"{k}={v}" for k, v in files.items()) or "none",
                 "ignored": ", ".join(ignored) or "none"}))
-    if (env.get("DISABLE_AIOHTTP_TRUST_ENV") or "").strip().lower() in _TRUE and proxy is not None:
+    if trust_env_off(env, None) == "env" and proxy is not None:
         problems.append(EgressProblem("aiohttp_ignores_proxy", {"source": env_source}))
     return problems
+
+
+def trust_env_off(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None) -> str | None:
+    """Where LiteLLM is told to ignore the proxy variables: ``"env"`` (``DISABLE_AIOHTTP_TRUST_ENV``), ``"config"``
+    (``litellm_settings.disable_aiohttp_trust_env``, which sets the same switch: measured with 1.81.16, its
+    aiohttp transport then connects direct with HTTPS_PROXY set), or None."""
+    if (str((env or {}).get("DISABLE_AIOHTTP_TRUST_ENV") or "")).strip().lower() in _TRUE:
+        return "env"
+    value = (settings or {}).get("disable_aiohttp_trust_env")
+    if value is True or (isinstance(value, str) and value.strip().lower() in _TRUE):
+        return "config"
+    return None
 
 
 def gateway_key_header(key: str | None) -> dict[str, str]:

@@ -126,9 +126,9 @@ _CHANGE_ON_BRANCH = {"policy": "the corporate proxy (its policy: the proxy team)
 _CHANGE_ON_DEFAULT = "the developer's machine (this one)"
 
 
-def change_on(step_id: str) -> str:
-    """Which side must change when *step_id* is the root cause."""
-    return CHANGE_ON.get(step_id) or _CHANGE_ON_BRANCH.get(step_id.partition(".")[0], _CHANGE_ON_DEFAULT)
+def change_on(step_id: str, finding_key: str | None = None) -> str:
+    """Which side must change when *step_id* is the root cause (with *finding_key*, when that finding's differs)."""
+    return CHANGE_ON.get(f"{step_id}:{finding_key}") or CHANGE_ON.get(step_id) or _CHANGE_ON_BRANCH.get(step_id.partition(".")[0], _CHANGE_ON_DEFAULT)
 
 
 def entry(step_id: str) -> Entry:

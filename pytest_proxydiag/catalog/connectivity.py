@@ -225,10 +225,29 @@ STEPS = {
                             "solution": "start"},
             "unhealthy": {"text": "The gateway {gateway} answers {path} with {status}: {detail}",
                           "solution": "logs"},
+            "wrong_port": {"text": "Nothing listens on the port of the gateway {gateway} (from {source}): "
+                                   "{detail}. LiteLLM's own port {port} on the same host answers ({answer}): "
+                                   "the gateway runs there.",
+                           "solution": "port"},
+            "wrong_scheme": {"text": "The gateway {gateway} (from {source}) runs, but it speaks {other}://, not "
+                                     "{scheme}://: {detail}. Claude Code fails the same way on every request.",
+                             "solution": "scheme"},
         },
         "solutions": {
             "start": {"any": "Start the gateway:\n  litellm --config config.yaml\n"
                              "then retest: curl {gateway}/health/liveliness"},
+            "port": {"any": "Give Claude Code the gateway's address with the port it listens on:\n"
+                            "  export ANTHROPIC_BASE_URL=\"{corrected}\"\n"
+                            "(where it is set now: {source}; in a Claude Code settings file, its \"env\" block). "
+                            "Where to change it: the developer's machine (this one).",
+                     "windows": "  $env:ANTHROPIC_BASE_URL = \"{corrected}\"\n(where it is set now: {source}). "
+                                "Where to change it: the developer's machine (this one)."},
+            "scheme": {"any": "Give Claude Code the gateway's address with the scheme it speaks:\n"
+                              "  export ANTHROPIC_BASE_URL=\"{corrected}\"\n"
+                              "(where it is set now: {source}; in a Claude Code settings file, its \"env\" block). "
+                              "Where to change it: the developer's machine (this one).",
+                       "windows": "  $env:ANTHROPIC_BASE_URL = \"{corrected}\"\n(where it is set now: {source}). "
+                                  "Where to change it: the developer's machine (this one)."},
             "logs": {"any": "The gateway runs but reports errors: check its logs for proxy connection errors "
                             "(start it with LITELLM_LOG=DEBUG), and that HTTPS_PROXY is set where it starts."},
         },

@@ -33,7 +33,13 @@ GROUPS = {
     "healthy": "Healthy: no step failed",
     "unreachable": "Unreachable: Ansible could not reach the host",
     "run_failed": "Run failed: the diagnosis wrote no report",
+    "diagnosis_error": "Diagnosis error: no step failed, but a step could not run (not healthy: the diagnosis is "
+                       "incomplete there)",
 }
+
+#: The finding of a host in the ``diagnosis_error`` group: its first step in error (the report has the traceback).
+ERROR_FINDING = ("{step} ({title}) ended in error: {detail}. Read that host's report (its traceback); a bundled "
+                 "step's error is a pytest-proxydiag bug to report with the JSON, a site step's is the site check's.")
 
 #: Why an input file is listed instead of aggregated.
 REJECTED = {

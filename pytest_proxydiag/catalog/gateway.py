@@ -22,6 +22,12 @@ CHANGE_ON = {
     "gateway.provider_path": "the gateway's host (its egress proxy, credentials or CA)",
     "gateway.egress_config": "the gateway's host (its environment or config)",
     "gateway.streaming": "the gateway's host (the proxy its egress goes through, or a reverse proxy in front of it)",
+    # A finding whose side differs from its step's ("step:finding" wins over "step").
+    "gateway.provider_path:base_url_api_path": "the developer's machine (its ANTHROPIC_BASE_URL)",
+    "gateway.provider_path:no_route": "the developer's machine (its ANTHROPIC_BASE_URL)",
+    "gateway.provider_path:model_not_served": "the developer's machine (the model Claude Code asks for)",
+    "connectivity.gateway:wrong_scheme": "the developer's machine (its ANTHROPIC_BASE_URL)",
+    "connectivity.gateway:wrong_port": "the developer's machine (its ANTHROPIC_BASE_URL)",
 }
 
 STEPS = {
@@ -126,6 +132,43 @@ STEPS = {
                 "text": "The gateway {gateway} answered {status} and the answer does not say which hop failed: "
                         "\"{message}\".",
                 "solution": "gateway_logs"},
+            "base_url_api_path": {
+                "text": "The gateway {gateway} itself answers 404 Not Found for {tried}: ANTHROPIC_BASE_URL "
+                        "({source}) already ends with the API path, and Claude Code appends /v1/messages to it "
+                        "on its own, so every request asks for a route the gateway does not have. Nothing "
+                        "reaches the provider.",
+                "solution": "base_url"},
+            "no_route": {
+                "text": "The gateway {gateway} itself answers 404 Not Found for {tried} (ANTHROPIC_BASE_URL from "
+                        "{source}): it serves no Anthropic Messages route under that address. Nothing reaches "
+                        "the provider.",
+                "solution": "route"},
+            "model_not_served": {
+                "text": "The gateway {gateway} serves only the models of its model_list ({served}), and Claude "
+                        "Code is set to ask for another ({models}): the gateway answers that itself with 400 "
+                        "\"Invalid model name\" and never forwards it to the provider.",
+                "solution": "model"},
+            "api_base_http": {
+                "text": "The gateway's config {source} sends the provider plain HTTP: {where} is {api_base}. "
+                        "The provider speaks only HTTPS, so the gateway's request never reaches it (the proxy or "
+                        "the provider answers the gateway with an error instead).",
+                "solution": "api_base_https"},
+            "api_base_http_seen": {
+                "text": "The gateway {gateway} answered {status} with the corporate proxy's error page "
+                        "(\"{message}\"), which names the URL the gateway asked it for: {url}. That is plain HTTP "
+                        "to a provider that speaks only HTTPS: the api_base in the gateway's config starts with "
+                        "http://.",
+                "solution": "api_base_https_remote"},
+            "egress_proxy_ignored_env": {
+                "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". Its "
+                        "process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its HTTPS_PROXY and "
+                        "connects direct, which this network does not allow.",
+                "solution": "trust_env_env"},
+            "egress_proxy_ignored_config": {
+                "text": "The gateway {gateway} is up, but it cannot connect to the provider: \"{message}\". Its "
+                        "config {source} sets disable_aiohttp_trust_env: true, so LiteLLM ignores the proxy "
+                        "variables (HTTPS_PROXY) and connects direct, which this network does not allow.",
+                "solution": "trust_env_config"},
         },
         "solutions": {
             "gateway_ca": {"any": "On the gateway's host, give LiteLLM a CA bundle that holds the proxy's CA "
@@ -149,6 +192,28 @@ STEPS = {
                                        "keep forward_client_headers_to_llm_api enabled). " + _GW_SIDE},
             "gateway_logs": {"any": "Read the gateway's log around this time (start it with LITELLM_LOG=DEBUG) for "
                                     "the underlying error. " + _GW_SIDE},
+            "base_url": {"any": "Give Claude Code the gateway's address without the API path:\n"
+                                "  export ANTHROPIC_BASE_URL=\"{corrected}\"\n"
+                                "(where it is set now: {source}; in a Claude Code settings file, its \"env\" "
+                                "block). " + _DEV_SIDE,
+                         "windows": "  $env:ANTHROPIC_BASE_URL = \"{corrected}\"\n"
+                                    "(where it is set now: {source}). " + _DEV_SIDE},
+            "route": {"any": "Set ANTHROPIC_BASE_URL to the address under which the gateway serves /v1/messages "
+                             "(LiteLLM: its root, or /anthropic for its pass-through route); the gateway's owners "
+                             "know it, and `curl -s <address>/v1/models` lists its models there. " + _DEV_SIDE},
+            "model": {"any": "Ask for a model the gateway serves:\n"
+                             "  export ANTHROPIC_MODEL=\"<one of: {served}>\"\n"
+                             "(or the same in the \"env\" block of ~/.claude/settings.json), or ask the gateway's "
+                             "owners to add the model to its model_list. " + _DEV_SIDE},
+            "api_base_https": {"any": "In {source}, give the provider's address with https:\n"
+                                      "  {where}: {fixed}\n" + _RESTART + "\n" + _GW_SIDE},
+            "api_base_https_remote": {"any": "In the gateway's config (LiteLLM: model_list[].litellm_params.api_base), "
+                                             "give the provider's address with https:\n  api_base: {fixed}\n"
+                                             + _RESTART + "\n" + _GW_SIDE},
+            "trust_env_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts (its HTTPS_PROXY "
+                                     "is then used). " + _RESTART + "\n" + _GW_SIDE},
+            "trust_env_config": {"any": "Remove disable_aiohttp_trust_env: true from litellm_settings in {source} "
+                                        "(its HTTPS_PROXY is then used). " + _RESTART + "\n" + _GW_SIDE},
         },
     },
     "gateway.egress_config": {
@@ -180,6 +245,15 @@ STEPS = {
                 "text": "The gateway process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its "
                         "HTTPS_PROXY.",
                 "solution": "trust_env"},
+            "api_base_http": {
+                "text": "The gateway's config {source} sends the provider plain HTTP: {where} is {api_base}. "
+                        "The provider speaks only HTTPS.",
+                "solution": "api_base_https"},
+            "aiohttp_ignores_proxy_config": {
+                "text": "The gateway config {source} sets disable_aiohttp_trust_env: true, so LiteLLM ignores the "
+                        "proxy variables (HTTPS_PROXY) and connects direct, while the provider is reachable only "
+                        "through the proxy {proxy}.",
+                "solution": "trust_env_config"},
         },
         "solutions": {
             "verify_on": {"any": "Remove ssl_verify: false from {source} and give the gateway the proxy's CA "
@@ -196,6 +270,10 @@ STEPS = {
                           + _RESTART + "\n" + _GW_SIDE},
             "trust_env": {"any": "Unset DISABLE_AIOHTTP_TRUST_ENV where the gateway starts. " + _RESTART + "\n"
                                  + _GW_SIDE},
+            "trust_env_config": {"any": "Remove disable_aiohttp_trust_env: true from litellm_settings in {source} "
+                                        "(its HTTPS_PROXY is then used). " + _RESTART + "\n" + _GW_SIDE},
+            "api_base_https": {"any": "In {source}, give the provider's address with https:\n"
+                                      "  {where}: {fixed}\n" + _RESTART + "\n" + _GW_SIDE},
         },
     },
     "gateway.streaming": {
@@ -242,6 +320,8 @@ NOTES = {
         "proxy_answered": "the proxy answered for the gateway: {status}",
         "accepted": "the gateway let the check request through its key check",
         "no_key_needed": "the gateway asks for no key, or accepts Claude Code's",
+        "no_route": ("the gateway has no Messages route at this address (see gateway.provider_path), so its key "
+                     "check was not reached"),
         "name_key": ("the gateway checks keys ({status}); name the variable holding your gateway key with "
                      "--proxydiag-gateway-key-env to check it and the path behind it"),
     },
@@ -256,6 +336,15 @@ NOTES = {
         "fix_egress_connect": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
         "fix_unknown": "read the gateway's log (LITELLM_LOG=DEBUG) for the underlying error",
+        "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
+        "fix_api_base_http_seen": "api_base: {fixed} in the gateway's config" + _THEN_RESTART,
+        "fix_trust_env_env": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
+        "fix_trust_env_config": "disable_aiohttp_trust_env: true removed from litellm_settings" + _THEN_RESTART,
+        "model_check": ("the gateway serves only the models of its model_list ({served}); the check's model is not "
+                        "among them, so the gateway answered itself (400 Invalid model name) and the hop to the "
+                        "provider was not tested. Claude Code works through it only with these models "
+                        "(ANTHROPIC_MODEL)"),
+        "models_unknown": "its model list ({gateway}/v1/models) could not be read",
         "both_hops": "both hops work: the provider's own answer ({status}) came back through the gateway",
         "name_key": "the gateway checks keys: name yours with --proxydiag-gateway-key-env to check this hop",
         "key_refused": "the gateway refused the key before it forwarded anything",
@@ -282,6 +371,9 @@ NOTES = {
                                             "where the gateway starts" + _THEN_RESTART),
         "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
+        "fix_aiohttp_ignores_proxy_config": "disable_aiohttp_trust_env: true removed from litellm_settings"
+                                            + _THEN_RESTART,
+        "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
         "matches": "the gateway's egress settings match the proxy and CA this run found",
         "not_here": ("the gateway's environment and config are not on this machine (pass "
                      "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),

@@ -19,7 +19,8 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from pytest_proxydiag import __version__
-from pytest_proxydiag.catalog.fleet import DIMENSIONS, FIX_STATES, GROUPS, REJECTED, TRANSITIONS, VALUES
+from pytest_proxydiag.catalog.fleet import (DIMENSIONS, ERROR_FINDING, FIX_STATES, GROUPS, REJECTED, TRANSITIONS,
+                                            VALUES)
 from pytest_proxydiag.core import flowchart
 from pytest_proxydiag.core.redact import Redactor
 from pytest_proxydiag.fleet.loader import Item
@@ -68,13 +69,15 @@ class RunSummary:
     tool_version: str = ""
     #: ``(step id, outcome letter, title)`` of each result, until :meth:`Fleet.take` indexes them.
     steps: tuple[tuple[str, str, str], ...] = ()
+    #: A report without a root cause but with a step in ``error``: the diagnosis is incomplete there.
+    errored: bool = False
 
     @property
     def state(self) -> str:
-        """``healthy``, a root-cause step id, ``unreachable`` or ``run_failed``."""
+        """``healthy``, a root-cause step id, ``diagnosis_error``, ``unreachable`` or ``run_failed``."""
         if self.status != "report":
             return self.status
-        return self.root_cause or "healthy"
+        return self.root_cause or ("diagnosis_error" if self.errored else "healthy")
 
 
 # -- reading one report -------------------------------------------------------------------------
@@ -228,6 +231,10 @@ def summarize(doc: dict[str, Any], source: str, stem: str = "", host_from: str =
     host = stem if host_from == "file" and stem else _get(doc, "run", "host", "hostname")
     finding = _get(root_step, "finding")
     finding = finding if isinstance(finding, str) else ""
+    errored = None if root else next((st for st in steps.values() if _get(st, "outcome") == "error"), None)
+    if errored is not None:
+        finding = ERROR_FINDING.format(step=_get(errored, "id") or "?", title=_get(errored, "title") or "",
+                                       detail=_get(errored, "finding") or "")
     if len(finding) > _FINDING_CHARS:
         finding = finding[:_FINDING_CHARS - 1] + "…"
     return RunSummary(
@@ -235,7 +242,8 @@ def summarize(doc: dict[str, Any], source: str, stem: str = "", host_from: str =
         source=source, status="report", root_cause=_intern(root) if root else None,
         root_title=_intern(_get(root_step, "title") or ""), finding=finding,
         dims=tuple(_intern(dims[k]) for k in DIMENSION_KEYS), verified_with=verified,
-        tool_version=_intern(_get(doc, "tool", "version") or ""), steps=tuple(raw_steps))
+        tool_version=_intern(_get(doc, "tool", "version") or ""), steps=tuple(raw_steps),
+        errored=errored is not None)
 
 
 def _status(doc: dict[str, Any], source: str) -> RunSummary:
@@ -353,7 +361,8 @@ class Fleet:
             members.setdefault(run.state, []).append(run)
 
         def order(state: str) -> tuple[int, int, Any]:
-            kind = 0 if state not in GROUPS else {"healthy": 3, "unreachable": 1, "run_failed": 2}[state]
+            kind = 0 if state not in GROUPS else {"healthy": 4, "unreachable": 1, "run_failed": 2,
+                                                  "diagnosis_error": 3}[state]
             return kind, -len(members[state]), flowchart.order_key(state)
 
         groups = []
@@ -382,6 +391,8 @@ class Fleet:
             run = self.latest[host]
             if run.status != "report":
                 continue
+            if run.state == "diagnosis_error":
+                continue
             if run.root_cause is None:
                 before = [state for _, state, _ in self.earlier.get(host, ()) if state not in ("healthy",)]
                 if before:
@@ -399,7 +410,7 @@ class Fleet:
             latest = self.latest[host]
             runs = sorted(self.earlier[host] + [(latest.started, latest.state, latest.source)])
             first, last = runs[0][1], runs[-1][1]
-            bad = ("unreachable", "run_failed")
+            bad = ("unreachable", "run_failed", "diagnosis_error")
             if first == last:
                 change = "unchanged"
             elif last == "healthy" and first not in bad:

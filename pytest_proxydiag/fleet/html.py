@@ -30,9 +30,11 @@ h1 { font-size: 23px; } h2 { font-size: 19px; margin: 26px 0 8px; } h3 { font-si
 .fl-group { border: 2px solid #c62828; border-radius: 8px; padding: 10px 14px; margin: 10px 0;
             background: #fff6f6; }
 .fl-group.fl-healthy { border-color: #2e7d32; background: #f3fbf3; }
-.fl-group.fl-unreachable, .fl-group.fl-run_failed { border-color: #8d8d8d; background: #f7f7f7; }
+.fl-group.fl-unreachable, .fl-group.fl-run_failed, .fl-group.fl-diagnosis_error { border-color: #8d8d8d;
+  background: #f7f7f7; }
 .fl-kicker { font-size: 12px; font-weight: bold; letter-spacing: .04em; text-transform: uppercase; color: #c62828; }
-.fl-healthy .fl-kicker { color: #2e7d32; } .fl-unreachable .fl-kicker, .fl-run_failed .fl-kicker { color: #555; }
+.fl-healthy .fl-kicker { color: #2e7d32; }
+.fl-unreachable .fl-kicker, .fl-run_failed .fl-kicker, .fl-diagnosis_error .fl-kicker { color: #555; }
 .fl-finding { margin: 4px 0 8px; }
 .fl-hosts { display: flex; flex-wrap: wrap; gap: 4px 6px; list-style: none; padding: 0; margin: 6px 0; }
 .fl-host { background: #fff; border: 1px solid #ccc; border-radius: 10px; padding: 0 8px; font-size: 12.5px; }

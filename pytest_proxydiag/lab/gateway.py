@@ -93,10 +93,13 @@ def nss_wrapper() -> str | None:
     return None
 
 
-def _config_yaml(api_base: str, *, master_key: str | None, extra_settings: Mapping[str, object]) -> str:
-    lines = ["model_list:", '  - model_name: "*"', "    litellm_params:", "      model: anthropic/*",
-             f"      api_base: {api_base}", "      api_key: os.environ/ANTHROPIC_API_KEY",
-             "litellm_settings:", "  num_retries: 0", "  request_timeout: 15"]
+def _config_yaml(api_base: str, *, master_key: str | None, extra_settings: Mapping[str, object],
+                 models: Mapping[str, str] | None = None) -> str:
+    lines = ["model_list:"]
+    for name, model in (models or {"*": "anthropic/*"}).items():
+        lines += [f'  - model_name: "{name}"', "    litellm_params:", f"      model: {model}",
+                  f"      api_base: {api_base}", "      api_key: os.environ/ANTHROPIC_API_KEY"]
+    lines += ["litellm_settings:", "  num_retries: 0", "  request_timeout: 15"]
     lines += [f"  {k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in extra_settings.items()]
     if master_key:
         lines += ["general_settings:", f"  master_key: {master_key}"]
@@ -107,11 +110,14 @@ class LiteLLMGateway:
     """One unmodified ``litellm`` proxy process on a free loopback port.
 
     *env* is the gateway host's environment (its egress proxy and CA
-    variables); *settings* go to ``litellm_settings`` in the generated config.
+    variables); *settings* go to ``litellm_settings`` in the generated config;
+    *models* maps each ``model_name`` to its LiteLLM model (default: every
+    name, ``"*"`` to ``anthropic/*``).
     """
 
     def __init__(self, workdir: Path, api_base: str, env: Mapping[str, str], *, master_key: str | None = None,
-                 settings: Mapping[str, object] | None = None, hosts: Mapping[str, str] | None = None) -> None:
+                 settings: Mapping[str, object] | None = None, hosts: Mapping[str, str] | None = None,
+                 models: Mapping[str, str] | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.api_base = api_base
@@ -119,6 +125,7 @@ class LiteLLMGateway:
         self.master_key = master_key
         self.settings = dict(settings or {})
         self.hosts = dict(hosts or {})
+        self.models = dict(models) if models else None
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.startup_seconds: float | None = None
@@ -138,7 +145,7 @@ class LiteLLMGateway:
             raise LabUnavailable("libnss_wrapper is missing (Debian: apt-get install libnss-wrapper); without it "
                                  "the gateway would look up the provider's real name")
         self.config_path.write_text(_config_yaml(self.api_base, master_key=self.master_key,
-                                                 extra_settings=self.settings))
+                                                 extra_settings=self.settings, models=self.models))
         hosts_file = self.workdir / "hosts"
         hosts_file.write_text("".join(f"{addr} {name}\n" for name, addr in
                                       {"localhost": "127.0.0.1", **self.hosts}.items()))
@@ -220,6 +227,10 @@ class GatewayScenario:
     expected_root_cause: str | None
 
 
+#: The one model the gateway serves in ``gateway-model-not-served``, and the one Claude Code asks for there.
+SERVED_MODEL = "claude-sonnet-4-5"
+UNSERVED_MODEL = "claude-opus-4-1"
+
 GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-healthy", "ssl-bump-trusted",
                     "Claude Code reaches LiteLLM direct; LiteLLM's egress goes through the intercepting Squid "
@@ -244,6 +255,21 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-egress-buffers-sse", "healthy",
                     "LiteLLM's egress goes through a proxy that holds streamed answers (SSE) back until they end",
                     "gateway.streaming"),
+    GatewayScenario("gateway-base-url-v1", "healthy",
+                    "ANTHROPIC_BASE_URL ends with /v1: Claude Code asks the gateway for /v1/v1/messages (its 404)",
+                    "gateway.provider_path"),
+    GatewayScenario("gateway-model-not-served", "healthy",
+                    f"the gateway's model_list has only {SERVED_MODEL}; Claude Code's ANTHROPIC_MODEL is another "
+                    "(the gateway's own 400 'Invalid model name')", "gateway.provider_path"),
+    GatewayScenario("gateway-egress-ignores-proxy", "healthy",
+                    "the gateway config has disable_aiohttp_trust_env: true: LiteLLM ignores its HTTPS_PROXY and "
+                    "goes direct, which the gateway's network refuses", "gateway.provider_path"),
+    GatewayScenario("gateway-base-url-https", "healthy",
+                    "ANTHROPIC_BASE_URL says https:// for a gateway that speaks plain HTTP (it runs; TLS fails)",
+                    "connectivity.gateway"),
+    GatewayScenario("gateway-api-base-http", "healthy",
+                    "the gateway config's api_base names the provider with http://: the request never reaches it",
+                    "gateway.provider_path"),
 )}
 
 #: Where the developer keeps the gateway key in the scenarios that have one.
@@ -304,17 +330,28 @@ class GatewayLab:
             egress["SSL_CERT_FILE"] = bundle
         self.gateway_env = egress
         settings: dict[str, object] = {"ssl_verify": False} if name == "gateway-ssl-verify-false" else {}
+        if name == "gateway-egress-ignores-proxy":
+            settings["disable_aiohttp_trust_env"] = True
         master = MASTER_KEY if name == "gateway-wrong-key" else None
         if name == "gateway-down":
             self.gateway_port = self.lab._own(ClosedPort()).port
         else:
-            self.gateway = LiteLLMGateway(wd / "gateway", lab.target_url, egress, master_key=master,
-                                          settings=settings, hosts={"api.anthropic.com": "127.0.0.1"})
+            # Direct, the provider's name leads nowhere in this scenario (the origin listens on 127.0.0.1 only):
+            # only the proxy, which resolves it itself, reaches it, as behind a firewall.
+            self.direct_address = "127.0.0.2" if name == "gateway-egress-ignores-proxy" else "127.0.0.1"
+            api_base = lab.target_url.replace("https://", "http://", 1) if name == "gateway-api-base-http" \
+                else lab.target_url
+            models = {SERVED_MODEL: f"anthropic/{SERVED_MODEL}"} if name == "gateway-model-not-served" else None
+            self.gateway = LiteLLMGateway(wd / "gateway", api_base, egress, master_key=master, settings=settings,
+                                          hosts={"api.anthropic.com": self.direct_address}, models=models)
             self.gateway.start()
             self.gateway_port = self.gateway.port
-        self.gateway_url = f"http://{GATEWAY_HOST}:{self.gateway_port}"
+        scheme = "https" if name == "gateway-base-url-https" else "http"
+        self.gateway_url = f"{scheme}://{GATEWAY_HOST}:{self.gateway_port}"
         env = dict(lab.env)
-        env["ANTHROPIC_BASE_URL"] = self.gateway_url
+        env["ANTHROPIC_BASE_URL"] = self.gateway_url + ("/v1" if name == "gateway-base-url-v1" else "")
+        if name == "gateway-model-not-served":
+            env["ANTHROPIC_MODEL"] = UNSERVED_MODEL
         no_proxy = "localhost,127.0.0.1" + ("" if name == "gateway-not-in-no-proxy" else f",{GATEWAY_HOST}")
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         args = list(lab.pytest_args) + ["--proxydiag-resolve", f"{GATEWAY_HOST}:{self.gateway_port}:127.0.0.1"]

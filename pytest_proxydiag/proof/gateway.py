@@ -7,6 +7,11 @@ Two kinds of fix come from the gateway steps:
   the gateway) send the check request before and after; the fix is verified
   when, after it, the answer comes from behind the gateway: not from the
   corporate proxy (a Squid error, 403, 407) and not a 5xx.
+* ``gateway_base_url`` (the developer's machine): an ``ANTHROPIC_BASE_URL``
+  without the API path Claude Code appends itself.  The same clients send the
+  check request to the old address (``before_url``) and to the corrected one;
+  verified when the corrected one gets an answer from behind the gateway and
+  not its 404.
 * ``gateway_egress`` (the gateway's host): its proxy, credentials or CA.  Only a
   restart of the gateway under the changed environment can prove it, and this
   run never restarts a gateway it did not start, so the verdict is ``None``
@@ -26,7 +31,7 @@ from pytest_proxydiag.proof.clients import ClientRun
 
 __all__ = ["GATEWAY_FIX_KINDS", "prove_gateway_fix", "behind_gateway"]
 
-GATEWAY_FIX_KINDS = frozenset({"gateway_route", "gateway_egress"})
+GATEWAY_FIX_KINDS = frozenset({"gateway_route", "gateway_base_url", "gateway_egress"})
 #: Clients that can be pointed at a gateway: curl sends the check request to it, Claude Code
 #: reads ANTHROPIC_BASE_URL.  (requests/httpx would only repeat curl's route.)
 WITNESSES = ("curl", "claude")
@@ -55,6 +60,8 @@ def prove_gateway_fix(fix: dict, *, env: Mapping[str, str], clients: str, timeou
                           "gateway restarts; this run does not restart a gateway it did not start. Restart it "
                           "with the change and run the diagnosis again.")
     target = str(fix.get("target_url") or "")
+    before_url = str(fix.get("before_url") or target)
+    base_url = fix.get("kind") == "gateway_base_url"
     infos = [i for i in clients_mod.discover(clients) if i.name in WITNESSES]
     names, unaffected = [], []
     for info in infos:
@@ -62,7 +69,7 @@ def prove_gateway_fix(fix: dict, *, env: Mapping[str, str], clients: str, timeou
             continue
         # Client by client: one that already goes direct to the gateway (curl reads only lowercase
         # http_proxy for http:// URLs) cannot be changed by a NO_PROXY fix, so it proves nothing.
-        route = routing.route(target, env, info.name) if target else None
+        route = routing.route(target, env, info.name) if target and not base_url else None
         if route is not None and route.proxy is None:
             unaffected.append(f"{info.name}: not affected, it already goes direct ({route.reason})")
             continue
@@ -77,25 +84,33 @@ def prove_gateway_fix(fix: dict, *, env: Mapping[str, str], clients: str, timeou
     after.update({str(k): str(v) for k, v in (fix.get("env") or {}).items()})
     for name in fix.get("unset") or []:
         after.pop(str(name), None)
+    urls = {"before": before_url, "after": target}
     jobs = [(n, when, e) for n in names for when, e in (("before", dict(env)), ("after", after))]
     with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="proxydiag-gateway-proof") as pool:
-        runs = list(pool.map(lambda j: clients_mod.run_client(j[0], target, j[2], timeout, resolve=resolve,
+        runs = list(pool.map(lambda j: clients_mod.run_client(j[0], urls[j[1]], j[2], timeout, resolve=resolve,
                                                               redactor=redactor), jobs))
     by = {(n, when): run for (n, when, _), run in zip(jobs, runs)}
+
+    def ok(run: ClientRun) -> bool:  # the gateway's own 404 is not an answer from behind it
+        return behind_gateway(run) and not (base_url and run.status == 404)
+
     rows, failing = [], []
     for n in names:
         b, a = by[(n, "before")], by[(n, "after")]
         rows.append({"client": n, "version": a.version, "before": clients_mod.describe(b),
-                     "after": clients_mod.describe(a), "before_ok": behind_gateway(b),
-                     "after_ok": behind_gateway(a)})
-        if behind_gateway(a):
+                     "after": clients_mod.describe(a), "before_ok": ok(b), "after_ok": ok(a)})
+        if ok(a):
             fix["verified_with"].append(f"{n} {a.version}" if a.version else n)
         else:
             failing.append(clients_mod.describe(a))
     fix["clients"] = red(rows) if not isinstance(rows, list) else [
         {k: red(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
     if failing:
-        return done(False, "After the change a client still does not get past the proxy to the gateway: "
-                           + "; ".join(failing))
+        return done(False, ("After the change a client still gets no answer from behind the gateway: "
+                            if base_url else "After the change a client still does not get past the proxy to the "
+                                             "gateway: ") + "; ".join(failing))
+    if base_url:
+        return done(True, f"With ANTHROPIC_BASE_URL={target}, {', '.join(fix['verified_with'])} get the answer from "
+                          "behind the gateway (before: " + "; ".join(r["before"] for r in rows) + ").")
     return done(True, f"With the change, {', '.join(fix['verified_with'])} reach the gateway {target} direct and "
                       "get its answer (before: " + "; ".join(r["before"] for r in rows) + ").")

@@ -181,7 +181,7 @@ def it_facts(results: list[StepResult], probe_log: list[Mapping[str, Any]], targ
     return {
         "root_cause": None if root_cause is None else {
             "step": root_cause.step_id, "title": root_cause.title, "finding": root_cause.finding,
-            "change_on": _change_on(root_cause.step_id)},
+            "change_on": _change_on(root_cause.step_id, root_cause.finding_key)},
         "domains": list(domains.values()),
         "proxy_responses": responses[:40],
         "certificates": certificates[:20],
@@ -189,10 +189,10 @@ def it_facts(results: list[StepResult], probe_log: list[Mapping[str, Any]], targ
     }
 
 
-def _change_on(step_id: str) -> str:
+def _change_on(step_id: str, finding_key: str | None = None) -> str:
     from pytest_proxydiag import catalog
 
-    return catalog.change_on(step_id) if step_id in catalog.CATALOG else "the site's own check"
+    return catalog.change_on(step_id, finding_key) if step_id in catalog.CATALOG else "the site's own check"
 
 
 def it_text(doc: Mapping[str, Any]) -> str:
