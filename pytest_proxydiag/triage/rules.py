@@ -340,6 +340,15 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"not_found_error|invalid_request_error",
      "the provider answered (an API error): the path through the proxy works",
      {"application": 3, "connectivity": -1, "certificate": -1, "policy": -1}),
+    # Bedrock's and Vertex AI's own refusal of the login, in AWS's, Google's and Claude Code's words (measured with
+    # Claude Code 2.1.332 in both modes): the cloud answered, so its 403/401 is no proxy's.
+    ("cloud-login", r"AWS authentication failed|security token included in the request is (?:invalid|expired)|"
+     r"Missing Authentication Token|UnrecognizedClientException|ExpiredTokenException|"
+     r"request signature we calculated does not match|Google Cloud credentials expired or invalid|"
+     r"Request is missing required authentication credential|Request had invalid authentication credentials",
+     "AWS or Google answered and refused the cloud login (expired, missing or wrong credentials): the path through "
+     "the proxy works; renew the login (aws sso login, gcloud auth application-default login)",
+     {"application": 4, "policy": -3, "auth": -1, "connectivity": -1, "certificate": -1}),
     ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
      "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
      "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),
