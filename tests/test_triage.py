@@ -784,3 +784,13 @@ def test_a_clouds_own_login_refusal_is_not_the_proxys_403(text):
     assert result.branches[0] == "application" and "policy" not in result.branches, result
     assert "AWS or Google answered" in result.explanation and "the path through the proxy works" \
         in result.explanation, result.explanation
+
+
+def test_webfetchs_domain_check_is_said_to_go_to_api_anthropic_com():
+    """Its message names claude.ai, but Claude Code 2.1.332 asks api.anthropic.com/api/web/domain_info (the binary)."""
+    result = classify("Error: Unable to verify if domain github.com is safe to fetch. This may be due to network "
+                      "restrictions or enterprise security policies blocking claude.ai.")
+    assert result.branches == ("policy",), result
+    assert "asks api.anthropic.com (/api/web/domain_info) whatever the API provider" in result.explanation, \
+        result.explanation
+    assert "blocks claude.ai" not in result.explanation

@@ -263,10 +263,12 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked|"
      r"\b(?:is|are|was|were|gets?|got|being) (?:apparently |probably |now )?blocked\b",
      "the proxy's access policy blocked the request", {"policy": 3}),
-    # Claude Code's WebFetch asks claude.ai whether a domain may be fetched: that check failing is claude.ai
-    # refused on the way (a proxy's or firewall's policy), which Claude Code says in these words.
-    ("deny-said", r"Unable to verify if domain [^\s]{1,253} is safe to fetch", "Claude Code could not ask claude.ai "
-     "whether the domain may be fetched: the proxy's policy (or a firewall) blocks claude.ai", {"policy": 4}),
+    # Claude Code's WebFetch asks whether a domain may be fetched: that check failing is its host refused on the way
+    # (a proxy's or firewall's policy). The words name claude.ai; 2.1.332 asks api.anthropic.com (measured).
+    ("deny-said", r"Unable to verify if domain [^\s]{1,253} is safe to fetch", "Claude Code's WebFetch could not "
+     "run its domain check: the message names claude.ai, but Claude Code 2.1.332 asks api.anthropic.com "
+     "(/api/web/domain_info) whatever the API provider, so the proxy's policy (or a firewall) blocks "
+     "api.anthropic.com (policy.claude_hosts checks it)", {"policy": 4}),
     ("deny-said", r"(?:security|network|corporate|enterprise|company|organi[sz]ation(?:al)?) polic(?:y|ies) "
      r"(?:are |is )?block(?:s|ing|ed)?\b", "a security policy is said to block the request", {"policy": 3}),
     ("502", _status(502), "HTTP 502: a proxy or gateway got no valid answer upstream",
