@@ -148,6 +148,28 @@ def test_der_in_node_extra_ca_certs_is_the_trap_with_a_converted_pem(run_diag, l
     assert _branch(run)["certificate.python_ssl"] == "passed"
 
 
+
+def test_der_trap_says_what_the_installed_claude_code_does_with_the_der_file(run_diag, lab_factory):
+    """Claude Code 2.1.332 ignores an unreadable NODE_EXTRA_CA_CERTS and keeps its other stores (measured:
+    tests/test_clients.py); 2.1.197 failed every request. The finding follows the installed release, and the
+    Claude Code trust row does not call it untrusted when SSL_CERT_FILE (its OS store) holds the CA."""
+    claude = "/opt/proxydiag-claude/node_modules/.bin/claude"
+    if not os.access(claude, os.X_OK):
+        pytest.skip("the pinned Claude Code is not installed (.ci/install-claude.sh)")
+    lab = lab_factory("der-ca")
+    run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=lab, env={"PROXYDIAG_CLAUDE": claude})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "der_trap", step
+    assert "fails every request" not in step["finding"], step["finding"]
+    assert ("Node ignores it, and so does Claude Code 2.1.332 ('Claude Code ignored all of the NODE_EXTRA_CA_CERTS "
+            "file')") in step["finding"], step["finding"]
+    assert f'export NODE_EXTRA_CA_CERTS="{step["fix"]["env"]["NODE_EXTRA_CA_CERTS"]}"' in step["solution"]
+    trust = step["evidence"]["trust"]
+    claude_row = next(v for k, v in trust.items() if k == "claude-code") if isinstance(trust, dict) else \
+        next(t for t in trust if t["client"] == "claude-code")
+    assert claude_row["trusted"] is True, claude_row
+
+
 # -- verification switched off ----------------------------------------------------------------
 def test_verification_switched_off_is_a_finding_with_the_experiment(run_diag, bump):
     run = run_diag(*BRANCH, lab=bump, env={"REQUESTS_CA_BUNDLE": "", "NODE_TLS_REJECT_UNAUTHORIZED": "0"})

@@ -81,8 +81,8 @@ FACTS = {
     'no_store': 'no store',
     'in_file': ' in {path}',
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
-    'claude_bad_extra': ("{label} is {problem}: Claude Code fails every request (its debug log says 'Invalid CA'),"
-                         ' even for hosts it would otherwise trust'),
+    'claude_bad_extra': ("{label} is {problem}: Claude Code before 2.1.332 fails every request (its debug log says "
+                         "'Invalid CA'), even for hosts it would otherwise trust (2.1.332 ignores the file instead)"),
     'chains_to': "chains to '{name}' from {via}",
     'file_is': '{label} is {problem}',
     'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "
@@ -179,8 +179,12 @@ TEXT = {
     "not_public": "not a public CA",
     "none": "none",
     "the_ca": "the CA",
-    "der_consequence": ("Node ignores it, and Claude Code fails every request with 'Unable to connect to API "
-                        "(ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts"),
+    "der_consequence": ("Node ignores it, and Claude Code before 2.1.332 fails every request with 'Unable to connect "
+                        "to API (ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts "
+                        "(measured with 2.1.197; 2.1.332 ignores the file instead)"),
+    "der_consequence_ignored": ("Node ignores it, and so does Claude Code {version} ('Claude Code ignored all of the "
+                                "NODE_EXTRA_CA_CERTS file'): neither gets the CA from it, though each still trusts "
+                                "what its other stores hold"),
     "proxy_cert_for": "it is issued for {names}, not for {host}",
     "proxy_cert_validity": "it is {validity}",
     "proxy_cert_untrusted": "it does not chain to a CA that {clients} trust ({why})",

@@ -70,6 +70,7 @@ class StoreSpec:
     fatal_if_bad: bool = False          # a bad source breaks the client entirely (Claude Code)
     note: str = ""
     claude: Any = field(default=None, compare=False)   # claude_trust.ClaudeTrust: why Claude Code reads what it reads
+    version: str | None = None          # the client's version, where a rule depends on it (Claude Code)
 
 
 def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_config: str | None = None,
@@ -221,9 +222,24 @@ def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, c
     disabled = None
     if trust.disabled:
         disabled = trust.disabled[0] + ("" if trust.disabled[1] == "environment" else _t("in_file", path=trust.disabled[1]))
+    version = getattr(install, "version", None)
     return StoreSpec("claude-code", "Claude Code", tuple(sources), via or _t("no_store"), disabled=disabled, extra=True,
-                     builtin=certifi_path if trust.bundled else None, fatal_if_bad=True, note="; ".join(notes),
-                     claude=trust)
+                     builtin=certifi_path if trust.bundled else None, fatal_if_bad=not ignores_bad_extra(version),
+                     note="; ".join(notes), claude=trust, version=version)
+
+
+#: The first Claude Code measured to ignore an unreadable NODE_EXTRA_CA_CERTS (a DER, missing or garbled file): it
+#: says "Claude Code ignored all of the NODE_EXTRA_CA_CERTS file" and keeps its other stores. 2.1.197 failed every
+#: request instead (tests/test_clients.py measures both facts with the real client).
+IGNORES_BAD_EXTRA_FROM = (2, 1, 332)
+
+
+def ignores_bad_extra(version: str | None) -> bool:
+    """Whether Claude Code *version* ignores a bad NODE_EXTRA_CA_CERTS; an unknown version is not assumed to."""
+    import re
+
+    parts = tuple(int(x) for x in re.findall(r"\d+", version or "")[:3])
+    return len(parts) == 3 and parts >= IGNORES_BAD_EXTRA_FROM
 
 
 #: Reasons that take a store away from Claude Code: each is said in its trust row.
