@@ -83,6 +83,8 @@ FACTS = {
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
     'claude_bad_extra': ("{label} is {problem}: Claude Code before 2.1.332 fails every request (its debug log says "
                          "'Invalid CA'), even for hosts it would otherwise trust (2.1.332 ignores the file instead)"),
+    'relative_extra': ("a relative path: Node and Claude Code open it from the directory they start in (from {cwd} "
+                       "it is found, from any other directory it is no such file); give its absolute path"),
     'chains_to': "chains to '{name}' from {via}",
     'file_is': '{label} is {problem}',
     'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "

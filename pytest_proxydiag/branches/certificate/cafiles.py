@@ -48,7 +48,8 @@ class CAFile:
     ``not_regular`` (a FIFO or device: never opened), ``empty``,
     ``too_large``, ``der`` (one DER certificate where PEM is required),
     ``pkcs7``, ``not_pem`` (no certificate in it), ``not_hashed`` (a
-    directory OpenSSL cannot use because it has no ``c_rehash`` links).
+    directory OpenSSL cannot use because it has no ``c_rehash`` links), ``relative`` (a good
+    ``NODE_EXTRA_CA_CERTS`` given as a relative path: its certificates are kept, but it is not counted as read).
     """
 
     path: str
@@ -261,6 +262,11 @@ class _FileCache:
                 hit = read_ca_file(path, expect=kind)
             self._cache[key] = hit
         shown_var = None if var in ("certifi", "system", "default") else var
+        if shown_var and "NODE_EXTRA_CA_CERTS" in shown_var and hit.ok and not os.path.isabs(path):
+            # Node and Claude Code open it from the directory they start in (measured with Claude Code 2.1.332):
+            # found from here says nothing about the user's project directories.
+            return CAFile(hit.path, "relative", hit.certs, _t("relative_extra", cwd=os.getcwd()), shown_var,
+                          hit.bad_blocks, hit.kind)
         return CAFile(hit.path, hit.status, hit.certs, hit.detail, shown_var, hit.bad_blocks, hit.kind)
 
 

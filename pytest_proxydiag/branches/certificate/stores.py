@@ -322,7 +322,8 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
             out[name] = ClientTrust(name, spec.label, True, spec.via, _t("verification_off", how=spec.disabled),
                                     spec.relevant, spec.disabled, bad)
             continue
-        fatal = [f for f in bad if spec.fatal_if_bad and f.var and "NODE_EXTRA_CA_CERTS" in f.var]
+        fatal = [f for f in bad if spec.fatal_if_bad and f.var and "NODE_EXTRA_CA_CERTS" in f.var
+                 and f.status != "relative"]
         res = build_path(chain, roots)
         if fatal:
             f = fatal[0]
