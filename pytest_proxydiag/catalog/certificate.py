@@ -78,6 +78,7 @@ FACTS = {
     'litellm_ssl_off_where': 'ssl_verify: false ({source})',
     'bundled_roots': 'bundled roots',
     'node_bundled_roots': "Node's bundled roots",
+    'node_openssl_ca': " (--use-openssl-ca in NODE_OPTIONS: OpenSSL's store instead of Node's bundled roots)",
     'no_store': 'no store',
     'in_file': ' in {path}',
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",

@@ -136,6 +136,12 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
                                + _t("node_bundled_roots"),
                                disabled=node_disabled, extra=True, builtin=certifi_path,
                                note="" if extra else _t("extra_not_set"))
+    if "--use-openssl-ca" in (env.get("NODE_OPTIONS") or "").split():
+        # OpenSSL's store replaces the bundled roots: SSL_CERT_FILE / SSL_CERT_DIR, else OpenSSL's default paths,
+        # like Python's ssl (measured with Node 24.11.1 and 20.20.2); NODE_EXTRA_CA_CERTS still adds.
+        openssl = ((extra,) if extra else ()) + py_sources
+        stores["node"] = StoreSpec("node", "Node.js", openssl, " + ".join(_via(s) for s in openssl)
+                                   + _t("node_openssl_ca"), disabled=node_disabled)
 
     # Claude Code: what its build, its settings scopes and CLAUDE_CODE_CERT_STORE make it read (claude_trust);
     # a DER file in NODE_EXTRA_CA_CERTS breaks it.
