@@ -139,6 +139,9 @@ CLAUDE_TRUST = {
     "node_too_old": ("run by Node {node}: the OS store is not read (it needs Node 22.15 or newer, "
                      "NODE_USE_SYSTEM_CA=1 on 22.19+/24.6+, or NODE_EXTRA_CA_CERTS)"),
     "cert_store_bundled": "CLAUDE_CODE_CERT_STORE={value} in {where}: the OS store is not read",
+    "os_store_var_in_settings": ("{vars} in {where} is not read: Claude Code reads its OS store when it starts, "
+                                 "before it applies its settings; set it in the shell, or put NODE_EXTRA_CA_CERTS "
+                                 "(which it does read from there) in that file"),
     "cert_store_system": "CLAUDE_CODE_CERT_STORE={value} in {where}: its bundled roots are not read",
     "cert_store_unknown": "CLAUDE_CODE_CERT_STORE={value} in {where} is neither 'bundled' nor 'system'",
     "also_untrusted": " Also not trusted by: {untrusted}.",

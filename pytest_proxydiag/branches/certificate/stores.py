@@ -70,6 +70,7 @@ class StoreSpec:
     fatal_if_bad: bool = False          # a bad source breaks the client entirely (Claude Code)
     note: str = ""
     claude: Any = field(default=None, compare=False)   # claude_trust.ClaudeTrust: why Claude Code reads what it reads
+    unhashed_dirs_ok: bool = False      # reads every file of a CA directory, hash links or not (Claude Code native)
     version: str | None = None          # the client's version, where a rule depends on it (Claude Code)
 
 
@@ -231,7 +232,7 @@ def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, c
     version = getattr(install, "version", None)
     return StoreSpec("claude-code", "Claude Code", tuple(sources), via or _t("no_store"), disabled=disabled, extra=True,
                      builtin=certifi_path if trust.bundled else None, fatal_if_bad=not ignores_bad_extra(version),
-                     note="; ".join(notes), claude=trust, version=version)
+                     note="; ".join(notes), claude=trust, version=version, unhashed_dirs_ok=trust.build != "node")
 
 
 #: The first Claude Code measured to ignore an unreadable NODE_EXTRA_CA_CERTS (a DER, missing or garbled file): it
@@ -249,7 +250,7 @@ def ignores_bad_extra(version: str | None) -> bool:
 
 
 #: Reasons that take a store away from Claude Code: each is said in its trust row.
-NARROWING_REASONS = ("cert_store_bundled", "cert_store_system", "node_too_old")
+NARROWING_REASONS = ("cert_store_bundled", "cert_store_system", "node_too_old", "os_store_var_in_settings")
 
 
 def ct_text(key: str, values: Mapping[str, Any]) -> str:
@@ -319,6 +320,8 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
                 roots += f.certs
             elif var in ("default", "system") and f.status in ("missing", "empty"):
                 continue  # no compiled-in bundle here: not the user's doing
+            elif spec.unhashed_dirs_ok and f.status == "not_hashed":
+                roots += f.certs  # measured: Claude Code 2.1.332 reads such a directory
             else:
                 # DER, missing, empty, un-hashed directory...: the client cannot use it.
                 bad.append(f)
