@@ -160,3 +160,30 @@ def test_the_passphrase_never_reaches_a_report(run_diag, gateway, identities, py
     assert run.step("certificate.client_cert")["finding_key"] == "passphrase_wrong"
     assert "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE=***" in run.output + run.json_path.read_text()
     assert secret not in run.output and secret not in run.json_path.read_text()
+
+
+def test_a_relative_client_certificate_path_is_named_with_its_absolute_path(run_diag, identities, diag_home):
+    """Measured with Claude Code 2.1.332 against the lab's mTLS gateway: CLAUDE_CODE_CLIENT_CERT/KEY given as
+    relative paths (shell or settings env) work from the directory holding the files (401) and send no certificate
+    from a project directory. Found from where the diagnosis runs is no proof Claude Code finds them."""
+    import shutil
+    from pathlib import Path
+
+    cert, key = identities.pairs["valid"]
+    shutil.copy(cert, "client.pem")  # pytester's directory: where the diagnosis runs
+    shutil.copy(key, "client.key")
+    (diag_home / ".claude").mkdir()
+    settings = diag_home / ".claude" / "settings.json"
+    settings.write_text(json.dumps({"env": {"CLAUDE_CODE_CLIENT_CERT": "client.pem",
+                                            "CLAUDE_CODE_CLIENT_KEY": "client.key"}}))
+    step = run_diag(*STEP).step("certificate.client_cert")
+    assert step["outcome"] == "failed" and step["finding_key"] == "relative_path", step
+    absolute = str(Path("client.pem").resolve())
+    assert (f"CLAUDE_CODE_CLIENT_CERT=client.pem (in {settings}) is a relative path: Claude Code opens it from the "
+            f"directory it starts in") in step["finding"], step["finding"]
+    assert f'"CLAUDE_CODE_CLIENT_CERT": "{absolute}"' in step["solution"], step["solution"]
+    # The settings file holds the values and wins over the shell: the fix edits it, it exports nothing.
+    assert not step["fix"]["env"], step["fix"]
+    assert step["fix"]["files"] == [
+        {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_CERT to "{absolute}"'},
+        {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_KEY to "{Path("client.key").resolve()}"'}]

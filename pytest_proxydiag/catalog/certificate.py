@@ -84,6 +84,10 @@ FACTS = {
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
     'claude_bad_extra': ("{label} is {problem}: Claude Code before 2.1.332 fails every request (its debug log says "
                          "'Invalid CA'), even for hosts it would otherwise trust (2.1.332 ignores the file instead)"),
+    'relative_line_env': '  export {var}="{path}"',
+    'relative_line_settings': '  "{var}": "{path}"   (in the "env" block of {where})',
+    'relative_where': ' (in {where})',
+    'relative_change': 'set env.{var} to "{path}"',
     'relative_extra': ("a relative path: Node and Claude Code open it from the directory they start in (from {cwd} "
                        "it is found, from any other directory it is no such file); give its absolute path"),
     'chains_to': "chains to '{name}' from {via}",
@@ -490,6 +494,10 @@ STEPS = {
             "key_not_pem": {"text": "{path} holds no PEM private key Claude Code can read.", "solution": "point"},
             "key_missing": {"text": "CLAUDE_CODE_CLIENT_KEY is not set and {path} holds no private key.",
                             "solution": "point"},
+            "relative_path": {"text": "{var}={path}{where} is a relative path: Claude Code opens it from the "
+                                      "directory it starts in. From {cwd} it is {absolute}; from any other project "
+                                      "directory it is not found and the gateway gets no client certificate.",
+                              "solution": "absolute"},
             "key_without_cert": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is set but CLAUDE_CODE_CLIENT_CERT is "
                                          "not.", "solution": "point"},
         },
@@ -512,6 +520,7 @@ STEPS = {
             "passphrase": {"any": ("Set CLAUDE_CODE_CLIENT_KEY_PASSPHRASE to the key's passphrase (your own value; "
                                    "check it with: openssl pkey -in {key_path} -noout), in the \"env\" block of "
                                    "~/.claude/settings.json or in {profile}.")},
+            "absolute": {"any": "Give the absolute path, so Claude Code finds the file wherever it starts:\n{lines}"},
             "point": {"any": ("Point CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at your PEM certificate and "
                               "its key (convert a .p12 with: openssl pkcs12 -in <file.p12> -out client.pem -nodes).")},
         },
