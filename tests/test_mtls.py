@@ -187,3 +187,27 @@ def test_a_relative_client_certificate_path_is_named_with_its_absolute_path(run_
     assert step["fix"]["files"] == [
         {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_CERT to "{absolute}"'},
         {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_KEY to "{Path("client.key").resolve()}"'}]
+
+
+def test_real_claude_opens_a_relative_client_certificate_from_where_it_starts(gateway, identities, tmp_path):
+    _require(CLAUDE, "Claude Code (.ci/install-claude.sh)")
+    home = tmp_path / "rel-home"
+    (home / ".claude").mkdir(parents=True)
+    (home / "proj").mkdir()
+    cert, key = identities.pairs["valid"]
+    shutil.copy(cert, home / "client.pem")
+    shutil.copy(key, home / "client.key")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "ANTHROPIC_API_KEY": "sk-ant-proxydiag-dummy",
+           "ANTHROPIC_BASE_URL": gateway.url, "NODE_EXTRA_CA_CERTS": gateway.ca_file, "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+           "CLAUDE_CODE_CLIENT_CERT": "client.pem", "CLAUDE_CODE_CLIENT_KEY": "client.key"}
+
+    def status(cwd):
+        proc = subprocess.run([CLAUDE, "-p", "hi", "--output-format", "json", "--bare"], env=env, capture_output=True,
+                              text=True, timeout=90, cwd=str(cwd))
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert lines, proc.stderr[-2000:]
+        return json.loads(lines[-1]).get("api_error_status")
+
+    assert status(home) == 401
+    assert status(home / "proj") is None
