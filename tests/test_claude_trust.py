@@ -134,7 +134,7 @@ def _namespace_prefix() -> list[str]:
 
 
 def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | None = None, *,
-                os_store_ca: bool = True) -> dict:
+                os_store_ca: bool = True, subdir: str = "") -> dict:
     """The real client through the lab proxy, with the CA only in a private copy of the system bundle
     (*os_store_ca* False: nowhere in it)."""
     home = tmp_path / name
@@ -150,7 +150,8 @@ def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | Non
                "CLAUDE_CODE_MAX_RETRIES": "0", "ANTHROPIC_BASE_URL": lab.target_url, **lab.env, **(env or {})}
     cmd = _namespace_prefix() + [str(hosts), str(bundle), SYSTEM_BUNDLE,
                                  _require_claude(), "-p", "hi", "--output-format", "json", "--bare"]
-    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=90, cwd=str(home))
+    (home / subdir).mkdir(exist_ok=True)
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=90, cwd=str(home / subdir))
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, proc.stderr[-2000:]
     return json.loads(lines[-1])
@@ -393,3 +394,16 @@ def test_the_trust_row_follows_those_rules(run_diag, bump, diag_home, tmp_path):
                     env={"SSL_CERT_DIR": str(plain)}).step("certificate.interception")
     untrusted = step["finding"].split("Not trusted by:")[1]
     assert "Claude Code" not in untrusted and "curl" in untrusted, untrusted
+
+
+
+def test_real_claude_opens_a_relative_node_extra_ca_certs_from_where_it_starts(bump, tmp_path):
+    """"corp.pem" in the settings env block: trusted from the directory holding it, not from a project below."""
+    _require_claude()
+    settings = {"env": {"NODE_EXTRA_CA_CERTS": "corp.pem"}}
+    for name, subdir, expected in (("rel-here", "", 401), ("rel-proj", "proj", None)):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "corp.pem").write_bytes(bump.interception_ca_pem)
+        result = _run_claude(bump, tmp_path, name, settings, os_store_ca=False, subdir=subdir)
+        assert result.get("api_error_status") == expected, (name, result)
