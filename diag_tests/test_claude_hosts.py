@@ -48,8 +48,10 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
     settings = claude_settings.read(home, os.getcwd(), env=env)
     skip = claude_settings.top_level(home, os.getcwd(), "skipWebFetchPreflight", env=env)
     skipped = skip[1] if skip is not None and skip[0] is True else None
+    helper = claude_settings.top_level(home, os.getcwd(), "apiKeyHelper", env=env)
     needs = hosts.needed_hosts({**env, **settings.env}, claude, api_hosts=[t.host for t in cfg.targets],
-                               preflight_skipped=skipped)
+                               preflight_skipped=skipped,
+                               claude_ai_login=helper is None and claude_settings.has_claude_ai_login(home, env))
     if skipped:
         step.add_evidence(webfetch_check=_note("preflight_skipped", path=skipped))
     servers, problems = http_mcp_servers(home, os.getcwd())

@@ -161,3 +161,34 @@ def test_a_bedrock_users_webfetch_check_refused_is_a_finding(squid_refusing, run
     assert step["outcome"] == "passed", step
     assert "api.anthropic.com" not in step["evidence"].get("hosts", {}), step
     assert "WebFetch's domain check is off (skipWebFetchPreflight in " in step["summary"], step
+
+
+def _claude_ai_login(home) -> str:
+    """A claude.ai (Pro/Max) login as Claude Code keeps it on Linux, with an expired access token; dummy values."""
+    import time
+
+    token = "sk-ant-ort01-proxydiag-dummy-refresh"
+    (home / ".claude").mkdir(exist_ok=True)
+    (home / ".claude" / ".credentials.json").write_text(json.dumps({"claudeAiOauth": {
+        "accessToken": "sk-ant-oat01-proxydiag-dummy-access", "refreshToken": token,
+        "expiresAt": int(time.time() * 1000) - 3600_000, "scopes": ["user:inference"], "subscriptionType": "pro"}}))
+    return token
+
+
+def test_a_claude_ai_login_needs_its_token_host(squid_refusing, run_diag, diag_home):
+    """Measured with 2.1.332 through a real Squid: with a claude.ai login whose access token expired, Claude Code
+    CONNECTs platform.claude.com:443 (its TOKEN_URL, /v1/oauth/token) before the API; a proxy that refuses it ends
+    every session once the token expires, while an API-key user never asks it."""
+    token = _claude_ai_login(diag_home)
+    squid = squid_refusing("platform.claude.com", *TELEMETRY)
+    env = {"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE, "DISABLE_AUTOUPDATER": "1"}
+    run = run_diag("-k", "test_claude_hosts", env=env)
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "failed" and step["finding_key"] == "refused", step
+    assert "platform.claude.com (renewal of the claude.ai login's token" in step["finding"], step["finding"]
+    assert "  platform.claude.com:443" in step["solution"]
+    assert token not in run.json_path.read_text() and "proxydiag-dummy-access" not in run.json_path.read_text()
+    # An API key is what Claude Code uses then: no sign-in host.
+    needs = hosts.needed_hosts({"ANTHROPIC_API_KEY": "x"}, NPM_CLAUDE, claude_ai_login=True)
+    assert "platform.claude.com" not in [n.host for n in needs]
+    assert "platform.claude.com" not in [n.host for n in hosts.needed_hosts({}, NPM_CLAUDE)]

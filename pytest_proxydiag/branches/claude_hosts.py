@@ -32,6 +32,8 @@ REQUIRED = "required"
 INFORMATIONAL = "informational"
 #: Where Claude Code 2.1.332's WebFetch asks whether a domain may be fetched (``/api/web/domain_info``).
 WEBFETCH_CHECK_HOST = "api.anthropic.com"
+#: Where it renews a claude.ai login's token (its TOKEN_URL ``https://platform.claude.com/v1/oauth/token``).
+OAUTH_TOKEN_HOST = "platform.claude.com"
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,18 @@ def install_kind(claude_path: str | None) -> str | None:
 
 
 def needed_hosts(env: Mapping[str, str], claude_path: str | None, *,
-                 api_hosts: Collection[str] = (WEBFETCH_CHECK_HOST,), preflight_skipped: str | None = None) -> list[Need]:
+                 api_hosts: Collection[str] = (WEBFETCH_CHECK_HOST,), preflight_skipped: str | None = None,
+                 claude_ai_login: bool = False) -> list[Need]:
     """The hosts Claude Code would contact under *env*, besides the API itself.
 
     *api_hosts*: the hosts of the API it calls (the targets); *preflight_skipped*: the settings file whose
-    ``skipWebFetchPreflight`` is true, if any.
+    ``skipWebFetchPreflight`` is true, if any; *claude_ai_login*: a claude.ai login is kept here (its token is
+    renewed at ``platform.claude.com``, measured with 2.1.332) -- used unless an API key or a cloud mode is.
     """
     needs = []
+    if claude_ai_login and not (env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN")
+                                or env.get("CLAUDE_CODE_OAUTH_TOKEN") or uses_bedrock(env) or uses_vertex(env)):
+        needs.append(Need(OAUTH_TOKEN_HOST, 443, "oauth_refresh", REQUIRED))
     if not preflight_skipped:
         needs.append(Need("claude.ai", 443, "webfetch", REQUIRED))
         if WEBFETCH_CHECK_HOST not in {h.lower() for h in api_hosts}:

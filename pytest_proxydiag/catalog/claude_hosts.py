@@ -9,6 +9,8 @@ Telemetry and error reporting being refused is said, never a finding.
 #: What each host is for, as a person reads it.
 PURPOSES = {
     "webfetch": "WebFetch's domain safety check (documented)",
+    "oauth_refresh": ("renewal of the claude.ai login's token, platform.claude.com/v1/oauth/token (measured with "
+                      "2.1.332: asked when the token expires; refused, every session ends at that point)"),
     "webfetch_measured": ("WebFetch's domain safety check, api.anthropic.com/api/web/domain_info (measured in the "
                           "2.1.332 binary: asked whatever the API provider)"),
     "telemetry": "telemetry (Datadog log intake, measured in the 2.1.332 binary)",
