@@ -88,6 +88,8 @@ FACTS = {
     'relative_line_settings': '  "{var}": "{path}"   (in the "env" block of {where})',
     'relative_where': ' (in {where})',
     'relative_change': 'set env.{var} to "{path}"',
+    'relative_aws': ("a relative path: the program opens it from the directory it runs in (from {cwd} it is found, "
+                     "from any other directory it is no such file); give its absolute path"),
     'relative_extra': ("a relative path: Node and Claude Code open it from the directory they start in (from {cwd} "
                        "it is found, from any other directory it is no such file); give its absolute path"),
     'chains_to': "chains to '{name}' from {via}",

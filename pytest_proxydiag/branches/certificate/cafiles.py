@@ -262,10 +262,13 @@ class _FileCache:
                 hit = read_ca_file(path, expect=kind)
             self._cache[key] = hit
         shown_var = None if var in ("certifi", "system", "default") else var
-        if shown_var and "NODE_EXTRA_CA_CERTS" in shown_var and hit.ok and not os.path.isabs(path):
-            # Node and Claude Code open it from the directory they start in (measured with Claude Code 2.1.332):
-            # found from here says nothing about the user's project directories.
-            return CAFile(hit.path, "relative", hit.certs, _t("relative_extra", cwd=os.getcwd()), shown_var,
+        relative = hit.ok and shown_var and not os.path.isabs(path) and (
+            "extra" if "NODE_EXTRA_CA_CERTS" in shown_var else
+            "aws" if shown_var.startswith(("AWS_CA_BUNDLE", "ca_bundle (")) else None)
+        if relative:
+            # Node, Claude Code (measured with 2.1.332) and botocore (measured with 1.43.11) open it from the
+            # directory they start in: found from here says nothing about the user's other directories.
+            return CAFile(hit.path, "relative", hit.certs, _t(f"relative_{relative}", cwd=os.getcwd()), shown_var,
                           hit.bad_blocks, hit.kind)
         return CAFile(hit.path, hit.status, hit.certs, hit.detail, shown_var, hit.bad_blocks, hit.kind)
 
