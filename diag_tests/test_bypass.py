@@ -42,7 +42,9 @@ def test_no_proxy(proxydiag_step, proxydiag_config):
         step.skip(say(step, "no_proxy_variable"))
     domains = policy.provider_domains(cfg.targets, cfg["aws_region"], cfg["vertex_region"], cfg.claude_env)
     cloud = any(d.provider in ("AWS Bedrock", "Vertex AI") for d in domains)
-    must_proxy, must_direct = bypass.routing_expectations(cfg.targets, cfg.gateway, cloud)
+    vertex = any(d.provider == "Vertex AI" for d in domains) and bypass.vertex_login_uses_metadata(
+        {**cfg.env, **cfg.claude_env})
+    must_proxy, must_direct = bypass.routing_expectations(cfg.targets, cfg.gateway, cloud, vertex)
     matrix = routing.route_matrix(list(must_proxy) + list(must_direct), cfg.env)
     step.add_evidence(no_proxy={"value": cfg.no_proxy.value, "source": cfg.no_proxy.source,
                                 "NO_PROXY": cfg.env.get("NO_PROXY"), "no_proxy": cfg.env.get("no_proxy")},

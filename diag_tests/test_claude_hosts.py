@@ -12,6 +12,7 @@ import pytest
 from pytest_proxydiag.branches import claude_hosts as hosts
 from pytest_proxydiag.branches import policy, policy_reach
 from pytest_proxydiag.catalog import claude_hosts as words
+from pytest_proxydiag.machine import claude_settings
 from pytest_proxydiag.machine.claude_mcp import http_mcp_servers
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net import routing
@@ -30,6 +31,11 @@ def _label(verdict: hosts.HostVerdict, **values) -> str:
     return f"{verdict.need.host} ({purpose}: {verdict.status})"
 
 
+def settings_path(env) -> str:
+    """The user's settings file as Claude Code finds it (``CLAUDE_CONFIG_DIR`` honoured)."""
+    return claude_settings.settings_files(env.get("HOME") or "~", None, env=env)[0][1]
+
+
 @pytest.mark.proxydiag_step(STEP)
 def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
     step, cfg = proxydiag_step, proxydiag_config
@@ -38,8 +44,17 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
     proxy = step.require_http_proxy()
     env = cfg.env
     claude = os.environ.get("PROXYDIAG_CLAUDE") or shutil.which("claude", path=env.get("PATH"))
-    needs = hosts.needed_hosts(env, claude)
-    servers, problems = http_mcp_servers(env.get("HOME") or os.path.expanduser("~"), os.getcwd())
+    home = env.get("HOME") or os.path.expanduser("~")
+    settings = claude_settings.read(home, os.getcwd(), env=env)
+    skip = claude_settings.top_level(home, os.getcwd(), "skipWebFetchPreflight", env=env)
+    skipped = skip[1] if skip is not None and skip[0] is True else None
+    helper = claude_settings.top_level(home, os.getcwd(), "apiKeyHelper", env=env)
+    needs = hosts.needed_hosts({**env, **settings.env}, claude, api_hosts=[t.host for t in cfg.targets],
+                               preflight_skipped=skipped,
+                               claude_ai_login=helper is None and claude_settings.has_claude_ai_login(home, env))
+    if skipped:
+        step.add_evidence(webfetch_check=_note("preflight_skipped", path=skipped))
+    servers, problems = http_mcp_servers(home, os.getcwd())
     local, remote = [], {}
     for server in servers:
         parts = urlsplit(server.url)
@@ -64,7 +79,8 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.fail("local_mcp_via_proxy", servers=", ".join(f"{s.name} ({s.url})" for s, _h in local),
                   proxy=proxy.redacted(), no_proxy=no_proxy or "not set", corrected=corrected)
     if not needs:
-        step.passed(_note("nothing"))
+        step.passed(_note("nothing_but", nothing=_note("nothing"), preflight=_note("preflight_skipped", path=skipped))
+                    if skipped else _note("nothing"))
         return
     # Every host at once: the whole check costs one timeout at most.
     with ThreadPoolExecutor(max_workers=len(needs), thread_name_prefix="proxydiag-claude-hosts") as pool:
@@ -93,7 +109,9 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
                                                            detail=everywhere.answer))
     if bad:
         step.set_fix(ticket_domains=[f"{v.need.host}:{v.need.port}" for v in bad], verified=None)
+        webfetch_note = _note("webfetch_note", settings=settings_path(env)) \
+            if any(v.need.purpose == "webfetch_measured" for v in bad) else ""
         step.fail("refused", hosts="; ".join(_label(v, **values[v.need]) for v in bad), informational=informational,
-                  domains="\n".join(f"  {v.need.host}:{v.need.port}" for v in bad))
+                  domains="\n".join(f"  {v.need.host}:{v.need.port}" for v in bad), webfetch_note=webfetch_note)
     allowed = [v.need.host for v in verdicts if v.verdict == "allowed"]
     step.passed(_note("all_allowed", hosts=", ".join(allowed) or "none", informational=informational))

@@ -11,8 +11,10 @@ import pytest
 from pytest_proxydiag.branches import connectivity, policy, policy_reach, products
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import Target
+from pytest_proxydiag.machine import system_proxy
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net import routing
+from pytest_proxydiag.net.pac import fetch_pac
 from pytest_proxydiag.proof import appruns
 
 pytestmark = pytest.mark.connectivity
@@ -108,6 +110,8 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
                                "headers": dict(tunnel.reply.headers) if tunnel.reply else None,
                                "timings": tunnel.timings})
     if not tunnel.ok:
+        _pac_address(step, proxy, target, tunnel, proxydiag_config)
+
         def refused_everywhere():
             # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
             return policy_reach.reference_refusal(policy.read_tunnel(tunnel), *measure.reference_probes(
@@ -131,6 +135,33 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
         verdict.conclude(step)
     step.passed(say(step, "tunnel_ok", target=target.hostport, status=tunnel.detail, tls=tls.version or "ok",
                     inside=f"; GET / -> {res.reply.status}" if res.reply else ""))
+
+
+def _pac_address(step, proxy, target, tunnel, cfg) -> None:
+    """The proxy URL carries a path: is it a PAC file's address? Then that is the finding, with its proxies."""
+    path = connectivity.proxy_url_path(proxy.raw)
+    if not path or tunnel.reply is None:
+        return
+    url = f"{proxy.scheme}://{proxy.hostport}{path}"
+    text, _why = fetch_pac(url, float(cfg.timeout), resolve=cfg.resolve)
+    proxies = connectivity.pac_proxies(text or "")
+    if not proxies:
+        return
+    answer, answer_text = None, ""
+    if any(name in (text or "") for name in connectivity.PAC_NEEDS_DNS):
+        answer_text = say(step, "pac_not_evaluated", host=target.host, why=say(step, "pac_needs_dns"))
+    else:
+        sources, notes = system_proxy.pac_sources(url, [target.url], float(cfg.timeout))
+        if sources and not notes:
+            answer = sources[0].value
+            answer_text = say(step, "pac_answer", host=target.host,
+                              answer=answer if answer.upper() == "DIRECT" else f"PROXY {answer}")
+        elif notes:
+            answer_text = say(step, "pac_not_evaluated", host=target.host, why=notes[0])
+    verdict = connectivity.judge_pac_url(url, target, tunnel.detail, proxies, answer, answer_text,
+                                         cfg.proxy.source.removeprefix("env:"))
+    if verdict is not None:
+        verdict.conclude(step)
 
 
 @pytest.mark.proxydiag_step("connectivity.no_proxy")

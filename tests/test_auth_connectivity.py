@@ -362,3 +362,41 @@ def test_a_proxy_only_in_claude_codes_settings_is_the_one_diagnosed(run_diag, la
     for step_id in ("auth.credentials", "application.env_in_shell"):
         assert 'export HTTPS_PROXY="http://alice:<URL-ENCODED-PASSWORD>@127.0.0.1:' in run.step(step_id)["solution"]
     assert "not-the-password" not in run.output + run.json_path.read_text()
+
+
+@pytest.fixture
+def pac_server(tmp_path):
+    """An intranet web server (Python's http.server) serving the proxy auto-config file, as a WPAD host does."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "proxy.pac").write_text(
+        'function FindProxyForURL(url, host) {\n'
+        '  if (dnsDomainIs(host, ".corp.example")) return "DIRECT";\n'
+        '  return "PROXY proxy.corp.example:3128; PROXY backup.corp.example:8080; DIRECT";\n}\n')
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a, **k: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_pac_file_url_in_https_proxy_is_named_with_the_proxy_it_holds(run_diag, pac_server):
+    """HTTPS_PROXY set to the PAC file's address (what a browser's 'automatic configuration URL' shows): the web
+    server there refuses CONNECT, which is not a rule IT must relax; the proxy is the one the PAC file names."""
+    url = f"http://127.0.0.1:{pac_server}/proxy.pac"
+    run = run_diag("-m", "connectivity", "--proxydiag-no-direct", "--proxydiag-clients", "none",
+                   env={"HTTPS_PROXY": url})
+    step = run.step("connectivity.proxy_works")
+    assert step["outcome"] == "failed" and step["finding_key"] == "pac_url", step
+    assert f"HTTPS_PROXY names {url}, the address of a proxy auto-config (PAC) file, not a proxy" in step["finding"]
+    assert "proxy.corp.example:3128, backup.corp.example:8080" in step["finding"], step["finding"]
+    assert "for api.anthropic.com it answers PROXY proxy.corp.example:3128" in step["finding"], step["finding"]
+    assert 'export HTTPS_PROXY="http://proxy.corp.example:3128"' in step["solution"], step["solution"]
+    assert "allow CONNECT" not in step["solution"]
+    assert step["fix"]["env"]["HTTPS_PROXY"] == "http://proxy.corp.example:3128" and step["fix"]["verified"] is None

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from conftest import missing_tool, require_squid
 from pytest_proxydiag.branches import providers
@@ -463,3 +464,22 @@ def test_vertex_fix_is_verified_by_claude_in_vertex_mode(lab_factory, real_clien
     assert "SELF_SIGNED_CERT_IN_CHAIN" in row["before"] and row["after"].endswith("reached (401)"), row
     assert "CLAUDE_CODE_USE_VERTEX=1 CLAUDE_CODE_SKIP_VERTEX_AUTH=1" in row["command"]
     assert any(":streamRawPredict" in r.path or ":rawPredict" in r.path for r in lab.origin_requests())
+
+
+def test_a_relative_ca_bundle_in_the_aws_config_is_not_counted(bedrock, tmp_path, monkeypatch):
+    """botocore opens a relative ca_bundle (or AWS_CA_BUNDLE) from the directory the program runs in: found from
+    where the diagnosis runs is no proof. The real boto3, run elsewhere, fails; the trust row says why."""
+    _boto3()
+    from pytest_proxydiag.branches import certificate as certs
+
+    monkeypatch.chdir(tmp_path)
+    Path("bundle.pem").write_text(Path(_bundle(bedrock, tmp_path)).read_text())
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\nregion = us-east-1\nca_bundle = bundle.pem\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **bedrock.env}
+    run = run_client("boto3", bedrock.target_url, env, TIMEOUT, resolve={(BEDROCK, bedrock.origin_port): "127.0.0.2"})
+    assert not run.reached, run
+    stores = certs.client_stores(env, home=str(tmp_path))
+    chain = [x509.load_pem_x509_certificate(bedrock.interception_ca_pem)]
+    row = certs.trust_matrix(chain, {"boto3": stores["boto3"]})["boto3"]
+    assert not row.trusted and "is a relative path: the program opens it from the directory it runs in" in row.why, row

@@ -201,6 +201,28 @@ def test_local_gateway_and_metadata_must_stay_direct(run_diag, lab_factory):
     assert "169.254.169.254" in corrected and "localhost" in corrected and "anthropic" not in corrected
 
 
+def test_a_vertex_user_keeps_googles_metadata_server_direct_by_its_name(run_diag, lab_factory):
+    """Claude Code in Vertex AI mode without a login asks http://metadata.google.internal/computeMetadata/v1/instance
+    (measured with 2.1.332: Squid logged those GETs, 502 from the proxy). A NO_PROXY holding only 169.254.169.254,
+    as careful AWS users write it, sends that name to the corporate proxy, which cannot reach a VM's metadata."""
+    lab = lab_factory("vertex-ssl-bump")
+    aws_style = "localhost,127.0.0.1,::1,169.254.169.254"
+    run = _bypass(run_diag, lab, env={"NO_PROXY": aws_style, "no_proxy": aws_style})
+    s = run.step("bypass.no_proxy")
+    assert s["outcome"] == "failed" and s["finding_key"] == "bypassed", s
+    assert "metadata.google.internal goes through the proxy, but Google's metadata server" in s["finding"], s["finding"]
+    corrected = s["fix"]["env"]["NO_PROXY"]
+    assert "metadata.google.internal" in corrected and "169.254.169.254" in corrected, corrected
+    assert "googleapis.com" not in corrected, corrected
+    # The lab's careful Vertex AI user keeps the name direct; a login from a credentials file never asks it.
+    assert _bypass(run_diag, lab).step("bypass.no_proxy")["outcome"] == "passed"
+    adc = lab.workdir / "adc.json"
+    adc.write_text("{}")
+    s = _bypass(run_diag, lab, env={"NO_PROXY": aws_style, "no_proxy": aws_style,
+                                    "GOOGLE_APPLICATION_CREDENTIALS": str(adc)}).step("bypass.no_proxy")
+    assert s["outcome"] == "passed", s
+
+
 def test_claude_settings_no_proxy_star_fails_app_settings(run_diag, lab_factory, diag_home):
     (diag_home / ".claude").mkdir()
     (diag_home / ".claude" / "settings.json").write_text(json.dumps({"env": {"NO_PROXY": "*"}}))

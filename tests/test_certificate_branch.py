@@ -148,6 +148,49 @@ def test_der_in_node_extra_ca_certs_is_the_trap_with_a_converted_pem(run_diag, l
     assert _branch(run)["certificate.python_ssl"] == "passed"
 
 
+
+def test_der_trap_says_what_the_installed_claude_code_does_with_the_der_file(run_diag, lab_factory):
+    """Claude Code 2.1.332 ignores an unreadable NODE_EXTRA_CA_CERTS and keeps its other stores (measured:
+    tests/test_clients.py); 2.1.197 failed every request. The finding follows the installed release, and the
+    Claude Code trust row does not call it untrusted when SSL_CERT_FILE (its OS store) holds the CA."""
+    claude = "/opt/proxydiag-claude/node_modules/.bin/claude"
+    if not os.access(claude, os.X_OK):
+        pytest.skip("the pinned Claude Code is not installed (.ci/install-claude.sh)")
+    lab = lab_factory("der-ca")
+    run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=lab, env={"PROXYDIAG_CLAUDE": claude})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "der_trap", step
+    assert "fails every request" not in step["finding"], step["finding"]
+    assert ("Node ignores it, and so does Claude Code 2.1.332 ('Claude Code ignored all of the NODE_EXTRA_CA_CERTS "
+            "file')") in step["finding"], step["finding"]
+    assert f'export NODE_EXTRA_CA_CERTS="{step["fix"]["env"]["NODE_EXTRA_CA_CERTS"]}"' in step["solution"]
+    trust = step["evidence"]["trust"]
+    claude_row = next(v for k, v in trust.items() if k == "claude-code") if isinstance(trust, dict) else \
+        next(t for t in trust if t["client"] == "claude-code")
+    assert claude_row["trusted"] is True, claude_row
+
+
+
+def test_a_relative_node_extra_ca_certs_in_claude_settings_is_named(run_diag, lab_factory, diag_home):
+    """Claude Code 2.1.332 opens a relative NODE_EXTRA_CA_CERTS from the directory it starts in (measured: the
+    settings value "corp.pem" works from the directory holding corp.pem, and fails with SELF_SIGNED_CERT_IN_CHAIN
+    from a project directory). Found from where the diagnosis runs is no proof that Claude Code finds it."""
+    lab = lab_factory("ssl-bump-untrusted")
+    Path("corp.pem").write_bytes(lab.interception_ca_pem)  # pytester's directory: where the diagnosis runs
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text('{"env": {"NODE_EXTRA_CA_CERTS": "corp.pem"}}')
+    run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=lab)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted", step
+    untrusted = step["finding"].split("Not trusted by:")[1]
+    assert (f"Claude Code (the chain ends in the self-signed root 'Example Corp', which is not among the trusted "
+            f"roots; NODE_EXTRA_CA_CERTS in {diag_home}/.claude/settings.json=corp.pem is a relative path: Node and "
+            f"Claude Code open it from the directory they start in") in untrusted, untrusted
+    assert "give its absolute path" in untrusted, untrusted
+    # The user's CA stays in the file the fix writes for NODE_EXTRA_CA_CERTS.
+    assert lab.interception_ca_pem.strip() in Path(step["fix"]["env"]["NODE_EXTRA_CA_CERTS"]).read_bytes()
+
+
 # -- verification switched off ----------------------------------------------------------------
 def test_verification_switched_off_is_a_finding_with_the_experiment(run_diag, bump):
     run = run_diag(*BRANCH, lab=bump, env={"REQUESTS_CA_BUNDLE": "", "NODE_TLS_REJECT_UNAUTHORIZED": "0"})

@@ -118,3 +118,77 @@ def test_a_local_mcp_server_sent_to_the_proxy_is_a_finding(squid_refusing, run_d
     assert step["finding_key"] == "local_mcp_via_proxy", step
     assert "local (http://localhost:8931/mcp)" in step["finding"]
     assert "localhost" in step["fix"]["env"]["NO_PROXY"]
+
+
+def test_the_webfetch_check_host_counts_only_where_the_api_is_elsewhere():
+    npm = "/opt/x/node_modules/@anthropic-ai/claude-code/bin/claude.exe"
+    quiet = {"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1"}
+    # An Anthropic API user: api.anthropic.com is the API itself, checked by the API's own steps.
+    assert [n.host for n in hosts.needed_hosts(quiet, npm)] == ["claude.ai"]
+    gateway = hosts.needed_hosts(quiet, npm, api_hosts=["llm-gw.corp.example"])
+    assert [(n.host, n.purpose, n.weight) for n in gateway] == [
+        ("claude.ai", "webfetch", hosts.REQUIRED), ("api.anthropic.com", "webfetch_measured", hosts.REQUIRED)]
+    # skipWebFetchPreflight (a settings key) switches the check off: neither host is needed.
+    assert hosts.needed_hosts(quiet, npm, api_hosts=["llm-gw.corp.example"], preflight_skipped="/h/s.json") == []
+    # Bedrock and Vertex AI modes send no telemetry and no error reports (measured in 2.1.332: Datadog and Sentry
+    # both return when the provider is not Anthropic's own).
+    for mode in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"):
+        names = [n.host for n in hosts.needed_hosts({mode: "1"}, npm, api_hosts=["bedrock-runtime.x"])]
+        assert names == ["claude.ai", "api.anthropic.com", "registry.npmjs.org"], (mode, names)
+
+
+def test_a_bedrock_users_webfetch_check_refused_is_a_finding(squid_refusing, run_diag, diag_home):
+    """Claude Code 2.1.332's WebFetch asks https://api.anthropic.com/api/web/domain_info whatever the provider
+    (measured in the binary; its error still names claude.ai): a proxy that lets a Bedrock user reach AWS but
+    not api.anthropic.com breaks WebFetch while the API works."""
+    squid = squid_refusing("api.anthropic.com", *TELEMETRY)
+    env = {"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE, "CLAUDE_CODE_USE_BEDROCK": "1",
+           "AWS_REGION": "us-east-1", "DISABLE_AUTOUPDATER": "1"}
+    run = run_diag("-k", "test_claude_hosts", env=env)
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "failed" and step["finding_key"] == "refused", step
+    assert "api.anthropic.com (WebFetch's domain safety check, api.anthropic.com/api/web/domain_info" \
+        in step["finding"], step["finding"]
+    assert "  api.anthropic.com:443" in step["solution"], step["solution"]
+    assert "allowing claude.ai alone does not mend it" in step["solution"], step["solution"]
+    assert f"\"skipWebFetchPreflight\": true (in {diag_home}/.claude/settings.json)" in step["solution"]
+    # Bedrock mode sends no telemetry or error reports: their refusal is not even said.
+    assert "sentry" not in step["finding"] and "datadoghq" not in step["finding"], step["finding"]
+    # With skipWebFetchPreflight in the user's settings, WebFetch asks nobody first: nothing to allow.
+    (diag_home / ".claude").mkdir()
+    (diag_home / ".claude" / "settings.json").write_text('{"skipWebFetchPreflight": true}')
+    step = run_diag("-k", "test_claude_hosts", env=env).step("policy.claude_hosts")
+    assert step["outcome"] == "passed", step
+    assert "api.anthropic.com" not in step["evidence"].get("hosts", {}), step
+    assert "WebFetch's domain check is off (skipWebFetchPreflight in " in step["summary"], step
+
+
+def _claude_ai_login(home) -> str:
+    """A claude.ai (Pro/Max) login as Claude Code keeps it on Linux, with an expired access token; dummy values."""
+    import time
+
+    token = "sk-ant-ort01-proxydiag-dummy-refresh"
+    (home / ".claude").mkdir(exist_ok=True)
+    (home / ".claude" / ".credentials.json").write_text(json.dumps({"claudeAiOauth": {
+        "accessToken": "sk-ant-oat01-proxydiag-dummy-access", "refreshToken": token,
+        "expiresAt": int(time.time() * 1000) - 3600_000, "scopes": ["user:inference"], "subscriptionType": "pro"}}))
+    return token
+
+
+def test_a_claude_ai_login_needs_its_token_host(squid_refusing, run_diag, diag_home):
+    """Measured with 2.1.332 through a real Squid: with a claude.ai login whose access token expired, Claude Code
+    CONNECTs platform.claude.com:443 (its TOKEN_URL, /v1/oauth/token) before the API; a proxy that refuses it ends
+    every session once the token expires, while an API-key user never asks it."""
+    token = _claude_ai_login(diag_home)
+    squid = squid_refusing("platform.claude.com", *TELEMETRY)
+    env = {"HTTPS_PROXY": squid.url, "PROXYDIAG_CLAUDE": NPM_CLAUDE, "DISABLE_AUTOUPDATER": "1"}
+    run = run_diag("-k", "test_claude_hosts", env=env)
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "failed" and step["finding_key"] == "refused", step
+    assert "platform.claude.com (renewal of the claude.ai login's token" in step["finding"], step["finding"]
+    assert "  platform.claude.com:443" in step["solution"]
+    assert token not in run.json_path.read_text() and "proxydiag-dummy-access" not in run.json_path.read_text()
+    # An API key is what Claude Code uses then: no sign-in host.
+    needs = hosts.needed_hosts({"ANTHROPIC_API_KEY": "x"}, NPM_CLAUDE, claude_ai_login=True)
+    assert "platform.claude.com" not in [n.host for n in needs]
+    assert "platform.claude.com" not in [n.host for n in hosts.needed_hosts({}, NPM_CLAUDE)]

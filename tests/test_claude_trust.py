@@ -133,22 +133,25 @@ def _namespace_prefix() -> list[str]:
             'mount --bind "$0" /etc/hosts && mount --bind "$1" "$2" && shift 2 && exec "$@"']
 
 
-def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | None = None) -> dict:
-    """The real client through the lab proxy, with the CA only in a private copy of the system bundle."""
+def _run_claude(lab, tmp_path, name: str, settings: dict | None, env: dict | None = None, *,
+                os_store_ca: bool = True, subdir: str = "") -> dict:
+    """The real client through the lab proxy, with the CA only in a private copy of the system bundle
+    (*os_store_ca* False: nowhere in it)."""
     home = tmp_path / name
     (home / ".claude").mkdir(parents=True)
     if settings is not None:
         (home / ".claude" / "settings.json").write_text(json.dumps(settings))
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 api.anthropic.com\n127.0.0.1 localhost\n")
-    bundle = tmp_path / "os-store-with-ca.crt"
-    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + b"\n" + lab.interception_ca_pem)
+    bundle = tmp_path / ("os-store-with-ca.crt" if os_store_ca else "os-store.crt")
+    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + (b"\n" + lab.interception_ca_pem if os_store_ca else b""))
     run_env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "ANTHROPIC_API_KEY": "sk-ant-proxydiag-dummy",
                "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                "CLAUDE_CODE_MAX_RETRIES": "0", "ANTHROPIC_BASE_URL": lab.target_url, **lab.env, **(env or {})}
     cmd = _namespace_prefix() + [str(hosts), str(bundle), SYSTEM_BUNDLE,
                                  _require_claude(), "-p", "hi", "--output-format", "json", "--bare"]
-    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=90, cwd=str(home))
+    (home / subdir).mkdir(exist_ok=True)
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=90, cwd=str(home / subdir))
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, proc.stderr[-2000:]
     return json.loads(lines[-1])
@@ -337,3 +340,70 @@ def test_this_machines_store_is_read_once_and_removed_at_exit(monkeypatch, tmp_p
     fn, args = registered[0]
     fn(*args)
     assert not os.path.exists(first.path)
+
+
+
+# -- where the OS store's location comes from ---------------------------------------------------------
+def test_ssl_cert_file_and_dir_count_only_from_the_environment():
+    """Claude Code reads its OS store when it starts: SSL_CERT_FILE/SSL_CERT_DIR in a settings env block come too
+    late (measured below); the trust row says so instead of counting them."""
+    layers = [_layer("user", SSL_CERT_FILE="/corp/bundle.pem", SSL_CERT_DIR="/corp/certs")]
+    t = ct.claude_trust({}, layers, build="native", system_bundle=SYSTEM_BUNDLE)
+    assert t.system_sources == [("system", SYSTEM_BUNDLE)], t
+    assert ("os_store_var_in_settings", {"vars": "SSL_CERT_FILE, SSL_CERT_DIR",
+                                         "where": "/home/u/.claude/user.json"}) in t.reasons, t.reasons
+    shell = ct.claude_trust({"SSL_CERT_FILE": "/corp/bundle.pem"}, layers, build="native", system_bundle=SYSTEM_BUNDLE)
+    assert ("SSL_CERT_FILE", "/corp/bundle.pem") in shell.system_sources, shell
+
+
+def test_real_claude_reads_ssl_cert_file_from_the_shell_only_and_an_unhashed_ssl_cert_dir(bump, tmp_path):
+    """Measured with 2.1.332, the CA nowhere in the OS bundle: SSL_CERT_FILE in the settings env block is not read
+    (SELF_SIGNED_CERT_IN_CHAIN), from the shell it is (the provider's 401); an SSL_CERT_DIR without c_rehash
+    links is read too (OpenSSL would find nothing there)."""
+    _require_claude()
+    bundle = tmp_path / "corp-bundle.pem"
+    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + b"\n" + bump.interception_ca_pem)
+    in_settings = _run_claude(bump, tmp_path, "settings", {"env": {"SSL_CERT_FILE": str(bundle)}}, os_store_ca=False)
+    assert "SELF_SIGNED_CERT_IN_CHAIN" in str(in_settings.get("result")), in_settings
+    in_shell = _run_claude(bump, tmp_path, "shell", None, env={"SSL_CERT_FILE": str(bundle)}, os_store_ca=False)
+    assert in_shell.get("api_error_status") == 401, in_shell
+    plain = tmp_path / "plain-certs"
+    plain.mkdir()
+    (plain / "corp.pem").write_bytes(bump.interception_ca_pem)
+    unhashed = _run_claude(bump, tmp_path, "dir", None, env={"SSL_CERT_DIR": str(plain)}, os_store_ca=False)
+    assert unhashed.get("api_error_status") == 401, unhashed
+
+
+def test_the_trust_row_follows_those_rules(run_diag, bump, diag_home, tmp_path):
+    """SSL_CERT_FILE only in ~/.claude/settings.json: Claude Code is not trusted, and the row says why; an
+    unhashed SSL_CERT_DIR in the shell holding the CA: Claude Code is trusted (OpenSSL's clients are not)."""
+    bundle = tmp_path / "corp-bundle.pem"
+    bundle.write_bytes(open(SYSTEM_BUNDLE, "rb").read() + b"\n" + bump.interception_ca_pem)
+    settings = diag_home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"env": {"SSL_CERT_FILE": str(bundle)}}))
+    step = run_diag("-m", "certificate", "--proxydiag-clients", "none", lab=bump).step("certificate.interception")
+    untrusted = step["finding"].split("Not trusted by:")[1]
+    assert "Claude Code (" in untrusted, untrusted
+    assert f"SSL_CERT_FILE in {settings} is not read: Claude Code reads its OS store when it starts" in untrusted
+    settings.unlink()
+    plain = tmp_path / "plain-certs"
+    plain.mkdir()
+    (plain / "corp.pem").write_bytes(bump.interception_ca_pem)
+    step = run_diag("-m", "certificate", "--proxydiag-clients", "none", lab=bump,
+                    env={"SSL_CERT_DIR": str(plain)}).step("certificate.interception")
+    untrusted = step["finding"].split("Not trusted by:")[1]
+    assert "Claude Code" not in untrusted and "curl" in untrusted, untrusted
+
+
+
+def test_real_claude_opens_a_relative_node_extra_ca_certs_from_where_it_starts(bump, tmp_path):
+    """"corp.pem" in the settings env block: trusted from the directory holding it, not from a project below."""
+    _require_claude()
+    settings = {"env": {"NODE_EXTRA_CA_CERTS": "corp.pem"}}
+    for name, subdir, expected in (("rel-here", "", 401), ("rel-proj", "proj", None)):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "corp.pem").write_bytes(bump.interception_ca_pem)
+        result = _run_claude(bump, tmp_path, name, settings, os_store_ca=False, subdir=subdir)
+        assert result.get("api_error_status") == expected, (name, result)

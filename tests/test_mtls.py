@@ -160,3 +160,54 @@ def test_the_passphrase_never_reaches_a_report(run_diag, gateway, identities, py
     assert run.step("certificate.client_cert")["finding_key"] == "passphrase_wrong"
     assert "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE=***" in run.output + run.json_path.read_text()
     assert secret not in run.output and secret not in run.json_path.read_text()
+
+
+def test_a_relative_client_certificate_path_is_named_with_its_absolute_path(run_diag, identities, diag_home):
+    """Measured with Claude Code 2.1.332 against the lab's mTLS gateway: CLAUDE_CODE_CLIENT_CERT/KEY given as
+    relative paths (shell or settings env) work from the directory holding the files (401) and send no certificate
+    from a project directory. Found from where the diagnosis runs is no proof Claude Code finds them."""
+    import shutil
+    from pathlib import Path
+
+    cert, key = identities.pairs["valid"]
+    shutil.copy(cert, "client.pem")  # pytester's directory: where the diagnosis runs
+    shutil.copy(key, "client.key")
+    (diag_home / ".claude").mkdir()
+    settings = diag_home / ".claude" / "settings.json"
+    settings.write_text(json.dumps({"env": {"CLAUDE_CODE_CLIENT_CERT": "client.pem",
+                                            "CLAUDE_CODE_CLIENT_KEY": "client.key"}}))
+    step = run_diag(*STEP).step("certificate.client_cert")
+    assert step["outcome"] == "failed" and step["finding_key"] == "relative_path", step
+    absolute = str(Path("client.pem").resolve())
+    assert (f"CLAUDE_CODE_CLIENT_CERT=client.pem (in {settings}) is a relative path: Claude Code opens it from the "
+            f"directory it starts in") in step["finding"], step["finding"]
+    assert f'"CLAUDE_CODE_CLIENT_CERT": "{absolute}"' in step["solution"], step["solution"]
+    # The settings file holds the values and wins over the shell: the fix edits it, it exports nothing.
+    assert not step["fix"]["env"], step["fix"]
+    assert step["fix"]["files"] == [
+        {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_CERT to "{absolute}"'},
+        {"path": str(settings), "change": f'set env.CLAUDE_CODE_CLIENT_KEY to "{Path("client.key").resolve()}"'}]
+
+
+def test_real_claude_opens_a_relative_client_certificate_from_where_it_starts(gateway, identities, tmp_path):
+    _require(CLAUDE, "Claude Code (.ci/install-claude.sh)")
+    home = tmp_path / "rel-home"
+    (home / ".claude").mkdir(parents=True)
+    (home / "proj").mkdir()
+    cert, key = identities.pairs["valid"]
+    shutil.copy(cert, home / "client.pem")
+    shutil.copy(key, home / "client.key")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "ANTHROPIC_API_KEY": "sk-ant-proxydiag-dummy",
+           "ANTHROPIC_BASE_URL": gateway.url, "NODE_EXTRA_CA_CERTS": gateway.ca_file, "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+           "CLAUDE_CODE_CLIENT_CERT": "client.pem", "CLAUDE_CODE_CLIENT_KEY": "client.key"}
+
+    def status(cwd):
+        proc = subprocess.run([CLAUDE, "-p", "hi", "--output-format", "json", "--bare"], env=env, capture_output=True,
+                              text=True, timeout=90, cwd=str(cwd))
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert lines, proc.stderr[-2000:]
+        return json.loads(lines[-1]).get("api_error_status")
+
+    assert status(home) == 401
+    assert status(home / "proj") is None

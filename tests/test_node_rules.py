@@ -276,3 +276,18 @@ def test_node_that_ignores_the_proxy_is_no_witness_for_a_proxy_fix(run_diag, bum
     run = run_diag("-m", "certificate", "-k", "interception", "--proxydiag-clients", "curl,node", lab=bump)
     fix = run.step("certificate.interception")["fix"]
     assert "node 24.11.1" not in fix["verified_with"], fix
+
+
+def test_use_openssl_ca_makes_node_read_ssl_cert_file_and_the_trust_row_says_so(bump, tmp_path):
+    """--use-openssl-ca (every supported Node) swaps Node's bundled roots for OpenSSL's store, SSL_CERT_FILE and
+    SSL_CERT_DIR included (measured: Node 24.11.1 reaches through the intercepting proxy with the CA only there)."""
+    from pytest_proxydiag.branches import certificate as certs
+
+    node = node24()
+    extra = {"NODE_OPTIONS": "--use-openssl-ca"}
+    assert _trusts(node, bump, tmp_path, extra) == "reached"
+    env = {"SSL_CERT_FILE": "/corp/bundle.pem", **extra}
+    version = ".".join(map(str, node_proxy.node_version(node)))
+    spec = certs.client_stores(env, home="/nonexistent", node_version=version)["node"]
+    assert ("SSL_CERT_FILE", "/corp/bundle.pem", "file") in spec.sources, spec
+    assert spec.builtin is None and "--use-openssl-ca" in spec.via, spec

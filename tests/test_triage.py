@@ -784,3 +784,36 @@ def test_real_client_messages_select_the_broken_branch(scenario, lab_factory, mo
             assert at_least[client] in result.branches, (client, message, result.scores)
         else:
             assert result.branches[0] == first, (client, message, result.scores)
+
+
+# Measured with the real Claude Code 2.1.332 in Bedrock and Vertex AI mode through the lab's Squid (its CA
+# trusted): the cloud answered and refused the login, so the path through the proxy works.
+CLOUD_LOGIN_REFUSED = [
+    "AWS authentication failed · refresh your AWS credentials (SSO sign-in, access keys, API key or proxy token) "
+    "and retry · if credentials are current, check AWS permissions and model access · API Error: 403 The security "
+    "token included in the request is invalid.",
+    "AWS authentication failed · refresh your AWS credentials (SSO sign-in, access keys, API key or proxy token) "
+    "and retry · if credentials are current, check AWS permissions and model access · API Error: 403 Missing "
+    "Authentication Token",
+    "Google Cloud credentials expired or invalid · refresh the gateway token provided via "
+    "ANTHROPIC_AUTH_TOKEN/ANTHROPIC_CUSTOM_HEADERS and retry · API Error: 401 Request is missing required "
+    "authentication credential.",
+]
+
+
+@pytest.mark.parametrize("text", CLOUD_LOGIN_REFUSED)
+def test_a_clouds_own_login_refusal_is_not_the_proxys_403(text):
+    result = classify(text)
+    assert result.branches[0] == "application" and "policy" not in result.branches, result
+    assert "AWS or Google answered" in result.explanation and "the path through the proxy works" \
+        in result.explanation, result.explanation
+
+
+def test_webfetchs_domain_check_is_said_to_go_to_api_anthropic_com():
+    """Its message names claude.ai, but Claude Code 2.1.332 asks api.anthropic.com/api/web/domain_info (the binary)."""
+    result = classify("Error: Unable to verify if domain github.com is safe to fetch. This may be due to network "
+                      "restrictions or enterprise security policies blocking claude.ai.")
+    assert result.branches == ("policy",), result
+    assert "asks api.anthropic.com (/api/web/domain_info) whatever the API provider" in result.explanation, \
+        result.explanation
+    assert "blocks claude.ai" not in result.explanation

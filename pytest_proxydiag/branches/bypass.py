@@ -165,6 +165,9 @@ def urllib_witness(url: str, env: Mapping[str, str], timeout: float) -> tuple[st
 TRAFFIC, NO_PROXY, SYSTEM, APPS = "bypass.traffic_via_proxy", "bypass.no_proxy", "bypass.system_proxy", \
     "bypass.app_settings"
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+#: Google's metadata server by the name google-auth asks (measured: Claude Code 2.1.332 in Vertex AI mode GETs
+#: http://metadata.google.internal/computeMetadata/v1/instance when it has no other login).
+GCE_METADATA_URL = "http://metadata.google.internal/computeMetadata/v1/"
 #: Clients the witness may be: those whose real program follows the routing rules of the same name.
 WITNESS_ORDER = ("claude", "curl", "requests", "httpx")
 
@@ -263,9 +266,21 @@ def must_be_direct(host: str) -> bool:
                                                            ".localhost"))
 
 
-def routing_expectations(targets: Any, gateway: Any, cloud_credentials: bool) -> tuple[dict[str, str],
-                                                                                        dict[str, str]]:
-    """(URLs that must go through the proxy -> host, URLs that must go direct -> why)."""
+def vertex_login_uses_metadata(env: Mapping[str, str]) -> bool:
+    """Google's login falls back to the metadata server: no ``GOOGLE_APPLICATION_CREDENTIALS``, no gcloud
+    application-default credentials file (``CLOUDSDK_CONFIG`` or ~/.config/gcloud) and the login not skipped."""
+    if env.get("GOOGLE_APPLICATION_CREDENTIALS") or \
+            (env.get("CLAUDE_CODE_SKIP_VERTEX_AUTH") or "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    config = env.get("CLOUDSDK_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config",
+                                                         "gcloud")
+    return not os.path.isfile(os.path.join(config, "application_default_credentials.json"))
+
+
+def routing_expectations(targets: Any, gateway: Any, cloud_credentials: bool, vertex: bool = False) -> tuple[
+        dict[str, str], dict[str, str]]:
+    """(URLs that must go through the proxy -> host, URLs that must go direct -> why); *vertex*: a Vertex AI user,
+    whose login asks Google's metadata server by name."""
     must_proxy = {t.url: t.host for t in targets}
     must_direct: dict[str, str] = {}
     if gateway.value:
@@ -274,6 +289,8 @@ def routing_expectations(targets: Any, gateway: Any, cloud_credentials: bool) ->
             must_direct[gateway.value] = _note(NO_PROXY, "gateway_direct", host=gw.hostname, source=gateway.source)
     if cloud_credentials:
         must_direct[METADATA_URL] = _note(NO_PROXY, "metadata_direct")
+    if vertex:
+        must_direct[GCE_METADATA_URL] = _note(NO_PROXY, "metadata_direct_gce")
     return must_proxy, must_direct
 
 

@@ -8,18 +8,32 @@ documentation names ``statsig.anthropic.com``, which the binary no longer
 contains), error reports to Sentry, native updates to ``downloads.claude.ai`` and
 npm installs to the npm registry.  Both lists are kept: a proxy must allow what
 the release in use needs.  No I/O here: the step asks the probes.
+
+The WebFetch check's URL is absolute: it goes to ``api.anthropic.com`` whatever the
+provider (Bedrock, Vertex AI, a gateway in ``ANTHROPIC_BASE_URL``), so for those
+users it is a host besides the API; the settings key ``skipWebFetchPreflight``
+turns the check off.  In Bedrock and Vertex AI mode the binary sends neither
+telemetry (Datadog) nor error reports (Sentry): both return when the provider is
+not Anthropic's own, as the documentation says of statsig and Sentry.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Collection, Mapping
 
-__all__ = ["Need", "HostVerdict", "needed_hosts", "judge_tunnel", "install_kind", "REQUIRED", "INFORMATIONAL"]
+from pytest_proxydiag.branches.providers import uses_bedrock, uses_vertex
+
+__all__ = ["Need", "HostVerdict", "needed_hosts", "judge_tunnel", "install_kind", "REQUIRED", "INFORMATIONAL",
+           "WEBFETCH_CHECK_HOST"]
 
 REQUIRED = "required"
 INFORMATIONAL = "informational"
+#: Where Claude Code 2.1.332's WebFetch asks whether a domain may be fetched (``/api/web/domain_info``).
+WEBFETCH_CHECK_HOST = "api.anthropic.com"
+#: Where it renews a claude.ai login's token (its TOKEN_URL ``https://platform.claude.com/v1/oauth/token``).
+OAUTH_TOKEN_HOST = "platform.claude.com"
 
 
 @dataclass(frozen=True)
@@ -52,14 +66,30 @@ def install_kind(claude_path: str | None) -> str | None:
     return "npm" if f"{os.sep}node_modules{os.sep}" in real else "native"
 
 
-def needed_hosts(env: Mapping[str, str], claude_path: str | None) -> list[Need]:
-    """The hosts Claude Code would contact under *env*, besides the API itself."""
-    needs = [Need("claude.ai", 443, "webfetch", REQUIRED)]
+def needed_hosts(env: Mapping[str, str], claude_path: str | None, *,
+                 api_hosts: Collection[str] = (WEBFETCH_CHECK_HOST,), preflight_skipped: str | None = None,
+                 claude_ai_login: bool = False) -> list[Need]:
+    """The hosts Claude Code would contact under *env*, besides the API itself.
+
+    *api_hosts*: the hosts of the API it calls (the targets); *preflight_skipped*: the settings file whose
+    ``skipWebFetchPreflight`` is true, if any; *claude_ai_login*: a claude.ai login is kept here (its token is
+    renewed at ``platform.claude.com``, measured with 2.1.332) -- used unless an API key or a cloud mode is.
+    """
+    needs = []
+    if claude_ai_login and not (env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN")
+                                or env.get("CLAUDE_CODE_OAUTH_TOKEN") or uses_bedrock(env) or uses_vertex(env)):
+        needs.append(Need(OAUTH_TOKEN_HOST, 443, "oauth_refresh", REQUIRED))
+    if not preflight_skipped:
+        needs.append(Need("claude.ai", 443, "webfetch", REQUIRED))
+        if WEBFETCH_CHECK_HOST not in {h.lower() for h in api_hosts}:
+            needs.append(Need(WEBFETCH_CHECK_HOST, 443, "webfetch_measured", REQUIRED))
+    # Bedrock and Vertex AI mode: no telemetry, no error reports (measured in 2.1.332, documented).
     nonessential_off = _on(env, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
-    if not (_on(env, "DISABLE_TELEMETRY") or nonessential_off):
+    cloud = uses_bedrock(env) or uses_vertex(env)
+    if not (_on(env, "DISABLE_TELEMETRY") or nonessential_off or cloud):
         needs.append(Need("http-intake.logs.us5.datadoghq.com", 443, "telemetry", INFORMATIONAL))
         needs.append(Need("statsig.anthropic.com", 443, "telemetry_documented", INFORMATIONAL))
-    if not (_on(env, "DISABLE_ERROR_REPORTING") or nonessential_off):
+    if not (_on(env, "DISABLE_ERROR_REPORTING") or nonessential_off or cloud):
         needs.append(Need("o1158394.ingest.us.sentry.io", 443, "error_reporting", INFORMATIONAL))
     if not (_on(env, "DISABLE_AUTOUPDATER") or nonessential_off):
         kind = install_kind(claude_path)

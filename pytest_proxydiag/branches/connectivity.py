@@ -7,6 +7,7 @@ no sentences (the catalog holds them, see ``catalog/connectivity.py``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from pytest_proxydiag import catalog
@@ -24,7 +25,8 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
            "judge_reply", "judge_tunnel_tls", "judge_inside_tunnel", "judge_no_proxy", "is_local",
            "GATEWAY_HEALTH_PATHS", "LITELLM_DEFAULT_PORT", "with_port", "judge_health_answer", "judge_unhealthy",
            "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
-           "judge_socks_tunnel", "judge_socks_clients"]
+           "judge_socks_tunnel", "judge_socks_clients", "proxy_url_path", "pac_proxies", "judge_pac_url",
+           "PAC_NEEDS_DNS"]
 
 COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -358,3 +360,42 @@ def judge_socks_clients(proxy, present: Mapping[str, bool], works: str) -> Judge
         return Judgement.fail("socks_clients", cannot="; ".join(cannot), can=", ".join(can) or note("none_of_them"),
                               works=works, relay=relay, evidence=works)
     return Judgement.passed("socks_ok", works=works, can=", ".join(can))
+
+
+# -- a PAC file's address given as the proxy ------------------------------------------------------------
+_PAC_ENTRY = re.compile(r"\b(?:PROXY|HTTPS)\s+([A-Za-z0-9._\-]{1,253}:\d{1,5})\b")
+#: PAC functions that look names up: such a file is listed, not evaluated (a lookup is not bounded here).
+PAC_NEEDS_DNS = ("dnsResolve", "isInNet", "isResolvable", "myIpAddress")
+
+
+def proxy_url_path(raw: str) -> str:
+    """The path after the host in the proxy URL as the user wrote it ('' for none or '/')."""
+    rest = raw.strip().split("://", 1)[-1]
+    cut = rest.find("/")
+    path = rest[cut:].split("#", 1)[0] if cut >= 0 else ""
+    return "" if path in ("", "/") else path
+
+
+def pac_proxies(text: str) -> list[str]:
+    """The ``PROXY``/``HTTPS`` host:port entries of a PAC file, in order, once each (None: not a PAC file)."""
+    if "FindProxyForURL" not in text:
+        return []
+    return list(dict.fromkeys(m.group(1) for m in _PAC_ENTRY.finditer(text)))
+
+
+def judge_pac_url(url: str, target, status: str, proxies: list[str], answer: str | None,
+                  answer_text: str, where: str) -> Judgement | None:
+    """The proxy URL is a PAC file's address: name the proxies it holds, the one for *target* first.
+
+    *answer* is the file's first entry for the target (``host:port`` or ``DIRECT``), None when not evaluated;
+    *where* names the setting that holds the URL (``HTTPS_PROXY``, ``--proxydiag-proxy``).
+    """
+    if not proxies:
+        return None
+    first = answer if answer and answer.upper() != "DIRECT" else proxies[0]
+    suggested = f"http://{first}"
+    return Judgement.fail("pac_url", fix={"env": {"HTTPS_PROXY": suggested, "https_proxy": suggested},
+                                          "verified": None},
+                          record={"pac": {"url": url, "proxies": proxies, "for_target": answer}},
+                          url=url, where=where, target=target.hostport, status=status, proxies=", ".join(proxies),
+                          answer=answer_text, suggested=suggested)

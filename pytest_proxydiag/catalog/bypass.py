@@ -66,6 +66,8 @@ STEPS = {
             "gateway_direct": "the gateway {host} ({source}) is not reachable from the corporate proxy",
             "metadata_direct": "the cloud metadata endpoint (Bedrock/Vertex credentials) must not go through the "
                                "proxy",
+            "metadata_direct_gce": ("Google's metadata server (the Vertex AI login of a Google Cloud VM or GKE pod, "
+                                    "asked by this name) must not go through the proxy"),
             "client_error": "  - {client}: {error}",
             "goes_direct": "  - {client}: {host} goes direct: {variable} entry '{entry}' ({rule})",
             "goes_through": "  - {client}: {host} goes through the proxy, but {why}",

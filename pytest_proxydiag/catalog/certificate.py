@@ -78,11 +78,20 @@ FACTS = {
     'litellm_ssl_off_where': 'ssl_verify: false ({source})',
     'bundled_roots': 'bundled roots',
     'node_bundled_roots': "Node's bundled roots",
+    'node_openssl_ca': " (--use-openssl-ca in NODE_OPTIONS: OpenSSL's store instead of Node's bundled roots)",
     'no_store': 'no store',
     'in_file': ' in {path}',
     'verification_off': "verification is turned off ({how}): it accepts any certificate, including an attacker's",
-    'claude_bad_extra': ("{label} is {problem}: Claude Code fails every request (its debug log says 'Invalid CA'),"
-                         ' even for hosts it would otherwise trust'),
+    'claude_bad_extra': ("{label} is {problem}: Claude Code before 2.1.332 fails every request (its debug log says "
+                         "'Invalid CA'), even for hosts it would otherwise trust (2.1.332 ignores the file instead)"),
+    'relative_line_env': '  export {var}="{path}"',
+    'relative_line_settings': '  "{var}": "{path}"   (in the "env" block of {where})',
+    'relative_where': ' (in {where})',
+    'relative_change': 'set env.{var} to "{path}"',
+    'relative_aws': ("a relative path: the program opens it from the directory it runs in (from {cwd} it is found, "
+                     "from any other directory it is no such file); give its absolute path"),
+    'relative_extra': ("a relative path: Node and Claude Code open it from the directory they start in (from {cwd} "
+                       "it is found, from any other directory it is no such file); give its absolute path"),
     'chains_to': "chains to '{name}' from {via}",
     'file_is': '{label} is {problem}',
     'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "
@@ -136,6 +145,9 @@ CLAUDE_TRUST = {
     "node_too_old": ("run by Node {node}: the OS store is not read (it needs Node 22.15 or newer, "
                      "NODE_USE_SYSTEM_CA=1 on 22.19+/24.6+, or NODE_EXTRA_CA_CERTS)"),
     "cert_store_bundled": "CLAUDE_CODE_CERT_STORE={value} in {where}: the OS store is not read",
+    "os_store_var_in_settings": ("{vars} in {where} is not read: Claude Code reads its OS store when it starts, "
+                                 "before it applies its settings; set it in the shell, or put NODE_EXTRA_CA_CERTS "
+                                 "(which it does read from there) in that file"),
     "cert_store_system": "CLAUDE_CODE_CERT_STORE={value} in {where}: its bundled roots are not read",
     "cert_store_unknown": "CLAUDE_CODE_CERT_STORE={value} in {where} is neither 'bundled' nor 'system'",
     "also_untrusted": " Also not trusted by: {untrusted}.",
@@ -179,8 +191,12 @@ TEXT = {
     "not_public": "not a public CA",
     "none": "none",
     "the_ca": "the CA",
-    "der_consequence": ("Node ignores it, and Claude Code fails every request with 'Unable to connect to API "
-                        "(ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts"),
+    "der_consequence": ("Node ignores it, and Claude Code before 2.1.332 fails every request with 'Unable to connect "
+                        "to API (ConnectionRefused)' (its debug log says 'Invalid CA'), even for hosts it trusts "
+                        "(measured with 2.1.197; 2.1.332 ignores the file instead)"),
+    "der_consequence_ignored": ("Node ignores it, and so does Claude Code {version} ('Claude Code ignored all of the "
+                                "NODE_EXTRA_CA_CERTS file'): neither gets the CA from it, though each still trusts "
+                                "what its other stores hold"),
     "proxy_cert_for": "it is issued for {names}, not for {host}",
     "proxy_cert_validity": "it is {validity}",
     "proxy_cert_untrusted": "it does not chain to a CA that {clients} trust ({why})",
@@ -480,6 +496,10 @@ STEPS = {
             "key_not_pem": {"text": "{path} holds no PEM private key Claude Code can read.", "solution": "point"},
             "key_missing": {"text": "CLAUDE_CODE_CLIENT_KEY is not set and {path} holds no private key.",
                             "solution": "point"},
+            "relative_path": {"text": "{var}={path}{where} is a relative path: Claude Code opens it from the "
+                                      "directory it starts in. From {cwd} it is {absolute}; from any other project "
+                                      "directory it is not found and the gateway gets no client certificate.",
+                              "solution": "absolute"},
             "key_without_cert": {"text": "CLAUDE_CODE_CLIENT_KEY={key_path} is set but CLAUDE_CODE_CLIENT_CERT is "
                                          "not.", "solution": "point"},
         },
@@ -502,6 +522,7 @@ STEPS = {
             "passphrase": {"any": ("Set CLAUDE_CODE_CLIENT_KEY_PASSPHRASE to the key's passphrase (your own value; "
                                    "check it with: openssl pkey -in {key_path} -noout), in the \"env\" block of "
                                    "~/.claude/settings.json or in {profile}.")},
+            "absolute": {"any": "Give the absolute path, so Claude Code finds the file wherever it starts:\n{lines}"},
             "point": {"any": ("Point CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY at your PEM certificate and "
                               "its key (convert a .p12 with: openssl pkcs12 -in <file.p12> -out client.pem -nodes).")},
         },

@@ -9,6 +9,10 @@ Telemetry and error reporting being refused is said, never a finding.
 #: What each host is for, as a person reads it.
 PURPOSES = {
     "webfetch": "WebFetch's domain safety check (documented)",
+    "oauth_refresh": ("renewal of the claude.ai login's token, platform.claude.com/v1/oauth/token (measured with "
+                      "2.1.332: asked when the token expires; refused, every session ends at that point)"),
+    "webfetch_measured": ("WebFetch's domain safety check, api.anthropic.com/api/web/domain_info (measured in the "
+                          "2.1.332 binary: asked whatever the API provider)"),
     "telemetry": "telemetry (Datadog log intake, measured in the 2.1.332 binary)",
     "telemetry_documented": "telemetry (statsig, as documented)",
     "error_reporting": "error reporting (Sentry)",
@@ -34,7 +38,7 @@ STEPS = {
         },
         "solutions": {
             "allow": {"any": "Ask the proxy team to allow these domains (CONNECT to port 443) for Claude Code "
-                             "users:\n{domains}\nWhere to change it: the corporate proxy (its policy)."},
+                             "users:\n{domains}\nWhere to change it: the corporate proxy (its policy).{webfetch_note}"},
             "no_proxy": {"any": "Add the local MCP servers' hosts to NO_PROXY:\n  export NO_PROXY=\"{corrected}\"\n"
                                 "  export no_proxy=\"$NO_PROXY\"\n(or in the \"env\" block of "
                                 "~/.claude/settings.json). Where to change it: the developer's machine."},
@@ -56,5 +60,12 @@ NOTES = {
                       "(connectivity.proxy_works says so and how to relay it), so the hosts it needs are checked "
                       "through an HTTP proxy only"),
         "nothing": "Claude Code needs no other host here (updates, telemetry and error reports are off)",
+        "webfetch_note": ("\nWebFetch's error names claude.ai (\"Unable to verify if domain ... is safe to fetch ... "
+                          "blocking claude.ai\"), but this Claude Code asks api.anthropic.com before every fetch, "
+                          "whatever its API provider: allowing claude.ai alone does not mend it. Where the "
+                          "organisation decides WebFetch may fetch without Anthropic's domain check, Claude Code's own "
+                          "setting \"skipWebFetchPreflight\": true (in {settings}) turns that check off."),
+        "preflight_skipped": "WebFetch's domain check is off (skipWebFetchPreflight in {path})",
+        "nothing_but": "{nothing}; {preflight}",
     },
 }

@@ -73,6 +73,9 @@ STEPS = {
         "findings": {
             "connect_failed": {"text": "CONNECT {target} through {proxy} failed: {detail}", "solution": "contact_it"},
             # Refusal shapes (branches/products.py refusal_shape), each with its own solution.
+            "pac_url": {"text": "{where} names {url}, the address of a proxy auto-config (PAC) file, not a proxy: "
+                                "the web server there answered CONNECT {target} with {status}. The PAC file names "
+                                "these proxies: {proxies}{answer}.", "solution": "pac"},
             "connect_not_allowed": {"text": "The proxy {proxy} does not allow CONNECT to {target}: it answered "
                                             "{status}. {product}", "solution": "allow_connect"},
             "client_denied": {"text": "The proxy {proxy} refuses this machine itself, for every destination: it "
@@ -126,6 +129,11 @@ STEPS = {
                               "solution": "socks_relay"},
         },
         "solutions": {
+            "pac": {"any": "Put the proxy the PAC file names in HTTPS_PROXY, not the file's address: curl, Python, "
+                           "Node and Claude Code read no PAC file, they send CONNECT to whatever HTTPS_PROXY names.\n"
+                           "  export HTTPS_PROXY=\"{suggested}\"\n  export https_proxy=\"$HTTPS_PROXY\"\n"
+                           "A PAC file may name different proxies for different hosts: ask IT which one serves "
+                           "{target} if this one fails."},
             "contact_it": {"any": "The proxy is not working for {target}. Contact IT with this evidence:\n"
                                   "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "allow_connect": {"any": (
@@ -265,6 +273,9 @@ NOTES = {
     "connectivity.proxy_works": {
         "http_ok": "GET {url} through {proxy}: {status}",
         "tunnel_ok": "CONNECT {target}: {status}; TLS {tls}{inside}",
+        "pac_answer": " (for {host} it answers {answer})",
+        "pac_not_evaluated": " (not evaluated for {host}: {why})",
+        "pac_needs_dns": "it looks names up, which this tool does not do for a PAC file",
         "wants_auth": "the proxy wants authentication ({status})",
         "refuses_target": "the proxy refuses {target} ({status})",
         "refuses_name_tls": ("the proxy closes the TLS handshake with {target} after opening the tunnel, and completes "

@@ -108,8 +108,9 @@ PROXYPY_SCENARIOS = frozenset({"healthy", "basic-auth", "wrong-password", "ssl-b
                                "upstream-down"})
 _BUMP = frozenset({"upstream-untrusted", "block-page", "ssl-bump-untrusted", "ssl-bump-trusted", "der-ca", "body-limit", "bedrock-ssl-bump",
                    "vertex-ssl-bump", "sni-refused"})
-#: The NO_PROXY of a careful cloud user: the metadata endpoint that hands out cloud credentials stays direct.
-_CLOUD_NO_PROXY = "localhost,127.0.0.1,::1,169.254.169.254"
+#: The NO_PROXY of a careful cloud user: the metadata endpoint that hands out cloud credentials stays direct (by
+#: address, and by the name Google's login asks).
+_CLOUD_NO_PROXY = "localhost,127.0.0.1,::1,169.254.169.254,metadata.google.internal"
 #: Scenarios whose provider is a cloud endpoint: its host name and what the user's shell says about it.
 CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
     "bedrock-ssl-bump": ("bedrock-runtime.us-east-1.amazonaws.com",

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Mapping
 
-__all__ = ["SCOPES", "SettingsFile", "ClaudeSettings", "managed_settings_path", "settings_files", "read"]
+__all__ = ["SCOPES", "SettingsFile", "ClaudeSettings", "managed_settings_path", "settings_files", "read",
+           "top_level", "has_claude_ai_login"]
 
 #: Lowest precedence first: a later scope's value wins.
 SCOPES = ("user", "project", "local", "managed")
@@ -173,3 +174,39 @@ def read(home: str | os.PathLike, cwd: str | os.PathLike | None = None, *, env: 
             merged[name] = value
             origin[name] = f.path
     return ClaudeSettings(files, merged, origin)
+
+
+def top_level(home: str | os.PathLike, cwd: str | os.PathLike | None, key: str, *,
+              env: Mapping[str, str] | None = None, platform: str | None = None,
+              system_root: str | os.PathLike | None = None) -> tuple[object, str] | None:
+    """``(value, file)`` of the top-level *key* (not an ``env`` variable, e.g. ``skipWebFetchPreflight``) from the
+    highest scope that sets it, or None; a file that cannot be used is skipped (:func:`read` names it)."""
+    found = None
+    for _scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root):
+        try:
+            p = Path(path)
+            if not p.is_file() or p.stat().st_size > MAX_SETTINGS:
+                continue
+            doc = json.loads(p.read_text(encoding="utf-8", errors="replace") or "{}")
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(doc, dict) and key in doc:
+            found = (doc[key], path)  # lowest precedence first: a later scope wins
+    return found
+
+
+def has_claude_ai_login(home: str | os.PathLike, env: Mapping[str, str] | None = None) -> bool:
+    """Whether Claude Code keeps a claude.ai (Pro/Max) login here: ``.credentials.json`` in its config directory
+    (``CLAUDE_CONFIG_DIR`` or ~/.claude; Linux and WSL, macOS keeps it in the Keychain) holds ``claudeAiOauth``.
+
+    Only the key's presence is read; no token leaves this function.
+    """
+    config_dir = (env or {}).get("CLAUDE_CONFIG_DIR") or os.path.join(str(home), ".claude")
+    path = Path(os.path.expanduser(config_dir)) / ".credentials.json"
+    try:
+        if not path.is_file() or path.stat().st_size > 64 * 1024:
+            return False
+        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("claudeAiOauth"), dict)

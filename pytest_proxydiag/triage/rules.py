@@ -264,10 +264,12 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"URL filter|web filter|content filter|not allowed by policy|policy violation|you have been blocked|"
      r"\b(?:is|are|was|were|gets?|got|being) (?:apparently |probably |now )?blocked\b",
      "the proxy's access policy blocked the request", {"policy": 3}),
-    # Claude Code's WebFetch asks claude.ai whether a domain may be fetched: that check failing is claude.ai
-    # refused on the way (a proxy's or firewall's policy), which Claude Code says in these words.
-    ("deny-said", r"Unable to verify if domain [^\s]{1,253} is safe to fetch", "Claude Code could not ask claude.ai "
-     "whether the domain may be fetched: the proxy's policy (or a firewall) blocks claude.ai", {"policy": 4}),
+    # Claude Code's WebFetch asks whether a domain may be fetched: that check failing is its host refused on the way
+    # (a proxy's or firewall's policy). The words name claude.ai; 2.1.332 asks api.anthropic.com (measured).
+    ("deny-said", r"Unable to verify if domain [^\s]{1,253} is safe to fetch", "Claude Code's WebFetch could not "
+     "run its domain check: the message names claude.ai, but Claude Code 2.1.332 asks api.anthropic.com "
+     "(/api/web/domain_info) whatever the API provider, so the proxy's policy (or a firewall) blocks "
+     "api.anthropic.com (policy.claude_hosts checks it)", {"policy": 4}),
     ("deny-said", r"(?:security|network|corporate|enterprise|company|organi[sz]ation(?:al)?) polic(?:y|ies) "
      r"(?:are |is )?block(?:s|ing|ed)?\b", "a security policy is said to block the request", {"policy": 3}),
     ("502", _status(502), "HTTP 502: a proxy or gateway got no valid answer upstream",
@@ -341,6 +343,15 @@ _TABLE: tuple[tuple[str, str, str, dict[str, float]], ...] = (
      r"not_found_error|invalid_request_error",
      "the provider answered (an API error): the path through the proxy works",
      {"application": 3, "connectivity": -1, "certificate": -1, "policy": -1}),
+    # Bedrock's and Vertex AI's own refusal of the login, in AWS's, Google's and Claude Code's words (measured with
+    # Claude Code 2.1.332 in both modes): the cloud answered, so its 403/401 is no proxy's.
+    ("cloud-login", r"AWS authentication failed|security token included in the request is (?:invalid|expired)|"
+     r"Missing Authentication Token|UnrecognizedClientException|ExpiredTokenException|"
+     r"request signature we calculated does not match|Google Cloud credentials expired or invalid|"
+     r"Request is missing required authentication credential|Request had invalid authentication credentials",
+     "AWS or Google answered and refused the cloud login (expired, missing or wrong credentials): the path through "
+     "the proxy works; renew the login (aws sso login, gcloud auth application-default login)",
+     {"application": 4, "policy": -3, "auth": -1, "connectivity": -1, "certificate": -1}),
     ("provider-403", r"\"type\": ?\"forbidden\"|'type': ?'forbidden'|Request not allowed",
      "the provider's own 403 (JSON 'forbidden', 'Request not allowed'): the request reached the provider from a "
      "place it refuses, so it did not leave through the proxy's egress", {"bypass": 4, "policy": -2}),

@@ -207,7 +207,7 @@ def analyze(chain_der: Sequence[bytes], host: str, *, env: Mapping[str, str], ho
                 for var, path, kind in spec.sources:
                     if path:
                         f = files.get(var, path, kind)
-                        if f.ok or f.status in ("der", "pkcs7"):
+                        if f.ok or f.status in ("der", "pkcs7", "relative"):
                             roots += f.certs
                 res = build_path(certs, roots)
                 if res.anchor is not None:

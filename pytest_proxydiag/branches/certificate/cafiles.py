@@ -48,7 +48,8 @@ class CAFile:
     ``not_regular`` (a FIFO or device: never opened), ``empty``,
     ``too_large``, ``der`` (one DER certificate where PEM is required),
     ``pkcs7``, ``not_pem`` (no certificate in it), ``not_hashed`` (a
-    directory OpenSSL cannot use because it has no ``c_rehash`` links).
+    directory OpenSSL cannot use because it has no ``c_rehash`` links), ``relative`` (a good
+    ``NODE_EXTRA_CA_CERTS`` given as a relative path: its certificates are kept, but it is not counted as read).
     """
 
     path: str
@@ -261,6 +262,14 @@ class _FileCache:
                 hit = read_ca_file(path, expect=kind)
             self._cache[key] = hit
         shown_var = None if var in ("certifi", "system", "default") else var
+        relative = hit.ok and shown_var and not os.path.isabs(path) and (
+            "extra" if "NODE_EXTRA_CA_CERTS" in shown_var else
+            "aws" if shown_var.startswith(("AWS_CA_BUNDLE", "ca_bundle (")) else None)
+        if relative:
+            # Node, Claude Code (measured with 2.1.332) and botocore (measured with 1.43.11) open it from the
+            # directory they start in: found from here says nothing about the user's other directories.
+            return CAFile(hit.path, "relative", hit.certs, _t(f"relative_{relative}", cwd=os.getcwd()), shown_var,
+                          hit.bad_blocks, hit.kind)
         return CAFile(hit.path, hit.status, hit.certs, hit.detail, shown_var, hit.bad_blocks, hit.kind)
 
 

@@ -16,6 +16,8 @@ client in ``tests/test_claude_trust.py``):
   the two; measured: ``bundled`` drops the OS store (and ``SSL_CERT_FILE``),
   ``NODE_EXTRA_CA_CERTS`` still applies.  The ``env`` block of a settings file
   wins over the shell's environment, managed > local > project > user.
+* ``SSL_CERT_FILE``/``SSL_CERT_DIR`` count from the shell only: in a settings ``env`` block they come too late
+  (measured with 2.1.332: not read); an ``SSL_CERT_DIR`` without ``c_rehash`` links is read by the native build.
 """
 
 from __future__ import annotations
@@ -163,10 +165,19 @@ def claude_trust(env: Mapping[str, str], layers: list[SettingsLayer], *, build: 
         else:
             reasons.append(("cert_store_unknown", {"value": value, "where": where}))
     sources: list[tuple[str, str]] = []
+    too_late: list[str] = []
+    too_late_at = ""
     for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        path, at = effective(var, env, layers)
-        if path:
-            sources.append((var if at == "environment" else f"{var} in {at}", path))
+        # The OS store is read when Claude Code starts, before its settings apply: a settings env block's
+        # value is not read (measured with 2.1.332), the shell's is.
+        _path, at = effective(var, env, layers)
+        if _path and at != "environment":
+            too_late.append(var)
+            too_late_at = at
+        if env.get(var):
+            sources.append((var, env[var]))
+    if too_late:
+        reasons.append(("os_store_var_in_settings", {"vars": ", ".join(too_late), "where": too_late_at}))
     if os_store is not None:
         sources = [("system", os_store[1])]
     elif system_bundle:

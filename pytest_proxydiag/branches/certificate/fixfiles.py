@@ -129,7 +129,7 @@ def save_trust_files(ca_certs: Sequence[x509.Certificate], ca_path: Path, *,
     if ca_certs:
         saved.ca_path = str(_write_private(ca_path, _pem_file(ca_certs, "TLS interception CA found by "
                                                                          "pytest-proxydiag"), protected))
-    user_extra = [c for f in user_files if f.ok or f.status in ("der", "pkcs7") for c in f.certs]
+    user_extra = [c for f in user_files if f.ok or f.status in ("der", "pkcs7", "relative") for c in f.certs]
     combined = _dedupe(list(public_roots) + list(ca_certs) + user_extra)
     if ca_certs and combined:
         saved.bundle_path = str(_write_private(directory / "ca-bundle.pem",

@@ -216,8 +216,11 @@ def _der_trap(a: Analysis, der: CAFile, base: dict, save: Save) -> Verdict:
         pem = saved.ca_path
     env = {"NODE_EXTRA_CA_CERTS": pem}
     ca_name = common_name(der.certs[0].subject) if der.certs else say("the_ca")
+    claude = a.stores.get("claude-code")
+    consequence = say("der_consequence_ignored", version=claude.version) if claude is not None and \
+        not claude.fatal_if_bad else say("der_consequence")
     return fail("der_trap", fix=dict(env=env, verified=None, files=fix_files(saved)), var=der.var, path=der.path,
-                node_ca_path=pem, ca_name=ca_name, consequence=say("der_consequence"), export_lines=export_lines(env),
+                node_ca_path=pem, ca_name=ca_name, consequence=consequence, export_lines=export_lines(env),
                 extra="", **{k: v for k, v in base.items() if k != "ca_name"})
 
 

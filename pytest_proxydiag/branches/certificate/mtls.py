@@ -87,6 +87,29 @@ def _fail(identity: ClientIdentity, problem: str, **values: Any) -> ClientIdenti
     return identity
 
 
+def _relative(identity: ClientIdentity, found: Mapping[str, tuple[str | None, str]]) -> ClientIdentity | None:
+    """A relative CLAUDE_CODE_CLIENT_CERT/KEY found from here: Claude Code opens it from the directory it starts in
+    (measured with 2.1.332: 401 from the files' directory, no certificate sent from a project directory)."""
+    from pytest_proxydiag.catalog.certificate import say_fact
+
+    rel = {var: found[var] for var in VARS[:2] if found[var][0] and not os.path.isabs(found[var][0])
+           and os.path.exists(found[var][0])}
+    if not rel:
+        return None
+    fix = {var: os.path.abspath(path) for var, (path, _at) in rel.items()}
+    lines = "\n".join(say_fact("relative_line_env", var=var, path=fix[var]) if at == "environment"
+                      else say_fact("relative_line_settings", var=var, path=fix[var], where=at)
+                      for var, (_path, at) in rel.items())
+    first, (path, at) = next(iter(rel.items()))
+    # A settings file's value wins over the shell's: that file is what changes, not an export.
+    identity.values["fix"] = {"env": {var: fix[var] for var, (_p, where) in rel.items() if where == "environment"},
+                              "files": [{"path": where, "change": say_fact("relative_change", var=var, path=fix[var])}
+                                        for var, (_p, where) in rel.items() if where != "environment"],
+                              "verified": None}
+    return _fail(identity, "relative_path", var=first, path=path, cwd=os.getcwd(), absolute=fix[first],
+                 where="" if at == "environment" else say_fact("relative_where", where=at), lines=lines)
+
+
 def check_identity(env: Mapping[str, str], layers: list[ct.SettingsLayer] = (),
                    now: datetime.datetime | None = None) -> ClientIdentity:
     """Judge the client certificate the variables name (a key in the certificate file counts too)."""
@@ -99,6 +122,9 @@ def check_identity(env: Mapping[str, str], layers: list[ct.SettingsLayer] = (),
         return identity
     if not cert_path:
         return _fail(identity, "key_without_cert", key_path=key_path)
+    relative = _relative(identity, found)
+    if relative is not None:
+        return relative
     data, error = _read(cert_path)
     if data is None:
         return _fail(identity, "cert_unreadable", path=cert_path, detail=error, var=VARS[0])

@@ -70,6 +70,8 @@ class StoreSpec:
     fatal_if_bad: bool = False          # a bad source breaks the client entirely (Claude Code)
     note: str = ""
     claude: Any = field(default=None, compare=False)   # claude_trust.ClaudeTrust: why Claude Code reads what it reads
+    unhashed_dirs_ok: bool = False      # reads every file of a CA directory, hash links or not (Claude Code native)
+    version: str | None = None          # the client's version, where a rule depends on it (Claude Code)
 
 
 def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_config: str | None = None,
@@ -135,6 +137,12 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
                                + _t("node_bundled_roots"),
                                disabled=node_disabled, extra=True, builtin=certifi_path,
                                note="" if extra else _t("extra_not_set"))
+    if "--use-openssl-ca" in (env.get("NODE_OPTIONS") or "").split():
+        # OpenSSL's store replaces the bundled roots: SSL_CERT_FILE / SSL_CERT_DIR, else OpenSSL's default paths,
+        # like Python's ssl (measured with Node 24.11.1 and 20.20.2); NODE_EXTRA_CA_CERTS still adds.
+        openssl = ((extra,) if extra else ()) + py_sources
+        stores["node"] = StoreSpec("node", "Node.js", openssl, " + ".join(_via(s) for s in openssl)
+                                   + _t("node_openssl_ca"), disabled=node_disabled)
 
     # Claude Code: what its build, its settings scopes and CLAUDE_CODE_CERT_STORE make it read (claude_trust);
     # a DER file in NODE_EXTRA_CA_CERTS breaks it.
@@ -221,13 +229,28 @@ def claude_store(env: Mapping[str, str], *, home: str | None, cwd: str | None, c
     disabled = None
     if trust.disabled:
         disabled = trust.disabled[0] + ("" if trust.disabled[1] == "environment" else _t("in_file", path=trust.disabled[1]))
+    version = getattr(install, "version", None)
     return StoreSpec("claude-code", "Claude Code", tuple(sources), via or _t("no_store"), disabled=disabled, extra=True,
-                     builtin=certifi_path if trust.bundled else None, fatal_if_bad=True, note="; ".join(notes),
-                     claude=trust)
+                     builtin=certifi_path if trust.bundled else None, fatal_if_bad=not ignores_bad_extra(version),
+                     note="; ".join(notes), claude=trust, version=version, unhashed_dirs_ok=trust.build != "node")
+
+
+#: The first Claude Code measured to ignore an unreadable NODE_EXTRA_CA_CERTS (a DER, missing or garbled file): it
+#: says "Claude Code ignored all of the NODE_EXTRA_CA_CERTS file" and keeps its other stores. 2.1.197 failed every
+#: request instead (tests/test_clients.py measures both facts with the real client).
+IGNORES_BAD_EXTRA_FROM = (2, 1, 332)
+
+
+def ignores_bad_extra(version: str | None) -> bool:
+    """Whether Claude Code *version* ignores a bad NODE_EXTRA_CA_CERTS; an unknown version is not assumed to."""
+    import re
+
+    parts = tuple(int(x) for x in re.findall(r"\d+", version or "")[:3])
+    return len(parts) == 3 and parts >= IGNORES_BAD_EXTRA_FROM
 
 
 #: Reasons that take a store away from Claude Code: each is said in its trust row.
-NARROWING_REASONS = ("cert_store_bundled", "cert_store_system", "node_too_old")
+NARROWING_REASONS = ("cert_store_bundled", "cert_store_system", "node_too_old", "os_store_var_in_settings")
 
 
 def ct_text(key: str, values: Mapping[str, Any]) -> str:
@@ -297,6 +320,8 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
                 roots += f.certs
             elif var in ("default", "system") and f.status in ("missing", "empty"):
                 continue  # no compiled-in bundle here: not the user's doing
+            elif spec.unhashed_dirs_ok and f.status == "not_hashed":
+                roots += f.certs  # measured: Claude Code 2.1.332 reads such a directory
             else:
                 # DER, missing, empty, un-hashed directory...: the client cannot use it.
                 bad.append(f)
@@ -306,7 +331,8 @@ def trust_matrix(chain: Sequence[x509.Certificate], stores: Mapping[str, StoreSp
             out[name] = ClientTrust(name, spec.label, True, spec.via, _t("verification_off", how=spec.disabled),
                                     spec.relevant, spec.disabled, bad)
             continue
-        fatal = [f for f in bad if spec.fatal_if_bad and f.var and "NODE_EXTRA_CA_CERTS" in f.var]
+        fatal = [f for f in bad if spec.fatal_if_bad and f.var and "NODE_EXTRA_CA_CERTS" in f.var
+                 and f.status != "relative"]
         res = build_path(chain, roots)
         if fatal:
             f = fatal[0]
