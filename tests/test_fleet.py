@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import tracemalloc
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -254,25 +254,23 @@ def test_redaction_canary_in_every_output(tmp_path, capsys):
 
 
 def test_documents_are_not_kept(tmp_path):
-    """Memory grows by a compact summary per host, not by the reports (the bench measures 10,000)."""
+    """Memory grows by a compact summary per host, not by the reports (the bench measures 10,000 in memory).
+
+    Measured as the serialised size of what the fleet keeps: traced memory counted the interpreter's own
+    one-time growth (the interned-strings table doubling, 405 KiB) as this loop's, and so changed with the tests
+    that ran before it."""
     template = json.dumps(lab_report("ssl-bump-untrusted"))
     d = tmp_path / "many"
     d.mkdir()
     for i in range(300):
         (d / f"{i}.json").write_text(template.replace('"hostname": "vm"', f'"hostname": "host-{i:04d}"'))
     fleet = Fleet()
-    tracemalloc.start()
-    try:
-        for i, item in enumerate(iter_inputs([str(d)])):
-            fleet.add(item)
-            assert item.doc is None
-            if i == 20:
-                early = tracemalloc.get_traced_memory()[0]
-        grown = tracemalloc.get_traced_memory()[0] - early
-    finally:
-        tracemalloc.stop()
+    for item in iter_inputs([str(d)]):
+        fleet.add(item)
+        assert item.doc is None
     assert len(fleet.latest) == 300
-    assert grown / 280 < 2_000, f"{grown / 280:.0f} bytes kept per report"
+    kept = len(pickle.dumps(fleet.latest)) / 300
+    assert kept < 2_000 < len(template) / 10, f"{kept:.0f} bytes kept per report"
 
 
 def test_aggregate_of_nothing_is_empty_not_an_error():
