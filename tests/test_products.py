@@ -137,6 +137,14 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (500, [("Server", "Apache/2.4.71 (Debian)")], "<h1>Internal Server Error</h1>\n<p>The server encountered an "
      "internal error or\nmisconfiguration and was unable to complete\nyour request.</p>", False,
      "connect_not_allowed"),
+    # tinyproxy 1.11.1 passing on its parent's answer (measured): 'Upstream http parent:port' without the parent's
+    # credentials gets its 407 (no Proxy-Authenticate left), wrong ones in the Upstream line its 401; tinyproxy's own
+    # 407/401 carry no Via. Squid's own 407 carries its own Via: still the user's credentials.
+    (407, [("Via", "1.1 vm (tinyproxy/1.11.1)"), ("Server", "tinyproxy/1.11.1")], "", False, "parent_credentials"),
+    (401, [("Via", "1.1 vm (tinyproxy/1.11.1)"), ("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True,
+     "parent_credentials"),
+    (407, [("Via", "1.1 vm (squid/5.7)"), ("Proxy-Authenticate", 'Basic realm="lab"')], "", False,
+     "credentials_required"),
     (200, [], "", False, None),
 ])
 def test_refusal_shapes(status, headers, body, sent, shape):

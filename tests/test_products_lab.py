@@ -102,7 +102,18 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
-    if case == "parent-wrong-password":
+    if case == "parent-wrong-password" and key == "tinyproxy":
+        # tinyproxy passes on its parent's 401 to the wrong password of its own Upstream line, adding its Via (never
+        # on its own pages): the proxy's configuration, said as such, not "add your credentials to the proxy URL".
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "answered HTTP/1.0 401 Unauthorized to CONNECT" in root["finding"]
+        assert "'Via: 1.1 " in root["finding"] and "(tinyproxy/" in root["finding"]
+        assert "not your credentials" in root["finding"] and "The answer comes from tinyproxy" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output and "not-the-password" not in run.output
+        for step_id in ("auth.credentials", "policy.domain_allowed", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    elif case == "parent-wrong-password":
         # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]

@@ -288,10 +288,10 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
             kind, meaning = "block_page", words.meaning("squid_after_tls", code=code)
         return Verdict(kind=kind, meaning=meaning, **base)
     shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
+    if shape in PROXY_WIDE:  # a port, this machine, or the parent's verdict on the proxy's own credentials
+        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning=words.meaning("auth"), **base)
-    if shape in PROXY_WIDE:  # a port or this machine refused, not the domain (connectivity.proxy_works judges it)
-        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
         return Verdict(kind="upstream", meaning=words.meaning("upstream_unreachable"), **base)
     if status == 413:

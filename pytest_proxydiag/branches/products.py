@@ -25,10 +25,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
+                                               RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth_via", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -187,11 +188,20 @@ def parent_auth_failure(body: bytes | str | None) -> str | None:
     return None
 
 
+def relayed_auth_via(status: int | None, headers: Sequence[tuple[str, str]] = ()) -> str | None:
+    """The Via header of a 401/407 that the proxy relayed from its own parent (:data:`RELAYED_AUTH_VIA`), or None:
+    the parent's verdict on the credentials the proxy's configuration sends, which the user's cannot change."""
+    via = header(headers, "Via") if status in (401, 407) else None
+    if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
+        return via[:QUOTE_LIMIT]
+    return None
+
+
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
-#: Shapes whose page says the proxy refuses a port or this machine, whatever the domain: connectivity.proxy_works
-#: judges them, never a domain rule.
-PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied")
+#: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
+#: own credentials), whatever the domain: connectivity.proxy_works judges them, never a domain rule.
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -204,6 +214,8 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
     if status is None or 200 <= status < 300:
         return None
+    if relayed_auth_via(status, headers):
+        return "parent_credentials"
     challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
     if status == 407 or (status == 401 and challenged):
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.

@@ -104,6 +104,13 @@ STEPS = {
                                     "refused the proxy's credentials ('{words}'). This is authentication between the "
                                     "proxy and its parent, set in the proxy's configuration, not your credentials. "
                                     "{product}", "solution": "parent_credentials"},
+            "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
+                                            "its own parent proxy: it carries the proxy's 'Via: {via}', which "
+                                            "tinyproxy adds only to answers it relays, never to its own pages. The "
+                                            "parent refused the credentials the proxy sends it (none, or wrong ones), "
+                                            "set in the proxy's configuration: not your credentials, and adding "
+                                            "yours to the proxy URL cannot help (the proxy does not pass them on). "
+                                            "{product}", "solution": "parent_credentials"},
             # SOCKS5 (net/socks.py): the CONNECT reply codes of RFC 1928, and the clients that cannot use SOCKS.
             "socks_refused": {"text": "The SOCKS5 proxy {proxy} could not open CONNECT {target}: {meaning} "
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
@@ -162,7 +169,8 @@ STEPS = {
                 "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
-                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line). Changing "
+                "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
+                "Squid: the login= of its cache_peer line). Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"

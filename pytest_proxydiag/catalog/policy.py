@@ -83,6 +83,9 @@ _OWN_PATH_NOTES = {
                                  "ConnectPort), not on the domain."),
     "path_client_denied": ("Its page says it does not serve this machine: its client rules (tinyproxy: Allow; Squid: "
                            "the src ACLs; Apache httpd: Require ip), for every destination, not a domain rule."),
+    "path_parent_credentials": ("It passed on its own parent proxy's refusal of the credentials the proxy sends it "
+                                "(tinyproxy: the Upstream line): the proxy's configuration, for every destination, "
+                                "not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -416,7 +419,8 @@ NOTES = {
     "policy.proxy_logs": {
         "nothing_for_it": "nothing for IT to look up: {replies}",
         "no_error_answer": "no error answer from the proxy",
-        "proxy_wide_first": ("the proxy refuses a port or this machine, whatever the request: "
+        "proxy_wide_first": ("the proxy refuses a port or this machine (or its parent the proxy's own "
+                             "credentials), whatever the request: "
                              "connectivity.proxy_works names the rule and where IT logs it"),
     },
 }

@@ -188,6 +188,13 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
 )
 
+#: Via headers of a product that adds Via only to the answers it relays from its parent proxy, never to its own
+#: pages (regexes).  A 401 or 407 carrying one is the parent's verdict on the credentials the proxy itself sends
+#: (tinyproxy 1.11.1, measured: its own 407/401 have no Via; behind 'Upstream http parent:port' without the
+#: parent's credentials it relays the parent's 407, with wrong ones in 'Upstream http user:pass@parent:port' the
+#: parent's 401, each with 'Via: 1.1 <host> (tinyproxy/1.11.1)'; credentials the client adds are not passed on).
+RELAYED_AUTH_VIA: tuple[str, ...] = (r"\(tinyproxy/[\d.]+\)", r"\btinyproxy\b")
+
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
 IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Squid: read_timeout, and client_lifetime for the whole connection; "
@@ -211,6 +218,8 @@ REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",
     "credentials_required": "the proxy wants credentials and none were sent",
     "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
+    "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
+                          "proxy's own configuration sends its parent, not the user's",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",

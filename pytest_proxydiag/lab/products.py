@@ -140,6 +140,8 @@ class RealProxy:
     host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
+    tinyproxy with ``parent_password`` gets a parent tinyproxy with Basic auth and ``Upstream http
+    alice:PASSWORD@host:port``.
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
@@ -206,6 +208,9 @@ class RealProxy:
                      f'LogFile "{self.log_path}"', "LogLevel Info"]
             if self.credentials:
                 lines.append("BasicAuth {} {}".format(*self.credentials))
+            if self.parent is not None and self.parent_password is not None:
+                # A parent proxy with Basic auth, and this proxy's own (wrong) credentials for it in its Upstream line.
+                lines.append(f"Upstream http {PARENT_USER}:{self.parent_password}@{self.parent.host}:{self.parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
@@ -310,6 +315,9 @@ class RealProxy:
             self._dante_users(env)
         if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
+            self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
+                timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=self.credentials, hosts=self.hosts).start(timeout)
         try:

@@ -191,6 +191,9 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                         "provider's port is refused",
     "dante-port-rule": "Dante allows SOCKS CONNECT only to port 443 ('socks block ... port != 443'): the provider's "
                        "port is refused",
+    "tinyproxy-parent-wrong-password": "tinyproxy forwards through a parent proxy with Basic auth (tinyproxy) with a "
+                                       "wrong password in its own Upstream line; the client sends no credentials and "
+                                       "gets the parent's 401, passed on",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
 }
 
@@ -208,7 +211,7 @@ def _product_cases(key: str) -> list[str]:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
         cases += ["intercept", "upstream-untrusted", "buffered"]
-    if key == "privoxy":
+    if key in ("privoxy", "tinyproxy"):
         cases.append("parent-wrong-password")
     return cases + list(MISCONFIGS.get(key, ()))
 
