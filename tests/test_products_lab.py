@@ -102,6 +102,14 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "parent-no-credentials":
+        # tinyproxy's Upstream line without the parent's credentials: the parent's 407 passed on, its challenge dropped.
+        # Not "offers no scheme" (auth.scheme), not "add your credentials": the proxy's configuration.
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "answered HTTP/1.0 407 Proxy Authentication Required to CONNECT" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
     if case == "parent-wrong-password" and key == "tinyproxy":
         # tinyproxy passes on its parent's 401 to the wrong password of its own Upstream line, adding its Via (never
         # on its own pages): the proxy's configuration, said as such, not "add your credentials to the proxy URL".

@@ -141,7 +141,7 @@ class RealProxy:
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
     tinyproxy with ``parent_password`` gets a parent tinyproxy with Basic auth and ``Upstream http
-    alice:PASSWORD@host:port``.
+    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials).
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
@@ -210,7 +210,8 @@ class RealProxy:
                 lines.append("BasicAuth {} {}".format(*self.credentials))
             if self.parent is not None and self.parent_password is not None:
                 # A parent proxy with Basic auth, and this proxy's own (wrong) credentials for it in its Upstream line.
-                lines.append(f"Upstream http {PARENT_USER}:{self.parent_password}@{self.parent.host}:{self.parent.port}")
+                creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
+                lines.append(f"Upstream http {creds}{self.parent.host}:{self.parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:

@@ -156,6 +156,9 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
+                              "parent's credentials in its own Upstream line: the parent's 407, passed on",
+                              "connectivity.proxy_works"),
     "connect-port": ("{name} allows CONNECT only to port 563 (ConnectPort): the provider's port is refused",
                      "connectivity.proxy_works"),
     "client-refused": ("{name}'s client rules leave out this machine: every request is refused",
@@ -213,6 +216,8 @@ def _product_cases(key: str) -> list[str]:
         cases += ["intercept", "upstream-untrusted", "buffered"]
     if key in ("privoxy", "tinyproxy"):
         cases.append("parent-wrong-password")
+    if key == "tinyproxy":
+        cases.append("parent-no-credentials")
     return cases + list(MISCONFIGS.get(key, ()))
 
 
