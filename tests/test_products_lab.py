@@ -47,7 +47,7 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
-                 "client-refused", "no-connect-module", "port-rule"}
+                 "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -102,6 +102,11 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "no-connect":
+        # Privoxy's +limit-connect{,}: every CONNECT refused, plain http:// forwarded; the fix names Privoxy's action.
+        assert root["finding_key"] == "connect_refused", root["finding"]
+        assert "403 Request blocked by Privoxy" in root["finding"] and "The answer comes from Privoxy" in root["finding"]
+        assert "Privoxy: the port in its +limit-connect action, e.g. {+limit-connect{443}}" in root["solution"]
     if case == "parent-no-credentials":
         # tinyproxy's Upstream line without the parent's credentials: the parent's 407 passed on, its challenge dropped.
         # Not "offers no scheme" (auth.scheme), not "add your credentials": the proxy's configuration.
@@ -159,9 +164,11 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
         assert root["finding_key"] == "port_refused", root["finding"]
         assert "but not to api.anthropic.com:443" in root["finding"]
-        assert ("SOCKS5 replies do not name the product" if socks else "Apache httpd (mod_proxy)") in root["finding"]
-        assert (f"Dante: a 'socks pass' rule for port {lab.origin_port}" if socks else
-                f"Apache httpd: add {lab.origin_port} to AllowCONNECT") in root["solution"]
+        assert ("SOCKS5 replies do not name the product" if socks else PRODUCTS[key].name) in root["finding"]
+        assert {"dante": f"Dante: a 'socks pass' rule for port {lab.origin_port}",
+                "apache": f"Apache httpd: add {lab.origin_port} to AllowCONNECT",
+                "privoxy": f"Privoxy: {lab.origin_port} in its +limit-connect action, e.g. "
+                           f"{{+limit-connect{{443,{lab.origin_port}}}}}"}[key] in root["solution"]
         assert "Please allow outbound HTTPS" not in root["solution"]
     if case == "client-refused" and socks:
         # Dante closes the connection on the greeting: its client rules, not "no SOCKS server here".

@@ -119,7 +119,8 @@ STEPS = {
             "port_refused": {"text": "The proxy {proxy_hostport} refuses CONNECT to {blocked}, but not to {control} "
                                      "({control_answer}): its rule is on port {port}, not on the domain (Squid's "
                                      "'http_access deny CONNECT !SSL_ports', Apache httpd's AllowCONNECT, "
-                                     "tinyproxy's ConnectPort, Dante's 'socks block ... port').{vendor_note}",
+                                     "tinyproxy's ConnectPort, Privoxy's +limit-connect, Dante's 'socks block ... "
+                                     "port').{vendor_note}",
                              "solution": "allow_port"},
             # No answer at all for one domain, while a control CONNECT to another provider name worked.
             "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
@@ -131,7 +132,8 @@ STEPS = {
                       "allow_port": {"any": (
                           "Ask IT to allow CONNECT to port {port} through the proxy {proxy_hostport} (Squid: add "
                           "'acl SSL_ports port {port}'; Apache httpd: add {port} to AllowCONNECT; tinyproxy: "
-                          "'ConnectPort {port}'; Dante: a 'socks pass' rule for port {port} before the 'socks "
+                          "'ConnectPort {port}'; Privoxy: {port} in its +limit-connect action, e.g. "
+                          "{{+limit-connect{{443,{port}}}}}; Dante: a 'socks pass' rule for port {port} before the 'socks "
                           "block'). Whitelisting the domain will not help: it is already allowed on "
                           "port 443. Or use the service on port 443 if it offers one.\n"
                           "Retest: curl -v -x \"$HTTPS_PROXY\" https://{blocked}/")}},

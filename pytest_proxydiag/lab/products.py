@@ -101,6 +101,12 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
         "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
     },
+    "privoxy": {  # its action file
+        # +limit-connect{443} for every URL: 403 "Request blocked by Privoxy" to CONNECT on the provider's port.
+        "port-rule": lambda lines: ["{+limit-connect{443}}", "/", *lines],
+        # +limit-connect{,} (no CONNECT at all, as default.action's 'standard.Advanced' preset): plain http:// only.
+        "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
+    },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
         # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
@@ -222,8 +228,10 @@ class RealProxy:
         if key == "apache":
             return [self.binary, "-X", "-f", str(self._apache_config())]
         if key == "privoxy":
-            write_private(d / "lab.action", "{+block{proxydiag lab: blocked by policy}}\n"
-                          + "".join(f"{h}\n" for h in self.blocked), 0o644)
+            action = ["{+block{proxydiag lab: blocked by policy}}", *self.blocked]
+            if self.misconfig:
+                action = MISCONFIGS[key][self.misconfig](action)
+            write_private(d / "lab.action", "".join(f"{x}\n" for x in action), 0o644)
             lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
                      "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
             if self.parent is not None and self.parent_password is not None:

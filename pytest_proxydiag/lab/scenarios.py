@@ -156,6 +156,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
+                   "connectivity.proxy_works"),
     "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
                               "parent's credentials in its own Upstream line: the parent's 407, passed on",
                               "connectivity.proxy_works"),
@@ -197,6 +199,8 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
     "tinyproxy-parent-wrong-password": "tinyproxy forwards through a parent proxy with Basic auth (tinyproxy) with a "
                                        "wrong password in its own Upstream line; the client sends no credentials and "
                                        "gets the parent's 401, passed on",
+    "privoxy-port-rule": "Privoxy allows CONNECT only to port 443 (+limit-connect{443}): the provider's port is "
+                         "refused",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
 }
 
