@@ -118,8 +118,10 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE
                    and (v.status in (403, 451) or v.socks_code == 2)}  # 2: SOCKS5 "not allowed by ruleset"
-    _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
-              policy.judge_domains(domains, checked, replies=replies, port_checks=port_checks, **common))
+    allow_list = policy_reach.allow_list_note(refused[0] if len(refused) == len(checked) else None,
+                                              measure.reference_probes(probes, cfg["reference"])[0])
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_domains(
+        domains, checked, replies=replies, port_checks=port_checks, allow_list=allow_list, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")

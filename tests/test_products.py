@@ -295,3 +295,16 @@ _SQUID_DENIED = ((("X-Squid-Error", "ERR_ACCESS_DENIED 0"), ("Server", "squid/6.
 def test_a_reference_refused_alike_tells_a_refused_machine_from_a_domain_rule(provider, reference, alike):
     first, other = (policy.read_reply(*reply, stage="connect") for reply in (provider, reference))
     assert products.refused_alike(first, other) is alike
+
+
+@pytest.mark.parametrize("body, words", [
+    # tinyproxy 1.11.1 Filter (FilterDefaultDeny Yes: an allow-list), measured
+    ("<h1>Filtered</h1>\n<p>The request you made has been filtered</p>", "request you made has been filtered"),
+    # Privoxy 3.0.34 +block{reason}, as its page writes it (once in a script string, once as HTML)
+    ("document.write('\\ <b>Block reason:</b> only approved sites \\ See why')", "Block reason: only approved sites"),
+    # Privoxy's +limit-connect is a port rule, not a name filter; a machine refused (tinyproxy's Allow) neither
+    ("<b>Block reason:</b> Forbidden CONNECT port.", None),
+    ("<p>The administrator of this proxy has not configured it to service requests from your host.</p>", None),
+])
+def test_a_page_saying_the_name_was_filtered_is_told_from_a_port_or_machine_rule(body, words):
+    assert products.name_filter_words(body) == words

@@ -47,7 +47,8 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
-                 "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials"}
+                 "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
+                 "allow-list"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -102,6 +103,16 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
+    if case == "allow-list":
+        # A filter that lets only a list of names through refuses google.com too, with the page of a filtered name: a
+        # list that needs the provider's names (the whitelist ticket), not "this machine is refused".
+        assert root["finding_key"] == "blocked", root["finding"]
+        assert "Its page says the name itself was filtered ('" + {"tinyproxy": "request you made has been filtered",
+                                                                  "privoxy": "Block reason: proxydiag lab: only "
+                                                                             "approved sites"}[key] in root["finding"]
+        assert "and it refuses google.com:443, a name every proxy lets through, the same way" in root["finding"]
+        assert "Please allow outbound HTTPS through the web proxy to:" in root["solution"]
+        assert "refuses everything from this machine" not in run.output and "ip route get" not in run.output
     if case == "no-connect":
         # Privoxy's +limit-connect{,}: every CONNECT refused, plain http:// forwarded; the fix names Privoxy's action.
         assert root["finding_key"] == "connect_refused", root["finding"]

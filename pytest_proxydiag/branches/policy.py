@@ -83,6 +83,7 @@ class Verdict:
     #: The proxy's own TLS to the provider failed verification: the words of its page (catalog UPSTREAM_TLS).
     upstream_tls: str | None = None
     parent_auth: str | None = None  #: its own parent refused the proxy's credentials: the page's words
+    name_filter: str | None = None  #: the page says the requested name was filtered (a list of names): its words
 
     @property
     def from_proxy(self) -> bool:
@@ -270,7 +271,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     signals = tuple((vendor.signals if vendor else ()) + tuple(provider) + tuple(edge)
                     + ((f"X-Squid-Error: {squid}",) if squid else ()))
     base = dict(status=status, sender=sender, vendor=vendor.name if vendor else None, error_code=code,
-                signals=signals, retry_after=retry, title=title, logs=vendor.logs if vendor else "", stage=stage)
+                signals=signals, retry_after=retry, title=title, logs=vendor.logs if vendor else "", stage=stage,
+                name_filter=products.name_filter_words(text) if status in (403, 451) else None)
 
     if sender in ("provider", "provider_edge"):
         if status == 429:
@@ -399,7 +401,7 @@ def port_rule(control_res) -> bool:
 def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
                   proxy_hostport: str, when: Callable[[str], float | None], client: str,
                   replies: Mapping[str, object] | None = None,
-                  port_checks: Mapping[str, tuple[str, object]] | None = None) -> Judgement:
+                  port_checks: Mapping[str, tuple[str, object]] | None = None, allow_list: str = "") -> Judgement:
     """Step 1: which provider domains the proxy refuses (403/451 or a block page), for the IT ticket.
 
     *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
@@ -439,7 +441,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
                               record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
-                              blocked=blocked, count=len(refused), vendor_note=vendor_note,
+                              blocked=blocked, count=len(refused), vendor_note=vendor_note + allow_list,
                               domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                               when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
     answers = [detail for _, _, detail in checked]

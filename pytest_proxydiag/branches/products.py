@@ -25,11 +25,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
-                                               RELAYED_AUTH_VIA,
+                                               NAME_FILTER_PAGES, RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth_via", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth_via", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -194,6 +194,17 @@ def relayed_auth_via(status: int | None, headers: Sequence[tuple[str, str]] = ()
     via = header(headers, "Via") if status in (401, 407) else None
     if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
         return via[:QUOTE_LIMIT]
+    return None
+
+
+def name_filter_words(body: bytes | str | None) -> str | None:
+    """The words of a refusal page saying the requested name was filtered (:data:`NAME_FILTER_PAGES`), bounded; or
+    None. Such a page refusing the reference name too is an allow-list without the provider, not a refused machine."""
+    text = body_text(body, 50_000)
+    for pattern in NAME_FILTER_PAGES:
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m:
+            return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", m.group(0))).strip()[:QUOTE_LIMIT]
     return None
 
 

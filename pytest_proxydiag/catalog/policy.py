@@ -390,6 +390,10 @@ NOTES = {
         "upstream_allowed": "{detail} (allowed by policy, but the proxy could not reach it: see policy.proxy_logs)",
         "vendor_note": " The answer comes from {vendor}{code}.",
         "category_note": " Category shown: {category}.",
+        "allow_list": (" Its page says the name itself was filtered ('{words}'), and it refuses {reference}, a name "
+                       "every proxy lets through, the same way ({answer}): its filter lets only a list of names "
+                       "through (tinyproxy: Filter with FilterDefaultDeny Yes; Privoxy: a +block on every URL with "
+                       "{{-block}} exceptions), and that list needs the provider's names."),
         "squid_code_note": " X-Squid-Error: {code}.",
         "the_proxy": "the proxy",
         "control_answer": "{control} (control): {detail}",

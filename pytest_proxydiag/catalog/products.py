@@ -213,6 +213,13 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("client_denied", r"not configured it to service requests from your host"),
 )
 
+#: Words of a product's refusal page that say the requested *name* was filtered (regexes): a list of names (an
+#: allow-list when it refuses every name), never this machine nor a port. Measured: tinyproxy 1.11.1 'Filter' (with
+#: 'FilterDefaultDeny Yes' an allow-list) answers 403 "The request you made has been filtered"; Privoxy 3.0.34 '+block'
+#: answers "Block reason: <the admin's reason>" ("Forbidden CONNECT port" is its +limit-connect, a port rule).
+NAME_FILTER_PAGES: tuple[str, ...] = (r"request you made has been filtered",
+                                      r"Block reason:(?:\s|<[^>]*>)*(?!Forbidden CONNECT port)\w[^<\n\\]{0,80}")
+
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",

@@ -358,6 +358,7 @@ class Lab:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
                                                                                           "no-credentials") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
+                                       allowed=["github.com"] if case == "allow-list" else (),
                                        intercept=case in ("intercept", "upstream-untrusted", "buffered"),
                                        upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
                                        parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else

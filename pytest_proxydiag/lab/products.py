@@ -141,7 +141,8 @@ class RealProxy:
     """A product from :data:`PRODUCTS` as a child process: ``RealProxy(key, directory, ...).start()`` / ``.stop()``.
 
     ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
-    host names are refused by the product's own filter; ``intercept`` (mitmproxy)
+    host names are refused by the product's own filter, ``allowed`` ones are the only names it lets through
+    (tinyproxy's Filter with FilterDefaultDeny Yes, Privoxy's +block on every URL with -block exceptions); ``intercept`` (mitmproxy)
     re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
     host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
@@ -153,7 +154,7 @@ class RealProxy:
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
                  hosts: Sequence[str] = LOOPBACK_NAMES, parent_password: str | None = None,
-                 misconfig: str | None = None) -> None:
+                 misconfig: str | None = None, allowed: Sequence[str] = ()) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -176,6 +177,7 @@ class RealProxy:
             raise LabError(f"{self.spec.name} has no lab misconfiguration {misconfig!r}")
         self.misconfig = misconfig
         self.blocked = list(blocked)
+        self.allowed = list(allowed)
         self.intercept = intercept
         self.upstream_ca = upstream_ca
         self.hosts = list(hosts)
@@ -223,12 +225,17 @@ class RealProxy:
             if self.blocked:
                 write_private(d / "filter", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.blocked), 0o644)
                 lines += [f'Filter "{d / "filter"}"', "FilterType ere", "FilterDefaultDeny No"]
+            if self.allowed:  # an allow-list: only these names pass
+                write_private(d / "allow", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.allowed), 0o644)
+                lines += [f'Filter "{d / "allow"}"', "FilterType ere", "FilterDefaultDeny Yes"]
             write_private(d / "tinyproxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "-d", "-c", str(d / "tinyproxy.conf")]
         if key == "apache":
             return [self.binary, "-X", "-f", str(self._apache_config())]
         if key == "privoxy":
             action = ["{+block{proxydiag lab: blocked by policy}}", *self.blocked]
+            if self.allowed:  # an allow-list: every URL blocked but these names
+                action += ["{+block{proxydiag lab: only approved sites}}", "/", "{-block}", *(f".{h}" for h in self.allowed)]
             if self.misconfig:
                 action = MISCONFIGS[key][self.misconfig](action)
             write_private(d / "lab.action", "".join(f"{x}\n" for x in action), 0o644)

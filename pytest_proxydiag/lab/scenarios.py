@@ -156,6 +156,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "allow-list": ("{name} lets only an allow-list of names through (github.com), without the provider's: every "
+                   "other name refused with its filter's page, google.com too", "policy.domain_allowed"),
     "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
                    "connectivity.proxy_works"),
     "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
@@ -222,6 +224,8 @@ def _product_cases(key: str) -> list[str]:
         cases.append("parent-wrong-password")
     if key == "tinyproxy":
         cases.append("parent-no-credentials")
+    if key in ("tinyproxy", "privoxy"):
+        cases.append("allow-list")
     return cases + list(MISCONFIGS.get(key, ()))
 
 
