@@ -50,6 +50,8 @@ REPLIES = [
     ([("Server", "iboss")], "", None, "iboss"),
     ([], "", "CN=Menlo Security Intermediate CA", "Menlo Security"),
     ([("Cf-Gateway", "1")], "", None, "Cloudflare Gateway"),
+    # Privoxy 3.0.34 +block with +handle-as-empty-document: a 1-byte page, no Server; its own Last-Modified (measured)
+    ([("Content-Length", "1"), ("Last-Modified", "Wed, 08 Jun 1955 12:00:00 GMT")], " ", None, "Privoxy"),
 ]
 
 

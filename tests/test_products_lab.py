@@ -48,7 +48,7 @@ def product_lab():
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
-                 "allow-list"}
+                 "allow-list", "empty-block"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -113,6 +113,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "and it refuses google.com:443, a name every proxy lets through, the same way" in root["finding"]
         assert "Please allow outbound HTTPS through the web proxy to:" in root["solution"]
         assert "refuses everything from this machine" not in run.output and "ip route get" not in run.output
+    if case == "empty-block":
+        # Privoxy's empty block page has no Server header: its Last-Modified date of 1955 still names it.
+        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"], root["finding"]
+        assert "not known to pytest-proxydiag" not in root["finding"]
     if case == "no-connect":
         # Privoxy's +limit-connect{,}: every CONNECT refused, plain http:// forwarded; the fix names Privoxy's action.
         assert root["finding_key"] == "connect_refused", root["finding"]

@@ -65,7 +65,10 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "port; 502/503 with Apache's page when the provider is unreachable",
              "Apache's ErrorLog (Debian: /var/log/apache2/error.log: AH01617 auth failures, AH01630 denied, AH00939 "
              "connect failed, AH01144 no protocol handler: mod_proxy_connect not loaded) and access.log"),
-    _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r"."},
+    # Privoxy dates its own answers 'Last-Modified: Wed, 08 Jun 1955 12:00:00 GMT': with +handle-as-empty-document
+    # its block is a 1-byte body and no Server header, that date is all that names it (measured, 3.0.34).
+    _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r".",
+                         "Last-Modified": r"\b08 Jun 1955 12:00:00\b"},
              [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org"], [],
              "403 Request blocked by Privoxy (a +block action); 503 Connect failed when the provider is unreachable",
              "Privoxy's logfile (Debian: /var/log/privoxy/logfile) with 'debug 1024' for blocked requests; "

@@ -106,6 +106,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "port-rule": lambda lines: ["{+limit-connect{443}}", "/", *lines],
         # +limit-connect{,} (no CONNECT at all, as default.action's 'standard.Advanced' preset): plain http:// only.
         "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
+        # The provider blocked with +handle-as-empty-document: 403 with a 1-byte body and no Server header.
+        "empty-block": lambda lines: ["{+block{corporate policy} +handle-as-empty-document}", ".anthropic.com", *lines],
     },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.

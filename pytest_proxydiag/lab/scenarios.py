@@ -158,6 +158,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                               "forward-socks5 line", "connectivity.proxy_works"),
     "allow-list": ("{name} lets only an allow-list of names through (github.com), without the provider's: every "
                    "other name refused with its filter's page, google.com too", "policy.domain_allowed"),
+    "empty-block": ("{name} blocks api.anthropic.com with +handle-as-empty-document: a 403 with an empty page and "
+                    "no Server header", "policy.domain_allowed"),
     "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
                    "connectivity.proxy_works"),
     "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
