@@ -48,7 +48,7 @@ def product_lab():
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
-                 "allow-list", "empty-block"}
+                 "allow-list", "empty-block", "reverse-only"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -122,7 +122,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "connect_refused", root["finding"]
         assert "403 Request blocked by Privoxy" in root["finding"] and "The answer comes from Privoxy" in root["finding"]
         assert "Privoxy: the port in its +limit-connect action, e.g. {+limit-connect{443}}" in root["solution"]
-    if case == "parent-no-credentials":
+    if case == "parent-no-credentials" and key == "privoxy":
+        # Privoxy's forward-socks5 line without user:pass@ to a parent that wants them: IT's fix, said as such.
+        assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication required'" in root["finding"]
+        assert "forward-socks5 line" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output
+    elif case == "parent-no-credentials":
         # tinyproxy's Upstream line without the parent's credentials: the parent's 407 passed on, its challenge dropped.
         # Not "offers no scheme" (auth.scheme), not "add your credentials": the proxy's configuration.
         assert root["finding_key"] == "parent_auth_relayed", root["finding"]
@@ -150,6 +155,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         logs = run.step("policy.proxy_logs")
         assert logs["finding_key"] == "parent_auth", logs
         assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
+    if case == "reverse-only":
+        # A reverse-only tinyproxy forwards nothing: its 400 page is no request-form problem, the fix says ReverseOnly.
+        assert root["finding_key"] == "connect_not_allowed", root["finding"]
+        assert "HTTP/1.1 400 Bad Request" in root["finding"] and "No mapping found for requested url" in \
+            root["solution"] and "ReverseOnly No" in root["solution"]
+        assert "Check the scheme of the proxy URL first" not in root["solution"]
     if case in ("connect-port", "no-connect-module"):
         # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
         assert root["finding_key"] == "connect_not_allowed", root["finding"]
@@ -211,6 +222,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "cut", root["finding"]
         assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
         assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
+        assert "Privoxy: socket-timeout" in root["solution"]
         for step_id in ("policy.payload_size", "application.debug_logging"):
             blocked = [s for s in run.steps if s["id"] == step_id][0]
             assert blocked["outcome"] != "failed", blocked

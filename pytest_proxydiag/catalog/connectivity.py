@@ -138,7 +138,8 @@ STEPS = {
             "allow_connect": {"any": (
                 "Ask IT to allow CONNECT to {target} (that host and port) for this machine (Squid: the "
                 "SSL_ports / CONNECT rules; Apache httpd: mod_proxy_connect loaded, ProxyRequests On and "
-                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port; Privoxy: the port in its "
+                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port, and ReverseOnly No, as a "
+                "reverse-only tinyproxy answers 'No mapping found for requested url'; Privoxy: the port in its "
                 "+limit-connect action, e.g. {{+limit-connect{{443}}}}). Evidence:\n"
                 "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_client": {"any": (

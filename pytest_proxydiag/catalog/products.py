@@ -187,6 +187,8 @@ SENTENCES: dict[str, str] = {
 #: failed", measured).
 PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"SOCKS5? authentication failed",
+    # Privoxy 3.0.34, forward-socks5(t) without user:pass@ to a parent that wants them: "503 Forwarding failure".
+    r"SOCKS5? authentication required",
     r"SOCKS5? (?:server|proxy) (?:rejected|refused) the (?:user|username|credentials)",
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
 )
@@ -200,7 +202,8 @@ RELAYED_AUTH_VIA: tuple[str, ...] = (r"\(tinyproxy/[\d.]+\)", r"\btinyproxy\b")
 
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
-IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Squid: read_timeout, and client_lifetime for the whole connection; "
+IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Privoxy: socket-timeout; Squid: read_timeout, and client_lifetime for "
+                         "the whole connection; "
                          "Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout server / timeout tunnel; nginx: "
                          "proxy_read_timeout")
 
@@ -212,6 +215,9 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("connect_not_allowed", r"CONNECT method not allowed with the port"),
     # Apache httpd asked to CONNECT without mod_proxy_connect: 500 with its generic "misconfiguration" page.
     ("connect_not_allowed", r"internal error or\s+misconfiguration"),
+    # tinyproxy with ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every
+    # forward request, CONNECT included.
+    ("connect_not_allowed", r"No mapping found for requested url"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
 )

@@ -86,6 +86,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "connect-port": lambda lines: lines + ["ConnectPort 563"],
         # An Allow list without this machine (TEST-NET-1 only): 403 "Access denied" to every request.
         "client-refused": lambda lines: [("Allow 192.0.2.0/24" if x.startswith("Allow ") else x) for x in lines],
+        # ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every forward request.
+        "reverse-only": lambda lines: lines + ["ReverseOnly Yes", 'ReversePath "/app/" "http://127.0.0.1:9/"'],
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },
@@ -106,6 +108,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "port-rule": lambda lines: ["{+limit-connect{443}}", "/", *lines],
         # +limit-connect{,} (no CONNECT at all, as default.action's 'standard.Advanced' preset): plain http:// only.
         "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
+        # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
+        "idle-timeout": lambda lines: lines,
         # The provider blocked with +handle-as-empty-document: 403 with a 1-byte body and no Server header.
         "empty-block": lambda lines: ["{+block{corporate policy} +handle-as-empty-document}", ".anthropic.com", *lines],
     },
@@ -246,10 +250,12 @@ class RealProxy:
             if self.parent is not None and self.parent_password is not None:
                 # Privoxy's forward lines carry credentials only for a SOCKS5 parent (forward-socks5
                 # user:pass@host:port); an HTTP parent gets the client's own Proxy-Authorization.
-                lines.append(f"forward-socks5 / {PARENT_USER}:{self.parent_password}@{self.parent.host}:"
-                             f"{self.parent.port} .")
+                creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
+                lines.append(f"forward-socks5 / {creds}{self.parent.host}:{self.parent.port} .")
             elif self.parent is not None:
                 lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
+            if self.misconfig == "idle-timeout":  # a setting of its main config, not of its action file
+                lines.append("socket-timeout 1")
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
         if key == "dante":

@@ -160,6 +160,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                    "other name refused with its filter's page, google.com too", "policy.domain_allowed"),
     "empty-block": ("{name} blocks api.anthropic.com with +handle-as-empty-document: a 403 with an empty page and "
                     "no Server header", "policy.domain_allowed"),
+    "reverse-only": ("{name} is a reverse proxy only (ReverseOnly Yes): 400 'No mapping found for requested url' to "
+                     "every forward request", "connectivity.proxy_works"),
     "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
                    "connectivity.proxy_works"),
     "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
@@ -205,6 +207,10 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                                        "gets the parent's 401, passed on",
     "privoxy-port-rule": "Privoxy allows CONNECT only to port 443 (+limit-connect{443}): the provider's port is "
                          "refused",
+    "privoxy-parent-no-credentials": "Privoxy forwards through a SOCKS5 parent (Dante) that wants a password, with "
+                                     "none in its own forward-socks5 line",
+    "privoxy-idle-timeout": "Privoxy closes a connection idle for 1 s (socket-timeout 1); the provider takes 2.5 s to "
+                            "answer",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
 }
 
@@ -224,7 +230,7 @@ def _product_cases(key: str) -> list[str]:
         cases += ["intercept", "upstream-untrusted", "buffered"]
     if key in ("privoxy", "tinyproxy"):
         cases.append("parent-wrong-password")
-    if key == "tinyproxy":
+    if key in ("tinyproxy", "privoxy"):
         cases.append("parent-no-credentials")
     if key in ("tinyproxy", "privoxy"):
         cases.append("allow-list")
