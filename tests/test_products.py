@@ -120,7 +120,9 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (407, [("Proxy-Authenticate", "Basic")], "", False, "credentials_required"),
     # tinyproxy 1.11 answers 401 (HTTP/1.0) to CONNECT with wrong credentials (measured).
     (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True, "credentials_rejected"),
-    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "credentials_required"),
+    # tinyproxy never answers 401 to a request without credentials (407 then): such a 401 is its parent's.
+    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "parent_credentials"),
+    (401, [("WWW-Authenticate", 'Basic realm="corp"')], "", False, "credentials_required"),
     (403, [], '<form><input type="password" name="pw"></form>', False, "login_portal"),
     (511, [], "<title>Network Authentication Required</title>", False, "login_portal"),
     (302, [("Location", "https://portal.example/login?u=x")], "", False, "other"),  # judged as a redirect
@@ -147,6 +149,9 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
      "parent_credentials"),
     (407, [("Via", "1.1 vm (squid/5.7)"), ("Proxy-Authenticate", 'Basic realm="lab"')], "", False,
      "credentials_required"),
+    # ... and with 'DisableViaHeader Yes' its parent's 401 with no Via: tinyproxy's own answer to no credentials is 407.
+    (401, [("Server", "tinyproxy/1.11.1"), ("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False,
+     "parent_credentials"),
     (200, [], "", False, None),
 ])
 def test_refusal_shapes(status, headers, body, sent, shape):

@@ -48,7 +48,7 @@ def product_lab():
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
-                 "allow-list", "empty-block", "reverse-only"}
+                 "allow-list", "empty-block", "reverse-only", "parent-no-via"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -135,6 +135,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-no-via":
+        # No Via to tell (DisableViaHeader Yes): a 401 to a request without credentials is not tinyproxy's own (407).
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "it is a 401 to a request that carried no credentials, and tinyproxy answers 407" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output and "not-the-password" not in run.output
     if case == "parent-wrong-password" and key == "tinyproxy":
         # tinyproxy passes on its parent's 401 to the wrong password of its own Upstream line, adding its Via (never
         # on its own pages): the proxy's configuration, said as such, not "add your credentials to the proxy URL".

@@ -109,9 +109,10 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
         if shape == "parent_credentials":
             # The parent's 401/407 passed on (the proxy's Via on it): the proxy's own credentials for its parent.
-            via = products.relayed_auth_via(reply.status, reply.headers)
-            return Judgement.fail("parent_auth_relayed", status=reply.status_line, via=via, product=who_answered,
-                                  evidence=f"{reply.status_line} (Via: {via})")
+            why = products.relayed_auth(reply.status, reply.headers, credentials_sent=bool(proxy is not None and proxy.has_credentials))
+            via = reply.header("Via")
+            return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,
+                                  evidence=reply.status_line + (f" (Via: {via})" if via else ""))
         if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,

@@ -25,11 +25,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
-                                               NAME_FILTER_PAGES, RELAYED_AUTH_VIA,
+                                               NAME_FILTER_PAGES, RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth_via", "name_filter_words", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -188,13 +188,17 @@ def parent_auth_failure(body: bytes | str | None) -> str | None:
     return None
 
 
-def relayed_auth_via(status: int | None, headers: Sequence[tuple[str, str]] = ()) -> str | None:
-    """The Via header of a 401/407 that the proxy relayed from its own parent (:data:`RELAYED_AUTH_VIA`), or None:
-    the parent's verdict on the credentials the proxy's configuration sends, which the user's cannot change."""
-    via = header(headers, "Via") if status in (401, 407) else None
+def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,
+                 credentials_sent: bool = False) -> str | None:
+    """Why a 401/407 is the proxy's parent's verdict on the credentials the proxy's own configuration sends (which
+    the user's cannot change), as a clause for the finding; None when it is the proxy's own."""
+    if status not in (401, 407):
+        return None
+    via = header(headers, "Via")
     if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
-        return via[:QUOTE_LIMIT]
-    return None
+        return SENTENCES["relayed_via"].format(via=via[:QUOTE_LIMIT], product=identify(headers).name or "the proxy")
+    named = identify(headers).name if status == 401 and not credentials_sent else None
+    return SENTENCES["relayed_401"].format(product=named) if named in RELAYED_401_PRODUCTS else None
 
 
 def name_filter_words(body: bytes | str | None) -> str | None:
@@ -225,7 +229,7 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
     if status is None or 200 <= status < 300:
         return None
-    if relayed_auth_via(status, headers):
+    if relayed_auth(status, headers, credentials_sent=credentials_sent):
         return "parent_credentials"
     challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
     if status == 407 or (status == 401 and challenged):

@@ -105,9 +105,7 @@ STEPS = {
                                     "proxy and its parent, set in the proxy's configuration, not your credentials. "
                                     "{product}", "solution": "parent_credentials"},
             "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
-                                            "its own parent proxy: it carries the proxy's 'Via: {via}', which "
-                                            "tinyproxy adds only to answers it relays, never to its own pages. The "
-                                            "parent refused the credentials the proxy sends it (none, or wrong ones), "
+                                            "its own parent proxy: {why}. The parent refused the credentials the proxy sends it (none, or wrong ones), "
                                             "set in the proxy's configuration: not your credentials, and adding "
                                             "yours to the proxy URL cannot help (the proxy does not pass them on). "
                                             "{product}", "solution": "parent_credentials"},

@@ -179,6 +179,10 @@ SENTENCES: dict[str, str] = {
     "unknown_no_headers": "The product that answered is not known to pytest-proxydiag (no Server or Via header).",
     "page": "Its page reads: {page}.",
     "logs": "IT finds the entry in: {logs}.",
+    "relayed_via": "it carries the proxy's 'Via: {via}', which {product} adds only to answers it relays, never to its "
+                   "own pages",
+    "relayed_401": "it is a 401 to a request that carried no credentials, and {product} answers 407 when none are "
+                   "sent, 401 only to wrong ones sent to it",
     "ca_source": " {product} does not send its CA; get it from {where}.",
 }
 
@@ -199,6 +203,10 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
 #: parent's credentials it relays the parent's 407, with wrong ones in 'Upstream http user:pass@parent:port' the
 #: parent's 401, each with 'Via: 1.1 <host> (tinyproxy/1.11.1)'; credentials the client adds are not passed on).
 RELAYED_AUTH_VIA: tuple[str, ...] = (r"\(tinyproxy/[\d.]+\)", r"\btinyproxy\b")
+#: Products that answer 407 when no credentials are sent and 401 only to wrong ones sent to them: their 401 to a
+#: request without credentials judged the credentials the proxy sends its parent (tinyproxy with DisableViaHeader Yes
+#: relays its parent's 401 without a Via, measured).
+RELAYED_401_PRODUCTS: tuple[str, ...] = ("tinyproxy",)
 
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).

@@ -88,6 +88,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "client-refused": lambda lines: [("Allow 192.0.2.0/24" if x.startswith("Allow ") else x) for x in lines],
         # ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every forward request.
         "reverse-only": lambda lines: lines + ["ReverseOnly Yes", 'ReversePath "/app/" "http://127.0.0.1:9/"'],
+        # DisableViaHeader Yes in front of a parent that refuses its Upstream password: the parent's 401, no Via.
+        "parent-no-via": lambda lines: lines + ["DisableViaHeader Yes"],
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },

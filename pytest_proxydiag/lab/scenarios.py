@@ -160,6 +160,9 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                    "other name refused with its filter's page, google.com too", "policy.domain_allowed"),
     "empty-block": ("{name} blocks api.anthropic.com with +handle-as-empty-document: a 403 with an empty page and "
                     "no Server header", "policy.domain_allowed"),
+    "parent-no-via": ("{name} with DisableViaHeader Yes forwards through a parent proxy with Basic auth (tinyproxy) "
+                      "with a wrong password in its own Upstream line: the parent's 401, passed on without a Via",
+                      "connectivity.proxy_works"),
     "reverse-only": ("{name} is a reverse proxy only (ReverseOnly Yes): 400 'No mapping found for requested url' to "
                      "every forward request", "connectivity.proxy_works"),
     "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
@@ -228,12 +231,8 @@ def _product_cases(key: str) -> list[str]:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
         cases += ["intercept", "upstream-untrusted", "buffered"]
-    if key in ("privoxy", "tinyproxy"):
-        cases.append("parent-wrong-password")
-    if key in ("tinyproxy", "privoxy"):
-        cases.append("parent-no-credentials")
-    if key in ("tinyproxy", "privoxy"):
-        cases.append("allow-list")
+    if key in ("privoxy", "tinyproxy"):  # a parent proxy behind them; a filter that can be an allow-list
+        cases += ["parent-wrong-password", "parent-no-credentials", "allow-list"]
     return cases + list(MISCONFIGS.get(key, ()))
 
 
