@@ -315,3 +315,12 @@ def test_a_reference_refused_alike_tells_a_refused_machine_from_a_domain_rule(pr
 ])
 def test_a_page_saying_the_name_was_filtered_is_told_from_a_port_or_machine_rule(body, words):
     assert products.name_filter_words(body) == words
+
+
+def test_a_parent_proxy_the_proxy_cannot_reach_is_read_from_the_page():
+    """Measured pages (tinyproxy 1.11.1 Upstream, Privoxy 3.0.34 forward-socks5t, each to a closed port)."""
+    assert products.parent_down_words("<h1>Unable to connect to upstream proxy</h1>") == \
+        "Unable to connect to upstream proxy"
+    assert products.parent_down_words("Privoxy was unable to socks5t-forward your request https://x:443/ through "
+                                      "127.0.0.1 : socks5 server unreachable") == "socks5 server unreachable"
+    assert products.parent_down_words("<h1>Connect failed</h1> could not be established") is None

@@ -48,7 +48,8 @@ def product_lab():
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
-                 "allow-list", "empty-block", "reverse-only", "parent-no-via"}
+                 "allow-list", "empty-block", "reverse-only", "parent-no-via",
+                 "parent-down"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -135,6 +136,13 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-down":
+        # Its own parent proxy unreachable: the proxy's forwarding (IT), not the provider's outage nor this machine.
+        assert root["finding_key"] == "parent_down", root["finding"]
+        assert "it cannot reach its own parent proxy ('" + {"tinyproxy": "Unable to connect to upstream proxy",
+                                                            "privoxy": "socks5 server unreachable"}[key] in root["finding"]
+        assert {"tinyproxy": "tinyproxy: its Upstream line",
+                "privoxy": "Privoxy: its forward / forward-socks5 / forward-socks5t lines"}[key] in root["solution"]
     if case == "parent-no-via":
         # No Via to tell (DisableViaHeader Yes): a 401 to a request without credentials is not tinyproxy's own (407).
         assert root["finding_key"] == "parent_auth_relayed", root["finding"]

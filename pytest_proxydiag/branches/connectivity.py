@@ -137,6 +137,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             # The proxy's own credentials for its parent (its forward configuration), not the user's: IT's fix.
             return Judgement.fail("parent_auth", status=reply.status_line, words=parent_auth, product=who_answered,
                                   evidence=f"{reply.status_line}: {parent_auth}")
+        parent_down = products.parent_down_words(reply.body) if reply.status >= 500 else None
+        if parent_down:  # its own parent proxy unreachable: the proxy's forwarding, not the provider
+            return Judgement.fail("parent_down", status=reply.status_line, words=parent_down, product=who_answered,
+                                  evidence=reply.status_line + ("" if parent_down in reply.status_line else
+                                                                f": {parent_down}"))
         if 300 <= reply.status < 400:
             # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
             why = Note.of("redirected", status=reply.status_line, location=reply.header("Location") or "nowhere")

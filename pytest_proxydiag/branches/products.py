@@ -25,11 +25,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
-                                               NAME_FILTER_PAGES, RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA,
+                                               NAME_FILTER_PAGES, PARENT_DOWN, RELAYED_401_PRODUCTS,
+                                               RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "relayed_auth", "name_filter_words", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -179,9 +180,18 @@ def parent_auth_failure(body: bytes | str | None) -> str | None:
 
     Not the user's credentials: the proxy's forward configuration (e.g. Privoxy's ``forward-socks5 user:pass@``).
     """
+    return _page_words(body, PARENT_AUTH_FAILURES)
+
+
+def parent_down_words(body: bytes | str | None) -> str | None:
+    """The words of an error page saying the proxy cannot reach its own parent proxy (bounded), or None."""
+    return _page_words(body, PARENT_DOWN)
+
+
+def _page_words(body: bytes | str | None, patterns: Sequence[str]) -> str | None:
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body, 50_000))
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
-    for pattern in PARENT_AUTH_FAILURES:
+    for pattern in patterns:
         m = re.search(pattern, text, re.IGNORECASE)
         if m:
             return m.group(0)[:QUOTE_LIMIT]

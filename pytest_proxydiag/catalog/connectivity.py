@@ -104,6 +104,10 @@ STEPS = {
                                     "refused the proxy's credentials ('{words}'). This is authentication between the "
                                     "proxy and its parent, set in the proxy's configuration, not your credentials. "
                                     "{product}", "solution": "parent_credentials"},
+            "parent_down": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it cannot reach its "
+                                    "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
+                                    "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
+                                    "address. {product}", "solution": "parent_down"},
             "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
                                             "its own parent proxy: {why}. The parent refused the credentials the proxy sends it (none, or wrong ones), "
                                             "set in the proxy's configuration: not your credentials, and adding "
@@ -172,6 +176,12 @@ STEPS = {
                 "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
                 "Squid: the login= of its cache_peer line). Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "parent_down": {"any": (
+                "Ask IT to check the parent proxy that the proxy {proxy_hostport} forwards to: that it runs and is "
+                "reachable from the proxy, at the address of the proxy's forwarding configuration (tinyproxy: its "
+                "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
+                "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},

@@ -208,6 +208,12 @@ RELAYED_AUTH_VIA: tuple[str, ...] = (r"\(tinyproxy/[\d.]+\)", r"\btinyproxy\b")
 #: relays its parent's 401 without a Via, measured).
 RELAYED_401_PRODUCTS: tuple[str, ...] = ("tinyproxy",)
 
+#: Lines of an error page that say the proxy cannot reach its own parent proxy (regexes): its forwarding, not the
+#: provider. Measured: tinyproxy 1.11.1 'Upstream http host:port' to a closed port answers "502 Unable to connect to
+#: upstream proxy"; Privoxy 3.0.34 'forward-socks5t / host:port .' to a closed port "503 Forwarding failure" with
+#: "socks5 server unreachable".
+PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable")
+
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
 IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Privoxy: socket-timeout; Squid: read_timeout, and client_lifetime for "

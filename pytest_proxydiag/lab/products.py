@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
 from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, free_port
@@ -88,6 +88,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "client-refused": lambda lines: [("Allow 192.0.2.0/24" if x.startswith("Allow ") else x) for x in lines],
         # ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every forward request.
         "reverse-only": lambda lines: lines + ["ReverseOnly Yes", 'ReversePath "/app/" "http://127.0.0.1:9/"'],
+        # 'Upstream http 127.0.0.1:<closed port>' (set by RealProxy): 502 "Unable to connect to upstream proxy".
+        "parent-down": lambda lines: lines,
         # DisableViaHeader Yes in front of a parent that refuses its Upstream password: the parent's 401, no Via.
         "parent-no-via": lambda lines: lines + ["DisableViaHeader Yes"],
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
@@ -110,6 +112,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "port-rule": lambda lines: ["{+limit-connect{443}}", "/", *lines],
         # +limit-connect{,} (no CONNECT at all, as default.action's 'standard.Advanced' preset): plain http:// only.
         "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
+        # 'forward-socks5t / 127.0.0.1:<closed port> .' (set by RealProxy): 503 "socks5 server unreachable".
+        "parent-down": lambda lines: lines,
         # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
         "idle-timeout": lambda lines: lines,
         # The provider blocked with +handle-as-empty-document: 403 with a 1-byte body and no Server header.
@@ -195,6 +199,12 @@ class RealProxy:
         self.startup_seconds: float | None = None
         #: Privoxy with credentials: the parent proxy that checks them (tinyproxy).
         self.parent: RealProxy | None = None
+        #: misconfig "parent-down": the closed port its forwarding names as its parent proxy.
+        self.dead_parent: Any = None
+        if misconfig == "parent-down":
+            from pytest_proxydiag.lab.hostile import ClosedPort  # hostile imports this module
+
+            self.dead_parent = ClosedPort()
 
     @property
     def url(self) -> str:
@@ -228,6 +238,8 @@ class RealProxy:
                 # A parent proxy with Basic auth, and this proxy's own (wrong) credentials for it in its Upstream line.
                 creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
                 lines.append(f"Upstream http {creds}{self.parent.host}:{self.parent.port}")
+            if self.dead_parent is not None:
+                lines.append(f"Upstream http {self.dead_parent.host}:{self.dead_parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
@@ -258,6 +270,8 @@ class RealProxy:
                 lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
             if self.misconfig == "idle-timeout":  # a setting of its main config, not of its action file
                 lines.append("socket-timeout 1")
+            if self.dead_parent is not None:
+                lines.append(f"forward-socks5t / {self.dead_parent.host}:{self.dead_parent.port} .")
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
         if key == "dante":
@@ -394,6 +408,8 @@ class RealProxy:
 
     def stop(self) -> None:
         self._kill()
+        if self.dead_parent is not None:
+            self.dead_parent.stop()
         parent, self.parent = self.parent, None
         if parent is not None:
             parent.stop()
