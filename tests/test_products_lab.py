@@ -143,6 +143,8 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
                                                             "privoxy": "socks5 server unreachable"}[key] in root["finding"]
         assert {"tinyproxy": "tinyproxy: its Upstream line",
                 "privoxy": "Privoxy: its forward / forward-socks5 / forward-socks5t lines"}[key] in root["solution"]
+        for step_id in ("policy.domain_allowed", "policy.proxy_logs"):  # not "could not reach the provider"
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
     if case == "parent-no-via":
         # No Via to tell (DisableViaHeader Yes): a 401 to a request without credentials is not tinyproxy's own (407).
         assert root["finding_key"] == "parent_auth_relayed", root["finding"]

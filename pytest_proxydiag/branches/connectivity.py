@@ -113,6 +113,10 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             via = reply.header("Via")
             return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,
                                   evidence=reply.status_line + (f" (Via: {via})" if via else ""))
+        if shape == "parent_down":  # its own parent proxy unreachable: the proxy's forwarding, not the provider
+            words = products.parent_down_words(reply.body) or ""
+            return Judgement.fail("parent_down", status=reply.status_line, words=words, product=who_answered,
+                                  evidence=reply.status_line + ("" if words in reply.status_line else f": {words}"))
         if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
@@ -137,11 +141,6 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             # The proxy's own credentials for its parent (its forward configuration), not the user's: IT's fix.
             return Judgement.fail("parent_auth", status=reply.status_line, words=parent_auth, product=who_answered,
                                   evidence=f"{reply.status_line}: {parent_auth}")
-        parent_down = products.parent_down_words(reply.body) if reply.status >= 500 else None
-        if parent_down:  # its own parent proxy unreachable: the proxy's forwarding, not the provider
-            return Judgement.fail("parent_down", status=reply.status_line, words=parent_down, product=who_answered,
-                                  evidence=reply.status_line + ("" if parent_down in reply.status_line else
-                                                                f": {parent_down}"))
         if 300 <= reply.status < 400:
             # Never followed: a proxy that redirects CONNECT is a portal or a web server, not the proxy.
             why = Note.of("redirected", status=reply.status_line, location=reply.header("Location") or "nowhere")

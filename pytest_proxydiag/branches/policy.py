@@ -304,7 +304,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
         tls, parent = _upstream_tls_words(text), products.parent_auth_failure(text)
         meaning = words.meaning("upstream_tls" if tls else "parent_auth" if parent else "upstream")
-        return Verdict(kind="upstream", meaning=meaning, upstream_tls=tls, parent_auth=parent, **base)
+        kind = "parent_down" if products.parent_down_words(text) else "upstream"  # its parent, not the provider
+        return Verdict(kind=kind, meaning=meaning, upstream_tls=tls, parent_auth=parent, **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)

@@ -225,8 +225,8 @@ def name_filter_words(body: bytes | str | None) -> str | None:
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
-#: own credentials), whatever the domain: connectivity.proxy_works judges them, never a domain rule.
-PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials")
+#: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a domain rule.
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -241,6 +241,8 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         return None
     if relayed_auth(status, headers, credentials_sent=credentials_sent):
         return "parent_credentials"
+    if status >= 500 and parent_down_words(body):
+        return "parent_down"
     challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
     if status == 407 or (status == 401 and challenged):
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.

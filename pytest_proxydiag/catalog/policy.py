@@ -86,6 +86,8 @@ _OWN_PATH_NOTES = {
     "path_parent_credentials": ("It passed on its own parent proxy's refusal of the credentials the proxy sends it "
                                 "(tinyproxy: the Upstream line): the proxy's configuration, for every destination, "
                                 "not a domain rule."),
+    "path_parent_down": ("It cannot reach its own parent proxy (tinyproxy: the Upstream line; Privoxy: its forward "
+                         "lines): the proxy's forwarding, for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -426,7 +428,7 @@ NOTES = {
         "nothing_for_it": "nothing for IT to look up: {replies}",
         "no_error_answer": "no error answer from the proxy",
         "proxy_wide_first": ("the proxy refuses a port or this machine (or its parent the proxy's own "
-                             "credentials), whatever the request: "
+                             "credentials, or it cannot reach its parent), whatever the request: "
                              "connectivity.proxy_works names the rule and where IT logs it"),
     },
 }

@@ -250,6 +250,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
     "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
                           "proxy's own configuration sends its parent, not the user's",
+    "parent_down": "the proxy cannot reach its own parent proxy: its forwarding, not the provider",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
