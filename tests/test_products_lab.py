@@ -562,3 +562,29 @@ def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
     assert "then the proxy closes the connection after 1." in step["finding"] and "not a body-size limit" in \
         step["finding"]
     assert "tinyproxy: Timeout" in step["solution"] and run.root_cause == "policy.payload_size"
+
+
+def test_privoxy_on_its_default_port_is_found_when_the_url_names_another(run_diag):
+    """Privoxy listens on its default 8118 (listen-address) while HTTPS_PROXY names another port on the same host:
+    the port step finds the real Privoxy on 8118 and says to use it (8118 is among the common proxy ports)."""
+    import socket
+
+    from pytest_proxydiag.lab import ClosedPort, RealProxy
+
+    require_product("privoxy")
+    host = "127.0.0.5"  # loopback, with Privoxy's default port unlikely to be taken by anyone else
+    with socket.socket() as probe:
+        if probe.connect_ex((host, 8118)) == 0:
+            pytest.skip(f"{host}:8118 is already in use")
+    closed = ClosedPort(host)
+    try:
+        with RealProxy("privoxy", listen=(host, 8118)):
+            url = f"http://{host}:{closed.port}"
+            run = run_diag("-m", "connectivity", "--proxydiag-no-direct", "--proxydiag-timeout", "3",
+                           env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    finally:
+        closed.stop()
+    step = run.step("connectivity.proxy_port")
+    assert step["outcome"] == "failed" and step["finding_key"] == "other_port", step
+    assert f"http://{host}:8118" in step["solution"], step["solution"]
+    assert run.root_cause == "connectivity.proxy_port"

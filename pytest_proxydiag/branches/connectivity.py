@@ -26,7 +26,8 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
            "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
            "judge_socks_tunnel", "judge_socks_clients"]
 
-COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
+#: The ports proxies listen on by default or by habit: 8080, Squid's 3128, tinyproxy's 8888, Privoxy's 8118, 8443.
+COMMON_PROXY_PORTS = (8080, 3128, 8888, 8118, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 _TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
 #: Causes that mean nothing answers at the proxy address: reachability owns them.
@@ -109,7 +110,8 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
         if shape == "parent_credentials":
             # The parent's 401/407 passed on (the proxy's Via on it): the proxy's own credentials for its parent.
-            why = products.relayed_auth(reply.status, reply.headers, credentials_sent=bool(proxy is not None and proxy.has_credentials))
+            why = products.relayed_auth(reply.status, reply.headers,
+                                        credentials_sent=bool(proxy is not None and proxy.has_credentials))
             via = reply.header("Via")
             return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,
                                   evidence=reply.status_line + (f" (Via: {via})" if via else ""))

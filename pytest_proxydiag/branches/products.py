@@ -30,7 +30,8 @@ from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, 
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -225,7 +226,8 @@ def name_filter_words(body: bytes | str | None) -> str | None:
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
-#: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a domain rule.
+#: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a
+#: domain rule.
 PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.

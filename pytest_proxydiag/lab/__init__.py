@@ -361,8 +361,9 @@ class Lab:
                                        allowed=["github.com"] if case == "allow-list" else (),
                                        intercept=case in ("intercept", "upstream-untrusted", "buffered"),
                                        upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
-                                       parent_password=WRONG_PASSWORD if case in ("parent-wrong-password", "parent-no-via") else
-                                       "" if case == "parent-no-credentials" else None,
+                                       parent_password=WRONG_PASSWORD if case in (
+                                           "parent-wrong-password", "parent-no-via")
+                                       else "" if case == "parent-no-credentials" else None,
                                        misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host

@@ -154,19 +154,21 @@ class RealProxy:
 
     ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
     host names are refused by the product's own filter, ``allowed`` ones are the only names it lets through
-    (tinyproxy's Filter with FilterDefaultDeny Yes, Privoxy's +block on every URL with -block exceptions); ``intercept`` (mitmproxy)
-    re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
+    (tinyproxy's Filter with FilterDefaultDeny Yes, Privoxy's +block on every URL with -block exceptions);
+    ``intercept`` (mitmproxy) re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
     host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
     tinyproxy with ``parent_password`` gets a parent tinyproxy with Basic auth and ``Upstream http
-    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials).
+    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials).  ``listen`` (host, port) fixes the
+    address instead of a free port (a product's default port, e.g. Privoxy's 8118).
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
                  hosts: Sequence[str] = LOOPBACK_NAMES, parent_password: str | None = None,
-                 misconfig: str | None = None, allowed: Sequence[str] = ()) -> None:
+                 misconfig: str | None = None, allowed: Sequence[str] = (),
+                 listen: tuple[str, int] | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -193,7 +195,9 @@ class RealProxy:
         self.intercept = intercept
         self.upstream_ca = upstream_ca
         self.hosts = list(hosts)
-        self.host = self.spec.listen_host
+        #: A fixed (host, port) instead of a free port on the product's loopback address (a product's default port).
+        self.listen = listen
+        self.host = listen[0] if listen else self.spec.listen_host
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
@@ -255,7 +259,8 @@ class RealProxy:
         if key == "privoxy":
             action = ["{+block{proxydiag lab: blocked by policy}}", *self.blocked]
             if self.allowed:  # an allow-list: every URL blocked but these names
-                action += ["{+block{proxydiag lab: only approved sites}}", "/", "{-block}", *(f".{h}" for h in self.allowed)]
+                action += ["{+block{proxydiag lab: only approved sites}}", "/", "{-block}",
+                           *(f".{h}" for h in self.allowed)]
             if self.misconfig:
                 action = MISCONFIGS[key][self.misconfig](action)
             write_private(d / "lab.action", "".join(f"{x}\n" for x in action), 0o644)
@@ -370,7 +375,7 @@ class RealProxy:
 
     def _start(self, env: dict[str, str], timeout: float) -> "RealProxy":
         for _attempt in range(3):
-            self.port = free_port(self.host)
+            self.port = self.listen[1] if self.listen else free_port(self.host)
             cmd = self._command()
             t0 = time.monotonic()
             with open(self.directory / "stderr.log", "wb") as err:
@@ -383,7 +388,7 @@ class RealProxy:
                 return self
             tail = self.log_tail()
             self._kill()
-            if "in use" not in tail.lower():  # another process took the port: try another one
+            if "in use" not in tail.lower() or self.listen:  # another process took the port: try another one
                 raise LabError(f"{self.spec.name} did not start ({status}):\n{tail}")
         raise LabError(f"{self.spec.name} found no free port on {self.host}")
 
