@@ -53,6 +53,8 @@ NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
+#: No byte of reply names the product: Privoxy's permit-access closes the connection at once.
+SILENT = {"privoxy-client-refused"}
 
 
 @pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
@@ -74,7 +76,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case in NAMES_PRODUCT and socks and case != "client-refused":
         # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.
         assert "SOCKS5 replies do not name the product" in root["finding"], root["finding"]
-    elif case in NAMES_PRODUCT and not socks:
+    elif case in NAMES_PRODUCT and not socks and name not in SILENT:
         assert ANSWERED_BY.get(name, PRODUCTS[key].name) in root["finding"], root["finding"]
         assert "IT finds the entry in:" in root["finding"]
     if case == "wrong-password":
@@ -217,6 +219,13 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "socks_client_refused", root["finding"]
         assert "closed it at once, without a byte of SOCKS5 reply" in root["finding"]
         assert "Dante: a 'client pass { from: <your address>/32" in root["solution"]
+    elif case == "client-refused" and key == "privoxy":
+        # Privoxy drops this machine without a reply, google.com and plain http:// too: its client rule, not the domain.
+        assert root["finding_key"] == "closes_everything", root["finding"]
+        assert "and did the same to CONNECT google.com:443" in root["finding"]
+        assert "Privoxy: a permit-access line with your address" in root["solution"] and "ip route get" in \
+            root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
     elif case == "client-refused" and key == "tinyproxy":
         assert root["finding_key"] == "client_denied", root["finding"]
         assert "refuses this machine itself, for every destination" in root["finding"]

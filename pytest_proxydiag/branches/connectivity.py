@@ -95,9 +95,12 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
-                refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
+                refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
+                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
+    *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
+    CONNECT and plain GET were closed the same way (``policy_reach.reference_silence``).
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
     (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
@@ -175,6 +178,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                               suggested=_suggested(proxy, scheme="http"))
     if cause in _UNREACHED:
         return Judgement.blocked("connectivity.proxy_reachable", detail)
+    silent = silent_everywhere() if cause in (Cause.RESET, Cause.CLOSED) and silent_everywhere else None
+    if silent is not None:  # the reference's CONNECT and plain GET closed too: nothing is answered to this machine
+        lines = ((f"CONNECT {target.hostport}", detail), (f"CONNECT {silent.hostport}", silent.answer),
+                 (f"GET http://{silent.hostport.rpartition(':')[0]}/", silent.plain or ""))
+        return Judgement.fail("closes_everything", detail=detail, reference=silent.hostport,
+                              proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>",
+                              evidence="\n".join(d if d.startswith(r) else f"{r}: {d}" for r, d in lines))
     return Judgement.fail("connect_failed", detail=detail, evidence=detail)
 
 

@@ -26,8 +26,10 @@ from pytest_proxydiag.branches import policy, products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
 from pytest_proxydiag.catalog.policy import utc
+from pytest_proxydiag.net.results import Cause
 
-__all__ = ["judge_own_path", "needs_control", "reference_refusal", "ReferenceRefusal", "allow_list_note"]
+__all__ = ["judge_own_path", "needs_control", "reference_refusal", "ReferenceRefusal", "allow_list_note",
+           "reference_silence"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,20 @@ def reference_refusal(verdict, connect: Callable[[], object | None],
         verdict, policy.read_reply(plain.reply.status, tuple(plain.reply.headers), plain.reply.body or b"",
                                    stage="plain", expect_json=False))
     return ReferenceRefusal(res.target, res.detail, plain.detail if passed else None)
+
+
+def reference_silence(connect: Callable[[], object | None],
+                      get: Callable[[], object | None] | None = None) -> ReferenceRefusal | None:
+    """The proxy closed (or reset) the reference name's CONNECT and a plain GET of it too, without a reply, as it
+    did the provider's: it answers nothing to this machine (a client rule that drops silently, such as Privoxy's
+    permit-access, or a broken proxy); None when either got a reply or was not asked."""
+    res = connect()
+    if res is None or res.cause not in (Cause.RESET, Cause.CLOSED):
+        return None
+    plain = get() if get is not None else None
+    if plain is None or plain.cause not in (Cause.RESET, Cause.CLOSED):
+        return None
+    return ReferenceRefusal(res.target, res.detail, plain.detail)
 
 
 def allow_list_note(verdict, connect: Callable[[], object | None]) -> str:

@@ -85,6 +85,13 @@ STEPS = {
                                            "list of names through: this is not a rule against the provider. "
                                            "{product}",
                                    "solution": "allow_machine"},
+            "closes_everything": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT "
+                                          "{target}, and did the same to CONNECT {reference}, a name every "
+                                          "proxy lets through, and to a plain http:// request: it answers nothing to "
+                                          "this machine. A client rule that drops connections silently does this "
+                                          "(Privoxy's permit-access / deny-access without your address; a firewall "
+                                          "rule in front of the proxy), or the proxy is broken. This is not a rule "
+                                          "against the provider.", "solution": "allow_client_silent"},
             "connect_refused": {"text": "The proxy {proxy} refuses CONNECT to every name: {target} and {reference} "
                                         "alike ({status}), while it forwards a plain http:// request to the same "
                                         "name ({plain}). CONNECT itself is refused, which every https:// "
@@ -149,6 +156,13 @@ STEPS = {
                 "(tinyproxy: Allow / Deny; Squid: the src ACLs of http_access; Apache httpd: Require ip in the "
                 "<Proxy> block). Asking for the provider's domain to be allowed will not help. Give IT the address "
                 "this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_client_silent": {"any": (
+                "Ask IT whether the proxy {proxy_hostport} serves this machine (Privoxy: a permit-access line with your "
+                "address or network, and no deny-access for it; Squid and tinyproxy answer 403 instead of closing) "
+                "and whether it is healthy. Asking for the provider's domain to be allowed will not help. Give IT the "
+                "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_machine": {"any": (

@@ -114,6 +114,8 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
         # 'forward-socks5t / 127.0.0.1:<closed port> .' (set by RealProxy): 503 "socks5 server unreachable".
         "parent-down": lambda lines: lines,
+        # 'permit-access 192.0.2.0/24' (set in its config by RealProxy): every connection from here reset, no reply.
+        "client-refused": lambda lines: lines,
         # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
         "idle-timeout": lambda lines: lines,
         # The provider blocked with +handle-as-empty-document: 403 with a 1-byte body and no Server header.
@@ -273,8 +275,10 @@ class RealProxy:
                 lines.append(f"forward-socks5 / {creds}{self.parent.host}:{self.parent.port} .")
             elif self.parent is not None:
                 lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
-            if self.misconfig == "idle-timeout":  # a setting of its main config, not of its action file
+            if self.misconfig == "idle-timeout":  # settings of its main config, not of its action file
                 lines.append("socket-timeout 1")
+            if self.misconfig == "client-refused":
+                lines.append("permit-access 192.0.2.0/24")
             if self.dead_parent is not None:
                 lines.append(f"forward-socks5t / {self.dead_parent.host}:{self.dead_parent.port} .")
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)

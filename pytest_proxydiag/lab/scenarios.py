@@ -215,6 +215,8 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                                      "none in its own forward-socks5 line",
     "privoxy-idle-timeout": "Privoxy closes a connection idle for 1 s (socket-timeout 1); the provider takes 2.5 s to "
                             "answer",
+    "privoxy-client-refused": "Privoxy's permit-access leaves out this machine: it closes every connection without "
+                              "a reply",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
 }
 
