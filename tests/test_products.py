@@ -324,3 +324,12 @@ def test_a_parent_proxy_the_proxy_cannot_reach_is_read_from_the_page():
     assert products.parent_down_words("Privoxy was unable to socks5t-forward your request https://x:443/ through "
                                       "127.0.0.1 : socks5 server unreachable") == "socks5 server unreachable"
     assert products.parent_down_words("<h1>Connect failed</h1> could not be established") is None
+
+
+def test_apaches_generic_500_with_credentials_is_its_auth_back_end_not_a_missing_connect_module():
+    """Apache 2.4.71's 500 'internal error or misconfiguration' (measured): without credentials it is read as CONNECT
+    not allowed (no mod_proxy_connect); with credentials sent it is most often its unreadable AuthUserFile."""
+    page = "<h1>Internal Server Error</h1>\n<p>The server encountered an internal error or\nmisconfiguration</p>"
+    headers = [("Server", "Apache/2.4.71 (Debian)")]
+    assert products.refusal_shape(500, headers, page, credentials_sent=False) == "connect_not_allowed"
+    assert products.refusal_shape(500, headers, page, credentials_sent=True) == "auth_backend"

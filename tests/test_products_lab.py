@@ -13,6 +13,7 @@ import pytest
 
 from pytest_proxydiag.lab import EXPECTED_ROOT_CAUSE, PRODUCT_SCENARIOS, PRODUCTS, Lab
 from pytest_proxydiag.lab.products import NSS_WRAPPER_INSTALL, find_nss_wrapper, find_product
+from pytest_proxydiag.lab.scenarios import PASSWORD as PASSWORD_OF_LAB
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -49,7 +50,7 @@ def product_lab():
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
                  "allow-list", "empty-block", "reverse-only", "parent-no-via",
-                 "parent-down"}
+                 "parent-down", "auth-file-unreadable"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -173,6 +174,13 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         logs = run.step("policy.proxy_logs")
         assert logs["finding_key"] == "parent_auth", logs
         assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
+    if case == "auth-file-unreadable":
+        # Apache's generic 500 to CONNECT with the right credentials: its password file, not "load mod_proxy_connect"
+        # alone, and never "contact IT for correct credentials".
+        assert root["finding_key"] == "auth_backend", root["finding"]
+        assert "AH01620 'Could not open password file'" in root["finding"]
+        assert "an AuthUserFile that exists and is readable by the Apache user" in root["solution"]
+        assert "Contact IT for correct credentials" not in run.output and PASSWORD_OF_LAB not in run.output
     if case == "reverse-only":
         # A reverse-only tinyproxy forwards nothing: its 400 page is no request-form problem, the fix says ReverseOnly.
         assert root["finding_key"] == "connect_not_allowed", root["finding"]

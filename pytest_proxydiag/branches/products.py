@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
+from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
                                                NAME_FILTER_PAGES, PARENT_DOWN, RELAYED_401_PRODUCTS,
                                                RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
@@ -228,7 +228,8 @@ REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
 #: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a
 #: domain rule.
-PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down")
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down",
+                                      "auth_backend")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -245,6 +246,9 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         return "parent_credentials"
     if status >= 500 and parent_down_words(body):
         return "parent_down"
+    if status == 500 and credentials_sent and any(re.search(p, body_text(body, 50_000), re.IGNORECASE)
+                                                  for p in AUTH_BACKEND_PAGES):
+        return "auth_backend"  # before the same page's "no mod_proxy_connect": credentials were checked first
     challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
     if status == 407 or (status == 401 and challenged):
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.

@@ -111,6 +111,13 @@ STEPS = {
                                     "refused the proxy's credentials ('{words}'). This is authentication between the "
                                     "proxy and its parent, set in the proxy's configuration, not your credentials. "
                                     "{product}", "solution": "parent_credentials"},
+            "auth_backend": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, sent with the "
+                                     "credentials of the proxy URL. {product} Apache httpd answers this generic page "
+                                     "when its own configuration fails on the request: with credentials, most often "
+                                     "the password file of its Basic auth (AuthUserFile) is missing or not readable by "
+                                     "its user (ErrorLog AH01620 'Could not open password file'); without "
+                                     "mod_proxy_connect it is AH01144. Either way it is the proxy's configuration, not "
+                                     "your password and not the provider.", "solution": "proxy_config"},
             "parent_down": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it cannot reach its "
                                     "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
                                     "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
@@ -191,6 +198,11 @@ STEPS = {
                 "Squid: the login= of its cache_peer line). Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "proxy_config": {"any": (
+                "Ask IT to read the proxy's ErrorLog for this request and fix its configuration (AH01620: an "
+                "AuthUserFile that exists and is readable by the Apache user, e.g. www-data; AH01144: load "
+                "mod_proxy_connect). Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x \"$HTTPS_PROXY\" {target_url}")},
             "parent_down": {"any": (
                 "Ask IT to check the parent proxy that the proxy {proxy_hostport} forwards to: that it runs and is "
                 "reachable from the proxy, at the address of the proxy's forwarding configuration (tinyproxy: its "

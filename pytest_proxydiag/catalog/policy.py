@@ -86,6 +86,8 @@ _OWN_PATH_NOTES = {
     "path_parent_credentials": ("It passed on its own parent proxy's refusal of the credentials the proxy sends it "
                                 "(tinyproxy: the Upstream line): the proxy's configuration, for every destination, "
                                 "not a domain rule."),
+    "path_auth_backend": ("It failed on its own configuration while checking the credentials (Apache httpd's 500: "
+                          "an AuthUserFile it cannot open), for every destination, not a domain rule."),
     "path_parent_down": ("It cannot reach its own parent proxy (tinyproxy: the Upstream line; Privoxy: its forward "
                          "lines): the proxy's forwarding, for every destination, not a domain rule."),
     "how_reset": "resets",

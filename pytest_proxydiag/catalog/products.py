@@ -243,6 +243,12 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
 NAME_FILTER_PAGES: tuple[str, ...] = (r"request you made has been filtered",
                                       r"Block reason:(?:\s|<[^>]*>)*(?!Forbidden CONNECT port)\w[^<\n\\]{0,80}")
 
+#: Pages of a proxy's generic server error that, to a request carrying credentials, most often mean its own
+#: authentication back end failed (regexes). Measured, Apache httpd 2.4.71: an AuthUserFile it cannot open answers
+#: CONNECT with credentials with its 500 "internal error or misconfiguration" page (ErrorLog AH01620), the page it
+#: also gives without mod_proxy_connect (AH01144); without credentials it answers 407 first.
+AUTH_BACKEND_PAGES: tuple[str, ...] = (r"internal error or\s+misconfiguration",)
+
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",
@@ -251,6 +257,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
                           "proxy's own configuration sends its parent, not the user's",
     "parent_down": "the proxy cannot reach its own parent proxy: its forwarding, not the provider",
+    "auth_backend": "the proxy failed on its own configuration while checking the credentials (its password file)",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",

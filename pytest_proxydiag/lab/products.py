@@ -129,6 +129,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "client-refused": lambda lines: [("  Require ip 192.0.2.0/24" if x.strip() in ("Require all granted",
                                                                                      "Require valid-user") else x)
                                          for x in lines],
+        # An AuthUserFile Apache cannot open (not there, or not readable by www-data): 500 to CONNECT with credentials.
+        "auth-file-unreadable": lambda lines: [("  AuthUserFile /nonexistent/proxydiag-htpasswd"
+                                                if x.strip().startswith("AuthUserFile") else x) for x in lines],
         "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
                                             and not x.startswith("AllowCONNECT")],
     },
