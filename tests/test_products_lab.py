@@ -50,7 +50,8 @@ def product_lab():
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
                  "allow-list", "empty-block", "reverse-only", "parent-no-via",
-                 "parent-down", "auth-file-unreadable"}
+                 "parent-down", "auth-file-unreadable",
+                 "parent-denies"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -174,6 +175,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         logs = run.step("policy.proxy_logs")
         assert logs["finding_key"] == "parent_auth", logs
         assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
+    if case == "parent-denies":
+        # Privoxy's 503 whose page says its SOCKS5 parent denied the destination: a refused domain (the whitelist
+        # ticket), not "the proxy is not working" nor "it could not reach the provider".
+        assert root["finding_key"] == "block_page" and "api.anthropic.com" in root["finding"], root["finding"]
+        assert "Please allow outbound HTTPS through the web proxy to:" in root["solution"]
+        assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
     if case == "auth-file-unreadable":
         # Apache's generic 500 to CONNECT with the right credentials: its password file, not "load mod_proxy_connect"
         # alone, and never "contact IT for correct credentials".

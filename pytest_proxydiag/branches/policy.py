@@ -212,7 +212,7 @@ _CTYPE = re.compile(r"content[- ]type\s+[\"']?application/json[\"']?\s+(?:is\s+)
 _BLOCKWORDS = re.compile(r"access denied|access (?:to this site )?(?:is |has been )?(?:blocked|restricted|denied)|"
                          r"web page blocked|site (?:is )?blocked|website blocked|blocked by (?:your )?"
                          r"(?:organization|company|administrator)|policy (?:violation|denied)|"
-                         r"not allowed to (?:browse|access|visit)|content blocked|request was denied|"
+                         r"not allowed to (?:browse|access|visit)|content blocked|request (?:was )?denied|"
                          r"web filter violation|permission to visit", re.IGNORECASE)
 
 

@@ -232,6 +232,9 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     # tinyproxy with ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every
     # forward request, CONNECT included.
     ("connect_not_allowed", r"No mapping found for requested url"),
+    # Privoxy 3.0.34 forwarding through a SOCKS5 parent whose rules refuse the destination (reply 0x02): "503
+    # Forwarding failure" with "SOCKS5 request denied": the parent's policy, a denied domain, not an outage.
+    ("denied", r"SOCKS5? request denied"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
 )

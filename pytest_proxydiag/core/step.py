@@ -228,12 +228,12 @@ def blocking_step_for(res: TunnelResult) -> str:
             if offered and "basic" not in offered:
                 return "auth.scheme"
             return "auth.credentials"
-        if res.reply.status in (403, 451):
-            from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
+        from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
 
+        shape = refusal_shape(res.reply.status, res.reply.headers, res.reply.body)
+        if res.reply.status in (403, 451) or shape == "denied":  # a 5xx whose page says the destination was denied
             # A 403 whose page says "this port" or "your host" refuses every domain: the proxy's, not policy's.
-            wide = refusal_shape(res.reply.status, res.reply.headers, res.reply.body) in PROXY_WIDE_SHAPES
-            return "connectivity.proxy_works" if wide else "policy.domain_allowed"
+            return "connectivity.proxy_works" if shape in PROXY_WIDE_SHAPES else "policy.domain_allowed"
     if res.cause == Cause.UNRESOLVABLE and res.target_unresolved_here:
         return "connectivity.proxy_works"  # the provider's name (socks5:// resolves it here), not the proxy's
     if res.cause in (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE):

@@ -114,6 +114,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
         # 'forward-socks5t / 127.0.0.1:<closed port> .' (set by RealProxy): 503 "socks5 server unreachable".
         "parent-down": lambda lines: lines,
+        # 'forward-socks5t' to a SOCKS5 parent (Dante) whose rules refuse the provider (set by RealProxy): 503
+        # "Forwarding failure", "SOCKS5 request denied".
+        "parent-denies": lambda lines: lines,
         # 'permit-access 192.0.2.0/24' (set in its config by RealProxy): every connection from here reset, no reply.
         "client-refused": lambda lines: lines,
         # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
@@ -271,7 +274,9 @@ class RealProxy:
             write_private(d / "lab.action", "".join(f"{x}\n" for x in action), 0o644)
             lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
                      "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
-            if self.parent is not None and self.parent_password is not None:
+            if self.parent is not None and self.misconfig == "parent-denies":
+                lines.append(f"forward-socks5t / {self.parent.host}:{self.parent.port} .")
+            elif self.parent is not None and self.parent_password is not None:
                 # Privoxy's forward lines carry credentials only for a SOCKS5 parent (forward-socks5
                 # user:pass@host:port); an HTTP parent gets the client's own Proxy-Authorization.
                 creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
@@ -367,6 +372,8 @@ class RealProxy:
             self._dante_users(env)
         if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "privoxy" and self.misconfig == "parent-denies" and self.parent is None:
+            self.parent = RealProxy("dante", blocked=["api.anthropic.com"], hosts=self.hosts).start(timeout)
         elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)

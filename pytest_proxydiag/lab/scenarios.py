@@ -166,6 +166,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
     "parent-down": ("{name} forwards through a parent proxy whose port is closed", "connectivity.proxy_works"),
     "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
                              "right credentials: 500 with its generic page", "connectivity.proxy_works"),
+    "parent-denies": ("{name} forwards through a SOCKS5 parent (Dante) whose rules refuse api.anthropic.com: 503 "
+                      "Forwarding failure, 'SOCKS5 request denied'", "policy.domain_allowed"),
     "reverse-only": ("{name} is a reverse proxy only (ReverseOnly Yes): 400 'No mapping found for requested url' to "
                      "every forward request", "connectivity.proxy_works"),
     "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
