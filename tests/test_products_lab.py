@@ -548,6 +548,15 @@ def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(
     assert payload["outcome"] == "skipped" and payload["blocked_by"] == "performance.latency", payload
 
 
+def test_policy_alone_reads_tinyproxys_own_401_to_a_wrong_password_as_the_users_credentials(product_lab, run_diag):
+    """-m policy: tinyproxy's own 401 to the wrong password the URL carries is the user's credentials (no_path, 'wants
+    credentials'), never its parent's refusal of the proxy's Upstream credentials (that 401 comes without any sent)."""
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=product_lab("tinyproxy-wrong-password"))
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] in ("failed", "skipped"), step
+    assert "parent proxy" not in (step["finding"] or "") + (step["skip_reason"] or ""), step
+
+
 @pytest.mark.parametrize("name, words", [("tinyproxy-connect-port", "not allowed there"),
                                          ("tinyproxy-client-refused", "does not serve this machine"),
                                          ("apache-client-refused", "refuses google.com:443, a name every proxy")])

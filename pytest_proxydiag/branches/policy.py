@@ -8,8 +8,7 @@ inside the tunnel, growing uploads); this module judges them:
   and the kind of verdict (denied, too large, rate limited, upstream unreachable, DLP, content type, ...);
 * :func:`provider_domains` (from :mod:`.providers`) — the provider host names
   in use and :func:`allowlist_lines` — the copy-paste block for the IT ticket;
-* ``judge_*`` — each policy step's conclusion as a
-  :class:`~.judgement.Judgement`.
+* ``judge_*`` — each policy step's conclusion as a :class:`~.judgement.Judgement`.
 
 Plain data in, plain data out: no network (the measurements are in ``net/policy_probes.py``), no sentences
 (``catalog/policy.py`` holds the meanings, the vendors' log locations and the text for IT).
@@ -128,8 +127,7 @@ _CATEGORY_PATTERNS = (
     r"Content Category:\s*[\"“']([^\"”'<]{2,80})[\"”']",
     r"(?:URL\s+)?Category\s*(?:</?[a-z][^>]*>\s*)*[:：]\s*(?:</?[a-z][^>]*>\s*)*([^<\n\r]{2,80}?)\s*(?:<|\n|\r|$)",
     r"categor(?:y|ies)\s+[\"“']([^\"”'<]{2,80})[\"”']\s+(?:is|are)\s+(?:filtered|blocked)",
-    r"category is filtered:?\s*([^<.\n]{2,80})",
-    r"belongs to the\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
+    r"category is filtered:?\s*([^<.\n]{2,80})", r"belongs to the\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
     r"not allowed to browse (?:the\s+)?[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
     r"(?:due to|in) the following categor(?:y|ies)\s*:\s*([^<\n\r]{2,80})",
     r"classified as\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?(?:\s+category)?[.<]",
@@ -226,7 +224,7 @@ def _upstream_tls_words(text: str) -> str | None:
 
 
 def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
-               *, stage: str = "tunnel", expect_json: bool = True) -> Verdict:
+               *, stage: str = "tunnel", expect_json: bool = True, credentials_sent: bool = False) -> Verdict:
     """Judge one reply: who sent it (proxy or provider), and what kind of verdict it is.
 
     *stage* says where it came from: ``connect`` (the proxy's answer to
@@ -289,7 +287,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         if kind == "denied" and stage == "tunnel":
             kind, meaning = "block_page", words.meaning("squid_after_tls", code=code)
         return Verdict(kind=kind, meaning=meaning, **base)
-    shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
+    shape = products.refusal_shape(status, headers, text, credentials_sent=credentials_sent) if stage == "connect" \
+        else None
     if shape in PROXY_WIDE:  # a port, this machine, or the parent's verdict on the proxy's own credentials
         return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
@@ -352,7 +351,8 @@ def read_tunnel(res) -> Verdict:
     reply = getattr(res, "reply", None)
     if reply is None:
         return read_reply(None, stage="connect")
-    return read_reply(reply.status, tuple(reply.headers), reply.body or b"", stage="connect")
+    return read_reply(reply.status, tuple(reply.headers), reply.body or b"", stage="connect",
+                      credentials_sent=bool(getattr(res, "credentials_sent", False)))
 
 
 # -- payload sizes ------------------------------------------------------------------------------
