@@ -230,7 +230,8 @@ def blocking_step_for(res: TunnelResult) -> str:
             return "auth.credentials"
         from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
 
-        shape = refusal_shape(res.reply.status, res.reply.headers, res.reply.body)
+        shape = refusal_shape(res.reply.status, res.reply.headers, res.reply.body,
+                              credentials_sent=bool(res.credentials_sent))
         if res.reply.status in (403, 451) or shape == "denied":  # a 5xx whose page says the destination was denied
             # A 403 whose page says "this port" or "your host" refuses every domain: the proxy's, not policy's.
             return "connectivity.proxy_works" if shape in PROXY_WIDE_SHAPES else "policy.domain_allowed"
