@@ -116,8 +116,12 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
             # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
             return policy_reach.reference_refusal(policy.read_tunnel(tunnel), *measure.reference_probes(
                 proxydiag_probes, proxydiag_config["reference"]))
+        def silent_everywhere():
+            # Asked for a close without a reply only: the reference's CONNECT and plain GET closed too?
+            return policy_reach.reference_silence(*measure.reference_probes(proxydiag_probes,
+                                                                            proxydiag_config["reference"]))
         connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
-                                 speaks_socks, refused_everywhere).conclude(step)
+                                 speaks_socks, refused_everywhere, silent_everywhere).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

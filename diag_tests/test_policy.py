@@ -138,8 +138,10 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE
                    and (v.status in (403, 451) or v.socks_code == 2)}  # 2: SOCKS5 "not allowed by ruleset"
-    _conclude(step, cfg, probes, _first_tunneled(probes, cfg),
-              policy.judge_domains(domains, checked, replies=replies, port_checks=port_checks, **common))
+    allow_list = policy_reach.allow_list_note(refused[0] if len(refused) == len(checked) else None,
+                                              measure.reference_probes(probes, cfg["reference"])[0])
+    _conclude(step, cfg, probes, _first_tunneled(probes, cfg), policy.judge_domains(
+        domains, checked, replies=replies, port_checks=port_checks, allow_list=allow_list, **common))
 
 
 @pytest.mark.proxydiag_step("policy.url_filtering")
@@ -200,12 +202,16 @@ def test_proxy_logs(proxydiag_step, proxydiag_config, proxydiag_probes):
     primary = len(found)
     # Statuses other steps met (e.g. a 429 during the latency samples): headers only, no body kept.
     hosts = {t.host for t in cfg.targets}
+    # A CONNECT already judged with its page as the proxy's own problem (its parent down, a port): not again headers-only.
+    wide = {request for v, request, _w in found if v.kind in policy.PROXY_WIDE}
     for entry in probes.iter_log():
         # Only the providers' paths: a gateway's name refused by the proxy is gateway.client_route's.
         if not any(h in str(entry.get("target") or entry.get("url") or "") for h in hosts):
             continue
         if entry.get("status") in (429, 502, 503, 504) and entry.get("headers") is not None:
             connect = entry["kind"] == "connect"
+            if connect and f"CONNECT {entry.get('target')}" in wide:
+                continue
             verdict = policy.read_reply(entry["status"], entry["headers"], b"", stage="connect" if connect else "tunnel")
             found.append((verdict, f"CONNECT {entry.get('target')}" if connect
                           else f"{entry.get('method', 'GET')} {entry.get('url')}", entry.get("time")))

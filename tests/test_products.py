@@ -50,6 +50,8 @@ REPLIES = [
     ([("Server", "iboss")], "", None, "iboss"),
     ([], "", "CN=Menlo Security Intermediate CA", "Menlo Security"),
     ([("Cf-Gateway", "1")], "", None, "Cloudflare Gateway"),
+    # Privoxy 3.0.34 +block with +handle-as-empty-document: a 1-byte page, no Server; its own Last-Modified (measured)
+    ([("Content-Length", "1"), ("Last-Modified", "Wed, 08 Jun 1955 12:00:00 GMT")], " ", None, "Privoxy"),
 ]
 
 
@@ -118,7 +120,9 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (407, [("Proxy-Authenticate", "Basic")], "", False, "credentials_required"),
     # tinyproxy 1.11 answers 401 (HTTP/1.0) to CONNECT with wrong credentials (measured).
     (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True, "credentials_rejected"),
-    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "credentials_required"),
+    # tinyproxy never answers 401 to a request without credentials (407 then): such a 401 is its parent's.
+    (401, [("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False, "parent_credentials"),
+    (401, [("WWW-Authenticate", 'Basic realm="corp"')], "", False, "credentials_required"),
     (403, [], '<form><input type="password" name="pw"></form>', False, "login_portal"),
     (511, [], "<title>Network Authentication Required</title>", False, "login_portal"),
     (302, [("Location", "https://portal.example/login?u=x")], "", False, "other"),  # judged as a redirect
@@ -137,6 +141,17 @@ def test_a_site_adds_its_own_product_and_it_wins_over_the_built_in_table(monkeyp
     (500, [("Server", "Apache/2.4.71 (Debian)")], "<h1>Internal Server Error</h1>\n<p>The server encountered an "
      "internal error or\nmisconfiguration and was unable to complete\nyour request.</p>", False,
      "connect_not_allowed"),
+    # tinyproxy 1.11.1 passing on its parent's answer (measured): 'Upstream http parent:port' without the parent's
+    # credentials gets its 407 (no Proxy-Authenticate left), wrong ones in the Upstream line its 401; tinyproxy's own
+    # 407/401 carry no Via. Squid's own 407 carries its own Via: still the user's credentials.
+    (407, [("Via", "1.1 vm (tinyproxy/1.11.1)"), ("Server", "tinyproxy/1.11.1")], "", False, "parent_credentials"),
+    (401, [("Via", "1.1 vm (tinyproxy/1.11.1)"), ("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", True,
+     "parent_credentials"),
+    (407, [("Via", "1.1 vm (squid/5.7)"), ("Proxy-Authenticate", 'Basic realm="lab"')], "", False,
+     "credentials_required"),
+    # ... and with 'DisableViaHeader Yes' its parent's 401 with no Via: tinyproxy's own answer to no credentials is 407.
+    (401, [("Server", "tinyproxy/1.11.1"), ("WWW-Authenticate", 'Basic realm="Tinyproxy"')], "", False,
+     "parent_credentials"),
     (200, [], "", False, None),
 ])
 def test_refusal_shapes(status, headers, body, sent, shape):
@@ -287,3 +302,34 @@ _SQUID_DENIED = ((("X-Squid-Error", "ERR_ACCESS_DENIED 0"), ("Server", "squid/6.
 def test_a_reference_refused_alike_tells_a_refused_machine_from_a_domain_rule(provider, reference, alike):
     first, other = (policy.read_reply(*reply, stage="connect") for reply in (provider, reference))
     assert products.refused_alike(first, other) is alike
+
+
+@pytest.mark.parametrize("body, words", [
+    # tinyproxy 1.11.1 Filter (FilterDefaultDeny Yes: an allow-list), measured
+    ("<h1>Filtered</h1>\n<p>The request you made has been filtered</p>", "request you made has been filtered"),
+    # Privoxy 3.0.34 +block{reason}, as its page writes it (once in a script string, once as HTML)
+    ("document.write('\\ <b>Block reason:</b> only approved sites \\ See why')", "Block reason: only approved sites"),
+    # Privoxy's +limit-connect is a port rule, not a name filter; a machine refused (tinyproxy's Allow) neither
+    ("<b>Block reason:</b> Forbidden CONNECT port.", None),
+    ("<p>The administrator of this proxy has not configured it to service requests from your host.</p>", None),
+])
+def test_a_page_saying_the_name_was_filtered_is_told_from_a_port_or_machine_rule(body, words):
+    assert products.name_filter_words(body) == words
+
+
+def test_a_parent_proxy_the_proxy_cannot_reach_is_read_from_the_page():
+    """Measured pages (tinyproxy 1.11.1 Upstream, Privoxy 3.0.34 forward-socks5t, each to a closed port)."""
+    assert products.parent_down_words("<h1>Unable to connect to upstream proxy</h1>") == \
+        "Unable to connect to upstream proxy"
+    assert products.parent_down_words("Privoxy was unable to socks5t-forward your request https://x:443/ through "
+                                      "127.0.0.1 : socks5 server unreachable") == "socks5 server unreachable"
+    assert products.parent_down_words("<h1>Connect failed</h1> could not be established") is None
+
+
+def test_apaches_generic_500_with_credentials_is_its_auth_back_end_not_a_missing_connect_module():
+    """Apache 2.4.71's 500 'internal error or misconfiguration' (measured): without credentials it is read as CONNECT
+    not allowed (no mod_proxy_connect); with credentials sent it is most often its unreadable AuthUserFile."""
+    page = "<h1>Internal Server Error</h1>\n<p>The server encountered an internal error or\nmisconfiguration</p>"
+    headers = [("Server", "Apache/2.4.71 (Debian)")]
+    assert products.refusal_shape(500, headers, page, credentials_sent=False) == "connect_not_allowed"
+    assert products.refusal_shape(500, headers, page, credentials_sent=True) == "auth_backend"

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_proxydiag.lab import EXPECTED_ROOT_CAUSE, PRODUCT_SCENARIOS, PRODUCTS, Lab
 from pytest_proxydiag.lab.products import NSS_WRAPPER_INSTALL, find_nss_wrapper, find_product
+from pytest_proxydiag.lab.scenarios import PASSWORD as PASSWORD_OF_LAB
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -47,10 +48,15 @@ def product_lab():
 
 #: The finding of the root cause names the product for every answer the proxy itself wrote.
 NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream-down", "connect-port",
-                 "client-refused", "no-connect-module", "port-rule"}
+                 "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
+                 "allow-list", "empty-block", "reverse-only", "parent-no-via",
+                 "parent-down", "auth-file-unreadable",
+                 "parent-denies"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
+#: No byte of reply names the product: Privoxy's permit-access closes the connection at once.
+SILENT = {"privoxy-client-refused"}
 
 
 @pytest.mark.parametrize("name", sorted(PRODUCT_SCENARIOS))
@@ -72,7 +78,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case in NAMES_PRODUCT and socks and case != "client-refused":
         # Two bytes of SOCKS5 reply name no product: the finding says so and where the reason is logged.
         assert "SOCKS5 replies do not name the product" in root["finding"], root["finding"]
-    elif case in NAMES_PRODUCT and not socks:
+    elif case in NAMES_PRODUCT and not socks and name not in SILENT:
         assert ANSWERED_BY.get(name, PRODUCTS[key].name) in root["finding"], root["finding"]
         assert "IT finds the entry in:" in root["finding"]
     if case == "wrong-password":
@@ -102,7 +108,65 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
-    if case == "parent-wrong-password":
+    if case == "allow-list":
+        # A filter that lets only a list of names through refuses google.com too, with the page of a filtered name: a
+        # list that needs the provider's names (the whitelist ticket), not "this machine is refused".
+        assert root["finding_key"] == "blocked", root["finding"]
+        assert "Its page says the name itself was filtered ('" + {"tinyproxy": "request you made has been filtered",
+                                                                  "privoxy": "Block reason: proxydiag lab: only "
+                                                                             "approved sites"}[key] in root["finding"]
+        assert "and it refuses google.com:443, a name every proxy lets through, the same way" in root["finding"]
+        assert "Please allow outbound HTTPS through the web proxy to:" in root["solution"]
+        assert "refuses everything from this machine" not in run.output and "ip route get" not in run.output
+    if case == "empty-block":
+        # Privoxy's empty block page has no Server header: its Last-Modified date of 1955 still names it.
+        assert root["finding_key"] == "blocked" and "api.anthropic.com" in root["finding"], root["finding"]
+        assert "not known to pytest-proxydiag" not in root["finding"]
+    if case == "no-connect":
+        # Privoxy's +limit-connect{,}: every CONNECT refused, plain http:// forwarded; the fix names Privoxy's action.
+        assert root["finding_key"] == "connect_refused", root["finding"]
+        assert "403 Request blocked by Privoxy" in root["finding"] and "The answer comes from Privoxy" in root["finding"]
+        assert "Privoxy: the port in its +limit-connect action, e.g. {+limit-connect{443}}" in root["solution"]
+    if case == "parent-no-credentials" and key == "privoxy":
+        # Privoxy's forward-socks5 line without user:pass@ to a parent that wants them: IT's fix, said as such.
+        assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication required'" in root["finding"]
+        assert "forward-socks5 line" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output
+    elif case == "parent-no-credentials":
+        # tinyproxy's Upstream line without the parent's credentials: the parent's 407 passed on, its challenge dropped.
+        # Not "offers no scheme" (auth.scheme), not "add your credentials": the proxy's configuration.
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "answered HTTP/1.0 407 Proxy Authentication Required to CONNECT" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-down":
+        # Its own parent proxy unreachable: the proxy's forwarding (IT), not the provider's outage nor this machine.
+        assert root["finding_key"] == "parent_down", root["finding"]
+        assert "it cannot reach its own parent proxy ('" + {"tinyproxy": "Unable to connect to upstream proxy",
+                                                            "privoxy": "socks5 server unreachable"}[key] in root["finding"]
+        assert {"tinyproxy": "tinyproxy: its Upstream line",
+                "privoxy": "Privoxy: its forward / forward-socks5 / forward-socks5t lines"}[key] in root["solution"]
+        for step_id in ("policy.domain_allowed", "policy.proxy_logs"):  # not "could not reach the provider"
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-no-via":
+        # No Via to tell (DisableViaHeader Yes): a 401 to a request without credentials is not tinyproxy's own (407).
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "it is a 401 to a request that carried no credentials, and tinyproxy answers 407" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output and "not-the-password" not in run.output
+    if case == "parent-wrong-password" and key == "tinyproxy":
+        # tinyproxy passes on its parent's 401 to the wrong password of its own Upstream line, adding its Via (never
+        # on its own pages): the proxy's configuration, said as such, not "add your credentials to the proxy URL".
+        assert root["finding_key"] == "parent_auth_relayed", root["finding"]
+        assert "answered HTTP/1.0 401 Unauthorized to CONNECT" in root["finding"]
+        assert "'Via: 1.1 " in root["finding"] and "(tinyproxy/" in root["finding"]
+        assert "not your credentials" in root["finding"] and "The answer comes from tinyproxy" in root["finding"]
+        assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
+        assert "Add them, URL-encoded" not in run.output and "not-the-password" not in run.output
+        for step_id in ("auth.credentials", "policy.domain_allowed", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    elif case == "parent-wrong-password":
         # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]
@@ -111,6 +175,25 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         logs = run.step("policy.proxy_logs")
         assert logs["finding_key"] == "parent_auth", logs
         assert "could not reach the provider" not in logs["solution"] and "forward-socks5" in logs["solution"]
+    if case == "parent-denies":
+        # Privoxy's 503 whose page says its SOCKS5 parent denied the destination: a refused domain (the whitelist
+        # ticket), not "the proxy is not working" nor "it could not reach the provider".
+        assert root["finding_key"] == "block_page" and "api.anthropic.com" in root["finding"], root["finding"]
+        assert "Please allow outbound HTTPS through the web proxy to:" in root["solution"]
+        assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
+    if case == "auth-file-unreadable":
+        # Apache's generic 500 to CONNECT with the right credentials: its password file, not "load mod_proxy_connect"
+        # alone, and never "contact IT for correct credentials".
+        assert root["finding_key"] == "auth_backend", root["finding"]
+        assert "AH01620 'Could not open password file'" in root["finding"]
+        assert "an AuthUserFile that exists and is readable by the Apache user" in root["solution"]
+        assert "Contact IT for correct credentials" not in run.output and PASSWORD_OF_LAB not in run.output
+    if case == "reverse-only":
+        # A reverse-only tinyproxy forwards nothing: its 400 page is no request-form problem, the fix says ReverseOnly.
+        assert root["finding_key"] == "connect_not_allowed", root["finding"]
+        assert "HTTP/1.1 400 Bad Request" in root["finding"] and "No mapping found for requested url" in \
+            root["solution"] and "ReverseOnly No" in root["solution"]
+        assert "Check the scheme of the proxy URL first" not in root["solution"]
     if case in ("connect-port", "no-connect-module"):
         # A port (or CONNECT itself) refused for every domain: no ticket to whitelist the domain.
         assert root["finding_key"] == "connect_not_allowed", root["finding"]
@@ -140,15 +223,24 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Apache's page for AllowCONNECT is ProxyBlock's: CONNECT to the same host on 443 tells the port rule.
         assert root["finding_key"] == "port_refused", root["finding"]
         assert "but not to api.anthropic.com:443" in root["finding"]
-        assert ("SOCKS5 replies do not name the product" if socks else "Apache httpd (mod_proxy)") in root["finding"]
-        assert (f"Dante: a 'socks pass' rule for port {lab.origin_port}" if socks else
-                f"Apache httpd: add {lab.origin_port} to AllowCONNECT") in root["solution"]
+        assert ("SOCKS5 replies do not name the product" if socks else PRODUCTS[key].name) in root["finding"]
+        assert {"dante": f"Dante: a 'socks pass' rule for port {lab.origin_port}",
+                "apache": f"Apache httpd: add {lab.origin_port} to AllowCONNECT",
+                "privoxy": f"Privoxy: {lab.origin_port} in its +limit-connect action, e.g. "
+                           f"{{+limit-connect{{443,{lab.origin_port}}}}}"}[key] in root["solution"]
         assert "Please allow outbound HTTPS" not in root["solution"]
     if case == "client-refused" and socks:
         # Dante closes the connection on the greeting: its client rules, not "no SOCKS server here".
         assert root["finding_key"] == "socks_client_refused", root["finding"]
         assert "closed it at once, without a byte of SOCKS5 reply" in root["finding"]
         assert "Dante: a 'client pass { from: <your address>/32" in root["solution"]
+    elif case == "client-refused" and key == "privoxy":
+        # Privoxy drops this machine without a reply, google.com and plain http:// too: its client rule, not the domain.
+        assert root["finding_key"] == "closes_everything", root["finding"]
+        assert "and did the same to CONNECT google.com:443" in root["finding"]
+        assert "Privoxy: a permit-access line with your address" in root["solution"] and "ip route get" in \
+            root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
     elif case == "client-refused" and key == "tinyproxy":
         assert root["finding_key"] == "client_denied", root["finding"]
         assert "refuses this machine itself, for every destination" in root["finding"]
@@ -170,6 +262,7 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "cut", root["finding"]
         assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
         assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
+        assert "Privoxy: socket-timeout" in root["solution"]
         for step_id in ("policy.payload_size", "application.debug_logging"):
             blocked = [s for s in run.steps if s["id"] == step_id][0]
             assert blocked["outcome"] != "failed", blocked
@@ -455,6 +548,15 @@ def test_squid_read_timeout_shorter_than_the_provider_is_a_cut_not_a_body_limit(
     assert payload["outcome"] == "skipped" and payload["blocked_by"] == "performance.latency", payload
 
 
+def test_policy_alone_reads_tinyproxys_own_401_to_a_wrong_password_as_the_users_credentials(product_lab, run_diag):
+    """-m policy: tinyproxy's own 401 to the wrong password the URL carries is the user's credentials (no_path, 'wants
+    credentials'), never its parent's refusal of the proxy's Upstream credentials (that 401 comes without any sent)."""
+    run = run_diag("-m", "policy", "--proxydiag-clients", "none", lab=product_lab("tinyproxy-wrong-password"))
+    step = run.step("policy.domain_allowed")
+    assert step["outcome"] in ("failed", "skipped"), step
+    assert "parent proxy" not in (step["finding"] or "") + (step["skip_reason"] or ""), step
+
+
 @pytest.mark.parametrize("name, words", [("tinyproxy-connect-port", "not allowed there"),
                                          ("tinyproxy-client-refused", "does not serve this machine"),
                                          ("apache-client-refused", "refuses google.com:443, a name every proxy")])
@@ -493,3 +595,29 @@ def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
     assert "then the proxy closes the connection after 1." in step["finding"] and "not a body-size limit" in \
         step["finding"]
     assert "tinyproxy: Timeout" in step["solution"] and run.root_cause == "policy.payload_size"
+
+
+def test_privoxy_on_its_default_port_is_found_when_the_url_names_another(run_diag):
+    """Privoxy listens on its default 8118 (listen-address) while HTTPS_PROXY names another port on the same host:
+    the port step finds the real Privoxy on 8118 and says to use it (8118 is among the common proxy ports)."""
+    import socket
+
+    from pytest_proxydiag.lab import ClosedPort, RealProxy
+
+    require_product("privoxy")
+    host = "127.0.0.5"  # loopback, with Privoxy's default port unlikely to be taken by anyone else
+    with socket.socket() as probe:
+        if probe.connect_ex((host, 8118)) == 0:
+            pytest.skip(f"{host}:8118 is already in use")
+    closed = ClosedPort(host)
+    try:
+        with RealProxy("privoxy", listen=(host, 8118)):
+            url = f"http://{host}:{closed.port}"
+            run = run_diag("-m", "connectivity", "--proxydiag-no-direct", "--proxydiag-timeout", "3",
+                           env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    finally:
+        closed.stop()
+    step = run.step("connectivity.proxy_port")
+    assert step["outcome"] == "failed" and step["finding_key"] == "other_port", step
+    assert f"http://{host}:8118" in step["solution"], step["solution"]
+    assert run.root_cause == "connectivity.proxy_port"

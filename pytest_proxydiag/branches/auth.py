@@ -195,7 +195,9 @@ def judge_scheme(proxy, target, res) -> Judgement:
     """Step 5: the schemes a 407 offers; Basic works everywhere, NTLM/Negotiate need a helper."""
     if res.ok:
         return Judgement.passed("no_auth")
-    if res.status != 407:
+    if res.status != 407 or products.relayed_auth(res.status, res.reply.headers,
+                                                  credentials_sent=bool(res.credentials_sent)):
+        # A 407 passed on from the proxy's parent (tinyproxy drops its challenge): the proxy's credentials, not ours.
         return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
     challenges = res.reply.proxy_authenticate
     offered = schemes(challenges)

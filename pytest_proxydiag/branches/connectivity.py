@@ -28,7 +28,8 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
            "judge_socks_tunnel", "judge_socks_clients", "proxy_url_path", "pac_proxies", "judge_pac_url",
            "PAC_NEEDS_DNS"]
 
-COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
+#: The ports proxies listen on by default or by habit: 8080, Squid's 3128, tinyproxy's 8888, Privoxy's 8118, 8443.
+COMMON_PROXY_PORTS = (8080, 3128, 8888, 8118, 8443)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 _TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
 #: Causes that mean nothing answers at the proxy address: reachability owns them.
@@ -96,9 +97,12 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
-                refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
+                refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
+                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
+    *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
+    CONNECT and plain GET were closed the same way (``policy_reach.reference_silence``).
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
     (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
@@ -109,6 +113,17 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         who_answered = products.describe(products.identify(reply.headers, reply.body))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
+        if shape == "parent_credentials":
+            # The parent's 401/407 passed on (the proxy's Via on it): the proxy's own credentials for its parent.
+            why = products.relayed_auth(reply.status, reply.headers,
+                                        credentials_sent=bool(proxy is not None and proxy.has_credentials))
+            via = reply.header("Via")
+            return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,
+                                  evidence=reply.status_line + (f" (Via: {via})" if via else ""))
+        if shape == "parent_down":  # its own parent proxy unreachable: the proxy's forwarding, not the provider
+            words = products.parent_down_words(reply.body) or ""
+            return Judgement.fail("parent_down", status=reply.status_line, words=words, product=who_answered,
+                                  evidence=reply.status_line + ("" if words in reply.status_line else f": {words}"))
         if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
@@ -124,7 +139,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
                                   reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
-        if reply.status in (403, 451):
+        if reply.status in (403, 451) or shape == "denied":  # a 5xx whose page says the destination was denied
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
                                      status=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
@@ -165,6 +180,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                               suggested=_suggested(proxy, scheme="http"))
     if cause in _UNREACHED:
         return Judgement.blocked("connectivity.proxy_reachable", detail)
+    silent = silent_everywhere() if cause in (Cause.RESET, Cause.CLOSED) and silent_everywhere else None
+    if silent is not None:  # the reference's CONNECT and plain GET closed too: nothing is answered to this machine
+        lines = ((f"CONNECT {target.hostport}", detail), (f"CONNECT {silent.hostport}", silent.answer),
+                 (f"GET http://{silent.hostport.rpartition(':')[0]}/", silent.plain or ""))
+        return Judgement.fail("closes_everything", detail=detail, reference=silent.hostport,
+                              proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>",
+                              evidence="\n".join(d if d.startswith(r) else f"{r}: {d}" for r, d in lines))
     return Judgement.fail("connect_failed", detail=detail, evidence=detail)
 
 

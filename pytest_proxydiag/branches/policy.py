@@ -8,8 +8,7 @@ inside the tunnel, growing uploads); this module judges them:
   and the kind of verdict (denied, too large, rate limited, upstream unreachable, DLP, content type, ...);
 * :func:`provider_domains` (from :mod:`.providers`) — the provider host names
   in use and :func:`allowlist_lines` — the copy-paste block for the IT ticket;
-* ``judge_*`` — each policy step's conclusion as a
-  :class:`~.judgement.Judgement`.
+* ``judge_*`` — each policy step's conclusion as a :class:`~.judgement.Judgement`.
 
 Plain data in, plain data out: no network (the measurements are in ``net/policy_probes.py``), no sentences
 (``catalog/policy.py`` holds the meanings, the vendors' log locations and the text for IT).
@@ -83,6 +82,7 @@ class Verdict:
     #: The proxy's own TLS to the provider failed verification: the words of its page (catalog UPSTREAM_TLS).
     upstream_tls: str | None = None
     parent_auth: str | None = None  #: its own parent refused the proxy's credentials: the page's words
+    name_filter: str | None = None  #: the page says the requested name was filtered (a list of names): its words
 
     @property
     def from_proxy(self) -> bool:
@@ -127,8 +127,7 @@ _CATEGORY_PATTERNS = (
     r"Content Category:\s*[\"“']([^\"”'<]{2,80})[\"”']",
     r"(?:URL\s+)?Category\s*(?:</?[a-z][^>]*>\s*)*[:：]\s*(?:</?[a-z][^>]*>\s*)*([^<\n\r]{2,80}?)\s*(?:<|\n|\r|$)",
     r"categor(?:y|ies)\s+[\"“']([^\"”'<]{2,80})[\"”']\s+(?:is|are)\s+(?:filtered|blocked)",
-    r"category is filtered:?\s*([^<.\n]{2,80})",
-    r"belongs to the\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
+    r"category is filtered:?\s*([^<.\n]{2,80})", r"belongs to the\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
     r"not allowed to browse (?:the\s+)?[\"“']?([^\"”'<]{2,80}?)[\"”']?\s+category",
     r"(?:due to|in) the following categor(?:y|ies)\s*:\s*([^<\n\r]{2,80})",
     r"classified as\s+[\"“']?([^\"”'<]{2,80}?)[\"”']?(?:\s+category)?[.<]",
@@ -211,7 +210,7 @@ _CTYPE = re.compile(r"content[- ]type\s+[\"']?application/json[\"']?\s+(?:is\s+)
 _BLOCKWORDS = re.compile(r"access denied|access (?:to this site )?(?:is |has been )?(?:blocked|restricted|denied)|"
                          r"web page blocked|site (?:is )?blocked|website blocked|blocked by (?:your )?"
                          r"(?:organization|company|administrator)|policy (?:violation|denied)|"
-                         r"not allowed to (?:browse|access|visit)|content blocked|request was denied|"
+                         r"not allowed to (?:browse|access|visit)|content blocked|request (?:was )?denied|"
                          r"web filter violation|permission to visit", re.IGNORECASE)
 
 
@@ -225,7 +224,7 @@ def _upstream_tls_words(text: str) -> str | None:
 
 
 def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
-               *, stage: str = "tunnel", expect_json: bool = True) -> Verdict:
+               *, stage: str = "tunnel", expect_json: bool = True, credentials_sent: bool = False) -> Verdict:
     """Judge one reply: who sent it (proxy or provider), and what kind of verdict it is.
 
     *stage* says where it came from: ``connect`` (the proxy's answer to
@@ -270,7 +269,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     signals = tuple((vendor.signals if vendor else ()) + tuple(provider) + tuple(edge)
                     + ((f"X-Squid-Error: {squid}",) if squid else ()))
     base = dict(status=status, sender=sender, vendor=vendor.name if vendor else None, error_code=code,
-                signals=signals, retry_after=retry, title=title, logs=vendor.logs if vendor else "", stage=stage)
+                signals=signals, retry_after=retry, title=title, logs=vendor.logs if vendor else "", stage=stage,
+                name_filter=products.name_filter_words(text) if status in (403, 451) else None)
 
     if sender in ("provider", "provider_edge"):
         if status == 429:
@@ -287,11 +287,12 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         if kind == "denied" and stage == "tunnel":
             kind, meaning = "block_page", words.meaning("squid_after_tls", code=code)
         return Verdict(kind=kind, meaning=meaning, **base)
-    shape = products.refusal_shape(status, headers, text) if stage == "connect" else None
+    shape = products.refusal_shape(status, headers, text, credentials_sent=credentials_sent) if stage == "connect" \
+        else None
+    if shape in PROXY_WIDE:  # a port, this machine, or the parent's verdict on the proxy's own credentials
+        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if status == 407 or shape in ("credentials_rejected", "credentials_required", "login_portal"):
         return Verdict(kind="auth", meaning=words.meaning("auth"), **base)
-    if shape in PROXY_WIDE:  # a port or this machine refused, not the domain (connectivity.proxy_works judges it)
-        return Verdict(kind=shape, meaning=products.REFUSAL_SHAPES[shape], **base)
     if shape == "upstream" and status == 500:  # tinyproxy: "500 Unable to connect"
         return Verdict(kind="upstream", meaning=words.meaning("upstream_unreachable"), **base)
     if status == 413:
@@ -302,7 +303,8 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
     if status in UPSTREAM_STATUSES and sender == "proxy" and not block_text:
         tls, parent = _upstream_tls_words(text), products.parent_auth_failure(text)
         meaning = words.meaning("upstream_tls" if tls else "parent_auth" if parent else "upstream")
-        return Verdict(kind="upstream", meaning=meaning, upstream_tls=tls, parent_auth=parent, **base)
+        kind = "parent_down" if products.parent_down_words(text) else "upstream"  # its parent, not the provider
+        return Verdict(kind=kind, meaning=meaning, upstream_tls=tls, parent_auth=parent, **base)
     category = find_category(text) if (block_text or vendor or status in (403, 451)) else None
     if _DLP.search(text) and (status >= 400 or block_text):
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
@@ -349,7 +351,8 @@ def read_tunnel(res) -> Verdict:
     reply = getattr(res, "reply", None)
     if reply is None:
         return read_reply(None, stage="connect")
-    return read_reply(reply.status, tuple(reply.headers), reply.body or b"", stage="connect")
+    return read_reply(reply.status, tuple(reply.headers), reply.body or b"", stage="connect",
+                      credentials_sent=bool(getattr(res, "credentials_sent", False)))
 
 
 # -- payload sizes ------------------------------------------------------------------------------
@@ -399,7 +402,7 @@ def port_rule(control_res) -> bool:
 def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[ProviderDomain, Verdict, str]], *,
                   proxy_hostport: str, when: Callable[[str], float | None], client: str,
                   replies: Mapping[str, object] | None = None,
-                  port_checks: Mapping[str, tuple[str, object]] | None = None) -> Judgement:
+                  port_checks: Mapping[str, tuple[str, object]] | None = None, allow_list: str = "") -> Judgement:
     """Step 1: which provider domains the proxy refuses (403/451 or a block page), for the IT ticket.
 
     *replies* (domain hostport -> the proxy's reply) lets the finding name the product that refused
@@ -439,7 +442,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
                               record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
-                              blocked=blocked, count=len(refused), vendor_note=vendor_note,
+                              blocked=blocked, count=len(refused), vendor_note=vendor_note + allow_list,
                               domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                               when=utc(when(refused[0][0].hostport)), client=client, proxy_hostport=proxy_hostport)
     answers = [detail for _, _, detail in checked]

@@ -26,12 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import policy, products
 from pytest_proxydiag.branches.judgement import Judgement, Note
 from pytest_proxydiag.branches.providers import ProviderDomain, allowlist_lines, wildcard_lines
 from pytest_proxydiag.catalog.policy import utc
+from pytest_proxydiag.net.results import Cause
 
-__all__ = ["judge_own_path", "judge_handshake", "handshake_refused", "needs_control", "reference_refusal", "ReferenceRefusal"]
+__all__ = ["judge_own_path", "judge_handshake", "handshake_refused", "needs_control", "reference_refusal",
+           "ReferenceRefusal", "allow_list_note", "reference_silence"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ def reference_refusal(verdict, connect: Callable[[], object | None],
     proxy, each or None when not to be asked; they are called only for a plain refusal, the one case where a
     domain rule, a refused machine and a refused CONNECT look alike.
     """
-    if verdict is None or verdict.kind not in ("denied", "block_page") or verdict.category:
-        return None
+    if verdict is None or verdict.kind not in ("denied", "block_page") or verdict.category or verdict.name_filter:
+        return None  # a page saying the name was filtered is a list of names, whatever else it refuses
     res = connect()
     if res is None or not products.refused_alike(verdict, policy.read_tunnel(res)):
         return None
@@ -84,6 +87,32 @@ def judge_handshake(target, domains: Sequence[ProviderDomain], tls, control: str
                           how=Note.of("how_" + tls.cause.value), blocked=target.hostport, status=tls.tunnel.detail,
                           control=control, domains=allowlist_lines(domains), wildcards=wildcard_lines(domains),
                           when=utc(when(target.hostport)), client=client, proxy_hostport=proxy_hostport)
+
+
+def reference_silence(connect: Callable[[], object | None],
+                      get: Callable[[], object | None] | None = None) -> ReferenceRefusal | None:
+    """The proxy closed (or reset) the reference name's CONNECT and a plain GET of it too, without a reply, as it
+    did the provider's: it answers nothing to this machine (a client rule that drops silently, such as Privoxy's
+    permit-access, or a broken proxy); None when either got a reply or was not asked."""
+    res = connect()
+    if res is None or res.cause not in (Cause.RESET, Cause.CLOSED):
+        return None
+    plain = get() if get is not None else None
+    if plain is None or plain.cause not in (Cause.RESET, Cause.CLOSED):
+        return None
+    return ReferenceRefusal(res.target, res.detail, plain.detail)
+
+
+def allow_list_note(verdict, connect: Callable[[], object | None]) -> str:
+    """The note for a provider refused by a name filter (*verdict*, ``Verdict.name_filter``) that refuses the
+    reference name (*connect()*: its CONNECT) with the same kind of page: a list that lets only some names through,
+    which needs the provider's; "" otherwise (or when the reference is not to be asked)."""
+    res = connect() if verdict is not None and verdict.name_filter else None
+    other = policy.read_tunnel(res) if res is not None and not res.ok else None
+    if other is None or not other.name_filter:
+        return ""
+    return catalog.note("policy.domain_allowed", "allow_list", reference=res.target, answer=res.detail,
+                               words=verdict.name_filter)
 
 
 def needs_control(verdict) -> bool:

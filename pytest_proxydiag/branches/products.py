@@ -24,11 +24,14 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
+from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
+                                               NAME_FILTER_PAGES, PARENT_DOWN, RELAYED_401_PRODUCTS,
+                                               RELAYED_AUTH_VIA,
                                                SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
+           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike"]
 
@@ -178,20 +181,55 @@ def parent_auth_failure(body: bytes | str | None) -> str | None:
 
     Not the user's credentials: the proxy's forward configuration (e.g. Privoxy's ``forward-socks5 user:pass@``).
     """
+    return _page_words(body, PARENT_AUTH_FAILURES)
+
+
+def parent_down_words(body: bytes | str | None) -> str | None:
+    """The words of an error page saying the proxy cannot reach its own parent proxy (bounded), or None."""
+    return _page_words(body, PARENT_DOWN)
+
+
+def _page_words(body: bytes | str | None, patterns: Sequence[str]) -> str | None:
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body, 50_000))
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
-    for pattern in PARENT_AUTH_FAILURES:
+    for pattern in patterns:
         m = re.search(pattern, text, re.IGNORECASE)
         if m:
             return m.group(0)[:QUOTE_LIMIT]
     return None
 
 
+def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,
+                 credentials_sent: bool = False) -> str | None:
+    """Why a 401/407 is the proxy's parent's verdict on the credentials the proxy's own configuration sends (which
+    the user's cannot change), as a clause for the finding; None when it is the proxy's own."""
+    if status not in (401, 407):
+        return None
+    via = header(headers, "Via")
+    if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
+        return SENTENCES["relayed_via"].format(via=via[:QUOTE_LIMIT], product=identify(headers).name or "the proxy")
+    named = identify(headers).name if status == 401 and not credentials_sent else None
+    return SENTENCES["relayed_401"].format(product=named) if named in RELAYED_401_PRODUCTS else None
+
+
+def name_filter_words(body: bytes | str | None) -> str | None:
+    """The words of a refusal page saying the requested name was filtered (:data:`NAME_FILTER_PAGES`), bounded; or
+    None. Such a page refusing the reference name too is an allow-list without the provider, not a refused machine."""
+    text = body_text(body, 50_000)
+    for pattern in NAME_FILTER_PAGES:
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m:
+            return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", m.group(0))).strip()[:QUOTE_LIMIT]
+    return None
+
+
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
-#: Shapes whose page says the proxy refuses a port or this machine, whatever the domain: connectivity.proxy_works
-#: judges them, never a domain rule.
-PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied")
+#: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
+#: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a
+#: domain rule.
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down",
+                                      "auth_backend")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -204,6 +242,13 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
     if status is None or 200 <= status < 300:
         return None
+    if relayed_auth(status, headers, credentials_sent=credentials_sent):
+        return "parent_credentials"
+    if status >= 500 and parent_down_words(body):
+        return "parent_down"
+    if status == 500 and credentials_sent and any(re.search(p, body_text(body, 50_000), re.IGNORECASE)
+                                                  for p in AUTH_BACKEND_PAGES):
+        return "auth_backend"  # before the same page's "no mod_proxy_connect": credentials were checked first
     challenged = header(headers, "Proxy-Authenticate") or header(headers, "WWW-Authenticate")
     if status == 407 or (status == 401 and challenged):
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.

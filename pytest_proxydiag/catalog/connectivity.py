@@ -88,6 +88,13 @@ STEPS = {
                                            "list of names through: this is not a rule against the provider. "
                                            "{product}",
                                    "solution": "allow_machine"},
+            "closes_everything": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT "
+                                          "{target}, and did the same to CONNECT {reference}, a name every "
+                                          "proxy lets through, and to a plain http:// request: it answers nothing to "
+                                          "this machine. A client rule that drops connections silently does this "
+                                          "(Privoxy's permit-access / deny-access without your address; a firewall "
+                                          "rule in front of the proxy), or the proxy is broken. This is not a rule "
+                                          "against the provider.", "solution": "allow_client_silent"},
             "connect_refused": {"text": "The proxy {proxy} refuses CONNECT to every name: {target} and {reference} "
                                         "alike ({status}), while it forwards a plain http:// request to the same "
                                         "name ({plain}). CONNECT itself is refused, which every https:// "
@@ -107,6 +114,22 @@ STEPS = {
                                     "refused the proxy's credentials ('{words}'). This is authentication between the "
                                     "proxy and its parent, set in the proxy's configuration, not your credentials. "
                                     "{product}", "solution": "parent_credentials"},
+            "auth_backend": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, sent with the "
+                                     "credentials of the proxy URL. {product} Apache httpd answers this generic page "
+                                     "when its own configuration fails on the request: with credentials, most often "
+                                     "the password file of its Basic auth (AuthUserFile) is missing or not readable by "
+                                     "its user (ErrorLog AH01620 'Could not open password file'); without "
+                                     "mod_proxy_connect it is AH01144. Either way it is the proxy's configuration, not "
+                                     "your password and not the provider.", "solution": "proxy_config"},
+            "parent_down": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it cannot reach its "
+                                    "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
+                                    "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
+                                    "address. {product}", "solution": "parent_down"},
+            "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
+                                            "its own parent proxy: {why}. The parent refused the credentials the proxy sends it (none, or wrong ones), "
+                                            "set in the proxy's configuration: not your credentials, and adding "
+                                            "yours to the proxy URL cannot help (the proxy does not pass them on). "
+                                            "{product}", "solution": "parent_credentials"},
             # SOCKS5 (net/socks.py): the CONNECT reply codes of RFC 1928, and the clients that cannot use SOCKS.
             "socks_refused": {"text": "The SOCKS5 proxy {proxy} could not open CONNECT {target}: {meaning} "
                                       "(reply {code}; {resolved}). {product}{hint}", "solution": "socks_contact_it"},
@@ -139,13 +162,22 @@ STEPS = {
             "allow_connect": {"any": (
                 "Ask IT to allow CONNECT to {target} (that host and port) for this machine (Squid: the "
                 "SSL_ports / CONNECT rules; Apache httpd: mod_proxy_connect loaded, ProxyRequests On and "
-                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port). Evidence:\n"
+                "AllowCONNECT with the port; tinyproxy: ConnectPort with the port, and ReverseOnly No, as a "
+                "reverse-only tinyproxy answers 'No mapping found for requested url'; Privoxy: the port in its "
+                "+limit-connect action, e.g. {{+limit-connect{{443}}}}). Evidence:\n"
                 "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_client": {"any": (
                 "Ask IT to let this machine use the proxy {proxy_hostport}: its client rules leave out your address "
                 "(tinyproxy: Allow / Deny; Squid: the src ACLs of http_access; Apache httpd: Require ip in the "
                 "<Proxy> block). Asking for the provider's domain to be allowed will not help. Give IT the address "
                 "this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_client_silent": {"any": (
+                "Ask IT whether the proxy {proxy_hostport} serves this machine (Privoxy: a permit-access line with your "
+                "address or network, and no deny-access for it; Squid and tinyproxy answer 403 instead of closing) "
+                "and whether it is healthy. Asking for the provider's domain to be allowed will not help. Give IT the "
+                "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_machine": {"any": (
@@ -170,8 +202,20 @@ STEPS = {
                 "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
-                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line). Changing "
+                "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
+                "Squid: the login= of its cache_peer line). Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "proxy_config": {"any": (
+                "Ask IT to read the proxy's ErrorLog for this request and fix its configuration (AH01620: an "
+                "AuthUserFile that exists and is readable by the Apache user, e.g. www-data; AH01144: load "
+                "mod_proxy_connect). Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x \"$HTTPS_PROXY\" {target_url}")},
+            "parent_down": {"any": (
+                "Ask IT to check the parent proxy that the proxy {proxy_hostport} forwards to: that it runs and is "
+                "reachable from the proxy, at the address of the proxy's forwarding configuration (tinyproxy: its "
+                "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
+                "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},

@@ -89,6 +89,13 @@ _OWN_PATH_NOTES = {
                                  "ConnectPort), not on the domain."),
     "path_client_denied": ("Its page says it does not serve this machine: its client rules (tinyproxy: Allow; Squid: "
                            "the src ACLs; Apache httpd: Require ip), for every destination, not a domain rule."),
+    "path_parent_credentials": ("It passed on its own parent proxy's refusal of the credentials the proxy sends it "
+                                "(tinyproxy: the Upstream line): the proxy's configuration, for every destination, "
+                                "not a domain rule."),
+    "path_auth_backend": ("It failed on its own configuration while checking the credentials (Apache httpd's 500: "
+                          "an AuthUserFile it cannot open), for every destination, not a domain rule."),
+    "path_parent_down": ("It cannot reach its own parent proxy (tinyproxy: the Upstream line; Privoxy: its forward "
+                         "lines): the proxy's forwarding, for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -122,7 +129,8 @@ STEPS = {
             "port_refused": {"text": "The proxy {proxy_hostport} refuses CONNECT to {blocked}, but not to {control} "
                                      "({control_answer}): its rule is on port {port}, not on the domain (Squid's "
                                      "'http_access deny CONNECT !SSL_ports', Apache httpd's AllowCONNECT, "
-                                     "tinyproxy's ConnectPort, Dante's 'socks block ... port').{vendor_note}",
+                                     "tinyproxy's ConnectPort, Privoxy's +limit-connect, Dante's 'socks block ... "
+                                     "port').{vendor_note}",
                              "solution": "allow_port"},
             # No answer at all for one domain, while a control CONNECT to another provider name worked.
             "reset": {"text": "The proxy {proxy_hostport} {how} the connection, without an answer, when asked to "
@@ -134,7 +142,8 @@ STEPS = {
                       "allow_port": {"any": (
                           "Ask IT to allow CONNECT to port {port} through the proxy {proxy_hostport} (Squid: add "
                           "'acl SSL_ports port {port}'; Apache httpd: add {port} to AllowCONNECT; tinyproxy: "
-                          "'ConnectPort {port}'; Dante: a 'socks pass' rule for port {port} before the 'socks "
+                          "'ConnectPort {port}'; Privoxy: {port} in its +limit-connect action, e.g. "
+                          "{{+limit-connect{{443,{port}}}}}; Dante: a 'socks pass' rule for port {port} before the 'socks "
                           "block'). Whitelisting the domain will not help: it is already allowed on "
                           "port 443. Or use the service on port 443 if it offers one.\n"
                           "Retest: curl -v -x \"$HTTPS_PROXY\" https://{blocked}/")}},
@@ -391,6 +400,10 @@ NOTES = {
         "upstream_allowed": "{detail} (allowed by policy, but the proxy could not reach it: see policy.proxy_logs)",
         "vendor_note": " The answer comes from {vendor}{code}.",
         "category_note": " Category shown: {category}.",
+        "allow_list": (" Its page says the name itself was filtered ('{words}'), and it refuses {reference}, a name "
+                       "every proxy lets through, the same way ({answer}): its filter lets only a list of names "
+                       "through (tinyproxy: Filter with FilterDefaultDeny Yes; Privoxy: a +block on every URL with "
+                       "{{-block}} exceptions), and that list needs the provider's names."),
         "squid_code_note": " X-Squid-Error: {code}.",
         "the_proxy": "the proxy",
         "control_answer": "{control} (control): {detail}",
@@ -422,7 +435,8 @@ NOTES = {
     "policy.proxy_logs": {
         "nothing_for_it": "nothing for IT to look up: {replies}",
         "no_error_answer": "no error answer from the proxy",
-        "proxy_wide_first": ("the proxy refuses a port or this machine, whatever the request: "
+        "proxy_wide_first": ("the proxy refuses a port or this machine (or its parent the proxy's own "
+                             "credentials, or it cannot reach its parent), whatever the request: "
                              "connectivity.proxy_works names the rule and where IT logs it"),
     },
 }

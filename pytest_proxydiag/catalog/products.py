@@ -65,7 +65,10 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "port; 502/503 with Apache's page when the provider is unreachable",
              "Apache's ErrorLog (Debian: /var/log/apache2/error.log: AH01617 auth failures, AH01630 denied, AH00939 "
              "connect failed, AH01144 no protocol handler: mod_proxy_connect not loaded) and access.log"),
-    _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r"."},
+    # Privoxy dates its own answers 'Last-Modified: Wed, 08 Jun 1955 12:00:00 GMT': with +handle-as-empty-document
+    # its block is a 1-byte body and no Server header, that date is all that names it (measured, 3.0.34).
+    _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r".",
+                         "Last-Modified": r"\b08 Jun 1955 12:00:00\b"},
              [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org"], [],
              "403 Request blocked by Privoxy (a +block action); 503 Connect failed when the provider is unreachable",
              "Privoxy's logfile (Debian: /var/log/privoxy/logfile) with 'debug 1024' for blocked requests; "
@@ -176,6 +179,10 @@ SENTENCES: dict[str, str] = {
     "unknown_no_headers": "The product that answered is not known to pytest-proxydiag (no Server or Via header).",
     "page": "Its page reads: {page}.",
     "logs": "IT finds the entry in: {logs}.",
+    "relayed_via": "it carries the proxy's 'Via: {via}', which {product} adds only to answers it relays, never to its "
+                   "own pages",
+    "relayed_401": "it is a 401 to a request that carried no credentials, and {product} answers 407 when none are "
+                   "sent, 401 only to wrong ones sent to it",
     "ca_source": " {product} does not send its CA; get it from {where}.",
 }
 
@@ -184,13 +191,33 @@ SENTENCES: dict[str, str] = {
 #: failed", measured).
 PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"SOCKS5? authentication failed",
+    # Privoxy 3.0.34, forward-socks5(t) without user:pass@ to a parent that wants them: "503 Forwarding failure".
+    r"SOCKS5? authentication required",
     r"SOCKS5? (?:server|proxy) (?:rejected|refused) the (?:user|username|credentials)",
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
 )
 
+#: Via headers of a product that adds Via only to the answers it relays from its parent proxy, never to its own
+#: pages (regexes).  A 401 or 407 carrying one is the parent's verdict on the credentials the proxy itself sends
+#: (tinyproxy 1.11.1, measured: its own 407/401 have no Via; behind 'Upstream http parent:port' without the
+#: parent's credentials it relays the parent's 407, with wrong ones in 'Upstream http user:pass@parent:port' the
+#: parent's 401, each with 'Via: 1.1 <host> (tinyproxy/1.11.1)'; credentials the client adds are not passed on).
+RELAYED_AUTH_VIA: tuple[str, ...] = (r"\(tinyproxy/[\d.]+\)", r"\btinyproxy\b")
+#: Products that answer 407 when no credentials are sent and 401 only to wrong ones sent to them: their 401 to a
+#: request without credentials judged the credentials the proxy sends its parent (tinyproxy with DisableViaHeader Yes
+#: relays its parent's 401 without a Via, measured).
+RELAYED_401_PRODUCTS: tuple[str, ...] = ("tinyproxy",)
+
+#: Lines of an error page that say the proxy cannot reach its own parent proxy (regexes): its forwarding, not the
+#: provider. Measured: tinyproxy 1.11.1 'Upstream http host:port' to a closed port answers "502 Unable to connect to
+#: upstream proxy"; Privoxy 3.0.34 'forward-socks5t / host:port .' to a closed port "503 Forwarding failure" with
+#: "socks5 server unreachable".
+PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable")
+
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
-IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Squid: read_timeout, and client_lifetime for the whole connection; "
+IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Privoxy: socket-timeout; Squid: read_timeout, and client_lifetime for "
+                         "the whole connection; "
                          "Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout server / timeout tunnel; nginx: "
                          "proxy_read_timeout")
 
@@ -202,15 +229,38 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("connect_not_allowed", r"CONNECT method not allowed with the port"),
     # Apache httpd asked to CONNECT without mod_proxy_connect: 500 with its generic "misconfiguration" page.
     ("connect_not_allowed", r"internal error or\s+misconfiguration"),
+    # tinyproxy with ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every
+    # forward request, CONNECT included.
+    ("connect_not_allowed", r"No mapping found for requested url"),
+    # Privoxy 3.0.34 forwarding through a SOCKS5 parent whose rules refuse the destination (reply 0x02): "503
+    # Forwarding failure" with "SOCKS5 request denied": the parent's policy, a denied domain, not an outage.
+    ("denied", r"SOCKS5? request denied"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
 )
+
+#: Words of a product's refusal page that say the requested *name* was filtered (regexes): a list of names (an
+#: allow-list when it refuses every name), never this machine nor a port. Measured: tinyproxy 1.11.1 'Filter' (with
+#: 'FilterDefaultDeny Yes' an allow-list) answers 403 "The request you made has been filtered"; Privoxy 3.0.34 '+block'
+#: answers "Block reason: <the admin's reason>" ("Forbidden CONNECT port" is its +limit-connect, a port rule).
+NAME_FILTER_PAGES: tuple[str, ...] = (r"request you made has been filtered",
+                                      r"Block reason:(?:\s|<[^>]*>)*(?!Forbidden CONNECT port)\w[^<\n\\]{0,80}")
+
+#: Pages of a proxy's generic server error that, to a request carrying credentials, most often mean its own
+#: authentication back end failed (regexes). Measured, Apache httpd 2.4.71: an AuthUserFile it cannot open answers
+#: CONNECT with credentials with its 500 "internal error or misconfiguration" page (ErrorLog AH01620), the page it
+#: also gives without mod_proxy_connect (AH01144); without credentials it answers 407 first.
+AUTH_BACKEND_PAGES: tuple[str, ...] = (r"internal error or\s+misconfiguration",)
 
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
     "credentials_rejected": "the proxy rejected the credentials that were sent",
     "credentials_required": "the proxy wants credentials and none were sent",
     "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
+    "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
+                          "proxy's own configuration sends its parent, not the user's",
+    "parent_down": "the proxy cannot reach its own parent proxy: its forwarding, not the provider",
+    "auth_backend": "the proxy failed on its own configuration while checking the credentials (its password file)",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",

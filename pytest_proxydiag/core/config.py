@@ -133,7 +133,7 @@ OPTIONS: tuple[Option, ...] = (
            "same refusal for it means the proxy refuses this machine, not the provider (default google.com:443, "
            "the flowchart's step 3; none: never)", default=("google.com", 443), parse="parse_reference",
            metavar="HOST:PORT"),
-    Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8443",
+    Option("port_candidates", "extra proxy ports the port step tries besides 8080, 3128, 8888, 8118, 8443",
            kind="list", parse="parse_port", metavar="PORT"),
     Option("latency_threshold", "seconds the proxy may add before it is a finding (default 2)",
            default=2.0, parse="parse_seconds", metavar="SECONDS", number=float),

@@ -219,17 +219,22 @@ def blocking_step_for(res: TunnelResult) -> str:
             return "auth.credentials"
         return "policy.domain_allowed" if res.socks.code == Rep.NOT_ALLOWED else "connectivity.proxy_works"
     if res.cause == Cause.PROXY_STATUS and res.reply is not None:
+        from pytest_proxydiag.branches.products import relayed_auth
+
+        if relayed_auth(res.reply.status, res.reply.headers, credentials_sent=bool(res.credentials_sent)):
+            return "connectivity.proxy_works"  # the parent's answer to the proxy's own credentials: not the user's
         if res.reply.status == 407:
             offered = " ".join(res.reply.proxy_authenticate).lower()
             if offered and "basic" not in offered:
                 return "auth.scheme"
             return "auth.credentials"
-        if res.reply.status in (403, 451):
-            from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
+        from pytest_proxydiag.branches.products import PROXY_WIDE_SHAPES, refusal_shape
 
+        shape = refusal_shape(res.reply.status, res.reply.headers, res.reply.body,
+                              credentials_sent=bool(res.credentials_sent))
+        if res.reply.status in (403, 451) or shape == "denied":  # a 5xx whose page says the destination was denied
             # A 403 whose page says "this port" or "your host" refuses every domain: the proxy's, not policy's.
-            wide = refusal_shape(res.reply.status, res.reply.headers, res.reply.body) in PROXY_WIDE_SHAPES
-            return "connectivity.proxy_works" if wide else "policy.domain_allowed"
+            return "connectivity.proxy_works" if shape in PROXY_WIDE_SHAPES else "policy.domain_allowed"
     if res.cause == Cause.UNRESOLVABLE and res.target_unresolved_here:
         return "connectivity.proxy_works"  # the provider's name (socks5:// resolves it here), not the proxy's
     if res.cause in (Cause.BLOCKED, Cause.REFUSED, Cause.TIMEOUT, Cause.UNRESOLVABLE, Cause.UNREACHABLE):

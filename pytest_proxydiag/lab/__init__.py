@@ -355,12 +355,15 @@ class Lab:
             pp.start()
             listen_url, port = pp.url, pp.port
         elif product is not None:
-            real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in ("wrong-password",
-                                                                                          "no-credentials") else None,
+            real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in (
+                                           "wrong-password", "no-credentials", "auth-file-unreadable") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
+                                       allowed=["github.com"] if case == "allow-list" else (),
                                        intercept=case in ("intercept", "upstream-untrusted", "buffered"),
                                        upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
-                                       parent_password=WRONG_PASSWORD if case == "parent-wrong-password" else None,
+                                       parent_password=WRONG_PASSWORD if case in (
+                                           "parent-wrong-password", "parent-no-via")
+                                       else "" if case == "parent-no-credentials" else None,
                                        misconfig=case if case in MISCONFIGS.get(product, {}) else None))
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
@@ -390,7 +393,7 @@ class Lab:
         scheme = PRODUCTS[product].scheme if product else "http"
         if case == "wrong-password":
             user, password = USER, WRONG_PASSWORD
-        elif name in ("basic-auth",):
+        elif name in ("basic-auth",) or case == "auth-file-unreadable":
             user, password = USER, PASSWORD
         elif name in ("wrong-password",):
             user, password = USER, WRONG_PASSWORD

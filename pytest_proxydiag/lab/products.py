@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from pytest_proxydiag.lab.base import TMP_PREFIX, LabError, LabUnavailable, kill_group, pdeathsig, write_private
 from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, free_port
@@ -86,6 +86,12 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "connect-port": lambda lines: lines + ["ConnectPort 563"],
         # An Allow list without this machine (TEST-NET-1 only): 403 "Access denied" to every request.
         "client-refused": lambda lines: [("Allow 192.0.2.0/24" if x.startswith("Allow ") else x) for x in lines],
+        # ReverseOnly Yes (a reverse proxy only): 400 "No mapping found for requested url" to every forward request.
+        "reverse-only": lambda lines: lines + ["ReverseOnly Yes", 'ReversePath "/app/" "http://127.0.0.1:9/"'],
+        # 'Upstream http 127.0.0.1:<closed port>' (set by RealProxy): 502 "Unable to connect to upstream proxy".
+        "parent-down": lambda lines: lines,
+        # DisableViaHeader Yes in front of a parent that refuses its Upstream password: the parent's 401, no Via.
+        "parent-no-via": lambda lines: lines + ["DisableViaHeader Yes"],
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },
@@ -101,6 +107,23 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
         "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
     },
+    "privoxy": {  # its action file
+        # +limit-connect{443} for every URL: 403 "Request blocked by Privoxy" to CONNECT on the provider's port.
+        "port-rule": lambda lines: ["{+limit-connect{443}}", "/", *lines],
+        # +limit-connect{,} (no CONNECT at all, as default.action's 'standard.Advanced' preset): plain http:// only.
+        "no-connect": lambda lines: ["{+limit-connect{,}}", "/", *lines],
+        # 'forward-socks5t / 127.0.0.1:<closed port> .' (set by RealProxy): 503 "socks5 server unreachable".
+        "parent-down": lambda lines: lines,
+        # 'forward-socks5t' to a SOCKS5 parent (Dante) whose rules refuse the provider (set by RealProxy): 503
+        # "Forwarding failure", "SOCKS5 request denied".
+        "parent-denies": lambda lines: lines,
+        # 'permit-access 192.0.2.0/24' (set in its config by RealProxy): every connection from here reset, no reply.
+        "client-refused": lambda lines: lines,
+        # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
+        "idle-timeout": lambda lines: lines,
+        # The provider blocked with +handle-as-empty-document: 403 with a 1-byte body and no Server header.
+        "empty-block": lambda lines: ["{+block{corporate policy} +handle-as-empty-document}", ".anthropic.com", *lines],
+    },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.
         # AllowCONNECT without the provider's port: 403 "Connect to remote machine blocked", as ProxyBlock's page.
@@ -109,6 +132,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "client-refused": lambda lines: [("  Require ip 192.0.2.0/24" if x.strip() in ("Require all granted",
                                                                                      "Require valid-user") else x)
                                          for x in lines],
+        # An AuthUserFile Apache cannot open (not there, or not readable by www-data): 500 to CONNECT with credentials.
+        "auth-file-unreadable": lambda lines: [("  AuthUserFile /nonexistent/proxydiag-htpasswd"
+                                                if x.strip().startswith("AuthUserFile") else x) for x in lines],
         "no-connect-module": lambda lines: [x for x in lines if "proxy_connect" not in x
                                             and not x.startswith("AllowCONNECT")],
     },
@@ -135,17 +161,22 @@ class RealProxy:
     """A product from :data:`PRODUCTS` as a child process: ``RealProxy(key, directory, ...).start()`` / ``.stop()``.
 
     ``credentials`` (user, password) turns on Basic proxy auth; ``blocked``
-    host names are refused by the product's own filter; ``intercept`` (mitmproxy)
-    re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
+    host names are refused by the product's own filter, ``allowed`` ones are the only names it lets through
+    (tinyproxy's Filter with FilterDefaultDeny Yes, Privoxy's +block on every URL with -block exceptions);
+    ``intercept`` (mitmproxy) re-signs TLS with its own CA, kept in ``<its directory>/mitmproxy`` (the proxy
     host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
+    tinyproxy with ``parent_password`` gets a parent tinyproxy with Basic auth and ``Upstream http
+    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials).  ``listen`` (host, port) fixes the
+    address instead of a free port (a product's default port, e.g. Privoxy's 8118).
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
                  hosts: Sequence[str] = LOOPBACK_NAMES, parent_password: str | None = None,
-                 misconfig: str | None = None) -> None:
+                 misconfig: str | None = None, allowed: Sequence[str] = (),
+                 listen: tuple[str, int] | None = None) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -168,15 +199,24 @@ class RealProxy:
             raise LabError(f"{self.spec.name} has no lab misconfiguration {misconfig!r}")
         self.misconfig = misconfig
         self.blocked = list(blocked)
+        self.allowed = list(allowed)
         self.intercept = intercept
         self.upstream_ca = upstream_ca
         self.hosts = list(hosts)
-        self.host = self.spec.listen_host
+        #: A fixed (host, port) instead of a free port on the product's loopback address (a product's default port).
+        self.listen = listen
+        self.host = listen[0] if listen else self.spec.listen_host
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
         #: Privoxy with credentials: the parent proxy that checks them (tinyproxy).
         self.parent: RealProxy | None = None
+        #: misconfig "parent-down": the closed port its forwarding names as its parent proxy.
+        self.dead_parent: Any = None
+        if misconfig == "parent-down":
+            from pytest_proxydiag.lab.hostile import ClosedPort  # hostile imports this module
+
+            self.dead_parent = ClosedPort()
 
     @property
     def url(self) -> str:
@@ -206,27 +246,49 @@ class RealProxy:
                      f'LogFile "{self.log_path}"', "LogLevel Info"]
             if self.credentials:
                 lines.append("BasicAuth {} {}".format(*self.credentials))
+            if self.parent is not None and self.parent_password is not None:
+                # A parent proxy with Basic auth, and this proxy's own (wrong) credentials for it in its Upstream line.
+                creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
+                lines.append(f"Upstream http {creds}{self.parent.host}:{self.parent.port}")
+            if self.dead_parent is not None:
+                lines.append(f"Upstream http {self.dead_parent.host}:{self.dead_parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
                 write_private(d / "filter", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.blocked), 0o644)
                 lines += [f'Filter "{d / "filter"}"', "FilterType ere", "FilterDefaultDeny No"]
+            if self.allowed:  # an allow-list: only these names pass
+                write_private(d / "allow", "".join(f"^{h.replace('.', '[.]')}$\n" for h in self.allowed), 0o644)
+                lines += [f'Filter "{d / "allow"}"', "FilterType ere", "FilterDefaultDeny Yes"]
             write_private(d / "tinyproxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "-d", "-c", str(d / "tinyproxy.conf")]
         if key == "apache":
             return [self.binary, "-X", "-f", str(self._apache_config())]
         if key == "privoxy":
-            write_private(d / "lab.action", "{+block{proxydiag lab: blocked by policy}}\n"
-                          + "".join(f"{h}\n" for h in self.blocked), 0o644)
+            action = ["{+block{proxydiag lab: blocked by policy}}", *self.blocked]
+            if self.allowed:  # an allow-list: every URL blocked but these names
+                action += ["{+block{proxydiag lab: only approved sites}}", "/", "{-block}",
+                           *(f".{h}" for h in self.allowed)]
+            if self.misconfig:
+                action = MISCONFIGS[key][self.misconfig](action)
+            write_private(d / "lab.action", "".join(f"{x}\n" for x in action), 0o644)
             lines = [f"listen-address {self.host}:{self.port}", f"confdir {d}", f"logdir {d}", "logfile proxy.log",
                      "actionsfile lab.action", "templdir /etc/privoxy/templates", "debug 1", "debug 1024"]
-            if self.parent is not None and self.parent_password is not None:
+            if self.parent is not None and self.misconfig == "parent-denies":
+                lines.append(f"forward-socks5t / {self.parent.host}:{self.parent.port} .")
+            elif self.parent is not None and self.parent_password is not None:
                 # Privoxy's forward lines carry credentials only for a SOCKS5 parent (forward-socks5
                 # user:pass@host:port); an HTTP parent gets the client's own Proxy-Authorization.
-                lines.append(f"forward-socks5 / {PARENT_USER}:{self.parent_password}@{self.parent.host}:"
-                             f"{self.parent.port} .")
+                creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
+                lines.append(f"forward-socks5 / {creds}{self.parent.host}:{self.parent.port} .")
             elif self.parent is not None:
                 lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
+            if self.misconfig == "idle-timeout":  # settings of its main config, not of its action file
+                lines.append("socket-timeout 1")
+            if self.misconfig == "client-refused":
+                lines.append("permit-access 192.0.2.0/24")
+            if self.dead_parent is not None:
+                lines.append(f"forward-socks5t / {self.dead_parent.host}:{self.dead_parent.port} .")
             write_private(d / "privoxy.conf", "\n".join(lines) + "\n", 0o644)
             return [self.binary, "--no-daemon", str(d / "privoxy.conf")]
         if key == "dante":
@@ -310,6 +372,11 @@ class RealProxy:
             self._dante_users(env)
         if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "privoxy" and self.misconfig == "parent-denies" and self.parent is None:
+            self.parent = RealProxy("dante", blocked=["api.anthropic.com"], hosts=self.hosts).start(timeout)
+        elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
+            self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
+                timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=self.credentials, hosts=self.hosts).start(timeout)
         try:
@@ -322,7 +389,7 @@ class RealProxy:
 
     def _start(self, env: dict[str, str], timeout: float) -> "RealProxy":
         for _attempt in range(3):
-            self.port = free_port(self.host)
+            self.port = self.listen[1] if self.listen else free_port(self.host)
             cmd = self._command()
             t0 = time.monotonic()
             with open(self.directory / "stderr.log", "wb") as err:
@@ -335,7 +402,7 @@ class RealProxy:
                 return self
             tail = self.log_tail()
             self._kill()
-            if "in use" not in tail.lower():  # another process took the port: try another one
+            if "in use" not in tail.lower() or self.listen:  # another process took the port: try another one
                 raise LabError(f"{self.spec.name} did not start ({status}):\n{tail}")
         raise LabError(f"{self.spec.name} found no free port on {self.host}")
 
@@ -360,6 +427,8 @@ class RealProxy:
 
     def stop(self) -> None:
         self._kill()
+        if self.dead_parent is not None:
+            self.dead_parent.stop()
         parent, self.parent = self.parent, None
         if parent is not None:
             parent.stop()

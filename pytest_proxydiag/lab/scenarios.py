@@ -160,6 +160,25 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
               "connectivity.proxy_works"),
     "parent-wrong-password": ("{name} forwards through a SOCKS5 parent (Dante) with a wrong password in its own "
                               "forward-socks5 line", "connectivity.proxy_works"),
+    "allow-list": ("{name} lets only an allow-list of names through (github.com), without the provider's: every "
+                   "other name refused with its filter's page, google.com too", "policy.domain_allowed"),
+    "empty-block": ("{name} blocks api.anthropic.com with +handle-as-empty-document: a 403 with an empty page and "
+                    "no Server header", "policy.domain_allowed"),
+    "parent-no-via": ("{name} with DisableViaHeader Yes forwards through a parent proxy with Basic auth (tinyproxy) "
+                      "with a wrong password in its own Upstream line: the parent's 401, passed on without a Via",
+                      "connectivity.proxy_works"),
+    "parent-down": ("{name} forwards through a parent proxy whose port is closed", "connectivity.proxy_works"),
+    "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
+                             "right credentials: 500 with its generic page", "connectivity.proxy_works"),
+    "parent-denies": ("{name} forwards through a SOCKS5 parent (Dante) whose rules refuse api.anthropic.com: 503 "
+                      "Forwarding failure, 'SOCKS5 request denied'", "policy.domain_allowed"),
+    "reverse-only": ("{name} is a reverse proxy only (ReverseOnly Yes): 400 'No mapping found for requested url' to "
+                     "every forward request", "connectivity.proxy_works"),
+    "no-connect": ("{name} allows no CONNECT at all (+limit-connect{{,}}), while it forwards plain http://",
+                   "connectivity.proxy_works"),
+    "parent-no-credentials": ("{name} forwards through a parent proxy with Basic auth (tinyproxy) without the "
+                              "parent's credentials in its own Upstream line: the parent's 407, passed on",
+                              "connectivity.proxy_works"),
     "connect-port": ("{name} allows CONNECT only to port 563 (ConnectPort): the provider's port is refused",
                      "connectivity.proxy_works"),
     "client-refused": ("{name}'s client rules leave out this machine: every request is refused",
@@ -195,6 +214,17 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                         "provider's port is refused",
     "dante-port-rule": "Dante allows SOCKS CONNECT only to port 443 ('socks block ... port != 443'): the provider's "
                        "port is refused",
+    "tinyproxy-parent-wrong-password": "tinyproxy forwards through a parent proxy with Basic auth (tinyproxy) with a "
+                                       "wrong password in its own Upstream line; the client sends no credentials and "
+                                       "gets the parent's 401, passed on",
+    "privoxy-port-rule": "Privoxy allows CONNECT only to port 443 (+limit-connect{443}): the provider's port is "
+                         "refused",
+    "privoxy-parent-no-credentials": "Privoxy forwards through a SOCKS5 parent (Dante) that wants a password, with "
+                                     "none in its own forward-socks5 line",
+    "privoxy-idle-timeout": "Privoxy closes a connection idle for 1 s (socket-timeout 1); the provider takes 2.5 s to "
+                            "answer",
+    "privoxy-client-refused": "Privoxy's permit-access leaves out this machine: it closes every connection without "
+                              "a reply",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
 }
 
@@ -212,8 +242,8 @@ def _product_cases(key: str) -> list[str]:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
         cases += ["intercept", "upstream-untrusted", "buffered"]
-    if key == "privoxy":
-        cases.append("parent-wrong-password")
+    if key in ("privoxy", "tinyproxy"):  # a parent proxy behind them; a filter that can be an allow-list
+        cases += ["parent-wrong-password", "parent-no-credentials", "allow-list"]
     return cases + list(MISCONFIGS.get(key, ()))
 
 
