@@ -65,7 +65,11 @@ def _socks_proxy_works(step, cfg, probes, target, proxy):
                                  **({"stage": tunnel.socks.stage, "code": tunnel.socks.code,
                                      "resolved_by": tunnel.socks.resolved_by} if tunnel.socks else {})})
         if not tunnel.ok:
-            connectivity.judge_socks_tunnel(proxy, tunnel, target).conclude(step)
+            def refused_everywhere():
+                # Reply 0x02 to the reference name too: the SOCKS rules refuse everything, not the provider.
+                return policy_reach.reference_refusal(policy.read_tunnel(tunnel), measure.reference_probes(
+                    probes, cfg["reference"])[0])
+            connectivity.judge_socks_tunnel(proxy, tunnel, target, refused_everywhere).conclude(step)
         tls = probes.tls_via_proxy(target)
         step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
         verdict = connectivity.judge_tunnel_tls(tunnel, tls, target)

@@ -177,6 +177,16 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Squid's ERR_* codes are explained as Squid's, not as if this product had sent them.
         logs = run.step("policy.proxy_logs")
         assert "Meaning of the proxy's codes" not in (logs["solution"] or ""), logs["solution"]
+    if case == "no-socks-pass":
+        # Reply 0x02 to the reference name too: Dante's socks rules refuse everything, not a domain rule. It used to be
+        # a deadlock (connectivity blocked by policy, policy by connectivity) and a run with no finding at all.
+        assert root["finding_key"] == "socks_refuses_everything", root["finding"]
+        assert "refuses google.com:443, a name every proxy lets through, exactly as it refuses api.anthropic.com" \
+            in root["finding"] and "SOCKS5 reply 0x02 (connection not allowed by ruleset)" in root["finding"]
+        assert "Dante: a 'socks pass { from: <your address>/32 to: 0.0.0.0/0 }' rule" in root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
+        for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 

@@ -253,8 +253,13 @@ SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio
 SOCKS_ACL_CLOSE = 1.0
 
 
-def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
-    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
+def judge_socks_tunnel(proxy, tunnel, target,
+                       refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement:
+    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step.
+
+    *refused_everywhere*, asked only for reply 0x02 ("not allowed by ruleset"), says whether the reference name was
+    refused the same way (``policy_reach.reference_refusal``): then the SOCKS rules refuse everything, not the domain.
+    """
     outcome = tunnel.socks
     if outcome is None:
         if tunnel.cause == Cause.UNRESOLVABLE and proxy.scheme == "socks5":
@@ -275,6 +280,14 @@ def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     if outcome.stage != "connect":
         return Judgement.blocked("auth.credentials", key="wants_auth", status=tunnel.detail)
     reply = products.socks_outcome_reply(outcome)
+    status = f"SOCKS5 reply 0x{outcome.code:02x} ({reply.meaning})"
+    everywhere = refused_everywhere() if reply.shape == "denied" and refused_everywhere else None
+    if everywhere is not None:
+        # Dante without a 'socks pass' rule for this machine (its shipped danted.conf has none): every name refused.
+        return Judgement.fail("socks_refuses_everything", status=status, reference=everywhere.hostport,
+                              product=products.SOCKS["who"], hostport=proxy.hostport, proxy_host=proxy.host,
+                              evidence=f"SOCKS5 CONNECT {target.hostport}: {status}\n"
+                                       f"SOCKS5 CONNECT {everywhere.hostport}: {everywhere.answer}")
     if reply.shape == "denied":
         # "Not allowed by ruleset": the SOCKS server's rules refuse the destination, as a 403 does (policy's).
         return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,

@@ -119,6 +119,12 @@ STEPS = {
                                              "'client block' rule, or no 'client pass' rule for it); a port that "
                                              "is no SOCKS server rarely closes that fast.",
                                      "solution": "socks_allow_client"},
+            "socks_refuses_everything": {"text": "The SOCKS5 proxy {proxy} refuses {reference}, a name every proxy "
+                                                 "lets through, exactly as it refuses {target}: {status} to both. "
+                                                 "Its rules refuse this machine for every destination, or let only a "
+                                                 "short list of names through: this is not a rule against the "
+                                                 "provider. {product}",
+                                         "solution": "socks_allow_machine"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
                                    "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
             "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
@@ -177,6 +183,15 @@ STEPS = {
                 "the logoutput file of danted.conf names the refused client). Find the address this machine uses "
                 "towards the proxy:\n  ip route get {proxy_host}   (Linux; 'src' is the address)\n"
                 "If IT says {hostport} is no SOCKS proxy, check the scheme and port: an HTTP proxy needs http://.")},
+            "socks_allow_machine": {"any": (
+                "Ask IT why the SOCKS proxy {hostport} refuses everything from this machine, {reference} included. "
+                "Its rules for what a client may reach leave out your address or every destination (Dante: a "
+                "'socks pass {{ from: <your address>/32 to: 0.0.0.0/0 }}' rule, after 'client pass'; the shipped "
+                "danted.conf has none, and without one Dante refuses every CONNECT). If it instead lets only a list "
+                "of names through, that list needs the provider's names (policy.domain_allowed lists them once the "
+                "proxy serves this machine). Find the address this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
             "socks_scheme": {"any": (

@@ -96,6 +96,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # Every port but 443 refused: reply 0x02 "not allowed by ruleset", as for a refused domain.
         "port-rule": lambda lines: [("socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 port != 443 log: connect error }\n"
                                      + x if x.startswith("socks pass") else x) for x in lines],
+        # No 'socks pass' rule at all (the shipped danted.conf has them all commented out): Dante refuses every
+        # destination with reply 0x02 "not allowed by ruleset", the reference name as the provider.
+        "no-socks-pass": lambda lines: [x for x in lines if not x.startswith("socks ")],
     },
     "mitmproxy": {  # its command line
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.

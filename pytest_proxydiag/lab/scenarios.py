@@ -162,6 +162,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                        "connectivity.proxy_works"),
     "port-rule": ("{name} allows CONNECT (or SOCKS) only to the usual ports: the provider's port is refused",
                   "policy.domain_allowed"),
+    "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
+                      "refused, the reference name as the provider", "connectivity.proxy_works"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
                           "connectivity.proxy_works"),
     "idle-timeout": ("{name} closes a tunnel idle for 1 s (Timeout 1); the provider takes 2.5 s to answer",
