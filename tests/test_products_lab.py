@@ -102,7 +102,16 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Claude Code (it has no SOCKS support" in root["finding"] and "Node programs" in root["finding"]
         assert "curl" in root["finding"].rpartition("These can:")[2]
         assert "forward-socks5t / 127.0.0.1:" in root["solution"] and "http://127.0.0.1:8118" in root["solution"]
-    if case == "parent-wrong-password":
+    if case == "parent-wrong-password" and key == "mitmproxy":
+        # mitmproxy's --set upstream_auth refused by its parent: its 502 inside TLS names the parent's 401. It used to be
+        # "the proxy could not reach the provider: check DNS, firewall, route".
+        assert root["finding_key"] == "parent_auth", root["finding"]
+        assert "refused HTTP CONNECT request: 401 Unauthorized" in root["finding"] and "from mitmproxy" in \
+            root["finding"]
+        assert "mitmproxy: the user:password of its --set upstream_auth" in root["solution"]
+        assert "could not reach the provider" not in root["solution"] and "not-the-password" not in run.output
+        assert "not-the-password" not in run.json_path.read_text()
+    elif case == "parent-wrong-password":
         # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
         assert "The answer comes from Privoxy" in root["finding"] and "not your credentials" in root["finding"]

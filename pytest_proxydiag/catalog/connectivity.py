@@ -168,7 +168,8 @@ STEPS = {
                 "{proxy_hostport}. If the proxy also has a plain-HTTP port, http:// works for https targets too.")},
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
-                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line). Changing "
+                "user:password of its forward-socks5 line; Squid: the login= of its cache_peer line; mitmproxy: the "
+                "user:password of its --set upstream_auth). Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"

@@ -251,7 +251,8 @@ STEPS = {
                 "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
             "parent_auth": {"any": (
                 "Ask IT to correct the credentials the proxy uses for its parent proxy (Privoxy: the user:password "
-                "of its forward-socks5 line; Squid: the login= of its cache_peer line).\nGive IT this to find the "
+                "of its forward-socks5 line; Squid: the login= of its cache_peer line; mitmproxy: the user:password of its "
+                "--set upstream_auth).\nGive IT this to find the "
                 "entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"

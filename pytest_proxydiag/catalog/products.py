@@ -186,6 +186,10 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"SOCKS5? authentication failed",
     r"SOCKS5? (?:server|proxy) (?:rejected|refused) the (?:user|username|credentials)",
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
+    # mitmproxy 11.0.2 in upstream mode, its --set upstream_auth wrong or missing (measured): 502 whose page reads
+    # "Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 407 Proxy Authentication Required" (or the 401 of
+    # tinyproxy); the parent's address has dots, which the line above does not cross.
+    r"Upstream proxy \S{1,300} refused HTTP CONNECT request: 40[17] [A-Za-z ]{0,40}",
 )
 
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps

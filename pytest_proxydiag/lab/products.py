@@ -143,6 +143,7 @@ class RealProxy:
     host's ``~/.mitmproxy``), with ``upstream_ca`` trusted for the origin.  ``parent_password`` (Privoxy) puts a
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
+    For mitmproxy it is ``--mode upstream:`` to a parent with Basic auth (tinyproxy), ``--set upstream_auth=alice:PASSWORD``.
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
@@ -257,6 +258,9 @@ class RealProxy:
             cmd += ["--ignore-hosts", ".*"]  # a plain CONNECT tunnel
         if self.upstream_ca:
             cmd += ["--set", f"ssl_verify_upstream_trusted_ca={self.upstream_ca}"]
+        if self.parent is not None and self.parent_password is not None:
+            cmd += ["--mode", f"upstream:http://{self.parent.host}:{self.parent.port}",
+                    "--set", f"upstream_auth={PARENT_USER}:{self.parent_password}"]
         return MISCONFIGS[key][self.misconfig](cmd) if self.misconfig else cmd
 
     def _apache_config(self) -> Path:
@@ -313,6 +317,10 @@ class RealProxy:
             self._dante_users(env)
         if self.spec.key == "privoxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
+        elif self.spec.key == "mitmproxy" and self.parent_password is not None and self.parent is None:
+            # mitmproxy's upstream mode, its parent checking Basic credentials (tinyproxy): --set upstream_auth.
+            self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
+                timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=self.credentials, hosts=self.hosts).start(timeout)
         try:

@@ -117,6 +117,8 @@ CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
                          "ANTHROPIC_VERTEX_PROJECT_ID": "proxydiag-lab",
                          "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
 }
+#: mitmproxy scenarios that intercept TLS with a CA the clients trust (the finding is what comes inside TLS).
+_MITM_TRUSTED = frozenset({"mitmproxy-upstream-untrusted", "mitmproxy-buffered", "mitmproxy-parent-wrong-password"})
 _TRUSTED = frozenset({"upstream-untrusted", "block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
@@ -194,7 +196,13 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
     "dante-port-rule": "Dante allows SOCKS CONNECT only to port 443 ('socks block ... port != 443'): the provider's "
                        "port is refused",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
+    "mitmproxy-parent-wrong-password": "mitmproxy (TLS interception, its CA trusted) in upstream mode to a parent proxy "
+                                       "with Basic auth (tinyproxy), with a wrong password in its own --set "
+                                       "upstream_auth: 502 inside TLS",
 }
+#: Scenario name -> its expected root cause, where the case's differs: mitmproxy's parent refusal is its 502 inside
+#: TLS, judged by policy.proxy_logs (as its upstream TLS failure), not a CONNECT answer.
+PRODUCT_ROOT_CAUSE: dict[str, str | None] = {"mitmproxy-parent-wrong-password": "policy.proxy_logs"}
 
 
 def _product_cases(key: str) -> list[str]:
@@ -209,7 +217,7 @@ def _product_cases(key: str) -> list[str]:
     if not spec.supports_blocking:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
-        cases += ["intercept", "upstream-untrusted", "buffered"]
+        cases += ["intercept", "upstream-untrusted", "buffered", "parent-wrong-password"]
     if key == "privoxy":
         cases.append("parent-wrong-password")
     return cases + list(MISCONFIGS.get(key, ()))
@@ -222,7 +230,7 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
             text, root = PRODUCT_CASES[case]
             name = f"{key}-{case}"
             added[name] = (key, PRODUCT_CASE_TEXT.get(name) or text.format(name=spec.name))
-            EXPECTED_ROOT_CAUSE[name] = root
+            EXPECTED_ROOT_CAUSE[name] = PRODUCT_ROOT_CAUSE.get(name, root)
     return added
 
 
