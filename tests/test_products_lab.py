@@ -512,3 +512,36 @@ def test_policy_alone_says_an_idle_cut_is_no_body_limit(product_lab, run_diag):
     assert "then the proxy closes the connection after 1." in step["finding"] and "not a body-size limit" in \
         step["finding"]
     assert "tinyproxy: Timeout" in step["solution"] and run.root_cause == "policy.payload_size"
+
+
+def test_proxypy_host_filter_418_is_a_domain_rule(tmp_path, run_diag):
+    """proxy.py's own FilterByUpstreamHostPlugin (--filtered-upstream-hosts) answers 418 I'm a tea pot, without a
+    header or a page, to the filtered host only: a domain rule (google.com goes through), named with proxy.py's
+    switch. It used to be 'the proxy is not working' (connectivity.proxy_works, connect_failed)."""
+    pytest.importorskip("proxy", reason="proxy.py is not installed: pip install proxy.py")
+    from pytest_proxydiag.lab import LOOPBACK_NAMES, HttpsOrigin, LabCA
+    from pytest_proxydiag.lab.proxypy import ProxyPyProxy
+
+    public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(public.cert_pem)
+    origin = HttpsOrigin(public, tmp_path / "origin").start()
+    proxy = ProxyPyProxy(tmp_path, blocked=["api.anthropic.com"], stock_filter=True)
+    try:
+        proxy.start()
+        target = f"https://api.anthropic.com:{origin.port}"
+        run = run_diag("--proxydiag-target", target, "--proxydiag-resolve", f"api.anthropic.com:{origin.port}:127.0.0.1",
+                       "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct", "--proxydiag-no-claude-hosts",
+                       "--proxydiag-clients", "none", env={"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url})
+    finally:
+        proxy.stop()
+        origin.stop()
+    assert "google.com" in LOOPBACK_NAMES
+    assert run.root_cause == "policy.domain_allowed", run.output[-3000:]
+    step = run.step("policy.domain_allowed")
+    assert step["finding_key"] == "blocked" and "api.anthropic.com" in step["finding"], step["finding"]
+    assert "418" in step["finding"] and "Please allow outbound HTTPS" in step["solution"]
+    assert "is proxy.py's answer for a host in its --filtered-upstream-hosts" in step["finding"]
+    logs = run.step("policy.proxy_logs")
+    assert logs["finding_key"] == "denied" and "418" in logs["finding"], logs
+    assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"

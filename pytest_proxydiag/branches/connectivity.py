@@ -111,7 +111,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
-        everywhere = refused_everywhere() if reply.status in (403, 451) and refused_everywhere else None
+        everywhere = refused_everywhere() if shape == "denied" and refused_everywhere else None
         if everywhere is not None:
             host = everywhere.hostport.rpartition(":")[0]
             evidence = f"CONNECT {target.hostport}: {detail}\nCONNECT {everywhere.hostport}: {everywhere.answer}"
@@ -122,7 +122,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
                                   reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
-        if reply.status in (403, 451):
+        if shape == "denied":  # 403/451, or a host filter's own status (proxy.py: 418)
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
                                      status=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""

@@ -308,7 +308,7 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
     if _CTYPE.search(text):
         return Verdict(kind="content_type", category=category, meaning=words.meaning("content_type"), **base)
-    if status in (403, 451) or (block_text and html and (status >= 300 or expect_json)):
+    if status in (403, 451) or shape == "denied" or (block_text and html and (status >= 300 or expect_json)):
         if category:
             return Verdict(kind="category", category=category,
                            meaning=words.meaning("category", category=repr(category)), **base)
@@ -432,11 +432,13 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                                 code=f" (X-Squid-Error: {first.error_code})" if first.error_code else "")
         if first.category:
             vendor_note += _note("policy.domain_allowed", "category_note", category=first.category)
+        vendor_note += products.FILTER_STATUSES.get(first.status or 0, "")  # proxy.py's 418 names no product
         blocked = ", ".join(f"{d.hostport} (" + (f"{v.answer}: {v.meaning}" if v.socks_code is not None else
                                                  f"{v.status}" + (f" {v.error_code}" if v.error_code else "")) + ")"
                             for d, v in refused)
         key = ("socks_denied" if all(v.socks_code is not None for _, v in refused) else
-               "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page")
+               "blocked" if all(v.status in (403, 451, *products.FILTER_STATUSES) for _, v in refused)
+               else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
                               record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
                               blocked=blocked, count=len(refused), vendor_note=vendor_note,

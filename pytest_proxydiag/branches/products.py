@@ -24,13 +24,13 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
-                                               SENTENCES, SOCKS)
+from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS, PARENT_AUTH_FAILURES,
+                                               REFUSAL_PAGES, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
-           "refused_alike"]
+           "refused_alike", "FILTER_STATUSES"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -221,7 +221,7 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         return "bad_request"
     if status in (500, 502, 503, 504) and not _PORTAL.search(text):
         return "upstream"
-    if status in (403, 451):
+    if status in (403, 451) or status in FILTER_STATUSES:  # proxy.py's host filter: 418
         return "denied"
     return "other"
 

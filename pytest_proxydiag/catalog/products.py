@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP"]
+__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES"]
 
 ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
@@ -79,6 +79,12 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              ca_source="~/.mitmproxy/mitmproxy-ca-cert.pem on the proxy host (the user that runs mitmproxy), or "
                        "http://mitm.it opened through the proxy (curl -x \"$HTTPS_PROXY\" http://mitm.it/cert/pem -o "
                        "proxy-ca.crt)"),
+    _product("proxy.py", {"Server": r"^proxy\.py", "Proxy-agent": r"^proxy\.py"}, [], [],
+             "407 with 'Proxy-agent: proxy.py'; 418 I'm a tea pot (no header, no page) for a host in "
+             "--filtered-upstream-hosts; 502 Bad Gateway when the provider is unreachable; 400 with 'Server: "
+             "proxy.py' when started with --disable-http-proxy (a web server only)",
+             "proxy.py's log on the proxy host (--log-file, else its stderr): one access line per CONNECT and "
+             "'HttpRequestRejected' for a refused one"),
     _product("Apache Traffic Server",
              {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
              [r"ATS/[\d.]+", r"Apache Traffic Server"], [],
@@ -209,6 +215,13 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
 )
+
+#: Statuses other than 403/451 with which a product's host filter refuses CONNECT (measured) -> the note a finding
+#: adds, since such an answer may carry no header or page naming the product.
+FILTER_STATUSES: dict[int, str] = {
+    418: " 418 I'm a tea pot, without a header or a page, is proxy.py's answer for a host in its "
+         "--filtered-upstream-hosts (FilterByUpstreamHostPlugin); its log shows 'HttpRequestRejected'.",
+}
 
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
