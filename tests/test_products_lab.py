@@ -545,3 +545,19 @@ def test_proxypy_host_filter_418_is_a_domain_rule(tmp_path, run_diag):
     logs = run.step("policy.proxy_logs")
     assert logs["finding_key"] == "denied" and "418" in logs["finding"], logs
     assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
+
+
+def test_all_proxy_only_with_a_socks_url_says_which_clients_cannot_use_it(product_lab, run_diag):
+    """ALL_PROXY=socks5h://<Dante> alone (curl's habit): Python urllib, Node and Go ignore ALL_PROXY and go direct.
+    The route fix copies the URL into HTTPS_PROXY, which a SOCKS URL does not make usable for urllib, Node or Claude
+    Code: the fix says so and points at the HTTP port or a relay, instead of promising every client the proxy."""
+    lab = product_lab("dante-socks")
+    run = run_diag(*lab.pytest_args, "--proxydiag-clients", "none", "-m", "bypass or connectivity",
+                   env={"ALL_PROXY": lab.proxy_url})
+    step = run.step("bypass.traffic_via_proxy")
+    assert step["outcome"] == "failed" and step["finding_key"] == "direct", run.output[-3000:]
+    assert f'export HTTPS_PROXY="{lab.proxy_url}"' in step["solution"]
+    assert "socks5h:// is a SOCKS proxy" in step["solution"], step["solution"]
+    assert "Claude Code cannot use SOCKS at all" in step["solution"] and "forward-socks5t" in step["solution"]
+    works = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert works["finding_key"] == "socks_clients" and "Claude Code" in works["finding"]
