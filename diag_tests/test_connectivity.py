@@ -58,7 +58,7 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
 
 def _socks_proxy_works(step, cfg, probes, target, proxy):
     """A SOCKS proxy: its CONNECT (SOCKS5 only) and TLS through it, then which clients can use it at all."""
-    works = say(step, "socks_works", target=target.hostport, tls="not tried")
+    works = say(step, "socks_untried", hostport=proxy.hostport)
     if proxy.scheme in connectivity.SOCKS5_SCHEMES:
         tunnel = probes.tunnel_to(target)
         step.add_evidence(socks={"status": tunnel.detail, "cause": tunnel.cause.value, "timings": tunnel.timings,

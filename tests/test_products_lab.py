@@ -561,3 +561,17 @@ def test_all_proxy_only_with_a_socks_url_says_which_clients_cannot_use_it(produc
     assert "Claude Code cannot use SOCKS at all" in step["solution"] and "forward-socks5t" in step["solution"]
     works = run.step("connectivity.proxy_works", target=lab.target_url)
     assert works["finding_key"] == "socks_clients" and "Claude Code" in works["finding"]
+
+
+def test_a_socks4_url_is_not_called_working_when_it_was_not_tried(product_lab, run_diag):
+    """socks4:// is recognised, not probed (the probes speak SOCKS5): the finding used to say 'it works (CONNECT
+    api.anthropic.com accepted, TLS not tried)' of a tunnel nobody opened. It still names the clients that cannot use
+    socks4:// (httpx, Node, Claude Code)."""
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks4://")
+    run = run_diag("-m", "connectivity", "--proxydiag-clients", "none", lab=lab, env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["finding_key"] == "socks_clients", step
+    assert "accepted" not in step["finding"] and "it works" not in step["finding"], step["finding"]
+    assert "is a SOCKS proxy (socks4://) and was not tried: the diagnosis speaks SOCKS5 only" in step["finding"]
+    assert "httpx (and the anthropic SDK) does not speak socks4://" in step["finding"]

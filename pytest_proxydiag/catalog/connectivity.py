@@ -127,7 +127,7 @@ STEPS = {
                                          "solution": "socks_allow_machine"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
                                    "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
-            "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
+            "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and {works}, but not every "
                                       "client here can use it: {cannot}. These can: {can}.",
                               "solution": "socks_relay"},
         },
@@ -273,8 +273,11 @@ NOTES = {
         "resolved_by_client": "this machine resolved the name to {address} and sent the address (socks5)",
         "try_socks5h": (" With socks5:// this machine resolves the name: if the proxy sees another network, use "
                         "socks5h:// so that the proxy resolves it."),
-        "socks_ok": "SOCKS5 {works}; {can} can use it",
-        "socks_works": "CONNECT {target} accepted, TLS {tls}",
+        "socks_ok": "SOCKS proxy: {works}; {can} can use it",
+        "socks_works": "it works (CONNECT {target} accepted, TLS {tls})",
+        # socks4:// is recognised, never probed: nothing is said of a tunnel nobody opened.
+        "socks_untried": ("was not tried: the diagnosis speaks SOCKS5 only (most SOCKS servers, Dante included, "
+                          "speak it too: socks5h://{hostport})"),
         "client_curl": "curl", "client_requests": "Python requests", "client_httpx": "httpx (and the anthropic SDK)",
         "client_node": "Node programs (fetch and undici's ProxyAgent speak HTTP proxies only)",
         "client_claude": ("Claude Code (it has no SOCKS support: 'Unable to connect to API "
