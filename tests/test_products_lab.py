@@ -175,10 +175,13 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
         assert "Please allow outbound HTTPS" not in run.output
     if case == "idle-timeout":
-        # tinyproxy's Timeout cuts the tunnel while the provider thinks: not a body-size limit, not the SDK.
-        assert root["finding_key"] == "cut", root["finding"]
-        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
-        assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
+        # tinyproxy's Timeout (Dante's timeout.io) cuts the tunnel while the provider thinks: not a body-size limit,
+        # not the SDK. Through Dante, that Claude Code cannot use SOCKS comes first; the cut is said all the same.
+        cut = run.step("performance.latency", target=lab.target_url) if socks else root
+        assert cut["finding_key"] == "cut", cut["finding"]
+        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in cut["finding"]
+        assert ("Dante: timeout.io" if socks else "tinyproxy: Timeout") in cut["solution"], cut["solution"]
+        assert "at least 10 minutes" in cut["solution"]
         for step_id in ("policy.payload_size", "application.debug_logging"):
             blocked = [s for s in run.steps if s["id"] == step_id][0]
             assert blocked["outcome"] != "failed", blocked
@@ -186,6 +189,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Squid's ERR_* codes are explained as Squid's, not as if this product had sent them.
         logs = run.step("policy.proxy_logs")
         assert "Meaning of the proxy's codes" not in (logs["solution"] or ""), logs["solution"]
+    if case == "body-limit":
+        # mitmproxy's body_size_limit: 413 inside TLS; the fix names its option (it named Squid's only).
+        assert root["finding_key"] == "limit" and "413 (mitmproxy)" in root["finding"], root["finding"]
+        assert "on mitmproxy --set body_size_limit" in root["solution"], root["solution"]
     if case == "no-socks-pass":
         # Reply 0x02 to the reference name too: Dante's socks rules refuse everything, not a domain rule. It used to be
         # a deadlock (connectivity blocked by policy, policy by connectivity) and a run with no finding at all.

@@ -198,7 +198,8 @@ STEPS = {
                       "raise": {"any": (
             "Ask IT to increase the proxy's request-body limit for {target_host} to at least 32 MiB (the "
             "provider's own limit for a Messages request), or at least above {failed} (measured: {bracket}). "
-            "On Squid this is request_body_max_size; on other products the upload size or "
+            "On Squid this is request_body_max_size; on mitmproxy --set body_size_limit; on other products the upload "
+            "size or "
             "\"large file\" limit of the web policy.\n"
             "Until then, keep requests under {largest}: fewer or smaller files and images in the context, "
             "shorter conversations (/compact in Claude Code), smaller tool outputs.\n"

@@ -202,7 +202,7 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
 IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Squid: read_timeout, and client_lifetime for the whole connection; "
                          "Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout server / timeout tunnel; nginx: "
-                         "proxy_read_timeout")
+                         "proxy_read_timeout; Dante: timeout.io; proxy.py: --timeout")
 
 
 #: Words of a proxy's own refusal page that say what was refused, whatever its status: (shape, regex). A 403 is

@@ -99,10 +99,15 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # No 'socks pass' rule at all (the shipped danted.conf has them all commented out): Dante refuses every
         # destination with reply 0x02 "not allowed by ruleset", the reference name as the provider.
         "no-socks-pass": lambda lines: [x for x in lines if not x.startswith("socks ")],
+        # timeout.io 1 (a server setting: before the rules): a tunnel with no data for a second is closed, while the
+        # provider is still thinking.
+        "idle-timeout": lambda lines: [("timeout.io: 1\n" + x if x.startswith("clientmethod") else x) for x in lines],
     },
     "mitmproxy": {  # its command line
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
         "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
+        # body_size_limit 4k (intercepting, CA trusted): 413 to a request body above it.
+        "body-limit": lambda argv: argv + ["--set", "body_size_limit=4k"],
     },
     "apache": {
         # ProxyRequests On without mod_proxy_connect (nor its AllowCONNECT): 500 to every CONNECT.

@@ -118,7 +118,8 @@ CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
                          "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
 }
 #: mitmproxy scenarios that intercept TLS with a CA the clients trust (the finding is what comes inside TLS).
-_MITM_TRUSTED = frozenset({"mitmproxy-upstream-untrusted", "mitmproxy-buffered", "mitmproxy-parent-wrong-password"})
+_MITM_TRUSTED = frozenset({"mitmproxy-upstream-untrusted", "mitmproxy-buffered", "mitmproxy-parent-wrong-password",
+                           "mitmproxy-body-limit"})
 _TRUSTED = frozenset({"upstream-untrusted", "block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
@@ -164,6 +165,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                        "connectivity.proxy_works"),
     "port-rule": ("{name} allows CONNECT (or SOCKS) only to the usual ports: the provider's port is refused",
                   "policy.domain_allowed"),
+    "body-limit": ("{name} intercepts TLS with a CA the clients trust, with body_size_limit=4k: 413 above it",
+                   "policy.payload_size"),
     "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
                       "refused, the reference name as the provider", "connectivity.proxy_works"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
@@ -196,13 +199,16 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
     "dante-port-rule": "Dante allows SOCKS CONNECT only to port 443 ('socks block ... port != 443'): the provider's "
                        "port is refused",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
+    "dante-idle-timeout": "Dante closes a tunnel idle for 1 s (timeout.io: 1); the provider takes 2.5 s to answer",
     "mitmproxy-parent-wrong-password": "mitmproxy (TLS interception, its CA trusted) in upstream mode to a parent proxy "
                                        "with Basic auth (tinyproxy), with a wrong password in its own --set "
                                        "upstream_auth: 502 inside TLS",
 }
 #: Scenario name -> its expected root cause, where the case's differs: mitmproxy's parent refusal is its 502 inside
 #: TLS, judged by policy.proxy_logs (as its upstream TLS failure), not a CONNECT answer.
-PRODUCT_ROOT_CAUSE: dict[str, str | None] = {"mitmproxy-parent-wrong-password": "policy.proxy_logs"}
+PRODUCT_ROOT_CAUSE: dict[str, str | None] = {"mitmproxy-parent-wrong-password": "policy.proxy_logs",
+                                             # Claude Code cannot use SOCKS at all: that comes first; the cut follows.
+                                             "dante-idle-timeout": "connectivity.proxy_works"}
 
 
 def _product_cases(key: str) -> list[str]:
