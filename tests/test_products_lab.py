@@ -189,6 +189,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Squid's ERR_* codes are explained as Squid's, not as if this product had sent them.
         logs = run.step("policy.proxy_logs")
         assert "Meaning of the proxy's codes" not in (logs["solution"] or ""), logs["solution"]
+    if case == "reverse-mode":
+        # mitmproxy's page says it is not in regular/upstream mode: no forward proxy there. It used to be 'check the
+        # scheme (https:// to a plain port)', with the user's http:// already right.
+        assert root["finding_key"] == "not_forward_proxy", root["finding"]
+        assert "not running in regular/upstream mode" in root["finding"] and "from mitmproxy" in root["finding"]
+        assert "mitmproxy: --mode regular" in root["solution"] and "https://" not in root["solution"].split("Retest")[0]
     if case == "body-limit":
         # mitmproxy's body_size_limit: 413 inside TLS; the fix names its option (it named Squid's only).
         assert root["finding_key"] == "limit" and "413 (mitmproxy)" in root["finding"], root["finding"]

@@ -30,7 +30,7 @@ from pytest_proxydiag.catalog.products import (ENTRY_POINT_GROUP, FILTER_STATUSE
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
-           "refused_alike", "FILTER_STATUSES"]
+           "refused_alike", "FILTER_STATUSES", "refusal_words"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -173,25 +173,35 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
     return ProductMatch(product.name, tuple(signals), product.logs, product.refusal, **quoted)
 
 
-def parent_auth_failure(body: bytes | str | None) -> str | None:
-    """The words of an error page saying the proxy's own parent refused *the proxy's* credentials (bounded), or None.
-
-    Not the user's credentials: the proxy's forward configuration (e.g. Privoxy's ``forward-socks5 user:pass@``).
-    """
+def _page_words(body: bytes | str | None, patterns: Iterable[str]) -> str | None:
+    """The words of an error page (tags stripped) that the first matching pattern finds, bounded; or None."""
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body, 50_000))
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
-    for pattern in PARENT_AUTH_FAILURES:
+    for pattern in patterns:
         m = re.search(pattern, text, re.IGNORECASE)
         if m:
             return m.group(0)[:QUOTE_LIMIT]
     return None
 
 
+def parent_auth_failure(body: bytes | str | None) -> str | None:
+    """The words of an error page saying the proxy's own parent refused *the proxy's* credentials (bounded), or None.
+
+    Not the user's credentials: the proxy's forward configuration (e.g. Privoxy's ``forward-socks5 user:pass@``).
+    """
+    return _page_words(body, PARENT_AUTH_FAILURES)
+
+
+def refusal_words(body: bytes | str | None) -> str:
+    """The words of a refusal page that say what was refused (:data:`REFUSAL_PAGES`), bounded; "" when none."""
+    return _page_words(body, (pattern for _shape, pattern in REFUSAL_PAGES)) or ""
+
+
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: Shapes whose page says the proxy refuses a port or this machine, whatever the domain: connectivity.proxy_works
 #: judges them, never a domain rule.
-PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied")
+PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "not_forward_proxy")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"

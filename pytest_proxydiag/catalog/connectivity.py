@@ -79,6 +79,10 @@ STEPS = {
                                       "answered {status} to CONNECT {target}, and its page says this host is not "
                                       "among the clients it serves. This is not a domain rule. {product}",
                               "solution": "allow_client"},
+            "not_forward_proxy": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, and its page says "
+                                          "it is not a forward proxy: '{words}'. The address runs a reverse proxy or a "
+                                          "web server, which refuses CONNECT to every name. {product}",
+                                  "solution": "forward_proxy"},
             "refuses_everything": {"text": "The proxy {proxy} refuses {reference}, a name every proxy lets through, "
                                            "exactly as it refuses {target}: it answered {status} to both. It refuses "
                                            "this machine (or this user) for every destination, or lets only a short "
@@ -155,6 +159,11 @@ STEPS = {
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} https://{reference}")},
+            "forward_proxy": {"any": (
+                "This address is not the forward proxy: check the host and port with IT (the PAC file names the "
+                "right one). If it is meant to be the forward proxy, its mode is wrong (mitmproxy: --mode regular, "
+                "or --mode upstream:URL for a parent; not --mode reverse:URL). Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "request_form": {"any": (
                 "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
                 "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "

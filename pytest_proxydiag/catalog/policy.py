@@ -83,6 +83,8 @@ _OWN_PATH_NOTES = {
                                  "ConnectPort), not on the domain."),
     "path_client_denied": ("Its page says it does not serve this machine: its client rules (tinyproxy: Allow; Squid: "
                            "the src ACLs; Apache httpd: Require ip), for every destination, not a domain rule."),
+    "path_not_forward_proxy": ("Its page says the port is no forward proxy (mitmproxy: not in regular or upstream "
+                               "mode), for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -390,7 +392,9 @@ NOTES = {
         "squid_code_note": " X-Squid-Error: {code}.",
         "the_proxy": "the proxy",
         "control_answer": "{control} (control): {detail}",
-        "how_reset": "resets",
+        "path_not_forward_proxy": ("Its page says the port is no forward proxy (mitmproxy: not in regular or upstream "
+                               "mode), for every destination, not a domain rule."),
+    "how_reset": "resets",
         "how_closed": "closes",
         "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
         "not_refused": "not refused by policy: {answers}",

@@ -214,6 +214,8 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("connect_not_allowed", r"internal error or\s+misconfiguration"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
+    # mitmproxy 11.0.2 in reverse (or another non-forward) mode, asked to CONNECT: 400 whose page says so.
+    ("not_forward_proxy", r"received an HTTP CONNECT request even though it is not running in regular/upstream mode"),
 )
 
 #: Statuses other than 403/451 with which a product's host filter refuses CONNECT (measured) -> the note a finding
@@ -230,6 +232,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "login_portal": "the proxy sends a login or portal page: it authenticates through a browser session",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
+    "not_forward_proxy": "the port is no forward proxy (a reverse proxy or a web server): it refuses CONNECT to anything",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
     "upstream": "the proxy could not reach the provider, or got no answer in time",
     "denied": "an access rule refused the request",

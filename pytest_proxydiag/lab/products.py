@@ -106,6 +106,11 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
     "mitmproxy": {  # its command line
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
         "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
+        # Reverse mode (a fixed backend) where a forward proxy is wanted: 400 to CONNECT. Without the lab's
+        # '--ignore-hosts .*' (it would pass the connection on to the backend); lazy, so the backend (loopback's
+        # closed port 9) is not dialled first, as with a live one.
+        "reverse-mode": lambda argv: argv[:argv.index("--ignore-hosts")] + argv[argv.index("--ignore-hosts") + 2:] + [
+            "--mode", "reverse:https://127.0.0.1:9", "--set", "connection_strategy=lazy"],
         # body_size_limit 4k (intercepting, CA trusted): 413 to a request body above it.
         "body-limit": lambda argv: argv + ["--set", "body_size_limit=4k"],
     },

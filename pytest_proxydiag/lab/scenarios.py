@@ -167,6 +167,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                   "policy.domain_allowed"),
     "body-limit": ("{name} intercepts TLS with a CA the clients trust, with body_size_limit=4k: 413 above it",
                    "policy.payload_size"),
+    "reverse-mode": ("{name} in reverse mode (--mode reverse:URL) given as the forward proxy: 400 to every CONNECT",
+                     "connectivity.proxy_works"),
     "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
                       "refused, the reference name as the provider", "connectivity.proxy_works"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
