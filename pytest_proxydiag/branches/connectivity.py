@@ -26,7 +26,8 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
            "reachability_evidence", "PLACEHOLDER", "SOCKS5_SCHEMES", "SOCKS_CLIENTS", "SOCKS_EXTRA_MODULES",
            "judge_socks_tunnel", "judge_socks_clients"]
 
-COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443)
+#: Squid 3128, mitmproxy 8080, tinyproxy 8888, Privoxy 8118, proxy.py 8899 (each product's default), and 8443.
+COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443, 8118, 8899)
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 _TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
 #: Causes that mean nothing answers at the proxy address: reachability owns them.

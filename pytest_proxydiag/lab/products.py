@@ -159,7 +159,7 @@ class RealProxy:
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
                  blocked: Sequence[str] = (), intercept: bool = False, upstream_ca: str | None = None,
                  hosts: Sequence[str] = LOOPBACK_NAMES, parent_password: str | None = None,
-                 misconfig: str | None = None) -> None:
+                 misconfig: str | None = None, port: int = 0) -> None:
         if key not in PRODUCTS:
             raise LabError(f"unknown product {key!r}; known: {', '.join(PRODUCTS)}")
         self.spec = PRODUCTS[key]
@@ -186,6 +186,8 @@ class RealProxy:
         self.upstream_ca = upstream_ca
         self.hosts = list(hosts)
         self.host = self.spec.listen_host
+        #: A fixed port (the product's default, inside a private network namespace); 0: a free one.
+        self.fixed_port = port
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
@@ -343,7 +345,7 @@ class RealProxy:
 
     def _start(self, env: dict[str, str], timeout: float) -> "RealProxy":
         for _attempt in range(3):
-            self.port = free_port(self.host)
+            self.port = self.fixed_port or free_port(self.host)
             cmd = self._command()
             t0 = time.monotonic()
             with open(self.directory / "stderr.log", "wb") as err:
