@@ -590,43 +590,50 @@ def test_a_socks4_url_is_not_called_working_when_it_was_not_tried(product_lab, r
     assert "httpx (and the anthropic SDK) does not speak socks4://" in step["finding"]
 
 
-def test_a_product_on_its_default_port_is_found_when_the_url_names_another():
-    """Privoxy listens on 8118 by default, proxy.py on 8899; a user who wrote the usual 8080 was told 'none of 3128,
-    8888, 8443 answers like a proxy: contact IT'. Run in a private network namespace (loopback only), where those
-    fixed ports are free whatever else runs on this machine."""
+_PORT_CASE = "PROXYDIAG_TEST_DEFAULT_PORT_CASE"
+
+
+@pytest.mark.parametrize("key, port, url", [("privoxy", 8118, "http://127.0.0.1:8080"),
+                                            ("dante", 1080, "socks5h://127.0.0.1:1081")])
+def test_a_product_on_its_default_port_is_found_when_the_url_names_another(key, port, url):
+    """Privoxy listens on 8118 by default, Dante (SOCKS) on 1080; a user who wrote another port was told 'none of
+    3128, 8888, 8443 answers like a proxy: contact IT' (a SOCKS5 answer did not count as a proxy's at all). Run in a
+    private network namespace (loopback only), where those fixed ports are free whatever else runs on this machine."""
     import shutil
     import subprocess
     import sys
 
-    require_product("privoxy")
+    require_product(key)
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
         pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
     inner = f"{__file__}::test_default_port_inside_an_empty_netns"
     out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
                           f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
-                         env={**os.environ, _NETNS_FLAG: "1"})
+                         env={**os.environ, _NETNS_FLAG: "1", _PORT_CASE: f"{key},{port},{url}"})
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
 
 
-@pytest.mark.skipif(not os.environ.get(_NETNS_FLAG), reason="runs inside the loopback-only namespace of the test above")
+@pytest.mark.skipif(not os.environ.get(_PORT_CASE), reason="runs inside the loopback-only namespace of the test above")
 def test_default_port_inside_an_empty_netns(tmp_path, run_diag):
     from pytest_proxydiag.lab import HttpsOrigin, LabCA, RealProxy
 
+    key, port, url = os.environ[_PORT_CASE].split(",")
     public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
     roots = tmp_path / "roots.pem"
     roots.write_bytes(public.cert_pem)
     origin = HttpsOrigin(public, tmp_path / "origin").start()
     try:
-        with RealProxy("privoxy", port=8118):
+        with RealProxy(key, port=int(port)):
             run = run_diag("-m", "connectivity", "--proxydiag-target", f"https://api.anthropic.com:{origin.port}",
                            "--proxydiag-resolve", f"api.anthropic.com:{origin.port}:127.0.0.1",
                            "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct",
                            "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
-                           env={"HTTPS_PROXY": "http://127.0.0.1:8080", "HTTP_PROXY": "http://127.0.0.1:8080"})
+                           env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
     finally:
         origin.stop()
     step = run.step("connectivity.proxy_port")
     assert step["outcome"] == "failed" and step["finding_key"] == "other_port", step
-    assert 'export HTTPS_PROXY="http://127.0.0.1:8118"' in step["solution"], step["solution"]
+    suggested = url.rpartition(":")[0] + ":" + port
+    assert f'export HTTPS_PROXY="{suggested}"' in step["solution"], step["solution"]
     assert run.root_cause == "connectivity.proxy_port"

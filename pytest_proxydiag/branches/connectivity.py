@@ -28,6 +28,8 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
 
 #: Squid 3128, mitmproxy 8080, tinyproxy 8888, Privoxy 8118, proxy.py 8899 (each product's default), and 8443.
 COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443, 8118, 8899)
+#: The SOCKS port (Dante's default), tried too when the proxy URL is a SOCKS one.
+SOCKS_PORT = 1080
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 _TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
 #: Causes that mean nothing answers at the proxy address: reachability owns them.
@@ -64,10 +66,13 @@ def candidate_ports(url, extra: Iterable[int] | None, env: Mapping[str, str] | N
             continue
         if other.host == url.host:
             siblings.append(other.port)
-    return [p for p in dict.fromkeys(siblings + list(COMMON_PROXY_PORTS) + list(extra or [])) if p != url.port]
+    common = [*COMMON_PROXY_PORTS, *((SOCKS_PORT,) if url.is_socks else ())]
+    return [p for p in dict.fromkeys(siblings + common + list(extra or [])) if p != url.port]
 
 
 def answers_like_proxy(res) -> bool:
+    if res.socks is not None:  # any SOCKS5 reply (even a refusal) is a SOCKS server's
+        return True
     if res.reply is None:
         return False
     r = res.reply
