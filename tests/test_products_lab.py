@@ -199,7 +199,14 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # mitmproxy's body_size_limit: 413 inside TLS; the fix names its option (it named Squid's only).
         assert root["finding_key"] == "limit" and "413 (mitmproxy)" in root["finding"], root["finding"]
         assert "on mitmproxy --set body_size_limit" in root["solution"], root["solution"]
+    if case == "rule-wants-credentials":
+        # Reply 0x02 to every name, no credentials sent: the fix says a rule may want them, with the URL to write.
+        assert root["finding_key"] == "socks_refuses_everything", root["finding"]
+        assert "No username and password were sent" in root["solution"], root["solution"]
+        assert f'export HTTPS_PROXY="socks5h://<USER>:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"' \
+            in root["solution"]
     if case == "no-socks-pass":
+        assert "No username and password were sent" in root["solution"]  # no credentials in its URL either
         # Reply 0x02 to the reference name too: Dante's socks rules refuse everything, not a domain rule. It used to be
         # a deadlock (connectivity blocked by policy, policy by connectivity) and a run with no finding at all.
         assert root["finding_key"] == "socks_refuses_everything", root["finding"]

@@ -291,8 +291,12 @@ def judge_socks_tunnel(proxy, tunnel, target,
     everywhere = refused_everywhere() if reply.shape == "denied" and refused_everywhere else None
     if everywhere is not None:
         # Dante without a 'socks pass' rule for this machine (its shipped danted.conf has none): every name refused.
+        # No credentials sent: a rule that wants a username (Dante's 'socksmethod: username') refuses alike.
+        credentials = "" if proxy.has_credentials else Note.of(
+            "socks_no_credentials", suggested=f"{proxy.scheme}://<USER>:{PLACEHOLDER}@{proxy.hostport}")
         return Judgement.fail("socks_refuses_everything", status=status, reference=everywhere.hostport,
                               product=products.SOCKS["who"], hostport=proxy.hostport, proxy_host=proxy.host,
+                              credentials=credentials,
                               evidence=f"SOCKS5 CONNECT {target.hostport}: {status}\n"
                                        f"SOCKS5 CONNECT {everywhere.hostport}: {everywhere.answer}")
     if reply.shape == "denied":

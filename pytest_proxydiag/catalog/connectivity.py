@@ -200,7 +200,7 @@ STEPS = {
                 "danted.conf has none, and without one Dante refuses every CONNECT). If it instead lets only a list "
                 "of names through, that list needs the provider's names (policy.domain_allowed lists them once the "
                 "proxy serves this machine). Find the address this machine uses towards the proxy:\n"
-                "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address){credentials}\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
@@ -285,6 +285,10 @@ NOTES = {
         "socks_ok": "SOCKS proxy: {works}; {can} can use it",
         "socks_works": "it works (CONNECT {target} accepted, TLS {tls})",
         # socks4:// is recognised, never probed: nothing is said of a tunnel nobody opened.
+        "socks_no_credentials": ("\nNo username and password were sent: a rule that wants them refuses a client "
+                                 "without them the same way (Dante: 'socksmethod: username' in its socks pass rule). "
+                                 "If IT gave you an account for this proxy, put it in the URL:\n"
+                                 "  export HTTPS_PROXY=\"{suggested}\""),
         "socks_untried": ("was not tried: the diagnosis speaks SOCKS5 only (most SOCKS servers, Dante included, "
                           "speak it too: socks5h://{hostport})"),
         "client_curl": "curl", "client_requests": "Python requests", "client_httpx": "httpx (and the anthropic SDK)",

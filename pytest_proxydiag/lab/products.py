@@ -99,6 +99,12 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # No 'socks pass' rule at all (the shipped danted.conf has them all commented out): Dante refuses every
         # destination with reply 0x02 "not allowed by ruleset", the reference name as the provider.
         "no-socks-pass": lambda lines: [x for x in lines if not x.startswith("socks ")],
+        # 'socksmethod: username' in the socks pass rule (globally 'username none'), and no credentials in the URL:
+        # Dante picks 'none' and its rule refuses every CONNECT with reply 0x02, as if the machine were refused.
+        "rule-wants-credentials": lambda lines: [
+            "socksmethod: username none" if x == "socksmethod: none" else
+            x.replace("to: 0.0.0.0/0 }", "to: 0.0.0.0/0 socksmethod: username }") if x.startswith("socks pass") else x
+            for x in lines],
         # timeout.io 1 (a server setting: before the rules): a tunnel with no data for a second is closed, while the
         # provider is still thinking.
         "idle-timeout": lambda lines: [("timeout.io: 1\n" + x if x.startswith("clientmethod") else x) for x in lines],

@@ -167,6 +167,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                   "policy.domain_allowed"),
     "body-limit": ("{name} intercepts TLS with a CA the clients trust, with body_size_limit=4k: 413 above it",
                    "policy.payload_size"),
+    "rule-wants-credentials": ("{name} whose socks pass rule wants a username (socksmethod: username), with none in "
+                               "the proxy URL: every destination refused with reply 0x02", "connectivity.proxy_works"),
     "reverse-mode": ("{name} in reverse mode (--mode reverse:URL) given as the forward proxy: 400 to every CONNECT",
                      "connectivity.proxy_works"),
     "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
