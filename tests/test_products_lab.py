@@ -195,6 +195,14 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "not_forward_proxy", root["finding"]
         assert "not running in regular/upstream mode" in root["finding"] and "from mitmproxy" in root["finding"]
         assert "mitmproxy: --mode regular" in root["solution"] and "https://" not in root["solution"].split("Retest")[0]
+    if case == "drop-rule":
+        # Closed right after the request, no answer: a rule dropping it, not an idle timeout (it used to be
+        # performance.latency 'cut after 0.0 s: raise the proxy's idle timeout').
+        assert root["finding_key"] == "dropped", root["finding"]
+        assert "mitmproxy: block_list with status 444" in root["solution"]
+        latency = run.step("performance.latency", target=lab.target_url)
+        assert latency["outcome"] == "skipped" and latency["blocked_by"] == "policy.url_filtering", latency
+        assert "idle" not in run.output
     if case == "body-limit":
         # mitmproxy's body_size_limit: 413 inside TLS; the fix names its option (it named Squid's only).
         assert root["finding_key"] == "limit" and "413 (mitmproxy)" in root["finding"], root["finding"]

@@ -68,6 +68,8 @@ STEPS = {
             "direct_total": "; direct {total}",
             "stream_spaced": "; streaming: first event after {first_event}, events {interval} apart as sent",
             "not_through": "GET {url} through the proxy: {detail}",
+            "dropped": "GET {url} through the proxy: closed {seconds} after the request, no answer: a rule dropped it, "
+                       "not a timeout",
             "how_closed": "closed",
             "how_reset": "reset",
             "no_stream_endpoint": "the target has no test stream endpoint ({status}, {content_type}): streaming "

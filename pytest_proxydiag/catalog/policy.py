@@ -149,6 +149,11 @@ STEPS = {
                            "solution": "exemption"},
             "dlp": {"text": "{request} was blocked by a data-loss-prevention (DLP) rule of {vendor} ({status}, "
                             "{stage_text}). Evidence: {signals}.", "solution": "dlp"},
+            # Closed at once after the request, inside TLS, no answer: a rule that drops (performance.DROP_SECONDS).
+            "dropped": {"text": "{request} got no answer: the tunnel opened and TLS worked, then the proxy {how} the "
+                                "connection {seconds} after the request, before the provider could answer. A "
+                                "timeout takes longer: a rule drops the request without a block page.",
+                        "solution": "dropped"},
             "content_type": {"text": "{request} was blocked by a content-type rule of {vendor} ({status}, "
                                      "{stage_text}): JSON request bodies are not allowed. Evidence: {signals}.",
                              "solution": "content_type"},
@@ -163,6 +168,10 @@ STEPS = {
                 "Give IT this to find the entry in their logs:\n{log_query}\n"
                 "If the category looks wrong, the vendor's site-review service can re-categorise the domain, "
                 "but an exemption is faster.")},
+            "dropped": {"any": (
+                "Ask IT which rule drops requests to {target_host} and for an allow rule (mitmproxy: block_list with "
+                "status 444; Squid: deny_info TCP_RESET after ssl_bump; an IPS or DLP engine that resets). Raising "
+                "timeouts will not help.\nGive IT this to find the entry in their logs:\n{log_query}")},
             "dlp": {"any": (
                 "Ask IT which DLP rule matched and request an exception for the AI provider's API for your "
                 "user or group. Do not try to evade the rule (encoding or splitting the content): DLP exists "
@@ -392,9 +401,7 @@ NOTES = {
         "squid_code_note": " X-Squid-Error: {code}.",
         "the_proxy": "the proxy",
         "control_answer": "{control} (control): {detail}",
-        "path_not_forward_proxy": ("Its page says the port is no forward proxy (mitmproxy: not in regular or upstream "
-                               "mode), for every destination, not a domain rule."),
-    "how_reset": "resets",
+        "how_reset": "resets",
         "how_closed": "closes",
         "auth_before_policy": "the proxy wants authentication before it says whether the domains are allowed",
         "not_refused": "not refused by policy: {answers}",

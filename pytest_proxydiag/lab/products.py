@@ -117,6 +117,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # closed port 9) is not dialled first, as with a live one.
         "reverse-mode": lambda argv: argv[:argv.index("--ignore-hosts")] + argv[argv.index("--ignore-hosts") + 2:] + [
             "--mode", "reverse:https://127.0.0.1:9", "--set", "connection_strategy=lazy"],
+        # block_list with status 444 (intercepting, CA trusted): every request to the provider dropped at once, no
+        # answer, the connection closed right after TLS.
+        "drop-rule": lambda argv: argv + ["--set", "block_list=:~d api.anthropic.com:444"],
         # body_size_limit 4k (intercepting, CA trusted): 413 to a request body above it.
         "body-limit": lambda argv: argv + ["--set", "body_size_limit=4k"],
     },

@@ -119,7 +119,7 @@ CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
 }
 #: mitmproxy scenarios that intercept TLS with a CA the clients trust (the finding is what comes inside TLS).
 _MITM_TRUSTED = frozenset({"mitmproxy-upstream-untrusted", "mitmproxy-buffered", "mitmproxy-parent-wrong-password",
-                           "mitmproxy-body-limit"})
+                           "mitmproxy-body-limit", "mitmproxy-drop-rule"})
 _TRUSTED = frozenset({"upstream-untrusted", "block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
@@ -169,6 +169,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                    "policy.payload_size"),
     "rule-wants-credentials": ("{name} whose socks pass rule wants a username (socksmethod: username), with none in "
                                "the proxy URL: every destination refused with reply 0x02", "connectivity.proxy_works"),
+    "drop-rule": ("{name} intercepts TLS with a CA the clients trust and drops every request to api.anthropic.com "
+                  "without an answer (block_list status 444)", "policy.url_filtering"),
     "reverse-mode": ("{name} in reverse mode (--mode reverse:URL) given as the forward proxy: 400 to every CONNECT",
                      "connectivity.proxy_works"),
     "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
