@@ -451,23 +451,28 @@ def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factor
 _NETNS_FLAG = "PROXYDIAG_TEST_IN_EMPTY_NETNS"
 
 
-def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
-    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
-    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
-    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+def _run_in_empty_netns(inner_test: str, **env: str) -> None:
+    """Run *inner_test* of this file in a loopback-only network namespace (``unshare -n``); skip without one."""
     import shutil
     import subprocess
     import sys
 
-    require_product("dante")
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
         pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
-    inner = f"{__file__}::test_socks5_local_dns_inside_an_empty_netns"
+    inner = f"{__file__}::{inner_test}"
     out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
                           f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
-                         env={**os.environ, _NETNS_FLAG: "1"})
+                         env={**os.environ, _NETNS_FLAG: "1", **env})
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
+    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
+    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
+    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+    require_product("dante")
+    _run_in_empty_netns("test_socks5_local_dns_inside_an_empty_netns")
 
 
 @pytest.mark.skipif(not os.environ.get(_NETNS_FLAG), reason="runs inside the loopback-only namespace of the test above")
@@ -614,19 +619,8 @@ def test_a_product_on_its_default_port_is_found_when_the_url_names_another(key, 
     """Privoxy listens on 8118 by default, Dante (SOCKS) on 1080; a user who wrote another port was told 'none of
     3128, 8888, 8443 answers like a proxy: contact IT' (a SOCKS5 answer did not count as a proxy's at all). Run in a
     private network namespace (loopback only), where those fixed ports are free whatever else runs on this machine."""
-    import shutil
-    import subprocess
-    import sys
-
     require_product(key)
-    unshare, ip = shutil.which("unshare"), shutil.which("ip")
-    if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
-        pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
-    inner = f"{__file__}::test_default_port_inside_an_empty_netns"
-    out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
-                          f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
-                         env={**os.environ, _NETNS_FLAG: "1", _PORT_CASE: f"{key},{port},{url}"})
-    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
+    _run_in_empty_netns("test_default_port_inside_an_empty_netns", **{_PORT_CASE: f"{key},{port},{url}"})
 
 
 @pytest.mark.skipif(not os.environ.get(_PORT_CASE), reason="runs inside the loopback-only namespace of the test above")
