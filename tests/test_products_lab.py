@@ -646,3 +646,14 @@ def test_default_port_inside_an_empty_netns(tmp_path, run_diag):
     suggested = url.rpartition(":")[0] + ":" + port
     assert f'export HTTPS_PROXY="{suggested}"' in step["solution"], step["solution"]
     assert run.root_cause == "connectivity.proxy_port"
+
+
+def test_performance_alone_says_a_dropped_request_is_no_timeout(product_lab, run_diag):
+    """-m performance leaves policy.url_filtering out: performance.latency says the drop itself (mitmproxy's block_list
+    status 444) instead of a run with no finding, and never calls it an idle timeout."""
+    lab = product_lab("mitmproxy-drop-rule")
+    run = run_diag("-m", "performance", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("performance.latency", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "dropped", step
+    assert "a rule drops the request" in step["finding"] and "block_list with status 444" in step["solution"]
+    assert run.root_cause == "performance.latency" and "idle" not in run.output
