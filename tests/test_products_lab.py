@@ -657,3 +657,39 @@ def test_performance_alone_says_a_dropped_request_is_no_timeout(product_lab, run
     assert step["outcome"] == "failed" and step["finding_key"] == "dropped", step
     assert "a rule drops the request" in step["finding"] and "block_list with status 444" in step["solution"]
     assert run.root_cause == "performance.latency" and "idle" not in run.output
+
+
+def test_a_400_to_a_well_formed_connect_on_an_http_url_is_no_scheme_problem(tmp_path, run_diag):
+    """proxy.py started with --disable-http-proxy (a web server only) answers 400 to CONNECT, as nginx does. The URL
+    already says http://: the fix used to open with 'check the scheme (https:// to a plain port)'; it now says the
+    port is probably no forward proxy and names proxy.py's switches."""
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("proxy", reason="proxy.py is not installed: pip install proxy.py")
+    from pytest_proxydiag.lab import free_port
+
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port),
+                             "--disable-http-proxy", "--num-acceptors", "1", "--num-workers", "1", "--threaded",
+                             "--data-dir", str(tmp_path / "d"), "--cache-dir", str(tmp_path / "c"),
+                             "--pid-file", str(tmp_path / "pid")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        import socket
+        deadline = time.monotonic() + 15
+        while socket.socket().connect_ex(("127.0.0.1", port)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        run = run_diag("-m", "connectivity", "--proxydiag-target", "https://api.anthropic.com:443",
+                       "--proxydiag-resolve", "api.anthropic.com:443:127.0.0.1", "--proxydiag-no-direct",
+                       "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
+                       env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    finally:
+        proc.kill()
+        proc.wait(10)
+    step = run.step("connectivity.proxy_works", target="https://api.anthropic.com:443")
+    assert step["finding_key"] == "bad_request" and "The answer comes from proxy.py" in step["finding"], step
+    assert "Check the scheme of the proxy URL first" not in step["solution"], step["solution"]
+    assert "probably no forward proxy" in step["solution"] and "--disable-http-proxy" in step["solution"]

@@ -164,10 +164,7 @@ STEPS = {
                 "right one). If it is meant to be the forward proxy, its mode is wrong (mitmproxy: --mode regular, "
                 "or --mode upstream:URL for a parent; not --mode reverse:URL). Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
-            "request_form": {"any": (
-                "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
-                "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "
-                "is right, send IT this evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "request_form": {"any": "{advice}\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
                                    "there). Check the host and port with IT; the PAC file names the right one."},
             "trust_proxy_ca": {"any": (
@@ -285,6 +282,15 @@ NOTES = {
         "socks_ok": "SOCKS proxy: {works}; {can} can use it",
         "socks_works": "it works (CONNECT {target} accepted, TLS {tls})",
         # socks4:// is recognised, never probed: nothing is said of a tunnel nobody opened.
+        # What a 400 to CONNECT asks first: the scheme, unless the URL already says http:// (request_form).
+        "advice_scheme": ("Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for "
+                          "https targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If "
+                          "the scheme is right, send IT this evidence:"),
+        "advice_not_forward": ("The proxy URL already says http://, and the CONNECT sent was well formed: this port is "
+                               "probably no forward proxy (a web server or reverse proxy such as nginx; proxy.py "
+                               "started with --disable-http-proxy, or with --enable-proxy-protocol, which wants a "
+                               "PROXY protocol header first). Check the host and port with IT (the PAC file names the "
+                               "right one); if they confirm them, send IT this evidence:"),
         "socks_no_credentials": ("\nNo username and password were sent: a rule that wants them refuses a client "
                                  "without them the same way (Dante: 'socksmethod: username' in its socks pass rule). "
                                  "If IT gave you an account for this proxy, put it in the URL:\n"
