@@ -32,7 +32,8 @@ def test_traffic_via_proxy(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.add_evidence(witness=proof)
     placeholder = step.values()["proxy_placeholder"]
     fix_lines = export_lines({"HTTPS_PROXY": placeholder, "https_proxy": placeholder})
-    bypass.judge_traffic(matrix, proof, urls, fix_lines).conclude(step)
+    socks = cfg.proxy.url if cfg.proxy.url is not None and cfg.proxy.url.is_socks else None
+    bypass.judge_traffic(matrix, proof, urls, fix_lines, socks).conclude(step)
 
 
 @pytest.mark.proxydiag_step("bypass.no_proxy")

@@ -60,14 +60,18 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
 
 def _socks_proxy_works(step, cfg, probes, target, proxy):
     """A SOCKS proxy: its CONNECT (SOCKS5 only) and TLS through it, then which clients can use it at all."""
-    works = say(step, "socks_works", target=target.hostport, tls="not tried")
+    works = say(step, "socks_untried", hostport=proxy.hostport)
     if proxy.scheme in connectivity.SOCKS5_SCHEMES:
         tunnel = probes.tunnel_to(target)
         step.add_evidence(socks={"status": tunnel.detail, "cause": tunnel.cause.value, "timings": tunnel.timings,
                                  **({"stage": tunnel.socks.stage, "code": tunnel.socks.code,
                                      "resolved_by": tunnel.socks.resolved_by} if tunnel.socks else {})})
         if not tunnel.ok:
-            connectivity.judge_socks_tunnel(proxy, tunnel, target).conclude(step)
+            def refused_everywhere():
+                # Reply 0x02 to the reference name too: the SOCKS rules refuse everything, not the provider.
+                return policy_reach.reference_refusal(policy.read_tunnel(tunnel), measure.reference_probes(
+                    probes, cfg["reference"])[0])
+            connectivity.judge_socks_tunnel(proxy, tunnel, target, refused_everywhere).conclude(step)
         tls = probes.tls_via_proxy(target)
         step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
         verdict = connectivity.judge_tunnel_tls(tunnel, tls, target)

@@ -8,6 +8,7 @@ import pytest
 
 from pytest_proxydiag.branches import application as appcheck
 from pytest_proxydiag.branches import performance as perf
+from pytest_proxydiag.branches.judgement import Judgement
 
 pytestmark = pytest.mark.performance
 
@@ -29,8 +30,11 @@ def test_latency(proxydiag_step, proxydiag_config, proxydiag_probes, proxydiag_t
         direct = perf.measure_latency(proxydiag_probes, target, via_proxy=False)
         stream = perf.stream_check(proxydiag_probes, target)
         step.add_evidence(**perf.latency_evidence(split, direct, stream))
-    perf.judge_latency(split, direct, stream, float(proxydiag_config["latency_threshold"]),
-                       target.host).conclude(step)
+    judgement = perf.judge_latency(split, direct, stream, float(proxydiag_config["latency_threshold"]), target.host)
+    if judgement.by == "policy.url_filtering" and not step.runs(judgement.by):  # -m performance: say the drop here
+        judgement = Judgement.fail("dropped", url=split.result.url, target_host=target.host,
+                                   seconds=perf.fmt_ms(perf.waited(split.result)))
+    judgement.conclude(step)
 
 
 @pytest.mark.proxydiag_step("performance.proxy_health")

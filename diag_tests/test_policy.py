@@ -7,6 +7,7 @@ import pytest
 from pytest_proxydiag.branches import performance as perf
 from pytest_proxydiag.branches import policy, policy_reach, products
 from pytest_proxydiag.branches.judgement import Judgement, Note
+from pytest_proxydiag.catalog import policy as words
 from pytest_proxydiag.core.step import blocking_step_for
 from pytest_proxydiag.net import policy_probes as measure
 from pytest_proxydiag.net.policy_probes import reply_parts
@@ -151,6 +152,10 @@ def test_url_filtering(proxydiag_step, proxydiag_config, proxydiag_probes, proxy
     verdict, res, request = _target_verdict(proxydiag_probes, target)
     step.add_evidence(reply=verdict.as_dict(), request=request)
     when = measure.when_of(proxydiag_probes, target=target.hostport, url=target.origin + measure.api_path(target))
+    if perf.dropped_at_once(res):  # closed at once after the request, no answer: a rule, not a timeout
+        Judgement.fail("dropped", request=request, how=Note.of("how_" + res.cause.value), seconds=perf.fmt_ms(
+            perf.waited(res)), log_query=words.log_query_without_reply(request, when=when, failure=res.detail)
+                       ).conclude(step)
     _conclude(step, proxydiag_config, proxydiag_probes, target, policy.judge_url_filtering(
         verdict, res, request, when=when, proxy=step.values()["proxy_noauth"], client=measure.client_name()))
 
@@ -178,7 +183,8 @@ def test_payload_size(proxydiag_step, proxydiag_config, proxydiag_probes):
     if result.failed_size is not None and not result.passed and result.verdict is None:
         small = measure.api_request(proxydiag_probes, target)  # shared with url_filtering
         if small.reply is None:  # even a few bytes get no answer: no size limit
-            small_by = "performance.latency" if perf.cut_after_tunnel(small) else "connectivity.proxy_works"
+            small_by = ("performance.latency" if perf.cut_after_tunnel(small) else "policy.url_filtering"
+                        if perf.dropped_at_once(small) else "connectivity.proxy_works")
         if small_by == "performance.latency" and not step.runs(small_by):  # -m policy: say it here
             Judgement.fail("cut", how=Note.of("how_" + small.cause.value),
                            seconds=perf.fmt_ms(small.timings.total)).conclude(step)

@@ -166,6 +166,15 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "Add them, URL-encoded" not in run.output and "not-the-password" not in run.output
         for step_id in ("auth.credentials", "policy.domain_allowed", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-wrong-password" and key == "mitmproxy":
+        # mitmproxy's --set upstream_auth refused by its parent: its 502 inside TLS names the parent's 401. It used to be
+        # "the proxy could not reach the provider: check DNS, firewall, route".
+        assert root["finding_key"] == "parent_auth", root["finding"]
+        assert "refused HTTP CONNECT request: 401 Unauthorized" in root["finding"] and "from mitmproxy" in \
+            root["finding"]
+        assert "mitmproxy: the user:password of its --set upstream_auth" in root["solution"]
+        assert "could not reach the provider" not in root["solution"] and "not-the-password" not in run.output
+        assert "not-the-password" not in run.json_path.read_text()
     elif case == "parent-wrong-password":
         # Privoxy's own forward-socks5 credentials, refused by its SOCKS5 parent: IT's fix, said as such.
         assert root["finding_key"] == "parent_auth" and "'SOCKS5 authentication failed'" in root["finding"]
@@ -258,11 +267,14 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert domain["outcome"] == "skipped" and domain["blocked_by"] == "connectivity.proxy_works", domain
         assert "Please allow outbound HTTPS" not in run.output
     if case == "idle-timeout":
-        # tinyproxy's Timeout cuts the tunnel while the provider thinks: not a body-size limit, not the SDK.
-        assert root["finding_key"] == "cut", root["finding"]
-        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in root["finding"]
-        assert "tinyproxy: Timeout" in root["solution"] and "at least 10 minutes" in root["solution"]
-        assert "Privoxy: socket-timeout" in root["solution"]
+        # tinyproxy's Timeout (Dante's timeout.io) cuts the tunnel while the provider thinks: not a body-size limit,
+        # not the SDK. Through Dante, that Claude Code cannot use SOCKS comes first; the cut is said all the same.
+        cut = run.step("performance.latency", target=lab.target_url) if socks else root
+        assert cut["finding_key"] == "cut", cut["finding"]
+        assert "the tunnel opened and TLS worked, then the connection was closed after 1." in cut["finding"]
+        assert ("Dante: timeout.io" if socks else "tinyproxy: Timeout") in cut["solution"], cut["solution"]
+        assert "at least 10 minutes" in cut["solution"]
+        assert "Privoxy: socket-timeout" in cut["solution"]
         for step_id in ("policy.payload_size", "application.debug_logging"):
             blocked = [s for s in run.steps if s["id"] == step_id][0]
             assert blocked["outcome"] != "failed", blocked
@@ -270,6 +282,41 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # Squid's ERR_* codes are explained as Squid's, not as if this product had sent them.
         logs = run.step("policy.proxy_logs")
         assert "Meaning of the proxy's codes" not in (logs["solution"] or ""), logs["solution"]
+    if case == "reverse-mode":
+        # mitmproxy's page says it is not in regular/upstream mode: no forward proxy there. It used to be 'check the
+        # scheme (https:// to a plain port)', with the user's http:// already right.
+        assert root["finding_key"] == "not_forward_proxy", root["finding"]
+        assert "not running in regular/upstream mode" in root["finding"] and "from mitmproxy" in root["finding"]
+        assert "mitmproxy: --mode regular" in root["solution"] and "https://" not in root["solution"].split("Retest")[0]
+    if case == "drop-rule":
+        # Closed right after the request, no answer: a rule dropping it, not an idle timeout (it used to be
+        # performance.latency 'cut after 0.0 s: raise the proxy's idle timeout').
+        assert root["finding_key"] == "dropped", root["finding"]
+        assert "mitmproxy: block_list with status 444" in root["solution"]
+        latency = run.step("performance.latency", target=lab.target_url)
+        assert latency["outcome"] == "skipped" and latency["blocked_by"] == "policy.url_filtering", latency
+        assert "idle" not in run.output
+    if case == "body-limit":
+        # mitmproxy's body_size_limit: 413 inside TLS; the fix names its option (it named Squid's only).
+        assert root["finding_key"] == "limit" and "413 (mitmproxy)" in root["finding"], root["finding"]
+        assert "on mitmproxy --set body_size_limit" in root["solution"], root["solution"]
+    if case == "rule-wants-credentials":
+        # Reply 0x02 to every name, no credentials sent: the fix says a rule may want them, with the URL to write.
+        assert root["finding_key"] == "socks_refuses_everything", root["finding"]
+        assert "No username and password were sent" in root["solution"], root["solution"]
+        assert f'export HTTPS_PROXY="socks5h://<USER>:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"' \
+            in root["solution"]
+    if case == "no-socks-pass":
+        assert "No username and password were sent" in root["solution"]  # no credentials in its URL either
+        # Reply 0x02 to the reference name too: Dante's socks rules refuse everything, not a domain rule. It used to be
+        # a deadlock (connectivity blocked by policy, policy by connectivity) and a run with no finding at all.
+        assert root["finding_key"] == "socks_refuses_everything", root["finding"]
+        assert "refuses google.com:443, a name every proxy lets through, exactly as it refuses api.anthropic.com" \
+            in root["finding"] and "SOCKS5 reply 0x02 (connection not allowed by ruleset)" in root["finding"]
+        assert "Dante: a 'socks pass { from: <your address>/32 to: 0.0.0.0/0 }' rule" in root["solution"]
+        assert "Please allow outbound HTTPS" not in run.output
+        for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
+            assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
     if case == "upstream-down" and socks:
         assert root["finding_key"] == "socks_refused" and "connection refused by the destination" in root["finding"]
 
@@ -497,23 +544,28 @@ def test_squid_ssl_ports_without_the_port_is_a_port_rule_not_a_domain(lab_factor
 _NETNS_FLAG = "PROXYDIAG_TEST_IN_EMPTY_NETNS"
 
 
-def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
-    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
-    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
-    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+def _run_in_empty_netns(inner_test: str, **env: str) -> None:
+    """Run *inner_test* of this file in a loopback-only network namespace (``unshare -n``); skip without one."""
     import shutil
     import subprocess
     import sys
 
-    require_product("dante")
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if not unshare or not ip or subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode:
         pytest.skip("needs 'unshare -n' (root, util-linux) and iproute2 for a loopback-only network namespace")
-    inner = f"{__file__}::test_socks5_local_dns_inside_an_empty_netns"
+    inner = f"{__file__}::{inner_test}"
     out = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
                           f'-p no:randomly "{inner}"', sys.executable], capture_output=True, text=True, timeout=170,
-                         env={**os.environ, _NETNS_FLAG: "1"})
+                         env={**os.environ, _NETNS_FLAG: "1", **env})
     assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_socks5_url_with_a_name_only_the_proxy_resolves_says_socks5h():
+    """socks5:// makes this machine resolve the provider's name. In a network namespace with only loopback (no DNS
+    at all: nothing can leave), real Dante works but the name does not resolve here: the finding says socks5h://, and
+    nothing is called healthy (every step used to be 'blocked by connectivity.proxy_reachable', which had passed)."""
+    require_product("dante")
+    _run_in_empty_netns("test_socks5_local_dns_inside_an_empty_netns")
 
 
 @pytest.mark.skipif(not os.environ.get(_NETNS_FLAG), reason="runs inside the loopback-only namespace of the test above")
@@ -621,3 +673,151 @@ def test_privoxy_on_its_default_port_is_found_when_the_url_names_another(run_dia
     assert step["outcome"] == "failed" and step["finding_key"] == "other_port", step
     assert f"http://{host}:8118" in step["solution"], step["solution"]
     assert run.root_cause == "connectivity.proxy_port"
+
+
+def test_proxypy_host_filter_418_is_a_domain_rule(tmp_path, run_diag):
+    """proxy.py's own FilterByUpstreamHostPlugin (--filtered-upstream-hosts) answers 418 I'm a tea pot, without a
+    header or a page, to the filtered host only: a domain rule (google.com goes through), named with proxy.py's
+    switch. It used to be 'the proxy is not working' (connectivity.proxy_works, connect_failed)."""
+    pytest.importorskip("proxy", reason="proxy.py is not installed: pip install proxy.py")
+    from pytest_proxydiag.lab import LOOPBACK_NAMES, HttpsOrigin, LabCA
+    from pytest_proxydiag.lab.proxypy import ProxyPyProxy
+
+    public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(public.cert_pem)
+    origin = HttpsOrigin(public, tmp_path / "origin").start()
+    proxy = ProxyPyProxy(tmp_path, blocked=["api.anthropic.com"], stock_filter=True)
+    try:
+        proxy.start()
+        target = f"https://api.anthropic.com:{origin.port}"
+        run = run_diag("--proxydiag-target", target, "--proxydiag-resolve", f"api.anthropic.com:{origin.port}:127.0.0.1",
+                       "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct", "--proxydiag-no-claude-hosts",
+                       "--proxydiag-clients", "none", env={"HTTPS_PROXY": proxy.url, "HTTP_PROXY": proxy.url})
+    finally:
+        proxy.stop()
+        origin.stop()
+    assert "google.com" in LOOPBACK_NAMES
+    assert run.root_cause == "policy.domain_allowed", run.output[-3000:]
+    step = run.step("policy.domain_allowed")
+    assert step["finding_key"] == "blocked" and "api.anthropic.com" in step["finding"], step["finding"]
+    assert "418" in step["finding"] and "Please allow outbound HTTPS" in step["solution"]
+    assert "is proxy.py's answer for a host in its --filtered-upstream-hosts" in step["finding"]
+    logs = run.step("policy.proxy_logs")
+    assert logs["finding_key"] == "denied" and "418" in logs["finding"], logs
+    assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"
+
+
+def test_all_proxy_only_with_a_socks_url_says_which_clients_cannot_use_it(product_lab, run_diag):
+    """ALL_PROXY=socks5h://<Dante> alone (curl's habit): Python urllib, Node and Go ignore ALL_PROXY and go direct.
+    The route fix copies the URL into HTTPS_PROXY, which a SOCKS URL does not make usable for urllib, Node or Claude
+    Code: the fix says so and points at the HTTP port or a relay, instead of promising every client the proxy."""
+    lab = product_lab("dante-socks")
+    run = run_diag(*lab.pytest_args, "--proxydiag-clients", "none", "-m", "bypass or connectivity",
+                   env={"ALL_PROXY": lab.proxy_url})
+    step = run.step("bypass.traffic_via_proxy")
+    assert step["outcome"] == "failed" and step["finding_key"] == "direct", run.output[-3000:]
+    assert f'export HTTPS_PROXY="{lab.proxy_url}"' in step["solution"]
+    assert "socks5h:// is a SOCKS proxy" in step["solution"], step["solution"]
+    assert "Claude Code cannot use SOCKS at all" in step["solution"] and "forward-socks5t" in step["solution"]
+    works = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert works["finding_key"] == "socks_clients" and "Claude Code" in works["finding"]
+
+
+def test_a_socks4_url_is_not_called_working_when_it_was_not_tried(product_lab, run_diag):
+    """socks4:// is recognised, not probed (the probes speak SOCKS5): the finding used to say 'it works (CONNECT
+    api.anthropic.com accepted, TLS not tried)' of a tunnel nobody opened. It still names the clients that cannot use
+    socks4:// (httpx, Node, Claude Code)."""
+    lab = product_lab("dante-socks")
+    url = lab.proxy_url.replace("socks5h://", "socks4://")
+    run = run_diag("-m", "connectivity", "--proxydiag-clients", "none", lab=lab, env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    step = run.step("connectivity.proxy_works", target=lab.target_url)
+    assert step["finding_key"] == "socks_clients", step
+    assert "accepted" not in step["finding"] and "it works" not in step["finding"], step["finding"]
+    assert "is a SOCKS proxy (socks4://) and was not tried: the diagnosis speaks SOCKS5 only" in step["finding"]
+    assert "httpx (and the anthropic SDK) does not speak socks4://" in step["finding"]
+
+
+_PORT_CASE = "PROXYDIAG_TEST_DEFAULT_PORT_CASE"
+
+
+@pytest.mark.parametrize("key, port, url", [("privoxy", 8118, "http://127.0.0.1:8080"),
+                                            ("dante", 1080, "socks5h://127.0.0.1:1081")])
+def test_a_product_on_its_default_port_is_found_when_the_url_names_another(key, port, url):
+    """Privoxy listens on 8118 by default, Dante (SOCKS) on 1080; a user who wrote another port was told 'none of
+    3128, 8888, 8443 answers like a proxy: contact IT' (a SOCKS5 answer did not count as a proxy's at all). Run in a
+    private network namespace (loopback only), where those fixed ports are free whatever else runs on this machine."""
+    require_product(key)
+    _run_in_empty_netns("test_default_port_inside_an_empty_netns", **{_PORT_CASE: f"{key},{port},{url}"})
+
+
+@pytest.mark.skipif(not os.environ.get(_PORT_CASE), reason="runs inside the loopback-only namespace of the test above")
+def test_default_port_inside_an_empty_netns(tmp_path, run_diag):
+    from pytest_proxydiag.lab import HttpsOrigin, LabCA, RealProxy
+
+    key, port, url = os.environ[_PORT_CASE].split(",")
+    public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(public.cert_pem)
+    origin = HttpsOrigin(public, tmp_path / "origin").start()
+    try:
+        with RealProxy(key, listen=("127.0.0.1", int(port))):
+            run = run_diag("-m", "connectivity", "--proxydiag-target", f"https://api.anthropic.com:{origin.port}",
+                           "--proxydiag-resolve", f"api.anthropic.com:{origin.port}:127.0.0.1",
+                           "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct",
+                           "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
+                           env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    finally:
+        origin.stop()
+    step = run.step("connectivity.proxy_port")
+    assert step["outcome"] == "failed" and step["finding_key"] == "other_port", step
+    suggested = url.rpartition(":")[0] + ":" + port
+    assert f'export HTTPS_PROXY="{suggested}"' in step["solution"], step["solution"]
+    assert run.root_cause == "connectivity.proxy_port"
+
+
+def test_performance_alone_says_a_dropped_request_is_no_timeout(product_lab, run_diag):
+    """-m performance leaves policy.url_filtering out: performance.latency says the drop itself (mitmproxy's block_list
+    status 444) instead of a run with no finding, and never calls it an idle timeout."""
+    lab = product_lab("mitmproxy-drop-rule")
+    run = run_diag("-m", "performance", "--proxydiag-clients", "none", lab=lab)
+    step = run.step("performance.latency", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "dropped", step
+    assert "a rule drops the request" in step["finding"] and "block_list with status 444" in step["solution"]
+    assert run.root_cause == "performance.latency" and "idle" not in run.output
+
+
+def test_a_400_to_a_well_formed_connect_on_an_http_url_is_no_scheme_problem(tmp_path, run_diag):
+    """proxy.py started with --disable-http-proxy (a web server only) answers 400 to CONNECT, as nginx does. The URL
+    already says http://: the fix used to open with 'check the scheme (https:// to a plain port)'; it now says the
+    port is probably no forward proxy and names proxy.py's switches."""
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("proxy", reason="proxy.py is not installed: pip install proxy.py")
+    from pytest_proxydiag.lab import free_port
+
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port),
+                             "--disable-http-proxy", "--num-acceptors", "1", "--num-workers", "1", "--threaded",
+                             "--data-dir", str(tmp_path / "d"), "--cache-dir", str(tmp_path / "c"),
+                             "--pid-file", str(tmp_path / "pid")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        import socket
+        deadline = time.monotonic() + 15
+        while socket.socket().connect_ex(("127.0.0.1", port)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        run = run_diag("-m", "connectivity", "--proxydiag-target", "https://api.anthropic.com:443",
+                       "--proxydiag-resolve", "api.anthropic.com:443:127.0.0.1", "--proxydiag-no-direct",
+                       "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
+                       env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
+    finally:
+        proc.kill()
+        proc.wait(10)
+    step = run.step("connectivity.proxy_works", target="https://api.anthropic.com:443")
+    assert step["finding_key"] == "bad_request" and "The answer comes from proxy.py" in step["finding"], step
+    assert "Check the scheme of the proxy URL first" not in step["solution"], step["solution"]
+    assert "probably no forward proxy" in step["solution"] and "--disable-http-proxy" in step["solution"]

@@ -234,20 +234,24 @@ def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]])
 
 
 def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, Any] | None, urls: list[str],
-                  export_lines: str) -> Judgement:
-    """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there."""
+                  export_lines: str, socks: Any = None) -> Judgement:
+    """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there.
+
+    *socks*: the proxy URL when it is a SOCKS one, whose fix says which clients cannot use it at all."""
     from pytest_proxydiag.net.routing import CLIENT_LABELS
+
+    socks_note = _note(TRAFFIC, "socks_note", scheme=socks.scheme, hostport=socks.hostport) if socks else ""
 
     direct = [(c, u, r) for c, per in matrix.items() for u, r in per.items() if r.direct]
     if direct:
         lines = "\n".join(_note(TRAFFIC, "direct_line", client=CLIENT_LABELS[c], host=urlsplit(u).netloc,
                                 reason=r.reason) for c, u, r in direct)
-        return Judgement.fail("direct", direct=lines, export_lines=export_lines,
+        return Judgement.fail("direct", direct=lines, export_lines=export_lines, socks_note=socks_note,
                               clients=", ".join(dict.fromkeys(CLIENT_LABELS[c] for c, _u, _r in direct)),
                               target=", ".join(dict.fromkeys(urlsplit(u).netloc for _c, u, _r in direct)))
     if proof is not None and not proof["observed"]:
         return Judgement.fail("unobserved", witness=proof["client"], target=proof["target"],
-                              arrival=proof["outcome"], export_lines=export_lines)
+                              arrival=proof["outcome"], export_lines=export_lines, socks_note=socks_note)
     if proof is None:
         return Judgement.passed("by_rules", urls=", ".join(urls))
     return Judgement.passed("proved", client=proof["client"], arrival=proof["arrival"],

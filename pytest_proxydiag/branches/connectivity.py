@@ -28,8 +28,10 @@ __all__ = ["COMMON_PROXY_PORTS", "candidate_ports", "judge_tcp", "judge_port_sca
            "judge_socks_tunnel", "judge_socks_clients", "proxy_url_path", "pac_proxies", "judge_pac_url",
            "PAC_NEEDS_DNS"]
 
-#: The ports proxies listen on by default or by habit: 8080, Squid's 3128, tinyproxy's 8888, Privoxy's 8118, 8443.
-COMMON_PROXY_PORTS = (8080, 3128, 8888, 8118, 8443)
+#: Squid 3128, mitmproxy 8080, tinyproxy 8888, Privoxy 8118, proxy.py 8899 (each product's default), and 8443.
+COMMON_PROXY_PORTS = (8080, 3128, 8888, 8443, 8118, 8899)
+#: The SOCKS port (Dante's default), tried too when the proxy URL is a SOCKS one.
+SOCKS_PORT = 1080
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
 _TCP_FINDING = {Cause.REFUSED: "refused", Cause.TIMEOUT: "timeout", Cause.UNRESOLVABLE: "unresolvable"}
 #: Causes that mean nothing answers at the proxy address: reachability owns them.
@@ -66,10 +68,13 @@ def candidate_ports(url, extra: Iterable[int] | None, env: Mapping[str, str] | N
             continue
         if other.host == url.host:
             siblings.append(other.port)
-    return [p for p in dict.fromkeys(siblings + list(COMMON_PROXY_PORTS) + list(extra or [])) if p != url.port]
+    common = [*COMMON_PROXY_PORTS, *((SOCKS_PORT,) if url.is_socks else ())]
+    return [p for p in dict.fromkeys(siblings + common + list(extra or [])) if p != url.port]
 
 
 def answers_like_proxy(res) -> bool:
+    if res.socks is not None:  # any SOCKS5 reply (even a refusal) is a SOCKS server's
+        return True
     if res.reply is None:
         return False
     r = res.reply
@@ -127,8 +132,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
         if shape in (*products.PROXY_WIDE_SHAPES, "bad_request"):
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
-                                  proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
-        everywhere = refused_everywhere() if reply.status in (403, 451) and refused_everywhere else None
+                                  proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>",
+                                  words=products.refusal_words(reply.body), advice=Note.of(
+                                      "advice_not_forward" if proxy is not None and proxy.scheme == "http"
+                                      else "advice_scheme"))
+        everywhere = refused_everywhere() if shape == "denied" and refused_everywhere else None
         if everywhere is not None:
             host = everywhere.hostport.rpartition(":")[0]
             evidence = f"CONNECT {target.hostport}: {detail}\nCONNECT {everywhere.hostport}: {everywhere.answer}"
@@ -139,7 +147,8 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
                                   reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
-        if reply.status in (403, 451) or shape == "denied":  # a 5xx whose page says the destination was denied
+        # Also a 5xx whose page says the destination was denied, and a host filter's own status (proxy.py's 418).
+        if reply.status in (403, 451) or shape == "denied":
             return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,
                                      status=reply.status_line)
         squid = f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else ""
@@ -326,8 +335,13 @@ SOCKS_EXTRA_MODULES: Mapping[str, str] = {"requests": "socks", "httpx": "socksio
 SOCKS_ACL_CLOSE = 1.0
 
 
-def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
-    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step."""
+def judge_socks_tunnel(proxy, tunnel, target,
+                       refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement:
+    """Step 3, SOCKS5: the CONNECT reply refused (RFC 1928 codes), or a stage that belongs to another step.
+
+    *refused_everywhere*, asked only for reply 0x02 ("not allowed by ruleset"), says whether the reference name was
+    refused the same way (``policy_reach.reference_refusal``): then the SOCKS rules refuse everything, not the domain.
+    """
     outcome = tunnel.socks
     if outcome is None:
         if tunnel.cause == Cause.UNRESOLVABLE and proxy.scheme == "socks5":
@@ -348,6 +362,18 @@ def judge_socks_tunnel(proxy, tunnel, target) -> Judgement:
     if outcome.stage != "connect":
         return Judgement.blocked("auth.credentials", key="wants_auth", status=tunnel.detail)
     reply = products.socks_outcome_reply(outcome)
+    status = f"SOCKS5 reply 0x{outcome.code:02x} ({reply.meaning})"
+    everywhere = refused_everywhere() if reply.shape == "denied" and refused_everywhere else None
+    if everywhere is not None:
+        # Dante without a 'socks pass' rule for this machine (its shipped danted.conf has none): every name refused.
+        # No credentials sent: a rule that wants a username (Dante's 'socksmethod: username') refuses alike.
+        credentials = "" if proxy.has_credentials else Note.of(
+            "socks_no_credentials", suggested=f"{proxy.scheme}://<USER>:{PLACEHOLDER}@{proxy.hostport}")
+        return Judgement.fail("socks_refuses_everything", status=status, reference=everywhere.hostport,
+                              product=products.SOCKS["who"], hostport=proxy.hostport, proxy_host=proxy.host,
+                              credentials=credentials,
+                              evidence=f"SOCKS5 CONNECT {target.hostport}: {status}\n"
+                                       f"SOCKS5 CONNECT {everywhere.hostport}: {everywhere.answer}")
     if reply.shape == "denied":
         # "Not allowed by ruleset": the SOCKS server's rules refuse the destination, as a 403 does (policy's).
         return Judgement.blocked("policy.domain_allowed", key="refuses_target", target=target.hostport,

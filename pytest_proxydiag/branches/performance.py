@@ -438,16 +438,40 @@ def latency_evidence(split: LatencySplit, direct: LatencySplit, stream: StreamCh
     return evidence
 
 
-def cut_after_tunnel(res: HttpResult) -> bool:
-    """Through the proxy the tunnel opened and TLS worked, then the connection ended with no answer at all: the
-    proxy (or a device behind it) cut a connection waiting for the provider (an idle or read timeout)."""
-    return (not res.ok and res.via_proxy and res.reply is None and res.cause in (Cause.CLOSED, Cause.RESET)
+#: Seconds waited for the answer under which a close is no idle timeout (those are a second at the least): a rule
+#: that drops the request (mitmproxy's block_list with status 444, Squid's deny_info TCP_RESET after bumping).
+DROP_SECONDS = 0.5
+
+
+def _closed_after_tls(res: HttpResult) -> bool:
+    # A failed CONNECT (a TunnelResult) never reached TLS: not this.
+    return (not res.ok and getattr(res, "via_proxy", False) and res.reply is None and res.cause in (Cause.CLOSED, Cause.RESET)
             and res.timings.tls is not None and res.timings.total is not None)
+
+
+def waited(res: HttpResult) -> float:
+    """Seconds between the end of the TLS handshake and the end of the request."""
+    t = res.timings
+    return (t.total or 0.0) - sum(x or 0.0 for x in (t.resolve, t.connect, t.proxy_reply, t.tls))
+
+
+def cut_after_tunnel(res: HttpResult) -> bool:
+    """Through the proxy the tunnel opened and TLS worked, then the connection ended with no answer at all, after a
+    wait: the proxy (or a device behind it) cut a connection waiting for the provider (an idle or read timeout)."""
+    return _closed_after_tls(res) and waited(res) >= DROP_SECONDS
+
+
+def dropped_at_once(res: HttpResult) -> bool:
+    """As :func:`cut_after_tunnel`, but the close came at once after the request: a rule dropped it (policy's)."""
+    return _closed_after_tls(res) and waited(res) < DROP_SECONDS
 
 
 def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: StreamCheck | None, threshold: float,
                   target_host: str) -> Judgement:
     """Step 1: the time the proxy adds (against the direct path when it was measured), and streaming."""
+    if dropped_at_once(split.result):
+        return Judgement.blocked("policy.url_filtering", key="dropped", url=split.result.url,
+                                 seconds=fmt_ms(waited(split.result)))
     if cut_after_tunnel(split.result):
         r = split.result
         return Judgement.fail("cut", target=r.url, split=split.line(), how=Note.of("how_" + r.cause.value),

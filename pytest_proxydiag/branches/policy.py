@@ -1,13 +1,13 @@
 """Reading a proxy's verdict: who sent a reply, which product, what it means, what IT should look for.
 
-The policy steps ask the probes for replies (a CONNECT answer, a request
-inside the tunnel, growing uploads); this module judges them:
+The policy steps ask the probes for replies (a CONNECT answer, a request inside the tunnel, growing uploads); this
+module judges them:
 
 * :func:`read_reply` — who sent it (the proxy, the provider, or the provider's edge such as Cloudflare), the
   product behind a block page (the fingerprints of ``catalog/products.py``), the category if the page shows one,
   and the kind of verdict (denied, too large, rate limited, upstream unreachable, DLP, content type, ...);
-* :func:`provider_domains` (from :mod:`.providers`) — the provider host names
-  in use and :func:`allowlist_lines` — the copy-paste block for the IT ticket;
+* :func:`provider_domains` (from :mod:`.providers`) — the provider host names in use and :func:`allowlist_lines` —
+  the copy-paste block for the IT ticket;
 * ``judge_*`` — each policy step's conclusion as a :class:`~.judgement.Judgement`.
 
 Plain data in, plain data out: no network (the measurements are in ``net/policy_probes.py``), no sentences
@@ -30,9 +30,8 @@ from pytest_proxydiag.branches import products
 
 __all__ = ["Verdict", "VendorMatch", "ProviderDomain", "read_reply", "identify_vendor", "find_category",
            "provider_domains", "allowlist_lines", "wildcard_lines", "SQUID_ERROR_KINDS", "size_label",
-           "domain_answer", "judge_domains", "no_reply_anywhere", "judge_silent_refusal",
-           "judge_url_filtering", "judge_payload", "payload_limit", "read_socks", "read_tunnel",
-           "judge_proxy_logs", "LOG_PRIORITY"]
+           "domain_answer", "judge_domains", "no_reply_anywhere", "judge_silent_refusal", "judge_url_filtering",
+           "judge_payload", "payload_limit", "read_socks", "read_tunnel", "judge_proxy_logs", "LOG_PRIORITY"]
 
 
 #: Squid's error codes (X-Squid-Error / the page template) and the kind of verdict each is
@@ -310,7 +309,7 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
     if _CTYPE.search(text):
         return Verdict(kind="content_type", category=category, meaning=words.meaning("content_type"), **base)
-    if status in (403, 451) or (block_text and html and (status >= 300 or expect_json)):
+    if status in (403, 451) or shape == "denied" or (block_text and html and (status >= 300 or expect_json)):
         if category:
             return Verdict(kind="category", category=category,
                            meaning=words.meaning("category", category=repr(category)), **base)
@@ -435,11 +434,12 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
                                 code=f" (X-Squid-Error: {first.error_code})" if first.error_code else "")
         if first.category:
             vendor_note += _note("policy.domain_allowed", "category_note", category=first.category)
+        vendor_note += products.FILTER_STATUSES.get(first.status or 0, "")  # proxy.py's 418 names no product
         blocked = ", ".join(f"{d.hostport} (" + (f"{v.answer}: {v.meaning}" if v.socks_code is not None else
                                                  f"{v.status}" + (f" {v.error_code}" if v.error_code else "")) + ")"
                             for d, v in refused)
-        key = ("socks_denied" if all(v.socks_code is not None for _, v in refused) else
-               "blocked" if all(v.status in (403, 451) for _, v in refused) else "block_page")
+        key = ("socks_denied" if all(v.socks_code is not None for _, v in refused) else "blocked"
+               if all(v.status in (403, 451, *products.FILTER_STATUSES) for _, v in refused) else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},
                               record={"refused": [{"domain": d.hostport, **v.as_dict()} for d, v in refused]},
                               blocked=blocked, count=len(refused), vendor_note=vendor_note + allow_list,

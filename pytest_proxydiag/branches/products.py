@@ -24,16 +24,15 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
-from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FINGERPRINTS, PARENT_AUTH_FAILURES, REFUSAL_PAGES,
-                                               NAME_FILTER_PAGES, PARENT_DOWN, RELAYED_401_PRODUCTS,
-                                               RELAYED_AUTH_VIA,
-                                               SENTENCES, SOCKS)
+from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
+                                               NAME_FILTER_PAGES, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
+                                               RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
-           "refused_alike"]
+           "refused_alike", "FILTER_STATUSES", "refusal_words"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -189,7 +188,8 @@ def parent_down_words(body: bytes | str | None) -> str | None:
     return _page_words(body, PARENT_DOWN)
 
 
-def _page_words(body: bytes | str | None, patterns: Sequence[str]) -> str | None:
+def _page_words(body: bytes | str | None, patterns: Iterable[str]) -> str | None:
+    """The words of an error page (tags stripped) that the first matching pattern finds, bounded; or None."""
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body_text(body, 50_000))
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
     for pattern in patterns:
@@ -223,13 +223,18 @@ def name_filter_words(body: bytes | str | None) -> str | None:
     return None
 
 
+def refusal_words(body: bytes | str | None) -> str:
+    """The words of a refusal page that say what was refused (:data:`REFUSAL_PAGES`), bounded; "" when none."""
+    return _page_words(body, (pattern for _shape, pattern in REFUSAL_PAGES)) or ""
+
+
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
 REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: Shapes whose page says the proxy refuses a port or this machine (or passes on its parent's refusal of the proxy's
-#: own credentials, or cannot reach its parent), whatever the domain: connectivity.proxy_works judges them, never a
-#: domain rule.
+#: own credentials, or cannot reach its parent, or is no forward proxy at all), whatever the domain:
+#: connectivity.proxy_works judges them, never a domain rule.
 PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down",
-                                      "auth_backend")
+                                      "auth_backend", "not_forward_proxy")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -266,7 +271,7 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         return "bad_request"
     if status in (500, 502, 503, 504) and not _PORTAL.search(text):
         return "upstream"
-    if status in (403, 451):
+    if status in (403, 451) or status in FILTER_STATUSES:  # proxy.py's host filter: 418
         return "denied"
     return "other"
 

@@ -28,13 +28,19 @@ STEPS = {
             "every client).\n"
             "  3. Run the client from the shell where these are set (a service or IDE may not inherit them).\n"
             "Verify: curl -v {target_url} 2>&1 | grep -i 'connect to\\|proxy'   (it must say it connects to "
-            "{proxy_hostport})")}},
+            "{proxy_hostport}){socks_note}")}},
         "notes": {
             "env_not_exported": "no proxy variable is set in this environment, so every client goes direct",
             "no_proxy": "no proxy is configured: nothing to route",
             "route_proxy": "proxy {variable}",
             "route_direct": "direct: {reason}",
             "direct_line": "  - {client} -> {host}: {reason}",
+            # A SOCKS URL in HTTPS_PROXY routes only the clients that speak SOCKS (connectivity.SOCKS_CLIENTS).
+            "socks_note": "\n{scheme}:// is a SOCKS proxy: in HTTPS_PROXY it serves only the clients that speak "
+                          "SOCKS (curl; Python requests and httpx with their SOCKS extras). Python's urllib, Node "
+                          "programs and Claude Code cannot use SOCKS at all: give them an HTTP proxy, the proxy's "
+                          "HTTP port from IT or a local relay (Privoxy: forward-socks5t / {hostport} .; then "
+                          "HTTPS_PROXY=\"http://127.0.0.1:8118\"); connectivity.proxy_works names the clients here.",
             "proxy_answered": "the proxy answered {status}",
             "by_rules": "by their rules every client uses the proxy for {urls} (no client could run to prove it)",
             "proved": "every client uses the proxy by its rules; proved with {client}: its request {arrival} was "

@@ -82,6 +82,10 @@ STEPS = {
                                       "answered {status} to CONNECT {target}, and its page says this host is not "
                                       "among the clients it serves. This is not a domain rule. {product}",
                               "solution": "allow_client"},
+            "not_forward_proxy": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, and its page says "
+                                          "it is not a forward proxy: '{words}'. The address runs a reverse proxy or a "
+                                          "web server, which refuses CONNECT to every name. {product}",
+                                  "solution": "forward_proxy"},
             "refuses_everything": {"text": "The proxy {proxy} refuses {reference}, a name every proxy lets through, "
                                            "exactly as it refuses {target}: it answered {status} to both. It refuses "
                                            "this machine (or this user) for every destination, or lets only a short "
@@ -145,9 +149,15 @@ STEPS = {
                                              "'client block' rule, or no 'client pass' rule for it); a port that "
                                              "is no SOCKS server rarely closes that fast.",
                                      "solution": "socks_allow_client"},
+            "socks_refuses_everything": {"text": "The SOCKS5 proxy {proxy} refuses {reference}, a name every proxy "
+                                                 "lets through, exactly as it refuses {target}: {status} to both. "
+                                                 "Its rules refuse this machine for every destination, or let only a "
+                                                 "short list of names through: this is not a rule against the "
+                                                 "provider. {product}",
+                                         "solution": "socks_allow_machine"},
             "socks_port": {"text": "The proxy URL says http://, but {hostport} speaks SOCKS5 (it answered a SOCKS5 "
                                    "greeting) and drops HTTP: {detail}", "solution": "socks_scheme"},
-            "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and it works ({works}), but not every "
+            "socks_clients": {"text": "{proxy} is a SOCKS proxy ({scheme}://) and {works}, but not every "
                                       "client here can use it: {cannot}. These can: {can}.",
                               "solution": "socks_relay"},
         },
@@ -189,10 +199,12 @@ STEPS = {
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} https://{reference}")},
-            "request_form": {"any": (
-                "Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for https "
-                "targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If the scheme "
-                "is right, send IT this evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "forward_proxy": {"any": (
+                "This address is not the forward proxy: check the host and port with IT (the PAC file names the "
+                "right one). If it is meant to be the forward proxy, its mode is wrong (mitmproxy: --mode regular, "
+                "or --mode upstream:URL for a parent; not --mode reverse:URL). Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "request_form": {"any": "{advice}\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
                                    "there). Check the host and port with IT; the PAC file names the right one."},
             "trust_proxy_ca": {"any": (
@@ -203,7 +215,8 @@ STEPS = {
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
                 "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
-                "Squid: the login= of its cache_peer line). Changing "
+                "Squid: the login= of its cache_peer line; mitmproxy: the user:password of its --set upstream_auth). "
+                "Changing "
                 "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "proxy_config": {"any": (
@@ -229,6 +242,15 @@ STEPS = {
                 "the logoutput file of danted.conf names the refused client). Find the address this machine uses "
                 "towards the proxy:\n  ip route get {proxy_host}   (Linux; 'src' is the address)\n"
                 "If IT says {hostport} is no SOCKS proxy, check the scheme and port: an HTTP proxy needs http://.")},
+            "socks_allow_machine": {"any": (
+                "Ask IT why the SOCKS proxy {hostport} refuses everything from this machine, {reference} included. "
+                "Its rules for what a client may reach leave out your address or every destination (Dante: a "
+                "'socks pass {{ from: <your address>/32 to: 0.0.0.0/0 }}' rule, after 'client pass'; the shipped "
+                "danted.conf has none, and without one Dante refuses every CONNECT). If it instead lets only a list "
+                "of names through, that list needs the provider's names (policy.domain_allowed lists them once the "
+                "proxy serves this machine). Find the address this machine uses towards the proxy:\n"
+                "  ip route get {proxy_host}   (Linux; 'src' is the address){credentials}\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "not_socks": {"any": "Check the scheme and port with IT: an HTTP proxy needs http:// "
                                  "(export HTTPS_PROXY=\"http://{hostport}\"), a SOCKS5 one socks5h://."},
             "socks_scheme": {"any": (
@@ -333,8 +355,24 @@ NOTES = {
         "resolved_by_client": "this machine resolved the name to {address} and sent the address (socks5)",
         "try_socks5h": (" With socks5:// this machine resolves the name: if the proxy sees another network, use "
                         "socks5h:// so that the proxy resolves it."),
-        "socks_ok": "SOCKS5 {works}; {can} can use it",
-        "socks_works": "CONNECT {target} accepted, TLS {tls}",
+        "socks_ok": "SOCKS proxy: {works}; {can} can use it",
+        "socks_works": "it works (CONNECT {target} accepted, TLS {tls})",
+        # socks4:// is recognised, never probed: nothing is said of a tunnel nobody opened.
+        # What a 400 to CONNECT asks first: the scheme, unless the URL already says http:// (request_form).
+        "advice_scheme": ("Check the scheme of the proxy URL first: a plain-HTTP proxy port needs http:// even for "
+                          "https targets (an https:// proxy URL sends TLS, which a plain port answers with 400). If "
+                          "the scheme is right, send IT this evidence:"),
+        "advice_not_forward": ("The proxy URL already says http://, and the CONNECT sent was well formed: this port is "
+                               "probably no forward proxy (a web server or reverse proxy such as nginx; proxy.py "
+                               "started with --disable-http-proxy, or with --enable-proxy-protocol, which wants a "
+                               "PROXY protocol header first). Check the host and port with IT (the PAC file names the "
+                               "right one); if they confirm them, send IT this evidence:"),
+        "socks_no_credentials": ("\nNo username and password were sent: a rule that wants them refuses a client "
+                                 "without them the same way (Dante: 'socksmethod: username' in its socks pass rule). "
+                                 "If IT gave you an account for this proxy, put it in the URL:\n"
+                                 "  export HTTPS_PROXY=\"{suggested}\""),
+        "socks_untried": ("was not tried: the diagnosis speaks SOCKS5 only (most SOCKS servers, Dante included, "
+                          "speak it too: socks5h://{hostport})"),
         "client_curl": "curl", "client_requests": "Python requests", "client_httpx": "httpx (and the anthropic SDK)",
         "client_node": "Node programs (fetch and undici's ProxyAgent speak HTTP proxies only)",
         "client_claude": ("Claude Code (it has no SOCKS support: 'Unable to connect to API "

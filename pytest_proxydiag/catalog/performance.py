@@ -33,6 +33,10 @@ STEPS = {
                         "model's answer can take many seconds to start and minutes to finish.",
                 "solution": "idle_timeout",
             },
+            # Closed at once after the request (performance.DROP_SECONDS), with policy.url_filtering not in the run.
+            "dropped": {"text": "GET {url} through the proxy got no answer: the proxy closed the connection {seconds} "
+                                "after the request. That is no timeout (those take a second at the least): a rule "
+                                "drops the request.", "solution": "dropped"},
             "buffered": {
                 "text": "The proxy buffers streamed answers: the origin sent {events} events {interval} apart, and "
                         "they arrived all together after {first_event} (gaps {gaps}). Claude Code then looks hung "
@@ -56,6 +60,10 @@ STEPS = {
                 "connection is cut after {seconds} without data (" + IDLE_TIMEOUT_SETTINGS + "). Raising the client's own timeouts cannot help: "
                 "the proxy closes first.\nRetest: curl -v -x \"$HTTPS_PROXY\" {target_url}   (it should wait "
                 "for the answer instead of ending with 'Empty reply from server')")},
+            "dropped": {"any": (
+                "Ask IT which rule drops requests to {target_host} (mitmproxy: block_list with status 444; Squid: "
+                "deny_info TCP_RESET after ssl_bump; an IPS). Raising timeouts will not help. pytest --proxydiag -m "
+                "policy gives the ticket with the time and request for their logs.")},
             "buffering": {"any": (
                 "Ask IT to stop buffering text/event-stream responses for {target_host} (for Squid/ICAP/DLP: "
                 "exempt the provider from content scanning or response buffering; mitmproxy, which buffers every "
@@ -68,6 +76,8 @@ STEPS = {
             "direct_total": "; direct {total}",
             "stream_spaced": "; streaming: first event after {first_event}, events {interval} apart as sent",
             "not_through": "GET {url} through the proxy: {detail}",
+            "dropped": "GET {url} through the proxy: closed {seconds} after the request, no answer: a rule dropped it, "
+                       "not a timeout",
             "how_closed": "closed",
             "how_reset": "reset",
             "no_stream_endpoint": "the target has no test stream endpoint ({status}, {content_type}): streaming "

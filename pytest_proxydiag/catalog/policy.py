@@ -96,6 +96,8 @@ _OWN_PATH_NOTES = {
                           "an AuthUserFile it cannot open), for every destination, not a domain rule."),
     "path_parent_down": ("It cannot reach its own parent proxy (tinyproxy: the Upstream line; Privoxy: its forward "
                          "lines): the proxy's forwarding, for every destination, not a domain rule."),
+    "path_not_forward_proxy": ("Its page says the port is no forward proxy (mitmproxy: not in regular or upstream "
+                               "mode), for every destination, not a domain rule."),
     "how_reset": "resets",
     "how_closed": "closes",
 }
@@ -162,6 +164,11 @@ STEPS = {
                            "solution": "exemption"},
             "dlp": {"text": "{request} was blocked by a data-loss-prevention (DLP) rule of {vendor} ({status}, "
                             "{stage_text}). Evidence: {signals}.", "solution": "dlp"},
+            # Closed at once after the request, inside TLS, no answer: a rule that drops (performance.DROP_SECONDS).
+            "dropped": {"text": "{request} got no answer: the tunnel opened and TLS worked, then the proxy {how} the "
+                                "connection {seconds} after the request, before the provider could answer. A "
+                                "timeout takes longer: a rule drops the request without a block page.",
+                        "solution": "dropped"},
             "content_type": {"text": "{request} was blocked by a content-type rule of {vendor} ({status}, "
                                      "{stage_text}): JSON request bodies are not allowed. Evidence: {signals}.",
                              "solution": "content_type"},
@@ -176,6 +183,10 @@ STEPS = {
                 "Give IT this to find the entry in their logs:\n{log_query}\n"
                 "If the category looks wrong, the vendor's site-review service can re-categorise the domain, "
                 "but an exemption is faster.")},
+            "dropped": {"any": (
+                "Ask IT which rule drops requests to {target_host} and for an allow rule (mitmproxy: block_list with "
+                "status 444; Squid: deny_info TCP_RESET after ssl_bump; an IPS or DLP engine that resets). Raising "
+                "timeouts will not help.\nGive IT this to find the entry in their logs:\n{log_query}")},
             "dlp": {"any": (
                 "Ask IT which DLP rule matched and request an exception for the AI provider's API for your "
                 "user or group. Do not try to evade the rule (encoding or splitting the content): DLP exists "
@@ -213,7 +224,8 @@ STEPS = {
                       "raise": {"any": (
             "Ask IT to increase the proxy's request-body limit for {target_host} to at least 32 MiB (the "
             "provider's own limit for a Messages request), or at least above {failed} (measured: {bracket}). "
-            "On Squid this is request_body_max_size; on other products the upload size or "
+            "On Squid this is request_body_max_size; on mitmproxy --set body_size_limit; on other products the upload "
+            "size or "
             "\"large file\" limit of the web policy.\n"
             "Until then, keep requests under {largest}: fewer or smaller files and images in the context, "
             "shorter conversations (/compact in Claude Code), smaller tool outputs.\n"
@@ -266,7 +278,8 @@ STEPS = {
                 "it would hide a real interception of the provider.\nGive IT this to find the entry:\n{log_query}")},
             "parent_auth": {"any": (
                 "Ask IT to correct the credentials the proxy uses for its parent proxy (Privoxy: the user:password "
-                "of its forward-socks5 line; Squid: the login= of its cache_peer line).\nGive IT this to find the "
+                "of its forward-socks5 line; Squid: the login= of its cache_peer line; mitmproxy: the user:password of its "
+                "--set upstream_auth).\nGive IT this to find the "
                 "entry:\n{log_query}")},
             "denied": {"any": (
                 "Request the proxy logs from IT for this request and ask which rule matched:\n{log_query}\n"

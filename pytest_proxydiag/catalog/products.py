@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP"]
+__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES"]
 
 ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
@@ -82,6 +82,12 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              ca_source="~/.mitmproxy/mitmproxy-ca-cert.pem on the proxy host (the user that runs mitmproxy), or "
                        "http://mitm.it opened through the proxy (curl -x \"$HTTPS_PROXY\" http://mitm.it/cert/pem -o "
                        "proxy-ca.crt)"),
+    _product("proxy.py", {"Server": r"^proxy\.py", "Proxy-agent": r"^proxy\.py"}, [], [],
+             "407 with 'Proxy-agent: proxy.py'; 418 I'm a tea pot (no header, no page) for a host in "
+             "--filtered-upstream-hosts; 502 Bad Gateway when the provider is unreachable; 400 with 'Server: "
+             "proxy.py' when started with --disable-http-proxy (a web server only)",
+             "proxy.py's log on the proxy host (--log-file, else its stderr): one access line per CONNECT and "
+             "'HttpRequestRejected' for a refused one"),
     _product("Apache Traffic Server",
              {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
              [r"ATS/[\d.]+", r"Apache Traffic Server"], [],
@@ -195,6 +201,10 @@ PARENT_AUTH_FAILURES: tuple[str, ...] = (
     r"SOCKS5? authentication required",
     r"SOCKS5? (?:server|proxy) (?:rejected|refused) the (?:user|username|credentials)",
     r"(?:parent|upstream|next[- ]hop) proxy[^.]{0,60}(?:407|Proxy Authentication Required)",
+    # mitmproxy 11.0.2 in upstream mode, its --set upstream_auth wrong or missing (measured): 502 whose page reads
+    # "Upstream proxy 127.0.0.1:3128 refused HTTP CONNECT request: 407 Proxy Authentication Required" (or the 401 of
+    # tinyproxy); the parent's address has dots, which the line above does not cross.
+    r"Upstream proxy \S{1,300} refused HTTP CONNECT request: 40[17] [A-Za-z ]{0,40}",
 )
 
 #: Via headers of a product that adds Via only to the answers it relays from its parent proxy, never to its own
@@ -219,7 +229,7 @@ PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[
 IDLE_TIMEOUT_SETTINGS = ("tinyproxy: Timeout; Privoxy: socket-timeout; Squid: read_timeout, and client_lifetime for "
                          "the whole connection; "
                          "Apache httpd: ProxyTimeout / Timeout; HAProxy: timeout server / timeout tunnel; nginx: "
-                         "proxy_read_timeout")
+                         "proxy_read_timeout; Dante: timeout.io; proxy.py: --timeout")
 
 
 #: Words of a proxy's own refusal page that say what was refused, whatever its status: (shape, regex). A 403 is
@@ -237,6 +247,8 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("denied", r"SOCKS5? request denied"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
+    # mitmproxy 11.0.2 in reverse (or another non-forward) mode, asked to CONNECT: 400 whose page says so.
+    ("not_forward_proxy", r"received an HTTP CONNECT request even though it is not running in regular/upstream mode"),
 )
 
 #: Words of a product's refusal page that say the requested *name* was filtered (regexes): a list of names (an
@@ -251,6 +263,12 @@ NAME_FILTER_PAGES: tuple[str, ...] = (r"request you made has been filtered",
 #: CONNECT with credentials with its 500 "internal error or misconfiguration" page (ErrorLog AH01620), the page it
 #: also gives without mod_proxy_connect (AH01144); without credentials it answers 407 first.
 AUTH_BACKEND_PAGES: tuple[str, ...] = (r"internal error or\s+misconfiguration",)
+#: Statuses other than 403/451 with which a product's host filter refuses CONNECT (measured) -> the note a finding
+#: adds, since such an answer may carry no header or page naming the product.
+FILTER_STATUSES: dict[int, str] = {
+    418: " 418 I'm a tea pot, without a header or a page, is proxy.py's answer for a host in its "
+         "--filtered-upstream-hosts (FilterByUpstreamHostPlugin); its log shows 'HttpRequestRejected'.",
+}
 
 #: Refusal shape -> what it means (``branches/products.refusal_shape``).
 REFUSAL_SHAPES: dict[str, str] = {
@@ -263,6 +281,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "auth_backend": "the proxy failed on its own configuration while checking the credentials (its password file)",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",
+    "not_forward_proxy": "the port is no forward proxy (a reverse proxy or a web server): it refuses CONNECT to anything",
     "bad_request": "the proxy could not parse the request (request form, or https:// sent to a plain port)",
     "upstream": "the proxy could not reach the provider, or got no answer in time",
     "denied": "an access rule refused the request",

@@ -77,6 +77,7 @@ from pytest_proxydiag.lab.products import MISCONFIGS, PRODUCTS, RealProxy
 from pytest_proxydiag.lab.proxypy import ProxyPyProxy
 from pytest_proxydiag.lab.scenarios import (
     _BUMP,
+    _MITM_TRUSTED,
     _SCENARIO_TABLE,
     _TRUSTED,
     BODY_LIMIT_MB,
@@ -359,7 +360,8 @@ class Lab:
                                            "wrong-password", "no-credentials", "auth-file-unreadable") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
                                        allowed=["github.com"] if case == "allow-list" else (),
-                                       intercept=case in ("intercept", "upstream-untrusted", "buffered"),
+                                       intercept=(case in ("intercept", "upstream-untrusted", "buffered")
+                                                  or name in _MITM_TRUSTED),
                                        upstream_ca=None if case == "upstream-untrusted" else self.public_roots,
                                        parent_password=WRONG_PASSWORD if case in (
                                            "parent-wrong-password", "parent-no-via")
@@ -368,7 +370,7 @@ class Lab:
             self.real_proxy = real.start()
             listen_url, port, proxy_host = real.url, real.port, real.host
             self.access_log = real.log_path
-            if case in ("intercept", "upstream-untrusted", "buffered"):
+            if real.intercept:
                 self.interception_ca_pem = real.ca_path.read_bytes()
                 self.interception_ca_path = str(_write(wd / "corporate-ca.pem", self.interception_ca_pem, 0o644))
         elif name == "proxy-down":
@@ -423,7 +425,7 @@ class Lab:
             env["NODE_EXTRA_CA_CERTS"] = str(self.interception_ca_path)
             if name == "der-ca":
                 env["NODE_EXTRA_CA_CERTS"] = str(_write(wd / "corporate-ca.cer", corporate.cert_der, 0o644))
-        if case in ("upstream-untrusted", "buffered"):  # the clients trust mitmproxy's CA
+        if name in _MITM_TRUSTED:  # the clients trust mitmproxy's CA
             bundle = _write(wd / "ca-bundle.pem", public.cert_pem + (self.interception_ca_pem or b""), 0o644)
             env.update({v: str(bundle) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
                                                  "NODE_EXTRA_CA_CERTS")})

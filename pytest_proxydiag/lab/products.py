@@ -102,10 +102,32 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # Every port but 443 refused: reply 0x02 "not allowed by ruleset", as for a refused domain.
         "port-rule": lambda lines: [("socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 port != 443 log: connect error }\n"
                                      + x if x.startswith("socks pass") else x) for x in lines],
+        # No 'socks pass' rule at all (the shipped danted.conf has them all commented out): Dante refuses every
+        # destination with reply 0x02 "not allowed by ruleset", the reference name as the provider.
+        "no-socks-pass": lambda lines: [x for x in lines if not x.startswith("socks ")],
+        # 'socksmethod: username' in the socks pass rule (globally 'username none'), and no credentials in the URL:
+        # Dante picks 'none' and its rule refuses every CONNECT with reply 0x02, as if the machine were refused.
+        "rule-wants-credentials": lambda lines: [
+            "socksmethod: username none" if x == "socksmethod: none" else
+            x.replace("to: 0.0.0.0/0 }", "to: 0.0.0.0/0 socksmethod: username }") if x.startswith("socks pass") else x
+            for x in lines],
+        # timeout.io 1 (a server setting: before the rules): a tunnel with no data for a second is closed, while the
+        # provider is still thinking.
+        "idle-timeout": lambda lines: [("timeout.io: 1\n" + x if x.startswith("clientmethod") else x) for x in lines],
     },
     "mitmproxy": {  # its command line
         # connection_strategy=lazy: 200 to CONNECT before reaching the provider (closed here), then a close.
         "lazy-upstream-down": lambda argv: argv + ["--set", "connection_strategy=lazy"],
+        # Reverse mode (a fixed backend) where a forward proxy is wanted: 400 to CONNECT. Without the lab's
+        # '--ignore-hosts .*' (it would pass the connection on to the backend); lazy, so the backend (loopback's
+        # closed port 9) is not dialled first, as with a live one.
+        "reverse-mode": lambda argv: argv[:argv.index("--ignore-hosts")] + argv[argv.index("--ignore-hosts") + 2:] + [
+            "--mode", "reverse:https://127.0.0.1:9", "--set", "connection_strategy=lazy"],
+        # block_list with status 444 (intercepting, CA trusted): every request to the provider dropped at once, no
+        # answer, the connection closed right after TLS.
+        "drop-rule": lambda argv: argv + ["--set", "block_list=:~d api.anthropic.com:444"],
+        # body_size_limit 4k (intercepting, CA trusted): 413 to a request body above it.
+        "body-limit": lambda argv: argv + ["--set", "body_size_limit=4k"],
     },
     "privoxy": {  # its action file
         # +limit-connect{443} for every URL: 403 "Request blocked by Privoxy" to CONNECT on the provider's port.
@@ -168,8 +190,9 @@ class RealProxy:
     SOCKS5 parent (Dante, user ``alice``) behind it and forwards with that password in Privoxy's own
     ``forward-socks5 / alice:PASSWORD@host:port .`` line: a wrong one is the proxy's configuration, not the user's.
     tinyproxy with ``parent_password`` gets a parent tinyproxy with Basic auth and ``Upstream http
-    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials).  ``listen`` (host, port) fixes the
-    address instead of a free port (a product's default port, e.g. Privoxy's 8118).
+    alice:PASSWORD@host:port`` (``""``: an Upstream line without credentials); mitmproxy gets ``--mode upstream:``
+    to a parent tinyproxy with Basic auth and ``--set upstream_auth=alice:PASSWORD``.  ``listen`` (host, port) fixes
+    the address instead of a free port (a product's default port, e.g. Privoxy's 8118).
     """
 
     def __init__(self, key: str, *, credentials: tuple[str, str] | None = None,
@@ -316,6 +339,9 @@ class RealProxy:
             cmd += ["--ignore-hosts", ".*"]  # a plain CONNECT tunnel
         if self.upstream_ca:
             cmd += ["--set", f"ssl_verify_upstream_trusted_ca={self.upstream_ca}"]
+        if self.parent is not None and self.parent_password is not None:
+            cmd += ["--mode", f"upstream:http://{self.parent.host}:{self.parent.port}",
+                    "--set", f"upstream_auth={PARENT_USER}:{self.parent_password}"]
         return MISCONFIGS[key][self.misconfig](cmd) if self.misconfig else cmd
 
     def _apache_config(self) -> Path:
@@ -375,6 +401,10 @@ class RealProxy:
         elif self.spec.key == "privoxy" and self.misconfig == "parent-denies" and self.parent is None:
             self.parent = RealProxy("dante", blocked=["api.anthropic.com"], hosts=self.hosts).start(timeout)
         elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
+            self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
+                timeout)
+        elif self.spec.key == "mitmproxy" and self.parent_password is not None and self.parent is None:
+            # mitmproxy's upstream mode, its parent checking Basic credentials (tinyproxy): --set upstream_auth.
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:

@@ -21,8 +21,10 @@ class ProxyPyProxy:
     """
 
     def __init__(self, directory: Path, *, basic_auth: str | None = None, blocked: Sequence[str] = (),
-                 intercept: tuple[Path, Path, Path] | None = None) -> None:
+                 intercept: tuple[Path, Path, Path] | None = None, stock_filter: bool = False) -> None:
         self.directory = Path(directory)
+        #: Refuse ``blocked`` with proxy.py's own FilterByUpstreamHostPlugin (418 I'm a tea pot, no page).
+        self.stock_filter = stock_filter
         self.basic_auth = basic_auth
         self.blocked = list(blocked)
         self.intercept = intercept
@@ -55,7 +57,12 @@ class ProxyPyProxy:
         plugins: list[Any] = [LoopbackResolver]
         if self.basic_auth:
             args += ["--basic-auth", self.basic_auth]
-        if self.blocked:
+        if self.blocked and self.stock_filter:
+            from proxy.plugin.filter_by_upstream import FilterByUpstreamHostPlugin
+
+            args += ["--filtered-upstream-hosts", ",".join(self.blocked)]
+            plugins.insert(0, FilterByUpstreamHostPlugin)
+        elif self.blocked:
             from proxy.http.exception import HttpRequestRejected
 
             blocked = {h.lower() for h in self.blocked}

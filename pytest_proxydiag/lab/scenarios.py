@@ -121,6 +121,9 @@ CLOUD_SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
                          "ANTHROPIC_VERTEX_PROJECT_ID": "proxydiag-lab",
                          "NO_PROXY": _CLOUD_NO_PROXY, "no_proxy": _CLOUD_NO_PROXY}),
 }
+#: mitmproxy scenarios that intercept TLS with a CA the clients trust (the finding is what comes inside TLS).
+_MITM_TRUSTED = frozenset({"mitmproxy-upstream-untrusted", "mitmproxy-buffered", "mitmproxy-parent-wrong-password",
+                           "mitmproxy-body-limit", "mitmproxy-drop-rule"})
 _TRUSTED = frozenset({"upstream-untrusted", "block-page", "ssl-bump-trusted", "body-limit"})
 
 USER, PASSWORD, WRONG_PASSWORD = "alice", "lab-secret-7", "not-the-password"
@@ -185,6 +188,16 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                        "connectivity.proxy_works"),
     "port-rule": ("{name} allows CONNECT (or SOCKS) only to the usual ports: the provider's port is refused",
                   "policy.domain_allowed"),
+    "body-limit": ("{name} intercepts TLS with a CA the clients trust, with body_size_limit=4k: 413 above it",
+                   "policy.payload_size"),
+    "rule-wants-credentials": ("{name} whose socks pass rule wants a username (socksmethod: username), with none in "
+                               "the proxy URL: every destination refused with reply 0x02", "connectivity.proxy_works"),
+    "drop-rule": ("{name} intercepts TLS with a CA the clients trust and drops every request to api.anthropic.com "
+                  "without an answer (block_list status 444)", "policy.url_filtering"),
+    "reverse-mode": ("{name} in reverse mode (--mode reverse:URL) given as the forward proxy: 400 to every CONNECT",
+                     "connectivity.proxy_works"),
+    "no-socks-pass": ("{name} without any 'socks pass' rule (its shipped configuration): every destination is "
+                      "refused, the reference name as the provider", "connectivity.proxy_works"),
     "no-connect-module": ("{name} with ProxyRequests On but without mod_proxy_connect: 500 to every CONNECT",
                           "connectivity.proxy_works"),
     "idle-timeout": ("{name} closes a tunnel idle for 1 s (Timeout 1); the provider takes 2.5 s to answer",
@@ -226,7 +239,16 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
     "privoxy-client-refused": "Privoxy's permit-access leaves out this machine: it closes every connection without "
                               "a reply",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
+    "dante-idle-timeout": "Dante closes a tunnel idle for 1 s (timeout.io: 1); the provider takes 2.5 s to answer",
+    "mitmproxy-parent-wrong-password": "mitmproxy (TLS interception, its CA trusted) in upstream mode to a parent proxy "
+                                       "with Basic auth (tinyproxy), with a wrong password in its own --set "
+                                       "upstream_auth: 502 inside TLS",
 }
+#: Scenario name -> its expected root cause, where the case's differs: mitmproxy's parent refusal is its 502 inside
+#: TLS, judged by policy.proxy_logs (as its upstream TLS failure), not a CONNECT answer.
+PRODUCT_ROOT_CAUSE: dict[str, str | None] = {"mitmproxy-parent-wrong-password": "policy.proxy_logs",
+                                             # Claude Code cannot use SOCKS at all: that comes first; the cut follows.
+                                             "dante-idle-timeout": "connectivity.proxy_works"}
 
 
 def _product_cases(key: str) -> list[str]:
@@ -241,7 +263,7 @@ def _product_cases(key: str) -> list[str]:
     if not spec.supports_blocking:
         cases.remove("blocked-domain")
     if key == "mitmproxy":
-        cases += ["intercept", "upstream-untrusted", "buffered"]
+        cases += ["intercept", "upstream-untrusted", "buffered", "parent-wrong-password"]
     if key in ("privoxy", "tinyproxy"):  # a parent proxy behind them; a filter that can be an allow-list
         cases += ["parent-wrong-password", "parent-no-credentials", "allow-list"]
     return cases + list(MISCONFIGS.get(key, ()))
@@ -254,7 +276,7 @@ def _add_product_scenarios() -> dict[str, tuple[str, str]]:
             text, root = PRODUCT_CASES[case]
             name = f"{key}-{case}"
             added[name] = (key, PRODUCT_CASE_TEXT.get(name) or text.format(name=spec.name))
-            EXPECTED_ROOT_CAUSE[name] = root
+            EXPECTED_ROOT_CAUSE[name] = PRODUCT_ROOT_CAUSE.get(name, root)
     return added
 
 
