@@ -441,6 +441,10 @@ def latency_evidence(split: LatencySplit, direct: LatencySplit, stream: StreamCh
 #: Seconds waited for the answer under which a close is no idle timeout (those are a second at the least): a rule
 #: that drops the request (mitmproxy's block_list with status 444, Squid's deny_info TCP_RESET after bumping).
 DROP_SECONDS = 0.5
+#: The shortest idle timeout a proxy can be set to (tinyproxy's Timeout, Squid's read_timeout, Dante's timeout.io
+#: count whole seconds).  Its clock may start when the proxy opens the tunnel, before the request is sent: a close
+#: that comes this long after the CONNECT may be a timeout however soon after the request it came.
+MIN_IDLE_TIMEOUT = 1.0
 
 
 def _closed_after_tls(res: HttpResult) -> bool:
@@ -455,15 +459,23 @@ def waited(res: HttpResult) -> float:
     return (t.total or 0.0) - sum(x or 0.0 for x in (t.resolve, t.connect, t.proxy_reply, t.tls))
 
 
+def since_connect(res: HttpResult) -> float:
+    """Seconds between the CONNECT sent to the proxy and the end of the request."""
+    t = res.timings
+    return (t.total or 0.0) - (t.resolve or 0.0) - (t.connect or 0.0)
+
+
 def cut_after_tunnel(res: HttpResult) -> bool:
     """Through the proxy the tunnel opened and TLS worked, then the connection ended with no answer at all, after a
     wait: the proxy (or a device behind it) cut a connection waiting for the provider (an idle or read timeout)."""
-    return _closed_after_tls(res) and waited(res) >= DROP_SECONDS
+    return _closed_after_tls(res) and not dropped_at_once(res)
 
 
 def dropped_at_once(res: HttpResult) -> bool:
-    """As :func:`cut_after_tunnel`, but the close came at once after the request: a rule dropped it (policy's)."""
-    return _closed_after_tls(res) and waited(res) < DROP_SECONDS
+    """As :func:`cut_after_tunnel`, but the close came at once after the request, sooner after the CONNECT than any
+    idle timeout can be (a slow handshake on a loaded machine must not turn a 1 s timeout into a rule): a rule
+    dropped it (policy's)."""
+    return _closed_after_tls(res) and waited(res) < DROP_SECONDS and since_connect(res) < MIN_IDLE_TIMEOUT
 
 
 def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: StreamCheck | None, threshold: float,
