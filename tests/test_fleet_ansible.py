@@ -179,7 +179,7 @@ def test_playbook_diagnoses_each_host_and_the_fleet_report_groups_them(fleet_run
     assert run.returncode == 0, log
     doc = json.loads((out / "fleet.json").read_text())
     groups = {g["root_cause"] or g["kind"]: g["hosts"] for g in doc["groups"]}
-    assert groups == EXPECTED_GROUPS, log
+    assert groups == EXPECTED_GROUPS, f"{groups}\n{json.dumps(doc['groups'], indent=1)[:4000]}\n{log[-2000:]}"
     # Nothing lost: one JSON per inventory host on the controller, one host each in the aggregate.
     (run_dir,) = list(fleet_root.iterdir())
     assert sorted(p.stem for p in run_dir.glob("*.json")) == sorted(h for g in EXPECTED_GROUPS.values() for h in g)
