@@ -461,8 +461,7 @@ def waited(res: HttpResult) -> float:
 
 def since_connect(res: HttpResult) -> float:
     """Seconds between the CONNECT sent to the proxy and the end of the request."""
-    t = res.timings
-    return (t.total or 0.0) - (t.resolve or 0.0) - (t.connect or 0.0)
+    return (res.timings.total or 0.0) - (res.timings.resolve or 0.0) - (res.timings.connect or 0.0)
 
 
 def cut_after_tunnel(res: HttpResult) -> bool:
