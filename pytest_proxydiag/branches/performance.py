@@ -478,12 +478,12 @@ def dropped_at_once(res: HttpResult) -> bool:
 
 
 def judge_latency(split: LatencySplit, direct: LatencySplit | None, stream: StreamCheck | None, threshold: float,
-                  target_host: str) -> Judgement:
+                  target_host: str, dropped: bool = True) -> Judgement:
     """Step 1: the time the proxy adds (against the direct path when it was measured), and streaming."""
-    if dropped_at_once(split.result):
+    if dropped and dropped_at_once(split.result):
         return Judgement.blocked("policy.url_filtering", key="dropped", url=split.result.url,
                                  seconds=fmt_ms(waited(split.result)))
-    if cut_after_tunnel(split.result):
+    if _closed_after_tls(split.result):  # not dropped (or *dropped* false: the API request was not): a cut
         r = split.result
         return Judgement.fail("cut", target=r.url, split=split.line(), how=Note.of("how_" + r.cause.value),
                               # In seconds whatever the size: a 1 s timeout measures 0.99 s or 1.02 s, one reading.
