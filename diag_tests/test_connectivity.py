@@ -133,8 +133,11 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
         step.add_evidence(inside_tunnel={"status": res.detail, "x_squid_error": res.reply.squid_error})
     def refused_by_name():
         # Asked only after a closed handshake: the same handshake with another provider name (cached).
-        control, control_tls = measure.control_handshake(proxydiag_probes, products.control_host([target.host]),
-                                                         target.port)
+        # The control name policy.domain_allowed asks too (one name outside every provider domain): one handshake.
+        domains = policy.provider_domains(proxydiag_config.targets, proxydiag_config["aws_region"],
+                                          proxydiag_config["vertex_region"], proxydiag_config.env)
+        control = products.control_host(d.host for d in domains)
+        control, control_tls = measure.control_handshake(proxydiag_probes, control, target.port)
         return control if policy_reach.handshake_refused(tls, control_tls) else None
     verdict = connectivity.judge_tunnel_tls(tunnel, tls, target, refused_by_name,
                                             policy_runs=step.runs("policy.domain_allowed")) \
