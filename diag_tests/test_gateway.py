@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
+from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import application as appcheck
 from pytest_proxydiag.branches import certificate as certs
 from pytest_proxydiag.branches import gateway as gw
@@ -307,14 +307,26 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
     if not problems:
         step.passed(say(step, "matches"))
         return
-    first = problems[0]
     issuer = f" (issuer '{certs.common_name(analysis.ca_certs[0].subject)}')" if analysis and analysis.ca_certs \
         else ""
-    values = _values(step, cfg, target, issuer=issuer, **dict(first.values))
     in_config = ("ssl_verify_disabled", "api_base_http", "aiohttp_ignores_proxy_config")
-    where = config_path if first.key in in_config and config_path else say(step, "fix_where", **values)
-    step.set_fix(kind="gateway_egress", files=[{"path": where, "change": say(step, f"fix_{first.key}", **values)}])
-    step.fail(first.key, **values, others=json.dumps([p.key for p in problems[1:]]))
+    ca_bundle = _values(step, cfg, target)["ca_bundle"]
+    instead = "verify_unknown" if analysis is None else "verify_with_ca" if analysis.intercepted else "verify_public"
+    shared = dict(issuer=issuer, verify_instead=say(step, instead, ca_bundle=ca_bundle),
+                  verify_instead_short=say(step, "verify_with_ca_short", ca_bundle=ca_bundle)
+                  if instead == "verify_with_ca" else "")
+    changes, texts = [], []
+    # Every problem is shown and fixed at once: a gateway restarted after the first fix alone would fail
+    # again on the next, one restart (and one ticket round) per problem.
+    for problem in problems:
+        values = _values(step, cfg, target, **shared, **dict(problem.values))
+        where = config_path if problem.key in in_config and config_path else say(step, "fix_where", **values)
+        changes.append({"path": where, "change": say(step, f"fix_{problem.key}", **values)})
+        texts.append(catalog.render(step.step_id, problem.key, step.values(**values, also="")).text)
+    step.set_fix(kind="gateway_egress", files=changes)
+    first = problems[0]
+    also = say(step, "also", problems=" ".join(texts[1:])) if texts[1:] else ""
+    step.fail(first.key, **_values(step, cfg, target, **shared, **dict(first.values)), also=also)
 
 
 @pytest.mark.proxydiag_step("gateway.streaming")

@@ -475,6 +475,28 @@ def test_a_gateway_told_to_ignore_its_proxy_is_fixed_by_that_switch_not_by_anoth
         lab.gateway.restart(settings={"disable_aiohttp_trust_env": True})
 
 
+def test_every_egress_problem_is_shown_and_fixed_at_once(gateway_labs, run_diag):
+    """Two problems in the gateway's config: both in the finding and both in the fix (the report showed only the
+    first, so the gateway, restarted after that fix, failed on the second: one ticket round per problem)."""
+    lab = gateway_labs("gateway-egress-ignores-proxy")
+    lab.restart_gateway(settings={"disable_aiohttp_trust_env": True, "ssl_verify": False})
+    try:
+        run = run_diag("-m", "gateway or connectivity", env={"PATH": os.environ["PATH"]}, lab=lab)
+    finally:
+        lab.restart_gateway(settings={"disable_aiohttp_trust_env": True})
+    step = run.step("gateway.egress_config")
+    assert step["outcome"] == "failed" and step["finding_key"] == "ssl_verify_disabled", step
+    assert "sets ssl_verify: false" in step["finding"]
+    assert "Also: The gateway config" in step["finding"] and "disable_aiohttp_trust_env: true" in step["finding"]
+    # No interception on this network: verification needs no CA in its place (the fix said "give the gateway
+    # the proxy's CA instead" with a placeholder for a CA that does not exist).
+    assert "no interception was found" in step["solution"] and "CORPORATE-CA" not in step["solution"]
+    changes = [f["change"] for f in step["fix"]["files"]]
+    assert len(changes) == 2 and changes[0].startswith("ssl_verify: false removed, then"), changes
+    assert changes[1].startswith("disable_aiohttp_trust_env: true removed"), changes
+    assert all(f["path"] == str(lab.gateway.config_path) for f in step["fix"]["files"])
+
+
 def test_a_gateway_url_with_the_wrong_scheme_is_not_called_down(lab_factory, run_diag):
     """http:// for a port that speaks only TLS (the lab's provider origin): the request is reset; the report said
     "does not answer ... Start the gateway". The port answers over TLS, so the scheme is what is wrong."""

@@ -227,39 +227,36 @@ STEPS = {
             "ssl_verify_disabled": {
                 "text": "The gateway config {source} sets ssl_verify: false: the gateway accepts any certificate "
                         "for the provider, so an attacker on the path could read every prompt and key. It may "
-                        "work, but it is not a fix.",
+                        "work, but it is not a fix.{also}",
                 "solution": "verify_on"},
             "egress_no_proxy": {
                 "text": "The gateway process ({source}) has no HTTPS_PROXY, while the provider is reachable only "
-                        "through the proxy {proxy}.",
+                        "through the proxy {proxy}.{also}",
                 "solution": "set_proxy"},
             "egress_proxy_no_credentials": {
                 "text": "The gateway process ({source}) uses {variable} without credentials, while the proxy "
-                        "{proxy} requires them.",
+                        "{proxy} requires them.{also}",
                 "solution": "proxy_credentials"},
             "egress_ca_missing": {
                 "text": "The proxy intercepts TLS{issuer}, and the gateway process ({source}) has no CA file that "
-                        "holds that CA ({files}; read but ignored by LiteLLM's aiohttp transport: {ignored}).",
+                        "holds that CA ({files}; read but ignored by LiteLLM's aiohttp transport: {ignored}).{also}",
                 "solution": "ca"},
             "aiohttp_ignores_proxy": {
                 "text": "The gateway process ({source}) sets DISABLE_AIOHTTP_TRUST_ENV, so LiteLLM ignores its "
-                        "HTTPS_PROXY.",
+                        "HTTPS_PROXY.{also}",
                 "solution": "trust_env"},
             "api_base_http": {
                 "text": "The gateway's config {source} sends the provider plain HTTP: {where} is {api_base}. "
-                        "The provider speaks only HTTPS.",
+                        "The provider speaks only HTTPS.{also}",
                 "solution": "api_base_https"},
             "aiohttp_ignores_proxy_config": {
                 "text": "The gateway config {source} sets disable_aiohttp_trust_env: true, so LiteLLM ignores the "
                         "proxy variables (HTTPS_PROXY) and connects direct, while the provider is reachable only "
-                        "through the proxy {proxy}.",
+                        "through the proxy {proxy}.{also}",
                 "solution": "trust_env_config"},
         },
         "solutions": {
-            "verify_on": {"any": "Remove ssl_verify: false from {source} and give the gateway the proxy's CA "
-                                 "instead:\n  litellm_settings:\n    ssl_verify: \"{ca_bundle}\"\n"
-                                 "(or export SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts)\n"
-                                 + _RESTART + "\n" + _GW_SIDE},
+            "verify_on": {"any": "Remove ssl_verify: false from {source}{verify_instead}\n" + _RESTART + "\n" + _GW_SIDE},
             "set_proxy": {"any": "Where the gateway starts (its service unit or shell):\n"
                                  "  export HTTPS_PROXY=\"{proxy_for_gateway}\"\n  export NO_PROXY=\"localhost,127.0.0.1\"\n"
                                  + _RESTART + "\n" + _GW_SIDE},
@@ -365,7 +362,15 @@ NOTES = {
     "gateway.egress_config": {
         "no_gateway": _NO_GATEWAY,
         "fix_where": "the gateway's host ({gateway})",
-        "fix_ssl_verify_disabled": "ssl_verify: \"{ca_bundle}\" in place of ssl_verify: false" + _THEN_RESTART,
+        "fix_ssl_verify_disabled": "ssl_verify: false removed{verify_instead_short}" + _THEN_RESTART,
+        # Behind interception the gateway needs the proxy's CA in its place; without it, nothing.
+        "verify_with_ca": (" and give the gateway the proxy's CA instead:\n  litellm_settings:\n    ssl_verify: "
+                           "\"{ca_bundle}\"\n(or export SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts)"),
+        "verify_with_ca_short": ", ssl_verify: \"{ca_bundle}\" in its place",
+        "verify_public": (": no interception was found on this network, so the provider's public certificate "
+                          "verifies without it."),
+        "verify_unknown": (". If the proxy intercepts TLS, give the gateway its CA instead (ssl_verify: "
+                           "\"{ca_bundle}\", or SSL_CERT_FILE where the gateway starts)."),
         "fix_egress_no_proxy": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_egress_proxy_no_credentials": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" "
                                             "where the gateway starts" + _THEN_RESTART),
@@ -375,6 +380,7 @@ NOTES = {
                                             + _THEN_RESTART,
         "fix_api_base_http": "{where}: {fixed} in place of {api_base}" + _THEN_RESTART,
         "matches": "the gateway's egress settings match the proxy and CA this run found",
+        "also": " Also: {problems}",
         "not_here": ("the gateway's environment and config are not on this machine (pass "
                      "--proxydiag-litellm-config on the gateway's host to check its egress settings)"),
     },

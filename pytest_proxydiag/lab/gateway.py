@@ -346,6 +346,20 @@ class GatewayLab:
                                           hosts={"api.anthropic.com": self.direct_address}, models=models)
             self.gateway.start()
             self.gateway_port = self.gateway.port
+        self._client_side()
+
+    def restart_gateway(self, env: Mapping[str, str] | None = None,
+                        settings: Mapping[str, object] | None = None) -> None:
+        """Restart the gateway with *env* / *settings* replaced (a change on the gateway's host); the
+        developer's side (``env``, ``pytest_args``) follows it to its new port."""
+        assert self.gateway is not None, "this scenario runs no gateway"
+        self.gateway.restart(env=env, settings=settings)
+        self.gateway_port = self.gateway.port
+        self._client_side()
+
+    def _client_side(self) -> None:
+        """The developer's shell and the run's arguments for the gateway at ``gateway_port``."""
+        lab, name = self.lab, self.name
         scheme = "https" if name == "gateway-base-url-https" else "http"
         self.gateway_url = f"{scheme}://{GATEWAY_HOST}:{self.gateway_port}"
         env = dict(lab.env)
