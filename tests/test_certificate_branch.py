@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -189,6 +190,55 @@ def test_a_relative_node_extra_ca_certs_in_claude_settings_is_named(run_diag, la
     assert "give its absolute path" in untrusted, untrusted
     # The user's CA stays in the file the fix writes for NODE_EXTRA_CA_CERTS.
     assert lab.interception_ca_pem.strip() in Path(step["fix"]["env"]["NODE_EXTRA_CA_CERTS"]).read_bytes()
+
+
+def test_a_relative_requests_ca_bundle_is_named_not_counted(run_diag, bump, tmp_path):
+    """REQUESTS_CA_BUNDLE="my-bundle.pem" works only from the directory holding it: the real requests, run from
+    any other directory, fails with "invalid path" (measured too: curl's CURL_CA_BUNDLE, Python's and httpx's
+    SSL_CERT_FILE, Node --use-openssl-ca).  Found from where the diagnosis runs, the trust row called it trusted."""
+    Path("my-bundle.pem").write_bytes(Path(bump.public_roots).read_bytes() + bump.interception_ca_pem)
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    real = subprocess.run([sys.executable, "-c", f"import requests; requests.get({bump.target_url!r}, timeout=5)"],
+                          cwd=elsewhere, env={**os.environ, **bump.env, "REQUESTS_CA_BUNDLE": "my-bundle.pem"},
+                          capture_output=True, text=True, timeout=60)
+    assert real.returncode != 0 and "invalid path: my-bundle.pem" in real.stderr, real.stderr[-500:]
+    run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=bump, env={"REQUESTS_CA_BUNDLE": "my-bundle.pem"})
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted", step
+    row = step["evidence"]["trust"]["requests"]
+    assert row["trusted"] is False, row
+    assert ("REQUESTS_CA_BUNDLE=my-bundle.pem is a relative path: the program opens it from the directory it runs "
+            "in") in row["why"] and "give its absolute path" in row["why"], row
+    # The user's CA is kept in the absolute bundle the fix writes.
+    fixed = step["fix"]["env"]["REQUESTS_CA_BUNDLE"]
+    assert os.path.isabs(fixed) and bump.interception_ca_pem.strip() in Path(fixed).read_bytes()
+
+
+def test_curl_before_8_3_ignores_ssl_cert_file_while_ssl_cert_dir_is_set(run_diag, bump, tmp_path):
+    """SSL_CERT_DIR=/etc/ssl/certs (set by many images) with the corporate bundle in SSL_CERT_FILE: curl 7.88.1
+    reads SSL_CERT_DIR and its built-in bundle only (curl 8.3 reads both), so it fails while Python trusts the
+    bundle.  The trust row called curl trusted through SSL_CERT_FILE."""
+    from pytest_proxydiag.proof.client_rules import curl_dir_shadows_file, installed_curl_version
+    from pytest_proxydiag.proof.clients import run_client
+
+    if not curl_dir_shadows_file(installed_curl_version()):
+        pytest.skip(f"curl {installed_curl_version()} reads SSL_CERT_FILE and SSL_CERT_DIR together")
+    bundle = tmp_path / "corp-bundle.pem"
+    bundle.write_bytes(Path(bump.public_roots).read_bytes() + bump.interception_ca_pem)
+    user = {"SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": "/etc/ssl/certs"}
+    env = {k: v for k, v in {**os.environ, **bump.env, **user}.items() if k != "CURL_CA_BUNDLE"}
+    real = run_client("curl", bump.target_url, env, 15, resolve={("api.anthropic.com", bump.origin_port): "127.0.0.2"})
+    assert not real.reached, real  # the real curl: (60) certificate problem
+    run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=bump, env=user)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "intercepted", step
+    trust = step["evidence"]["trust"]
+    assert trust["curl"]["trusted"] is False, trust["curl"]
+    assert "ignores SSL_CERT_FILE while SSL_CERT_DIR is set" in trust["curl"]["why"], trust["curl"]
+    assert "put the CA in CURL_CA_BUNDLE for curl" in trust["curl"]["why"]
+    assert trust["httpx"]["trusted"] is True, trust["httpx"]
+    assert "CURL_CA_BUNDLE" in step["fix"]["env"]
 
 
 # -- verification switched off ----------------------------------------------------------------

@@ -88,12 +88,15 @@ FACTS = {
     'relative_line_settings': '  "{var}": "{path}"   (in the "env" block of {where})',
     'relative_where': ' (in {where})',
     'relative_change': 'set env.{var} to "{path}"',
-    'relative_aws': ("a relative path: the program opens it from the directory it runs in (from {cwd} it is found, "
+    'relative_file': ("a relative path: the program opens it from the directory it runs in (from {cwd} it is found, "
                      "from any other directory it is no such file); give its absolute path"),
     'relative_extra': ("a relative path: Node and Claude Code open it from the directory they start in (from {cwd} "
                        "it is found, from any other directory it is no such file); give its absolute path"),
     'chains_to': "chains to '{name}' from {via}",
     'file_is': '{label} is {problem}',
+    'curl_dir_shadows_file': ("curl {version} ignores SSL_CERT_FILE while SSL_CERT_DIR is set (it reads SSL_CERT_DIR "
+                              "and its built-in bundle; curl 8.3 and later read both): put the CA in "
+                              "CURL_CA_BUNDLE for curl"),
     'empty_curl': ("set but empty: the flowchart's 'temporary workaround' to switch verification off (curl "
                    'then has no bundle to verify with; {requests})'),
     'empty_requests': "set but empty: meant to switch requests' verification off ({requests})",

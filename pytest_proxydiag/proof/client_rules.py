@@ -16,7 +16,8 @@ Each rule comes from the client's documentation and was measured here
 ========  =============================================================================
 client    trust variables, first wins
 ========  =============================================================================
-curl      ``CURL_CA_BUNDLE``, else ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``
+curl      ``CURL_CA_BUNDLE``, else ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (before 8.3 ``SSL_CERT_DIR`` alone
+          when both are set)
 requests  ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE`` (else certifi)
 httpx     ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (else certifi)
 node      ``NODE_EXTRA_CA_CERTS`` (added to its roots), ``NODE_USE_SYSTEM_CA`` (22.19+, 24.6+),
@@ -39,10 +40,13 @@ is assumed to reach every client.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable, Mapping
 
+from pytest_proxydiag.machine import commands
+
 __all__ = ["SPECIFIC", "CLIENTS", "view", "uses", "affected", "changed_specific", "baseline_for", "explaining_step",
-           "unproven"]
+           "unproven", "installed_curl_version", "curl_dir_shadows_file"]
 
 #: The real clients a fix is tried with (the names their runs report).
 CLIENTS = ("curl", "requests", "httpx", "node", "claude", "boto3")
@@ -82,10 +86,29 @@ def _first(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def installed_curl_version() -> str | None:
+    """The version of the curl on PATH (``"7.88.1"``), or None: no curl, or no answer."""
+    res = commands.run(["curl", "--version"])
+    m = re.match(r"curl (\d+(?:\.\d+)+)", res.stdout) if res.ok else None
+    return m.group(1) if m else None
+
+
+def curl_dir_shadows_file(version: str | None) -> bool:
+    """Whether this curl reads SSL_CERT_FILE only when SSL_CERT_DIR is unset: before 8.3.0, which reads both
+    (curl commit 29bce98, "tool_operate: allow SSL_CERT_FILE and SSL_CERT_DIR"); unknown: no."""
+    try:
+        return version is not None and tuple(int(p) for p in version.split(".")[:2]) < (8, 3)
+    except ValueError:
+        return False
+
+
 def view(client: str, env: Mapping[str, str]) -> dict[str, object]:
     """What *client* actually uses of the client-specific variables in *env*, after its own precedence."""
     if client == "curl":
         first = _first(env, "CURL_CA_BUNDLE")
+        if first is None and env.get("SSL_CERT_DIR") and curl_dir_shadows_file(installed_curl_version()):
+            first = _first(env, "SSL_CERT_DIR")
         return {"ca": first or (_first(env, "SSL_CERT_FILE"), _first(env, "SSL_CERT_DIR"))}
     if client in ("requests", "google-auth"):
         return {"ca": _first(env, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}

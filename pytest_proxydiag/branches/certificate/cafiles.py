@@ -263,11 +263,12 @@ class _FileCache:
             self._cache[key] = hit
         shown_var = None if var in ("certifi", "system", "default") else var
         relative = hit.ok and shown_var and not os.path.isabs(path) and (
-            "extra" if "NODE_EXTRA_CA_CERTS" in shown_var else
-            "aws" if shown_var.startswith(("AWS_CA_BUNDLE", "ca_bundle (")) else None)
+            "extra" if "NODE_EXTRA_CA_CERTS" in shown_var else "file")
         if relative:
-            # Node, Claude Code (measured with 2.1.332) and botocore (measured with 1.43.11) open it from the
-            # directory they start in: found from here says nothing about the user's other directories.
+            # Every client opens it from the directory it starts in: found from here says nothing about the user's
+            # other directories.  Measured: Node and Claude Code 2.1.332 (NODE_EXTRA_CA_CERTS), botocore 1.43.11
+            # (AWS_CA_BUNDLE, ca_bundle), requests (REQUESTS_CA_BUNDLE: "invalid path"), curl (CURL_CA_BUNDLE),
+            # Python's ssl and httpx (SSL_CERT_FILE), Node --use-openssl-ca (SSL_CERT_FILE).
             return CAFile(hit.path, "relative", hit.certs, _t(f"relative_{relative}", cwd=os.getcwd()), shown_var,
                           hit.bad_blocks, hit.kind)
         return CAFile(hit.path, hit.status, hit.certs, hit.detail, shown_var, hit.bad_blocks, hit.kind)

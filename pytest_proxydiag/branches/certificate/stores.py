@@ -14,6 +14,7 @@ from cryptography import x509
 
 from pytest_proxydiag.catalog.certificate import say_fact as _t
 from pytest_proxydiag.machine import claude_settings, litellm_config
+from pytest_proxydiag.proof.client_rules import curl_dir_shadows_file, installed_curl_version
 from pytest_proxydiag.machine.aws_config import aws_profile_value
 
 from .cafiles import FILES, CAFile, _FileCache, certifi_bundle, system_bundle
@@ -76,8 +77,13 @@ class StoreSpec:
 
 def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_config: str | None = None,
                   gateway: str | None = None, cwd: str | None = None,
-                  claude_install: Any = None, node_version: str | None = None) -> dict[str, StoreSpec]:
-    """The trust store of every client in *env* (what it would read, in its own order)."""
+                  claude_install: Any = None, node_version: str | None = None,
+                  curl_version: str | None = None) -> dict[str, StoreSpec]:
+    """The trust store of every client in *env* (what it would read, in its own order).
+
+    *curl_version* is the installed curl's (read from ``curl --version`` when not given)."""
+    if curl_version is None:
+        curl_version = installed_curl_version()
     def val(name: str) -> str | None:
         v = env.get(name)
         return v if v not in (None, "") else None
@@ -113,15 +119,21 @@ def client_stores(env: Mapping[str, str], *, home: str | None = None, litellm_co
     hsrc = first_set(("SSL_CERT_FILE", "file"), ("SSL_CERT_DIR", "dir"), otherwise=certifi_src)
     stores["httpx"] = StoreSpec("httpx", "httpx/Anthropic SDK", (hsrc,), _via(hsrc))
 
-    # curl: CURL_CA_BUNDLE, then SSL_CERT_DIR / SSL_CERT_FILE (measured), else its built-in bundle.
+    # curl: CURL_CA_BUNDLE, then SSL_CERT_DIR / SSL_CERT_FILE, else its built-in bundle.  Before curl 8.3
+    # SSL_CERT_DIR shadows SSL_CERT_FILE (measured with 7.88.1: a corporate bundle in SSL_CERT_FILE is ignored
+    # while SSL_CERT_DIR=/etc/ssl/certs is set, and curl keeps its built-in bundle; curl issue 11325).
+    curl_note = ""
     if val("CURL_CA_BUNDLE"):
         csrc: tuple[tuple[str, str, str], ...] = (("CURL_CA_BUNDLE", env["CURL_CA_BUNDLE"], "file"),)
+    elif val("SSL_CERT_DIR") and val("SSL_CERT_FILE") and curl_dir_shadows_file(curl_version):
+        csrc = (("SSL_CERT_DIR", env["SSL_CERT_DIR"], "dir"), ("system", sys_path or dvp.cafile or "", "file"))
+        curl_note = _t("curl_dir_shadows_file", version=curl_version or "")
     elif val("SSL_CERT_FILE") or val("SSL_CERT_DIR"):
         csrc = tuple(s for s in (("SSL_CERT_FILE", env.get("SSL_CERT_FILE", ""), "file"),
                                  ("SSL_CERT_DIR", env.get("SSL_CERT_DIR", ""), "dir")) if s[1])
     else:
         csrc = (("system", sys_path or dvp.cafile or "", "file"),)
-    stores["curl"] = StoreSpec("curl", "curl", csrc, " + ".join(_via(s) for s in csrc))
+    stores["curl"] = StoreSpec("curl", "curl", csrc, " + ".join(_via(s) for s in csrc), note=curl_note)
 
     # Node: its bundled Mozilla roots (certifi holds the same list) plus NODE_EXTRA_CA_CERTS.
     extra = ("NODE_EXTRA_CA_CERTS", env["NODE_EXTRA_CA_CERTS"], "file") if val("NODE_EXTRA_CA_CERTS") else None
