@@ -68,7 +68,9 @@ def fetch_chain(sock: socket.socket, server_name: str, deadline: Deadline) -> tu
         except OSError as exc:
             raise classify_oserror(exc, f"TLS with {server_name}")
         sslobj = tls.sslobj if hasattr(tls, "sslobj") else tls
-        chain = [c.public_bytes(ssl._ssl.ENCODING_DER) for c in sslobj.get_unverified_chain()]
+        # The public method returns DER bytes; _ssl's own returns Certificate objects.
+        chain = [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER)
+                 for c in sslobj.get_unverified_chain() or []]
         return chain, tls.version(), (tls.cipher() or (None,))[0]
     return _fetch_chain_pyopenssl(sock, server_name, deadline)
 
