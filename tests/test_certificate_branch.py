@@ -229,7 +229,11 @@ def test_curl_before_8_3_ignores_ssl_cert_file_while_ssl_cert_dir_is_set(run_dia
     user = {"SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": "/etc/ssl/certs"}
     env = {k: v for k, v in {**os.environ, **bump.env, **user}.items() if k != "CURL_CA_BUNDLE"}
     real = run_client("curl", bump.target_url, env, 15, resolve={("api.anthropic.com", bump.origin_port): "127.0.0.2"})
-    assert not real.reached, real  # the real curl: (60) certificate problem
+    assert not real.reached and real.error_code == "60", real  # the real curl: (60) certificate problem
+    # ... and with CURL_CA_BUNDLE, the variable the fix sets for curl, it reaches the provider.
+    fixed = run_client("curl", bump.target_url, {**env, "CURL_CA_BUNDLE": str(bundle)}, 15,
+                       resolve={("api.anthropic.com", bump.origin_port): "127.0.0.2"})
+    assert fixed.reached and fixed.status == 401, fixed
     run = run_diag(*BRANCH, "--proxydiag-clients", "none", lab=bump, env=user)
     step = run.step("certificate.interception")
     assert step["outcome"] == "failed" and step["finding_key"] == "intercepted", step
