@@ -419,6 +419,36 @@ def test_ca_without_critical_basic_constraints_is_a_finding_even_when_trusted(ru
     assert "truststore" in step["solution"] and "marked critical" in step["solution"]
 
 
+def test_a_trusted_certificate_python_3_13_refuses_is_named_after_the_proxys_own_answer(run_diag, lab_factory):
+    """Squid's certificate for an upstream it cannot verify has no Authority Key Identifier: trusted by every
+    client, yet refused by Python 3.13's strict default (measured: ssl.create_default_context and urllib3 2.8 fail
+    with "Missing Authority Key Identifier", curl and Node accept it).  The report said nothing, and on 3.13
+    application.debug_logging told the user to check the SDK's version."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    lab = lab_factory("upstream-untrusted")
+    # The premise, on any Python: its strict flag (3.13's default) refuses what this Squid presents.
+    proxy, target = urlsplit(lab.env["HTTPS_PROXY"]), urlsplit(lab.target_url)
+    strict = ssl.create_default_context(cafile=lab.env["SSL_CERT_FILE"])
+    strict.verify_flags |= ssl.VERIFY_X509_STRICT
+    with socket.create_connection((proxy.hostname, proxy.port), timeout=10) as sock:
+        sock.sendall(f"CONNECT {target.netloc} HTTP/1.1\r\nHost: {target.netloc}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        with pytest.raises(ssl.SSLCertVerificationError, match="Missing Authority Key Identifier"):
+            strict.wrap_socket(sock, server_hostname=target.hostname)
+    run = run_diag(lab=lab)
+    step = run.step("certificate.interception")
+    assert step["outcome"] == "failed" and step["finding_key"] == "strict_rejected", step
+    assert "'api.anthropic.com': Missing Authority Key Identifier" in step["finding"]
+    assert "curl and Node accept them" in step["finding"]
+    assert "an Authority Key Identifier in every certificate it generates" in step["solution"]
+    assert "truststore.inject_into_ssl()" in step["solution"]
+    # The proxy's own 503 (it cannot verify the upstream) stays the root cause: the refused certificate is its.
+    assert run.root_cause == "policy.proxy_logs", run.output[-3000:]
+
+
 def test_spliced_tls_is_not_interception(run_diag, tmp_path):
     require_squid()
     from pytest_proxydiag.lab.servers import LabCA

@@ -188,7 +188,7 @@ TEXT = {
                         "public root '{root}'"),
     "intercepted_trusted": ("intercepted{vendor_text}: '{leaf}' is issued by '{issuer}'; the CA '{ca_name}' is "
                             "trusted by every client ({trusted}); saved to {ca_path}"),
-    "python313_rejects": " Also, Python 3.13+ will reject this CA: {problems}.",
+    "python313_rejects": " Also, Python 3.13+ will reject these certificates: {problems}.",
     "python_hint": "3.13 or newer",
     "not_available": "(not available)",
     "not_public": "not a public CA",
@@ -317,6 +317,13 @@ STEPS = {
                         "'CERTIFICATE_VERIFY_FAILED ... {first_strict}'.",
                 "solution": "strict",
             },
+            "strict_rejected": {
+                "text": "The proxy's certificates are trusted here (CA '{ca_name}'), but Python 3.13+ rejects them "
+                        "under its strict X.509 default: {strict}. Python clients on {python_hint} (the Anthropic "
+                        "SDK, httpx, pip, requests with urllib3 2.3+) fail with 'CERTIFICATE_VERIFY_FAILED ... "
+                        "{first_strict}'; curl and Node accept them.",
+                "solution": "strict_leaf",
+            },
             "claude_cert_store": {
                 "text": "Claude Code does not trust the proxy's CA '{ca_name}' although {trusted_by} do: {why}. "
                         "Claude Code's stores here: {claude_stores}.{also}",
@@ -379,6 +386,15 @@ STEPS = {
                 "any": ("Ask IT to reissue the inspection CA with basicConstraints marked critical (and keyUsage, "
                         "Subject/Authority Key Identifiers), as RFC 5280 requires. Until then, Python 3.13+ "
                         "clients can use the OS trust store through truststore:\n"
+                        "  pip install truststore\n"
+                        "  python -c 'import truststore; truststore.inject_into_ssl()'   # at the start of the "
+                        "program\nDo not disable verification."),
+            },
+            "strict_leaf": {
+                "any": ("Ask IT to make the proxy issue its certificates as RFC 5280 requires: an Authority Key "
+                        "Identifier in every certificate it generates, and a CA with basicConstraints marked "
+                        "critical, keyUsage and a Subject Key Identifier. Until then, Python 3.13+ clients can use "
+                        "the OS trust store through truststore:\n"
                         "  pip install truststore\n"
                         "  python -c 'import truststore; truststore.inject_into_ssl()'   # at the start of the "
                         "program\nDo not disable verification."),

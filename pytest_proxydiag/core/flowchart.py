@@ -55,6 +55,9 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "connectivity.proxy_works",
     "policy.payload_size",
     "policy.proxy_logs",
+    # Trusted, but refused by Python 3.13+'s strict X.509 check: after the proxy's own answers, whose error
+    # certificate it may be (Squid's for an upstream it cannot verify has no Authority Key Identifier).
+    "certificate.interception:strict_rejected",
     "application.env_in_shell",
     "application.python_requests",
     "application.litellm_config",

@@ -30,8 +30,9 @@ def unverified_context() -> ssl.SSLContext:
 def tls_error(exc: ssl.SSLError, where: str) -> ProbeError:
     text = str(exc)
     if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text or "record layer failure" in text:
-        return ProbeError(Cause.TLS_PLAINTEXT, f"TLS with {where}: the other side answered in plaintext, not "
-                                               f"TLS ({exc.reason or text})")
+        # One sentence whatever the TLS library's words (WRONG_VERSION_NUMBER, or "record layer failure" from
+        # OpenSSL 3.2+), and the same as the chain reader's on every Python version.
+        return ProbeError(Cause.TLS_PLAINTEXT, f"TLS with {where}: the other side answered in plaintext, not TLS")
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or "EOF" in text:
         return ProbeError(Cause.RESET, f"TLS with {where}: the connection was closed during the handshake")
     return ProbeError(Cause.TLS_ERROR, f"TLS with {where}: {exc.reason or text}")
