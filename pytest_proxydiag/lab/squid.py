@@ -232,11 +232,23 @@ class Squid:
         return "\n".join(out[-lines:])
 
     def start(self, timeout: float = 5.0) -> "Squid":
+        try:
+            return self._start_once(timeout)
+        except LabError as exc:
+            # Seen under load: the certificate helper (security_file_certgen) exits at its first start and
+            # Squid stops ("sslcrtd_program helpers are crashing too rapidly"); a second start works.
+            if "helpers are crashing too rapidly" not in str(exc):
+                raise
+        return self._start_once(timeout)
+
+    def _start_once(self, timeout: float) -> "Squid":
         if not _reachable_by_squid(self.directory):
             raise LabError(f"Squid drops to its own user, which cannot enter {self.directory} (a parent "
                            "directory is private); use a directory under the system temp dir")
         conf = self.directory / "squid.conf"
         conf.write_text("\n".join(self.lines) + "\n")
+        with contextlib.suppress(OSError):
+            self.cache_log.unlink()  # a second start must not read the first one's "Accepting" line
         _give_to_squid_user(self.directory)
         t0 = time.monotonic()
         with open(self.directory / "squid.stderr", "wb") as err:
