@@ -312,8 +312,11 @@ def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str
     return Judgement("pass", "" if shown else "no_sdk_ran", detail=shown)
 
 
-def judge_python_clients(cmp, target_url: str, env: Mapping[str, str]) -> Judgement:
-    """Step 3: a Python client that fails where curl, through the same proxy, works."""
+def judge_python_clients(cmp, target_url: str, env: Mapping[str, str], url_needs_encoding: bool = False) -> Judgement:
+    """Step 3: a Python client that fails where curl, through the same proxy, works.
+
+    *url_needs_encoding*: the proxy URL's credentials need encoding; curl reads such a URL leniently, requests
+    does not (``CORP\\jdoe``: it looks up the host "corp"), so a Python failure is auth.special_chars'."""
     from pytest_proxydiag.proof.clients import describe
 
     if "requests" in cmp.not_run:
@@ -324,6 +327,9 @@ def judge_python_clients(cmp, target_url: str, env: Mapping[str, str]) -> Judgem
     if not failed:
         return Judgement("pass", "", detail="; ".join(describe(r) for r in cmp.runs.values()))
     client, run = next(iter(failed.items()))
+    if url_needs_encoding:
+        return Judgement.blocked("auth.special_chars", key="unparsable_url", client=client,
+                                 error=(run.error or run.error_code or "")[:300])
     branch, reason = classify_client_error(run)
     if curl is not None and curl.error_code == "unavailable":
         return Judgement.blocked(BRANCH_OF[branch], key="curl_unavailable", client=client, reason=reason,

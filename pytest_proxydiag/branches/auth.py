@@ -73,12 +73,15 @@ def judge_socks_credentials(proxy, target, res) -> Judgement:
                           product=products.SOCKS["who"])
 
 
+_CHAR_NAMES = {" ": "space"}
+
+
 def unencoded_chars(raw: str) -> str:
     """The characters of the raw userinfo that a URL parser misreads."""
     userinfo = raw.strip().strip("'\"").split("://", 1)[-1].rpartition("@")[0]
     user, _, password = userinfo.partition(":")
-    chars = {c for c in password + user if c in "@:/?#[] %"} - ({":"} if userinfo.count(":") <= 1 else set())
-    return " ".join(sorted(chars)) or "%"
+    chars = {c for c in password + user if c in "@:/?#[] %\\"} - ({":"} if userinfo.count(":") <= 1 else set())
+    return " ".join(sorted(_CHAR_NAMES.get(c, c) for c in chars)) or "%"
 
 
 def client_readings(raw: str, intended) -> dict[str, str]:

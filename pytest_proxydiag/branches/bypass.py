@@ -234,10 +234,12 @@ def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]])
 
 
 def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, Any] | None, urls: list[str],
-                  export_lines: str, socks: Any = None) -> Judgement:
+                  export_lines: str, socks: Any = None, url_needs_encoding: bool = False) -> Judgement:
     """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there.
 
-    *socks*: the proxy URL when it is a SOCKS one, whose fix says which clients cannot use it at all."""
+    *socks*: the proxy URL when it is a SOCKS one, whose fix says which clients cannot use it at all.
+    *url_needs_encoding*: the proxy URL's credentials need encoding (auth.special_chars), so a witness that never
+    reached the proxy misread the URL (``CORP\\jdoe``: Claude Code looks up the host "corp")."""
     from pytest_proxydiag.net.routing import CLIENT_LABELS
 
     socks_note = _note(TRAFFIC, "socks_note", scheme=socks.scheme, hostport=socks.hostport) if socks else ""
@@ -249,6 +251,9 @@ def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, A
         return Judgement.fail("direct", direct=lines, export_lines=export_lines, socks_note=socks_note,
                               clients=", ".join(dict.fromkeys(CLIENT_LABELS[c] for c, _u, _r in direct)),
                               target=", ".join(dict.fromkeys(urlsplit(u).netloc for _c, u, _r in direct)))
+    if proof is not None and not proof["observed"] and url_needs_encoding:
+        return Judgement.blocked("auth.special_chars", key="unobserved_unparsable", witness=proof["client"],
+                                 target=proof["target"], arrival=proof["outcome"])
     if proof is not None and not proof["observed"]:
         return Judgement.fail("unobserved", witness=proof["client"], target=proof["target"],
                               arrival=proof["outcome"], export_lines=export_lines, socks_note=socks_note)

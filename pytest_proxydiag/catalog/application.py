@@ -179,6 +179,8 @@ NOTES = {
         "curl_unavailable": ("{client} fails ({reason}); curl is not available to tell whether the path itself "
                              "works: {error}"),
         "both_fail": "{client} and curl both fail: {reason}",
+        "unparsable_url": ("{client} fails ({error}): the proxy URL's credentials need URL encoding, which "
+                           "{client} reads differently from curl"),
         "see_reason": "  (see the reason above)",
         "r_407": "the proxy asked for authentication (407)",
         "r_refused_destination": "the proxy refused the destination ({status})",

@@ -117,7 +117,7 @@ class Redactor:
                 self.add(f"{user}:{password}")
             # A client that mis-parses an unencoded password quotes the pieces between its
             # special characters ("Invalid port: 'Summer2024'"): mask those pieces too.
-            self.add(*(piece for piece in re.split(r"[@:/?#\[\] %]", password) if piece != password))
+            self.add(*(piece for piece in re.split(r"[@:/?#\[\] %\\]", password) if piece != password))
 
     def add_local_secrets(self, env: Mapping[str, str], *, litellm_config: str | None = None,
                           cwd: str | os.PathLike | None = None) -> None:

@@ -1,0 +1,49 @@
+"""Proxy variables and credentials as users really set them, against a real Squid with Basic auth.
+
+Each test plays one misconfiguration met in the field, asserts the step, the outcome and the solution, and
+greps every output for the password.
+"""
+
+from __future__ import annotations
+
+from pytest_proxydiag.lab.squid import htpasswd_line
+
+AUTH_APP = ("-m", "auth or connectivity or application or bypass")
+
+
+def _add_user(lab, user: str, password: str) -> None:
+    """One more account in the lab Squid's htpasswd (basic_ncsa_auth rereads the file when it changes).
+
+    Squid lower-cases a Basic user name before its helper sees it (``auth_param basic casesensitive off``, the
+    default), so the entry is written lower-case, as an administrator's would match."""
+    path = lab.squid.directory / "htpasswd"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(htpasswd_line(user.lower(), password) + "\n")
+
+
+def _outputs(run) -> str:
+    return run.output + run.json_path.read_text()
+
+
+def test_a_windows_domain_user_name_with_an_unencoded_backslash_needs_encoding(run_diag, lab_factory):
+    """``CORP\\jdoe`` typed as is: curl and httpx send it, but requests (urllib3) and Claude Code (WHATWG URL)
+    read the backslash as the start of the path and look up the host ``corp`` (measured: requests'
+    NameResolutionError for 'corp', Claude Code 2.1.332 ENOTFOUND). It is auth.special_chars, with %5C."""
+    lab = lab_factory("basic-auth")
+    password = "Winter2026!"
+    _add_user(lab, "CORP\\jdoe", password)
+    proxy = f"http://CORP\\jdoe:{password}@127.0.0.1:{lab.proxy_port}"
+    run = run_diag(*AUTH_APP, lab=lab, env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    step = run.step("auth.special_chars")
+    assert step["outcome"] == "failed" and step["finding_key"] == "unencoded", run.output[-3000:]
+    assert "(\\)" in step["finding"] and "reads host 'corp'" in step["finding"]
+    assert run.root_cause == "auth.special_chars"
+    encoded = f"http://CORP%5Cjdoe:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"
+    assert step["fix"]["env"]["HTTPS_PROXY"] == encoded
+    assert step["fix"]["verified"] is True and "requests" in " ".join(step["fix"]["verified_with"]), step["fix"]
+    assert f"http://CORP%5Cjdoe:***@127.0.0.1:{lab.proxy_port}" in step["solution"]
+    # requests' failure is this finding's, not a Python-only problem with an empty fix.
+    py = run.step("application.python_requests", target=lab.target_url)
+    assert py["outcome"] == "skipped" and py["blocked_by"] == "auth.special_chars", py
+    assert "need URL encoding" in py["skip_reason"]
+    assert password not in _outputs(run)
