@@ -47,3 +47,24 @@ def test_a_windows_domain_user_name_with_an_unencoded_backslash_needs_encoding(r
     assert py["outcome"] == "skipped" and py["blocked_by"] == "auth.special_chars", py
     assert "need URL encoding" in py["skip_reason"]
     assert password not in _outputs(run)
+
+
+def test_credentials_only_in_lowercase_https_proxy_are_what_curl_python_and_claude_code_use(run_diag, lab_factory):
+    """https_proxy carries the credentials, HTTPS_PROXY the same proxy without them. curl, Python and Claude Code
+    2.1.332 read the lower-case variable first (measured: Claude Code's CONNECT carried the lower-case user; with
+    the two swapped it got the 407), so every client works today; the fix must export the lower-case value in
+    both spellings, never the upper-case one, which every client fails with."""
+    lab = lab_factory("basic-auth")
+    bare = f"http://127.0.0.1:{lab.proxy_port}"
+    run = run_diag(*AUTH_APP, lab=lab, env={"https_proxy": lab.proxy_url, "HTTPS_PROXY": bare})
+    step = run.step("auth.env_exported")
+    assert step["outcome"] == "failed" and step["finding_key"] == "case_mismatch", run.output[-3000:]
+    assert "curl, Python and Claude Code read the lower-case one" in step["finding"]
+    shell = run.step("application.env_in_shell")
+    assert shell["outcome"] == "failed" and shell["finding_key"] == "case_mismatch", shell
+    assert "curl, Python and Claude Code use https_proxy, Go tools HTTPS_PROXY" in shell["finding"]
+    wanted = f"http://alice:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"
+    assert shell["fix"]["env"] == {"HTTPS_PROXY": wanted, "https_proxy": wanted}, shell["fix"]
+    assert f'export HTTPS_PROXY="{wanted}"' in shell["solution"]
+    assert shell["fix"]["verified"] is not False, shell["fix"]
+    assert "lab-secret-7" not in _outputs(run)

@@ -141,8 +141,8 @@ NOTES = {
         "http_only": ("Only {only} is set, no HTTPS_PROXY: curl, requests, httpx and LiteLLM send https traffic "
                       "direct (HTTP_PROXY is for http:// URLs), while Claude Code uses HTTP_PROXY for it; the "
                       "same machine gives two verdicts."),
-        "case_mismatch": ("In {view} {lower}={a} but {upper}={b}: curl and Python use {lower}, Claude Code and "
-                          "Go tools {upper}; each client goes its own way."),
+        "case_mismatch": ("In {view} {lower}={a} but {upper}={b}: curl, Python and Claude Code use {lower}, Go "
+                          "tools {upper}; each client goes its own way."),
         "stale": ("{name} differs: this process has {here}, a new {shell} shell gets {there} (from {files}); a "
                   "new terminal will use another proxy than the one diagnosed here."),
         "not_loaded": "{name} is set in {where}, which {shell} does not read; add it to {startup}.",

@@ -110,8 +110,8 @@ STEPS = {
                 "solution": "export",
             },
             "case_mismatch": {
-                "text": "Upper and lower case disagree: {detail}. curl and Python read the lower-case one, "
-                        "Go reads the upper-case one first.",
+                "text": "Upper and lower case disagree: {detail}. curl, Python and Claude Code read the lower-case "
+                        "one, Go reads the upper-case one first.",
                 "solution": "export",
             },
             "http_only": {
