@@ -68,3 +68,28 @@ def test_credentials_only_in_lowercase_https_proxy_are_what_curl_python_and_clau
     assert f'export HTTPS_PROXY="{wanted}"' in shell["solution"]
     assert shell["fix"]["verified"] is not False, shell["fix"]
     assert "lab-secret-7" not in _outputs(run)
+
+
+def test_a_password_that_is_a_common_word_masks_the_password_not_the_report(run_diag, lab_factory, tmp_path):
+    """The password ``proxy``: masking it inside every word turned the JSON key ``proxy`` into ``***`` (the
+    report then said "No *** is configured here"), and the fix script's ``export https_***=...`` line could not
+    work. The password itself still appears nowhere, in no form."""
+    lab = lab_factory("basic-auth")
+    _add_user(lab, "carol", "proxy")
+    creds = f"http://carol:proxy@127.0.0.1:{lab.proxy_port}"
+    script = tmp_path / "fix.sh"
+    run = run_diag(*AUTH_APP, f"--proxydiag-fix-script={script}", lab=lab,
+                   env={"https_proxy": creds, "HTTPS_PROXY": f"http://127.0.0.1:{lab.proxy_port}",
+                        "HTTP_PROXY": creds})
+    assert run.doc["config"]["proxy"]["source"] == "env:https_proxy", run.doc["config"]
+    assert "is configured here" not in run.output
+    assert run.root_cause == "auth.env_exported"
+    shell = run.step("application.env_in_shell")
+    assert set(shell["fix"]["env"]) == {"HTTPS_PROXY", "https_proxy"}, shell["fix"]
+    text = script.read_text()
+    assert f'export https_proxy="http://carol:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"' in text, text
+    import base64
+
+    everything = _outputs(run) + text
+    for form in ("carol:proxy", base64.b64encode(b"carol:proxy").decode(), ":proxy@"):
+        assert form not in everything

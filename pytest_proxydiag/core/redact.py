@@ -61,6 +61,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_NAME_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,80}")
+# Text a word-like secret may follow directly and still be itself: a %XX escape, a JSON or repr escape.
+_ESCAPED_BEFORE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[ntrbf])"
+
+
+def _alternative(secret: str) -> str:
+    """The regex for one remembered form.  A form made only of letters (a password that is a word: ``proxy``,
+    ``lab``, ``welcome``) is masked as a whole token, not inside a longer name: substring masking turned
+    ``https_proxy`` into ``https_***`` in a fix and ``pytest-proxydiag`` into ``pytest-***diag``.  After a %XX
+    or a backslash escape it is masked still (``%3Aproxy%40`` is the password in an encoded URL).  Every other
+    form (a digit or a sign in it) is masked wherever it appears."""
+    text = re.escape(secret)
+    if not _LETTERS.fullmatch(secret):
+        return text
+    return rf"(?:(?<![A-Za-z0-9_])|{_ESCAPED_BEFORE}){text}(?![A-Za-z0-9_])"
 
 
 def is_secret_name(name: str) -> bool:
@@ -139,7 +155,7 @@ class Redactor:
         with self._lock:
             if self._compiled is None and self._secrets:
                 alts = sorted(self._secrets, key=len, reverse=True)
-                self._compiled = re.compile("|".join(re.escape(a) for a in alts))
+                self._compiled = re.compile("|".join(_alternative(a) for a in alts))
             return self._compiled
 
     def redact(self, text: Any) -> Any:
@@ -153,7 +169,8 @@ class Redactor:
             text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         pat = self._pattern()
         if pat is not None:
-            text = pat.sub(MASK, text)
+            # Twice: a word-like secret glued to another masked form stands alone only after the first pass.
+            text = pat.sub(MASK, pat.sub(MASK, text))
         for rx, repl in _PATTERNS:
             text = rx.sub(repl, text)
         return text
@@ -167,7 +184,10 @@ class Redactor:
         if isinstance(obj, Mapping):
             out = {}
             for k, v in obj.items():
-                key = self.redact(k) if isinstance(k, str) else k
+                # A key that is a name (a JSON field, a variable: "proxy", "https_proxy") stays whole even when a
+                # password is that word: masking it broke the report ("No proxy is configured") and wrote
+                # "export https_***=" into fixes.  Values are masked as ever; other keys through the patterns too.
+                key = (k if _NAME_KEY.fullmatch(k) else self.redact(k)) if isinstance(k, str) else k
                 if isinstance(k, str) and is_secret_name(k) and isinstance(v, str) and v:
                     out[key] = MASK
                 else:
