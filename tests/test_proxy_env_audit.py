@@ -93,3 +93,16 @@ def test_a_password_that_is_a_common_word_masks_the_password_not_the_report(run_
     everything = _outputs(run) + text
     for form in ("carol:proxy", base64.b64encode(b"carol:proxy").decode(), ":proxy@"):
         assert form not in everything
+
+
+def test_a_proxy_url_without_credentials_is_told_where_they_go(run_diag, lab_factory):
+    """HTTPS_PROXY without a user: the solution said "Add them, URL-encoded, to the proxy URL" and then showed the
+    same bare URL to export, which gets the same 407."""
+    lab = lab_factory("basic-auth")
+    bare = f"http://127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth", lab=lab, env={"HTTPS_PROXY": bare, "HTTP_PROXY": bare})
+    step = run.step("auth.credentials", target=lab.target_url)
+    assert step["outcome"] == "failed" and step["finding_key"] == "required", step
+    assert f'export HTTPS_PROXY="http://YOUR_USER:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"' \
+        in step["solution"], step["solution"]
+    assert f'export HTTPS_PROXY="{bare}"' not in step["solution"]
