@@ -80,7 +80,7 @@ def test_netrc(proxydiag_step, proxydiag_config, proxydiag_probes):
     target = cfg.targets[0]
     res = proxydiag_probes.connect_tunnel(target.host, target.port, credentials=(read.entry[0], read.entry[1] or ""))
     step.add_evidence(connect_with_netrc_login=res.detail)
-    auth.judge_netrc_login(read, host, target, res).conclude(step)
+    auth.judge_netrc_login(read, host, target, res, cfg.proxy.url).conclude(step)
 
 
 @pytest.mark.proxydiag_step("auth.scheme")

@@ -106,3 +106,24 @@ def test_a_proxy_url_without_credentials_is_told_where_they_go(run_diag, lab_fac
     assert f'export HTTPS_PROXY="http://YOUR_USER:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"' \
         in step["solution"], step["solution"]
     assert f'export HTTPS_PROXY="{bare}"' not in step["solution"]
+
+
+def test_proxy_credentials_only_in_netrc_are_read_by_no_client(run_diag, lab_factory, diag_home):
+    """The flowchart's "should work without -x credentials": measured, curl 7.88.1 (with or without --netrc),
+    requests, httpx and Claude Code 2.1.332 all send no Proxy-Authorization from a ~/.netrc entry for the proxy
+    host and get 407. The login there is right, so the step said "accepted by the proxy" and passed."""
+    lab = lab_factory("basic-auth")
+    userinfo = lab.proxy_url.split("://", 1)[1].rpartition("@")[0]
+    user, password = userinfo.split(":", 1)
+    netrc = diag_home / ".netrc"
+    netrc.write_text(f"machine 127.0.0.1\n  login {user}\n  password {password}\n")
+    netrc.chmod(0o600)
+    bare = f"http://127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth", lab=lab, env={"HTTPS_PROXY": bare, "HTTP_PROXY": bare})
+    step = run.step("auth.netrc")
+    assert step["outcome"] == "failed" and step["finding_key"] == "not_read", step
+    assert "take proxy credentials only from the proxy URL" in step["finding"]
+    wanted = f"http://{user}:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"
+    assert step["fix"]["env"]["HTTPS_PROXY"] == wanted and f'export HTTPS_PROXY="{wanted}"' in step["solution"]
+    assert step["fix"]["verified"] is True and "curl" in " ".join(step["fix"]["verified_with"]), step["fix"]
+    assert password not in _outputs(run)

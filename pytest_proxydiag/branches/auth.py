@@ -185,12 +185,24 @@ def judge_netrc_entry(read, host: str) -> Judgement | None:
     return None
 
 
-def judge_netrc_login(read, host: str, target, res) -> Judgement:
-    """Step 4: the proxy's answer to CONNECT with the .netrc login."""
+def judge_netrc_login(read, host: str, target, res, proxy=None) -> Judgement:
+    """Step 4: the proxy's answer to CONNECT with the .netrc login.
+
+    *proxy*: the proxy URL.  When it carries no user, an accepted .netrc login is still a finding: curl (even with
+    ``--netrc``), requests, httpx and Claude Code take proxy credentials only from the URL (measured: each sent
+    none and got 407), so the fix puts the .netrc login into HTTPS_PROXY with the password as a placeholder."""
     if res.status == 407:
         return Judgement.fail("rejected", path=str(read.path), host=host, status=res.reply.status_line)
     if not res.ok:
         return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+    if proxy is not None and not proxy.has_credentials:
+        from pytest_proxydiag.core.proxyurl import ProxyURL
+
+        url = ProxyURL(scheme=proxy.scheme, host=proxy.host, port=proxy.port, username=read.entry[0],
+                       password="").encoded(password_placeholder=PLACEHOLDER)
+        return Judgement.fail("not_read", fix={"env": {"HTTPS_PROXY": url, "HTTP_PROXY": url}}, path=str(read.path),
+                              host=host, login=read.entry[0], export_lines=export_lines({"HTTPS_PROXY": url,
+                                                                                         "HTTP_PROXY": url}))
     return Judgement.passed("netrc_ok", path=str(read.path), host=host)
 
 

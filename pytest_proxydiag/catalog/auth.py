@@ -162,6 +162,13 @@ STEPS = {
                 "text": "The login in {path} for {host} is rejected by the proxy ({status}).",
                 "solution": "rejected",
             },
+            "not_read": {
+                "text": "{path} holds a login for the proxy host {host} ({login}) and the proxy accepts it, but no "
+                        "client here sends it: curl (even with --netrc), Python requests, httpx and Claude Code "
+                        "take proxy credentials only from the proxy URL, never from .netrc, so each of them sends "
+                        "none and gets 407.",
+                "solution": "inline",
+            },
             "no_entry": {
                 "text": "{path} has no machine entry for the proxy host {host}; proxy credentials are not "
                         "taken from it. {detail}",
@@ -175,6 +182,9 @@ STEPS = {
                 "  machine {host}\n  login <user>\n  password <password>\n"
                 "and chmod 600 {path}. Some HTTP libraries (Node, Claude Code) do not read .netrc at all: "
                 "use inline credentials in HTTPS_PROXY or a secret manager.")},
+            "inline": {"any": (
+                "Put the login into the proxy URL, the password URL-encoded (keep {path} for the servers that "
+                "read it):\n{export_lines}")},
             "rejected": {"any": (
                 "The proxy rejects the login stored in {path}. Contact IT for correct credentials, update the "
                 "entry, and keep chmod 600 {path}. Some HTTP libraries do not read .netrc: use inline "
