@@ -127,3 +127,18 @@ def test_proxy_credentials_only_in_netrc_are_read_by_no_client(run_diag, lab_fac
     assert step["fix"]["env"]["HTTPS_PROXY"] == wanted and f'export HTTPS_PROXY="{wanted}"' in step["solution"]
     assert step["fix"]["verified"] is True and "curl" in " ".join(step["fix"]["verified_with"]), step["fix"]
     assert password not in _outputs(run)
+
+
+def test_proxy_credentials_in_curlrc_reach_curl_only(run_diag, lab_factory, diag_home):
+    """``proxy-user`` in ~/.curlrc: curl passes the proxy, requests and httpx get 407. The finding named .netrc as
+    a place curl takes proxy credentials from, which no curl here does (see the test above)."""
+    lab = lab_factory("basic-auth")
+    userinfo = lab.proxy_url.split("://", 1)[1].rpartition("@")[0]
+    (diag_home / ".curlrc").write_text(f'proxy-user = "{userinfo}"\n')
+    bare = f"http://127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth or application", lab=lab, env={"HTTPS_PROXY": bare, "HTTP_PROXY": bare})
+    assert run.root_cause == "auth.credentials"
+    step = run.step("application.python_requests", target=lab.target_url)
+    assert step["outcome"] == "failed" and "~/.curlrc" in step["finding"], step
+    assert "never from .netrc" in step["finding"]
+    assert userinfo.partition(":")[2] not in _outputs(run)

@@ -205,7 +205,8 @@ NOTES = {
         "stricter_parser": ("{client} parses the proxy URL more strictly than curl: URL-encode the password "
                             "(see auth.special_chars)"),
         "credentials_not_sent": ("{client} did not send the credentials curl sent (curl may take them from "
-                                 "~/.curlrc, .netrc or -U; requests and httpx only from the proxy URL)"),
+                                 "proxy-user in ~/.curlrc or -U, never from .netrc; requests, httpx and Claude Code "
+                                 "only from the proxy URL): put them in the proxy URL (auth.credentials)"),
         "socks_extra": "{client} needs an extra package for a SOCKS proxy ({install})",
         "failed_with": "{client} failed with {code}: {error}",
     },
