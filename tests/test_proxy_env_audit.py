@@ -159,3 +159,20 @@ def test_a_socks5h_password_privoxy_cannot_hold_is_said_with_the_relay_line(run_
     assert "forward-socks5t / " + lab_module.USER + ":<PASSWORD>@127.0.0.1:" in step["solution"]
     assert "cannot carry a password holding" in step["solution"], step["solution"]
     assert "pa:ss@word" not in _outputs(run) and "pa%3Ass%40word" not in _outputs(run)
+
+
+def test_a_literal_percent_in_the_password_is_an_encoding_finding_not_wrong_credentials(run_diag, lab_factory):
+    """The password is ``Ab%41cd9`` and the user wrote it as is. Every client decodes ``%41`` to ``A`` and sends
+    ``AbAcd9``: 407. The step said "Contact IT for correct credentials"; the proxy accepts the password as written,
+    so it is auth.special_chars: the '%' must be written %25."""
+    lab = lab_factory("basic-auth")
+    _add_user(lab, "erin", "Ab%41cd9")
+    proxy = f"http://erin:Ab%41cd9@127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth", lab=lab, env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    step = run.step("auth.special_chars")
+    assert step["outcome"] == "failed" and step["finding_key"] == "literal_percent", run.output[-3000:]
+    assert "so encode it as %25" in step["finding"] and "%41" not in step["finding"]  # no piece of it is shown
+    assert run.root_cause == "auth.special_chars"
+    assert step["fix"]["env"]["HTTPS_PROXY"] == f"http://erin:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"
+    assert step["fix"]["verified"] is True, step["fix"]
+    assert "Ab%41cd9" not in _outputs(run) and "Ab%2541cd9" not in _outputs(run)

@@ -6,6 +6,7 @@ Plain data in, a :class:`~.judgement.Judgement` out: no I/O, no sentences
 
 from __future__ import annotations
 
+import re
 import stat
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from pytest_proxydiag.core.step import blocking_step_for, export_lines
 from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
 __all__ = ["PLACEHOLDER", "SOCKS5_SCHEMES", "schemes", "judge_credentials", "judge_socks_credentials",
-           "unencoded_chars", "client_readings", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
+           "unencoded_chars", "client_readings", "raw_password", "has_percent_escape", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
            "judge_netrc_login", "judge_scheme"]
 
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -109,11 +110,29 @@ def _reading(intended, host, port, user) -> str:
     return f"reads host {host!r}, port {port}, user {user!r}"
 
 
-def judge_special_chars(setting, readings: Mapping[str, str]) -> Judgement:
-    """Step 2: credentials that need URL encoding; the fix is the encoded URL with a placeholder password."""
+def raw_password(raw: str) -> str | None:
+    """The password as written in the proxy URL (not percent-decoded), or None without one."""
+    userinfo = raw.strip().strip("'\"").split("://", 1)[-1].rpartition("@")[0]
+    return userinfo.partition(":")[2] if ":" in userinfo else None
+
+
+def has_percent_escape(raw: str) -> bool:
+    """The password as written holds %XX, which every client decodes (a literal '%' in a password?)."""
+    return bool(re.search(r"%[0-9A-Fa-f]{2}", raw_password(raw) or ""))
+
+
+def judge_special_chars(setting, readings: Mapping[str, str], literal_percent: bool = False) -> Judgement:
+    """Step 2: credentials that need URL encoding; the fix is the encoded URL with a placeholder password.
+
+    *literal_percent*: the proxy refused the decoded password and accepted it as written: its '%' is literal."""
     url = setting.url
     if not url.has_credentials:
         return Judgement.passed("no_credentials")
+    if literal_percent:
+        encoded = url.encoded(password_placeholder=PLACEHOLDER)
+        return Judgement.fail("literal_percent", fix={"env": {"HTTPS_PROXY": encoded, "HTTP_PROXY": encoded}},
+                              source=setting.source, encoded_url=url.encoded(password_placeholder="***"),
+                              hostport=url.hostport, scheme=url.scheme)
     if not url.needs_encoding:
         return Judgement.passed("encoded")
     # The placeholder stands for the password; the fix engine fills it in memory to prove the fix.

@@ -83,6 +83,12 @@ STEPS = {
                         "({chars}). Clients split it differently: {client_reading}.",
                 "solution": "encode",
             },
+            "literal_percent": {
+                "text": "The proxy URL from {source} has a '%' followed by two hex digits in the password, which "
+                        "every client decodes to another character: the proxy refused the password so decoded and "
+                        "accepted it as written. That '%' belongs to the password, so encode it as %25.",
+                "solution": "encode",
+            },
             "invalid_percent": {
                 "text": "The proxy URL from {source} has a '%' in the credentials that is not a valid %XX escape.",
                 "solution": "encode",

@@ -573,7 +573,7 @@ def _prove(state, result, fix: dict) -> None:
     target_url = result.params.get("target") if isinstance(result.params.get("target"), str) else None
     target_url = target_url or settings.targets[0].url
     target = next((t for t in settings.targets if t.url == target_url), None)
-    secrets = placeholder_secrets(settings.proxy.url, result.step_id, settings.env)
+    secrets = placeholder_secrets(settings.proxy.url, result.step_id, settings.env, result.finding_key)
     cache = state.probes.cached(_CACHE_KEY, _RunCache)
     verify_fix(fix, env=settings.env, target_url=target_url, clients=settings["clients"] or "auto",
                timeout=float(settings.timeout), resolve=settings.resolve, no_direct=bool(settings["no_direct"]),
