@@ -176,3 +176,15 @@ def test_a_literal_percent_in_the_password_is_an_encoding_finding_not_wrong_cred
     assert step["fix"]["env"]["HTTPS_PROXY"] == f"http://erin:<URL-ENCODED-PASSWORD>@127.0.0.1:{lab.proxy_port}"
     assert step["fix"]["verified"] is True, step["fix"]
     assert "Ab%41cd9" not in _outputs(run) and "Ab%2541cd9" not in _outputs(run)
+
+
+def test_an_email_user_name_is_read_as_intended_by_requests():
+    """``http://frank@corp.com:pw@proxy:8080``: urllib3 keeps the user percent-encoded (frank%40corp.com) and
+    requests sends it decoded (measured: reached through Squid); only curl refuses the URL (exit 5). The finding
+    said requests read another user."""
+    from pytest_proxydiag.branches import auth
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    raw = "http://frank@corp.com:Spring2026@proxy.corp:8080"
+    readings = auth.client_readings(raw, parse_proxy_url(raw))
+    assert readings["requests/urllib3"] == "reads it as intended", readings

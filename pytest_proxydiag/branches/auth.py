@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import stat
 from typing import Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.proof.fix_values import proxy_fix_value
@@ -105,6 +105,7 @@ def client_readings(raw: str, intended) -> dict[str, str]:
 
 
 def _reading(intended, host, port, user) -> str:
+    user = unquote(user) if user else user  # urllib3 keeps it percent-encoded; requests sends it decoded
     if host == intended.host and (port or intended.port) == intended.port and user == intended.username:
         return "reads it as intended"
     return f"reads host {host!r}, port {port}, user {user!r}"
