@@ -188,3 +188,17 @@ def test_an_email_user_name_is_read_as_intended_by_requests():
     raw = "http://frank@corp.com:Spring2026@proxy.corp:8080"
     readings = auth.client_readings(raw, parse_proxy_url(raw))
     assert readings["requests/urllib3"] == "reads it as intended", readings
+
+
+def test_a_proxy_in_curlrc_overrides_https_proxy_for_curl(run_diag, lab_factory, diag_home):
+    """``proxy = ...`` in ~/.curlrc is curl's -x: it wins over HTTPS_PROXY (measured: curl 7.88.1 went to the
+    .curlrc proxy and failed with exit 7 while requests, httpx and Claude Code reached the provider). Every step
+    passed and bypass.app_settings said "no settings file with proxy keys"."""
+    lab = lab_factory("healthy")
+    (diag_home / ".curlrc").write_text('# corporate\nproxy = "http://127.0.0.1:9"\n')
+    run = run_diag("-m", "bypass", lab=lab)
+    step = run.step("bypass.app_settings")
+    assert step["outcome"] == "failed" and step["finding_key"] == "override", step
+    assert step["finding"].startswith("~/.curlrc sets proxy = \"http://127.0.0.1:9\": curl uses 127.0.0.1:9 "
+                                      f"while the shell uses 127.0.0.1:{lab.proxy_port}"), step["finding"]
+    assert 'Edit ~/.curlrc: set "proxy" to the same proxy as env:HTTPS_PROXY, or remove it' in step["solution"]
