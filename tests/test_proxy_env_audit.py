@@ -202,3 +202,16 @@ def test_a_proxy_in_curlrc_overrides_https_proxy_for_curl(run_diag, lab_factory,
     assert step["finding"].startswith("~/.curlrc sets proxy = \"http://127.0.0.1:9\": curl uses 127.0.0.1:9 "
                                       f"while the shell uses 127.0.0.1:{lab.proxy_port}"), step["finding"]
     assert 'Edit ~/.curlrc: set "proxy" to the same proxy as env:HTTPS_PROXY, or remove it' in step["solution"]
+
+
+def test_a_password_that_is_part_of_a_host_name_leaves_the_host_readable(run_diag, lab_factory):
+    """The password is the company's name, which is also a label of the proxy's or the provider's host name
+    (here ``anthropic``, in api.anthropic.com): the report showed https://api.***.com as the target and in
+    the commands to run. A host name is not the password; the password still appears nowhere on its own."""
+    lab = lab_factory("basic-auth")
+    _add_user(lab, "hank", "anthropic")
+    proxy = f"http://hank:anthropic@127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth or connectivity", lab=lab, env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    assert run.doc["config"]["targets"][0]["value"] == lab.target_url, run.doc["config"]["targets"]
+    assert "api.***" not in run.output and lab.target_url in run.output
+    assert ":anthropic@" not in _outputs(run) and "hank:anthropic" not in _outputs(run)

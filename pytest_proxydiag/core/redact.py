@@ -70,13 +70,15 @@ _ESCAPED_BEFORE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[ntrbf])"
 def _alternative(secret: str) -> str:
     """The regex for one remembered form.  A form made only of letters (a password that is a word: ``proxy``,
     ``lab``, ``welcome``) is masked as a whole token, not inside a longer name: substring masking turned
-    ``https_proxy`` into ``https_***`` in a fix and ``pytest-proxydiag`` into ``pytest-***diag``.  After a %XX
+    ``https_proxy`` into ``https_***`` in a fix and ``pytest-proxydiag`` into ``pytest-***diag``, and a host name
+    holding it (the company's name) into ``proxy.***.example`` in the commands to run.  After a %XX
     or a backslash escape it is masked still (``%3Aproxy%40`` is the password in an encoded URL).  Every other
     form (a digit or a sign in it) is masked wherever it appears."""
     text = re.escape(secret)
     if not _LETTERS.fullmatch(secret):
         return text
-    return rf"(?:(?<![A-Za-z0-9_])|{_ESCAPED_BEFORE}){text}(?![A-Za-z0-9_])"
+    # Nor as a label of a host name (api.anthropic.com, proxy.corp.example): ".x" after it or "x." before it.
+    return rf"(?:(?<![A-Za-z0-9_])(?<![A-Za-z0-9]\.)|{_ESCAPED_BEFORE}){text}(?![A-Za-z0-9_])(?!\.[A-Za-z0-9])"
 
 
 def is_secret_name(name: str) -> bool:
