@@ -215,3 +215,17 @@ def test_a_password_that_is_part_of_a_host_name_leaves_the_host_readable(run_dia
     assert run.doc["config"]["targets"][0]["value"] == lab.target_url, run.doc["config"]["targets"]
     assert "api.***" not in run.output and lab.target_url in run.output
     assert ":anthropic@" not in _outputs(run) and "hank:anthropic" not in _outputs(run)
+
+
+def test_the_digits_of_an_unencoded_password_do_not_mask_the_reports_times(run_diag, lab_factory):
+    """``Summer@2026`` written as is: the pieces clients quote from a mis-split password are masked too, and the
+    piece ``2026`` turned the report's start time into ``***-12-01T...``, so the fleet took an older report of
+    the host for its latest. Dates, versions and addresses stay; the password and its pieces do not show."""
+    lab = lab_factory("basic-auth")
+    _add_user(lab, "ivan", "Summer@2026")
+    proxy = f"http://ivan:Summer@2026@127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth", lab=lab, env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    assert run.root_cause == "auth.special_chars"
+    assert run.doc["run"]["started"][:2] == "20", run.doc["run"]["started"]
+    text = _outputs(run)
+    assert "Summer" not in text and "'2026'" not in text and ":2026@" not in text

@@ -75,6 +75,10 @@ def _alternative(secret: str) -> str:
     or a backslash escape it is masked still (``%3Aproxy%40`` is the password in an encoded URL).  Every other
     form (a digit or a sign in it) is masked wherever it appears."""
     text = re.escape(secret)
+    if secret.isascii() and secret.isdigit():
+        # A run of digits (the "2026" of an unencoded "Summer@2026"): not inside a date (2026-12-01), a version
+        # or an address (127.0.0.1), which it turned into ***-12-01 and broke the report's times.
+        return rf"(?<![A-Za-z0-9_])(?<!\d-)(?<![A-Za-z0-9]\.){text}(?![A-Za-z0-9_])(?!-\d)(?!\.[A-Za-z0-9])"
     if not _LETTERS.fullmatch(secret):
         return text
     # Nor as a label of a host name (api.anthropic.com, proxy.corp.example): ".x" after it or "x." before it.
