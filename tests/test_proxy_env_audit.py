@@ -229,3 +229,18 @@ def test_the_digits_of_an_unencoded_password_do_not_mask_the_reports_times(run_d
     assert run.doc["run"]["started"][:2] == "20", run.doc["run"]["started"]
     text = _outputs(run)
     assert "Summer" not in text and "'2026'" not in text and ":2026@" not in text
+
+
+def test_an_empty_lowercase_https_proxy_hides_the_uppercase_one_from_python_only(run_diag, lab_factory):
+    """``export https_proxy=`` (cleared) beside a good HTTPS_PROXY: Python (requests, urllib, httpx) takes the empty
+    lower-case value as "no proxy" and goes direct, while curl and Claude Code 2.1.332 count an empty value as unset
+    and use HTTPS_PROXY (measured: both CONNECTed through Squid). The finding said curl and Claude Code read the
+    lower-case one. The fix is to unset it."""
+    lab = lab_factory("basic-auth")
+    run = run_diag("-m", "auth", lab=lab, env={"https_proxy": ""})
+    step = run.step("auth.env_exported")
+    assert step["outcome"] == "failed" and step["finding_key"] == "empty_lower", step
+    assert "curl and Claude Code" in step["finding"] and "Python" in step["finding"]
+    assert "unset https_proxy" in step["solution"]
+    assert step["fix"]["unset"] == ["https_proxy"] and not step["fix"]["env"], step["fix"]
+    assert step["fix"]["verified"] is True and "requests" in " ".join(step["fix"]["verified_with"]), step["fix"]

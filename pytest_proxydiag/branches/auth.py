@@ -175,6 +175,10 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
         return Judgement.fail("missing", fix={"env": both}, source=setting.source, where=where, **common)
     for lower, upper in _CASE_PAIRS:
         a, b = env.get(lower), env.get(upper)
+        if a is not None and b is not None and not a.strip() and b.strip() and lower != "no_proxy":
+            # Python takes the empty lower-case value as "no proxy"; curl and Claude Code as unset (measured).
+            return Judgement.fail("empty_lower", fix={"env": {}, "unset": [lower]}, lower=lower, upper=upper,
+                                  **common)
         if a is not None and b is not None and a.strip() != b.strip():
             return Judgement.fail("case_mismatch", detail=f"{lower}={redact(a)!s} but {upper}={redact(b)!s}",
                                   **common)

@@ -115,6 +115,13 @@ STEPS = {
                         "{source}. {where}",
                 "solution": "export",
             },
+            "empty_lower": {
+                "text": "{lower} is set but empty while {upper} holds the proxy. Python (requests, urllib, httpx, "
+                        "LiteLLM) takes the empty {lower} as \"no proxy\" and goes direct; curl and Claude Code "
+                        "count an empty value as unset and use {upper} (measured with curl 7.88.1 and Claude Code "
+                        "2.1.332): the same shell gives two verdicts.",
+                "solution": "unset_empty",
+            },
             "case_mismatch": {
                 "text": "Upper and lower case disagree: {detail}. curl, Python and Claude Code read the lower-case "
                         "one, Go reads the upper-case one first.",
@@ -137,6 +144,11 @@ STEPS = {
             },
         },
         "solutions": {
+            "unset_empty": {"any": (
+                "Remove the empty {lower}, in this shell and in the file that sets it (look for "
+                "\"{lower}=\" in {profile}):\n"
+                "  unset {lower}\n"
+                "Verify: env | grep -i _proxy   ({upper} stays; {lower} is gone or holds the same proxy)")},
             "export": {"any": (
                 "Export the proxy in the shell (and profile) where Claude Code runs.\n"
                 "Add to {profile}:\n"
