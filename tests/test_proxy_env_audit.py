@@ -244,3 +244,17 @@ def test_an_empty_lowercase_https_proxy_hides_the_uppercase_one_from_python_only
     assert "unset https_proxy" in step["solution"]
     assert step["fix"]["unset"] == ["https_proxy"] and not step["fix"]["env"], step["fix"]
     assert step["fix"]["verified"] is True and "requests" in " ".join(step["fix"]["verified_with"]), step["fix"]
+
+
+def test_a_non_ascii_proxy_password_fails_with_requests_only(run_diag, lab_factory):
+    """``contraseña1``, URL-encoded (contrase%C3%B1a1) or not: curl, httpx and Claude Code 2.1.332 send it as UTF-8
+    and pass Squid; requests sends it as Latin-1 and gets 407 (measured). The finding told the user to put the
+    credentials in the proxy URL, where they already were."""
+    lab = lab_factory("basic-auth")
+    _add_user(lab, "jose", "contraseña1")
+    proxy = f"http://jose:contrase%C3%B1a1@127.0.0.1:{lab.proxy_port}"
+    run = run_diag("-m", "auth or application", lab=lab, env={"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy})
+    step = run.step("application.python_requests", target=lab.target_url)
+    assert step["outcome"] == "failed", step
+    assert "Latin-1" in step["finding"] and "put them in the proxy URL" not in step["finding"], step["finding"]
+    assert "contraseña1" not in _outputs(run) and "contrase%C3%B1a1" not in _outputs(run)

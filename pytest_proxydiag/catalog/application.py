@@ -207,6 +207,11 @@ NOTES = {
         "credentials_not_sent": ("{client} did not send the credentials curl sent (curl may take them from "
                                  "proxy-user in ~/.curlrc or -U, never from .netrc; requests, httpx and Claude Code "
                                  "only from the proxy URL): put them in the proxy URL (auth.credentials)"),
+        "latin1_password": ("{client} sends a proxy password holding a non-ASCII character in Latin-1, where curl, "
+                            "httpx and Claude Code send UTF-8, which the proxy expects (measured with requests 2.34 "
+                            "and Squid: 407 for requests only, with the password URL-encoded or not). No setting "
+                            "changes that: ask IT for a password of ASCII characters, or use an httpx-based client "
+                            "(the Anthropic SDK)"),
         "socks_extra": "{client} needs an extra package for a SOCKS proxy ({install})",
         "failed_with": "{client} failed with {code}: {error}",
     },
