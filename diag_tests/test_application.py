@@ -105,7 +105,10 @@ def test_python_requests(proxydiag_step, proxydiag_config, proxydiag_target):
     step.add_evidence(clients={c: describe(r) for c, r in cmp.runs.items()},
                       routes={c: (p or "direct") + f" ({why})" for c, (p, why) in cmp.routes.items()},
                       **({"not_run": cmp.not_run} if cmp.not_run else {}))
-    application.judge_python_clients(cmp, target.url, cfg.env).conclude(step)
+    url = cfg.proxy.url
+    application.judge_python_clients(cmp, target.url, cfg.env, url_needs_encoding=bool(url and url.needs_encoding),
+                                     non_ascii_password=bool(url and url.password and not url.password.isascii())
+                                     ).conclude(step)
 
 
 @pytest.mark.proxydiag_step("application.litellm_config")

@@ -48,7 +48,16 @@ def test_special_chars(proxydiag_step, proxydiag_config, proxydiag_probes):
             first = proxydiag_config.targets[0]
             accepted = proxydiag_probes.connect_tunnel(first.host, first.port)
             step.add_evidence(proxy_accepts_encoded_url=("accepted by the proxy" if accepted.ok else accepted.detail))
-    auth.judge_special_chars(setting, readings).conclude(step)
+    literal = False
+    if url.has_credentials and not url.needs_encoding and not url.is_socks and auth.has_percent_escape(setting.raw):
+        # Decoded by every client; a refusal that the password as written turns into a yes is a literal '%'.
+        first = proxydiag_config.targets[0]
+        if proxydiag_probes.connect_tunnel(first.host, first.port).status in (401, 407):
+            as_written = proxydiag_probes.connect_tunnel(first.host, first.port, credentials=(
+                url.username, auth.raw_password(setting.raw)))
+            literal = as_written.ok
+            step.add_evidence(proxy_accepts_password_as_written=literal)
+    auth.judge_special_chars(setting, readings, literal).conclude(step)
 
 
 @pytest.mark.proxydiag_step("auth.env_exported")
@@ -80,7 +89,7 @@ def test_netrc(proxydiag_step, proxydiag_config, proxydiag_probes):
     target = cfg.targets[0]
     res = proxydiag_probes.connect_tunnel(target.host, target.port, credentials=(read.entry[0], read.entry[1] or ""))
     step.add_evidence(connect_with_netrc_login=res.detail)
-    auth.judge_netrc_login(read, host, target, res).conclude(step)
+    auth.judge_netrc_login(read, host, target, res, cfg.proxy.url).conclude(step)
 
 
 @pytest.mark.proxydiag_step("auth.scheme")

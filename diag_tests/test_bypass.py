@@ -33,7 +33,8 @@ def test_traffic_via_proxy(proxydiag_step, proxydiag_config, proxydiag_probes):
     placeholder = step.values()["proxy_placeholder"]
     fix_lines = export_lines({"HTTPS_PROXY": placeholder, "https_proxy": placeholder})
     socks = cfg.proxy.url if cfg.proxy.url is not None and cfg.proxy.url.is_socks else None
-    bypass.judge_traffic(matrix, proof, urls, fix_lines, socks).conclude(step)
+    bypass.judge_traffic(matrix, proof, urls, fix_lines, socks,
+                         url_needs_encoding=bool(cfg.proxy.url and cfg.proxy.url.needs_encoding)).conclude(step)
 
 
 @pytest.mark.proxydiag_step("bypass.no_proxy")

@@ -94,8 +94,11 @@ def classify_client_error(run: ClientRun) -> tuple[str, str]:
 
 
 def explain_python_failure(client: str, run: ClientRun, curl: ClientRun | None, env: Mapping[str, str],
-                           branch: str) -> tuple[str, dict[str, str]]:
-    """Why *client* fails where curl works, and the variables that fix it (the APPLICATION finding)."""
+                           branch: str, non_ascii_password: bool = False) -> tuple[str, dict[str, str]]:
+    """Why *client* fails where curl works, and the variables that fix it (the APPLICATION finding).
+
+    *non_ascii_password*: the proxy URL's password holds a non-ASCII character, which requests sends in Latin-1
+    where curl, httpx and Claude Code send UTF-8 (measured: only requests got 407 from Squid)."""
     if branch == "certificate":
         if client == "requests":
             if env.get("SSL_CERT_FILE") and not (env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")):
@@ -110,6 +113,8 @@ def explain_python_failure(client: str, run: ClientRun, curl: ClientRun | None, 
             return _py_note("httpx_certifi"), {"SSL_CERT_FILE": _system_bundle()}
     if branch == "encoding":
         return _py_note("stricter_parser", client=client), {}
+    if branch == "auth" and non_ascii_password and client == "requests":
+        return _py_note("latin1_password", client=client), {}
     if branch == "auth":
         return _py_note("credentials_not_sent", client=client), {}
     if "socks" in (run.error or "").lower():
@@ -312,8 +317,12 @@ def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str
     return Judgement("pass", "" if shown else "no_sdk_ran", detail=shown)
 
 
-def judge_python_clients(cmp, target_url: str, env: Mapping[str, str]) -> Judgement:
-    """Step 3: a Python client that fails where curl, through the same proxy, works."""
+def judge_python_clients(cmp, target_url: str, env: Mapping[str, str], url_needs_encoding: bool = False,
+                         non_ascii_password: bool = False) -> Judgement:
+    """Step 3: a Python client that fails where curl, through the same proxy, works.
+
+    *url_needs_encoding*: the proxy URL's credentials need encoding; curl reads such a URL leniently, requests
+    does not (``CORP\\jdoe``: it looks up the host "corp"), so a Python failure is auth.special_chars'."""
     from pytest_proxydiag.proof.clients import describe
 
     if "requests" in cmp.not_run:
@@ -324,13 +333,16 @@ def judge_python_clients(cmp, target_url: str, env: Mapping[str, str]) -> Judgem
     if not failed:
         return Judgement("pass", "", detail="; ".join(describe(r) for r in cmp.runs.values()))
     client, run = next(iter(failed.items()))
+    if url_needs_encoding:
+        return Judgement.blocked("auth.special_chars", key="unparsable_url", client=client,
+                                 error=(run.error or run.error_code or "")[:300])
     branch, reason = classify_client_error(run)
     if curl is not None and curl.error_code == "unavailable":
         return Judgement.blocked(BRANCH_OF[branch], key="curl_unavailable", client=client, reason=reason,
                                  error=curl.error)
     if curl is None or not curl.reached:
         return Judgement.blocked(BRANCH_OF[branch], key="both_fail", client=client, reason=reason)
-    because, fix = explain_python_failure(client, run, curl, env, branch)
+    because, fix = explain_python_failure(client, run, curl, env, branch, non_ascii_password)
     return Judgement.fail("python_only", fix={"env": fix} if fix else None, client=client, because=because,
                           runs="\n".join("  " + describe(r) for r in cmp.runs.values()),
                           fix_lines=export_lines(fix, shell_kind(env)) if fix else _py_note("see_reason"))

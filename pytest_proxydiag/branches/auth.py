@@ -6,9 +6,10 @@ Plain data in, a :class:`~.judgement.Judgement` out: no I/O, no sentences
 
 from __future__ import annotations
 
+import re
 import stat
 from typing import Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pytest_proxydiag.branches import products
 from pytest_proxydiag.proof.fix_values import proxy_fix_value
@@ -18,7 +19,7 @@ from pytest_proxydiag.core.step import blocking_step_for, export_lines
 from pytest_proxydiag.net.socks import SOCKS5_SCHEMES
 
 __all__ = ["PLACEHOLDER", "SOCKS5_SCHEMES", "schemes", "judge_credentials", "judge_socks_credentials",
-           "unencoded_chars", "client_readings", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
+           "unencoded_chars", "client_readings", "raw_password", "has_percent_escape", "judge_special_chars", "proxy_fix_value", "judge_env_exported", "judge_netrc_entry",
            "judge_netrc_login", "judge_scheme"]
 
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -73,12 +74,15 @@ def judge_socks_credentials(proxy, target, res) -> Judgement:
                           product=products.SOCKS["who"])
 
 
+_CHAR_NAMES = {" ": "space"}
+
+
 def unencoded_chars(raw: str) -> str:
     """The characters of the raw userinfo that a URL parser misreads."""
     userinfo = raw.strip().strip("'\"").split("://", 1)[-1].rpartition("@")[0]
     user, _, password = userinfo.partition(":")
-    chars = {c for c in password + user if c in "@:/?#[] %"} - ({":"} if userinfo.count(":") <= 1 else set())
-    return " ".join(sorted(chars)) or "%"
+    chars = {c for c in password + user if c in "@:/?#[] %\\"} - ({":"} if userinfo.count(":") <= 1 else set())
+    return " ".join(sorted(_CHAR_NAMES.get(c, c) for c in chars)) or "%"
 
 
 def client_readings(raw: str, intended) -> dict[str, str]:
@@ -101,16 +105,35 @@ def client_readings(raw: str, intended) -> dict[str, str]:
 
 
 def _reading(intended, host, port, user) -> str:
+    user = unquote(user) if user else user  # urllib3 keeps it percent-encoded; requests sends it decoded
     if host == intended.host and (port or intended.port) == intended.port and user == intended.username:
         return "reads it as intended"
     return f"reads host {host!r}, port {port}, user {user!r}"
 
 
-def judge_special_chars(setting, readings: Mapping[str, str]) -> Judgement:
-    """Step 2: credentials that need URL encoding; the fix is the encoded URL with a placeholder password."""
+def raw_password(raw: str) -> str | None:
+    """The password as written in the proxy URL (not percent-decoded), or None without one."""
+    userinfo = raw.strip().strip("'\"").split("://", 1)[-1].rpartition("@")[0]
+    return userinfo.partition(":")[2] if ":" in userinfo else None
+
+
+def has_percent_escape(raw: str) -> bool:
+    """The password as written holds %XX, which every client decodes (a literal '%' in a password?)."""
+    return bool(re.search(r"%[0-9A-Fa-f]{2}", raw_password(raw) or ""))
+
+
+def judge_special_chars(setting, readings: Mapping[str, str], literal_percent: bool = False) -> Judgement:
+    """Step 2: credentials that need URL encoding; the fix is the encoded URL with a placeholder password.
+
+    *literal_percent*: the proxy refused the decoded password and accepted it as written: its '%' is literal."""
     url = setting.url
     if not url.has_credentials:
         return Judgement.passed("no_credentials")
+    if literal_percent:
+        encoded = url.encoded(password_placeholder=PLACEHOLDER)
+        return Judgement.fail("literal_percent", fix={"env": {"HTTPS_PROXY": encoded, "HTTP_PROXY": encoded}},
+                              source=setting.source, encoded_url=url.encoded(password_placeholder="***"),
+                              hostport=url.hostport, scheme=url.scheme)
     if not url.needs_encoding:
         return Judgement.passed("encoded")
     # The placeholder stands for the password; the fix engine fills it in memory to prove the fix.
@@ -152,6 +175,10 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
         return Judgement.fail("missing", fix={"env": both}, source=setting.source, where=where, **common)
     for lower, upper in _CASE_PAIRS:
         a, b = env.get(lower), env.get(upper)
+        if a is not None and b is not None and not a.strip() and b.strip() and lower != "no_proxy":
+            # Python takes the empty lower-case value as "no proxy"; curl and Claude Code as unset (measured).
+            return Judgement.fail("empty_lower", fix={"env": {}, "unset": [lower]}, lower=lower, upper=upper,
+                                  **common)
         if a is not None and b is not None and a.strip() != b.strip():
             return Judgement.fail("case_mismatch", detail=f"{lower}={redact(a)!s} but {upper}={redact(b)!s}",
                                   **common)
@@ -182,12 +209,24 @@ def judge_netrc_entry(read, host: str) -> Judgement | None:
     return None
 
 
-def judge_netrc_login(read, host: str, target, res) -> Judgement:
-    """Step 4: the proxy's answer to CONNECT with the .netrc login."""
+def judge_netrc_login(read, host: str, target, res, proxy=None) -> Judgement:
+    """Step 4: the proxy's answer to CONNECT with the .netrc login.
+
+    *proxy*: the proxy URL.  When it carries no user, an accepted .netrc login is still a finding: curl (even with
+    ``--netrc``), requests, httpx and Claude Code take proxy credentials only from the URL (measured: each sent
+    none and got 407), so the fix puts the .netrc login into HTTPS_PROXY with the password as a placeholder."""
     if res.status == 407:
         return Judgement.fail("rejected", path=str(read.path), host=host, status=res.reply.status_line)
     if not res.ok:
         return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")
+    if proxy is not None and not proxy.has_credentials:
+        from pytest_proxydiag.core.proxyurl import ProxyURL
+
+        url = ProxyURL(scheme=proxy.scheme, host=proxy.host, port=proxy.port, username=read.entry[0],
+                       password="").encoded(password_placeholder=PLACEHOLDER)
+        return Judgement.fail("not_read", fix={"env": {"HTTPS_PROXY": url, "HTTP_PROXY": url}}, path=str(read.path),
+                              host=host, login=read.entry[0], export_lines=export_lines({"HTTPS_PROXY": url,
+                                                                                         "HTTP_PROXY": url}))
     return Judgement.passed("netrc_ok", path=str(read.path), host=host)
 
 

@@ -128,13 +128,36 @@ def _litellm_entries(path: Path | None, home: Path) -> list[SettingsEntry]:
     return out
 
 
+#: A curl config line that sets its proxy or its no-proxy list: ``proxy = "URL"``, ``--proxy URL``, ``-x URL``,
+#: ``noproxy host,...`` (long names without dashes; '=', ':' or blanks between name and value; '#' comments).
+_CURLRC_LINE = re.compile(r"^\s*(?:(?:--)?(proxy|noproxy)(?![-\w])\s*[=:]?|-x)\s*(\"(?:[^\"\\]|\\.)*\"|\S+)",
+                          re.IGNORECASE)
+
+
+def _curlrc_entries(home: Path) -> list[SettingsEntry]:
+    """``proxy``/``-x`` and ``noproxy`` in ~/.curlrc: curl applies them over HTTPS_PROXY and NO_PROXY (measured with
+    curl 7.88.1: its request went to the .curlrc proxy)."""
+    path = home / ".curlrc"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:65536] if path.is_file() else ""
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        m = _CURLRC_LINE.match(line)
+        if m:
+            value = m.group(2)[1:-1] if m.group(2).startswith('"') else m.group(2)
+            out.append(SettingsEntry(_display(path, home), (m.group(1) or "proxy").lower(), value, "curl"))
+    return out
+
+
 def app_settings(home: str | os.PathLike, cwd: str | os.PathLike | None,
                  litellm_config: str | None) -> list[SettingsEntry]:
     h = Path(home)
     c = Path(cwd) if cwd is not None else None
     found = litellm_config_file.locate(litellm_config, cwd=c) if c is not None or litellm_config else None
     lite = Path(found.path) if found else None
-    return _claude_entries(h, c) + _litellm_entries(lite, h)
+    return _claude_entries(h, c) + _litellm_entries(lite, h) + _curlrc_entries(h)
 
 
 _URLLIB_SNIPPET = r"""
@@ -234,10 +257,12 @@ def witness(probes: Any, settings: Any, matrix: Mapping[str, Mapping[str, Any]])
 
 
 def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, Any] | None, urls: list[str],
-                  export_lines: str, socks: Any = None) -> Judgement:
+                  export_lines: str, socks: Any = None, url_needs_encoding: bool = False) -> Judgement:
     """Step 1: every client's route to the provider goes through the proxy, and a real request arrived there.
 
-    *socks*: the proxy URL when it is a SOCKS one, whose fix says which clients cannot use it at all."""
+    *socks*: the proxy URL when it is a SOCKS one, whose fix says which clients cannot use it at all.
+    *url_needs_encoding*: the proxy URL's credentials need encoding (auth.special_chars), so a witness that never
+    reached the proxy misread the URL (``CORP\\jdoe``: Claude Code looks up the host "corp")."""
     from pytest_proxydiag.net.routing import CLIENT_LABELS
 
     socks_note = _note(TRAFFIC, "socks_note", scheme=socks.scheme, hostport=socks.hostport) if socks else ""
@@ -249,6 +274,9 @@ def judge_traffic(matrix: Mapping[str, Mapping[str, Any]], proof: Mapping[str, A
         return Judgement.fail("direct", direct=lines, export_lines=export_lines, socks_note=socks_note,
                               clients=", ".join(dict.fromkeys(CLIENT_LABELS[c] for c, _u, _r in direct)),
                               target=", ".join(dict.fromkeys(urlsplit(u).netloc for _c, u, _r in direct)))
+    if proof is not None and not proof["observed"] and url_needs_encoding:
+        return Judgement.blocked("auth.special_chars", key="unobserved_unparsable", witness=proof["client"],
+                                 target=proof["target"], arrival=proof["outcome"])
     if proof is not None and not proof["observed"]:
         return Judgement.fail("unobserved", witness=proof["client"], target=proof["target"],
                               arrival=proof["outcome"], export_lines=export_lines, socks_note=socks_note)
@@ -398,15 +426,15 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
             return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
                                   change=change, others="")
         name = e.key.split(".")[-1]
-        client = "claude" if e.app == "Claude Code" else "httpx"
-        if name.lower() == "no_proxy":
+        client = {"Claude Code": "claude", "curl": "curl"}.get(e.app, "httpx")
+        if name.lower() in ("no_proxy", "noproxy"):
             for t in targets:
                 m = routing.matches_no_proxy(t.host, t.port, e.value, client)
                 if m is not None:
                     problems.append((e, _note(APPS, "sends_direct", app=e.app, host=t.host, entry=m.entry,
                                               rule=m.rule), _note(APPS, "keep_internal", name=name)))
                     break
-        elif name in PROXY_NAMES:
+        elif name in PROXY_NAMES or (e.app == "curl" and name == "proxy"):
             if not e.value.strip():
                 problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
             elif env_raw and not same_proxy(e.value, env_raw):

@@ -175,7 +175,9 @@ def compare_env(env: Mapping[str, str], home: str | os.PathLike, *, proxy_value:
         for lower, upper in CASE_PAIRS:
             a, b = view.get(lower), view.get(upper)
             if a and b and a.strip() != b.strip():
-                fix = {upper: b, lower: b} if lower != "no_proxy" else {upper: b, lower: b}
+                # The lower-case value is the one curl, Python and Claude Code 2.1.332 use (measured) and the one
+                # diagnosed (core.config.PROXY_ENV_ORDER): both spellings get it.
+                fix = {upper: a, lower: a}
                 issues.append(EnvIssue("case_mismatch", _env_note("case_mismatch", view=view_name, lower=lower,
                                                                   upper=upper, a=a, b=b), fix))
                 break

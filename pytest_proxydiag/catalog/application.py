@@ -141,8 +141,8 @@ NOTES = {
         "http_only": ("Only {only} is set, no HTTPS_PROXY: curl, requests, httpx and LiteLLM send https traffic "
                       "direct (HTTP_PROXY is for http:// URLs), while Claude Code uses HTTP_PROXY for it; the "
                       "same machine gives two verdicts."),
-        "case_mismatch": ("In {view} {lower}={a} but {upper}={b}: curl and Python use {lower}, Claude Code and "
-                          "Go tools {upper}; each client goes its own way."),
+        "case_mismatch": ("In {view} {lower}={a} but {upper}={b}: curl, Python and Claude Code use {lower}, Go "
+                          "tools {upper}; each client goes its own way."),
         "stale": ("{name} differs: this process has {here}, a new {shell} shell gets {there} (from {files}); a "
                   "new terminal will use another proxy than the one diagnosed here."),
         "not_loaded": "{name} is set in {where}, which {shell} does not read; add it to {startup}.",
@@ -179,6 +179,8 @@ NOTES = {
         "curl_unavailable": ("{client} fails ({reason}); curl is not available to tell whether the path itself "
                              "works: {error}"),
         "both_fail": "{client} and curl both fail: {reason}",
+        "unparsable_url": ("{client} fails ({error}): the proxy URL's credentials need URL encoding, which "
+                           "{client} reads differently from curl"),
         "see_reason": "  (see the reason above)",
         "r_407": "the proxy asked for authentication (407)",
         "r_refused_destination": "the proxy refused the destination ({status})",
@@ -203,7 +205,13 @@ NOTES = {
         "stricter_parser": ("{client} parses the proxy URL more strictly than curl: URL-encode the password "
                             "(see auth.special_chars)"),
         "credentials_not_sent": ("{client} did not send the credentials curl sent (curl may take them from "
-                                 "~/.curlrc, .netrc or -U; requests and httpx only from the proxy URL)"),
+                                 "proxy-user in ~/.curlrc or -U, never from .netrc; requests, httpx and Claude Code "
+                                 "only from the proxy URL): put them in the proxy URL (auth.credentials)"),
+        "latin1_password": ("{client} sends a proxy password holding a non-ASCII character in Latin-1, where curl, "
+                            "httpx and Claude Code send UTF-8, which the proxy expects (measured with requests 2.34 "
+                            "and Squid: 407 for requests only, with the password URL-encoded or not). No setting "
+                            "changes that: ask IT for a password of ASCII characters, or use an httpx-based client "
+                            "(the Anthropic SDK)"),
         "socks_extra": "{client} needs an extra package for a SOCKS proxy ({install})",
         "failed_with": "{client} failed with {code}: {error}",
     },

@@ -69,7 +69,7 @@ STEPS = {
                 "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
             "add_credentials": {"any": (
                 "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
-                "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
+                "  export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
                 "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
         },
     },
@@ -81,6 +81,12 @@ STEPS = {
             "unencoded": {
                 "text": "The proxy URL from {source} has credentials with unencoded special characters "
                         "({chars}). Clients split it differently: {client_reading}.",
+                "solution": "encode",
+            },
+            "literal_percent": {
+                "text": "The proxy URL from {source} has a '%' followed by two hex digits in the password, which "
+                        "every client decodes to another character: the proxy refused the password so decoded and "
+                        "accepted it as written. That '%' belongs to the password, so encode it as %25.",
                 "solution": "encode",
             },
             "invalid_percent": {
@@ -109,9 +115,16 @@ STEPS = {
                         "{source}. {where}",
                 "solution": "export",
             },
+            "empty_lower": {
+                "text": "{lower} is set but empty while {upper} holds the proxy. Python (requests, urllib, httpx, "
+                        "LiteLLM) takes the empty {lower} as \"no proxy\" and goes direct; curl and Claude Code "
+                        "count an empty value as unset and use {upper} (measured with curl 7.88.1 and Claude Code "
+                        "2.1.332): the same shell gives two verdicts.",
+                "solution": "unset_empty",
+            },
             "case_mismatch": {
-                "text": "Upper and lower case disagree: {detail}. curl and Python read the lower-case one, "
-                        "Go reads the upper-case one first.",
+                "text": "Upper and lower case disagree: {detail}. curl, Python and Claude Code read the lower-case "
+                        "one, Go reads the upper-case one first.",
                 "solution": "export",
             },
             "http_only": {
@@ -131,6 +144,11 @@ STEPS = {
             },
         },
         "solutions": {
+            "unset_empty": {"any": (
+                "Remove the empty {lower}, in this shell and in the file that sets it (look for "
+                "\"{lower}=\" in {profile}):\n"
+                "  unset {lower}\n"
+                "Verify: env | grep -i _proxy   ({upper} stays; {lower} is gone or holds the same proxy)")},
             "export": {"any": (
                 "Export the proxy in the shell (and profile) where Claude Code runs.\n"
                 "Add to {profile}:\n"
@@ -162,6 +180,13 @@ STEPS = {
                 "text": "The login in {path} for {host} is rejected by the proxy ({status}).",
                 "solution": "rejected",
             },
+            "not_read": {
+                "text": "{path} holds a login for the proxy host {host} ({login}) and the proxy accepts it, but no "
+                        "client here sends it: curl (even with --netrc), Python requests, httpx and Claude Code "
+                        "take proxy credentials only from the proxy URL, never from .netrc, so each of them sends "
+                        "none and gets 407.",
+                "solution": "inline",
+            },
             "no_entry": {
                 "text": "{path} has no machine entry for the proxy host {host}; proxy credentials are not "
                         "taken from it. {detail}",
@@ -175,6 +200,9 @@ STEPS = {
                 "  machine {host}\n  login <user>\n  password <password>\n"
                 "and chmod 600 {path}. Some HTTP libraries (Node, Claude Code) do not read .netrc at all: "
                 "use inline credentials in HTTPS_PROXY or a secret manager.")},
+            "inline": {"any": (
+                "Put the login into the proxy URL, the password URL-encoded (keep {path} for the servers that "
+                "read it):\n{export_lines}")},
             "rejected": {"any": (
                 "The proxy rejects the login stored in {path}. Contact IT for correct credentials, update the "
                 "entry, and keep chmod 600 {path}. Some HTTP libraries do not read .netrc: use inline "

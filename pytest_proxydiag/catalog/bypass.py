@@ -42,6 +42,8 @@ STEPS = {
                           "HTTP port from IT or a local relay (Privoxy: forward-socks5t / {hostport} .; then "
                           "HTTPS_PROXY=\"http://127.0.0.1:8118\"); connectivity.proxy_works names the clients here.",
             "proxy_answered": "the proxy answered {status}",
+            "unobserved_unparsable": ("{witness}'s request for {target} never arrived at the proxy ({arrival}): it "
+                                      "cannot read the proxy URL, whose credentials need URL encoding"),
             "by_rules": "by their rules every client uses the proxy for {urls} (no client could run to prove it)",
             "proved": "every client uses the proxy by its rules; proved with {client}: its request {arrival} was "
                       "sent to the proxy (seen by a relay in front of it; {proxy_answer})",

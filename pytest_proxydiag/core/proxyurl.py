@@ -32,8 +32,10 @@ SUPPORTED_SCHEMES = {
 }
 DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080, "socks4": 1080, "socks4a": 1080, "socks": 1080}
 # Characters that must be percent-encoded inside user:password, because a
-# client splitting the URL stops at them.
-_RESERVED_IN_USERINFO = set("@:/?#[]% ")
+# client splitting the URL stops at them.  A backslash (``CORP\\jdoe``) is one: WHATWG URL parsers (Node,
+# Claude Code) and urllib3 read it as "/" and take what follows for the path (measured: requests and Claude
+# Code 2.1.332 look up the host "corp"), while curl and httpx send it.
+_RESERVED_IN_USERINFO = set("@:/?#[]% \\")
 
 
 class ProxyURLError(ValueError):
@@ -191,7 +193,7 @@ def parse_proxy_url(text: str, *, source: str = "value") -> ProxyURL:
         if any(c in _RESERVED_IN_USERINFO - {"%"} for c in user_raw) or any(
                 c in _RESERVED_IN_USERINFO - {"%"} for c in pw_raw):
             needs_encoding = True
-            problems.append("the credentials contain unencoded special characters (@ : / ? # [ ] or space); "
+            problems.append("the credentials contain unencoded special characters (@ : / ? # [ ] \\ or space); "
                             "percent-encode them")
         elif "%" in userinfo and not _valid_percent(userinfo):
             needs_encoding = True

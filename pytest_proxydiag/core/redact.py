@@ -61,6 +61,28 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_NAME_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,80}")
+# Text a word-like secret may follow directly and still be itself: a %XX escape, a JSON or repr escape.
+_ESCAPED_BEFORE = r"(?<=%[0-9A-Fa-f]{2})|(?<=\\[ntrbf])"
+
+
+def _alternative(secret: str) -> str:
+    """The regex for one remembered form.  A form made only of letters (a password that is a word: ``proxy``,
+    ``lab``, ``welcome``) is masked as a whole token, not inside a longer name: substring masking turned
+    ``https_proxy`` into ``https_***`` in a fix and ``pytest-proxydiag`` into ``pytest-***diag``, and a host name
+    holding it (the company's name) into ``proxy.***.example`` in the commands to run.  After a %XX
+    or a backslash escape it is masked still (``%3Aproxy%40`` is the password in an encoded URL).  Every other
+    form (a digit or a sign in it) is masked wherever it appears."""
+    text = re.escape(secret)
+    if secret.isascii() and secret.isdigit():
+        # A run of digits (the "2026" of an unencoded "Summer@2026"): not inside a date (2026-12-01), a version
+        # or an address (127.0.0.1), which it turned into ***-12-01 and broke the report's times.
+        return rf"(?<![A-Za-z0-9_])(?<!\d-)(?<![A-Za-z0-9]\.){text}(?![A-Za-z0-9_])(?!-\d)(?!\.[A-Za-z0-9])"
+    if not _LETTERS.fullmatch(secret):
+        return text
+    # Nor as a label of a host name (api.anthropic.com, proxy.corp.example): ".x" after it or "x." before it.
+    return rf"(?:(?<![A-Za-z0-9_])(?<![A-Za-z0-9]\.)|{_ESCAPED_BEFORE}){text}(?![A-Za-z0-9_])(?!\.[A-Za-z0-9])"
 
 
 def is_secret_name(name: str) -> bool:
@@ -117,7 +139,7 @@ class Redactor:
                 self.add(f"{user}:{password}")
             # A client that mis-parses an unencoded password quotes the pieces between its
             # special characters ("Invalid port: 'Summer2024'"): mask those pieces too.
-            self.add(*(piece for piece in re.split(r"[@:/?#\[\] %]", password) if piece != password))
+            self.add(*(piece for piece in re.split(r"[@:/?#\[\] %\\]", password) if piece != password))
 
     def add_local_secrets(self, env: Mapping[str, str], *, litellm_config: str | None = None,
                           cwd: str | os.PathLike | None = None) -> None:
@@ -139,7 +161,7 @@ class Redactor:
         with self._lock:
             if self._compiled is None and self._secrets:
                 alts = sorted(self._secrets, key=len, reverse=True)
-                self._compiled = re.compile("|".join(re.escape(a) for a in alts))
+                self._compiled = re.compile("|".join(_alternative(a) for a in alts))
             return self._compiled
 
     def redact(self, text: Any) -> Any:
@@ -153,7 +175,8 @@ class Redactor:
             text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         pat = self._pattern()
         if pat is not None:
-            text = pat.sub(MASK, text)
+            # Twice: a word-like secret glued to another masked form stands alone only after the first pass.
+            text = pat.sub(MASK, pat.sub(MASK, text))
         for rx, repl in _PATTERNS:
             text = rx.sub(repl, text)
         return text
@@ -167,7 +190,10 @@ class Redactor:
         if isinstance(obj, Mapping):
             out = {}
             for k, v in obj.items():
-                key = self.redact(k) if isinstance(k, str) else k
+                # A key that is a name (a JSON field, a variable: "proxy", "https_proxy") stays whole even when a
+                # password is that word: masking it broke the report ("No proxy is configured") and wrote
+                # "export https_***=" into fixes.  Values are masked as ever; other keys through the patterns too.
+                key = (k if _NAME_KEY.fullmatch(k) else self.redact(k)) if isinstance(k, str) else k
                 if isinstance(k, str) and is_secret_name(k) and isinstance(v, str) and v:
                     out[key] = MASK
                 else:

@@ -33,6 +33,12 @@ def netrc_path(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or os.path.expanduser("~")) / ".netrc"
 
 
+def password_for(env: Mapping[str, str], host: str) -> str | None:
+    """The password of the .netrc entry for *host* (None when there is none or the file cannot be used)."""
+    entry = read_netrc(netrc_path(env), host).entry
+    return entry[1] if entry is not None and entry[1] else None
+
+
 def read_netrc(path: Path, host: str) -> NetrcRead:
     """The entry for *host* in *path*, or why the file cannot be used."""
     out = NetrcRead(path)

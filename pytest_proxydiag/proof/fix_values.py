@@ -10,10 +10,10 @@ never ``verified``, and the fix script writes its lines commented out.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 __all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "PROXY_PLACEHOLDER", "PRODUCE_PROXY_URL", "PLACEHOLDERS",
-           "ANY_PLACEHOLDER", "proxy_fix_value"]
+           "ANY_PLACEHOLDER", "proxy_fix_value", "placeholder_secrets"]
 
 #: What a fix shows in place of the proxy password (URL-encoded).
 PLACEHOLDER = "<URL-ENCODED-PASSWORD>"
@@ -57,3 +57,20 @@ def proxy_fix_value(url, assignments: Iterable[Any] = ()) -> str:
             continue
         return found.encoded(password_placeholder=PLACEHOLDER) if found.password else found.encoded()
     return PROXY_PLACEHOLDER
+
+
+def placeholder_secrets(proxy: Any, step_id: str, env: Mapping[str, str], key: str | None = None) -> dict[str, str]:
+    """The values the fix engine puts in place of :data:`PLACEHOLDER` (in memory only, never shown): the proxy
+    URL's password; for auth.netrc, which moves the .netrc login into the proxy URL, the .netrc password; for a
+    literal '%' (auth.special_chars ``literal_percent``) the password as written."""
+    from urllib.parse import quote
+
+    from pytest_proxydiag.branches.auth import raw_password
+    from pytest_proxydiag.machine import netrcfile
+
+    if proxy is None:
+        return {}
+    password = proxy.password or (netrcfile.password_for(env, proxy.host) if step_id == "auth.netrc" else None)
+    if key == "literal_percent":
+        password = raw_password(proxy.raw)
+    return {PLACEHOLDER: quote(password, safe="")} if password else {}

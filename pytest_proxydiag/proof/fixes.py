@@ -42,7 +42,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from pytest_proxydiag.branches import providers
 from pytest_proxydiag.proof import claude_runner, client_plans, client_rules, node_rules, clients as clients_mod
@@ -51,7 +51,7 @@ from pytest_proxydiag.proof.clients import ClientInfo, ClientRun
 from pytest_proxydiag.proof.gateway import GATEWAY_FIX_KINDS, prove_gateway_fix
 from pytest_proxydiag.proof.fix_values import (  # noqa: F401 - importable from here as before
     ANY_PLACEHOLDER, PLACEHOLDER, PLACEHOLDERS, PRODUCE_PASSWORD, PRODUCE_PROXY_URL, PROXY_PLACEHOLDER,
-    proxy_fix_value)
+    placeholder_secrets, proxy_fix_value)
 
 __all__ = ["PLACEHOLDER", "PRODUCE_PASSWORD", "PROXY_PLACEHOLDER", "PRODUCE_PROXY_URL", "PLACEHOLDERS",
            "proxy_fix_value", "NO_DIRECT_ADDRESS", "child_env", "normalize_fix", "prove",
@@ -573,10 +573,7 @@ def _prove(state, result, fix: dict) -> None:
     target_url = result.params.get("target") if isinstance(result.params.get("target"), str) else None
     target_url = target_url or settings.targets[0].url
     target = next((t for t in settings.targets if t.url == target_url), None)
-    secrets: dict[str, str] = {}
-    p = settings.proxy.url
-    if p is not None and p.password:
-        secrets[PLACEHOLDER] = quote(p.password, safe="")
+    secrets = placeholder_secrets(settings.proxy.url, result.step_id, settings.env, result.finding_key)
     cache = state.probes.cached(_CACHE_KEY, _RunCache)
     verify_fix(fix, env=settings.env, target_url=target_url, clients=settings["clients"] or "auto",
                timeout=float(settings.timeout), resolve=settings.resolve, no_direct=bool(settings["no_direct"]),
