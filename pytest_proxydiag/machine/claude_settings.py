@@ -6,6 +6,10 @@ higher one wins (Claude Code's documented precedence)::
 
     managed  >  local  >  project  >  user
 
+The managed scope is ``managed-settings.json`` and then every ``*.json`` in the
+``managed-settings.d`` directory beside it, in name order, a later file winning
+(measured with 2.1.332; names starting with ``.`` and other extensions are not read).
+
 =========  ==========================================================================
 scope      file
 =========  ==========================================================================
@@ -44,6 +48,9 @@ __all__ = ["SCOPES", "SettingsFile", "ClaudeSettings", "managed_settings_path", 
 #: Lowest precedence first: a later scope's value wins.
 SCOPES = ("user", "project", "local", "managed")
 MAX_SETTINGS = 1024 * 1024
+MANAGED_DROP_IN = "managed-settings.d"
+#: At most this many drop-in files are read (a directory of thousands is not a settings scope).
+MAX_DROP_INS = 64
 _MANAGED = {
     "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
     "win32": r"C:\Program Files\ClaudeCode\managed-settings.json",
@@ -109,8 +116,20 @@ def settings_files(home: str | os.PathLike, cwd: str | os.PathLike | None = None
     if cwd is not None:
         out += [("project", os.path.join(str(cwd), ".claude", "settings.json")),
                 ("local", os.path.join(str(cwd), ".claude", "settings.local.json"))]
-    out.append(("managed", managed_settings_path(platform, system_root)))
+    managed = managed_settings_path(platform, system_root)
+    out.append(("managed", managed))
+    out += [("managed", path) for path in managed_drop_ins(managed)]
     return out
+
+
+def managed_drop_ins(managed_path: str) -> list[str]:
+    """The drop-in files Claude Code reads after *managed_path*: ``managed-settings.d/*.json``, by name, no dot-files."""
+    folder = os.path.join(os.path.dirname(managed_path), MANAGED_DROP_IN)
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in names[:MAX_DROP_INS]]
 
 
 def _read_one(scope: str, path: str) -> SettingsFile:

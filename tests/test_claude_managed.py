@@ -1,0 +1,129 @@
+"""Claude Code's managed (organisation) settings as IT deploys them, measured with the real 2.1.332.
+
+Measured in a private mount and network namespace (``unshare -m -n``, an overlay over /etc, loopback
+listeners as proxies), shell ``HTTPS_PROXY`` on one port, each settings scope naming another:
+
+* ``/etc/claude-code/managed-settings.d/*.json`` (the drop-in directory) are read after
+  ``managed-settings.json``, in name order, the later file winning: ``10-a.json`` and ``20-b.json`` over
+  managed-settings.json, every API CONNECT went to ``20-b.json``'s proxy; ``.99-hidden.json`` and
+  ``99-z.conf`` were not read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_proxydiag.machine import claude_settings
+from pytest_proxydiag.proof import clients
+from pytest_proxydiag.proof.clients import describe, run_client
+
+DEFAULT_CLAUDE = "/opt/proxydiag-claude/node_modules/.bin/claude"
+
+
+def _write(path: Path, doc) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def managed_dir(tmp_path, monkeypatch) -> Path:
+    """Where this machine's /etc/claude-code is, for every reader of the run (relocated into tmp_path)."""
+    where = tmp_path / "etc" / "claude-code"
+    monkeypatch.setattr(claude_settings, "_MANAGED_DEFAULT", str(where / "managed-settings.json"))
+    monkeypatch.setattr(claude_settings.sys, "platform", "linux")
+    return where
+
+
+def test_drop_ins_are_read_after_managed_settings_in_name_order(tmp_path, managed_dir):
+    home = tmp_path / "home"
+    _write(home / ".claude" / "settings.json", {"env": {"HTTPS_PROXY": "http://user:1", "U": "u"}})
+    _write(managed_dir / "managed-settings.json", {"env": {"HTTPS_PROXY": "http://managed:2", "M": "m"}})
+    _write(managed_dir / "managed-settings.d" / "20-b.json", {"env": {"HTTPS_PROXY": "http://drop-in-b:4"}})
+    first = _write(managed_dir / "managed-settings.d" / "10-a.json",
+                   {"env": {"HTTPS_PROXY": "http://drop-in-a:3", "A": "a"}})
+    _write(managed_dir / "managed-settings.d" / ".99-hidden.json", {"env": {"HTTPS_PROXY": "http://hidden:5"}})
+    _write(managed_dir / "managed-settings.d" / "99-z.conf", {"env": {"HTTPS_PROXY": "http://conf:6"}})
+    cs = claude_settings.read(home, None)
+    assert cs.env == {"HTTPS_PROXY": "http://drop-in-b:4", "U": "u", "M": "m", "A": "a"}
+    assert cs.where("HTTPS_PROXY") == str(managed_dir / "managed-settings.d" / "20-b.json")
+    assert cs.where("A") == str(first)
+    assert [scope for scope, _ in claude_settings.settings_files(home, None)] == ["user", "managed", "managed",
+                                                                                  "managed"]
+
+
+def test_a_proxy_set_only_in_a_managed_drop_in_is_the_one_diagnosed(run_diag, lab_factory, managed_dir):
+    """IT ships the proxy as /etc/claude-code/managed-settings.d/50-proxy.json, the shell has none: Claude Code's
+    traffic takes it, so its wrong password is the root cause (not 'no proxy configured')."""
+    lab = lab_factory("wrong-password")
+    drop_in = _write(managed_dir / "managed-settings.d" / "50-proxy.json", {"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}})
+    env = {k: v for k, v in lab.env.items() if "proxy" not in k.lower()}
+    run = run_diag("-m", "auth or connectivity", "--proxydiag-clients", "none", "--proxydiag-no-direct",
+                   *lab.pytest_args, env=env)
+    assert run.doc["config"]["proxy"]["source"] == "settings:HTTPS_PROXY", run.doc["config"]["proxy"]
+    assert run.root_cause == "auth.credentials", run.output[-3000:]
+    assert run.step("auth.env_exported")["outcome"] == "passed"
+    assert str(drop_in) in json.dumps(run.doc["config"]) + run.step("auth.env_exported")["summary"], \
+        run.step("auth.env_exported")
+    assert "not-the-password" not in run.output + run.json_path.read_text()
+
+
+# ----------------------------------------------------------------------------- the real client
+
+_OVERLAY_ETC = ('mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/up,workdir=$0/work" /etc '
+                '&& cp -r "$0/claude-code" /etc/ && cp "$0/hosts" /etc/hosts && exec "$@"')
+
+
+@pytest.fixture
+def claude_with_etc(tmp_path, monkeypatch):
+    """``etc(dir)``: the real claude (as the runner's ``claude``) sees *dir* as /etc/claude-code, in a private
+    mount namespace (an overlay over /etc, root only); provider names are pinned to loopback there too."""
+    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
+                                                  else shutil.which("claude"))
+    why = None
+    if not real:
+        why = "Claude Code is not installed (.ci/install-claude.sh)"
+    elif os.geteuid() != 0 or not shutil.which("unshare"):
+        why = "an overlay over /etc in a private mount namespace needs root and unshare (util-linux)"
+    if why:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(why + "; under CI=true this is an error")
+        pytest.skip(why)
+
+    def etc(folder: Path) -> None:
+        over = tmp_path / "overlay"
+        for sub in ("up", "work"):
+            (over / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copytree(folder, over / "claude-code", dirs_exist_ok=True)
+        (over / "hosts").write_text("127.0.0.1 localhost\n127.0.0.2 api.anthropic.com claude.ai\n")
+        wrapper = tmp_path / "claude"
+        wrapper.write_text(f"#!/bin/sh\nexec unshare -m --propagation private -- sh -c '{_OVERLAY_ETC}' {over} "
+                           f"{real} \"$@\"\n")
+        wrapper.chmod(0o755)
+        monkeypatch.setenv(clients.CLAUDE_ENV, str(wrapper))
+
+    return etc
+
+
+def test_real_claude_takes_the_proxy_of_the_last_drop_in(claude_with_etc, lab_factory, tmp_path, managed_dir,
+                                                         monkeypatch):
+    """The shell and managed-settings.json name a closed port; IT's drop-in names the real proxy (whose password is
+    wrong): Claude Code meets that proxy's refusal (ERR_PROXY_TUNNEL, not ECONNREFUSED), as the reader says."""
+    lab = lab_factory("wrong-password")
+    _write(managed_dir / "managed-settings.json", {"env": {"HTTPS_PROXY": "http://127.0.0.1:9"}})
+    _write(managed_dir / "managed-settings.d" / "50-proxy.json", {"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}})
+    claude_with_etc(managed_dir)
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    assert claude_settings.read(home, tmp_path).env["HTTPS_PROXY"] == lab.env["HTTPS_PROXY"]
+    # The run carries the settings it read (the drop-in's proxy); the real claude reads /etc/claude-code itself too.
+    run = run_client("claude", lab.target_url, env, 20)
+    assert not run.reached and run.error_code == "ERR_PROXY_TUNNEL", describe(run)
