@@ -127,3 +127,41 @@ def test_real_claude_takes_the_proxy_of_the_last_drop_in(claude_with_etc, lab_fa
     # The run carries the settings it read (the drop-in's proxy); the real claude reads /etc/claude-code itself too.
     run = run_client("claude", lab.target_url, env, 20)
     assert not run.reached and run.error_code == "ERR_PROXY_TUNNEL", describe(run)
+
+
+@pytest.mark.parametrize("name, text", [("managed-settings.json", '{"env": {"HTTPS_PROXY": "%s",}}'),
+                                        ("managed-settings.d/50-proxy.json", "[]")])
+def test_an_unparsable_managed_file_stops_claude_code_and_is_its_to_fix(run_diag, lab_factory, managed_dir, name,
+                                                                         text):
+    """Measured with 2.1.332: a managed file (or drop-in) that is not a JSON object stops Claude Code at once
+    (exit 1: "<path>: Managed settings document could not be parsed as a JSON object; none of its settings are in
+    effect. Fix or remove it."), while a broken user, project or local file is ignored and Claude Code runs on."""
+    lab = lab_factory("healthy")
+    path = _write(managed_dir / name, text.replace("%s", lab.env["HTTPS_PROXY"]))
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, lab=lab)
+    step = run.step("bypass.app_settings")
+    assert run.root_cause == "bypass.app_settings" and step["finding_key"] == "managed_unparsable", run.output[-3000:]
+    assert "refuses to start" in step["finding"] and "Managed settings document could not be parsed" in step["finding"]
+    assert f"python3 -m json.tool '{path}'" in step["solution"] or f"python3 -m json.tool {path}" in step["solution"]
+    assert "ask IT" in step["solution"] and "override the shell" not in step["solution"]
+
+
+def test_a_broken_user_file_is_still_read_as_ignored(run_diag, lab_factory, diag_home):
+    lab = lab_factory("healthy")
+    _write(diag_home / ".claude" / "settings.json", '{"env": {"HTTPS_PROXY": "http://127.0.0.1:9",}}')
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, lab=lab)
+    assert run.step("bypass.app_settings")["finding_key"] == "unreadable"
+
+
+def test_real_claude_will_not_start_with_an_unparsable_managed_file(claude_with_etc, lab_factory, tmp_path,
+                                                                     managed_dir, monkeypatch):
+    lab = lab_factory("healthy")
+    _write(managed_dir / "managed-settings.json", '{"env": {"DISABLE_TELEMETRY": "1",}}')
+    claude_with_etc(managed_dir)
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "HTTPS_PROXY": lab.env["HTTPS_PROXY"]}
+    run = run_client("claude", lab.target_url, env, 20)
+    assert not run.reached and run.error_code == "exit 1", describe(run)
+    assert "Managed settings document could not be parsed as a JSON object" in run.error, describe(run)

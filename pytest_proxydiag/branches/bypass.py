@@ -60,6 +60,7 @@ class SettingsEntry:
     app: str
     precedence: int = 0  # higher wins (managed > local > project > user)
     error: str | None = None
+    stops_app: bool = False  # the app refuses to start over this file (an unparsable managed file)
 
 
 def normalize_proxy(value: str | None) -> str | None:
@@ -96,7 +97,8 @@ def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
         shown = _display(Path(f.path), home)
         if f.problem:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem))
+            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem,
+                                     stops_app=f.stops_claude))
         out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
                 if k in CLAUDE_ENV_KEYS]
     return out
@@ -386,6 +388,11 @@ def judge_system_sources(sources: list[ProxySource], notes: list[str], env_raw: 
                           env_proxy=env_proxy, fixes="\n".join(dict.fromkeys(fixes)))
 
 
+def _quoted(path: str) -> str:
+    import shlex
+    return shlex.quote(path)
+
+
 def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str | None,
                        env_var: str | None) -> Judgement:
     """Step 4: no application settings file overrides the shell's proxy or sends the provider direct."""
@@ -393,6 +400,8 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
 
     problems = []  # (entry, problem, change)
     for e in sorted(entries, key=lambda x: -x.precedence):
+        if e.error and e.stops_app:
+            return Judgement.fail("managed_unparsable", path=e.path, problem=e.error, quoted=_quoted(e.path))
         if e.error:
             change = _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML")
             return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",

@@ -145,8 +145,19 @@ STEPS = {
             "override": {"text": "{path} sets {setting} = \"{value}\": {problem}.{others}", "solution": "edit"},
             "unreadable": {"text": "{path} cannot be read by {app}: {problem}. Its proxy settings (if any) are "
                                    "ignored or break the app.", "solution": "edit"},
+            "managed_unparsable": {"text": "{problem}. It is a managed (organisation) settings file, and Claude Code "
+                                           "refuses to start while one is not a JSON object: every claude command "
+                                           "exits at once with \"{path}: Managed settings document could not be "
+                                           "parsed as a JSON object; none of its settings are in effect. Fix or "
+                                           "remove it.\" (measured with 2.1.332), whatever the network does. A "
+                                           "broken user, project or local settings file is only ignored.",
+                                   "solution": "managed"},
         },
-        "solutions": {"edit": {"any": (
+        "solutions": {"managed": {"any": (
+            "Your organisation deploys {path}; it is not yours to edit: ask IT to fix its syntax (it must be one "
+            "JSON object) or remove it. The line at fault: python3 -m json.tool {quoted}\n"
+            "Until then Claude Code cannot start on this machine; no proxy or certificate change helps.")},
+                      "edit": {"any": (
             "Edit {path}: {change}\n"
             "Settings in this file override the shell environment for {app} only, so the shell and the app "
             "disagree until they match. Claude Code reads, from lowest to highest precedence: "

@@ -67,6 +67,8 @@ class SettingsFile:
     exists: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     problem: str | None = None
+    #: A managed file that is not a JSON object: Claude Code (2.1.332, measured) refuses to start over it.
+    stops_claude: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,11 +153,13 @@ def _read_one(scope: str, path: str) -> SettingsFile:
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        return SettingsFile(scope, path, True, problem=f"{path} cannot be read as JSON: {exc}")
+        return SettingsFile(scope, path, True, problem=f"{path} cannot be read as JSON: {exc}",
+                            stops_claude=scope == "managed")
     except RecursionError:
         return SettingsFile(scope, path, True, problem=f"{path} nests too deeply to be a settings file")
     if not isinstance(doc, dict):
-        return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object")
+        return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object",
+                            stops_claude=scope == "managed")
     block = doc.get("env")
     if block is None:
         return SettingsFile(scope, path, True)
