@@ -165,3 +165,35 @@ def test_real_claude_will_not_start_with_an_unparsable_managed_file(claude_with_
     run = run_client("claude", lab.target_url, env, 20)
     assert not run.reached and run.error_code == "exit 1", describe(run)
     assert "Managed settings document could not be parsed as a JSON object" in run.error, describe(run)
+
+
+# A UTF-8 byte order mark (PowerShell 5's Set-Content -Encoding UTF8, Notepad) is skipped by Claude Code 2.1.332:
+# measured, ~/.claude/settings.json and managed-settings.json with one had their HTTPS_PROXY used.
+BOM = "\ufeff"
+
+
+def test_a_settings_file_with_a_byte_order_mark_is_read_as_claude_code_reads_it(run_diag, lab_factory, diag_home):
+    lab = lab_factory("wrong-password")
+    _write(diag_home / ".claude" / "settings.json", BOM + json.dumps({"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}}))
+    env = {k: v for k, v in lab.env.items() if "proxy" not in k.lower()}
+    run = run_diag("-m", "auth or connectivity or bypass", "--proxydiag-clients", "none", "--proxydiag-no-direct",
+                   *lab.pytest_args, env=env)
+    assert run.doc["config"]["proxy"]["source"] == "settings:HTTPS_PROXY", run.doc["config"]["proxy"]
+    assert run.root_cause == "auth.credentials", run.output[-3000:]
+    assert run.step("bypass.app_settings")["finding_key"] != "unreadable", run.step("bypass.app_settings")
+
+
+def test_real_claude_skips_a_byte_order_mark_in_managed_settings(claude_with_etc, lab_factory, tmp_path, managed_dir,
+                                                                 monkeypatch):
+    lab = lab_factory("wrong-password")
+    _write(managed_dir / "managed-settings.json", BOM + json.dumps({"env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}}))
+    claude_with_etc(managed_dir)
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "user-home"
+    home.mkdir()
+    cs = claude_settings.read(home, tmp_path)
+    assert cs.env.get("HTTPS_PROXY") == lab.env["HTTPS_PROXY"] and cs.problems == [], cs
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    run = run_client("claude", lab.target_url, env, 20)
+    # It starts (no "could not be parsed") and meets the managed proxy's refusal, not the shell's closed port.
+    assert not run.reached and run.error_code == "ERR_PROXY_TUNNEL", describe(run)

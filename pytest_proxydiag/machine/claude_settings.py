@@ -9,6 +9,7 @@ higher one wins (Claude Code's documented precedence)::
 The managed scope is ``managed-settings.json`` and then every ``*.json`` in the
 ``managed-settings.d`` directory beside it, in name order, a later file winning
 (measured with 2.1.332; names starting with ``.`` and other extensions are not read).
+A UTF-8 byte order mark at the start of a file is skipped, as Claude Code skips it.
 
 =========  ==========================================================================
 scope      file
@@ -145,7 +146,7 @@ def _read_one(scope: str, path: str) -> SettingsFile:
         if size > MAX_SETTINGS:
             return SettingsFile(scope, path, True,
                                 problem=f"{path} is {size} bytes, larger than {MAX_SETTINGS // 1024} KiB; not read")
-        text = p.read_text(encoding="utf-8", errors="replace")
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         return SettingsFile(scope, path, True, problem=f"{path} cannot be read: {exc.strerror or exc}")
     if not text.strip():
@@ -210,7 +211,7 @@ def top_level(home: str | os.PathLike, cwd: str | os.PathLike | None, key: str, 
             p = Path(path)
             if not p.is_file() or p.stat().st_size > MAX_SETTINGS:
                 continue
-            doc = json.loads(p.read_text(encoding="utf-8", errors="replace") or "{}")
+            doc = json.loads(p.read_text(encoding="utf-8-sig", errors="replace") or "{}")
         except (OSError, ValueError, RecursionError):
             continue
         if isinstance(doc, dict) and key in doc:
@@ -229,7 +230,7 @@ def has_claude_ai_login(home: str | os.PathLike, env: Mapping[str, str] | None =
     try:
         if not path.is_file() or path.stat().st_size > 64 * 1024:
             return False
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        doc = json.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and isinstance(doc.get("claudeAiOauth"), dict)
