@@ -197,3 +197,70 @@ def test_real_claude_skips_a_byte_order_mark_in_managed_settings(claude_with_etc
     run = run_client("claude", lab.target_url, env, 20)
     # It starts (no "could not be parsed") and meets the managed proxy's refusal, not the shell's closed port.
     assert not run.reached and run.error_code == "ERR_PROXY_TUNNEL", describe(run)
+
+
+# A value of the wrong type in a user, project or local file makes Claude Code 2.1.332 skip that whole file, its
+# "env" included (measured: "permissions": "x", {"allow": "Bash(ls)"}, {"defaultMode": "yolo"},
+# {"additionalDirectories": "/x"}, "model": 5, "apiKeyHelper": 5, "statusLine": "x", "cleanupPeriodDays": "x",
+# "includeCoAuthoredBy": "yes"); unknown keys, a non-string item of "allow" and a malformed "hooks" only lose that
+# field.  Its debug log: "Invalid setting skipped without dialog (automated session): <path>: permissions.defaultMode:
+# Invalid value. Expected one of: ...".
+@pytest.mark.parametrize("doc, bad", [
+    ({"permissions": {"defaultMode": "yolo"}}, "permissions.defaultMode"),
+    ({"permissions": {"allow": "Bash(npm run test)"}}, "permissions.allow"),
+    ({"model": 5}, "model"),
+    ({"includeCoAuthoredBy": "yes"}, "includeCoAuthoredBy"),
+])
+def test_a_wrong_value_elsewhere_makes_claude_code_skip_the_files_env(tmp_path, doc, bad):
+    home = tmp_path / "home"
+    path = _write(home / ".claude" / "settings.json", dict(doc, env={"HTTPS_PROXY": "http://user:1"}))
+    cs = claude_settings.read(home, None, system_root=tmp_path / "none")
+    assert cs.env == {} and len(cs.problems) == 1 and bad in cs.problems[0] and str(path) in cs.problems[0], cs
+
+
+@pytest.mark.parametrize("doc", [{"permissions": {"allow": ["Bash(ls)", 1], "defaultMode": "acceptEdits"}},
+                                 {"hooks": [1, 2]}, {"proxy": "http://x:1"},
+                                 {"model": "opus", "apiKeyHelper": "/bin/true", "cleanupPeriodDays": 30}])
+def test_what_claude_code_forgives_keeps_the_env(tmp_path, doc):
+    home = tmp_path / "home"
+    _write(home / ".claude" / "settings.json", dict(doc, env={"HTTPS_PROXY": "http://user:1"}))
+    cs = claude_settings.read(home, None, system_root=tmp_path / "none")
+    assert cs.env == {"HTTPS_PROXY": "http://user:1"} and cs.problems == [], cs
+
+
+def test_the_skipped_file_is_the_finding_with_the_setting_to_correct(run_diag, lab_factory, diag_home):
+    lab = lab_factory("healthy")
+    _write(diag_home / ".claude" / "settings.json",
+           {"permissions": {"defaultMode": "yolo"}, "env": {"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}})
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, lab=lab)
+    step = run.step("bypass.app_settings")
+    assert run.root_cause == "bypass.app_settings" and step["outcome"] == "failed", run.output[-3000:]
+    assert "permissions.defaultMode" in step["finding"] and "skips the whole file" in step["finding"], step["finding"]
+    assert 'correct or remove "permissions.defaultMode"' in step["solution"], step["solution"]
+    assert "fix the syntax" not in step["solution"]
+
+
+def test_real_claude_skips_a_user_file_with_a_wrong_value(lab_factory, tmp_path):
+    """The real claude, the user's own HOME: the file's proxy is the lab's (wrong password), the shell's a closed
+    port.  A valid file: the proxy refuses the tunnel; one wrong value elsewhere: the shell's port refuses."""
+    import subprocess
+
+    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
+                                                  else shutil.which("claude"))
+    if not real:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Claude Code is not installed; under CI=true this is an error")
+        pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
+    lab = lab_factory("wrong-password")
+    home = tmp_path / "home"
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "sk-ant-dummy",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "CLAUDE_CODE_MAX_RETRIES": "0", "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    seen = {}
+    for case, extra in (("valid", {"model": "opus"}), ("wrong", {"permissions": {"defaultMode": "yolo"}})):
+        _write(home / ".claude" / "settings.json", dict(extra, env={"HTTPS_PROXY": lab.env["HTTPS_PROXY"]}))
+        proc = subprocess.run([real, "-p", "hello", "--output-format", "json", "--bare"], env=env, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+        seen[case] = proc.stdout.decode("utf-8", "replace")[-2000:]
+    assert "ERR_PROXY_TUNNEL" in seen["valid"], seen
+    assert "ERR_PROXY_TUNNEL" not in seen["wrong"] and "ECONNREFUSED" in seen["wrong"], seen

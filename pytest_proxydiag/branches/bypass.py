@@ -97,7 +97,7 @@ def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
         shown = _display(Path(f.path), home)
         if f.problem:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem,
+            out.append(SettingsEntry(shown, f.invalid or "(file)", "", "Claude Code", prec, error=f.problem,
                                      stops_app=f.stops_claude))
         out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
                 if k in CLAUDE_ENV_KEYS]
@@ -403,7 +403,8 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
         if e.error and e.stops_app:
             return Judgement.fail("managed_unparsable", path=e.path, problem=e.error, quoted=_quoted(e.path))
         if e.error:
-            change = _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML")
+            change = (_note(APPS, "fix_setting", setting=e.key) if e.key != "(file)"
+                      else _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML"))
             return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
                                   change=change, others="")
         name = e.key.split(".")[-1]

@@ -164,6 +164,8 @@ STEPS = {
             "~/.claude/settings.json, .claude/settings.json, .claude/settings.local.json, managed settings.")}},
         "notes": {
             "fix_syntax": "fix the syntax (it must be valid {format})",
+            "fix_setting": "correct or remove \"{setting}\"; until then Claude Code ignores every setting of this "
+                           "file",
             "sends_direct": "{app} sends {host} direct, skipping the proxy (entry '{entry}': {rule})",
             "keep_internal": "remove \"{name}\" from it, or list only internal hosts there (see bypass.no_proxy)",
             "empty_value": "an empty value turns the proxy off for {app}",

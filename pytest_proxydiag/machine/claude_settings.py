@@ -70,6 +70,8 @@ class SettingsFile:
     problem: str | None = None
     #: A managed file that is not a JSON object: Claude Code (2.1.332, measured) refuses to start over it.
     stops_claude: bool = False
+    #: The setting whose value makes Claude Code skip this whole file (``permissions.defaultMode``), if any.
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,12 @@ def _read_one(scope: str, path: str) -> SettingsFile:
     if not isinstance(doc, dict):
         return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object",
                             stops_claude=scope == "managed")
+    wrong = _wrong_value(doc) if scope != "managed" else None
+    if wrong is not None:
+        name, why = wrong
+        return SettingsFile(scope, path, True, invalid=name,
+                            problem=f'{path}: "{name}" {why}; Claude Code skips the whole file over it, its "env" '
+                                    f'included (measured with 2.1.332)')
     block = doc.get("env")
     if block is None:
         return SettingsFile(scope, path, True)
@@ -168,6 +176,38 @@ def _read_one(scope: str, path: str) -> SettingsFile:
         return SettingsFile(scope, path, True, problem=f'{path}: "env" must be an object of strings')
     env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str) and v is not None}
     return SettingsFile(scope, path, True, env)
+
+
+# Settings whose wrong type makes Claude Code 2.1.332 skip a whole user, project or local file (measured one by one;
+# the managed scope drops only the wrong entry).  Unknown keys, a non-string item of a rule list and a malformed
+# "hooks" only lose that field, so they are not here.
+_TYPES = {"permissions": dict, "model": str, "apiKeyHelper": str, "statusLine": dict, "cleanupPeriodDays": int,
+          "includeCoAuthoredBy": bool}
+_PERMISSION_TYPES = {"allow": list, "deny": list, "ask": list, "additionalDirectories": list, "defaultMode": str}
+DEFAULT_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan")
+_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", bool: "true or false"}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return _KINDS[bool]
+    if isinstance(value, (int, float)):
+        return _KINDS[int]
+    return next((k for t, k in _KINDS.items() if isinstance(value, t)), "null")
+
+
+def _wrong_value(doc: dict) -> tuple[str, str] | None:
+    """``(setting, why)`` for the first value Claude Code rejects outright, or None."""
+    checks = [(k, doc[k], t) for k, t in _TYPES.items() if k in doc]
+    perms = doc.get("permissions")
+    if isinstance(perms, dict):
+        checks += [(f"permissions.{k}", perms[k], t) for k, t in _PERMISSION_TYPES.items() if k in perms]
+    for name, value, wanted in checks:
+        if _kind(value) != _KINDS[wanted]:
+            return name, f"must be {_KINDS[wanted]}, not {_kind(value)}"
+        if name == "permissions.defaultMode" and value not in DEFAULT_MODES:
+            return name, f"is {json.dumps(value)}, not one of {', '.join(DEFAULT_MODES)}"
+    return None
 
 
 #: One file of one scope, read the same way :func:`read` reads it.
