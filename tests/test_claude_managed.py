@@ -264,3 +264,41 @@ def test_real_claude_skips_a_user_file_with_a_wrong_value(lab_factory, tmp_path)
         seen[case] = proc.stdout.decode("utf-8", "replace")[-2000:]
     assert "ERR_PROXY_TUNNEL" in seen["valid"], seen
     assert "ERR_PROXY_TUNNEL" not in seen["wrong"] and "ECONNREFUSED" in seen["wrong"], seen
+
+
+# Claude Code takes the first non-empty of https_proxy, HTTPS_PROXY, ... from the shell with its settings' env on top
+# (measured with 2.1.332): the shell's https_proxy beats a settings HTTPS_PROXY (every CONNECT went to the shell's),
+# and a settings https_proxy beats the shell's HTTPS_PROXY.
+def test_a_settings_proxy_the_shells_lowercase_variable_shadows_is_not_an_override(run_diag, lab_factory, diag_home):
+    lab = lab_factory("healthy")
+    _write(diag_home / ".claude" / "settings.json", {"env": {"HTTPS_PROXY": "http://127.0.0.1:9"}})
+    env = {k: v for k, v in lab.env.items() if "proxy" not in k.lower()}
+    env["https_proxy"] = lab.env["HTTPS_PROXY"]
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, env=env)
+    step = run.step("bypass.app_settings")
+    assert step["outcome"] == "passed", step
+    # The other way round the settings' https_proxy is the one Claude Code takes: that is an override.
+    _write(diag_home / ".claude" / "settings.json", {"env": {"https_proxy": "http://127.0.0.1:9"}})
+    env = dict(env, HTTPS_PROXY=env.pop("https_proxy"))
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, env=env)
+    step = run.step("bypass.app_settings")
+    assert step["finding_key"] == "override" and "127.0.0.1:9" in step["finding"], step
+
+
+def test_real_claude_takes_the_shells_lowercase_proxy_over_a_settings_uppercase_one(lab_factory, tmp_path,
+                                                                                    monkeypatch):
+    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
+                                                  else shutil.which("claude"))
+    if not real:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Claude Code is not installed; under CI=true this is an error")
+        pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
+    monkeypatch.setenv(clients.CLAUDE_ENV, real)
+    lab = lab_factory("healthy")
+    home = tmp_path / "home"
+    _write(home / ".claude" / "settings.json", {"env": {"HTTPS_PROXY": "http://127.0.0.1:9"}})
+    monkeypatch.chdir(tmp_path)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "https_proxy": lab.env["HTTPS_PROXY"],
+           "NODE_EXTRA_CA_CERTS": str(lab.public_roots)}
+    run = run_client("claude", lab.target_url, env, 20)
+    assert (run.reached, run.status) == (True, 401), describe(run)

@@ -394,8 +394,12 @@ def _quoted(path: str) -> str:
 
 
 def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str | None,
-                       env_var: str | None) -> Judgement:
-    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct."""
+                       env_var: str | None, claude_var: str | None = None) -> Judgement:
+    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct.
+
+    *claude_var* is the variable Claude Code takes its proxy from (the shell with its settings' ``env`` on top, in
+    its order: https_proxy, HTTPS_PROXY, ...): a settings proxy variable it does not read overrides nothing.
+    """
     from pytest_proxydiag.net import routing
 
     problems = []  # (entry, problem, change)
@@ -417,6 +421,8 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
                                               rule=m.rule), _note(APPS, "keep_internal", name=name)))
                     break
         elif name in PROXY_NAMES:
+            if claude_var and client == "claude" and e.value.strip() and name != claude_var:
+                continue  # measured with 2.1.332: the shell's https_proxy beats a settings HTTPS_PROXY
             if not e.value.strip():
                 problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
             elif env_raw and not same_proxy(e.value, env_raw):
