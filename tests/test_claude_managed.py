@@ -80,21 +80,28 @@ _OVERLAY_ETC = ('mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/up,workd
                 '&& cp -r "$0/claude-code" /etc/ && cp "$0/hosts" /etc/hosts && exec "$@"')
 
 
+def _skip(why: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(why + "; under CI=true this is an error")
+    pytest.skip(why)
+
+
+def _real_claude() -> str:
+    """The real claude binary, or skip (fail under CI=true)."""
+    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
+                                                  else shutil.which("claude"))
+    if not real:
+        _skip("Claude Code is not installed (.ci/install-claude.sh)")
+    return real
+
+
 @pytest.fixture
 def claude_with_etc(tmp_path, monkeypatch):
     """``etc(dir)``: the real claude (as the runner's ``claude``) sees *dir* as /etc/claude-code, in a private
     mount namespace (an overlay over /etc, root only); provider names are pinned to loopback there too."""
-    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
-                                                  else shutil.which("claude"))
-    why = None
-    if not real:
-        why = "Claude Code is not installed (.ci/install-claude.sh)"
-    elif os.geteuid() != 0 or not shutil.which("unshare"):
-        why = "an overlay over /etc in a private mount namespace needs root and unshare (util-linux)"
-    if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(why + "; under CI=true this is an error")
-        pytest.skip(why)
+    real = _real_claude()
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        _skip("an overlay over /etc in a private mount namespace needs root and unshare (util-linux)")
 
     def etc(folder: Path) -> None:
         over = tmp_path / "overlay"
@@ -243,14 +250,7 @@ def test_the_skipped_file_is_the_finding_with_the_setting_to_correct(run_diag, l
 def test_real_claude_skips_a_user_file_with_a_wrong_value(lab_factory, tmp_path):
     """The real claude, the user's own HOME: the file's proxy is the lab's (wrong password), the shell's a closed
     port.  A valid file: the proxy refuses the tunnel; one wrong value elsewhere: the shell's port refuses."""
-    import subprocess
-
-    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
-                                                  else shutil.which("claude"))
-    if not real:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Claude Code is not installed; under CI=true this is an error")
-        pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
+    real = _real_claude()
     lab = lab_factory("wrong-password")
     home = tmp_path / "home"
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "sk-ant-dummy",
@@ -287,12 +287,7 @@ def test_a_settings_proxy_the_shells_lowercase_variable_shadows_is_not_an_overri
 
 def test_real_claude_takes_the_shells_lowercase_proxy_over_a_settings_uppercase_one(lab_factory, tmp_path,
                                                                                     monkeypatch):
-    real = os.environ.get(clients.CLAUDE_ENV) or (DEFAULT_CLAUDE if os.access(DEFAULT_CLAUDE, os.X_OK)
-                                                  else shutil.which("claude"))
-    if not real:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Claude Code is not installed; under CI=true this is an error")
-        pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
+    real = _real_claude()
     monkeypatch.setenv(clients.CLAUDE_ENV, real)
     lab = lab_factory("healthy")
     home = tmp_path / "home"
