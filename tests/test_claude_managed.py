@@ -297,3 +297,30 @@ def test_real_claude_takes_the_shells_lowercase_proxy_over_a_settings_uppercase_
            "NODE_EXTRA_CA_CERTS": str(lab.public_roots)}
     run = run_client("claude", lab.target_url, env, 20)
     assert (run.reached, run.status) == (True, 401), describe(run)
+
+
+def test_a_json_null_proxy_is_the_text_null_that_stops_claude_code(run_diag, lab_factory, diag_home):
+    """Measured with 2.1.332: {"env": {"HTTPS_PROXY": null}} does not unset the shell's proxy; Claude Code sets the
+    text "null" and exits at once: 'Invalid proxy URL in HTTPS_PROXY: "null" cannot be parsed as a URL.'"""
+    lab = lab_factory("healthy")
+    _write(diag_home / ".claude" / "settings.json", {"env": {"HTTPS_PROXY": None}})
+    assert claude_settings.read(diag_home, None).env == {"HTTPS_PROXY": "null"}
+    run = run_diag("-m", "bypass", "--proxydiag-clients", "none", *lab.pytest_args, lab=lab)
+    step = run.step("bypass.app_settings")
+    assert run.root_cause == "bypass.app_settings" and step["finding_key"] == "override", run.output[-3000:]
+    assert 'Invalid proxy URL in HTTPS_PROXY: "null" cannot be parsed as a URL' in step["finding"], step["finding"]
+    assert 'remove "HTTPS_PROXY"' in step["solution"], step["solution"]
+
+
+def test_real_claude_stops_on_a_json_null_proxy(lab_factory, tmp_path):
+    real = _real_claude()
+    lab = lab_factory("healthy")
+    home = tmp_path / "home"
+    _write(home / ".claude" / "settings.json", {"env": {"HTTPS_PROXY": None}})
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "sk-ant-dummy",
+           "HTTPS_PROXY": lab.env["HTTPS_PROXY"], "CLAUDE_CODE_MAX_RETRIES": "0", "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    proc = subprocess.run([real, "-p", "hello", "--output-format", "json", "--bare"], env=env, cwd=tmp_path,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+    assert proc.returncode == 1, proc
+    assert 'Invalid proxy URL in HTTPS_PROXY: "null" cannot be parsed as a URL' in proc.stderr.decode(), proc

@@ -425,6 +425,8 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
                 continue  # measured with 2.1.332: the shell's https_proxy beats a settings HTTPS_PROXY
             if not e.value.strip():
                 problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
+            elif client == "claude" and e.value == "null":
+                problems.append((e, _note(APPS, "null_value", name=name), _note(APPS, "remove_key", name=name)))
             elif env_raw and not same_proxy(e.value, env_raw):
                 problems.append((e, _note(APPS, "other_proxy", app=e.app, app_proxy=normalize_proxy(e.value),
                                           env_proxy=normalize_proxy(env_raw), variable=env_var),

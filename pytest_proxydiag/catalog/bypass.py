@@ -169,6 +169,9 @@ STEPS = {
             "sends_direct": "{app} sends {host} direct, skipping the proxy (entry '{entry}': {rule})",
             "keep_internal": "remove \"{name}\" from it, or list only internal hosts there (see bypass.no_proxy)",
             "empty_value": "an empty value turns the proxy off for {app}",
+            "null_value": "JSON null does not unset a variable: Claude Code sets it to the text \"null\" and stops at "
+                          "once with 'Invalid proxy URL in {name}: \"null\" cannot be parsed as a URL.' (measured with "
+                          "2.1.332)",
             "remove_key": "remove \"{name}\" from it",
             "other_proxy": "{app} uses {app_proxy} while the shell uses {env_proxy} ({variable})",
             "same_as_shell": "set \"{name}\" to the same proxy as {variable}, or remove it so the shell's value "

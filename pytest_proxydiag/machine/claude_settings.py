@@ -174,7 +174,7 @@ def _read_one(scope: str, path: str) -> SettingsFile:
         return SettingsFile(scope, path, True)
     if not isinstance(block, dict):
         return SettingsFile(scope, path, True, problem=f'{path}: "env" must be an object of strings')
-    env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str) and v is not None}
+    env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str)}
     return SettingsFile(scope, path, True, env)
 
 
@@ -215,7 +215,8 @@ read_file = _read_one
 
 
 def _text(value: object) -> str:
-    # Claude Code stringifies non-string values ("API_TIMEOUT_MS": 600000).
+    # Claude Code stringifies non-string values ("API_TIMEOUT_MS": 600000); null becomes the text "null", it does not
+    # unset the variable (measured with 2.1.332: "HTTPS_PROXY": null stops it with 'Invalid proxy URL').
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
