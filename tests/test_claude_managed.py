@@ -324,3 +324,35 @@ def test_real_claude_stops_on_a_json_null_proxy(lab_factory, tmp_path):
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
     assert proc.returncode == 1, proc
     assert 'Invalid proxy URL in HTTPS_PROXY: "null" cannot be parsed as a URL' in proc.stderr.decode(), proc
+
+
+# Claude Code 2.1.332 counts a switch only when it is 1, true, yes or on (any case, blanks trimmed): with
+# CLAUDE_CODE_USE_BEDROCK=y or =enabled every CONNECT went to api.anthropic.com, none to Bedrock (measured).
+@pytest.mark.parametrize("value, mode", [("y", "anthropic"), ("enabled", "anthropic"), (" TRUE ", "bedrock"),
+                                         ("on", "bedrock"), ("0", "anthropic")])
+def test_only_the_values_claude_code_counts_switch_it_to_bedrock(value, mode):
+    from pytest_proxydiag.branches import providers
+    from pytest_proxydiag.machine.claude_target import user_target
+
+    env = {"HOME": "/nonexistent", "CLAUDE_CODE_USE_BEDROCK": value, "AWS_REGION": "eu-west-1",
+           "CLAUDE_CODE_SKIP_VERTEX_AUTH": value, "CLAUDE_CODE_USE_VERTEX": "0"}
+    got = user_target(env, "/nonexistent")
+    assert got.mode == mode and providers.uses_bedrock(env) == (mode == "bedrock"), got
+    if mode == "anthropic" and value != "0":
+        assert any(f"CLAUDE_CODE_USE_BEDROCK={value!r}" in p and "1, true, yes or on" in p for p in got.problems), got
+    else:
+        assert not got.problems, got
+
+
+def test_real_claude_ignores_use_bedrock_y(lab_factory, tmp_path):
+    real = _real_claude()
+    lab = lab_factory("healthy")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "sk-ant-dummy",
+           "HTTPS_PROXY": lab.env["HTTPS_PROXY"], "NODE_EXTRA_CA_CERTS": str(lab.public_roots),
+           "ANTHROPIC_BASE_URL": lab.target_url, "CLAUDE_CODE_USE_BEDROCK": "y", "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+           "AWS_REGION": "us-east-1", "CLAUDE_CODE_MAX_RETRIES": "0", "DISABLE_AUTOUPDATER": "1",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    proc = subprocess.run([real, "-p", "hello", "--output-format", "json", "--bare"], env=env, cwd=tmp_path,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+    # Anthropic's API at the base URL (the lab's origin answers the dummy key 401), not Bedrock.
+    assert '"api_error_status":401' in proc.stdout.decode(), proc
