@@ -95,3 +95,25 @@ def test_a_proxy_that_wants_a_client_certificate_is_not_told_to_drop_tls(mtls_pr
     assert "client certificate" in step["finding"] and "does not speak TLS" not in step["finding"], step["finding"]
     assert "CLAUDE_CODE_CLIENT_CERT" in step["solution"] and 'HTTPS_PROXY="http://' not in step["solution"]
     assert run.root_cause in ("certificate.client_cert", "connectivity.proxy_works"), run.output[-3000:]
+
+
+def test_real_claude_presents_its_client_certificate_to_the_proxy(mtls_proxy, tmp_path, monkeypatch):
+    from pytest_proxydiag.proof import clients
+    from pytest_proxydiag.proof.clients import describe, run_client
+
+    real = os.environ.get(clients.CLAUDE_ENV) or next(
+        (p for p in ("/opt/proxydiag-claude/node_modules/.bin/claude",) if os.access(p, os.X_OK)), None)
+    if not real:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Claude Code is not installed; under CI=true this is an error")
+        pytest.skip("Claude Code is not installed (.ci/install-claude.sh)")
+    monkeypatch.setenv(clients.CLAUDE_ENV, real)
+    monkeypatch.chdir(tmp_path)
+    lab, proxy, ids, bundle = mtls_proxy
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", **_env(proxy, bundle)}
+    without = run_client("claude", lab.target_url, base, 20)
+    assert not without.reached and without.error_code == "EPROTO", describe(without)
+    cert, key = ids.pairs["valid"]
+    works = run_client("claude", lab.target_url, dict(base, CLAUDE_CODE_CLIENT_CERT=cert, CLAUDE_CODE_CLIENT_KEY=key),
+                       20)
+    assert (works.reached, works.status) == (True, 401), describe(works)
