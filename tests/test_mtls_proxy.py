@@ -95,6 +95,10 @@ def test_a_proxy_that_wants_a_client_certificate_is_not_told_to_drop_tls(mtls_pr
     assert "client certificate" in step["finding"] and "does not speak TLS" not in step["finding"], step["finding"]
     assert "CLAUDE_CODE_CLIENT_CERT" in step["solution"] and 'HTTPS_PROXY="http://' not in step["solution"]
     assert run.root_cause in ("certificate.client_cert", "connectivity.proxy_works"), run.output[-3000:]
+    if pair is None:
+        # The pair is checked against the proxy as a proxy (curl's --proxy-cert), not as a web server.
+        solution = run.step("certificate.client_cert")["solution"]
+        assert f"curl -v --proxy {proxy} --proxy-cert <certificate> --proxy-key <key> " in solution, solution
 
 
 def test_real_claude_presents_its_client_certificate_to_the_proxy(mtls_proxy, tmp_path, monkeypatch):
