@@ -356,3 +356,12 @@ def test_real_claude_ignores_use_bedrock_y(lab_factory, tmp_path):
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
     # Anthropic's API at the base URL (the lab's origin answers the dummy key 401), not Bedrock.
     assert '"api_error_status":401' in proc.stdout.decode(), proc
+
+
+def test_a_top_level_key_of_a_file_claude_code_skips_does_not_count(tmp_path):
+    home = tmp_path / "home"
+    path = _write(home / ".claude" / "settings.json", {"skipWebFetchPreflight": True, "model": "opus"})
+    assert claude_settings.top_level(home, None, "skipWebFetchPreflight", system_root=tmp_path / "none") == \
+        (True, str(path))
+    _write(path, {"skipWebFetchPreflight": True, "model": 5})
+    assert claude_settings.top_level(home, None, "skipWebFetchPreflight", system_root=tmp_path / "none") is None

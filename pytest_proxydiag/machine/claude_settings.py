@@ -247,7 +247,10 @@ def top_level(home: str | os.PathLike, cwd: str | os.PathLike | None, key: str, 
     """``(value, file)`` of the top-level *key* (not an ``env`` variable, e.g. ``skipWebFetchPreflight``) from the
     highest scope that sets it, or None; a file that cannot be used is skipped (:func:`read` names it)."""
     found = None
-    for _scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root):
+    for scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root):
+        used = _read_one(scope, path)
+        if used.stops_claude or used.invalid:
+            continue  # Claude Code skips this whole file (or does not start)
         try:
             p = Path(path)
             if not p.is_file() or p.stat().st_size > MAX_SETTINGS:
