@@ -10,7 +10,7 @@ from pytest_proxydiag.branches import auth
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import shell_profile
-from pytest_proxydiag.machine import netrcfile, shellenv
+from pytest_proxydiag.machine import claude_settings, netrcfile, shellenv
 
 pytestmark = pytest.mark.auth
 
@@ -67,8 +67,11 @@ def test_env_exported(proxydiag_step, proxydiag_config):
     in_profiles = list(shellenv.scan(home, names=PROXY_ENV_ORDER))
     step.add_evidence(set_in_process=sorted(n for n in PROXY_ENV_ORDER if cfg.env.get(n, "").strip()),
                       set_in_files=[f"{a.path}:{a.line} {a.name}" for a in in_profiles])
+    # A proxy only in Claude Code's settings: the file that sets it (a managed drop-in is IT's to change).
+    name = cfg.proxy.source.partition(":")[2] if cfg.proxy.source.startswith("settings:") else ""
+    where = claude_settings.read(home, os.getcwd(), env=cfg.env).where(name) if name else None
     auth.judge_env_exported(cfg.proxy, cfg.env, in_profiles, shell_profile(cfg.env),
-                            redact=step.state.redactor.redact).conclude(step)
+                            redact=step.state.redactor.redact, settings_file=where).conclude(step)
 
 
 @pytest.mark.proxydiag_step("auth.netrc")

@@ -10,6 +10,7 @@ from pytest_proxydiag.branches import bypass, policy
 from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import proxy_from_env
 from pytest_proxydiag.core.step import export_lines
+from pytest_proxydiag.machine import claude_settings
 from pytest_proxydiag.net import routing
 
 pytestmark = pytest.mark.bypass
@@ -73,7 +74,10 @@ def test_app_settings(proxydiag_step, proxydiag_config):
     entries = bypass.app_settings(_home(cfg), os.getcwd(), cfg["litellm_config"])
     step.add_evidence(settings=[{"path": e.path, "key": e.key, "value": e.value, "app": e.app} for e in entries])
     env_raw, env_var = proxy_from_env(cfg.env)
-    bypass.judge_app_settings(entries, cfg.targets, env_raw, env_var).conclude(step)
+    # The variable Claude Code takes its proxy from: the shell with its settings' env on top, in its own order.
+    seen = {**cfg.env, **claude_settings.read(_home(cfg), os.getcwd(), env=cfg.env).env}
+    claude_var = routing.route(cfg.targets[0].url, seen, "claude").proxy_var if cfg.targets else None
+    bypass.judge_app_settings(entries, cfg.targets, env_raw, env_var, claude_var).conclude(step)
 
 
 @pytest.mark.proxydiag_step("bypass.node_env_proxy")

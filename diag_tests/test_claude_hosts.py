@@ -114,4 +114,6 @@ def test_claude_hosts(proxydiag_step, proxydiag_config, proxydiag_probes):
         step.fail("refused", hosts="; ".join(_label(v, **values[v.need]) for v in bad), informational=informational,
                   domains="\n".join(f"  {v.need.host}:{v.need.port}" for v in bad), webfetch_note=webfetch_note)
     allowed = [v.need.host for v in verdicts if v.verdict == "allowed"]
-    step.passed(_note("all_allowed", hosts=", ".join(allowed) or "none", informational=informational))
+    summary = _note("all_allowed", hosts=", ".join(allowed) or "none", informational=informational)
+    step.passed(_note("nothing_but", nothing=summary, preflight=_note("preflight_skipped", path=skipped))
+                if skipped else summary)

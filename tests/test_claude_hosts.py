@@ -134,7 +134,10 @@ def test_the_webfetch_check_host_counts_only_where_the_api_is_elsewhere():
     # both return when the provider is not Anthropic's own).
     for mode in ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"):
         names = [n.host for n in hosts.needed_hosts({mode: "1"}, npm, api_hosts=["bedrock-runtime.x"])]
-        assert names == ["claude.ai", "api.anthropic.com", "registry.npmjs.org"], (mode, names)
+        # Bedrock mode also lists its inference profiles on Bedrock's control plane (measured with 2.1.332:
+        # "Bedrock ListInferenceProfiles failed ... falling back to hardcoded models" when refused).
+        extra = ["bedrock.us-east-1.amazonaws.com"] if mode == "CLAUDE_CODE_USE_BEDROCK" else []
+        assert names == ["claude.ai", "api.anthropic.com", *extra, "registry.npmjs.org"], (mode, names)
 
 
 def test_a_bedrock_users_webfetch_check_refused_is_a_finding(squid_refusing, run_diag, diag_home):
@@ -192,3 +195,28 @@ def test_a_claude_ai_login_needs_its_token_host(squid_refusing, run_diag, diag_h
     needs = hosts.needed_hosts({"ANTHROPIC_API_KEY": "x"}, NPM_CLAUDE, claude_ai_login=True)
     assert "platform.claude.com" not in [n.host for n in needs]
     assert "platform.claude.com" not in [n.host for n in hosts.needed_hosts({}, NPM_CLAUDE)]
+
+
+def test_real_claude_in_bedrock_mode_asks_bedrocks_control_plane_and_the_refusal_is_informational(
+        squid_refusing, run_diag, tmp_path):
+    """Measured with 2.1.332 (CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 too): a CONNECT to bedrock.<region>
+    .amazonaws.com (ListInferenceProfiles) before the first call to bedrock-runtime; refused, Claude Code falls back
+    to its own model list and goes on, so it is said, never a finding."""
+    import os
+    import subprocess
+
+    squid = squid_refusing("bedrock.eu-west-1.amazonaws.com", *TELEMETRY)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8", "HTTPS_PROXY": squid.url,
+           "CLAUDE_CODE_USE_BEDROCK": "1", "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1", "AWS_REGION": "eu-west-1",
+           "CLAUDE_CODE_MAX_RETRIES": "0", "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    real = os.environ.get("PROXYDIAG_CLAUDE") or "/opt/proxydiag-claude/node_modules/.bin/claude"
+    if os.access(real, os.X_OK):
+        subprocess.run([real, "-p", "hello", "--output-format", "json", "--bare"], env=env, cwd=tmp_path,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+        log = squid.access_log.read_text()
+        assert "CONNECT bedrock.eu-west-1.amazonaws.com:443" in log and "TCP_DENIED/403" in log, log
+    run = run_diag("-k", "test_claude_hosts", env={k: env[k] for k in ("HTTPS_PROXY", "CLAUDE_CODE_USE_BEDROCK",
+                                                                        "AWS_REGION", "DISABLE_AUTOUPDATER")})
+    step = run.step("policy.claude_hosts")
+    assert step["outcome"] == "passed", step
+    assert "bedrock.eu-west-1.amazonaws.com" in step["summary"] and "for information only" in step["summary"], step

@@ -88,7 +88,8 @@ def test_directory_huge_file_and_values_that_are_not_strings(tmp_path):
            {"env": {"API_TIMEOUT_MS": 600000, "FLAG": True, "GONE": None}})
     cs = claude_settings.read(tmp_path / "home", tmp_path / "proj", system_root=tmp_path / "none")
     assert [p.split(" ", 1)[1][:12] for p in cs.problems] == ["is not a reg", "is 1048577 b"]
-    assert cs.env == {"API_TIMEOUT_MS": "600000", "FLAG": "true"}
+    # null is the text "null" in Claude Code (measured with 2.1.332), not an unset variable.
+    assert cs.env == {"API_TIMEOUT_MS": "600000", "FLAG": "true", "GONE": "null"}
 
 
 # --------------------------------------------------------------------------- LiteLLM config

@@ -150,7 +150,7 @@ _CASE_PAIRS = (("https_proxy", "HTTPS_PROXY"), ("http_proxy", "HTTP_PROXY"), ("a
 
 
 def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, profile: str,
-                       redact) -> Judgement:
+                       redact, settings_file: str | None = None) -> Judgement:
     """Step 3: the proxy variables this process has, against the profiles that set them."""
     present = {name: env[name] for name in PROXY_ENV_ORDER if env.get(name, "").strip()}
     # The user's own value (this process, else the profile line), never an example host.
@@ -170,7 +170,8 @@ def judge_env_exported(setting, env: Mapping[str, str], in_profiles: Sequence, p
                 return Judgement.fail("profile_only", fix={"env": both}, where=where_files, **common)
             return Judgement.skip("nowhere")
         if setting.source.startswith("settings:"):
-            return Judgement.passed("settings_only", source=setting.source)
+            return Judgement.passed("settings_only", source=setting.source,
+                                    where=settings_file or Note.of("its_settings"))
         where = Note.of("set_in_unloaded", files=where_files) if in_profiles else Note.of("in_no_profile")
         return Judgement.fail("missing", fix={"env": both}, source=setting.source, where=where, **common)
     for lower, upper in _CASE_PAIRS:

@@ -60,6 +60,7 @@ class SettingsEntry:
     app: str
     precedence: int = 0  # higher wins (managed > local > project > user)
     error: str | None = None
+    stops_app: bool = False  # the app refuses to start over this file (an unparsable managed file)
 
 
 def normalize_proxy(value: str | None) -> str | None:
@@ -96,7 +97,8 @@ def _claude_entries(home: Path, cwd: Path | None) -> list[SettingsEntry]:
     for prec, f in enumerate(claude_settings.read(home, cwd, system_root=root).files, 1):
         shown = _display(Path(f.path), home)
         if f.problem:
-            out.append(SettingsEntry(shown, "(file)", "", "Claude Code", prec, error=f.problem))
+            out.append(SettingsEntry(shown, f.invalid or "(file)", "", "Claude Code", prec, error=f.problem,
+                                     stops_app=f.stops_claude))
         out += [SettingsEntry(shown, f"env.{k}", v, "Claude Code", prec) for k, v in f.env.items()
                 if k in CLAUDE_ENV_KEYS]
     return out
@@ -414,15 +416,27 @@ def judge_system_sources(sources: list[ProxySource], notes: list[str], env_raw: 
                           env_proxy=env_proxy, fixes="\n".join(dict.fromkeys(fixes)))
 
 
+def _quoted(path: str) -> str:
+    import shlex
+    return shlex.quote(path)
+
+
 def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str | None,
-                       env_var: str | None) -> Judgement:
-    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct."""
+                       env_var: str | None, claude_var: str | None = None) -> Judgement:
+    """Step 4: no application settings file overrides the shell's proxy or sends the provider direct.
+
+    *claude_var* is the variable Claude Code takes its proxy from (the shell with its settings' ``env`` on top, in
+    its order: https_proxy, HTTPS_PROXY, ...): a settings proxy variable it does not read overrides nothing.
+    """
     from pytest_proxydiag.net import routing
 
     problems = []  # (entry, problem, change)
     for e in sorted(entries, key=lambda x: -x.precedence):
+        if e.error and e.stops_app:
+            return Judgement.fail("managed_unparsable", path=e.path, problem=e.error, quoted=_quoted(e.path))
         if e.error:
-            change = _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML")
+            change = (_note(APPS, "fix_setting", setting=e.key) if e.key != "(file)"
+                      else _note(APPS, "fix_syntax", format="JSON" if e.path.endswith(".json") else "YAML"))
             return Judgement.fail("unreadable", path=e.path, app=e.app, problem=e.error, setting=e.key, value="",
                                   change=change, others="")
         name = e.key.split(".")[-1]
@@ -435,8 +449,12 @@ def judge_app_settings(entries: list[SettingsEntry], targets: Any, env_raw: str 
                                               rule=m.rule), _note(APPS, "keep_internal", name=name)))
                     break
         elif name in PROXY_NAMES or (e.app == "curl" and name == "proxy"):
+            if claude_var and client == "claude" and e.value.strip() and name != claude_var:
+                continue  # measured with 2.1.332: the shell's https_proxy beats a settings HTTPS_PROXY
             if not e.value.strip():
                 problems.append((e, _note(APPS, "empty_value", app=e.app), _note(APPS, "remove_key", name=name)))
+            elif client == "claude" and e.value == "null":
+                problems.append((e, _note(APPS, "null_value", name=name), _note(APPS, "remove_key", name=name)))
             elif env_raw and not same_proxy(e.value, env_raw):
                 problems.append((e, _note(APPS, "other_proxy", app=e.app, app_proxy=normalize_proxy(e.value),
                                           env_proxy=normalize_proxy(env_raw), variable=env_var),

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Collection, Mapping
 
-from pytest_proxydiag.branches.providers import uses_bedrock, uses_vertex
+from pytest_proxydiag.branches.providers import bedrock_region, uses_bedrock, uses_vertex
 
 __all__ = ["Need", "HostVerdict", "needed_hosts", "judge_tunnel", "install_kind", "REQUIRED", "INFORMATIONAL",
            "WEBFETCH_CHECK_HOST"]
@@ -83,6 +83,10 @@ def needed_hosts(env: Mapping[str, str], claude_path: str | None, *,
         needs.append(Need("claude.ai", 443, "webfetch", REQUIRED))
         if WEBFETCH_CHECK_HOST not in {h.lower() for h in api_hosts}:
             needs.append(Need(WEBFETCH_CHECK_HOST, 443, "webfetch_measured", REQUIRED))
+    if uses_bedrock(env) and not (env.get("ANTHROPIC_BEDROCK_BASE_URL") or "").strip():
+        # Measured with 2.1.332: ListInferenceProfiles on Bedrock's control plane, even with nonessential traffic
+        # off; refused, it falls back to its own model list.
+        needs.append(Need(f"bedrock.{bedrock_region('', env)}.amazonaws.com", 443, "bedrock_profiles", INFORMATIONAL))
     # Bedrock and Vertex AI mode: no telemetry, no error reports (measured in 2.1.332, documented).
     nonessential_off = _on(env, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC")
     cloud = uses_bedrock(env) or uses_vertex(env)

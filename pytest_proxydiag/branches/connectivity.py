@@ -100,6 +100,11 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
     return Judgement.fail("none_open", port=url.port, host=url.host, tried=", ".join(map(str, answers)))
 
 
+#: TLS alerts a server sends only about the client's certificate (none sent, or one it does not accept).
+_CLIENT_CERT_ALERT = re.compile(r"ALERT_(?:CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|"
+                                r"CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED)")
+
+
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
                 refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
@@ -184,6 +189,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if cause in (Cause.RESET, Cause.CLOSED) and proxy.scheme == "http" and speaks_socks is not None \
             and speaks_socks():
         return Judgement.fail("socks_port", detail=detail, suggested=_suggested(proxy, scheme="socks5h"))
+    if proxy is not None and proxy.scheme == "https" and cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and (
+            _CLIENT_CERT_ALERT.search(detail or "") or (cause == Cause.TLS_ERROR and speaks_tls())):
+        # The port completes a TLS handshake, then ends it (an alert about the client's certificate, or a bare EOF
+        # when it refuses the one presented): mTLS, not the scheme.
+        return Judgement.fail("client_cert_refused", detail=detail)
     if cause in (Cause.TLS_ERROR, Cause.TLS_PLAINTEXT) and proxy.scheme == "https":
         return Judgement.fail("tls_mismatch", detail=Note.of("port_speaks_plain", detail=detail),
                               suggested=_suggested(proxy, scheme="http"))

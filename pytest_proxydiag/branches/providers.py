@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, Sequence
 
 __all__ = ["ProviderDomain", "FAMILY_WILDCARDS", "provider_of", "provider_domains", "allowlist_lines",
            "wildcard_lines", "claude_mode", "uses_bedrock", "uses_vertex", "bedrock_region", "vertex_region",
-           "bedrock_host", "vertex_host"]
+           "bedrock_host", "vertex_host", "is_on"]
 
 
 # -- provider domains --------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def provider_domains(targets: Sequence, aws_regions: Iterable[str] | None = None
     for region in vertex:
         host = vertex_host(region)
         out.setdefault(host, ProviderDomain(host, 443, "https", "Vertex AI", f"Vertex region {region}"))
-    if (vertex_in_use or vertex) and str(env.get("CLAUDE_CODE_SKIP_VERTEX_AUTH", "")).strip().lower() in _OFF:
+    if (vertex_in_use or vertex) and not is_on(env.get("CLAUDE_CODE_SKIP_VERTEX_AUTH")):
         out.setdefault(GOOGLE_TOKEN_HOST, ProviderDomain(GOOGLE_TOKEN_HOST, 443, "https", GOOGLE_AUTH,
                                                          "Google token refresh"))
     return list(out.values())
@@ -155,18 +155,25 @@ def wildcard_lines(domains: Sequence[ProviderDomain]) -> str:
 
 # -- which API a client speaks to a host ---------------------------------------------------------
 _OFF = ("", "0", "false", "no", "off")
+#: The only values Claude Code 2.1.332 counts as "on" (any case, blanks trimmed); "y" or "enabled" is off.
+_ON = ("1", "true", "yes", "on")
+
+
+def is_on(value: object) -> bool:
+    """A switch variable as Claude Code reads it."""
+    return str(value or "").strip().lower() in _ON
 _BEDROCK_REGION = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$")
 _VERTEX_REGION = re.compile(r"^([a-z0-9-]+)-aiplatform\.googleapis\.com$")
 
 
 def uses_bedrock(env: Mapping[str, str]) -> bool:
     """Claude Code is told to use Bedrock (``CLAUDE_CODE_USE_BEDROCK``)."""
-    return str(env.get("CLAUDE_CODE_USE_BEDROCK", "")).strip().lower() not in _OFF
+    return is_on(env.get("CLAUDE_CODE_USE_BEDROCK"))
 
 
 def uses_vertex(env: Mapping[str, str]) -> bool:
     """Claude Code is told to use Vertex AI (``CLAUDE_CODE_USE_VERTEX``)."""
-    return str(env.get("CLAUDE_CODE_USE_VERTEX", "")).strip().lower() not in _OFF
+    return is_on(env.get("CLAUDE_CODE_USE_VERTEX"))
 
 
 def claude_mode(host: str, env: Mapping[str, str]) -> str:

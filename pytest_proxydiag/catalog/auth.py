@@ -270,10 +270,11 @@ NOTES = {
         "set_in_unloaded": "It is set in {files}, which this shell did not load.",
         "in_no_profile": "No shell profile sets it either.",
         "exported": "set in this process: {names}",
+        "its_settings": "its settings",
         "pasted_blanks": "blanks",
         "pasted_quotes": "quotes",
         "pasted_blanks_quotes": "quotes and blanks",
-        "settings_only": ("no proxy variable in this shell: Claude Code takes it from {source} (its settings), so "
+        "settings_only": ("no proxy variable in this shell: Claude Code takes it from {source} (in {where}), so "
                           "its traffic uses the proxy; which other clients go direct is application.env_in_shell's"),
     },
     "auth.netrc": {

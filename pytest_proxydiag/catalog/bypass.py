@@ -147,17 +147,33 @@ STEPS = {
             "override": {"text": "{path} sets {setting} = \"{value}\": {problem}.{others}", "solution": "edit"},
             "unreadable": {"text": "{path} cannot be read by {app}: {problem}. Its proxy settings (if any) are "
                                    "ignored or break the app.", "solution": "edit"},
+            "managed_unparsable": {"text": "{problem}. It is a managed (organisation) settings file, and Claude Code "
+                                           "refuses to start while one is not a JSON object: every claude command "
+                                           "exits at once with \"{path}: Managed settings document could not be "
+                                           "parsed as a JSON object; none of its settings are in effect. Fix or "
+                                           "remove it.\" (measured with 2.1.332), whatever the network does. A "
+                                           "broken user, project or local settings file is only ignored.",
+                                   "solution": "managed"},
         },
-        "solutions": {"edit": {"any": (
+        "solutions": {"managed": {"any": (
+            "Your organisation deploys {path}; it is not yours to edit: ask IT to fix its syntax (it must be one "
+            "JSON object) or remove it. The line at fault: python3 -m json.tool {quoted}\n"
+            "Until then Claude Code cannot start on this machine; no proxy or certificate change helps.")},
+                      "edit": {"any": (
             "Edit {path}: {change}\n"
             "Settings in this file override the shell environment for {app} only, so the shell and the app "
             "disagree until they match. Claude Code reads, from lowest to highest precedence: "
             "~/.claude/settings.json, .claude/settings.json, .claude/settings.local.json, managed settings.")}},
         "notes": {
             "fix_syntax": "fix the syntax (it must be valid {format})",
+            "fix_setting": "correct or remove \"{setting}\"; until then Claude Code ignores every setting of this "
+                           "file",
             "sends_direct": "{app} sends {host} direct, skipping the proxy (entry '{entry}': {rule})",
             "keep_internal": "remove \"{name}\" from it, or list only internal hosts there (see bypass.no_proxy)",
             "empty_value": "an empty value turns the proxy off for {app}",
+            "null_value": "JSON null does not unset a variable: Claude Code sets it to the text \"null\" and stops at "
+                          "once with 'Invalid proxy URL in {name}: \"null\" cannot be parsed as a URL.' (measured with "
+                          "2.1.332)",
             "remove_key": "remove \"{name}\" from it",
             "other_proxy": "{app} uses {app_proxy} while the shell uses {env_proxy} ({variable})",
             "same_as_shell": "set \"{name}\" to the same proxy as {variable}, or remove it so the shell's value "

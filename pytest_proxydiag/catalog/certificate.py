@@ -265,6 +265,10 @@ CLIENT_CERT_SUMMARY = {
     "required": "the {what} {endpoint} asks for one",
     "not_required": "the {what} {endpoint} does not require one",
     "not_asked": "the {what} {endpoint} could not be asked ({detail})",
+    # How the user checks a pair against each kind of endpoint (a proxy is spoken to as a proxy).
+    "check_gateway": "curl -v --cert <certificate> --key <key> {endpoint_url}",
+    "check_proxy": ("curl -v --proxy {endpoint_url} --proxy-cert <certificate> --proxy-key <key> "
+                    "https://api.anthropic.com"),
 }
 
 STEPS = {
@@ -527,7 +531,7 @@ STEPS = {
                                   "{profile} (or the \"env\" block of ~/.claude/settings.json):\n"
                                   "  export CLAUDE_CODE_CLIENT_CERT=\"<path to your certificate .pem>\"\n"
                                   "  export CLAUDE_CODE_CLIENT_KEY=\"<path to its private key .pem>\"\n"
-                                  "Check the pair with: curl -v --cert <certificate> --key <key> {endpoint_url}")},
+                                  "Check the pair with: {check}")},
             "ask_it": {"any": ("The gateway does not accept this certificate: ask IT which CA it trusts for client "
                                "certificates and for a certificate from it. See what yours is with:\n"
                                "  openssl x509 -in {cert_path} -noout -subject -issuer -enddate")},

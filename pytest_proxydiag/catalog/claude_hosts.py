@@ -16,6 +16,8 @@ PURPOSES = {
     "telemetry": "telemetry (Datadog log intake, measured in the 2.1.332 binary)",
     "telemetry_documented": "telemetry (statsig, as documented)",
     "error_reporting": "error reporting (Sentry)",
+    "bedrock_profiles": ("Bedrock's list of inference profiles (ListInferenceProfiles, measured with 2.1.332; refused, "
+                         "Claude Code uses its own model list)"),
     "updates_npm": "updates of the npm install (npm registry)",
     "updates_native": "updates of the native install",
     "mcp_remote": "MCP server {name} ({source})",

@@ -111,6 +111,13 @@ STEPS = {
             "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
                         "solution": "not_a_proxy"},
             "tls_mismatch": {"text": "{detail}", "solution": "scheme"},
+            "client_cert_refused": {"text": "The proxy {proxy} speaks TLS (its port completes a handshake) but "
+                                            "ended the connection: {detail}. It wants a client certificate (mTLS) "
+                                            "it accepts, and none it accepts was presented. Claude Code presents "
+                                            "CLAUDE_CODE_CLIENT_CERT and CLAUDE_CODE_CLIENT_KEY to an https:// "
+                                            "proxy too (measured with 2.1.332); certificate.client_cert says "
+                                            "whether one is configured and what is wrong with it.",
+                                    "solution": "client_cert"},
             "proxy_tls_untrusted": {"text": "The proxy {proxy} is spoken to over TLS (https:// proxy URL) and its "
                                             "own certificate is not trusted: {detail}",
                                     "solution": "trust_proxy_ca"},
@@ -272,6 +279,13 @@ STEPS = {
                 "Retest: curl -v -x http://127.0.0.1:8118 {target_url}")},
             "scheme": {"any": "Use the scheme the proxy speaks: most corporate proxies are plain HTTP even for "
                               "https traffic:\n  export HTTPS_PROXY=\"{suggested}\""},
+            "client_cert": {"any": "Keep the https:// proxy URL. Ask IT for your client certificate and key (PEM) for "
+                                   "the proxy {proxy}, then add to your shell profile (or the \"env\" block of "
+                                   "~/.claude/settings.json):\n"
+                                   "  export CLAUDE_CODE_CLIENT_CERT=\"<path to your certificate .pem>\"\n"
+                                   "  export CLAUDE_CODE_CLIENT_KEY=\"<path to its private key .pem>\"\n"
+                                   "Check the pair against the proxy with: curl -v --proxy {proxy} --proxy-cert "
+                                   "<certificate> --proxy-key <key> {target_url}"},
         },
     },
     "connectivity.no_proxy": {

@@ -6,6 +6,11 @@ higher one wins (Claude Code's documented precedence)::
 
     managed  >  local  >  project  >  user
 
+The managed scope is ``managed-settings.json`` and then every ``*.json`` in the
+``managed-settings.d`` directory beside it, in name order, a later file winning
+(measured with 2.1.332; names starting with ``.`` and other extensions are not read).
+A UTF-8 byte order mark at the start of a file is skipped, as Claude Code skips it.
+
 =========  ==========================================================================
 scope      file
 =========  ==========================================================================
@@ -44,6 +49,9 @@ __all__ = ["SCOPES", "SettingsFile", "ClaudeSettings", "managed_settings_path", 
 #: Lowest precedence first: a later scope's value wins.
 SCOPES = ("user", "project", "local", "managed")
 MAX_SETTINGS = 1024 * 1024
+MANAGED_DROP_IN = "managed-settings.d"
+#: At most this many drop-in files are read (a directory of thousands is not a settings scope).
+MAX_DROP_INS = 64
 _MANAGED = {
     "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
     "win32": r"C:\Program Files\ClaudeCode\managed-settings.json",
@@ -60,6 +68,10 @@ class SettingsFile:
     exists: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     problem: str | None = None
+    #: A managed file that is not a JSON object: Claude Code (2.1.332, measured) refuses to start over it.
+    stops_claude: bool = False
+    #: The setting whose value makes Claude Code skip this whole file (``permissions.defaultMode``), if any.
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +121,20 @@ def settings_files(home: str | os.PathLike, cwd: str | os.PathLike | None = None
     if cwd is not None:
         out += [("project", os.path.join(str(cwd), ".claude", "settings.json")),
                 ("local", os.path.join(str(cwd), ".claude", "settings.local.json"))]
-    out.append(("managed", managed_settings_path(platform, system_root)))
+    managed = managed_settings_path(platform, system_root)
+    out.append(("managed", managed))
+    out += [("managed", path) for path in managed_drop_ins(managed)]
     return out
+
+
+def managed_drop_ins(managed_path: str) -> list[str]:
+    """The drop-in files Claude Code reads after *managed_path*: ``managed-settings.d/*.json``, by name, no dot-files."""
+    folder = os.path.join(os.path.dirname(managed_path), MANAGED_DROP_IN)
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in names[:MAX_DROP_INS]]
 
 
 def _read_one(scope: str, path: str) -> SettingsFile:
@@ -124,7 +148,7 @@ def _read_one(scope: str, path: str) -> SettingsFile:
         if size > MAX_SETTINGS:
             return SettingsFile(scope, path, True,
                                 problem=f"{path} is {size} bytes, larger than {MAX_SETTINGS // 1024} KiB; not read")
-        text = p.read_text(encoding="utf-8", errors="replace")
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         return SettingsFile(scope, path, True, problem=f"{path} cannot be read: {exc.strerror or exc}")
     if not text.strip():
@@ -132,18 +156,58 @@ def _read_one(scope: str, path: str) -> SettingsFile:
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        return SettingsFile(scope, path, True, problem=f"{path} cannot be read as JSON: {exc}")
+        return SettingsFile(scope, path, True, problem=f"{path} cannot be read as JSON: {exc}",
+                            stops_claude=scope == "managed")
     except RecursionError:
         return SettingsFile(scope, path, True, problem=f"{path} nests too deeply to be a settings file")
     if not isinstance(doc, dict):
-        return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object")
+        return SettingsFile(scope, path, True, problem=f"{path} is JSON but not an object",
+                            stops_claude=scope == "managed")
+    wrong = _wrong_value(doc) if scope != "managed" else None
+    if wrong is not None:
+        name, why = wrong
+        return SettingsFile(scope, path, True, invalid=name,
+                            problem=f'{path}: "{name}" {why}; Claude Code skips the whole file over it, its "env" '
+                                    f'included (measured with 2.1.332)')
     block = doc.get("env")
     if block is None:
         return SettingsFile(scope, path, True)
     if not isinstance(block, dict):
         return SettingsFile(scope, path, True, problem=f'{path}: "env" must be an object of strings')
-    env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str) and v is not None}
+    env = {str(k): _text(v) for k, v in block.items() if isinstance(k, str)}
     return SettingsFile(scope, path, True, env)
+
+
+# Settings whose wrong type makes Claude Code 2.1.332 skip a whole user, project or local file (measured one by one;
+# the managed scope drops only the wrong entry).  Unknown keys, a non-string item of a rule list and a malformed
+# "hooks" only lose that field, so they are not here.
+_TYPES = {"permissions": dict, "model": str, "apiKeyHelper": str, "statusLine": dict, "cleanupPeriodDays": int,
+          "includeCoAuthoredBy": bool}
+_PERMISSION_TYPES = {"allow": list, "deny": list, "ask": list, "additionalDirectories": list, "defaultMode": str}
+DEFAULT_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan")
+_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", bool: "true or false"}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return _KINDS[bool]
+    if isinstance(value, (int, float)):
+        return _KINDS[int]
+    return next((k for t, k in _KINDS.items() if isinstance(value, t)), "null")
+
+
+def _wrong_value(doc: dict) -> tuple[str, str] | None:
+    """``(setting, why)`` for the first value Claude Code rejects outright, or None."""
+    checks = [(k, doc[k], t) for k, t in _TYPES.items() if k in doc]
+    perms = doc.get("permissions")
+    if isinstance(perms, dict):
+        checks += [(f"permissions.{k}", perms[k], t) for k, t in _PERMISSION_TYPES.items() if k in perms]
+    for name, value, wanted in checks:
+        if _kind(value) != _KINDS[wanted]:
+            return name, f"must be {_KINDS[wanted]}, not {_kind(value)}"
+        if name == "permissions.defaultMode" and value not in DEFAULT_MODES:
+            return name, f"is {json.dumps(value)}, not one of {', '.join(DEFAULT_MODES)}"
+    return None
 
 
 #: One file of one scope, read the same way :func:`read` reads it.
@@ -151,7 +215,8 @@ read_file = _read_one
 
 
 def _text(value: object) -> str:
-    # Claude Code stringifies non-string values ("API_TIMEOUT_MS": 600000).
+    # Claude Code stringifies non-string values ("API_TIMEOUT_MS": 600000); null becomes the text "null", it does not
+    # unset the variable (measured with 2.1.332: "HTTPS_PROXY": null stops it with 'Invalid proxy URL').
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
@@ -182,12 +247,15 @@ def top_level(home: str | os.PathLike, cwd: str | os.PathLike | None, key: str, 
     """``(value, file)`` of the top-level *key* (not an ``env`` variable, e.g. ``skipWebFetchPreflight``) from the
     highest scope that sets it, or None; a file that cannot be used is skipped (:func:`read` names it)."""
     found = None
-    for _scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root):
+    for scope, path in settings_files(home, cwd, env=env, platform=platform, system_root=system_root):
+        used = _read_one(scope, path)
+        if used.stops_claude or used.invalid:
+            continue  # Claude Code skips this whole file (or does not start)
         try:
             p = Path(path)
             if not p.is_file() or p.stat().st_size > MAX_SETTINGS:
                 continue
-            doc = json.loads(p.read_text(encoding="utf-8", errors="replace") or "{}")
+            doc = json.loads(p.read_text(encoding="utf-8-sig", errors="replace") or "{}")
         except (OSError, ValueError, RecursionError):
             continue
         if isinstance(doc, dict) and key in doc:
@@ -206,7 +274,7 @@ def has_claude_ai_login(home: str | os.PathLike, env: Mapping[str, str] | None =
     try:
         if not path.is_file() or path.stat().st_size > 64 * 1024:
             return False
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        doc = json.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and isinstance(doc.get("claudeAiOauth"), dict)

@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pytest_proxydiag.machine.aws_config import aws_profile_value
-from pytest_proxydiag.branches.providers import (BEDROCK_DEFAULT_REGION, VERTEX_DEFAULT_REGION, _OFF, _regions,
+from pytest_proxydiag.branches.providers import (BEDROCK_DEFAULT_REGION, VERTEX_DEFAULT_REGION, _OFF, _regions, is_on,
                                                  bedrock_host, provider_of, vertex_host)
 
 __all__ = ["DerivedTarget", "derive_target", "user_target"]
@@ -114,7 +114,11 @@ def derive_target(env: Mapping[str, str], settings_env: Mapping[str, str] | None
              BEDROCK_DEFAULT_REGION, bedrock_host),
             ("vertex", "CLAUDE_CODE_USE_VERTEX", "ANTHROPIC_VERTEX_BASE_URL", ("CLOUD_ML_REGION",),
              VERTEX_DEFAULT_REGION, vertex_host)):
-        if str(view.get(switch, "")).strip().lower() in _OFF:
+        if not is_on(view.get(switch)):
+            raw = str(view.get(switch, "")).strip()
+            if raw.lower() not in _OFF:
+                problems.append(f"{switch}={raw[:40]!r} from {src(switch)} is not 1, true, yes or on: Claude Code "
+                                f"does not switch to {mode} with it (measured with 2.1.332); set {switch}=1")
             continue
         url = base_url(base)
         if url is not None:

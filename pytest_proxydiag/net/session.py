@@ -227,7 +227,8 @@ class ProbeSession:
         return None
 
     def _proxy_tls_context(self) -> ssl.SSLContext:
-        """How clients verify an https:// proxy: the system store plus the CA files they are pointed at."""
+        """How clients verify an https:// proxy: the system store plus the CA files they are pointed at; and the
+        client certificate Claude Code presents to it (``CLAUDE_CODE_CLIENT_CERT``, measured with 2.1.332)."""
         def compute() -> ssl.SSLContext:
             ctx = ssl.create_default_context()
             env = self.settings.env
@@ -238,6 +239,12 @@ class ProbeSession:
                         ctx.load_verify_locations(cafile=path)
                     except (OSError, ssl.SSLError, ValueError):
                         pass  # a bad CA file is the certificate branch's finding, not a reason to crash here
+            cert, key, passphrase = _client_identity(env)
+            if cert:
+                try:
+                    ctx.load_cert_chain(cert, key or None, password=passphrase or None)
+                except (OSError, ssl.SSLError, ValueError):
+                    pass  # an unusable pair is certificate.client_cert's finding
             return ctx
         return self.cached(("proxy-tls-context",), compute)
 
@@ -264,6 +271,21 @@ class ProbeSession:
                 sock.close()
                 raise classify_oserror(exc, f"TLS to the proxy {p.hostport}")
         return sock, r_el, c_el
+
+
+def _client_identity(env: dict) -> tuple[str | None, str | None, str | None]:
+    """Claude Code's client certificate, key and passphrase: the shell with its settings' ``env`` on top."""
+    import os
+
+    from pytest_proxydiag.machine import claude_settings
+
+    try:
+        home = env.get("HOME") or os.path.expanduser("~")
+        seen = {**env, **claude_settings.read(home, os.getcwd(), env=env).env}
+    except OSError:
+        seen = dict(env)
+    return (seen.get("CLAUDE_CODE_CLIENT_CERT") or None, seen.get("CLAUDE_CODE_CLIENT_KEY") or None,
+            seen.get("CLAUDE_CODE_CLIENT_KEY_PASSPHRASE") or None)
 
 
 def _getaddrinfo_bounded(host: str, port: int, timeout: float) -> list:

@@ -57,10 +57,11 @@ def settings_layers(home: str | None, cwd: str | None, env: Mapping[str, str],
 
     Read by the one settings reader (:mod:`pytest_proxydiag.machine.claude_settings`).
     """
-    paths = paths if paths is not None else settings_paths(home, cwd, env)
+    # Every file of a scope (the managed one has its drop-ins), highest precedence first.
+    files = (list(paths.items()) if paths is not None
+             else claude_settings.settings_files(home or "", cwd, env=env))[::-1]
     layers = []
-    for scope in SCOPES:
-        path = paths.get(scope)
+    for scope, path in sorted(files, key=lambda f: SCOPES.index(f[0])):
         if not path:
             continue
         found = claude_settings.read_file(scope, path)

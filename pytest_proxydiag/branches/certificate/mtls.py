@@ -172,8 +172,11 @@ def judge(identity: ClientIdentity, asked: Mapping[str, Mapping[str, Any]], urls
     for name, answers in asked.items():
         without, used = answers["without_certificate"], answers.get("with_certificate")
         if without.outcome == "required" and not identity.configured:
+            from pytest_proxydiag.catalog.certificate import CLIENT_CERT_SUMMARY as text
+
+            check = text["check_proxy" if name == "proxy" else "check_gateway"].format(endpoint_url=urls[name])
             return fail("required_not_configured", evidence=evidence, endpoint=without.endpoint,
-                        endpoint_url=urls[name], detail=without.alert)
+                        endpoint_url=urls[name], detail=without.alert, check=check)
         if used is not None and used.outcome == "rejected":
             return fail("rejected", evidence=evidence, endpoint=used.endpoint, detail=used.alert or used.detail,
                         subject=identity.subject, issuer=identity.issuer, cert_path=identity.cert_path)
