@@ -333,3 +333,12 @@ def test_apaches_generic_500_with_credentials_is_its_auth_back_end_not_a_missing
     headers = [("Server", "Apache/2.4.71 (Debian)")]
     assert products.refusal_shape(500, headers, page, credentials_sent=False) == "connect_not_allowed"
     assert products.refusal_shape(500, headers, page, credentials_sent=True) == "auth_backend"
+
+
+def test_a_reason_phrase_only_one_product_writes_names_it():
+    """proxy.py's 418 carries no header and no page: its reason phrase 'I'm a tea pot' (its own spelling) names it;
+    the RFC's 'I'm a Teapot' from anything else does not."""
+    line = "HTTP/1.1 418 I'm a tea pot"
+    assert products.identify([("Content-Length", "0")], b"", status_line=line).name == "proxy.py"
+    assert products.identify([("Content-Length", "0")], b"", status_line="HTTP/1.1 418 I'm a Teapot").name is None
+    assert products.identify([("Content-Length", "0")], b"").name is None

@@ -703,6 +703,10 @@ def test_proxypy_host_filter_418_is_a_domain_rule(tmp_path, run_diag):
     assert step["finding_key"] == "blocked" and "api.anthropic.com" in step["finding"], step["finding"]
     assert "418" in step["finding"] and "Please allow outbound HTTPS" in step["solution"]
     assert "is proxy.py's answer for a host in its --filtered-upstream-hosts" in step["finding"]
+    # Its reason phrase, "I'm a tea pot", is proxy.py's own spelling: the finding names it instead of opening with
+    # "The product that answered is not known to pytest-proxydiag (no Server or Via header)".
+    assert "The answer comes from proxy.py." in step["finding"] and "not known" not in step["finding"], step["finding"]
+    assert "'HttpRequestRejected' for a refused one" in step["finding"]
     logs = run.step("policy.proxy_logs")
     assert logs["finding_key"] == "denied" and "418" in logs["finding"], logs
     assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"

@@ -42,7 +42,7 @@ def judge_credentials(proxy, target, res) -> Judgement:
     shape = products.refusal_shape(res.status, reply.headers, reply.body,
                                    credentials_sent=bool(res.credentials_sent)) if reply is not None else None
     if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
-        who_answered = products.identify(reply.headers, reply.body)
+        who_answered = products.identify_reply(reply)
         return Judgement.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
                               status=reply.status_line, credentials=who, product=products.describe(who_answered),
                               product_name=who_answered.name or Note.of("this_proxy"),
@@ -56,7 +56,7 @@ def judge_credentials(proxy, target, res) -> Judgement:
     return Judgement.fail("rejected" if res.credentials_sent else "required", status=reply.status_line,
                           challenge="; ".join(challenges) or "(none)", credentials=who,
                           squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",
-                          product=products.describe(products.identify(reply.headers, reply.body)))
+                          product=products.describe(products.identify_reply(reply)))
 
 
 def judge_socks_credentials(proxy, target, res) -> Judgement:

@@ -115,7 +115,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
                                        credentials_sent=bool(proxy is not None and proxy.has_credentials))
-        who_answered = products.describe(products.identify(reply.headers, reply.body))
+        who_answered = products.describe(products.identify_reply(reply))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
         if shape == "parent_credentials":

@@ -29,7 +29,7 @@ from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_G
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "product_from_entry", "identify_reply", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike", "FILTER_STATUSES", "refusal_words"]
@@ -47,6 +47,8 @@ class Product:
     refusal: str = ""
     logs: str = ""
     ca_source: str = ""
+    #: Regexes on the status line: a reason phrase only this product writes (proxy.py's "418 I'm a tea pot").
+    status: tuple[str, ...] = ()
 
 
 def product_from_entry(entry: Mapping[str, Any]) -> Product:
@@ -54,12 +56,14 @@ def product_from_entry(entry: Mapping[str, Any]) -> Product:
     name = str(entry.get("name") or "").strip()
     if not name:
         raise ValueError(SOCKS["entry_needs_name"])
-    patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values()]
+    patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values(),
+                *entry.get("status", ())]
     for pattern in patterns:
         re.compile(pattern)  # a bad regex is reported where the entry is loaded, not on every reply
     return Product(name, tuple((str(k), str(v)) for k, v in dict(entry.get("headers", {})).items()),
                    tuple(map(str, entry.get("body", ()))), tuple(map(str, entry.get("issuers", ()))),
-                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")))
+                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")),
+                   tuple(map(str, entry.get("status", ()))))
 
 
 PRODUCTS: tuple[Product, ...] = tuple(product_from_entry(e) for e in FINGERPRINTS)
@@ -145,8 +149,10 @@ def page_quote(body: bytes | str | None) -> tuple[str | None, str | None]:
 
 
 def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"", *,
-             issuer: str | None = None, products: Sequence[Product] | None = None) -> ProductMatch:
-    """The product behind a reply (or an intercepted certificate's *issuer*); ``name`` None if unknown."""
+             issuer: str | None = None, products: Sequence[Product] | None = None,
+             status_line: str | None = None) -> ProductMatch:
+    """The product behind a reply (or an intercepted certificate's *issuer*, or a reply's *status_line* when its
+    reason phrase is one product's own); ``name`` None if unknown."""
     headers = tuple(headers or ())
     text = body_text(body)
     best: tuple[int, Product, list[str]] | None = None
@@ -163,6 +169,9 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
         for pattern in product.issuers:
             if issuer and re.search(pattern, issuer, re.IGNORECASE):
                 signals.append(f"certificate issuer {issuer[:80]}")
+        for pattern in product.status:
+            if status_line and re.search(pattern, status_line):  # case-sensitive: the product's own spelling
+                signals.append(f"status line {status_line[:80]}")
         if signals and (best is None or _strength(signals) > best[0]):
             best = (_strength(signals), product, signals)
     title, heading = page_quote(text)
@@ -173,6 +182,11 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
         return ProductMatch(None, **quoted)
     _, product, signals = best
     return ProductMatch(product.name, tuple(signals), product.logs, product.refusal, **quoted)
+
+
+def identify_reply(reply: Any) -> ProductMatch:
+    """The product behind an HTTP reply (``net.http.HttpReply``): its headers, page and status line."""
+    return identify(reply.headers, reply.body, status_line=reply.status_line)
 
 
 def parent_auth_failure(body: bytes | str | None) -> str | None:

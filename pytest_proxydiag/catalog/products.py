@@ -9,7 +9,8 @@ Plain data, read by :mod:`pytest_proxydiag.branches.products`.  One entry per pr
 * ``issuers`` — regexes on the issuer of a certificate the product re-signs with (TLS interception);
 * ``refusal`` — what this product's refusals look like (status, reason, page), for the people reading the report;
 * ``logs`` — where IT reads the entry for a request;
-* ``ca_source`` (optional) — where to get the product's interception CA when it sends only the leaf.
+* ``ca_source`` (optional) — where to get the product's interception CA when it sends only the leaf;
+* ``status`` (optional) — regexes on the status line, for a reason phrase only this product writes.
 
 A site adds its own product with an entry point (group ``pytest_proxydiag.products``) whose object is a list
 of entries of this same shape; see the README ("Proxy products").  Site entries are tried before these.
@@ -25,11 +26,13 @@ ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
 
 def _product(name: str, headers: dict[str, str], body: list[str], issuers: list[str], refusal: str, logs: str,
-             ca_source: str = "") -> dict[str, Any]:
-    """One entry, in the shape a site's entry point returns (``ca_source`` only for a product that needs it)."""
+             ca_source: str = "", status: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One entry, in the shape a site's entry point returns (``ca_source`` and ``status`` only for a product that
+    needs them)."""
     entry: dict[str, Any] = {"name": name, "headers": headers, "body": body, "issuers": issuers, "refusal": refusal,
                              "logs": logs}
-    return {**entry, "ca_source": ca_source} if ca_source else entry
+    entry.update({k: v for k, v in (("ca_source", ca_source), ("status", list(status))) if v})
+    return entry
 
 
 def _server_and_via(pattern: str) -> dict[str, str]:
@@ -87,7 +90,10 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "--filtered-upstream-hosts; 502 Bad Gateway when the provider is unreachable; 400 with 'Server: "
              "proxy.py' when started with --disable-http-proxy (a web server only)",
              "proxy.py's log on the proxy host (--log-file, else its stderr): one access line per CONNECT and "
-             "'HttpRequestRejected' for a refused one"),
+             "'HttpRequestRejected' for a refused one",
+             # Its 418 carries no header and no page; its reason phrase is its own spelling (measured, proxy.py 2.4:
+             # 'HTTP/1.1 418 I'm a tea pot', Content-Length: 0), where RFC 7168 and Python say "I'm a Teapot".
+             status=(r"^HTTP/1\.[01] 418 I'm a tea pot\b",)),
     _product("Apache Traffic Server",
              {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
              [r"ATS/[\d.]+", r"Apache Traffic Server"], [],
