@@ -342,3 +342,15 @@ def test_a_reason_phrase_only_one_product_writes_names_it():
     assert products.identify([("Content-Length", "0")], b"", status_line=line).name == "proxy.py"
     assert products.identify([("Content-Length", "0")], b"", status_line="HTTP/1.1 418 I'm a Teapot").name is None
     assert products.identify([("Content-Length", "0")], b"").name is None
+
+
+def test_a_407_naming_another_product_than_a_first_hop_that_sends_no_credentials_is_its_parents():
+    """Apache's ProxyRemote relays its parent's 407 byte for byte: only the proxy's own page names Apache. Through
+    Privoxy (which can forward the client's Proxy-Authorization) or with no own page, it stays the user's 407."""
+    squid_407 = [("Server", "squid/5.7"), ("Proxy-Authenticate", 'Basic realm="corp"')]
+    why = products.relayed_auth(407, squid_407, own="Apache httpd (mod_proxy)")
+    assert why and why.startswith("it is Squid's answer, while the proxy itself") and "ProxyRemote" in why
+    assert products.refusal_shape(407, squid_407, own="Apache httpd (mod_proxy)") == "parent_credentials"
+    assert products.refusal_shape(407, squid_407, own="Privoxy") == "credentials_required"
+    assert products.refusal_shape(407, squid_407, own=None) == "credentials_required"
+    assert products.refusal_shape(407, squid_407, own="Squid") == "credentials_required"

@@ -140,6 +140,15 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if name == "apache-parent-no-credentials":
+        # Apache's ProxyRemote relays its parent's 407 byte for byte (Server: tinyproxy, no Via): the proxy's own
+        # page names Apache, which sends its parent no credentials with CONNECT. It used to be "requires
+        # authentication ... Add them, URL-encoded, to the proxy URL" (auth.credentials), which cannot help.
+        assert "it is tinyproxy's answer, while the proxy itself, asked for its own page, answers as Apache httpd " \
+               "(mod_proxy)" in root["finding"], root["finding"]
+        assert "Apache httpd: ProxyRemote sends none with CONNECT and has no setting for them, so its parent must " \
+               "let the Apache host through without them" in root["solution"], root["solution"]
+        assert "Add them, URL-encoded" not in run.output
     if case == "parent-down":
         # Its own parent proxy unreachable: the proxy's forwarding (IT), not the provider's outage nor this machine.
         assert root["finding_key"] == "parent_down", root["finding"]

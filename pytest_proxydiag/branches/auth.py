@@ -39,8 +39,8 @@ def judge_credentials(proxy, target, res) -> Judgement:
     if res.ok:
         return Judgement.passed("accepted", target=target.hostport, who=who)
     reply = res.reply
-    shape = products.refusal_shape(res.status, reply.headers, reply.body,
-                                   credentials_sent=bool(res.credentials_sent)) if reply is not None else None
+    shape = products.refusal_shape(res.status, reply.headers, reply.body, credentials_sent=bool(res.credentials_sent),
+                                   own=products.own_product(reply)) if reply is not None else None
     if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
         who_answered = products.identify_reply(reply)
         return Judgement.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
@@ -195,7 +195,7 @@ def judge_scheme(proxy, target, res) -> Judgement:
     """Step 5: the schemes a 407 offers; Basic works everywhere, NTLM/Negotiate need a helper."""
     if res.ok:
         return Judgement.passed("no_auth")
-    if res.status != 407 or products.relayed_auth(res.status, res.reply.headers,
+    if res.status != 407 or products.relayed_auth(res.status, res.reply.headers, own=products.own_product(res.reply),
                                                   credentials_sent=bool(res.credentials_sent)):
         # A 407 passed on from the proxy's parent (tinyproxy drops its challenge): the proxy's credentials, not ours.
         return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")

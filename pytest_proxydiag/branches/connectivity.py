@@ -113,14 +113,14 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
-        shape = products.refusal_shape(reply.status, reply.headers, reply.body,
+        shape = products.refusal_shape(reply.status, reply.headers, reply.body, own=products.own_product(reply),
                                        credentials_sent=bool(proxy is not None and proxy.has_credentials))
         who_answered = products.describe(products.identify_reply(reply))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
         if shape == "parent_credentials":
             # The parent's 401/407 passed on (the proxy's Via on it): the proxy's own credentials for its parent.
-            why = products.relayed_auth(reply.status, reply.headers,
+            why = products.relayed_auth(reply.status, reply.headers, own=products.own_product(reply),
                                         credentials_sent=bool(proxy is not None and proxy.has_credentials))
             via = reply.header("Via")
             return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,

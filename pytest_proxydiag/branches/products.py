@@ -25,11 +25,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
+                                               NO_CREDENTIALS_ON_CONNECT,
                                                NAME_FILTER_PAGES, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "identify_reply", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "product_from_entry", "identify_reply", "own_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike", "FILTER_STATUSES", "refusal_words"]
@@ -213,12 +214,23 @@ def _page_words(body: bytes | str | None, patterns: Iterable[str]) -> str | None
     return None
 
 
+def own_product(reply: Any) -> str | None:
+    """The product the proxy itself is, from its own answer to a request addressed to it (``reply.proxy_self``)."""
+    own = getattr(reply, "proxy_self", None)
+    return identify_reply(own).name if own is not None else None
+
+
 def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,
-                 credentials_sent: bool = False) -> str | None:
+                 credentials_sent: bool = False, own: str | None = None) -> str | None:
     """Why a 401/407 is the proxy's parent's verdict on the credentials the proxy's own configuration sends (which
-    the user's cannot change), as a clause for the finding; None when it is the proxy's own."""
+    the user's cannot change), as a clause for the finding; None when it is the proxy's own.  *own* is the product
+    the proxy itself is (:func:`own_product`): a 401/407 naming another product, through a first hop that passes no
+    client credentials on with CONNECT (:data:`NO_CREDENTIALS_ON_CONNECT`), is its parent's."""
     if status not in (401, 407):
         return None
+    answered = identify(headers).name
+    if own in NO_CREDENTIALS_ON_CONNECT and answered not in (None, own):
+        return SENTENCES["relayed_other"].format(product=answered, own=own, how=NO_CREDENTIALS_ON_CONNECT[own])
     via = header(headers, "Via")
     if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
         return SENTENCES["relayed_via"].format(via=via[:QUOTE_LIMIT], product=identify(headers).name or "the proxy")
@@ -257,11 +269,12 @@ _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
 
 
 def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
-                  *, credentials_sent: bool = False) -> str | None:
-    """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
+                  *, credentials_sent: bool = False, own: str | None = None) -> str | None:
+    """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`); *own* as for
+    :func:`relayed_auth`."""
     if status is None or 200 <= status < 300:
         return None
-    if relayed_auth(status, headers, credentials_sent=credentials_sent):
+    if relayed_auth(status, headers, credentials_sent=credentials_sent, own=own):
         return "parent_credentials"
     if status >= 500 and parent_down_words(body):
         return "parent_down"

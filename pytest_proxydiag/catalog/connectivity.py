@@ -215,9 +215,11 @@ STEPS = {
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
                 "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
-                "Squid: the login= of its cache_peer line; mitmproxy: the user:password of its --set upstream_auth). "
-                "Changing "
-                "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Squid: the login= of its cache_peer line; mitmproxy: the user:password of its --set upstream_auth; "
+                "Apache httpd: ProxyRemote sends none with CONNECT and has no setting for them, so its parent must "
+                "let the Apache host through without them, e.g. a Squid parent's http_access allow for that host's "
+                "src address above its proxy_auth rule). Changing your own HTTPS_PROXY cannot fix this. "
+                "Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "proxy_config": {"any": (
                 "Ask IT to read the proxy's ErrorLog for this request and fix its configuration (AH01620: an "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES"]
+__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES", "NO_CREDENTIALS_ON_CONNECT"]
 
 ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
@@ -196,6 +196,18 @@ SENTENCES: dict[str, str] = {
     "relayed_401": "it is a 401 to a request that carried no credentials, and {product} answers 407 when none are "
                    "sent, 401 only to wrong ones sent to it",
     "ca_source": " {product} does not send its CA; get it from {where}.",
+    "relayed_other": "it is {product}'s answer, while the proxy itself, asked for its own page, answers as {own}, "
+                     "which passes no client's credentials on to its parent proxy with CONNECT ({how})",
+}
+
+#: First hops that never pass the client's credentials on to their parent with CONNECT -> how (measured): a 401/407
+#: naming another product, through one of them, is the parent's verdict on the first hop, never on the user.
+#: Apache httpd 2.4.71 with 'ProxyRemote "*" http://parent:port' sends the parent a bare "CONNECT host:port HTTP/1.0"
+#: with only a Proxy-agent header (SetEnv proxy-chain-auth On too) and relays the parent's 407 byte for byte.
+NO_CREDENTIALS_ON_CONNECT: dict[str, str] = {
+    "Apache httpd (mod_proxy)": "mod_proxy_connect sends its ProxyRemote parent a bare CONNECT, even with "
+                                "proxy-chain-auth, and has no setting for the parent's credentials",
+    "tinyproxy": "it sends only the user:password of its own Upstream line",
 }
 
 #: Lines of an error page that say the proxy's own parent refused the proxy's credentials (regexes; Privoxy 3.0.34

@@ -365,6 +365,8 @@ class RealProxy:
         else:
             lines.append("  Require all granted")
         lines.append("</Proxy>")
+        if self.parent is not None:  # mod_proxy_connect sends its parent a bare CONNECT, never any credentials
+            lines.append(f'ProxyRemote "*" "http://{self.parent.host}:{self.parent.port}"')
         if self.misconfig:
             lines = MISCONFIGS["apache"][self.misconfig](lines)
         for host in self.blocked:
@@ -403,8 +405,9 @@ class RealProxy:
         elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)
-        elif self.spec.key == "mitmproxy" and self.parent_password is not None and self.parent is None:
-            # mitmproxy's upstream mode, its parent checking Basic credentials (tinyproxy): --set upstream_auth.
+        elif self.spec.key in ("mitmproxy", "apache") and self.parent_password is not None and self.parent is None:
+            # mitmproxy's upstream mode (--set upstream_auth), Apache's ProxyRemote (no credentials on CONNECT at all):
+            # a parent checking Basic credentials (tinyproxy).
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:

@@ -240,6 +240,9 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                               "a reply",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
     "dante-idle-timeout": "Dante closes a tunnel idle for 1 s (timeout.io: 1); the provider takes 2.5 s to answer",
+    "apache-parent-no-credentials": "Apache httpd (mod_proxy) forwards through a parent proxy with Basic auth "
+                                    "(tinyproxy) with ProxyRemote, which sends the parent no credentials on CONNECT: "
+                                    "the parent's 407, relayed byte for byte",
     "mitmproxy-parent-wrong-password": "mitmproxy (TLS interception, its CA trusted) in upstream mode to a parent proxy "
                                        "with Basic auth (tinyproxy), with a wrong password in its own --set "
                                        "upstream_auth: 502 inside TLS",
@@ -266,6 +269,8 @@ def _product_cases(key: str) -> list[str]:
         cases += ["intercept", "upstream-untrusted", "buffered", "parent-wrong-password"]
     if key in ("privoxy", "tinyproxy"):  # a parent proxy behind them; a filter that can be an allow-list
         cases += ["parent-wrong-password", "parent-no-credentials", "allow-list"]
+    if key == "apache":  # ProxyRemote to a parent proxy (mod_proxy_connect sends it no credentials at all)
+        cases += ["parent-no-credentials"]
     return cases + list(MISCONFIGS.get(key, ()))
 
 
