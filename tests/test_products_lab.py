@@ -92,6 +92,9 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "no-credentials":
         assert root["finding_key"] == ("socks_required" if socks else "required")
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
+        # The export line carries them (it used to repeat the URL without any: 'export HTTPS_PROXY="http://host:port"').
+        assert f'export HTTPS_PROXY="{lab.proxy_url.replace("://", "://YOUR_USER:<URL-ENCODED-PASSWORD>@")}"' \
+            in root["solution"], root["solution"]
     if case == "blocked-domain":
         assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
         if socks:  # reply 0x02 "not allowed by ruleset", judged by policy with the SOCKS server's ticket

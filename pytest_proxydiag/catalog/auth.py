@@ -69,7 +69,7 @@ STEPS = {
                 "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
             "add_credentials": {"any": (
                 "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
-                "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
+                "  export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
                 "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
         },
     },
