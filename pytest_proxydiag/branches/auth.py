@@ -53,6 +53,16 @@ def judge_credentials(proxy, target, res) -> Judgement:
     offered = schemes(challenges)
     if offered and "Basic" not in offered:
         return Judgement.blocked("auth.scheme", key="basic_not_offered", schemes=", ".join(offered))
+    hop = products.other_hop(reply)
+    if hop:  # a parent behind the proxy asked: its first hop's configuration says whose credentials it wants
+        own = reply.proxy_self
+        return Judgement.fail("parent_rejected" if res.credentials_sent else "parent_required",
+                              status=reply.status_line, parent=hop[0], own=hop[1], credentials=who,
+                              challenge="; ".join(challenges) or "(none)",
+                              product=products.describe(products.identify_reply(reply)),
+                              evidence=Note.of("hop_evidence", answer=reply.status_line, own_answer=own.status_line,
+                                               via=reply.header("Via") or "-", own_via=own.header("Via") or "-",
+                                               cache=reply.header("X-Cache") or "-"))
     return Judgement.fail("rejected" if res.credentials_sent else "required", status=reply.status_line,
                           challenge="; ".join(challenges) or "(none)", credentials=who,
                           squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",

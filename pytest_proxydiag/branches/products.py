@@ -30,7 +30,7 @@ from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_G
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "identify_reply", "own_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike", "FILTER_STATUSES", "refusal_words"]
@@ -218,6 +218,26 @@ def own_product(reply: Any) -> str | None:
     """The product the proxy itself is, from its own answer to a request addressed to it (``reply.proxy_self``)."""
     own = getattr(reply, "proxy_self", None)
     return identify_reply(own).name if own is not None else None
+
+
+def reply_hosts(reply: Any) -> frozenset[str]:
+    """The host names a proxy's reply says wrote it: its ``Via`` entries and ``X-Cache``/``X-Cache-Lookup`` "from
+    HOST" (Squid's visible_hostname), lower-cased; empty when it names none."""
+    if reply is None:
+        return frozenset()
+    names = [m.group(1) for v in reply.headers_all("Via") for m in re.finditer(r"(?:^|,)\s*\S+\s+([^\s,(]+)", v)]
+    names += [m.group(1) for k in ("X-Cache", "X-Cache-Lookup") for v in reply.headers_all(k)
+              for m in re.finditer(r"\bfrom\s+([^\s:,]+)", v)]
+    return frozenset(n.lower()[:QUOTE_LIMIT] for n in names)
+
+
+def other_hop(reply: Any) -> tuple[str, str] | None:
+    """(the hosts *reply* names, the hosts the proxy's own page names) when they share none: another proxy behind
+    the one asked wrote the answer, relayed byte for byte (Squid's cache_peer parent: its own Via and X-Cache)."""
+    theirs, ours = reply_hosts(reply), reply_hosts(getattr(reply, "proxy_self", None))
+    if theirs and ours and not theirs & ours:
+        return ", ".join(sorted(theirs)), ", ".join(sorted(ours))
+    return None
 
 
 def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,
