@@ -47,6 +47,8 @@ GATEWAY_KEY_401 = ('{"error":{"message":"Authentication Error, Invalid proxy ser
     (401, PROVIDER_401, "provider"),
     (500, EGRESS_CERT, "egress_certificate"),
     (500, EGRESS_407, "egress_proxy_auth"),
+    # The gateway's own proxy URL carries a user: its password is wrong (LiteLLM 1.81.16 quotes aiohttp's URL).
+    (500, EGRESS_407.replace("url=\'http://", "url=\'http://alice:not-the-password@"), "egress_proxy_auth_rejected"),
     (500, EGRESS_DOWN, "egress_connect"),
     (401, GATEWAY_KEY_401, "gateway_key"),
     (400, '{"error":{"message":"No connected db.","type":"no_db_connection","param":null,"code":"400"}}',
@@ -194,6 +196,9 @@ EXPECTED = {
     "gateway-egress-untrusted": ("gateway.provider_path", "egress_certificate", "export SSL_CERT_FILE="),
     "gateway-egress-no-credentials": ("gateway.provider_path", "egress_proxy_auth",
                                       "<URL-ENCODED-PASSWORD>@127.0.0.1:"),
+    # Was "has no valid proxy credentials ... put the proxy credentials into its proxy variable", which it had.
+    "gateway-egress-wrong-password": ("gateway.provider_path", "egress_proxy_auth_rejected",
+                                      "correct the password in its proxy variable"),
     "gateway-ssl-verify-false": ("gateway.egress_config", "ssl_verify_disabled", "Remove ssl_verify: false"),
     # LiteLLM without a database checks only its master key (400 "No connected db.") and cannot issue
     # virtual keys (/key/generate answers 500 "DB not connected", measured with 1.81.16).
@@ -232,7 +237,7 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     # No gateway scenario blames the provider, and none leaks a key or the proxy password.
     assert not any(s["finding_key"] == "provider" for s in run.steps)
     text = run.json_path.read_text()
-    for secret in (MASTER_KEY, "sk-lab-gateway-wrong-1", "lab-secret-7"):
+    for secret in (MASTER_KEY, "sk-lab-gateway-wrong-1", "lab-secret-7", "not-the-password"):
         assert secret not in text and secret not in run.output
     if root is None:
         return

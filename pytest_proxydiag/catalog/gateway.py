@@ -116,6 +116,12 @@ STEPS = {
                 "text": "The gateway {gateway} is up, but the corporate proxy asks it for credentials (407): "
                         "\"{message}\". The gateway's HTTPS_PROXY has no valid proxy credentials.",
                 "solution": "gateway_proxy_auth"},
+            "egress_proxy_auth_rejected": {
+                "text": "The gateway {gateway} is up, but the corporate proxy refuses the credentials it sends "
+                        "(407): \"{message}\". The gateway's own HTTPS_PROXY carries a user name (in the URL "
+                        "quoted) with a wrong or outdated password. The gateway sends what its own environment "
+                        "holds, never this machine's HTTPS_PROXY: credentials that work here do not reach it.",
+                "solution": "gateway_proxy_password"},
             "egress_proxy_refused": {
                 "text": "The gateway {gateway} is up, but the corporate proxy refuses its connection to the "
                         "provider: \"{message}\".",
@@ -182,6 +188,15 @@ STEPS = {
                                           "  (encode it with: python3 -c 'import getpass, urllib.parse as u; "
                                           "print(u.quote(getpass.getpass(), safe=\"\"))')\n"
                                           + _RESTART + "\n" + _GW_SIDE},
+            "gateway_proxy_password": {"any": "On the gateway's host, correct the password in its proxy variable "
+                                              "(URL-encoded; after a password change, the gateway's service "
+                                              "environment still holds the old one):\n"
+                                              "  export HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                              "{proxy_hostport}\"\n"
+                                              "  (encode it with: python3 -c 'import getpass, urllib.parse as u; "
+                                              "print(u.quote(getpass.getpass(), safe=\"\"))')\n"
+                                              "If the gateway has a service account of its own, ask IT whether it "
+                                              "is locked or expired.\n" + _RESTART + "\n" + _GW_SIDE},
             "gateway_policy": {"any": "Ask the proxy team to allow the provider's host for the gateway's address "
                                       "(the proxy's logs show the refusal). " + _GW_SIDE},
             "gateway_proxy": {"any": "On the gateway's host, set the proxy the gateway must use:\n"
@@ -332,6 +347,8 @@ NOTES = {
         "fix_egress_certificate": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_egress_proxy_auth": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" where the "
                                   "gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_auth_rejected": ("the password in HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                           "{proxy_hostport}\" where the gateway starts" + _THEN_RESTART),
         "fix_egress_proxy_refused": "the proxy team allows the provider's host for the gateway's address",
         "fix_egress_connect": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
