@@ -51,7 +51,7 @@ NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
                  "allow-list", "empty-block", "reverse-only", "parent-no-via",
                  "parent-down", "auth-file-unreadable",
-                 "parent-denies"}
+                 "parent-denies", "parent-is-self"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
 ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
@@ -143,6 +143,13 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "parent-is-self":
+        # Its Upstream line names itself: the inner copy's 400 "You tried to connect to the machine the proxy is
+        # running on", relayed. It used to be "this port is probably no forward proxy" (bad_request).
+        assert root["finding_key"] == "parent_loop", root["finding"]
+        assert "that parent is the proxy itself (its own address and port)" in root["finding"]
+        assert "tinyproxy: its Upstream line" in root["solution"] and "no forward proxy" not in run.output
+        assert run.step("policy.domain_allowed")["outcome"] != "failed"
     if name == "apache-parent-no-credentials":
         # Apache's ProxyRemote relays its parent's 407 byte for byte (Server: tinyproxy, no Via): the proxy's own
         # page names Apache, which sends its parent no credentials with CONNECT. It used to be "requires

@@ -280,7 +280,7 @@ REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: own credentials, or cannot reach its parent, or is no forward proxy at all), whatever the domain:
 #: connectivity.proxy_works judges them, never a domain rule.
 PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down",
-                                      "auth_backend", "not_forward_proxy")
+                                      "auth_backend", "not_forward_proxy", "parent_loop")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"

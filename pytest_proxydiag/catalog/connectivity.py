@@ -129,6 +129,11 @@ STEPS = {
                                     "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
                                     "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
                                     "address. {product}", "solution": "parent_down"},
+            "parent_loop": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: '{words}'. It forwarded "
+                                    "the request to its parent proxy, and that parent is the proxy itself (its own "
+                                    "address and port), which refuses the loop, for every destination. Neither the "
+                                    "provider nor this machine is involved: the proxy's forwarding configuration "
+                                    "names the proxy instead of the real parent. {product}", "solution": "parent_loop"},
             "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
                                             "its own parent proxy: {why}. The parent refused the credentials the proxy sends it (none, or wrong ones), "
                                             "set in the proxy's configuration: not your credentials, and adding "
@@ -232,6 +237,11 @@ STEPS = {
                 "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
                 "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "parent_loop": {"any": (
+                "Ask IT to point the proxy {proxy_hostport} at its real parent proxy: its forwarding configuration "
+                "names its own address and port (tinyproxy: its Upstream line; Squid: a cache_peer line; Apache "
+                "httpd: ProxyRemote), so every request comes back to it. Changing your own HTTPS_PROXY cannot fix "
+                "this. Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "socks5h": {"any": ("Let the SOCKS proxy resolve the names (the 'h' in socks5h://):\n"

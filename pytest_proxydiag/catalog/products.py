@@ -265,6 +265,9 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("denied", r"SOCKS5? request denied"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
+    # tinyproxy 1.11.1 whose 'Upstream http' line names its own address: the inner copy refuses the looped request
+    # with 400 and this page, which the outer one relays with its Via, for every destination (measured).
+    ("parent_loop", r"You tried to connect to the machine the proxy is running on"),
     # mitmproxy 11.0.2 in reverse (or another non-forward) mode, asked to CONNECT: 400 whose page says so.
     ("not_forward_proxy", r"received an HTTP CONNECT request even though it is not running in regular/upstream mode"),
 )
@@ -296,6 +299,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
                           "proxy's own configuration sends its parent, not the user's",
     "parent_down": "the proxy cannot reach its own parent proxy: its forwarding, not the provider",
+    "parent_loop": "the proxy's parent proxy is the proxy itself: its forwarding loops back to it",
     "auth_backend": "the proxy failed on its own configuration while checking the credentials (its password file)",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",

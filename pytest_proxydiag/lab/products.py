@@ -92,6 +92,11 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "parent-down": lambda lines: lines,
         # DisableViaHeader Yes in front of a parent that refuses its Upstream password: the parent's 401, no Via.
         "parent-no-via": lambda lines: lines + ["DisableViaHeader Yes"],
+        # 'Upstream http <its own address>': a loop; the inner copy refuses it with 400 "You tried to connect to the
+        # machine the proxy is running on", which the outer one relays with its Via.
+        "parent-is-self": lambda lines: lines + ["Upstream http {}:{}".format(
+            next(x.split()[1] for x in lines if x.startswith("Listen ")),
+            next(x.split()[1] for x in lines if x.startswith("Port ")))],
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },

@@ -171,6 +171,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                       "with a wrong password in its own Upstream line: the parent's 401, passed on without a Via",
                       "connectivity.proxy_works"),
     "parent-down": ("{name} forwards through a parent proxy whose port is closed", "connectivity.proxy_works"),
+    "parent-is-self": ("{name}'s parent proxy is its own address (a loop): 400 'You tried to connect to the machine "
+                       "the proxy is running on', relayed with its Via", "connectivity.proxy_works"),
     "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
                              "right credentials: 500 with its generic page", "connectivity.proxy_works"),
     "parent-denies": ("{name} forwards through a SOCKS5 parent (Dante) whose rules refuse api.anthropic.com: 503 "
