@@ -354,3 +354,22 @@ def test_a_407_naming_another_product_than_a_first_hop_that_sends_no_credentials
     assert products.refusal_shape(407, squid_407, own="Privoxy") == "credentials_required"
     assert products.refusal_shape(407, squid_407, own=None) == "credentials_required"
     assert products.refusal_shape(407, squid_407, own="Squid") == "credentials_required"
+
+
+def test_a_parent_behind_the_proxy_is_told_from_another_node_of_a_pool():
+    """Squid's cache_peer parent: its 407 names the parent, the proxy's own page the proxy, and the plain request's
+    Via both. Two nodes of one pool behind one address name different hosts too, never both in one Via."""
+    from dataclasses import replace
+
+    from pytest_proxydiag.net.results import HttpReply
+
+    def answer(status, *vias):
+        return HttpReply(status, "x", "HTTP/1.1", tuple(("Via", v) for v in vias))
+
+    relayed = replace(answer(407, "1.1 parent.corp (squid/5.7)"), proxy_self=answer(400, "1.1 child.corp (squid/5.7)"),
+                      proxy_plain=answer(407, "1.1 parent.corp (squid/5.7), 1.1 child.corp (squid/5.7)"))
+    assert products.other_hop(relayed) == ("parent.corp", "child.corp")
+    pool = replace(answer(407, "1.1 node1.corp (squid/5.7)"), proxy_self=answer(400, "1.1 node2.corp (squid/5.7)"),
+                   proxy_plain=answer(407, "1.1 node2.corp (squid/5.7)"))
+    assert products.other_hop(pool) is None
+    assert products.other_hop(replace(relayed, proxy_plain=None)) is None

@@ -225,17 +225,25 @@ def reply_hosts(reply: Any) -> frozenset[str]:
     HOST" (Squid's visible_hostname), lower-cased; empty when it names none."""
     if reply is None:
         return frozenset()
-    names = [m.group(1) for v in reply.headers_all("Via") for m in re.finditer(r"(?:^|,)\s*\S+\s+([^\s,(]+)", v)]
-    names += [m.group(1) for k in ("X-Cache", "X-Cache-Lookup") for v in reply.headers_all(k)
-              for m in re.finditer(r"\bfrom\s+([^\s:,]+)", v)]
-    return frozenset(n.lower()[:QUOTE_LIMIT] for n in names)
+    names = [m.group(1) for k in ("X-Cache", "X-Cache-Lookup") for v in reply.headers_all(k)
+             for m in re.finditer(r"\bfrom\s+([^\s:,]+)", v)]
+    return _via_hosts(reply) | frozenset(n.lower()[:QUOTE_LIMIT] for n in names)
+
+
+def _via_hosts(reply: Any) -> frozenset[str]:
+    """The received-by hosts of a reply's ``Via`` entries (``1.1 host (comment)``), lower-cased."""
+    return frozenset(m.group(1).lower()[:QUOTE_LIMIT] for v in (reply.headers_all("Via") if reply is not None else ())
+                     for m in re.finditer(r"(?:^|,)\s*\S+\s+([^\s,(]+)", v))
 
 
 def other_hop(reply: Any) -> tuple[str, str] | None:
-    """(the hosts *reply* names, the hosts the proxy's own page names) when they share none: another proxy behind
-    the one asked wrote the answer, relayed byte for byte (Squid's cache_peer parent: its own Via and X-Cache)."""
+    """(the hosts *reply* names, the hosts the proxy's own page names) when they share none and the proxy's plain
+    ``GET http://host/`` answer lists both in one ``Via`` (``reply.proxy_plain``): another proxy behind the one asked
+    wrote the answer, relayed byte for byte (Squid's cache_peer parent: its own Via and X-Cache). Two nodes of one
+    pool behind one address name different hosts too, but never both in one Via."""
     theirs, ours = reply_hosts(reply), reply_hosts(getattr(reply, "proxy_self", None))
-    if theirs and ours and not theirs & ours:
+    chain = _via_hosts(getattr(reply, "proxy_plain", None))
+    if theirs and ours and not theirs & ours and theirs & chain and ours & chain:
         return ", ".join(sorted(theirs)), ", ".join(sorted(ours))
     return None
 
