@@ -51,10 +51,11 @@ NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
                  "allow-list", "empty-block", "reverse-only", "parent-no-via",
                  "parent-down", "auth-file-unreadable",
-                 "parent-denies", "parent-is-self"}
+                 "parent-denies", "parent-is-self", "no-auth-forwarding"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
-ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
+ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy",
+               "privoxy-no-auth-forwarding": "tinyproxy"}
 #: No byte of reply names the product: Privoxy's permit-access closes the connection at once.
 SILENT = {"privoxy-client-refused"}
 
@@ -89,9 +90,16 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # tinyproxy's 401 (not 407) included: policy cannot judge the domains until the proxy lets us in.
         for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "auth.credentials", run.step(step_id)
-    if case == "no-credentials":
+    if case == "no-credentials" and key == "privoxy":
+        # Privoxy's own page names Privoxy, the 407 its parent (tinyproxy): both hops named, IT asked whose
+        # credentials the parent wants (here the user's, passed on with enable-proxy-authentication-forwarding 1).
+        assert root["finding_key"] == "parent_required", root["finding"]
+        assert "it names tinyproxy, while the proxy itself, asked for its own page, names Privoxy" in root["finding"]
+        assert "put yours, URL-encoded, into the proxy URL" in root["solution"]
+    elif case == "no-credentials":
         assert root["finding_key"] == ("socks_required" if socks else "required")
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
+    if case == "no-credentials":
         # The export line carries them (it used to repeat the URL without any: 'export HTTPS_PROXY="http://host:port"').
         assert f'export HTTPS_PROXY="{lab.proxy_url.replace("://", "://YOUR_USER:<URL-ENCODED-PASSWORD>@")}"' \
             in root["solution"], root["solution"]
@@ -143,6 +151,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "no-auth-forwarding":
+        # Privoxy's 'forward' without enable-proxy-authentication-forwarding drops the right credentials: the parent's
+        # 407 again. It used to be "Contact IT for correct credentials: the proxy rejects user alice".
+        assert root["finding_key"] == "parent_rejected", root["finding"]
+        assert "Privoxy: enable-proxy-authentication-forwarding 1" in root["finding"]
+        assert "Contact IT for correct credentials" not in run.output and "lab-secret-7" not in run.output
     if case == "parent-is-self":
         # Its Upstream line names itself: the inner copy's 400 "You tried to connect to the machine the proxy is
         # running on", relayed. It used to be "this port is probably no forward proxy" (bad_request).

@@ -53,7 +53,7 @@ def judge_credentials(proxy, target, res) -> Judgement:
     offered = schemes(challenges)
     if offered and "Basic" not in offered:
         return Judgement.blocked("auth.scheme", key="basic_not_offered", schemes=", ".join(offered))
-    hop = products.other_hop(reply)
+    hop = products.other_hop(reply) or products.other_product(reply)
     if hop:  # a parent behind the proxy asked: its first hop's configuration says whose credentials it wants
         own = reply.proxy_self
         return Judgement.fail("parent_rejected" if res.credentials_sent else "parent_required",
@@ -62,7 +62,8 @@ def judge_credentials(proxy, target, res) -> Judgement:
                               product=products.describe(products.identify_reply(reply)),
                               evidence=Note.of("hop_evidence", answer=reply.status_line, own_answer=own.status_line,
                                                via=reply.header("Via") or "-", own_via=own.header("Via") or "-",
-                                               cache=reply.header("X-Cache") or "-"))
+                                               server=reply.header("Server") or "-", cache=reply.header("X-Cache") or "-",
+                                               own_server=own.header("Server") or "-"))
     return Judgement.fail("rejected" if res.credentials_sent else "required", status=reply.status_line,
                           challenge="; ".join(challenges) or "(none)", credentials=who,
                           squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",

@@ -30,7 +30,7 @@ from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_G
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "other_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike", "FILTER_STATUSES", "refusal_words"]
@@ -246,6 +246,13 @@ def other_hop(reply: Any) -> tuple[str, str] | None:
     if theirs and ours and not theirs & ours and theirs & chain and ours & chain:
         return ", ".join(sorted(theirs)), ", ".join(sorted(ours))
     return None
+
+
+def other_product(reply: Any) -> tuple[str, str] | None:
+    """(the product *reply* names, the product the proxy's own page names) when both are known and differ: the
+    answer is a parent's, relayed (Privoxy's ``forward`` to a parent that wants credentials)."""
+    answered, own = identify_reply(reply).name, own_product(reply)
+    return (answered, own) if answered and own and answered != own else None
 
 
 def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,

@@ -48,8 +48,9 @@ STEPS = {
                         "but another proxy behind it wrote that answer: it names {parent}, while the proxy itself, "
                         "asked for its own page, names {own}. Its parent proxy refused what the proxy sent it "
                         "(Proxy-Authenticate: {challenge}): your credentials passed on (Squid: login=PASSTHRU on its "
-                        "cache_peer line), or the proxy's own account for the parent (Squid: login=user:password), "
-                        "missing or wrong, when it does not pass yours on. {product}",
+                        "cache_peer line; Privoxy: enable-proxy-authentication-forwarding 1), or, when it does not "
+                        "pass yours on, none or the proxy's own account for the parent (Squid: login=user:password), "
+                        "missing or wrong. {product}",
                 "solution": "parent_which",
             },
             "loop": {
@@ -262,8 +263,8 @@ NOTES = {
         "credentials_of": "the credentials of user {user}",
         "none_sent": "no credentials",
         "this_proxy": "this proxy",
-        "hop_evidence": "CONNECT: {answer} (Via: {via}; X-Cache: {cache}); GET / from the proxy itself: {own_answer} "
-                        "(Via: {own_via})",
+        "hop_evidence": "CONNECT: {answer} (Server: {server}; Via: {via}; X-Cache: {cache}); GET / from the proxy "
+                        "itself: {own_answer} (Server: {own_server}; Via: {own_via})",
         "basic_not_offered": "the proxy offers only {schemes}; Basic credentials cannot work",
     },
     "auth.special_chars": {

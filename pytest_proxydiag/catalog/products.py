@@ -72,7 +72,9 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
     # its block is a 1-byte body and no Server header, that date is all that names it (measured, 3.0.34).
     _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r".",
                          "Last-Modified": r"\b08 Jun 1955 12:00:00\b"},
-             [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org"], [],
+             [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org",
+              # Its plain-text answer to a request addressed to itself (GET /), no header naming it (3.0.34).
+              r"\AInvalid header received from client\.\s*\Z"], [],
              "403 Request blocked by Privoxy (a +block action); 503 Connect failed when the provider is unreachable",
              "Privoxy's logfile (Debian: /var/log/privoxy/logfile) with 'debug 1024' for blocked requests; "
              "http://config.privoxy.org/show-url-info through the proxy shows the matching actions"),

@@ -144,6 +144,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # 'forward-socks5t' to a SOCKS5 parent (Dante) whose rules refuse the provider (set by RealProxy): 503
         # "Forwarding failure", "SOCKS5 request denied".
         "parent-denies": lambda lines: lines,
+        # 'forward / parent:port' without 'enable-proxy-authentication-forwarding 1' (set by RealProxy), the right
+        # credentials in the proxy URL: Privoxy drops them, and the parent's 407 comes back whatever is sent.
+        "no-auth-forwarding": lambda lines: lines,
         # 'permit-access 192.0.2.0/24' (set in its config by RealProxy): every connection from here reset, no reply.
         "client-refused": lambda lines: lines,
         # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
@@ -310,7 +313,9 @@ class RealProxy:
                 creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
                 lines.append(f"forward-socks5 / {creds}{self.parent.host}:{self.parent.port} .")
             elif self.parent is not None:
-                lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
+                lines += [f"forward / {self.parent.host}:{self.parent.port}"]
+                if self.misconfig != "no-auth-forwarding":  # else the client's Proxy-Authorization is dropped
+                    lines.append("enable-proxy-authentication-forwarding 1")
             if self.misconfig == "idle-timeout":  # settings of its main config, not of its action file
                 lines.append("socket-timeout 1")
             if self.misconfig == "client-refused":

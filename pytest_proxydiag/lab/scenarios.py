@@ -171,6 +171,9 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                       "with a wrong password in its own Upstream line: the parent's 401, passed on without a Via",
                       "connectivity.proxy_works"),
     "parent-down": ("{name} forwards through a parent proxy whose port is closed", "connectivity.proxy_works"),
+    "no-auth-forwarding": ("{name} forwards to a parent proxy with Basic auth (tinyproxy) with 'forward', without "
+                           "enable-proxy-authentication-forwarding: the right credentials in HTTPS_PROXY are dropped, "
+                           "the parent's 407 comes back", "auth.credentials"),
     "parent-is-self": ("{name}'s parent proxy is its own address (a loop): 400 'You tried to connect to the machine "
                        "the proxy is running on', relayed with its Via", "connectivity.proxy_works"),
     "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
