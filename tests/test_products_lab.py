@@ -157,6 +157,12 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert root["finding_key"] == "parent_rejected", root["finding"]
         assert "Privoxy: enable-proxy-authentication-forwarding 1" in root["finding"]
         assert "Contact IT for correct credentials" not in run.output and "lab-secret-7" not in run.output
+    if case == "parent-socks-as-http":
+        # 'Upstream http' to a SOCKS5 parent: every CONNECT closed without a byte, while tinyproxy answers its own
+        # page. It used to be "closed without a reply ... Contact IT", the product unnamed.
+        assert root["finding_key"] == "parent_silent", root["finding"]
+        assert "while it answers a request for itself as tinyproxy" in root["finding"]
+        assert "'Upstream socks5 host:port' for a SOCKS parent" in root["solution"]
     if case == "parent-is-self":
         # Its Upstream line names itself: the inner copy's 400 "You tried to connect to the machine the proxy is
         # running on", relayed. It used to be "this port is probably no forward proxy" (bad_request).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
@@ -103,7 +103,8 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
                 refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
-                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
+                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
+                own_page: Callable[[], Any] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
@@ -189,6 +190,12 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                               suggested=_suggested(proxy, scheme="http"))
     if cause in _UNREACHED:
         return Judgement.blocked("connectivity.proxy_reachable", detail)
+    # *own_page*, asked only for a close without a reply: the proxy's own answer to a request for itself.
+    own = own_page() if cause in (Cause.RESET, Cause.CLOSED) and own_page is not None else None
+    closer = products.identify_reply(own).name if own is not None else None
+    if closer in products.SILENT_ON_PARENT_FAILURE:  # alive, and silent only when its parent answered nothing
+        return Judgement.fail("parent_silent", detail=detail, product=closer, evidence=detail,
+                              why=products.SILENT_ON_PARENT_FAILURE[closer])
     silent = silent_everywhere() if cause in (Cause.RESET, Cause.CLOSED) and silent_everywhere else None
     if silent is not None:  # the reference's CONNECT and plain GET closed too: nothing is answered to this machine
         lines = ((f"CONNECT {target.hostport}", detail), (f"CONNECT {silent.hostport}", silent.answer),

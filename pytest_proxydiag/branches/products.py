@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
-                                               NO_CREDENTIALS_ON_CONNECT,
+                                               NO_CREDENTIALS_ON_CONNECT, SILENT_ON_PARENT_FAILURE,
                                                NAME_FILTER_PAGES, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 

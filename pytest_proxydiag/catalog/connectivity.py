@@ -129,6 +129,10 @@ STEPS = {
                                     "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
                                     "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
                                     "address. {product}", "solution": "parent_down"},
+            "parent_silent": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT {target} "
+                                      "({detail}), while it answers a request for itself as {product}: it is up, "
+                                      "and {why}. Neither the provider nor this machine is involved.",
+                              "solution": "parent_silent"},
             "parent_loop": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: '{words}'. It forwarded "
                                     "the request to its parent proxy, and that parent is the proxy itself (its own "
                                     "address and port), which refuses the loop, for every destination. Neither the "
@@ -237,6 +241,11 @@ STEPS = {
                 "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
                 "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "parent_silent": {"any": (
+                "Ask IT to check the proxy {proxy_hostport}'s parent proxy and the type its forwarding line gives it "
+                "(tinyproxy: 'Upstream socks5 host:port' for a SOCKS parent, 'Upstream http host:port' for an HTTP "
+                "one; its log shows 'process_server_headers failed' for each request). Changing your own "
+                "HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "parent_loop": {"any": (
                 "Ask IT to point the proxy {proxy_hostport} at its real parent proxy: its forwarding configuration "
                 "names its own address and port (tinyproxy: its Upstream line; Squid: a cache_peer line; Apache "

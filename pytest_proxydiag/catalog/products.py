@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES", "NO_CREDENTIALS_ON_CONNECT"]
+__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES", "NO_CREDENTIALS_ON_CONNECT",
+           "SILENT_ON_PARENT_FAILURE"]
 
 ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
@@ -200,6 +201,15 @@ SENTENCES: dict[str, str] = {
     "ca_source": " {product} does not send its CA; get it from {where}.",
     "relayed_other": "it is {product}'s answer, while the proxy itself, asked for its own page, answers as {own}, "
                      "which passes no client's credentials on to its parent proxy with CONNECT ({how})",
+}
+
+#: Products that close a client's CONNECT without a byte of reply only when their parent proxy answered nothing they
+#: could read -> why (measured, tinyproxy 1.11.1: direct, an unreachable provider is its 500 "Unable to connect";
+#: 'Upstream http' to a SOCKS5 parent (Dante) closes every CONNECT, its log 'process_server_headers failed').
+SILENT_ON_PARENT_FAILURE: dict[str, str] = {
+    "tinyproxy": "tinyproxy closes a CONNECT without a reply only when the parent proxy of its Upstream line answered "
+                 "nothing it could read (its log: 'process_server_headers failed'): most often 'Upstream http' names "
+                 "a SOCKS parent, which needs 'Upstream socks5', or the parent drops the request",
 }
 
 #: First hops that never pass the client's credentials on to their parent with CONNECT -> how (measured): a 401/407

@@ -97,6 +97,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "parent-is-self": lambda lines: lines + ["Upstream http {}:{}".format(
             next(x.split()[1] for x in lines if x.startswith("Listen ")),
             next(x.split()[1] for x in lines if x.startswith("Port ")))],
+        # 'Upstream http <a SOCKS5 parent (Dante)>' where 'Upstream socks5' is meant (set by RealProxy): the parent drops
+        # the HTTP CONNECT, and tinyproxy closes the client's connection without a byte ('process_server_headers').
+        "parent-socks-as-http": lambda lines: lines,
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },
@@ -283,6 +286,8 @@ class RealProxy:
                 lines.append(f"Upstream http {creds}{self.parent.host}:{self.parent.port}")
             if self.dead_parent is not None:
                 lines.append(f"Upstream http {self.dead_parent.host}:{self.dead_parent.port}")
+            if self.misconfig == "parent-socks-as-http" and self.parent is not None:
+                lines.append(f"Upstream http {self.parent.host}:{self.parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
@@ -412,6 +417,8 @@ class RealProxy:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
         elif self.spec.key == "privoxy" and self.misconfig == "parent-denies" and self.parent is None:
             self.parent = RealProxy("dante", blocked=["api.anthropic.com"], hosts=self.hosts).start(timeout)
+        elif self.spec.key == "tinyproxy" and self.misconfig == "parent-socks-as-http" and self.parent is None:
+            self.parent = RealProxy("dante", hosts=self.hosts).start(timeout)
         elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)

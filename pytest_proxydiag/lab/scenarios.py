@@ -174,6 +174,8 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
     "no-auth-forwarding": ("{name} forwards to a parent proxy with Basic auth (tinyproxy) with 'forward', without "
                            "enable-proxy-authentication-forwarding: the right credentials in HTTPS_PROXY are dropped, "
                            "the parent's 407 comes back", "auth.credentials"),
+    "parent-socks-as-http": ("{name}'s Upstream line says http for a SOCKS5 parent (Dante): every CONNECT closed "
+                             "without a reply", "connectivity.proxy_works"),
     "parent-is-self": ("{name}'s parent proxy is its own address (a loop): 400 'You tried to connect to the machine "
                        "the proxy is running on', relayed with its Via", "connectivity.proxy_works"),
     "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
