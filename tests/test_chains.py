@@ -118,7 +118,7 @@ def test_credentials_passed_through_to_a_squid_parent_that_refuses_them(squid_ch
     run = run_diag(*args, env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
     step = run.step("auth.credentials")
     assert step["finding_key"] == "parent_rejected", run.output[-3000:]
-    assert "your credentials passed on (Squid: login=PASSTHRU on its cache_peer line)" in step["finding"]
+    assert "your credentials passed on (Squid: login=PASSTHRU on its cache_peer line;" in step["finding"]
     assert "not-the-password" not in run.output + run.json_path.read_text()
 
 
@@ -127,3 +127,48 @@ def test_a_squid_chain_with_the_parents_credentials_works(squid_chain, run_diag)
     url = f"http://127.0.0.1:{port}"
     run = run_diag(*args, env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
     assert run.root_cause is None and not run.failed(), run.output[-3000:]
+
+
+def test_tinyproxy_to_a_parent_that_speaks_only_tls(tmp_path, run_diag):
+    """tinyproxy's 'Upstream http' to a Squid https_port (a parent spoken to over TLS): tinyproxy speaks no TLS to
+    its parent, and every CONNECT is closed without a reply (or, at times, its 503 'Could not send data to remote
+    server'). It used to be 'closed without a reply ... Contact IT', the product and the hop unnamed."""
+    require_squid()
+    from pytest_proxydiag.lab import HttpsOrigin, LabCA
+    from pytest_proxydiag.lab.products import MISCONFIGS, RealProxy
+    from pytest_proxydiag.lab.servers import free_port
+    from pytest_proxydiag.lab.squid import Squid, squid_config
+
+    public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(public.cert_pem)
+    d = _private_dir()
+    chain, key = public.issue("127.0.0.1", "localhost")
+    (d / "cert.pem").write_bytes(chain)
+    (d / "key.pem").write_bytes(key)
+    for f in ("cert.pem", "key.pem"):
+        os.chmod(d / f, 0o644)
+    port = free_port("127.0.0.1")
+    lines = squid_config(d, port)
+    lines[0] = f"https_port 127.0.0.1:{port} tls-cert={d / 'cert.pem'} tls-key={d / 'key.pem'}"
+    parts: list = []
+    try:
+        origin = HttpsOrigin(public, tmp_path / "origin").start()
+        parts.append(origin)
+        parts.append(Squid(lines, d, port).start())
+        MISCONFIGS["tinyproxy"]["tls-parent"] = lambda x: x + [f"Upstream http 127.0.0.1:{port}"]
+        child = RealProxy("tinyproxy", misconfig="tls-parent")
+        parts.append(child.start())
+        target = f"api.anthropic.com:{origin.port}"
+        run = run_diag("--proxydiag-target", f"https://{target}", "--proxydiag-resolve", f"{target}:127.0.0.1",
+                       "--proxydiag-public-roots", str(roots), "--proxydiag-no-direct", "--proxydiag-no-claude-hosts",
+                       "--proxydiag-clients", "none", env={"HTTPS_PROXY": child.url, "HTTP_PROXY": child.url})
+    finally:
+        MISCONFIGS["tinyproxy"].pop("tls-parent", None)
+        for part in reversed(parts):
+            part.stop()
+        shutil.rmtree(d, ignore_errors=True)
+    assert run.root_cause == "connectivity.proxy_works", run.output[-3000:]
+    step = run.step("connectivity.proxy_works")
+    assert step["finding_key"] in ("parent_silent", "parent_down"), step["finding"]
+    assert "tinyproxy" in step["finding"] and "not only TLS" in step["solution"], step["solution"]

@@ -160,8 +160,10 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
     if case == "parent-socks-as-http":
         # 'Upstream http' to a SOCKS5 parent: every CONNECT closed without a byte, while tinyproxy answers its own
         # page. It used to be "closed without a reply ... Contact IT", the product unnamed.
-        assert root["finding_key"] == "parent_silent", root["finding"]
-        assert "while it answers a request for itself as tinyproxy" in root["finding"]
+        # At times tinyproxy answers 503 "Could not send data to remote server" instead (parent_down).
+        assert root["finding_key"] in ("parent_silent", "parent_down"), root["finding"]
+        assert "while it answers a request for itself as tinyproxy" in root["finding"] or \
+            "('Could not send data to remote server')" in root["finding"]
         assert "'Upstream socks5 host:port' for a SOCKS parent" in root["solution"]
     if case == "parent-is-self":
         # Its Upstream line names itself: the inner copy's 400 "You tried to connect to the machine the proxy is

@@ -128,7 +128,7 @@ STEPS = {
             "parent_down": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it cannot reach its "
                                     "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
                                     "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
-                                    "address. {product}", "solution": "parent_down"},
+                                    "address or type. {product}", "solution": "parent_down"},
             "parent_silent": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT {target} "
                                       "({detail}), while it answers a request for itself as {product}: it is up, "
                                       "and {why}. Neither the provider nor this machine is involved.",
@@ -237,14 +237,17 @@ STEPS = {
                 "Retest: curl -v -x \"$HTTPS_PROXY\" {target_url}")},
             "parent_down": {"any": (
                 "Ask IT to check the parent proxy that the proxy {proxy_hostport} forwards to: that it runs and is "
-                "reachable from the proxy, at the address of the proxy's forwarding configuration (tinyproxy: its "
-                "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
+                "reachable from the proxy, at the address and of the type of the proxy's forwarding configuration "
+                "(tinyproxy: its Upstream line, 'Upstream socks5 host:port' for a SOCKS parent, and an http parent "
+                "that speaks plain HTTP, not only TLS; Privoxy: its "
+                "forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
                 "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "parent_silent": {"any": (
                 "Ask IT to check the proxy {proxy_hostport}'s parent proxy and the type its forwarding line gives it "
                 "(tinyproxy: 'Upstream socks5 host:port' for a SOCKS parent, 'Upstream http host:port' for an HTTP "
-                "one; its log shows 'process_server_headers failed' for each request). Changing your own "
+                "one, and a parent port that speaks plain HTTP, not only TLS; its log shows 'process_server_headers "
+                "failed' for each request). Changing your own "
                 "HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "parent_loop": {"any": (
                 "Ask IT to point the proxy {proxy_hostport} at its real parent proxy: its forwarding configuration "

@@ -208,8 +208,10 @@ SENTENCES: dict[str, str] = {
 #: 'Upstream http' to a SOCKS5 parent (Dante) closes every CONNECT, its log 'process_server_headers failed').
 SILENT_ON_PARENT_FAILURE: dict[str, str] = {
     "tinyproxy": "tinyproxy closes a CONNECT without a reply only when the parent proxy of its Upstream line answered "
-                 "nothing it could read (its log: 'process_server_headers failed'): most often 'Upstream http' names "
-                 "a SOCKS parent, which needs 'Upstream socks5', or the parent drops the request",
+                 "nothing it could read (its log: 'process_server_headers failed'): most often its Upstream line's "
+                 "type is wrong for the parent, 'Upstream http' for a SOCKS parent (which needs 'Upstream socks5') or "
+                 "for one that speaks only TLS (tinyproxy speaks no TLS to its parent), or the parent drops the "
+                 "request",
 }
 
 #: First hops that never pass the client's credentials on to their parent with CONNECT -> how (measured): a 401/407
@@ -252,7 +254,10 @@ RELAYED_401_PRODUCTS: tuple[str, ...] = ("tinyproxy",)
 #: provider. Measured: tinyproxy 1.11.1 'Upstream http host:port' to a closed port answers "502 Unable to connect to
 #: upstream proxy"; Privoxy 3.0.34 'forward-socks5t / host:port .' to a closed port "503 Forwarding failure" with
 #: "socks5 server unreachable".
-PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable")
+PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable",
+                                # tinyproxy 1.11.1 'Upstream http' to a parent that speaks only TLS (Squid https_port)
+                                # and resets the plaintext CONNECT it sends: 503 with this page, at times (measured).
+                                r"Could not send data to remote server")
 
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
