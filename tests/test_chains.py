@@ -108,6 +108,8 @@ def test_a_squid_parents_407_passed_on_names_both_hops_and_asks_whose_credential
            f"127.0.0.1:{port}" in step["solution"], step["solution"]
     assert f'export HTTPS_PROXY="http://YOUR_USER:<URL-ENCODED-PASSWORD>@127.0.0.1:{port}"' in step["solution"]
     assert "Via: 1.1 child.corp.example (squid/" in step["solution"]
+    # The "for IT" block names the proxy's forwarding as the side to change first, not only this machine.
+    assert run.doc["for_it"]["root_cause"]["change_on"].startswith("the corporate proxy's forwarding to its parent")
 
 
 def test_credentials_passed_through_to_a_squid_parent_that_refuses_them(squid_chain, run_diag):
@@ -172,3 +174,5 @@ def test_tinyproxy_to_a_parent_that_speaks_only_tls(tmp_path, run_diag):
     step = run.step("connectivity.proxy_works")
     assert step["finding_key"] in ("parent_silent", "parent_down"), step["finding"]
     assert "tinyproxy" in step["finding"] and "not only TLS" in step["solution"], step["solution"]
+    # It used to say "Side that must change: the developer's machine (this one)".
+    assert run.doc["for_it"]["root_cause"]["change_on"] == "the corporate proxy (its forwarding to its parent proxy: IT)"

@@ -430,3 +430,13 @@ NOTES = {
         "proxy_answered_gateway": "the proxy answered for the gateway: {status}",
     },
 }
+
+
+_PARENT_SIDE = "the corporate proxy (its forwarding to its parent proxy: IT)"
+#: The side to change ("for IT" block) where a proxy's parent is the cause: the proxy's forwarding configuration, not
+#: this machine ("step:finding", as in gateway.CHANGE_ON).
+CHANGE_ON = {**{f"connectivity.proxy_works:{key}": _PARENT_SIDE for key in (
+    "parent_auth", "parent_auth_relayed", "parent_down", "parent_loop", "parent_silent")},
+    **{f"auth.credentials:{key}": ("the corporate proxy's forwarding to its parent (IT: whose credentials it passes "
+                                   "on), then the developer's proxy URL if they are the user's") for key in (
+        "parent_required", "parent_rejected")}}
