@@ -129,6 +129,23 @@ def test_egress_problems_judge_the_gateway_env_against_the_run():
                               ca_file_has_ca={"/b.pem": True}) == []
 
 
+def test_a_gateways_other_password_for_the_developers_proxy_user_is_a_finding():
+    """The same user at the same proxy as this machine's accepted URL, another password: the gateway's copy is stale.
+    A service account of its own (another user), or another proxy, is not judged."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    mine = parse_proxy_url("http://alice:new-secret@proxy:3128")
+
+    def keys(value):
+        return [p.key for p in gw.egress_problems({"HTTPS_PROXY": value}, {}, proxy_needed=True,
+                                                   proxy_has_credentials=True, interception_ca=False,
+                                                   accepted_proxy=mine)]
+    assert keys("http://alice:old-secret@proxy:3128") == ["egress_proxy_other_password"]
+    assert keys("http://alice:new-secret@proxy:3128") == []
+    assert keys("http://svc-llm:other@proxy:3128") == []
+    assert keys("http://alice:old-secret@other-proxy:3128") == []
+
+
 def test_litellm_told_to_ignore_proxy_variables_in_its_env_or_its_config():
     assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "True"}, {}) == "env"
     assert gw.trust_env_off({}, {"disable_aiohttp_trust_env": True}) == "config"
@@ -244,6 +261,11 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     step = run.step(root)
     assert step["outcome"] == "failed" and step["finding_key"] == key
     assert phrase in step["solution"], step["solution"]
+    if scenario == "gateway-egress-wrong-password":
+        # The gateway's own copy of the developer's proxy password, compared (never printed): outdated or mistyped.
+        egress = run.step("gateway.egress_config")
+        assert egress["finding_key"] == "egress_proxy_other_password", egress
+        assert "with the credentials of user 'alice' for the proxy 127.0.0.1:" in egress["finding"]
     if scenario == "gateway-not-in-no-proxy":
         # bypass.no_proxy finds the same route problem: both fixes must export the same value.
         assert run.step("bypass.no_proxy")["fix"]["env"] == step["fix"]["env"]

@@ -278,10 +278,24 @@ def _proxy_value(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _stale_password(value: str, accepted: Any) -> bool:
+    """Whether the gateway's proxy URL *value* names the proxy and user of *accepted* (this run's proxy URL, which
+    the proxy accepted) with another password. Compared here, never printed."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    try:
+        theirs = parse_proxy_url(value)
+    except ValueError:
+        return False
+    return (theirs.hostport.lower() == accepted.hostport.lower() and theirs.username == accepted.username
+            and theirs.password is not None and theirs.password != accepted.password)
+
+
 def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None, *,
                     proxy_needed: bool, proxy_has_credentials: bool, interception_ca: bool,
                     ca_file_has_ca: Mapping[str, bool] | None = None, env_source: str = "",
-                    config_source: str = "", api_bases: list[tuple[str, str]] = ()) -> list[EgressProblem]:
+                    config_source: str = "", api_bases: list[tuple[str, str]] = (),
+                    accepted_proxy: Any = None) -> list[EgressProblem]:
     """Problems in the gateway's egress settings, judged against what this run found.
 
     *env* is the gateway process's environment (None when it could not be
@@ -308,6 +322,10 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
         problems.append(EgressProblem("egress_no_proxy", {"source": env_source}))
     elif proxy_needed and proxy is not None and proxy_has_credentials and "@" not in proxy:
         problems.append(EgressProblem("egress_proxy_no_credentials", {"source": env_source, "variable": name or ""}))
+    elif proxy is not None and accepted_proxy is not None and _stale_password(proxy, accepted_proxy):
+        # The same user at the same proxy as this machine's URL, which the proxy accepts, with another password.
+        problems.append(EgressProblem("egress_proxy_other_password", {
+            "source": env_source, "variable": name or "", "user": repr(accepted_proxy.username)}))
     if interception_ca and verify is not False:
         files = {v: env[v] for v in _CA_VARS if (env.get(v) or "").strip()}
         if isinstance(verify, str) and verify.strip():

@@ -252,6 +252,12 @@ STEPS = {
                 "text": "The gateway process ({source}) uses {variable} without credentials, while the proxy "
                         "{proxy} requires them.",
                 "solution": "proxy_credentials"},
+            "egress_proxy_other_password": {
+                "text": "The gateway process ({source}) uses {variable} with the credentials of user {user} for the "
+                        "proxy {proxy_hostport}, with another password than this machine's proxy URL, which the "
+                        "proxy accepts for the same user: the gateway's copy is outdated or mistyped (a password "
+                        "change reaches the shell, not a running gateway's environment).",
+                "solution": "proxy_credentials"},
             "egress_ca_missing": {
                 "text": "The proxy intercepts TLS{issuer}, and the gateway process ({source}) has no CA file that "
                         "holds that CA ({files}; read but ignored by LiteLLM's aiohttp transport: {ignored}).",
@@ -386,6 +392,8 @@ NOTES = {
         "fix_egress_no_proxy": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_egress_proxy_no_credentials": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" "
                                             "where the gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_other_password": ("the password in HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                            "{proxy_hostport}\" where the gateway starts" + _THEN_RESTART),
         "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy_config": "disable_aiohttp_trust_env: true removed from litellm_settings"
