@@ -299,7 +299,9 @@ def test_egress_config(proxydiag_step, proxydiag_config, proxydiag_probes):
                                   proxy_has_credentials=bool(proxy and proxy.has_credentials),
                                   interception_ca=bool(analysis and analysis.intercepted), ca_file_has_ca=holds,
                                   env_source=process.source if process else "", config_source=config_path,
-                                  api_bases=_plain_api_bases(cfg, config_path))
+                                  api_bases=_plain_api_bases(cfg, config_path),
+                                  accepted_proxy=proxy if proxy is not None and proxy.has_credentials
+                                  and proxydiag_probes.tunnel_to(cfg.targets[0]).ok else None)
     step.add_evidence(gateway_process={"pid": process.pid if process else None,
                                        "environment": "read" if env is not None else
                                        (process.why_not if process else "no local process")},

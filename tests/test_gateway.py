@@ -47,6 +47,8 @@ GATEWAY_KEY_401 = ('{"error":{"message":"Authentication Error, Invalid proxy ser
     (401, PROVIDER_401, "provider"),
     (500, EGRESS_CERT, "egress_certificate"),
     (500, EGRESS_407, "egress_proxy_auth"),
+    # The gateway's own proxy URL carries a user: its password is wrong (LiteLLM 1.81.16 quotes aiohttp's URL).
+    (500, EGRESS_407.replace("url=\'http://", "url=\'http://alice:not-the-password@"), "egress_proxy_auth_rejected"),
     (500, EGRESS_DOWN, "egress_connect"),
     (401, GATEWAY_KEY_401, "gateway_key"),
     (400, '{"error":{"message":"No connected db.","type":"no_db_connection","param":null,"code":"400"}}',
@@ -127,6 +129,23 @@ def test_egress_problems_judge_the_gateway_env_against_the_run():
                               ca_file_has_ca={"/b.pem": True}) == []
 
 
+def test_a_gateways_other_password_for_the_developers_proxy_user_is_a_finding():
+    """The same user at the same proxy as this machine's accepted URL, another password: the gateway's copy is stale.
+    A service account of its own (another user), or another proxy, is not judged."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    mine = parse_proxy_url("http://alice:new-secret@proxy:3128")
+
+    def keys(value):
+        return [p.key for p in gw.egress_problems({"HTTPS_PROXY": value}, {}, proxy_needed=True,
+                                                   proxy_has_credentials=True, interception_ca=False,
+                                                   accepted_proxy=mine)]
+    assert keys("http://alice:old-secret@proxy:3128") == ["egress_proxy_other_password"]
+    assert keys("http://alice:new-secret@proxy:3128") == []
+    assert keys("http://svc-llm:other@proxy:3128") == []
+    assert keys("http://alice:old-secret@other-proxy:3128") == []
+
+
 def test_litellm_told_to_ignore_proxy_variables_in_its_env_or_its_config():
     assert gw.trust_env_off({"DISABLE_AIOHTTP_TRUST_ENV": "True"}, {}) == "env"
     assert gw.trust_env_off({}, {"disable_aiohttp_trust_env": True}) == "config"
@@ -194,6 +213,9 @@ EXPECTED = {
     "gateway-egress-untrusted": ("gateway.provider_path", "egress_certificate", "export SSL_CERT_FILE="),
     "gateway-egress-no-credentials": ("gateway.provider_path", "egress_proxy_auth",
                                       "<URL-ENCODED-PASSWORD>@127.0.0.1:"),
+    # Was "has no valid proxy credentials ... put the proxy credentials into its proxy variable", which it had.
+    "gateway-egress-wrong-password": ("gateway.provider_path", "egress_proxy_auth_rejected",
+                                      "correct the password in its proxy variable"),
     "gateway-ssl-verify-false": ("gateway.egress_config", "ssl_verify_disabled", "Remove ssl_verify: false"),
     # LiteLLM without a database checks only its master key (400 "No connected db.") and cannot issue
     # virtual keys (/key/generate answers 500 "DB not connected", measured with 1.81.16).
@@ -232,13 +254,18 @@ def test_each_gateway_scenario_has_its_own_root_cause(scenario, gateway_labs, ru
     # No gateway scenario blames the provider, and none leaks a key or the proxy password.
     assert not any(s["finding_key"] == "provider" for s in run.steps)
     text = run.json_path.read_text()
-    for secret in (MASTER_KEY, "sk-lab-gateway-wrong-1", "lab-secret-7"):
+    for secret in (MASTER_KEY, "sk-lab-gateway-wrong-1", "lab-secret-7", "not-the-password"):
         assert secret not in text and secret not in run.output
     if root is None:
         return
     step = run.step(root)
     assert step["outcome"] == "failed" and step["finding_key"] == key
     assert phrase in step["solution"], step["solution"]
+    if scenario == "gateway-egress-wrong-password":
+        # The gateway's own copy of the developer's proxy password, compared (never printed): outdated or mistyped.
+        egress = run.step("gateway.egress_config")
+        assert egress["finding_key"] == "egress_proxy_other_password", egress
+        assert "with the credentials of user 'alice' for the proxy 127.0.0.1:" in egress["finding"]
     if scenario == "gateway-not-in-no-proxy":
         # bypass.no_proxy finds the same route problem: both fixes must export the same value.
         assert run.step("bypass.no_proxy")["fix"]["env"] == step["fix"]["env"]

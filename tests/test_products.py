@@ -333,3 +333,43 @@ def test_apaches_generic_500_with_credentials_is_its_auth_back_end_not_a_missing
     headers = [("Server", "Apache/2.4.71 (Debian)")]
     assert products.refusal_shape(500, headers, page, credentials_sent=False) == "connect_not_allowed"
     assert products.refusal_shape(500, headers, page, credentials_sent=True) == "auth_backend"
+
+
+def test_a_reason_phrase_only_one_product_writes_names_it():
+    """proxy.py's 418 carries no header and no page: its reason phrase 'I'm a tea pot' (its own spelling) names it;
+    the RFC's 'I'm a Teapot' from anything else does not."""
+    line = "HTTP/1.1 418 I'm a tea pot"
+    assert products.identify([("Content-Length", "0")], b"", status_line=line).name == "proxy.py"
+    assert products.identify([("Content-Length", "0")], b"", status_line="HTTP/1.1 418 I'm a Teapot").name is None
+    assert products.identify([("Content-Length", "0")], b"").name is None
+
+
+def test_a_407_naming_another_product_than_a_first_hop_that_sends_no_credentials_is_its_parents():
+    """Apache's ProxyRemote relays its parent's 407 byte for byte: only the proxy's own page names Apache. Through
+    Privoxy (which can forward the client's Proxy-Authorization) or with no own page, it stays the user's 407."""
+    squid_407 = [("Server", "squid/5.7"), ("Proxy-Authenticate", 'Basic realm="corp"')]
+    why = products.relayed_auth(407, squid_407, own="Apache httpd (mod_proxy)")
+    assert why and why.startswith("it is Squid's answer, while the proxy itself") and "ProxyRemote" in why
+    assert products.refusal_shape(407, squid_407, own="Apache httpd (mod_proxy)") == "parent_credentials"
+    assert products.refusal_shape(407, squid_407, own="Privoxy") == "credentials_required"
+    assert products.refusal_shape(407, squid_407, own=None) == "credentials_required"
+    assert products.refusal_shape(407, squid_407, own="Squid") == "credentials_required"
+
+
+def test_a_parent_behind_the_proxy_is_told_from_another_node_of_a_pool():
+    """Squid's cache_peer parent: its 407 names the parent, the proxy's own page the proxy, and the plain request's
+    Via both. Two nodes of one pool behind one address name different hosts too, never both in one Via."""
+    from dataclasses import replace
+
+    from pytest_proxydiag.net.results import HttpReply
+
+    def answer(status, *vias):
+        return HttpReply(status, "x", "HTTP/1.1", tuple(("Via", v) for v in vias))
+
+    relayed = replace(answer(407, "1.1 parent.corp (squid/5.7)"), proxy_self=answer(400, "1.1 child.corp (squid/5.7)"),
+                      proxy_plain=answer(407, "1.1 parent.corp (squid/5.7), 1.1 child.corp (squid/5.7)"))
+    assert products.other_hop(relayed) == ("parent.corp", "child.corp")
+    pool = replace(answer(407, "1.1 node1.corp (squid/5.7)"), proxy_self=answer(400, "1.1 node2.corp (squid/5.7)"),
+                   proxy_plain=answer(407, "1.1 node2.corp (squid/5.7)"))
+    assert products.other_hop(pool) is None
+    assert products.other_hop(replace(relayed, proxy_plain=None)) is None

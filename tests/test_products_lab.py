@@ -51,10 +51,11 @@ NAMES_PRODUCT = {"wrong-password", "no-credentials", "blocked-domain", "upstream
                  "client-refused", "no-connect-module", "port-rule", "no-connect", "parent-no-credentials",
                  "allow-list", "empty-block", "reverse-only", "parent-no-via",
                  "parent-down", "auth-file-unreadable",
-                 "parent-denies"}
+                 "parent-denies", "parent-is-self", "no-auth-forwarding"}
 #: Privoxy has no proxy authentication: its parent proxy (tinyproxy in the lab) checks the credentials Privoxy
 #: forwards (enable-proxy-authentication-forwarding), and its answer is what the client reads.
-ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy"}
+ANSWERED_BY = {"privoxy-wrong-password": "tinyproxy", "privoxy-no-credentials": "tinyproxy",
+               "privoxy-no-auth-forwarding": "tinyproxy"}
 #: No byte of reply names the product: Privoxy's permit-access closes the connection at once.
 SILENT = {"privoxy-client-refused"}
 
@@ -89,9 +90,19 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         # tinyproxy's 401 (not 407) included: policy cannot judge the domains until the proxy lets us in.
         for step_id in ("policy.domain_allowed", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "auth.credentials", run.step(step_id)
-    if case == "no-credentials":
+    if case == "no-credentials" and key == "privoxy":
+        # Privoxy's own page names Privoxy, the 407 its parent (tinyproxy): both hops named, IT asked whose
+        # credentials the parent wants (here the user's, passed on with enable-proxy-authentication-forwarding 1).
+        assert root["finding_key"] == "parent_required", root["finding"]
+        assert "it names tinyproxy, while the proxy itself, asked for its own page, names Privoxy" in root["finding"]
+        assert "put yours, URL-encoded, into the proxy URL" in root["solution"]
+    elif case == "no-credentials":
         assert root["finding_key"] == ("socks_required" if socks else "required")
         assert "Add them, URL-encoded, to the proxy URL" in root["solution"]
+    if case == "no-credentials":
+        # The export line carries them (it used to repeat the URL without any: 'export HTTPS_PROXY="http://host:port"').
+        assert f'export HTTPS_PROXY="{lab.proxy_url.replace("://", "://YOUR_USER:<URL-ENCODED-PASSWORD>@")}"' \
+            in root["solution"], root["solution"]
     if case == "blocked-domain":
         assert root["finding_key"] == ("socks_denied" if socks else "blocked") and "api.anthropic.com" in root["finding"]
         if socks:  # reply 0x02 "not allowed by ruleset", judged by policy with the SOCKS server's ticket
@@ -140,6 +151,36 @@ def test_each_product_gives_the_diagnosis_of_its_misconfiguration(name, product_
         assert "tinyproxy: 'Upstream http user:password@parent:port'" in root["solution"]
         for step_id in ("auth.scheme", "auth.credentials", "policy.proxy_logs"):
             assert run.step(step_id)["blocked_by"] == "connectivity.proxy_works", run.step(step_id)
+    if case == "no-auth-forwarding":
+        # Privoxy's 'forward' without enable-proxy-authentication-forwarding drops the right credentials: the parent's
+        # 407 again. It used to be "Contact IT for correct credentials: the proxy rejects user alice".
+        assert root["finding_key"] == "parent_rejected", root["finding"]
+        assert "Privoxy: enable-proxy-authentication-forwarding 1" in root["finding"]
+        assert "Contact IT for correct credentials" not in run.output and "lab-secret-7" not in run.output
+    if case == "parent-socks-as-http":
+        # 'Upstream http' to a SOCKS5 parent: every CONNECT closed without a byte, while tinyproxy answers its own
+        # page. It used to be "closed without a reply ... Contact IT", the product unnamed.
+        # At times tinyproxy answers 503 "Could not send data to remote server" instead (parent_down).
+        assert root["finding_key"] in ("parent_silent", "parent_down"), root["finding"]
+        assert "while it answers a request for itself as tinyproxy" in root["finding"] or \
+            "('Could not send data to remote server')" in root["finding"]
+        assert "'Upstream socks5 host:port' for a SOCKS parent" in root["solution"]
+    if case == "parent-is-self":
+        # Its Upstream line names itself: the inner copy's 400 "You tried to connect to the machine the proxy is
+        # running on", relayed. It used to be "this port is probably no forward proxy" (bad_request).
+        assert root["finding_key"] == "parent_loop", root["finding"]
+        assert "that parent is the proxy itself (its own address and port)" in root["finding"]
+        assert "tinyproxy: its Upstream line" in root["solution"] and "no forward proxy" not in run.output
+        assert run.step("policy.domain_allowed")["outcome"] != "failed"
+    if name == "apache-parent-no-credentials":
+        # Apache's ProxyRemote relays its parent's 407 byte for byte (Server: tinyproxy, no Via): the proxy's own
+        # page names Apache, which sends its parent no credentials with CONNECT. It used to be "requires
+        # authentication ... Add them, URL-encoded, to the proxy URL" (auth.credentials), which cannot help.
+        assert "it is tinyproxy's answer, while the proxy itself, asked for its own page, answers as Apache httpd " \
+               "(mod_proxy)" in root["finding"], root["finding"]
+        assert "Apache httpd: ProxyRemote sends none with CONNECT and has no setting for them, so its parent must " \
+               "let the Apache host through without them" in root["solution"], root["solution"]
+        assert "Add them, URL-encoded" not in run.output
     if case == "parent-down":
         # Its own parent proxy unreachable: the proxy's forwarding (IT), not the provider's outage nor this machine.
         assert root["finding_key"] == "parent_down", root["finding"]
@@ -703,6 +744,10 @@ def test_proxypy_host_filter_418_is_a_domain_rule(tmp_path, run_diag):
     assert step["finding_key"] == "blocked" and "api.anthropic.com" in step["finding"], step["finding"]
     assert "418" in step["finding"] and "Please allow outbound HTTPS" in step["solution"]
     assert "is proxy.py's answer for a host in its --filtered-upstream-hosts" in step["finding"]
+    # Its reason phrase, "I'm a tea pot", is proxy.py's own spelling: the finding names it instead of opening with
+    # "The product that answered is not known to pytest-proxydiag (no Server or Via header)".
+    assert "The answer comes from proxy.py." in step["finding"] and "not known" not in step["finding"], step["finding"]
+    assert "'HttpRequestRejected' for a refused one" in step["finding"]
     logs = run.step("policy.proxy_logs")
     assert logs["finding_key"] == "denied" and "418" in logs["finding"], logs
     assert run.step("connectivity.proxy_works")["blocked_by"] == "policy.domain_allowed"

@@ -40,10 +40,10 @@ def judge_credentials(proxy, target, res) -> Judgement:
     if res.ok:
         return Judgement.passed("accepted", target=target.hostport, who=who)
     reply = res.reply
-    shape = products.refusal_shape(res.status, reply.headers, reply.body,
-                                   credentials_sent=bool(res.credentials_sent)) if reply is not None else None
+    shape = products.refusal_shape(res.status, reply.headers, reply.body, credentials_sent=bool(res.credentials_sent),
+                                   own=products.own_product(reply)) if reply is not None else None
     if shape == "login_portal" or (res.status == 401 and shape == "credentials_rejected"):
-        who_answered = products.identify(reply.headers, reply.body)
+        who_answered = products.identify_reply(reply)
         return Judgement.fail("rejected_401" if shape == "credentials_rejected" else "login_portal",
                               status=reply.status_line, credentials=who, product=products.describe(who_answered),
                               product_name=who_answered.name or Note.of("this_proxy"),
@@ -54,10 +54,21 @@ def judge_credentials(proxy, target, res) -> Judgement:
     offered = schemes(challenges)
     if offered and "Basic" not in offered:
         return Judgement.blocked("auth.scheme", key="basic_not_offered", schemes=", ".join(offered))
+    hop = products.other_hop(reply) or products.other_product(reply)
+    if hop:  # a parent behind the proxy asked: its first hop's configuration says whose credentials it wants
+        own = reply.proxy_self
+        return Judgement.fail("parent_rejected" if res.credentials_sent else "parent_required",
+                              status=reply.status_line, parent=hop[0], own=hop[1], credentials=who,
+                              challenge="; ".join(challenges) or "(none)",
+                              product=products.describe(products.identify_reply(reply)),
+                              evidence=Note.of("hop_evidence", answer=reply.status_line, own_answer=own.status_line,
+                                               via=reply.header("Via") or "-", own_via=own.header("Via") or "-",
+                                               server=reply.header("Server") or "-", cache=reply.header("X-Cache") or "-",
+                                               own_server=own.header("Server") or "-"))
     return Judgement.fail("rejected" if res.credentials_sent else "required", status=reply.status_line,
                           challenge="; ".join(challenges) or "(none)", credentials=who,
                           squid_error=f"X-Squid-Error: {reply.squid_error}. " if reply.squid_error else "",
-                          product=products.describe(products.identify(reply.headers, reply.body)))
+                          product=products.describe(products.identify_reply(reply)))
 
 
 def judge_socks_credentials(proxy, target, res) -> Judgement:
@@ -235,7 +246,7 @@ def judge_scheme(proxy, target, res) -> Judgement:
     """Step 5: the schemes a 407 offers; Basic works everywhere, NTLM/Negotiate need a helper."""
     if res.ok:
         return Judgement.passed("no_auth")
-    if res.status != 407 or products.relayed_auth(res.status, res.reply.headers,
+    if res.status != 407 or products.relayed_auth(res.status, res.reply.headers, own=products.own_product(res.reply),
                                                   credentials_sent=bool(res.credentials_sent)):
         # A 407 passed on from the proxy's parent (tinyproxy drops its challenge): the proxy's credentials, not ours.
         return Judgement.blocked(blocking_step_for(res), f"CONNECT {target.hostport}: {res.detail}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import products
@@ -108,7 +108,8 @@ _CLIENT_CERT_ALERT = re.compile(r"ALERT_(?:CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_C
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
                 refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
-                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
+                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
+                own_page: Callable[[], Any] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
@@ -118,14 +119,14 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
-        shape = products.refusal_shape(reply.status, reply.headers, reply.body,
+        shape = products.refusal_shape(reply.status, reply.headers, reply.body, own=products.own_product(reply),
                                        credentials_sent=bool(proxy is not None and proxy.has_credentials))
-        who_answered = products.describe(products.identify(reply.headers, reply.body))
+        who_answered = products.describe(products.identify_reply(reply))
         if shape in ("credentials_rejected", "credentials_required", "login_portal"):
             return Judgement.blocked("auth.credentials", key="wants_auth", status=reply.status_line)
         if shape == "parent_credentials":
             # The parent's 401/407 passed on (the proxy's Via on it): the proxy's own credentials for its parent.
-            why = products.relayed_auth(reply.status, reply.headers,
+            why = products.relayed_auth(reply.status, reply.headers, own=products.own_product(reply),
                                         credentials_sent=bool(proxy is not None and proxy.has_credentials))
             via = reply.header("Via")
             return Judgement.fail("parent_auth_relayed", status=reply.status_line, why=why, product=who_answered,
@@ -199,6 +200,12 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                               suggested=_suggested(proxy, scheme="http"))
     if cause in _UNREACHED:
         return Judgement.blocked("connectivity.proxy_reachable", detail)
+    # *own_page*, asked only for a close without a reply: the proxy's own answer to a request for itself.
+    own = own_page() if cause in (Cause.RESET, Cause.CLOSED) and own_page is not None else None
+    closer = products.identify_reply(own).name if own is not None else None
+    if closer in products.SILENT_ON_PARENT_FAILURE:  # alive, and silent only when its parent answered nothing
+        return Judgement.fail("parent_silent", detail=detail, product=closer, evidence=detail,
+                              why=products.SILENT_ON_PARENT_FAILURE[closer])
     silent = silent_everywhere() if cause in (Cause.RESET, Cause.CLOSED) and silent_everywhere else None
     if silent is not None:  # the reference's CONNECT and plain GET closed too: nothing is answered to this machine
         lines = ((f"CONNECT {target.hostport}", detail), (f"CONNECT {silent.hostport}", silent.answer),

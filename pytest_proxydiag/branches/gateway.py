@@ -39,6 +39,8 @@ class GatewayAnswer:
     * ``gateway_key``: the gateway's key check refused the request (its 401/403);
     * ``egress_certificate``: the gateway could not verify the provider's certificate;
     * ``egress_proxy_auth``: the proxy asked the gateway for credentials (407);
+    * ``egress_proxy_auth_rejected``: the same, to a gateway whose proxy URL (quoted in the error) carries some:
+      the gateway's own proxy password is wrong or outdated, whatever the developer's;
     * ``egress_proxy_refused``: the proxy refused the gateway's tunnel (403, 5xx from the proxy);
     * ``egress_connect``: the gateway could not connect (proxy or provider down, DNS, timeout);
     * ``headers``: the provider rejected the request's ``anthropic-version``/``-beta`` the gateway passed;
@@ -59,6 +61,8 @@ class GatewayAnswer:
 _CERT = re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed|"
                    r"self[- ]signed certificate|unable to get local issuer|SELF_SIGNED_CERT", re.I)
 _PROXY_AUTH = re.compile(r"\b407\b|Proxy Authentication Required|proxy.{0,20}auth", re.I)
+#: The proxy URL aiohttp quotes in its ClientHttpProxyError (``url='http://user:***@host:port'``), with a user.
+_PROXY_URL_USER = re.compile(r"url='[a-z][a-z0-9+.-]*://[^:@/'\s]+(?::[^@/'\s]*)?@", re.I)
 _PROXY_REFUSED = re.compile(r"(?:tunnel|proxy|CONNECT)\D{0,40}\b(?:403|502|503|504)\b|"
                             r"\b(?:403|502|503|504)\b\D{0,40}(?:tunnel|proxy)|ERR_ACCESS_DENIED|"
                             r"ERR_DNS_FAIL|ERR_CONNECT_FAIL|X-Squid-Error", re.I)
@@ -134,7 +138,8 @@ def _decode(status: int | None, body: str) -> GatewayAnswer:
     if _CERT.search(message):
         return GatewayAnswer("egress_certificate", status, message)
     if _PROXY_AUTH.search(message) and not _PROVIDER_ERROR.search(message):
-        return GatewayAnswer("egress_proxy_auth", status, message)
+        sent = _PROXY_URL_USER.search(message)  # aiohttp quotes the proxy URL it used, user name included
+        return GatewayAnswer("egress_proxy_auth_rejected" if sent else "egress_proxy_auth", status, message)
     if _PROXY_REFUSED.search(message):
         return GatewayAnswer("egress_proxy_refused", status, message)
     if status >= 500 and _CONNECT.search(message):
@@ -273,10 +278,24 @@ def _proxy_value(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _stale_password(value: str, accepted: Any) -> bool:
+    """Whether the gateway's proxy URL *value* names the proxy and user of *accepted* (this run's proxy URL, which
+    the proxy accepted) with another password. Compared here, never printed."""
+    from pytest_proxydiag.core.proxyurl import parse_proxy_url
+
+    try:
+        theirs = parse_proxy_url(value)
+    except ValueError:
+        return False
+    return (theirs.hostport.lower() == accepted.hostport.lower() and theirs.username == accepted.username
+            and theirs.password is not None and theirs.password != accepted.password)
+
+
 def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] | None, *,
                     proxy_needed: bool, proxy_has_credentials: bool, interception_ca: bool,
                     ca_file_has_ca: Mapping[str, bool] | None = None, env_source: str = "",
-                    config_source: str = "", api_bases: list[tuple[str, str]] = ()) -> list[EgressProblem]:
+                    config_source: str = "", api_bases: list[tuple[str, str]] = (),
+                    accepted_proxy: Any = None) -> list[EgressProblem]:
     """Problems in the gateway's egress settings, judged against what this run found.
 
     *env* is the gateway process's environment (None when it could not be
@@ -303,6 +322,10 @@ def egress_problems(env: Mapping[str, str] | None, settings: Mapping[str, Any] |
         problems.append(EgressProblem("egress_no_proxy", {"source": env_source}))
     elif proxy_needed and proxy is not None and proxy_has_credentials and "@" not in proxy:
         problems.append(EgressProblem("egress_proxy_no_credentials", {"source": env_source, "variable": name or ""}))
+    elif proxy is not None and accepted_proxy is not None and _stale_password(proxy, accepted_proxy):
+        # The same user at the same proxy as this machine's URL, which the proxy accepts, with another password.
+        problems.append(EgressProblem("egress_proxy_other_password", {
+            "source": env_source, "variable": name or "", "user": repr(accepted_proxy.username)}))
     if interception_ca and verify is not False:
         files = {v: env[v] for v in _CA_VARS if (env.get(v) or "").strip()}
         if isinstance(verify, str) and verify.strip():

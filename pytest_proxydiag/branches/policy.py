@@ -416,7 +416,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
         (d, (control, control_res)), reply = on_port[0], (replies or {}).get(refused[0][0].hostport)
         return Judgement.fail("port_refused", blocked=d.hostport, port=d.port, control=control,
                               control_answer=control_res.detail, proxy_hostport=proxy_hostport,
-                              vendor_note=" " + (products.describe(products.identify(reply.headers, reply.body))
+                              vendor_note=" " + (products.describe(products.identify_reply(reply))
                                                  if reply is not None else products.SOCKS["who"]))
     if refused:
         first = refused[0][1]
@@ -425,7 +425,7 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
         if first.socks_code is not None:
             vendor_note = " " + products.SOCKS["who"]
         elif reply is not None:
-            vendor_note = " " + products.describe(products.identify(reply.headers, reply.body))
+            vendor_note = " " + products.describe(products.identify_reply(reply))
             if first.error_code:
                 vendor_note += _note("policy.domain_allowed", "squid_code_note", code=first.error_code)
         elif first.vendor or first.error_code:

@@ -25,11 +25,12 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
+                                               NO_CREDENTIALS_ON_CONNECT, SILENT_ON_PARENT_FAILURE,
                                                NAME_FILTER_PAGES, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
                                                RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
-           "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
+           "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "other_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
            "refused_alike", "FILTER_STATUSES", "refusal_words"]
@@ -47,6 +48,8 @@ class Product:
     refusal: str = ""
     logs: str = ""
     ca_source: str = ""
+    #: Regexes on the status line: a reason phrase only this product writes (proxy.py's "418 I'm a tea pot").
+    status: tuple[str, ...] = ()
 
 
 def product_from_entry(entry: Mapping[str, Any]) -> Product:
@@ -54,12 +57,14 @@ def product_from_entry(entry: Mapping[str, Any]) -> Product:
     name = str(entry.get("name") or "").strip()
     if not name:
         raise ValueError(SOCKS["entry_needs_name"])
-    patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values()]
+    patterns = [*entry.get("body", ()), *entry.get("issuers", ()), *dict(entry.get("headers", {})).values(),
+                *entry.get("status", ())]
     for pattern in patterns:
         re.compile(pattern)  # a bad regex is reported where the entry is loaded, not on every reply
     return Product(name, tuple((str(k), str(v)) for k, v in dict(entry.get("headers", {})).items()),
                    tuple(map(str, entry.get("body", ()))), tuple(map(str, entry.get("issuers", ()))),
-                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")))
+                   str(entry.get("refusal", "")), str(entry.get("logs", "")), str(entry.get("ca_source", "")),
+                   tuple(map(str, entry.get("status", ()))))
 
 
 PRODUCTS: tuple[Product, ...] = tuple(product_from_entry(e) for e in FINGERPRINTS)
@@ -145,8 +150,10 @@ def page_quote(body: bytes | str | None) -> tuple[str | None, str | None]:
 
 
 def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"", *,
-             issuer: str | None = None, products: Sequence[Product] | None = None) -> ProductMatch:
-    """The product behind a reply (or an intercepted certificate's *issuer*); ``name`` None if unknown."""
+             issuer: str | None = None, products: Sequence[Product] | None = None,
+             status_line: str | None = None) -> ProductMatch:
+    """The product behind a reply (or an intercepted certificate's *issuer*, or a reply's *status_line* when its
+    reason phrase is one product's own); ``name`` None if unknown."""
     headers = tuple(headers or ())
     text = body_text(body)
     best: tuple[int, Product, list[str]] | None = None
@@ -163,6 +170,9 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
         for pattern in product.issuers:
             if issuer and re.search(pattern, issuer, re.IGNORECASE):
                 signals.append(f"certificate issuer {issuer[:80]}")
+        for pattern in product.status:
+            if status_line and re.search(pattern, status_line):  # case-sensitive: the product's own spelling
+                signals.append(f"status line {status_line[:80]}")
         if signals and (best is None or _strength(signals) > best[0]):
             best = (_strength(signals), product, signals)
     title, heading = page_quote(text)
@@ -173,6 +183,11 @@ def identify(headers: Sequence[tuple[str, str]] = (), body: bytes | str | None =
         return ProductMatch(None, **quoted)
     _, product, signals = best
     return ProductMatch(product.name, tuple(signals), product.logs, product.refusal, **quoted)
+
+
+def identify_reply(reply: Any) -> ProductMatch:
+    """The product behind an HTTP reply (``net.http.HttpReply``): its headers, page and status line."""
+    return identify(reply.headers, reply.body, status_line=reply.status_line)
 
 
 def parent_auth_failure(body: bytes | str | None) -> str | None:
@@ -199,12 +214,58 @@ def _page_words(body: bytes | str | None, patterns: Iterable[str]) -> str | None
     return None
 
 
+def own_product(reply: Any) -> str | None:
+    """The product the proxy itself is, from its own answer to a request addressed to it (``reply.proxy_self``)."""
+    own = getattr(reply, "proxy_self", None)
+    return identify_reply(own).name if own is not None else None
+
+
+def reply_hosts(reply: Any) -> frozenset[str]:
+    """The host names a proxy's reply says wrote it: its ``Via`` entries and ``X-Cache``/``X-Cache-Lookup`` "from
+    HOST" (Squid's visible_hostname), lower-cased; empty when it names none."""
+    if reply is None:
+        return frozenset()
+    names = [m.group(1) for k in ("X-Cache", "X-Cache-Lookup") for v in reply.headers_all(k)
+             for m in re.finditer(r"\bfrom\s+([^\s:,]+)", v)]
+    return _via_hosts(reply) | frozenset(n.lower()[:QUOTE_LIMIT] for n in names)
+
+
+def _via_hosts(reply: Any) -> frozenset[str]:
+    """The received-by hosts of a reply's ``Via`` entries (``1.1 host (comment)``), lower-cased."""
+    return frozenset(m.group(1).lower()[:QUOTE_LIMIT] for v in (reply.headers_all("Via") if reply is not None else ())
+                     for m in re.finditer(r"(?:^|,)\s*\S+\s+([^\s,(]+)", v))
+
+
+def other_hop(reply: Any) -> tuple[str, str] | None:
+    """(the hosts *reply* names, the hosts the proxy's own page names) when they share none and the proxy's plain
+    ``GET http://host/`` answer lists both in one ``Via`` (``reply.proxy_plain``): another proxy behind the one asked
+    wrote the answer, relayed byte for byte (Squid's cache_peer parent: its own Via and X-Cache). Two nodes of one
+    pool behind one address name different hosts too, but never both in one Via."""
+    theirs, ours = reply_hosts(reply), reply_hosts(getattr(reply, "proxy_self", None))
+    chain = _via_hosts(getattr(reply, "proxy_plain", None))
+    if theirs and ours and not theirs & ours and theirs & chain and ours & chain:
+        return ", ".join(sorted(theirs)), ", ".join(sorted(ours))
+    return None
+
+
+def other_product(reply: Any) -> tuple[str, str] | None:
+    """(the product *reply* names, the product the proxy's own page names) when both are known and differ: the
+    answer is a parent's, relayed (Privoxy's ``forward`` to a parent that wants credentials)."""
+    answered, own = identify_reply(reply).name, own_product(reply)
+    return (answered, own) if answered and own and answered != own else None
+
+
 def relayed_auth(status: int | None, headers: Sequence[tuple[str, str]] = (), *,
-                 credentials_sent: bool = False) -> str | None:
+                 credentials_sent: bool = False, own: str | None = None) -> str | None:
     """Why a 401/407 is the proxy's parent's verdict on the credentials the proxy's own configuration sends (which
-    the user's cannot change), as a clause for the finding; None when it is the proxy's own."""
+    the user's cannot change), as a clause for the finding; None when it is the proxy's own.  *own* is the product
+    the proxy itself is (:func:`own_product`): a 401/407 naming another product, through a first hop that passes no
+    client credentials on with CONNECT (:data:`NO_CREDENTIALS_ON_CONNECT`), is its parent's."""
     if status not in (401, 407):
         return None
+    answered = identify(headers).name
+    if own in NO_CREDENTIALS_ON_CONNECT and answered not in (None, own):
+        return SENTENCES["relayed_other"].format(product=answered, own=own, how=NO_CREDENTIALS_ON_CONNECT[own])
     via = header(headers, "Via")
     if via and any(re.search(p, via, re.IGNORECASE) for p in RELAYED_AUTH_VIA):
         return SENTENCES["relayed_via"].format(via=via[:QUOTE_LIMIT], product=identify(headers).name or "the proxy")
@@ -234,7 +295,7 @@ REFUSAL_SHAPES: Mapping[str, str] = words.REFUSAL_SHAPES
 #: own credentials, or cannot reach its parent, or is no forward proxy at all), whatever the domain:
 #: connectivity.proxy_works judges them, never a domain rule.
 PROXY_WIDE_SHAPES: tuple[str, ...] = ("connect_not_allowed", "client_denied", "parent_credentials", "parent_down",
-                                      "auth_backend", "not_forward_proxy")
+                                      "auth_backend", "not_forward_proxy", "parent_loop")
 
 # A login form or a portal's own words; a block page's "log in" link alone is not a portal.
 _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
@@ -243,11 +304,12 @@ _PORTAL = re.compile(r"(?i)<input[^>]+type=[\"']?password|captive portal|"
 
 
 def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), body: bytes | str | None = b"",
-                  *, credentials_sent: bool = False) -> str | None:
-    """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`)."""
+                  *, credentials_sent: bool = False, own: str | None = None) -> str | None:
+    """The kind of refusal a proxy's non-2xx answer to CONNECT is (a key of :data:`REFUSAL_SHAPES`); *own* as for
+    :func:`relayed_auth`."""
     if status is None or 200 <= status < 300:
         return None
-    if relayed_auth(status, headers, credentials_sent=credentials_sent):
+    if relayed_auth(status, headers, credentials_sent=credentials_sent, own=own):
         return "parent_credentials"
     if status >= 500 and parent_down_words(body):
         return "parent_down"

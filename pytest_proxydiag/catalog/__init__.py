@@ -121,7 +121,7 @@ assert not _missing, f"catalog lacks steps {_missing}"
 
 #: Where the change belongs when a step is the root cause, for the "for IT" block: the gateway's
 #: steps say which of the two hops; policy is the proxy's own rules; the rest is this machine.
-CHANGE_ON: dict[str, str] = dict(gateway.CHANGE_ON)
+CHANGE_ON: dict[str, str] = {**gateway.CHANGE_ON, **connectivity.CHANGE_ON}
 _CHANGE_ON_BRANCH = {"policy": "the corporate proxy (its policy: the proxy team)"}
 _CHANGE_ON_DEFAULT = "the developer's machine (this one)"
 

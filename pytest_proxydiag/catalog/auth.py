@@ -30,6 +30,29 @@ STEPS = {
                         "{challenge}) but {source} carries no credentials. {product}",
                 "solution": "add_credentials",
             },
+            # A parent proxy behind the one asked wrote the 401/407 (its own Via / X-Cache host, not the proxy's):
+            # Squid's cache_peer sends the parent its own login= or, with login=PASSTHRU, the client's.
+            "parent_required": {
+                "text": "The proxy {proxy} answered {status} to CONNECT {target}, but another proxy behind it wrote "
+                        "that answer: it names {parent}, while the proxy itself, asked for its own page, names "
+                        "{own}. The proxy passed on its parent proxy's demand for credentials (Proxy-Authenticate: "
+                        "{challenge}); {source} carries none. Whose credentials the parent wants is set in the first "
+                        "proxy's configuration: its own account for the parent (Squid: login=user:password on its "
+                        "cache_peer line; tinyproxy: Upstream http user:password@parent:port), which your "
+                        "HTTPS_PROXY cannot change, or yours passed on (Squid: login=PASSTHRU; Privoxy: "
+                        "enable-proxy-authentication-forwarding 1). {product}",
+                "solution": "parent_which",
+            },
+            "parent_rejected": {
+                "text": "The proxy {proxy} answered {status} to CONNECT {target} with {credentials} (from {source}), "
+                        "but another proxy behind it wrote that answer: it names {parent}, while the proxy itself, "
+                        "asked for its own page, names {own}. Its parent proxy refused what the proxy sent it "
+                        "(Proxy-Authenticate: {challenge}): your credentials passed on (Squid: login=PASSTHRU on its "
+                        "cache_peer line; Privoxy: enable-proxy-authentication-forwarding 1), or, when it does not "
+                        "pass yours on, none or the proxy's own account for the parent (Squid: login=user:password), "
+                        "missing or wrong. {product}",
+                "solution": "parent_which",
+            },
             "loop": {
                 "text": "The proxy {proxy} answered 407 again after the credentials were sent: {detail}",
                 "solution": "contact_it",
@@ -67,6 +90,15 @@ STEPS = {
                 "The SOCKS proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
                 "  export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
                 "Check first with: curl -x {proxy_noauth} --proxy-user YOUR_USER -I {target_url}")},
+            "parent_which": {"any": (
+                "Ask IT which credentials the parent proxy ({parent}) expects from the proxy {proxy_hostport}:\n"
+                "  - the proxy's own account: IT sets it in the proxy's configuration (Squid: cache_peer ... "
+                "login=user:password; tinyproxy: Upstream http user:password@parent:port; Privoxy: forward-socks5 "
+                "user:password@parent:port); changing your HTTPS_PROXY cannot fix that;\n"
+                "  - your own account, passed on (Squid: cache_peer ... login=PASSTHRU; Privoxy: "
+                "enable-proxy-authentication-forwarding 1): then put yours, URL-encoded, into the proxy URL:\n"
+                "    export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
+                "Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} --proxy-user YOUR_USER {target_url}")},
             "add_credentials": {"any": (
                 "The proxy wants a user name and password. Add them, URL-encoded, to the proxy URL:\n"
                 "  export HTTPS_PROXY=\"{scheme}://YOUR_USER:<URL-ENCODED-PASSWORD>@{hostport}\"\n"
@@ -259,6 +291,8 @@ NOTES = {
         "credentials_of": "the credentials of user {user}",
         "none_sent": "no credentials",
         "this_proxy": "this proxy",
+        "hop_evidence": "CONNECT: {answer} (Server: {server}; Via: {via}; X-Cache: {cache}); GET / from the proxy "
+                        "itself: {own_answer} (Server: {own_server}; Via: {own_via})",
         "basic_not_offered": "the proxy offers only {schemes}; Basic credentials cannot work",
     },
     "auth.special_chars": {

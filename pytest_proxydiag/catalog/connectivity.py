@@ -135,7 +135,16 @@ STEPS = {
             "parent_down": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: it cannot reach its "
                                     "own parent proxy ('{words}'). Neither the provider nor this machine is involved: "
                                     "the parent proxy is down, or the proxy's forwarding configuration names a wrong "
-                                    "address. {product}", "solution": "parent_down"},
+                                    "address or type. {product}", "solution": "parent_down"},
+            "parent_silent": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT {target} "
+                                      "({detail}), while it answers a request for itself as {product}: it is up, "
+                                      "and {why}. Neither the provider nor this machine is involved.",
+                              "solution": "parent_silent"},
+            "parent_loop": {"text": "The proxy {proxy} answered {status} to CONNECT {target}: '{words}'. It forwarded "
+                                    "the request to its parent proxy, and that parent is the proxy itself (its own "
+                                    "address and port), which refuses the loop, for every destination. Neither the "
+                                    "provider nor this machine is involved: the proxy's forwarding configuration "
+                                    "names the proxy instead of the real parent. {product}", "solution": "parent_loop"},
             "parent_auth_relayed": {"text": "The proxy {proxy} answered {status} to CONNECT {target}, passed on from "
                                             "its own parent proxy: {why}. The parent refused the credentials the proxy sends it (none, or wrong ones), "
                                             "set in the proxy's configuration: not your credentials, and adding "
@@ -222,9 +231,11 @@ STEPS = {
             "parent_credentials": {"any": (
                 "Ask IT to correct the credentials the proxy {proxy_hostport} uses for its parent proxy (Privoxy: the "
                 "user:password of its forward-socks5 line; tinyproxy: 'Upstream http user:password@parent:port'; "
-                "Squid: the login= of its cache_peer line; mitmproxy: the user:password of its --set upstream_auth). "
-                "Changing "
-                "your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
+                "Squid: the login= of its cache_peer line; mitmproxy: the user:password of its --set upstream_auth; "
+                "Apache httpd: ProxyRemote sends none with CONNECT and has no setting for them, so its parent must "
+                "let the Apache host through without them, e.g. a Squid parent's http_access allow for that host's "
+                "src address above its proxy_auth rule). Changing your own HTTPS_PROXY cannot fix this. "
+                "Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "proxy_config": {"any": (
                 "Ask IT to read the proxy's ErrorLog for this request and fix its configuration (AH01620: an "
@@ -233,10 +244,23 @@ STEPS = {
                 "Retest: curl -v -x \"$HTTPS_PROXY\" {target_url}")},
             "parent_down": {"any": (
                 "Ask IT to check the parent proxy that the proxy {proxy_hostport} forwards to: that it runs and is "
-                "reachable from the proxy, at the address of the proxy's forwarding configuration (tinyproxy: its "
-                "Upstream line; Privoxy: its forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
+                "reachable from the proxy, at the address and of the type of the proxy's forwarding configuration "
+                "(tinyproxy: its Upstream line, 'Upstream socks5 host:port' for a SOCKS parent, and an http parent "
+                "that speaks plain HTTP, not only TLS; Privoxy: its "
+                "forward / forward-socks5 / forward-socks5t lines; Squid: cache_peer). "
                 "Changing your own HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "parent_silent": {"any": (
+                "Ask IT to check the proxy {proxy_hostport}'s parent proxy and the type its forwarding line gives it "
+                "(tinyproxy: 'Upstream socks5 host:port' for a SOCKS parent, 'Upstream http host:port' for an HTTP "
+                "one, and a parent port that speaks plain HTTP, not only TLS; its log shows 'process_server_headers "
+                "failed' for each request). Changing your own "
+                "HTTPS_PROXY cannot fix this. Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
+            "parent_loop": {"any": (
+                "Ask IT to point the proxy {proxy_hostport} at its real parent proxy: its forwarding configuration "
+                "names its own address and port (tinyproxy: its Upstream line; Squid: a cache_peer line; Apache "
+                "httpd: ProxyRemote), so every request comes back to it. Changing your own HTTPS_PROXY cannot fix "
+                "this. Evidence:\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}")},
             "socks_contact_it": {"any": "The SOCKS proxy could not reach {target}. Send IT this evidence:\n"
                                         "{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "socks5h": {"any": ("Let the SOCKS proxy resolve the names (the 'h' in socks5h://):\n"
@@ -423,3 +447,13 @@ NOTES = {
         "proxy_answered_gateway": "the proxy answered for the gateway: {status}",
     },
 }
+
+
+_PARENT_SIDE = "the corporate proxy (its forwarding to its parent proxy: IT)"
+#: The side to change ("for IT" block) where a proxy's parent is the cause: the proxy's forwarding configuration, not
+#: this machine ("step:finding", as in gateway.CHANGE_ON).
+CHANGE_ON = {**{f"connectivity.proxy_works:{key}": _PARENT_SIDE for key in (
+    "parent_auth", "parent_auth_relayed", "parent_down", "parent_loop", "parent_silent")},
+    **{f"auth.credentials:{key}": ("the corporate proxy's forwarding to its parent (IT: whose credentials it passes "
+                                   "on), then the developer's proxy URL if they are the user's") for key in (
+        "parent_required", "parent_rejected")}}

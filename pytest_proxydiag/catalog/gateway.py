@@ -116,6 +116,12 @@ STEPS = {
                 "text": "The gateway {gateway} is up, but the corporate proxy asks it for credentials (407): "
                         "\"{message}\". The gateway's HTTPS_PROXY has no valid proxy credentials.",
                 "solution": "gateway_proxy_auth"},
+            "egress_proxy_auth_rejected": {
+                "text": "The gateway {gateway} is up, but the corporate proxy refuses the credentials it sends "
+                        "(407): \"{message}\". The gateway's own HTTPS_PROXY carries a user name (in the URL "
+                        "quoted) with a wrong or outdated password. The gateway sends what its own environment "
+                        "holds, never this machine's HTTPS_PROXY: credentials that work here do not reach it.",
+                "solution": "gateway_proxy_password"},
             "egress_proxy_refused": {
                 "text": "The gateway {gateway} is up, but the corporate proxy refuses its connection to the "
                         "provider: \"{message}\".",
@@ -182,6 +188,15 @@ STEPS = {
                                           "  (encode it with: python3 -c 'import getpass, urllib.parse as u; "
                                           "print(u.quote(getpass.getpass(), safe=\"\"))')\n"
                                           + _RESTART + "\n" + _GW_SIDE},
+            "gateway_proxy_password": {"any": "On the gateway's host, correct the password in its proxy variable "
+                                              "(URL-encoded; after a password change, the gateway's service "
+                                              "environment still holds the old one):\n"
+                                              "  export HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                              "{proxy_hostport}\"\n"
+                                              "  (encode it with: python3 -c 'import getpass, urllib.parse as u; "
+                                              "print(u.quote(getpass.getpass(), safe=\"\"))')\n"
+                                              "If the gateway has a service account of its own, ask IT whether it "
+                                              "is locked or expired.\n" + _RESTART + "\n" + _GW_SIDE},
             "gateway_policy": {"any": "Ask the proxy team to allow the provider's host for the gateway's address "
                                       "(the proxy's logs show the refusal). " + _GW_SIDE},
             "gateway_proxy": {"any": "On the gateway's host, set the proxy the gateway must use:\n"
@@ -236,6 +251,12 @@ STEPS = {
             "egress_proxy_no_credentials": {
                 "text": "The gateway process ({source}) uses {variable} without credentials, while the proxy "
                         "{proxy} requires them.{also}",
+                "solution": "proxy_credentials"},
+            "egress_proxy_other_password": {
+                "text": "The gateway process ({source}) uses {variable} with the credentials of user {user} for the "
+                        "proxy {proxy_hostport}, with another password than this machine's proxy URL, which the "
+                        "proxy accepts for the same user: the gateway's copy is outdated or mistyped (a password "
+                        "change reaches the shell, not a running gateway's environment).",
                 "solution": "proxy_credentials"},
             "egress_ca_missing": {
                 "text": "The proxy intercepts TLS{issuer}, and the gateway process ({source}) has no CA file that "
@@ -329,6 +350,8 @@ NOTES = {
         "fix_egress_certificate": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_egress_proxy_auth": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" where the "
                                   "gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_auth_rejected": ("the password in HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                           "{proxy_hostport}\" where the gateway starts" + _THEN_RESTART),
         "fix_egress_proxy_refused": "the proxy team allows the provider's host for the gateway's address",
         "fix_egress_connect": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_headers": "anthropic-version and anthropic-beta passed through to the provider unchanged",
@@ -374,6 +397,8 @@ NOTES = {
         "fix_egress_no_proxy": "HTTPS_PROXY=\"{proxy_for_gateway}\" where the gateway starts" + _THEN_RESTART,
         "fix_egress_proxy_no_credentials": ("HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@{proxy_hostport}\" "
                                             "where the gateway starts" + _THEN_RESTART),
+        "fix_egress_proxy_other_password": ("the password in HTTPS_PROXY=\"http://<USER>:<URL-ENCODED-PASSWORD>@"
+                                            "{proxy_hostport}\" where the gateway starts" + _THEN_RESTART),
         "fix_egress_ca_missing": "SSL_CERT_FILE=\"{ca_bundle}\" where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy": "DISABLE_AIOHTTP_TRUST_ENV unset where the gateway starts" + _THEN_RESTART,
         "fix_aiohttp_ignores_proxy_config": "disable_aiohttp_trust_env: true removed from litellm_settings"

@@ -9,7 +9,8 @@ Plain data, read by :mod:`pytest_proxydiag.branches.products`.  One entry per pr
 * ``issuers`` — regexes on the issuer of a certificate the product re-signs with (TLS interception);
 * ``refusal`` — what this product's refusals look like (status, reason, page), for the people reading the report;
 * ``logs`` — where IT reads the entry for a request;
-* ``ca_source`` (optional) — where to get the product's interception CA when it sends only the leaf.
+* ``ca_source`` (optional) — where to get the product's interception CA when it sends only the leaf;
+* ``status`` (optional) — regexes on the status line, for a reason phrase only this product writes.
 
 A site adds its own product with an entry point (group ``pytest_proxydiag.products``) whose object is a list
 of entries of this same shape; see the README ("Proxy products").  Site entries are tried before these.
@@ -19,17 +20,20 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES"]
+__all__ = ["FINGERPRINTS", "SENTENCES", "ENTRY_POINT_GROUP", "FILTER_STATUSES", "NO_CREDENTIALS_ON_CONNECT",
+           "SILENT_ON_PARENT_FAILURE"]
 
 ENTRY_POINT_GROUP = "pytest_proxydiag.products"
 
 
 def _product(name: str, headers: dict[str, str], body: list[str], issuers: list[str], refusal: str, logs: str,
-             ca_source: str = "") -> dict[str, Any]:
-    """One entry, in the shape a site's entry point returns (``ca_source`` only for a product that needs it)."""
+             ca_source: str = "", status: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One entry, in the shape a site's entry point returns (``ca_source`` and ``status`` only for a product that
+    needs them)."""
     entry: dict[str, Any] = {"name": name, "headers": headers, "body": body, "issuers": issuers, "refusal": refusal,
                              "logs": logs}
-    return {**entry, "ca_source": ca_source} if ca_source else entry
+    entry.update({k: v for k, v in (("ca_source", ca_source), ("status", list(status))) if v})
+    return entry
 
 
 def _server_and_via(pattern: str) -> dict[str, str]:
@@ -69,7 +73,9 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
     # its block is a 1-byte body and no Server header, that date is all that names it (measured, 3.0.34).
     _product("Privoxy", {"Server": r"privoxy", "Via": r"privoxy", "X-Privoxy-Control": r".",
                          "Last-Modified": r"\b08 Jun 1955 12:00:00\b"},
-             [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org"], [],
+             [r"Request blocked by Privoxy", r"Privoxy</a>", r"<title>[^<]*Privoxy", r"config\.privoxy\.org",
+              # Its plain-text answer to a request addressed to itself (GET /), no header naming it (3.0.34).
+              r"\AInvalid header received from client\.\s*\Z"], [],
              "403 Request blocked by Privoxy (a +block action); 503 Connect failed when the provider is unreachable",
              "Privoxy's logfile (Debian: /var/log/privoxy/logfile) with 'debug 1024' for blocked requests; "
              "http://config.privoxy.org/show-url-info through the proxy shows the matching actions"),
@@ -87,7 +93,10 @@ FINGERPRINTS: tuple[dict[str, Any], ...] = (
              "--filtered-upstream-hosts; 502 Bad Gateway when the provider is unreachable; 400 with 'Server: "
              "proxy.py' when started with --disable-http-proxy (a web server only)",
              "proxy.py's log on the proxy host (--log-file, else its stderr): one access line per CONNECT and "
-             "'HttpRequestRejected' for a refused one"),
+             "'HttpRequestRejected' for a refused one",
+             # Its 418 carries no header and no page; its reason phrase is its own spelling (measured, proxy.py 2.4:
+             # 'HTTP/1.1 418 I'm a tea pot', Content-Length: 0), where RFC 7168 and Python say "I'm a Teapot".
+             status=(r"^HTTP/1\.[01] 418 I'm a tea pot\b",)),
     _product("Apache Traffic Server",
              {"Server": r"ATS/|ApacheTrafficServer|Traffic ?Server", "Via": r"ApacheTrafficServer|\[c.S[a-z ]*\]"},
              [r"ATS/[\d.]+", r"Apache Traffic Server"], [],
@@ -190,6 +199,29 @@ SENTENCES: dict[str, str] = {
     "relayed_401": "it is a 401 to a request that carried no credentials, and {product} answers 407 when none are "
                    "sent, 401 only to wrong ones sent to it",
     "ca_source": " {product} does not send its CA; get it from {where}.",
+    "relayed_other": "it is {product}'s answer, while the proxy itself, asked for its own page, answers as {own}, "
+                     "which passes no client's credentials on to its parent proxy with CONNECT ({how})",
+}
+
+#: Products that close a client's CONNECT without a byte of reply only when their parent proxy answered nothing they
+#: could read -> why (measured, tinyproxy 1.11.1: direct, an unreachable provider is its 500 "Unable to connect";
+#: 'Upstream http' to a SOCKS5 parent (Dante) closes every CONNECT, its log 'process_server_headers failed').
+SILENT_ON_PARENT_FAILURE: dict[str, str] = {
+    "tinyproxy": "tinyproxy closes a CONNECT without a reply only when the parent proxy of its Upstream line answered "
+                 "nothing it could read (its log: 'process_server_headers failed'): most often its Upstream line's "
+                 "type is wrong for the parent, 'Upstream http' for a SOCKS parent (which needs 'Upstream socks5') or "
+                 "for one that speaks only TLS (tinyproxy speaks no TLS to its parent), or the parent drops the "
+                 "request",
+}
+
+#: First hops that never pass the client's credentials on to their parent with CONNECT -> how (measured): a 401/407
+#: naming another product, through one of them, is the parent's verdict on the first hop, never on the user.
+#: Apache httpd 2.4.71 with 'ProxyRemote "*" http://parent:port' sends the parent a bare "CONNECT host:port HTTP/1.0"
+#: with only a Proxy-agent header (SetEnv proxy-chain-auth On too) and relays the parent's 407 byte for byte.
+NO_CREDENTIALS_ON_CONNECT: dict[str, str] = {
+    "Apache httpd (mod_proxy)": "mod_proxy_connect sends its ProxyRemote parent a bare CONNECT, even with "
+                                "proxy-chain-auth, and has no setting for the parent's credentials",
+    "tinyproxy": "it sends only the user:password of its own Upstream line",
 }
 
 #: Lines of an error page that say the proxy's own parent refused the proxy's credentials (regexes; Privoxy 3.0.34
@@ -222,7 +254,10 @@ RELAYED_401_PRODUCTS: tuple[str, ...] = ("tinyproxy",)
 #: provider. Measured: tinyproxy 1.11.1 'Upstream http host:port' to a closed port answers "502 Unable to connect to
 #: upstream proxy"; Privoxy 3.0.34 'forward-socks5t / host:port .' to a closed port "503 Forwarding failure" with
 #: "socks5 server unreachable".
-PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable")
+PARENT_DOWN: tuple[str, ...] = (r"Unable to connect to upstream proxy", r"socks[45]?a?t? server unreachable",
+                                # tinyproxy 1.11.1 'Upstream http' to a parent that speaks only TLS (Squid https_port)
+                                # and resets the plaintext CONNECT it sends: 503 with this page, at times (measured).
+                                r"Could not send data to remote server")
 
 #: Where each product sets the idle/read timeout that cuts a connection waiting for the provider (the steps
 #: that find such a cut, performance.latency and policy.payload_size, name the same settings).
@@ -247,6 +282,9 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("denied", r"SOCKS5? request denied"),
     # tinyproxy, an Allow/Deny list without this machine: 403 "Access denied".
     ("client_denied", r"not configured it to service requests from your host"),
+    # tinyproxy 1.11.1 whose 'Upstream http' line names its own address: the inner copy refuses the looped request
+    # with 400 and this page, which the outer one relays with its Via, for every destination (measured).
+    ("parent_loop", r"You tried to connect to the machine the proxy is running on"),
     # mitmproxy 11.0.2 in reverse (or another non-forward) mode, asked to CONNECT: 400 whose page says so.
     ("not_forward_proxy", r"received an HTTP CONNECT request even though it is not running in regular/upstream mode"),
 )
@@ -278,6 +316,7 @@ REFUSAL_SHAPES: dict[str, str] = {
     "parent_credentials": "the proxy passed on its parent proxy's authentication answer: the credentials the "
                           "proxy's own configuration sends its parent, not the user's",
     "parent_down": "the proxy cannot reach its own parent proxy: its forwarding, not the provider",
+    "parent_loop": "the proxy's parent proxy is the proxy itself: its forwarding loops back to it",
     "auth_backend": "the proxy failed on its own configuration while checking the credentials (its password file)",
     "connect_not_allowed": "the proxy does not allow CONNECT (or not to this port)",
     "client_denied": "the proxy refuses this machine (its address) for every destination",

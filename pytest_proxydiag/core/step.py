@@ -219,9 +219,10 @@ def blocking_step_for(res: TunnelResult) -> str:
             return "auth.credentials"
         return "policy.domain_allowed" if res.socks.code == Rep.NOT_ALLOWED else "connectivity.proxy_works"
     if res.cause == Cause.PROXY_STATUS and res.reply is not None:
-        from pytest_proxydiag.branches.products import relayed_auth
+        from pytest_proxydiag.branches.products import own_product, relayed_auth
 
-        if relayed_auth(res.reply.status, res.reply.headers, credentials_sent=bool(res.credentials_sent)):
+        if relayed_auth(res.reply.status, res.reply.headers, credentials_sent=bool(res.credentials_sent),
+                        own=own_product(res.reply)):
             return "connectivity.proxy_works"  # the parent's answer to the proxy's own credentials: not the user's
         if res.reply.status == 407:
             offered = " ".join(res.reply.proxy_authenticate).lower()

@@ -357,7 +357,8 @@ class Lab:
             listen_url, port = pp.url, pp.port
         elif product is not None:
             real = self._own(RealProxy(product, credentials=(USER, PASSWORD) if case in (
-                                           "wrong-password", "no-credentials", "auth-file-unreadable") else None,
+                                           "wrong-password", "no-credentials", "auth-file-unreadable",
+                                           "no-auth-forwarding") else None,
                                        blocked=["api.anthropic.com"] if case == "blocked-domain" else (),
                                        allowed=["github.com"] if case == "allow-list" else (),
                                        intercept=(case in ("intercept", "upstream-untrusted", "buffered")
@@ -395,7 +396,7 @@ class Lab:
         scheme = PRODUCTS[product].scheme if product else "http"
         if case == "wrong-password":
             user, password = USER, WRONG_PASSWORD
-        elif name in ("basic-auth",) or case == "auth-file-unreadable":
+        elif name in ("basic-auth",) or case in ("auth-file-unreadable", "no-auth-forwarding"):
             user, password = USER, PASSWORD
         elif name in ("wrong-password",):
             user, password = USER, WRONG_PASSWORD

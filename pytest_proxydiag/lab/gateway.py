@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pytest_proxydiag.lab import USER, PASSWORD, Lab, LabError, LabUnavailable
+from pytest_proxydiag.lab import USER, PASSWORD, WRONG_PASSWORD, Lab, LabError, LabUnavailable
 from pytest_proxydiag.lab.servers import ClosedPort, free_port
 
 __all__ = ["GatewayLab", "GatewayScenario", "LiteLLMGateway", "GATEWAY_SCENARIOS", "GATEWAY_HOST",
@@ -244,6 +244,9 @@ GATEWAY_SCENARIOS: dict[str, GatewayScenario] = {s.name: s for s in (
     GatewayScenario("gateway-egress-no-credentials", "basic-auth",
                     "LiteLLM's HTTPS_PROXY has no credentials; the proxy wants Basic auth (407)",
                     "gateway.provider_path"),
+    GatewayScenario("gateway-egress-wrong-password", "basic-auth",
+                    "LiteLLM's HTTPS_PROXY carries a wrong password; the developer's own is right (407 to the "
+                    "gateway only)", "gateway.provider_path"),
     GatewayScenario("gateway-ssl-verify-false", "ssl-bump-trusted",
                     "the gateway config has ssl_verify: false (it works, unverified)", "gateway.egress_config"),
     GatewayScenario("gateway-wrong-key", "healthy",
@@ -315,6 +318,8 @@ class GatewayLab:
         proxy = lab.proxy_url
         if name == "gateway-egress-no-credentials":
             proxy = proxy.replace(f"{USER}:{PASSWORD}@", "")
+        if name == "gateway-egress-wrong-password":
+            proxy = proxy.replace(f"{USER}:{PASSWORD}@", f"{USER}:{WRONG_PASSWORD}@")
         if name == "gateway-egress-buffers-sse":
             # No real proxy buffers on demand: the scripted CONNECT relay that holds data until the origin
             # has been quiet for 0.5 s (the performance branch's buffering proxy) plays the gateway's egress.

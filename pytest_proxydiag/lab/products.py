@@ -92,6 +92,14 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         "parent-down": lambda lines: lines,
         # DisableViaHeader Yes in front of a parent that refuses its Upstream password: the parent's 401, no Via.
         "parent-no-via": lambda lines: lines + ["DisableViaHeader Yes"],
+        # 'Upstream http <its own address>': a loop; the inner copy refuses it with 400 "You tried to connect to the
+        # machine the proxy is running on", which the outer one relays with its Via.
+        "parent-is-self": lambda lines: lines + ["Upstream http {}:{}".format(
+            next(x.split()[1] for x in lines if x.startswith("Listen ")),
+            next(x.split()[1] for x in lines if x.startswith("Port ")))],
+        # 'Upstream http <a SOCKS5 parent (Dante)>' where 'Upstream socks5' is meant (set by RealProxy): the parent drops
+        # the HTTP CONNECT, and tinyproxy closes the client's connection without a byte ('process_server_headers').
+        "parent-socks-as-http": lambda lines: lines,
         # Timeout 1: a tunnel with no data for a second is closed, while the provider is still thinking.
         "idle-timeout": lambda lines: [("Timeout 1" if x.startswith("Timeout ") else x) for x in lines],
     },
@@ -139,6 +147,9 @@ MISCONFIGS: dict[str, dict[str, Callable[[list[str]], list[str]]]] = {
         # 'forward-socks5t' to a SOCKS5 parent (Dante) whose rules refuse the provider (set by RealProxy): 503
         # "Forwarding failure", "SOCKS5 request denied".
         "parent-denies": lambda lines: lines,
+        # 'forward / parent:port' without 'enable-proxy-authentication-forwarding 1' (set by RealProxy), the right
+        # credentials in the proxy URL: Privoxy drops them, and the parent's 407 comes back whatever is sent.
+        "no-auth-forwarding": lambda lines: lines,
         # 'permit-access 192.0.2.0/24' (set in its config by RealProxy): every connection from here reset, no reply.
         "client-refused": lambda lines: lines,
         # socket-timeout 1 (set in its config by RealProxy): a tunnel with no data for a second is closed.
@@ -275,6 +286,8 @@ class RealProxy:
                 lines.append(f"Upstream http {creds}{self.parent.host}:{self.parent.port}")
             if self.dead_parent is not None:
                 lines.append(f"Upstream http {self.dead_parent.host}:{self.dead_parent.port}")
+            if self.misconfig == "parent-socks-as-http" and self.parent is not None:
+                lines.append(f"Upstream http {self.parent.host}:{self.parent.port}")
             if self.misconfig:
                 lines = MISCONFIGS[key][self.misconfig](lines)
             if self.blocked:
@@ -305,7 +318,9 @@ class RealProxy:
                 creds = f"{PARENT_USER}:{self.parent_password}@" if self.parent_password else ""
                 lines.append(f"forward-socks5 / {creds}{self.parent.host}:{self.parent.port} .")
             elif self.parent is not None:
-                lines += [f"forward / {self.parent.host}:{self.parent.port}", "enable-proxy-authentication-forwarding 1"]
+                lines += [f"forward / {self.parent.host}:{self.parent.port}"]
+                if self.misconfig != "no-auth-forwarding":  # else the client's Proxy-Authorization is dropped
+                    lines.append("enable-proxy-authentication-forwarding 1")
             if self.misconfig == "idle-timeout":  # settings of its main config, not of its action file
                 lines.append("socket-timeout 1")
             if self.misconfig == "client-refused":
@@ -365,6 +380,8 @@ class RealProxy:
         else:
             lines.append("  Require all granted")
         lines.append("</Proxy>")
+        if self.parent is not None:  # mod_proxy_connect sends its parent a bare CONNECT, never any credentials
+            lines.append(f'ProxyRemote "*" "http://{self.parent.host}:{self.parent.port}"')
         if self.misconfig:
             lines = MISCONFIGS["apache"][self.misconfig](lines)
         for host in self.blocked:
@@ -400,11 +417,14 @@ class RealProxy:
             self.parent = RealProxy("dante", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(timeout)
         elif self.spec.key == "privoxy" and self.misconfig == "parent-denies" and self.parent is None:
             self.parent = RealProxy("dante", blocked=["api.anthropic.com"], hosts=self.hosts).start(timeout)
+        elif self.spec.key == "tinyproxy" and self.misconfig == "parent-socks-as-http" and self.parent is None:
+            self.parent = RealProxy("dante", hosts=self.hosts).start(timeout)
         elif self.spec.key == "tinyproxy" and self.parent_password is not None and self.parent is None:
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)
-        elif self.spec.key == "mitmproxy" and self.parent_password is not None and self.parent is None:
-            # mitmproxy's upstream mode, its parent checking Basic credentials (tinyproxy): --set upstream_auth.
+        elif self.spec.key in ("mitmproxy", "apache") and self.parent_password is not None and self.parent is None:
+            # mitmproxy's upstream mode (--set upstream_auth), Apache's ProxyRemote (no credentials on CONNECT at all):
+            # a parent checking Basic credentials (tinyproxy).
             self.parent = RealProxy("tinyproxy", credentials=(PARENT_USER, PARENT_PASSWORD), hosts=self.hosts).start(
                 timeout)
         elif self.spec.key == "privoxy" and self.credentials and self.parent is None:

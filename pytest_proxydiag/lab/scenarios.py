@@ -171,6 +171,13 @@ PRODUCT_CASES: dict[str, tuple[str, str | None]] = {
                       "with a wrong password in its own Upstream line: the parent's 401, passed on without a Via",
                       "connectivity.proxy_works"),
     "parent-down": ("{name} forwards through a parent proxy whose port is closed", "connectivity.proxy_works"),
+    "no-auth-forwarding": ("{name} forwards to a parent proxy with Basic auth (tinyproxy) with 'forward', without "
+                           "enable-proxy-authentication-forwarding: the right credentials in HTTPS_PROXY are dropped, "
+                           "the parent's 407 comes back", "auth.credentials"),
+    "parent-socks-as-http": ("{name}'s Upstream line says http for a SOCKS5 parent (Dante): every CONNECT closed "
+                             "without a reply", "connectivity.proxy_works"),
+    "parent-is-self": ("{name}'s parent proxy is its own address (a loop): 400 'You tried to connect to the machine "
+                       "the proxy is running on', relayed with its Via", "connectivity.proxy_works"),
     "auth-file-unreadable": ("{name} with Basic auth whose AuthUserFile it cannot open; HTTPS_PROXY carries the "
                              "right credentials: 500 with its generic page", "connectivity.proxy_works"),
     "parent-denies": ("{name} forwards through a SOCKS5 parent (Dante) whose rules refuse api.anthropic.com: 503 "
@@ -240,6 +247,9 @@ PRODUCT_CASE_TEXT: dict[str, str] = {
                               "a reply",
     "dante-client-refused": "Dante's client rules leave out this machine: it closes every connection at once",
     "dante-idle-timeout": "Dante closes a tunnel idle for 1 s (timeout.io: 1); the provider takes 2.5 s to answer",
+    "apache-parent-no-credentials": "Apache httpd (mod_proxy) forwards through a parent proxy with Basic auth "
+                                    "(tinyproxy) with ProxyRemote, which sends the parent no credentials on CONNECT: "
+                                    "the parent's 407, relayed byte for byte",
     "mitmproxy-parent-wrong-password": "mitmproxy (TLS interception, its CA trusted) in upstream mode to a parent proxy "
                                        "with Basic auth (tinyproxy), with a wrong password in its own --set "
                                        "upstream_auth: 502 inside TLS",
@@ -266,6 +276,8 @@ def _product_cases(key: str) -> list[str]:
         cases += ["intercept", "upstream-untrusted", "buffered", "parent-wrong-password"]
     if key in ("privoxy", "tinyproxy"):  # a parent proxy behind them; a filter that can be an allow-list
         cases += ["parent-wrong-password", "parent-no-credentials", "allow-list"]
+    if key == "apache":  # ProxyRemote to a parent proxy (mod_proxy_connect sends it no credentials at all)
+        cases += ["parent-no-credentials"]
     return cases + list(MISCONFIGS.get(key, ()))
 
 

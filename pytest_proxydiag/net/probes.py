@@ -131,8 +131,11 @@ class Probes(ProbeSession):
                 self._record("connect", target=target, status=reply.status, headers=list(reply.headers))
                 return sock, res
             body, trunc = read_body(sock, reader, Deadline(min(1.0, self.timeout)), limit=64 * 1024)
-            reply = HttpReply(reply.status, reply.reason, reply.version, reply.headers, body, trunc)
             sock.close()
+            asked = reply.status in (401, 407) and via is None  # who wrote it: the proxy, or a parent behind it
+            reply = HttpReply(reply.status, reply.reason, reply.version, reply.headers, body, trunc,
+                              self.proxy_self_reply() if asked else None,
+                              self.proxy_plain_reply(host) if asked else None)
             timings = Timings(resolve=r_el, connect=t_conn, proxy_reply=t_reply)
             detail = f"{reply.status_line}" + (f" (X-Squid-Error: {reply.squid_error})" if reply.squid_error else "")
             res = TunnelResult(ok=False, cause=Cause.PROXY_STATUS, detail=detail, reply=reply, timings=timings,
@@ -259,6 +262,45 @@ class Probes(ProbeSession):
             finally:
                 sock.close()
         return self.cached((key,), compute)
+
+    def proxy_self_reply(self) -> HttpReply | None:
+        """The proxy's own answer to ``GET /`` addressed to it (no credentials), or None (cached, bounded).
+
+        Asked after a 401/407 to CONNECT: a proxy that relays its parent's answer byte for byte (Apache httpd's
+        ProxyRemote) still answers a request for itself with its own headers, naming the first hop.
+        """
+        return self._ask_proxy(("proxy-self",), "/", None)
+
+    def proxy_plain_reply(self, host: str) -> HttpReply | None:
+        """The answer to a plain ``GET http://host/`` through the proxy (no credentials), or None (cached, bounded).
+
+        Asked after a 401/407 to CONNECT: a chain's answer to it lists every hop in one ``Via`` (Squid: the parent's,
+        then the proxy's), which tells a parent behind the proxy from another node of a pool behind one address.
+        """
+        return self._ask_proxy(("proxy-plain", host.lower()), f"http://{host}/", host)
+
+    def _ask_proxy(self, key: tuple, target: str, host: str | None) -> HttpReply | None:
+        def compute() -> HttpReply | None:
+            p, deadline = self.proxy, Deadline(self.timeout)
+            if p is None or p.scheme not in ("http", "https"):
+                return None
+            try:
+                sock, _r, _c = self._open_to_proxy(deadline)
+            except (ProbeError, OSError):
+                return None
+            try:
+                sock.settimeout(max(deadline.remaining(), 0.001))
+                sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host or p.hostport}\r\nUser-Agent: {USER_AGENT}\r\n"
+                             "Connection: close\r\n\r\n".encode("ascii"))
+                self.count_request()
+                head, reader = read_head(sock, deadline, f"GET {target} via the proxy {p.hostport}", "GET")
+                body, trunc = read_body(sock, reader, Deadline(min(1.0, self.timeout)), limit=64 * 1024)
+                return HttpReply(head.status, head.reason, head.version, head.headers, body, trunc)
+            except (ProbeError, OSError):
+                return None
+            finally:
+                sock.close()
+        return self.cached(key, compute)
 
     def proxy_speaks_tls(self) -> bool:
         """True when the proxy port completes a TLS handshake (cached).

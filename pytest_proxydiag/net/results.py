@@ -99,6 +99,12 @@ class HttpReply:
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
     body_truncated: bool = False
+    #: After a 401/407 to CONNECT: the proxy's own answer to a request addressed to it (``Probes.proxy_self_reply``),
+    #: which names the first hop when the 401/407 is its parent's, relayed.
+    proxy_self: "HttpReply | None" = field(default=None, compare=False, repr=False)
+    #: After a 401/407 to CONNECT: the answer to a plain ``GET http://host/`` through the proxy, whose ``Via`` lists
+    #: every hop of a chain (``Probes.proxy_plain_reply``).
+    proxy_plain: "HttpReply | None" = field(default=None, compare=False, repr=False)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         n = name.lower()
