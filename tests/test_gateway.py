@@ -594,3 +594,12 @@ def test_an_http_api_base_on_a_gateway_elsewhere_is_seen_in_the_proxys_page(gate
     assert "<html" not in step["finding"].lower() and "http://api.anthropic.com:" in step["finding"]
     assert "api_base: https://api.anthropic.com:" in step["solution"]
     assert run.step("gateway.egress_config")["outcome"] == "skipped"  # nothing of the gateway's is here
+
+
+def test_every_egress_config_finding_can_carry_the_others():
+    """Each finding of gateway.egress_config ends with {also}: the other problems found in the same run."""
+    from pytest_proxydiag.catalog import CATALOG
+
+    findings = CATALOG["gateway.egress_config"].findings
+    assert findings and all(f["text"].endswith("{also}") for f in findings.values()), \
+        [k for k, f in findings.items() if not f["text"].endswith("{also}")]

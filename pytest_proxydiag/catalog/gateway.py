@@ -256,7 +256,7 @@ STEPS = {
                 "text": "The gateway process ({source}) uses {variable} with the credentials of user {user} for the "
                         "proxy {proxy_hostport}, with another password than this machine's proxy URL, which the "
                         "proxy accepts for the same user: the gateway's copy is outdated or mistyped (a password "
-                        "change reaches the shell, not a running gateway's environment).",
+                        "change reaches the shell, not a running gateway's environment).{also}",
                 "solution": "proxy_credentials"},
             "egress_ca_missing": {
                 "text": "The proxy intercepts TLS{issuer}, and the gateway process ({source}) has no CA file that "
