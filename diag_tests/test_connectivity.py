@@ -118,8 +118,10 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
 
         def refused_everywhere():
             # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
-            return policy_reach.reference_refusal(policy.read_tunnel(tunnel), *measure.reference_probes(
-                proxydiag_probes, proxydiag_config["reference"]))
+            reference = proxydiag_config["reference"]
+            return policy_reach.reference_refusal(
+                policy.read_tunnel(tunnel), *measure.reference_probes(proxydiag_probes, reference),
+                as_browser=lambda: measure.connect_reference_as_browser(proxydiag_probes, reference))
         def silent_everywhere():
             # Asked for a close without a reply only: the reference's CONNECT and plain GET closed too?
             return policy_reach.reference_silence(*measure.reference_probes(proxydiag_probes,

@@ -144,6 +144,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                 return Judgement.fail("connect_refused", status=reply.status_line, product=who_answered,
                                       reference=everywhere.hostport, plain=everywhere.plain,
                                       evidence=f"{evidence}\nGET http://{host}/: {everywhere.plain}")
+            if everywhere.browser is not None:  # the same CONNECT with a browser's User-Agent went through
+                return Judgement.fail("browser_only", status=reply.status_line, product=who_answered,
+                                      reference=everywhere.hostport, browser=everywhere.browser,
+                                      evidence=f"{evidence}\nCONNECT {everywhere.hostport} (User-Agent: Mozilla/5.0 "
+                                               f"...): {everywhere.browser}")
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
                                   reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")

@@ -92,6 +92,15 @@ STEPS = {
                                            "list of names through: this is not a rule against the provider. "
                                            "{product}",
                                    "solution": "allow_machine"},
+            "browser_only": {"text": "The proxy {proxy} refuses {target} and {reference}, a name every proxy lets "
+                                     "through, alike ({status}), but let the same CONNECT to {reference} past its "
+                                     "rules when it carried a browser's User-Agent ({browser}): it lets only browsers "
+                                     "through, by the User-Agent header (Squid: an http_access rule on a 'browser' "
+                                     "ACL such as 'acl browser browser -i Mozilla'). That is why the browser works "
+                                     "and nothing else does: Claude Code, Python's requests and httpx send no "
+                                     "User-Agent with CONNECT, curl sends curl/<version> (measured with Claude Code "
+                                     "2.1.332, requests, httpx and curl 7.88). This is not a rule against the "
+                                     "provider. {product}", "solution": "allow_clients"},
             "closes_everything": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT "
                                           "{target}, and did the same to CONNECT {reference}, a name every "
                                           "proxy lets through, and to a plain http:// request: it answers nothing to "
@@ -189,6 +198,15 @@ STEPS = {
                 "and whether it is healthy. Asking for the provider's domain to be allowed will not help. Give IT the "
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "allow_clients": {"any": (
+                "Ask IT to let CONNECT to the provider's names through whatever the User-Agent: an allow rule for "
+                "them placed before the rule that looks at the User-Agent (Squid:\n"
+                "  acl llm_api dstdomain {target_host}\n"
+                "  http_access allow CONNECT llm_api\n"
+                "above the http_access line that uses the 'browser' ACL). Nothing on this machine fixes it: the "
+                "clients do not choose the User-Agent of their CONNECT (Claude Code sends none), and dressing a "
+                "client up as a browser would only hide it from the proxy's rules. Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_machine": {"any": (
                 "Ask IT why the proxy {proxy_hostport} refuses everything from this machine, {reference} included. "

@@ -134,6 +134,25 @@ def connect_reference(probes, reference: tuple[str, int] | None):
     return connect_domain(probes, reference[0], reference[1], is_target=False)
 
 
+#: What a browser sends as its User-Agent (Firefox on Windows): the word "Mozilla" a Squid ``browser`` ACL looks for.
+BROWSER_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def connect_reference_as_browser(probes, reference: tuple[str, int] | None):
+    """CONNECT the reference name through an HTTP proxy with a browser's User-Agent (cached), or None (no reference
+    asked for, or no HTTP proxy): asked only when the proxy refused every CONNECT, to tell a rule that lets only
+    browsers through (Squid's ``browser`` ACL) from one that refuses this machine."""
+    if reference is None or probes.proxy is None or probes.proxy.scheme not in ("http", "https"):
+        return None
+
+    def compute():
+        sock, res = probes.open_tunnel(reference[0], reference[1], via=probes.proxy, user_agent=BROWSER_USER_AGENT)
+        if sock is not None:
+            sock.close()
+        return res
+    return probes.cached(("policy-connect-browser", reference[0].lower(), reference[1]), compute)
+
+
 def get_reference(probes, reference: tuple[str, int] | None):
     """A plain ``GET http://<reference host>/`` through an HTTP proxy (cached), or None: no reference asked for, or
     no HTTP proxy.  The flowchart's step 3 tries both: a proxy that refuses every CONNECT but forwards this

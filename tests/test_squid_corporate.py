@@ -1,0 +1,96 @@
+"""Squid configurations corporate IT really writes, played with the real Squid in front of the lab's origin.
+
+Each test starts a private Squid (``squid_config`` plus the test's own ``acl`` / ``http_access`` lines) on
+loopback, runs the real diagnosis against it and asserts the step, the outcome and the advice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_squid
+
+
+class CorporateSquid:
+    """A plain (non-intercepting) Squid with the test's own rules, in front of the lab's provider origin."""
+
+    def __init__(self, name: str, rules: list[str], access: list[str]) -> None:
+        from pytest_proxydiag import lab as labmod
+        from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, HttpsOrigin, LabCA, free_port
+
+        # Not under pytest's tmp_path: Squid drops to its own user, which must be able to enter the directory.
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"proxydiag-corp-{name}-"))
+        self.workdir.chmod(0o755)
+        public = LabCA("Proxydiag Lab Public Roots", "Fake public root (lab only)")
+        self.public_roots = self.workdir / "public-roots.pem"
+        self.public_roots.write_bytes(public.cert_pem)
+        self.origin = HttpsOrigin(public, self.workdir / "origin").start()
+        self.squid = None
+        try:
+            sq = self.workdir / "squid"
+            sq.mkdir()
+            hosts = sq / "hosts"
+            hosts.write_text("".join(f"127.0.0.1 {h}\n" for h in LOOPBACK_NAMES))
+            labmod._give_to_squid_user(self.workdir)
+            port = free_port()
+            lines = labmod.squid_config(sq, port, rules=rules, access=access, hosts_file=hosts)
+            self.squid = labmod.Squid(lines, sq, port).start()
+        except BaseException:
+            self.stop()
+            raise
+        self.proxy_url = f"http://127.0.0.1:{port}"
+        self.env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
+        self.target_url = f"https://api.anthropic.com:{self.origin.port}"
+        self.pytest_args = ["--proxydiag-target", self.target_url, "--proxydiag-resolve",
+                            f"api.anthropic.com:{self.origin.port}:127.0.0.1", "--proxydiag-public-roots",
+                            str(self.public_roots), "--proxydiag-no-direct", "--proxydiag-no-claude-hosts"]
+
+    def stop(self) -> None:
+        if self.squid is not None:
+            self.squid.stop()
+        self.origin.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def corporate_squid():
+    require_squid()
+    started: list[CorporateSquid] = []
+
+    def start(name: str, rules: list[str], access: list[str]) -> CorporateSquid:
+        started.append(CorporateSquid(name, rules, access))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def _curl_through(proxy_url: str, url: str) -> str:
+    """curl's own answer through the proxy (the proxy's CONNECT status), loopback only."""
+    curl = shutil.which("curl")
+    if not curl:
+        pytest.skip("curl is not installed (apt-get install curl)")
+    done = subprocess.run([curl, "-s", "-o", "/dev/null", "-w", "%{http_connect}", "--max-time", "10", "-x",
+                           proxy_url, url], capture_output=True, text=True, timeout=20)
+    return done.stdout.strip()
+
+
+def test_browser_only_user_agent_rule_is_named_not_a_refused_machine(corporate_squid, run_diag):
+    # The stock "only browsers may use the proxy" rule: the browser works, curl and Claude Code do not.
+    sq = corporate_squid("browser", ["acl browser browser -i Mozilla"],
+                         ["http_access deny !browser", "http_access allow localhost", "http_access deny all"])
+    assert _curl_through(sq.proxy_url, sq.target_url) == "403"  # what the user's curl meets
+    run = run_diag(lab=sq)
+    s = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "browser_only", s
+    assert "browser's User-Agent" in s["finding"] and "google.com:443" in s["finding"]
+    assert "Claude Code, Python's requests and httpx send no User-Agent with CONNECT" in s["finding"]
+    assert "http_access allow CONNECT llm_api" in s["solution"] and "dstdomain api.anthropic.com" in s["solution"]
+    assert "src or proxy_auth" not in s["solution"]  # not "your address is left out"
+    assert run.root_cause == "connectivity.proxy_works"
