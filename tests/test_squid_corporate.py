@@ -19,7 +19,7 @@ from tests.conftest import require_squid
 class CorporateSquid:
     """A plain (non-intercepting) Squid with the test's own rules, in front of the lab's provider origin."""
 
-    def __init__(self, name: str, rules: list[str], access: list[str]) -> None:
+    def __init__(self, name: str, rules: list[str], access: list[str], port_options: str = "") -> None:
         from pytest_proxydiag import lab as labmod
         from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, HttpsOrigin, LabCA, free_port
 
@@ -38,7 +38,8 @@ class CorporateSquid:
             hosts.write_text("".join(f"127.0.0.1 {h}\n" for h in LOOPBACK_NAMES))
             labmod._give_to_squid_user(self.workdir)
             port = free_port()
-            lines = labmod.squid_config(sq, port, rules=rules, access=access, hosts_file=hosts)
+            lines = labmod.squid_config(sq, port, port_options=port_options, rules=rules, access=access,
+                                        hosts_file=hosts)
             self.squid = labmod.Squid(lines, sq, port).start()
         except BaseException:
             self.stop()
@@ -62,8 +63,8 @@ def corporate_squid():
     require_squid()
     started: list[CorporateSquid] = []
 
-    def start(name: str, rules: list[str], access: list[str]) -> CorporateSquid:
-        started.append(CorporateSquid(name, rules, access))
+    def start(name: str, rules: list[str], access: list[str] | None = None, port_options: str = "") -> CorporateSquid:
+        started.append(CorporateSquid(name, rules, access, port_options))
         return started[-1]
 
     yield start
@@ -94,3 +95,29 @@ def test_browser_only_user_agent_rule_is_named_not_a_refused_machine(corporate_s
     assert "http_access allow CONNECT llm_api" in s["solution"] and "dstdomain api.anthropic.com" in s["solution"]
     assert "src or proxy_auth" not in s["solution"]  # not "your address is left out"
     assert run.root_cause == "connectivity.proxy_works"
+
+
+def test_a_squid_reverse_proxy_port_given_as_the_proxy_is_no_forward_proxy_not_a_connect_rule(corporate_squid,
+                                                                                                 run_diag):
+    # 'http_port 3128 accel' (the reverse proxy in front of an intranet site) in HTTPS_PROXY: Squid answers CONNECT
+    # with 405 ERR_UNSUP_REQ. No SSL_ports or CONNECT rule is involved: the port is not a forward proxy.
+    sq = corporate_squid("accel", [], port_options="accel defaultsite=intranet.example")
+    run = run_diag(lab=sq)
+    s = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "not_forward_proxy", s
+    assert "405 Method Not Allowed" in s["finding"] and "'Unsupported Request Method and Protocol'" in s["finding"]
+    assert "Squid: an http_port with accel" in s["solution"] and "405 ERR_UNSUP_REQ" in s["solution"]
+    assert "SSL_ports" not in s["solution"]  # no CONNECT rule to loosen
+    assert run.root_cause == "connectivity.proxy_works"
+
+
+def test_squid_error_code_alone_tells_a_reverse_proxy_port_in_any_language():
+    from pytest_proxydiag.branches import products
+
+    # A German error page (error_default_language de): no English words, the same X-Squid-Error.
+    headers = [("Server", "squid/5.7"), ("X-Squid-Error", "ERR_UNSUP_REQ 0"), ("Content-Language", "de")]
+    body = b"<title>FEHLER: Der angeforderte URL konnte nicht geholt werden</title>Nicht unterstutzte Methode"
+    assert products.refusal_shape(405, headers, body) == "not_forward_proxy"
+    assert products.refusal_words(body, headers) == "X-Squid-Error: ERR_UNSUP_REQ 0"
+    # A forward port's own CONNECT rule stays a CONNECT rule.
+    assert products.refusal_shape(405, [("X-Squid-Error", "ERR_ACCESS_DENIED 0")], b"") == "connect_not_allowed"

@@ -133,7 +133,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>",
-                                  words=products.refusal_words(reply.body), advice=Note.of(
+                                  words=products.refusal_words(reply.body, reply.headers), advice=Note.of(
                                       "advice_not_forward" if proxy is not None and proxy.scheme == "http"
                                       else "advice_scheme"))
         everywhere = refused_everywhere() if shape == "denied" and refused_everywhere else None

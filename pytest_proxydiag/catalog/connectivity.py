@@ -220,7 +220,9 @@ STEPS = {
             "forward_proxy": {"any": (
                 "This address is not the forward proxy: check the host and port with IT (the PAC file names the "
                 "right one). If it is meant to be the forward proxy, its mode is wrong (mitmproxy: --mode regular, "
-                "or --mode upstream:URL for a parent; not --mode reverse:URL). Evidence:\n{evidence}\n"
+                "or --mode upstream:URL for a parent; not --mode reverse:URL; Squid: an http_port with accel is a "
+                "reverse-proxy port, which answers CONNECT with 405 ERR_UNSUP_REQ: the forward port is an http_port "
+                "without accel, 3128 by default). Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "request_form": {"any": "{advice}\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
