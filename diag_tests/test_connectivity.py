@@ -127,7 +127,8 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
             return policy_reach.reference_silence(*measure.reference_probes(proxydiag_probes,
                                                                             proxydiag_config["reference"]))
         connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
-                                 speaks_socks, refused_everywhere, silent_everywhere).conclude(step)
+                                 speaks_socks, refused_everywhere, silent_everywhere, lambda: proxydiag_probes.
+                                 connect_tunnel(target.host, target.port, credentials=None)).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

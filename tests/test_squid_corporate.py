@@ -19,7 +19,8 @@ from tests.conftest import require_squid
 class CorporateSquid:
     """A plain (non-intercepting) Squid with the test's own rules, in front of the lab's provider origin."""
 
-    def __init__(self, name: str, rules: list[str], access: list[str], port_options: str = "") -> None:
+    def __init__(self, name: str, rules: list[str], access: list[str] | None, port_options: str = "",
+                 files: dict[str, str] | None = None, credentials: str = "") -> None:
         from pytest_proxydiag import lab as labmod
         from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, HttpsOrigin, LabCA, free_port
 
@@ -36,6 +37,10 @@ class CorporateSquid:
             sq.mkdir()
             hosts = sq / "hosts"
             hosts.write_text("".join(f"127.0.0.1 {h}\n" for h in LOOPBACK_NAMES))
+            for file_name, text in (files or {}).items():  # helpers the rules name as {dir}/<file>
+                (sq / file_name).write_text(text)
+                (sq / file_name).chmod(0o755)
+            rules = [r.replace("{dir}", str(sq)) for r in rules]
             labmod._give_to_squid_user(self.workdir)
             port = free_port()
             lines = labmod.squid_config(sq, port, port_options=port_options, rules=rules, access=access,
@@ -44,7 +49,7 @@ class CorporateSquid:
         except BaseException:
             self.stop()
             raise
-        self.proxy_url = f"http://127.0.0.1:{port}"
+        self.proxy_url = f"http://{credentials}{'@' if credentials else ''}127.0.0.1:{port}"
         self.env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
         self.target_url = f"https://api.anthropic.com:{self.origin.port}"
         self.pytest_args = ["--proxydiag-target", self.target_url, "--proxydiag-resolve",
@@ -63,8 +68,8 @@ def corporate_squid():
     require_squid()
     started: list[CorporateSquid] = []
 
-    def start(name: str, rules: list[str], access: list[str] | None = None, port_options: str = "") -> CorporateSquid:
-        started.append(CorporateSquid(name, rules, access, port_options))
+    def start(name: str, rules: list[str], access: list[str] | None = None, **kwargs) -> CorporateSquid:
+        started.append(CorporateSquid(name, rules, access, **kwargs))
         return started[-1]
 
     yield start
@@ -121,3 +126,24 @@ def test_squid_error_code_alone_tells_a_reverse_proxy_port_in_any_language():
     assert products.refusal_words(body, headers) == "X-Squid-Error: ERR_UNSUP_REQ 0"
     # A forward port's own CONNECT rule stays a CONNECT rule.
     assert products.refusal_shape(405, [("X-Squid-Error", "ERR_ACCESS_DENIED 0")], b"") == "connect_not_allowed"
+
+
+_AUTH = ["auth_param basic children 1 startup=1 idle=1", "auth_param basic realm corp",
+         "acl authed proxy_auth REQUIRED"]
+_AUTH_ACCESS = ["http_access deny !authed", "http_access allow localhost", "http_access deny all"]
+
+
+def test_an_auth_helper_that_never_answers_is_the_login_check_not_a_dead_proxy(corporate_squid, run_diag):
+    # The LDAP server behind basic_ldap_auth is unreachable and the helper waits: Squid answers 407 at once without
+    # credentials and nothing at all with them.
+    sq = corporate_squid("slow-helper", ["auth_param basic program {dir}/slow-ldap.sh", *_AUTH], _AUTH_ACCESS,
+                         files={"slow-ldap.sh": "#!/bin/sh\nwhile read line; do sleep 30; echo OK; done\n"},
+                         credentials="alice:lab-secret-7")
+    run = run_diag("--proxydiag-timeout", "2", lab=sq)
+    s = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "auth_hangs", s
+    assert "407 Proxy Authentication Required" in s["finding"] and "authentication helper" in s["finding"]
+    assert "auth_param program" in s["solution"] and "--proxy-user alice" in s["solution"]
+    assert "{" not in s["solution"] and "lab-secret-7" not in run.output
+    assert f"CONNECT api.anthropic.com:{sq.origin.port}, credentials sent: CONNECT" in s["solution"]
+    assert run.root_cause == "connectivity.proxy_works"

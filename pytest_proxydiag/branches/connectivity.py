@@ -103,7 +103,8 @@ def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
 def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bool],
                 speaks_socks: Callable[[], bool] | None = None,
                 refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
-                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None) -> Judgement | None:
+                silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
+                without_credentials: Callable[[], object | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
@@ -111,6 +112,8 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
     (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
+    *without_credentials*, asked only when a CONNECT sent with credentials got no answer, returns the same CONNECT
+    without them (cached): a prompt 407 to it is a proxy stuck on checking the login, not a dead proxy.
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body,
@@ -176,7 +179,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if cause == Cause.OK:
         return None
     if cause == Cause.NO_ANSWER:
-        return Judgement.fail("no_answer", detail=detail)
+        anonymous = (without_credentials() if without_credentials is not None and proxy is not None
+                     and proxy.has_credentials else None)
+        if anonymous is not None and anonymous.reply is not None and anonymous.reply.status == 407:
+            return Judgement.fail("auth_hangs", detail=detail, status=anonymous.reply.status_line,
+                                  evidence=f"CONNECT {target.hostport}: {anonymous.detail}\n"
+                                           f"CONNECT {target.hostport}, credentials sent: {detail}")
+        return Judgement.fail("no_answer", detail=detail, evidence=detail)
     if cause in (Cause.GARBAGE, Cause.HEADER_TOO_LARGE):
         return Judgement.fail("garbage", detail=detail, hostport=proxy.hostport)
     if cause == Cause.TLS_SPOKEN:

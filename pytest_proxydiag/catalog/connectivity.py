@@ -117,6 +117,12 @@ STEPS = {
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
                                   "{timeout}s: {detail}", "solution": "contact_it"},
+            "auth_hangs": {"text": "The proxy {proxy} answered CONNECT {target} at once when sent without credentials "
+                                   "({status}), but with the credentials of the proxy URL it did not answer within "
+                                   "{timeout}s ({detail}): it is waiting on its own check of the login, an "
+                                   "authentication helper (LDAP, Active Directory, RADIUS) that is slow or stuck. The "
+                                   "proxy is up and reached: not the network, not the provider.",
+                           "solution": "auth_backend_slow"},
             "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
                         "solution": "not_a_proxy"},
             "tls_mismatch": {"text": "{detail}", "solution": "scheme"},
@@ -199,6 +205,13 @@ STEPS = {
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "auth_backend_slow": {"any": (
+                "Ask IT to check the proxy's authentication backend, not your account: the login check behind it "
+                "does not answer (Squid: the auth_param program, e.g. basic_ldap_auth, and the directory server it "
+                "asks; its children setting when every helper is busy). Clients wait on it until they give up, so "
+                "every request seems to hang. Evidence:\n{evidence}\n"
+                "Retest (how long the login takes): curl -v --max-time 60 -x {proxy_noauth} --proxy-user "
+                "{username} {target_url}")},
             "allow_clients": {"any": (
                 "Ask IT to let CONNECT to the provider's names through whatever the User-Agent: an allow rule for "
                 "them placed before the rule that looks at the User-Agent (Squid:\n"
