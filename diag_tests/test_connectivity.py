@@ -55,7 +55,12 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
         answers = dict(zip(candidates, pool.map(lambda port: proxydiag_probes.connect_via(
             dataclasses.replace(url, port=port), target.host, target.port), candidates)))
     step.add_evidence(ports={str(p): (r.detail or r.cause.value) for p, r in answers.items()})
-    connectivity.judge_port_scan(url, answers).conclude(step)
+    # A proxy on this machine may listen on the other loopback family only ([::1] behind localhost = 127.0.0.1).
+    addresses = proxydiag_probes.resolve(url.host, url.port)[0]
+    other = connectivity.other_loopback(url.host, addresses)
+    other_answer = (other, proxydiag_probes.connect_via(dataclasses.replace(url, host=other), target.host,
+                                                        target.port)) if other else None
+    connectivity.judge_port_scan(url, answers, other_answer, addresses).conclude(step)
 
 
 def _socks_proxy_works(step, cfg, probes, target, proxy):

@@ -20,7 +20,8 @@ class CorporateSquid:
     """A plain (non-intercepting) Squid with the test's own rules, in front of the lab's provider origin."""
 
     def __init__(self, name: str, rules: list[str], access: list[str] | None, port_options: str = "",
-                 files: dict[str, str] | None = None, credentials: str = "") -> None:
+                 files: dict[str, str] | None = None, credentials: str = "", listen: str = "127.0.0.1",
+                 proxy_host: str = "127.0.0.1") -> None:
         from pytest_proxydiag import lab as labmod
         from pytest_proxydiag.lab.servers import LOOPBACK_NAMES, HttpsOrigin, LabCA, free_port
 
@@ -42,14 +43,14 @@ class CorporateSquid:
                 (sq / file_name).chmod(0o755)
             rules = [r.replace("{dir}", str(sq)) for r in rules]
             labmod._give_to_squid_user(self.workdir)
-            port = free_port()
-            lines = labmod.squid_config(sq, port, port_options=port_options, rules=rules, access=access,
+            port = free_port(listen)
+            lines = labmod.squid_config(sq, port, host=listen, port_options=port_options, rules=rules, access=access,
                                         hosts_file=hosts)
-            self.squid = labmod.Squid(lines, sq, port).start()
+            self.squid = labmod.Squid(lines, sq, port, host=listen).start()
         except BaseException:
             self.stop()
             raise
-        self.proxy_url = f"http://{credentials}{'@' if credentials else ''}127.0.0.1:{port}"
+        self.proxy_url = f"http://{credentials}{'@' if credentials else ''}{proxy_host}:{port}"
         self.env = {"HTTPS_PROXY": self.proxy_url, "HTTP_PROXY": self.proxy_url}
         self.target_url = f"https://api.anthropic.com:{self.origin.port}"
         self.pytest_args = ["--proxydiag-target", self.target_url, "--proxydiag-resolve",
@@ -147,3 +148,25 @@ def test_an_auth_helper_that_never_answers_is_the_login_check_not_a_dead_proxy(c
     assert "{" not in s["solution"] and "lab-secret-7" not in run.output
     assert f"CONNECT api.anthropic.com:{sq.origin.port}, credentials sent: CONNECT" in s["solution"]
     assert run.root_cause == "connectivity.proxy_works"
+
+
+def test_a_proxy_on_ipv6_loopback_only_behind_localhost_is_found_at_its_address(corporate_squid, run_diag):
+    # 'http_port [::1]:3128' on this machine and HTTPS_PROXY=http://localhost:3128, where localhost is 127.0.0.1 only
+    # (/etc/hosts): curl and Claude Code try ::1 for localhost themselves, Python and Node are refused.
+    import socket
+
+    from pytest_proxydiag.lab.base import ipv6_loopback
+
+    if not ipv6_loopback():
+        pytest.skip("this machine (or container) has no IPv6 loopback ::1")
+    if any(a[0] == socket.AF_INET6 for a in socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)):
+        pytest.skip("localhost resolves to ::1 here: every client reaches the proxy")
+    sq = corporate_squid("v6-only", [], listen="::1", proxy_host="localhost")
+    run = run_diag(lab=sq)
+    s = run.step("connectivity.proxy_port")
+    assert s["outcome"] == "failed" and s["finding_key"] == "other_address", s
+    port = sq.squid.port
+    assert f"[::1]:{port}" in s["finding"] and "localhost resolves to 127.0.0.1" in s["finding"]
+    assert "curl and Claude Code" in s["finding"]
+    assert f'export HTTPS_PROXY="http://[::1]:{port}"' in s["solution"] and "http_port 3128" in s["solution"]
+    assert run.root_cause == "connectivity.proxy_port"

@@ -88,8 +88,30 @@ def _suggested(url, **change) -> str:
     return dataclasses.replace(url, **change).encoded(password_placeholder=placeholder)
 
 
-def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
-    """Step 2: the configured port refuses; does another port answer like a proxy?"""
+def other_loopback(host: str, addresses: Iterable[str]) -> str | None:
+    """The loopback address of the other IP family, for a proxy on this machine whose name (``localhost``) or
+    address gives only one family: a proxy listening on ``[::1]`` only is refused at 127.0.0.1.  None otherwise."""
+    addresses = tuple(addresses)
+    if not is_local(host) or not addresses:
+        return None
+    if all(":" not in a and a.startswith("127.") for a in addresses):
+        return "::1"
+    return "127.0.0.1" if all(a == "::1" for a in addresses) else None
+
+
+def judge_port_scan(url, answers: Mapping[int, object], other_address: tuple[str, object] | None = None,
+                    addresses: Iterable[str] = ()) -> Judgement:
+    """Step 2: the configured port refuses; does another port answer like a proxy?  *other_address* is
+    (:func:`other_loopback`, its answer on the same port), *addresses* what the proxy's name resolved to."""
+    if other_address is not None and answers_like_proxy(other_address[1]):
+        other, res = other_address
+        shown = _suggested(url, host=other)
+        spellings = {name: shown for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
+        return Judgement.fail("other_address", fix={"env": spellings, "verified": None}, port=url.port,
+                              host=url.host, addresses=", ".join(addresses), other=f"[{other}]" if ":" in other
+                              else other, found=res.detail, suggested=shown,
+                              clients=Note.of("localhost_v6" if url.host == "localhost" and other == "::1" else
+                                              "no_fallback"))
     proxy_like = {port: res for port, res in answers.items() if answers_like_proxy(res)}
     if proxy_like:
         shown = _suggested(url, port=sorted(proxy_like)[0])

@@ -54,6 +54,10 @@ STEPS = {
                            "solution": "use_port"},
             "none_open": {"text": "Port {port} on {host} is closed and none of {tried} answers like a proxy.",
                           "solution": "contact_it"},
+            "other_address": {"text": "Port {port} on {host} ({addresses}) is closed, but {other}:{port}, the same "
+                                      "port on the other loopback address, answers like a proxy ({found}): the proxy "
+                                      "listens on {other} only. {clients}",
+                              "solution": "use_address"},
         },
         "solutions": {
             "use_port": {"any": "Update the proxy variables with the port that answers, both spellings (curl and "
@@ -61,6 +65,12 @@ STEPS = {
                                 "  export HTTPS_PROXY=\"{suggested}\"\n"
                                 "  export https_proxy=\"$HTTPS_PROXY\" HTTP_PROXY=\"$HTTPS_PROXY\" "
                                 "http_proxy=\"$HTTPS_PROXY\""},
+            "use_address": {"any": "Name the address the proxy listens on in the proxy variables, both spellings:\n"
+                                   "  export HTTPS_PROXY=\"{suggested}\"\n"
+                                   "  export https_proxy=\"$HTTPS_PROXY\" HTTP_PROXY=\"$HTTPS_PROXY\" "
+                                   "http_proxy=\"$HTTPS_PROXY\"\n"
+                                   "Or let the proxy listen on both loopback addresses (Squid: 'http_port 3128' "
+                                   "without an address listens on every one; 'http_port [::1]:3128' on ::1 only)."},
             "contact_it": {"any": "Contact IT for the correct proxy endpoint (host and port), or the proxy "
                                   "auto-config (PAC) URL that names it."},
         },
@@ -368,6 +378,10 @@ NOTES = {
     },
     "connectivity.proxy_port": {
         "port_open": "port {port} on {host} accepts connections",
+        "localhost_v6": ("localhost resolves to 127.0.0.1 here: curl and Claude Code try ::1 for localhost "
+                         "themselves and reach it, Python (requests, httpx) and Node connect to 127.0.0.1 only and are "
+                         "refused (measured: curl 7.88, Claude Code 2.1.332, requests, Node 24)."),
+        "no_fallback": "Clients connect to the addresses the name gives and are refused there.",
     },
     "connectivity.proxy_works": {
         "http_ok": "GET {url} through {proxy}: {status}",
