@@ -170,3 +170,20 @@ def test_a_proxy_on_ipv6_loopback_only_behind_localhost_is_found_at_its_address(
     assert "curl and Claude Code" in s["finding"]
     assert f'export HTTPS_PROXY="http://[::1]:{port}"' in s["solution"] and "http_port 3128" in s["solution"]
     assert run.root_cause == "connectivity.proxy_port"
+
+
+def test_a_deny_info_redirect_to_the_block_page_is_a_domain_refusal_not_a_portal(corporate_squid, run_diag):
+    # 'deny_info http://blockpage/?url=%u provider': Squid answers the refused CONNECT with a 307 to the company's block
+    # page (X-Squid-Error: 403 Access Denied); google.com goes through.
+    sq = corporate_squid("deny-info-url", ["acl ai dstdomain .anthropic.com",
+                                           "deny_info http://blocked.corp.example/?url=%u ai"],
+                         ["http_access deny ai", "http_access allow localhost", "http_access deny all"])
+    run = run_diag(lab=sq)
+    domain = run.step("policy.domain_allowed")
+    assert domain["outcome"] == "failed", domain
+    assert "redirected to the product's block page (http://blocked.corp.example/" in domain["finding"]
+    assert "Please allow outbound HTTPS" in domain["solution"]
+    works = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert works["outcome"] == "skipped" and works["blocked_by"] == "policy.domain_allowed", works
+    assert "captive portal" not in run.output
+    assert run.root_cause == "policy.domain_allowed"

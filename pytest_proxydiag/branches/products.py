@@ -266,6 +266,8 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
     text = body_text(body, 50_000)
     if (header(headers, "X-Squid-Error") or "").split(" ")[0] in NOT_FORWARD_SQUID_ERRORS:
         return "not_forward_proxy"  # Squid's reverse-proxy (accel) port, whatever the page's language
+    if 300 <= status < 400 and (header(headers, "X-Squid-Error") or "").startswith("403"):
+        return "denied"  # Squid's 'deny_info http://block-page/...': an access rule's refusal, sent as a redirect
     # A redirect of CONNECT is not followed by any client; it is judged as such (connectivity), not as a portal.
     if status == 511 or (status == 403 and _PORTAL.search(text)):
         return "login_portal"
