@@ -187,3 +187,19 @@ def test_a_deny_info_redirect_to_the_block_page_is_a_domain_refusal_not_a_portal
     assert works["outcome"] == "skipped" and works["blocked_by"] == "policy.domain_allowed", works
     assert "captive portal" not in run.output
     assert run.root_cause == "policy.domain_allowed"
+
+
+def test_a_407_to_the_right_password_names_the_auth_backend_as_well(corporate_squid, run_diag):
+    # The helper answers BH ("LDAP server unreachable"): Squid's 407 is the very one a wrong password gets. The fix
+    # must not only say "contact IT for correct credentials": IT's cache.log shows the helper's failure.
+    sq = corporate_squid("helper-bh", ["auth_param basic program {dir}/ldap-down.sh", *_AUTH], _AUTH_ACCESS,
+                         files={"ldap-down.sh": "#!/bin/sh\nwhile read line; do echo 'BH LDAP server unreachable'; "
+                                                "done\n"}, credentials="alice:lab-secret-7")
+    run = run_diag(lab=sq)
+    s = run.step("auth.credentials", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "rejected", s
+    assert "Contact IT for correct credentials" in s["solution"]
+    assert "result=BH" in s["solution"] and "basic_ldap_auth" in s["solution"]
+    assert "lab-secret-7" not in run.output
+    log = Path(sq.squid.cache_log).read_text()
+    assert "result=BH" in log  # what the fix tells IT to look for is what Squid 5.7 writes

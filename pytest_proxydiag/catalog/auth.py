@@ -52,7 +52,11 @@ STEPS = {
                 "Test new credentials before you export them (the password is asked, not typed on the line):\n"
                 "  curl -x {proxy_noauth} --proxy-user {username} -I {target_url}\n"
                 "Then put them, URL-encoded, into HTTPS_PROXY:\n"
-                "  export HTTPS_PROXY=\"{proxy_placeholder}\"")},
+                "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
+                "If the password is right (the same login works elsewhere), the proxy's own check of it is failing, "
+                "which answers the same 407: ask IT to look at its authentication helper and the directory behind "
+                "it (Squid: the auth_param program, e.g. basic_ldap_auth; cache.log shows 'helper: ... result=BH' "
+                "when it cannot reach LDAP or Active Directory).")},
             "portal": {"any": (
                 "Command-line clients cannot sign in to a browser portal. Ask IT for a proxy endpoint that accepts "
                 "Basic credentials (user and password in HTTPS_PROXY), or for an authentication exemption for "
