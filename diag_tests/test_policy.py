@@ -96,6 +96,10 @@ def _target_verdict(probes, target):
         if not tunnel.ok:
             return policy.read_tunnel(tunnel), tunnel, f"CONNECT {target.hostport}"
     res = measure.api_request(probes, target)
+    if res.tunnel is not None and not res.tunnel.ok:
+        # This request's own CONNECT was refused, the first one was not (a quota, maxconn): the proxy's answer to a
+        # CONNECT, never a page from inside the tunnel.
+        return policy.read_tunnel(res.tunnel), res.tunnel, f"CONNECT {target.hostport}"
     stage = "tunnel" if _tunneled(probes, target) else "plain"
     request = f"POST {target.origin}{measure.api_path(target)}"
     return policy.read_reply(*reply_parts(res.reply), stage=stage), res, request

@@ -6,6 +6,7 @@ loopback, runs the real diagnosis against it and asserts the step, the outcome a
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -203,3 +204,21 @@ def test_a_407_to_the_right_password_names_the_auth_backend_as_well(corporate_sq
     assert "lab-secret-7" not in run.output
     log = Path(sq.squid.cache_log).read_text()
     assert "result=BH" in log  # what the fix tells IT to look for is what Squid 5.7 writes
+
+
+def test_a_proxy_that_opens_one_connect_and_refuses_the_next_is_a_connection_limit(corporate_squid, run_diag):
+    # A quota helper (external_acl_type) that allows this machine one CONNECT and then refuses (as maxconn does under
+    # load): the first tunnel opens, the next CONNECTs get 403. It was read as a block page "inside the TLS tunnel,
+    # after the proxy intercepted it" (no interception here) and as "the tunnel was accepted but TLS failed".
+    helper = "#!/bin/sh\nn=0\nwhile read line; do n=$((n+1)); if [ $n -le 1 ]; then echo OK; else echo ERR; fi; done\n"
+    sq = corporate_squid("quota", ["external_acl_type quota ttl=0 negative_ttl=0 cache=0 children-max=1 "
+                                   "children-startup=1 %SRC {dir}/quota.sh", "acl within_quota external quota"],
+                         ["http_access deny !within_quota", "http_access allow localhost", "http_access deny all"],
+                         files={"quota.sh": helper})
+    run = run_diag(lab=sq)
+    s = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "later_connect_refused", s
+    assert "then refused the next one from this machine" in s["finding"] and "maxconn" in s["finding"]
+    assert "external_acl_type" in s["solution"] and "for i in 1 2 3 4 5" in s["solution"]
+    assert run.root_cause == "connectivity.proxy_works"
+    assert "intercepted" not in json.dumps(run.step("policy.url_filtering", target=sq.target_url))

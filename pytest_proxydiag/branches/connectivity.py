@@ -246,6 +246,11 @@ def judge_tunnel_tls(tunnel, tls, target, refused_by_name: Callable[[], str | No
     """
     if tls.ok:
         return None
+    if tls.tunnel is not None and tls.tunnel.reply is not None and not tls.tunnel.ok:
+        # The handshake's own CONNECT was refused where the first one opened: a limit on this machine's connections.
+        return Judgement.fail("later_connect_refused", first=tunnel.detail, status=tls.tunnel.detail,
+                              evidence=f"CONNECT {target.hostport}: {tunnel.detail}\n"
+                                       f"CONNECT {target.hostport}: {tls.tunnel.detail}")
     if tls.cause in (Cause.RESET, Cause.CLOSED) and refused_by_name is not None:
         control = refused_by_name()
         if control and policy_runs:

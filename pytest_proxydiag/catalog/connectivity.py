@@ -127,6 +127,14 @@ STEPS = {
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
                                   "{timeout}s: {detail}", "solution": "contact_it"},
+            "later_connect_refused": {"text": "The proxy {proxy} opened a CONNECT to {target} ({first}) and then "
+                                              "refused the next one from this machine ({status}): it lets some of "
+                                              "this machine's connections through and not others. A limit on "
+                                              "connections or requests does this (Squid: a maxconn ACL, a quota or "
+                                              "session helper through external_acl_type, a rate limit); Claude Code "
+                                              "and the SDKs open several connections, so they meet it where a single "
+                                              "test may not. This is not a rule against the provider's name.",
+                                      "solution": "connection_limit"},
             "auth_hangs": {"text": "The proxy {proxy} answered CONNECT {target} at once when sent without credentials "
                                    "({status}), but with the credentials of the proxy URL it did not answer within "
                                    "{timeout}s ({detail}): it is waiting on its own check of the login, an "
@@ -215,6 +223,13 @@ STEPS = {
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "connection_limit": {"any": (
+                "Ask IT which rule refuses some of this machine's CONNECTs (its access log shows TCP_DENIED lines for "
+                "{target} between TCP_TUNNEL ones) and to raise that limit for this machine or "
+                "the provider's names (Squid: the maxconn ACL or the external_acl_type helper in the http_access "
+                "line that refuses). Evidence:\n{evidence}\n"
+                "Retest (five at once): for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_connect}\\n' -x "
+                "{proxy_noauth} {target_url} & done; wait")},
             "auth_backend_slow": {"any": (
                 "Ask IT to check the proxy's authentication backend, not your account: the login check behind it "
                 "does not answer (Squid: the auth_param program, e.g. basic_ldap_auth, and the directory server it "
