@@ -222,3 +222,19 @@ def test_a_proxy_that_opens_one_connect_and_refuses_the_next_is_a_connection_lim
     assert "external_acl_type" in s["solution"] and "for i in 1 2 3 4 5" in s["solution"]
     assert run.root_cause == "connectivity.proxy_works"
     assert "intercepted" not in json.dumps(run.step("policy.url_filtering", target=sq.target_url))
+
+
+def test_digest_only_proxy_names_the_clients_that_fail_and_how_curl_can(corporate_squid, run_diag):
+    if not Path("/usr/lib/squid/digest_file_auth").exists():
+        pytest.skip("Squid's digest_file_auth helper is not at /usr/lib/squid (Debian's squid-openssl has it)")
+    sq = corporate_squid("digest", ["auth_param digest program /usr/lib/squid/digest_file_auth {dir}/digest.pw",
+                                    "auth_param digest children 1 startup=1 idle=1", "auth_param digest realm corp",
+                                    "acl authed proxy_auth REQUIRED"], _AUTH_ACCESS,
+                         files={"digest.pw": "alice:lab-secret-7\n"}, credentials="alice:lab-secret-7")
+    run = run_diag(lab=sq)
+    s = run.step("auth.scheme")
+    assert s["outcome"] == "failed" and s["finding_key"] == "unsupported", s
+    assert "offers Digest and not Basic" in s["finding"] and "--proxy-digest" in s["finding"]
+    assert "none of the common clients" not in s["finding"]
+    assert "lab-secret-7" not in run.output
+    assert run.root_cause == "auth.scheme"

@@ -198,7 +198,10 @@ STEPS = {
                 "solution": "cntlm",
             },
             "unsupported": {
-                "text": "The proxy {proxy} offers {schemes}, which none of the common clients speak.",
+                "text": "The proxy {proxy} offers {schemes} and not Basic: Claude Code, Python's requests and httpx "
+                        "send Basic credentials and are refused with 407 again (measured against Squid's 'auth_param "
+                        "digest': Claude Code 2.1.332 says 'Couldn't connect through your proxy (ERR_PROXY_TUNNEL)'). "
+                        "curl speaks Digest only when told to (--proxy-digest).",
                 "solution": "contact_it",
             },
         },
