@@ -238,3 +238,17 @@ def test_digest_only_proxy_names_the_clients_that_fail_and_how_curl_can(corporat
     assert "none of the common clients" not in s["finding"]
     assert "lab-secret-7" not in run.output
     assert run.root_cause == "auth.scheme"
+
+
+def test_a_time_rule_refusing_everything_now_is_named_among_the_client_rules(corporate_squid, run_diag):
+    # 'http_access deny !office_hours' outside office hours: every name refused alike, the browser too.
+    import time as clock
+
+    hour = clock.localtime().tm_hour
+    window = "00:00-00:01" if hour >= 1 else "12:00-12:01"  # a window that is not now (Squid reads local time)
+    sq = corporate_squid("time", [f"acl office_hours time MTWHFAS {window}"],
+                         ["http_access deny !office_hours", "http_access allow localhost", "http_access deny all"])
+    run = run_diag(lab=sq)
+    s = run.step("connectivity.proxy_works", target=sq.target_url)
+    assert s["outcome"] == "failed" and s["finding_key"] == "refuses_everything", s
+    assert "a time ACL outside the hours it allows" in s["solution"]
