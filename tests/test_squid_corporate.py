@@ -252,3 +252,55 @@ def test_a_time_rule_refusing_everything_now_is_named_among_the_client_rules(cor
     s = run.step("connectivity.proxy_works", target=sq.target_url)
     assert s["outcome"] == "failed" and s["finding_key"] == "refuses_everything", s
     assert "a time ACL outside the hours it allows" in s["solution"]
+
+
+def test_a_parent_squid_wanting_a_login_the_proxy_does_not_send_is_not_the_users_credentials(run_diag):
+    # Branch-office Squid -> head-office Squid with Basic auth, 'cache_peer ... parent' without login= and
+    # never_direct: the parent's 407 comes back through the proxy. Credentials in HTTPS_PROXY never reach the parent
+    # (Squid does not pass Proxy-Authorization to a peer without login=PASSTHRU): 'add your credentials' cannot work.
+    from pytest_proxydiag import lab as labmod
+
+    require_squid()
+    parent = CorporateSquid("parent", [f"auth_param basic program {labmod.squid_helper('basic_ncsa_auth')} "
+                                       "{dir}/htpasswd", *_AUTH], _AUTH_ACCESS,
+                            files={"htpasswd": labmod.htpasswd_line("svc-proxy", "parent-pw-9") + "\n"})
+    try:
+        child = CorporateSquid("child", [f"cache_peer 127.0.0.1 parent {parent.squid.port} 0 no-query default",
+                                         "never_direct allow all"], None)
+        try:
+            child.pytest_args = [a.replace(str(child.origin.port), str(parent.origin.port))
+                                 for a in child.pytest_args]  # the parent reaches its own origin
+            child.target_url = parent.target_url
+            for creds in ("", "alice:lab-secret-7@"):
+                child.env = {k: v.replace("http://", f"http://{creds}") for k, v in child.env.items()}
+                run = run_diag(lab=child)
+                s = run.step("auth.credentials", target=child.target_url)
+                assert s["outcome"] == "failed" and s["finding_key"] == "parent_login", s
+                assert f"not port {child.squid.port}" in s["finding"] and "login=PASSTHRU" in s["solution"]
+                assert "Contact IT for correct credentials" not in s["solution"]
+                assert "Add them, URL-encoded" not in s["solution"]
+                assert "lab-secret-7" not in run.output
+        finally:
+            child.stop()
+    finally:
+        parent.stop()
+
+
+def test_a_load_balancer_in_front_of_one_squid_is_no_parent():
+    # LB on 8080 -> one Squid on 3128: X-Cache-Lookup names 3128, but a plain GET passes one proxy only.
+    from types import SimpleNamespace
+
+    from pytest_proxydiag.branches import auth
+    from pytest_proxydiag.net.results import HttpReply
+
+    proxy = SimpleNamespace(port=8080)
+    reply = HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
+                      [("X-Cache-Lookup", "NONE from sq01.corp:3128")], b"", False)
+    one_hop = SimpleNamespace(reply=HttpReply(200, "OK", "HTTP/1.1", [("Via", "1.1 sq01.corp (squid/5.7)")], b"",
+                                              False))
+    two_hops = SimpleNamespace(reply=HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
+                                               [("Via", "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")], b"", False))
+    assert auth.parent_relay(proxy, reply, lambda: one_hop) is None
+    assert auth.parent_relay(proxy, reply, lambda: two_hops) == ("sq01.corp:3128",
+                                                                 "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")
+    assert auth.parent_relay(SimpleNamespace(port=3128), reply, lambda: two_hops) is None  # the proxy's own 407
