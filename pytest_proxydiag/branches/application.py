@@ -283,9 +283,10 @@ def judge_sdk_runs(runs: Sequence, proxy_configured: bool, versions: Mapping[str
 
     *path_failed*: (the step that judges it, what happened[, the note's key]) when the probes' own request through
     the proxy got no answer either (TLS through the tunnel failed, the connection was cut while waiting, or its
-    CONNECT was refused): an SDK failing then is not the SDK's problem.  *url_needs_encoding*: the proxy URL's credentials need URL encoding
-    (auth.special_chars), which an SDK that cannot parse the URL fails on.  *cert_failed*: the certificate step
-    that failed in this run (an untrusted interception CA), which an SDK's verification error is."""
+    CONNECT was refused): an SDK failing then is not the SDK's problem.  *url_needs_encoding*: the proxy URL's
+    credentials need URL encoding (auth.special_chars), which an SDK that cannot parse the URL fails on.
+    *cert_failed*: the certificate step that failed in this run (an untrusted interception CA), which an SDK's
+    verification error is."""
     step_id = "application.debug_logging"
     common = dict(traps="\n  ".join(traps) or catalog.note(step_id, "none_known"), versions=versions_line(versions),
                   upgrade="pip install -U anthropic litellm")

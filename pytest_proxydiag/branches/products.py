@@ -25,8 +25,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
-                                               NAME_FILTER_PAGES, NOT_FORWARD_SQUID_ERRORS, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
-                                               RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
+                                               NAME_FILTER_PAGES, NOT_FORWARD_SQUID_ERRORS, PARENT_AUTH_FAILURES,
+                                               PARENT_DOWN, REFUSAL_PAGES, RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA,
+                                               SENTENCES, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",

@@ -249,10 +249,10 @@ STEPS = {
             "allow_machine": {"any": (
                 "Ask IT why the proxy {proxy_hostport} refuses everything from this machine, {reference} included. "
                 "Most often its client rules leave out your address or your account (Squid: the src or proxy_auth "
-                "ACLs of http_access, or a time ACL outside the hours it allows; Apache httpd: Require ip or Require user in the <Proxy> block; tinyproxy: "
-                "Allow / Deny). If the proxy instead lets only a list of names through, that list needs the "
-                "provider's names (policy.domain_allowed lists them once the proxy serves this machine). Give IT the "
-                "address this machine uses towards the proxy:\n"
+                "ACLs of http_access, or a time ACL outside the hours it allows; Apache httpd: Require ip or "
+                "Require user in the <Proxy> block; tinyproxy: Allow / Deny). If the proxy instead lets only a list "
+                "of names through, that list needs the provider's names (policy.domain_allowed lists them once the "
+                "proxy serves this machine). Give IT the address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "forward_proxy": {"any": (
