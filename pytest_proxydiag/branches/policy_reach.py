@@ -24,7 +24,7 @@ Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import policy, products
@@ -34,7 +34,7 @@ from pytest_proxydiag.catalog.policy import utc
 from pytest_proxydiag.net.results import Cause
 
 __all__ = ["judge_own_path", "judge_handshake", "handshake_refused", "needs_control", "reference_refusal",
-           "ReferenceRefusal", "allow_list_note", "reference_silence"]
+           "ReferenceRefusal", "allow_list_note", "reference_silence", "judge_refused_then_opened"]
 
 
 @dataclass(frozen=True)
@@ -173,3 +173,16 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     if verdict.status == 407:
         key = "path_auth"
     return Judgement.fail("no_path", request=request, said=said, meaning=Note.of(key))
+
+
+def judge_refused_then_opened(checked, again: Mapping[str, object], *, proxy_hostport: str) -> Judgement | None:
+    """Step 1: a provider domain refused (403/451) whose CONNECT opened when asked once more (*again*: hostport ->
+    that second result): no rule on the name or the port refuses it every time, the proxy refuses some of this
+    machine's connections (a maxconn ACL, a quota helper); None when every refusal repeated."""
+    for d, verdict, answer in checked:
+        res = again.get(d.hostport)
+        if res is not None and res.ok:
+            return Judgement.fail("refused_then_opened", blocked=d.hostport, first=answer, again=res.detail,
+                                  proxy_hostport=proxy_hostport,
+                                  evidence=f"CONNECT {d.hostport}: {answer}\nCONNECT {d.hostport}: {res.detail}")
+    return None
