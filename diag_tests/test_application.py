@@ -89,6 +89,9 @@ def test_debug_logging(proxydiag_step, proxydiag_config, proxydiag_probes):
         if not probe.ok and probe.reply is None and probe.cause in (Cause.CLOSED, Cause.RESET, Cause.TLS_ERROR):
             path_failed = ("performance.latency" if perf.cut_after_tunnel(probe) else "connectivity.proxy_works",
                            probe.detail)
+        elif not probe.ok and probe.tunnel is not None and not probe.tunnel.ok and probe.tunnel.reply is not None:
+            # The probe's own later CONNECT was refused too (a limit on connections): not the SDK's setup.
+            path_failed = ("connectivity.proxy_works", probe.tunnel.detail, "connect_refused_too")
     # An untrusted interception CA fails the SDK too: the certificate step that found it says why.
     cert_failed = next((r.step_id for r in step.state.results if r.outcome == "failed"
                         and r.step_id in ("certificate.interception", "certificate.python_ssl")), None)

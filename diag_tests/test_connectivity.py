@@ -55,7 +55,12 @@ def test_proxy_port(proxydiag_step, proxydiag_config, proxydiag_probes):
         answers = dict(zip(candidates, pool.map(lambda port: proxydiag_probes.connect_via(
             dataclasses.replace(url, port=port), target.host, target.port), candidates)))
     step.add_evidence(ports={str(p): (r.detail or r.cause.value) for p, r in answers.items()})
-    connectivity.judge_port_scan(url, answers).conclude(step)
+    # A proxy on this machine may listen on the other loopback family only ([::1] behind localhost = 127.0.0.1).
+    addresses = proxydiag_probes.resolve(url.host, url.port)[0]
+    other = connectivity.other_loopback(url.host, addresses)
+    other_answer = (other, proxydiag_probes.connect_via(dataclasses.replace(url, host=other), target.host,
+                                                        target.port)) if other else None
+    connectivity.judge_port_scan(url, answers, other_answer, addresses).conclude(step)
 
 
 def _socks_proxy_works(step, cfg, probes, target, proxy):
@@ -118,15 +123,19 @@ def test_proxy_works(proxydiag_step, proxydiag_config, proxydiag_probes, proxydi
 
         def refused_everywhere():
             # Asked for a 403 only: a name every proxy lets through, refused the same way, is no domain rule.
-            return policy_reach.reference_refusal(policy.read_tunnel(tunnel), *measure.reference_probes(
-                proxydiag_probes, proxydiag_config["reference"]))
+            reference = proxydiag_config["reference"]
+            return policy_reach.reference_refusal(
+                policy.read_tunnel(tunnel), *measure.reference_probes(proxydiag_probes, reference),
+                as_browser=lambda: measure.connect_reference_as_browser(proxydiag_probes, reference))
         def silent_everywhere():
             # Asked for a close without a reply only: the reference's CONNECT and plain GET closed too?
             return policy_reach.reference_silence(*measure.reference_probes(proxydiag_probes,
                                                                             proxydiag_config["reference"]))
         connectivity.judge_reply(proxy, tunnel.reply, tunnel.cause, tunnel.detail, target, speaks_tls,
                                  speaks_socks, refused_everywhere, silent_everywhere,
-                                 proxydiag_probes.proxy_self_reply).conclude(step)
+                                 proxydiag_probes.proxy_self_reply,
+                                 lambda: proxydiag_probes.connect_tunnel(target.host, target.port, credentials=None)
+                                 ).conclude(step)
     tls = proxydiag_probes.tls_via_proxy(target)
     step.add_evidence(tls={"ok": tls.ok, "version": tls.version, "detail": tls.detail})
     res = proxydiag_probes.request(target, "GET", "/") if tls.ok else None

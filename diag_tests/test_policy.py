@@ -96,6 +96,10 @@ def _target_verdict(probes, target):
         if not tunnel.ok:
             return policy.read_tunnel(tunnel), tunnel, f"CONNECT {target.hostport}"
     res = measure.api_request(probes, target)
+    if res.tunnel is not None and not res.tunnel.ok:
+        # This request's own CONNECT was refused, the first one was not (a quota, maxconn): the proxy's answer to a
+        # CONNECT, never a page from inside the tunnel.
+        return policy.read_tunnel(res.tunnel), res.tunnel, f"CONNECT {target.hostport}"
     stage = "tunnel" if _tunneled(probes, target) else "plain"
     request = f"POST {target.origin}{measure.api_path(target)}"
     return policy.read_reply(*reply_parts(res.reply), stage=stage), res, request
@@ -135,6 +139,12 @@ def test_domain_allowed(proxydiag_step, proxydiag_config, proxydiag_probes):
     _wait_if_refused_everywhere(step, cfg, probes, refused[0] if len(refused) == len(checked) else None)
     if not any(v.status in (403, 451) or v.is_block for _d, v, _a in checked):
         _judge_handshake(step, cfg, probes, _first_tunneled(probes, cfg))
+    # A refusal that does not repeat is no rule on the name or the port: each refused domain is asked once more.
+    again = {d.hostport: measure.connect_again(probes, d.host, d.port) for d, v, _ in checked if d.scheme == "https"
+             and not probes.socks5 and v.status in (403, 451) and v.kind not in policy.PROXY_WIDE}
+    flaky = policy_reach.judge_refused_then_opened(checked, again, proxy_hostport=proxy.hostport)
+    if flaky is not None:
+        flaky.conclude(step)
     # A 403 on a port other than 443: the same host on 443 through the same proxy tells a port rule from a domain's.
     port_checks = {d.hostport: (f"{d.host}:443", measure.connect_domain(probes, d.host, 443, is_target=False))
                    for d, v, _ in checked if d.scheme == "https" and d.port != 443 and v.kind not in policy.PROXY_WIDE

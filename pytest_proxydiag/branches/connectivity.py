@@ -88,8 +88,30 @@ def _suggested(url, **change) -> str:
     return dataclasses.replace(url, **change).encoded(password_placeholder=placeholder)
 
 
-def judge_port_scan(url, answers: Mapping[int, object]) -> Judgement:
-    """Step 2: the configured port refuses; does another port answer like a proxy?"""
+def other_loopback(host: str, addresses: Iterable[str]) -> str | None:
+    """The loopback address of the other IP family, for a proxy on this machine whose name (``localhost``) or
+    address gives only one family: a proxy listening on ``[::1]`` only is refused at 127.0.0.1.  None otherwise."""
+    addresses = tuple(addresses)
+    if not is_local(host) or not addresses:
+        return None
+    if all(":" not in a and a.startswith("127.") for a in addresses):
+        return "::1"
+    return "127.0.0.1" if all(a == "::1" for a in addresses) else None
+
+
+def judge_port_scan(url, answers: Mapping[int, object], other_address: tuple[str, object] | None = None,
+                    addresses: Iterable[str] = ()) -> Judgement:
+    """Step 2: the configured port refuses; does another port answer like a proxy?  *other_address* is
+    (:func:`other_loopback`, its answer on the same port), *addresses* what the proxy's name resolved to."""
+    if other_address is not None and answers_like_proxy(other_address[1]):
+        other, res = other_address
+        shown = _suggested(url, host=other)
+        spellings = {name: shown for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
+        return Judgement.fail("other_address", fix={"env": spellings, "verified": None}, port=url.port,
+                              host=url.host, addresses=", ".join(addresses), other=f"[{other}]" if ":" in other
+                              else other, found=res.detail, suggested=shown,
+                              clients=Note.of("localhost_v6" if url.host == "localhost" and other == "::1" else
+                                              "no_fallback"))
     proxy_like = {port: res for port, res in answers.items() if answers_like_proxy(res)}
     if proxy_like:
         shown = _suggested(url, port=sorted(proxy_like)[0])
@@ -109,7 +131,8 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                 speaks_socks: Callable[[], bool] | None = None,
                 refused_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
                 silent_everywhere: Callable[[], ReferenceRefusal | None] | None = None,
-                own_page: Callable[[], Any] | None = None) -> Judgement | None:
+                own_page: Callable[[], Any] | None = None,
+                without_credentials: Callable[[], object | None] | None = None) -> Judgement | None:
     """Step 3: the most specific finding for a failed exchange with the proxy (None: it worked).
 
     *silent_everywhere*, asked only for a connection closed without a reply, says whether the reference name's
@@ -117,6 +140,8 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     *speaks_tls* (and *speaks_socks*) ask the probes, only when needed, whether the proxy port speaks TLS
     (or SOCKS5).  *refused_everywhere*, asked only for a 403/451, says whether the reference name was refused
     the same way (``policy_reach.reference_refusal``), and whether a plain http:// request to it went through.
+    *without_credentials*, asked only when a CONNECT sent with credentials got no answer, returns the same CONNECT
+    without them (cached): a prompt 407 to it is a proxy stuck on checking the login, not a dead proxy.
     """
     if reply is not None and (cause == Cause.PROXY_STATUS or reply.status >= 400):
         shape = products.refusal_shape(reply.status, reply.headers, reply.body, own=products.own_product(reply),
@@ -139,7 +164,7 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
             # Before the 403 test: a 403 whose page says "this port" or "your host" is no domain rule.
             return Judgement.fail(shape, status=reply.status_line, product=who_answered, evidence=reply.status_line,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>",
-                                  words=products.refusal_words(reply.body), advice=Note.of(
+                                  words=products.refusal_words(reply.body, reply.headers), advice=Note.of(
                                       "advice_not_forward" if proxy is not None and proxy.scheme == "http"
                                       else "advice_scheme"))
         everywhere = refused_everywhere() if shape == "denied" and refused_everywhere else None
@@ -150,6 +175,11 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
                 return Judgement.fail("connect_refused", status=reply.status_line, product=who_answered,
                                       reference=everywhere.hostport, plain=everywhere.plain,
                                       evidence=f"{evidence}\nGET http://{host}/: {everywhere.plain}")
+            if everywhere.browser is not None:  # the same CONNECT with a browser's User-Agent went through
+                return Judgement.fail("browser_only", status=reply.status_line, product=who_answered,
+                                      reference=everywhere.hostport, browser=everywhere.browser,
+                                      evidence=f"{evidence}\nCONNECT {everywhere.hostport} (User-Agent: Mozilla/5.0 "
+                                               f"...): {everywhere.browser}")
             return Judgement.fail("refuses_everything", status=reply.status_line, product=who_answered,
                                   reference=everywhere.hostport, evidence=evidence,
                                   proxy_host=proxy.host if proxy is not None else "<PROXY-HOST>")
@@ -177,7 +207,13 @@ def judge_reply(proxy, reply, cause, detail, target, speaks_tls: Callable[[], bo
     if cause == Cause.OK:
         return None
     if cause == Cause.NO_ANSWER:
-        return Judgement.fail("no_answer", detail=detail)
+        anonymous = (without_credentials() if without_credentials is not None and proxy is not None
+                     and proxy.has_credentials else None)
+        if anonymous is not None and anonymous.reply is not None and anonymous.reply.status == 407:
+            return Judgement.fail("auth_hangs", detail=detail, status=anonymous.reply.status_line,
+                                  evidence=f"CONNECT {target.hostport}: {anonymous.detail}\n"
+                                           f"CONNECT {target.hostport}, credentials sent: {detail}")
+        return Judgement.fail("no_answer", detail=detail, evidence=detail)
     if cause in (Cause.GARBAGE, Cause.HEADER_TOO_LARGE):
         return Judgement.fail("garbage", detail=detail, hostport=proxy.hostport)
     if cause == Cause.TLS_SPOKEN:
@@ -227,6 +263,11 @@ def judge_tunnel_tls(tunnel, tls, target, refused_by_name: Callable[[], str | No
     """
     if tls.ok:
         return None
+    if tls.tunnel is not None and tls.tunnel.reply is not None and not tls.tunnel.ok:
+        # The handshake's own CONNECT was refused where the first one opened: a limit on this machine's connections.
+        return Judgement.fail("later_connect_refused", first=tunnel.detail, status=tls.tunnel.detail,
+                              evidence=f"CONNECT {target.hostport}: {tunnel.detail}\n"
+                                       f"CONNECT {target.hostport}: {tls.tunnel.detail}")
     if tls.cause in (Cause.RESET, Cause.CLOSED) and refused_by_name is not None:
         control = refused_by_name()
         if control and policy_runs:

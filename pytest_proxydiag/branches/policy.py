@@ -309,6 +309,9 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         return Verdict(kind="dlp", category=category, meaning=words.meaning("dlp"), **base)
     if _CTYPE.search(text):
         return Verdict(kind="content_type", category=category, meaning=words.meaning("content_type"), **base)
+    if 300 < status < 309 and vendor is not None and not (category if shape == "denied" else block_text and html):
+        return Verdict(kind="block_page", meaning=words.meaning("redirect_block", location=(  # Squid's deny_info URL
+            _header(headers, "Location") or "")[:100]), **base)
     if status in (403, 451) or shape == "denied" or (block_text and html and (status >= 300 or expect_json)):
         if category:
             return Verdict(kind="category", category=category,
@@ -316,9 +319,6 @@ def read_reply(status: int | None, headers: Sequence[tuple[str, str]] = (), body
         if vendor is not None or block_text:
             return Verdict(kind="block_page", meaning=words.meaning("block_page"), **base)
         return Verdict(kind="denied", meaning=words.meaning("denied"), **base)
-    if status in (301, 302, 303, 307, 308) and vendor is not None:
-        loc = _header(headers, "Location") or ""
-        return Verdict(kind="block_page", meaning=words.meaning("redirect_block", location=loc[:100]), **base)
     if 200 <= status < 300 and stage == "connect":
         return Verdict(kind="ok", meaning=words.meaning("tunnel_opened"), **base)
     if status >= 400:
@@ -435,9 +435,9 @@ def judge_domains(domains: Sequence[ProviderDomain], checked: Sequence[tuple[Pro
         if first.category:
             vendor_note += _note("policy.domain_allowed", "category_note", category=first.category)
         vendor_note += products.FILTER_STATUSES.get(first.status or 0, "")  # proxy.py's 418 names no product
-        blocked = ", ".join(f"{d.hostport} (" + (f"{v.answer}: {v.meaning}" if v.socks_code is not None else
-                                                 f"{v.status}" + (f" {v.error_code}" if v.error_code else "")) + ")"
-                            for d, v in refused)
+        blocked = ", ".join(f"{d.hostport} (" + (f"{v.answer}: {v.meaning}" if v.socks_code is not None or 300 <= (
+            v.status or 0) < 400 else f"{v.status}" + (f" {v.error_code}" if v.error_code else "")) + ")"
+            for d, v in refused)
         key = ("socks_denied" if all(v.socks_code is not None for _, v in refused) else "blocked"
                if all(v.status in (403, 451, *products.FILTER_STATUSES) for _, v in refused) else "block_page")
         return Judgement.fail(key, fix={"ticket_domains": [d.host for d in domains]},

@@ -24,7 +24,7 @@ Plain data in, a :class:`~.judgement.Judgement` out; the words are in ``catalog/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from pytest_proxydiag import catalog
 from pytest_proxydiag.branches import policy, products
@@ -34,7 +34,7 @@ from pytest_proxydiag.catalog.policy import utc
 from pytest_proxydiag.net.results import Cause
 
 __all__ = ["judge_own_path", "judge_handshake", "handshake_refused", "needs_control", "reference_refusal",
-           "ReferenceRefusal", "allow_list_note", "reference_silence"]
+           "ReferenceRefusal", "allow_list_note", "reference_silence", "judge_refused_then_opened"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,22 @@ class ReferenceRefusal:
     #: Its answer to a plain ``GET http://host/`` when that was not refused alike (CONNECT itself is refused);
     #: None when it was refused too, or not asked.
     plain: str | None = None
+    #: Its answer to the same CONNECT sent with a browser's User-Agent when that one was not refused alike (the
+    #: proxy lets only browsers through); None when it was refused too, or not asked.
+    browser: str | None = None
 
 
 def reference_refusal(verdict, connect: Callable[[], object | None],
-                      get: Callable[[], object | None] | None = None) -> ReferenceRefusal | None:
+                      get: Callable[[], object | None] | None = None,
+                      as_browser: Callable[[], object | None] | None = None) -> ReferenceRefusal | None:
     """How the proxy answered the reference name (``--proxydiag-reference``) when it refused it exactly as it
     refused the provider (*verdict*, ``policy.read_tunnel``); None otherwise.
 
     *connect()* returns the reference CONNECT's (cached) result, *get()* a plain GET of the reference through the
     proxy, each or None when not to be asked; they are called only for a plain refusal, the one case where a
-    domain rule, a refused machine and a refused CONNECT look alike.
+    domain rule, a refused machine and a refused CONNECT look alike.  *as_browser()*, asked only when the plain GET
+    was refused too, returns the reference CONNECT sent with a browser's User-Agent: a rule on the User-Agent
+    refuses every client here and lets the browser through.
     """
     if verdict is None or verdict.kind not in ("denied", "block_page") or verdict.category or verdict.name_filter:
         return None  # a page saying the name was filtered is a list of names, whatever else it refuses
@@ -67,7 +73,12 @@ def reference_refusal(verdict, connect: Callable[[], object | None],
     passed = plain is not None and plain.reply is not None and not products.refused_alike(
         verdict, policy.read_reply(plain.reply.status, tuple(plain.reply.headers), plain.reply.body or b"",
                                    stage="plain", expect_json=False))
-    return ReferenceRefusal(res.target, res.detail, plain.detail if passed else None)
+    if passed or as_browser is None:
+        return ReferenceRefusal(res.target, res.detail, plain.detail if passed else None)
+    browser = as_browser()
+    let_through = browser is not None and (browser.ok or (browser.reply is not None and not products.refused_alike(
+        verdict, policy.read_tunnel(browser))))
+    return ReferenceRefusal(res.target, res.detail, None, browser.detail if let_through else None)
 
 
 def handshake_refused(tls, control_tls) -> bool:
@@ -162,3 +173,16 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
     if verdict.status == 407:
         key = "path_auth"
     return Judgement.fail("no_path", request=request, said=said, meaning=Note.of(key))
+
+
+def judge_refused_then_opened(checked, again: Mapping[str, object], *, proxy_hostport: str) -> Judgement | None:
+    """Step 1: a provider domain refused (403/451) whose CONNECT opened when asked once more (*again*: hostport ->
+    that second result): no rule on the name or the port refuses it every time, the proxy refuses some of this
+    machine's connections (a maxconn ACL, a quota helper); None when every refusal repeated."""
+    for d, verdict, answer in checked:
+        res = again.get(d.hostport)
+        if res is not None and res.ok:
+            return Judgement.fail("refused_then_opened", blocked=d.hostport, first=answer, again=res.detail,
+                                  proxy_hostport=proxy_hostport,
+                                  evidence=f"CONNECT {d.hostport}: {answer}\nCONNECT {d.hostport}: {res.detail}")
+    return None

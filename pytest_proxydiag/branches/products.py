@@ -25,9 +25,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_proxydiag.catalog import products as words
 from pytest_proxydiag.catalog.products import (AUTH_BACKEND_PAGES, ENTRY_POINT_GROUP, FILTER_STATUSES, FINGERPRINTS,
-                                               NO_CREDENTIALS_ON_CONNECT, SILENT_ON_PARENT_FAILURE,
-                                               NAME_FILTER_PAGES, PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES,
-                                               RELAYED_401_PRODUCTS, RELAYED_AUTH_VIA, SENTENCES, SOCKS)
+                                               NAME_FILTER_PAGES, NO_CREDENTIALS_ON_CONNECT, NOT_FORWARD_SQUID_ERRORS,
+                                               PARENT_AUTH_FAILURES, PARENT_DOWN, REFUSAL_PAGES, RELAYED_401_PRODUCTS,
+                                               RELAYED_AUTH_VIA, SENTENCES, SILENT_ON_PARENT_FAILURE, SOCKS)
 
 __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "refusal_shape", "describe",
            "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "other_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
@@ -284,9 +284,14 @@ def name_filter_words(body: bytes | str | None) -> str | None:
     return None
 
 
-def refusal_words(body: bytes | str | None) -> str:
-    """The words of a refusal page that say what was refused (:data:`REFUSAL_PAGES`), bounded; "" when none."""
-    return _page_words(body, (pattern for _shape, pattern in REFUSAL_PAGES)) or ""
+def refusal_words(body: bytes | str | None, headers: Sequence[tuple[str, str]] = ()) -> str:
+    """The words of a refusal page that say what was refused (:data:`REFUSAL_PAGES`), bounded; else the
+    X-Squid-Error of a port that is no forward proxy (a page in another language); "" when none."""
+    words = _page_words(body, (pattern for _shape, pattern in REFUSAL_PAGES))
+    squid_error = header(headers, "X-Squid-Error") or ""
+    if not words and squid_error.split(" ")[0] in NOT_FORWARD_SQUID_ERRORS:
+        return f"X-Squid-Error: {squid_error}"[:QUOTE_LIMIT]
+    return words or ""
 
 
 #: Refusal shape -> what it means (the catalog keys of the findings that report them).
@@ -321,6 +326,10 @@ def refusal_shape(status: int | None, headers: Sequence[tuple[str, str]] = (), b
         # tinyproxy answers 401 (not 407) to CONNECT when the credentials sent are wrong.
         return "credentials_rejected" if credentials_sent else "credentials_required"
     text = body_text(body, 50_000)
+    if (header(headers, "X-Squid-Error") or "").split(" ")[0] in NOT_FORWARD_SQUID_ERRORS:
+        return "not_forward_proxy"  # Squid's reverse-proxy (accel) port, whatever the page's language
+    if 300 <= status < 400 and (header(headers, "X-Squid-Error") or "").startswith("403"):
+        return "denied"  # Squid's 'deny_info http://block-page/...': an access rule's refusal, sent as a redirect
     # A redirect of CONNECT is not followed by any client; it is judged as such (connectivity), not as a portal.
     if status == 511 or (status == 403 and _PORTAL.search(text)):
         return "login_portal"

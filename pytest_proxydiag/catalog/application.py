@@ -154,6 +154,8 @@ NOTES = {
                    "recorded for escalation"),
         "path_cut": "{sdk}: {detail}. The probe's own request through the proxy got no answer either ({probe}): not "
                     "this SDK's setup",
+        "connect_refused_too": "{sdk}: {detail}. The proxy refused the probe's own CONNECT as well ({probe}), after it "
+                               "had opened an earlier one: not this SDK's setup",
         "cert_untrusted": "{sdk}: {detail}. The SDK fails where the other clients fail: the proxy's certificate is "
                           "not trusted (see that step), not this SDK's setup",
         "url_unparsable": "{sdk}: {detail}. The proxy URL's credentials carry unencoded special characters, which "

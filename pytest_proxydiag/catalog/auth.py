@@ -53,6 +53,14 @@ STEPS = {
                         "missing or wrong. {product}",
                 "solution": "parent_which",
             },
+            "parent_login": {
+                "text": "The proxy {proxy} answered {status} to CONNECT {target} (Proxy-Authenticate: {challenge}), "
+                        "but another Squid made that answer: its X-Cache-Lookup names {at}, not port {proxy_port} "
+                        "where the proxy was asked, and a plain request through the proxy passed two proxies (Via: "
+                        "{via}). The proxy forwards to a parent proxy that wants a login, and it does not pass yours "
+                        "on: credentials in HTTPS_PROXY never reach the parent, right or wrong.",
+                "solution": "parent_login",
+            },
             "loop": {
                 "text": "The proxy {proxy} answered 407 again after the credentials were sent: {detail}",
                 "solution": "contact_it",
@@ -75,7 +83,17 @@ STEPS = {
                 "Test new credentials before you export them (the password is asked, not typed on the line):\n"
                 "  curl -x {proxy_noauth} --proxy-user {username} -I {target_url}\n"
                 "Then put them, URL-encoded, into HTTPS_PROXY:\n"
-                "  export HTTPS_PROXY=\"{proxy_placeholder}\"")},
+                "  export HTTPS_PROXY=\"{proxy_placeholder}\"\n"
+                "If the password is right (the same login works elsewhere), the proxy's own check of it is failing, "
+                "which answers the same 407: ask IT to look at its authentication helper and the directory behind "
+                "it (Squid: the auth_param program, e.g. basic_ldap_auth; cache.log shows 'helper: ... result=BH' "
+                "when it cannot reach LDAP or Active Directory).")},
+            "parent_login": {"any": (
+                "Ask IT to give the proxy {proxy_hostport} the login its parent proxy wants (Squid: the cache_peer "
+                "line of that parent with login=user:password for a service account, or login=PASSTHRU to pass each "
+                "user's own credentials on, with those then in HTTPS_PROXY). Adding or changing credentials in "
+                "HTTPS_PROXY alone cannot fix this.\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "portal": {"any": (
                 "Command-line clients cannot sign in to a browser portal. Ask IT for a proxy endpoint that accepts "
                 "Basic credentials (user and password in HTTPS_PROXY), or for an authentication exemption for "
@@ -254,7 +272,10 @@ STEPS = {
                 "solution": "cntlm",
             },
             "unsupported": {
-                "text": "The proxy {proxy} offers {schemes}, which none of the common clients speak.",
+                "text": "The proxy {proxy} offers {schemes} and not Basic: Claude Code, Python's requests and httpx "
+                        "send Basic credentials and are refused with 407 again (measured against Squid's 'auth_param "
+                        "digest': Claude Code 2.1.332 says 'Couldn't connect through your proxy (ERR_PROXY_TUNNEL)'). "
+                        "curl speaks Digest only when told to (--proxy-digest).",
                 "solution": "contact_it",
             },
         },

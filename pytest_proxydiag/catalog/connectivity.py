@@ -54,6 +54,10 @@ STEPS = {
                            "solution": "use_port"},
             "none_open": {"text": "Port {port} on {host} is closed and none of {tried} answers like a proxy.",
                           "solution": "contact_it"},
+            "other_address": {"text": "Port {port} on {host} ({addresses}) is closed, but {other}:{port}, the same "
+                                      "port on the other loopback address, answers like a proxy ({found}): the proxy "
+                                      "listens on {other} only. {clients}",
+                              "solution": "use_address"},
         },
         "solutions": {
             "use_port": {"any": "Update the proxy variables with the port that answers, both spellings (curl and "
@@ -61,6 +65,12 @@ STEPS = {
                                 "  export HTTPS_PROXY=\"{suggested}\"\n"
                                 "  export https_proxy=\"$HTTPS_PROXY\" HTTP_PROXY=\"$HTTPS_PROXY\" "
                                 "http_proxy=\"$HTTPS_PROXY\""},
+            "use_address": {"any": "Name the address the proxy listens on in the proxy variables, both spellings:\n"
+                                   "  export HTTPS_PROXY=\"{suggested}\"\n"
+                                   "  export https_proxy=\"$HTTPS_PROXY\" HTTP_PROXY=\"$HTTPS_PROXY\" "
+                                   "http_proxy=\"$HTTPS_PROXY\"\n"
+                                   "Or let the proxy listen on both loopback addresses (Squid: 'http_port 3128' "
+                                   "without an address listens on every one; 'http_port [::1]:3128' on ::1 only)."},
             "contact_it": {"any": "Contact IT for the correct proxy endpoint (host and port), or the proxy "
                                   "auto-config (PAC) URL that names it."},
         },
@@ -92,6 +102,15 @@ STEPS = {
                                            "list of names through: this is not a rule against the provider. "
                                            "{product}",
                                    "solution": "allow_machine"},
+            "browser_only": {"text": "The proxy {proxy} refuses {target} and {reference}, a name every proxy lets "
+                                     "through, alike ({status}), but let the same CONNECT to {reference} past its "
+                                     "rules when it carried a browser's User-Agent ({browser}): it lets only browsers "
+                                     "through, by the User-Agent header (Squid: an http_access rule on a 'browser' "
+                                     "ACL such as 'acl browser browser -i Mozilla'). That is why the browser works "
+                                     "and nothing else does: Claude Code, Python's requests and httpx send no "
+                                     "User-Agent with CONNECT, curl sends curl/<version> (measured with Claude Code "
+                                     "2.1.332, requests, httpx and curl 7.88). This is not a rule against the "
+                                     "provider. {product}", "solution": "allow_clients"},
             "closes_everything": {"text": "The proxy {proxy} closed the connection without any reply to CONNECT "
                                           "{target}, and did the same to CONNECT {reference}, a name every "
                                           "proxy lets through, and to a plain http:// request: it answers nothing to "
@@ -108,6 +127,20 @@ STEPS = {
                                     "the request. {product}", "solution": "request_form"},
             "no_answer": {"text": "The proxy {proxy} accepted the connection but did not answer within "
                                   "{timeout}s: {detail}", "solution": "contact_it"},
+            "later_connect_refused": {"text": "The proxy {proxy} opened a CONNECT to {target} ({first}) and then "
+                                              "refused the next one from this machine ({status}): it lets some of "
+                                              "this machine's connections through and not others. A limit on "
+                                              "connections or requests does this (Squid: a maxconn ACL, a quota or "
+                                              "session helper through external_acl_type, a rate limit); Claude Code "
+                                              "and the SDKs open several connections, so they meet it where a single "
+                                              "test may not. This is not a rule against the provider's name.",
+                                      "solution": "connection_limit"},
+            "auth_hangs": {"text": "The proxy {proxy} answered CONNECT {target} at once when sent without credentials "
+                                   "({status}), but with the credentials of the proxy URL it did not answer within "
+                                   "{timeout}s ({detail}): it is waiting on its own check of the login, an "
+                                   "authentication helper (LDAP, Active Directory, RADIUS) that is slow or stuck. The "
+                                   "proxy is up and reached: not the network, not the provider.",
+                           "solution": "auth_backend_slow"},
             "garbage": {"text": "The proxy {proxy} answered something that is not HTTP: {detail}",
                         "solution": "not_a_proxy"},
             "tls_mismatch": {"text": "{detail}", "solution": "scheme"},
@@ -206,19 +239,44 @@ STEPS = {
                 "address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
+            "connection_limit": {"any": (
+                "Ask IT which rule refuses some of this machine's CONNECTs (its access log shows TCP_DENIED lines for "
+                "{target} between TCP_TUNNEL ones) and to raise that limit for this machine or "
+                "the provider's names (Squid: the maxconn ACL or the external_acl_type helper in the http_access "
+                "line that refuses). Evidence:\n{evidence}\n"
+                "Retest (five at once): for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_connect}\\n' -x "
+                "{proxy_noauth} {target_url} & done; wait")},
+            "auth_backend_slow": {"any": (
+                "Ask IT to check the proxy's authentication backend, not your account: the login check behind it "
+                "does not answer (Squid: the auth_param program, e.g. basic_ldap_auth, and the directory server it "
+                "asks; its children setting when every helper is busy). Clients wait on it until they give up, so "
+                "every request seems to hang. Evidence:\n{evidence}\n"
+                "Retest (how long the login takes): curl -v --max-time 60 -x {proxy_noauth} --proxy-user "
+                "{username} {target_url}")},
+            "allow_clients": {"any": (
+                "Ask IT to let CONNECT to the provider's names through whatever the User-Agent: an allow rule for "
+                "them placed before the rule that looks at the User-Agent (Squid:\n"
+                "  acl llm_api dstdomain {target_host}\n"
+                "  http_access allow CONNECT llm_api\n"
+                "above the http_access line that uses the 'browser' ACL). Nothing on this machine fixes it: the "
+                "clients do not choose the User-Agent of their CONNECT (Claude Code sends none), and dressing a "
+                "client up as a browser would only hide it from the proxy's rules. Evidence:\n{evidence}\n"
+                "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "allow_machine": {"any": (
                 "Ask IT why the proxy {proxy_hostport} refuses everything from this machine, {reference} included. "
                 "Most often its client rules leave out your address or your account (Squid: the src or proxy_auth "
-                "ACLs of http_access; Apache httpd: Require ip or Require user in the <Proxy> block; tinyproxy: "
-                "Allow / Deny). If the proxy instead lets only a list of names through, that list needs the "
-                "provider's names (policy.domain_allowed lists them once the proxy serves this machine). Give IT the "
-                "address this machine uses towards the proxy:\n"
+                "ACLs of http_access, or a time ACL outside the hours it allows; Apache httpd: Require ip or "
+                "Require user in the <Proxy> block; tinyproxy: Allow / Deny). If the proxy instead lets only a list "
+                "of names through, that list needs the provider's names (policy.domain_allowed lists them once the "
+                "proxy serves this machine). Give IT the address this machine uses towards the proxy:\n"
                 "  ip route get {proxy_host}   (Linux; 'src' is the address)\nEvidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} https://{reference}")},
             "forward_proxy": {"any": (
                 "This address is not the forward proxy: check the host and port with IT (the PAC file names the "
                 "right one). If it is meant to be the forward proxy, its mode is wrong (mitmproxy: --mode regular, "
-                "or --mode upstream:URL for a parent; not --mode reverse:URL). Evidence:\n{evidence}\n"
+                "or --mode upstream:URL for a parent; not --mode reverse:URL; Squid: an http_port with accel is a "
+                "reverse-proxy port, which answers CONNECT with 405 ERR_UNSUP_REQ: the forward port is an http_port "
+                "without accel, 3128 by default). Evidence:\n{evidence}\n"
                 "Retest: curl -v -x {proxy_noauth} {target_url}")},
             "request_form": {"any": "{advice}\n{evidence}\nRetest: curl -v -x {proxy_noauth} {target_url}"},
             "not_a_proxy": {"any": "The address {hostport} is not an HTTP proxy (or not one that speaks HTTP "
@@ -373,6 +431,10 @@ NOTES = {
     },
     "connectivity.proxy_port": {
         "port_open": "port {port} on {host} accepts connections",
+        "localhost_v6": ("localhost resolves to 127.0.0.1 here: curl and Claude Code try ::1 for localhost "
+                         "themselves and reach it, Python (requests, httpx) and Node connect to 127.0.0.1 only and are "
+                         "refused (measured: curl 7.88, Claude Code 2.1.332, requests, Node 24)."),
+        "no_fallback": "Clients connect to the addresses the name gives and are refused there.",
     },
     "connectivity.proxy_works": {
         "http_ok": "GET {url} through {proxy}: {status}",

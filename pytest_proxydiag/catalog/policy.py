@@ -128,6 +128,13 @@ STEPS = {
             "socks_denied": {"text": "The SOCKS5 proxy {proxy_hostport} refuses {count} provider domain(s): "
                                      "{blocked}.{vendor_note}", "solution": "allow_socks"},
             # A 403 to host:port while host:443 through the same proxy is not refused: a rule on the port.
+            "refused_then_opened": {"text": "The proxy {proxy_hostport} refused CONNECT {blocked} ({first}), and "
+                                            "opened it when asked again ({again}): no rule on the name or the port refuses "
+                                            "it every time. The proxy refuses some of this machine's connections and "
+                                            "not others: a limit on connections or requests (Squid: a maxconn ACL, a "
+                                            "quota or session helper through external_acl_type, a rate limit). "
+                                            "Claude Code and the SDKs open several connections, so they meet it "
+                                            "more often than a single test.", "solution": "connection_limit"},
             "port_refused": {"text": "The proxy {proxy_hostport} refuses CONNECT to {blocked}, but not to {control} "
                                      "({control_answer}): its rule is on port {port}, not on the domain (Squid's "
                                      "'http_access deny CONNECT !SSL_ports', Apache httpd's AllowCONNECT, "
@@ -140,7 +147,13 @@ STEPS = {
                               "opened a tunnel: a rule refuses that domain silently (e.g. Squid's deny_info "
                               "TCP_RESET, or a firewall/IPS rule).", "solution": "allow"},
         },
-        "solutions": {"allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET},
+        "solutions": {"connection_limit": {"any": (
+                          "Ask IT which rule refuses some of this machine's CONNECTs (its access log shows TCP_DENIED "
+                          "lines for {blocked} between TCP_TUNNEL ones) and to raise that limit for this machine or "
+                          "the provider's names (Squid: the maxconn ACL or the external_acl_type helper in the "
+                          "http_access line that refuses). Whitelisting the domain will not help: it is allowed. "
+                          "Evidence:\n{evidence}")},
+                      "allow": {"any": _TICKET_HEAD}, "allow_socks": {"any": _SOCKS_TICKET},
                       "allow_port": {"any": (
                           "Ask IT to allow CONNECT to port {port} through the proxy {proxy_hostport} (Squid: add "
                           "'acl SSL_ports port {port}'; Apache httpd: add {port} to AllowCONNECT; tinyproxy: "

@@ -287,7 +287,13 @@ REFUSAL_PAGES: tuple[tuple[str, str], ...] = (
     ("parent_loop", r"You tried to connect to the machine the proxy is running on"),
     # mitmproxy 11.0.2 in reverse (or another non-forward) mode, asked to CONNECT: 400 whose page says so.
     ("not_forward_proxy", r"received an HTTP CONNECT request even though it is not running in regular/upstream mode"),
+    # Squid 5.7 on an 'http_port ... accel' (reverse proxy) port, asked to CONNECT: 405 ERR_UNSUP_REQ (its English
+    # page; NOT_FORWARD_SQUID_ERRORS tells it in every language).
+    ("not_forward_proxy", r"Unsupported Request Method and Protocol"),
 )
+#: X-Squid-Error codes of a CONNECT refused because the port is no forward proxy (measured, Squid 5.7 with 'http_port
+#: ... accel': 405 ERR_UNSUP_REQ; a forward port refuses CONNECT by its rules with 403 ERR_ACCESS_DENIED).
+NOT_FORWARD_SQUID_ERRORS: tuple[str, ...] = ("ERR_UNSUP_REQ",)
 
 #: Words of a product's refusal page that say the requested *name* was filtered (regexes): a list of names (an
 #: allow-list when it refuses every name), never this machine nor a port. Measured: tinyproxy 1.11.1 'Filter' (with

@@ -28,6 +28,7 @@ BRANCHES: dict[str, str] = {
 #: before the generic "the proxy does not work" they also cause.
 ROOT_CAUSE_ORDER: tuple[str, ...] = (
     "connectivity.proxy_port:other_port",
+    "connectivity.proxy_port:other_address",
     "connectivity.proxy_reachable",
     "connectivity.proxy_port",
     "auth.special_chars",

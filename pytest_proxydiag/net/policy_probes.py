@@ -116,13 +116,21 @@ def connect_domain(probes, host: str, port: int, *, is_target: bool):
     """
     if is_target:
         return probes.connect_tunnel(host, port)
+    return probes.cached(("policy-connect", host.lower(), port), lambda: _tunnel_once(probes, host, port))
 
-    def compute():
-        sock, res = probes.open_tunnel(host, port, via=probes.proxy)
-        if sock is not None:
-            sock.close()
-        return res
-    return probes.cached(("policy-connect", host.lower(), port), compute)
+
+def _tunnel_once(probes, host: str, port: int, **options):
+    """One CONNECT through the configured proxy, past the shared tunnel cache, closed at once: its result."""
+    sock, res = probes.open_tunnel(host, port, via=probes.proxy, **options)
+    if sock is not None:
+        sock.close()
+    return res
+
+
+def connect_again(probes, host: str, port: int):
+    """CONNECT host:port through the configured proxy once more, past the shared cache (cached itself): asked only for
+    a refused provider domain, to tell a rule (refused every time) from a limit on this machine's connections."""
+    return probes.cached(("policy-connect-again", host.lower(), port), lambda: _tunnel_once(probes, host, port))
 
 
 def connect_reference(probes, reference: tuple[str, int] | None):
@@ -132,6 +140,20 @@ def connect_reference(probes, reference: tuple[str, int] | None):
     if reference is None or probes.proxy is None or probes.proxy.scheme == "socks5":
         return None
     return connect_domain(probes, reference[0], reference[1], is_target=False)
+
+
+#: What a browser sends as its User-Agent (Firefox on Windows): the word "Mozilla" a Squid ``browser`` ACL looks for.
+BROWSER_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def connect_reference_as_browser(probes, reference: tuple[str, int] | None):
+    """CONNECT the reference name through an HTTP proxy with a browser's User-Agent (cached), or None (no reference
+    asked for, or no HTTP proxy): asked only when the proxy refused every CONNECT, to tell a rule that lets only
+    browsers through (Squid's ``browser`` ACL) from one that refuses this machine."""
+    if reference is None or probes.proxy is None or probes.proxy.scheme not in ("http", "https"):
+        return None
+    return probes.cached(("policy-connect-browser", reference[0].lower(), reference[1]),
+                         lambda: _tunnel_once(probes, reference[0], reference[1], user_agent=BROWSER_USER_AGENT))
 
 
 def get_reference(probes, reference: tuple[str, int] | None):

@@ -92,13 +92,14 @@ class Probes(ProbeSession):
 
     def open_tunnel(self, host: str, port: int, *, credentials: Any = "configured",
                     deadline: Deadline | None = None,
-                    via: ProxyURL | None = None) -> tuple[socket.socket | None, TunnelResult]:
+                    via: ProxyURL | None = None, user_agent: str = USER_AGENT) -> tuple[socket.socket | None, TunnelResult]:
         """Open a tunnel to host:port through the proxy (or *via* another one); return the open socket on success.
 
         The one tunnel opener: an HTTP CONNECT for http(s):// proxies, a SOCKS5 CONNECT for socks5(h)://
         ones.  After it the socket carries the same bytes either way (TLS to the target), so callers never
         ask which.  The result's ``reply`` is the HTTP answer, its ``socks`` the SOCKS5 stage and code.
-        Not cached: callers that only need the verdict use :meth:`connect_tunnel`.
+        Not cached: callers that only need the verdict use :meth:`connect_tunnel`.  *user_agent* is the CONNECT's
+        User-Agent (a browser's, to tell a proxy that lets only browsers through).
         """
         target = f"{host}:{port}"
         deadline = deadline or Deadline(self.timeout * 2)
@@ -114,7 +115,7 @@ class Probes(ProbeSession):
         try:
             sock, r_el, c_el = self._open_to_proxy(deadline, via)
             t_conn = time.monotonic() - t0
-            req = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {USER_AGENT}\r\n"
+            req = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {user_agent}\r\n"
             if auth:
                 req += f"Proxy-Authorization: {auth}\r\n"
             req += "\r\n"
