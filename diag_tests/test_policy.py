@@ -49,7 +49,7 @@ def _judge_path(step, cfg, probes, target, *, unusable=None, tunnel=None):
         everywhere = policy_reach.reference_refusal(verdict, *measure.reference_probes(probes, cfg["reference"]))
         if policy_reach.needs_control(verdict):
             control = products.control_host(d.host for d in domains)
-            control_res = measure.connect_domain(probes, control, target.port, is_target=False)
+            control_res = measure.control_tunnel(probes, control, target.port)
             control = f"{control}:{target.port}"
     policy_reach.judge_own_path(target, domains, unusable=unusable, tunnel=tunnel, verdict=verdict,
                                 control=control or "", control_res=control_res, everywhere=everywhere,

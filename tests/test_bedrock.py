@@ -218,7 +218,7 @@ def test_the_plugins_proof_takes_the_api_of_the_targets_mode_from_a_settings_fil
     ran = _recorder(monkeypatch)
     probes = SimpleNamespace(cached=lambda key, make: make(), proxy_unusable=lambda: None)
     state = SimpleNamespace(settings=settings, deadline_passed=False, probes=probes, redactor=Redactor())
-    result = SimpleNamespace(params={}, step_id="certificate.interception")
+    result = SimpleNamespace(params={}, step_id="certificate.interception", finding_key="intercepted")
     fix = {"env": {"AWS_CA_BUNDLE": "/b.pem"}}
     fixes._prove(state, result, fix)
     assert ("boto3", "bedrock") in ran and fix["verified"] is True, (ran, fix)

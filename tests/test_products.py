@@ -373,3 +373,17 @@ def test_a_parent_behind_the_proxy_is_told_from_another_node_of_a_pool():
                    proxy_plain=answer(407, "1.1 node2.corp (squid/5.7)"))
     assert products.other_hop(pool) is None
     assert products.other_hop(replace(relayed, proxy_plain=None)) is None
+
+
+def test_a_control_name_the_proxy_answers_with_its_upstreams_failure_is_no_sign_it_works():
+    """tinyproxy's 503 "Could not send data to remote server" to the control name (its parent unusable) read as
+    "only the provider's name is refused silently" (policy.domain_allowed reset): a 5xx is the upstream failing."""
+    from types import SimpleNamespace
+
+    from pytest_proxydiag.branches.products import control_answered
+
+    def res(ok, status=None):
+        return SimpleNamespace(ok=ok, reply=None if status is None else SimpleNamespace(status=status))
+
+    assert control_answered(res(True, 200)) and control_answered(res(False, 403))
+    assert not control_answered(res(False, 503)) and not control_answered(res(False))

@@ -848,7 +848,8 @@ def test_a_400_to_a_well_formed_connect_on_an_http_url_is_no_scheme_problem(tmp_
                              "--disable-http-proxy", "--num-acceptors", "1", "--num-workers", "1", "--threaded",
                              "--data-dir", str(tmp_path / "d"), "--cache-dir", str(tmp_path / "c"),
                              "--pid-file", str(tmp_path / "pid")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(tmp_path)})
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(tmp_path)},
+                            start_new_session=True)  # its acceptor processes go with it (kill_group)
     try:
         import socket
         deadline = time.monotonic() + 15
@@ -860,8 +861,9 @@ def test_a_400_to_a_well_formed_connect_on_an_http_url_is_no_scheme_problem(tmp_
                        "--proxydiag-no-claude-hosts", "--proxydiag-clients", "none",
                        env={"HTTPS_PROXY": url, "HTTP_PROXY": url})
     finally:
-        proc.kill()
-        proc.wait(10)
+        from pytest_proxydiag.lab.base import kill_group
+
+        kill_group(proc)
     step = run.step("connectivity.proxy_works", target="https://api.anthropic.com:443")
     assert step["finding_key"] == "bad_request" and "The answer comes from proxy.py" in step["finding"], step
     assert "Check the scheme of the proxy URL first" not in step["solution"], step["solution"]

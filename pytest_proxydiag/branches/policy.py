@@ -468,7 +468,7 @@ def judge_silent_refusal(domains: Sequence[ProviderDomain], checked: Sequence[tu
     first = domains[0]
     answers = [detail for _, _, detail in checked] + [_note("policy.domain_allowed", "control_answer",
                                                             control=control, detail=control_res.detail)]
-    judged = products.silent_refusal(first_res.cause.value, control_res.ok or control_res.reply is not None,
+    judged = products.silent_refusal(first_res.cause.value, products.control_answered(control_res),
                                      control_res.cause.value)
     if judged == "one_domain":
         return Judgement.fail("reset", fix={"ticket_domains": [d.host for d in domains]},

@@ -160,7 +160,7 @@ def judge_own_path(target, domains: Sequence[ProviderDomain], *, unusable: str |
         key = "own_refused_socks" if verdict.socks_code is not None else "own_refused"
         return Judgement.fail(key, request=request, said=said, blocked=f"{target.hostport} ({said})", **ticket)
     if needs_control(verdict) and control_res is not None:
-        judged = products.silent_refusal(tunnel.cause.value, control_res.ok or control_res.reply is not None,
+        judged = products.silent_refusal(tunnel.cause.value, products.control_answered(control_res),
                                          control_res.cause.value)
         record = {"control": {"domain": control, "answer": control_res.detail}}
         if judged == "one_domain":

@@ -33,7 +33,7 @@ __all__ = ["Product", "ProductMatch", "PRODUCTS", "identify", "page_quote", "ref
            "product_from_entry", "identify_reply", "own_product", "reply_hosts", "other_hop", "other_product", "site_products", "ca_hint", "socks5_reply", "SocksReply", "socks_outcome_reply", "parent_auth_failure",
            "parent_down_words", "relayed_auth", "name_filter_words", "all_products", "header",
            "body_text", "REFUSAL_SHAPES", "PROXY_WIDE_SHAPES", "control_host", "silent_refusal",
-           "refused_alike", "FILTER_STATUSES", "refusal_words"]
+           "refused_alike", "FILTER_STATUSES", "refusal_words", "control_answered"]
 
 #: How long a quoted title, heading or header may be.
 QUOTE_LIMIT = 120
@@ -388,6 +388,14 @@ def control_host(domains: Iterable[str]) -> str:
     """A provider name for the control CONNECT that is not one of *domains*."""
     taken = {d.lower() for d in domains}
     return next(h for h in CONTROL_HOSTS if h not in taken)
+
+
+def control_answered(control_res: Any) -> bool:
+    """Whether the proxy served the control name: its tunnel opened, or it answered below 500 (a page of its
+    own).  A 5xx is its upstream failing (tinyproxy's 503 "Could not send data to remote server" to a SOCKS
+    parent it speaks HTTP to): no sign that the proxy works for other names."""
+    reply = control_res.reply
+    return bool(control_res.ok or (reply is not None and reply.status < 500))
 
 
 def silent_refusal(domain_cause: str, control_ok: bool, control_cause: str) -> str:

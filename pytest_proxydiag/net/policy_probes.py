@@ -7,9 +7,10 @@ takes that judge as an argument, since where it stops depends on who answered.
 
 from __future__ import annotations
 
+
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -178,8 +179,22 @@ def control_connect(probes, domains, target_hosts, control: str) -> tuple[object
     (another provider name, ``branches/products.control_host``) on the same port, as (first, "host:port", control)."""
     first = domains[0]
     res = connect_domain(probes, first.host, first.port, is_target=(first.host, first.port) in target_hosts)
-    control_res = connect_domain(probes, control, first.port, is_target=False)
-    return res, f"{control}:{first.port}", control_res
+    return res, f"{control}:{first.port}", control_tunnel(probes, control, first.port)
+
+
+def control_tunnel(probes, control: str, port: int):
+    """The control CONNECT to *control* on *port* (cached), judged by what its tunnel carries: a 200 whose TLS
+    handshake is then closed or reset is no open tunnel.  Measured: tinyproxy whose ``Upstream http`` names a SOCKS
+    parent at times answers the control 200 and closes it, while it closes the provider's CONNECT at once; the
+    200 alone read as "only the provider's name is refused"."""
+    res = connect_domain(probes, control, port, is_target=False)
+    if not res.ok:
+        return res
+    _hostport, tls = control_handshake(probes, control, port)
+    if tls.ok or tls.cause.value not in ("reset", "closed"):
+        return res
+    return replace(res, ok=False, cause=tls.cause, reply=None,
+                               detail=f"{res.detail}, then {tls.detail}" if res.detail else tls.detail)
 
 
 def control_handshake(probes, control: str, port: int):
