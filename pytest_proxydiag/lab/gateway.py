@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pytest_proxydiag.lab import USER, PASSWORD, WRONG_PASSWORD, Lab, LabError, LabUnavailable
+from pytest_proxydiag.lab.base import pdeathsig
 from pytest_proxydiag.lab.servers import ClosedPort, free_port
 
 __all__ = ["GatewayLab", "GatewayScenario", "LiteLLMGateway", "GATEWAY_SCENARIOS", "GATEWAY_HOST",
@@ -171,7 +172,8 @@ class LiteLLMGateway:
             self.process = subprocess.Popen(
                 [binary, "--config", str(self.config_path), "--host", "127.0.0.1", "--port", str(self.port)],
                 env=env, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                # Dies with us: a test run killed mid-way left 13 LiteLLM processes behind (measured).
+                start_new_session=True, preexec_fn=pdeathsig())
         _LIVE.add(self)
         while time.monotonic() - t0 < START_TIMEOUT:
             if self.process.poll() is not None:
