@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_proxydiag.core.config import Target
-from tests.conftest import require_squid
+from conftest import require_squid
 
 
 class CorporateSquid:
