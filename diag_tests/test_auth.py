@@ -11,7 +11,6 @@ from pytest_proxydiag.branches.judgement import say
 from pytest_proxydiag.core.config import PROXY_ENV_ORDER
 from pytest_proxydiag.core.step import shell_profile
 from pytest_proxydiag.machine import claude_settings, netrcfile, shellenv
-from pytest_proxydiag.net import policy_probes as measure
 
 pytestmark = pytest.mark.auth
 
@@ -30,9 +29,7 @@ def test_credentials(proxydiag_step, proxydiag_probes, proxydiag_target, proxydi
     res = proxydiag_probes.tunnel_to(target)
     step.add_evidence(connect={"status": res.detail, "credentials_sent": res.credentials_sent,
                                "proxy_authenticate": res.reply.proxy_authenticate if res.reply else None})
-    auth.judge_credentials(proxy, target, res, lambda: measure.get_reference(proxydiag_probes,
-                                                                              proxydiag_config["reference"])
-                           ).conclude(step)
+    auth.judge_credentials(proxy, target, res).conclude(step)
 
 
 @pytest.mark.proxydiag_step("auth.special_chars")

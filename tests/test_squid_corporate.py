@@ -276,16 +276,18 @@ def test_a_load_balancer_in_front_of_one_squid_is_no_parent():
     from pytest_proxydiag.net.results import HttpReply
 
     proxy = SimpleNamespace(port=8080)
-    reply = HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
-                      [("X-Cache-Lookup", "NONE from sq01.corp:3128")], b"", False)
-    one_hop = SimpleNamespace(reply=HttpReply(200, "OK", "HTTP/1.1", [("Via", "1.1 sq01.corp (squid/5.7)")], b"",
-                                              False))
-    two_hops = SimpleNamespace(reply=HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
-                                               [("Via", "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")], b"", False))
-    assert auth.parent_relay(proxy, reply, lambda: one_hop) is None
-    assert auth.parent_relay(proxy, reply, lambda: two_hops) == ("sq01.corp:3128",
-                                                                 "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")
-    assert auth.parent_relay(SimpleNamespace(port=3128), reply, lambda: two_hops) is None  # the proxy's own 407
+    one_hop = HttpReply(200, "OK", "HTTP/1.1", [("Via", "1.1 sq01.corp (squid/5.7)")], b"", False)
+    two_hops = HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
+                         [("Via", "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")], b"", False)
+
+    def refused(plain):  # the 407, with the plain GET through the proxy the probes sent after it
+        return HttpReply(407, "Proxy Authentication Required", "HTTP/1.1",
+                         [("X-Cache-Lookup", "NONE from sq01.corp:3128")], b"", False, None, plain)
+
+    assert auth.parent_relay(proxy, refused(one_hop)) is None
+    assert auth.parent_relay(proxy, refused(two_hops)) == ("sq01.corp:3128",
+                                                           "1.1 parent (squid/5.7), 1.1 child (squid/5.7)")
+    assert auth.parent_relay(SimpleNamespace(port=3128), refused(two_hops)) is None  # the proxy's own 407
 
 
 # -- a proxy that refuses some CONNECTs and not others -------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import stat
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from pytest_proxydiag.branches import products
@@ -33,24 +33,24 @@ def schemes(challenges: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(_SCHEME_NAMES.get(n.lower(), n) for n in names))
 
 
-def parent_relay(proxy, reply, plain_get: Callable[[], object | None]) -> tuple[str, str] | None:
+def parent_relay(proxy, reply) -> tuple[str, str] | None:
     """(the "host:port" of the Squid that made a 407, the Via of a plain GET) when the 407 comes from the proxy's
-    parent: its X-Cache-Lookup names another port than the proxy's, and a plain GET through the proxy passed two
-    proxies or more (its Via).  Squid relays its parent's 407 to CONNECT unchanged (measured, 5.7 to 5.7); a load
-    balancer in front of one Squid changes the port too, but its GET passes one proxy.  None otherwise."""
+    parent: its X-Cache-Lookup names another port than the proxy's, and the plain GET through the proxy the probes
+    sent after it (``reply.proxy_plain``) passed two proxies or more (its Via).  Squid relays its parent's 407 to
+    CONNECT unchanged (measured, 5.7 to 5.7); a load balancer in front of one Squid changes the port too, but its
+    GET passes one proxy.  None otherwise."""
     lookup = (reply.header("X-Cache-Lookup") or "").rsplit(" ", 1)[-1]
     host, _, port = lookup.rpartition(":")
     if not host or not port.isdigit() or int(port) == proxy.port:
         return None
-    plain = plain_get()
-    via = (plain.reply.header("Via") or "") if plain is not None and plain.reply is not None else ""
+    plain = getattr(reply, "proxy_plain", None)
+    via = (plain.header("Via") or "") if plain is not None else ""
     return (lookup, via) if via.count(",") >= 1 else None
 
 
-def judge_credentials(proxy, target, res, plain_get: Callable[[], object | None] | None = None) -> Judgement:
+def judge_credentials(proxy, target, res) -> Judgement:
     """Step 1: CONNECT with the configured credentials: accepted, required, rejected (407 or tinyproxy's
-    401), or a login portal; the product that answered is named (branches/products.py).  *plain_get*, asked only
-    for a 407 that another Squid made, returns a plain GET through the proxy (:func:`parent_relay`)."""
+    401), or a login portal; the product that answered is named (branches/products.py)."""
     who = Note.of("credentials_of", user=repr(proxy.username)) if proxy.username is not None else Note.of("none_sent")
     if res.ok:
         return Judgement.passed("accepted", target=target.hostport, who=who)
@@ -80,7 +80,7 @@ def judge_credentials(proxy, target, res, plain_get: Callable[[], object | None]
                                                via=reply.header("Via") or "-", own_via=own.header("Via") or "-",
                                                server=reply.header("Server") or "-", cache=reply.header("X-Cache") or "-",
                                                own_server=own.header("Server") or "-"))
-    relay = parent_relay(proxy, reply, plain_get) if plain_get is not None and res.status == 407 else None
+    relay = parent_relay(proxy, reply) if res.status == 407 else None
     if relay is not None:  # the parent's 407: the proxy's own login for it, which the user's credentials are not
         return Judgement.fail("parent_login", status=reply.status_line, at=relay[0], via=relay[1],
                               challenge="; ".join(challenges) or "(none)", proxy_port=proxy.port)

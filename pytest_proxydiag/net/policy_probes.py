@@ -7,7 +7,6 @@ takes that judge as an argument, since where it stops depends on who answered.
 
 from __future__ import annotations
 
-
 import socket
 import time
 from dataclasses import dataclass, field, replace
@@ -194,7 +193,7 @@ def control_tunnel(probes, control: str, port: int):
     if tls.ok or tls.cause.value not in ("reset", "closed"):
         return res
     return replace(res, ok=False, cause=tls.cause, reply=None,
-                               detail=f"{res.detail}, then {tls.detail}" if res.detail else tls.detail)
+                   detail=f"{res.detail}, then {tls.detail}" if res.detail else tls.detail)
 
 
 def control_handshake(probes, control: str, port: int):
